@@ -1,0 +1,363 @@
+//! Loading and layering: built-in defaults < `bosun.toml` < `BOSUN_*` environment variables.
+//! (Command-line flags are applied by the CLI on the result.)
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::{Config, FILE_NAME};
+
+/// Prefix of environment variables that override settings: `BOSUN_<SECTION>__<KEY>`,
+/// e.g. `BOSUN_PROJECT__TASK_FILES='["TODO.md", "BUGS.md"]'`. Variables without `__`
+/// (such as `BOSUN_RUN_ID`, set for agents) are not configuration.
+pub const ENV_PREFIX: &str = "BOSUN_";
+
+/// A configuration problem, worded for the person who has to fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML, has an unknown key, or a value of the wrong type.
+    #[error("{path}:{line}:{column}: {message}{}", key.as_ref().map(|k| format!(" (key `{k}`)")).unwrap_or_default())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// The dotted key involved, when it can be told.
+        key: Option<String>,
+        /// What is wrong.
+        message: String,
+    },
+    /// An environment override names an unknown key or has a value of the wrong type.
+    #[error("environment variable {var}: {message}")]
+    Env {
+        /// The variable.
+        var: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A value has the right type but is not allowed.
+    #[error("{origin}: key `{key}`: {message}")]
+    Invalid {
+        /// The file (or "defaults").
+        origin: String,
+        /// The dotted key.
+        key: String,
+        /// What is wrong and what is allowed.
+        message: String,
+    },
+}
+
+/// A loaded configuration and the file it came from, if any.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The layered settings.
+    pub config: Config,
+    /// The config file read, or `None` when only defaults (and environment) apply.
+    pub path: Option<PathBuf>,
+}
+
+/// Loads the configuration for the repository at `root`: the file `explicit` (which must
+/// exist) or `<root>/bosun.toml` (when it exists), then environment overrides from `env`.
+pub fn load(
+    explicit: Option<&Path>,
+    root: &Path,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<Loaded, ConfigError> {
+    let path = match explicit {
+        Some(p) => Some(p.to_path_buf()),
+        None => Some(root.join(FILE_NAME)).filter(|p| p.is_file()),
+    };
+    let text = match &path {
+        Some(p) => std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+            path: p.clone(),
+            source,
+        })?,
+        None => String::new(),
+    };
+    let origin = path.clone().unwrap_or_else(|| PathBuf::from(FILE_NAME));
+    let mut config = parse_str(&text, &origin)?;
+
+    let overrides: Vec<(String, String)> = env
+        .into_iter()
+        .filter(|(k, _)| k.starts_with(ENV_PREFIX) && k.contains("__"))
+        .collect();
+    if !overrides.is_empty() {
+        // The file parsed above, so it is a valid table.
+        let mut table: toml::Table =
+            toml::from_str(&text).map_err(|e| parse_error(&text, &origin, &e))?;
+        for (var, raw) in overrides {
+            let segments: Vec<String> = var[ENV_PREFIX.len()..]
+                .split("__")
+                .map(|s| s.to_lowercase())
+                .collect();
+            set_path(&mut table, &segments, env_value(&raw)).map_err(|message| {
+                ConfigError::Env {
+                    var: var.clone(),
+                    message,
+                }
+            })?;
+            config = Config::deserialize(table.clone()).map_err(|e| ConfigError::Env {
+                var: var.clone(),
+                message: e.to_string().trim().replace('\n', " "),
+            })?;
+        }
+    }
+    let described = path
+        .as_ref()
+        .map_or_else(|| "defaults".to_string(), |p| p.display().to_string());
+    validate(&config, &described)?;
+    Ok(Loaded { config, path })
+}
+
+/// Parses config text (as found in `path`, used in messages) over the defaults.
+pub fn parse_str(text: &str, path: &Path) -> Result<Config, ConfigError> {
+    toml::from_str(text).map_err(|e| parse_error(text, path, &e))
+}
+
+/// Reads an environment value as a TOML value (`4`, `true`, `["a", "b"]`), else as a string.
+fn env_value(raw: &str) -> toml::Value {
+    toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()))
+}
+
+fn set_path(
+    table: &mut toml::Table,
+    segments: &[String],
+    value: toml::Value,
+) -> Result<(), String> {
+    let (last, parents) = segments.split_last().ok_or("empty key")?;
+    let mut current = table;
+    for seg in parents {
+        let entry = current
+            .entry(seg.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        current = entry
+            .as_table_mut()
+            .ok_or_else(|| format!("`{seg}` is not a table"))?;
+    }
+    current.insert(last.clone(), value);
+    Ok(())
+}
+
+fn parse_error(text: &str, path: &Path, e: &toml::de::Error) -> ConfigError {
+    let offset = e.span().map_or(0, |s| s.start).min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = text[line_start..offset].chars().count() + 1;
+    ConfigError::Parse {
+        path: path.to_path_buf(),
+        line,
+        column,
+        key: e.span().and_then(|_| key_at(text, line_start)),
+        message: e.message().trim().to_string(),
+    }
+}
+
+/// The dotted key of the line starting at `line_start`: its table header plus its own key.
+fn key_at(text: &str, line_start: usize) -> Option<String> {
+    let line = text[line_start..].lines().next().unwrap_or("").trim();
+    let header = |l: &str| {
+        let l = l.trim();
+        l.starts_with('[').then(|| {
+            l.trim_start_matches('[')
+                .split(']')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_string()
+        })
+    };
+    if let Some(h) = header(line) {
+        return Some(h);
+    }
+    let key = line.split('=').next()?.trim().trim_matches('"');
+    if key.is_empty() {
+        return None;
+    }
+    let section = text[..line_start].lines().rev().find_map(header);
+    Some(match section {
+        Some(s) if !s.is_empty() => format!("{s}.{key}"),
+        _ => key.to_string(),
+    })
+}
+
+const LEVELS: [&str; 5] = ["error", "warn", "info", "debug", "trace"];
+
+fn validate(config: &Config, origin: &str) -> Result<(), ConfigError> {
+    let invalid = |key: String, message: String| ConfigError::Invalid {
+        origin: origin.to_string(),
+        key,
+        message,
+    };
+    if !LEVELS.contains(&config.telemetry.file_level.as_str()) {
+        return Err(invalid(
+            "telemetry.file_level".into(),
+            format!(
+                "`{}` is not a log level (use one of {})",
+                config.telemetry.file_level,
+                LEVELS.join(", ")
+            ),
+        ));
+    }
+    if config.project.task_files.is_empty() {
+        return Err(invalid(
+            "project.task_files".into(),
+            "name at least one task file".into(),
+        ));
+    }
+    for (name, executor) in &config.executors {
+        if executor.command.first().is_none_or(|c| c.trim().is_empty()) {
+            return Err(invalid(
+                format!("executors.{name}.command"),
+                "give the agent's program and arguments, e.g. [\"claude\", \"-p\", \"{prompt}\"]"
+                    .into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        parse_str(text, Path::new("bosun.toml"))
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_column_and_key() {
+        let e = err("[project]\ntask_files = [\"A.md\"]\ntask_filez = 1\n");
+        assert!(
+            e.starts_with("bosun.toml:3:1: unknown field `task_filez`"),
+            "{e}"
+        );
+        assert!(e.ends_with("(key `project.task_filez`)"), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_names_the_key() {
+        let e = err("[telemetry]\nmax_files = \"many\"\n");
+        assert!(e.starts_with("bosun.toml:2:13: invalid type"), "{e}");
+        assert!(e.contains("(key `telemetry.max_files`)"), "{e}");
+    }
+
+    #[test]
+    fn unknown_section_is_an_error() {
+        let e = err("[projetc]\ntask_files = []\n");
+        assert!(e.contains("unknown field `projetc`"), "{e}");
+        assert!(e.starts_with("bosun.toml:1:"), "{e}");
+    }
+
+    #[test]
+    fn environment_overrides_the_file_and_reports_bad_variables() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("bosun.toml"),
+            "[project]\ntask_files = [\"A.md\"]\n",
+        )
+        .unwrap();
+        let env = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<Vec<_>>()
+        };
+        let loaded = load(None, dir.path(), env(&[])).unwrap();
+        assert_eq!(
+            loaded.config.project.task_files,
+            vec![PathBuf::from("A.md")]
+        );
+        assert_eq!(loaded.path, Some(dir.path().join("bosun.toml")));
+
+        let loaded = load(
+            None,
+            dir.path(),
+            env(&[
+                ("BOSUN_PROJECT__TASK_FILES", "[\"B.md\", \"C.md\"]"),
+                ("BOSUN_TELEMETRY__FILE_LEVEL", "debug"),
+                ("BOSUN_RUN_ID", "not config"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            loaded.config.project.task_files,
+            vec![PathBuf::from("B.md"), PathBuf::from("C.md")]
+        );
+        assert_eq!(loaded.config.telemetry.file_level, "debug");
+
+        let e = load(
+            None,
+            dir.path(),
+            env(&[("BOSUN_TELEMETRY__MAX_FILEZ", "3")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with(
+                "environment variable BOSUN_TELEMETRY__MAX_FILEZ: unknown field `max_filez`"
+            ),
+            "{e}"
+        );
+        let e = load(
+            None,
+            dir.path(),
+            env(&[("BOSUN_TELEMETRY__MAX_FILES", "lots")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("BOSUN_TELEMETRY__MAX_FILES: invalid type"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn missing_explicit_file_and_invalid_values_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = load(Some(&dir.path().join("nope.toml")), dir.path(), Vec::new())
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("cannot read config file"), "{e}");
+        std::fs::write(
+            dir.path().join("bosun.toml"),
+            "[telemetry]\nfile_level = \"loud\"\n",
+        )
+        .unwrap();
+        let e = load(None, dir.path(), Vec::new()).unwrap_err().to_string();
+        assert!(
+            e.contains("key `telemetry.file_level`: `loud` is not a log level"),
+            "{e}"
+        );
+        std::fs::write(
+            dir.path().join("bosun.toml"),
+            "[executors.x]\ncommand = []\n",
+        )
+        .unwrap();
+        let e = load(None, dir.path(), Vec::new()).unwrap_err().to_string();
+        assert!(e.contains("key `executors.x.command`"), "{e}");
+    }
+
+    #[test]
+    fn no_file_means_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let loaded = load(None, dir.path(), Vec::new()).unwrap();
+        assert_eq!(loaded.config, Config::default());
+        assert_eq!(loaded.path, None);
+    }
+}

@@ -1,0 +1,401 @@
+//! Priority and type rules: which heading words, emoji, tags and keywords mean what.
+
+use crate::model::{Priority, TaskType};
+
+/// Emoji that mark a priority, in headings and in item text.
+const PRIORITY_EMOJI: [(&str, Priority); 6] = [
+    ("🔥", Priority::Critical),
+    ("🔴", Priority::Critical),
+    ("🟡", Priority::High),
+    ("🟠", Priority::High),
+    ("🟢", Priority::Medium),
+    ("🔵", Priority::Low),
+];
+
+/// Whole words (lowercase) that name a priority in a heading or a leading `Word:` prefix.
+const PRIORITY_WORDS: [(&str, Priority); 31] = [
+    ("critical", Priority::Critical),
+    ("urgent", Priority::Critical),
+    ("blocker", Priority::Critical),
+    ("критический", Priority::Critical),
+    ("критическая", Priority::Critical),
+    ("критическое", Priority::Critical),
+    ("критические", Priority::Critical),
+    ("критичный", Priority::Critical),
+    ("критично", Priority::Critical),
+    ("срочно", Priority::Critical),
+    ("срочный", Priority::Critical),
+    ("срочные", Priority::Critical),
+    ("блокер", Priority::Critical),
+    ("high", Priority::High),
+    ("высокий", Priority::High),
+    ("высокая", Priority::High),
+    ("высокое", Priority::High),
+    ("высокие", Priority::High),
+    ("medium", Priority::Medium),
+    ("normal", Priority::Medium),
+    ("средний", Priority::Medium),
+    ("средняя", Priority::Medium),
+    ("среднее", Priority::Medium),
+    ("средние", Priority::Medium),
+    ("обычный", Priority::Medium),
+    ("low", Priority::Low),
+    ("низкий", Priority::Low),
+    ("низкая", Priority::Low),
+    ("низкое", Priority::Low),
+    ("низкие", Priority::Low),
+    ("trivial", Priority::Low),
+];
+
+/// Phrases (lowercase) that name a priority and span several words.
+const PRIORITY_PHRASES: [(&str, Priority); 2] = [
+    ("nice to have", Priority::Low),
+    ("nice-to-have", Priority::Low),
+];
+
+/// `P0`..`P3` as a priority.
+fn p_level(word: &str) -> Option<Priority> {
+    match word {
+        "p0" | "P0" => Some(Priority::Critical),
+        "p1" | "P1" => Some(Priority::High),
+        "p2" | "P2" => Some(Priority::Medium),
+        "p3" | "P3" => Some(Priority::Low),
+        _ => None,
+    }
+}
+
+/// Parses a priority name as written in a `[priority:NAME]` tag (also `P0`..`P3`).
+pub fn parse_priority(name: &str) -> Option<Priority> {
+    let name = name.trim().to_lowercase();
+    if let Some(p) = p_level(&name) {
+        return Some(p);
+    }
+    Priority::ALL
+        .into_iter()
+        .find(|p| p.as_str() == name)
+        .or_else(|| word_priority(&name))
+        .or_else(|| {
+            PRIORITY_PHRASES
+                .iter()
+                .find(|(w, _)| *w == name)
+                .map(|(_, p)| *p)
+        })
+}
+
+fn word_priority(word: &str) -> Option<Priority> {
+    PRIORITY_WORDS
+        .iter()
+        .find(|(w, _)| *w == word)
+        .map(|(_, p)| *p)
+}
+
+/// The priority a heading names, if any: emoji first, then `P0`..`P3`, then words.
+pub fn heading_priority(heading: &str) -> Option<Priority> {
+    if let Some(p) = emoji_priority(heading) {
+        return Some(p);
+    }
+    let lower = heading.to_lowercase();
+    if let Some((_, p)) = PRIORITY_PHRASES.iter().find(|(w, _)| lower.contains(w)) {
+        return Some(*p);
+    }
+    words(&lower).find_map(|w| p_level(w).or_else(|| word_priority(w)))
+}
+
+fn emoji_priority(text: &str) -> Option<Priority> {
+    if text.is_ascii() {
+        return None;
+    }
+    PRIORITY_EMOJI
+        .iter()
+        .find(|(e, _)| text.contains(e))
+        .map(|(_, p)| *p)
+}
+
+/// A leading priority word used as a label (`Urgent: fix login`, `Nice to have: colour …`):
+/// the priority and the length in bytes of the label with its `: ` separator.
+pub fn priority_label(text: &str) -> Option<(Priority, usize)> {
+    let colon = text.find(": ")?;
+    let label = text[..colon].trim().to_lowercase();
+    let p = word_priority(&label).or_else(|| {
+        PRIORITY_PHRASES
+            .iter()
+            .find(|(w, _)| *w == label)
+            .map(|(_, p)| *p)
+    })?;
+    Some((p, colon + 2))
+}
+
+/// Splits text into words: maximal runs of letters and digits.
+fn words(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+}
+
+/// What inline markers in an item's text said, and the text with them removed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct InlineTags {
+    /// The text without tags, with whitespace collapsed.
+    pub text: String,
+    /// Priority from a tag, with the tag as written.
+    pub priority: Option<(Priority, String)>,
+    /// Type from a `[type:NAME]` tag, with the tag as written.
+    pub task_type: Option<(TaskType, String)>,
+    /// Tags whose value is not understood, as written.
+    pub unknown: Vec<String>,
+}
+
+/// Removes priority and type markers from an item's text and reports what they said:
+/// `[type:docs]`, `[priority:high]`, `[P1]`, `P1` as the first or last word, priority emoji.
+pub fn extract_tags(text: &str) -> InlineTags {
+    let mut tags = InlineTags::default();
+    let mut rest = String::with_capacity(text.len());
+    // Bracketed tags.
+    let mut remaining = text;
+    while let Some(open) = remaining.find('[') {
+        rest.push_str(&remaining[..open]);
+        let after = &remaining[open..];
+        let Some(close) = after.find(']') else {
+            rest.push_str(after);
+            remaining = "";
+            break;
+        };
+        let tag = &after[..=close];
+        let inner = &tag[1..tag.len() - 1];
+        if !take_bracket_tag(inner, tag, &mut tags) {
+            rest.push_str(tag);
+        }
+        remaining = &after[close + 1..];
+    }
+    rest.push_str(remaining);
+    // Emoji.
+    if !rest.is_ascii() {
+        for (emoji, p) in PRIORITY_EMOJI {
+            if rest.contains(emoji) {
+                if tags.priority.is_none() {
+                    tags.priority = Some((p, emoji.to_string()));
+                }
+                rest = rest.replace(emoji, " ");
+            }
+        }
+    }
+    let mut words: Vec<&str> = rest.split_whitespace().collect();
+    // `P1` as the first or last word (also `(P1)`).
+    for at_end in [false, true] {
+        let Some(&word) = (if at_end { words.last() } else { words.first() }) else {
+            break;
+        };
+        let bare = word.trim_matches(|c| c == '(' || c == ')' || c == ':' || c == ',');
+        if let Some(p) = p_level(bare) {
+            if tags.priority.is_none() {
+                tags.priority = Some((p, bare.to_string()));
+            }
+            if at_end {
+                words.pop();
+            } else {
+                words.remove(0);
+            }
+        }
+    }
+    tags.text = words.join(" ");
+    tags
+}
+
+/// Handles `type:NAME` and `priority:NAME` (and `P1`) inside brackets; false if it is no tag.
+fn take_bracket_tag(inner: &str, tag: &str, tags: &mut InlineTags) -> bool {
+    if let Some(p) = p_level(inner.trim()) {
+        tags.priority.get_or_insert((p, tag.to_string()));
+        return true;
+    }
+    let Some((key, value)) = inner.split_once(':') else {
+        return false;
+    };
+    match key.trim().to_lowercase().as_str() {
+        "type" => match value.parse::<TaskType>() {
+            Ok(t) => {
+                tags.task_type.get_or_insert((t, tag.to_string()));
+                true
+            }
+            Err(_) => {
+                tags.unknown.push(tag.to_string());
+                false
+            }
+        },
+        "priority" | "prio" => match parse_priority(value) {
+            Some(p) => {
+                tags.priority.get_or_insert((p, tag.to_string()));
+                true
+            }
+            None => {
+                tags.unknown.push(tag.to_string());
+                false
+            }
+        },
+        _ => false,
+    }
+}
+
+/// A keyword of a type rule: a whole word, or a word prefix when written with a trailing `*`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Keyword {
+    word: String,
+    prefix: bool,
+    written: String,
+}
+
+impl Keyword {
+    fn parse(written: &str) -> Option<Self> {
+        let trimmed = written.trim().to_lowercase();
+        let (word, prefix) = match trimmed.strip_suffix('*') {
+            Some(w) => (w.to_string(), true),
+            None => (trimmed, false),
+        };
+        (!word.is_empty()).then(|| Self {
+            word,
+            prefix,
+            written: written.trim().to_string(),
+        })
+    }
+
+    fn matches(&self, word: &str) -> bool {
+        if self.prefix {
+            word.starts_with(&self.word)
+        } else {
+            word == self.word
+        }
+    }
+}
+
+/// Keyword rules that choose a task's type when no `[type:…]` tag does.
+#[derive(Debug, Clone)]
+pub struct TypeRules {
+    rules: Vec<(TaskType, Keyword)>,
+}
+
+impl TypeRules {
+    /// Builds the rules from keyword lists per type (words; `word*` matches a prefix).
+    pub fn new<'a>(lists: impl IntoIterator<Item = (TaskType, &'a [String])>) -> Self {
+        let rules = lists
+            .into_iter()
+            .flat_map(|(t, words)| {
+                words
+                    .iter()
+                    .filter_map(move |w| Keyword::parse(w).map(|k| (t, k)))
+            })
+            .collect();
+        Self { rules }
+    }
+
+    /// The type for a task: the rule matching the earliest word of the title, else of the
+    /// description, else `code`. Returns the type and the rule that chose it.
+    pub fn classify(&self, title: &str, description: &str) -> (TaskType, String) {
+        for (part, text) in [("title", title), ("description", description)] {
+            let lower = text.to_lowercase();
+            for word in words(&lower) {
+                if let Some((t, k)) = self.rules.iter().find(|(_, k)| k.matches(word)) {
+                    return (*t, format!("keyword \"{}\" in {part}", k.written));
+                }
+            }
+        }
+        (TaskType::Code, "default".to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::IntakeConfig;
+
+    fn rules() -> TypeRules {
+        IntakeConfig::default().type_rules()
+    }
+
+    #[test]
+    fn heading_priorities_in_english_russian_emoji_and_p_levels() {
+        let cases = [
+            ("🔥 Критический приоритет", Some(Priority::Critical)),
+            ("🟡 Высокий приоритет", Some(Priority::High)),
+            ("🟢 Средний приоритет", Some(Priority::Medium)),
+            ("🔵 Низкий приоритет", Some(Priority::Low)),
+            ("Critical", Some(Priority::Critical)),
+            ("High priority", Some(Priority::High)),
+            ("Medium", Some(Priority::Medium)),
+            ("Low", Some(Priority::Low)),
+            ("Nice to have", Some(Priority::Low)),
+            ("P0 blockers", Some(Priority::Critical)),
+            ("Backlog (P3)", Some(Priority::Low)),
+            ("Urgent fixes", Some(Priority::Critical)),
+            ("Система качества и assurance", None),
+            ("Highlights of the lowdown", None),
+            ("P2P networking", None),
+        ];
+        for (heading, want) in cases {
+            assert_eq!(heading_priority(heading), want, "{heading}");
+        }
+    }
+
+    #[test]
+    fn inline_tags_are_read_and_removed() {
+        let t = extract_tags("Document the new flag [type:docs] [priority:high]");
+        assert_eq!(t.text, "Document the new flag");
+        assert_eq!(t.task_type.map(|(t, _)| t), Some(TaskType::Docs));
+        assert_eq!(t.priority.map(|(p, _)| p), Some(Priority::High));
+
+        let t = extract_tags("colour the diff summary [priority:low]");
+        assert_eq!(t.text, "colour the diff summary");
+        assert_eq!(t.priority.map(|(p, _)| p), Some(Priority::Low));
+        assert_eq!(
+            priority_label("Nice to have: colour it"),
+            Some((Priority::Low, 14))
+        );
+        assert_eq!(priority_label("Urgent: fix"), Some((Priority::Critical, 8)));
+        assert_eq!(priority_label("Parser: fix"), None);
+
+        let t = extract_tags("P1 fix login 🔥");
+        assert_eq!(t.text, "fix login");
+        assert_eq!(t.priority.map(|(p, _)| p), Some(Priority::Critical));
+
+        let t = extract_tags("Support P2P sync [see notes]");
+        assert_eq!(t.text, "Support P2P sync [see notes]");
+        assert_eq!(t.priority, None);
+
+        let t = extract_tags("Odd [type:poetry] tag");
+        assert_eq!(t.text, "Odd [type:poetry] tag");
+        assert_eq!(t.unknown, vec!["[type:poetry]".to_string()]);
+    }
+
+    #[test]
+    fn type_keywords_pick_the_earliest_matching_word() {
+        let r = rules();
+        let cases = [
+            (
+                "Декомпозиция монолитного server.py (4500+ строк)",
+                TaskType::Refactor,
+            ),
+            ("Тестовая инфраструктура нового поколения", TaskType::Test),
+            ("CI/CD и DevOps automation", TaskType::Devops),
+            ("Интеллектуальная система документации", TaskType::Docs),
+            ("Add integration tests for `export --json`", TaskType::Test),
+            (
+                "Refactor the exporter into one module per format",
+                TaskType::Refactor,
+            ),
+            ("Cut the 3.2.0 release", TaskType::Release),
+            (
+                "Move CI from the old runner images to the new ones",
+                TaskType::Devops,
+            ),
+            ("Fix panic when the config file is empty", TaskType::Code),
+        ];
+        for (title, want) in cases {
+            assert_eq!(r.classify(title, "").0, want, "{title}");
+        }
+        let (t, rule) = r.classify("Тестовая инфраструктура", "");
+        assert_eq!(t, TaskType::Test);
+        assert_eq!(rule, "keyword \"тест*\" in title");
+        assert_eq!(r.classify("Do things", "").1, "default");
+        assert_eq!(
+            r.classify("Do things", "update the README").0,
+            TaskType::Docs
+        );
+    }
+}

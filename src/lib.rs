@@ -1,0 +1,9 @@
+//! bosun: a terminal operator console for autonomous coding agents.
+//!
+//! It reads a repository's Markdown task list, runs coding agents on the tasks in isolated git
+//! worktrees, scores each change with quality gates and puts it in front of an operator.
+//! See `DESIGN.md` in the team's shared folder for the whole picture.
+
+pub mod config;
+pub mod intake;
+pub mod model;
