@@ -4,6 +4,10 @@
 //! worktrees, scores each change with quality gates and puts it in front of an operator.
 //! See `DESIGN.md` in the team's shared folder for the whole picture.
 
+pub mod cli;
 pub mod config;
+pub mod git;
 pub mod intake;
 pub mod model;
+pub mod project;
+pub mod telemetry;

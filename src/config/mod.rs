@@ -168,3 +168,100 @@ impl Default for TelemetryConfig {
         }
     }
 }
+
+/// `config.example.toml`: every option, commented, at its default.
+pub const EXAMPLE: &str = include_str!("../../config.example.toml");
+
+/// The example with every setting commented out, for `bosun init`: the file documents all
+/// options without pinning today's defaults. `task_files`, when given, is set for real.
+pub fn commented_example(task_files: Option<&[PathBuf]>) -> String {
+    let mut out = String::with_capacity(EXAMPLE.len() + 512);
+    for line in EXAMPLE.lines() {
+        let trimmed = line.trim_start();
+        let is_setting =
+            !trimmed.is_empty() && !trimmed.starts_with('#') && !trimmed.starts_with('[');
+        if is_setting
+            && trimmed.starts_with("task_files")
+            && let Some(files) = task_files
+        {
+            let list: Vec<String> = files
+                .iter()
+                .map(|f| format!("{:?}", f.display().to_string()))
+                .collect();
+            out.push_str(&format!("task_files = [{}]\n", list.join(", ")));
+            continue;
+        }
+        if is_setting {
+            out.push_str("# ");
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_states_exactly_the_defaults() {
+        let parsed = parse_str(EXAMPLE, std::path::Path::new("config.example.toml")).unwrap();
+        assert_eq!(parsed, Config::default());
+    }
+
+    /// Every key of the default configuration is documented in the example.
+    #[test]
+    fn example_mentions_every_option() {
+        fn walk(prefix: &str, table: &toml::Table, keys: &mut Vec<String>) {
+            for (k, v) in table {
+                let path = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                match v {
+                    toml::Value::Table(t) => walk(&path, t, keys),
+                    _ => keys.push(path),
+                }
+            }
+        }
+        let mut config = Config::default();
+        config
+            .executors
+            .insert("x".into(), ExecutorConfig::default());
+        let table = toml::Table::try_from(&config).unwrap();
+        let mut keys = Vec::new();
+        walk("", &table, &mut keys);
+        assert!(keys.len() >= 10, "{keys:?}");
+        for key in keys {
+            let leaf = key.rsplit('.').next().unwrap();
+            let section = key
+                .rsplit_once('.')
+                .map(|(s, _)| s.replace(".x", ".NAME"))
+                .unwrap_or_default();
+            assert!(
+                EXAMPLE.contains(&format!("[{section}]")),
+                "section of {key} is documented"
+            );
+            assert!(
+                EXAMPLE.contains(&format!("{leaf} = ")),
+                "{key} is documented"
+            );
+        }
+    }
+
+    #[test]
+    fn commented_example_parses_to_defaults_or_to_the_detected_files() {
+        let text = commented_example(None);
+        assert_eq!(
+            parse_str(&text, std::path::Path::new("bosun.toml")).unwrap(),
+            Config::default()
+        );
+        let files = [PathBuf::from("docs/TASKS.md")];
+        let text = commented_example(Some(&files));
+        let parsed = parse_str(&text, std::path::Path::new("bosun.toml")).unwrap();
+        assert_eq!(parsed.project.task_files, files);
+        assert_eq!(parsed.intake, IntakeConfig::default());
+    }
+}

@@ -234,6 +234,28 @@ fn take_bracket_tag(inner: &str, tag: &str, tags: &mut InlineTags) -> bool {
     }
 }
 
+/// Words of running text, leaving out code spans and file paths (`docs/planning/x.md` says
+/// where to look, not what kind of work a task is).
+fn prose_words(text: &str) -> impl Iterator<Item = &str> {
+    text.split('`')
+        .step_by(2)
+        .flat_map(str::split_whitespace)
+        .filter(|token| !is_path(token))
+        .flat_map(words)
+}
+
+/// A token that names a file: `a/b/c`, `dir/file.ext`, `file.ext` (but not `CI/CD`).
+fn is_path(token: &str) -> bool {
+    let token = token.trim_matches(|c: char| !c.is_alphanumeric());
+    let has_extension = token.rsplit_once('.').is_some_and(|(stem, ext)| {
+        !stem.is_empty()
+            && (1..=8).contains(&ext.len())
+            && ext.chars().all(|c| c.is_ascii_alphanumeric())
+            && ext.chars().any(|c| c.is_ascii_alphabetic())
+    });
+    token.matches('/').count() >= 2 || has_extension
+}
+
 /// A keyword of a type rule: a whole word, or a word prefix when written with a trailing `*`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Keyword {
@@ -290,7 +312,7 @@ impl TypeRules {
     pub fn classify(&self, title: &str, description: &str) -> (TaskType, String) {
         for (part, text) in [("title", title), ("description", description)] {
             let lower = text.to_lowercase();
-            for word in words(&lower) {
+            for word in prose_words(&lower) {
                 if let Some((t, k)) = self.rules.iter().find(|(_, k)| k.matches(word)) {
                     return (*t, format!("keyword \"{}\" in {part}", k.written));
                 }

@@ -158,8 +158,9 @@ pub(crate) fn parse(text: &str, file: &Path, rules: &TypeRules) -> FileParse {
         // Text of the first paragraph of the task or of a subtask.
         if !matches!(collecting, Collecting::Nothing) {
             let stop_at = match &event {
-                Event::End(TagEnd::Paragraph) => Some(range.end),
-                Event::End(TagEnd::Item) | Event::Rule | Event::Html(_) => Some(range.start),
+                // An End event's range is the whole element's: it stops where the element ends.
+                Event::End(TagEnd::Paragraph | TagEnd::Item) => Some(range.end),
+                Event::Rule | Event::Html(_) => Some(range.start),
                 Event::Start(Tag::Paragraph) => {
                     let inline = match collecting {
                         Collecting::Task => task.as_mut().map(|b| &mut b.first),
@@ -628,6 +629,7 @@ mod tests {
         assert_eq!(t.len(), 2);
         assert_eq!(t[1].title, "two");
         assert_eq!(t[1].description, "body line");
+        assert_eq!(t[1].body, "");
         assert_eq!(t[1].line, 5);
     }
 }

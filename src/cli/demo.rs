@@ -1,0 +1,123 @@
+//! `bosun demo`: makes a small sandbox git repository (from `assets/demo/`) and shows what
+//! bosun reads from its task list. Needs no agent and no API key.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+
+use super::table::output_width;
+use super::{Cli, tasks};
+use crate::project::Project;
+
+/// Arguments of `bosun demo`.
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Where to create the sandbox (default: a new directory under the system temp dir).
+    #[arg(long, value_name = "PATH")]
+    pub dir: Option<PathBuf>,
+}
+
+/// The sandbox project, embedded in the binary so the demo works from anywhere.
+const FILES: [(&str, &str); 7] = [
+    ("TODO.md", include_str!("../../assets/demo/TODO.md")),
+    ("README.md", include_str!("../../assets/demo/README.md")),
+    ("bosun.toml", include_str!("../../assets/demo/bosun.toml")),
+    (
+        "docs/usage.md",
+        include_str!("../../assets/demo/docs/usage.md"),
+    ),
+    (
+        "textstats.py",
+        include_str!("../../assets/demo/textstats.py"),
+    ),
+    (
+        "test_textstats.py",
+        include_str!("../../assets/demo/test_textstats.py"),
+    ),
+    (".gitignore", "__pycache__/\n"),
+];
+
+/// Writes the sandbox into `dir` (which must be empty or absent) and commits it on `main`.
+pub fn create_sandbox(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    if std::fs::read_dir(dir)?.next().is_some() {
+        anyhow::bail!(
+            "{} is not empty; give --dir a new or empty directory",
+            dir.display()
+        );
+    }
+    for (path, content) in FILES {
+        let target = dir.join(path);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&target, content)
+            .with_context(|| format!("cannot write {}", target.display()))?;
+    }
+    let mut opts = git2::RepositoryInitOptions::new();
+    opts.initial_head("main");
+    let repo =
+        git2::Repository::init_opts(dir, &opts).context("cannot create the sandbox repository")?;
+    let mut index = repo.index()?;
+    index.add_all(["*"], git2::IndexAddOption::DEFAULT, None)?;
+    index.write()?;
+    let tree = repo.find_tree(index.write_tree()?)?;
+    let who = git2::Signature::now("bosun demo", "demo@bosun.invalid")?;
+    repo.commit(
+        Some("HEAD"),
+        &who,
+        &who,
+        "textstats: initial import",
+        &tree,
+        &[],
+    )?;
+    Ok(())
+}
+
+/// Runs `bosun demo`.
+pub fn run(cli: &Cli, args: &DemoArgs) -> anyhow::Result<ExitCode> {
+    let dir = match &args.dir {
+        Some(d) => d.clone(),
+        None => tempfile::Builder::new()
+            .prefix("bosun-demo-")
+            .tempdir()
+            .context("cannot create a temporary directory")?
+            .keep(),
+    };
+    create_sandbox(&dir)?;
+    let demo_cli = Cli {
+        repo: Some(dir.clone()),
+        config: None,
+        verbose: cli.verbose,
+        quiet: cli.quiet,
+        command: None,
+    };
+    let ctx = super::Context::open(&demo_cli)?;
+    let files = ctx.config.project.task_files.clone();
+    let list = tasks::load(&ctx, &files)?;
+    let open: Vec<_> = list.tasks.iter().filter(|t| !t.done).collect();
+    let root = Project::locate(Some(&dir))?.root;
+    println!(
+        "Sandbox repository: {} (branch main, one commit)\n",
+        root.display()
+    );
+    println!(
+        "What bosun reads from its TODO.md — priority from the headings, type from tags and keywords:\n"
+    );
+    print!(
+        "{}",
+        tasks::render(&list, &open, &files, false, output_width())
+    );
+    for warning in &list.warnings {
+        println!("note: {warning}");
+    }
+    println!("\nTry:");
+    println!("  bosun --repo {} tasks --all", root.display());
+    println!("  bosun --repo {} tasks --json", root.display());
+    println!("  bosun --repo {} doctor", root.display());
+    println!(
+        "\nRunning agents on these tasks in worktrees, with review and approval, is the next part of bosun to land."
+    );
+    Ok(ExitCode::SUCCESS)
+}

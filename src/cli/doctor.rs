@@ -1,0 +1,220 @@
+//! `bosun doctor`: checks that bosun can work in this repository, one line per check with a
+//! fix for each problem.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use super::Cli;
+use crate::config::{Config, ExecutorConfig};
+use crate::intake::TaskList;
+use crate::project::Project;
+
+/// How a check came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Level {
+    Ok,
+    Warn,
+    Fail,
+}
+
+/// One line of the report.
+struct Check {
+    level: Level,
+    what: String,
+    fix: Option<String>,
+}
+
+impl Check {
+    fn ok(what: impl Into<String>) -> Self {
+        Self {
+            level: Level::Ok,
+            what: what.into(),
+            fix: None,
+        }
+    }
+    fn warn(what: impl Into<String>, fix: impl Into<String>) -> Self {
+        Self {
+            level: Level::Warn,
+            what: what.into(),
+            fix: Some(fix.into()),
+        }
+    }
+    fn fail(what: impl Into<String>, fix: impl Into<String>) -> Self {
+        Self {
+            level: Level::Fail,
+            what: what.into(),
+            fix: Some(fix.into()),
+        }
+    }
+}
+
+/// Runs `bosun doctor`: exit status 1 when any check fails.
+pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
+    let project = Project::locate(cli.repo.as_deref())?;
+    let checks = check_all(&project, cli.config.as_deref());
+    let mut out = format!("bosun doctor · {}\n", project.root.display());
+    for c in &checks {
+        let tag = match c.level {
+            Level::Ok => "ok  ",
+            Level::Warn => "warn",
+            Level::Fail => "fail",
+        };
+        let _ = writeln!(out, "  {tag}  {}", c.what);
+        if let Some(fix) = &c.fix {
+            let _ = writeln!(out, "        fix: {fix}");
+        }
+    }
+    let fails = checks.iter().filter(|c| c.level == Level::Fail).count();
+    let warns = checks.iter().filter(|c| c.level == Level::Warn).count();
+    let _ = writeln!(
+        out,
+        "{}",
+        match (fails, warns) {
+            (0, 0) => "All good.".to_string(),
+            (0, w) => format!("No problems; {w} warning(s)."),
+            (f, w) => format!("{f} problem(s), {w} warning(s)."),
+        }
+    );
+    print!("{out}");
+    Ok(if fails == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn check_all(project: &Project, config_flag: Option<&Path>) -> Vec<Check> {
+    let mut checks = Vec::new();
+    match &project.repo {
+        Some(repo) => checks.push(Check::ok(format!(
+            "git repository at {} (branch {})",
+            repo.root.display(),
+            repo.branch.as_deref().unwrap_or("detached HEAD")
+        ))),
+        None => checks.push(Check::fail(
+            format!("{} is not inside a git repository", project.root.display()),
+            "run `git init` there, or pass --repo PATH to a repository",
+        )),
+    }
+
+    let config = match project.load_config(config_flag) {
+        Ok(loaded) => {
+            checks.push(match &loaded.path {
+                Some(p) => Check::ok(format!("config {}", project.display_path(p).display())),
+                None => Check::warn(
+                    "no bosun.toml: built-in defaults in use",
+                    "run `bosun init` to write one",
+                ),
+            });
+            loaded.config
+        }
+        Err(e) => {
+            checks.push(Check::fail(format!("config: {e}"), "correct the file (see config.example.toml); defaults are used for the other checks"));
+            Config::default()
+        }
+    };
+
+    check_task_files(project, &config, &mut checks);
+    check_executors(project, &config, &mut checks);
+    checks.push(check_state_dir(project));
+    checks
+}
+
+fn check_task_files(project: &Project, config: &Config, checks: &mut Vec<Check>) {
+    let rules = config.intake.type_rules();
+    for file in &config.project.task_files {
+        let shown = file.display();
+        match TaskList::load(&project.root, std::slice::from_ref(file), &rules) {
+            Ok(list) if list.tasks.is_empty() => checks.push(Check::warn(
+                format!("task file {shown} has no checkbox tasks"),
+                "add top-level items like `- [ ] Fix the login bug`",
+            )),
+            Ok(list) => {
+                let open = list.tasks.iter().filter(|t| !t.done).count();
+                checks.push(Check::ok(format!(
+                    "task file {shown}: {open} open, {} done",
+                    list.tasks.len() - open
+                )));
+                for w in list.warnings {
+                    checks.push(Check::warn(w, "edit the task file"));
+                }
+            }
+            Err(crate::intake::IntakeError::Read { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                checks.push(Check::fail(
+                    format!("task file {shown} does not exist"),
+                    "create it, or name your task list in bosun.toml under [project] task_files",
+                ));
+            }
+            Err(e @ crate::intake::IntakeError::DoubleEncoded { .. }) => checks.push(Check::fail(
+                e.to_string().lines().next().unwrap_or_default().to_string(),
+                "run `bosun tasks --repair-encoding` (the original is kept as .bak)",
+            )),
+            Err(e) => checks.push(Check::fail(
+                e.to_string(),
+                "fix or re-save the file as UTF-8 Markdown",
+            )),
+        }
+    }
+}
+
+fn check_executors(project: &Project, config: &Config, checks: &mut Vec<Check>) {
+    if config.executors.is_empty() {
+        checks.push(Check::warn(
+            "no coding agent configured",
+            "add an [executors.NAME] section with the agent's command to bosun.toml",
+        ));
+    }
+    for (name, ExecutorConfig { command }) in &config.executors {
+        let Some(program) = command.first() else {
+            continue;
+        };
+        match find_program(program, &project.root) {
+            Some(path) => checks.push(Check::ok(format!("agent {name}: {}", path.display()))),
+            None => checks.push(Check::fail(
+                format!("agent {name}: `{program}` is not on PATH"),
+                format!("install it, or correct [executors.{name}] command in bosun.toml"),
+            )),
+        }
+    }
+}
+
+fn check_state_dir(project: &Project) -> Check {
+    let probe = || -> anyhow::Result<()> {
+        let dir = project.ensure_state_subdir("logs")?;
+        let file = dir.join(".doctor-probe");
+        std::fs::write(&file, b"ok")?;
+        std::fs::remove_file(&file)?;
+        Ok(())
+    };
+    let shown = project
+        .display_path(&project.state_dir())
+        .display()
+        .to_string();
+    match probe() {
+        Ok(()) => Check::ok(format!("state dir {shown}/ is writable")),
+        Err(e) => Check::fail(
+            format!("state dir {shown}/ is not writable: {e:#}"),
+            "fix its permissions, or run bosun as a user who can write there",
+        ),
+    }
+}
+
+/// Where `program` would be run from: a path (relative to `root`) or a PATH lookup.
+pub fn find_program(program: &str, root: &Path) -> Option<PathBuf> {
+    let is_executable = |p: &Path| {
+        use std::os::unix::fs::PermissionsExt;
+        p.is_file()
+            && p.metadata()
+                .is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
+    };
+    if program.contains('/') {
+        let p = root.join(program);
+        return is_executable(&p).then_some(p);
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(program))
+        .find(|p| is_executable(p))
+}

@@ -1,0 +1,120 @@
+//! `bosun tasks`: list the tasks bosun reads from the task files.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+
+use super::Context;
+use super::table::{output_width, tasks_table};
+use crate::intake::{self, IntakeError, TaskList};
+use crate::model::{Priority, Task};
+
+/// Arguments of `bosun tasks`.
+#[derive(Debug, clap::Args)]
+pub struct TasksArgs {
+    /// Task file to read instead of `[project] task_files` (repeatable).
+    #[arg(long = "file", value_name = "PATH")]
+    pub files: Vec<PathBuf>,
+    /// Include done tasks.
+    #[arg(long)]
+    pub all: bool,
+    /// Print a JSON array of tasks instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Rewrite double-encoded task files as proper UTF-8 (keeping `<file>.bak`).
+    #[arg(long)]
+    pub repair_encoding: bool,
+}
+
+/// Loads the task files, explaining a missing file in terms of the configuration.
+pub fn load(ctx: &Context, files: &[PathBuf]) -> anyhow::Result<TaskList> {
+    let rules = ctx.config.intake.type_rules();
+    TaskList::load(&ctx.project.root, files, &rules).map_err(|e| match e {
+        IntakeError::Read { path, source } if source.kind() == std::io::ErrorKind::NotFound => {
+            anyhow::anyhow!(
+                "there is no task file {} in {}: create it, or name your task list in bosun.toml under [project] task_files",
+                path.display(),
+                ctx.project.root.display()
+            )
+        }
+        other => other.into(),
+    })
+}
+
+/// Runs `bosun tasks`.
+pub fn run(ctx: &Context, args: &TasksArgs) -> anyhow::Result<ExitCode> {
+    let files = ctx.project.task_files(&ctx.config, &args.files)?;
+    if args.repair_encoding {
+        for file in &files {
+            match intake::repair_encoding(&ctx.project.root, file)? {
+                Some(m) => eprintln!(
+                    "repaired {} (its UTF-8 had been read as {m}); the original is kept as {}.bak",
+                    file.display(),
+                    file.display()
+                ),
+                None => tracing::debug!(file = %file.display(), "encoding is fine"),
+            }
+        }
+    }
+    let list = load(ctx, &files)?;
+    for warning in &list.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let shown: Vec<&Task> = list.tasks.iter().filter(|t| args.all || !t.done).collect();
+    if args.json {
+        let json = serde_json::to_string_pretty(&shown).context("cannot encode tasks as JSON")?;
+        println!("{json}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    print!(
+        "{}",
+        render(&list, &shown, &files, args.all, output_width())
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The table and a summary line.
+pub fn render(
+    list: &TaskList,
+    shown: &[&Task],
+    files: &[PathBuf],
+    all: bool,
+    width: Option<usize>,
+) -> String {
+    let open: Vec<&Task> = list.tasks.iter().filter(|t| !t.done).collect();
+    let done = list.tasks.len() - open.len();
+    let names = files
+        .iter()
+        .map(|f| f.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut out = String::new();
+    if shown.is_empty() {
+        out.push_str("No open tasks.\n");
+    } else {
+        out.push_str(&tasks_table(shown, width));
+    }
+    let counts: Vec<String> = Priority::ALL
+        .into_iter()
+        .filter_map(|p| {
+            let n = open.iter().filter(|t| t.priority == p).count();
+            (n > 0).then(|| format!("{n} {p}"))
+        })
+        .collect();
+    let counts = if counts.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", counts.join(", "))
+    };
+    let hint = if done > 0 && !all {
+        " — --all lists them"
+    } else {
+        ""
+    };
+    out.push_str(&format!(
+        "\n{} open{counts}, {done} done{hint} · {names}\n",
+        open.len()
+    ));
+    out
+}

@@ -1,0 +1,78 @@
+//! Tracing setup: terminal output at the verbosity asked for (`-v`, `-q`, `RUST_LOG`) and a
+//! non-blocking, daily-rolling log file under `.bosun/logs/`.
+
+use std::path::Path;
+
+use tracing_appender::non_blocking::WorkerGuard;
+use tracing_appender::rolling::{Builder, Rotation};
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+use crate::config::TelemetryConfig;
+
+/// Keeps the log file's writer thread alive; drop it last so buffered lines are flushed.
+#[must_use = "dropping the guard stops the file logger"]
+pub struct TelemetryGuard {
+    _file: Option<WorkerGuard>,
+}
+
+/// Terminal level for a `-v` count minus a `-q` count: warnings by default.
+fn stderr_filter(verbosity: i8) -> EnvFilter {
+    if let Ok(filter) = EnvFilter::try_from_default_env() {
+        return filter;
+    }
+    let level = match verbosity {
+        i8::MIN..=-1 => "error",
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        3..=i8::MAX => "trace",
+    };
+    EnvFilter::new(level)
+}
+
+/// Starts tracing. With `log_dir`, also writes `bosun.YYYY-MM-DD.log` there at the configured
+/// level, keeping `max_files` days. Returns an error message (and logs to the terminal only)
+/// when the file cannot be opened.
+pub fn init(
+    verbosity: i8,
+    log_dir: Option<&Path>,
+    config: &TelemetryConfig,
+) -> (TelemetryGuard, Option<String>) {
+    let stderr_layer = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .with_filter(stderr_filter(verbosity));
+    let mut problem = None;
+    let (file_layer, guard) = match log_dir.map(|dir| {
+        Builder::new()
+            .rotation(Rotation::DAILY)
+            .filename_prefix("bosun")
+            .filename_suffix("log")
+            .max_log_files(config.max_files.max(1))
+            .build(dir)
+    }) {
+        Some(Ok(appender)) => {
+            let (writer, guard) = tracing_appender::non_blocking(appender);
+            let layer = tracing_subscriber::fmt::layer()
+                .with_writer(writer)
+                .with_ansi(false)
+                .with_filter(EnvFilter::new(&config.file_level));
+            (Some(layer), Some(guard))
+        }
+        Some(Err(e)) => {
+            problem = Some(format!("cannot open the log file: {e}"));
+            (None, None)
+        }
+        None => (None, None),
+    };
+    // A second init (tests in one process) keeps the first subscriber, which is fine.
+    let _ = tracing_subscriber::registry()
+        .with(stderr_layer)
+        .with(file_layer)
+        .try_init();
+    (TelemetryGuard { _file: guard }, problem)
+}
