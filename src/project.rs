@@ -76,7 +76,49 @@ impl Project {
         let cwd = std::env::current_dir().context("cannot read the current directory")?;
         Ok(files
             .iter()
-            .map(|f| self.display_path(&cwd.join(f)))
+            .map(|f| self.display_path(&normalize_lexically(&cwd.join(f))))
             .collect())
+    }
+}
+
+/// Resolves `.` and `..` in a path without touching the file system (symlinks are kept as
+/// written), so `sub/../TODO.md` is shown as `TODO.md`.
+pub fn normalize_lexically(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) {
+                    out.pop();
+                } else {
+                    out.push("..");
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lexical_normalization() {
+        assert_eq!(
+            normalize_lexically(Path::new("/r/sub/../TODO.md")),
+            PathBuf::from("/r/TODO.md")
+        );
+        assert_eq!(
+            normalize_lexically(Path::new("a/./b/../../c")),
+            PathBuf::from("c")
+        );
+        assert_eq!(
+            normalize_lexically(Path::new("../x")),
+            PathBuf::from("../x")
+        );
     }
 }

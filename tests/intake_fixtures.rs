@@ -59,7 +59,7 @@ fn seed_ru_yields_its_eighteen_open_tasks() {
     assert_eq!(t.title, "Декомпозиция монолитного server.py (4500+ строк)");
     assert_eq!(t.description, "см. docs/planning/task_1_20260122_224954.md");
     assert_eq!(
-        t.section,
+        *t.section,
         [
             "Текущие задачи проекта",
             "🔥 Критический приоритет",
@@ -126,7 +126,7 @@ fn release_checklist_reads_tags_done_items_and_skips_the_fence() {
     );
     assert_eq!(t[0].priority, Priority::Critical);
     assert_eq!(
-        (t[2].task_type, t[2].type_rule.as_str()),
+        (t[2].task_type, &*t[2].type_rule),
         (TaskType::Docs, "tag [type:docs]")
     );
     assert_eq!(t[2].priority, Priority::High);

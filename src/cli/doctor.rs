@@ -117,7 +117,10 @@ fn check_all(project: &Project, config_flag: Option<&Path>) -> Vec<Check> {
 
     check_task_files(project, &config, &mut checks);
     check_executors(project, &config, &mut checks);
-    checks.push(check_state_dir(project));
+    // Outside a repository there is nowhere bosun would keep state, and nothing to litter.
+    if project.repo.is_some() {
+        checks.push(check_state_dir(project));
+    }
     checks
 }
 
@@ -140,8 +143,8 @@ fn check_task_files(project: &Project, config: &Config, checks: &mut Vec<Check>)
                     checks.push(Check::warn(w, "edit the task file"));
                 }
             }
-            Err(crate::intake::IntakeError::Read { source, .. })
-                if source.kind() == std::io::ErrorKind::NotFound =>
+            Err(crate::intake::IntakeError::Read { error, .. })
+                if error.kind() == std::io::ErrorKind::NotFound =>
             {
                 checks.push(Check::fail(
                     format!("task file {shown} does not exist"),
@@ -173,10 +176,17 @@ fn check_executors(project: &Project, config: &Config, checks: &mut Vec<Check>) 
         };
         match find_program(program, &project.root) {
             Some(path) => checks.push(Check::ok(format!("agent {name}: {}", path.display()))),
-            None => checks.push(Check::fail(
-                format!("agent {name}: `{program}` is not on PATH"),
-                format!("install it, or correct [executors.{name}] command in bosun.toml"),
-            )),
+            None => {
+                let what = if program.contains('/') {
+                    "does not exist or is not executable"
+                } else {
+                    "is not on PATH"
+                };
+                checks.push(Check::fail(
+                    format!("agent {name}: `{program}` {what}"),
+                    format!("install it, or correct [executors.{name}] command in bosun.toml"),
+                ));
+            }
         }
     }
 }

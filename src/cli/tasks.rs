@@ -30,8 +30,14 @@ pub struct TasksArgs {
 /// Loads the task files, explaining a missing file in terms of the configuration.
 pub fn load(ctx: &Context, files: &[PathBuf]) -> anyhow::Result<TaskList> {
     let rules = ctx.config.intake.type_rules();
-    TaskList::load(&ctx.project.root, files, &rules).map_err(|e| match e {
-        IntakeError::Read { path, source } if source.kind() == std::io::ErrorKind::NotFound => {
+    TaskList::load(&ctx.project.root, files, &rules).map_err(|e| explain(ctx, e))
+}
+
+/// Words an intake error for the person running bosun: a missing file is a configuration
+/// matter, so say where bosun looked and how to point it elsewhere.
+fn explain(ctx: &Context, e: IntakeError) -> anyhow::Error {
+    match e {
+        IntakeError::Read { path, error } if error.kind() == std::io::ErrorKind::NotFound => {
             anyhow::anyhow!(
                 "there is no task file {} in {}: create it, or name your task list in bosun.toml under [project] task_files",
                 path.display(),
@@ -39,7 +45,7 @@ pub fn load(ctx: &Context, files: &[PathBuf]) -> anyhow::Result<TaskList> {
             )
         }
         other => other.into(),
-    })
+    }
 }
 
 /// Runs `bosun tasks`.
@@ -47,7 +53,7 @@ pub fn run(ctx: &Context, args: &TasksArgs) -> anyhow::Result<ExitCode> {
     let files = ctx.project.task_files(&ctx.config, &args.files)?;
     if args.repair_encoding {
         for file in &files {
-            match intake::repair_encoding(&ctx.project.root, file)? {
+            match intake::repair_encoding(&ctx.project.root, file).map_err(|e| explain(ctx, e))? {
                 Some(m) => eprintln!(
                     "repaired {} (its UTF-8 had been read as {m}); the original is kept as {}.bak",
                     file.display(),

@@ -16,12 +16,12 @@ pub const ENV_PREFIX: &str = "BOSUN_";
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("cannot read config file {path}: {source}")]
+    #[error("cannot read config file {path}: {error}")]
     Read {
         /// The file.
         path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The file is not valid TOML, has an unknown key, or a value of the wrong type.
     #[error("{path}:{line}:{column}: {message}{}", key.as_ref().map(|k| format!(" (key `{k}`)")).unwrap_or_default())]
@@ -78,9 +78,9 @@ pub fn load(
         None => Some(root.join(FILE_NAME)).filter(|p| p.is_file()),
     };
     let text = match &path {
-        Some(p) => std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+        Some(p) => std::fs::read_to_string(p).map_err(|error| ConfigError::Read {
             path: p.clone(),
-            source,
+            error,
         })?,
         None => String::new(),
     };

@@ -7,20 +7,26 @@ use std::path::{Path, PathBuf};
 /// What went wrong talking to git.
 #[derive(Debug, thiserror::Error)]
 pub enum GitError {
-    /// git2 reported an error.
+    /// git2 reported an error (its message is the whole story, so it is not also a source).
     #[error("git: {0}")]
-    Git(#[from] git2::Error),
+    Git(git2::Error),
     /// The repository has no working tree.
     #[error("{0} is a bare repository; bosun needs a working tree")]
     Bare(PathBuf),
     /// A file under `.git` could not be read or written.
-    #[error("cannot update {path}: {source}")]
+    #[error("cannot update {path}: {error}")]
     Io {
         /// The file.
         path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        error: std::io::Error,
     },
+}
+
+impl From<git2::Error> for GitError {
+    fn from(e: git2::Error) -> Self {
+        Self::Git(e)
+    }
 }
 
 /// A repository bosun works on.
@@ -73,9 +79,9 @@ fn strip_trailing_separator(path: PathBuf) -> PathBuf {
 /// says it. Returns whether the file was changed.
 pub fn exclude(repo: &Repo, entry: &str) -> Result<bool, GitError> {
     let path = repo.common_dir.join("info").join("exclude");
-    let io = |source| GitError::Io {
+    let io = |error| GitError::Io {
         path: path.clone(),
-        source,
+        error,
     };
     let existing = match std::fs::read_to_string(&path) {
         Ok(s) => s,

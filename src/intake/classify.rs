@@ -1,5 +1,8 @@
 //! Priority and type rules: which heading words, emoji, tags and keywords mean what.
 
+use std::borrow::Cow;
+use std::sync::Arc;
+
 use crate::model::{Priority, TaskType};
 
 /// Emoji that mark a priority, in headings and in item text.
@@ -148,25 +151,26 @@ pub struct InlineTags {
 /// `[type:docs]`, `[priority:high]`, `[P1]`, `P1` as the first or last word, priority emoji.
 pub fn extract_tags(text: &str) -> InlineTags {
     let mut tags = InlineTags::default();
-    let mut rest = String::with_capacity(text.len());
+    let mut rest: Cow<'_, str> = Cow::Borrowed(text);
     // Bracketed tags.
-    let mut remaining = text;
-    while let Some(open) = remaining.find('[') {
-        rest.push_str(&remaining[..open]);
-        let after = &remaining[open..];
-        let Some(close) = after.find(']') else {
-            rest.push_str(after);
-            remaining = "";
-            break;
-        };
-        let tag = &after[..=close];
-        let inner = &tag[1..tag.len() - 1];
-        if !take_bracket_tag(inner, tag, &mut tags) {
-            rest.push_str(tag);
+    if text.contains('[') {
+        let mut kept = String::with_capacity(text.len());
+        let mut remaining = text;
+        while let Some(open) = remaining.find('[') {
+            kept.push_str(&remaining[..open]);
+            let after = &remaining[open..];
+            let Some(close) = after.find(']') else {
+                break;
+            };
+            let tag = &after[..=close];
+            if !take_bracket_tag(&tag[1..tag.len() - 1], tag, &mut tags) {
+                kept.push_str(tag);
+            }
+            remaining = &after[close + 1..];
         }
-        remaining = &after[close + 1..];
+        kept.push_str(remaining);
+        rest = Cow::Owned(kept);
     }
-    rest.push_str(remaining);
     // Emoji.
     if !rest.is_ascii() {
         for (emoji, p) in PRIORITY_EMOJI {
@@ -174,30 +178,45 @@ pub fn extract_tags(text: &str) -> InlineTags {
                 if tags.priority.is_none() {
                     tags.priority = Some((p, emoji.to_string()));
                 }
-                rest = rest.replace(emoji, " ");
+                rest = Cow::Owned(rest.replace(emoji, " "));
             }
         }
     }
-    let mut words: Vec<&str> = rest.split_whitespace().collect();
     // `P1` as the first or last word (also `(P1)`).
+    let mut text: &str = rest.trim();
     for at_end in [false, true] {
-        let Some(&word) = (if at_end { words.last() } else { words.first() }) else {
-            break;
+        let word = if at_end {
+            text.split_whitespace().next_back()
+        } else {
+            text.split_whitespace().next()
         };
+        let Some(word) = word else { break };
         let bare = word.trim_matches(|c| c == '(' || c == ')' || c == ':' || c == ',');
         if let Some(p) = p_level(bare) {
             if tags.priority.is_none() {
                 tags.priority = Some((p, bare.to_string()));
             }
-            if at_end {
-                words.pop();
+            text = if at_end {
+                text[..text.len() - word.len()].trim_end()
             } else {
-                words.remove(0);
-            }
+                text[word.len()..].trim_start()
+            };
         }
     }
-    tags.text = words.join(" ");
+    tags.text = collapse_whitespace(text);
     tags
+}
+
+/// Collapses runs of whitespace (line breaks included) into single spaces and trims the ends.
+pub(crate) fn collapse_whitespace(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for word in text.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
 }
 
 /// Handles `type:NAME` and `priority:NAME` (and `P1`) inside brackets; false if it is no tag.
@@ -261,23 +280,28 @@ fn is_path(token: &str) -> bool {
 struct Keyword {
     word: String,
     prefix: bool,
-    written: String,
+    /// The rule as reported when it matches in a title, and in a description.
+    in_title: Arc<str>,
+    in_description: Arc<str>,
 }
 
 impl Keyword {
     fn parse(written: &str) -> Option<Self> {
-        let trimmed = written.trim().to_lowercase();
-        let (word, prefix) = match trimmed.strip_suffix('*') {
+        let written = written.trim();
+        let lower = written.to_lowercase();
+        let (word, prefix) = match lower.strip_suffix('*') {
             Some(w) => (w.to_string(), true),
-            None => (trimmed, false),
+            None => (lower, false),
         };
         (!word.is_empty()).then(|| Self {
             word,
             prefix,
-            written: written.trim().to_string(),
+            in_title: format!("keyword \"{written}\" in title").into(),
+            in_description: format!("keyword \"{written}\" in description").into(),
         })
     }
 
+    /// Whether `word` (already lowercase) is this keyword, or starts with it for a prefix one.
     fn matches(&self, word: &str) -> bool {
         if self.prefix {
             word.starts_with(&self.word)
@@ -291,6 +315,7 @@ impl Keyword {
 #[derive(Debug, Clone)]
 pub struct TypeRules {
     rules: Vec<(TaskType, Keyword)>,
+    default_rule: Arc<str>,
 }
 
 impl TypeRules {
@@ -304,21 +329,29 @@ impl TypeRules {
                     .filter_map(move |w| Keyword::parse(w).map(|k| (t, k)))
             })
             .collect();
-        Self { rules }
+        Self {
+            rules,
+            default_rule: Arc::from("default"),
+        }
     }
 
     /// The type for a task: the rule matching the earliest word of the title, else of the
     /// description, else `code`. Returns the type and the rule that chose it.
-    pub fn classify(&self, title: &str, description: &str) -> (TaskType, String) {
-        for (part, text) in [("title", title), ("description", description)] {
+    pub fn classify(&self, title: &str, description: &str) -> (TaskType, Arc<str>) {
+        for (in_title, text) in [(true, title), (false, description)] {
             let lower = text.to_lowercase();
             for word in prose_words(&lower) {
                 if let Some((t, k)) = self.rules.iter().find(|(_, k)| k.matches(word)) {
-                    return (*t, format!("keyword \"{}\" in {part}", k.written));
+                    let rule = if in_title {
+                        &k.in_title
+                    } else {
+                        &k.in_description
+                    };
+                    return (*t, rule.clone());
                 }
             }
         }
-        (TaskType::Code, "default".to_string())
+        (TaskType::Code, self.default_rule.clone())
     }
 }
 
@@ -413,8 +446,10 @@ mod tests {
         }
         let (t, rule) = r.classify("Тестовая инфраструктура", "");
         assert_eq!(t, TaskType::Test);
-        assert_eq!(rule, "keyword \"тест*\" in title");
-        assert_eq!(r.classify("Do things", "").1, "default");
+        assert_eq!(&*rule, "keyword \"тест*\" in title");
+        assert_eq!(&*r.classify("Do things", "").1, "default");
+        assert_eq!(r.classify("TESTS first", "").0, TaskType::Test);
+        assert_eq!(r.classify("CIA", "").0, TaskType::Code);
         assert_eq!(
             r.classify("Do things", "update the README").0,
             TaskType::Docs

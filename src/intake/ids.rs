@@ -1,7 +1,7 @@
 //! Stable task ids: a short hash of the normalized section path and title, so an id survives
 //! edits to descriptions, subtasks and other tasks.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use sha2::{Digest, Sha256};
 
@@ -10,21 +10,43 @@ use crate::model::{Task, TaskId};
 const ID_CHARS: usize = 6;
 const ALPHABET: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
 
-/// Lowercases and collapses whitespace, so spacing and case edits keep the id.
-fn normalize(text: &str) -> String {
-    text.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
+/// Appends `text` to `out` lowercased, with whitespace runs collapsed to one space, so
+/// spacing and case edits keep the id.
+fn push_normalized(out: &mut String, text: &str) {
+    for (i, word) in text.split_whitespace().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        if word.is_ascii() {
+            out.extend(word.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+        } else {
+            out.extend(word.chars().flat_map(char::to_lowercase));
+        }
+    }
 }
 
-fn short_hash(key: &str) -> TaskId {
-    let digest = Sha256::digest(key.as_bytes());
-    let mut n = u64::from_be_bytes(
+/// The hash of the section path alone; tasks of one section share it.
+fn section_state(section: &[String]) -> Sha256 {
+    let mut key = String::new();
+    for heading in section {
+        push_normalized(&mut key, heading);
+        key.push('\u{1f}');
+    }
+    key.push('\u{1e}');
+    Sha256::new_with_prefix(key.as_bytes())
+}
+
+/// Six base-36 characters from a digest, as a number (for the uniqueness check) and an id.
+fn short(digest: &[u8]) -> u64 {
+    let n = u64::from_be_bytes(
         digest[..8]
             .try_into()
             .expect("a SHA-256 digest has 32 bytes"),
     );
+    n % 36u64.pow(ID_CHARS as u32)
+}
+
+fn render(mut n: u64) -> TaskId {
     let mut id = String::with_capacity(2 + ID_CHARS);
     id.push_str("t-");
     for _ in 0..ID_CHARS {
@@ -34,41 +56,43 @@ fn short_hash(key: &str) -> TaskId {
     TaskId(id)
 }
 
-/// The hash key of a task: its section path and title, normalized.
-fn key(task: &Task) -> String {
-    let mut key = String::new();
-    for heading in &task.section {
-        key.push_str(&normalize(heading));
-        key.push('\u{1f}');
-    }
-    key.push('\u{1e}');
-    key.push_str(&normalize(&task.title));
-    key
-}
-
-/// Gives every task its id, in order. A task with the same section and title as an earlier
-/// one gets the key's n-th variant; a hash collision between different keys is resolved by
-/// rehashing the later task's key with a suffix. Both depend only on the order of the tasks
-/// involved, so the result is deterministic.
+/// Gives every task its id, in order. A task whose short hash is taken (by a task with the
+/// same section and title, or by a rare collision) gets its key rehashed with a counter; this
+/// depends only on the order of the tasks involved, so the result is deterministic.
 pub(crate) fn assign_ids(tasks: &mut [Task]) {
-    let mut used: HashSet<TaskId> = HashSet::with_capacity(tasks.len());
-    let mut occurrences: HashMap<String, usize> = HashMap::with_capacity(tasks.len());
+    let mut used: HashSet<u64> = HashSet::with_capacity(tasks.len());
+    let mut cached: Option<(std::sync::Arc<[String]>, Sha256)> = None;
+    let mut title = String::new();
     for task in tasks {
-        let base = key(task);
-        let n = occurrences.entry(base.clone()).or_insert(0);
-        let mut salted = if *n == 0 {
-            base
-        } else {
-            format!("{base}\u{1d}{n}")
+        let state = match &cached {
+            Some((section, state))
+                if std::sync::Arc::ptr_eq(section, &task.section) || *section == task.section =>
+            {
+                state.clone()
+            }
+            _ => {
+                let state = section_state(&task.section);
+                cached = Some((task.section.clone(), state.clone()));
+                state
+            }
         };
-        *n += 1;
+        title.clear();
+        push_normalized(&mut title, &task.title);
+        let key: [u8; 32] = state.chain_update(title.as_bytes()).finalize().into();
+        let mut digest = key;
+        let mut salt = 0u32;
         loop {
-            let id = short_hash(&salted);
-            if used.insert(id.clone()) {
-                task.id = id;
+            let id = short(&digest);
+            if used.insert(id) {
+                task.id = render(id);
                 break;
             }
-            salted.push('\u{1d}');
+            salt += 1;
+            digest = Sha256::new()
+                .chain_update(key)
+                .chain_update(salt.to_be_bytes())
+                .finalize()
+                .into();
         }
     }
 }
@@ -84,9 +108,9 @@ mod tests {
             description: String::new(),
             body: String::new(),
             priority: crate::model::Priority::Medium,
-            priority_rule: String::new(),
+            priority_rule: "default".into(),
             task_type: crate::model::TaskType::Code,
-            type_rule: String::new(),
+            type_rule: "default".into(),
             done: false,
             section: section.iter().map(|s| s.to_string()).collect(),
             file: "TODO.md".into(),
@@ -120,5 +144,21 @@ mod tests {
         assert_eq!(a[0].id, b[0].id, "case and spacing do not change the id");
         assert_eq!(a[1].id, b[1].id);
         assert_eq!(a[2].id, b[2].id);
+        // The section is part of the key: the same title elsewhere is another task.
+        let mut c = vec![task(&["A", "Sub"], "Fix it")];
+        assign_ids(&mut c);
+        assert_ne!(c[0].id, a[0].id);
+    }
+
+    #[test]
+    fn colliding_short_hashes_are_rehashed() {
+        // 50,000 distinct titles make 6-character collisions likely (birthday bound); all
+        // ids must still be unique.
+        let mut many: Vec<Task> = (0..50_000)
+            .map(|i| task(&["S"], &format!("task {i}")))
+            .collect();
+        assign_ids(&mut many);
+        let ids: HashSet<_> = many.iter().map(|t| t.id.clone()).collect();
+        assert_eq!(ids.len(), many.len());
     }
 }

@@ -4,12 +4,14 @@
 
 use std::ops::Range;
 use std::path::Path;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 use regex::Regex;
 
-use super::classify::{TypeRules, extract_tags, heading_priority, priority_label};
+use super::classify::{
+    TypeRules, collapse_whitespace, extract_tags, heading_priority, priority_label,
+};
 use crate::model::{Priority, Subtask, Task, TaskId};
 
 /// A task as found in one file, before ids are assigned across files.
@@ -44,7 +46,8 @@ static DEPENDS_RE: LazyLock<Regex> = LazyLock::new(|| {
 struct Heading {
     level: usize,
     text: String,
-    priority: Option<Priority>,
+    /// The priority the heading names, with the rule as reported on its tasks.
+    priority: Option<(Priority, Arc<str>)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,6 +145,8 @@ impl LineCounter<'_> {
 pub(crate) fn parse(text: &str, file: &Path, rules: &TypeRules) -> FileParse {
     let mut out = FileParse::default();
     let mut headings: Vec<Heading> = Vec::new();
+    // The section path of the current headings, shared by every task under them.
+    let mut section: Arc<[String]> = Arc::from(Vec::new());
     let mut heading: Option<(usize, Inline)> = None;
     let mut quote_depth = 0usize;
     let mut frames: Vec<Frame> = Vec::new();
@@ -194,7 +199,8 @@ pub(crate) fn parse(text: &str, file: &Path, rules: &TypeRules) -> FileParse {
                     }
                     Collecting::Sub(i) => {
                         if let Some(b) = task.as_mut() {
-                            b.subtasks[i].text = tidy(&std::mem::take(&mut sub).text);
+                            b.subtasks[i].text =
+                                collapse_whitespace(&std::mem::take(&mut sub).text);
                         }
                     }
                     Collecting::Nothing => {}
@@ -232,13 +238,15 @@ pub(crate) fn parse(text: &str, file: &Path, rules: &TypeRules) -> FileParse {
             Event::End(TagEnd::Heading(_)) => {
                 if let Some((level, h)) = heading.take() {
                     headings.retain(|x| x.level < level);
-                    let text = tidy(&h.text);
-                    let priority = heading_priority(&text);
+                    let text = collapse_whitespace(&h.text);
+                    let priority = heading_priority(&text)
+                        .map(|p| (p, Arc::from(format!("heading \"{text}\""))));
                     headings.push(Heading {
                         level,
                         text,
                         priority,
                     });
+                    section = headings.iter().map(|h| h.text.clone()).collect();
                 }
             }
             Event::Start(Tag::BlockQuote(_)) => quote_depth += 1,
@@ -301,15 +309,15 @@ pub(crate) fn parse(text: &str, file: &Path, rules: &TypeRules) -> FileParse {
                     && let Some(b) = task.take()
                 {
                     collecting = Collecting::Nothing;
-                    out.tasks.push(finish(
-                        b,
-                        range.end,
+                    let context = Context {
                         text,
                         file,
-                        &headings,
+                        headings: &headings,
+                        section: &section,
                         rules,
-                        &mut out.warnings,
-                    ));
+                    };
+                    out.tasks
+                        .push(finish(b, range.end, &context, &mut out.warnings));
                 }
             }
             _ => {}
@@ -323,11 +331,6 @@ fn relative_link(dest: &str) -> Option<String> {
     let path = dest.split('#').next().unwrap_or("");
     let is_url = dest.contains("://") || dest.starts_with("mailto:") || dest.starts_with('/');
     (!path.is_empty() && !is_url).then(|| path.trim_start_matches("./").to_string())
-}
-
-/// Collapses runs of whitespace (including line breaks) into single spaces.
-fn tidy(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 const SEPARATORS: [&str; 4] = [" - ", " — ", " – ", ": "];
@@ -351,6 +354,9 @@ fn split_title(raw: &str, bold: Option<Range<usize>>) -> (&str, &str) {
 
 /// Removes the common indentation of `text`'s lines and surrounding blank lines.
 fn dedent(text: &str) -> String {
+    if text.trim().is_empty() {
+        return String::new();
+    }
     let indent = text
         .lines()
         .filter(|l| !l.trim().is_empty())
@@ -364,18 +370,33 @@ fn dedent(text: &str) -> String {
     lines.join("\n").trim_matches('\n').to_string()
 }
 
-fn finish(
-    b: Builder,
-    item_end: usize,
-    text: &str,
-    file: &Path,
-    headings: &[Heading],
-    rules: &TypeRules,
-    warnings: &mut Vec<String>,
-) -> FoundTask {
+/// What a task is read against: the file's text and the headings above the item.
+struct Context<'a> {
+    text: &'a str,
+    file: &'a Path,
+    headings: &'a [Heading],
+    section: &'a Arc<[String]>,
+    rules: &'a TypeRules,
+}
+
+fn finish(b: Builder, item_end: usize, cx: &Context<'_>, warnings: &mut Vec<String>) -> FoundTask {
+    let Context {
+        text,
+        file,
+        headings,
+        section,
+        rules,
+    } = *cx;
     // Dependencies first: `after: X` must not be taken for a title separator.
     let mut depends_on = Vec::new();
-    let first_text = match DEPENDS_RE.captures(&b.first.text) {
+    // The regex only runs where a `:` makes an annotation possible.
+    let dependency = b
+        .first
+        .text
+        .contains(':')
+        .then(|| DEPENDS_RE.captures(&b.first.text))
+        .flatten();
+    let first_text: std::borrow::Cow<'_, str> = match dependency {
         Some(m)
             if b.first
                 .bold
@@ -392,11 +413,11 @@ fn finish(
             {
                 after = after.trim_start_matches([')', ']']);
             }
-            format!("{before}{after}")
+            format!("{before}{after}").into()
         }
-        _ => b.first.text.clone(),
+        _ => b.first.text.as_str().into(),
     };
-    let mut raw = first_text.as_str();
+    let mut raw: &str = &first_text;
     let mut bold = b.first.bold.clone();
     let label = match bold {
         Some(_) => None,
@@ -411,10 +432,11 @@ fn finish(
     let desc_raw = desc_raw.trim_start_matches(|c: char| c.is_whitespace() || "-—–:".contains(c));
     let title_tags = extract_tags(title_raw);
     let mut desc_tags = extract_tags(desc_raw);
-    desc_tags.text = desc_tags
+    let kept = desc_tags
         .text
         .trim_end_matches([',', ';', '—', '-', ' '])
-        .to_string();
+        .len();
+    desc_tags.text.truncate(kept);
     for unknown in title_tags.unknown.iter().chain(&desc_tags.unknown) {
         warnings.push(format!(
             "{}:{}: unknown tag {unknown} (ignored)",
@@ -432,23 +454,23 @@ fn finish(
     });
 
     let (priority, priority_rule) = match title_tags.priority.or(desc_tags.priority) {
-        Some((p, tag)) => (p, format!("tag {tag}")),
+        Some((p, tag)) => (p, Arc::from(format!("tag {tag}"))),
         None => match label {
             Some((p, len)) => {
                 let l = first_text.trim_start();
-                (p, format!("label \"{}\"", l[..len].trim_end()))
+                (p, Arc::from(format!("label \"{}\"", l[..len].trim_end())))
             }
             None => headings
                 .iter()
                 .rev()
-                .find_map(|h| h.priority.map(|p| (p, format!("heading \"{}\"", h.text))))
-                .unwrap_or((Priority::Medium, "default".to_string())),
+                .find_map(|h| h.priority.clone())
+                .unwrap_or_else(|| (Priority::Medium, Arc::from("default"))),
         },
     };
     let title = title_tags.text;
     let description = desc_tags.text;
     let (task_type, type_rule) = match title_tags.task_type.or(desc_tags.task_type) {
-        Some((t, tag)) => (t, format!("tag {tag}")),
+        Some((t, tag)) => (t, Arc::from(format!("tag {tag}"))),
         None => rules.classify(&title, &description),
     };
 
@@ -458,11 +480,13 @@ fn finish(
     let mut refs = b.links;
     for source in [b.first.text.as_str(), body.as_str()] {
         for m in SEE_RE.captures_iter(source) {
-            refs.push(m[1].trim_end_matches('.').to_string());
+            let r = m[1].trim_end_matches('.');
+            // Few refs per task: a linear scan beats hashing.
+            if !refs.iter().any(|x| x == r) {
+                refs.push(r.to_string());
+            }
         }
     }
-    let mut seen = std::collections::HashSet::new();
-    refs.retain(|r| seen.insert(r.clone()));
 
     FoundTask {
         task: Task {
@@ -475,7 +499,7 @@ fn finish(
             task_type,
             type_rule,
             done: b.done,
-            section: headings.iter().map(|h| h.text.clone()).collect(),
+            section: section.clone(),
             file: file.to_path_buf(),
             line: b.line,
             subtasks,
@@ -555,7 +579,7 @@ mod tests {
         assert_eq!(t.title, "Fix the panic");
         assert_eq!(t.description, "`load()` unwraps continued here");
         assert_eq!(t.priority, Priority::High);
-        assert_eq!(t.priority_rule, "heading \"High\"");
+        assert_eq!(&*t.priority_rule, "heading \"High\"");
         assert_eq!(
             t.subtasks,
             vec![
@@ -609,12 +633,12 @@ mod tests {
         let md = "# Plan\n## 🔵 Low\n- [ ] **Split server** - см. docs/planning/task_1.md\n- [ ] Nice to have: colour output [type:docs]\n  - depends on: Split server, t-zzzzzz\n- [ ] Write guide, see [the notes](docs/notes.md#top) (after: Split server)\n";
         let t = tasks(md);
         assert_eq!(t[0].refs, vec!["docs/planning/task_1.md"]);
-        assert_eq!(t[0].section, vec!["Plan", "🔵 Low"]);
+        assert_eq!(*t[0].section, ["Plan", "🔵 Low"]);
         assert_eq!(t[0].priority, Priority::Low);
         assert_eq!(t[1].title, "colour output");
-        assert_eq!(t[1].priority_rule, "label \"Nice to have:\"");
+        assert_eq!(&*t[1].priority_rule, "label \"Nice to have:\"");
         assert_eq!(t[1].task_type, TaskType::Docs);
-        assert_eq!(t[1].type_rule, "tag [type:docs]");
+        assert_eq!(&*t[1].type_rule, "tag [type:docs]");
         assert!(t[1].subtasks.is_empty());
         assert_eq!(t[1].depends_on, vec!["Split server", "t-zzzzzz"]);
         assert_eq!(t[2].title, "Write guide, see the notes");

@@ -18,12 +18,12 @@ use crate::model::Task;
 #[derive(Debug, thiserror::Error)]
 pub enum IntakeError {
     /// The file is missing or unreadable.
-    #[error("cannot read task file {path}: {source}")]
+    #[error("cannot read task file {path}: {error}")]
     Read {
         /// The file.
         path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The file is not UTF-8.
     #[error("{path} is not valid UTF-8 (first bad byte at offset {offset}); save it as UTF-8")]
@@ -54,12 +54,12 @@ pub enum IntakeError {
         files: String,
     },
     /// Writing the file back failed.
-    #[error("cannot write task file {path}: {source}")]
+    #[error("cannot write task file {path}: {error}")]
     Write {
         /// The file.
         path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
@@ -125,6 +125,9 @@ impl TaskList {
     /// Assigns ids and resolves `depends on:` references (by id or by title) to ids.
     fn finish(&mut self) {
         ids::assign_ids(&mut self.tasks);
+        if self.tasks.iter().all(|t| t.depends_on.is_empty()) {
+            return;
+        }
         let by_id: HashMap<String, String> = self
             .tasks
             .iter()
@@ -162,9 +165,9 @@ impl TaskList {
 }
 
 fn read(path: &Path, shown: &Path) -> Result<Vec<u8>, IntakeError> {
-    std::fs::read(path).map_err(|source| IntakeError::Read {
+    std::fs::read(path).map_err(|error| IntakeError::Read {
         path: shown.to_path_buf(),
-        source,
+        error,
     })
 }
 
@@ -224,9 +227,9 @@ pub fn tick(
             });
         }
     }
-    write_atomically(&path, &bytes).map_err(|source| IntakeError::Write {
+    write_atomically(&path, &bytes).map_err(|error| IntakeError::Write {
         path: shown.to_path_buf(),
-        source,
+        error,
     })?;
     Ok(task)
 }
@@ -244,9 +247,9 @@ pub fn repair_encoding(root: &Path, file: &Path) -> Result<Option<Misreading>, I
     let Some((misreading, repaired)) = encoding::detect_double_encoding(text) else {
         return Ok(None);
     };
-    let write_err = |source| IntakeError::Write {
+    let write_err = |error| IntakeError::Write {
         path: file.to_path_buf(),
-        source,
+        error,
     };
     let mut backup = path.clone().into_os_string();
     backup.push(".bak");

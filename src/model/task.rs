@@ -3,6 +3,7 @@
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -134,16 +135,16 @@ pub struct Task {
     /// How urgent the task is.
     pub priority: Priority,
     /// Which heading or tag set the priority, e.g. `heading "🔥 Критический приоритет"`.
-    pub priority_rule: String,
+    pub priority_rule: Arc<str>,
     /// The kind of work.
     #[serde(rename = "type")]
     pub task_type: TaskType,
     /// Which tag or keyword rule chose the type, e.g. `keyword "тест*" in title`.
-    pub type_rule: String,
+    pub type_rule: Arc<str>,
     /// Whether the checkbox is ticked.
     pub done: bool,
-    /// The headings above the item, outermost first.
-    pub section: Vec<String>,
+    /// The headings above the item, outermost first (shared by the tasks of a section).
+    pub section: Arc<[String]>,
     /// The task file, as configured (relative to the repository root when it is inside it).
     pub file: PathBuf,
     /// 1-based line of the item's checkbox.
