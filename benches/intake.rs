@@ -46,10 +46,14 @@ fn generate(target: usize) -> String {
 fn bench_parse(c: &mut Criterion) {
     let text = generate(10 * 1024 * 1024);
     let rules = IntakeConfig::default().type_rules();
-    let items = TaskList::parse_str(&text, Path::new("TODO.md"), &rules)
-        .tasks
-        .len();
-    eprintln!("generated {} bytes, {items} tasks", text.len());
+    let tasks = TaskList::parse_str(&text, Path::new("TODO.md"), &rules).tasks;
+    let items = tasks.len() + tasks.iter().map(|t| t.subtasks.len()).sum::<usize>();
+    eprintln!(
+        "generated {} bytes: {} tasks, {items} list items",
+        text.len(),
+        tasks.len()
+    );
+    drop(tasks);
 
     let mut group = c.benchmark_group("intake_10mb");
     group.throughput(Throughput::Bytes(text.len() as u64));
@@ -72,5 +76,20 @@ fn bench_parse(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_parse);
+/// A real task list (`../shared/fixtures/todos/seed-ru.md`, 18 tasks, 8 KB): what bosun
+/// does on every `bosun tasks` and every board refresh.
+fn bench_seed(c: &mut Criterion) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/todos/seed-ru.md");
+    let text = std::fs::read_to_string(path).expect("../shared/fixtures is beside the checkout");
+    let rules = IntakeConfig::default().type_rules();
+    c.bench_function("intake_seed_ru", |b| {
+        b.iter(|| {
+            TaskList::parse_str(black_box(&text), Path::new("TODO.md"), &rules)
+                .tasks
+                .len()
+        })
+    });
+}
+
+criterion_group!(benches, bench_parse, bench_seed);
 criterion_main!(benches);

@@ -315,22 +315,32 @@ impl Keyword {
 #[derive(Debug, Clone)]
 pub struct TypeRules {
     rules: Vec<(TaskType, Keyword)>,
+    /// Indexes into `rules` by the keyword's first byte, so a word is compared only with the
+    /// few keywords that can match it.
+    by_first_byte: Vec<Vec<u16>>,
     default_rule: Arc<str>,
 }
 
 impl TypeRules {
     /// Builds the rules from keyword lists per type (words; `word*` matches a prefix).
     pub fn new<'a>(lists: impl IntoIterator<Item = (TaskType, &'a [String])>) -> Self {
-        let rules = lists
+        let rules: Vec<(TaskType, Keyword)> = lists
             .into_iter()
             .flat_map(|(t, words)| {
                 words
                     .iter()
                     .filter_map(move |w| Keyword::parse(w).map(|k| (t, k)))
             })
+            .take(usize::from(u16::MAX))
             .collect();
+        let mut by_first_byte = vec![Vec::new(); 256];
+        for (i, (_, k)) in rules.iter().enumerate() {
+            let index = u16::try_from(i).expect("rules are capped at u16::MAX");
+            by_first_byte[usize::from(k.word.as_bytes()[0])].push(index);
+        }
         Self {
             rules,
+            by_first_byte,
             default_rule: Arc::from("default"),
         }
     }
@@ -341,7 +351,12 @@ impl TypeRules {
         for (in_title, text) in [(true, title), (false, description)] {
             let lower = text.to_lowercase();
             for word in prose_words(&lower) {
-                if let Some((t, k)) = self.rules.iter().find(|(_, k)| k.matches(word)) {
+                let candidates = &self.by_first_byte[usize::from(word.as_bytes()[0])];
+                if let Some((t, k)) = candidates
+                    .iter()
+                    .map(|&i| &self.rules[usize::from(i)])
+                    .find(|(_, k)| k.matches(word))
+                {
                     let rule = if in_title {
                         &k.in_title
                     } else {

@@ -18,7 +18,9 @@ fn push_normalized(out: &mut String, text: &str) {
             out.push(' ');
         }
         if word.is_ascii() {
-            out.extend(word.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+            let start = out.len();
+            out.push_str(word);
+            out[start..].make_ascii_lowercase();
         } else {
             out.extend(word.chars().flat_map(char::to_lowercase));
         }

@@ -333,7 +333,7 @@ fn relative_link(dest: &str) -> Option<String> {
     (!path.is_empty() && !is_url).then(|| path.trim_start_matches("./").to_string())
 }
 
-const SEPARATORS: [&str; 4] = [" - ", " — ", " – ", ": "];
+const SEPARATORS: [&str; 3] = [" - ", " — ", " – "];
 
 /// Splits an item's first paragraph into title and description.
 fn split_title(raw: &str, bold: Option<Range<usize>>) -> (&str, &str) {
@@ -342,14 +342,50 @@ fn split_title(raw: &str, bold: Option<Range<usize>>) -> (&str, &str) {
     }
     let first_line_end = raw.find('\n').unwrap_or(raw.len());
     let first = &raw[..first_line_end];
-    match SEPARATORS
-        .iter()
-        .filter_map(|s| first.find(s).map(|at| (at, s.len())))
-        .min()
-    {
+    // One pass for the earliest separator: ` - `, ` — `, ` – ` or `: `.
+    let separator = first.char_indices().find_map(|(at, c)| {
+        let rest = &first[at..];
+        let len = match c {
+            ' ' => SEPARATORS[..3]
+                .iter()
+                .find(|s| rest.starts_with(**s))
+                .map(|s| s.len()),
+            ':' => rest.starts_with(": ").then_some(2),
+            _ => None,
+        };
+        len.map(|len| (at, len))
+    });
+    match separator {
         Some((at, len)) => (&raw[..at], &raw[at + len..]),
         None => (first, &raw[first_line_end..]),
     }
+}
+
+/// Whether `text` contains `needle` (ASCII, lowercase) in any ASCII case.
+fn contains_ignore_ascii_case(text: &str, needle: &str) -> bool {
+    text.as_bytes()
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+}
+
+/// Whether `text` may hold a `see …` / `cf. …` / `см. …` reference: a cheap test that spares
+/// most items the regex.
+fn may_refer(text: &str) -> bool {
+    text.contains("см")
+        || text.contains("См")
+        || contains_ignore_ascii_case(text, "see")
+        || contains_ignore_ascii_case(text, "cf")
+}
+
+/// Whether `text` may hold a `depends on:` / `after:` annotation (the regex decides).
+fn may_depend(text: &str) -> bool {
+    text.contains(':')
+        && (contains_ignore_ascii_case(text, "depends on")
+            || contains_ignore_ascii_case(text, "after")
+            || text.contains("зависит")
+            || text.contains("Зависит")
+            || text.contains("после")
+            || text.contains("После"))
 }
 
 /// Removes the common indentation of `text`'s lines and surrounding blank lines.
@@ -390,10 +426,7 @@ fn finish(b: Builder, item_end: usize, cx: &Context<'_>, warnings: &mut Vec<Stri
     // Dependencies first: `after: X` must not be taken for a title separator.
     let mut depends_on = Vec::new();
     // The regex only runs where a `:` makes an annotation possible.
-    let dependency = b
-        .first
-        .text
-        .contains(':')
+    let dependency = may_depend(&b.first.text)
         .then(|| DEPENDS_RE.captures(&b.first.text))
         .flatten();
     let first_text: std::borrow::Cow<'_, str> = match dependency {
@@ -445,12 +478,17 @@ fn finish(b: Builder, item_end: usize, cx: &Context<'_>, warnings: &mut Vec<Stri
         ));
     }
     let mut subtasks = b.subtasks;
-    subtasks.retain(|s| match DEPENDS_RE.captures(&s.text) {
-        Some(m) if m.get(0).is_some_and(|g| g.start() == 0) => {
-            depends_on.extend(split_refs(&m[1]));
-            false
+    subtasks.retain(|s| {
+        match may_depend(&s.text)
+            .then(|| DEPENDS_RE.captures(&s.text))
+            .flatten()
+        {
+            Some(m) if m.get(0).is_some_and(|g| g.start() == 0) => {
+                depends_on.extend(split_refs(&m[1]));
+                false
+            }
+            _ => true,
         }
-        _ => true,
     });
 
     let (priority, priority_rule) = match title_tags.priority.or(desc_tags.priority) {
@@ -479,6 +517,9 @@ fn finish(b: Builder, item_end: usize, cx: &Context<'_>, warnings: &mut Vec<Stri
 
     let mut refs = b.links;
     for source in [b.first.text.as_str(), body.as_str()] {
+        if !may_refer(source) {
+            continue;
+        }
         for m in SEE_RE.captures_iter(source) {
             let r = m[1].trim_end_matches('.');
             // Few refs per task: a linear scan beats hashing.
