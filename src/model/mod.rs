@@ -1,6 +1,8 @@
-//! Domain types shared by every layer: tasks now, runs and gate results as they arrive.
+//! Domain types shared by every layer: tasks, runs and their outcomes.
 //! Nothing in here depends on another module of the crate.
 
+mod run;
 mod task;
 
+pub use run::{Decision, Run, RunId, RunStatus, Usage, now_ms, slug};
 pub use task::{Priority, Subtask, Task, TaskId, TaskType};

@@ -1,0 +1,252 @@
+//! A run: one attempt by one executor at one task, from queued to merged (or not).
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use super::TaskId;
+
+/// Time-ordered run id (a ULID, lowercase), so sorting ids sorts runs by creation.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RunId(pub String);
+
+impl RunId {
+    /// A new id, later than every id made before it by this process.
+    pub fn new() -> Self {
+        Self(ulid::Ulid::new().to_string().to_lowercase())
+    }
+
+    /// The last 6 characters: enough to tell runs apart in a branch name.
+    pub fn short(&self) -> &str {
+        &self.0[self.0.len().saturating_sub(6)..]
+    }
+}
+
+impl Default for RunId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Display for RunId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where a run is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Waiting for a worker.
+    Queued,
+    /// Its worktree is being made.
+    Preparing,
+    /// The agent is working.
+    Running,
+    /// Its change is being checked.
+    Gating,
+    /// Waiting for the operator's decision.
+    AwaitingApproval,
+    /// Approved and merged into the target branch.
+    Merged,
+    /// Rejected by the operator.
+    Rejected,
+    /// The agent or the checks failed.
+    Failed,
+    /// Stopped on request.
+    Cancelled,
+    /// bosun stopped while the run was in progress.
+    Interrupted,
+}
+
+impl RunStatus {
+    /// Every status, in lifecycle order.
+    pub const ALL: [RunStatus; 10] = [
+        Self::Queued,
+        Self::Preparing,
+        Self::Running,
+        Self::Gating,
+        Self::AwaitingApproval,
+        Self::Merged,
+        Self::Rejected,
+        Self::Failed,
+        Self::Cancelled,
+        Self::Interrupted,
+    ];
+
+    /// The snake_case name used in JSON and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Preparing => "preparing",
+            Self::Running => "running",
+            Self::Gating => "gating",
+            Self::AwaitingApproval => "awaiting_approval",
+            Self::Merged => "merged",
+            Self::Rejected => "rejected",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+            Self::Interrupted => "interrupted",
+        }
+    }
+
+    /// A worker is busy with the run (it counts against `max_parallel`).
+    pub fn is_active(self) -> bool {
+        matches!(self, Self::Preparing | Self::Running | Self::Gating)
+    }
+
+    /// Nothing more will happen to the run.
+    pub fn is_final(self) -> bool {
+        match self {
+            Self::Merged | Self::Rejected | Self::Failed | Self::Cancelled | Self::Interrupted => true,
+            Self::Queued | Self::Preparing | Self::Running | Self::Gating | Self::AwaitingApproval => false,
+        }
+    }
+}
+
+impl fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for RunStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s.trim())
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|s| s.as_str()).collect();
+                format!("unknown run status `{s}` (expected one of {})", names.join(", "))
+            })
+    }
+}
+
+/// Tokens and money an agent spent, when it reports them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Usage {
+    /// Input (prompt) tokens.
+    pub input_tokens: u64,
+    /// Output (completion) tokens.
+    pub output_tokens: u64,
+    /// Cost in US dollars.
+    pub cost_usd: f64,
+}
+
+/// The operator's decision on a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    /// `approve` or `reject`.
+    pub verdict: String,
+    /// Who decided (`$USER`, or `policy`).
+    pub by: String,
+    /// When, in Unix milliseconds.
+    pub at_ms: u64,
+    /// The reason or note given.
+    pub reason: String,
+}
+
+/// One attempt at one task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Run {
+    /// Time-ordered id.
+    pub id: RunId,
+    /// The task worked on.
+    pub task_id: TaskId,
+    /// The task's title when the run was made.
+    pub task_title: String,
+    /// 1 for the first attempt at the task, 2 for the next, …
+    pub attempt: u32,
+    /// The executor (agent) name from the config.
+    pub executor: String,
+    /// Where the run is.
+    pub status: RunStatus,
+    /// The run's branch, `bosun/<task-slug>-<short-id>`.
+    pub branch: String,
+    /// The target branch the run starts from and merges into.
+    pub target: String,
+    /// Commit the run started from.
+    pub base: Option<String>,
+    /// Commit the run ended at.
+    pub head: Option<String>,
+    /// The run's worktree, while it exists.
+    pub worktree: Option<PathBuf>,
+    /// Process group of the running agent (to end it after a crash).
+    pub pgid: Option<i32>,
+    /// When the run was queued, started and finished (Unix milliseconds).
+    pub created_ms: u64,
+    /// When the agent started.
+    pub started_ms: Option<u64>,
+    /// When the run reached a final state or awaiting approval.
+    pub finished_ms: Option<u64>,
+    /// Tokens and cost, when known.
+    pub usage: Usage,
+    /// What went wrong, for failed, cancelled and interrupted runs.
+    pub error: Option<String>,
+    /// Feedback carried into this attempt's prompt (the previous failure, the operator's reason).
+    pub feedback: Option<String>,
+    /// The operator's decision.
+    pub decision: Option<Decision>,
+    /// Files changed, lines added and removed.
+    pub diffstat: Option<(usize, usize, usize)>,
+}
+
+/// Now, in Unix milliseconds.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// A branch-safe slug of a title: lowercase ASCII letters and digits joined by `-`, at most
+/// 40 characters (non-ASCII titles fall back to `task`).
+pub fn slug(title: &str) -> String {
+    let mut out = String::new();
+    for word in title
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        if out.len() + word.len() + 1 > 40 {
+            break;
+        }
+        if !out.is_empty() {
+            out.push('-');
+        }
+        out.push_str(&word.to_ascii_lowercase());
+    }
+    if out.is_empty() { "task".to_string() } else { out }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_sort_by_time_and_statuses_round_trip() {
+        let a = RunId::new();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let b = RunId::new();
+        assert!(a < b);
+        assert_eq!(b.short().len(), 6);
+        for s in RunStatus::ALL {
+            assert_eq!(s.as_str().parse::<RunStatus>(), Ok(s));
+            assert_eq!(serde_json::to_string(&s).unwrap(), format!("\"{s}\""));
+        }
+        assert!("done".parse::<RunStatus>().is_err());
+    }
+
+    #[test]
+    fn slugs_are_branch_safe() {
+        assert_eq!(slug("Fix crash on empty input"), "fix-crash-on-empty-input");
+        assert_eq!(slug("Add a `--json` output flag!"), "add-a-json-output-flag");
+        assert_eq!(slug("Декомпозиция server.py"), "server-py");
+        assert_eq!(slug("Тесты"), "task");
+        assert!(slug(&"word ".repeat(30)).len() <= 40);
+    }
+}
