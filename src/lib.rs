@@ -10,4 +10,5 @@ pub mod git;
 pub mod intake;
 pub mod model;
 pub mod project;
+pub mod store;
 pub mod telemetry;

@@ -94,10 +94,21 @@ impl TaskList {
     /// Reads and parses task files. `files` are the paths to show (as configured); each is
     /// read at `root.join(file)`.
     pub fn load(root: &Path, files: &[PathBuf], rules: &TypeRules) -> Result<Self, IntakeError> {
+        let sources = files
+            .iter()
+            .map(|file| Ok((file.clone(), read(&root.join(file), file)?)))
+            .collect::<Result<Vec<_>, IntakeError>>()?;
+        Self::from_sources(&sources, rules)
+    }
+
+    /// Parses task files given as (path to show, content) pairs, e.g. read from a git branch.
+    pub fn from_sources(
+        sources: &[(PathBuf, Vec<u8>)],
+        rules: &TypeRules,
+    ) -> Result<Self, IntakeError> {
         let mut list = Self::default();
-        for (index, file) in files.iter().enumerate() {
-            let bytes = read(&root.join(file), file)?;
-            let (bom, text) = checked_text(&bytes, file)?;
+        for (index, (file, bytes)) in sources.iter().enumerate() {
+            let (bom, text) = checked_text(bytes, file)?;
             list.add(
                 text,
                 index,
@@ -196,42 +207,63 @@ pub fn tick(
     rules: &TypeRules,
     id: &str,
 ) -> Result<Task, IntakeError> {
-    let list = TaskList::load(root, files, rules)?;
+    let sources = files
+        .iter()
+        .map(|file| Ok((file.clone(), read(&root.join(file), file)?)))
+        .collect::<Result<Vec<_>, IntakeError>>()?;
+    let (task, ticked) = tick_sources(&sources, rules, id)?;
+    if let Some((index, bytes)) = ticked {
+        let shown = &files[index];
+        write_atomically(&root.join(shown), &bytes).map_err(|error| IntakeError::Write {
+            path: shown.to_path_buf(),
+            error,
+        })?;
+    }
+    Ok(task)
+}
+
+/// A task file after a tick: its index among the sources and its new bytes.
+pub type TickedFile = (usize, Vec<u8>);
+
+/// Ticks task `id` in task files given as (path, content) pairs, in memory. Returns the task
+/// as found and, unless it was already done, which source changed and its new bytes (only the
+/// marker byte differs).
+pub fn tick_sources(
+    sources: &[(PathBuf, Vec<u8>)],
+    rules: &TypeRules,
+    id: &str,
+) -> Result<(Task, Option<TickedFile>), IntakeError> {
+    let list = TaskList::from_sources(sources, rules)?;
+    let not_found = |files: String| IntakeError::TaskNotFound {
+        id: id.to_string(),
+        files,
+    };
     let index = list
         .tasks
         .iter()
         .position(|t| t.id.0 == id)
-        .ok_or_else(|| IntakeError::TaskNotFound {
-            id: id.to_string(),
-            files: files
-                .iter()
-                .map(|f| f.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
+        .ok_or_else(|| {
+            not_found(
+                sources
+                    .iter()
+                    .map(|(f, _)| f.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            )
         })?;
     let task = list.tasks[index].clone();
     if task.done {
-        return Ok(task);
+        return Ok((task, None));
     }
     let marker = list.markers[index];
-    let shown = &files[marker.file];
-    let path = root.join(shown);
-    let mut bytes = read(&path, shown)?;
+    let (shown, original) = &sources[marker.file];
+    let mut bytes = original.clone();
     // The marker is `[ ]`: exactly three bytes with a space (or other blank) in the middle.
     match bytes.get(marker.offset..marker.offset + 3) {
         Some([b'[', _, b']']) => bytes[marker.offset + 1] = b'x',
-        _ => {
-            return Err(IntakeError::TaskNotFound {
-                id: id.to_string(),
-                files: shown.display().to_string(),
-            });
-        }
+        _ => return Err(not_found(shown.display().to_string())),
     }
-    write_atomically(&path, &bytes).map_err(|error| IntakeError::Write {
-        path: shown.to_path_buf(),
-        error,
-    })?;
-    Ok(task)
+    Ok((task, Some((marker.file, bytes))))
 }
 
 /// Rewrites a double-encoded task file with its repaired text, keeping the original as

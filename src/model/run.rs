@@ -102,8 +102,14 @@ impl RunStatus {
     /// Nothing more will happen to the run.
     pub fn is_final(self) -> bool {
         match self {
-            Self::Merged | Self::Rejected | Self::Failed | Self::Cancelled | Self::Interrupted => true,
-            Self::Queued | Self::Preparing | Self::Running | Self::Gating | Self::AwaitingApproval => false,
+            Self::Merged | Self::Rejected | Self::Failed | Self::Cancelled | Self::Interrupted => {
+                true
+            }
+            Self::Queued
+            | Self::Preparing
+            | Self::Running
+            | Self::Gating
+            | Self::AwaitingApproval => false,
         }
     }
 }
@@ -123,7 +129,10 @@ impl std::str::FromStr for RunStatus {
             .find(|st| st.as_str() == s.trim())
             .ok_or_else(|| {
                 let names: Vec<&str> = Self::ALL.iter().map(|s| s.as_str()).collect();
-                format!("unknown run status `{s}` (expected one of {})", names.join(", "))
+                format!(
+                    "unknown run status `{s}` (expected one of {})",
+                    names.join(", ")
+                )
             })
     }
 }
@@ -220,7 +229,11 @@ pub fn slug(title: &str) -> String {
         }
         out.push_str(&word.to_ascii_lowercase());
     }
-    if out.is_empty() { "task".to_string() } else { out }
+    if out.is_empty() {
+        "task".to_string()
+    } else {
+        out
+    }
 }
 
 #[cfg(test)]
@@ -244,7 +257,10 @@ mod tests {
     #[test]
     fn slugs_are_branch_safe() {
         assert_eq!(slug("Fix crash on empty input"), "fix-crash-on-empty-input");
-        assert_eq!(slug("Add a `--json` output flag!"), "add-a-json-output-flag");
+        assert_eq!(
+            slug("Add a `--json` output flag!"),
+            "add-a-json-output-flag"
+        );
         assert_eq!(slug("Декомпозиция server.py"), "server-py");
         assert_eq!(slug("Тесты"), "task");
         assert!(slug(&"word ".repeat(30)).len() <= 40);

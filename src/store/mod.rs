@@ -1,0 +1,442 @@
+//! The durable store (sled): runs, run events, diffs, task snapshots and a tamper-evident
+//! audit chain under `.bosun/store/`. Every write that changes a run's state is flushed before
+//! the caller publishes the change, so a crash never loses a state the operator saw.
+
+mod audit;
+mod lock;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use audit::AuditEntry;
+pub use lock::StoreLock;
+
+use crate::model::{Run, RunId, Task};
+
+/// The store layout this build writes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A step that rewrites the store from one schema version to the next.
+type Migration = fn(&sled::Db) -> Result<(), StoreError>;
+
+/// Migrations from version `i + 1` to `i + 2`, applied in order at open.
+const MIGRATIONS: &[Migration] = &[];
+
+/// A store problem, worded for the operator.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another bosun holds this repository's store.
+    #[error("bosun is already running on this repository{}; stop it first, or use that one", pid.map(|p| format!(" (pid {p})")).unwrap_or_default())]
+    Locked {
+        /// The other process, when known.
+        pid: Option<u32>,
+    },
+    /// sled failed.
+    #[error("store: {0}")]
+    Sled(String),
+    /// A file next to the store failed.
+    #[error("store: {path}: {error}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// A record could not be encoded or decoded.
+    #[error("store: cannot decode {what}: {error}")]
+    Codec {
+        /// Which record.
+        what: String,
+        /// Why.
+        error: String,
+    },
+    /// The store was written by a newer bosun.
+    #[error(
+        "the store in .bosun/store was written by a newer bosun (schema {found}, this one knows {SCHEMA_VERSION}); upgrade bosun"
+    )]
+    NewerSchema {
+        /// The version found.
+        found: u32,
+    },
+    /// No run matches.
+    #[error("no run matches `{0}` (see `bosun runs`)")]
+    NoSuchRun(String),
+    /// Several runs match a prefix.
+    #[error("`{prefix}` matches {count} runs; give more of the id")]
+    AmbiguousRun {
+        /// What was given.
+        prefix: String,
+        /// How many match.
+        count: usize,
+    },
+    /// The audit chain does not verify.
+    #[error("the audit trail is broken at entry {seq}: {why}")]
+    AuditBroken {
+        /// The first bad entry.
+        seq: u64,
+        /// What does not match.
+        why: String,
+    },
+}
+
+impl From<sled::Error> for StoreError {
+    fn from(e: sled::Error) -> Self {
+        Self::Sled(e.to_string())
+    }
+}
+
+/// Something that happened to a run, kept with it (status changes, agent progress, notes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct RunEvent {
+    /// When, in Unix milliseconds.
+    pub at_ms: u64,
+    /// `status`, `progress`, `error`, `note`, …
+    pub kind: String,
+    /// What happened.
+    pub text: String,
+}
+
+/// The most run events kept per run (older progress is in the run's log file).
+pub const MAX_EVENTS_PER_RUN: u32 = 2_000;
+
+/// bosun's durable state for one repository.
+pub struct Store {
+    db: sled::Db,
+    runs: sled::Tree,
+    events: sled::Tree,
+    diffs: sled::Tree,
+    tasks: sled::Tree,
+    audit: sled::Tree,
+    _lock: StoreLock,
+}
+
+fn encode<T: Serialize>(what: &str, value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(|e| StoreError::Codec {
+        what: what.to_string(),
+        error: e.to_string(),
+    })
+}
+
+fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Codec {
+        what: what.to_string(),
+        error: e.to_string(),
+    })
+}
+
+impl Store {
+    /// Opens (creating) the store in `state_dir` (`<repo>/.bosun`), taking the repository lock
+    /// and migrating older layouts.
+    pub fn open(state_dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(state_dir).map_err(|error| StoreError::Io {
+            path: state_dir.to_path_buf(),
+            error,
+        })?;
+        let lock = StoreLock::acquire(&state_dir.join("lock"))?;
+        let db = sled::Config::new()
+            .path(state_dir.join("store"))
+            .flush_every_ms(Some(200))
+            .open()?;
+        let meta = db.open_tree("meta")?;
+        let found = match meta.get("schema_version")? {
+            Some(v) => {
+                u32::from_be_bytes(v.as_ref().try_into().map_err(|_| StoreError::Codec {
+                    what: "schema version".into(),
+                    error: format!("{} bytes", v.len()),
+                })?)
+            }
+            None => SCHEMA_VERSION,
+        };
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema { found });
+        }
+        for (i, migrate) in MIGRATIONS
+            .iter()
+            .enumerate()
+            .skip(found.saturating_sub(1) as usize)
+        {
+            migrate(&db)?;
+            let reached = u32::try_from(i + 2).unwrap_or(SCHEMA_VERSION);
+            meta.insert("schema_version", &reached.to_be_bytes())?;
+        }
+        meta.insert("schema_version", &SCHEMA_VERSION.to_be_bytes())?;
+        let store = Self {
+            runs: db.open_tree("runs")?,
+            events: db.open_tree("run_events")?,
+            diffs: db.open_tree("diffs")?,
+            tasks: db.open_tree("tasks")?,
+            audit: db.open_tree("audit")?,
+            db,
+            _lock: lock,
+        };
+        store.flush()?;
+        Ok(store)
+    }
+
+    /// Writes everything to disk.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Saves a run (and flushes: the caller may publish the change after this returns).
+    pub fn put_run(&self, run: &Run) -> Result<(), StoreError> {
+        self.runs.insert(run.id.0.as_bytes(), encode("run", run)?)?;
+        self.flush()
+    }
+
+    /// A run by exact id.
+    pub fn run(&self, id: &RunId) -> Result<Option<Run>, StoreError> {
+        self.runs
+            .get(id.0.as_bytes())?
+            .map(|v| decode(&format!("run {id}"), &v))
+            .transpose()
+    }
+
+    /// Every run, newest first.
+    pub fn runs(&self) -> Result<Vec<Run>, StoreError> {
+        self.runs
+            .iter()
+            .rev()
+            .map(|kv| {
+                let (k, v) = kv?;
+                decode(&format!("run {}", String::from_utf8_lossy(&k)), &v)
+            })
+            .collect()
+    }
+
+    /// The one run whose id starts with `prefix` (or, failing that, ends with it, as in branch
+    /// names).
+    pub fn find_run(&self, prefix: &str) -> Result<Run, StoreError> {
+        let prefix = prefix.trim().to_lowercase();
+        if prefix.is_empty() {
+            return Err(StoreError::NoSuchRun(prefix));
+        }
+        let mut by_prefix: Vec<Run> = Vec::new();
+        for kv in self.runs.scan_prefix(prefix.as_bytes()) {
+            let (k, v) = kv?;
+            by_prefix.push(decode(&format!("run {}", String::from_utf8_lossy(&k)), &v)?);
+        }
+        let candidates = if by_prefix.is_empty() {
+            self.runs()?
+                .into_iter()
+                .filter(|r| r.id.0.ends_with(&prefix))
+                .collect()
+        } else {
+            by_prefix
+        };
+        match candidates.len() {
+            0 => Err(StoreError::NoSuchRun(prefix)),
+            1 => Ok(candidates.into_iter().next().expect("one candidate")),
+            count => Err(StoreError::AmbiguousRun { prefix, count }),
+        }
+    }
+
+    /// Appends an event to a run's history (bounded per run).
+    pub fn append_event(&self, run: &RunId, event: &RunEvent) -> Result<(), StoreError> {
+        let mut prefix = run.0.as_bytes().to_vec();
+        prefix.push(0);
+        let next = match self.events.scan_prefix(&prefix).next_back() {
+            Some(kv) => {
+                let (k, _) = kv?;
+                let tail: [u8; 4] =
+                    k[prefix.len()..]
+                        .try_into()
+                        .map_err(|_| StoreError::Codec {
+                            what: "event key".into(),
+                            error: "bad length".into(),
+                        })?;
+                u32::from_be_bytes(tail) + 1
+            }
+            None => 0,
+        };
+        if next >= MAX_EVENTS_PER_RUN {
+            return Ok(());
+        }
+        let mut key = prefix;
+        key.extend_from_slice(&next.to_be_bytes());
+        self.events.insert(key, encode("run event", event)?)?;
+        Ok(())
+    }
+
+    /// A run's events, oldest first.
+    pub fn events(&self, run: &RunId) -> Result<Vec<RunEvent>, StoreError> {
+        let mut prefix = run.0.as_bytes().to_vec();
+        prefix.push(0);
+        self.events
+            .scan_prefix(prefix)
+            .map(|kv| {
+                let (_, v) = kv?;
+                decode("run event", &v)
+            })
+            .collect()
+    }
+
+    /// Saves a run's diff text.
+    pub fn put_diff(&self, run: &RunId, patch: &str) -> Result<(), StoreError> {
+        self.diffs.insert(run.0.as_bytes(), patch.as_bytes())?;
+        Ok(())
+    }
+
+    /// A run's diff text, if one was saved.
+    pub fn diff(&self, run: &RunId) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .diffs
+            .get(run.0.as_bytes())?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// Saves the tasks as last read from the task files.
+    pub fn put_tasks(&self, tasks: &[Task]) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for t in tasks {
+            batch.insert(t.id.0.as_bytes(), encode("task", t)?);
+        }
+        self.tasks.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// A task snapshot by id.
+    pub fn task(&self, id: &str) -> Result<Option<Task>, StoreError> {
+        self.tasks
+            .get(id.as_bytes())?
+            .map(|v| decode(&format!("task {id}"), &v))
+            .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{RunStatus, TaskId, Usage};
+
+    pub(crate) fn run(title: &str) -> Run {
+        Run {
+            id: RunId::new(),
+            task_id: TaskId("t-abc123".into()),
+            task_title: title.into(),
+            attempt: 1,
+            executor: "fake".into(),
+            status: RunStatus::Queued,
+            branch: "bosun/x-abcdef".into(),
+            target: "main".into(),
+            base: None,
+            head: None,
+            worktree: None,
+            pgid: None,
+            created_ms: 1,
+            started_ms: None,
+            finished_ms: None,
+            usage: Usage::default(),
+            error: None,
+            feedback: None,
+            decision: None,
+            diffstat: None,
+        }
+    }
+
+    #[test]
+    fn runs_round_trip_newest_first_and_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = {
+            let store = Store::open(dir.path()).unwrap();
+            let a = run("first");
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            let mut b = run("second");
+            store.put_run(&a).unwrap();
+            store.put_run(&b).unwrap();
+            b.status = RunStatus::Running;
+            store.put_run(&b).unwrap();
+            store
+                .append_event(
+                    &b.id,
+                    &RunEvent {
+                        at_ms: 5,
+                        kind: "status".into(),
+                        text: "running".into(),
+                    },
+                )
+                .unwrap();
+            store.put_diff(&b.id, "diff --git a/x b/x\n").unwrap();
+            (a, b)
+        };
+        let store = Store::open(dir.path()).unwrap();
+        let runs = store.runs().unwrap();
+        assert_eq!(
+            runs.iter().map(|r| r.id.clone()).collect::<Vec<_>>(),
+            vec![b.id.clone(), a.id.clone()]
+        );
+        assert_eq!(runs[0].status, RunStatus::Running);
+        assert_eq!(store.events(&b.id).unwrap().len(), 1);
+        assert_eq!(
+            store.diff(&b.id).unwrap().as_deref(),
+            Some("diff --git a/x b/x\n")
+        );
+        assert_eq!(store.find_run(&b.id.0[..20]).unwrap().id, b.id);
+        assert_eq!(store.find_run(b.id.short()).unwrap().id, b.id);
+        assert!(matches!(
+            store.find_run("zzzz"),
+            Err(StoreError::NoSuchRun(_))
+        ));
+    }
+
+    #[test]
+    fn a_second_store_on_the_same_repository_is_refused_with_the_pid() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = Store::open(dir.path()).unwrap();
+        // flock is per open file description, so a second open in this process conflicts too.
+        let err = Store::open(dir.path()).err().expect("second open fails");
+        let text = err.to_string();
+        assert!(
+            text.contains(&format!("pid {}", std::process::id())),
+            "{text}"
+        );
+        assert!(
+            text.starts_with("bosun is already running on this repository"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let db = sled::open(dir.path().join("store")).unwrap();
+            db.open_tree("meta")
+                .unwrap()
+                .insert("schema_version", &99u32.to_be_bytes())
+                .unwrap();
+            db.flush().unwrap();
+        }
+        let err = Store::open(dir.path()).err().expect("refused");
+        assert!(
+            matches!(err, StoreError::NewerSchema { found: 99 }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn events_are_bounded_per_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let r = run("x");
+        for i in 0..(MAX_EVENTS_PER_RUN + 10) {
+            store
+                .append_event(
+                    &r.id,
+                    &RunEvent {
+                        at_ms: u64::from(i),
+                        kind: "progress".into(),
+                        text: String::new(),
+                    },
+                )
+                .unwrap();
+        }
+        assert_eq!(
+            store.events(&r.id).unwrap().len(),
+            MAX_EVENTS_PER_RUN as usize
+        );
+    }
+}
