@@ -6,9 +6,11 @@
 
 pub mod cli;
 pub mod config;
+pub mod executors;
 pub mod git;
 pub mod intake;
 pub mod model;
+pub mod orchestrator;
 pub mod project;
 pub mod store;
 pub mod telemetry;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 
 use super::table::output_width;
-use super::{Cli, tasks};
+use super::{Cli, run as headless, tasks};
 use crate::project::Project;
 
 /// Arguments of `bosun demo`.
@@ -39,7 +39,8 @@ const FILES: [(&str, &str); 7] = [
 ];
 
 /// Writes the sandbox into `dir` (which must be empty or absent) and commits it on `main`.
-pub fn create_sandbox(dir: &Path) -> anyhow::Result<()> {
+/// `agent` is the demo agent's argv, written into the sandbox's bosun.toml.
+pub fn create_sandbox(dir: &Path, agent: &[String]) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     if std::fs::read_dir(dir)?.next().is_some() {
         anyhow::bail!(
@@ -51,6 +52,14 @@ pub fn create_sandbox(dir: &Path) -> anyhow::Result<()> {
         let target = dir.join(path);
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent)?;
+        }
+        let mut content = content.to_string();
+        if path == "bosun.toml" {
+            let argv: Vec<String> = agent.iter().map(|a| format!("{a:?}")).collect();
+            content.push_str(&format!(
+                "\n# The bundled demo agent (bosun itself, behind a hidden subcommand).\n[executors.demo]\ncommand = [{}]\ntimeout = \"2m\"\n",
+                argv.join(", ")
+            ));
         }
         std::fs::write(&target, content)
             .with_context(|| format!("cannot write {}", target.display()))?;
@@ -75,7 +84,7 @@ pub fn create_sandbox(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs `bosun demo`.
+/// Runs `bosun demo`: the sandbox, then the headless loop on it with the demo agent.
 pub fn run(cli: &Cli, args: &DemoArgs) -> anyhow::Result<ExitCode> {
     let dir = match &args.dir {
         Some(d) => d.clone(),
@@ -85,7 +94,8 @@ pub fn run(cli: &Cli, args: &DemoArgs) -> anyhow::Result<ExitCode> {
             .context("cannot create a temporary directory")?
             .keep(),
     };
-    create_sandbox(&dir)?;
+    let exe = std::env::current_exe().context("cannot find the bosun executable")?;
+    create_sandbox(&dir, &[exe.display().to_string(), "demo-agent".to_string()])?;
     let demo_cli = Cli {
         repo: Some(dir.clone()),
         config: None,
@@ -103,21 +113,26 @@ pub fn run(cli: &Cli, args: &DemoArgs) -> anyhow::Result<ExitCode> {
         root.display()
     );
     println!(
-        "What bosun reads from its TODO.md — priority from the headings, type from tags and keywords:\n"
+        "Its TODO.md, as bosun reads it — priority from the headings, type from tags and keywords:\n"
     );
     print!(
         "{}",
         tasks::render(&list, &open, &files, false, output_width())
     );
-    for warning in &list.warnings {
-        println!("note: {warning}");
-    }
-    println!("\nTry:");
-    println!("  bosun --repo {} tasks --all", root.display());
-    println!("  bosun --repo {} tasks --json", root.display());
-    println!("  bosun --repo {} doctor", root.display());
-    println!(
-        "\nRunning agents on these tasks in worktrees, with review and approval, is the next part of bosun to land."
-    );
-    Ok(ExitCode::SUCCESS)
+    println!("\nNow the demo agent works on each task in its own git worktree (two at a time):\n");
+    let options = crate::orchestrator::Options {
+        schedule: true,
+        only: Vec::new(),
+        max_runs: None,
+        exit_when_idle: true,
+    };
+    let code =
+        headless::runtime()?.block_on(headless::drive(&ctx, options, false, cli.verbose > 0))?;
+    let bosun = format!("{} --repo {}", exe.display(), root.display());
+    println!("\nNext, review and decide (the task list is ticked on approval):");
+    println!("  {bosun} runs");
+    println!("  {bosun} show RUN            # diff, history and log of one run");
+    println!("  {bosun} approve RUN         # merge into main and tick the checkbox");
+    println!("  {bosun} reject RUN --reason \"…\" --retry");
+    Ok(code)
 }

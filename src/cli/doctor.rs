@@ -2,11 +2,11 @@
 //! fix for each problem.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use super::Cli;
-use crate::config::{Config, ExecutorConfig};
+use crate::config::Config;
 use crate::intake::TaskList;
 use crate::project::Project;
 
@@ -170,11 +170,12 @@ fn check_executors(project: &Project, config: &Config, checks: &mut Vec<Check>) 
             "add an [executors.NAME] section with the agent's command to bosun.toml",
         ));
     }
-    for (name, ExecutorConfig { command }) in &config.executors {
+    for (name, executor) in &config.executors.agents {
+        let command = executor.argv();
         let Some(program) = command.first() else {
             continue;
         };
-        match find_program(program, &project.root) {
+        match crate::executors::find_program(program, &project.root) {
             Some(path) => checks.push(Check::ok(format!("agent {name}: {}", path.display()))),
             None => {
                 let what = if program.contains('/') {
@@ -210,21 +211,4 @@ fn check_state_dir(project: &Project) -> Check {
             "fix its permissions, or run bosun as a user who can write there",
         ),
     }
-}
-
-/// Where `program` would be run from: a path (relative to `root`) or a PATH lookup.
-pub fn find_program(program: &str, root: &Path) -> Option<PathBuf> {
-    let is_executable = |p: &Path| {
-        use std::os::unix::fs::PermissionsExt;
-        p.is_file()
-            && p.metadata()
-                .is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
-    };
-    if program.contains('/') {
-        let p = root.join(program);
-        return is_executable(&p).then_some(p);
-    }
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|dir| dir.join(program))
-        .find(|p| is_executable(p))
 }

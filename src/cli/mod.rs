@@ -1,8 +1,12 @@
 //! The command line: argument parsing (clap derive) and one module per subcommand.
 
+mod decide;
 mod demo;
+mod demo_agent;
 mod doctor;
 mod init;
+mod run;
+mod runs;
 mod table;
 mod tasks;
 
@@ -45,8 +49,23 @@ pub enum Command {
     Init,
     /// Check that bosun can work here, with a fix for each problem.
     Doctor,
-    /// Make a sandbox repository with a task list and show what bosun reads from it.
+    /// Run coding agents on the open tasks, each in its own worktree, until nothing more can run.
+    Run(run::RunArgs),
+    /// List runs, newest first.
+    Runs(runs::RunsArgs),
+    /// Show one run: its state, history, diff and log.
+    Show(runs::ShowArgs),
+    /// Merge a run awaiting approval into the target branch and tick its task.
+    Approve(decide::ApproveArgs),
+    /// Reject a run (optionally retrying with the reason in the next prompt).
+    Reject(decide::RejectArgs),
+    /// Stop a queued or running run.
+    Cancel(decide::CancelArgs),
+    /// Make a sandbox repository and run the whole loop on it with a bundled demo agent.
     Demo(demo::DemoArgs),
+    /// The scripted agent used by `bosun demo`.
+    #[command(hide = true)]
+    DemoAgent,
 }
 
 /// Everything a subcommand needs: where it is, its settings, and the log.
@@ -117,9 +136,21 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Init) => init::run(&cli),
         Some(Command::Doctor) => doctor::run(&cli),
         Some(Command::Demo(args)) => demo::run(&cli, args),
-        Some(Command::Tasks(args)) => {
+        Some(Command::DemoAgent) => demo_agent::run(),
+        Some(command) => {
             let ctx = Context::open(&cli)?;
-            tasks::run(&ctx, args)
+            match command {
+                Command::Tasks(args) => tasks::run(&ctx, args),
+                Command::Run(args) => run::run(&ctx, args, cli.verbose > 0),
+                Command::Runs(args) => runs::run_list(&ctx, args),
+                Command::Show(args) => runs::show(&ctx, args),
+                Command::Approve(args) => decide::approve(&ctx, args),
+                Command::Reject(args) => decide::reject(&ctx, args),
+                Command::Cancel(args) => decide::cancel(&ctx, args),
+                Command::Init | Command::Doctor | Command::Demo(_) | Command::DemoAgent => {
+                    unreachable!("handled above")
+                }
+            }
         }
     }
 }

@@ -218,12 +218,50 @@ fn validate(config: &Config, origin: &str) -> Result<(), ConfigError> {
             "name at least one task file".into(),
         ));
     }
-    for (name, executor) in &config.executors {
-        if executor.command.first().is_none_or(|c| c.trim().is_empty()) {
+    for (name, executor) in &config.executors.agents {
+        if executor.argv().first().is_none_or(|c| c.trim().is_empty()) {
             return Err(invalid(
                 format!("executors.{name}.command"),
-                "give the agent's program and arguments, e.g. [\"claude\", \"-p\", \"{prompt}\"]"
-                    .into(),
+                "give the agent's program and arguments, e.g. [\"claude\", \"-p\", \"{prompt}\"], or a preset".into(),
+            ));
+        }
+        if let Some(t) = &executor.timeout {
+            super::duration(t).map_err(|m| invalid(format!("executors.{name}.timeout"), m))?;
+        }
+    }
+    let o = &config.orchestrator;
+    super::duration(&o.run_timeout).map_err(|m| invalid("orchestrator.run_timeout".into(), m))?;
+    super::duration(&o.shutdown_grace)
+        .map_err(|m| invalid("orchestrator.shutdown_grace".into(), m))?;
+    if o.max_parallel == 0 {
+        return Err(invalid(
+            "orchestrator.max_parallel".into(),
+            "must be at least 1".into(),
+        ));
+    }
+    if o.max_attempts == 0 {
+        return Err(invalid(
+            "orchestrator.max_attempts".into(),
+            "must be at least 1".into(),
+        ));
+    }
+    let r = &config.routing;
+    for (list, names) in [
+        ("default", &r.default),
+        ("code", &r.code),
+        ("docs", &r.docs),
+        ("refactor", &r.refactor),
+        ("test", &r.test),
+        ("release", &r.release),
+        ("devops", &r.devops),
+    ] {
+        if let Some(unknown) = names
+            .iter()
+            .find(|n| !config.executors.agents.contains_key(*n))
+        {
+            return Err(invalid(
+                format!("routing.{list}"),
+                format!("`{unknown}` is not a configured executor (add [executors.{unknown}])"),
             ));
         }
     }

@@ -8,6 +8,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::executors::Preset;
+use crate::git::MergeMode;
 use crate::intake::TypeRules;
 use crate::model::TaskType;
 
@@ -24,8 +26,14 @@ pub struct Config {
     pub project: ProjectConfig,
     /// `[intake]`: how tasks are classified.
     pub intake: IntakeConfig,
-    /// `[executors.NAME]`: the coding agents bosun can run.
-    pub executors: BTreeMap<String, ExecutorConfig>,
+    /// `[orchestrator]`: how many runs, how often, how long.
+    pub orchestrator: OrchestratorConfig,
+    /// `[executors]` and `[executors.NAME]`: the coding agents bosun can run.
+    pub executors: ExecutorsConfig,
+    /// `[routing]`: which executors work on which task types.
+    pub routing: RoutingConfig,
+    /// `[prompt]`: what the agent is told.
+    pub prompt: PromptConfig,
     /// `[telemetry]`: the log file.
     pub telemetry: TelemetryConfig,
 }
@@ -36,12 +44,139 @@ pub struct Config {
 pub struct ProjectConfig {
     /// Markdown task lists, relative to the repository root.
     pub task_files: Vec<PathBuf>,
+    /// Branch runs start from and merge into; empty: the branch checked out when bosun starts.
+    pub target_branch: String,
+    /// Where run worktrees are made; empty: `$XDG_DATA_HOME/bosun/worktrees/<repo>-<hash>`.
+    pub worktree_root: String,
+    /// How an approved run is merged: `ff`, `merge` or `squash`.
+    pub merge: MergeMode,
+    /// Delete a run's branch once it is merged or rejected.
+    pub delete_branch: bool,
 }
 
 impl Default for ProjectConfig {
     fn default() -> Self {
         Self {
             task_files: vec![PathBuf::from("TODO.md")],
+            target_branch: String::new(),
+            worktree_root: String::new(),
+            merge: MergeMode::default(),
+            delete_branch: true,
+        }
+    }
+}
+
+/// `[orchestrator]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OrchestratorConfig {
+    /// Runs at the same time.
+    pub max_parallel: usize,
+    /// Attempts per task before bosun stops retrying it on its own.
+    pub max_attempts: u32,
+    /// Longest an agent may work on one run (e.g. "30m"), unless its executor says otherwise.
+    pub run_timeout: String,
+    /// On shutdown, how long running agents get to finish before they are stopped.
+    pub shutdown_grace: String,
+}
+
+impl Default for OrchestratorConfig {
+    fn default() -> Self {
+        Self {
+            max_parallel: 2,
+            max_attempts: 3,
+            run_timeout: "30m".into(),
+            shutdown_grace: "10s".into(),
+        }
+    }
+}
+
+impl OrchestratorConfig {
+    /// `run_timeout` as a duration (validated at load).
+    pub fn run_timeout(&self) -> std::time::Duration {
+        duration(&self.run_timeout).unwrap_or(std::time::Duration::from_secs(30 * 60))
+    }
+
+    /// `shutdown_grace` as a duration (validated at load).
+    pub fn shutdown_grace(&self) -> std::time::Duration {
+        duration(&self.shutdown_grace).unwrap_or(std::time::Duration::from_secs(10))
+    }
+}
+
+/// Parses a human duration such as `90s`, `30m` or `1h 30m`.
+pub fn duration(text: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(text.trim()).map_err(|e| {
+        format!("`{text}` is not a duration ({e}); write e.g. \"90s\", \"30m\" or \"1h\"")
+    })
+}
+
+/// `[routing]`: executor names to use per task type; `default` for types not listed.
+/// Empty everywhere: every configured executor, in name order.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RoutingConfig {
+    /// Executors for types without a list of their own.
+    pub default: Vec<String>,
+    /// Executors for `code` tasks.
+    pub code: Vec<String>,
+    /// Executors for `docs` tasks.
+    pub docs: Vec<String>,
+    /// Executors for `refactor` tasks.
+    pub refactor: Vec<String>,
+    /// Executors for `test` tasks.
+    pub test: Vec<String>,
+    /// Executors for `release` tasks.
+    pub release: Vec<String>,
+    /// Executors for `devops` tasks.
+    pub devops: Vec<String>,
+}
+
+impl RoutingConfig {
+    /// The configured list for a task type (falling back to `default`).
+    pub fn for_type(&self, t: TaskType) -> &[String] {
+        let list = match t {
+            TaskType::Code => &self.code,
+            TaskType::Docs => &self.docs,
+            TaskType::Refactor => &self.refactor,
+            TaskType::Test => &self.test,
+            TaskType::Release => &self.release,
+            TaskType::Devops => &self.devops,
+        };
+        if list.is_empty() { &self.default } else { list }
+    }
+}
+
+/// `[prompt]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PromptConfig {
+    /// The prompt given to agents. Placeholders: {task_id}, {title}, {description}, {body},
+    /// {subtasks}, {section}, {file}, {references}, {feedback}, {attempt}.
+    pub template: String,
+    /// At most this many bytes of each referenced file go into the prompt.
+    pub max_reference_bytes: usize,
+}
+
+/// The prompt bosun gives agents unless `[prompt] template` says otherwise.
+pub const DEFAULT_PROMPT: &str =
+    "You are working on one task from this repository's task list ({file}, section: {section}).
+
+Task {task_id}: {title}
+{description}
+{body}
+{subtasks}
+{references}
+{feedback}
+Make the change in this working tree and keep it focused on the task. Do not edit the task list
+itself and do not push. When you are done, leave your changes in place: bosun commits them and
+shows them to the operator for review.
+";
+
+impl Default for PromptConfig {
+    fn default() -> Self {
+        Self {
+            template: DEFAULT_PROMPT.to_string(),
+            max_reference_bytes: 16 * 1024,
         }
     }
 }
@@ -142,12 +277,87 @@ impl Default for TypeKeywords {
     }
 }
 
+/// `[executors]`: settings for all agents, and one `[executors.NAME]` table per agent.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExecutorsConfig {
+    /// Bytes of an agent's output kept in its run log before a truncation note.
+    pub max_log_bytes: u64,
+    /// The agents, by name.
+    #[serde(flatten)]
+    pub agents: BTreeMap<String, ExecutorConfig>,
+}
+
+impl Default for ExecutorsConfig {
+    fn default() -> Self {
+        Self {
+            max_log_bytes: 64 * 1024 * 1024,
+            agents: BTreeMap::new(),
+        }
+    }
+}
+
+impl ExecutorsConfig {
+    /// Whether no agent is configured.
+    pub fn is_empty(&self) -> bool {
+        self.agents.is_empty()
+    }
+}
+
+/// Hand-written so that `max_log_bytes` and agent tables share `[executors]` while errors
+/// inside an agent's table keep their file position (serde's `flatten` would lose it).
+impl<'de> Deserialize<'de> for ExecutorsConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = ExecutorsConfig;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("`max_log_bytes` or `[executors.NAME]` tables")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut out = ExecutorsConfig::default();
+                while let Some(key) = map.next_key::<String>()? {
+                    if key == "max_log_bytes" {
+                        out.max_log_bytes = map.next_value()?;
+                    } else {
+                        let agent: ExecutorConfig = map.next_value()?;
+                        out.agents.insert(key, agent);
+                    }
+                }
+                Ok(out)
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 /// `[executors.NAME]`: one coding agent.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ExecutorConfig {
-    /// The agent's argv; the first word must be a program on PATH (or a path).
+    /// A known agent CLI whose flags bosun knows: claude, codex, aider, gemini, cursor, opencode.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preset: Option<Preset>,
+    /// The agent's argv (replaces the preset's). Placeholders: {prompt}, {prompt_file},
+    /// {worktree}, {task_id}, {run_id}.
     pub command: Vec<String>,
+    /// Extra environment variables for the agent.
+    pub env: BTreeMap<String, String>,
+    /// Longest this agent may work on one run (default: `[orchestrator] run_timeout`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
+}
+
+impl ExecutorConfig {
+    /// The argv to run: `command`, else the preset's.
+    pub fn argv(&self) -> Vec<String> {
+        if !self.command.is_empty() {
+            return self.command.clone();
+        }
+        self.preset.map(Preset::argv).unwrap_or_default()
+    }
 }
 
 /// `[telemetry]`.
@@ -229,6 +439,7 @@ mod tests {
         let mut config = Config::default();
         config
             .executors
+            .agents
             .insert("x".into(), ExecutorConfig::default());
         let table = toml::Table::try_from(&config).unwrap();
         let mut keys = Vec::new();

@@ -1,8 +1,25 @@
-//! Git access, through git2 only: finding the repository and keeping bosun's state out of it.
-//! (Worktrees, commits, diffs and merges arrive with the orchestrator.)
+//! Git access, through git2 only: finding the repository, keeping bosun's state out of it, and
+//! the work the orchestrator does on a run's behalf — worktrees, commits, diffs and merges.
+//!
+//! Every function here blocks (the orchestrator calls them through `spawn_blocking`), opens the
+//! repository afresh from a path, and never runs the `git` program.
+
+mod checkout;
+mod commit;
+mod diff;
+mod merge;
+mod worktree;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+
+pub use checkout::{current_branch, is_dirty};
+pub use commit::{commit_all, commit_file, head, read_file};
+pub use diff::{ChangeStatus, DiffSummary, FileChange, diff};
+pub use merge::{MergeMode, MergeOutcome, merge};
+pub use worktree::{
+    Worktree, create_worktree, default_worktree_root, remove_worktree, stale_worktrees,
+};
 
 /// What went wrong talking to git.
 #[derive(Debug, thiserror::Error)]
@@ -13,7 +30,8 @@ pub enum GitError {
     /// The repository has no working tree.
     #[error("{0} is a bare repository; bosun needs a working tree")]
     Bare(PathBuf),
-    /// A file under `.git` could not be read or written.
+    /// A file or directory (under `.git`, in a worktree or in a checkout) could not be read or
+    /// written.
     #[error("cannot update {path}: {error}")]
     Io {
         /// The file.
@@ -21,6 +39,74 @@ pub enum GitError {
         /// Why.
         error: std::io::Error,
     },
+    /// The branch runs start from and merge into is missing.
+    #[error("target branch `{0}` does not exist")]
+    TargetMissing(String),
+    /// A branch named by the caller (a run's branch, say) is missing.
+    #[error("branch `{0}` does not exist")]
+    BranchMissing(String),
+    /// A run's branch cannot be made because one of that name is already there.
+    #[error("branch `{0}` already exists; pick another name or delete it first")]
+    BranchExists(String),
+    /// A branch that was to be deleted is still checked out somewhere.
+    #[error("branch `{branch}` is checked out at {}; it cannot be deleted", .path.display())]
+    BranchCheckedOut {
+        /// The branch.
+        branch: String,
+        /// The working tree that has it checked out.
+        path: PathBuf,
+    },
+    /// A worktree cannot be made where something already lives.
+    #[error("cannot create a worktree at {}: the path exists and is not an empty directory", .0.display())]
+    PathNotEmpty(PathBuf),
+    /// A path meant to name a file in the repository does not.
+    #[error("`{}` is not a relative path inside the repository", .0.display())]
+    InvalidPath(PathBuf),
+    /// The target branch is checked out and the operator's uncommitted work is in the way.
+    #[error(
+        "the target branch `{branch}` is checked out at {} with uncommitted changes ({}); \
+         commit or stash them, then approve again",
+        .path.display(),
+        path_list(.paths)
+    )]
+    Dirty {
+        /// The branch that would have moved.
+        branch: String,
+        /// The working tree that has it checked out.
+        path: PathBuf,
+        /// The files in the way (tracked files with changes, or untracked files the new
+        /// commit would overwrite), relative to `path`.
+        paths: Vec<String>,
+    },
+    /// The run's changes and the target branch's changes overlap; nothing was changed.
+    #[error(
+        "merging {source_branch} into {target} conflicts in {}; the run stays awaiting approval \
+         — re-run the task or resolve by hand",
+        path_list(.paths)
+    )]
+    Conflict {
+        /// The branch being merged (the run's).
+        source_branch: String,
+        /// The branch merged into.
+        target: String,
+        /// The conflicting files.
+        paths: Vec<String>,
+    },
+}
+
+/// The first few paths, comma-separated, with `…` when there are more.
+fn path_list(paths: &[String]) -> String {
+    const SHOWN: usize = 3;
+    let mut out = paths
+        .iter()
+        .take(SHOWN)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if paths.len() > SHOWN {
+        out.push_str(", …");
+    }
+    out
 }
 
 impl From<git2::Error> for GitError {
@@ -73,6 +159,72 @@ fn unborn_branch(repo: &git2::Repository) -> Option<String> {
 
 fn strip_trailing_separator(path: PathBuf) -> PathBuf {
     path.components().collect()
+}
+
+/// Opens the repository whose working tree (main or linked) is `root`.
+fn open(root: &Path) -> Result<git2::Repository, GitError> {
+    let repo = git2::Repository::open(root)?;
+    if repo.is_bare() {
+        return Err(GitError::Bare(repo.path().to_path_buf()));
+    }
+    Ok(repo)
+}
+
+/// A repository-relative path as git spells it (`/`-separated); rejects absolute paths and
+/// `..`, which would name something outside the tree.
+fn repo_path(rel: &Path) -> Result<String, GitError> {
+    let mut parts = Vec::new();
+    for c in rel.components() {
+        match c {
+            // git2 panics on a NUL inside a path, so it is refused here.
+            std::path::Component::Normal(p) => match p.to_str() {
+                Some(p) if !p.contains('\0') => parts.push(p),
+                _ => return Err(GitError::InvalidPath(rel.to_path_buf())),
+            },
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir
+            | std::path::Component::RootDir
+            | std::path::Component::Prefix(_) => {
+                return Err(GitError::InvalidPath(rel.to_path_buf()));
+            }
+        }
+    }
+    if parts.is_empty() {
+        return Err(GitError::InvalidPath(rel.to_path_buf()));
+    }
+    Ok(parts.join("/"))
+}
+
+/// The commit at the tip of local branch `name`, or `missing(name)` when there is no such branch.
+fn branch_tip<'r>(
+    repo: &'r git2::Repository,
+    name: &str,
+    missing: fn(String) -> GitError,
+) -> Result<git2::Commit<'r>, GitError> {
+    match repo.find_branch(name, git2::BranchType::Local) {
+        Ok(b) => Ok(b.get().peel_to_commit()?),
+        Err(e) if e.code() == git2::ErrorCode::NotFound => Err(missing(name.to_string())),
+        Err(e) if e.code() == git2::ErrorCode::InvalidSpec => Err(missing(name.to_string())),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The names of `repo`'s linked worktrees (their admin entries, valid or not).
+fn worktree_names(repo: &git2::Repository) -> Result<Vec<String>, GitError> {
+    let names = repo.worktrees()?;
+    Ok(names
+        .iter_bytes()
+        .map(|n| String::from_utf8_lossy(n).into_owned())
+        .collect())
+}
+
+/// The author and committer of bosun's commits: the repository's `user.name`/`user.email`,
+/// or `bosun <bosun@localhost>` when those are not set.
+fn signature(repo: &git2::Repository) -> Result<git2::Signature<'static>, GitError> {
+    match repo.signature() {
+        Ok(sig) => Ok(sig),
+        Err(_) => Ok(git2::Signature::now("bosun", "bosun@localhost")?),
+    }
 }
 
 /// Adds `entry` (e.g. `/.bosun/`) to the repository's `info/exclude` unless a line already
@@ -133,5 +285,24 @@ mod tests {
 
         let outside = tempfile::tempdir().unwrap();
         assert!(discover(outside.path()).unwrap().is_none());
+    }
+
+    #[test]
+    fn path_lists_stay_short_and_repo_paths_stay_inside() {
+        let paths: Vec<String> = ["a", "b", "c", "d"].map(String::from).to_vec();
+        assert_eq!(path_list(&paths[..1]), "a");
+        assert_eq!(path_list(&paths[..3]), "a, b, c");
+        assert_eq!(path_list(&paths), "a, b, c, …");
+
+        assert_eq!(
+            repo_path(Path::new("./docs/TASKS.md")).unwrap(),
+            "docs/TASKS.md"
+        );
+        for bad in ["../x", "/etc/passwd", "a/../../b", "", ".", "a\0b"] {
+            assert!(
+                matches!(repo_path(Path::new(bad)), Err(GitError::InvalidPath(_))),
+                "{bad}"
+            );
+        }
     }
 }

@@ -208,7 +208,7 @@ impl Store {
     }
 
     /// The one run whose id starts with `prefix` (or, failing that, ends with it, as in branch
-    /// names).
+    /// names, when at least 6 characters are given).
     pub fn find_run(&self, prefix: &str) -> Result<Run, StoreError> {
         let prefix = prefix.trim().to_lowercase();
         if prefix.is_empty() {
@@ -219,7 +219,8 @@ impl Store {
             let (k, v) = kv?;
             by_prefix.push(decode(&format!("run {}", String::from_utf8_lossy(&k)), &v)?);
         }
-        let candidates = if by_prefix.is_empty() {
+        // A suffix as in branch names (`…-4c6322`): at least that long, so it is deliberate.
+        let candidates = if by_prefix.is_empty() && prefix.len() >= 6 {
             self.runs()?
                 .into_iter()
                 .filter(|r| r.id.0.ends_with(&prefix))

@@ -1,0 +1,212 @@
+//! `bosun run --headless`: the orchestrator without the console, printing progress lines (or
+//! one JSON object per event) until nothing more can run.
+
+use std::collections::HashMap;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use tokio::sync::broadcast::error::RecvError;
+
+use super::Context;
+use super::runs::change_summary;
+use crate::model::{Run, RunId, RunStatus};
+use crate::orchestrator::{Command, Event, Options, Orchestrator};
+
+/// Arguments of `bosun run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Run without the console (the console arrives in a later release; until then this is
+    /// what `bosun run` does anyway).
+    #[arg(long)]
+    pub headless: bool,
+    /// Only this task (id or unique id prefix); repeatable. Named tasks run even if rejected
+    /// before.
+    #[arg(long = "task", value_name = "ID")]
+    pub tasks: Vec<String>,
+    /// Start at most this many runs.
+    #[arg(long, value_name = "N")]
+    pub max_runs: Option<usize>,
+    /// Print one JSON object per event instead of progress lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A tokio runtime for commands that drive the orchestrator.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
+/// Runs `bosun run`.
+pub fn run(ctx: &Context, args: &RunArgs, verbose: bool) -> anyhow::Result<ExitCode> {
+    if !args.headless && !args.json {
+        eprintln!("note: the console is not part of this release yet; running headless");
+    }
+    let options = Options {
+        schedule: true,
+        only: args.tasks.clone(),
+        max_runs: args.max_runs,
+        exit_when_idle: true,
+    };
+    let rt = runtime()?;
+    rt.block_on(drive(ctx, options, args.json, verbose))
+}
+
+/// Starts the orchestrator and prints its events until it stops.
+pub async fn drive(
+    ctx: &Context,
+    options: Options,
+    json: bool,
+    verbose: bool,
+) -> anyhow::Result<ExitCode> {
+    let orchestrator = Orchestrator::open(ctx.project.clone(), ctx.config.clone(), options)?;
+    let target = orchestrator.target().to_string();
+    let store = orchestrator.store();
+    let handle = orchestrator.spawn();
+    let mut events = handle.events.subscribe();
+    let commands = handle.commands.clone();
+    tokio::spawn(async move {
+        let mut interrupted = 0;
+        loop {
+            if shutdown_signal().await.is_err() {
+                return;
+            }
+            interrupted += 1;
+            if interrupted == 1 {
+                eprintln!(
+                    "stopping: no new runs; running agents get their grace period (Ctrl-C again to stop them now)"
+                );
+                let _ = commands.send(Command::Shutdown).await;
+            } else {
+                eprintln!("stopping now");
+                std::process::exit(130);
+            }
+        }
+    });
+    if !json {
+        println!(
+            "bosun: working through {} on branch {target}",
+            ctx.config
+                .project
+                .task_files
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let started = Instant::now();
+    let mut seen = HashMap::new();
+    loop {
+        match events.recv().await {
+            Ok(Event::Stopped) => break,
+            Ok(event) => {
+                if json {
+                    if verbose || !matches!(event, Event::Output { .. }) {
+                        println!("{}", serde_json::to_string(&event)?);
+                    }
+                } else if let Some(line) = describe(&event, verbose, &mut seen) {
+                    println!("{:>7.1}s  {line}", started.elapsed().as_secs_f64());
+                }
+            }
+            Err(RecvError::Lagged(n)) => {
+                if !json {
+                    println!("         ({n} events skipped)");
+                }
+            }
+            Err(RecvError::Closed) => break,
+        }
+    }
+    handle.done.await??;
+    if !json {
+        let runs = store.runs()?;
+        print_summary(&runs);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::select! {
+        _ = term.recv() => {},
+        _ = int.recv() => {},
+    }
+    Ok(())
+}
+
+/// One progress line for an event, or nothing for events not worth a line. `seen` holds each
+/// run's last printed status, so a run's line appears once per status change.
+pub fn describe(
+    event: &Event,
+    verbose: bool,
+    seen: &mut HashMap<RunId, RunStatus>,
+) -> Option<String> {
+    match event {
+        Event::Run { run } => {
+            if seen.insert(run.id.clone(), run.status) == Some(run.status) {
+                return None;
+            }
+            let what = match run.status {
+                RunStatus::Queued => {
+                    format!("queued       {} (attempt {})", run.task_title, run.attempt)
+                }
+                RunStatus::Preparing => format!(
+                    "starting     {} with {} (attempt {})",
+                    run.task_title, run.executor, run.attempt
+                ),
+                RunStatus::Running => format!(
+                    "running      in {}",
+                    run.worktree
+                        .as_ref()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default()
+                ),
+                RunStatus::Gating => "committing   the agent's changes".to_string(),
+                RunStatus::AwaitingApproval => {
+                    format!("ready        awaiting approval: {}", change_summary(run))
+                }
+                RunStatus::Merged => format!("merged       into {}", run.target),
+                RunStatus::Rejected => "rejected".to_string(),
+                RunStatus::Failed => format!("failed       {}", run.error.as_deref().unwrap_or("")),
+                RunStatus::Cancelled => "cancelled".to_string(),
+                RunStatus::Interrupted => {
+                    format!("interrupted  {}", run.error.as_deref().unwrap_or(""))
+                }
+            };
+            Some(format!("{}  {}  {what}", run.task_id, run.id.short()))
+        }
+        Event::Progress { run_id, text } => Some(format!("{:8}  {}  │ {text}", "", run_id.short())),
+        Event::Output { run_id, line } if verbose => {
+            Some(format!("{:8}  {}  > {line}", "", run_id.short()))
+        }
+        Event::Output { .. } => None,
+        Event::Paused { paused } => Some(if *paused {
+            "paused".into()
+        } else {
+            "resumed".into()
+        }),
+        Event::Notice { text } => Some(text.clone()),
+        Event::Idle => Some("idle: nothing more can start now".into()),
+        Event::Stopped => None,
+    }
+}
+
+fn print_summary(runs: &[Run]) {
+    let count = |s: RunStatus| runs.iter().filter(|r| r.status == s).count();
+    let awaiting = count(RunStatus::AwaitingApproval);
+    let failed = count(RunStatus::Failed);
+    println!(
+        "\n{awaiting} awaiting approval, {} merged, {failed} failed, {} queued.",
+        count(RunStatus::Merged),
+        count(RunStatus::Queued)
+    );
+    if awaiting > 0 {
+        println!(
+            "Review with `bosun runs` and `bosun show RUN`; decide with `bosun approve RUN` or `bosun reject RUN --reason \"…\" [--retry]`."
+        );
+    }
+}

@@ -1,0 +1,264 @@
+//! `bosun runs` and `bosun show RUN`: the run history from the store.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use serde::Serialize;
+
+use super::Context;
+use super::table::{output_width, truncate};
+use crate::model::{Run, RunStatus};
+use crate::orchestrator::{Options, Orchestrator};
+use crate::store::{RunEvent, Store};
+
+/// Arguments of `bosun runs`.
+#[derive(Debug, clap::Args)]
+pub struct RunsArgs {
+    /// Only runs with this status (queued, running, awaiting_approval, merged, rejected, failed, …).
+    #[arg(long, value_name = "STATUS")]
+    pub status: Option<RunStatus>,
+    /// Print a JSON array instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `bosun show`.
+#[derive(Debug, clap::Args)]
+pub struct ShowArgs {
+    /// Run id, or a unique prefix (or suffix) of one.
+    pub run: String,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A run as front ends print it.
+#[derive(Debug, Serialize)]
+pub struct RunView {
+    id: String,
+    task_id: String,
+    task_title: String,
+    attempt: u32,
+    status: RunStatus,
+    executor: String,
+    branch: String,
+    target: String,
+    base: Option<String>,
+    head: Option<String>,
+    score: Option<f64>,
+    gates: Vec<serde_json::Value>,
+    annotations: Vec<serde_json::Value>,
+    created_at: Option<String>,
+    started_at: Option<String>,
+    finished_at: Option<String>,
+    files_changed: Option<usize>,
+    insertions: Option<usize>,
+    deletions: Option<usize>,
+    input_tokens: u64,
+    output_tokens: u64,
+    cost_usd: f64,
+    feedback: Option<String>,
+    decision: Option<crate::model::Decision>,
+    error: Option<String>,
+}
+
+/// RFC 3339 (UTC, seconds) for Unix milliseconds.
+pub fn rfc3339(ms: u64) -> String {
+    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
+}
+
+impl From<&Run> for RunView {
+    fn from(r: &Run) -> Self {
+        Self {
+            id: r.id.0.clone(),
+            task_id: r.task_id.0.clone(),
+            task_title: r.task_title.clone(),
+            attempt: r.attempt,
+            status: r.status,
+            executor: r.executor.clone(),
+            branch: r.branch.clone(),
+            target: r.target.clone(),
+            base: r.base.clone(),
+            head: r.head.clone(),
+            score: None,
+            gates: Vec::new(),
+            annotations: Vec::new(),
+            created_at: Some(rfc3339(r.created_ms)),
+            started_at: r.started_ms.map(rfc3339),
+            finished_at: r.finished_ms.map(rfc3339),
+            files_changed: r.diffstat.map(|d| d.0),
+            insertions: r.diffstat.map(|d| d.1),
+            deletions: r.diffstat.map(|d| d.2),
+            input_tokens: r.usage.input_tokens,
+            output_tokens: r.usage.output_tokens,
+            cost_usd: r.usage.cost_usd,
+            feedback: r.feedback.clone(),
+            decision: r.decision.clone(),
+            error: r.error.clone(),
+        }
+    }
+}
+
+/// The store, after crash recovery: holding the lock means no other bosun is running, so a
+/// run still marked active was cut short and is marked interrupted (and queued again) first.
+fn open_store(ctx: &Context) -> anyhow::Result<Arc<Store>> {
+    let orchestrator =
+        Orchestrator::open(ctx.project.clone(), ctx.config.clone(), Options::default())?;
+    Ok(orchestrator.store())
+}
+
+/// `+12 −3 in 2 files`, or empty.
+pub fn change_summary(run: &Run) -> String {
+    match run.diffstat {
+        Some((files, ins, del)) => {
+            let s = if files == 1 { "" } else { "s" };
+            format!("+{ins} −{del} in {files} file{s}")
+        }
+        None => String::new(),
+    }
+}
+
+/// Runs `bosun runs`.
+pub fn run_list(ctx: &Context, args: &RunsArgs) -> anyhow::Result<ExitCode> {
+    let store = open_store(ctx)?;
+    let runs: Vec<Run> = store
+        .runs()?
+        .into_iter()
+        .filter(|r| args.status.is_none_or(|s| r.status == s))
+        .collect();
+    if args.json {
+        let views: Vec<RunView> = runs.iter().map(RunView::from).collect();
+        println!("{}", serde_json::to_string_pretty(&views)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if runs.is_empty() {
+        println!("No runs yet. Start some with `bosun run --headless`.");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let width = output_width().unwrap_or(usize::MAX);
+    println!(
+        "{:<26}  {:<8}  {:>3}  {:<17}  {:<10}  {:<18}  TASK",
+        "RUN", "TASK ID", "ATT", "STATUS", "EXECUTOR", "CHANGE"
+    );
+    for r in &runs {
+        let line = format!(
+            "{:<26}  {:<8}  {:>3}  {:<17}  {:<10}  {:<18}  {}",
+            r.id.0,
+            r.task_id.0,
+            r.attempt,
+            r.status.as_str(),
+            truncate(&r.executor, 10),
+            change_summary(r),
+            r.task_title
+        );
+        println!("{}", truncate(&line, width));
+    }
+    let awaiting = runs
+        .iter()
+        .filter(|r| r.status == RunStatus::AwaitingApproval)
+        .count();
+    if awaiting > 0 {
+        println!(
+            "\n{awaiting} awaiting approval: `bosun show RUN`, then `bosun approve RUN` or `bosun reject RUN --reason \"…\"`."
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What `bosun show --json` prints.
+#[derive(Serialize)]
+struct ShowView<'a> {
+    #[serde(flatten)]
+    run: RunView,
+    diff: Option<String>,
+    log_path: String,
+    events: &'a [RunEvent],
+}
+
+/// Runs `bosun show RUN`.
+pub fn show(ctx: &Context, args: &ShowArgs) -> anyhow::Result<ExitCode> {
+    let store = open_store(ctx)?;
+    let run = store.find_run(&args.run)?;
+    let diff = store.diff(&run.id)?;
+    let events = store.events(&run.id)?;
+    let log_path = ctx
+        .project
+        .state_dir()
+        .join("logs")
+        .join("runs")
+        .join(format!("{}.log", run.id));
+    if args.json {
+        let view = ShowView {
+            run: RunView::from(&run),
+            diff,
+            log_path: log_path.display().to_string(),
+            events: &events,
+        };
+        println!("{}", serde_json::to_string_pretty(&view)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("run       {}", run.id);
+    println!("task      {} {}", run.task_id, run.task_title);
+    println!("status    {}", run.status);
+    println!(
+        "attempt   {} · executor {}",
+        run.attempt,
+        if run.executor.is_empty() {
+            "-"
+        } else {
+            &run.executor
+        }
+    );
+    println!("branch    {} → {}", run.branch, run.target);
+    if let (Some(b), Some(h)) = (&run.base, &run.head) {
+        println!("commits   {}..{}", short(b), short(h));
+    }
+    if run.diffstat.is_some() {
+        println!("change    {}", change_summary(&run));
+    }
+    if run.usage.input_tokens + run.usage.output_tokens > 0 || run.usage.cost_usd > 0.0 {
+        println!(
+            "usage     {} in / {} out tokens · ${:.4}",
+            run.usage.input_tokens, run.usage.output_tokens, run.usage.cost_usd
+        );
+    }
+    if let Some(f) = &run.feedback {
+        println!("feedback  {f}");
+    }
+    if let Some(d) = &run.decision {
+        println!(
+            "decision  {} by {} at {}{}",
+            d.verdict,
+            d.by,
+            rfc3339(d.at_ms),
+            if d.reason.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", d.reason)
+            }
+        );
+    }
+    if let Some(e) = &run.error {
+        println!("error     {e}");
+    }
+    println!(
+        "log       {}",
+        ctx.project.display_path(&log_path).display()
+    );
+    if !events.is_empty() {
+        println!("\nHistory:");
+        for e in &events {
+            println!("  {}  {:<8}  {}", rfc3339(e.at_ms), e.kind, e.text);
+        }
+    }
+    match diff {
+        Some(d) if !d.is_empty() => println!("\n{d}"),
+        _ => println!("\n(no diff)"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn short(commit: &str) -> &str {
+    &commit[..commit.len().min(10)]
+}

@@ -1,0 +1,18 @@
+//! Executors: running a coding agent's CLI on a task in its worktree.
+//!
+//! [`presets`] knows the argv, environment and output format of the agent CLIs bosun has been
+//! checked against (recordings in the shared `fixtures/agents/`); [`events`] turns their output
+//! lines into progress, token usage and a final summary; [`command`] runs any argv as a child
+//! process in its own process group, with a scrubbed environment, a timeout, cancellation and a
+//! size-capped log.
+
+pub mod command;
+pub mod events;
+pub mod presets;
+
+pub use command::{
+    AgentOutcome, AgentRun, ENV_ALLOWLIST, ExecutorError, ExitKind, OutputLine, Stream,
+    find_program, kill_process_group, process_group_alive, run_agent,
+};
+pub use events::{AgentEvent, EventParser};
+pub use presets::{OutputFormat, Placeholders, Preset, expand};

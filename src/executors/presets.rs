@@ -1,0 +1,399 @@
+//! Presets: the argv, environment and output format of the agent CLIs bosun knows, and the
+//! placeholder expansion that turns an argv template into the argv of one run.
+//!
+//! Every flag here was checked against the recordings in the shared `fixtures/agents/`
+//! (help texts, `command.sh`, and runs against a local model server); the doc comment of
+//! [`Preset::argv`] names the evidence for each. Cursor's agent has no recording and is marked
+//! unverified.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// A known agent CLI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Preset {
+    /// Claude Code (`claude`).
+    Claude,
+    /// OpenAI Codex CLI (`codex`).
+    Codex,
+    /// Aider (`aider`).
+    Aider,
+    /// Gemini CLI (`gemini`).
+    Gemini,
+    /// Cursor's agent CLI (`cursor-agent`); unverified, see [`Preset::argv`].
+    Cursor,
+    /// OpenCode (`opencode`).
+    Opencode,
+}
+
+impl Preset {
+    /// Every preset, in the order they are documented.
+    pub const ALL: [Preset; 6] = [
+        Self::Claude,
+        Self::Codex,
+        Self::Aider,
+        Self::Gemini,
+        Self::Cursor,
+        Self::Opencode,
+    ];
+
+    /// The lowercase name used in `bosun.toml` (`preset = "claude"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Claude => "claude",
+            Self::Codex => "codex",
+            Self::Aider => "aider",
+            Self::Gemini => "gemini",
+            Self::Cursor => "cursor",
+            Self::Opencode => "opencode",
+        }
+    }
+
+    /// The program the preset runs (looked up on PATH).
+    pub fn program(self) -> &'static str {
+        match self {
+            Self::Claude => "claude",
+            Self::Codex => "codex",
+            Self::Aider => "aider",
+            Self::Gemini => "gemini",
+            Self::Cursor => "cursor-agent",
+            Self::Opencode => "opencode",
+        }
+    }
+
+    /// The default argv template (placeholders expanded by [`expand`]). Each runs one prompt
+    /// non-interactively, lets the agent edit files in the worktree without asking, and asks
+    /// for machine-readable events where the CLI has them:
+    ///
+    /// - Claude: `-p` (print mode), `--output-format stream-json --verbose` (stream-json is
+    ///   rejected without `--verbose`: run9), `--permission-mode acceptEdits` (the safest mode
+    ///   that still writes files: run1; `default` refuses the write in `-p` mode: run4).
+    /// - Codex: `exec --json` (JSONL events), `--sandbox workspace-write` (exec never asks;
+    ///   this is the narrowest sandbox that still edits: run1–3), `--skip-git-repo-check`
+    ///   (run1), `-C {worktree}` (run7), the prompt as the positional argument.
+    /// - Aider: `--message` (one message, then exit), `--yes-always`, `--no-auto-commits` and
+    ///   `--no-dirty-commits` (bosun makes the commit), `--no-gitignore` (else aider appends
+    ///   `.aider*` to `.gitignore`: run1), `--no-pretty`, `--no-stream` (token counts then come
+    ///   from the server instead of aider's estimate: run2), `--no-check-update`,
+    ///   `--no-show-release-notes`, `--no-analytics` (per run; `--analytics-disable` would
+    ///   write a permanent setting).
+    /// - Gemini: `-p` (a positional query starts interactive mode), `--output-format
+    ///   stream-json`, `--approval-mode auto_edit` (edit tools only), `--skip-trust` (else an
+    ///   untrusted folder forces the approval mode back to `default`: run0).
+    /// - Cursor: `-p --output-format stream-json`, from Cursor's documentation only — there is
+    ///   no recording, so this template is UNVERIFIED. The docs say print mode edits files in
+    ///   the workspace without `--force` and that stream-json mirrors Claude Code's events.
+    /// - OpenCode: `run --format json` (JSONL events), `--dir {worktree}` (run2); the default
+    ///   permissions let it edit (run1), and `--auto` is not used because it approves everything.
+    pub fn argv(self) -> Vec<String> {
+        let words: &[&str] = match self {
+            Self::Claude => &[
+                "claude",
+                "-p",
+                "{prompt}",
+                "--output-format",
+                "stream-json",
+                "--verbose",
+                "--permission-mode",
+                "acceptEdits",
+            ],
+            Self::Codex => &[
+                "codex",
+                "exec",
+                "--json",
+                "--sandbox",
+                "workspace-write",
+                "--skip-git-repo-check",
+                "-C",
+                "{worktree}",
+                "{prompt}",
+            ],
+            Self::Aider => &[
+                "aider",
+                "--message",
+                "{prompt}",
+                "--yes-always",
+                "--no-auto-commits",
+                "--no-dirty-commits",
+                "--no-gitignore",
+                "--no-pretty",
+                "--no-stream",
+                "--no-check-update",
+                "--no-show-release-notes",
+                "--no-analytics",
+            ],
+            Self::Gemini => &[
+                "gemini",
+                "-p",
+                "{prompt}",
+                "--output-format",
+                "stream-json",
+                "--approval-mode",
+                "auto_edit",
+                "--skip-trust",
+            ],
+            Self::Cursor => &[
+                "cursor-agent",
+                "-p",
+                "{prompt}",
+                "--output-format",
+                "stream-json",
+            ],
+            Self::Opencode => &[
+                "opencode",
+                "run",
+                "--format",
+                "json",
+                "--dir",
+                "{worktree}",
+                "{prompt}",
+            ],
+        };
+        words.iter().map(|w| (*w).to_string()).collect()
+    }
+
+    /// How the preset's stdout is parsed.
+    pub fn output_format(self) -> OutputFormat {
+        match self {
+            // Cursor documents its stream-json as Claude Code's event shapes (unverified).
+            Self::Claude | Self::Cursor => OutputFormat::ClaudeStreamJson,
+            Self::Codex => OutputFormat::CodexJson,
+            Self::Aider => OutputFormat::AiderText,
+            Self::Gemini => OutputFormat::GeminiStreamJson,
+            Self::Opencode => OutputFormat::OpencodeJson,
+        }
+    }
+
+    /// Environment the preset needs on top of the scrubbed environment:
+    ///
+    /// - Claude: `CLAUDE_CODE_MAX_RETRIES=2` — by default it retries even a 401 ten times with
+    ///   backoff up to ~38 s (run5 was still retrying after 120 s); bosun retries runs itself.
+    ///   `CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1` as in every recorded run (no extra
+    ///   requests beyond the work itself).
+    /// - Aider: `LITELLM_LOCAL_MODEL_COST_MAP=True` — without it every run first tries to
+    ///   download litellm's price list (run1 printed the failed download).
+    /// - OpenCode: `OPENCODE_DISABLE_AUTOUPDATE=1`, as in the recorded runs: no self-update in
+    ///   the middle of unattended work. Its private `TMPDIR` is made by the runner.
+    pub fn env(self) -> Vec<(String, String)> {
+        let pairs: &[(&str, &str)] = match self {
+            Self::Claude => &[
+                ("CLAUDE_CODE_MAX_RETRIES", "2"),
+                ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"),
+            ],
+            Self::Aider => &[("LITELLM_LOCAL_MODEL_COST_MAP", "True")],
+            Self::Opencode => &[("OPENCODE_DISABLE_AUTOUPDATE", "1")],
+            Self::Codex | Self::Gemini | Self::Cursor => &[],
+        };
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+            .collect()
+    }
+}
+
+impl fmt::Display for Preset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Preset {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|p| p.name() == s.trim())
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|p| p.name()).collect();
+                format!(
+                    "unknown preset `{s}` (expected one of {})",
+                    names.join(", ")
+                )
+            })
+    }
+}
+
+/// How an agent's stdout is read for progress, usage and a final summary.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutputFormat {
+    /// Plain text: every non-blank line is progress; no usage.
+    #[default]
+    Plain,
+    /// Claude Code `--output-format stream-json --verbose` (also Cursor's agent).
+    ClaudeStreamJson,
+    /// Codex `exec --json`.
+    CodexJson,
+    /// Gemini CLI `--output-format stream-json`.
+    GeminiStreamJson,
+    /// OpenCode `run --format json`.
+    OpencodeJson,
+    /// Aider's text output, with its `Tokens: … Cost: …` lines.
+    AiderText,
+}
+
+/// The values substituted into an argv template.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Placeholders {
+    /// `{prompt}`: the whole prompt text.
+    pub prompt: String,
+    /// `{prompt_file}`: a file holding the prompt.
+    pub prompt_file: PathBuf,
+    /// `{worktree}`: the run's worktree.
+    pub worktree: PathBuf,
+    /// `{task_id}`: the task's id.
+    pub task_id: String,
+    /// `{run_id}`: the run's id.
+    pub run_id: String,
+}
+
+impl Placeholders {
+    fn value(&self, name: &str) -> Option<String> {
+        match name {
+            "prompt" => Some(self.prompt.clone()),
+            "prompt_file" => Some(self.prompt_file.to_string_lossy().into_owned()),
+            "worktree" => Some(self.worktree.to_string_lossy().into_owned()),
+            "task_id" => Some(self.task_id.clone()),
+            "run_id" => Some(self.run_id.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// Replaces `{prompt}`, `{prompt_file}`, `{worktree}`, `{task_id}` and `{run_id}` anywhere
+/// inside each argument (`--dir={worktree}` works). Each argument stays one argument — no
+/// shell is involved, so a prompt with spaces or quotes needs no escaping. The expansion is a
+/// single pass: braces inside a substituted value (a prompt that mentions `{worktree}`) are
+/// left alone, and unknown `{words}` are kept as written. Non-UTF-8 paths are converted lossily.
+pub fn expand(argv: &[String], vars: &Placeholders) -> Vec<String> {
+    argv.iter().map(|arg| expand_one(arg, vars)).collect()
+}
+
+fn expand_one(arg: &str, vars: &Placeholders) -> String {
+    let mut out = String::with_capacity(arg.len());
+    let mut rest = arg;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let substituted = after.find('}').and_then(|close| {
+            vars.value(&after[..close])
+                .map(|value| (value, &after[close + 1..]))
+        });
+        match substituted {
+            Some((value, tail)) => {
+                out.push_str(&value);
+                rest = tail;
+            }
+            None => {
+                out.push('{');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars() -> Placeholders {
+        Placeholders {
+            prompt: "fix {worktree} \"quoted\" $HOME".to_string(),
+            prompt_file: PathBuf::from("/runs/r1/prompt.md"),
+            worktree: PathBuf::from("/wt/task-1"),
+            task_id: "t-1".to_string(),
+            run_id: "01abc".to_string(),
+        }
+    }
+
+    #[test]
+    fn expands_every_placeholder_inside_arguments_in_one_pass() {
+        let argv: Vec<String> = [
+            "agent",
+            "{prompt}",
+            "--dir={worktree}",
+            "{task_id}/{run_id}",
+            "@{prompt_file}",
+            "{unknown}",
+            "{",
+            "}{run_id",
+            "{{run_id}}",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            expand(&argv, &vars()),
+            [
+                "agent",
+                "fix {worktree} \"quoted\" $HOME",
+                "--dir=/wt/task-1",
+                "t-1/01abc",
+                "@/runs/r1/prompt.md",
+                "{unknown}",
+                "{",
+                "}{run_id",
+                "{01abc}",
+            ]
+        );
+    }
+
+    #[test]
+    fn every_preset_runs_its_program_and_takes_the_prompt() {
+        for preset in Preset::ALL {
+            let argv = preset.argv();
+            assert_eq!(argv[0], preset.program(), "{preset}");
+            assert_eq!(
+                argv.iter().filter(|a| a.contains("{prompt}")).count(),
+                1,
+                "{preset}: {argv:?}"
+            );
+            assert_eq!(preset.name().parse::<Preset>(), Ok(preset));
+            assert_eq!(
+                serde_json::to_string(&preset).unwrap(),
+                format!("\"{preset}\"")
+            );
+        }
+        assert!("vim".parse::<Preset>().is_err());
+    }
+
+    /// The flags the recordings proved necessary are present.
+    #[test]
+    fn presets_carry_the_flags_the_recordings_needed() {
+        let has = |p: Preset, words: &[&str]| {
+            let argv = p.argv();
+            argv.windows(words.len()).any(|w| w == words)
+        };
+        assert!(has(
+            Preset::Claude,
+            &["--output-format", "stream-json", "--verbose"]
+        ));
+        assert!(has(Preset::Claude, &["--permission-mode", "acceptEdits"]));
+        assert!(has(Preset::Codex, &["exec", "--json"]));
+        assert!(has(Preset::Codex, &["--sandbox", "workspace-write"]));
+        assert!(has(Preset::Codex, &["-C", "{worktree}"]));
+        assert!(has(Preset::Aider, &["--message", "{prompt}"]));
+        assert!(has(Preset::Aider, &["--yes-always"]));
+        assert!(has(Preset::Aider, &["--no-gitignore"]));
+        assert!(has(Preset::Gemini, &["-p", "{prompt}"]));
+        assert!(has(Preset::Gemini, &["--approval-mode", "auto_edit"]));
+        assert!(has(Preset::Gemini, &["--skip-trust"]));
+        assert!(has(Preset::Opencode, &["run", "--format", "json"]));
+        assert!(!Preset::Opencode.argv().contains(&"--auto".to_string()));
+        assert!(
+            Preset::Claude
+                .env()
+                .contains(&("CLAUDE_CODE_MAX_RETRIES".to_string(), "2".to_string()))
+        );
+        assert_eq!(
+            Preset::Cursor.output_format(),
+            OutputFormat::ClaudeStreamJson
+        );
+    }
+}

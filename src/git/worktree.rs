@@ -1,0 +1,296 @@
+//! Run worktrees: where they live, making one on a fresh branch, removing it, and finding the
+//! ones a crash left behind.
+//!
+//! Worktrees live outside the repository: one nested inside it makes cargo, npm and friends
+//! find the parent project's manifest instead of the worktree's own.
+
+use std::collections::HashSet;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::checkout::checkout_of;
+use super::{GitError, branch_tip, open, worktree_names};
+
+/// A run's worktree as made by [`create_worktree`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Worktree {
+    /// The worktree's directory (absolute).
+    pub path: PathBuf,
+    /// The run's branch, checked out in the worktree.
+    pub branch: String,
+    /// The commit the branch started at (the target branch's tip), as hex.
+    pub base: String,
+}
+
+/// Where bosun puts the worktrees of the repository at `repo_root`:
+/// `$XDG_DATA_HOME/bosun/worktrees/<repo-dir-name>-<8 hex>` (`~/.local/share` when
+/// `XDG_DATA_HOME` is unset), the hex being a hash of the canonical repository path so two
+/// checkouts with the same name do not share a directory. Never inside the repository: when
+/// the data directory is, the system temporary directory is used instead.
+pub fn default_worktree_root(repo_root: &Path) -> PathBuf {
+    let repo = canonical(repo_root);
+    let name = repo
+        .file_name()
+        .map_or_else(|| "repo".to_string(), |n| n.to_string_lossy().into_owned());
+    let digest = Sha256::digest(repo.as_os_str().as_encoded_bytes());
+    let hash: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+    let leaf = format!("{name}-{hash}");
+    let bases = [data_home(), Some(std::env::temp_dir())];
+    for base in bases.into_iter().flatten() {
+        if !canonical(&base).starts_with(&repo) {
+            return base.join("bosun").join("worktrees").join(&leaf);
+        }
+    }
+    // Both the data and the temporary directory are inside the repository: use its sibling.
+    let parent = repo.parent().unwrap_or_else(|| Path::new("/"));
+    parent.join(format!(".bosun-worktrees-{leaf}"))
+}
+
+/// `$XDG_DATA_HOME`, or `$HOME/.local/share`; relative values are ignored, as the XDG spec says.
+fn data_home() -> Option<PathBuf> {
+    let absolute = |v: std::ffi::OsString| Some(PathBuf::from(v)).filter(|p| p.is_absolute());
+    std::env::var_os("XDG_DATA_HOME")
+        .and_then(absolute)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .and_then(absolute)
+                .map(|h| h.join(".local").join("share"))
+        })
+}
+
+/// Serializes changes to the repository's worktree administration (`.git/worktrees`) within
+/// this process: runs start and end concurrently, and libgit2 does not lock it.
+static WORKTREE_ADMIN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Makes branch `branch` at the tip of `target_branch` and a worktree for it at `path` (its
+/// parent directories are created; `path` itself must be missing or an empty directory). The
+/// worktree is registered under `path`'s last component.
+pub fn create_worktree(
+    repo_root: &Path,
+    path: &Path,
+    branch: &str,
+    target_branch: &str,
+) -> Result<Worktree, GitError> {
+    // libgit2 creates `.git/worktrees` non-atomically: two runs starting at once race on it.
+    let _serial = WORKTREE_ADMIN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let repo = open(repo_root)?;
+    let admin = repo.commondir().join("worktrees");
+    std::fs::create_dir_all(&admin).map_err(|error| GitError::Io { path: admin, error })?;
+    let tip = branch_tip(&repo, target_branch, GitError::TargetMissing)?;
+    match repo.find_branch(branch, git2::BranchType::Local) {
+        Ok(_) => return Err(GitError::BranchExists(branch.to_string())),
+        Err(e) if e.code() == git2::ErrorCode::NotFound => {}
+        Err(e) => return Err(e.into()),
+    }
+    let path = std::path::absolute(path).map_err(|error| GitError::Io {
+        path: path.to_path_buf(),
+        error,
+    })?;
+    let io = |error| GitError::Io {
+        path: path.clone(),
+        error,
+    };
+    let Some(name) = path.file_name().and_then(OsStr::to_str) else {
+        return Err(io(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "a worktree's path must end in a UTF-8 directory name",
+        )));
+    };
+
+    match std::fs::symlink_metadata(&path) {
+        Ok(meta) if meta.is_dir() => {
+            if std::fs::read_dir(&path).map_err(io)?.next().is_some() {
+                return Err(GitError::PathNotEmpty(path));
+            }
+            // libgit2 insists on making the directory itself.
+            std::fs::remove_dir(&path).map_err(io)?;
+        }
+        Ok(_) => return Err(GitError::PathNotEmpty(path)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io(e)),
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|error| GitError::Io {
+            path: parent.to_path_buf(),
+            error,
+        })?;
+    }
+    // An admin entry of the same name whose directory is gone (a crash mid-run) would block
+    // the new one; a live one is left alone and libgit2 reports the clash.
+    if let Ok(old) = repo.find_worktree(name)
+        && old.validate().is_err()
+    {
+        old.prune(None)?;
+    }
+
+    let mut new_branch = repo.branch(branch, &tip, false)?;
+    let added = {
+        let mut opts = git2::WorktreeAddOptions::new();
+        opts.reference(Some(new_branch.get()));
+        repo.worktree(name, &path, Some(&opts)).map(drop)
+    };
+    if let Err(e) = added {
+        // Undo what libgit2 may have made before failing; none of it existed before.
+        let _ = std::fs::remove_dir_all(&path);
+        let _ = std::fs::remove_dir_all(repo.commondir().join("worktrees").join(name));
+        let _ = new_branch.delete();
+        return Err(e.into());
+    }
+    Ok(Worktree {
+        path,
+        branch: branch.to_string(),
+        base: tip.id().to_string(),
+    })
+}
+
+/// Removes the worktree at `path`: its directory and its admin entry in the repository. Then
+/// deletes `delete_branch` when given (refusing if it is checked out anywhere). Anything already
+/// gone is fine, so a second call does nothing.
+pub fn remove_worktree(
+    repo_root: &Path,
+    path: &Path,
+    delete_branch: Option<&str>,
+) -> Result<(), GitError> {
+    let _serial = WORKTREE_ADMIN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let repo = open(repo_root)?;
+    let wanted = canonical(path);
+    let mut registered = None;
+    for name in worktree_names(&repo)? {
+        if let Ok(wt) = repo.find_worktree(&name)
+            && canonical(wt.path()) == wanted
+        {
+            registered = Some(wt);
+            break;
+        }
+    }
+    match std::fs::remove_dir_all(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => {
+            return Err(GitError::Io {
+                path: path.to_path_buf(),
+                error,
+            });
+        }
+    }
+    if let Some(wt) = registered {
+        let mut opts = git2::WorktreePruneOptions::new();
+        opts.valid(true).working_tree(false);
+        wt.prune(Some(&mut opts))?;
+    }
+    if let Some(branch) = delete_branch {
+        match repo.find_branch(branch, git2::BranchType::Local) {
+            Ok(mut b) => {
+                if let Some(at) = checkout_of(&repo, branch)? {
+                    return Err(GitError::BranchCheckedOut {
+                        branch: branch.to_string(),
+                        path: at,
+                    });
+                }
+                b.delete()?;
+            }
+            Err(e) if e.code() == git2::ErrorCode::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// Worktrees under `root` (bosun's worktree directory for this repository): the ones registered
+/// in the repository, and directories directly under `root` that are no longer registered
+/// (except ones that belong to another repository). Paths are spelled under `root` as given,
+/// sorted. The caller removes those no live run owns.
+pub fn stale_worktrees(repo_root: &Path, root: &Path) -> Result<Vec<PathBuf>, GitError> {
+    let repo = open(repo_root)?;
+    let root_canonical = canonical(root);
+    let under_root = |p: &Path| -> Option<PathBuf> {
+        let rest = p.strip_prefix(&root_canonical).ok()?;
+        (!rest.as_os_str().is_empty()).then(|| root.join(rest))
+    };
+
+    let mut found = Vec::new();
+    let mut registered = HashSet::new();
+    for name in worktree_names(&repo)? {
+        let Ok(wt) = repo.find_worktree(&name) else {
+            continue;
+        };
+        let path = canonical(wt.path());
+        if let Some(p) = under_root(&path) {
+            found.push(p);
+        }
+        registered.insert(path);
+    }
+
+    let entries = match std::fs::read_dir(root) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return finish(found),
+        Err(error) => {
+            return Err(GitError::Io {
+                path: root.to_path_buf(),
+                error,
+            });
+        }
+    };
+    let common = canonical(repo.commondir());
+    for entry in entries {
+        let entry = entry.map_err(|error| GitError::Io {
+            path: root.to_path_buf(),
+            error,
+        })?;
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        let path = entry.path();
+        if is_dir && !registered.contains(&canonical(&path)) && !owned_elsewhere(&path, &common) {
+            found.push(root.join(entry.file_name()));
+        }
+    }
+    finish(found)
+}
+
+fn finish(mut paths: Vec<PathBuf>) -> Result<Vec<PathBuf>, GitError> {
+    paths.sort();
+    paths.dedup();
+    Ok(paths)
+}
+
+/// Whether `dir` is a live worktree of a repository other than the one at `common_dir` (its
+/// `.git` file points at an admin directory that exists elsewhere). Such a directory is not
+/// ours to remove, even under our root.
+fn owned_elsewhere(dir: &Path, common_dir: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(dir.join(".git")) else {
+        return false;
+    };
+    let Some(gitdir) = text.trim().strip_prefix("gitdir:") else {
+        return false;
+    };
+    let gitdir = dir.join(gitdir.trim());
+    gitdir.exists() && !canonical(&gitdir).starts_with(common_dir)
+}
+
+/// `path` with symlinks resolved as far as it exists (its missing tail kept as written), so
+/// paths can be compared whether or not the directory is still there.
+fn canonical(path: &Path) -> PathBuf {
+    if let Ok(p) = path.canonicalize() {
+        return p;
+    }
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut missing = Vec::new();
+    let mut existing = absolute.as_path();
+    while let Some(parent) = existing.parent() {
+        if let Some(name) = existing.file_name() {
+            missing.push(name.to_os_string());
+        }
+        existing = parent;
+        if let Ok(mut p) = existing.canonicalize() {
+            p.extend(missing.iter().rev());
+            return p;
+        }
+    }
+    absolute.components().collect()
+}

@@ -1,0 +1,77 @@
+//! What front ends ask of the orchestrator, and the typed errors it answers with.
+
+use tokio::sync::oneshot;
+
+use crate::model::Run;
+
+/// A request to the orchestrator. Requests that can fail carry a reply channel.
+#[derive(Debug)]
+pub enum Command {
+    /// Merge a run awaiting approval into the target branch and tick its task.
+    Approve {
+        /// Run id or unique prefix.
+        run: String,
+        /// Who approves.
+        who: String,
+        /// Optional note for the audit trail.
+        note: String,
+        /// The merged run, or why not.
+        reply: oneshot::Sender<Result<Run, OrchestratorError>>,
+    },
+    /// Reject a run, optionally queueing another attempt with the reason as feedback.
+    Reject {
+        /// Run id or unique prefix.
+        run: String,
+        /// Who rejects.
+        who: String,
+        /// Why (goes into the next prompt and the audit trail).
+        reason: String,
+        /// Queue another attempt.
+        retry: bool,
+        /// The rejected run, or why not.
+        reply: oneshot::Sender<Result<Run, OrchestratorError>>,
+    },
+    /// Stop a queued or active run.
+    Cancel {
+        /// Run id or unique prefix.
+        run: String,
+        /// The run, or why not.
+        reply: oneshot::Sender<Result<Run, OrchestratorError>>,
+    },
+    /// Stop starting new runs (active ones go on).
+    Pause,
+    /// Start new runs again.
+    Resume,
+    /// Stop: no new runs, a grace period for active ones, then stop them.
+    Shutdown,
+}
+
+/// Why a request or a run failed, by kind; each kind has its recovery (DESIGN.md §5).
+#[derive(Debug, thiserror::Error)]
+pub enum OrchestratorError {
+    /// The store failed (stop: the operator must look).
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// A git operation failed.
+    #[error(transparent)]
+    Git(#[from] crate::git::GitError),
+    /// The task list could not be read or ticked.
+    #[error(transparent)]
+    Intake(#[from] crate::intake::IntakeError),
+    /// The run is not in a state that allows the request.
+    #[error("run {run} is {status}; {what}")]
+    WrongState {
+        /// The run.
+        run: String,
+        /// Its status.
+        status: String,
+        /// What the request needs.
+        what: String,
+    },
+    /// The configuration does not allow what was asked (stop with a message naming the key).
+    #[error("{0}")]
+    Config(String),
+    /// The orchestrator is gone.
+    #[error("bosun's orchestrator has stopped")]
+    Stopped,
+}

@@ -1,0 +1,45 @@
+//! What the orchestrator tells its front ends. Every state change is persisted before its
+//! event is published, so a front end that reads the store after an event sees the change.
+
+use serde::Serialize;
+
+use crate::model::{Run, RunId};
+
+/// A change the front ends may show.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// A run was created or changed (the full, persisted state).
+    Run {
+        /// The run as stored.
+        run: Box<Run>,
+    },
+    /// A line the agent printed (not persisted here: it is in the run's log file).
+    Output {
+        /// The run.
+        run_id: RunId,
+        /// The line.
+        line: String,
+    },
+    /// A short description of what the agent is doing, parsed from its output.
+    Progress {
+        /// The run.
+        run_id: RunId,
+        /// What it does.
+        text: String,
+    },
+    /// Scheduling was paused or resumed.
+    Paused {
+        /// Whether it is paused now.
+        paused: bool,
+    },
+    /// Something the operator should know that is not a run change.
+    Notice {
+        /// The message.
+        text: String,
+    },
+    /// Nothing is running and nothing more can be scheduled.
+    Idle,
+    /// The orchestrator has stopped.
+    Stopped,
+}

@@ -1,0 +1,902 @@
+//! The orchestrator: one tokio task that owns all run state. It schedules tasks onto workers,
+//! applies their milestones, persists every change before publishing it as an [`Event`], and
+//! takes [`Command`]s from front ends (the headless runner, the CLI, later the console).
+
+pub mod command;
+pub mod event;
+pub mod prompt;
+pub mod schedule;
+mod worker;
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::sync::{broadcast, mpsc};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+pub use command::{Command, OrchestratorError};
+pub use event::Event;
+
+use crate::config::Config;
+use crate::executors;
+use crate::git;
+use crate::intake::{IntakeError, TaskList};
+use crate::model::{Decision, Run, RunId, RunStatus, Task, TaskId, now_ms, slug};
+use crate::project::Project;
+use crate::store::{RunEvent, Store};
+use worker::{Job, Outcome, Update};
+
+/// How the orchestrator should behave for this front end.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Start runs at all (false for one-off commands like `approve`).
+    pub schedule: bool,
+    /// Only these tasks (ids or unique id prefixes).
+    pub only: Vec<String>,
+    /// Start at most this many runs.
+    pub max_runs: Option<usize>,
+    /// Stop once nothing runs and nothing more can start.
+    pub exit_when_idle: bool,
+}
+
+/// A running orchestrator's handles.
+pub struct Handle {
+    /// Send requests here.
+    pub commands: mpsc::Sender<Command>,
+    /// Subscribe here for events.
+    pub events: broadcast::Sender<Event>,
+    /// Resolves when the orchestrator has stopped.
+    pub done: tokio::task::JoinHandle<Result<(), OrchestratorError>>,
+}
+
+/// A run a worker is busy with.
+struct Active {
+    cancel: CancellationToken,
+}
+
+/// Owns the runs of one repository.
+pub struct Orchestrator {
+    project: Project,
+    config: Config,
+    store: Arc<Store>,
+    events: broadcast::Sender<Event>,
+    target: String,
+    worktree_root: PathBuf,
+    options: Options,
+    only: Option<HashSet<TaskId>>,
+    tasks: Vec<Task>,
+    runs: HashMap<RunId, Run>,
+    active: HashMap<RunId, Active>,
+    workers: JoinSet<(RunId, Outcome)>,
+    updates_tx: mpsc::UnboundedSender<Update>,
+    updates_rx: mpsc::UnboundedReceiver<Update>,
+    started: usize,
+    paused: bool,
+    stopping: bool,
+    announced_idle: bool,
+}
+
+/// Who is at the keyboard, for the audit trail.
+pub fn operator() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "operator".to_string())
+}
+
+impl Orchestrator {
+    /// Opens the store (taking the repository lock), recovers from an earlier crash, and
+    /// returns an orchestrator ready to [`spawn`](Self::spawn).
+    pub fn open(
+        project: Project,
+        config: Config,
+        options: Options,
+    ) -> Result<Self, OrchestratorError> {
+        let repo = project.repo.clone().ok_or_else(|| {
+            OrchestratorError::Config(format!(
+                "{} is not inside a git repository; run `git init` there first",
+                project.root.display()
+            ))
+        })?;
+        let target = if config.project.target_branch.is_empty() {
+            repo.branch.clone().ok_or_else(|| {
+                OrchestratorError::Config("HEAD is detached; check out a branch or set [project] target_branch in bosun.toml".into())
+            })?
+        } else {
+            config.project.target_branch.clone()
+        };
+        let worktree_root = if config.project.worktree_root.is_empty() {
+            git::default_worktree_root(&project.root)
+        } else {
+            PathBuf::from(&config.project.worktree_root)
+        };
+        let state_dir = project
+            .ensure_state_subdir("")
+            .map_err(|e| OrchestratorError::Config(format!("{e:#}")))?;
+        let store = Arc::new(Store::open(&state_dir)?);
+        let (events, _) = broadcast::channel(4096);
+        let (updates_tx, updates_rx) = mpsc::unbounded_channel();
+        let mut me = Self {
+            project,
+            config,
+            store,
+            events,
+            target,
+            worktree_root,
+            options,
+            only: None,
+            tasks: Vec::new(),
+            runs: HashMap::new(),
+            active: HashMap::new(),
+            workers: JoinSet::new(),
+            updates_tx,
+            updates_rx,
+            started: 0,
+            paused: false,
+            stopping: false,
+            announced_idle: false,
+        };
+        for run in me.store.runs()? {
+            me.runs.insert(run.id.clone(), run);
+        }
+        me.recover()?;
+        Ok(me)
+    }
+
+    /// The store (for front ends that read history).
+    pub fn store(&self) -> Arc<Store> {
+        Arc::clone(&self.store)
+    }
+
+    /// The branch runs merge into.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// Starts the orchestrator on its own tokio task.
+    pub fn spawn(self) -> Handle {
+        let (commands, rx) = mpsc::channel(64);
+        let events = self.events.clone();
+        let done = tokio::spawn(self.run(rx));
+        Handle {
+            commands,
+            events,
+            done,
+        }
+    }
+
+    /// Runs found mid-flight after a crash are marked interrupted (their agents stopped, their
+    /// worktrees removed) and queued again; worktrees no run owns are removed.
+    fn recover(&mut self) -> Result<(), OrchestratorError> {
+        let stale: Vec<Run> = self
+            .runs
+            .values()
+            .filter(|r| r.status.is_active())
+            .cloned()
+            .collect();
+        for mut run in stale {
+            if let Some(pgid) = run.pgid
+                && executors::process_group_alive(pgid)
+            {
+                executors::kill_process_group(pgid);
+            }
+            self.remove_worktree(&run);
+            run.status = RunStatus::Interrupted;
+            run.error = Some("bosun stopped while this run was in progress".into());
+            run.finished_ms = Some(now_ms());
+            run.worktree = None;
+            self.save(run.clone())?;
+            let mut again = self.new_run(
+                &run.task_id,
+                &run.task_title,
+                run.attempt + 1,
+                run.feedback.clone(),
+            );
+            again.executor = run.executor.clone();
+            self.save(again)?;
+        }
+        let owned: HashSet<PathBuf> = self
+            .runs
+            .values()
+            .filter(|r| r.status == RunStatus::AwaitingApproval)
+            .filter_map(|r| r.worktree.clone())
+            .collect();
+        if let Ok(stale) = git::stale_worktrees(&self.project.root, &self.worktree_root) {
+            for path in stale.into_iter().filter(|p| !owned.contains(p)) {
+                tracing::info!(path = %path.display(), "removing stale worktree");
+                if let Err(e) = git::remove_worktree(&self.project.root, &path, None) {
+                    tracing::warn!(path = %path.display(), error = %e, "cannot remove stale worktree");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn new_run(&self, task: &TaskId, title: &str, attempt: u32, feedback: Option<String>) -> Run {
+        let id = RunId::new();
+        Run {
+            branch: format!("bosun/{}-{}", slug(title), id.short()),
+            id,
+            task_id: task.clone(),
+            task_title: title.to_string(),
+            attempt,
+            executor: String::new(),
+            status: RunStatus::Queued,
+            target: self.target.clone(),
+            base: None,
+            head: None,
+            worktree: None,
+            pgid: None,
+            created_ms: now_ms(),
+            started_ms: None,
+            finished_ms: None,
+            usage: Default::default(),
+            error: None,
+            feedback,
+            decision: None,
+            diffstat: None,
+        }
+    }
+
+    /// Persists a run, then publishes it. A status change is also kept in the run's history.
+    fn save(&mut self, run: Run) -> Result<(), OrchestratorError> {
+        self.store.put_run(&run)?;
+        let changed = self
+            .runs
+            .get(&run.id)
+            .is_none_or(|old| old.status != run.status);
+        if changed {
+            // History is best-effort: the run itself is already stored.
+            let _ = self.store.append_event(
+                &run.id,
+                &RunEvent {
+                    at_ms: now_ms(),
+                    kind: "status".into(),
+                    text: match &run.error {
+                        Some(e) if run.status.is_final() => format!("{}: {e}", run.status),
+                        _ => run.status.to_string(),
+                    },
+                },
+            );
+        }
+        self.runs.insert(run.id.clone(), run.clone());
+        let _ = self.events.send(Event::Run { run: Box::new(run) });
+        Ok(())
+    }
+
+    /// Applies a change to a stored run and persists it.
+    fn update(
+        &mut self,
+        id: &RunId,
+        change: impl FnOnce(&mut Run),
+    ) -> Result<Option<Run>, OrchestratorError> {
+        let Some(mut run) = self.runs.get(id).cloned() else {
+            return Ok(None);
+        };
+        change(&mut run);
+        self.save(run.clone())?;
+        Ok(Some(run))
+    }
+
+    fn reload_tasks(&mut self) -> Result<(), OrchestratorError> {
+        let rules = self.config.intake.type_rules();
+        let list = TaskList::load(&self.project.root, &self.config.project.task_files, &rules)?;
+        self.store.put_tasks(&list.tasks)?;
+        if self.only.is_none() && !self.options.only.is_empty() {
+            let mut only = HashSet::new();
+            for wanted in &self.options.only {
+                let task = list.find(wanted).ok_or_else(|| {
+                    OrchestratorError::Config(format!(
+                        "no task `{wanted}` in the task list (see `bosun tasks`)"
+                    ))
+                })?;
+                only.insert(task.id.clone());
+            }
+            self.only = Some(only);
+        }
+        self.tasks = list.tasks;
+        Ok(())
+    }
+
+    async fn run(mut self, mut commands: mpsc::Receiver<Command>) -> Result<(), OrchestratorError> {
+        if self.options.schedule {
+            self.reload_tasks()?;
+        }
+        let mut grace: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
+        loop {
+            if self.options.schedule && !self.stopping && !self.paused {
+                self.schedule()?;
+            }
+            if self.workers.is_empty() {
+                if self.stopping {
+                    break;
+                }
+                let can_start = self.options.schedule && !self.paused && self.has_candidates();
+                if !can_start {
+                    if !self.announced_idle {
+                        self.announced_idle = true;
+                        let _ = self.events.send(Event::Idle);
+                    }
+                    if self.options.exit_when_idle {
+                        break;
+                    }
+                }
+            }
+            tokio::select! {
+                cmd = commands.recv() => match cmd {
+                    Some(cmd) => self.handle_command(cmd).await,
+                    None => { self.begin_stop(); }
+                },
+                Some(update) = self.updates_rx.recv() => self.handle_update(update)?,
+                Some(joined) = self.workers.join_next(), if !self.workers.is_empty() => {
+                    match joined {
+                        Ok((id, outcome)) => self.handle_outcome(id, outcome)?,
+                        Err(e) => tracing::error!(error = %e, "a worker panicked"),
+                    }
+                }
+                _ = async { if let Some(g) = grace.as_mut() { g.await } else { std::future::pending().await } } => {
+                    for a in self.active.values() { a.cancel.cancel(); }
+                    grace = None;
+                }
+            }
+            if self.stopping
+                && grace.is_none()
+                && !self.active.is_empty()
+                && self.active.values().all(|a| !a.cancel.is_cancelled())
+            {
+                grace = Some(Box::pin(tokio::time::sleep(
+                    self.config.orchestrator.shutdown_grace(),
+                )));
+            }
+        }
+        // Drain milestone updates that raced with the end of the workers.
+        while let Ok(update) = self.updates_rx.try_recv() {
+            self.handle_update(update)?;
+        }
+        self.store.flush()?;
+        let _ = self.events.send(Event::Stopped);
+        Ok(())
+    }
+
+    fn begin_stop(&mut self) {
+        if !self.stopping {
+            self.stopping = true;
+            if !self.active.is_empty() {
+                let _ = self.events.send(Event::Notice {
+                    text: format!(
+                        "stopping: {} run(s) get {} to finish",
+                        self.active.len(),
+                        humantime::format_duration(self.config.orchestrator.shutdown_grace())
+                    ),
+                });
+            }
+        }
+    }
+
+    fn has_candidates(&self) -> bool {
+        !self.candidates().is_empty() && self.options.max_runs.is_none_or(|m| self.started < m)
+    }
+
+    fn candidates(&self) -> Vec<schedule::Next> {
+        let runs: Vec<Run> = self.runs.values().cloned().collect();
+        schedule::candidates(
+            &self.tasks,
+            &runs,
+            &schedule::Scope {
+                max_attempts: self.config.orchestrator.max_attempts,
+                only: self.only.as_ref(),
+            },
+        )
+    }
+
+    fn schedule(&mut self) -> Result<(), OrchestratorError> {
+        let free = self
+            .config
+            .orchestrator
+            .max_parallel
+            .saturating_sub(self.active.len());
+        if free == 0 {
+            return Ok(());
+        }
+        for next in self.candidates().into_iter().take(free) {
+            if self.options.max_runs.is_some_and(|m| self.started >= m) {
+                break;
+            }
+            let run = match next {
+                schedule::Next::Queued(id) => match self.runs.get(&id) {
+                    Some(r) => r.clone(),
+                    None => continue,
+                },
+                schedule::Next::Task {
+                    task,
+                    attempt,
+                    feedback,
+                } => {
+                    let title = self
+                        .tasks
+                        .iter()
+                        .find(|t| t.id == task)
+                        .map(|t| t.title.clone())
+                        .unwrap_or_default();
+                    let run = self.new_run(&task, &title, attempt, feedback);
+                    self.save(run.clone())?;
+                    run
+                }
+            };
+            self.start(run)?;
+        }
+        Ok(())
+    }
+
+    /// The executor for a task: `[routing]` for its type, else every configured executor.
+    fn executor_for(
+        &self,
+        task: &Task,
+    ) -> Result<(String, crate::config::ExecutorConfig), OrchestratorError> {
+        let agents = &self.config.executors.agents;
+        let listed = self.config.routing.for_type(task.task_type);
+        let name = listed
+            .first()
+            .cloned()
+            .or_else(|| agents.keys().next().cloned())
+            .ok_or_else(|| {
+                OrchestratorError::Config(
+                    "no coding agent is configured; add an [executors.NAME] section to bosun.toml"
+                        .into(),
+                )
+            })?;
+        let executor = agents.get(&name).cloned().ok_or_else(|| {
+            OrchestratorError::Config(format!(
+                "[routing] names `{name}`, which is not in [executors]"
+            ))
+        })?;
+        Ok((name, executor))
+    }
+
+    fn start(&mut self, mut run: Run) -> Result<(), OrchestratorError> {
+        let Some(task) = self.tasks.iter().find(|t| t.id == run.task_id).cloned() else {
+            return self
+                .update(&run.id, |r| {
+                    r.status = RunStatus::Cancelled;
+                    r.error = Some("the task is no longer in the task list".into());
+                    r.finished_ms = Some(now_ms());
+                })
+                .map(|_| ());
+        };
+        let (name, executor) = self.executor_for(&task)?;
+        let timeout = executor
+            .timeout
+            .as_deref()
+            .and_then(|t| crate::config::duration(t).ok())
+            .unwrap_or_else(|| self.config.orchestrator.run_timeout());
+        run.executor = name;
+        run.status = RunStatus::Preparing;
+        run.started_ms = Some(now_ms());
+        self.save(run.clone())?;
+        self.started += 1;
+        self.announced_idle = false;
+
+        let cancel = CancellationToken::new();
+        self.active.insert(
+            run.id.clone(),
+            Active {
+                cancel: cancel.clone(),
+            },
+        );
+        let state = self.project.state_dir();
+        let template = self.config.prompt.template.clone();
+        let max_ref = self.config.prompt.max_reference_bytes;
+        let feedback = run.feedback.clone();
+        let attempt = run.attempt;
+        let prompt_task = task.clone();
+        let job = Job {
+            run_id: run.id.clone(),
+            task_id: task.id.0.clone(),
+            attempt,
+            repo_root: self.project.root.clone(),
+            worktree: self.worktree_root.join(&run.id.0),
+            branch: run.branch.clone(),
+            target: self.target.clone(),
+            argv: executor.argv(),
+            env: executor
+                .preset
+                .map(|p| p.env())
+                .unwrap_or_default()
+                .into_iter()
+                .chain(executor.env.clone())
+                .collect(),
+            format: executor
+                .preset
+                .map_or(executors::OutputFormat::Plain, |p| p.output_format()),
+            timeout,
+            log_path: state
+                .join("logs")
+                .join("runs")
+                .join(format!("{}.log", run.id)),
+            prompt_path: state.join("runs").join(&run.id.0).join("prompt.md"),
+            max_log_bytes: self.config.executors.max_log_bytes,
+            prompt: Box::new(move |root| {
+                prompt::build(
+                    &template,
+                    &prompt_task,
+                    root,
+                    max_ref,
+                    feedback.as_deref(),
+                    attempt,
+                )
+            }),
+            cancel,
+        };
+        let updates = self.updates_tx.clone();
+        let events = self.events.clone();
+        let id = run.id.clone();
+        self.workers
+            .spawn(async move { (id, worker::work(job, updates, events).await) });
+        Ok(())
+    }
+
+    fn handle_update(&mut self, update: Update) -> Result<(), OrchestratorError> {
+        match update {
+            Update::Prepared {
+                run_id,
+                worktree,
+                base,
+            } => {
+                self.update(&run_id, |r| {
+                    r.worktree = Some(worktree);
+                    r.base = Some(base);
+                    r.status = RunStatus::Running;
+                })?;
+            }
+            Update::Started { run_id, pgid } => {
+                self.update(&run_id, |r| r.pgid = Some(pgid))?;
+            }
+            Update::Progress { run_id, text } => {
+                let _ = self.store.append_event(
+                    &run_id,
+                    &RunEvent {
+                        at_ms: now_ms(),
+                        kind: "progress".into(),
+                        text,
+                    },
+                );
+            }
+            Update::Gating { run_id, usage } => {
+                self.update(&run_id, |r| {
+                    r.status = RunStatus::Gating;
+                    r.pgid = None;
+                    if let Some(u) = usage {
+                        r.usage = u;
+                    }
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    fn handle_outcome(&mut self, id: RunId, outcome: Outcome) -> Result<(), OrchestratorError> {
+        self.active.remove(&id);
+        // Milestones sent just before the worker ended must be applied first.
+        while let Ok(update) = self.updates_rx.try_recv() {
+            self.handle_update(update)?;
+        }
+        match outcome {
+            Outcome::Change { head, diff, usage } => {
+                self.store.put_diff(&id, &diff.patch)?;
+                let stat = (diff.files.len(), diff.insertions, diff.deletions);
+                self.update(&id, |r| {
+                    r.status = RunStatus::AwaitingApproval;
+                    r.head = Some(head);
+                    r.pgid = None;
+                    r.diffstat = Some(stat);
+                    r.finished_ms = Some(now_ms());
+                    if let Some(u) = usage {
+                        r.usage = u;
+                    }
+                })?;
+            }
+            Outcome::Failed { error, usage } => {
+                let run = self.update(&id, |r| {
+                    r.status = RunStatus::Failed;
+                    r.error = Some(error);
+                    r.pgid = None;
+                    r.finished_ms = Some(now_ms());
+                    if let Some(u) = usage {
+                        r.usage = u;
+                    }
+                })?;
+                if let Some(run) = run {
+                    self.discard(&run)?;
+                }
+            }
+            Outcome::Cancelled => {
+                let stopping = self.stopping;
+                let run = self.update(&id, |r| {
+                    if stopping {
+                        r.status = RunStatus::Interrupted;
+                        r.error = Some("bosun was stopped during the run".into());
+                    } else {
+                        r.status = RunStatus::Cancelled;
+                        r.error = Some("cancelled by the operator".into());
+                    }
+                    r.pgid = None;
+                    r.finished_ms = Some(now_ms());
+                })?;
+                if let Some(run) = run {
+                    self.discard(&run)?;
+                    if stopping {
+                        // Queued again for the next start, like a crash would be.
+                        let again = self.new_run(
+                            &run.task_id,
+                            &run.task_title,
+                            run.attempt + 1,
+                            run.feedback.clone(),
+                        );
+                        self.save(again)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes a run's worktree (and, per config, its branch) and forgets the path.
+    fn discard(&mut self, run: &Run) -> Result<(), OrchestratorError> {
+        self.remove_worktree(run);
+        if run.worktree.is_some() {
+            self.update(&run.id, |r| r.worktree = None)?;
+        }
+        Ok(())
+    }
+
+    fn remove_worktree(&self, run: &Run) {
+        let path = run
+            .worktree
+            .clone()
+            .unwrap_or_else(|| self.worktree_root.join(&run.id.0));
+        let branch = self
+            .config
+            .project
+            .delete_branch
+            .then_some(run.branch.as_str());
+        if let Err(e) = git::remove_worktree(&self.project.root, &path, branch) {
+            tracing::warn!(run = %run.id, error = %e, "cannot remove the run's worktree");
+        }
+    }
+
+    async fn handle_command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Approve {
+                run,
+                who,
+                note,
+                reply,
+            } => {
+                let result = self.approve(&run, &who, &note).await;
+                let _ = reply.send(result);
+            }
+            Command::Reject {
+                run,
+                who,
+                reason,
+                retry,
+                reply,
+            } => {
+                let result = self.reject(&run, &who, &reason, retry);
+                let _ = reply.send(result);
+            }
+            Command::Cancel { run, reply } => {
+                let result = self.cancel(&run);
+                let _ = reply.send(result);
+            }
+            Command::Pause => {
+                self.paused = true;
+                let _ = self.events.send(Event::Paused { paused: true });
+            }
+            Command::Resume => {
+                self.paused = false;
+                self.announced_idle = false;
+                let _ = self.events.send(Event::Paused { paused: false });
+            }
+            Command::Shutdown => self.begin_stop(),
+        }
+    }
+
+    fn find(&self, prefix: &str) -> Result<Run, OrchestratorError> {
+        let found = self.store.find_run(prefix)?;
+        Ok(self.runs.get(&found.id).cloned().unwrap_or(found))
+    }
+
+    async fn approve(
+        &mut self,
+        prefix: &str,
+        who: &str,
+        note: &str,
+    ) -> Result<Run, OrchestratorError> {
+        let run = self.find(prefix)?;
+        if run.status != RunStatus::AwaitingApproval {
+            return Err(OrchestratorError::WrongState {
+                run: run.id.0.clone(),
+                status: run.status.to_string(),
+                what: "only a run awaiting approval can be approved".into(),
+            });
+        }
+        let repo = self.project.root.clone();
+        let target = run.target.clone();
+        let branch = run.branch.clone();
+        let mode = self.config.project.merge;
+        let files = self.config.project.task_files.clone();
+        let rules = self.config.intake.type_rules();
+        let task_id = run.task_id.0.clone();
+        let title = run.task_title.clone();
+        let message = format!(
+            "bosun: merge {branch} ({task_id}: {title})\n\nBosun-Task: {task_id}\nBosun-Run: {}",
+            run.id
+        );
+        let merged = tokio::task::spawn_blocking(
+            move || -> Result<(String, Option<String>), OrchestratorError> {
+                let outcome = git::merge(&repo, &target, &branch, mode, &message)?;
+                // Tick the task in the task list as it is on the target branch after the merge.
+                let mut sources = Vec::new();
+                for f in &files {
+                    if let Some(bytes) = git::read_file(&repo, &target, f)? {
+                        sources.push((f.clone(), bytes));
+                    }
+                }
+                match crate::intake::tick_sources(&sources, &rules, &task_id) {
+                    Ok((_, Some((i, bytes)))) => {
+                        match git::commit_file(
+                            &repo,
+                            &target,
+                            &sources[i].0,
+                            &bytes,
+                            &format!("bosun: done {task_id} {title}"),
+                        ) {
+                            Ok(commit) => Ok((commit, None)),
+                            // The merge is done; a checkbox left unticked must not undo it.
+                            Err(e) => Ok((
+                                outcome.commit,
+                                Some(format!("merged, but the checkbox was not ticked: {e}")),
+                            )),
+                        }
+                    }
+                    Ok((_, None)) => {
+                        Ok((outcome.commit, Some("the task was already ticked".into())))
+                    }
+                    Err(IntakeError::TaskNotFound { .. }) => Ok((
+                        outcome.commit,
+                        Some("the task is no longer in the task list; nothing to tick".into()),
+                    )),
+                    Err(e) => Err(e.into()),
+                }
+            },
+        )
+        .await
+        .map_err(|e| OrchestratorError::Config(format!("merge task failed: {e}")))?;
+        let (head, note_from_tick) = match merged {
+            Ok(v) => v,
+            Err(e) => {
+                let _ = self.store.append_event(
+                    &run.id,
+                    &RunEvent {
+                        at_ms: now_ms(),
+                        kind: "error".into(),
+                        text: e.to_string(),
+                    },
+                );
+                return Err(e);
+            }
+        };
+        let decision = Decision {
+            verdict: "approve".into(),
+            by: who.to_string(),
+            at_ms: now_ms(),
+            reason: note.to_string(),
+        };
+        let updated = self
+            .update(&run.id, |r| {
+                r.status = RunStatus::Merged;
+                r.decision = Some(decision);
+                r.head = Some(head.clone());
+            })?
+            .unwrap_or(run);
+        if let Some(n) = note_from_tick {
+            let _ = self.store.append_event(
+                &updated.id,
+                &RunEvent {
+                    at_ms: now_ms(),
+                    kind: "note".into(),
+                    text: n,
+                },
+            );
+        }
+        self.store.append_audit(
+            who,
+            "approve",
+            &updated.id.0,
+            &updated.task_id.0,
+            &format!("merged into {} at {head}; {note}", updated.target),
+        )?;
+        self.discard(&updated)?;
+        if self.options.schedule {
+            self.reload_tasks()?;
+        }
+        Ok(self.runs.get(&updated.id).cloned().unwrap_or(updated))
+    }
+
+    fn reject(
+        &mut self,
+        prefix: &str,
+        who: &str,
+        reason: &str,
+        retry: bool,
+    ) -> Result<Run, OrchestratorError> {
+        let run = self.find(prefix)?;
+        if !matches!(run.status, RunStatus::AwaitingApproval | RunStatus::Failed) {
+            return Err(OrchestratorError::WrongState {
+                run: run.id.0.clone(),
+                status: run.status.to_string(),
+                what: "only a run awaiting approval (or a failed one) can be rejected".into(),
+            });
+        }
+        let decision = Decision {
+            verdict: "reject".into(),
+            by: who.to_string(),
+            at_ms: now_ms(),
+            reason: reason.to_string(),
+        };
+        let updated = self
+            .update(&run.id, |r| {
+                r.status = RunStatus::Rejected;
+                r.decision = Some(decision);
+                if r.finished_ms.is_none() {
+                    r.finished_ms = Some(now_ms());
+                }
+            })?
+            .unwrap_or(run);
+        self.store.append_audit(
+            who,
+            if retry { "reject+retry" } else { "reject" },
+            &updated.id.0,
+            &updated.task_id.0,
+            reason,
+        )?;
+        self.discard(&updated)?;
+        if retry {
+            let feedback = format!("The operator rejected the previous attempt: {reason}");
+            let again = self.new_run(
+                &updated.task_id,
+                &updated.task_title,
+                updated.attempt + 1,
+                Some(feedback),
+            );
+            self.save(again)?;
+            self.announced_idle = false;
+        }
+        Ok(self.runs.get(&updated.id).cloned().unwrap_or(updated))
+    }
+
+    fn cancel(&mut self, prefix: &str) -> Result<Run, OrchestratorError> {
+        let run = self.find(prefix)?;
+        if let Some(active) = self.active.get(&run.id) {
+            active.cancel.cancel();
+            return Ok(run);
+        }
+        if run.status == RunStatus::Queued {
+            let updated = self.update(&run.id, |r| {
+                r.status = RunStatus::Cancelled;
+                r.error = Some("cancelled by the operator".into());
+                r.finished_ms = Some(now_ms());
+            })?;
+            self.store
+                .append_audit(&operator(), "cancel", &run.id.0, &run.task_id.0, "")?;
+            return Ok(updated.unwrap_or(run));
+        }
+        Err(OrchestratorError::WrongState {
+            run: run.id.0.clone(),
+            status: run.status.to_string(),
+            what: "only a queued or running run can be cancelled".into(),
+        })
+    }
+}

@@ -1,0 +1,242 @@
+//! Which task runs next: a pure function of the task list and the runs so far, so the rules
+//! are unit-tested without processes or git.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::model::{Run, RunId, RunStatus, Task, TaskId};
+
+/// What to start next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    /// A run already queued (a retry, or one re-queued after an interruption).
+    Queued(RunId),
+    /// A new attempt at a task.
+    Task {
+        /// The task.
+        task: TaskId,
+        /// Its attempt number.
+        attempt: u32,
+        /// What went wrong last time, for the prompt.
+        feedback: Option<String>,
+    },
+}
+
+/// What the scheduler may consider.
+pub struct Scope<'a> {
+    /// Attempts per task before bosun stops retrying it on its own.
+    pub max_attempts: u32,
+    /// When given, only these tasks (and they are run even if rejected or cancelled before).
+    pub only: Option<&'a HashSet<TaskId>>,
+}
+
+/// Everything that could start now, in order: queued runs oldest first, then open tasks by
+/// priority, then file order. Tasks wait while a run of theirs is active, queued or awaiting
+/// approval, while a dependency is neither ticked nor merged, after a merge, after a
+/// rejection or cancellation (unless named in `only`), and after `max_attempts` failures.
+pub fn candidates(tasks: &[Task], runs: &[Run], scope: &Scope<'_>) -> Vec<Next> {
+    let mut by_task: HashMap<&TaskId, Vec<&Run>> = HashMap::new();
+    for r in runs {
+        by_task.entry(&r.task_id).or_default().push(r);
+    }
+    for list in by_task.values_mut() {
+        list.sort_by(|a, b| a.id.cmp(&b.id));
+    }
+    let in_scope = |id: &TaskId| scope.only.is_none_or(|only| only.contains(id));
+
+    let mut queued: Vec<&Run> = runs
+        .iter()
+        .filter(|r| r.status == RunStatus::Queued && in_scope(&r.task_id))
+        .collect();
+    queued.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut out: Vec<Next> = queued.iter().map(|r| Next::Queued(r.id.clone())).collect();
+
+    let known: HashMap<&str, &Task> = tasks.iter().map(|t| (t.id.0.as_str(), t)).collect();
+    let satisfied = |dep: &String| {
+        known.get(dep.as_str()).is_some_and(|t| t.done)
+            || by_task
+                .get(&TaskId(dep.clone()))
+                .is_some_and(|rs| rs.iter().any(|r| r.status == RunStatus::Merged))
+    };
+
+    let mut open: Vec<&Task> = tasks
+        .iter()
+        .filter(|t| !t.done && in_scope(&t.id))
+        .collect();
+    open.sort_by_key(|t| t.priority);
+    for task in open {
+        let history = by_task.get(&task.id).map(Vec::as_slice).unwrap_or_default();
+        let busy = history.iter().any(|r| {
+            r.status.is_active()
+                || matches!(r.status, RunStatus::Queued | RunStatus::AwaitingApproval)
+        });
+        if busy || !task.depends_on.iter().all(satisfied) {
+            continue;
+        }
+        let explicit = scope.only.is_some();
+        let latest = history.last();
+        let stop = match latest.map(|r| r.status) {
+            Some(RunStatus::Merged) => true,
+            Some(RunStatus::Rejected | RunStatus::Cancelled) => !explicit,
+            _ => false,
+        };
+        let failures = u32::try_from(
+            history
+                .iter()
+                .filter(|r| r.status == RunStatus::Failed)
+                .count(),
+        )
+        .unwrap_or(u32::MAX);
+        if stop || failures >= scope.max_attempts {
+            continue;
+        }
+        let feedback = latest.and_then(|r| match r.status {
+            RunStatus::Failed => r
+                .error
+                .as_ref()
+                .map(|e| format!("The previous attempt failed: {e}")),
+            RunStatus::Rejected => r
+                .decision
+                .as_ref()
+                .map(|d| format!("The operator rejected the previous attempt: {}", d.reason)),
+            _ => None,
+        });
+        out.push(Next::Task {
+            task: task.id.clone(),
+            attempt: u32::try_from(history.len())
+                .unwrap_or(u32::MAX)
+                .saturating_add(1),
+            feedback,
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::intake::TaskList;
+    use crate::model::{Decision, Usage};
+
+    fn tasks() -> Vec<Task> {
+        let md = "## Low\n- [ ] low one\n## Critical\n- [ ] crit one\n- [ ] crit two (after: low one)\n- [x] crit done\n## High\n- [ ] high one\n";
+        let rules = crate::config::IntakeConfig::default().type_rules();
+        TaskList::parse_str(md, std::path::Path::new("TODO.md"), &rules).tasks
+    }
+
+    fn run(task: &Task, status: RunStatus) -> Run {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+        Run {
+            id: RunId::new(),
+            task_id: task.id.clone(),
+            task_title: task.title.clone(),
+            attempt: 1,
+            executor: "x".into(),
+            status,
+            branch: String::new(),
+            target: "main".into(),
+            base: None,
+            head: None,
+            worktree: None,
+            pgid: None,
+            created_ms: 0,
+            started_ms: None,
+            finished_ms: None,
+            usage: Usage::default(),
+            error: Some("agent exited with status 1".into()),
+            feedback: None,
+            decision: Some(Decision {
+                verdict: "reject".into(),
+                by: "ana".into(),
+                at_ms: 0,
+                reason: "too broad".into(),
+            }),
+            diffstat: None,
+        }
+    }
+
+    fn titles(next: &[Next], tasks: &[Task]) -> Vec<String> {
+        next.iter()
+            .map(|n| match n {
+                Next::Queued(id) => format!("queued {id}"),
+                Next::Task { task, .. } => {
+                    tasks.iter().find(|t| &t.id == task).unwrap().title.clone()
+                }
+            })
+            .collect()
+    }
+
+    const SCOPE: Scope<'static> = Scope {
+        max_attempts: 3,
+        only: None,
+    };
+
+    #[test]
+    fn priority_then_file_order_and_dependencies_wait() {
+        let t = tasks();
+        let next = candidates(&t, &[], &SCOPE);
+        assert_eq!(titles(&next, &t), ["crit one", "high one", "low one"]);
+        // Once "low one" is merged, its dependent may go.
+        let merged = run(&t[0], RunStatus::Merged);
+        let next = candidates(&t, &[merged], &SCOPE);
+        assert_eq!(titles(&next, &t), ["crit one", "crit two", "high one"]);
+    }
+
+    #[test]
+    fn busy_rejected_and_failed_tasks_wait_and_queued_runs_come_first() {
+        let t = tasks();
+        let runs = vec![
+            run(&t[1], RunStatus::AwaitingApproval),
+            run(&t[4], RunStatus::Rejected),
+            run(&t[0], RunStatus::Failed),
+        ];
+        let next = candidates(&t, &runs, &SCOPE);
+        assert_eq!(titles(&next, &t), ["low one"]);
+        match &next[0] {
+            Next::Task {
+                attempt, feedback, ..
+            } => {
+                assert_eq!(*attempt, 2);
+                assert_eq!(
+                    feedback.as_deref(),
+                    Some("The previous attempt failed: agent exited with status 1")
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let failures: Vec<Run> = (0..3).map(|_| run(&t[0], RunStatus::Failed)).collect();
+        assert!(
+            titles(&candidates(&t, &failures, &SCOPE), &t)
+                .iter()
+                .all(|x| x != "low one")
+        );
+
+        let queued = run(&t[4], RunStatus::Queued);
+        let next = candidates(&t, std::slice::from_ref(&queued), &SCOPE);
+        assert_eq!(next[0], Next::Queued(queued.id));
+    }
+
+    #[test]
+    fn naming_a_task_runs_it_even_after_a_rejection() {
+        let t = tasks();
+        let only: HashSet<TaskId> = [t[4].id.clone()].into();
+        let runs = vec![run(&t[4], RunStatus::Rejected)];
+        let next = candidates(
+            &t,
+            &runs,
+            &Scope {
+                max_attempts: 3,
+                only: Some(&only),
+            },
+        );
+        assert_eq!(titles(&next, &t), ["high one"]);
+        match &next[0] {
+            Next::Task { feedback, .. } => {
+                assert_eq!(
+                    feedback.as_deref(),
+                    Some("The operator rejected the previous attempt: too broad")
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,0 +1,290 @@
+//! One run's work, off the orchestrator's loop: make the worktree, run the agent, commit what
+//! it left, diff. It reports milestones as `Update`s; the orchestrator owns the run's state,
+//! persists each change and publishes it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio::sync::{broadcast, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use super::event::Event;
+use crate::executors::events::AgentEvent;
+use crate::executors::{
+    self, AgentOutcome, AgentRun, ExecutorError, ExitKind, OutputFormat, OutputLine,
+};
+use crate::git;
+use crate::model::{RunId, Usage};
+
+/// Everything a worker needs, owned (it runs on its own task).
+pub(crate) struct Job {
+    pub run_id: RunId,
+    pub task_id: String,
+    pub attempt: u32,
+    pub repo_root: PathBuf,
+    pub worktree: PathBuf,
+    pub branch: String,
+    pub target: String,
+    pub argv: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub format: OutputFormat,
+    pub timeout: Duration,
+    pub log_path: PathBuf,
+    pub prompt_path: PathBuf,
+    pub max_log_bytes: u64,
+    pub prompt: PromptSource,
+    pub cancel: CancellationToken,
+}
+
+/// How to make the prompt once the worktree exists (references are read from it).
+pub(crate) type PromptSource = Box<dyn FnOnce(&std::path::Path) -> String + Send>;
+
+/// A milestone of a run, sent to the orchestrator.
+#[derive(Debug)]
+pub(crate) enum Update {
+    /// The worktree exists.
+    Prepared {
+        run_id: RunId,
+        worktree: PathBuf,
+        base: String,
+    },
+    /// The agent process started.
+    Started { run_id: RunId, pgid: i32 },
+    /// The agent said what it is doing.
+    Progress { run_id: RunId, text: String },
+    /// The agent finished; its change is being committed and diffed.
+    Gating { run_id: RunId, usage: Option<Usage> },
+}
+
+/// How a run's work ended.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// A change to review.
+    Change {
+        head: String,
+        diff: git::DiffSummary,
+        usage: Option<Usage>,
+    },
+    /// Nothing to review, and why.
+    Failed { error: String, usage: Option<Usage> },
+    /// Stopped on request.
+    Cancelled,
+}
+
+/// Does the run's work, reporting milestones on `updates` and agent output on `events`.
+pub(crate) async fn work(
+    job: Job,
+    updates: mpsc::UnboundedSender<Update>,
+    events: broadcast::Sender<Event>,
+) -> Outcome {
+    let id = job.run_id.clone();
+    let (repo, wt, branch, target) = (
+        job.repo_root.clone(),
+        job.worktree.clone(),
+        job.branch.clone(),
+        job.target.clone(),
+    );
+    let created =
+        tokio::task::spawn_blocking(move || git::create_worktree(&repo, &wt, &branch, &target))
+            .await;
+    let worktree = match created {
+        Ok(Ok(w)) => w,
+        Ok(Err(e)) => return failed(format!("cannot make the run's worktree: {e}"), None),
+        Err(e) => return failed(format!("worktree task failed: {e}"), None),
+    };
+    let base = worktree.base.clone();
+    let _ = updates.send(Update::Prepared {
+        run_id: id.clone(),
+        worktree: worktree.path.clone(),
+        base: base.clone(),
+    });
+
+    let prompt = (job.prompt)(&worktree.path);
+    if let Some(dir) = job.prompt_path.parent()
+        && let Err(e) = std::fs::create_dir_all(dir)
+    {
+        return failed(
+            format!(
+                "cannot write the prompt file {}: {e}",
+                job.prompt_path.display()
+            ),
+            None,
+        );
+    }
+    if let Err(e) = std::fs::write(&job.prompt_path, &prompt) {
+        return failed(
+            format!(
+                "cannot write the prompt file {}: {e}",
+                job.prompt_path.display()
+            ),
+            None,
+        );
+    }
+    let vars = executors::presets::Placeholders {
+        prompt: prompt.clone(),
+        prompt_file: job.prompt_path.clone(),
+        worktree: worktree.path.clone(),
+        task_id: job.task_id.clone(),
+        run_id: id.0.clone(),
+    };
+    let mut env = job.env.clone();
+    env.extend([
+        ("BOSUN_TASK_ID".to_string(), job.task_id.clone()),
+        ("BOSUN_RUN_ID".to_string(), id.0.clone()),
+        (
+            "BOSUN_PROMPT_FILE".to_string(),
+            job.prompt_path.display().to_string(),
+        ),
+        (
+            "BOSUN_WORKTREE".to_string(),
+            worktree.path.display().to_string(),
+        ),
+        ("BOSUN_ATTEMPT".to_string(), job.attempt.to_string()),
+    ]);
+    let run = AgentRun {
+        argv: executors::presets::expand(&job.argv, &vars),
+        env,
+        cwd: worktree.path.clone(),
+        timeout: job.timeout,
+        log_path: job.log_path.clone(),
+        max_log_bytes: job.max_log_bytes,
+        format: job.format,
+    };
+
+    let (line_tx, mut line_rx) = mpsc::channel::<OutputLine>(1024);
+    let (progress_tx, mut progress_rx) = mpsc::channel::<AgentEvent>(256);
+    let forward_id = id.clone();
+    let forward_events = events.clone();
+    let forward_updates = updates.clone();
+    let forwarder = tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                line = line_rx.recv() => match line {
+                    Some(l) => { let _ = forward_events.send(Event::Output { run_id: forward_id.clone(), line: l.text }); }
+                    None => break,
+                },
+                ev = progress_rx.recv() => match ev {
+                    Some(AgentEvent::Progress(text)) => {
+                        let _ = forward_events.send(Event::Progress { run_id: forward_id.clone(), text: text.clone() });
+                        let _ = forward_updates.send(Update::Progress { run_id: forward_id.clone(), text });
+                    }
+                    Some(_) => {}
+                    None => {}
+                },
+            }
+        }
+    });
+    let started_updates = updates.clone();
+    let started_id = id.clone();
+    let result = executors::run_agent(
+        &run,
+        move |pgid| {
+            let _ = started_updates.send(Update::Started {
+                run_id: started_id,
+                pgid,
+            });
+        },
+        line_tx,
+        progress_tx,
+        job.cancel.clone(),
+    )
+    .await;
+    let _ = forwarder.await;
+
+    let outcome: AgentOutcome = match result {
+        Ok(o) => o,
+        Err(ExecutorError::MissingProgram { program }) => {
+            return failed(
+                format!(
+                    "agent program `{program}` was not found on PATH; install it or fix the executor's command in bosun.toml"
+                ),
+                None,
+            );
+        }
+        Err(e) => return failed(e.to_string(), None),
+    };
+    let usage = outcome.usage;
+    match outcome.exit {
+        ExitKind::Cancelled => return Outcome::Cancelled,
+        ExitKind::TimedOut => {
+            return failed(
+                format!(
+                    "the agent did not finish within {}",
+                    humantime::format_duration(job.timeout)
+                ),
+                usage,
+            );
+        }
+        ExitKind::Signaled(sig) => {
+            return failed(
+                format!("the agent was killed by signal {sig}{}", tail(&outcome)),
+                usage,
+            );
+        }
+        ExitKind::Exited(code) if code != 0 => {
+            return failed(
+                format!("the agent exited with status {code}{}", tail(&outcome)),
+                usage,
+            );
+        }
+        ExitKind::Exited(_) => {}
+    }
+    if let Some(err) = &outcome.agent_error {
+        return failed(format!("the agent reported an error: {err}"), usage);
+    }
+
+    let _ = updates.send(Update::Gating {
+        run_id: id.clone(),
+        usage,
+    });
+    let wt = worktree.path.clone();
+    let message = format!("bosun: {} (attempt {})", job.task_id, job.attempt);
+    let trailers = [
+        ("Bosun-Task", job.task_id.clone()),
+        ("Bosun-Run", id.0.clone()),
+    ];
+    let repo = job.repo_root.clone();
+    let base_for_diff = base.clone();
+    let committed = tokio::task::spawn_blocking(
+        move || -> Result<(String, git::DiffSummary), git::GitError> {
+            let pairs: Vec<(&str, &str)> = trailers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            git::commit_all(&wt, &message, &pairs)?;
+            let head = git::head(&wt)?;
+            let diff = git::diff(&repo, &base_for_diff, &head)?;
+            Ok((head, diff))
+        },
+    )
+    .await;
+    match committed {
+        Ok(Ok((head, diff))) => {
+            if head == base || diff.files.is_empty() {
+                failed("the agent changed nothing".to_string(), usage)
+            } else {
+                Outcome::Change { head, diff, usage }
+            }
+        }
+        Ok(Err(e)) => failed(format!("cannot commit the agent's changes: {e}"), usage),
+        Err(e) => failed(format!("commit task failed: {e}"), usage),
+    }
+}
+
+fn failed(error: String, usage: Option<Usage>) -> Outcome {
+    Outcome::Failed { error, usage }
+}
+
+/// The agent's last output lines, for an error message.
+fn tail(outcome: &AgentOutcome) -> String {
+    let lines: Vec<&str> = outcome
+        .last_lines
+        .iter()
+        .rev()
+        .take(2)
+        .rev()
+        .map(String::as_str)
+        .collect();
+    if lines.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", lines.join(" ⏎ "))
+    }
+}

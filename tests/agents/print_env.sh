@@ -1,0 +1,3 @@
+#!/bin/sh
+# Prints its environment, one NAME=value per line.
+env
