@@ -98,7 +98,9 @@ pub struct RunEvent {
     pub text: String,
 }
 
-/// The most run events kept per run (older progress is in the run's log file).
+/// Once a run has this many events, further `progress` events are dropped (the run's log file
+/// has every line). Status changes, errors and notes are always kept: a run has a handful of
+/// those, and its history must still say how it ended.
 pub const MAX_EVENTS_PER_RUN: u32 = 2_000;
 
 /// bosun's durable state for one repository.
@@ -235,7 +237,8 @@ impl Store {
         }
     }
 
-    /// Appends an event to a run's history (bounded per run).
+    /// Appends an event to a run's history (progress is bounded per run, see
+    /// [`MAX_EVENTS_PER_RUN`]).
     pub fn append_event(&self, run: &RunId, event: &RunEvent) -> Result<(), StoreError> {
         let mut prefix = run.0.as_bytes().to_vec();
         prefix.push(0);
@@ -253,7 +256,7 @@ impl Store {
             }
             None => 0,
         };
-        if next >= MAX_EVENTS_PER_RUN {
+        if next >= MAX_EVENTS_PER_RUN && event.kind == "progress" {
             return Ok(());
         }
         let mut key = prefix;
@@ -439,5 +442,15 @@ mod tests {
             store.events(&r.id).unwrap().len(),
             MAX_EVENTS_PER_RUN as usize
         );
+        // How the run ended is kept however chatty its agent was.
+        let ended = RunEvent {
+            at_ms: 1,
+            kind: "status".into(),
+            text: "awaiting_approval".into(),
+        };
+        store.append_event(&r.id, &ended).unwrap();
+        let events = store.events(&r.id).unwrap();
+        assert_eq!(events.len(), MAX_EVENTS_PER_RUN as usize + 1);
+        assert_eq!(events.last(), Some(&ended));
     }
 }

@@ -1,0 +1,4 @@
+#!/bin/sh
+# Deletes the tracked file doomed.txt (without telling git).
+rm doomed.txt
+echo "removed doomed.txt"

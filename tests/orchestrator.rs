@@ -1,0 +1,973 @@
+//! The orchestrator end to end: `bosun run --headless` drives small scripted agents
+//! (`tests/agents/*.sh`) on temporary repositories, then `bosun runs`, `show`, `approve` and
+//! `reject` are used as an operator would. Each test checks what the operator would notice:
+//! exit codes, the run list, files and commits on the target branch, a clean checkout, and no
+//! worktree, branch or agent process left behind.
+//!
+//! Layout of each test's temporary directory: `repo/` (the repository), `wt/` (bosun's
+//! worktree root, so nothing is written to `~/.local/share`) and `aux/` (files agents write
+//! for the test to read: pids, prompts, traces).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// A command with no inherited git, bosun or logging settings.
+fn clean(program: &str, dir: &Path) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG");
+    for (key, _) in std::env::vars_os() {
+        let name = key.to_string_lossy();
+        if name.starts_with("BOSUN_") || name.starts_with("GIT_") {
+            cmd.env_remove(&key);
+        }
+    }
+    cmd
+}
+
+fn agent(name: &str) -> String {
+    format!("{}/tests/agents/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A TOML string literal.
+fn toml_str(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
+}
+
+/// What goes into a test repository's `bosun.toml`.
+struct Settings {
+    agent: &'static str,
+    args: Vec<String>,
+    env: Vec<(&'static str, String)>,
+    max_parallel: usize,
+    max_attempts: u32,
+    run_timeout: &'static str,
+    max_log_bytes: Option<u64>,
+}
+
+impl Settings {
+    /// One agent (a script in `tests/agents/`), one run at a time, one attempt, 5 s.
+    fn agent(name: &'static str) -> Self {
+        Self {
+            agent: name,
+            args: Vec::new(),
+            env: Vec::new(),
+            max_parallel: 1,
+            max_attempts: 1,
+            run_timeout: "5s",
+            max_log_bytes: None,
+        }
+    }
+
+    fn env(mut self, key: &'static str, value: &Path) -> Self {
+        self.env.push((key, value.display().to_string()));
+        self
+    }
+
+    fn toml(&self, worktrees: &Path) -> String {
+        let mut command = vec![toml_str(&agent(self.agent))];
+        command.extend(self.args.iter().map(|a| toml_str(a)));
+        let env: Vec<String> = self
+            .env
+            .iter()
+            .map(|(k, v)| format!("{k} = {}", toml_str(v)))
+            .collect();
+        let mut text = format!(
+            "[project]\nworktree_root = {}\n\n[orchestrator]\nmax_parallel = {}\nmax_attempts = {}\nrun_timeout = {}\n\n[executors]\n",
+            toml_str(&worktrees.display().to_string()),
+            self.max_parallel,
+            self.max_attempts,
+            toml_str(self.run_timeout),
+        );
+        if let Some(max) = self.max_log_bytes {
+            text.push_str(&format!("max_log_bytes = {max}\n"));
+        }
+        text.push_str(&format!(
+            "\n[executors.fake]\ncommand = [{}]\nenv = {{ {} }}\n",
+            command.join(", "),
+            env.join(", ")
+        ));
+        text
+    }
+}
+
+/// What a finished command printed.
+struct Output {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+/// A temporary repository on `main` with bosun configured, plus directories around it.
+struct Project {
+    _tmp: TempDir,
+    repo: PathBuf,
+    worktrees: PathBuf,
+    aux: PathBuf,
+}
+
+impl Project {
+    fn new() -> Self {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let repo = tmp.path().join("repo");
+        let aux = tmp.path().join("aux");
+        std::fs::create_dir_all(&repo).expect("mkdir repo");
+        std::fs::create_dir_all(&aux).expect("mkdir aux");
+        let p = Self {
+            worktrees: tmp.path().join("wt"),
+            repo,
+            aux,
+            _tmp: tmp,
+        };
+        p.git(&["init", "-q", "-b", "main"]);
+        p
+    }
+
+    /// A path outside the repository for agents to write to.
+    fn aux(&self, name: &str) -> PathBuf {
+        self.aux.join(name)
+    }
+
+    /// Writes `TODO.md`, `files` and `bosun.toml`, and commits them all.
+    fn setup(&self, todo: &str, files: &[(&str, &[u8])], settings: Settings) {
+        self.write("TODO.md", todo.as_bytes());
+        for (name, contents) in files {
+            self.write(name, contents);
+        }
+        self.write("bosun.toml", settings.toml(&self.worktrees).as_bytes());
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "-m", "initial"]);
+    }
+
+    fn write(&self, name: &str, contents: &[u8]) {
+        let path = self.repo.join(name);
+        std::fs::create_dir_all(path.parent().expect("has a parent")).expect("mkdir");
+        std::fs::write(path, contents).expect("write file");
+    }
+
+    fn read(&self, name: &str) -> Vec<u8> {
+        std::fs::read(self.repo.join(name)).unwrap_or_else(|e| panic!("read {name}: {e}"))
+    }
+
+    fn git_output(&self, args: &[&str]) -> Vec<u8> {
+        let out = clean("git", &self.repo)
+            .args(["-c", "user.name=Test", "-c", "user.email=test@example.com"])
+            .args([
+                "-c",
+                "commit.gpgsign=false",
+                "-c",
+                "status.showUntrackedFiles=all",
+            ])
+            .args(args)
+            .output()
+            .expect("git runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "git {args:?} failed: {stderr}");
+        out.stdout
+    }
+
+    /// Runs git in the repository, asserts it succeeded, and returns its stdout.
+    fn git(&self, args: &[&str]) -> String {
+        String::from_utf8(self.git_output(args)).expect("git prints UTF-8")
+    }
+
+    /// The commit `rev` names.
+    fn rev(&self, rev: &str) -> String {
+        self.git(&["rev-parse", rev]).trim().to_string()
+    }
+
+    /// The main checkout has no uncommitted or untracked changes.
+    fn assert_clean(&self) {
+        assert_eq!(
+            self.git(&["status", "--porcelain"]),
+            "",
+            "the checkout is clean"
+        );
+    }
+
+    /// Branches bosun made for runs.
+    fn run_branches(&self) -> String {
+        self.git(&["branch", "--list", "bosun/*"])
+    }
+
+    /// How many worktrees git knows besides the main one.
+    fn linked_worktrees(&self) -> usize {
+        self.git(&["worktree", "list", "--porcelain"])
+            .lines()
+            .filter(|l| l.starts_with("worktree "))
+            .count()
+            - 1
+    }
+
+    /// Where bosun makes run `id`'s worktree.
+    fn worktree(&self, id: &str) -> PathBuf {
+        self.worktrees.join(id)
+    }
+
+    fn bosun_command(&self, args: &[&str]) -> Command {
+        let mut cmd = clean(env!("CARGO_BIN_EXE_bosun"), &self.repo);
+        cmd.args(args);
+        cmd
+    }
+
+    fn bosun(&self, args: &[&str]) -> Output {
+        let out = self
+            .bosun_command(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("bosun runs");
+        let text = |b: Vec<u8>| String::from_utf8(b).expect("bosun prints UTF-8");
+        Output {
+            status: out.status,
+            stdout: text(out.stdout),
+            stderr: text(out.stderr),
+        }
+    }
+
+    /// `bosun args…` must succeed; returns its stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.bosun(args);
+        assert!(
+            out.status.success(),
+            "bosun {args:?} failed ({}):\n{}\n{}",
+            out.status,
+            out.stdout,
+            out.stderr
+        );
+        out.stdout
+    }
+
+    /// `bosun args…` must fail with one `error: ` line on stderr, which it returns.
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.bosun(args);
+        assert!(
+            !out.status.success(),
+            "bosun {args:?} should fail; stdout: {}",
+            out.stdout
+        );
+        assert!(out.stderr.starts_with("error: "), "{}", out.stderr);
+        assert_eq!(out.stderr.lines().count(), 1, "one line: {}", out.stderr);
+        out.stderr
+    }
+
+    fn run_headless(&self) -> String {
+        self.ok(&["run", "--headless"])
+    }
+
+    /// `bosun runs --json`: every run, newest first.
+    fn runs(&self) -> Vec<Value> {
+        let stdout = self.ok(&["runs", "--json"]);
+        match serde_json::from_str(&stdout) {
+            Ok(Value::Array(runs)) => runs,
+            other => panic!("not a JSON array ({other:?}): {stdout}"),
+        }
+    }
+
+    /// The only run there is.
+    fn only_run(&self) -> Value {
+        let mut runs = self.runs();
+        assert_eq!(runs.len(), 1, "{runs:#?}");
+        runs.remove(0)
+    }
+
+    /// The run with this id, as `bosun runs --json` has it now.
+    fn run(&self, id: &str) -> Value {
+        self.runs()
+            .into_iter()
+            .find(|r| r["id"] == id)
+            .unwrap_or_else(|| panic!("no run {id}"))
+    }
+
+    fn show(&self, id: &str) -> Value {
+        serde_json::from_str(&self.ok(&["show", id, "--json"])).expect("show prints JSON")
+    }
+
+    /// Task id by title, from `bosun tasks --json --all`.
+    fn task_id(&self, title: &str) -> String {
+        let tasks: Vec<Value> =
+            serde_json::from_str(&self.ok(&["tasks", "--json", "--all"])).expect("tasks JSON");
+        tasks
+            .iter()
+            .find(|t| t["title"] == title)
+            .and_then(|t| t["id"].as_str())
+            .unwrap_or_else(|| panic!("no task {title}"))
+            .to_string()
+    }
+}
+
+fn id(run: &Value) -> String {
+    run["id"].as_str().expect("id is a string").to_string()
+}
+
+fn text(value: &Value) -> &str {
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("{value} is not a string"))
+}
+
+/// Whether process `pid` exists and has not exited (a zombie has exited; only its reaping is
+/// missing, which in a container whose init does not reap may be never).
+fn running(pid: i32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let state = stat
+        .rfind(')')
+        .and_then(|i| stat[i + 1..].split_whitespace().next());
+    !matches!(state, Some("Z" | "X" | "x"))
+}
+
+/// Polls `done` every 20 ms for up to `limit`; whether it became true.
+fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let until = Instant::now() + limit;
+    loop {
+        if done() {
+            return true;
+        }
+        if Instant::now() >= until {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The pids an agent wrote to its pid file, once it exists (10 s at most).
+fn read_pids(path: &Path) -> Vec<i32> {
+    assert!(
+        wait_until(Duration::from_secs(10), || path.exists()),
+        "the agent did not start within 10 s"
+    );
+    std::fs::read_to_string(path)
+        .expect("pid file")
+        .split_whitespace()
+        .map(|p| p.parse().expect("a pid"))
+        .collect()
+}
+
+/// A bosun started in the background, killed if the test ends early.
+struct Background(Child);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// An agent's process group, SIGKILLed when the test ends (a no-op once it is gone), so a
+/// failing test leaves no agent behind.
+struct AgentGroup(i32);
+
+impl Drop for AgentGroup {
+    fn drop(&mut self) {
+        if self.0 > 1 {
+            // SAFETY: killpg has no memory-safety preconditions; the pgid is the agent's own.
+            unsafe { libc::killpg(self.0, libc::SIGKILL) };
+        }
+    }
+}
+
+const ONE_TASK: &str = "\
+# Tasks
+
+Some prose that must survive the tick byte for byte.
+
+## 🟠 High
+
+- [x] Old finished thing
+- [ ] Add a note from the agent
+  - [ ] keep it short
+
+## Low
+
+* [x] Another finished one
+";
+
+fn one_task_ticked() -> String {
+    ONE_TASK.replacen(
+        "- [ ] Add a note from the agent",
+        "- [x] Add a note from the agent",
+        1,
+    )
+}
+
+#[test]
+fn approved_run_is_merged_its_task_ticked_and_its_worktree_removed() {
+    let p = Project::new();
+    p.setup(
+        ONE_TASK,
+        &[("notes.txt", b"original\n")],
+        Settings::agent("writes_note.sh"),
+    );
+    let task = p.task_id("Add a note from the agent");
+    let base = p.rev("main");
+
+    p.run_headless();
+    let run = p.only_run();
+    let id = id(&run);
+    assert_eq!(run["status"], "awaiting_approval", "{run:#}");
+    assert_eq!(run["task_id"], task.as_str());
+    assert_eq!(run["attempt"], 1);
+    assert_eq!(run["files_changed"], 1);
+    assert_eq!(run["insertions"], 1);
+    assert_eq!(run["deletions"], 1);
+    assert_eq!(run["error"], Value::Null);
+    assert_eq!(run["base"], base.as_str());
+    assert_ne!(run["head"], run["base"]);
+    assert_eq!(p.rev("main"), base, "nothing is merged before approval");
+    assert!(p.worktree(&id).is_dir(), "the worktree stays for review");
+    assert_ne!(p.run_branches(), "");
+
+    let show = p.show(&id[..12]);
+    assert_eq!(show["id"], id.as_str());
+    let diff = text(&show["diff"]);
+    assert!(diff.contains("-original"), "{diff}");
+    assert!(diff.contains(&format!("+note from {task}")), "{diff}");
+    let log = PathBuf::from(text(&show["log_path"]));
+    let log_text = std::fs::read_to_string(&log).expect("the run log exists");
+    assert!(log_text.contains("wrote notes.txt"), "{log_text}");
+
+    let out = p.ok(&["approve", &id[..12]]);
+    assert!(out.starts_with(&format!("merged {id}")), "{out}");
+
+    let run = p.only_run();
+    assert_eq!(run["status"], "merged");
+    assert_eq!(run["decision"]["verdict"], "approve");
+    assert_eq!(
+        p.git(&["show", "main:notes.txt"]),
+        format!("note from {task}\n")
+    );
+    assert_eq!(
+        p.read("notes.txt"),
+        format!("note from {task}\n").as_bytes()
+    );
+    let ticked = one_task_ticked();
+    assert_eq!(p.git(&["show", "main:TODO.md"]), ticked);
+    assert_eq!(p.read("TODO.md"), ticked.as_bytes());
+    let subjects = p.git(&["log", "--format=%s", &format!("{base}..main")]);
+    assert!(
+        subjects.starts_with(&format!("bosun: done {task}")),
+        "{subjects}"
+    );
+    p.assert_clean();
+    assert!(!p.worktree(&id).exists(), "the worktree is removed");
+    assert_eq!(p.run_branches(), "", "the run's branch is deleted");
+    assert_eq!(p.linked_worktrees(), 0);
+}
+
+#[test]
+fn agent_that_exits_1_fails_with_its_last_words_and_leaves_nothing() {
+    let p = Project::new();
+    p.setup(
+        ONE_TASK,
+        &[("notes.txt", b"original\n")],
+        Settings::agent("fails.sh"),
+    );
+    let base = p.rev("main");
+    p.run_headless();
+
+    let run = p.only_run();
+    assert_eq!(run["status"], "failed", "{run:#}");
+    let error = text(&run["error"]);
+    assert!(error.contains("exited with status 1"), "{error}");
+    assert!(error.contains("giving up: the build is broken"), "{error}");
+    assert!(!p.worktree(&id(&run)).exists());
+    assert_eq!(p.run_branches(), "");
+    assert_eq!(p.linked_worktrees(), 0);
+    assert_eq!(p.rev("main"), base);
+    p.assert_clean();
+}
+
+#[test]
+fn hanging_agent_times_out_and_none_of_its_processes_survive() {
+    let p = Project::new();
+    let pid_file = p.aux("pids");
+    let mut settings = Settings::agent("hangs.sh").env("PID_FILE", &pid_file);
+    settings.run_timeout = "1s";
+    p.setup(ONE_TASK, &[], settings);
+
+    let started = Instant::now();
+    p.run_headless();
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "took {:?}",
+        started.elapsed()
+    );
+
+    let run = p.only_run();
+    assert_eq!(run["status"], "failed", "{run:#}");
+    let error = text(&run["error"]);
+    assert!(error.contains("did not finish within 1s"), "{error}");
+    let pids = read_pids(&pid_file);
+    assert_eq!(pids.len(), 2, "shell and sleep");
+    for pid in pids {
+        assert!(!running(pid), "agent process {pid} is still running");
+    }
+    assert!(!p.worktree(&id(&run)).exists());
+    assert_eq!(p.linked_worktrees(), 0);
+    p.assert_clean();
+}
+
+#[test]
+fn flood_of_output_is_capped_in_the_log_and_the_run_still_succeeds() {
+    // The full 1 GiB: the whole run takes about 3 s in a debug build on 2 cores.
+    const FLOOD: u64 = 1 << 30;
+    const CAP: u64 = 1 << 20;
+    let p = Project::new();
+    let mut settings = Settings::agent("floods_then_edits.sh");
+    settings.args = vec![FLOOD.to_string()];
+    settings.max_log_bytes = Some(CAP);
+    settings.run_timeout = "120s";
+    p.setup(ONE_TASK, &[("notes.txt", b"original\n")], settings);
+
+    let started = Instant::now();
+    p.run_headless();
+    eprintln!("flood run took {:?}", started.elapsed());
+
+    let run = p.only_run();
+    assert_eq!(run["status"], "awaiting_approval", "{run:#}");
+    assert_eq!(run["files_changed"], 1);
+    let show = p.show(&id(&run));
+    let log = std::fs::read(text(&show["log_path"])).expect("the run log exists");
+    let note = b"[bosun] log truncated at 1048576 bytes\n".len() as u64;
+    let len = log.len() as u64;
+    assert!(len <= CAP + note, "log is {len} bytes");
+    assert!(len > CAP - 2048, "log is {len} bytes");
+    let log_text = String::from_utf8_lossy(&log);
+    let last = log_text.lines().last().expect("a last line");
+    let kept = len - (last.len() as u64 + 1);
+    assert_eq!(last, format!("[bosun] log truncated at {kept} bytes"));
+    // Every line of a plain agent is progress; the history stays bounded, yet still ends with
+    // the run's own status changes.
+    let events = show["events"].as_array().expect("events");
+    assert!(events.len() <= 2_010, "{} events", events.len());
+    let statuses: Vec<&str> = events
+        .iter()
+        .filter(|e| e["kind"] == "status")
+        .map(|e| text(&e["text"]))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            "queued",
+            "preparing",
+            "running",
+            "gating",
+            "awaiting_approval"
+        ]
+    );
+}
+
+#[test]
+fn agent_that_changes_nothing_fails() {
+    let p = Project::new();
+    p.setup(ONE_TASK, &[], Settings::agent("changes_nothing.sh"));
+    p.run_headless();
+
+    let run = p.only_run();
+    assert_eq!(run["status"], "failed", "{run:#}");
+    let error = text(&run["error"]);
+    assert!(error.contains("changed nothing"), "{error}");
+    assert!(!p.worktree(&id(&run)).exists());
+    assert_eq!(p.run_branches(), "");
+    p.assert_clean();
+}
+
+#[test]
+fn deleted_file_is_gone_from_main_after_approval() {
+    let p = Project::new();
+    p.setup(
+        ONE_TASK,
+        &[("doomed.txt", b"old\nlines\n"), ("kept.txt", b"stays\n")],
+        Settings::agent("deletes_file.sh"),
+    );
+    p.run_headless();
+
+    let run = p.only_run();
+    assert_eq!(run["status"], "awaiting_approval", "{run:#}");
+    assert_eq!(run["files_changed"], 1);
+    assert_eq!(run["deletions"], 2);
+    p.ok(&["approve", &id(&run)]);
+
+    let files = p.git(&["ls-tree", "--name-only", "main"]);
+    assert!(!files.lines().any(|f| f == "doomed.txt"), "{files}");
+    assert!(files.lines().any(|f| f == "kept.txt"), "{files}");
+    assert!(!p.repo.join("doomed.txt").exists());
+    p.assert_clean();
+}
+
+#[test]
+fn binary_file_is_reviewed_as_binary_and_merged_byte_for_byte() {
+    const BLOB: &[u8] = b"GIF89a\x00\x01\x02\xff\xfe\x00tail\n";
+    let p = Project::new();
+    p.setup(ONE_TASK, &[], Settings::agent("writes_binary.sh"));
+    p.run_headless();
+
+    let run = p.only_run();
+    assert_eq!(run["status"], "awaiting_approval", "{run:#}");
+    assert_eq!(run["files_changed"], 1);
+    let show = p.show(&id(&run));
+    let diff = text(&show["diff"]);
+    assert!(diff.contains("Binary files"), "{diff}");
+    p.ok(&["approve", &id(&run)]);
+
+    assert_eq!(p.git_output(&["show", "main:blob.bin"]), BLOB);
+    assert_eq!(p.read("blob.bin"), BLOB);
+    p.assert_clean();
+}
+
+#[test]
+fn agent_that_commits_by_itself_is_awaiting_approval() {
+    let p = Project::new();
+    p.setup(ONE_TASK, &[], Settings::agent("commits_itself.sh"));
+    p.run_headless();
+
+    let run = p.only_run();
+    assert_eq!(run["status"], "awaiting_approval", "{run:#}");
+    assert_eq!(run["files_changed"], 1);
+    let (base, head) = (text(&run["base"]), text(&run["head"]));
+    assert_ne!(head, base);
+    assert_eq!(
+        p.git(&["log", "--format=%s", &format!("{base}..{head}")]),
+        "agent: add self.txt\n"
+    );
+    p.assert_clean();
+}
+
+#[test]
+fn reject_with_retry_feeds_the_reason_to_the_next_attempt_and_plain_reject_stops() {
+    let p = Project::new();
+    let prompts = p.aux("prompt");
+    let mut settings = Settings::agent("writes_note.sh").env("PROMPT_COPY", &prompts);
+    settings.max_attempts = 3;
+    p.setup(ONE_TASK, &[("notes.txt", b"original\n")], settings);
+    let reason = "use snake_case please";
+
+    p.run_headless();
+    let first = p.only_run();
+    assert_eq!(first["status"], "awaiting_approval", "{first:#}");
+    let first_id = id(&first);
+    let first_prompt = std::fs::read_to_string(prompts.with_extension("1")).expect("prompt 1");
+    assert!(!first_prompt.contains(reason));
+    let out = p.ok(&["reject", &first_id, "--reason", reason, "--retry"]);
+    assert!(out.contains("another attempt is queued"), "{out}");
+    assert!(!p.worktree(&first_id).exists());
+
+    p.run_headless();
+    let runs = p.runs();
+    assert_eq!(runs.len(), 2, "{runs:#?}");
+    let (second, first) = (&runs[0], &runs[1]);
+    assert_eq!(first["id"], first_id.as_str());
+    assert_eq!(first["status"], "rejected");
+    assert_eq!(first["attempt"], 1);
+    assert_eq!(first["decision"]["verdict"], "reject");
+    assert_eq!(first["decision"]["reason"], reason);
+    assert_eq!(second["status"], "awaiting_approval", "{second:#}");
+    assert_eq!(second["attempt"], 2);
+    assert_eq!(second["task_id"], first["task_id"]);
+    assert!(text(&second["feedback"]).contains(reason), "{second:#}");
+    let second_prompt = std::fs::read_to_string(prompts.with_extension("2")).expect("prompt 2");
+    assert!(second_prompt.contains(reason), "{second_prompt}");
+
+    let second_id = id(second);
+    p.ok(&["reject", &second_id, "--reason", "not needed after all"]);
+    let out = p.run_headless();
+    let runs = p.runs();
+    assert_eq!(
+        runs.len(),
+        2,
+        "no new run after a plain reject: {out}\n{runs:#?}"
+    );
+    assert_eq!(runs[0]["status"], "rejected");
+    assert!(!prompts.with_extension("3").exists());
+    assert_eq!(p.run_branches(), "");
+    assert_eq!(p.linked_worktrees(), 0);
+    p.assert_clean();
+}
+
+const TWO_TASKS: &str = "\
+# Tasks
+
+- [ ] First thing
+- [ ] Second thing
+";
+
+/// Each task's (start, end) in epoch ms, from the agents' trace file.
+fn intervals(trace: &Path) -> Vec<(u64, u64)> {
+    let text = std::fs::read_to_string(trace).expect("trace file");
+    let mut starts = std::collections::BTreeMap::new();
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let parts: Vec<&str> = line.split(' ').collect();
+        let [what, task, ms] = parts[..] else {
+            panic!("bad trace line {line:?}")
+        };
+        let ms: u64 = ms.parse().expect("epoch ms (GNU date)");
+        match what {
+            "start" => {
+                starts.insert(task.to_string(), ms);
+            }
+            "end" => out.push((starts[task], ms)),
+            _ => panic!("bad trace line {line:?}"),
+        }
+    }
+    assert_eq!(out.len(), 2, "{text}");
+    out
+}
+
+fn traced_runs(max_parallel: usize) -> Vec<(u64, u64)> {
+    let p = Project::new();
+    let trace = p.aux("trace");
+    let mut settings = Settings::agent("traces.sh").env("TRACE", &trace);
+    settings.max_parallel = max_parallel;
+    p.setup(TWO_TASKS, &[], settings);
+    p.run_headless();
+    let runs = p.runs();
+    assert_eq!(runs.len(), 2);
+    assert!(
+        runs.iter().all(|r| r["status"] == "awaiting_approval"),
+        "{runs:#?}"
+    );
+    intervals(&trace)
+}
+
+#[test]
+fn max_parallel_2_overlaps_runs_and_1_does_not() {
+    let both = traced_runs(2);
+    let ((s1, e1), (s2, e2)) = (both[0], both[1]);
+    assert!(
+        s1 < e2 && s2 < e1,
+        "runs overlap with max_parallel 2: {both:?}"
+    );
+
+    let one = traced_runs(1);
+    let ((s1, e1), (s2, e2)) = (one[0], one[1]);
+    assert!(
+        e1 <= s2 || e2 <= s1,
+        "runs do not overlap with max_parallel 1: {one:?}"
+    );
+}
+
+#[test]
+fn killed_bosun_leaves_an_interrupted_run_that_recovery_cleans_up() {
+    let p = Project::new();
+    let pid_file = p.aux("pids");
+    let mut settings = Settings::agent("hangs.sh").env("PID_FILE", &pid_file);
+    settings.run_timeout = "60s";
+    p.setup(ONE_TASK, &[], settings);
+
+    let mut bosun = Background(
+        p.bosun_command(&["run", "--headless", "--json"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("bosun starts"),
+    );
+    // bosun records the agent's process group right after starting it; wait until that is
+    // stored (its JSON event is printed after the store write), not just until the agent runs.
+    let stdout = bosun.0.stdout.take().expect("piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Ok(event) = serde_json::from_str::<Value>(&line)
+                && let Some(pgid) = event["run"]["pgid"].as_i64()
+            {
+                let _ = tx.send(pgid);
+                return;
+            }
+        }
+    });
+    let pgid = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the agent started within 10 s");
+    let pgid = i32::try_from(pgid).expect("a pid");
+    let _reap = AgentGroup(pgid);
+    let pids = read_pids(&pid_file);
+    assert_eq!(pids[0], pgid, "the agent leads its own process group");
+
+    bosun.0.kill().expect("kill -9 bosun");
+    bosun.0.wait().expect("bosun is reaped");
+    assert!(
+        pids.iter().all(|&pid| running(pid)),
+        "the agent outlives bosun"
+    );
+    let runs = p.runs();
+    assert_eq!(runs.len(), 2, "{runs:#?}");
+    let (again, first) = (&runs[0], &runs[1]);
+    assert_eq!(first["status"], "interrupted", "{first:#}");
+    assert_eq!(first["attempt"], 1);
+    assert_eq!(again["status"], "queued", "{again:#}");
+    assert_eq!(again["task_id"], first["task_id"]);
+    assert_eq!(again["attempt"], 2);
+    for pid in &pids {
+        assert!(!running(*pid), "recovery ended agent process {pid}");
+    }
+    assert!(!p.worktree(&id(first)).exists());
+    assert_eq!(p.linked_worktrees(), 0);
+    assert_eq!(p.run_branches(), "");
+    p.assert_clean();
+
+    assert_eq!(p.runs(), runs, "a second look changes nothing");
+}
+
+#[test]
+fn approve_refuses_a_dirty_target_checkout_and_works_once_it_is_clean() {
+    let p = Project::new();
+    p.setup(
+        ONE_TASK,
+        &[("notes.txt", b"original\n"), ("README.md", b"# Readme\n")],
+        Settings::agent("writes_note.sh"),
+    );
+    p.run_headless();
+    let run = p.only_run();
+    let id = id(&run);
+    let main = p.rev("main");
+
+    p.write("README.md", b"# Readme\nlocal edit\n");
+    let error = p.fails(&["approve", &id]);
+    assert!(error.contains("uncommitted changes"), "{error}");
+    assert!(error.contains("README.md"), "{error}");
+    assert_eq!(p.run(&id)["status"], "awaiting_approval");
+    assert_eq!(p.rev("main"), main);
+    assert_eq!(p.read("README.md"), b"# Readme\nlocal edit\n");
+    assert!(p.worktree(&id).is_dir(), "the run keeps its worktree");
+
+    p.git(&["checkout", "--", "README.md"]);
+    p.ok(&["approve", &id]);
+    assert_eq!(p.run(&id)["status"], "merged");
+    assert_ne!(p.rev("main"), main);
+    p.assert_clean();
+}
+
+#[test]
+fn second_of_two_conflicting_runs_is_refused_and_stays_awaiting() {
+    let p = Project::new();
+    let mut settings = Settings::agent("writes_note.sh");
+    settings.max_parallel = 2;
+    p.setup(TWO_TASKS, &[("notes.txt", b"original\n")], settings);
+    p.run_headless();
+    let runs = p.runs();
+    assert_eq!(runs.len(), 2);
+    assert!(
+        runs.iter().all(|r| r["status"] == "awaiting_approval"),
+        "{runs:#?}"
+    );
+    let (a, b) = (id(&runs[1]), id(&runs[0]));
+
+    p.ok(&["approve", &a]);
+    let main = p.rev("main");
+    let error = p.fails(&["approve", &b]);
+    assert!(error.contains("conflicts"), "{error}");
+    assert!(error.contains("notes.txt"), "{error}");
+    assert_eq!(p.run(&b)["status"], "awaiting_approval");
+    assert_eq!(p.run(&a)["status"], "merged");
+    assert_eq!(
+        p.rev("main"),
+        main,
+        "main is unchanged by the refused merge"
+    );
+    assert_eq!(
+        p.git(&["show", "main:notes.txt"]),
+        format!("note from {}\n", text(&runs[1]["task_id"]))
+    );
+    p.assert_clean();
+}
+
+#[test]
+fn second_bosun_on_a_busy_repository_is_refused_with_the_first_ones_pid() {
+    let p = Project::new();
+    let pid_file = p.aux("pid");
+    let release = p.aux("release");
+    let settings = Settings::agent("waits.sh")
+        .env("PID_FILE", &pid_file)
+        .env("RELEASE", &release);
+    p.setup(ONE_TASK, &[], settings);
+
+    let mut first = Background(
+        p.bosun_command(&["run", "--headless"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("bosun starts"),
+    );
+    let agent_pid = read_pids(&pid_file)[0];
+    let _reap = AgentGroup(agent_pid);
+
+    let error = p.fails(&["runs"]);
+    assert!(error.contains("already running"), "{error}");
+    assert!(error.contains(&format!("pid {}", first.0.id())), "{error}");
+
+    std::fs::write(&release, "").expect("release the agent");
+    assert!(
+        wait_until(Duration::from_secs(10), || matches!(
+            first.0.try_wait(),
+            Ok(Some(_))
+        )),
+        "the first bosun finishes once its agent does"
+    );
+    let status = first.0.wait().expect("exit status");
+    assert!(status.success(), "{status}");
+    assert_eq!(p.only_run()["status"], "awaiting_approval");
+}
+
+const PRIORITIES: &str = "\
+# Tasks
+
+## Low
+
+- [ ] Tidy the wording
+- [ ] Polish colors (after: Fix login crash)
+
+## 🔥 Critical
+
+- [ ] Fix login crash
+";
+
+#[test]
+fn critical_tasks_go_first_and_dependents_wait_for_the_merge() {
+    let p = Project::new();
+    p.setup(
+        PRIORITIES,
+        &[("notes.txt", b"original\n")],
+        Settings::agent("writes_note.sh"),
+    );
+    let crash = p.task_id("Fix login crash");
+    let tidy = p.task_id("Tidy the wording");
+    let polish = p.task_id("Polish colors");
+
+    p.run_headless();
+    let runs = p.runs();
+    let tasks: Vec<&str> = runs.iter().map(|r| text(&r["task_id"])).collect();
+    // Newest first: the critical task's run was made (and run) before the low one's.
+    assert_eq!(tasks, [tidy.as_str(), crash.as_str()], "{runs:#?}");
+    assert!(runs[1]["id"].as_str() < runs[0]["id"].as_str());
+    assert!(
+        runs.iter().all(|r| r["status"] == "awaiting_approval"),
+        "{runs:#?}"
+    );
+
+    p.ok(&["approve", &id(&runs[1])]);
+    p.run_headless();
+    let runs = p.runs();
+    let tasks: Vec<&str> = runs.iter().map(|r| text(&r["task_id"])).collect();
+    assert_eq!(
+        tasks,
+        [polish.as_str(), tidy.as_str(), crash.as_str()],
+        "{runs:#?}"
+    );
+    assert_eq!(runs[0]["status"], "awaiting_approval", "{:#}", runs[0]);
+    assert_eq!(
+        runs[0]["base"],
+        p.rev("main").as_str(),
+        "it starts from the merge"
+    );
+    p.assert_clean();
+}
