@@ -971,3 +971,56 @@ fn critical_tasks_go_first_and_dependents_wait_for_the_merge() {
     );
     p.assert_clean();
 }
+
+#[test]
+fn a_missing_agent_program_is_a_clear_error_before_any_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir(&repo).unwrap();
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .current_dir(&repo)
+            .args(["-c", "user.name=t", "-c", "user.email=t@localhost"])
+            .args(args)
+            .env_remove("GIT_DIR")
+            .env_remove("GIT_WORK_TREE")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    git(&["init", "-q", "-b", "main"]);
+    std::fs::write(repo.join("TODO.md"), "- [ ] something\n").unwrap();
+    std::fs::write(
+        repo.join("bosun.toml"),
+        format!(
+            "[project]\nworktree_root = \"{}\"\n[executors.ghost]\ncommand = [\"definitely-not-installed-agent-xyz\"]\n",
+            dir.path().join("wt").display()
+        ),
+    )
+    .unwrap();
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "init"]);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bosun"))
+        .current_dir(&repo)
+        .args(["run", "--headless"])
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("agent program `definitely-not-installed-agent-xyz` of [executors.ghost] was not found on PATH"),
+        "{stderr}"
+    );
+    // No run was made for it.
+    let runs = std::process::Command::new(env!("CARGO_BIN_EXE_bosun"))
+        .current_dir(&repo)
+        .args(["runs", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&runs.stdout).trim(), "[]");
+}

@@ -40,6 +40,11 @@ pub enum Event {
     },
     /// Nothing is running and nothing more can be scheduled.
     Idle,
+    /// The orchestrator stopped on an error (a `Stopped` follows).
+    Failed {
+        /// What went wrong.
+        error: String,
+    },
     /// The orchestrator has stopped.
     Stopped,
 }

@@ -299,9 +299,44 @@ impl Orchestrator {
         Ok(())
     }
 
-    async fn run(mut self, mut commands: mpsc::Receiver<Command>) -> Result<(), OrchestratorError> {
+    /// Every executor that routing can pick must exist before any run starts: a missing agent
+    /// program is a clear error now, not a string of failed runs.
+    fn check_executors(&self) -> Result<(), OrchestratorError> {
+        for (name, executor) in &self.config.executors.agents {
+            let argv = executor.argv();
+            let Some(program) = argv.first() else {
+                continue;
+            };
+            if executors::find_program(program, &self.project.root).is_none() {
+                return Err(OrchestratorError::Config(format!(
+                    "agent program `{program}` of [executors.{name}] was not found on PATH; install it or fix its command in bosun.toml (`bosun doctor` checks this)"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs until stopped; `Stopped` is published however it ends, so front ends never wait
+    /// on an orchestrator that failed.
+    async fn run(self, commands: mpsc::Receiver<Command>) -> Result<(), OrchestratorError> {
+        let events = self.events.clone();
+        let result = self.run_loop(commands).await;
+        if let Err(e) = &result {
+            let _ = events.send(Event::Notice {
+                text: format!("error: {e}"),
+            });
+        }
+        let _ = events.send(Event::Stopped);
+        result
+    }
+
+    async fn run_loop(
+        mut self,
+        mut commands: mpsc::Receiver<Command>,
+    ) -> Result<(), OrchestratorError> {
         if self.options.schedule {
             self.reload_tasks()?;
+            self.check_executors()?;
         }
         let mut grace: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
         loop {
@@ -355,7 +390,6 @@ impl Orchestrator {
             self.handle_update(update)?;
         }
         self.store.flush()?;
-        let _ = self.events.send(Event::Stopped);
         Ok(())
     }
 
