@@ -2,44 +2,13 @@
 //! repository and checks what a user would see (output, exit status, files on disk).
 
 use std::path::Path;
-use std::process::{Command, ExitStatus};
+use std::process::ExitStatus;
 
 use serde_json::Value;
+
+mod common;
+use common::{clean, git};
 use tempfile::TempDir;
-
-/// A command with no inherited git, bosun or logging settings (so a test run from a git hook
-/// or with `BOSUN_*` set still works on the temp repository only).
-fn clean(program: &str, dir: &Path) -> Command {
-    let mut cmd = Command::new(program);
-    cmd.current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("RUST_LOG");
-    for (key, _) in std::env::vars_os() {
-        let name = key.to_string_lossy();
-        if name.starts_with("BOSUN_") || name.starts_with("GIT_") {
-            cmd.env_remove(&key);
-        }
-    }
-    cmd
-}
-
-/// Runs git in `dir`, asserts it succeeded, and returns its stdout.
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = clean("git", dir)
-        .args(["-c", "user.name=Test", "-c", "user.email=test@example.com"])
-        .args([
-            "-c",
-            "commit.gpgsign=false",
-            "-c",
-            "status.showUntrackedFiles=all",
-        ])
-        .args(args)
-        .output()
-        .expect("git runs");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "git {args:?} failed: {stderr}");
-    String::from_utf8(out.stdout).expect("git prints UTF-8")
-}
 
 /// A new, empty git repository on branch `main`.
 fn repo() -> TempDir {

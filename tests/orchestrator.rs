@@ -14,22 +14,10 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tempfile::TempDir;
 
-/// A command with no inherited git, bosun or logging settings.
-fn clean(program: &str, dir: &Path) -> Command {
-    let mut cmd = Command::new(program);
-    cmd.current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("RUST_LOG");
-    for (key, _) in std::env::vars_os() {
-        let name = key.to_string_lossy();
-        if name.starts_with("BOSUN_") || name.starts_with("GIT_") {
-            cmd.env_remove(&key);
-        }
-    }
-    cmd
-}
+mod common;
+use common::clean;
+use tempfile::TempDir;
 
 fn agent(name: &str) -> String {
     format!("{}/tests/agents/{name}", env!("CARGO_MANIFEST_DIR"))
@@ -156,20 +144,7 @@ impl Project {
     }
 
     fn git_output(&self, args: &[&str]) -> Vec<u8> {
-        let out = clean("git", &self.repo)
-            .args(["-c", "user.name=Test", "-c", "user.email=test@example.com"])
-            .args([
-                "-c",
-                "commit.gpgsign=false",
-                "-c",
-                "status.showUntrackedFiles=all",
-            ])
-            .args(args)
-            .output()
-            .expect("git runs");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "git {args:?} failed: {stderr}");
-        out.stdout
+        common::git_output(&self.repo, args)
     }
 
     /// Runs git in the repository, asserts it succeeded, and returns its stdout.
@@ -978,19 +953,7 @@ fn a_missing_agent_program_is_a_clear_error_before_any_run() {
     let repo = dir.path().join("repo");
     std::fs::create_dir(&repo).unwrap();
     let git = |args: &[&str]| {
-        let out = std::process::Command::new("git")
-            .current_dir(&repo)
-            .args(["-c", "user.name=t", "-c", "user.email=t@localhost"])
-            .args(args)
-            .env_remove("GIT_DIR")
-            .env_remove("GIT_WORK_TREE")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        common::git(&repo, args);
     };
     git(&["init", "-q", "-b", "main"]);
     std::fs::write(repo.join("TODO.md"), "- [ ] something\n").unwrap();

@@ -11,21 +11,10 @@ use bosun::orchestrator::{Command as OrchestratorCommand, Event, Options, Orches
 use bosun::project::Project;
 use tokio::sync::{broadcast, oneshot};
 
+mod common;
+
 fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .args(["-c", "user.name=t", "-c", "user.email=t@localhost"])
-        .args(args)
-        .env_remove("GIT_DIR")
-        .env_remove("GIT_WORK_TREE")
-        .env_remove("GIT_INDEX_FILE")
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::git(dir, args);
 }
 
 /// A repository with `todo` committed, and a config whose worktrees stay in the temp dir.

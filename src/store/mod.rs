@@ -137,10 +137,23 @@ impl Store {
             error,
         })?;
         let lock = StoreLock::acquire(&state_dir.join("lock"))?;
-        let db = sled::Config::new()
+        let config = sled::Config::new()
             .path(state_dir.join("store"))
-            .flush_every_ms(Some(200))
-            .open()?;
+            .flush_every_ms(Some(200));
+        // Our flock makes this process the only bosun here, so a sled lock conflict can only be
+        // this process's previous handle, whose flusher thread lets go within one flush period.
+        let mut tries = 0;
+        let db = loop {
+            match config.open() {
+                Err(sled::Error::Io(e))
+                    if e.kind() == std::io::ErrorKind::WouldBlock && tries < 50 =>
+                {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => break other?,
+            }
+        };
         let meta = db.open_tree("meta")?;
         let found = match meta.get("schema_version")? {
             Some(v) => {

@@ -1,0 +1,45 @@
+//! Helpers shared by the integration tests: commands with a clean environment and git.
+// Each test crate uses only some of these.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::Command;
+
+/// A command with no inherited git, bosun or logging settings (so a test run from a git hook
+/// or with `BOSUN_*` set still works on its temporary repository only).
+pub fn clean(program: &str, dir: &Path) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG");
+    for (key, _) in std::env::vars_os() {
+        let name = key.to_string_lossy();
+        if name.starts_with("BOSUN_") || name.starts_with("GIT_") {
+            cmd.env_remove(&key);
+        }
+    }
+    cmd
+}
+
+/// Runs git in `dir` with a test identity, asserts it succeeded, and returns its stdout.
+pub fn git_output(dir: &Path, args: &[&str]) -> Vec<u8> {
+    let out = clean("git", dir)
+        .args(["-c", "user.name=Test", "-c", "user.email=test@example.com"])
+        .args([
+            "-c",
+            "commit.gpgsign=false",
+            "-c",
+            "status.showUntrackedFiles=all",
+        ])
+        .args(args)
+        .output()
+        .expect("git runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "git {args:?} failed: {stderr}");
+    out.stdout
+}
+
+/// [`git_output`] as text.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    String::from_utf8(git_output(dir, args)).expect("git prints UTF-8")
+}
