@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod config;
 pub mod executors;
+pub mod gates;
 pub mod git;
 pub mod intake;
 pub mod model;

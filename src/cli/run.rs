@@ -184,6 +184,16 @@ pub fn describe(
             Some(format!("{:8}  {}  > {line}", "", run_id.short()))
         }
         Event::Output { .. } => None,
+        Event::GateStarted { .. } => None,
+        Event::GateFinished { run_id, result } => Some(format!(
+            "{:8}  {}  gate {:<8} {:<4} {:.2}  {}",
+            "",
+            run_id.short(),
+            result.name,
+            result.verdict,
+            result.score,
+            result.summary
+        )),
         Event::Paused { paused } => Some(if *paused {
             "paused".into()
         } else {

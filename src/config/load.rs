@@ -229,6 +229,34 @@ fn validate(config: &Config, origin: &str) -> Result<(), ConfigError> {
             super::duration(t).map_err(|m| invalid(format!("executors.{name}.timeout"), m))?;
         }
     }
+    for (name, gate) in &config.gates.commands {
+        if gate.command.trim().is_empty() {
+            return Err(invalid(
+                format!("gates.{name}.command"),
+                "give the command to run, e.g. \"cargo test\"".into(),
+            ));
+        }
+        super::duration(&gate.timeout).map_err(|m| invalid(format!("gates.{name}.timeout"), m))?;
+        if !(gate.weight >= 0.0 && gate.weight.is_finite()) {
+            return Err(invalid(
+                format!("gates.{name}.weight"),
+                "must be a number ≥ 0".into(),
+            ));
+        }
+    }
+    for (key, globs) in [
+        ("allowed_paths", &config.gates.diff.allowed_paths),
+        ("denied_paths", &config.gates.diff.denied_paths),
+    ] {
+        for g in globs {
+            globset::Glob::new(g).map_err(|e| {
+                invalid(
+                    format!("gates.diff.{key}"),
+                    format!("`{g}` is not a glob: {e}"),
+                )
+            })?;
+        }
+    }
     let o = &config.orchestrator;
     super::duration(&o.run_timeout).map_err(|m| invalid("orchestrator.run_timeout".into(), m))?;
     super::duration(&o.shutdown_grace)

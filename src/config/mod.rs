@@ -34,6 +34,8 @@ pub struct Config {
     pub routing: RoutingConfig,
     /// `[prompt]`: what the agent is told.
     pub prompt: PromptConfig,
+    /// `[gates]`, `[gates.diff]` and `[gates.NAME]`: the checks every change goes through.
+    pub gates: GatesConfig,
     /// `[telemetry]`: the log file.
     pub telemetry: TelemetryConfig,
 }
@@ -273,6 +275,113 @@ impl Default for TypeKeywords {
                 "развёртыван*",
                 "инфраструктур*",
             ]),
+        }
+    }
+}
+
+/// `[gates]`: whether a failing required gate stops the rest, the built-in `diff` gate, and
+/// command gates (`build`, `test`, `lint`, or any name).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GatesConfig {
+    /// Stop at the first failing required gate (the rest are recorded as skipped).
+    pub fail_fast: bool,
+    /// `[gates.diff]`.
+    pub diff: DiffGateConfig,
+    /// `[gates.NAME]` command gates, run in name order after `diff`.
+    #[serde(flatten)]
+    pub commands: BTreeMap<String, CommandGateConfig>,
+}
+
+impl Default for GatesConfig {
+    fn default() -> Self {
+        Self {
+            fail_fast: true,
+            diff: DiffGateConfig::default(),
+            commands: BTreeMap::new(),
+        }
+    }
+}
+
+/// Hand-written for the same reason as [`ExecutorsConfig`]: fixed keys and named tables share
+/// one table, and errors inside a gate's table keep their file position.
+impl<'de> Deserialize<'de> for GatesConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = GatesConfig;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("`fail_fast`, `[gates.diff]` or `[gates.NAME]` tables")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut out = GatesConfig::default();
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "fail_fast" => out.fail_fast = map.next_value()?,
+                        "diff" => out.diff = map.next_value()?,
+                        _ => {
+                            let gate: CommandGateConfig = map.next_value()?;
+                            out.commands.insert(key, gate);
+                        }
+                    }
+                }
+                Ok(out)
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
+/// `[gates.diff]`: the always-on check that the agent did real work where it may.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DiffGateConfig {
+    /// Globs every changed path must match (empty: everything is allowed).
+    pub allowed_paths: Vec<String>,
+    /// Globs no changed path may match.
+    pub denied_paths: Vec<String>,
+    /// Most lines a change may add plus remove.
+    pub max_changed_lines: usize,
+}
+
+impl Default for DiffGateConfig {
+    fn default() -> Self {
+        Self {
+            allowed_paths: Vec::new(),
+            denied_paths: Vec::new(),
+            max_changed_lines: 5_000,
+        }
+    }
+}
+
+/// `[gates.NAME]`: a shell command run in the run's worktree; exit status 0 passes. When its
+/// output has a test runner's summary (cargo, nextest, pytest, go, jest, vitest), the score is
+/// passed / (passed + failed).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CommandGateConfig {
+    /// The command, run with `sh -c` in the worktree with the agents' scrubbed environment.
+    pub command: String,
+    /// A failure fails the run (else it only lowers the score, as a warning).
+    pub required: bool,
+    /// Weight in the run's score.
+    pub weight: f64,
+    /// Longest the command may take.
+    pub timeout: String,
+    /// Task types the gate applies to (empty: all).
+    pub applies_to: Vec<TaskType>,
+}
+
+impl Default for CommandGateConfig {
+    fn default() -> Self {
+        Self {
+            command: String::new(),
+            required: true,
+            weight: 1.0,
+            timeout: "10m".into(),
+            applies_to: Vec::new(),
         }
     }
 }

@@ -1,8 +1,10 @@
 //! Domain types shared by every layer: tasks, runs and their outcomes.
 //! Nothing in here depends on another module of the crate.
 
+mod gate;
 mod run;
 mod task;
 
+pub use gate::{GateResult, Verdict, weighted_score};
 pub use run::{Decision, Run, RunId, RunStatus, Usage, now_ms, slug};
 pub use task::{Priority, Subtask, Task, TaskId, TaskType};

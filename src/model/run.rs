@@ -204,6 +204,12 @@ pub struct Run {
     pub decision: Option<Decision>,
     /// Files changed, lines added and removed.
     pub diffstat: Option<(usize, usize, usize)>,
+    /// Gate results, in the order the gates ran.
+    #[serde(default)]
+    pub gates: Vec<super::GateResult>,
+    /// Weighted mean of the gate scores.
+    #[serde(default)]
+    pub score: Option<f64>,
 }
 
 /// Now, in Unix milliseconds.

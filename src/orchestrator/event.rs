@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::model::{Run, RunId};
+use crate::model::{GateResult, Run, RunId};
 
 /// A change the front ends may show.
 #[derive(Debug, Clone, Serialize)]
@@ -27,6 +27,20 @@ pub enum Event {
         run_id: RunId,
         /// What it does.
         text: String,
+    },
+    /// A gate started checking a run's change.
+    GateStarted {
+        /// The run.
+        run_id: RunId,
+        /// The gate.
+        gate: String,
+    },
+    /// A gate finished (its result is also stored on the run).
+    GateFinished {
+        /// The run.
+        run_id: RunId,
+        /// The result.
+        result: GateResult,
     },
     /// Scheduling was paused or resumed.
     Paused {

@@ -236,6 +236,8 @@ impl Orchestrator {
             feedback,
             decision: None,
             diffstat: None,
+            gates: Vec::new(),
+            score: None,
         }
     }
 
@@ -561,6 +563,8 @@ impl Orchestrator {
                 )
             }),
             cancel,
+            task: task.clone(),
+            gates: self.config.gates.clone(),
         };
         let updates = self.updates_tx.clone();
         let events = self.events.clone();
@@ -596,6 +600,18 @@ impl Orchestrator {
                     },
                 );
             }
+            Update::GateStarted { run_id, gate } => {
+                let _ = self.events.send(Event::GateStarted { run_id, gate });
+            }
+            Update::GateFinished { run_id, result } => {
+                // Each result is stored as it comes, so a crash mid-pipeline keeps what ran.
+                let published = result.clone();
+                self.update(&run_id, |r| r.gates.push(result))?;
+                let _ = self.events.send(Event::GateFinished {
+                    run_id,
+                    result: published,
+                });
+            }
             Update::Gating { run_id, usage } => {
                 self.update(&run_id, |r| {
                     r.status = RunStatus::Gating;
@@ -616,11 +632,18 @@ impl Orchestrator {
             self.handle_update(update)?;
         }
         match outcome {
-            Outcome::Change { head, diff, usage } => {
+            Outcome::Change {
+                head,
+                diff,
+                usage,
+                gates,
+            } => {
                 self.store.put_diff(&id, &diff.patch)?;
                 let stat = (diff.files.len(), diff.insertions, diff.deletions);
                 self.update(&id, |r| {
                     r.status = RunStatus::AwaitingApproval;
+                    r.score = crate::model::weighted_score(&gates);
+                    r.gates = gates;
                     r.head = Some(head);
                     r.pgid = None;
                     r.diffstat = Some(stat);
@@ -630,8 +653,21 @@ impl Orchestrator {
                     }
                 })?;
             }
-            Outcome::Failed { error, usage } => {
+            Outcome::Failed {
+                error,
+                usage,
+                change,
+            } => {
+                if let Some((_, diff, _)) = &change {
+                    self.store.put_diff(&id, &diff.patch)?;
+                }
                 let run = self.update(&id, |r| {
+                    if let Some((head, diff, gates)) = change {
+                        r.head = Some(head);
+                        r.diffstat = Some((diff.files.len(), diff.insertions, diff.deletions));
+                        r.score = crate::model::weighted_score(&gates);
+                        r.gates = gates;
+                    }
                     r.status = RunStatus::Failed;
                     r.error = Some(error);
                     r.pgid = None;

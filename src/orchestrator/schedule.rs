@@ -151,6 +151,8 @@ mod tests {
                 reason: "too broad".into(),
             }),
             diffstat: None,
+            gates: Vec::new(),
+            score: None,
         }
     }
 

@@ -13,8 +13,9 @@ use crate::executors::events::AgentEvent;
 use crate::executors::{
     self, AgentOutcome, AgentRun, ExecutorError, ExitKind, OutputFormat, OutputLine,
 };
+use crate::gates::{self, GateContext, GateProgress};
 use crate::git;
-use crate::model::{RunId, Usage};
+use crate::model::{GateResult, RunId, Usage};
 
 /// Everything a worker needs, owned (it runs on its own task).
 pub(crate) struct Job {
@@ -34,6 +35,8 @@ pub(crate) struct Job {
     pub max_log_bytes: u64,
     pub prompt: PromptSource,
     pub cancel: CancellationToken,
+    pub task: crate::model::Task,
+    pub gates: crate::config::GatesConfig,
 }
 
 /// How to make the prompt once the worktree exists (references are read from it).
@@ -54,19 +57,28 @@ pub(crate) enum Update {
     Progress { run_id: RunId, text: String },
     /// The agent finished; its change is being committed and diffed.
     Gating { run_id: RunId, usage: Option<Usage> },
+    /// A gate started.
+    GateStarted { run_id: RunId, gate: String },
+    /// A gate finished.
+    GateFinished { run_id: RunId, result: GateResult },
 }
 
 /// How a run's work ended.
 #[derive(Debug)]
 pub(crate) enum Outcome {
-    /// A change to review.
+    /// A change to review, with its gate results.
     Change {
         head: String,
         diff: git::DiffSummary,
         usage: Option<Usage>,
+        gates: Vec<GateResult>,
     },
-    /// Nothing to review, and why.
-    Failed { error: String, usage: Option<Usage> },
+    /// Nothing to approve, and why; `change` is set when a gate failed on a real change.
+    Failed {
+        error: String,
+        usage: Option<Usage>,
+        change: Option<(String, git::DiffSummary, Vec<GateResult>)>,
+    },
     /// Stopped on request.
     Cancelled,
 }
@@ -156,20 +168,24 @@ pub(crate) async fn work(
     let forward_id = id.clone();
     let forward_events = events.clone();
     let forward_updates = updates.clone();
+    // Forwards output lines and progress until the runner has dropped both senders.
     let forwarder = tokio::spawn(async move {
-        loop {
+        let (mut lines_open, mut progress_open) = (true, true);
+        while lines_open || progress_open {
             tokio::select! {
-                line = line_rx.recv() => match line {
-                    Some(l) => { let _ = forward_events.send(Event::Output { run_id: forward_id.clone(), line: l.text }); }
-                    None => break,
+                line = line_rx.recv(), if lines_open => match line {
+                    Some(l) => {
+                        let _ = forward_events.send(Event::Output { run_id: forward_id.clone(), line: l.text });
+                    }
+                    None => lines_open = false,
                 },
-                ev = progress_rx.recv() => match ev {
+                ev = progress_rx.recv(), if progress_open => match ev {
                     Some(AgentEvent::Progress(text)) => {
                         let _ = forward_events.send(Event::Progress { run_id: forward_id.clone(), text: text.clone() });
                         let _ = forward_updates.send(Update::Progress { run_id: forward_id.clone(), text });
                     }
-                    Some(_) => {}
-                    None => {}
+                    Some(AgentEvent::Usage(_) | AgentEvent::Final { .. }) => {}
+                    None => progress_open = false,
                 },
             }
         }
@@ -258,9 +274,54 @@ pub(crate) async fn work(
     match committed {
         Ok(Ok((head, diff))) => {
             if head == base || diff.files.is_empty() {
-                failed("the agent changed nothing".to_string(), usage)
-            } else {
-                Outcome::Change { head, diff, usage }
+                return failed("the agent changed nothing".to_string(), usage);
+            }
+            let pipeline = gates::from_config(&job.gates);
+            let cx = GateContext {
+                task: &job.task,
+                worktree: &worktree.path,
+                diff: &diff,
+                env: &run.env,
+                log_path: &job.log_path,
+                max_log_bytes: job.max_log_bytes,
+                cancel: job.cancel.clone(),
+            };
+            let results = gates::run_pipeline(&pipeline, &cx, job.gates.fail_fast, |p| {
+                let _ = updates.send(match p {
+                    GateProgress::Started(gate) => Update::GateStarted {
+                        run_id: id.clone(),
+                        gate: gate.to_string(),
+                    },
+                    GateProgress::Finished(result) => Update::GateFinished {
+                        run_id: id.clone(),
+                        result: result.clone(),
+                    },
+                });
+            })
+            .await;
+            if job.cancel.is_cancelled() {
+                return Outcome::Cancelled;
+            }
+            match gates::first_failure(&results) {
+                Some(f) => {
+                    let details: String = f.details.lines().take(15).collect::<Vec<_>>().join("\n");
+                    let error = if details.is_empty() {
+                        format!("gate `{}` failed: {}", f.name, f.summary)
+                    } else {
+                        format!("gate `{}` failed: {}\n{details}", f.name, f.summary)
+                    };
+                    Outcome::Failed {
+                        error,
+                        usage,
+                        change: Some((head, diff, results)),
+                    }
+                }
+                None => Outcome::Change {
+                    head,
+                    diff,
+                    usage,
+                    gates: results,
+                },
             }
         }
         Ok(Err(e)) => failed(format!("cannot commit the agent's changes: {e}"), usage),
@@ -269,7 +330,11 @@ pub(crate) async fn work(
 }
 
 fn failed(error: String, usage: Option<Usage>) -> Outcome {
-    Outcome::Failed { error, usage }
+    Outcome::Failed {
+        error,
+        usage,
+        change: None,
+    }
 }
 
 /// The agent's last output lines, for an error message.

@@ -351,6 +351,8 @@ mod tests {
             feedback: None,
             decision: None,
             diffstat: None,
+            gates: Vec::new(),
+            score: None,
         }
     }
 

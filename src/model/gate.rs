@@ -1,0 +1,108 @@
+//! The outcome of one quality gate on one run.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// What a gate concluded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// The change meets the gate.
+    Pass,
+    /// The change does not meet the gate.
+    Fail,
+    /// Worth a look, but not a failure.
+    Warn,
+    /// The gate did not run (not applicable, or stopped by an earlier failure).
+    Skip,
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Pass => "pass",
+            Self::Fail => "fail",
+            Self::Warn => "warn",
+            Self::Skip => "skip",
+        })
+    }
+}
+
+/// One gate's result, kept with the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GateResult {
+    /// The gate's name (`diff`, `build`, `test`, or a custom name).
+    pub name: String,
+    /// What it concluded.
+    pub verdict: Verdict,
+    /// 0 (worst) to 1 (best).
+    pub score: f64,
+    /// A 95% interval around the score, for gates that sample (the LLM judge).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<(f64, f64)>,
+    /// One line for lists.
+    pub summary: String,
+    /// More, for the review screen (first errors, offending paths, …).
+    #[serde(default)]
+    pub details: String,
+    /// How long it took, in milliseconds.
+    pub duration_ms: u64,
+    /// A failure stops the run (and, with `fail_fast`, the remaining gates).
+    pub required: bool,
+    /// Weight in the run's score.
+    pub weight: f64,
+}
+
+impl GateResult {
+    /// A skipped gate: it takes no part in the score.
+    pub fn skipped(name: &str, why: &str, required: bool, weight: f64) -> Self {
+        Self {
+            name: name.to_string(),
+            verdict: Verdict::Skip,
+            score: 0.0,
+            interval: None,
+            summary: why.to_string(),
+            details: String::new(),
+            duration_ms: 0,
+            required,
+            weight,
+        }
+    }
+}
+
+/// The weighted mean of the scores of the gates that ran; `None` when none did.
+pub fn weighted_score(results: &[GateResult]) -> Option<f64> {
+    let (sum, weights) = results
+        .iter()
+        .filter(|r| r.verdict != Verdict::Skip && r.weight > 0.0)
+        .fold((0.0, 0.0), |(s, w), r| {
+            (s + r.score * r.weight, w + r.weight)
+        });
+    (weights > 0.0).then(|| sum / weights)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(score: f64, weight: f64, verdict: Verdict) -> GateResult {
+        GateResult {
+            verdict,
+            score,
+            weight,
+            ..GateResult::skipped("g", "", true, weight)
+        }
+    }
+
+    #[test]
+    fn score_is_the_weighted_mean_of_gates_that_ran() {
+        let rs = [
+            result(1.0, 1.0, Verdict::Pass),
+            result(0.5, 3.0, Verdict::Fail),
+            result(0.0, 5.0, Verdict::Skip),
+        ];
+        assert_eq!(weighted_score(&rs), Some((1.0 + 1.5) / 4.0));
+        assert_eq!(weighted_score(&rs[2..]), None);
+    }
+}

@@ -1,0 +1,173 @@
+//! Gates end to end: `bosun run --headless` with configured gates on temporary repositories
+//! and scripted agents; what `bosun runs --json` reports and how failures feed retries.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+mod common;
+use common::{clean, git};
+
+fn agent(name: &str) -> String {
+    format!("{}/tests/agents/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A repository with `files` and a TODO.md committed, and `config` (plus a worktree root in
+/// the temp dir) as bosun.toml.
+fn repo(dir: &Path, todo: &str, files: &[(&str, &str)], config: &str) -> PathBuf {
+    let repo = dir.join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    std::fs::write(repo.join("TODO.md"), todo).unwrap();
+    for (name, content) in files {
+        let p = repo.join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, content).unwrap();
+    }
+    let wt = dir.join("wt").display().to_string();
+    std::fs::write(
+        repo.join("bosun.toml"),
+        format!("[project]\nworktree_root = {wt:?}\n{config}"),
+    )
+    .unwrap();
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "init"]);
+    repo
+}
+
+fn bosun(repo: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = clean(env!("CARGO_BIN_EXE_bosun"), repo)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn runs(repo: &Path) -> Vec<Value> {
+    let (ok, out, err) = bosun(repo, &["runs", "--json"]);
+    assert!(ok, "{err}");
+    serde_json::from_str(&out).unwrap()
+}
+
+fn gate<'a>(run: &'a Value, name: &str) -> &'a Value {
+    run["gates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == name)
+        .unwrap_or_else(|| panic!("no gate {name}: {run}"))
+}
+
+#[test]
+fn passing_gates_are_scored_and_listed_on_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "[executors.a]\ncommand = [{:?}]\n[gates.build]\ncommand = \"test -f notes.txt\"\n[gates.test]\ncommand = \"echo '===== 3 passed, 1 failed in 0.10s ====='\"\nweight = 2.0\n",
+        agent("writes_note.sh")
+    );
+    let repo = repo(dir.path(), "- [ ] write a note\n", &[], &config);
+    let (ok, out, err) = bosun(&repo, &["run", "--headless"]);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("gate build"), "progress shows gates: {out}");
+    let r = &runs(&repo)[0];
+    assert_eq!(r["status"], "awaiting_approval", "{r}");
+    assert_eq!(gate(r, "diff")["verdict"], "pass");
+    assert_eq!(gate(r, "build")["verdict"], "pass");
+    assert_eq!(gate(r, "build")["summary"], "exit status 0");
+    let t = gate(r, "test");
+    assert_eq!(t["verdict"], "pass");
+    assert_eq!(t["summary"], "3 passed, 1 failed, 0 skipped");
+    assert_eq!(t["score"], 0.75);
+    // Weighted mean: diff 1.0 ×1, build 1.0 ×1, test 0.75 ×2.
+    let score = r["score"].as_f64().unwrap();
+    assert!((score - 3.5 / 4.0).abs() < 1e-9, "{score}");
+}
+
+#[test]
+fn a_failing_build_is_retried_with_its_error_in_the_prompt_then_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let prompts = dir.path().join("prompt");
+    let config = format!(
+        "[orchestrator]\nmax_attempts = 2\n[executors.a]\ncommand = [{:?}]\nenv = {{ PROMPT_COPY = {:?} }}\n[gates.build]\ncommand = \"echo 'error[E0308]: mismatched types at src/lib.rs:3'; exit 1\"\n[gates.test]\ncommand = \"true\"\n",
+        agent("writes_note.sh"),
+        prompts.display().to_string()
+    );
+    let repo = repo(dir.path(), "- [ ] write a note\n", &[], &config);
+    let (ok, out, err) = bosun(&repo, &["run", "--headless"]);
+    assert!(ok, "{out}{err}");
+    let all = runs(&repo);
+    assert_eq!(all.len(), 2, "two attempts: {all:?}");
+    for r in &all {
+        assert_eq!(r["status"], "failed");
+        assert!(
+            r["error"]
+                .as_str()
+                .unwrap()
+                .starts_with("gate `build` failed"),
+            "{r}"
+        );
+        assert_eq!(gate(r, "build")["verdict"], "fail");
+        assert_eq!(
+            gate(r, "test")["verdict"],
+            "skip",
+            "fail_fast skips the rest"
+        );
+    }
+    let second = std::fs::read_to_string(format!("{}.2", prompts.display())).unwrap();
+    assert!(
+        second.contains("error[E0308]: mismatched types at src/lib.rs:3"),
+        "{second}"
+    );
+    let first = std::fs::read_to_string(format!("{}.1", prompts.display())).unwrap();
+    assert!(!first.contains("E0308"));
+}
+
+#[test]
+fn deleting_a_test_fails_the_diff_gate() {
+    let dir = tempfile::tempdir().unwrap();
+    let config =
+        "[executors.a]\ncommand = [\"sh\", \"-c\", \"rm tests/test_api.py\"]\n".to_string();
+    let repo = repo(
+        dir.path(),
+        "- [ ] tidy\n",
+        &[("tests/test_api.py", "def test_x():\n    assert True\n")],
+        &config,
+    );
+    let (ok, _, err) = bosun(&repo, &["run", "--headless"]);
+    assert!(ok, "{err}");
+    let r = &runs(&repo)[0];
+    assert_eq!(r["status"], "failed");
+    assert_eq!(
+        gate(r, "diff")["summary"],
+        "test file tests/test_api.py was deleted"
+    );
+    assert_eq!(r["score"], 0.0);
+}
+
+#[test]
+fn a_gate_for_other_task_types_is_skipped_and_an_optional_failure_only_warns() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "[executors.a]\ncommand = [{:?}]\n[gates.lint]\ncommand = \"exit 3\"\nrequired = false\n[gates.test]\ncommand = \"exit 1\"\napplies_to = [\"code\"]\n",
+        agent("writes_note.sh")
+    );
+    let repo = repo(
+        dir.path(),
+        "- [ ] Update the guide [type:docs]\n",
+        &[],
+        &config,
+    );
+    let (ok, _, err) = bosun(&repo, &["run", "--headless"]);
+    assert!(ok, "{err}");
+    let r = &runs(&repo)[0];
+    assert_eq!(r["status"], "awaiting_approval", "{r}");
+    assert_eq!(gate(r, "lint")["verdict"], "warn");
+    assert_eq!(gate(r, "test")["verdict"], "skip");
+    assert_eq!(gate(r, "test")["summary"], "does not apply to docs tasks");
+    // diff 1.0 and lint 0.0 count; the skipped test gate does not.
+    assert_eq!(r["score"], 0.5);
+}
