@@ -171,3 +171,67 @@ fn a_gate_for_other_task_types_is_skipped_and_an_optional_failure_only_warns() {
     // diff 1.0 and lint 0.0 count; the skipped test gate does not.
     assert_eq!(r["score"], 0.5);
 }
+
+#[test]
+fn gated_policy_auto_approves_a_passing_docs_change_and_holds_a_manifest_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let docs_agent = "mkdir -p docs && echo 'How to use it.' > docs/guide.md";
+    let code_agent = "echo '[package]' > Cargo.toml && echo 'fn x() {}' > lib.rs";
+    let config = format!(
+        "[policy]\nmode = \"gated\"\nrequire_operator_for = [\"Cargo.toml\"]\n[routing]\ndocs = [\"writer\"]\ndefault = [\"coder\"]\n[executors.writer]\ncommand = [\"sh\", \"-c\", {docs_agent:?}]\n[executors.coder]\ncommand = [\"sh\", \"-c\", {code_agent:?}]\n"
+    );
+    let repo = repo(
+        dir.path(),
+        "- [ ] Write the guide [type:docs]\n- [ ] Add the crate manifest\n",
+        &[],
+        &config,
+    );
+    let (ok, out, err) = bosun(&repo, &["run", "--headless"]);
+    assert!(ok, "{out}{err}");
+    let all = runs(&repo);
+    let by_title = |t: &str| {
+        all.iter()
+            .find(|r| r["task_title"] == t)
+            .unwrap_or_else(|| panic!("{t}: {all:?}"))
+    };
+    let docs = by_title("Write the guide");
+    assert_eq!(docs["status"], "merged", "{docs}");
+    assert_eq!(docs["decision"]["by"], "policy");
+    let guide = git(&repo, &["show", "main:docs/guide.md"]);
+    assert_eq!(guide, "How to use it.\n");
+    assert!(git(&repo, &["show", "main:TODO.md"]).contains("- [x] Write the guide"));
+    let code = by_title("Add the crate manifest");
+    assert_eq!(code["status"], "awaiting_approval", "{code}");
+    let (_, shown, _) = bosun(&repo, &["show", code["id"].as_str().unwrap(), "--json"]);
+    let shown: Value = serde_json::from_str(&shown).unwrap();
+    let policy = shown["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "policy")
+        .unwrap();
+    assert_eq!(
+        policy["text"],
+        "awaiting approval: touches Cargo.toml (require_operator_for `Cargo.toml`)"
+    );
+
+    // The same repository in supervised mode (the default), for one run: everything waits.
+    let (ok, _, err) = bosun(
+        &repo,
+        &[
+            "reject",
+            code["id"].as_str().unwrap(),
+            "--reason",
+            "again",
+            "--retry",
+        ],
+    );
+    assert!(ok, "{err}");
+    let (ok, _, err) = bosun(&repo, &["run", "--headless", "--mode", "supervised"]);
+    assert!(ok, "{err}");
+    let again = runs(&repo)
+        .into_iter()
+        .find(|r| r["task_title"] == "Add the crate manifest" && r["attempt"] == 2)
+        .unwrap();
+    assert_eq!(again["status"], "awaiting_approval");
+}

@@ -126,8 +126,13 @@ pub fn run(cli: &Cli, args: &DemoArgs) -> anyhow::Result<ExitCode> {
         max_runs: None,
         exit_when_idle: true,
     };
-    let code =
-        headless::runtime()?.block_on(headless::drive(&ctx, options, false, cli.verbose > 0))?;
+    let code = headless::runtime()?.block_on(headless::drive(
+        &ctx.project,
+        &ctx.config,
+        options,
+        false,
+        cli.verbose > 0,
+    ))?;
     let bosun = format!("{} --repo {}", exe.display(), root.display());
     println!("\nNext, review and decide (the task list is ticked on approval):");
     println!("  {bosun} runs");

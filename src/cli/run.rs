@@ -9,8 +9,10 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::Context;
 use super::runs::change_summary;
+use crate::config::Config;
 use crate::model::{Run, RunId, RunStatus};
 use crate::orchestrator::{Command, Event, Options, Orchestrator};
+use crate::project::Project;
 
 /// Arguments of `bosun run`.
 #[derive(Debug, clap::Args)]
@@ -29,6 +31,9 @@ pub struct RunArgs {
     /// Print one JSON object per event instead of progress lines.
     #[arg(long)]
     pub json: bool,
+    /// Approval policy preset for this run (overrides `[policy] mode`).
+    #[arg(long, value_enum)]
+    pub mode: Option<crate::gates::policy::Mode>,
 }
 
 /// A tokio runtime for commands that drive the orchestrator.
@@ -51,17 +56,22 @@ pub fn run(ctx: &Context, args: &RunArgs, verbose: bool) -> anyhow::Result<ExitC
         exit_when_idle: true,
     };
     let rt = runtime()?;
-    rt.block_on(drive(ctx, options, args.json, verbose))
+    let mut config = ctx.config.clone();
+    if let Some(mode) = args.mode {
+        config.policy.mode = mode;
+    }
+    rt.block_on(drive(&ctx.project, &config, options, args.json, verbose))
 }
 
 /// Starts the orchestrator and prints its events until it stops.
 pub async fn drive(
-    ctx: &Context,
+    project: &Project,
+    config: &Config,
     options: Options,
     json: bool,
     verbose: bool,
 ) -> anyhow::Result<ExitCode> {
-    let orchestrator = Orchestrator::open(ctx.project.clone(), ctx.config.clone(), options)?;
+    let orchestrator = Orchestrator::open(project.clone(), config.clone(), options)?;
     let target = orchestrator.target().to_string();
     let store = orchestrator.store();
     let handle = orchestrator.spawn();
@@ -88,7 +98,7 @@ pub async fn drive(
     if !json {
         println!(
             "bosun: working through {} on branch {target}",
-            ctx.config
+            config
                 .project
                 .task_files
                 .iter()

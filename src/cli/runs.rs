@@ -47,6 +47,7 @@ pub struct RunView {
     base: Option<String>,
     head: Option<String>,
     score: Option<f64>,
+    policy: Option<String>,
     gates: Vec<crate::model::GateResult>,
     annotations: Vec<serde_json::Value>,
     created_at: Option<String>,
@@ -82,6 +83,7 @@ impl From<&Run> for RunView {
             base: r.base.clone(),
             head: r.head.clone(),
             score: r.score,
+            policy: r.policy.clone(),
             gates: r.gates.clone(),
             annotations: Vec::new(),
             created_at: Some(rfc3339(r.created_ms)),
@@ -222,6 +224,18 @@ pub fn show(ctx: &Context, args: &ShowArgs) -> anyhow::Result<ExitCode> {
             "usage     {} in / {} out tokens · ${:.4}",
             run.usage.input_tokens, run.usage.output_tokens, run.usage.cost_usd
         );
+    }
+    if let Some(score) = run.score {
+        println!("score     {score:.2}");
+    }
+    for g in &run.gates {
+        println!(
+            "gate      {:<10} {:<4} {:.2}  {}",
+            g.name, g.verdict, g.score, g.summary
+        );
+    }
+    if let Some(p) = &run.policy {
+        println!("policy    {p}");
     }
     if let Some(f) = &run.feedback {
         println!("feedback  {f}");

@@ -36,6 +36,8 @@ pub struct Config {
     pub prompt: PromptConfig,
     /// `[gates]`, `[gates.diff]` and `[gates.NAME]`: the checks every change goes through.
     pub gates: GatesConfig,
+    /// `[policy]`: when a passing run is approved without the operator.
+    pub policy: crate::gates::policy::PolicyConfig,
     /// `[telemetry]`: the log file.
     pub telemetry: TelemetryConfig,
 }

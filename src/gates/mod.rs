@@ -5,6 +5,7 @@
 
 pub mod command;
 pub mod diff;
+pub mod policy;
 pub mod summary;
 
 use std::future::Future;

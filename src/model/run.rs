@@ -210,6 +210,9 @@ pub struct Run {
     /// Weighted mean of the gate scores.
     #[serde(default)]
     pub score: Option<f64>,
+    /// The policy rule that decided what happened after the gates.
+    #[serde(default)]
+    pub policy: Option<String>,
 }
 
 /// Now, in Unix milliseconds.

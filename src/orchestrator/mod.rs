@@ -21,6 +21,7 @@ pub use event::Event;
 
 use crate::config::Config;
 use crate::executors;
+use crate::gates::policy;
 use crate::git;
 use crate::intake::{IntakeError, TaskList};
 use crate::model::{Decision, Run, RunId, RunStatus, Task, TaskId, now_ms, slug};
@@ -238,6 +239,7 @@ impl Orchestrator {
             diffstat: None,
             gates: Vec::new(),
             score: None,
+            policy: None,
         }
     }
 
@@ -368,7 +370,7 @@ impl Orchestrator {
                 Some(update) = self.updates_rx.recv() => self.handle_update(update)?,
                 Some(joined) = self.workers.join_next(), if !self.workers.is_empty() => {
                     match joined {
-                        Ok((id, outcome)) => self.handle_outcome(id, outcome)?,
+                        Ok((id, outcome)) => self.handle_outcome(id, outcome).await?,
                         Err(e) => tracing::error!(error = %e, "a worker panicked"),
                     }
                 }
@@ -625,7 +627,11 @@ impl Orchestrator {
         Ok(())
     }
 
-    fn handle_outcome(&mut self, id: RunId, outcome: Outcome) -> Result<(), OrchestratorError> {
+    async fn handle_outcome(
+        &mut self,
+        id: RunId,
+        outcome: Outcome,
+    ) -> Result<(), OrchestratorError> {
         self.active.remove(&id);
         // Milestones sent just before the worker ended must be applied first.
         while let Ok(update) = self.updates_rx.try_recv() {
@@ -640,18 +646,80 @@ impl Orchestrator {
             } => {
                 self.store.put_diff(&id, &diff.patch)?;
                 let stat = (diff.files.len(), diff.insertions, diff.deletions);
-                self.update(&id, |r| {
-                    r.status = RunStatus::AwaitingApproval;
-                    r.score = crate::model::weighted_score(&gates);
+                let score = crate::model::weighted_score(&gates);
+                let task_type = self
+                    .tasks
+                    .iter()
+                    .find(|t| self.runs.get(&id).is_some_and(|r| r.task_id == t.id))
+                    .map_or(crate::model::TaskType::Code, |t| t.task_type);
+                let paths: Vec<String> = diff
+                    .files
+                    .iter()
+                    .flat_map(|f| std::iter::once(f.path.clone()).chain(f.old_path.clone()))
+                    .collect();
+                let verdict = policy::decide(
+                    &self.config.policy,
+                    &policy::PolicyInput {
+                        task_type,
+                        score,
+                        paths: &paths,
+                        annotations: &[],
+                    },
+                );
+                let (status, rule, error) = match &verdict {
+                    policy::Verdict::Retry(rule) => {
+                        (RunStatus::Failed, rule.clone(), Some(rule.clone()))
+                    }
+                    policy::Verdict::AutoApprove(rule) | policy::Verdict::AwaitOperator(rule) => {
+                        (RunStatus::AwaitingApproval, rule.clone(), None)
+                    }
+                };
+                let run = self.update(&id, |r| {
+                    r.status = status;
+                    r.score = score;
                     r.gates = gates;
                     r.head = Some(head);
                     r.pgid = None;
                     r.diffstat = Some(stat);
                     r.finished_ms = Some(now_ms());
+                    r.policy = Some(rule.clone());
+                    r.error = error;
                     if let Some(u) = usage {
                         r.usage = u;
                     }
                 })?;
+                let _ = self.store.append_event(
+                    &id,
+                    &RunEvent {
+                        at_ms: now_ms(),
+                        kind: "policy".into(),
+                        text: rule.clone(),
+                    },
+                );
+                match verdict {
+                    policy::Verdict::Retry(_) => {
+                        if let Some(run) = run {
+                            self.discard(&run)?;
+                        }
+                    }
+                    policy::Verdict::AutoApprove(rule) => {
+                        if let Err(e) = self.approve(&id.0, "policy", &rule).await {
+                            // Left awaiting approval: the operator decides.
+                            let _ = self.store.append_event(
+                                &id,
+                                &RunEvent {
+                                    at_ms: now_ms(),
+                                    kind: "error".into(),
+                                    text: format!("auto-approve failed: {e}"),
+                                },
+                            );
+                            let _ = self.events.send(Event::Notice {
+                                text: format!("run {id}: auto-approve failed: {e}"),
+                            });
+                        }
+                    }
+                    policy::Verdict::AwaitOperator(_) => {}
+                }
             }
             Outcome::Failed {
                 error,

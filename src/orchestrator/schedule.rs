@@ -153,6 +153,7 @@ mod tests {
             diffstat: None,
             gates: Vec::new(),
             score: None,
+            policy: None,
         }
     }
 

@@ -353,6 +353,7 @@ mod tests {
             diffstat: None,
             gates: Vec::new(),
             score: None,
+            policy: None,
         }
     }
 
