@@ -235,3 +235,69 @@ fn gated_policy_auto_approves_a_passing_docs_change_and_holds_a_manifest_change(
         .unwrap();
     assert_eq!(again["status"], "awaiting_approval");
 }
+
+#[test]
+fn hooks_run_around_the_agent_and_gates_and_a_failing_pre_hook_fails_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("trace.txt");
+    let t = trace.display().to_string();
+    let config = format!(
+        "[executors.a]\ncommand = [{:?}]\n[hooks]\npre_run = \"echo pre_run $BOSUN_TASK_ID >> {t}\"\npost_run = \"echo post_run >> {t}\"\npre_gates = \"echo pre_gates >> {t}\"\npost_gates = \"echo post_gates >> {t}; exit 4\"\n",
+        agent("writes_note.sh")
+    );
+    let traced = repo(dir.path(), "- [ ] write a note\n", &[], &config);
+    let (ok, _, err) = bosun(&traced, &["run", "--headless"]);
+    assert!(ok, "{err}");
+    let r = &runs(&traced)[0];
+    assert_eq!(
+        r["status"], "awaiting_approval",
+        "a failing post hook does not fail the run: {r}"
+    );
+    let order: Vec<String> = std::fs::read_to_string(&trace)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        order,
+        [
+            format!("pre_run {}", r["task_id"].as_str().unwrap()),
+            "post_run".into(),
+            "pre_gates".into(),
+            "post_gates".into()
+        ]
+    );
+    let (_, shown, _) = bosun(&traced, &["show", r["id"].as_str().unwrap(), "--json"]);
+    let shown: Value = serde_json::from_str(&shown).unwrap();
+    assert!(
+        shown["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "note"
+                && e["text"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("[hooks] post_gates")),
+        "{shown}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "[executors.a]\ncommand = [{:?}]\n[hooks]\npre_run = \"echo 'node_modules missing'; exit 2\"\n",
+        agent("writes_note.sh")
+    );
+    let failing = repo(dir.path(), "- [ ] write a note\n", &[], &config);
+    let (ok, _, err) = bosun(&failing, &["run", "--headless"]);
+    assert!(ok, "{err}");
+    let r = &runs(&failing)[0];
+    assert_eq!(r["status"], "failed");
+    let error = r["error"].as_str().unwrap();
+    assert!(
+        error.starts_with(
+            "[hooks] pre_run `echo 'node_modules missing'; exit 2` exited with status 2"
+        ),
+        "{error}"
+    );
+    assert!(error.contains("node_modules missing"), "{error}");
+}

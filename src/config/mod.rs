@@ -38,6 +38,8 @@ pub struct Config {
     pub gates: GatesConfig,
     /// `[policy]`: when a passing run is approved without the operator.
     pub policy: crate::gates::policy::PolicyConfig,
+    /// `[hooks]`: shell commands around the agent and the gates.
+    pub hooks: HooksConfig,
     /// `[telemetry]`: the log file.
     pub telemetry: TelemetryConfig,
 }
@@ -386,6 +388,22 @@ impl Default for CommandGateConfig {
             applies_to: Vec::new(),
         }
     }
+}
+
+/// `[hooks]`: shell commands run with `sh -c` in the run's worktree, with the agents'
+/// environment and `BOSUN_*` variables. Empty: no hook. A failing `pre_*` hook fails the run
+/// with its output; a failing `post_*` hook is noted in the run's history.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HooksConfig {
+    /// Before the agent starts.
+    pub pre_run: String,
+    /// After the agent exits successfully, before its changes are committed.
+    pub post_run: String,
+    /// Before the gates run.
+    pub pre_gates: String,
+    /// After the gates ran.
+    pub post_gates: String,
 }
 
 /// `[executors]`: settings for all agents, and one `[executors.NAME]` table per agent.

@@ -567,6 +567,7 @@ impl Orchestrator {
             cancel,
             task: task.clone(),
             gates: self.config.gates.clone(),
+            hooks: self.config.hooks.clone(),
         };
         let updates = self.updates_tx.clone();
         let events = self.events.clone();
@@ -598,6 +599,16 @@ impl Orchestrator {
                     &RunEvent {
                         at_ms: now_ms(),
                         kind: "progress".into(),
+                        text,
+                    },
+                );
+            }
+            Update::Note { run_id, text } => {
+                let _ = self.store.append_event(
+                    &run_id,
+                    &RunEvent {
+                        at_ms: now_ms(),
+                        kind: "note".into(),
                         text,
                     },
                 );

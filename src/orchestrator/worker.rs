@@ -37,6 +37,7 @@ pub(crate) struct Job {
     pub cancel: CancellationToken,
     pub task: crate::model::Task,
     pub gates: crate::config::GatesConfig,
+    pub hooks: crate::config::HooksConfig,
 }
 
 /// How to make the prompt once the worktree exists (references are read from it).
@@ -61,6 +62,8 @@ pub(crate) enum Update {
     GateStarted { run_id: RunId, gate: String },
     /// A gate finished.
     GateFinished { run_id: RunId, result: GateResult },
+    /// A note for the run's history (e.g. a failing post hook).
+    Note { run_id: RunId, text: String },
 }
 
 /// How a run's work ended.
@@ -163,6 +166,10 @@ pub(crate) async fn work(
         format: job.format,
     };
 
+    if let Err(e) = hook(&job.cancel, "pre_run", &job.hooks.pre_run, &run).await {
+        return failed(e, None);
+    }
+
     let (line_tx, mut line_rx) = mpsc::channel::<OutputLine>(1024);
     let (progress_tx, mut progress_rx) = mpsc::channel::<AgentEvent>(256);
     let forward_id = id.clone();
@@ -249,6 +256,12 @@ pub(crate) async fn work(
         return failed(format!("the agent reported an error: {err}"), usage);
     }
 
+    if let Err(e) = hook(&job.cancel, "post_run", &job.hooks.post_run, &run).await {
+        let _ = updates.send(Update::Note {
+            run_id: id.clone(),
+            text: e,
+        });
+    }
     let _ = updates.send(Update::Gating {
         run_id: id.clone(),
         usage,
@@ -276,6 +289,13 @@ pub(crate) async fn work(
             if head == base || diff.files.is_empty() {
                 return failed("the agent changed nothing".to_string(), usage);
             }
+            if let Err(e) = hook(&job.cancel, "pre_gates", &job.hooks.pre_gates, &run).await {
+                return Outcome::Failed {
+                    error: e,
+                    usage,
+                    change: None,
+                };
+            }
             let pipeline = gates::from_config(&job.gates);
             let cx = GateContext {
                 task: &job.task,
@@ -302,6 +322,12 @@ pub(crate) async fn work(
             if job.cancel.is_cancelled() {
                 return Outcome::Cancelled;
             }
+            if let Err(e) = hook(&job.cancel, "post_gates", &job.hooks.post_gates, &run).await {
+                let _ = updates.send(Update::Note {
+                    run_id: id.clone(),
+                    text: e,
+                });
+            }
             match gates::first_failure(&results) {
                 Some(f) => {
                     let details: String = f.details.lines().take(15).collect::<Vec<_>>().join("\n");
@@ -326,6 +352,39 @@ pub(crate) async fn work(
         }
         Ok(Err(e)) => failed(format!("cannot commit the agent's changes: {e}"), usage),
         Err(e) => failed(format!("commit task failed: {e}"), usage),
+    }
+}
+
+/// Runs a `[hooks]` command like an agent (worktree, environment, log, timeout); `Err` says
+/// what failed, with the hook's last output lines.
+async fn hook(
+    cancel: &CancellationToken,
+    name: &str,
+    command: &str,
+    agent: &AgentRun,
+) -> Result<(), String> {
+    if command.trim().is_empty() {
+        return Ok(());
+    }
+    let run = AgentRun {
+        argv: vec!["sh".into(), "-c".into(), command.to_string()],
+        format: OutputFormat::Plain,
+        ..agent.clone()
+    };
+    let (lines, _lines_rx) = mpsc::channel(1);
+    let (progress, _progress_rx) = mpsc::channel(1);
+    match executors::run_agent(&run, |_| {}, lines, progress, cancel.clone()).await {
+        Ok(o) if matches!(o.exit, ExitKind::Exited(0)) => Ok(()),
+        Ok(o) => {
+            let how = match o.exit {
+                ExitKind::Exited(code) => format!("exited with status {code}"),
+                ExitKind::Signaled(sig) => format!("was killed by signal {sig}"),
+                ExitKind::TimedOut => "timed out".to_string(),
+                ExitKind::Cancelled => "was cancelled".to_string(),
+            };
+            Err(format!("[hooks] {name} `{command}` {how}{}", tail(&o)))
+        }
+        Err(e) => Err(format!("[hooks] {name} `{command}` could not run: {e}")),
     }
 }
 
