@@ -72,8 +72,8 @@ async fn pause_holds_new_runs_and_resume_starts_them() {
     };
     let orchestrator = Orchestrator::open(project, config, options).unwrap();
     let store = orchestrator.store();
+    let mut events = orchestrator.subscribe();
     let handle = orchestrator.spawn();
-    let mut events = handle.events.subscribe();
     handle
         .commands
         .send(OrchestratorCommand::Pause)
@@ -130,8 +130,8 @@ async fn cancelling_a_running_run_stops_its_whole_process_group() {
         ..Options::default()
     };
     let orchestrator = Orchestrator::open(project, config, options).unwrap();
+    let mut events = orchestrator.subscribe();
     let handle = orchestrator.spawn();
-    let mut events = handle.events.subscribe();
     let running = wait_for(
         &mut events,
         |e| matches!(e, Event::Run { run } if run.pgid.is_some()),

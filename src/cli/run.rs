@@ -74,8 +74,9 @@ pub async fn drive(
     let orchestrator = Orchestrator::open(project.clone(), config.clone(), options)?;
     let target = orchestrator.target().to_string();
     let store = orchestrator.store();
+    // Subscribed before the start, so even an orchestrator that fails at once is heard.
+    let mut events = orchestrator.subscribe();
     let handle = orchestrator.spawn();
-    let mut events = handle.events.subscribe();
     let commands = handle.commands.clone();
     tokio::spawn(async move {
         let mut interrupted = 0;

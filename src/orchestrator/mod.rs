@@ -155,6 +155,12 @@ impl Orchestrator {
         &self.target
     }
 
+    /// A receiver for events. Subscribe before [`spawn`](Self::spawn) to see every event, even
+    /// those of an orchestrator that stops at once (a receiver made later misses them).
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
     /// Starts the orchestrator on its own tokio task.
     pub fn spawn(self) -> Handle {
         let (commands, rx) = mpsc::channel(64);
@@ -417,7 +423,8 @@ impl Orchestrator {
     }
 
     fn candidates(&self) -> Vec<schedule::Next> {
-        let runs: Vec<Run> = self.runs.values().cloned().collect();
+        // References, not clones: this runs on every turn of the loop.
+        let runs: Vec<&Run> = self.runs.values().collect();
         schedule::candidates(
             &self.tasks,
             &runs,
@@ -658,10 +665,11 @@ impl Orchestrator {
                 self.store.put_diff(&id, &diff.patch)?;
                 let stat = (diff.files.len(), diff.insertions, diff.deletions);
                 let score = crate::model::weighted_score(&gates);
+                let task_id = self.runs.get(&id).map(|r| r.task_id.clone());
                 let task_type = self
                     .tasks
                     .iter()
-                    .find(|t| self.runs.get(&id).is_some_and(|r| r.task_id == t.id))
+                    .find(|t| Some(&t.id) == task_id.as_ref())
                     .map_or(crate::model::TaskType::Code, |t| t.task_type);
                 let paths: Vec<String> = diff
                     .files
