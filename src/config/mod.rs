@@ -6,6 +6,9 @@ mod load;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use std::marker::PhantomData;
+
+use serde::de::MapAccess;
 use serde::{Deserialize, Serialize};
 
 use crate::executors::Preset;
@@ -306,35 +309,27 @@ impl Default for GatesConfig {
     }
 }
 
-/// Hand-written for the same reason as [`ExecutorsConfig`]: fixed keys and named tables share
-/// one table, and errors inside a gate's table keep their file position.
+impl NamedTables for GatesConfig {
+    type Entry = CommandGateConfig;
+    const EXPECTING: &'static str = "`fail_fast`, `[gates.diff]` or `[gates.NAME]` tables";
+
+    fn fixed<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        match key {
+            "fail_fast" => self.fail_fast = map.next_value()?,
+            "diff" => self.diff = map.next_value()?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    fn insert(&mut self, name: String, entry: CommandGateConfig) {
+        self.commands.insert(name, entry);
+    }
+}
+
 impl<'de> Deserialize<'de> for GatesConfig {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = GatesConfig;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("`fail_fast`, `[gates.diff]` or `[gates.NAME]` tables")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Self::Value, A::Error> {
-                let mut out = GatesConfig::default();
-                while let Some(key) = map.next_key::<String>()? {
-                    match key.as_str() {
-                        "fail_fast" => out.fail_fast = map.next_value()?,
-                        "diff" => out.diff = map.next_value()?,
-                        _ => {
-                            let gate: CommandGateConfig = map.next_value()?;
-                            out.commands.insert(key, gate);
-                        }
-                    }
-                }
-                Ok(out)
-            }
-        }
-        deserializer.deserialize_map(Visitor)
+        deserializer.deserialize_map(NamedTablesVisitor::<Self>(PhantomData))
     }
 }
 
@@ -432,33 +427,65 @@ impl ExecutorsConfig {
     }
 }
 
-/// Hand-written so that `max_log_bytes` and agent tables share `[executors]` while errors
-/// inside an agent's table keep their file position (serde's `flatten` would lose it).
+impl NamedTables for ExecutorsConfig {
+    type Entry = ExecutorConfig;
+    const EXPECTING: &'static str = "`max_log_bytes` or `[executors.NAME]` tables";
+
+    fn fixed<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        if key != "max_log_bytes" {
+            return Ok(false);
+        }
+        self.max_log_bytes = map.next_value()?;
+        Ok(true)
+    }
+
+    fn insert(&mut self, name: String, entry: ExecutorConfig) {
+        self.agents.insert(name, entry);
+    }
+}
+
 impl<'de> Deserialize<'de> for ExecutorsConfig {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = ExecutorsConfig;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("`max_log_bytes` or `[executors.NAME]` tables")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Self::Value, A::Error> {
-                let mut out = ExecutorsConfig::default();
-                while let Some(key) = map.next_key::<String>()? {
-                    if key == "max_log_bytes" {
-                        out.max_log_bytes = map.next_value()?;
-                    } else {
-                        let agent: ExecutorConfig = map.next_value()?;
-                        out.agents.insert(key, agent);
-                    }
-                }
-                Ok(out)
+        deserializer.deserialize_map(NamedTablesVisitor::<Self>(PhantomData))
+    }
+}
+
+/// A section whose fixed keys sit beside `[SECTION.NAME]` tables (`[executors]`, `[gates]`).
+/// Read by hand rather than with serde's `flatten`, which would lose the file position of an
+/// error inside a named table.
+trait NamedTables: Default {
+    /// What each named table holds.
+    type Entry;
+    /// What the section may contain, for error messages.
+    const EXPECTING: &'static str;
+    /// Reads `key` if it is a fixed key; `false` when it names a table.
+    fn fixed<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error>;
+    /// Keeps a named table.
+    fn insert(&mut self, name: String, entry: Self::Entry);
+}
+
+struct NamedTablesVisitor<T>(PhantomData<T>);
+
+impl<'de, T> serde::de::Visitor<'de> for NamedTablesVisitor<T>
+where
+    T: NamedTables,
+    T::Entry: Deserialize<'de>,
+{
+    type Value = T;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(T::EXPECTING)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<T, A::Error> {
+        let mut out = T::default();
+        while let Some(key) = map.next_key::<String>()? {
+            if !out.fixed(&key, &mut map)? {
+                let entry: T::Entry = map.next_value()?;
+                out.insert(key, entry);
             }
         }
-        deserializer.deserialize_map(Visitor)
+        Ok(out)
     }
 }
 

@@ -1,6 +1,8 @@
 //! The `diff` gate: did the agent do real work, inside the paths it may touch, without
 //! deleting tests? A pure function of the diff, so it is tested without git.
 
+use std::sync::LazyLock;
+
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
 use crate::config::DiffGateConfig;
@@ -32,10 +34,15 @@ fn globs(patterns: &[String]) -> Result<GlobSet, String> {
     b.build().map_err(|e| e.to_string())
 }
 
+/// [`TEST_PATTERNS`], compiled once.
+static TEST_GLOBS: LazyLock<GlobSet> = LazyLock::new(|| {
+    let patterns: Vec<String> = TEST_PATTERNS.iter().map(|s| s.to_string()).collect();
+    globs(&patterns).expect("the built-in test patterns are valid globs")
+});
+
 /// Whether a path is a test file.
 pub fn is_test_path(path: &str) -> bool {
-    let patterns: Vec<String> = TEST_PATTERNS.iter().map(|s| s.to_string()).collect();
-    globs(&patterns).is_ok_and(|g| g.is_match(path))
+    TEST_GLOBS.is_match(path)
 }
 
 /// Comment markers that start a line in common languages.

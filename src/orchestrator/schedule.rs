@@ -1,6 +1,7 @@
 //! Which task runs next: a pure function of the task list and the runs so far, so the rules
 //! are unit-tested without processes or git.
 
+use std::borrow::Borrow;
 use std::collections::{HashMap, HashSet};
 
 use crate::model::{Run, RunId, RunStatus, Task, TaskId};
@@ -33,9 +34,10 @@ pub struct Scope<'a> {
 /// priority, then file order. Tasks wait while a run of theirs is active, queued or awaiting
 /// approval, while a dependency is neither ticked nor merged, after a merge, after a
 /// rejection or cancellation (unless named in `only`), and after `max_attempts` failures.
-pub fn candidates(tasks: &[Task], runs: &[Run], scope: &Scope<'_>) -> Vec<Next> {
+pub fn candidates<R: Borrow<Run>>(tasks: &[Task], runs: &[R], scope: &Scope<'_>) -> Vec<Next> {
+    let runs: Vec<&Run> = runs.iter().map(Borrow::borrow).collect();
     let mut by_task: HashMap<&TaskId, Vec<&Run>> = HashMap::new();
-    for r in runs {
+    for &r in &runs {
         by_task.entry(&r.task_id).or_default().push(r);
     }
     for list in by_task.values_mut() {
@@ -45,6 +47,7 @@ pub fn candidates(tasks: &[Task], runs: &[Run], scope: &Scope<'_>) -> Vec<Next> 
 
     let mut queued: Vec<&Run> = runs
         .iter()
+        .copied()
         .filter(|r| r.status == RunStatus::Queued && in_scope(&r.task_id))
         .collect();
     queued.sort_by(|a, b| a.id.cmp(&b.id));
@@ -176,7 +179,7 @@ mod tests {
     #[test]
     fn priority_then_file_order_and_dependencies_wait() {
         let t = tasks();
-        let next = candidates(&t, &[], &SCOPE);
+        let next = candidates::<Run>(&t, &[], &SCOPE);
         assert_eq!(titles(&next, &t), ["crit one", "high one", "low one"]);
         // Once "low one" is merged, its dependent may go.
         let merged = run(&t[0], RunStatus::Merged);
