@@ -43,8 +43,39 @@ pub struct Config {
     pub policy: crate::gates::policy::PolicyConfig,
     /// `[hooks]`: shell commands around the agent and the gates.
     pub hooks: HooksConfig,
+    /// `[memory]`: what bosun learns from decisions and feeds back into routing and prompts.
+    pub memory: MemoryConfig,
     /// `[telemetry]`: the log file.
     pub telemetry: TelemetryConfig,
+}
+
+/// `[memory]`: process memory. Decisions and gate results update, per task type and
+/// executor, how often the executor's runs were accepted; the executor for a task is chosen by
+/// Thompson sampling among those routed to its type, and prompts carry lessons (rejection
+/// reasons, recurring gate failures) and accepted examples from similar tasks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MemoryConfig {
+    /// Learn from decisions and choose executors by their record (off: the first routed
+    /// executor always, and no lessons or examples in prompts).
+    pub enabled: bool,
+    /// Seed of the sampler; 0 draws a fresh seed each start (set one for repeatable choices).
+    pub seed: u64,
+    /// Most lessons included in one prompt.
+    pub max_lessons: usize,
+    /// Most accepted examples included in one prompt.
+    pub max_examples: usize,
+}
+
+impl Default for MemoryConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            seed: 0,
+            max_lessons: 3,
+            max_examples: 2,
+        }
+    }
 }
 
 /// `[project]`.

@@ -25,6 +25,12 @@ pub struct GateContext<'a> {
     pub task: &'a Task,
     /// The run's worktree, at the run's head commit.
     pub worktree: &'a Path,
+    /// The main repository (the worktree's parent), for reading the base commit.
+    pub repo_root: &'a Path,
+    /// The commit the run started from.
+    pub base: &'a str,
+    /// A directory gates may keep results in across runs (e.g. per base commit).
+    pub cache_dir: &'a Path,
     /// The change, base..head.
     pub diff: &'a DiffSummary,
     /// Environment for commands (the agents' extra variables and `BOSUN_*`).

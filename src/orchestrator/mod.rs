@@ -560,6 +560,7 @@ impl Orchestrator {
                 .join("runs")
                 .join(format!("{}.log", run.id)),
             prompt_path: state.join("runs").join(&run.id.0).join("prompt.md"),
+            gate_cache: state.join("cache").join("gates"),
             max_log_bytes: self.config.executors.max_log_bytes,
             prompt: Box::new(move |root| {
                 prompt::build(

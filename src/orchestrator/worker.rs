@@ -32,6 +32,8 @@ pub(crate) struct Job {
     pub timeout: Duration,
     pub log_path: PathBuf,
     pub prompt_path: PathBuf,
+    /// Where gates keep results across runs (`.bosun/cache/gates`).
+    pub gate_cache: PathBuf,
     pub max_log_bytes: u64,
     pub prompt: PromptSource,
     pub cancel: CancellationToken,
@@ -300,6 +302,9 @@ pub(crate) async fn work(
             let cx = GateContext {
                 task: &job.task,
                 worktree: &worktree.path,
+                repo_root: &job.repo_root,
+                base: &base,
+                cache_dir: &job.gate_cache,
                 diff: &diff,
                 env: &run.env,
                 log_path: &job.log_path,
