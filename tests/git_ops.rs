@@ -1025,3 +1025,44 @@ fn current_branch_and_dirty_files() {
     git(&fx.repo, &["checkout", "-q", "--detach"]);
     assert_eq!(git::current_branch(&fx.repo).unwrap(), None);
 }
+
+#[test]
+fn export_tree_follows_commits_keeps_untracked_output_and_leaves_the_repo_alone() {
+    let fx = Fixture::new();
+    let first = rev(&fx.repo, "main");
+    let dest = fx
+        .dir
+        .path()
+        .join("data/bosun/worktrees/project-0123abcd.base");
+    git::export_tree(&fx.repo, &first, &dest).unwrap();
+    assert_eq!(
+        read(&dest.join("src/a.rs")),
+        "fn a() {}\nfn b() {}\nfn c() {}\n"
+    );
+    assert!(!dest.join(".git").exists(), "an export is a plain tree");
+
+    // A command run there builds something and scribbles on a tracked file.
+    write(&dest.join("target/debug/out"), "built");
+    write(&dest.join("README.md"), "scribbled\n");
+
+    // The next base deletes one file, changes one and adds one.
+    write(&fx.repo.join("src/b.rs"), "fn b2() {}\n");
+    std::fs::remove_file(fx.repo.join("TASKS.md")).unwrap();
+    let second = fx.commit_on_main("src/a.rs", "fn a() { 2 }\n");
+    git::export_tree(&fx.repo, &second, &dest).unwrap();
+    assert_eq!(read(&dest.join("src/a.rs")), "fn a() { 2 }\n");
+    assert_eq!(read(&dest.join("src/b.rs")), "fn b2() {}\n");
+    assert_eq!(read(&dest.join("README.md")), "# project\n");
+    assert!(!dest.join("TASKS.md").exists(), "deleted on the new base");
+    assert_eq!(read(&dest.join("target/debug/out")), "built");
+
+    // Back to the first commit: the deleted file returns, the added one goes.
+    git::export_tree(&fx.repo, &first, &dest).unwrap();
+    assert_eq!(read(&dest.join("TASKS.md")), "- [ ] fix a\n- [ ] fix b\n");
+    assert!(!dest.join("src/b.rs").exists());
+    assert_eq!(
+        status(&fx.repo),
+        "",
+        "the repository's index and checkout are untouched"
+    );
+}

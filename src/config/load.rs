@@ -245,16 +245,30 @@ fn validate(config: &Config, origin: &str) -> Result<(), ConfigError> {
         }
     }
     for (key, globs) in [
-        ("allowed_paths", &config.gates.diff.allowed_paths),
-        ("denied_paths", &config.gates.diff.denied_paths),
+        ("gates.diff.allowed_paths", &config.gates.diff.allowed_paths),
+        ("gates.diff.denied_paths", &config.gates.diff.denied_paths),
+        ("dod.docs_paths", &config.dod.docs_paths),
     ] {
         for g in globs {
-            globset::Glob::new(g).map_err(|e| {
-                invalid(
-                    format!("gates.diff.{key}"),
-                    format!("`{g}` is not a glob: {e}"),
-                )
-            })?;
+            globset::Glob::new(g)
+                .map_err(|e| invalid(key.to_string(), format!("`{g}` is not a glob: {e}")))?;
+        }
+    }
+    for task_type in crate::model::TaskType::ALL {
+        for gate in config.dod.for_type(task_type) {
+            let known = gate == "diff"
+                || crate::gates::BUILT_IN_CHECKS.contains(&gate.as_str())
+                || crate::gates::CONVENTIONAL.contains(&gate.as_str())
+                || config.gates.commands.contains_key(gate);
+            if !known {
+                return Err(invalid(
+                    format!("dod.{task_type}.gates"),
+                    format!(
+                        "`{gate}` is neither a [gates.{gate}] command gate nor a built-in check ({})",
+                        crate::gates::BUILT_IN_CHECKS.join(", ")
+                    ),
+                ));
+            }
         }
     }
     let o = &config.orchestrator;

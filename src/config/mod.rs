@@ -39,6 +39,8 @@ pub struct Config {
     pub prompt: PromptConfig,
     /// `[gates]`, `[gates.diff]` and `[gates.NAME]`: the checks every change goes through.
     pub gates: GatesConfig,
+    /// `[dod]` and `[dod.TYPE]`: the Definition of Done of each task type.
+    pub dod: DodConfig,
     /// `[policy]`: when a passing run is approved without the operator.
     pub policy: crate::gates::policy::PolicyConfig,
     /// `[hooks]`: shell commands around the agent and the gates.
@@ -364,6 +366,81 @@ impl<'de> Deserialize<'de> for GatesConfig {
     }
 }
 
+/// `[dod]`: the Definition of Done of each task type — which gates a task of that type must
+/// pass. Names are built-in checks (`docs_only`, `links`, `version_bump`, `changelog`,
+/// `parses`, `tests_added`) or `[gates.NAME]` command gates; the conventional `build`, `test`
+/// and `lint` are skipped when not configured. `diff` always runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DodConfig {
+    /// Globs that count as documentation for the `docs_only` check (empty: a built-in list).
+    pub docs_paths: Vec<String>,
+    /// `[dod.code]`.
+    pub code: DodEntry,
+    /// `[dod.docs]`.
+    pub docs: DodEntry,
+    /// `[dod.refactor]`.
+    pub refactor: DodEntry,
+    /// `[dod.test]`.
+    pub test: DodEntry,
+    /// `[dod.release]`.
+    pub release: DodEntry,
+    /// `[dod.devops]`.
+    pub devops: DodEntry,
+}
+
+/// `[dod.TYPE]`: one task type's Definition of Done.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DodEntry {
+    /// The gates a task of this type must pass, in addition to `diff`.
+    pub gates: Vec<String>,
+}
+
+impl DodEntry {
+    fn of(names: &[&str]) -> Self {
+        Self {
+            gates: names.iter().map(|n| (*n).to_string()).collect(),
+        }
+    }
+}
+
+impl Default for DodConfig {
+    fn default() -> Self {
+        Self {
+            docs_paths: Vec::new(),
+            code: DodEntry::of(&["diff", "build", "test", "lint"]),
+            docs: DodEntry::of(&["diff", "docs_only", "links"]),
+            refactor: DodEntry::of(&["diff", "build", "test", "lint"]),
+            test: DodEntry::of(&["diff", "build", "test", "tests_added"]),
+            release: DodEntry::of(&["diff", "version_bump", "changelog", "build", "test"]),
+            devops: DodEntry::of(&["diff", "parses", "build"]),
+        }
+    }
+}
+
+impl DodConfig {
+    /// The gate names of a task type's Definition of Done.
+    pub fn for_type(&self, task_type: TaskType) -> &[String] {
+        let entry = match task_type {
+            TaskType::Code => &self.code,
+            TaskType::Docs => &self.docs,
+            TaskType::Refactor => &self.refactor,
+            TaskType::Test => &self.test,
+            TaskType::Release => &self.release,
+            TaskType::Devops => &self.devops,
+        };
+        &entry.gates
+    }
+
+    /// Whether any type's Definition of Done names the gate.
+    pub fn mentions(&self, gate: &str) -> bool {
+        TaskType::ALL
+            .iter()
+            .any(|t| self.for_type(*t).iter().any(|g| g == gate))
+    }
+}
+
 /// `[gates.diff]`: the always-on check that the agent did real work where it may.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -400,8 +477,23 @@ pub struct CommandGateConfig {
     pub weight: f64,
     /// Longest the command may take.
     pub timeout: String,
-    /// Task types the gate applies to (empty: all).
+    /// Task types the gate applies to. Empty: the types whose `[dod.TYPE]` names the gate,
+    /// or every type when no Definition of Done names it.
     pub applies_to: Vec<TaskType>,
+    /// A JUnit XML report the command writes (relative to the worktree), read for the test
+    /// counts instead of the output. Empty: none.
+    pub junit: String,
+    /// Also run the command on the base commit and count only what the change made worse (new
+    /// failures, weakened tests, new problems). Unset: on for gates named `test` and `lint`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compare_base: Option<bool>,
+}
+
+impl CommandGateConfig {
+    /// Whether the gate compares with the base commit (see `compare_base`).
+    pub fn compares_base(&self, name: &str) -> bool {
+        self.compare_base.unwrap_or(matches!(name, "test" | "lint"))
+    }
 }
 
 impl Default for CommandGateConfig {
@@ -412,6 +504,8 @@ impl Default for CommandGateConfig {
             weight: 1.0,
             timeout: "10m".into(),
             applies_to: Vec::new(),
+            junit: String::new(),
+            compare_base: None,
         }
     }
 }

@@ -2,15 +2,17 @@
 //! sandboxed environment; exit status 0 passes; test counts in the output set the score.
 
 use std::collections::VecDeque;
-use std::path::PathBuf;
+use std::path::Path;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use super::base::{self, Observed, Tests};
 use super::{Gate, GateContext, GateFuture, summary};
 use crate::config::CommandGateConfig;
 use crate::executors::{AgentRun, ExitKind, OutputFormat, run_agent};
-use crate::model::{GateResult, Task, Verdict};
+use crate::git;
+use crate::model::{GateResult, Verdict};
 
 /// Most output kept in memory for reading test counts (the full output is in the run's log).
 const KEEP_BYTES: usize = 4 * 1024 * 1024;
@@ -45,20 +47,33 @@ impl Gate for CommandGate {
     fn weight(&self) -> f64 {
         self.config.weight
     }
-    fn applies_to(&self, task: &Task) -> bool {
-        self.config.applies_to.is_empty() || self.config.applies_to.contains(&task.task_type)
-    }
     fn run<'a>(&'a self, cx: &'a GateContext<'a>) -> GateFuture<'a> {
         Box::pin(async move { self.execute(cx).await })
     }
 }
 
+/// One run of the command: how it ended and what it printed.
+struct Ran {
+    exit: ExitKind,
+    lines: VecDeque<String>,
+}
+
 impl CommandGate {
-    async fn execute(&self, cx: &GateContext<'_>) -> GateResult {
+    /// Runs the command in `dir` (the worktree, or the base export).
+    async fn run_in(
+        &self,
+        cx: &GateContext<'_>,
+        dir: &Path,
+        env: Vec<(String, String)>,
+    ) -> Result<Ran, String> {
+        if !self.config.junit.is_empty() {
+            // A report left by an earlier run must not be read as this one's.
+            let _ = std::fs::remove_file(dir.join(&self.config.junit));
+        }
         let run = AgentRun {
             argv: vec!["sh".into(), "-c".into(), self.config.command.clone()],
-            env: cx.env.to_vec(),
-            cwd: PathBuf::from(cx.worktree),
+            env,
+            cwd: dir.to_path_buf(),
             timeout: self.timeout,
             log_path: cx.log_path.to_path_buf(),
             max_log_bytes: cx.max_log_bytes,
@@ -83,8 +98,111 @@ impl CommandGate {
         });
         let outcome = run_agent(&run, |_| {}, line_tx, progress_tx, cx.cancel.clone()).await;
         let lines = collector.await.unwrap_or_default();
-        let output: String = lines.iter().map(|l| format!("{l}\n")).collect();
-        let tail: Vec<&str> = lines
+        let outcome = outcome.map_err(|e| e.to_string())?;
+        Ok(Ran {
+            exit: outcome.exit,
+            lines,
+        })
+    }
+
+    /// What a finished command showed: exit status, tests (from the JUnit report when one is
+    /// configured, else from the output) and problem lines.
+    fn observe(&self, ran: &Ran, dir: &Path) -> Observed {
+        let tests = if self.config.junit.is_empty() {
+            let output: String = ran.lines.iter().map(|l| format!("{l}\n")).collect();
+            summary::report(&output).map(Tests::from)
+        } else {
+            std::fs::read_to_string(dir.join(&self.config.junit))
+                .ok()
+                .and_then(|xml| summary::junit_report(&xml))
+                .map(Tests::from)
+        };
+        let lines: Vec<String> = ran.lines.iter().cloned().collect();
+        Observed {
+            passed: matches!(ran.exit, ExitKind::Exited(0)),
+            exit: match ran.exit {
+                ExitKind::Exited(code) => format!("exited with status {code}"),
+                ExitKind::Signaled(sig) => format!("was killed by signal {sig}"),
+                ExitKind::TimedOut => "timed out".into(),
+                ExitKind::Cancelled => "was cancelled".into(),
+            },
+            tests,
+            problems: base::problems(&lines),
+        }
+    }
+
+    /// The base commit's result: from the cache, else by running the command in the base
+    /// export (one base at a time per process). Err says why there is none.
+    async fn base_result(&self, cx: &GateContext<'_>) -> Result<Observed, String> {
+        let file = base::cache_file(
+            cx.cache_dir,
+            cx.base,
+            &self.name,
+            &self.config.command,
+            &self.config.junit,
+        );
+        let _one_at_a_time = base::BASE_LOCK.lock().await;
+        if let Some(cached) = base::load(&file) {
+            return Ok(cached);
+        }
+        let (repo, rev, dest) = (
+            cx.repo_root.to_path_buf(),
+            cx.base.to_string(),
+            cx.base_dir.to_path_buf(),
+        );
+        tokio::task::spawn_blocking(move || git::export_tree(&repo, &rev, &dest))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("cannot check out the base commit: {e}"))?;
+        let env: Vec<(String, String)> = cx
+            .env
+            .iter()
+            .map(|(k, v)| {
+                if k == "BOSUN_WORKTREE" {
+                    (k.clone(), cx.base_dir.display().to_string())
+                } else {
+                    (k.clone(), v.clone())
+                }
+            })
+            .collect();
+        let ran = self.run_in(cx, cx.base_dir, env).await?;
+        match ran.exit {
+            ExitKind::Exited(_) => {}
+            ExitKind::Cancelled => return Err("cancelled".into()),
+            _ => {
+                return Err(format!(
+                    "on the base commit `{}` {}",
+                    self.config.command,
+                    self.observe(&ran, cx.base_dir).exit
+                ));
+            }
+        }
+        let observed = self.observe(&ran, cx.base_dir);
+        if let Err(e) = base::save(&file, &observed) {
+            tracing::warn!(file = %file.display(), "cannot cache a base result: {e}");
+        }
+        Ok(observed)
+    }
+
+    async fn execute(&self, cx: &GateContext<'_>) -> GateResult {
+        let result = |verdict, score, summary: String, details: String| GateResult {
+            name: self.name.clone(),
+            verdict,
+            score,
+            interval: None,
+            summary,
+            details,
+            duration_ms: 0,
+            required: self.config.required,
+            weight: self.config.weight,
+            tests: None,
+        };
+        let ran = match self.run_in(cx, cx.worktree, cx.env.to_vec()).await {
+            Ok(r) => r,
+            Err(e) => return result(Verdict::Fail, 0.0, e, String::new()),
+        };
+        let tail: Vec<&str> = ran
+            .lines
             .iter()
             .rev()
             .take(DETAIL_LINES)
@@ -92,65 +210,119 @@ impl CommandGate {
             .map(String::as_str)
             .collect();
         let details = tail.join("\n");
-        let result = |verdict, score, summary: String| GateResult {
-            name: self.name.clone(),
-            verdict,
-            score,
-            interval: None,
-            summary,
-            details: details.clone(),
-            duration_ms: 0,
-            required: self.config.required,
-            weight: self.config.weight,
-        };
-        let outcome = match outcome {
-            Ok(o) => o,
-            Err(e) => return result(Verdict::Fail, 0.0, e.to_string()),
-        };
-        let counts = summary::parse(&output).map(|(_, c)| c);
+        let command = &self.config.command;
+        match ran.exit {
+            ExitKind::Exited(_) => {}
+            ExitKind::Signaled(sig) => {
+                return result(
+                    Verdict::Fail,
+                    0.0,
+                    format!("`{command}` was killed by signal {sig}"),
+                    details,
+                );
+            }
+            ExitKind::TimedOut => {
+                return result(
+                    Verdict::Fail,
+                    0.0,
+                    format!(
+                        "`{command}` did not finish within {}",
+                        humantime::format_duration(self.timeout)
+                    ),
+                    details,
+                );
+            }
+            ExitKind::Cancelled => return result(Verdict::Skip, 0.0, "cancelled".into(), details),
+        }
+        let head = self.observe(&ran, cx.worktree);
+        let counts = head.tests.as_ref().map(|t| t.counts);
         let counted = counts.map(|c| {
             format!(
                 "{} passed, {} failed, {} skipped",
                 c.passed, c.failed, c.skipped
             )
         });
-        match outcome.exit {
-            ExitKind::Exited(0) => {
-                let score = counts.and_then(|c| c.score()).unwrap_or(1.0);
-                result(
-                    Verdict::Pass,
-                    score,
-                    counted.unwrap_or_else(|| "exit status 0".into()),
-                )
+        let base = if self.config.compares_base(&self.name) {
+            Some(self.base_result(cx).await)
+        } else {
+            None
+        };
+        if cx.cancel.is_cancelled() {
+            return result(Verdict::Skip, 0.0, "cancelled".into(), details);
+        }
+        let (base, base_error) = match base {
+            Some(Ok(b)) => (Some(b), None),
+            Some(Err(e)) => (None, Some(e)),
+            None => (None, None),
+        };
+        let comparison = base.as_ref().map(|b| base::compare(b, &head));
+        let tests = base::delta(base.as_ref(), &head, comparison.as_ref());
+        let mut r = match &comparison {
+            Some(c) => {
+                let new_failed = if c.new_failures.is_empty() && !c.no_worse {
+                    counts.map_or(0, |n| n.failed)
+                } else {
+                    c.new_failures.len() as u64
+                };
+                let score = counts.map_or(if c.no_worse { 1.0 } else { 0.0 }, |n| {
+                    let ran = n.passed + new_failed + c.weakened.len() as u64;
+                    if ran == 0 {
+                        if c.no_worse { 1.0 } else { 0.0 }
+                    } else {
+                        n.passed as f64 / ran as f64
+                    }
+                });
+                let mut line = counted.clone().unwrap_or_else(|| head.exit.clone());
+                if !c.summary.is_empty() {
+                    line = format!("{line}; {}", c.summary);
+                }
+                let mut more = Vec::new();
+                for (what, names) in [
+                    ("new failure", &c.new_failures),
+                    ("weakened", &c.weakened),
+                    ("new problem", &c.new_problems),
+                ] {
+                    more.extend(names.iter().take(20).map(|n| format!("{what}: {n}")));
+                }
+                let details = if more.is_empty() {
+                    details.clone()
+                } else {
+                    format!("{}\n\n{details}", more.join("\n"))
+                };
+                if c.no_worse {
+                    result(Verdict::Pass, score, line, details)
+                } else if head.passed {
+                    result(Verdict::Fail, score, line, details)
+                } else {
+                    result(
+                        Verdict::Fail,
+                        score,
+                        format!("`{command}` {}: {line}", head.exit),
+                        details,
+                    )
+                }
             }
-            ExitKind::Exited(code) => {
-                let score = counts.and_then(|c| c.score()).unwrap_or(0.0);
-                let what = counted.unwrap_or_else(|| first_error(&lines).unwrap_or_default());
+            None if head.passed => result(
+                Verdict::Pass,
+                counts.and_then(|c| c.score()).unwrap_or(1.0),
+                counted.unwrap_or_else(|| "exit status 0".into()),
+                details,
+            ),
+            None => {
+                let what = counted.unwrap_or_else(|| first_error(&ran.lines).unwrap_or_default());
                 result(
                     Verdict::Fail,
-                    score,
-                    format!(
-                        "`{}` exited with status {code}: {what}",
-                        self.config.command
-                    ),
+                    counts.and_then(|c| c.score()).unwrap_or(0.0),
+                    format!("`{command}` {}: {what}", head.exit),
+                    details,
                 )
             }
-            ExitKind::Signaled(sig) => result(
-                Verdict::Fail,
-                0.0,
-                format!("`{}` was killed by signal {sig}", self.config.command),
-            ),
-            ExitKind::TimedOut => result(
-                Verdict::Fail,
-                0.0,
-                format!(
-                    "`{}` did not finish within {}",
-                    self.config.command,
-                    humantime::format_duration(self.timeout)
-                ),
-            ),
-            ExitKind::Cancelled => result(Verdict::Skip, 0.0, "cancelled".into()),
+        };
+        if let Some(e) = base_error {
+            r.summary = format!("{} (not compared with the base: {e})", r.summary);
         }
+        r.tests = tests;
+        r
     }
 }
 

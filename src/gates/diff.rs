@@ -156,6 +156,7 @@ pub fn check(diff: &DiffSummary, config: &DiffGateConfig) -> GateResult {
         duration_ms: 0,
         required: true,
         weight: 1.0,
+        tests: None,
     }
 }
 

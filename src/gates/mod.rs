@@ -3,6 +3,7 @@
 //! the run's worktree and read test counts from its output. [`run_pipeline`] runs them in
 //! order (cheap first) and stops at a failing required gate when `fail_fast` is set.
 
+pub mod base;
 pub mod command;
 pub mod diff;
 pub mod policy;
@@ -15,11 +16,26 @@ use std::time::Instant;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::config::GatesConfig;
+use crate::config::{DodConfig, GatesConfig};
 use crate::git::DiffSummary;
-use crate::model::{GateResult, Task, Verdict};
+use crate::model::{GateResult, Task, TaskType, Verdict};
+
+/// Built-in Definition-of-Done checks a `[dod.TYPE]` list may name (besides `diff`).
+pub const BUILT_IN_CHECKS: &[&str] = &[
+    "docs_only",
+    "links",
+    "version_bump",
+    "changelog",
+    "parses",
+    "tests_added",
+];
+
+/// Command gate names the default Definitions of Done use; when not configured they are left
+/// out rather than being an error.
+pub const CONVENTIONAL: &[&str] = &["build", "test", "lint"];
 
 /// What a gate looks at.
+#[derive(Clone, Copy)]
 pub struct GateContext<'a> {
     /// The task the run worked on.
     pub task: &'a Task,
@@ -31,6 +47,8 @@ pub struct GateContext<'a> {
     pub base: &'a str,
     /// A directory gates may keep results in across runs (e.g. per base commit).
     pub cache_dir: &'a Path,
+    /// Where the base commit is exported for running commands on it (kept between runs).
+    pub base_dir: &'a Path,
     /// The change, base..head.
     pub diff: &'a DiffSummary,
     /// Environment for commands (the agents' extra variables and `BOSUN_*`).
@@ -40,7 +58,9 @@ pub struct GateContext<'a> {
     /// Most bytes of command output kept in the log.
     pub max_log_bytes: u64,
     /// Stops a running command.
-    pub cancel: CancellationToken,
+    pub cancel: &'a CancellationToken,
+    /// Results of the gates that ran before this one, in order.
+    pub earlier: &'a [GateResult],
 }
 
 /// A boxed gate future (gates are trait objects, so no `async fn` in the trait).
@@ -54,8 +74,6 @@ pub trait Gate: Send + Sync {
     fn required(&self) -> bool;
     /// Weight in the run's score.
     fn weight(&self) -> f64;
-    /// Whether the gate applies to this task.
-    fn applies_to(&self, task: &Task) -> bool;
     /// Runs the gate.
     fn run<'a>(&'a self, cx: &'a GateContext<'a>) -> GateFuture<'a>;
 }
@@ -73,21 +91,126 @@ impl Gate for DiffGate {
     fn weight(&self) -> f64 {
         1.0
     }
-    fn applies_to(&self, _task: &Task) -> bool {
-        true
-    }
     fn run<'a>(&'a self, cx: &'a GateContext<'a>) -> GateFuture<'a> {
         Box::pin(async move { diff::check(cx.diff, &self.0) })
     }
 }
 
-/// The gates a configuration describes, in running order: `diff`, then command gates by name.
-pub fn from_config(config: &GatesConfig) -> Vec<Box<dyn Gate>> {
-    let mut gates: Vec<Box<dyn Gate>> = vec![Box::new(DiffGate(config.diff.clone()))];
-    for (name, gate) in &config.commands {
-        gates.push(Box::new(command::CommandGate::new(name, gate)));
+/// The gates a task of type `task_type` goes through, in running order: `diff`; the built-in
+/// checks its Definition of Done names; the command gates that apply to it, in name order;
+/// `tests_added` last (it reads the `test` gate's counts).
+///
+/// A command gate applies when its `applies_to` lists the type; with no `applies_to`, when the
+/// type's `[dod.TYPE]` names it or no Definition of Done names it at all (a custom gate runs
+/// everywhere). A name the Definition of Done lists that is not configured (`build` in a
+/// project without a build command) is left out.
+pub fn for_task(
+    gates: &GatesConfig,
+    dod: &DodConfig,
+    task_type: TaskType,
+) -> Result<Vec<Box<dyn Gate>>, String> {
+    let wanted = dod.for_type(task_type);
+    let mut pipeline: Vec<Box<dyn Gate>> = vec![Box::new(DiffGate(gates.diff.clone()))];
+    let mut last: Vec<Box<dyn Gate>> = Vec::new();
+    for name in wanted {
+        match name.as_str() {
+            "tests_added" => last.push(Box::new(TestsAdded)),
+            other => {
+                if let Some(gate) = built_in(other, &dod.docs_paths)? {
+                    pipeline.push(gate);
+                }
+            }
+        }
     }
-    gates
+    for (name, gate) in &gates.commands {
+        let applies = if gate.applies_to.is_empty() {
+            wanted.contains(name) || !dod.mentions(name)
+        } else {
+            gate.applies_to.contains(&task_type)
+        };
+        if applies {
+            pipeline.push(Box::new(command::CommandGate::new(name, gate)));
+        }
+    }
+    pipeline.extend(last);
+    Ok(pipeline)
+}
+
+/// A built-in Definition-of-Done check by name; None for names that are not built in.
+fn built_in(name: &str, _docs_paths: &[String]) -> Result<Option<Box<dyn Gate>>, String> {
+    let _ = name;
+    Ok(None)
+}
+
+/// `tests_added`: the change adds tests, and they all pass — read from the `test` gate's
+/// comparison with the base commit.
+struct TestsAdded;
+
+impl Gate for TestsAdded {
+    fn name(&self) -> &str {
+        "tests_added"
+    }
+    fn required(&self) -> bool {
+        true
+    }
+    fn weight(&self) -> f64 {
+        1.0
+    }
+    fn run<'a>(&'a self, cx: &'a GateContext<'a>) -> GateFuture<'a> {
+        Box::pin(async move { tests_added(cx.earlier) })
+    }
+}
+
+fn tests_added(earlier: &[GateResult]) -> GateResult {
+    let result = |verdict, score, summary: String| GateResult {
+        verdict,
+        score,
+        summary,
+        ..GateResult::skipped("tests_added", "", true, 1.0)
+    };
+    let Some(test) = earlier.iter().find(|r| r.name == "test") else {
+        return result(
+            Verdict::Skip,
+            0.0,
+            "no `test` gate ran to count tests; configure [gates.test]".into(),
+        );
+    };
+    let Some(delta) = &test.tests else {
+        return result(
+            Verdict::Skip,
+            0.0,
+            "the `test` gate printed no test counts".into(),
+        );
+    };
+    let Some(base) = delta.base else {
+        return result(
+            Verdict::Skip,
+            0.0,
+            "the `test` gate did not run on the base commit (compare_base = false)".into(),
+        );
+    };
+    let total = |c: summary::TestCounts| c.passed + c.failed + c.skipped;
+    let (before, after) = (total(base), total(delta.head));
+    if delta.head.failed > 0 {
+        return result(
+            Verdict::Fail,
+            0.0,
+            format!("{} tests fail; every test must pass", delta.head.failed),
+        );
+    }
+    if after > before {
+        result(
+            Verdict::Pass,
+            1.0,
+            format!("{before} → {after} tests, all passing"),
+        )
+    } else {
+        result(
+            Verdict::Fail,
+            0.0,
+            format!("no tests added: {before} before, {after} now"),
+        )
+    }
 }
 
 /// Progress of a pipeline, for live display.
@@ -107,17 +230,10 @@ pub async fn run_pipeline(
     fail_fast: bool,
     mut progress: impl FnMut(GateProgress<'_>),
 ) -> Vec<GateResult> {
-    let mut results = Vec::with_capacity(gates.len());
+    let mut results: Vec<GateResult> = Vec::with_capacity(gates.len());
     let mut stopped = false;
     for gate in gates {
-        let result = if !gate.applies_to(cx.task) {
-            GateResult::skipped(
-                gate.name(),
-                &format!("does not apply to {} tasks", cx.task.task_type),
-                gate.required(),
-                gate.weight(),
-            )
-        } else if stopped {
+        let result = if stopped {
             GateResult::skipped(
                 gate.name(),
                 "skipped: an earlier required gate failed",
@@ -127,7 +243,11 @@ pub async fn run_pipeline(
         } else {
             progress(GateProgress::Started(gate.name()));
             let start = Instant::now();
-            let mut r = gate.run(cx).await;
+            let here = GateContext {
+                earlier: &results,
+                ..*cx
+            };
+            let mut r = gate.run(&here).await;
             r.duration_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
             r.required = gate.required();
             r.weight = gate.weight();

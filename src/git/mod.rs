@@ -7,6 +7,7 @@
 mod checkout;
 mod commit;
 mod diff;
+mod export;
 mod merge;
 mod worktree;
 
@@ -16,6 +17,7 @@ use std::path::{Path, PathBuf};
 pub use checkout::{current_branch, is_dirty};
 pub use commit::{commit_all, commit_file, head, read_file};
 pub use diff::{ChangeStatus, DiffSummary, FileChange, diff};
+pub use export::export_tree;
 pub use merge::{MergeMode, MergeOutcome, merge};
 pub use worktree::{
     Worktree, create_worktree, default_worktree_root, remove_worktree, stale_worktrees,

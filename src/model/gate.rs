@@ -52,6 +52,31 @@ pub struct GateResult {
     pub required: bool,
     /// Weight in the run's score.
     pub weight: f64,
+    /// Test counts and how they differ from the base commit, for gates that ran tests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tests: Option<TestDelta>,
+}
+
+/// What a test gate counted on the change, and what changed since the base commit.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TestDelta {
+    /// Counts on the change.
+    pub head: crate::gates::summary::TestCounts,
+    /// Counts on the base commit, when the gate compared with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<crate::gates::summary::TestCounts>,
+    /// Tests failing on the change that did not fail on the base.
+    #[serde(default)]
+    pub new_failures: Vec<String>,
+    /// Tests failing on the base that no longer fail.
+    #[serde(default)]
+    pub fixed: Vec<String>,
+    /// Tests failing on both.
+    #[serde(default)]
+    pub pre_existing: Vec<String>,
+    /// Tests that passed on the base and are skipped or gone on the change.
+    #[serde(default)]
+    pub weakened: Vec<String>,
 }
 
 impl GateResult {
@@ -67,6 +92,7 @@ impl GateResult {
             duration_ms: 0,
             required,
             weight,
+            tests: None,
         }
     }
 }

@@ -575,6 +575,7 @@ impl Orchestrator {
             cancel,
             task: task.clone(),
             gates: self.config.gates.clone(),
+            dod: self.config.dod.clone(),
             hooks: self.config.hooks.clone(),
         };
         let updates = self.updates_tx.clone();

@@ -39,6 +39,7 @@ pub(crate) struct Job {
     pub cancel: CancellationToken,
     pub task: crate::model::Task,
     pub gates: crate::config::GatesConfig,
+    pub dod: crate::config::DodConfig,
     pub hooks: crate::config::HooksConfig,
 }
 
@@ -298,18 +299,24 @@ pub(crate) async fn work(
                     change: None,
                 };
             }
-            let pipeline = gates::from_config(&job.gates);
+            let pipeline = match gates::for_task(&job.gates, &job.dod, job.task.task_type) {
+                Ok(p) => p,
+                Err(e) => return failed(format!("cannot set up the gates: {e}"), usage),
+            };
+            let base_dir = base_export_dir(&job.worktree);
             let cx = GateContext {
                 task: &job.task,
                 worktree: &worktree.path,
                 repo_root: &job.repo_root,
                 base: &base,
                 cache_dir: &job.gate_cache,
+                base_dir: &base_dir,
                 diff: &diff,
                 env: &run.env,
                 log_path: &job.log_path,
                 max_log_bytes: job.max_log_bytes,
-                cancel: job.cancel.clone(),
+                cancel: &job.cancel,
+                earlier: &[],
             };
             let results = gates::run_pipeline(&pipeline, &cx, job.gates.fail_fast, |p| {
                 let _ = updates.send(match p {
@@ -391,6 +398,16 @@ async fn hook(
         }
         Err(e) => Err(format!("[hooks] {name} `{command}` could not run: {e}")),
     }
+}
+
+/// Where gates export the base commit: beside the directory that holds the run worktrees
+/// (`…/worktrees/<repo>-<hash>.base`), outside the repository so that tools which look upward
+/// for a workspace (cargo) do not find the repository's.
+fn base_export_dir(run_worktree: &std::path::Path) -> PathBuf {
+    let root = run_worktree.parent().unwrap_or(run_worktree);
+    let mut name = root.file_name().unwrap_or_default().to_os_string();
+    name.push(".base");
+    root.with_file_name(name)
 }
 
 fn failed(error: String, usage: Option<Usage>) -> Outcome {
