@@ -149,10 +149,12 @@ fn deleting_a_test_fails_the_diff_gate() {
 }
 
 #[test]
-fn a_gate_for_other_task_types_is_skipped_and_an_optional_failure_only_warns() {
+fn gates_follow_the_task_types_definition_of_done_and_an_optional_failure_only_warns() {
     let dir = tempfile::tempdir().unwrap();
+    // `lint` is in the code Definition of Done only; `spell` is in none, so it runs for every
+    // type; `test` is limited to code tasks by `applies_to`.
     let config = format!(
-        "[executors.a]\ncommand = [{:?}]\n[gates.lint]\ncommand = \"exit 3\"\nrequired = false\n[gates.test]\ncommand = \"exit 1\"\napplies_to = [\"code\"]\n",
+        "[executors.a]\ncommand = [{:?}]\n[gates.lint]\ncommand = \"exit 3\"\n[gates.spell]\ncommand = \"exit 3\"\nrequired = false\n[gates.test]\ncommand = \"exit 1\"\napplies_to = [\"code\"]\n",
         agent("writes_note.sh")
     );
     let repo = repo(
@@ -165,11 +167,20 @@ fn a_gate_for_other_task_types_is_skipped_and_an_optional_failure_only_warns() {
     assert!(ok, "{err}");
     let r = &runs(&repo)[0];
     assert_eq!(r["status"], "awaiting_approval", "{r}");
-    assert_eq!(gate(r, "lint")["verdict"], "warn");
-    assert_eq!(gate(r, "test")["verdict"], "skip");
-    assert_eq!(gate(r, "test")["summary"], "does not apply to docs tasks");
-    // diff 1.0 and lint 0.0 count; the skipped test gate does not.
-    assert_eq!(r["score"], 0.5);
+    let names: Vec<&str> = r["gates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["diff", "docs_only", "links", "spell"], "{r}");
+    assert_eq!(gate(r, "spell")["verdict"], "warn");
+    // notes.txt is documentation and has no links to check.
+    assert_eq!(gate(r, "docs_only")["verdict"], "pass");
+    assert_eq!(gate(r, "links")["verdict"], "skip");
+    // diff 1.0, docs_only 1.0 and spell 0.0 count; the skipped links check does not.
+    let score = r["score"].as_f64().unwrap();
+    assert!((score - 2.0 / 3.0).abs() < 1e-9, "{score}");
 }
 
 #[test]
@@ -300,4 +311,151 @@ fn hooks_run_around_the_agent_and_gates_and_a_failing_pre_hook_fails_the_run() {
         "{error}"
     );
     assert!(error.contains("node_modules missing"), "{error}");
+}
+
+/// A Python project whose suite already has one failing test (`test_sub`: `sub` is wrong).
+const CALC: &str = "def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return a + b\n";
+const TEST_CALC: &str = "import unittest\n\nimport calc\n\n\nclass TestCalc(unittest.TestCase):\n    def test_add(self):\n        self.assertEqual(calc.add(2, 3), 5)\n\n    def test_sub(self):\n        self.assertEqual(calc.sub(5, 3), 2)\n\n\nif __name__ == \"__main__\":\n    unittest.main()\n";
+
+fn python_repo(dir: &Path, todo: &str) -> PathBuf {
+    let config = format!(
+        "[orchestrator]\nmax_attempts = 1\nmax_parallel = 1\n[executors.a]\ncommand = [{:?}]\n[gates.test]\ncommand = \"python3 -m unittest -v\"\n",
+        agent("python_tests.sh")
+    );
+    repo(
+        dir,
+        todo,
+        &[("calc.py", CALC), ("test_calc.py", TEST_CALC)],
+        &config,
+    )
+}
+
+fn by_title<'a>(all: &'a [Value], title: &str) -> &'a Value {
+    all.iter()
+        .find(|r| r["task_title"] == title)
+        .unwrap_or_else(|| panic!("{title}: {all:?}"))
+}
+
+fn names(v: &Value) -> Vec<&str> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not a list: {v}"))
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect()
+}
+
+#[test]
+fn test_gate_counts_only_what_the_change_made_worse_than_its_base() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = python_repo(
+        dir.path(),
+        "- [ ] Add a failing test for mul\n- [ ] Add multiply\n- [ ] Skip the add test\n- [ ] Let me break add\n",
+    );
+    let (ok, out, err) = bosun(&repo, &["run", "--headless"]);
+    assert!(ok, "{out}{err}");
+    let all = runs(&repo);
+    assert_eq!(all.len(), 4, "{all:?}");
+
+    // A new failing test on a suite with a failing test: only the new one counts.
+    let r = by_title(&all, "Add a failing test for mul");
+    let t = gate(r, "test");
+    assert_eq!(t["verdict"], "fail", "{r}");
+    assert_eq!(names(&t["tests"]["new_failures"]).len(), 1, "{t}");
+    assert!(
+        names(&t["tests"]["new_failures"])[0].contains("test_mul"),
+        "{t}"
+    );
+    assert_eq!(names(&t["tests"]["pre_existing"]).len(), 1, "{t}");
+    assert!(
+        names(&t["tests"]["pre_existing"])[0].contains("test_sub"),
+        "{t}"
+    );
+    let summary = t["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("1 new failure") && summary.contains("1 failing before too"),
+        "{summary}"
+    );
+    assert_eq!(t["tests"]["base"]["failed"], 1, "{t}");
+    assert_eq!(t["tests"]["head"]["failed"], 2, "{t}");
+
+    // A new passing test, with the old failure still there: the gate passes and says so.
+    let r = by_title(&all, "Add multiply");
+    let t = gate(r, "test");
+    assert_eq!(t["verdict"], "pass", "{r}");
+    assert_eq!(r["status"], "awaiting_approval", "{r}");
+    assert!(
+        t["summary"]
+            .as_str()
+            .unwrap()
+            .ends_with("; 1 failing before too"),
+        "{t}"
+    );
+    assert_eq!(t["tests"]["head"]["passed"], 2, "{t}");
+    // Score stays the share of passing tests.
+    let score = t["score"].as_f64().unwrap();
+    assert!((score - 2.0 / 3.0).abs() < 1e-9, "{score}");
+
+    // Skipping a test that passed on the base weakens the suite.
+    let r = by_title(&all, "Skip the add test");
+    let t = gate(r, "test");
+    assert_eq!(t["verdict"], "fail", "{r}");
+    assert_eq!(names(&t["tests"]["weakened"]).len(), 1, "{t}");
+    assert!(
+        names(&t["tests"]["weakened"])[0].contains("test_add"),
+        "{t}"
+    );
+
+    // Breaking a passing test is a new failure even though the suite failed before.
+    let r = by_title(&all, "Let me break add");
+    let t = gate(r, "test");
+    assert_eq!(t["verdict"], "fail", "{r}");
+    assert!(
+        names(&t["tests"]["new_failures"])[0].contains("test_add"),
+        "{t}"
+    );
+
+    // The base ran once for the four runs, from the cache after the first.
+    let cached: Vec<_> = std::fs::read_dir(repo.join(".bosun/cache/gates"))
+        .unwrap()
+        .collect();
+    assert_eq!(cached.len(), 1, "one base commit");
+    let log = std::fs::read_dir(repo.join(".bosun/logs/runs"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect::<String>();
+    assert_eq!(
+        log.matches("Ran 2 tests").count(),
+        1 + 2,
+        "the base suite ran once; two heads also ran two tests: {log}"
+    );
+}
+
+#[test]
+fn a_junit_report_gives_the_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = format!(
+        "{}/tests/samples/test_output/pytest_junit.xml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let config = format!(
+        "[executors.a]\ncommand = [{:?}]\n[gates.test]\ncommand = \"cp {sample} report.xml; echo 'no summary here'\"\njunit = \"report.xml\"\ncompare_base = false\n",
+        agent("writes_note.sh")
+    );
+    let repo = repo(dir.path(), "- [ ] write a note\n", &[], &config);
+    let (ok, out, err) = bosun(&repo, &["run", "--headless"]);
+    assert!(ok, "{out}{err}");
+    let r = &runs(&repo)[0];
+    let t = gate(r, "test");
+    let xml = std::fs::read_to_string(&sample).unwrap();
+    let counts = bosun::gates::summary::parse_junit(&xml).unwrap();
+    assert!(counts.passed > 0 && counts.failed > 0, "{counts:?}");
+    assert_eq!(
+        t["summary"],
+        format!(
+            "{} passed, {} failed, {} skipped",
+            counts.passed, counts.failed, counts.skipped
+        ),
+        "{t}"
+    );
+    assert_eq!(t["tests"]["head"]["passed"], counts.passed);
 }

@@ -431,6 +431,33 @@ mod tests {
         .unwrap();
         let e = load(None, dir.path(), Vec::new()).unwrap_err().to_string();
         assert!(e.contains("key `executors.x.command`"), "{e}");
+        std::fs::write(
+            dir.path().join("bosun.toml"),
+            "[dod.docs]\ngates = [\"diff\", \"spellcheck\"]\n",
+        )
+        .unwrap();
+        let e = load(None, dir.path(), Vec::new()).unwrap_err().to_string();
+        assert!(
+            e.contains("key `dod.docs.gates`: `spellcheck` is neither a [gates.spellcheck] command gate nor a built-in check (docs_only, links,"),
+            "{e}"
+        );
+        std::fs::write(
+            dir.path().join("bosun.toml"),
+            "[gates.spellcheck]\ncommand = \"true\"\n[dod.docs]\ngates = [\"diff\", \"spellcheck\"]\n[dod.release]\ngates = [\"changelog\"]\n",
+        )
+        .unwrap();
+        let config = load(None, dir.path(), Vec::new()).unwrap().config;
+        assert_eq!(config.dod.docs.gates, ["diff", "spellcheck"]);
+        let e = parse_str("[dod.docs]\ngate = []\n", Path::new("bosun.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("bosun.toml:2:1: unknown field `gate`"), "{e}");
+        assert_eq!(config.dod.release.gates, ["changelog"]);
+        assert_eq!(
+            config.dod.code,
+            Config::default().dod.code,
+            "types not written keep their defaults"
+        );
     }
 
     #[test]

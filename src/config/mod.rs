@@ -370,8 +370,7 @@ impl<'de> Deserialize<'de> for GatesConfig {
 /// pass. Names are built-in checks (`docs_only`, `links`, `version_bump`, `changelog`,
 /// `parses`, `tests_added`) or `[gates.NAME]` command gates; the conventional `build`, `test`
 /// and `lint` are skipped when not configured. `diff` always runs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DodConfig {
     /// Globs that count as documentation for the `docs_only` check (empty: a built-in list).
     pub docs_paths: Vec<String>,
@@ -390,8 +389,7 @@ pub struct DodConfig {
 }
 
 /// `[dod.TYPE]`: one task type's Definition of Done.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct DodEntry {
     /// The gates a task of this type must pass, in addition to `diff`.
     pub gates: Vec<String>,
@@ -416,6 +414,49 @@ impl Default for DodConfig {
             release: DodEntry::of(&["diff", "version_bump", "changelog", "build", "test"]),
             devops: DodEntry::of(&["diff", "parses", "build"]),
         }
+    }
+}
+
+/// `[dod]` as written: what is left out keeps its default, per type (an empty `[dod.code]`
+/// table, as `bosun init` writes with its settings commented out, is the default code DoD).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DodWritten {
+    docs_paths: Option<Vec<String>>,
+    code: Option<DodEntryWritten>,
+    docs: Option<DodEntryWritten>,
+    refactor: Option<DodEntryWritten>,
+    test: Option<DodEntryWritten>,
+    release: Option<DodEntryWritten>,
+    devops: Option<DodEntryWritten>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DodEntryWritten {
+    gates: Option<Vec<String>>,
+}
+
+impl<'de> Deserialize<'de> for DodConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let written = DodWritten::deserialize(deserializer)?;
+        let mut out = Self::default();
+        if let Some(paths) = written.docs_paths {
+            out.docs_paths = paths;
+        }
+        for (entry, given) in [
+            (&mut out.code, written.code),
+            (&mut out.docs, written.docs),
+            (&mut out.refactor, written.refactor),
+            (&mut out.test, written.test),
+            (&mut out.release, written.release),
+            (&mut out.devops, written.devops),
+        ] {
+            if let Some(gates) = given.and_then(|g| g.gates) {
+                entry.gates = gates;
+            }
+        }
+        Ok(out)
     }
 }
 

@@ -259,19 +259,12 @@ impl CommandGate {
         let tests = base::delta(base.as_ref(), &head, comparison.as_ref());
         let mut r = match &comparison {
             Some(c) => {
-                let new_failed = if c.new_failures.is_empty() && !c.no_worse {
-                    counts.map_or(0, |n| n.failed)
-                } else {
-                    c.new_failures.len() as u64
-                };
-                let score = counts.map_or(if c.no_worse { 1.0 } else { 0.0 }, |n| {
-                    let ran = n.passed + new_failed + c.weakened.len() as u64;
-                    if ran == 0 {
-                        if c.no_worse { 1.0 } else { 0.0 }
-                    } else {
-                        n.passed as f64 / ran as f64
-                    }
-                });
+                // The score is the share of tests passing, as without a base; the verdict
+                // is what the base comparison changes.
+                let score =
+                    counts
+                        .and_then(|n| n.score())
+                        .unwrap_or(if c.no_worse { 1.0 } else { 0.0 });
                 let mut line = counted.clone().unwrap_or_else(|| head.exit.clone());
                 if !c.summary.is_empty() {
                     line = format!("{line}; {}", c.summary);

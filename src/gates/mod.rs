@@ -191,18 +191,19 @@ fn tests_added(earlier: &[GateResult]) -> GateResult {
     };
     let total = |c: summary::TestCounts| c.passed + c.failed + c.skipped;
     let (before, after) = (total(base), total(delta.head));
-    if delta.head.failed > 0 {
+    if test.verdict == Verdict::Fail {
+        // New failures or weakened tests; failures the base had too are not the change's.
         return result(
             Verdict::Fail,
             0.0,
-            format!("{} tests fail; every test must pass", delta.head.failed),
+            "the `test` gate failed: the new tests must pass".into(),
         );
     }
     if after > before {
         result(
             Verdict::Pass,
             1.0,
-            format!("{before} → {after} tests, all passing"),
+            format!("{before} → {after} tests, none newly failing"),
         )
     } else {
         result(
@@ -270,4 +271,91 @@ pub fn first_failure(results: &[GateResult]) -> Option<&GateResult> {
     results
         .iter()
         .find(|r| r.required && r.verdict == Verdict::Fail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{CommandGateConfig, Config};
+    use crate::model::TestDelta;
+
+    fn names(gates: &[Box<dyn Gate>]) -> Vec<&str> {
+        gates.iter().map(|g| g.name()).collect()
+    }
+
+    fn command(applies_to: &[TaskType]) -> CommandGateConfig {
+        CommandGateConfig {
+            command: "true".into(),
+            applies_to: applies_to.to_vec(),
+            ..CommandGateConfig::default()
+        }
+    }
+
+    #[test]
+    fn the_definition_of_done_picks_the_gates_of_each_task_type() {
+        let mut config = Config::default();
+        for name in ["build", "test", "audit"] {
+            config.gates.commands.insert(name.into(), command(&[]));
+        }
+        config
+            .gates
+            .commands
+            .insert("e2e".into(), command(&[TaskType::Docs]));
+        let pick =
+            |config: &Config, t| names(&for_task(&config.gates, &config.dod, t).unwrap()).join(" ");
+        // Unconfigured `lint` is left out; `audit`, named by no DoD, runs everywhere; `e2e`
+        // runs where its applies_to says.
+        assert_eq!(pick(&config, TaskType::Code), "diff audit build test");
+        assert_eq!(
+            pick(&config, TaskType::Test),
+            "diff audit build test tests_added"
+        );
+        assert_eq!(pick(&config, TaskType::Devops), "diff audit build");
+        let docs = pick(&config, TaskType::Docs);
+        assert!(docs.ends_with("audit e2e"), "{docs}");
+        config.dod.code.gates = vec!["diff".into(), "test".into()];
+        assert_eq!(pick(&config, TaskType::Code), "diff audit test");
+    }
+
+    fn test_gate(verdict: Verdict, base: Option<(u64, u64)>, head: (u64, u64)) -> GateResult {
+        let counts = |(passed, failed): (u64, u64)| summary::TestCounts {
+            passed,
+            failed,
+            skipped: 0,
+        };
+        GateResult {
+            verdict,
+            tests: Some(TestDelta {
+                head: counts(head),
+                base: base.map(counts),
+                ..TestDelta::default()
+            }),
+            ..GateResult::skipped("test", "", true, 1.0)
+        }
+    }
+
+    #[test]
+    fn tests_added_needs_more_tests_than_the_base_and_no_new_failure() {
+        let check = |earlier: &[GateResult]| {
+            let r = tests_added(earlier);
+            (r.verdict, r.summary)
+        };
+        assert_eq!(
+            check(&[test_gate(Verdict::Pass, Some((3, 1)), (4, 1))]),
+            (Verdict::Pass, "4 → 5 tests, none newly failing".to_string())
+        );
+        assert_eq!(
+            check(&[test_gate(Verdict::Pass, Some((3, 0)), (3, 0))]).0,
+            Verdict::Fail
+        );
+        assert_eq!(
+            check(&[test_gate(Verdict::Fail, Some((3, 0)), (3, 1))]).0,
+            Verdict::Fail
+        );
+        assert_eq!(
+            check(&[test_gate(Verdict::Pass, None, (3, 0))]).0,
+            Verdict::Skip
+        );
+        assert_eq!(check(&[]).0, Verdict::Skip);
+    }
 }
