@@ -242,16 +242,16 @@ pub fn delta(
     base: Option<&Observed>,
     head: &Observed,
     c: Option<&Comparison>,
-) -> Option<TestDelta> {
+) -> Option<Box<TestDelta>> {
     let tests = head.tests.as_ref()?;
-    Some(TestDelta {
+    Some(Box::new(TestDelta {
         head: tests.counts,
         base: base.and_then(|b| b.tests.as_ref()).map(|t| t.counts),
         new_failures: c.map(|c| c.new_failures.clone()).unwrap_or_default(),
         fixed: c.map(|c| c.fixed.clone()).unwrap_or_default(),
         pre_existing: c.map(|c| c.pre_existing.clone()).unwrap_or_default(),
         weakened: c.map(|c| c.weakened.clone()).unwrap_or_default(),
-    })
+    }))
 }
 
 /// Where the result of `command` (gate `gate`, JUnit file `junit`) on commit `base` is cached.

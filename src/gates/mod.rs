@@ -325,11 +325,11 @@ mod tests {
         };
         GateResult {
             verdict,
-            tests: Some(TestDelta {
+            tests: Some(Box::new(TestDelta {
                 head: counts(head),
                 base: base.map(counts),
                 ..TestDelta::default()
-            }),
+            })),
             ..GateResult::skipped("test", "", true, 1.0)
         }
     }

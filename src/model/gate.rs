@@ -54,7 +54,7 @@ pub struct GateResult {
     pub weight: f64,
     /// Test counts and how they differ from the base commit, for gates that ran tests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tests: Option<TestDelta>,
+    pub tests: Option<Box<TestDelta>>,
 }
 
 /// What a test gate counted on the change, and what changed since the base commit.
