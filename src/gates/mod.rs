@@ -5,6 +5,7 @@
 
 pub mod command;
 pub mod diff;
+pub mod dod;
 pub mod policy;
 pub mod summary;
 
