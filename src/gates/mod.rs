@@ -6,6 +6,7 @@
 pub mod base;
 pub mod command;
 pub mod diff;
+pub mod dod;
 pub mod policy;
 pub mod summary;
 

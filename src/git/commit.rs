@@ -85,6 +85,28 @@ pub fn read_file(
     Ok(Some(repo.find_blob(entry.id())?.content().to_vec()))
 }
 
+/// The content of `rel_path` in the commit `rev` names (a commit id, or any revision git
+/// understands, e.g. a branch); `None` when the file is not there. Gates read the base side of
+/// a run with it, where the base commit may be behind every branch tip.
+pub fn read_file_at(
+    repo_root: &Path,
+    rev: &str,
+    rel_path: &Path,
+) -> Result<Option<Vec<u8>>, GitError> {
+    let repo = open(repo_root)?;
+    let rel = repo_path(rel_path)?;
+    let tree = repo.revparse_single(rev)?.peel_to_commit()?.tree()?;
+    let entry = match tree.get_path(Path::new(&rel)) {
+        Ok(entry) => entry,
+        Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    if entry.kind() != Some(git2::ObjectType::Blob) {
+        return Ok(None);
+    }
+    Ok(Some(repo.find_blob(entry.id())?.content().to_vec()))
+}
+
 /// Commits `contents` as `rel_path` on top of `branch`, built from the branch's tree, and
 /// returns the branch's new tip (its old one when the file already had that content). When
 /// `branch` is checked out, the file on disk and the index follow, so the checkout stays
