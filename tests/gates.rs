@@ -154,7 +154,7 @@ fn gates_follow_the_task_types_definition_of_done_and_an_optional_failure_only_w
     // `lint` is in the code Definition of Done only; `spell` is in none, so it runs for every
     // type; `test` is limited to code tasks by `applies_to`.
     let config = format!(
-        "[executors.a]\ncommand = [{:?}]\n[gates.lint]\ncommand = \"exit 3\"\n[gates.spell]\ncommand = \"exit 3\"\nrequired = false\n[gates.test]\ncommand = \"exit 1\"\napplies_to = [\"code\"]\n",
+        "[dod]\ndocs_paths = [\"*.txt\"]\n[executors.a]\ncommand = [{:?}]\n[gates.lint]\ncommand = \"exit 3\"\n[gates.spell]\ncommand = \"exit 3\"\nrequired = false\n[gates.test]\ncommand = \"exit 1\"\napplies_to = [\"code\"]\n",
         agent("writes_note.sh")
     );
     let repo = repo(
@@ -175,7 +175,7 @@ fn gates_follow_the_task_types_definition_of_done_and_an_optional_failure_only_w
         .collect();
     assert_eq!(names, ["diff", "docs_only", "links", "spell"], "{r}");
     assert_eq!(gate(r, "spell")["verdict"], "warn");
-    // notes.txt is documentation and has no links to check.
+    // notes.txt is documentation here (docs_paths) and has no links to check.
     assert_eq!(gate(r, "docs_only")["verdict"], "pass");
     assert_eq!(gate(r, "links")["verdict"], "skip");
     // diff 1.0, docs_only 1.0 and spell 0.0 count; the skipped links check does not.
@@ -458,4 +458,49 @@ fn a_junit_report_gives_the_counts() {
         "{t}"
     );
     assert_eq!(t["tests"]["head"]["passed"], counts.passed);
+}
+
+#[test]
+fn docs_tasks_must_change_only_docs_and_keep_their_links_working() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "[orchestrator]\nmax_attempts = 1\n[executors.a]\ncommand = [{:?}]\n",
+        agent("docs_writer.sh")
+    );
+    let repo = repo(
+        dir.path(),
+        "- [ ] Document the API [type:docs]\n- [ ] Write the guide [type:docs]\n- [ ] Write the index [type:docs]\n",
+        &[("README.md", "# Demo\n\n## Usage\n\nRun it.\n")],
+        &config,
+    );
+    let (ok, out, err) = bosun(&repo, &["run", "--headless"]);
+    assert!(ok, "{out}{err}");
+    let all = runs(&repo);
+
+    let r = by_title(&all, "Document the API");
+    assert_eq!(r["status"], "failed", "{r}");
+    let d = gate(r, "docs_only");
+    assert_eq!(d["verdict"], "fail");
+    assert!(d["summary"].as_str().unwrap().contains("src/lib.rs"), "{d}");
+    assert!(
+        r["error"].as_str().unwrap().starts_with("gate `docs_only` failed"),
+        "{r}"
+    );
+
+    let r = by_title(&all, "Write the guide");
+    assert_eq!(r["status"], "failed", "{r}");
+    assert_eq!(gate(r, "docs_only")["verdict"], "pass");
+    let l = gate(r, "links");
+    assert_eq!(l["verdict"], "fail");
+    assert!(
+        l["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("docs/guide.md:3: broken link `setup.md`"),
+        "{l}"
+    );
+
+    let r = by_title(&all, "Write the index");
+    assert_eq!(r["status"], "awaiting_approval", "{r}");
+    assert_eq!(gate(r, "links")["verdict"], "pass", "{r}");
 }

@@ -230,6 +230,14 @@ fn validate(config: &Config, origin: &str) -> Result<(), ConfigError> {
         }
     }
     for (name, gate) in &config.gates.commands {
+        if name == "diff" || crate::gates::BUILT_IN_CHECKS.contains(&name.as_str()) {
+            return Err(invalid(
+                format!("gates.{name}"),
+                format!(
+                    "`{name}` is the name of a built-in check; give the command gate another name"
+                ),
+            ));
+        }
         if gate.command.trim().is_empty() {
             return Err(invalid(
                 format!("gates.{name}.command"),

@@ -27,7 +27,7 @@ use regex::Regex;
 
 use super::{Gate, GateContext, GateFuture};
 use crate::git::{ChangeStatus, FileChange};
-use crate::model::{GateResult, Task, Verdict};
+use crate::model::{GateResult, Verdict};
 
 /// A built-in Definition-of-Done check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -182,9 +182,6 @@ impl Gate for DodGate {
     fn weight(&self) -> f64 {
         1.0
     }
-    fn applies_to(&self, _task: &Task) -> bool {
-        true
-    }
     fn run<'a>(&'a self, cx: &'a GateContext<'a>) -> GateFuture<'a> {
         Box::pin(async move {
             let check = self.check;
@@ -253,6 +250,7 @@ impl Outcome {
             duration_ms: 0,
             required: true,
             weight: 1.0,
+            tests: None,
         }
     }
 }
@@ -1280,7 +1278,7 @@ fn parses(worktree: &Path, files: &[FileChange]) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Priority, TaskId, TaskType};
+    use crate::model::{Priority, Task, TaskId, TaskType};
     use tokio_util::sync::CancellationToken;
 
     fn task() -> Task {
@@ -1359,11 +1357,13 @@ mod tests {
                 repo_root: self.root(),
                 base: &self.base,
                 cache_dir: self.root(),
+                base_dir: self.root(),
                 diff: &diff,
                 env: &[],
                 log_path: &self.root().join("run.log"),
                 max_log_bytes: 1 << 20,
-                cancel: CancellationToken::new(),
+                cancel: &CancellationToken::new(),
+                earlier: &[],
             };
             gate.run(&cx).await
         }

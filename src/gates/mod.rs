@@ -138,9 +138,11 @@ pub fn for_task(
 }
 
 /// A built-in Definition-of-Done check by name; None for names that are not built in.
-fn built_in(name: &str, _docs_paths: &[String]) -> Result<Option<Box<dyn Gate>>, String> {
-    let _ = name;
-    Ok(None)
+fn built_in(name: &str, docs_paths: &[String]) -> Result<Option<Box<dyn Gate>>, String> {
+    match dod::Check::from_name(name) {
+        Some(check) => Ok(Some(Box::new(dod::DodGate::new(check, docs_paths)?))),
+        None => Ok(None),
+    }
 }
 
 /// `tests_added`: the change adds tests, and they all pass — read from the `test` gate's
@@ -311,9 +313,15 @@ mod tests {
             pick(&config, TaskType::Test),
             "diff audit build test tests_added"
         );
-        assert_eq!(pick(&config, TaskType::Devops), "diff audit build");
-        let docs = pick(&config, TaskType::Docs);
-        assert!(docs.ends_with("audit e2e"), "{docs}");
+        assert_eq!(pick(&config, TaskType::Devops), "diff parses audit build");
+        assert_eq!(
+            pick(&config, TaskType::Docs),
+            "diff docs_only links audit e2e"
+        );
+        assert_eq!(
+            pick(&config, TaskType::Release),
+            "diff version_bump changelog audit build test"
+        );
         config.dod.code.gates = vec!["diff".into(), "test".into()];
         assert_eq!(pick(&config, TaskType::Code), "diff audit test");
     }
@@ -333,6 +341,13 @@ mod tests {
             })),
             ..GateResult::skipped("test", "", true, 1.0)
         }
+    }
+
+    #[test]
+    fn built_in_names_are_the_dod_checks_and_tests_added() {
+        let mut names: Vec<&str> = dod::Check::ALL.iter().map(|c| c.name()).collect();
+        names.push("tests_added");
+        assert_eq!(names, BUILT_IN_CHECKS);
     }
 
     #[test]
