@@ -1,19 +1,67 @@
-//! Test counts read from what a test runner printed: which runner it was, how many tests
-//! passed, failed and were skipped, and which ones failed. The `test` gate scores a change by
-//! these counts and compares the failing names with the base commit's so that only failures
-//! the change introduced count against it.
+//! Test results read from what a test runner printed: which runner it was, how many tests
+//! passed, failed and were skipped, and — where the output names them — which tests had
+//! which outcome. The `test` gate scores a change by the counts and compares the named
+//! outcomes with the base commit's run: only failures the change introduced count against
+//! it, and a test that passed on the base but is skipped or gone on the head is a weakened
+//! test.
 //!
-//! Supported: `cargo test`, `cargo nextest run`, pytest, `go test` (plain, `-v` and `-json`),
-//! jest and vitest, plus JUnit XML reports ([`parse_junit`]). Colour escapes are stripped and
-//! carriage returns treated as line breaks before anything is read, so coloured or
-//! progress-bar output parses like plain output.
+//! Supported: `cargo test`, `cargo nextest run`, pytest, Python's unittest, `go test` (plain,
+//! `-v` and `-json`), jest and vitest, plus JUnit XML reports ([`junit_report`]). Colour
+//! escapes are stripped and carriage returns treated as line breaks before anything is read,
+//! so coloured or progress-bar output parses like plain output.
 //!
-//! When an output holds more than one runner's summary, [`parse`] does not pick the one with
+//! When an output holds more than one runner's summary, [`report`] does not pick the one with
 //! the most tests: it tries the runners in a fixed order — nextest, cargo test, pytest,
-//! `go test -json`, `go test`, vitest, jest — and takes the first whose summary it finds.
-//! The order matters because some formats embed others: nextest prints each failing test's
-//! own `test result:` line inside its report, and `go test -json` carries the plain
-//! `--- FAIL:` lines inside its JSON.
+//! unittest, `go test -json`, `go test`, vitest, jest — and takes the first whose summary it
+//! finds. The order matters because some formats embed others: nextest prints each failing
+//! test's own `test result:` line inside its report, and `go test -json` carries the plain
+//! `--- FAIL:` lines inside its JSON. unittest's summary (`Ran 7 tests in 0.001s`, then `OK`
+//! or `FAILED (…)`) appears in no other runner's output, so its place only decides which
+//! wins when one run quotes another: it comes after pytest so that a pytest run whose
+//! captured output shows a unittest transcript is read as pytest.
+//!
+//! Tests are named the same way in [`TestReport::failed`], `passed` and `skipped`, so two
+//! runs' lists can be compared. Per runner, the names and whether the output lists every
+//! passing test ([`TestReport::lists_passing`]):
+//! - cargo test: the test path (`tests::adds`; `calc/src/lib.rs - add (line 5)` for a
+//!   doc-test), from the `test … ok` / `… ignored` lines (without libtest's
+//!   ` - should panic` and ` - compile fail` marks) and, for failures, the
+//!   `---- name stdout ----` sections and the closing `failures:` list. The default output
+//!   lists every test; `--quiet` none.
+//! - nextest: binary and test (`calc tests::adds`), by each test's last final status line,
+//!   so a test that failed and then passed on a retry is passed. Passing tests are listed at
+//!   the default status level; skipped ones only with `--status-level skip`.
+//! - pytest: the node id (`tests/test_x.py::test_y[1]`), from the `-v` progress lines and the
+//!   short summary (`FAILED`/`ERROR` by default, also `PASSED`, `XFAIL` and `XPASS` with
+//!   `-rA`; its `SKIPPED` lines give a file and line, not a test). Without `-v` or `-rA`
+//!   only failures are named.
+//! - unittest: `module.Class.test_method`, from `test_method (module.Class.test_method)`
+//!   (Python 3.11 and later) or `test_method (module.Class)` (earlier) in the `-v` progress
+//!   lines and the `FAIL:`, `ERROR:` and `UNEXPECTED SUCCESS:` headers of the failure
+//!   report, with subtest parameters dropped. A failing `setUpClass` is named
+//!   `module.Class.setUpClass`, a test module that failed to import
+//!   `unittest.loader._FailedTest.module`. `-v` lists every test; without it only failures
+//!   are named. Counts are per test, not per unittest failure: a test whose subtests failed
+//!   twice is one failed test, and a failing `setUpClass` is a failure that takes nothing
+//!   from passed (unittest counts it as an error, but not among the tests run).
+//! - go test: the test name, subtests included (`TestTable/wrong`); a package that failed
+//!   without a failing test (build failure, panic) is named by its import path. `-v` and
+//!   `-json` list every test; plain output names only failures.
+//! - jest: `describe › test`. Failures come from the `●` headers of the failure details,
+//!   which jest prints at every verbosity, and from `✕` lines only when there are none; the
+//!   verbose list (also jest's default for a single test file) is read by indentation to
+//!   prefix each test with its describe blocks. The default multi-file output names only
+//!   failures.
+//! - vitest: `file > describe > test`. Failures come from the `FAIL  file > test` lines of
+//!   the failure report, and from `×` lines only when there are none. The default reporter
+//!   lists the tests of a file with a failure, under the file, but folds a passing file into
+//!   one line; `--reporter=verbose` lists every test.
+//! - JUnit XML: `classname::name` for every `<testcase>`.
+//!
+//! `lists_passing` also needs the number of passing tests named to match the summary's
+//! passed count, so output that interleaves test prints with the list does not claim to be
+//! complete; it holds, too, when nothing passed. A name can sit in more than one list when two tests share it (two crates'
+//! `tests::it_works`).
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -27,9 +75,10 @@ use serde::{Deserialize, Serialize};
 pub struct TestCounts {
     /// Tests that passed, including pytest's xpassed and nextest's flaky-then-passed tests.
     pub passed: u64,
-    /// Tests that failed, errored or timed out.
+    /// Tests that failed, errored or timed out, including unittest's unexpected successes.
     pub failed: u64,
-    /// Tests that did not run: skipped, ignored, xfailed or todo.
+    /// Tests that did not run: skipped, ignored, xfailed (unittest: expected failures) or
+    /// todo.
     pub skipped: u64,
 }
 
@@ -56,6 +105,8 @@ pub enum Runner {
     Nextest,
     /// pytest, at any verbosity.
     Pytest,
+    /// `python -m unittest` (and runners built on it): `Ran N tests`, then `OK` or `FAILED`.
+    Unittest,
     /// `go test` or `go test -v`.
     GoTest,
     /// `go test -json`.
@@ -72,6 +123,7 @@ impl fmt::Display for Runner {
             Self::Cargo => "cargo test",
             Self::Nextest => "cargo nextest",
             Self::Pytest => "pytest",
+            Self::Unittest => "unittest",
             Self::GoTest => "go test",
             Self::GoTestJson => "go test -json",
             Self::Jest => "jest",
@@ -81,66 +133,117 @@ impl fmt::Display for Runner {
 }
 
 /// The order runners are tried in; see the module documentation for why.
-const DETECTION_ORDER: [Runner; 7] = [
+const DETECTION_ORDER: [Runner; 8] = [
     Runner::Nextest,
     Runner::Cargo,
     Runner::Pytest,
+    Runner::Unittest,
     Runner::GoTestJson,
     Runner::GoTest,
     Runner::Vitest,
     Runner::Jest,
 ];
 
-/// Detects the runner from the output and returns its counts; None when no known summary is found.
-///
-/// Runners are tried in the order nextest, cargo test, pytest, `go test -json`, `go test`,
-/// vitest, jest, and the first whose summary appears wins. A `cargo test` whose build failed
-/// prints no `test result:` line and so gives None.
-pub fn parse(output: &str) -> Option<(Runner, TestCounts)> {
-    let text = normalize(output);
-    detect(&text).map(|(runner, report)| (runner, report.counts))
+/// Everything read from one test run.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TestReport {
+    /// The runner whose summary was found; None for a JUnit report.
+    pub runner: Option<Runner>,
+    /// How many tests passed, failed and were skipped, from the runner's summary.
+    pub counts: TestCounts,
+    /// Tests that failed, errored or timed out: names, once each, in first-seen order.
+    pub failed: Vec<String>,
+    /// Tests that passed, where the output names them; see `lists_passing`.
+    pub passed: Vec<String>,
+    /// Tests that were skipped, ignored, xfailed or todo, where the output names them.
+    pub skipped: Vec<String>,
+    /// Whether the output names every passing test (so a test missing from `passed` did not pass).
+    pub lists_passing: bool,
 }
 
-/// Names of failing tests, when the runner lists them (cargo: `---- name stdout ----` / the
-/// `failures:` list; pytest: `FAILED path::name`; go: `--- FAIL: Name`; jest: `● name`
-/// headers, else `✕ name` lines; vitest: `FAIL  file > name` lines, else `× name` lines) —
-/// used to tell new failures from old ones.
+impl TestReport {
+    fn push(&mut self, outcome: Outcome, name: String) {
+        match outcome {
+            Outcome::Passed => self.passed.push(name),
+            Outcome::Failed => self.failed.push(name),
+            Outcome::Skipped => self.skipped.push(name),
+        }
+    }
+
+    /// Each list with repeated names dropped, keeping the first.
+    fn deduplicated(mut self) -> Self {
+        for names in [&mut self.failed, &mut self.passed, &mut self.skipped] {
+            let mut seen = HashSet::new();
+            names.retain(|name| seen.insert(name.clone()));
+        }
+        self
+    }
+}
+
+/// One test's outcome as a runner printed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Passed,
+    Failed,
+    Skipped,
+}
+
+/// Reads a test command's output: the runner, its counts and the tests it names by outcome
+/// (see the module documentation for what each runner names). None when no known summary is
+/// found; a `cargo test` whose build failed prints none.
 ///
-/// The runner is detected as in [`parse`]; nothing is returned when none is. Names are given
-/// once each, in the order they first appear. Per runner:
-/// - cargo test: the test path (`tests::adds`, or `src/lib.rs - add (line 5)` for a doc-test).
-/// - nextest: binary and test, as nextest prints them (`calc tests::adds`); a test that
-///   failed and then passed on a retry is not listed.
-/// - pytest: the node id of each `FAILED` and `ERROR` line (`tests/test_x.py::test_y[1]`).
-/// - go test: the test name, subtests included (`TestTable/wrong`); a package that failed
-///   without a failing test (build failure, panic) is listed by its import path.
-/// - jest: the `● describe › test` headers of the failure details, which jest prints at
-///   every verbosity; `✕ name` lines only when there are no such headers.
-/// - vitest: the `FAIL  file > describe > test` lines of the failure details, which name the
-///   file; `× name` lines only when there are none.
-pub fn failing_tests(output: &str) -> Vec<String> {
+/// Runners are tried in the order nextest, cargo test, pytest, unittest, `go test -json`,
+/// `go test`, vitest, jest, and the first whose summary appears wins.
+pub fn report(output: &str) -> Option<TestReport> {
     let text = normalize(output);
-    let Some((_, report)) = detect(&text) else {
-        return Vec::new();
-    };
-    let mut seen = HashSet::new();
-    report
-        .failing
+    let (runner, report) = DETECTION_ORDER
         .into_iter()
-        .filter(|name| seen.insert(name.clone()))
-        .collect()
+        .find_map(|runner| read(runner, &text).map(|report| (runner, report)))?;
+    Some(TestReport {
+        runner: Some(runner),
+        ..report.deduplicated()
+    })
 }
 
-/// Test counts from a JUnit XML report: the `tests`, `failures`, `errors` and `skipped`
+/// Detects the runner from the output and returns its counts; None when no known summary is
+/// found. The runner and counts of [`report`].
+pub fn parse(output: &str) -> Option<(Runner, TestCounts)> {
+    let report = report(output)?;
+    Some((report.runner?, report.counts))
+}
+
+/// Names of failing tests, once each, in the order they first appear: [`TestReport::failed`]
+/// of [`report`], empty when no runner is detected. Used to tell new failures from old ones.
+pub fn failing_tests(output: &str) -> Vec<String> {
+    report(output)
+        .map(|report| report.failed)
+        .unwrap_or_default()
+}
+
+/// Test counts from a JUnit XML report: the counts of [`junit_report`].
+pub fn parse_junit(xml: &str) -> Option<TestCounts> {
+    junit_report(xml).map(|report| report.counts)
+}
+
+/// Reads a JUnit XML report. The counts are the `tests`, `failures`, `errors` and `skipped`
 /// attributes of `<testsuites>`, each taken from the top-level `<testsuite>` elements summed
 /// when `<testsuites>` does not carry it (vitest and jest-junit leave `skipped` off the
-/// root). Nested suites are not added twice. Errors count as failures; passed is what remains
-/// of `tests`. None when the text holds neither element.
-pub fn parse_junit(xml: &str) -> Option<TestCounts> {
+/// root); nested suites are not added twice, errors count as failures and passed is what
+/// remains of `tests`. Each `<testcase>` is named `classname::name` (`name` alone without a
+/// classname) and failed when it has a `<failure>` or `<error>` child, skipped when it has a
+/// `<skipped>` one, else passed; a report names every test, so `lists_passing` is set.
+/// None when the text holds neither `<testsuites>` nor `<testsuite>`.
+pub fn junit_report(xml: &str) -> Option<TestReport> {
+    let mut report = TestReport {
+        lists_passing: true,
+        ..TestReport::default()
+    };
     let mut root: Option<SuiteAttrs> = None;
     let mut summed = SuiteAttrs::default();
     let mut suites = 0usize;
     let mut depth = 0usize;
+    // The open `<testcase>`: its name (None without one) and the outcome its children gave.
+    let mut case: Option<(Option<String>, Outcome)> = None;
     for tag in (Tags { rest: xml }) {
         match tag {
             Tag::Open {
@@ -164,6 +267,40 @@ pub fn parse_junit(xml: &str) -> Option<TestCounts> {
                 }
             }
             Tag::Close("testsuite") => depth = depth.saturating_sub(1),
+            Tag::Open {
+                name: "testcase",
+                attrs,
+                self_closing,
+            } => {
+                let test = junit_test_name(&attrs);
+                if self_closing {
+                    report.passed.extend(test);
+                } else {
+                    case = Some((test, Outcome::Passed));
+                }
+            }
+            Tag::Open {
+                name: "failure" | "error",
+                ..
+            } => {
+                if let Some((_, outcome)) = &mut case {
+                    *outcome = Outcome::Failed;
+                }
+            }
+            Tag::Open {
+                name: "skipped", ..
+            } => {
+                if let Some((_, outcome)) = &mut case
+                    && *outcome == Outcome::Passed
+                {
+                    *outcome = Outcome::Skipped;
+                }
+            }
+            Tag::Close("testcase") => {
+                if let Some((Some(test), outcome)) = case.take() {
+                    report.push(outcome, test);
+                }
+            }
             Tag::Open { .. } | Tag::Close(_) => {}
         }
     }
@@ -177,32 +314,21 @@ pub fn parse_junit(xml: &str) -> Option<TestCounts> {
     let errors = pick(root.errors, summed.errors);
     let skipped = pick(root.skipped, summed.skipped);
     let failed = failures.saturating_add(errors);
-    Some(TestCounts {
+    report.counts = TestCounts {
         passed: tests.saturating_sub(failed).saturating_sub(skipped),
         failed,
         skipped,
-    })
+    };
+    Some(report.deduplicated())
 }
 
-/// What one runner's parser found: the counts and the failing tests it names.
-#[derive(Debug, Default)]
-struct Report {
-    counts: TestCounts,
-    failing: Vec<String>,
-}
-
-/// The first runner, in [`DETECTION_ORDER`], whose summary `text` holds.
-fn detect(text: &str) -> Option<(Runner, Report)> {
-    DETECTION_ORDER
-        .into_iter()
-        .find_map(|runner| read(runner, text).map(|report| (runner, report)))
-}
-
-fn read(runner: Runner, text: &str) -> Option<Report> {
+/// What `runner`'s parser finds in `text`; None when its summary is not there.
+fn read(runner: Runner, text: &str) -> Option<TestReport> {
     match runner {
         Runner::Cargo => read_cargo(text),
         Runner::Nextest => read_nextest(text),
         Runner::Pytest => read_pytest(text),
+        Runner::Unittest => read_unittest(text),
         Runner::GoTest => read_go(text),
         Runner::GoTestJson => read_go_json(text),
         Runner::Jest => read_jest(text),
@@ -234,20 +360,41 @@ fn num(s: &str) -> Option<u64> {
     s.parse().ok()
 }
 
+/// How many names a list holds, as a test count.
+fn count(names: &[String]) -> u64 {
+    u64::try_from(names.len()).unwrap_or(u64::MAX)
+}
+
+/// How many different names a list holds, as a test count.
+fn count_distinct(names: &[String]) -> u64 {
+    let distinct: HashSet<&str> = names.iter().map(String::as_str).collect();
+    u64::try_from(distinct.len()).unwrap_or(u64::MAX)
+}
+
 // ---- cargo test ----
 
 static CARGO_RESULT: LazyLock<Regex> = LazyLock::new(|| {
     compile(r"^test result: (?:ok|FAILED)\. (\d+) passed; (\d+) failed; (\d+) ignored;")
 });
-static CARGO_FAILURE_OUTPUT: LazyLock<Regex> =
+static CARGO_TEST: LazyLock<Regex> = LazyLock::new(|| {
+    // `test tests::panics - should panic ... ok`, `test src/lib.rs - f (line 5) - compile
+    // fail ... ok`, `test tests::huge ... ignored, slow`: the marks are not part of the name
+    // libtest uses elsewhere (`---- tests::panics stdout ----`).
+    compile(
+        r"^test (.+?)(?: - (?:should panic|compile fail|compile))? \.\.\. (ok|ignored)(?:, .*)?$",
+    )
+});
+static CARGO_TEST_OUTPUT: LazyLock<Regex> =
     LazyLock::new(|| compile(r"^---- (.+) std(?:out|err) ----$"));
 
 /// Sums every `test result:` line: a workspace prints one per test binary and one per crate's
 /// doc-tests. Only lines that start with `test result:` count, so the indented copies inside
-/// other tools' reports do not.
-fn read_cargo(text: &str) -> Option<Report> {
-    let mut report = Report::default();
+/// other tools' reports do not. The `---- name stdout ----` sections name failures, except
+/// under `successes:`, where `--show-output` prints the passing tests' output.
+fn read_cargo(text: &str) -> Option<TestReport> {
+    let mut report = TestReport::default();
     let mut found = false;
+    let mut in_successes = false;
     let mut lines = text.lines().peekable();
     while let Some(line) = lines.next() {
         if let Some(c) = CARGO_RESULT.captures(line) {
@@ -261,17 +408,32 @@ fn read_cargo(text: &str) -> Option<Report> {
                 });
                 found = true;
             }
-        } else if let Some(c) = CARGO_FAILURE_OUTPUT.captures(line) {
-            report.failing.push(c[1].to_string());
+            in_successes = false;
+        } else if let Some(c) = CARGO_TEST.captures(line) {
+            let outcome = match &c[2] {
+                "ok" => Outcome::Passed,
+                _ => Outcome::Skipped,
+            };
+            report.push(outcome, c[1].to_string());
+        } else if let Some(c) = CARGO_TEST_OUTPUT.captures(line) {
+            if !in_successes {
+                report.failed.push(c[1].to_string());
+            }
+        } else if line == "successes:" {
+            in_successes = true;
         } else if line == "failures:" {
+            in_successes = false;
             // The closing list: one indented name per line right after the heading. The
             // first `failures:` heading is followed by a blank line and takes nothing.
             while let Some(name) = lines.next_if(|l| l.starts_with("    ") && !l.trim().is_empty())
             {
-                report.failing.push(name.trim().to_string());
+                report.failed.push(name.trim().to_string());
             }
         }
     }
+    // Each binary lists its own tests, so the lines add up to the summed count even when
+    // two crates share a test name.
+    report.lists_passing = count(&report.passed) == report.counts.passed;
     found.then_some(report)
 }
 
@@ -289,7 +451,7 @@ static NEXTEST_STATUS: LazyLock<Regex> = LazyLock::new(|| {
 /// 1 skipped` line. The parenthesised notes qualify the passed tests and are not counted
 /// again; every category other than passed and skipped (failed, timed out, exec failed, and
 /// any nextest adds later) counts as failed.
-fn read_nextest(text: &str) -> Option<Report> {
+fn read_nextest(text: &str) -> Option<TestReport> {
     let rest = text
         .lines()
         .rev()
@@ -310,10 +472,10 @@ fn read_nextest(text: &str) -> Option<Report> {
             _ => counts.failed = counts.failed.saturating_add(n),
         }
     }
-    Some(Report {
-        counts,
-        failing: nextest_failing(text),
-    })
+    let mut report = nextest_outcomes(text);
+    report.counts = counts;
+    report.lists_passing = count(&report.passed) == counts.passed;
+    Some(report)
 }
 
 fn without_parentheses(s: &str) -> String {
@@ -333,31 +495,34 @@ fn without_parentheses(s: &str) -> String {
         .collect()
 }
 
-/// Tests whose last final status line (`FAIL`, `TMT`, `SIGSEGV`, … as opposed to `PASS`,
-/// `FLAKY`, `LEAK`, `SKIP`) is a failure; in-progress lines (`SLOW`, `TRMNTG`, `START`) are
-/// passed over, and a retry that passed clears earlier failures.
-fn nextest_failing(text: &str) -> Vec<String> {
+/// Each test by its last final status line: `PASS`, `FLAKY` and `LEAK` passed, `SKIP` was
+/// skipped, anything else (`FAIL`, `TMT`, `SIGSEGV`, …) failed. In-progress lines (`SLOW`,
+/// `TRMNTG`, `START`) are passed over, and a retry that passed clears earlier failures.
+fn nextest_outcomes(text: &str) -> TestReport {
     let mut order: Vec<&str> = Vec::new();
-    let mut last_failed: HashMap<&str, bool> = HashMap::new();
+    let mut last: HashMap<&str, Outcome> = HashMap::new();
     for c in text.lines().filter_map(|l| NEXTEST_STATUS.captures(l)) {
         let (Some(status), Some(name)) = (c.get(1), c.get(2)) else {
             continue;
         };
-        let failed = match status.as_str().trim() {
+        let outcome = match status.as_str().trim() {
             "SLOW" | "TRMNTG" | "START" | "RETRY" | "DELAY" | "SETUP" => continue,
-            "PASS" | "FLAKY" | "LEAK" | "SKIP" => false,
-            _ => true,
+            "PASS" | "FLAKY" | "LEAK" => Outcome::Passed,
+            "SKIP" => Outcome::Skipped,
+            _ => Outcome::Failed,
         };
         let name = name.as_str();
-        if last_failed.insert(name, failed).is_none() {
+        if last.insert(name, outcome).is_none() {
             order.push(name);
         }
     }
-    order
-        .into_iter()
-        .filter(|name| last_failed.get(name).copied().unwrap_or(false))
-        .map(str::to_string)
-        .collect()
+    let mut report = TestReport::default();
+    for name in order {
+        if let Some(&outcome) = last.get(name) {
+            report.push(outcome, name.to_string());
+        }
+    }
+    report
 }
 
 // ---- pytest ----
@@ -365,18 +530,38 @@ fn nextest_failing(text: &str) -> Vec<String> {
 static PYTEST_SUMMARY: LazyLock<Regex> = LazyLock::new(|| {
     compile(r"^((?:\d+ [a-z]+|no tests ran)(?:, \d+ [a-z]+)*) in \d+(?:\.\d+)?s(?: \([\d:.]+\))?$")
 });
-static PYTEST_FAILED: LazyLock<Regex> =
-    LazyLock::new(|| compile(r"^(?:FAILED|ERROR) (\S.*?)(?: - .*)?$"));
+/// A short test summary line: `FAILED tests/test_x.py::test_y - AssertionError`.
+static PYTEST_SHORT: LazyLock<Regex> =
+    LazyLock::new(|| compile(r"^(PASSED|FAILED|ERROR|XFAIL|XPASS) (\S.*?)(?: - .*)?$"));
+/// A `-v` progress line: `tests/test_x.py::test_y SKIPPED (reason)   [ 70%]`.
+static PYTEST_PROGRESS: LazyLock<Regex> = LazyLock::new(|| {
+    compile(
+        r"^(\S+::.*?\S) (PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)(?: \(.*\))?(?: +\[ *\d+%\])?\s*$",
+    )
+});
 
 /// The last `=== 3 passed, 1 failed, 2 skipped, 1 xfailed in 0.12s ===` line, with or
 /// without the `=` rule (`-q`). Errors count as failed, xfailed as skipped, xpassed as
 /// passed; warnings, deselected tests and reruns are not tests and are left out.
-fn read_pytest(text: &str) -> Option<Report> {
+fn read_pytest(text: &str) -> Option<TestReport> {
     let mut counts = None;
-    let mut failing = Vec::new();
+    let mut report = TestReport::default();
     for line in text.lines() {
-        if let Some(c) = PYTEST_FAILED.captures(line) {
-            failing.push(c[1].to_string());
+        // A short summary line puts the status first, a progress line the node id.
+        let named = if let Some(c) = PYTEST_SHORT.captures(line) {
+            c.get(1).zip(c.get(2))
+        } else if let Some(c) = PYTEST_PROGRESS.captures(line) {
+            c.get(2).zip(c.get(1))
+        } else {
+            None
+        };
+        if let Some((status, name)) = named {
+            let outcome = match status.as_str() {
+                "PASSED" | "XPASS" => Outcome::Passed,
+                "SKIPPED" | "XFAIL" => Outcome::Skipped,
+                _ => Outcome::Failed,
+            };
+            report.push(outcome, name.as_str().to_string());
             continue;
         }
         let inner = line.trim().trim_matches('=').trim();
@@ -387,7 +572,10 @@ fn read_pytest(text: &str) -> Option<Report> {
             counts = Some(found);
         }
     }
-    counts.map(|counts| Report { counts, failing })
+    report.counts = counts?;
+    // Node ids are unique, and `-v -rA` names each passing test twice.
+    report.lists_passing = count_distinct(&report.passed) == report.counts.passed;
+    Some(report)
 }
 
 /// Counts from `2 failed, 4 passed, 1 error`; None unless some part is a pytest outcome.
@@ -420,6 +608,205 @@ fn pytest_counts(parts: &str) -> Option<TestCounts> {
     known.then_some(counts)
 }
 
+// ---- unittest ----
+
+static UNITTEST_RAN: LazyLock<Regex> =
+    LazyLock::new(|| compile(r"^Ran (\d+) tests? in \d+(?:\.\d+)?s$"));
+static UNITTEST_RESULT: LazyLock<Regex> =
+    LazyLock::new(|| compile(r"^(?:OK|FAILED|NO TESTS RAN)(?: \(([^)]*)\))?$"));
+static UNITTEST_HEADER: LazyLock<Regex> =
+    LazyLock::new(|| compile(r"^(?:FAIL|ERROR|UNEXPECTED SUCCESS): (.+)$"));
+/// A test's description: `test_x (mod.Class.test_x)`, maybe followed by a subtest's
+/// `(a=1)` or `[message]`.
+static UNITTEST_TEST: LazyLock<Regex> =
+    LazyLock::new(|| compile(r"^\s*(\S+) \(([^()\s]+)\)(?:\s.*)?$"));
+
+/// The class and module fixtures whose failures unittest reports as errors of their own
+/// (`ERROR: setUpClass (mod.Class)`) without counting them in `Ran N tests`.
+const UNITTEST_FIXTURES: [&str; 4] = [
+    "setUpClass",
+    "tearDownClass",
+    "setUpModule",
+    "tearDownModule",
+];
+
+/// One unittest run's failure report so far.
+#[derive(Default)]
+struct UnittestRun {
+    /// Every `FAIL:`/`ERROR:`/`UNEXPECTED SUCCESS:` header's test, repeats included (one
+    /// per failing subtest).
+    failures: Vec<String>,
+    /// Fixtures among them.
+    fixtures: HashSet<String>,
+    /// `ok` progress lines (`-v`).
+    listed_passing: u64,
+}
+
+/// Each `Ran 7 tests in 0.001s` line with the `OK` / `FAILED (failures=1, errors=2,
+/// skipped=3, expected failures=1, unexpected successes=1)` / `NO TESTS RAN` line after it,
+/// summed over every run in the output. Failures, errors and unexpected successes (which
+/// make unittest exit non-zero) count as failed, skipped tests and expected failures as
+/// skipped, and passed is what remains of the tests run.
+///
+/// The failure report sharpens that: a test whose subtests failed three times is one failed
+/// test, not three, and a failing `setUpClass` is a failure that `Ran` does not count, so it
+/// takes nothing from passed. Where the `-v` list names more passing tests than that leaves
+/// (Python 3.12.1 left decorator-skipped tests out of `Ran`), the list wins.
+fn read_unittest(text: &str) -> Option<TestReport> {
+    let mut report = TestReport::default();
+    let mut found = false;
+    let mut run = UnittestRun::default();
+    let mut ran: Option<u64> = None;
+    // The test whose `-v` outcome is still to come: after its description when a docstring
+    // line or printed output follows, or while its subtests report.
+    let mut pending: Option<String> = None;
+    let mut after_rule = false;
+    for line in text.lines() {
+        let rule = line.len() >= 10
+            && (line.bytes().all(|b| b == b'=') || line.bytes().all(|b| b == b'-'));
+        if rule {
+            pending = None;
+        } else if let Some(c) = UNITTEST_HEADER.captures(line).filter(|_| after_rule) {
+            let description = c.get(1).map_or("", |m| m.as_str());
+            let (name, method) = match unittest_test(description) {
+                Some((name, method, _)) => (name, method),
+                None => (description.trim().to_string(), ""),
+            };
+            if UNITTEST_FIXTURES.contains(&method) {
+                run.fixtures.insert(name.clone());
+            }
+            run.failures.push(name.clone());
+            report.failed.push(name);
+        } else if let Some(c) = UNITTEST_RAN.captures(line) {
+            ran = num(&c[1]);
+            pending = None;
+        } else if let Some(tests) = ran
+            && let Some(c) = UNITTEST_RESULT.captures(line)
+        {
+            let details = c.get(1).map_or("", |m| m.as_str());
+            report.counts.add(unittest_counts(tests, details, &run));
+            found = true;
+            ran = None;
+            run = UnittestRun::default();
+        } else if let Some((outcome, name)) = unittest_progress(line, &mut pending) {
+            if outcome == Outcome::Passed {
+                run.listed_passing = run.listed_passing.saturating_add(1);
+            }
+            report.push(outcome, name);
+        }
+        after_rule = rule && line.starts_with('=');
+    }
+    report.lists_passing = count(&report.passed) == report.counts.passed;
+    found.then_some(report)
+}
+
+/// One run's counts from its `Ran` count, the parenthesised details of its result line and
+/// its failure report; see [`read_unittest`].
+fn unittest_counts(ran: u64, details: &str, run: &UnittestRun) -> TestCounts {
+    let mut failed = 0u64;
+    let mut skipped = 0u64;
+    for part in details.split(',') {
+        let Some((what, n)) = part.split_once('=') else {
+            continue;
+        };
+        let Some(n) = num(n.trim()) else { continue };
+        let slot = match what.trim() {
+            "failures" | "errors" | "unexpected successes" => &mut failed,
+            "skipped" | "expected failures" => &mut skipped,
+            _ => continue,
+        };
+        *slot = slot.saturating_add(n);
+    }
+    let distinct = count_distinct(&run.failures);
+    let repeats = count(&run.failures).saturating_sub(distinct);
+    let failed = failed.saturating_sub(repeats);
+    let fixtures = u64::try_from(run.fixtures.len()).unwrap_or(u64::MAX);
+    let passed = ran
+        .saturating_sub(failed.saturating_sub(fixtures))
+        .saturating_sub(skipped)
+        .max(run.listed_passing);
+    TestCounts {
+        passed,
+        failed,
+        skipped,
+    }
+}
+
+/// The test a description names, as `module.Class.method`, with its method and what the
+/// parentheses hold: Python 3.11 and later print `method (module.Class.method)`, earlier
+/// versions `method (module.Class)`, and class and module fixtures `setUpClass
+/// (module.Class)`. Subtest parameters after it are dropped.
+fn unittest_test(description: &str) -> Option<(String, &str, &str)> {
+    let c = UNITTEST_TEST.captures(description)?;
+    let method = c.get(1)?.as_str();
+    let within = c.get(2)?.as_str();
+    let qualified = match within.strip_suffix(method) {
+        Some(parent) if parent.ends_with('.') => within.to_string(),
+        _ => format!("{within}.{method}"),
+    };
+    Some((qualified, method, within))
+}
+
+/// The test a `-v` description names. Its parentheses hold a dotted path, which tells it
+/// from a docstring's first line such as `Adds (checked) numbers`.
+fn unittest_listed(description: &str) -> Option<String> {
+    unittest_test(description)
+        .filter(|&(_, _, within)| within.contains('.'))
+        .map(|(name, _, _)| name)
+}
+
+/// A `-v` result: `ok`, `FAIL`, `ERROR`, `skipped 'reason'`, `expected failure` or
+/// `unexpected success`.
+fn unittest_outcome(s: &str) -> Option<Outcome> {
+    match s.trim() {
+        "ok" => Some(Outcome::Passed),
+        "FAIL" | "ERROR" | "unexpected success" => Some(Outcome::Failed),
+        "expected failure" => Some(Outcome::Skipped),
+        s if s == "skipped" || s.starts_with("skipped '") || s.starts_with("skipped \"") => {
+            Some(Outcome::Skipped)
+        }
+        _ => None,
+    }
+}
+
+/// The outcome a `-v` progress line gives and the test it belongs to. unittest writes
+/// `description ... ` when a test starts and the result when it ends, so the two can be
+/// split: a docstring's first line comes between them (`test_x (m.C.test_x)` / `Checks x.
+/// ... ok`), and so does whatever the test printed; a failing subtest repeats the
+/// description with its parameters (`  test_x (m.C.test_x) (a=1) ... FAIL`); and before
+/// Python 3.11 the next test's description could follow on the same line
+/// (`test_x (m.C) ... test_y (m.C) ... ERROR`).
+fn unittest_progress(line: &str, pending: &mut Option<String>) -> Option<(Outcome, String)> {
+    let mut name: Option<String> = None;
+    let mut rest = line;
+    loop {
+        let Some((head, tail)) = rest.split_once(" ... ") else {
+            if let Some(outcome) = unittest_outcome(rest) {
+                let test = name.or_else(|| pending.take());
+                *pending = None;
+                return test.map(|test| (outcome, test));
+            }
+            if let Some(test) = unittest_listed(rest) {
+                name = Some(test);
+            }
+            if name.is_some() {
+                *pending = name;
+            }
+            return None;
+        };
+        match unittest_listed(head) {
+            Some(test) => name = Some(test),
+            None if name.is_none() => name = pending.take(),
+            None => {}
+        }
+        if let Some(outcome) = unittest_outcome(tail) {
+            *pending = None;
+            return name.map(|test| (outcome, test));
+        }
+        rest = tail;
+    }
+}
+
 // ---- go test ----
 
 static GO_TEST_LINE: LazyLock<Regex> =
@@ -434,23 +821,32 @@ static GO_PACKAGE_LINE: LazyLock<Regex> = LazyLock::new(|| compile(r"^(ok  |FAIL
 /// Without `-v`, go prints no lines for passing tests, so the package lines are the
 /// fallback: a package whose output listed no tests counts as one passed (`ok`) or failed
 /// (`FAIL`) unit, and a `FAIL` package with no failing test listed (a build failure, a panic)
-/// adds one failure. Run `go test -v` or `-json` for exact counts.
-fn read_go(text: &str) -> Option<Report> {
-    let mut report = Report::default();
+/// adds one failure. Run `go test -v` or `-json` for exact counts. Only `-v` output (told by
+/// its `=== RUN` lines) lists every passing test.
+fn read_go(text: &str) -> Option<TestReport> {
+    let mut report = TestReport::default();
     let mut package = TestCounts::default();
     let mut listed = false;
     let mut found = false;
+    let mut verbose = false;
     for line in text.lines() {
         if let Some(c) = GO_TEST_LINE.captures(line) {
             found = true;
             listed = true;
+            let name = c[2].to_string();
             match &c[1] {
-                "PASS" => package.passed += 1,
+                "PASS" => {
+                    package.passed += 1;
+                    report.passed.push(name);
+                }
                 "FAIL" => {
                     package.failed += 1;
-                    report.failing.push(c[2].to_string());
+                    report.failed.push(name);
                 }
-                _ => package.skipped += 1,
+                _ => {
+                    package.skipped += 1;
+                    report.skipped.push(name);
+                }
             }
         } else if let Some(c) = GO_PACKAGE_LINE.captures(line) {
             found = true;
@@ -459,14 +855,17 @@ fn read_go(text: &str) -> Option<Report> {
                 package.passed += 1;
             } else if !ok && package.failed == 0 {
                 package.failed += 1;
-                report.failing.push(c[2].to_string());
+                report.failed.push(c[2].to_string());
             }
             report.counts.add(package);
             package = TestCounts::default();
             listed = false;
+        } else if line.starts_with("=== RUN") {
+            verbose = true;
         }
     }
     report.counts.add(package);
+    report.lists_passing = verbose && count(&report.passed) == report.counts.passed;
     found.then_some(report)
 }
 
@@ -503,10 +902,11 @@ struct GoPackage {
 }
 
 /// Counts `pass`, `fail` and `skip` events that name a test (subtests included, as in
-/// [`read_go`]). A package that failed with no failing test adds one failure, whether go
-/// reported it as a package `fail` event or, before Go 1.24, as a plain
-/// `FAIL\tpkg [build failed]` line among the JSON.
-fn read_go_json(text: &str) -> Option<Report> {
+/// [`read_go`]); every test has such an event, so every passing test is listed. A package
+/// that failed with no failing test adds one failure, whether go reported it as a package
+/// `fail` event or, before Go 1.24, as a plain `FAIL\tpkg [build failed]` line among the
+/// JSON.
+fn read_go_json(text: &str) -> Option<TestReport> {
     fn package<'p>(packages: &'p mut Vec<GoPackage>, name: &str) -> &'p mut GoPackage {
         let i = match packages.iter().position(|p| p.name == name) {
             Some(i) => i,
@@ -522,7 +922,10 @@ fn read_go_json(text: &str) -> Option<Report> {
         &mut packages[i]
     }
 
-    let mut report = Report::default();
+    let mut report = TestReport {
+        lists_passing: true,
+        ..TestReport::default()
+    };
     let mut packages: Vec<GoPackage> = Vec::new();
     let mut found = false;
     for line in text.lines() {
@@ -536,12 +939,18 @@ fn read_go_json(text: &str) -> Option<Report> {
             }
             found = true;
             match (event.action.as_str(), event.test.is_empty()) {
-                ("pass", false) => report.counts.passed += 1,
-                ("skip", false) => report.counts.skipped += 1,
+                ("pass", false) => {
+                    report.counts.passed += 1;
+                    report.passed.push(event.test);
+                }
+                ("skip", false) => {
+                    report.counts.skipped += 1;
+                    report.skipped.push(event.test);
+                }
                 ("fail", false) => {
                     report.counts.failed += 1;
                     package(&mut packages, &event.package).failed_tests += 1;
-                    report.failing.push(event.test);
+                    report.failed.push(event.test);
                 }
                 ("fail", true) => package(&mut packages, &event.package).failed = true,
                 _ => {}
@@ -555,7 +964,7 @@ fn read_go_json(text: &str) -> Option<Report> {
     for p in packages {
         if p.failed && p.failed_tests == 0 {
             report.counts.failed += 1;
-            report.failing.push(p.name);
+            report.failed.push(p.name);
         }
     }
     found.then_some(report)
@@ -566,44 +975,174 @@ fn read_go_json(text: &str) -> Option<Report> {
 static VITEST_SUMMARY: LazyLock<Regex> =
     LazyLock::new(|| compile(r"^\s*Tests\s+(.+?)\s+\(\d+\)\s*$"));
 static VITEST_FAIL: LazyLock<Regex> = LazyLock::new(|| compile(r"^\s*FAIL\s+(\S.*?)\s*$"));
-static VITEST_CROSS: LazyLock<Regex> =
-    LazyLock::new(|| compile(r"^\s*[×✕✗] (.+?)(?: \d+(?:\.\d+)?m?s)?\s*$"));
+/// A line of vitest's test list: a file (`❯ vt/math.test.mjs (6 tests | 1 failed) 6ms`) or
+/// a test (`✓ add > adds 1ms`, `× add > rounds 4ms`, `↓ add > later`).
+static VITEST_LINE: LazyLock<Regex> = LazyLock::new(|| compile(r"^(\s*)([✓√×✕✗↓❯]) (.+?)\s*$"));
+static VITEST_FILE: LazyLock<Regex> =
+    LazyLock::new(|| compile(r"^(.+?) \(\d+ tests?(?: \|[^)]*)?\)(?: \d+(?:\.\d+)?m?s)?$"));
+static VITEST_DURATION: LazyLock<Regex> =
+    LazyLock::new(|| compile(r"^(.+?)(?: \d+(?:\.\d+)?m?s)?$"));
 static JEST_SUMMARY: LazyLock<Regex> = LazyLock::new(|| compile(r"^\s*Tests:\s+(.+\d+ total)\s*$"));
 static JEST_HEADER: LazyLock<Regex> = LazyLock::new(|| compile(r"^\s*● (.+?)\s*$"));
-static JEST_CROSS: LazyLock<Regex> =
-    LazyLock::new(|| compile(r"^\s*[✕×✗] (.+?)(?: \(\d+(?:\.\d+)? m?s\))?\s*$"));
+static JEST_FILE: LazyLock<Regex> = LazyLock::new(|| compile(r"^\s*(?:PASS|FAIL)\s+\S"));
+/// A line of jest's verbose list: `✓ adds (1 ms)`, `✕ rounds`, `○ skipped later`,
+/// `✎ todo someday`.
+static JEST_TEST: LazyLock<Regex> =
+    LazyLock::new(|| compile(r"^(\s*)([✓√✕×✗○✎]) (.+?)(?: \(\d+(?:\.\d+)? m?s\))?\s*$"));
 
 /// The last `Tests  2 failed | 5 passed | 1 skipped | 1 todo (9)` line; todo counts as
 /// skipped.
-fn read_vitest(text: &str) -> Option<Report> {
+fn read_vitest(text: &str) -> Option<TestReport> {
     let counts = text
         .lines()
         .rev()
         .filter_map(|l| VITEST_SUMMARY.captures(l))
         .find_map(|c| js_counts(&c[1], '|'))?;
-    let mut failing = captured(text, &VITEST_FAIL);
-    if failing.is_empty() {
-        failing = captured(text, &VITEST_CROSS);
+    let mut report = TestReport {
+        counts,
+        ..TestReport::default()
+    };
+    let mut crossed = Vec::new();
+    for (outcome, name) in vitest_tests(text) {
+        match outcome {
+            Outcome::Failed => crossed.push(name),
+            Outcome::Passed | Outcome::Skipped => report.push(outcome, name),
+        }
     }
-    Some(Report { counts, failing })
+    report.failed = captured(text, &VITEST_FAIL);
+    if report.failed.is_empty() {
+        report.failed = crossed;
+    }
+    report.lists_passing = count(&report.passed) == counts.passed;
+    Some(report)
+}
+
+/// The tests of vitest's list, named `file > describe > test`. The default reporter lists a
+/// file's tests indented under its line and without the file; the verbose reporter lists
+/// every test at the file's level, file included.
+fn vitest_tests(text: &str) -> Vec<(Outcome, String)> {
+    let mut tests = Vec::new();
+    // The file whose tests follow, and its line's indentation.
+    let mut file: Option<(usize, &str)> = None;
+    for c in text.lines().filter_map(|l| VITEST_LINE.captures(l)) {
+        let (Some(indent), Some(mark), Some(title)) = (c.get(1), c.get(2), c.get(3)) else {
+            continue;
+        };
+        let indent = indent.len();
+        if let Some(path) = VITEST_FILE.captures(title.as_str()).and_then(|f| f.get(1)) {
+            file = Some((indent, path.as_str()));
+            continue;
+        }
+        let outcome = match mark.as_str() {
+            "✓" | "√" => Outcome::Passed,
+            "↓" => Outcome::Skipped,
+            // `❯ vt/greet.test.mjs:9:38`: a stack frame of the failure report.
+            "❯" => continue,
+            _ => Outcome::Failed,
+        };
+        // Skipped tests have no duration to strip, and a title may end in one (`waits 5s`).
+        let title = match outcome {
+            Outcome::Skipped => title.as_str(),
+            Outcome::Passed | Outcome::Failed => VITEST_DURATION
+                .captures(title.as_str())
+                .and_then(|d| d.get(1))
+                .map_or(title.as_str(), |d| d.as_str()),
+        };
+        let name = match file {
+            Some((level, path)) if indent > level => format!("{path} > {title}"),
+            _ => title.to_string(),
+        };
+        tests.push((outcome, name));
+    }
+    tests
 }
 
 /// The last `Tests:       2 failed, 1 skipped, 1 todo, 5 passed, 9 total` line; todo counts
 /// as skipped.
-fn read_jest(text: &str) -> Option<Report> {
+fn read_jest(text: &str) -> Option<TestReport> {
     let counts = text
         .lines()
         .rev()
         .filter_map(|l| JEST_SUMMARY.captures(l))
         .find_map(|c| js_counts(&c[1], ','))?;
-    let mut failing: Vec<String> = captured(text, &JEST_HEADER)
+    let mut report = TestReport {
+        counts,
+        ..TestReport::default()
+    };
+    let mut crossed = Vec::new();
+    for (outcome, name) in jest_tests(text) {
+        match outcome {
+            Outcome::Failed => crossed.push(name),
+            Outcome::Passed | Outcome::Skipped => report.push(outcome, name),
+        }
+    }
+    report.failed = captured(text, &JEST_HEADER)
         .into_iter()
         .filter(|name| name != "Console" && name != "Test suite failed to run")
         .collect();
-    if failing.is_empty() {
-        failing = captured(text, &JEST_CROSS);
+    if report.failed.is_empty() {
+        report.failed = crossed;
     }
-    Some(Report { counts, failing })
+    report.lists_passing = count(&report.passed) == counts.passed;
+    Some(report)
+}
+
+/// The tests of jest's verbose list, named `describe › test` as its `●` failure headers name
+/// them. Jest prints each file's line, then the list, with each describe block on a line of
+/// its own and its tests indented under it; the failure details (`● describe › test`) end
+/// the list. Logged output (`console.log` blocks, under `● Console` in some versions) comes
+/// before or after the file's line and is left behind by the indentation of the list.
+fn jest_tests(text: &str) -> Vec<(Outcome, String)> {
+    let mut tests = Vec::new();
+    // The open describe blocks and their indentation, outermost first.
+    let mut describes: Vec<(usize, &str)> = Vec::new();
+    let mut in_list = false;
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if trimmed.is_empty() {
+            continue;
+        }
+        if JEST_FILE.is_match(line) {
+            describes.clear();
+            in_list = true;
+            continue;
+        }
+        if let Some(title) = trimmed.strip_prefix("● ") {
+            describes.clear();
+            in_list = title.trim() == "Console";
+            continue;
+        }
+        let indent = line.len() - line.trim_start().len();
+        describes.retain(|&(level, _)| level < indent);
+        if let Some(c) = JEST_TEST.captures(line) {
+            let (Some(mark), Some(title)) = (c.get(2), c.get(3)) else {
+                continue;
+            };
+            let title = title.as_str();
+            let (outcome, title) = match mark.as_str() {
+                "✓" | "√" => (Outcome::Passed, title),
+                "○" => (
+                    Outcome::Skipped,
+                    title.strip_prefix("skipped ").unwrap_or(title),
+                ),
+                "✎" => (
+                    Outcome::Skipped,
+                    title.strip_prefix("todo ").unwrap_or(title),
+                ),
+                _ => (Outcome::Failed, title),
+            };
+            let name = describes
+                .iter()
+                .map(|&(_, describe)| describe)
+                .chain([title])
+                .collect::<Vec<_>>()
+                .join(" › ");
+            tests.push((outcome, name));
+        } else if in_list {
+            describes.push((indent, trimmed));
+        }
+    }
+    tests
 }
 
 /// Counts from `2 failed | 5 passed | 1 todo` (vitest) or `2 failed, 5 passed, 7 total`
@@ -634,6 +1173,64 @@ fn captured(text: &str, re: &Regex) -> Vec<String> {
 
 // ---- JUnit XML ----
 
+/// The value of an element's attribute, still escaped.
+fn attr<'a>(attrs: &[(&str, &'a str)], key: &str) -> Option<&'a str> {
+    attrs.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
+}
+
+/// A `<testcase>`'s name: `classname::name`, or `name` without a classname; None without a
+/// name.
+fn junit_test_name(attrs: &[(&str, &str)]) -> Option<String> {
+    let name = unescape(attr(attrs, "name")?);
+    Some(match attr(attrs, "classname").filter(|c| !c.is_empty()) {
+        Some(class) => format!("{}::{name}", unescape(class)),
+        None => name,
+    })
+}
+
+/// `s` with XML's character references replaced (`&gt;` → `>`, `&#233;` → `é`); a malformed
+/// one is kept as written.
+fn unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        let reference = &rest[at..];
+        let decoded = reference
+            .find(';')
+            .filter(|&end| end <= 12)
+            .and_then(|end| {
+                let c = match &reference[1..end] {
+                    "lt" => Some('<'),
+                    "gt" => Some('>'),
+                    "amp" => Some('&'),
+                    "quot" => Some('"'),
+                    "apos" => Some('\''),
+                    numeric => numeric
+                        .strip_prefix("#x")
+                        .or_else(|| numeric.strip_prefix("#X"))
+                        .map(|hex| u32::from_str_radix(hex, 16))
+                        .or_else(|| numeric.strip_prefix('#').map(str::parse))
+                        .and_then(Result::ok)
+                        .and_then(char::from_u32),
+                };
+                c.map(|c| (c, end + 1))
+            });
+        match decoded {
+            Some((c, len)) => {
+                out.push(c);
+                rest = &reference[len..];
+            }
+            None => {
+                out.push('&');
+                rest = &reference[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// The counting attributes of a `<testsuites>` or `<testsuite>` element.
 #[derive(Debug, Default, Clone, Copy)]
 struct SuiteAttrs {
@@ -645,12 +1242,7 @@ struct SuiteAttrs {
 
 impl SuiteAttrs {
     fn from_attrs(attrs: &[(&str, &str)]) -> Self {
-        let get = |key: &str| {
-            attrs
-                .iter()
-                .find(|(k, _)| *k == key)
-                .and_then(|(_, v)| num(v.trim()))
-        };
+        let get = |key: &str| attr(attrs, key).and_then(|v| num(v.trim()));
         Self {
             tests: get("tests"),
             failures: get("failures"),
@@ -792,6 +1384,24 @@ mod tests {
         assert_eq!(failing_tests(output), failing);
     }
 
+    /// Checks the passing and skipped tests `output` names, and whether it lists every
+    /// passing test (then their number is the passed count).
+    #[track_caller]
+    fn check_names(output: &str, passed: &[&str], skipped: &[&str], lists_passing: bool) {
+        let report = report(output).expect("a runner's summary");
+        assert_eq!(report.passed, passed, "passed");
+        assert_eq!(report.skipped, skipped, "skipped");
+        assert_eq!(report.lists_passing, lists_passing, "lists_passing");
+        if lists_passing {
+            assert_eq!(report.passed.len() as u64, report.counts.passed);
+        }
+    }
+
+    /// The names as a set, to compare two runs that list them in different orders.
+    fn set(names: &[String]) -> HashSet<&str> {
+        names.iter().map(String::as_str).collect()
+    }
+
     // ---- real samples ----
 
     #[test]
@@ -803,6 +1413,20 @@ mod tests {
             counts(7, 1, 1),
             &["tests::subtracts"],
         );
+        check_names(
+            sample!("cargo_workspace_failing.txt"),
+            &[
+                "tests::adds_negatives",
+                "tests::adds_small_numbers",
+                "tests::adds_zero",
+                "tests::greets_by_name",
+                "tests::greets_empty",
+                "calc/src/lib.rs - add (line 5)",
+                "greet/src/lib.rs - greet (line 5)",
+            ],
+            &["tests::huge_sum"],
+            true,
+        );
     }
 
     #[test]
@@ -812,6 +1436,22 @@ mod tests {
             Runner::Cargo,
             counts(8, 0, 1),
             &[],
+        );
+        // `tests::greets_*` come from the second binary, the last two from the doc-tests.
+        check_names(
+            sample!("cargo_passing.txt"),
+            &[
+                "tests::adds_small_numbers",
+                "tests::adds_zero",
+                "tests::adds_negatives",
+                "tests::subtracts",
+                "tests::greets_empty",
+                "tests::greets_by_name",
+                "calc/src/lib.rs - add (line 5)",
+                "greet/src/lib.rs - greet (line 5)",
+            ],
+            &["tests::huge_sum"],
+            true,
         );
     }
 
@@ -823,6 +1463,16 @@ mod tests {
             counts(3, 1, 1),
             &["tests::subtracts"],
         );
+        check_names(
+            sample!("cargo_fail_fast.txt"),
+            &[
+                "tests::adds_small_numbers",
+                "tests::adds_negatives",
+                "tests::adds_zero",
+            ],
+            &["tests::huge_sum"],
+            true,
+        );
     }
 
     #[test]
@@ -833,6 +1483,52 @@ mod tests {
     }
 
     #[test]
+    fn cargo_show_output_successes_are_not_failures_and_test_marks_are_dropped() {
+        // `--show-output` prints `---- tests::panics stdout ----` under `successes:`;
+        // libtest marks `test tests::panics - should panic ... ok` but names the failing
+        // `tests::does_not_panic - should panic` without the mark elsewhere.
+        let out = sample!("cargo_show_output_should_panic.txt");
+        check(
+            out,
+            Runner::Cargo,
+            counts(6, 1, 0),
+            &["tests::does_not_panic"],
+        );
+        check_names(
+            out,
+            &[
+                "tests::plain",
+                "tests::panics",
+                "src/lib.rs - one (line 1)",
+                "src/lib.rs - one (line 5)",
+                "src/lib.rs - one (line 9)",
+                "src/lib.rs - one (line 13)",
+            ],
+            &[],
+            true,
+        );
+    }
+
+    #[test]
+    fn cargo_quiet_lists_no_passing_tests() {
+        let out = "\
+running 3 tests
+i.F
+failures:
+
+---- tests::b stdout ----
+boom
+
+failures:
+    tests::b
+
+test result: FAILED. 1 passed; 1 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.00s
+";
+        check(out, Runner::Cargo, counts(1, 1, 1), &["tests::b"]);
+        check_names(out, &[], &[], false);
+    }
+
+    #[test]
     fn nextest_wins_over_the_cargo_lines_it_embeds() {
         // The report quotes `test result: FAILED. 0 passed; 1 failed` for the failing test.
         check(
@@ -840,6 +1536,20 @@ mod tests {
             Runner::Nextest,
             counts(5, 1, 1),
             &["calc tests::subtracts"],
+        );
+        // The skipped test is only counted: nextest names skipped tests at `--status-level
+        // skip`.
+        check_names(
+            sample!("nextest_failing.txt"),
+            &[
+                "calc tests::adds_small_numbers",
+                "calc tests::adds_negatives",
+                "calc tests::adds_zero",
+                "greet tests::greets_by_name",
+                "greet tests::greets_empty",
+            ],
+            &[],
+            true,
         );
     }
 
@@ -853,6 +1563,12 @@ mod tests {
             counts(5, 1, 1),
             &["calc tests::subtracts"],
         );
+        assert_eq!(
+            set(&report(out).expect("nextest").passed),
+            set(&report(sample!("nextest_failing.txt"))
+                .expect("nextest")
+                .passed),
+        );
     }
 
     #[test]
@@ -863,6 +1579,17 @@ mod tests {
             Runner::Nextest,
             counts(3, 2, 1),
             &["flaky tests::always_fails", "flaky tests::hangs"],
+        );
+        // Failed twice, then passed: passed, and not failed.
+        check_names(
+            sample!("nextest_flaky_timeout.txt"),
+            &[
+                "flaky tests::flaky_first_time",
+                "flaky tests::a_bit_slow",
+                "flaky tests::quick",
+            ],
+            &[],
+            true,
         );
     }
 
@@ -879,6 +1606,7 @@ mod tests {
                 "tests/test_calc.py::test_uses_database",
             ],
         );
+        check_names(sample!("pytest_failing.txt"), &[], &[], false);
     }
 
     #[test]
@@ -890,6 +1618,7 @@ mod tests {
             failing_tests(out),
             failing_tests(sample!("pytest_failing.txt"))
         );
+        check_names(out, &[], &[], false);
     }
 
     #[test]
@@ -900,6 +1629,7 @@ mod tests {
             counts(5, 0, 0),
             &[],
         );
+        check_names(sample!("pytest_quiet_passing.txt"), &[], &[], false);
     }
 
     #[test]
@@ -910,6 +1640,8 @@ mod tests {
             counts(0, 1, 0),
             &["tests/test_broken_import.py"],
         );
+        // Nothing passed, so every test that passed elsewhere is missing here.
+        check_names(sample!("pytest_collection_error.txt"), &[], &[], true);
     }
 
     #[test]
@@ -938,6 +1670,7 @@ mod tests {
             counts(1, 3, 0),
             &["TestSub", "TestTable", "TestTable/wrong"],
         );
+        check_names(sample!("go_failing.txt"), &[], &[], false);
     }
 
     #[test]
@@ -947,6 +1680,18 @@ mod tests {
             Runner::GoTest,
             counts(5, 3, 1),
             &["TestSub", "TestTable", "TestTable/wrong"],
+        );
+        check_names(
+            sample!("go_verbose_failing.txt"),
+            &[
+                "TestAdd",
+                "TestTable/small",
+                "TestTable/negative",
+                "TestGreet",
+                "TestGreetEmpty",
+            ],
+            &["TestSlow"],
+            true,
         );
     }
 
@@ -973,6 +1718,22 @@ mod tests {
             counts(5, 3, 1),
             &["TestSub", "TestTable/wrong", "TestTable"],
         );
+        check_names(
+            sample!("go_json_failing.txt"),
+            &[
+                "TestAdd",
+                "TestTable/small",
+                "TestTable/negative",
+                "TestGreet",
+                "TestGreetEmpty",
+            ],
+            &["TestSlow"],
+            true,
+        );
+        let verbose = report(sample!("go_verbose_failing.txt")).expect("go test -v");
+        let json = report(sample!("go_json_failing.txt")).expect("go test -json");
+        assert_eq!(set(&verbose.failed), set(&json.failed));
+        assert_eq!(set(&verbose.passed), set(&json.passed));
     }
 
     #[test]
@@ -998,6 +1759,8 @@ mod tests {
             counts(5, 2, 2),
             &["add › rounds floats", "greets loudly"],
         );
+        // Several files and no `--verbose`: no list.
+        check_names(sample!("jest_failing.txt"), &[], &[], false);
     }
 
     #[test]
@@ -1010,6 +1773,18 @@ mod tests {
             counts(5, 2, 2),
             &["add › rounds floats", "greets loudly"],
         );
+        check_names(
+            out,
+            &[
+                "add › adds two numbers",
+                "add › adds negatives",
+                "add › is commutative",
+                "greets by name",
+                "truthy",
+            ],
+            &["add › handles bigints", "add › handles strings"],
+            true,
+        );
     }
 
     #[test]
@@ -1020,6 +1795,8 @@ mod tests {
             counts(1, 0, 0),
             &[],
         );
+        // A single test file: jest lists its tests without `--verbose`.
+        check_names(sample!("jest_passing.txt"), &["truthy"], &[], true);
     }
 
     #[test]
@@ -1032,6 +1809,22 @@ mod tests {
                 "vt/greet.test.mjs > greets loudly",
                 "vt/math.test.mjs > add > rounds floats",
             ],
+        );
+        // The passing file is folded into `✓ vt/ok.test.mjs (1 test)`, so `truthy` is
+        // missing and the list is not complete.
+        check_names(
+            sample!("vitest_failing.txt"),
+            &[
+                "vt/math.test.mjs > add > adds two numbers",
+                "vt/math.test.mjs > add > adds negatives",
+                "vt/math.test.mjs > add > is commutative",
+                "vt/greet.test.mjs > greets by name",
+            ],
+            &[
+                "vt/math.test.mjs > add > handles bigints",
+                "vt/math.test.mjs > add > handles strings",
+            ],
+            false,
         );
     }
 
@@ -1058,6 +1851,488 @@ mod tests {
             counts(1, 0, 0),
             &[],
         );
+        check_names(sample!("vitest_passing.txt"), &[], &[], false);
+    }
+
+    #[test]
+    fn pytest_verbose_lists_every_test_by_node_id() {
+        let out = sample!("pytest_verbose_failing.txt");
+        check(
+            out,
+            Runner::Pytest,
+            counts(5, 3, 2),
+            &[
+                "tests/test_calc.py::test_add_param[2-2-5]",
+                "tests/test_calc.py::test_divide_by_zero",
+                "tests/test_calc.py::test_uses_database",
+            ],
+        );
+        // xpassed counts as passed and xfailed as skipped, here as in the counts.
+        check_names(
+            out,
+            &[
+                "tests/test_calc.py::test_add",
+                "tests/test_calc.py::test_add_negative",
+                "tests/test_calc.py::test_add_param[1-1-2]",
+                "tests/test_calc.py::test_add_param[2-3-5]",
+                "tests/test_calc.py::test_unexpectedly_fine",
+            ],
+            &[
+                "tests/test_calc.py::test_multiply",
+                "tests/test_calc.py::test_float_rounding",
+            ],
+            true,
+        );
+    }
+
+    #[test]
+    fn pytest_report_all_names_passing_tests_but_not_skipped_ones() {
+        // `-rA` prints `SKIPPED [1] tests/test_calc.py:25: reason`: a place, not a test.
+        let out = sample!("pytest_report_all.txt");
+        assert_eq!(parse(out), Some((Runner::Pytest, counts(5, 3, 2))));
+        let all = report(out).expect("pytest");
+        let verbose = report(sample!("pytest_verbose_failing.txt")).expect("pytest");
+        assert_eq!(set(&all.failed), set(&verbose.failed));
+        assert_eq!(all.passed, verbose.passed);
+        assert_eq!(all.skipped, ["tests/test_calc.py::test_float_rounding"]);
+        assert!(all.lists_passing);
+    }
+
+    #[test]
+    fn unittest_passing() {
+        check(
+            sample!("unittest_passing.txt"),
+            Runner::Unittest,
+            counts(5, 0, 0),
+            &[],
+        );
+        check_names(sample!("unittest_passing.txt"), &[], &[], false);
+    }
+
+    #[test]
+    fn unittest_verbose_passing_reads_results_after_docstrings() {
+        // `test_adds_zero (…)` / `Adding zero changes nothing. ... ok`: the docstring's
+        // first line sits between the test and its result.
+        let out = sample!("unittest_passing_verbose.txt");
+        check(out, Runner::Unittest, counts(5, 0, 0), &[]);
+        check_names(
+            out,
+            &[
+                "test_calc.TestAdd.test_adds",
+                "test_calc.TestAdd.test_adds_negatives",
+                "test_calc.TestAdd.test_adds_zero",
+                "test_calc.TestAdd.test_table",
+                "test_calc.TestGreet.test_greets",
+            ],
+            &[],
+            true,
+        );
+    }
+
+    #[test]
+    fn unittest_failing_counts_tests_not_subtest_failures_or_fixtures() {
+        // `Ran 7 tests`, `FAILED (failures=4, errors=3)`: `test_table` failed two subtests
+        // (one failed test, two failures) and `setUpClass` failed (an error outside the 7,
+        // whose two tests never ran), so 6 failed and the 2 others passed.
+        check(
+            sample!("unittest_failing.txt"),
+            Runner::Unittest,
+            counts(2, 6, 0),
+            &[
+                "test_calc.TestCalc.test_divides",
+                "test_calc.TestDatabase.test_query",
+                "test_calc.TestServer.setUpClass",
+                "test_calc.TestCalc.test_subtracts",
+                "test_calc.TestCalc.test_table",
+                "test_greet.TestGreet.test_loudly",
+            ],
+        );
+        check_names(sample!("unittest_failing.txt"), &[], &[], false);
+    }
+
+    #[test]
+    fn unittest_verbose_failing_names_tests_in_run_order() {
+        let out = sample!("unittest_failing_verbose.txt");
+        check(
+            out,
+            Runner::Unittest,
+            counts(2, 6, 0),
+            &[
+                "test_calc.TestCalc.test_divides",
+                "test_calc.TestCalc.test_subtracts",
+                "test_calc.TestCalc.test_table",
+                "test_calc.TestDatabase.test_query",
+                "test_calc.TestServer.setUpClass",
+                "test_greet.TestGreet.test_loudly",
+            ],
+        );
+        check_names(
+            out,
+            &[
+                "test_calc.TestCalc.test_adds",
+                "test_greet.TestGreet.test_greets",
+            ],
+            &[],
+            true,
+        );
+        assert_eq!(
+            set(&failing_tests(out)),
+            set(&failing_tests(sample!("unittest_failing.txt")))
+        );
+    }
+
+    #[test]
+    fn unittest_before_python_3_11_names_tests_the_same_way() {
+        // Python 3.10 prints `test_adds (test_calc.TestCalc)`, prints nothing for a failing
+        // subtest, and runs the next test's description onto the same line:
+        // `test_table (test_calc.TestCalc) ... test_query (test_calc.TestDatabase) ... ERROR`.
+        let old = sample!("unittest_py310_failing_verbose.txt");
+        let new = sample!("unittest_failing_verbose.txt");
+        assert_eq!(parse(old), parse(new));
+        let (old, new) = (report(old).expect("3.10"), report(new).expect("3.11"));
+        assert_eq!(set(&old.failed), set(&new.failed));
+        assert_eq!(old.passed, new.passed);
+        assert!(old.lists_passing);
+    }
+
+    #[test]
+    fn unittest_skips_expected_failures_and_unexpected_successes() {
+        // `Ran 9 tests`, `FAILED (failures=1, errors=1, skipped=4, expected failures=1,
+        // unexpected successes=1)`; an unexpected success fails the run (exit status 1).
+        check(
+            sample!("unittest_skips.txt"),
+            Runner::Unittest,
+            counts(1, 3, 5),
+            &[
+                "test_calc.TestCalc.test_errors",
+                "test_calc.TestCalc.test_subtracts",
+                "test_calc.TestCalc.test_fixed_bug",
+            ],
+        );
+        let out = sample!("unittest_skips_verbose.txt");
+        check(
+            out,
+            Runner::Unittest,
+            counts(1, 3, 5),
+            &[
+                "test_calc.TestCalc.test_errors",
+                "test_calc.TestCalc.test_fixed_bug",
+                "test_calc.TestCalc.test_subtracts",
+            ],
+        );
+        check_names(
+            out,
+            &["test_calc.TestCalc.test_adds"],
+            &[
+                "test_calc.TestCalc.test_gpu",
+                "test_calc.TestCalc.test_huge",
+                "test_calc.TestCalc.test_known_bug",
+                "test_calc.TestCalc.test_skip_inside",
+                "test_calc.TestLegacy.test_old",
+            ],
+            true,
+        );
+    }
+
+    #[test]
+    fn unittest_3_12_1_leaves_skipped_tests_out_of_ran() {
+        // Python 3.12.1 printed `Ran 6 tests` for the 9 above and dropped one skipped
+        // test's description; the `ok` lines still show what passed.
+        let out = sample!("unittest_py3121_skips_verbose.txt");
+        assert!(out.contains("Ran 6 tests"));
+        check(
+            out,
+            Runner::Unittest,
+            counts(1, 3, 5),
+            &[
+                "test_calc.TestCalc.test_errors",
+                "test_calc.TestCalc.test_fixed_bug",
+                "test_calc.TestCalc.test_subtracts",
+            ],
+        );
+        let report = report(out).expect("unittest");
+        assert_eq!(report.passed, ["test_calc.TestCalc.test_adds"]);
+        assert_eq!(report.skipped.len(), 4);
+    }
+
+    #[test]
+    fn unittest_import_error_is_a_failing_test() {
+        // A module that fails to import becomes a test of its own, counted in `Ran`.
+        let broken = ["unittest.loader._FailedTest.test_broken"];
+        check(
+            sample!("unittest_import_error.txt"),
+            Runner::Unittest,
+            counts(2, 1, 0),
+            &broken,
+        );
+        let out = sample!("unittest_import_error_verbose.txt");
+        check(out, Runner::Unittest, counts(2, 1, 0), &broken);
+        check_names(
+            out,
+            &[
+                "test_fine.TestFine.test_also_fine",
+                "test_fine.TestFine.test_fine",
+            ],
+            &[],
+            true,
+        );
+    }
+
+    #[test]
+    fn unittest_runs_in_one_output_are_summed() {
+        let out = format!(
+            "{}\n{}",
+            sample!("unittest_passing_verbose.txt"),
+            sample!("unittest_skips_verbose.txt")
+        );
+        assert_eq!(parse(&out), Some((Runner::Unittest, counts(6, 3, 5))));
+        let report = report(&out).expect("unittest");
+        assert_eq!(report.passed.len(), 6);
+        assert!(report.lists_passing);
+    }
+
+    #[test]
+    fn unittest_edge_cases() {
+        // No tests: `OK` before Python 3.12, `NO TESTS RAN` since.
+        for out in [
+            "\n---\nRan 0 tests in 0.000s\n\nOK\n",
+            "\n---\nRan 0 tests in 0.000s\n\nNO TESTS RAN\n",
+        ] {
+            assert_eq!(
+                parse(out),
+                Some((Runner::Unittest, counts(0, 0, 0))),
+                "{out}"
+            );
+        }
+        // `OK (skipped=1)`; `Ran 1 test`.
+        let out = "s\nRan 1 test in 0.001s\n\nOK (skipped=1)\n";
+        assert_eq!(parse(out), Some((Runner::Unittest, counts(0, 0, 1))));
+        // A `Ran` line without a result after it is not a summary.
+        assert_eq!(parse("Ran 3 tests in 0.1s\n"), None);
+        // `FAIL:` counts as a header only right under the `=` rule, not in a test's output;
+        // the results of a test that printed come on a line of their own.
+        let out = "\
+test_a (m.C.test_a) ... printed this
+FAIL: not a header
+ok
+test_b (m.C.test_b) ... FAIL
+======================================================================
+FAIL: test_b (m.C.test_b)
+----------------------------------------------------------------------
+AssertionError
+FAIL: in the message
+
+----------------------------------------------------------------------
+Ran 2 tests in 0.001s
+
+FAILED (failures=1)
+";
+        check(out, Runner::Unittest, counts(1, 1, 0), &["m.C.test_b"]);
+        check_names(out, &["m.C.test_a"], &[], true);
+    }
+
+    #[test]
+    fn jest_verbose_nested_describes_are_named_like_failure_headers() {
+        // The file-level test is listed first, then `outer`'s tests, then `inner`'s; the
+        // logged output comes before the file's line.
+        let out = sample!("jest_verbose_nested.txt");
+        check(
+            out,
+            Runner::Jest,
+            counts(5, 1, 1),
+            &["outer › inner › deep fail"],
+        );
+        check_names(
+            out,
+            &[
+                "at file level",
+                "outer › top level in outer",
+                "outer › after inner",
+                "outer › inner › deep pass",
+                "truthy",
+            ],
+            &["outer › inner › deep skip"],
+            true,
+        );
+    }
+
+    #[test]
+    fn jest_crosses_name_failures_when_there_are_no_headers() {
+        let out = "\
+PASS a.test.js
+  console.log
+    noise
+
+  outer
+    inner
+      ✕ breaks (3 ms)
+    ✓ works (1 ms)
+
+Tests:       1 failed, 1 passed, 2 total
+";
+        check(
+            out,
+            Runner::Jest,
+            counts(1, 1, 0),
+            &["outer › inner › breaks"],
+        );
+        check_names(out, &["outer › works"], &[], true);
+    }
+
+    #[test]
+    fn vitest_verbose_lists_every_test_with_its_file() {
+        let out = sample!("vitest_verbose_failing.txt");
+        let failing = [
+            "vt/greet.test.mjs > greets loudly",
+            "vt/math.test.mjs > add > rounds floats",
+        ];
+        check(out, Runner::Vitest, counts(5, 2, 2), &failing);
+        check_names(
+            out,
+            &[
+                "vt/math.test.mjs > add > adds two numbers",
+                "vt/math.test.mjs > add > adds negatives",
+                "vt/math.test.mjs > add > is commutative",
+                "vt/greet.test.mjs > greets by name",
+                "vt/ok.test.mjs > truthy",
+            ],
+            &[
+                "vt/math.test.mjs > add > handles bigints",
+                "vt/math.test.mjs > add > handles strings",
+            ],
+            true,
+        );
+        // The default reporter names the same tests the same way, as far as it lists them.
+        let default = report(sample!("vitest_failing.txt")).expect("vitest");
+        let verbose = report(out).expect("vitest");
+        assert!(set(&default.passed).is_subset(&set(&verbose.passed)));
+        assert_eq!(default.skipped, verbose.skipped);
+    }
+
+    #[test]
+    fn vitest_crosses_name_failures_with_their_file_when_there_are_no_fail_lines() {
+        let out = " ❯ a.test.ts (2 tests | 1 failed) 3ms\n   ✓ waits 5s 5003ms\n   × breaks 2ms\n      Tests  1 failed | 1 passed (2)\n";
+        check(
+            out,
+            Runner::Vitest,
+            counts(1, 1, 0),
+            &["a.test.ts > breaks"],
+        );
+        check_names(out, &["a.test.ts > waits 5s"], &[], true);
+    }
+
+    #[test]
+    fn junit_names_each_testcase() {
+        let pytest = junit_report(sample!("pytest_junit.xml")).expect("junit");
+        assert_eq!(pytest.runner, None);
+        assert_eq!(pytest.counts, counts(5, 3, 2));
+        assert_eq!(
+            pytest.failed,
+            [
+                "tests.test_calc::test_add_param[2-2-5]",
+                "tests.test_calc::test_divide_by_zero",
+                // An error at setup.
+                "tests.test_calc::test_uses_database",
+            ]
+        );
+        assert_eq!(
+            pytest.passed,
+            [
+                "tests.test_calc::test_add",
+                "tests.test_calc::test_add_negative",
+                "tests.test_calc::test_add_param[1-1-2]",
+                "tests.test_calc::test_add_param[2-3-5]",
+                "tests.test_calc::test_unexpectedly_fine",
+            ]
+        );
+        assert_eq!(
+            pytest.skipped,
+            [
+                "tests.test_calc::test_multiply",
+                "tests.test_calc::test_float_rounding",
+            ]
+        );
+        assert!(pytest.lists_passing);
+
+        // Escaped names are read back: `name="add &gt; rounds floats"`.
+        let vitest = junit_report(sample!("vitest_junit.xml")).expect("junit");
+        assert_eq!(vitest.counts, counts(5, 2, 2));
+        assert_eq!(
+            vitest.failed,
+            [
+                "vt/greet.test.mjs::greets loudly",
+                "vt/math.test.mjs::add > rounds floats",
+            ]
+        );
+        assert_eq!(vitest.passed.len(), 5);
+        assert_eq!(vitest.passed[4], "vt/ok.test.mjs::truthy");
+        assert_eq!(
+            vitest.skipped,
+            [
+                "vt/math.test.mjs::add > handles bigints",
+                "vt/math.test.mjs::add > handles strings",
+            ]
+        );
+    }
+
+    #[test]
+    fn junit_testcase_children_decide_the_outcome() {
+        let xml = r#"<testsuite tests="6" failures="1" errors="1" skipped="1">
+  <testcase name="plain"/>
+  <testcase classname="" name="empty class"></testcase>
+  <testcase classname="c" name="fails"><failure message="&lt;3 &amp; &#x41;&#66; &bogus; &"/></testcase>
+  <testcase classname="c" name="errors"><system-out>&lt;failure&gt;</system-out><error/></testcase>
+  <testcase classname="c" name="skipped"><skipped/></testcase>
+  <testcase classname="c"><failure/></testcase>
+  <testcase classname="c" name="x &lt; y &amp;&amp; &#233;"/>
+</testsuite>"#;
+        let report = junit_report(xml).expect("junit");
+        assert_eq!(report.counts, counts(3, 2, 1));
+        assert_eq!(report.failed, ["c::fails", "c::errors"]);
+        assert_eq!(report.passed, ["plain", "empty class", "c::x < y && é"]);
+        assert_eq!(report.skipped, ["c::skipped"]);
+        assert_eq!(
+            unescape("&bogus; & &#xZZ; &#1114112;"),
+            "&bogus; & &#xZZ; &#1114112;"
+        );
+    }
+
+    #[test]
+    fn report_agrees_with_parse_and_failing_tests() {
+        for out in [
+            sample!("cargo_workspace_failing.txt"),
+            sample!("nextest_flaky_timeout.txt"),
+            sample!("pytest_verbose_failing.txt"),
+            sample!("unittest_failing_verbose.txt"),
+            sample!("go_json_build_failed.txt"),
+            sample!("jest_verbose_nested.txt"),
+            sample!("vitest_verbose_failing.txt"),
+        ] {
+            let report = report(out).expect("a summary");
+            assert_eq!(parse(out), report.runner.map(|r| (r, report.counts)));
+            assert_eq!(failing_tests(out), report.failed);
+        }
+    }
+
+    #[test]
+    fn garbage_never_panics_and_reads_nothing() {
+        let garbage = [
+            "\u{0}\u{1b}[\u{1b}]\r\r\n&&&;;<<>>",
+            "Ran x tests in 0.1s\nFAILED (failures=, errors=-1, =3)\n",
+            "Ran 18446744073709551616 tests in 0.1s\nOK\n",
+            "test  ... ok\n---- ---- stdout ----\nfailures:\n    \n",
+            "● \n✓ \n× \n❯ ( tests)\n○ skipped\n✎",
+            " ... ... ... ok\n(.) ... FAIL\n",
+            "<testcase name=\"&#xFFFFFFFFFF;&#;&#x;\"><failure><skipped></testcase>",
+        ];
+        for out in garbage {
+            assert_eq!(report(out), None, "{out:?}");
+            assert_eq!(junit_report(out), None, "{out:?}");
+        }
+        // Counts that overflow saturate rather than wrap.
+        let out =
+            "Ran 5 tests in 0.1s\nFAILED (failures=18446744073709551615, unexpected successes=9)\n";
+        assert_eq!(parse(out), Some((Runner::Unittest, counts(0, u64::MAX, 0))));
     }
 
     // ---- edge cases ----
@@ -1142,6 +2417,20 @@ test result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out
         assert_eq!(parse(out).map(|(r, _)| r), Some(Runner::Cargo));
         let out = "--- PASS: TestX (0.00s)\nok  \tpkg\t0.01s\n=== 10 passed in 0.1s ===\n";
         assert_eq!(parse(out).map(|(r, _)| r), Some(Runner::Pytest));
+        // A pytest run whose captured output shows a unittest run is read as pytest.
+        let out = format!(
+            "{}{}",
+            sample!("unittest_failing.txt"),
+            sample!("pytest_failing.txt")
+        );
+        assert_eq!(parse(&out).map(|(r, _)| r), Some(Runner::Pytest));
+        // And unittest wins over the runners after it.
+        let out = format!(
+            "{}{}",
+            sample!("go_verbose_failing.txt"),
+            sample!("unittest_failing.txt")
+        );
+        assert_eq!(parse(&out).map(|(r, _)| r), Some(Runner::Unittest));
     }
 
     #[test]
@@ -1218,6 +2507,7 @@ FAIL
     fn runner_names() {
         assert_eq!(Runner::GoTestJson.to_string(), "go test -json");
         assert_eq!(Runner::Nextest.to_string(), "cargo nextest");
+        assert_eq!(Runner::Unittest.to_string(), "unittest");
     }
 
     proptest::proptest! {
@@ -1226,6 +2516,8 @@ FAIL
             let _ = parse(&s);
             let _ = failing_tests(&s);
             let _ = parse_junit(&s);
+            let _ = report(&s);
+            let _ = junit_report(&s);
         }
 
         #[test]
