@@ -483,7 +483,10 @@ fn docs_tasks_must_change_only_docs_and_keep_their_links_working() {
     assert_eq!(d["verdict"], "fail");
     assert!(d["summary"].as_str().unwrap().contains("src/lib.rs"), "{d}");
     assert!(
-        r["error"].as_str().unwrap().starts_with("gate `docs_only` failed"),
+        r["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("gate `docs_only` failed"),
         "{r}"
     );
 

@@ -2544,39 +2544,3 @@ FAIL
         }
     }
 }
-
-/// TEMPORARY shim until per-test outcomes land (replaced by the summary branch).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct TestReport {
-    /// Runner.
-    pub runner: Option<Runner>,
-    /// Counts.
-    pub counts: TestCounts,
-    /// Failed.
-    pub failed: Vec<String>,
-    /// Passed.
-    pub passed: Vec<String>,
-    /// Skipped.
-    pub skipped: Vec<String>,
-    /// Lists passing.
-    pub lists_passing: bool,
-}
-
-/// Shim.
-pub fn report(output: &str) -> Option<TestReport> {
-    let (runner, counts) = parse(output)?;
-    Some(TestReport {
-        runner: Some(runner),
-        counts,
-        failed: failing_tests(output),
-        ..TestReport::default()
-    })
-}
-
-/// Shim.
-pub fn junit_report(xml: &str) -> Option<TestReport> {
-    Some(TestReport {
-        counts: parse_junit(xml)?,
-        ..TestReport::default()
-    })
-}

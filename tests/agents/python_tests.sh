@@ -3,7 +3,7 @@
 # the way an agent would, choosing what to do from its task's title in the prompt:
 #   "failing test"  adds a test for calc.mul, which does not exist yet (a new failure);
 #   "multiply"      adds calc.mul and a passing test for it;
-#   "skip"          marks the passing test_add as skipped (weakening the suite);
+#   "Skip"          marks the passing test_add as skipped (weakening the suite);
 #   "break"         breaks add, so the test that passed before fails.
 set -e
 prompt=$(cat "$BOSUN_PROMPT_FILE")
@@ -25,7 +25,7 @@ class TestMul(unittest.TestCase):
         self.assertEqual(calc.mul(2, 3), 6)
 PY
     ;;
-*skip*)
+*Skip*)
     sed -i 's/^    def test_add/    @unittest.skip("flaky")\n    def test_add/' test_calc.py
     ;;
 *break*)
