@@ -246,6 +246,10 @@ impl Orchestrator {
             gates: Vec::new(),
             score: None,
             policy: None,
+            routing: None,
+            lessons: Vec::new(),
+            examples: Vec::new(),
+            memory_outcome: None,
         }
     }
 
