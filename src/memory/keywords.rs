@@ -174,9 +174,7 @@ pub fn jaccard(a: &[String], b: &[String]) -> f64 {
     if union == 0 {
         return 0.0;
     }
-    #[allow(clippy::cast_precision_loss)] // keyword sets are small
-    let ratio = a.intersection(&b).count() as f64 / union as f64;
-    ratio
+    a.intersection(&b).count() as f64 / union as f64
 }
 
 #[cfg(test)]

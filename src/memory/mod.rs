@@ -180,12 +180,13 @@ fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, MemoryErro
 /// (monotonic within a millisecond too), so id order is creation order.
 fn new_id() -> String {
     static IDS: std::sync::Mutex<ulid::Generator> = std::sync::Mutex::new(ulid::Generator::new());
-    let id = IDS
-        .lock()
-        .ok()
-        .and_then(|mut g| g.generate().ok())
-        // A poisoned lock or 2^80 ids in one millisecond: fall back to a random one.
-        .unwrap_or_else(ulid::Ulid::new);
+    let generated = IDS.lock().ok().and_then(|mut g| g.generate().ok());
+    // A poisoned lock or 2^80 ids in one millisecond: a random id of this millisecond.
+    // (Not `unwrap_or_default`: the default ULID is the nil id.)
+    let id = match generated {
+        Some(id) => id,
+        None => ulid::Ulid::new(),
+    };
     id.to_string().to_lowercase()
 }
 

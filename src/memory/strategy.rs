@@ -94,7 +94,6 @@ impl Strategy {
 
     /// The Beta posterior (α, β) of the success probability: the prior plus successes and
     /// failures.
-    #[allow(clippy::cast_precision_loss)] // counts stay far below 2^52
     pub fn posterior(&self) -> (f64, f64) {
         (
             PRIOR.0 + self.successes as f64,
@@ -109,19 +108,16 @@ impl Strategy {
     }
 
     /// Mean gate score of the decided runs that had one.
-    #[allow(clippy::cast_precision_loss)]
     pub fn mean_score(&self) -> Option<f64> {
         (self.scored > 0).then(|| self.score_sum / self.scored as f64)
     }
 
     /// Mean duration in seconds of the decided runs.
-    #[allow(clippy::cast_precision_loss)]
     pub fn mean_duration_s(&self) -> Option<f64> {
         (self.timed > 0).then(|| self.duration_ms_sum as f64 / 1000.0 / self.timed as f64)
     }
 
     /// Mean cost in US dollars of the decided runs whose agent reported usage.
-    #[allow(clippy::cast_precision_loss)]
     pub fn mean_cost_usd(&self) -> Option<f64> {
         (self.costed > 0).then(|| self.cost_usd_sum / self.costed as f64)
     }
