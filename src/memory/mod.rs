@@ -151,6 +151,10 @@ struct Recurrence {
 /// Most run ids kept per recurrence and lesson.
 const MAX_RUNS: usize = 20;
 
+/// Most lessons, and most patterns, a recall looks at: the newest. Recall runs at every run's
+/// start, and every approved run leaves a pattern; this bounds its cost on a long history.
+pub const RECALL_WINDOW: usize = 1_000;
+
 /// Runs a failure must be seen on before it becomes a lesson.
 pub const RECURRING_AFTER: usize = 2;
 
@@ -231,6 +235,15 @@ fn merge_keywords(into: &mut Vec<String>, extra: &[String]) {
             into.push(k.clone());
         }
     }
+}
+
+/// The newest [`RECALL_WINDOW`] records of a tree keyed by time-ordered ids.
+fn newest<T: DeserializeOwned>(tree: &sled::Tree, what: &str) -> Result<Vec<T>, MemoryError> {
+    tree.iter()
+        .rev()
+        .take(RECALL_WINDOW)
+        .map(|kv| decode(what, &kv?.1))
+        .collect()
 }
 
 /// The memory trees, as one transaction sees them.
@@ -485,7 +498,7 @@ impl Memory {
     }
 
     /// The lessons and examples most relevant to a task of `task_type` with `keywords`, at
-    /// most `max_lessons` and `max_examples`.
+    /// most `max_lessons` and `max_examples`, from the newest [`RECALL_WINDOW`] of each.
     pub fn recall(
         &self,
         task_type: TaskType,
@@ -497,7 +510,7 @@ impl Memory {
             Vec::new()
         } else {
             most_relevant(
-                self.lessons()?,
+                newest::<Lesson>(&self.lessons, "lesson")?,
                 max_lessons,
                 |l| relevance(task_type, keywords, l.task_type, &l.keywords),
                 |l| l.created_ms,
@@ -507,7 +520,7 @@ impl Memory {
             Vec::new()
         } else {
             most_relevant(
-                self.patterns()?,
+                newest::<Pattern>(&self.patterns, "pattern")?,
                 max_examples,
                 |p| relevance(task_type, keywords, p.task_type, &p.keywords),
                 |p| p.created_ms,

@@ -463,3 +463,39 @@ fn forget_removes_a_lesson_by_unique_prefix_and_it_must_recur_again() {
     let last = m.lessons().unwrap().pop().unwrap();
     assert_eq!(m.forget(&last.id[last.id.len() - 8..]).unwrap().id, last.id);
 }
+
+#[test]
+fn recall_looks_only_at_the_newest_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let patterns = store.db_for_tests().open_tree("patterns").unwrap();
+    let pattern = |i: usize, title: &str| Pattern {
+        id: format!("{i:026}"),
+        task_type: TaskType::Docs,
+        task_title: title.into(),
+        keywords: keywords(title),
+        executor: "a".into(),
+        files: Vec::new(),
+        summary: None,
+        run_id: String::new(),
+        uses: 0,
+        created_ms: i as u64,
+    };
+    let mut batch = sled::Batch::default();
+    // The oldest is the only one about the parser, and it is outside the window.
+    for i in 0..=RECALL_WINDOW {
+        let p = if i == 0 {
+            pattern(i, "Fix the parser")
+        } else {
+            pattern(i, "Unrelated chore")
+        };
+        batch.insert(p.id.as_bytes(), serde_json::to_vec(&p).unwrap());
+    }
+    patterns.apply_batch(batch).unwrap();
+    let recall = store
+        .memory()
+        .recall(TaskType::Code, &keywords("Fix the parser"), 3, 3)
+        .unwrap();
+    assert!(recall.examples.is_empty(), "{:?}", recall.examples);
+    assert_eq!(store.memory().patterns().unwrap().len(), RECALL_WINDOW + 1);
+}
