@@ -1049,14 +1049,19 @@ impl Orchestrator {
         seen
     }
 
-    /// The agent's own account of what it did: its last progress line. (The worker does not
-    /// pass on the agent's final message yet; when it does, that is the better summary.)
+    /// The agent's own account of what it did: its final message when the run's history has
+    /// one (a `final` event), else its last progress line. (The worker drops the agent's
+    /// final message today, so it is the last progress line for now.)
     fn agent_summary(&self, id: &RunId) -> Option<String> {
         let events = self.store.events(id).ok()?;
-        events
-            .iter()
-            .rev()
-            .find(|e| e.kind == "progress" && !e.text.trim().is_empty())
+        let last = |kind: &str| {
+            events
+                .iter()
+                .rev()
+                .find(|e| e.kind == kind && !e.text.trim().is_empty())
+        };
+        last("final")
+            .or_else(|| last("progress"))
             .map(|e| e.text.chars().take(SUMMARY_CHARS).collect())
     }
 
