@@ -10,6 +10,7 @@ pub mod executors;
 pub mod gates;
 pub mod git;
 pub mod intake;
+pub mod memory;
 pub mod model;
 pub mod orchestrator;
 pub mod project;

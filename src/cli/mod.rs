@@ -5,6 +5,7 @@ mod demo;
 mod demo_agent;
 mod doctor;
 mod init;
+mod memory;
 mod run;
 mod runs;
 mod table;
@@ -61,6 +62,9 @@ pub enum Command {
     Reject(decide::RejectArgs),
     /// Stop a queued or running run.
     Cancel(decide::CancelArgs),
+    /// Show what process memory learned (executors' records per task type, lessons), or
+    /// forget a lesson.
+    Memory(memory::MemoryArgs),
     /// Make a sandbox repository and run the whole loop on it with a bundled demo agent.
     Demo(demo::DemoArgs),
     /// The scripted agent used by `bosun demo`.
@@ -147,6 +151,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Command::Approve(args) => decide::approve(&ctx, args),
                 Command::Reject(args) => decide::reject(&ctx, args),
                 Command::Cancel(args) => decide::cancel(&ctx, args),
+                Command::Memory(args) => memory::run(&ctx, args),
                 Command::Init | Command::Doctor | Command::Demo(_) | Command::DemoAgent => {
                     unreachable!("handled above")
                 }

@@ -6,5 +6,7 @@ mod run;
 mod task;
 
 pub use gate::{GateResult, TestDelta, Verdict, weighted_score};
-pub use run::{Decision, Run, RunId, RunStatus, Usage, now_ms, slug};
+pub use run::{
+    CandidateDraw, ChosenBy, Decision, RoutingChoice, Run, RunId, RunStatus, Usage, now_ms, slug,
+};
 pub use task::{Priority, Subtask, Task, TaskId, TaskType};

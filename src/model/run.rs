@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use super::TaskId;
+use super::{TaskId, TaskType};
 
 /// Time-ordered run id (a ULID, lowercase), so sorting ids sorts runs by creation.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -213,6 +213,59 @@ pub struct Run {
     /// The policy rule that decided what happened after the gates.
     #[serde(default)]
     pub policy: Option<String>,
+    /// How the executor was chosen (the candidates, their posteriors and sampled draws), so a
+    /// choice can be audited; `None` until the run starts.
+    #[serde(default)]
+    pub routing: Option<RoutingChoice>,
+    /// Ids of the process-memory lessons included in the run's prompt.
+    #[serde(default)]
+    pub lessons: Vec<String>,
+    /// Ids of the accepted examples included in the run's prompt.
+    #[serde(default)]
+    pub examples: Vec<String>,
+    /// The outcome process memory counted for this run: `Some(true)` a success, `Some(false)` a
+    /// failure, `None` not counted (yet). It keeps a run from being counted twice, e.g. when a
+    /// failed run is rejected afterwards.
+    #[serde(default)]
+    pub memory_outcome: Option<bool>,
+}
+
+/// How a run's executor was chosen among those `[routing]` allows for its task's type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoutingChoice {
+    /// The task's type when the run started (the strategies are kept per type).
+    pub task_type: TaskType,
+    /// What made the choice.
+    pub by: ChosenBy,
+    /// Every candidate, in routing order.
+    pub candidates: Vec<CandidateDraw>,
+    /// The executor chosen.
+    pub chosen: String,
+}
+
+/// What chose a run's executor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChosenBy {
+    /// Thompson sampling: the candidate with the highest draw from its posterior.
+    Sampling,
+    /// Routing allows one executor only; nothing to choose.
+    OnlyCandidate,
+    /// Process memory is off: the first routed executor.
+    FirstRouted,
+}
+
+/// One candidate executor of a routing choice.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CandidateDraw {
+    /// The executor's name.
+    pub executor: String,
+    /// Beta posterior α: 1 + the successes of (task type, executor) so far.
+    pub alpha: f64,
+    /// Beta posterior β: 1 + the failures so far.
+    pub beta: f64,
+    /// The success probability drawn from the posterior (`None` when nothing was sampled).
+    pub sample: Option<f64>,
 }
 
 /// Now, in Unix milliseconds.

@@ -24,9 +24,12 @@ use crate::executors;
 use crate::gates::policy;
 use crate::git;
 use crate::intake::{IntakeError, TaskList};
-use crate::model::{Decision, Run, RunId, RunStatus, Task, TaskId, now_ms, slug};
+use crate::memory::{self, Learning, Observation, Outcome as Decided, Recall, Sampler};
+use crate::model::{
+    Decision, RoutingChoice, Run, RunId, RunStatus, Task, TaskId, TaskType, now_ms, slug,
+};
 use crate::project::Project;
-use crate::store::{RunEvent, Store};
+use crate::store::{RunEvent, Store, StoreError};
 use worker::{Job, Outcome, Update};
 
 /// How the orchestrator should behave for this front end.
@@ -77,6 +80,25 @@ pub struct Orchestrator {
     paused: bool,
     stopping: bool,
     announced_idle: bool,
+    /// Draws executors from their posteriors (seeded by `[memory] seed`).
+    sampler: Sampler,
+}
+
+/// Most characters of an agent's summary kept in a pattern.
+const SUMMARY_CHARS: usize = 300;
+
+/// A decided run's contribution to its strategy.
+fn outcome_of(run: &Run, success: bool) -> Decided {
+    let reported = run.usage.input_tokens + run.usage.output_tokens > 0 || run.usage.cost_usd > 0.0;
+    Decided {
+        success,
+        score: run.score,
+        duration_ms: run
+            .started_ms
+            .zip(run.finished_ms)
+            .map(|(start, end)| end.saturating_sub(start)),
+        cost_usd: reported.then_some(run.usage.cost_usd),
+    }
 }
 
 /// Who is at the keyboard, for the audit trail.
@@ -118,6 +140,7 @@ impl Orchestrator {
         let store = Arc::new(Store::open(&state_dir)?);
         let (events, _) = broadcast::channel(4096);
         let (updates_tx, updates_rx) = mpsc::unbounded_channel();
+        let sampler = Sampler::new(config.memory.seed);
         let mut me = Self {
             project,
             config,
@@ -137,6 +160,7 @@ impl Orchestrator {
             paused: false,
             stopping: false,
             announced_idle: false,
+            sampler,
         };
         for run in me.store.runs()? {
             me.runs.insert(run.id.clone(), run);
@@ -246,12 +270,46 @@ impl Orchestrator {
             gates: Vec::new(),
             score: None,
             policy: None,
+            routing: None,
+            lessons: Vec::new(),
+            examples: Vec::new(),
+            memory_outcome: None,
         }
     }
 
     /// Persists a run, then publishes it. A status change is also kept in the run's history.
     fn save(&mut self, run: Run) -> Result<(), OrchestratorError> {
-        self.store.put_run(&run)?;
+        self.save_learning(run, None)
+    }
+
+    /// [`save`](Self::save), with what the run teaches process memory written in the same
+    /// transaction as the run itself.
+    fn save_learning(
+        &mut self,
+        run: Run,
+        learning: Option<Learning>,
+    ) -> Result<(), OrchestratorError> {
+        let learned = match &learning {
+            Some(l) => self.store.put_run_and_learn(&run, l)?,
+            None => {
+                self.store.put_run(&run)?;
+                memory::Learned::default()
+            }
+        };
+        for lesson in &learned.new_lessons {
+            let text = format!("lesson learned ({}): {}", lesson.id, lesson.text);
+            let _ = self.store.append_event(
+                &run.id,
+                &RunEvent {
+                    at_ms: now_ms(),
+                    kind: "note".into(),
+                    text: text.clone(),
+                },
+            );
+            let _ = self.events.send(Event::Notice {
+                text: format!("run {}: {text}", run.id),
+            });
+        }
         let changed = self
             .runs
             .get(&run.id)
@@ -281,12 +339,105 @@ impl Orchestrator {
         id: &RunId,
         change: impl FnOnce(&mut Run),
     ) -> Result<Option<Run>, OrchestratorError> {
+        self.update_and_learn(id, change, |_, _| Vec::new())
+    }
+
+    /// [`update`](Self::update), with what `observe` sees in the changed run written to process
+    /// memory in the same transaction (a decided outcome also marks the run as counted).
+    fn update_and_learn(
+        &mut self,
+        id: &RunId,
+        change: impl FnOnce(&mut Run),
+        observe: impl FnOnce(&Self, &Run) -> Vec<Observation>,
+    ) -> Result<Option<Run>, OrchestratorError> {
         let Some(mut run) = self.runs.get(id).cloned() else {
             return Ok(None);
         };
         change(&mut run);
-        self.save(run.clone())?;
+        let observations = if self.config.memory.enabled {
+            observe(self, &run)
+        } else {
+            Vec::new()
+        };
+        let learning = self.learning(&mut run, observations)?;
+        self.save_learning(run.clone(), learning)?;
         Ok(Some(run))
+    }
+
+    /// The task a run works on: the loaded task list, else the snapshot stored when it was
+    /// last read (a one-off `approve` or `reject` does not read the task list).
+    fn task_of(&self, run: &Run) -> Result<Option<Task>, OrchestratorError> {
+        if let Some(t) = self.tasks.iter().find(|t| t.id == run.task_id) {
+            return Ok(Some(t.clone()));
+        }
+        Ok(self.store.task(&run.task_id.0)?)
+    }
+
+    /// What `observations` of `run` teach, with the run's task type and keywords; `None`
+    /// when there is nothing to learn. A decided outcome marks the run as counted.
+    fn learning(
+        &self,
+        run: &mut Run,
+        observations: Vec<Observation>,
+    ) -> Result<Option<Learning>, OrchestratorError> {
+        if observations.is_empty() {
+            return Ok(None);
+        }
+        for o in &observations {
+            if let Observation::Decided(d) = o {
+                run.memory_outcome = Some(d.success);
+            }
+        }
+        let task = self.task_of(run)?;
+        let task_type = run
+            .routing
+            .as_ref()
+            .map(|r| r.task_type)
+            .or(task.as_ref().map(|t| t.task_type))
+            .unwrap_or(TaskType::Code);
+        let keywords = memory::keywords(&task.as_ref().map_or_else(
+            || run.task_title.clone(),
+            |t| format!("{}\n{}\n{}", t.title, t.description, t.body),
+        ));
+        Ok(Some(Learning {
+            run_id: run.id.0.clone(),
+            task_type,
+            task_title: run.task_title.clone(),
+            keywords,
+            executor: run.executor.clone(),
+            observations,
+        }))
+    }
+
+    /// Required gates that failed on `run`, each as an observation.
+    fn gate_failures(run: &Run) -> Vec<Observation> {
+        run.gates
+            .iter()
+            .filter_map(|g| {
+                memory::gate_failure_line(g, run.worktree.as_deref()).map(|line| {
+                    Observation::GateFailed {
+                        gate: g.name.clone(),
+                        line,
+                    }
+                })
+            })
+            .collect()
+    }
+
+    /// A failed run is its task's final failure when its task has used up its attempts
+    /// (the scheduler's rule), and it was not counted yet: counted once per task, not per try.
+    fn final_failure(&self, run: &Run) -> Option<Observation> {
+        if run.status != RunStatus::Failed || run.memory_outcome.is_some() {
+            return None;
+        }
+        let earlier = self
+            .runs
+            .values()
+            .filter(|r| r.task_id == run.task_id && r.id != run.id && r.status == RunStatus::Failed)
+            .count();
+        let failures = u32::try_from(earlier + 1).unwrap_or(u32::MAX);
+        (failures >= self.config.orchestrator.max_attempts)
+            .then(|| Observation::Decided(outcome_of(run, false)))
     }
 
     fn reload_tasks(&mut self) -> Result<(), OrchestratorError> {
@@ -474,29 +625,73 @@ impl Orchestrator {
         Ok(())
     }
 
-    /// The executor for a task: `[routing]` for its type, else every configured executor.
+    /// The executor for a task, among the candidates `[routing]` lists for its type (else
+    /// every configured executor, in name order): drawn by Thompson sampling on their records
+    /// for that type, or the first candidate with process memory off. The choice says how.
     fn executor_for(
-        &self,
+        &mut self,
         task: &Task,
-    ) -> Result<(String, crate::config::ExecutorConfig), OrchestratorError> {
+    ) -> Result<(String, crate::config::ExecutorConfig, RoutingChoice), OrchestratorError> {
         let agents = &self.config.executors.agents;
         let listed = self.config.routing.for_type(task.task_type);
-        let name = listed
-            .first()
-            .cloned()
-            .or_else(|| agents.keys().next().cloned())
-            .ok_or_else(|| {
-                OrchestratorError::Config(
-                    "no coding agent is configured; add an [executors.NAME] section to bosun.toml"
-                        .into(),
-                )
-            })?;
-        let executor = agents.get(&name).cloned().ok_or_else(|| {
-            OrchestratorError::Config(format!(
+        let names: Vec<String> = if listed.is_empty() {
+            agents.keys().cloned().collect()
+        } else {
+            listed.to_vec()
+        };
+        if names.is_empty() {
+            return Err(OrchestratorError::Config(
+                "no coding agent is configured; add an [executors.NAME] section to bosun.toml"
+                    .into(),
+            ));
+        }
+        if let Some(name) = names.iter().find(|n| !agents.contains_key(*n)) {
+            return Err(OrchestratorError::Config(format!(
                 "[routing] names `{name}`, which is not in [executors]"
+            )));
+        }
+        let choice = if self.config.memory.enabled {
+            let mut candidates = Vec::with_capacity(names.len());
+            for name in names {
+                let posterior = self
+                    .store
+                    .memory()
+                    .posterior(task.task_type, &name)
+                    .map_err(StoreError::from)?;
+                candidates.push((name, posterior));
+            }
+            self.sampler.choose(task.task_type, &candidates)
+        } else {
+            let candidates: Vec<(String, (f64, f64))> =
+                names.into_iter().map(|n| (n, memory::PRIOR)).collect();
+            memory::first_routed(task.task_type, &candidates)
+        }
+        .ok_or_else(|| OrchestratorError::Config("no executor to choose from".into()))?;
+        let executor = agents.get(&choice.chosen).cloned().ok_or_else(|| {
+            OrchestratorError::Config(format!(
+                "[routing] names `{}`, which is not in [executors]",
+                choice.chosen
             ))
         })?;
-        Ok((name, executor))
+        Ok((choice.chosen.clone(), executor, choice))
+    }
+
+    /// The lessons and accepted examples most relevant to `task` (none with memory off).
+    fn recall(&self, task: &Task) -> Result<Recall, OrchestratorError> {
+        let m = &self.config.memory;
+        if !m.enabled {
+            return Ok(Recall::default());
+        }
+        let keywords = memory::keywords(&format!(
+            "{}\n{}\n{}",
+            task.title, task.description, task.body
+        ));
+        let recall = self
+            .store
+            .memory()
+            .recall(task.task_type, &keywords, m.max_lessons, m.max_examples)
+            .map_err(StoreError::from)?;
+        Ok(recall)
     }
 
     fn start(&mut self, mut run: Run) -> Result<(), OrchestratorError> {
@@ -509,16 +704,29 @@ impl Orchestrator {
                 })
                 .map(|_| ());
         };
-        let (name, executor) = self.executor_for(&task)?;
+        let (name, executor, routing) = self.executor_for(&task)?;
+        let recall = self.recall(&task)?;
         let timeout = executor
             .timeout
             .as_deref()
             .and_then(|t| crate::config::duration(t).ok())
             .unwrap_or_else(|| self.config.orchestrator.run_timeout());
         run.executor = name;
+        run.routing = Some(routing);
+        run.lessons = recall.lessons.iter().map(|l| l.id.clone()).collect();
+        run.examples = recall.examples.iter().map(|p| p.id.clone()).collect();
         run.status = RunStatus::Preparing;
         run.started_ms = Some(now_ms());
-        self.save(run.clone())?;
+        let started = vec![Observation::Started {
+            lessons: run.lessons.clone(),
+            examples: run.examples.clone(),
+        }];
+        let learning = if self.config.memory.enabled {
+            self.learning(&mut run, started)?
+        } else {
+            None
+        };
+        self.save_learning(run.clone(), learning)?;
         self.started += 1;
         self.announced_idle = false;
 
@@ -570,6 +778,7 @@ impl Orchestrator {
                     max_ref,
                     feedback.as_deref(),
                     attempt,
+                    &recall,
                 )
             }),
             cancel,
@@ -695,20 +904,24 @@ impl Orchestrator {
                         (RunStatus::AwaitingApproval, rule.clone(), None)
                     }
                 };
-                let run = self.update(&id, |r| {
-                    r.status = status;
-                    r.score = score;
-                    r.gates = gates;
-                    r.head = Some(head);
-                    r.pgid = None;
-                    r.diffstat = Some(stat);
-                    r.finished_ms = Some(now_ms());
-                    r.policy = Some(rule.clone());
-                    r.error = error;
-                    if let Some(u) = usage {
-                        r.usage = u;
-                    }
-                })?;
+                let run = self.update_and_learn(
+                    &id,
+                    |r| {
+                        r.status = status;
+                        r.score = score;
+                        r.gates = gates;
+                        r.head = Some(head);
+                        r.pgid = None;
+                        r.diffstat = Some(stat);
+                        r.finished_ms = Some(now_ms());
+                        r.policy = Some(rule.clone());
+                        r.error = error;
+                        if let Some(u) = usage {
+                            r.usage = u;
+                        }
+                    },
+                    Self::failure_observations,
+                )?;
                 let _ = self.store.append_event(
                     &id,
                     &RunEvent {
@@ -750,21 +963,25 @@ impl Orchestrator {
                 if let Some((_, diff, _)) = &change {
                     self.store.put_diff(&id, &diff.patch)?;
                 }
-                let run = self.update(&id, |r| {
-                    if let Some((head, diff, gates)) = change {
-                        r.head = Some(head);
-                        r.diffstat = Some((diff.files.len(), diff.insertions, diff.deletions));
-                        r.score = crate::model::weighted_score(&gates);
-                        r.gates = gates;
-                    }
-                    r.status = RunStatus::Failed;
-                    r.error = Some(error);
-                    r.pgid = None;
-                    r.finished_ms = Some(now_ms());
-                    if let Some(u) = usage {
-                        r.usage = u;
-                    }
-                })?;
+                let run = self.update_and_learn(
+                    &id,
+                    |r| {
+                        if let Some((head, diff, gates)) = change {
+                            r.head = Some(head);
+                            r.diffstat = Some((diff.files.len(), diff.insertions, diff.deletions));
+                            r.score = crate::model::weighted_score(&gates);
+                            r.gates = gates;
+                        }
+                        r.status = RunStatus::Failed;
+                        r.error = Some(error);
+                        r.pgid = None;
+                        r.finished_ms = Some(now_ms());
+                        if let Some(u) = usage {
+                            r.usage = u;
+                        }
+                    },
+                    Self::failure_observations,
+                )?;
                 if let Some(run) = run {
                     self.discard(&run)?;
                 }
@@ -798,6 +1015,55 @@ impl Orchestrator {
             }
         }
         Ok(())
+    }
+
+    /// What a run that ended after its gates teaches: its failing required gates, and, when
+    /// it failed for the last time, its task's failure.
+    fn failure_observations(&self, run: &Run) -> Vec<Observation> {
+        if run.status != RunStatus::Failed {
+            return Vec::new();
+        }
+        let mut seen = Self::gate_failures(run);
+        seen.extend(self.final_failure(run));
+        seen
+    }
+
+    /// What an approved run teaches: a success, and its pattern (the files it touched and
+    /// the agent's last word).
+    fn approval_observations(&self, run: &Run) -> Vec<Observation> {
+        let mut seen = Vec::new();
+        if run.memory_outcome.is_none() {
+            seen.push(Observation::Decided(outcome_of(run, true)));
+        }
+        // Best-effort: a pattern without files or summary is still a pattern.
+        let files = self
+            .store
+            .diff(&run.id)
+            .ok()
+            .flatten()
+            .map(|patch| memory::files_in_patch(&patch))
+            .unwrap_or_default();
+        seen.push(Observation::Accepted {
+            files,
+            summary: self.agent_summary(&run.id),
+        });
+        seen
+    }
+
+    /// The agent's own account of what it did: its final message when the run's history has
+    /// one (a `final` event), else its last progress line. (The worker drops the agent's
+    /// final message today, so it is the last progress line for now.)
+    fn agent_summary(&self, id: &RunId) -> Option<String> {
+        let events = self.store.events(id).ok()?;
+        let last = |kind: &str| {
+            events
+                .iter()
+                .rev()
+                .find(|e| e.kind == kind && !e.text.trim().is_empty())
+        };
+        last("final")
+            .or_else(|| last("progress"))
+            .map(|e| e.text.chars().take(SUMMARY_CHARS).collect())
     }
 
     /// Removes a run's worktree (and, per config, its branch) and forgets the path.
@@ -954,11 +1220,15 @@ impl Orchestrator {
             reason: note.to_string(),
         };
         let updated = self
-            .update(&run.id, |r| {
-                r.status = RunStatus::Merged;
-                r.decision = Some(decision);
-                r.head = Some(head.clone());
-            })?
+            .update_and_learn(
+                &run.id,
+                |r| {
+                    r.status = RunStatus::Merged;
+                    r.decision = Some(decision);
+                    r.head = Some(head.clone());
+                },
+                Self::approval_observations,
+            )?
             .unwrap_or(run);
         if let Some(n) = note_from_tick {
             let _ = self.store.append_event(
@@ -1006,13 +1276,28 @@ impl Orchestrator {
             reason: reason.to_string(),
         };
         let updated = self
-            .update(&run.id, |r| {
-                r.status = RunStatus::Rejected;
-                r.decision = Some(decision);
-                if r.finished_ms.is_none() {
-                    r.finished_ms = Some(now_ms());
-                }
-            })?
+            .update_and_learn(
+                &run.id,
+                |r| {
+                    r.status = RunStatus::Rejected;
+                    r.decision = Some(decision);
+                    if r.finished_ms.is_none() {
+                        r.finished_ms = Some(now_ms());
+                    }
+                },
+                |_, r| {
+                    // A rejection is a failure whether or not another attempt follows; a failed
+                    // run already counted as its task's failure is not counted twice.
+                    let mut seen = Vec::new();
+                    if r.memory_outcome.is_none() {
+                        seen.push(Observation::Decided(outcome_of(r, false)));
+                    }
+                    seen.push(Observation::Rejected {
+                        reason: reason.to_string(),
+                    });
+                    seen
+                },
+            )?
             .unwrap_or(run);
         self.store.append_audit(
             who,

@@ -1,12 +1,18 @@
 //! The prompt an agent gets: the configured template filled in with the task, the files it
-//! refers to (size-capped), and on a retry the previous failure and the operator's reason.
+//! refers to (size-capped), what process memory recalls for similar tasks (lessons and
+//! accepted examples), and on a retry the previous failure and the operator's reason.
 
 use std::path::Path;
 
+use crate::memory::Recall;
 use crate::model::Task;
 
+/// Most files of an accepted example named in a prompt.
+const EXAMPLE_FILES: usize = 8;
+
 /// Fills `template` for `task`. `root` is where referenced files are read from (the run's
-/// worktree); each contributes at most `max_reference_bytes`.
+/// worktree); each contributes at most `max_reference_bytes`. What `recall` holds goes where
+/// the template says `{memory}`, else just before `{feedback}`, else at the end.
 pub fn build(
     template: &str,
     task: &Task,
@@ -14,6 +20,7 @@ pub fn build(
     max_reference_bytes: usize,
     feedback: Option<&str>,
     attempt: u32,
+    recall: &Recall,
 ) -> String {
     let subtasks = if task.subtasks.is_empty() {
         String::new()
@@ -45,7 +52,16 @@ pub fn build(
     } else {
         task.section.join(" › ")
     };
+    let memory = memory_sections(recall);
+    let (template, feedback) = if template.contains("{memory}") || memory.is_empty() {
+        (template.to_string(), feedback)
+    } else if template.contains("{feedback}") {
+        (template.to_string(), format!("{memory}{feedback}"))
+    } else {
+        (format!("{template}\n{memory}"), feedback)
+    };
     let out = template
+        .replace("{memory}", &memory)
         .replace("{task_id}", &task.id.0)
         .replace("{title}", &task.title)
         .replace("{description}", &task.description)
@@ -57,6 +73,57 @@ pub fn build(
         .replace("{feedback}", &feedback)
         .replace("{attempt}", &attempt.to_string());
     collapse_blank_lines(&out)
+}
+
+/// "Lessons from earlier runs" and "Accepted changes for similar tasks", each only when
+/// there is something to say.
+fn memory_sections(recall: &Recall) -> String {
+    let mut out = String::new();
+    if !recall.lessons.is_empty() {
+        out.push_str("\n## Lessons from earlier runs\n\nEarlier runs of similar tasks went wrong like this; do not repeat it:\n");
+        for lesson in &recall.lessons {
+            out.push_str(&format!("- {}\n", one_line(&lesson.text)));
+        }
+    }
+    if !recall.examples.is_empty() {
+        out.push_str(
+            "\n## Accepted changes for similar tasks\n\nThe operator accepted these changes:\n",
+        );
+        for p in &recall.examples {
+            let mut files: Vec<&str> = p
+                .files
+                .iter()
+                .take(EXAMPLE_FILES)
+                .map(String::as_str)
+                .collect();
+            let more = p.files.len().saturating_sub(EXAMPLE_FILES);
+            let more = if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            };
+            if files.is_empty() {
+                files.push("(no files recorded)");
+            }
+            out.push_str(&format!(
+                "- “{}” ({} task, by {}): changed {}{more}.",
+                one_line(&p.task_title),
+                p.task_type,
+                p.executor,
+                files.join(", ")
+            ));
+            if let Some(summary) = p.summary.as_deref().filter(|s| !s.trim().is_empty()) {
+                out.push_str(&format!(" The agent's summary: {}", one_line(summary)));
+            }
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Text on one line: a lesson or summary must not break the prompt's list.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The files a task refers to, each under a heading, cut at `max` bytes (on a char boundary).
@@ -135,6 +202,7 @@ mod tests {
             30,
             Some("tests failed: 2 new failures"),
             2,
+            &Recall::default(),
         );
         assert!(
             p.contains(&format!("Task {}: Fix the parser", task.id)),
@@ -153,8 +221,111 @@ mod tests {
         );
         assert!(!p.contains("\n\n\n"), "{p}");
 
-        let first = build(DEFAULT_PROMPT, &task, dir.path(), 30, None, 1);
+        let first = build(
+            DEFAULT_PROMPT,
+            &task,
+            dir.path(),
+            30,
+            None,
+            1,
+            &Recall::default(),
+        );
         assert!(!first.contains("What went wrong"), "{first}");
+        assert!(!first.contains("Lessons from earlier runs"), "{first}");
+        assert!(!first.contains("Accepted changes"), "{first}");
+    }
+
+    fn recall() -> Recall {
+        use crate::memory::{Lesson, LessonSource, Pattern};
+        use crate::model::TaskType;
+        Recall {
+            lessons: vec![Lesson {
+                id: "01lesson".into(),
+                text: "gate `test` keeps failing with:\n  error: x".into(),
+                task_type: TaskType::Code,
+                keywords: vec![],
+                source: LessonSource::GateFailure,
+                uses: 0,
+                created_ms: 0,
+                runs: vec![],
+                key: String::new(),
+            }],
+            examples: vec![Pattern {
+                id: "01pattern".into(),
+                task_type: TaskType::Code,
+                task_title: "Fix the lexer".into(),
+                keywords: vec![],
+                executor: "claude".into(),
+                files: (0..10).map(|i| format!("src/f{i}.rs")).collect(),
+                summary: Some("Split the tokenizer".into()),
+                run_id: "r".into(),
+                uses: 0,
+                created_ms: 0,
+            }],
+        }
+    }
+
+    #[test]
+    fn recalled_lessons_and_examples_come_before_the_feedback_or_where_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let rules = crate::config::IntakeConfig::default().type_rules();
+        let task = TaskList::parse_str("- [ ] Fix the parser\n", Path::new("TODO.md"), &rules)
+            .tasks
+            .remove(0);
+        let p = build(
+            DEFAULT_PROMPT,
+            &task,
+            dir.path(),
+            30,
+            Some("tests failed"),
+            2,
+            &recall(),
+        );
+        let lessons = p.find("## Lessons from earlier runs").expect(&p);
+        let examples = p.find("## Accepted changes for similar tasks").expect(&p);
+        let feedback = p.find("What went wrong before").expect(&p);
+        assert!(lessons < examples && examples < feedback, "{p}");
+        assert!(
+            p.contains("- gate `test` keeps failing with: error: x\n"),
+            "{p}"
+        );
+        assert!(
+            p.contains("- “Fix the lexer” (code task, by claude): changed src/f0.rs, src/f1.rs, src/f2.rs, src/f3.rs, src/f4.rs, src/f5.rs, src/f6.rs, src/f7.rs and 2 more. The agent's summary: Split the tokenizer\n"),
+            "{p}"
+        );
+        assert!(!p.contains("\n\n\n"), "{p}");
+
+        let placed = build(
+            "A {memory} B {feedback}",
+            &task,
+            dir.path(),
+            30,
+            None,
+            1,
+            &recall(),
+        );
+        assert!(placed.starts_with("A\n## Lessons"), "{placed}");
+        assert!(placed.trim_end().ends_with("tokenizer\n B"), "{placed}");
+        let appended = build("Just {title}.", &task, dir.path(), 30, None, 1, &recall());
+        assert!(appended.starts_with("Just Fix the parser.\n"), "{appended}");
+        assert!(appended.contains("## Accepted changes"), "{appended}");
+        let only_lessons = Recall {
+            examples: vec![],
+            ..recall()
+        };
+        let p = build(
+            DEFAULT_PROMPT,
+            &task,
+            dir.path(),
+            30,
+            None,
+            1,
+            &only_lessons,
+        );
+        assert!(
+            p.contains("## Lessons") && !p.contains("## Accepted"),
+            "{p}"
+        );
     }
 
     #[test]
@@ -169,7 +340,15 @@ mod tests {
             .tasks
             .remove(0);
         task.refs = vec!["../secret.txt".into()];
-        let p = build("{references}", &task, &root, 1000, None, 1);
+        let p = build(
+            "{references}",
+            &task,
+            &root,
+            1000,
+            None,
+            1,
+            &Recall::default(),
+        );
         assert!(!p.contains("do not leak"), "{p}");
         assert!(p.contains("not found in the repository"), "{p}");
     }

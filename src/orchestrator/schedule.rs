@@ -157,6 +157,10 @@ mod tests {
             gates: Vec::new(),
             score: None,
             policy: None,
+            routing: None,
+            lessons: Vec::new(),
+            examples: Vec::new(),
+            memory_outcome: None,
         }
     }
 

@@ -1,5 +1,5 @@
-//! The durable store (sled): runs, run events, diffs, task snapshots and a tamper-evident
-//! audit chain under `.bosun/store/`. Every write that changes a run's state is flushed before
+//! The durable store (sled): runs, run events, diffs, task snapshots, a tamper-evident
+//! audit chain and process memory's trees (see [`crate::memory`]) under `.bosun/store/`. Every write that changes a run's state is flushed before
 //! the caller publishes the change, so a crash never loses a state the operator saw.
 
 mod audit;
@@ -13,7 +13,8 @@ use serde::de::DeserializeOwned;
 pub use audit::AuditEntry;
 pub use lock::StoreLock;
 
-use crate::model::{Run, RunId, Task};
+use crate::memory::{Learned, Learning, Memory, MemoryError};
+use crate::model::{Run, RunId, Task, now_ms};
 
 /// The store layout this build writes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -71,6 +72,9 @@ pub enum StoreError {
         /// How many match.
         count: usize,
     },
+    /// Process memory failed.
+    #[error(transparent)]
+    Memory(#[from] MemoryError),
     /// The audit chain does not verify.
     #[error("the audit trail is broken at entry {seq}: {why}")]
     AuditBroken {
@@ -111,6 +115,7 @@ pub struct Store {
     diffs: sled::Tree,
     tasks: sled::Tree,
     audit: sled::Tree,
+    memory: Memory,
     _lock: StoreLock,
 }
 
@@ -183,6 +188,7 @@ impl Store {
             diffs: db.open_tree("diffs")?,
             tasks: db.open_tree("tasks")?,
             audit: db.open_tree("audit")?,
+            memory: Memory::open(&db)?,
             db,
             _lock: lock,
         };
@@ -200,6 +206,32 @@ impl Store {
     pub fn put_run(&self, run: &Run) -> Result<(), StoreError> {
         self.runs.insert(run.id.0.as_bytes(), encode("run", run)?)?;
         self.flush()
+    }
+
+    /// Saves a run and what it teaches process memory in one transaction (both or neither),
+    /// then flushes. An empty `learning` is a plain [`put_run`](Self::put_run).
+    pub fn put_run_and_learn(&self, run: &Run, learning: &Learning) -> Result<Learned, StoreError> {
+        if learning.observations.is_empty() {
+            self.put_run(run)?;
+            return Ok(Learned::default());
+        }
+        let value = encode("run", run)?;
+        let learned =
+            self.memory
+                .learn_with(&self.runs, run.id.0.as_bytes(), &value, learning, now_ms())?;
+        self.flush()?;
+        Ok(learned)
+    }
+
+    /// Process memory: strategies, lessons and patterns.
+    pub fn memory(&self) -> &Memory {
+        &self.memory
+    }
+
+    /// The database itself, for tests that plant records.
+    #[cfg(test)]
+    pub(crate) fn db_for_tests(&self) -> sled::Db {
+        self.db.clone()
     }
 
     /// A run by exact id.
@@ -354,6 +386,10 @@ mod tests {
             gates: Vec::new(),
             score: None,
             policy: None,
+            routing: None,
+            lessons: Vec::new(),
+            examples: Vec::new(),
+            memory_outcome: None,
         }
     }
 
