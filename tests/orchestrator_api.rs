@@ -199,7 +199,7 @@ async fn routing_sends_each_task_type_to_its_executor() {
     config
         .executors
         .agents
-        .insert("writer".into(), shell("echo docs > d.txt"));
+        .insert("writer".into(), shell("echo docs > d.md"));
     config.routing.default = vec!["coder".into()];
     config.routing.docs = vec!["writer".into()];
     assert_eq!(
