@@ -556,3 +556,42 @@ fn with_memory_off_the_first_routed_executor_always_runs_and_nothing_is_learned(
     );
     assert!(p.ok(&["memory"]).starts_with("Process memory is off"));
 }
+
+#[test]
+fn an_approved_run_is_remembered_with_the_agents_own_summary() {
+    let recording = format!(
+        "{}/../shared/fixtures/agents/claude/run1_stdout.jsonl",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let extra = format!(
+        "[executors.claude]\npreset = \"claude\"\ncommand = [{}, {}]\n\n",
+        toml_str(&agent("claude_replay.sh")),
+        toml_str(&recording)
+    );
+    let p = Project::new("- [ ] Create hello.txt\n", &extra);
+    p.ok(&["run", "--headless"]);
+    let run = p.stored_runs().pop().expect("a run");
+    assert_eq!(run.status, RunStatus::AwaitingApproval, "{:?}", run.error);
+    // The recording's closing message is in the run's history…
+    let shown: Value =
+        serde_json::from_str(&p.ok(&["show", &run.id.0, "--json"])).expect("show prints JSON");
+    let finals: Vec<&Value> = shown["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["kind"] == "final")
+        .collect();
+    assert_eq!(finals.len(), 1, "{shown:#}");
+    assert_eq!(finals[0]["text"], "Done: created hello.txt containing hi.");
+    // …and becomes the accepted example's summary once the operator approves.
+    p.ok(&["approve", &run.id.0]);
+    let store = Store::open(&p.repo.join(".bosun")).expect("store opens");
+    let patterns = store.memory().patterns().expect("patterns");
+    assert_eq!(patterns.len(), 1, "{patterns:?}");
+    assert_eq!(
+        patterns[0].summary.as_deref(),
+        Some("Done: created hello.txt containing hi.")
+    );
+    assert_eq!(patterns[0].files, ["hello.txt"]);
+    assert_eq!(patterns[0].executor, "claude");
+}

@@ -811,26 +811,9 @@ impl Orchestrator {
             Update::Started { run_id, pgid } => {
                 self.update(&run_id, |r| r.pgid = Some(pgid))?;
             }
-            Update::Progress { run_id, text } => {
-                let _ = self.store.append_event(
-                    &run_id,
-                    &RunEvent {
-                        at_ms: now_ms(),
-                        kind: "progress".into(),
-                        text,
-                    },
-                );
-            }
-            Update::Note { run_id, text } => {
-                let _ = self.store.append_event(
-                    &run_id,
-                    &RunEvent {
-                        at_ms: now_ms(),
-                        kind: "note".into(),
-                        text,
-                    },
-                );
-            }
+            Update::Progress { run_id, text } => self.history(&run_id, "progress", text),
+            Update::Note { run_id, text } => self.history(&run_id, "note", text),
+            Update::Final { run_id, text } => self.history(&run_id, "final", text),
             Update::GateStarted { run_id, gate } => {
                 let _ = self.events.send(Event::GateStarted { run_id, gate });
             }
@@ -1050,9 +1033,20 @@ impl Orchestrator {
         seen
     }
 
-    /// The agent's own account of what it did: its final message when the run's history has
-    /// one (a `final` event), else its last progress line. (The worker drops the agent's
-    /// final message today, so it is the last progress line for now.)
+    /// Adds a line to a run's history (best effort: the run's log has the same text).
+    fn history(&self, run_id: &RunId, kind: &str, text: String) {
+        let _ = self.store.append_event(
+            run_id,
+            &RunEvent {
+                at_ms: now_ms(),
+                kind: kind.into(),
+                text,
+            },
+        );
+    }
+
+    /// The agent's own account of what it did: its final message when its output format has
+    /// one (a `final` event), else its last progress line.
     fn agent_summary(&self, id: &RunId) -> Option<String> {
         let events = self.store.events(id).ok()?;
         let last = |kind: &str| {

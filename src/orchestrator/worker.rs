@@ -67,6 +67,8 @@ pub(crate) enum Update {
     GateFinished { run_id: RunId, result: GateResult },
     /// A note for the run's history (e.g. a failing post hook).
     Note { run_id: RunId, text: String },
+    /// The agent's closing message (its own account of what it did).
+    Final { run_id: RunId, text: String },
 }
 
 /// How a run's work ended.
@@ -230,6 +232,12 @@ pub(crate) async fn work(
         Err(e) => return failed(e.to_string(), None),
     };
     let usage = outcome.usage;
+    if let Some(text) = &outcome.summary {
+        let _ = updates.send(Update::Final {
+            run_id: id.clone(),
+            text: text.clone(),
+        });
+    }
     match outcome.exit {
         ExitKind::Cancelled => return Outcome::Cancelled,
         ExitKind::TimedOut => {
