@@ -235,6 +235,27 @@ fn routing_converges_on_the_agent_whose_changes_pass() {
         (1.0 + good_before as f64, 1.0)
     );
 
+    // Operators audit the choice with `bosun runs --json` and `bosun show`.
+    let listed: Vec<Value> =
+        serde_json::from_str(&p.ok(&["runs", "--json"])).expect("runs prints JSON");
+    let newest = &listed[0];
+    assert_eq!(newest["id"], runs[TASKS - 1].id.0.as_str());
+    assert_eq!(newest["routing"]["by"], "sampling");
+    assert_eq!(newest["routing"]["candidates"][1]["alpha"], last[1].alpha);
+    let shown = p.ok(&["show", &runs[TASKS - 1].id.0]);
+    let line = shown
+        .lines()
+        .find(|l| l.starts_with("routing   sampled: bad "))
+        .unwrap_or_else(|| panic!("{shown}"));
+    assert!(
+        line.contains(&format!(
+            "good {:.2} (Beta {},1)",
+            last[1].sample.unwrap(),
+            last[1].alpha
+        )),
+        "{line}"
+    );
+
     let late_good = runs[TASKS - 20..]
         .iter()
         .filter(|r| r.executor == "good")

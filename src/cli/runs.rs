@@ -62,6 +62,12 @@ pub struct RunView {
     feedback: Option<String>,
     decision: Option<crate::model::Decision>,
     error: Option<String>,
+    /// How the executor was chosen: candidates, their posteriors and sampled probabilities.
+    routing: Option<crate::model::RoutingChoice>,
+    /// Ids of the lessons the prompt included (`bosun memory`).
+    lessons: Vec<String>,
+    /// Ids of the accepted examples the prompt included.
+    examples: Vec<String>,
 }
 
 /// RFC 3339 (UTC, seconds) for Unix milliseconds.
@@ -95,6 +101,9 @@ impl From<&Run> for RunView {
             input_tokens: r.usage.input_tokens,
             output_tokens: r.usage.output_tokens,
             cost_usd: r.usage.cost_usd,
+            routing: r.routing.clone(),
+            lessons: r.lessons.clone(),
+            examples: r.examples.clone(),
             feedback: r.feedback.clone(),
             decision: r.decision.clone(),
             error: r.error.clone(),
@@ -212,6 +221,16 @@ pub fn show(ctx: &Context, args: &ShowArgs) -> anyhow::Result<ExitCode> {
             &run.executor
         }
     );
+    if let Some(line) = routing_line(&run) {
+        println!("routing   {line}");
+    }
+    if !run.lessons.is_empty() || !run.examples.is_empty() {
+        println!(
+            "memory    prompt had {} lesson(s), {} accepted example(s)",
+            run.lessons.len(),
+            run.examples.len()
+        );
+    }
     println!("branch    {} → {}", run.branch, run.target);
     if let (Some(b), Some(h)) = (&run.base, &run.head) {
         println!("commits   {}..{}", short(b), short(h));
@@ -275,4 +294,29 @@ pub fn show(ctx: &Context, args: &ShowArgs) -> anyhow::Result<ExitCode> {
 
 fn short(commit: &str) -> &str {
     &commit[..commit.len().min(10)]
+}
+
+/// How the run's executor was chosen, for `bosun show`: "sampled: codex 0.71 (Beta 3,1),
+/// claude 0.42 (Beta 1,2)".
+fn routing_line(run: &Run) -> Option<String> {
+    use crate::model::ChosenBy;
+    let r = run.routing.as_ref()?;
+    Some(match r.by {
+        ChosenBy::OnlyCandidate => format!(
+            "{} is the only executor routed to {} tasks",
+            r.chosen, r.task_type
+        ),
+        ChosenBy::FirstRouted => format!("{} (first routed; process memory is off)", r.chosen),
+        ChosenBy::Sampling => {
+            let draws: Vec<String> = r
+                .candidates
+                .iter()
+                .map(|c| {
+                    let sample = c.sample.map_or("-".to_string(), |s| format!("{s:.2}"));
+                    format!("{} {sample} (Beta {},{})", c.executor, c.alpha, c.beta)
+                })
+                .collect();
+            format!("sampled: {}", draws.join(", "))
+        }
+    })
 }
