@@ -193,7 +193,7 @@ impl RoutingConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct PromptConfig {
     /// The prompt given to agents. Placeholders: {task_id}, {title}, {description}, {body},
-    /// {subtasks}, {section}, {file}, {references}, {feedback}, {attempt}.
+    /// {subtasks}, {section}, {file}, {references}, {memory}, {feedback}, {attempt}.
     pub template: String,
     /// At most this many bytes of each referenced file go into the prompt.
     pub max_reference_bytes: usize,
@@ -208,6 +208,7 @@ Task {task_id}: {title}
 {body}
 {subtasks}
 {references}
+{memory}
 {feedback}
 Make the change in this working tree and keep it focused on the task. Do not edit the task list
 itself and do not push. When you are done, leave your changes in place: bosun commits them and
