@@ -587,3 +587,22 @@ fn doctor_says_a_path_agent_is_missing_rather_than_off_path() {
         "{stdout}"
     );
 }
+
+#[test]
+fn a_closed_pipe_ends_a_listing_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = repo();
+    write(dir.path(), "TODO.md", "- [ ] one\n- [ ] two\n");
+    // A reader that is gone before bosun writes, as with `bosun tasks | head -0`.
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let out = clean(env!("CARGO_BIN_EXE_bosun"), dir.path())
+        .arg("tasks")
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("bosun runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{stderr}");
+}

@@ -130,8 +130,31 @@ fn start_telemetry(
     telemetry::init(verbosity(cli), log_dir.as_deref(), &config.telemetry)
 }
 
+/// For commands that only print: when the reader goes away (`bosun runs | head`), end the
+/// way Unix filters do, silently, instead of panicking in `println!` (Rust ignores SIGPIPE by
+/// default). Not for commands that run agents, which must outlive a closed pipe.
+fn end_quietly_on_a_closed_pipe() {
+    // SAFETY: setting a signal disposition to its default has no preconditions; it is done
+    // before any thread that could be writing starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// Runs the command line; the error, if any, is for the user (one sentence, with context).
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if matches!(
+        cli.command,
+        None | Some(
+            Command::Tasks(_)
+                | Command::Runs(_)
+                | Command::Show(_)
+                | Command::Memory(_)
+                | Command::Doctor
+        )
+    ) {
+        end_quietly_on_a_closed_pipe();
+    }
     match &cli.command {
         None => {
             Cli::command().print_help()?;
