@@ -210,14 +210,13 @@ impl CommandGate {
             .map(String::as_str)
             .collect();
         let details = tail.join("\n");
-        let command = &self.config.command;
         match ran.exit {
             ExitKind::Exited(_) => {}
             ExitKind::Signaled(sig) => {
                 return result(
                     Verdict::Fail,
                     0.0,
-                    format!("`{command}` was killed by signal {sig}"),
+                    format!("was killed by signal {sig}"),
                     details,
                 );
             }
@@ -226,7 +225,7 @@ impl CommandGate {
                     Verdict::Fail,
                     0.0,
                     format!(
-                        "`{command}` did not finish within {}",
+                        "did not finish within {}",
                         humantime::format_duration(self.timeout)
                     ),
                     details,
@@ -290,7 +289,7 @@ impl CommandGate {
                     result(
                         Verdict::Fail,
                         score,
-                        format!("`{command}` {}: {line}", head.exit),
+                        format!("{}: {line}", head.exit),
                         details,
                     )
                 }
@@ -306,7 +305,7 @@ impl CommandGate {
                 result(
                     Verdict::Fail,
                     counts.and_then(|c| c.score()).unwrap_or(0.0),
-                    format!("`{command}` {}: {what}", head.exit),
+                    format!("{}: {what}", head.exit),
                     details,
                 )
             }
