@@ -507,3 +507,67 @@ fn docs_tasks_must_change_only_docs_and_keep_their_links_working() {
     assert_eq!(r["status"], "awaiting_approval", "{r}");
     assert_eq!(gate(r, "links")["verdict"], "pass", "{r}");
 }
+
+#[test]
+fn a_rust_change_that_does_not_compile_is_retried_with_the_compiler_error_then_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let prompts = dir.path().join("prompt");
+    // The agent adds a function whose body has the wrong type, as agents sometimes do.
+    let broken = "printf 'pub fn answer() -> u32 {\\n    \"forty-two\"\\n}\\n' >> src/lib.rs";
+    let copy = format!(
+        "cp \"$BOSUN_PROMPT_FILE\" \"{}.$BOSUN_ATTEMPT\"",
+        prompts.display()
+    );
+    let config = format!(
+        "[orchestrator]\nmax_attempts = 2\n[executors.a]\ncommand = [\"sh\", \"-c\", {:?}]\n[gates.build]\ncommand = \"cargo build --offline --quiet\"\n",
+        format!("{copy} && {broken}")
+    );
+    let repo = repo(
+        dir.path(),
+        "- [ ] Add an answer function\n",
+        &[
+            (
+                "Cargo.toml",
+                "[package]\nname = \"calc\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+            ),
+            (
+                "src/lib.rs",
+                "pub fn add(a: u32, b: u32) -> u32 {\n    a + b\n}\n",
+            ),
+            (".gitignore", "/target\n"),
+        ],
+        &config,
+    );
+    let (ok, out, err) = bosun(&repo, &["run", "--headless"]);
+    assert!(ok, "{out}{err}");
+    let all = runs(&repo);
+    assert_eq!(all.len(), 2, "two attempts, then the task stops: {all:?}");
+    for r in &all {
+        assert_eq!(r["status"], "failed", "{r}");
+        let b = gate(r, "build");
+        assert_eq!(b["verdict"], "fail");
+        assert!(
+            b["summary"]
+                .as_str()
+                .unwrap()
+                .starts_with("exited with status 101: "),
+            "{b}"
+        );
+        assert!(
+            b["details"]
+                .as_str()
+                .unwrap()
+                .contains("error[E0308]: mismatched types"),
+            "{b}"
+        );
+    }
+    // The second attempt's prompt carries the compiler's error.
+    let second = std::fs::read_to_string(format!("{}.2", prompts.display())).unwrap();
+    assert!(second.contains("gate `build` failed"), "{second}");
+    assert!(
+        second.contains("error[E0308]: mismatched types"),
+        "{second}"
+    );
+    let first = std::fs::read_to_string(format!("{}.1", prompts.display())).unwrap();
+    assert!(!first.contains("error[E0308]"), "{first}");
+}

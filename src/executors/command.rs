@@ -41,6 +41,10 @@ use crate::model::Usage;
 ///   `LC_CTYPE`) and `TZ` so text and times come out right, `TMPDIR`, the XDG base
 ///   directories (where some of those agents put their state instead of `HOME`), and
 ///   `SSH_AUTH_SOCK` so git over SSH works without exposing keys.
+/// - Where toolchains live, so that `cargo test`, `go test`, `pytest` and `npm test` work in
+///   gates and agents when they are installed outside the defaults: `CARGO_HOME`,
+///   `RUSTUP_HOME`, `RUSTUP_TOOLCHAIN`, `GOROOT`, `GOPATH`, `GOCACHE`, `GOMODCACHE`,
+///   `VIRTUAL_ENV`, `PYENV_ROOT`, `NVM_DIR`, `JAVA_HOME`.
 /// - The provider variables the recorded agents read for their endpoint and key:
 ///   `ANTHROPIC_API_KEY` / `ANTHROPIC_BASE_URL` (claude), `OPENAI_API_KEY` /
 ///   `OPENAI_BASE_URL` (OpenAI SDKs), `OPENAI_API_BASE` (aider's endpoint, verified),
@@ -65,6 +69,17 @@ pub const ENV_ALLOWLIST: &[&str] = &[
     "TMPDIR",
     "TZ",
     "SSH_AUTH_SOCK",
+    "CARGO_HOME",
+    "RUSTUP_HOME",
+    "RUSTUP_TOOLCHAIN",
+    "GOROOT",
+    "GOPATH",
+    "GOCACHE",
+    "GOMODCACHE",
+    "VIRTUAL_ENV",
+    "PYENV_ROOT",
+    "NVM_DIR",
+    "JAVA_HOME",
     "XDG_CONFIG_HOME",
     "XDG_CACHE_HOME",
     "XDG_DATA_HOME",
