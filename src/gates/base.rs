@@ -57,8 +57,27 @@ impl From<TestReport> for Tests {
     }
 }
 
-/// Lines of a linter's (or compiler's) output that report a problem, with digit runs replaced
-/// by `N` so that a problem moved by an edit elsewhere in the file is still the same problem.
+/// `text` with every run of ASCII digits replaced by one `#`: counts, line numbers and exit
+/// codes vary between runs of the same problem; words and paths do not.
+pub fn mask_digits(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut in_digits = false;
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            if !in_digits {
+                out.push('#');
+            }
+            in_digits = true;
+        } else {
+            in_digits = false;
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Lines of a linter's (or compiler's) output that report a problem, with digit runs masked
+/// ([`mask_digits`]) so that a problem moved by an edit elsewhere in the file is still the same problem.
 pub fn problems(lines: &[String]) -> Vec<String> {
     lines
         .iter()
@@ -67,22 +86,7 @@ pub fn problems(lines: &[String]) -> Vec<String> {
             let lower = l.to_lowercase();
             lower.contains("error") || lower.contains("warning") || looks_located(l)
         })
-        .map(|l| {
-            let mut out = String::with_capacity(l.len());
-            let mut in_digits = false;
-            for c in l.chars() {
-                if c.is_ascii_digit() {
-                    if !in_digits {
-                        out.push('N');
-                    }
-                    in_digits = true;
-                } else {
-                    in_digits = false;
-                    out.push(c);
-                }
-            }
-            out
-        })
+        .map(mask_digits)
         .collect()
 }
 
@@ -406,7 +410,7 @@ mod tests {
             ..Observed::default()
         };
         let c = compare(&base, &head);
-        assert_eq!(c.new_problems, ["src/b.py:N:N: FN unused import"]);
+        assert_eq!(c.new_problems, ["src/b.py:#:#: F# unused import"]);
         assert!(!c.no_worse);
         assert_eq!(c.summary, "1 new problem");
         // Only the moved problems: no worse.

@@ -185,17 +185,8 @@ impl CommandGate {
     }
 
     async fn execute(&self, cx: &GateContext<'_>) -> GateResult {
-        let result = |verdict, score, summary: String, details: String| GateResult {
-            name: self.name.clone(),
-            verdict,
-            score,
-            interval: None,
-            summary,
-            details,
-            duration_ms: 0,
-            required: self.config.required,
-            weight: self.config.weight,
-            tests: None,
+        let result = |verdict, score, summary: String, details: String| {
+            GateResult::new(&self.name, verdict, score, summary, details)
         };
         let ran = match self.run_in(cx, cx.worktree, cx.env.to_vec()).await {
             Ok(r) => r,

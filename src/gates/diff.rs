@@ -146,18 +146,7 @@ pub fn check(diff: &DiffSummary, config: &DiffGateConfig) -> GateResult {
         None => (Verdict::Pass, 1.0, stat),
         Some(first) => (Verdict::Fail, 0.0, first.clone()),
     };
-    GateResult {
-        name: "diff".into(),
-        verdict,
-        score,
-        interval: None,
-        summary,
-        details: problems.join("\n"),
-        duration_ms: 0,
-        required: true,
-        weight: 1.0,
-        tests: None,
-    }
+    GateResult::new("diff", verdict, score, summary, problems.join("\n"))
 }
 
 #[cfg(test)]

@@ -240,18 +240,7 @@ impl Outcome {
             Self::Fail(summary, problems) => (Verdict::Fail, 0.0, summary, problems),
             Self::Skip(why) => return GateResult::skipped(check.name(), &why, true, 1.0),
         };
-        GateResult {
-            name: check.name().into(),
-            verdict,
-            score,
-            interval: None,
-            summary,
-            details: problems.join("\n"),
-            duration_ms: 0,
-            required: true,
-            weight: 1.0,
-            tests: None,
-        }
+        GateResult::new(check.name(), verdict, score, summary, problems.join("\n"))
     }
 }
 
@@ -296,6 +285,21 @@ fn read_worktree(worktree: &Path, rel: &str) -> Result<Option<Vec<u8>>, String> 
         Ok(bytes) => Ok(Some(bytes)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(format!("cannot read {rel}: {e}")),
+    }
+}
+
+/// A changed file's text (invalid UTF-8 replaced), or None with the reason added to `problems`.
+fn read_changed(worktree: &Path, rel: &str, problems: &mut Vec<String>) -> Option<String> {
+    match read_worktree(worktree, rel) {
+        Ok(Some(bytes)) => Some(String::from_utf8_lossy(&bytes).into_owned()),
+        Ok(None) => {
+            problems.push(format!("{rel} is missing from the worktree"));
+            None
+        }
+        Err(e) => {
+            problems.push(e);
+            None
+        }
     }
 }
 
@@ -607,16 +611,8 @@ fn links(worktree: &Path, files: &[FileChange]) -> Outcome {
     let mut problems = Vec::new();
     let mut followed = 0usize;
     for &path in &markdown {
-        let text = match read_worktree(worktree, path) {
-            Ok(Some(bytes)) => String::from_utf8_lossy(&bytes).into_owned(),
-            Ok(None) => {
-                problems.push(format!("{path} is missing from the worktree"));
-                continue;
-            }
-            Err(e) => {
-                problems.push(e);
-                continue;
-            }
+        let Some(text) = read_changed(worktree, path, &mut problems) else {
+            continue;
         };
         let doc = parse_markdown(&text);
         anchors.insert(path.to_string(), Some(doc.anchors));
@@ -1031,16 +1027,8 @@ fn changelog(worktree: &Path, repo_root: &Path, base: &str, files: &[FileChange]
     let mut problems = Vec::new();
     for f in changed {
         let path = f.path.as_str();
-        let head = match read_worktree(worktree, path) {
-            Ok(Some(bytes)) => String::from_utf8_lossy(&bytes).into_owned(),
-            Ok(None) => {
-                problems.push(format!("{path} is missing from the worktree"));
-                continue;
-            }
-            Err(e) => {
-                problems.push(e);
-                continue;
-            }
+        let Some(head) = read_changed(worktree, path, &mut problems) else {
+            continue;
         };
         let old_path = f.old_path.as_deref().unwrap_or(path);
         let old = match f.status {

@@ -74,15 +74,7 @@ pub fn read_file(
     let repo = open(repo_root)?;
     let rel = repo_path(rel_path)?;
     let tree = branch_tip(&repo, branch, GitError::BranchMissing)?.tree()?;
-    let entry = match tree.get_path(Path::new(&rel)) {
-        Ok(entry) => entry,
-        Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(None),
-        Err(e) => return Err(e.into()),
-    };
-    if entry.kind() != Some(git2::ObjectType::Blob) {
-        return Ok(None);
-    }
-    Ok(Some(repo.find_blob(entry.id())?.content().to_vec()))
+    blob_at(&repo, &tree, &rel)
 }
 
 /// The content of `rel_path` in the commit `rev` names (a commit id, or any revision git
@@ -96,7 +88,17 @@ pub fn read_file_at(
     let repo = open(repo_root)?;
     let rel = repo_path(rel_path)?;
     let tree = repo.revparse_single(rev)?.peel_to_commit()?.tree()?;
-    let entry = match tree.get_path(Path::new(&rel)) {
+    blob_at(&repo, &tree, &rel)
+}
+
+/// The content of the file at `rel` (git spelling) in `tree`; `None` when it is not there or
+/// is not a file.
+fn blob_at(
+    repo: &git2::Repository,
+    tree: &git2::Tree<'_>,
+    rel: &str,
+) -> Result<Option<Vec<u8>>, GitError> {
+    let entry = match tree.get_path(Path::new(rel)) {
         Ok(entry) => entry,
         Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(None),
         Err(e) => return Err(e.into()),

@@ -149,20 +149,7 @@ pub fn gate_failure_line(gate: &GateResult, worktree: Option<&Path>) -> Option<S
 /// failed` are one recurring test failure); words and paths do not, and they tell problems
 /// apart.
 pub fn gate_failure_key(gate: &str, line: &str) -> String {
-    let mut masked = String::with_capacity(line.len());
-    let mut in_digits = false;
-    for c in line.chars() {
-        if c.is_ascii_digit() {
-            if !in_digits {
-                masked.push('#');
-            }
-            in_digits = true;
-        } else {
-            masked.push(c);
-            in_digits = false;
-        }
-    }
-    format!("gate\0{gate}\0{masked}")
+    format!("gate\0{gate}\0{}", crate::gates::base::mask_digits(line))
 }
 
 /// The key under which the same rejection reason is recognised for a task type:

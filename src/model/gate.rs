@@ -80,19 +80,29 @@ pub struct TestDelta {
 }
 
 impl GateResult {
+    /// A required gate's result with weight 1 (the pipeline sets the configured `required` and
+    /// `weight`, and the duration).
+    pub fn new(name: &str, verdict: Verdict, score: f64, summary: String, details: String) -> Self {
+        Self {
+            name: name.to_string(),
+            verdict,
+            score,
+            interval: None,
+            summary,
+            details,
+            duration_ms: 0,
+            required: true,
+            weight: 1.0,
+            tests: None,
+        }
+    }
+
     /// A skipped gate: it takes no part in the score.
     pub fn skipped(name: &str, why: &str, required: bool, weight: f64) -> Self {
         Self {
-            name: name.to_string(),
-            verdict: Verdict::Skip,
-            score: 0.0,
-            interval: None,
-            summary: why.to_string(),
-            details: String::new(),
-            duration_ms: 0,
             required,
             weight,
-            tests: None,
+            ..Self::new(name, Verdict::Skip, 0.0, why.to_string(), String::new())
         }
     }
 }
