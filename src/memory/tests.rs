@@ -31,6 +31,7 @@ fn run(title: &str) -> Run {
         gates: Vec::new(),
         score: None,
         policy: None,
+        annotations: Vec::new(),
         routing: None,
         lessons: Vec::new(),
         examples: Vec::new(),

@@ -213,6 +213,9 @@ pub struct Run {
     /// The policy rule that decided what happened after the gates.
     #[serde(default)]
     pub policy: Option<String>,
+    /// What the semantic analysis found in the change.
+    #[serde(default)]
+    pub annotations: Vec<super::Annotation>,
     /// How the executor was chosen (the candidates, their posteriors and sampled draws), so a
     /// choice can be audited; `None` until the run starts.
     #[serde(default)]

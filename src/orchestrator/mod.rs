@@ -270,6 +270,7 @@ impl Orchestrator {
             gates: Vec::new(),
             score: None,
             policy: None,
+            annotations: Vec::new(),
             routing: None,
             lessons: Vec::new(),
             examples: Vec::new(),

@@ -157,6 +157,7 @@ mod tests {
             gates: Vec::new(),
             score: None,
             policy: None,
+            annotations: Vec::new(),
             routing: None,
             lessons: Vec::new(),
             examples: Vec::new(),

@@ -1,0 +1,328 @@
+//! The parsed diff the review view, the semantic analysis and the risk rules work on: files
+//! (paths, status, binary, mode change), their hunks, and every line with its old and new
+//! line numbers. Built from git2 patches, never by running `git`: [`load`] for two commits of
+//! a repository, [`from_texts`] for two versions of one file held in memory (tests, fuzzing).
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::git::{ChangeStatus, GitError};
+
+/// Every file a change touches, in path order.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Diff {
+    /// The files.
+    pub files: Vec<FileDiff>,
+}
+
+/// One file's change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileDiff {
+    /// Path before the change (None for an added file).
+    pub old_path: Option<String>,
+    /// Path after the change (None for a deleted file).
+    pub new_path: Option<String>,
+    /// Added, modified, deleted or renamed.
+    pub status: ChangeStatus,
+    /// Git sees the file as binary: no hunks.
+    pub binary: bool,
+    /// File mode before and after, when it changed (e.g. 0o100644 → 0o100755).
+    pub mode_change: Option<(u32, u32)>,
+    /// The hunks, in order.
+    pub hunks: Vec<Hunk>,
+}
+
+/// A run of changed lines with their context.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hunk {
+    /// First line of the hunk on the old side (1-based; 0 when the old side is empty).
+    pub old_start: u32,
+    /// Lines of the hunk on the old side.
+    pub old_lines: u32,
+    /// First line on the new side (1-based; 0 when the new side is empty).
+    pub new_start: u32,
+    /// Lines on the new side.
+    pub new_lines: u32,
+    /// The text after the second `@@` (git's guess at the enclosing function), trimmed.
+    pub header: String,
+    /// The lines.
+    pub lines: Vec<Line>,
+}
+
+/// What a diff line is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LineKind {
+    /// Unchanged, shown for context.
+    Context,
+    /// Added on the new side.
+    Added,
+    /// Removed from the old side.
+    Removed,
+}
+
+/// One line of a hunk.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Line {
+    /// Context, added or removed.
+    pub kind: LineKind,
+    /// Line number on the old side (context and removed lines).
+    pub old_no: Option<u32>,
+    /// Line number on the new side (context and added lines).
+    pub new_no: Option<u32>,
+    /// The text, without its line ending (a `\r` before the `\n` is kept: CRLF files show
+    /// as such, and a change of line endings is a real change).
+    pub text: String,
+    /// The line has no newline at its end (the last line of a file that lacks one).
+    pub no_newline: bool,
+}
+
+impl FileDiff {
+    /// The path to show: the new one, or the old one for a deleted file.
+    pub fn path(&self) -> &str {
+        self.new_path
+            .as_deref()
+            .or(self.old_path.as_deref())
+            .unwrap_or_default()
+    }
+
+    /// Lines added.
+    pub fn insertions(&self) -> usize {
+        self.count(LineKind::Added)
+    }
+
+    /// Lines removed.
+    pub fn deletions(&self) -> usize {
+        self.count(LineKind::Removed)
+    }
+
+    fn count(&self, kind: LineKind) -> usize {
+        self.hunks
+            .iter()
+            .flat_map(|h| &h.lines)
+            .filter(|l| l.kind == kind)
+            .count()
+    }
+}
+
+impl Diff {
+    /// Lines added, over all files.
+    pub fn insertions(&self) -> usize {
+        self.files.iter().map(FileDiff::insertions).sum()
+    }
+
+    /// Lines removed, over all files.
+    pub fn deletions(&self) -> usize {
+        self.files.iter().map(FileDiff::deletions).sum()
+    }
+}
+
+/// The diff from `base` to `head` (commit ids or branch names) of the repository at
+/// `repo_root`, with renames detected, three lines of context.
+pub fn load(repo_root: &Path, base: &str, head: &str) -> Result<Diff, GitError> {
+    let repo = git2::Repository::open(repo_root)?;
+    let old = repo.revparse_single(base)?.peel_to_tree()?;
+    let new = repo.revparse_single(head)?.peel_to_tree()?;
+    let mut opts = git2::DiffOptions::new();
+    opts.context_lines(3).indent_heuristic(true);
+    let mut diff = repo.diff_tree_to_tree(Some(&old), Some(&new), Some(&mut opts))?;
+    let mut find = git2::DiffFindOptions::new();
+    find.renames(true);
+    diff.find_similar(Some(&mut find))?;
+    let mut files = Vec::with_capacity(diff.deltas().len());
+    for idx in 0..diff.deltas().len() {
+        if let Some(patch) = git2::Patch::from_diff(&diff, idx)? {
+            files.push(file_diff(&patch)?);
+        }
+    }
+    Ok(Diff { files })
+}
+
+/// The diff of one file between two versions held in memory (`None`: the file does not
+/// exist on that side). Nothing touches a repository.
+pub fn from_texts(
+    old_path: Option<&str>,
+    old: Option<&[u8]>,
+    new_path: Option<&str>,
+    new: Option<&[u8]>,
+) -> Result<FileDiff, GitError> {
+    let mut opts = git2::DiffOptions::new();
+    opts.context_lines(3).indent_heuristic(true);
+    let patch = git2::Patch::from_buffers(
+        old.unwrap_or_default(),
+        old_path.map(Path::new),
+        new.unwrap_or_default(),
+        new_path.map(Path::new),
+        Some(&mut opts),
+    )?;
+    let mut file = file_diff(&patch)?;
+    // Buffers have no "missing" state: say which side is absent ourselves.
+    file.status = match (old, new) {
+        (None, Some(_)) => ChangeStatus::Added,
+        (Some(_), None) => ChangeStatus::Deleted,
+        _ if old_path != new_path => ChangeStatus::Renamed,
+        _ => ChangeStatus::Modified,
+    };
+    if old.is_none() {
+        file.old_path = None;
+    }
+    if new.is_none() {
+        file.new_path = None;
+    }
+    Ok(file)
+}
+
+fn file_diff(patch: &git2::Patch<'_>) -> Result<FileDiff, GitError> {
+    let delta = patch.delta();
+    let status = match delta.status() {
+        git2::Delta::Added | git2::Delta::Copied | git2::Delta::Untracked => ChangeStatus::Added,
+        git2::Delta::Deleted => ChangeStatus::Deleted,
+        git2::Delta::Renamed => ChangeStatus::Renamed,
+        _ => ChangeStatus::Modified,
+    };
+    let name = |f: &git2::DiffFile<'_>| {
+        f.path_bytes()
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+    };
+    let (old_file, new_file) = (delta.old_file(), delta.new_file());
+    let old_path = (status != ChangeStatus::Added)
+        .then(|| name(&old_file))
+        .flatten();
+    let new_path = (status != ChangeStatus::Deleted)
+        .then(|| name(&new_file))
+        .flatten();
+    let binary = delta.flags().is_binary() || old_file.is_binary() || new_file.is_binary();
+    let (old_mode, new_mode) = (u32::from(old_file.mode()), u32::from(new_file.mode()));
+    let mode_change = (status == ChangeStatus::Modified || status == ChangeStatus::Renamed)
+        .then_some((old_mode, new_mode))
+        .filter(|(a, b)| a != b && *a != 0 && *b != 0);
+    let mut hunks = Vec::with_capacity(patch.num_hunks());
+    if !binary {
+        for h in 0..patch.num_hunks() {
+            let (hunk, count) = patch.hunk(h)?;
+            let header = String::from_utf8_lossy(hunk.header());
+            let header = header
+                .splitn(3, "@@")
+                .nth(2)
+                .unwrap_or_default()
+                .trim()
+                .to_string();
+            let mut lines: Vec<Line> = Vec::with_capacity(count);
+            for l in 0..count {
+                let line = patch.line_in_hunk(h, l)?;
+                let kind = match line.origin() {
+                    '+' => LineKind::Added,
+                    '-' => LineKind::Removed,
+                    ' ' => LineKind::Context,
+                    // '=', '>', '<': "no newline at end of file" markers for the line before.
+                    _ => {
+                        if let Some(last) = lines.last_mut() {
+                            last.no_newline = true;
+                        }
+                        continue;
+                    }
+                };
+                let mut text = String::from_utf8_lossy(line.content()).into_owned();
+                if text.ends_with('\n') {
+                    text.pop();
+                }
+                lines.push(Line {
+                    kind,
+                    old_no: line.old_lineno(),
+                    new_no: line.new_lineno(),
+                    text,
+                    no_newline: false,
+                });
+            }
+            hunks.push(Hunk {
+                old_start: hunk.old_start(),
+                old_lines: hunk.old_lines(),
+                new_start: hunk.new_start(),
+                new_lines: hunk.new_lines(),
+                header,
+                lines,
+            });
+        }
+    }
+    Ok(FileDiff {
+        old_path,
+        new_path,
+        status,
+        binary,
+        mode_change,
+        hunks,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(f: &FileDiff) -> Vec<(LineKind, Option<u32>, Option<u32>, &str, bool)> {
+        f.hunks
+            .iter()
+            .flat_map(|h| &h.lines)
+            .map(|l| (l.kind, l.old_no, l.new_no, l.text.as_str(), l.no_newline))
+            .collect()
+    }
+
+    #[test]
+    fn lines_carry_both_numbers_and_the_missing_final_newline() {
+        let f = from_texts(
+            Some("a.rs"),
+            Some(b"one\ntwo\nthree"),
+            Some("a.rs"),
+            Some(b"one\n2\nthree\nfour"),
+        )
+        .unwrap();
+        assert_eq!(f.status, ChangeStatus::Modified);
+        use LineKind::*;
+        assert_eq!(
+            lines(&f),
+            [
+                (Context, Some(1), Some(1), "one", false),
+                (Removed, Some(2), None, "two", false),
+                (Removed, Some(3), None, "three", true),
+                (Added, None, Some(2), "2", false),
+                (Added, None, Some(3), "three", false),
+                (Added, None, Some(4), "four", true),
+            ]
+        );
+        assert_eq!((f.insertions(), f.deletions()), (3, 2));
+        let h = &f.hunks[0];
+        assert_eq!(
+            (h.old_start, h.old_lines, h.new_start, h.new_lines),
+            (1, 3, 1, 4)
+        );
+    }
+
+    #[test]
+    fn crlf_is_kept_and_added_and_deleted_files_have_one_side() {
+        let f = from_texts(None, None, Some("w.bat"), Some(b"echo\r\nexit\r\n")).unwrap();
+        assert_eq!(f.status, ChangeStatus::Added);
+        assert_eq!((f.old_path.as_deref(), f.path()), (None, "w.bat"));
+        assert_eq!(lines(&f)[0].3, "echo\r");
+        assert_eq!(f.hunks[0].old_start, 0);
+        let f = from_texts(Some("x"), Some(b"gone\n"), None, None).unwrap();
+        assert_eq!(f.status, ChangeStatus::Deleted);
+        assert_eq!(f.path(), "x");
+        assert_eq!(f.deletions(), 1);
+    }
+
+    #[test]
+    fn hunk_header_keeps_gits_function_context() {
+        let old: String = (1..=20).map(|i| format!("    line {i}\n")).collect();
+        let old = format!("fn main() {{\n{old}}}\n");
+        let new = old.replace("line 15", "line fifteen");
+        let f = from_texts(
+            Some("m.rs"),
+            Some(old.as_bytes()),
+            Some("m.rs"),
+            Some(new.as_bytes()),
+        )
+        .unwrap();
+        assert_eq!(f.hunks.len(), 1);
+        assert_eq!(f.hunks[0].header, "fn main() {");
+    }
+}

@@ -1,0 +1,146 @@
+//! What the semantic analysis says about a change: one finding, on a file and its lines.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// How much an annotation matters to the operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Context for the reviewer (a function added, a TODO).
+    Info,
+    /// Worth a look (a dependency changed, a large change, a binary file).
+    Notice,
+    /// Needs a human (a public API changed, a secret, a weakened test, CI edited).
+    Risk,
+}
+
+impl Severity {
+    /// The lowercase name used in config (`require_operator_for`) and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Info => "info",
+            Self::Notice => "notice",
+            Self::Risk => "risk",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What an annotation is about (DESIGN.md §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnnotationKind {
+    /// A definition (function, method, type, module) that is new.
+    SymbolAdded,
+    /// A definition that is gone.
+    SymbolRemoved,
+    /// A definition whose body or signature changed.
+    SymbolModified,
+    /// A public item removed, renamed or with a changed signature.
+    ApiChanged,
+    /// New `unsafe` code.
+    UnsafeAdded,
+    /// A dependency added, removed or changed version in a manifest.
+    DependencyChanged,
+    /// Something that looks like a credential was added.
+    Secret,
+    /// A TODO / FIXME / XXX / HACK comment was added.
+    TodoAdded,
+    /// A test was deleted.
+    TestRemoved,
+    /// A test was skipped, ignored, narrowed (`.only`) or lost assertions.
+    TestWeakened,
+    /// CI configuration changed.
+    CiChanged,
+    /// A binary file changed.
+    BinaryFile,
+    /// The change is larger than `[gates.semantic] large_change_lines`.
+    LargeChange,
+    /// A syntax error the base did not have.
+    SyntaxError,
+    /// A changed file or symbol that the task does not seem to be about.
+    OutsideScope,
+    /// Only formatting or comments changed in a hunk.
+    FormattingOnly,
+}
+
+impl AnnotationKind {
+    /// Every kind, in display order.
+    pub const ALL: [AnnotationKind; 16] = [
+        Self::SymbolAdded,
+        Self::SymbolRemoved,
+        Self::SymbolModified,
+        Self::ApiChanged,
+        Self::UnsafeAdded,
+        Self::DependencyChanged,
+        Self::Secret,
+        Self::TodoAdded,
+        Self::TestRemoved,
+        Self::TestWeakened,
+        Self::CiChanged,
+        Self::BinaryFile,
+        Self::LargeChange,
+        Self::SyntaxError,
+        Self::OutsideScope,
+        Self::FormattingOnly,
+    ];
+
+    /// The snake_case name used in config (`require_operator_for`) and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SymbolAdded => "symbol_added",
+            Self::SymbolRemoved => "symbol_removed",
+            Self::SymbolModified => "symbol_modified",
+            Self::ApiChanged => "api_changed",
+            Self::UnsafeAdded => "unsafe_added",
+            Self::DependencyChanged => "dependency_changed",
+            Self::Secret => "secret",
+            Self::TodoAdded => "todo_added",
+            Self::TestRemoved => "test_removed",
+            Self::TestWeakened => "test_weakened",
+            Self::CiChanged => "ci_changed",
+            Self::BinaryFile => "binary_file",
+            Self::LargeChange => "large_change",
+            Self::SyntaxError => "syntax_error",
+            Self::OutsideScope => "outside_scope",
+            Self::FormattingOnly => "formatting_only",
+        }
+    }
+}
+
+impl fmt::Display for AnnotationKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One finding about a change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Annotation {
+    /// What it is about.
+    pub kind: AnnotationKind,
+    /// How much it matters.
+    pub severity: Severity,
+    /// The file (its new path; the old one for a deleted file).
+    pub path: String,
+    /// First line concerned, on the new side (on the old side for removals: `old_side`).
+    pub line: Option<u32>,
+    /// Last line concerned (same side as `line`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_line: Option<u32>,
+    /// `line` and `end_line` count lines of the old file (something removed).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub old_side: bool,
+    /// The definition concerned, qualified (`impl Config::load`, `Parser.parse`).
+    #[serde(default)]
+    pub symbol: Option<String>,
+    /// One line for the operator (never a secret's text).
+    pub message: String,
+}
