@@ -15,5 +15,6 @@ pub mod memory;
 pub mod model;
 pub mod orchestrator;
 pub mod project;
+pub mod semantic;
 pub mod store;
 pub mod telemetry;

@@ -1,0 +1,1 @@
+//! Risk rules (placeholder: filled in by the rules work).

@@ -1,0 +1,1 @@
+//! Structure with tree-sitter (placeholder: filled in by the structure work).
