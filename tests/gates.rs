@@ -82,9 +82,11 @@ fn passing_gates_are_scored_and_listed_on_the_run() {
     assert_eq!(t["verdict"], "pass");
     assert_eq!(t["summary"], "3 passed, 1 failed, 0 skipped");
     assert_eq!(t["score"], 0.75);
-    // Weighted mean: diff 1.0 ×1, build 1.0 ×1, test 0.75 ×2.
+    // Weighted mean: diff 1.0 ×1, semantic 1.0 ×1, build 1.0 ×1, test 0.75 ×2 (syntax is
+    // skipped: notes.txt is not source code).
+    assert_eq!(gate(r, "syntax")["verdict"], "skip");
     let score = r["score"].as_f64().unwrap();
-    assert!((score - 3.5 / 4.0).abs() < 1e-9, "{score}");
+    assert!((score - 4.5 / 5.0).abs() < 1e-9, "{score}");
 }
 
 #[test]
@@ -173,14 +175,18 @@ fn gates_follow_the_task_types_definition_of_done_and_an_optional_failure_only_w
         .iter()
         .map(|g| g["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["diff", "docs_only", "links", "spell"], "{r}");
+    assert_eq!(
+        names,
+        ["diff", "syntax", "semantic", "docs_only", "links", "spell"],
+        "{r}"
+    );
     assert_eq!(gate(r, "spell")["verdict"], "warn");
     // notes.txt is documentation here (docs_paths) and has no links to check.
     assert_eq!(gate(r, "docs_only")["verdict"], "pass");
     assert_eq!(gate(r, "links")["verdict"], "skip");
-    // diff 1.0, docs_only 1.0 and spell 0.0 count; the skipped links check does not.
-    let score = r["score"].as_f64().unwrap();
-    assert!((score - 2.0 / 3.0).abs() < 1e-9, "{score}");
+    // diff, semantic and docs_only 1.0 and spell 0.0 count; the skipped syntax and links
+    // checks do not.
+    assert_eq!(r["score"], 0.75);
 }
 
 #[test]

@@ -256,6 +256,29 @@ pub fn show(ctx: &Context, args: &ShowArgs) -> anyhow::Result<ExitCode> {
     if let Some(p) = &run.policy {
         println!("policy    {p}");
     }
+    let card = crate::gates::semantic::risk_card(&run.annotations);
+    if !card.is_empty() {
+        println!("\nRisk card:");
+        for line in card {
+            println!("  {line}");
+        }
+    }
+    let structure: Vec<&crate::model::Annotation> = run
+        .annotations
+        .iter()
+        .filter(|a| a.severity == crate::model::Severity::Info)
+        .collect();
+    if !structure.is_empty() {
+        println!("\nChanges by definition:");
+        for a in structure {
+            println!(
+                "  {:<16} {:<28} {}",
+                a.kind,
+                crate::gates::semantic::location(a),
+                a.message
+            );
+        }
+    }
     if let Some(f) = &run.feedback {
         println!("feedback  {f}");
     }

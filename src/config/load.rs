@@ -230,7 +230,9 @@ fn validate(config: &Config, origin: &str) -> Result<(), ConfigError> {
         }
     }
     for (name, gate) in &config.gates.commands {
-        if name == "diff" || crate::gates::BUILT_IN_CHECKS.contains(&name.as_str()) {
+        if crate::gates::ALWAYS_ON.contains(&name.as_str())
+            || crate::gates::BUILT_IN_CHECKS.contains(&name.as_str())
+        {
             return Err(invalid(
                 format!("gates.{name}"),
                 format!(
@@ -264,7 +266,7 @@ fn validate(config: &Config, origin: &str) -> Result<(), ConfigError> {
     }
     for task_type in crate::model::TaskType::ALL {
         for gate in config.dod.for_type(task_type) {
-            let known = gate == "diff"
+            let known = crate::gates::ALWAYS_ON.contains(&gate.as_str())
                 || crate::gates::BUILT_IN_CHECKS.contains(&gate.as_str())
                 || crate::gates::CONVENTIONAL.contains(&gate.as_str())
                 || config.gates.commands.contains_key(gate);

@@ -328,6 +328,8 @@ pub struct GatesConfig {
     pub fail_fast: bool,
     /// `[gates.diff]`.
     pub diff: DiffGateConfig,
+    /// `[gates.semantic]`.
+    pub semantic: SemanticGateConfig,
     /// `[gates.NAME]` command gates, run in name order after `diff`.
     #[serde(flatten)]
     pub commands: BTreeMap<String, CommandGateConfig>,
@@ -338,6 +340,7 @@ impl Default for GatesConfig {
         Self {
             fail_fast: true,
             diff: DiffGateConfig::default(),
+            semantic: SemanticGateConfig::default(),
             commands: BTreeMap::new(),
         }
     }
@@ -345,12 +348,14 @@ impl Default for GatesConfig {
 
 impl NamedTables for GatesConfig {
     type Entry = CommandGateConfig;
-    const EXPECTING: &'static str = "`fail_fast`, `[gates.diff]` or `[gates.NAME]` tables";
+    const EXPECTING: &'static str =
+        "`fail_fast`, `[gates.diff]`, `[gates.semantic]` or `[gates.NAME]` tables";
 
     fn fixed<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
         match key {
             "fail_fast" => self.fail_fast = map.next_value()?,
             "diff" => self.diff = map.next_value()?,
+            "semantic" => self.semantic = map.next_value()?,
             _ => return Ok(false),
         }
         Ok(true)
@@ -410,7 +415,7 @@ impl Default for DodConfig {
             docs_paths: Vec::new(),
             code: DodEntry::of(&["diff", "build", "test", "lint"]),
             docs: DodEntry::of(&["diff", "docs_only", "links"]),
-            refactor: DodEntry::of(&["diff", "build", "test", "lint"]),
+            refactor: DodEntry::of(&["diff", "build", "test", "lint", "api_unchanged"]),
             test: DodEntry::of(&["diff", "build", "test", "tests_added"]),
             release: DodEntry::of(&["diff", "version_bump", "changelog", "build", "test"]),
             devops: DodEntry::of(&["diff", "parses", "build"]),
@@ -501,6 +506,23 @@ impl Default for DiffGateConfig {
             allowed_paths: Vec::new(),
             denied_paths: Vec::new(),
             max_changed_lines: 5_000,
+        }
+    }
+}
+
+/// `[gates.semantic]`: the analysis of what a change does to the code (definitions, public
+/// API, syntax errors) and where its risks are (secrets, unsafe code, dependencies, CI, tests).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SemanticGateConfig {
+    /// A change adding plus removing more lines than this gets a `large_change` notice.
+    pub large_change_lines: usize,
+}
+
+impl Default for SemanticGateConfig {
+    fn default() -> Self {
+        Self {
+            large_change_lines: 500,
         }
     }
 }

@@ -259,7 +259,10 @@ fn file_diff(patch: &git2::Patch<'_>) -> Result<FileDiff, GitError> {
 mod tests {
     use super::*;
 
-    fn lines(f: &FileDiff) -> Vec<(LineKind, Option<u32>, Option<u32>, &str, bool)> {
+    /// kind, old number, new number, text, no newline at end.
+    type Row<'a> = (LineKind, Option<u32>, Option<u32>, &'a str, bool);
+
+    fn lines(f: &FileDiff) -> Vec<Row<'_>> {
         f.hunks
             .iter()
             .flat_map(|h| &h.lines)

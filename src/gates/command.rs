@@ -292,11 +292,14 @@ impl CommandGate {
                 details,
             ),
             None => {
-                let what = counted.unwrap_or_else(|| first_error(&ran.lines).unwrap_or_default());
+                let summary = match counted.or_else(|| first_error(&ran.lines)) {
+                    Some(what) => format!("{}: {what}", head.exit),
+                    None => format!("{} and printed nothing", head.exit),
+                };
                 result(
                     Verdict::Fail,
                     counts.and_then(|c| c.score()).unwrap_or(0.0),
-                    format!("{}: {what}", head.exit),
+                    summary,
                     details,
                 )
             }

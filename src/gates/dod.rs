@@ -1352,6 +1352,7 @@ mod tests {
                 max_log_bytes: 1 << 20,
                 cancel: &CancellationToken::new(),
                 earlier: &[],
+                annotations: &[],
             };
             gate.run(&cx).await
         }

@@ -8,6 +8,7 @@ pub mod command;
 pub mod diff;
 pub mod dod;
 pub mod policy;
+pub mod semantic;
 pub mod summary;
 
 use std::future::Future;
@@ -19,7 +20,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{DodConfig, GatesConfig};
 use crate::git::DiffSummary;
-use crate::model::{GateResult, Task, TaskType, Verdict};
+use crate::model::{Annotation, GateResult, Task, TaskType, Verdict};
+
+/// Gates every change goes through, whatever its type.
+pub const ALWAYS_ON: &[&str] = &["diff", "syntax", "semantic"];
 
 /// Built-in Definition-of-Done checks a `[dod.TYPE]` list may name (besides `diff`).
 pub const BUILT_IN_CHECKS: &[&str] = &[
@@ -29,6 +33,7 @@ pub const BUILT_IN_CHECKS: &[&str] = &[
     "changelog",
     "parses",
     "tests_added",
+    "api_unchanged",
 ];
 
 /// Command gate names the default Definitions of Done use; when not configured they are left
@@ -62,6 +67,8 @@ pub struct GateContext<'a> {
     pub cancel: &'a CancellationToken,
     /// Results of the gates that ran before this one, in order.
     pub earlier: &'a [GateResult],
+    /// What the semantic analysis found in the change.
+    pub annotations: &'a [Annotation],
 }
 
 /// A boxed gate future (gates are trait objects, so no `async fn` in the trait).
@@ -111,11 +118,16 @@ pub fn for_task(
     task_type: TaskType,
 ) -> Result<Vec<Box<dyn Gate>>, String> {
     let wanted = dod.for_type(task_type);
-    let mut pipeline: Vec<Box<dyn Gate>> = vec![Box::new(DiffGate(gates.diff.clone()))];
+    let mut pipeline: Vec<Box<dyn Gate>> = vec![
+        Box::new(DiffGate(gates.diff.clone())),
+        Box::new(semantic::SyntaxGate),
+        Box::new(semantic::SemanticGate),
+    ];
     let mut last: Vec<Box<dyn Gate>> = Vec::new();
     for name in wanted {
         match name.as_str() {
             "tests_added" => last.push(Box::new(TestsAdded)),
+            "api_unchanged" => pipeline.push(Box::new(semantic::ApiUnchanged)),
             other => {
                 if let Some(gate) = built_in(other, &dod.docs_paths)? {
                     pipeline.push(gate);
@@ -305,22 +317,22 @@ mod tests {
             |config: &Config, t| names(&for_task(&config.gates, &config.dod, t).unwrap()).join(" ");
         // Unconfigured `lint` is left out; `audit`, named by no DoD, runs everywhere; `e2e`
         // runs where its applies_to says.
-        assert_eq!(pick(&config, TaskType::Code), "diff audit build test");
+        assert_eq!(pick(&config, TaskType::Code), "diff syntax semantic audit build test");
         assert_eq!(
             pick(&config, TaskType::Test),
-            "diff audit build test tests_added"
+            "diff syntax semantic audit build test tests_added"
         );
-        assert_eq!(pick(&config, TaskType::Devops), "diff parses audit build");
+        assert_eq!(pick(&config, TaskType::Devops), "diff syntax semantic parses audit build");
         assert_eq!(
             pick(&config, TaskType::Docs),
-            "diff docs_only links audit e2e"
+            "diff syntax semantic docs_only links audit e2e"
         );
         assert_eq!(
             pick(&config, TaskType::Release),
-            "diff version_bump changelog audit build test"
+            "diff syntax semantic version_bump changelog audit build test"
         );
         config.dod.code.gates = vec!["diff".into(), "test".into()];
-        assert_eq!(pick(&config, TaskType::Code), "diff audit test");
+        assert_eq!(pick(&config, TaskType::Code), "diff syntax semantic audit test");
     }
 
     fn test_gate(verdict: Verdict, base: Option<(u64, u64)>, head: (u64, u64)) -> GateResult {
@@ -343,7 +355,7 @@ mod tests {
     #[test]
     fn built_in_names_are_the_dod_checks_and_tests_added() {
         let mut names: Vec<&str> = dod::Check::ALL.iter().map(|c| c.name()).collect();
-        names.push("tests_added");
+        names.extend(["tests_added", "api_unchanged"]);
         assert_eq!(names, BUILT_IN_CHECKS);
     }
 

@@ -815,6 +815,12 @@ impl Orchestrator {
             Update::Progress { run_id, text } => self.history(&run_id, "progress", text),
             Update::Note { run_id, text } => self.history(&run_id, "note", text),
             Update::Final { run_id, text } => self.history(&run_id, "final", text),
+            Update::Annotated {
+                run_id,
+                annotations,
+            } => {
+                self.update(&run_id, |r| r.annotations = annotations)?;
+            }
             Update::GateStarted { run_id, gate } => {
                 let _ = self.events.send(Event::GateStarted { run_id, gate });
             }
@@ -871,13 +877,24 @@ impl Orchestrator {
                     .iter()
                     .flat_map(|f| std::iter::once(f.path.clone()).chain(f.old_path.clone()))
                     .collect();
+                // Kinds and severities, as `require_operator_for` names them.
+                let annotations: Vec<String> = self
+                    .runs
+                    .get(&id)
+                    .map(|r| {
+                        r.annotations
+                            .iter()
+                            .flat_map(|a| [a.kind.to_string(), a.severity.to_string()])
+                            .collect()
+                    })
+                    .unwrap_or_default();
                 let verdict = policy::decide(
                     &self.config.policy,
                     &policy::PolicyInput {
                         task_type,
                         score,
                         paths: &paths,
-                        annotations: &[],
+                        annotations: &annotations,
                     },
                 );
                 let (status, rule, error) = match &verdict {

@@ -15,7 +15,7 @@ use crate::executors::{
 };
 use crate::gates::{self, GateContext, GateProgress};
 use crate::git;
-use crate::model::{GateResult, RunId, Usage};
+use crate::model::{Annotation, GateResult, RunId, Usage};
 
 /// Everything a worker needs, owned (it runs on its own task).
 pub(crate) struct Job {
@@ -69,6 +69,11 @@ pub(crate) enum Update {
     Note { run_id: RunId, text: String },
     /// The agent's closing message (its own account of what it did).
     Final { run_id: RunId, text: String },
+    /// The semantic analysis of the change is done.
+    Annotated {
+        run_id: RunId,
+        annotations: Vec<Annotation>,
+    },
 }
 
 /// How a run's work ended.
@@ -307,6 +312,22 @@ pub(crate) async fn work(
                     change: None,
                 };
             }
+            let annotations = analyze(
+                &job.run_id,
+                crate::semantic::GitSources {
+                    repo_root: job.repo_root.clone(),
+                    base: base.clone(),
+                    worktree: worktree.path.clone(),
+                },
+                &job.task,
+                job.gates.semantic.large_change_lines,
+                &head,
+            )
+            .await;
+            let _ = updates.send(Update::Annotated {
+                run_id: id.clone(),
+                annotations: annotations.clone(),
+            });
             let pipeline = match gates::for_task(&job.gates, &job.dod, job.task.task_type) {
                 Ok(p) => p,
                 Err(e) => return failed(format!("cannot set up the gates: {e}"), usage),
@@ -325,6 +346,7 @@ pub(crate) async fn work(
                 max_log_bytes: job.max_log_bytes,
                 cancel: &job.cancel,
                 earlier: &[],
+                annotations: &annotations,
             };
             let results = gates::run_pipeline(&pipeline, &cx, job.gates.fail_fast, |p| {
                 let _ = updates.send(match p {
@@ -405,6 +427,34 @@ async fn hook(
             Err(format!("[hooks] {name} `{command}` {how}{}", tail(&o)))
         }
         Err(e) => Err(format!("[hooks] {name} `{command}` could not run: {e}")),
+    }
+}
+
+/// The semantic analysis of the change (on the blocking pool: it parses every changed file
+/// twice). A failure to read the diff leaves the change unannotated, with a warning in the log.
+async fn analyze(
+    run_id: &RunId,
+    sources: crate::semantic::GitSources,
+    task: &crate::model::Task,
+    large: usize,
+    head: &str,
+) -> Vec<Annotation> {
+    let (task, head) = (task.clone(), head.to_string());
+    let analysed = tokio::task::spawn_blocking(move || {
+        crate::diff::load(&sources.repo_root, &sources.base, &head)
+            .map(|diff| crate::semantic::analyze(&diff, &sources, &task, large))
+    })
+    .await;
+    match analysed {
+        Ok(Ok(annotations)) => annotations,
+        Ok(Err(e)) => {
+            tracing::warn!(run = %run_id, "cannot analyse the change: {e}");
+            Vec::new()
+        }
+        Err(e) => {
+            tracing::warn!(run = %run_id, "the analysis stopped: {e}");
+            Vec::new()
+        }
     }
 }
 

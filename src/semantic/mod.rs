@@ -14,7 +14,8 @@ pub mod structure;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crate::model::Annotation;
+use crate::diff::{Diff, FileDiff};
+use crate::model::{Annotation, Task};
 
 /// The two versions of the files a change touches.
 pub trait Sources: Sync {
@@ -69,4 +70,39 @@ impl Sources for GitSources {
 pub fn sort(annotations: &mut [Annotation]) {
     annotations
         .sort_by(|a, b| (a.path.as_str(), a.line, a.kind).cmp(&(b.path.as_str(), b.line, b.kind)));
+}
+
+/// Everything the analysis says about one changed file: its structure (definitions, API,
+/// syntax errors) and the per-file risk rules. Each side is read once.
+pub fn analyze_file(file: &FileDiff, sources: &dyn Sources) -> Vec<Annotation> {
+    let text = |path: Option<&str>, read: &dyn Fn(&str) -> Option<String>| {
+        if file.binary {
+            None
+        } else {
+            path.and_then(read)
+        }
+    };
+    let base = text(file.old_path.as_deref(), &|p| sources.base(p));
+    let head = text(file.new_path.as_deref(), &|p| sources.head(p));
+    let mut out = structure::annotate_file(file, base.as_deref(), head.as_deref());
+    out.extend(rules::file_rules(file, base.as_deref(), head.as_deref()));
+    out
+}
+
+/// The whole analysis of a change, sorted by path and line: every file's, then the rules over
+/// the whole change (size, scope).
+pub fn analyze(
+    diff: &Diff,
+    sources: &dyn Sources,
+    task: &Task,
+    large_change_lines: usize,
+) -> Vec<Annotation> {
+    let mut out: Vec<Annotation> = diff
+        .files
+        .iter()
+        .flat_map(|f| analyze_file(f, sources))
+        .collect();
+    out.extend(rules::change_rules(diff, task, large_change_lines));
+    sort(&mut out);
+    out
 }
