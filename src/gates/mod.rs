@@ -317,12 +317,18 @@ mod tests {
             |config: &Config, t| names(&for_task(&config.gates, &config.dod, t).unwrap()).join(" ");
         // Unconfigured `lint` is left out; `audit`, named by no DoD, runs everywhere; `e2e`
         // runs where its applies_to says.
-        assert_eq!(pick(&config, TaskType::Code), "diff syntax semantic audit build test");
+        assert_eq!(
+            pick(&config, TaskType::Code),
+            "diff syntax semantic audit build test"
+        );
         assert_eq!(
             pick(&config, TaskType::Test),
             "diff syntax semantic audit build test tests_added"
         );
-        assert_eq!(pick(&config, TaskType::Devops), "diff syntax semantic parses audit build");
+        assert_eq!(
+            pick(&config, TaskType::Devops),
+            "diff syntax semantic parses audit build"
+        );
         assert_eq!(
             pick(&config, TaskType::Docs),
             "diff syntax semantic docs_only links audit e2e"
@@ -332,7 +338,10 @@ mod tests {
             "diff syntax semantic version_bump changelog audit build test"
         );
         config.dod.code.gates = vec!["diff".into(), "test".into()];
-        assert_eq!(pick(&config, TaskType::Code), "diff syntax semantic audit test");
+        assert_eq!(
+            pick(&config, TaskType::Code),
+            "diff syntax semantic audit test"
+        );
     }
 
     fn test_gate(verdict: Verdict, base: Option<(u64, u64)>, head: (u64, u64)) -> GateResult {
