@@ -254,6 +254,28 @@ impl Store {
             .collect()
     }
 
+    /// At most `limit` runs older than `before` (all when None), newest first: a page of
+    /// history, read without decoding the rest.
+    pub fn runs_page(&self, before: Option<&RunId>, limit: usize) -> Result<Vec<Run>, StoreError> {
+        let range = match before {
+            Some(id) => self.runs.range(..id.0.as_bytes().to_vec()),
+            None => self.runs.range::<Vec<u8>, _>(..),
+        };
+        range
+            .rev()
+            .take(limit)
+            .map(|kv| {
+                let (k, v) = kv?;
+                decode(&format!("run {}", String::from_utf8_lossy(&k)), &v)
+            })
+            .collect()
+    }
+
+    /// How many runs there are.
+    pub fn run_count(&self) -> usize {
+        self.runs.len()
+    }
+
     /// The one run whose id starts with `prefix` (or, failing that, ends with it, as in branch
     /// names, when at least 6 characters are given).
     pub fn find_run(&self, prefix: &str) -> Result<Run, StoreError> {
@@ -437,6 +459,33 @@ mod tests {
             store.find_run("zzzz"),
             Err(StoreError::NoSuchRun(_))
         ));
+    }
+
+    #[test]
+    fn history_pages_newest_first_without_reading_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut ids = Vec::new();
+        for i in 0..7 {
+            let r = run(&format!("r{i}"));
+            store.put_run(&r).unwrap();
+            ids.push(r.id);
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        ids.reverse();
+        let page = |before: Option<&RunId>, n| -> Vec<RunId> {
+            store
+                .runs_page(before, n)
+                .unwrap()
+                .into_iter()
+                .map(|r| r.id)
+                .collect()
+        };
+        assert_eq!(page(None, 3), ids[..3]);
+        assert_eq!(page(Some(&ids[2]), 3), ids[3..6]);
+        assert_eq!(page(Some(&ids[5]), 3), ids[6..]);
+        assert!(page(Some(&ids[6]), 3).is_empty());
+        assert_eq!(store.run_count(), 7);
     }
 
     #[test]
