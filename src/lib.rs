@@ -18,3 +18,4 @@ pub mod project;
 pub mod semantic;
 pub mod store;
 pub mod telemetry;
+pub mod tui;

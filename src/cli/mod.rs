@@ -6,7 +6,7 @@ mod demo_agent;
 mod doctor;
 mod init;
 mod memory;
-mod run;
+pub(crate) mod run;
 mod runs;
 mod table;
 mod tasks;
@@ -145,7 +145,7 @@ fn end_quietly_on_a_closed_pipe() {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if matches!(
         cli.command,
-        None | Some(
+        Some(
             Command::Tasks(_)
                 | Command::Runs(_)
                 | Command::Show(_)
@@ -157,6 +157,18 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     match &cli.command {
         None => {
+            use std::io::IsTerminal;
+            let interactive = std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
+            let in_repo = Project::locate(cli.repo.as_deref()).is_ok_and(|p| p.repo.is_some());
+            if interactive && in_repo {
+                let ctx = Context::open(&cli)?;
+                let options = crate::orchestrator::Options {
+                    schedule: true,
+                    ..Default::default()
+                };
+                crate::tui::run(ctx.project.clone(), ctx.config.clone(), options)?;
+                return Ok(ExitCode::SUCCESS);
+            }
             Cli::command().print_help()?;
             Ok(ExitCode::SUCCESS)
         }

@@ -33,6 +33,24 @@ fn stderr_filter(verbosity: i8) -> EnvFilter {
     EnvFilter::new(level)
 }
 
+/// While the console owns the screen, log lines must not reach the terminal.
+static TERMINAL_SILENT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Stops (or resumes) writing log lines to the terminal; the log file is unaffected. The
+/// console silences the terminal while it draws there.
+pub fn silence_terminal(silent: bool) {
+    TERMINAL_SILENT.store(silent, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Where terminal log lines go: stderr, or nowhere while the console runs.
+fn terminal_writer() -> Box<dyn std::io::Write> {
+    if TERMINAL_SILENT.load(std::sync::atomic::Ordering::SeqCst) {
+        Box::new(std::io::sink())
+    } else {
+        Box::new(std::io::stderr())
+    }
+}
+
 /// Starts tracing. With `log_dir`, also writes `bosun.YYYY-MM-DD.log` there at the configured
 /// level, keeping `max_files` days. Returns an error message (and logs to the terminal only)
 /// when the file cannot be opened.
@@ -42,7 +60,7 @@ pub fn init(
     config: &TelemetryConfig,
 ) -> (TelemetryGuard, Option<String>) {
     let stderr_layer = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
+        .with_writer(terminal_writer)
         .with_target(false)
         .without_time()
         .with_filter(stderr_filter(verbosity));

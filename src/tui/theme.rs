@@ -13,7 +13,10 @@ use serde::Deserialize;
 pub const BUILT_IN: [(&str, &str); 3] = [
     ("dark", include_str!("../../themes/dark.toml")),
     ("light", include_str!("../../themes/light.toml")),
-    ("high-contrast", include_str!("../../themes/high-contrast.toml")),
+    (
+        "high-contrast",
+        include_str!("../../themes/high-contrast.toml"),
+    ),
 ];
 
 /// Colors for the console's semantic roles.
@@ -334,7 +337,10 @@ mod tests {
     fn themes_cycle_and_a_repository_theme_overrides() {
         let dark = Theme::default_theme();
         assert_eq!(dark.next_name(), "light");
-        assert_eq!(Theme::built_in("high-contrast").unwrap().next_name(), "dark");
+        assert_eq!(
+            Theme::built_in("high-contrast").unwrap().next_name(),
+            "dark"
+        );
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("themes")).unwrap();
         let mine = BUILT_IN[0].1.replace("#a3be8c", "#00ff00");

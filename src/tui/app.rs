@@ -1,0 +1,440 @@
+//! The console's state machine: [`App::update`] takes a [`Msg`] (a key, an orchestrator
+//! event, a finished background job, a tick) and changes the state, returning the
+//! [`Effect`]s the event loop must carry out (orchestrator commands, background loads,
+//! notifications); [`render`] draws the state and changes nothing. Each screen keeps its own
+//! state and handles its own keys; this module routes to them and owns the keys that work
+//! everywhere.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+
+use super::data::{Alert, Column, Data};
+use super::theme::Theme;
+use super::{board, help};
+use crate::model::RunId;
+use crate::orchestrator::Event;
+
+/// The screens, as the number keys pick them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tab {
+    /// `1`: the task board.
+    Board,
+    /// `2`: one run's change.
+    Review,
+    /// `3`: every run.
+    History,
+    /// `4`: throughput, quality, cost, memory.
+    Metrics,
+    /// `5`: bosun's log and the agents' output.
+    Logs,
+}
+
+impl Tab {
+    /// In key order.
+    pub const ALL: [Tab; 5] = [
+        Self::Board,
+        Self::Review,
+        Self::History,
+        Self::Metrics,
+        Self::Logs,
+    ];
+
+    /// The tab's title.
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::Board => "Board",
+            Self::Review => "Review",
+            Self::History => "History",
+            Self::Metrics => "Metrics",
+            Self::Logs => "Logs",
+        }
+    }
+}
+
+/// Something that happened.
+#[derive(Debug, Clone)]
+pub enum Msg {
+    /// A key was pressed.
+    Key(KeyEvent),
+    /// The mouse did something.
+    Mouse(MouseEvent),
+    /// The terminal has a new size.
+    Resize(u16, u16),
+    /// The orchestrator published an event.
+    Orchestrator(Event),
+    /// The frame timer: time moves on (elapsed times, spinners).
+    Tick(u64),
+}
+
+/// Something the event loop must do for the state machine.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Approve a run (merge it, tick its task).
+    Approve(RunId),
+    /// Reject a run with a reason, optionally queueing another attempt.
+    Reject {
+        /// The run.
+        run: RunId,
+        /// Why.
+        reason: String,
+        /// Queue another attempt with the reason in its prompt.
+        retry: bool,
+    },
+    /// Cancel a run.
+    Cancel(RunId),
+    /// Stop or resume starting runs.
+    Pause(bool),
+    /// Tell the operator (bell / desktop notification / `[notify] command`).
+    Notify(String),
+    /// Leave the console.
+    Quit,
+}
+
+/// A window over the screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Overlay {
+    /// `?`: every key.
+    Help,
+    /// `q` while runs are active: asks first.
+    ConfirmQuit,
+}
+
+/// The whole console state.
+pub struct App {
+    /// What the console knows.
+    pub data: Data,
+    /// The screen shown.
+    pub tab: Tab,
+    /// Colors.
+    pub theme: Theme,
+    /// The board's state.
+    pub board: board::BoardState,
+    /// A window over the screen, if any.
+    pub overlay: Option<Overlay>,
+    /// A one-line message for the operator, shown in the footer until the next key.
+    pub flash: Option<String>,
+    /// Terminal size.
+    pub size: (u16, u16),
+    /// `[orchestrator] max_parallel`, for the ETA.
+    pub max_parallel: usize,
+    /// Something changed since the last frame.
+    pub dirty: bool,
+}
+
+impl App {
+    /// A console over `data`.
+    pub fn new(data: Data, theme: Theme, max_parallel: usize) -> App {
+        App {
+            data,
+            tab: Tab::Board,
+            theme,
+            board: board::BoardState::default(),
+            overlay: None,
+            flash: None,
+            size: (80, 24),
+            max_parallel,
+            dirty: true,
+        }
+    }
+
+    /// Applies `msg`; returns what the event loop must do.
+    pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
+        match msg {
+            Msg::Key(key) if key.kind != KeyEventKind::Release => {
+                self.dirty = true;
+                self.flash = None;
+                self.key(key)
+            }
+            Msg::Key(_) => Vec::new(),
+            Msg::Mouse(mouse) => {
+                self.dirty = true;
+                self.board.areas = board::layout_columns(body_area(self.size));
+                match self.tab {
+                    Tab::Board => board::mouse(&mut self.board, &self.data, mouse),
+                    _ => Vec::new(),
+                }
+            }
+            Msg::Resize(w, h) => {
+                self.size = (w, h);
+                self.dirty = true;
+                Vec::new()
+            }
+            Msg::Orchestrator(event) => {
+                self.dirty = true;
+                match self.data.apply(&event) {
+                    Some(Alert::Awaiting { title, .. }) => {
+                        vec![Effect::Notify(format!("awaiting approval: {title}"))]
+                    }
+                    Some(Alert::Failed { title, .. }) => {
+                        vec![Effect::Notify(format!("run failed: {title}"))]
+                    }
+                    None => Vec::new(),
+                }
+            }
+            Msg::Tick(now_ms) => {
+                // Only a running run's elapsed time or spinner moves on its own.
+                let animating = self.data.runs.values().any(|r| r.status.is_active());
+                if animating && now_ms / 1000 != self.data.now_ms / 1000 {
+                    self.dirty = true;
+                }
+                self.data.now_ms = now_ms;
+                Vec::new()
+            }
+        }
+    }
+
+    fn key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
+            return self.quit();
+        }
+        match self.overlay {
+            Some(Overlay::Help) => {
+                self.overlay = None;
+                return Vec::new();
+            }
+            Some(Overlay::ConfirmQuit) => {
+                self.overlay = None;
+                return match key.code {
+                    KeyCode::Char('y') | KeyCode::Char('q') | KeyCode::Enter => {
+                        vec![Effect::Quit]
+                    }
+                    _ => Vec::new(),
+                };
+            }
+            None => {}
+        }
+        if self.captures_text() {
+            return self.screen_key(key);
+        }
+        match key.code {
+            KeyCode::Char(c @ '1'..='5') => {
+                self.tab = Tab::ALL[usize::from(c as u8 - b'1')];
+                Vec::new()
+            }
+            KeyCode::Tab => {
+                let i = Tab::ALL.iter().position(|t| *t == self.tab).unwrap_or(0);
+                self.tab = Tab::ALL[(i + 1) % Tab::ALL.len()];
+                Vec::new()
+            }
+            KeyCode::Char('?') => {
+                self.overlay = Some(Overlay::Help);
+                Vec::new()
+            }
+            KeyCode::Char('q') => self.quit(),
+            KeyCode::Char('p') => vec![Effect::Pause(!self.data.paused)],
+            KeyCode::Char('t') => {
+                if let Some(next) = Theme::built_in(self.theme.next_name())
+                    && !self.theme.monochrome
+                {
+                    self.flash = Some(format!("theme: {}", next.name));
+                    self.theme = next;
+                }
+                Vec::new()
+            }
+            _ => self.screen_key(key),
+        }
+    }
+
+    /// A text field has the keyboard (a filter being typed, a reason being written).
+    fn captures_text(&self) -> bool {
+        match self.tab {
+            Tab::Board => self.board.filtering,
+            _ => false,
+        }
+    }
+
+    fn screen_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        match self.tab {
+            Tab::Board => {
+                let (effects, open) = board::key(&mut self.board, &self.data, key);
+                if open.is_some() {
+                    self.tab = Tab::Review;
+                }
+                effects
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn quit(&mut self) -> Vec<Effect> {
+        let active = self.data.runs.values().any(|r| r.status.is_active());
+        if active {
+            self.overlay = Some(Overlay::ConfirmQuit);
+            Vec::new()
+        } else {
+            vec![Effect::Quit]
+        }
+    }
+
+    /// The keys that work on the current screen, for the footer.
+    pub fn footer_keys(&self) -> Vec<(&'static str, &'static str)> {
+        let mut keys = match self.tab {
+            Tab::Board => board::KEYS.to_vec(),
+            _ => Vec::new(),
+        };
+        keys.extend([
+            ("1-5", "screens"),
+            ("p", if self.data.paused { "resume" } else { "pause" }),
+            ("?", "help"),
+            ("q", "quit"),
+        ]);
+        keys
+    }
+}
+
+/// Where screens are drawn in a terminal of `size`: below the two header lines, above the
+/// footer line.
+pub fn body_area((width, height): (u16, u16)) -> Rect {
+    Rect {
+        x: 0,
+        y: 2,
+        width,
+        height: height.saturating_sub(3),
+    }
+}
+
+/// Milliseconds as `1h02m`, `3m05s` or `42s`.
+pub fn duration(ms: u64) -> String {
+    let s = ms / 1000;
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+/// Draws the console.
+pub fn render(app: &App, frame: &mut Frame<'_>) {
+    let [header, body, footer] = Layout::vertical([
+        Constraint::Length(2),
+        Constraint::Min(1),
+        Constraint::Length(1),
+    ])
+    .areas(frame.area());
+    render_header(app, frame, header);
+    match app.tab {
+        Tab::Board => board::render(&app.board, &app.data, &app.theme, frame, body),
+        other => {
+            let text = Paragraph::new(format!("{} — not built yet", other.title()))
+                .style(app.theme.muted())
+                .block(
+                    Block::new()
+                        .borders(Borders::TOP)
+                        .border_style(app.theme.border()),
+                );
+            frame.render_widget(text, body);
+        }
+    }
+    render_footer(app, frame, footer);
+    match app.overlay {
+        Some(Overlay::Help) => help::render(app, frame),
+        Some(Overlay::ConfirmQuit) => render_confirm_quit(app, frame),
+        None => {}
+    }
+}
+
+fn render_header(app: &App, frame: &mut Frame<'_>, area: Rect) {
+    let t = &app.theme;
+    let d = &app.data;
+    let counts = d.counts();
+    let state = match (&d.stopped, d.paused) {
+        (Some(_), _) => Span::styled("stopped", Style::new().fg(t.fail)),
+        (None, true) => Span::styled("paused", Style::new().fg(t.warn)),
+        (None, false) => Span::styled("running", Style::new().fg(t.pass)),
+    };
+    let mut top = vec![
+        Span::styled(" bosun ", t.accent()),
+        Span::styled(format!("{} → {}", d.repo, d.target), t.text()),
+        Span::raw("  "),
+        state,
+        Span::raw("  "),
+    ];
+    for col in Column::ALL {
+        let n = counts.get(&col).copied().unwrap_or(0);
+        top.push(Span::styled(format!("{} {n}  ", col.title()), t.muted()));
+    }
+    let mut right = format!("spent ${:.2}", d.spend());
+    if let Some(eta) = d.eta_ms(app.max_parallel) {
+        right.push_str(&format!("  ETA {}", duration(eta)));
+    }
+    top.push(Span::styled(right, t.muted()));
+    let tabs: Vec<Span<'_>> = Tab::ALL
+        .iter()
+        .enumerate()
+        .flat_map(|(i, tab)| {
+            let style = if *tab == app.tab {
+                t.accent().add_modifier(Modifier::REVERSED)
+            } else {
+                t.muted()
+            };
+            [
+                Span::styled(format!(" {} {} ", i + 1, tab.title()), style),
+                Span::raw(" "),
+            ]
+        })
+        .collect();
+    frame.render_widget(
+        Paragraph::new(vec![Line::from(top), Line::from(tabs)]).style(t.bar()),
+        area,
+    );
+}
+
+fn render_footer(app: &App, frame: &mut Frame<'_>, area: Rect) {
+    let t = &app.theme;
+    let line = match &app.flash {
+        Some(text) => Line::from(Span::styled(format!(" {text}"), t.accent())),
+        None => Line::from(
+            app.footer_keys()
+                .into_iter()
+                .flat_map(|(k, what)| {
+                    [
+                        Span::styled(format!(" {k}"), t.accent()),
+                        Span::styled(format!(" {what} "), t.muted()),
+                    ]
+                })
+                .collect::<Vec<_>>(),
+        ),
+    };
+    frame.render_widget(Paragraph::new(line).style(t.bar()), area);
+}
+
+fn render_confirm_quit(app: &App, frame: &mut Frame<'_>) {
+    let active = app
+        .data
+        .runs
+        .values()
+        .filter(|r| r.status.is_active())
+        .count();
+    let area = centered(frame.area(), 52, 5);
+    frame.render_widget(Clear, area);
+    let text = format!(
+        "{active} run(s) are still working. Quit anyway? They are stopped and queued again next time.\n\ny: quit   any other key: stay"
+    );
+    frame.render_widget(
+        Paragraph::new(text)
+            .wrap(Wrap { trim: true })
+            .style(app.theme.text())
+            .block(
+                Block::bordered()
+                    .title(" Quit? ")
+                    .border_style(Style::new().fg(app.theme.warn)),
+            ),
+        area,
+    );
+}
+
+/// A `width`×`height` rectangle in the middle of `area` (clamped to it).
+pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let w = width.min(area.width);
+    let h = height.min(area.height);
+    Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    }
+}

@@ -1,0 +1,249 @@
+//! What the console knows about the repository: its tasks, the recent runs, the agents' last
+//! output lines. Filled at start from the task list and the store, then kept current by the
+//! orchestrator's events. Screens read it; only [`Data::apply`] changes it.
+
+use std::collections::{HashMap, VecDeque};
+
+use crate::model::{Run, RunId, RunStatus, Task, TaskId, TaskType};
+use crate::orchestrator::Event;
+
+/// Lines of agent output kept per run for the board and the logs screen.
+pub const OUTPUT_LINES: usize = 500;
+
+/// A board column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Column {
+    /// Open tasks no run is working on, and queued runs.
+    Queued,
+    /// Runs preparing, running or being gated.
+    Running,
+    /// Runs waiting for the operator.
+    Awaiting,
+    /// Done tasks and merged runs.
+    Done,
+    /// Failed, rejected, cancelled or interrupted runs.
+    Failed,
+}
+
+impl Column {
+    /// Left to right.
+    pub const ALL: [Column; 5] = [
+        Self::Queued,
+        Self::Running,
+        Self::Awaiting,
+        Self::Done,
+        Self::Failed,
+    ];
+
+    /// The column's title.
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::Queued => "Queued",
+            Self::Running => "Running",
+            Self::Awaiting => "Awaiting approval",
+            Self::Done => "Done",
+            Self::Failed => "Failed",
+        }
+    }
+
+    /// Where a run of this status goes.
+    pub fn of(status: RunStatus) -> Column {
+        match status {
+            RunStatus::Queued => Self::Queued,
+            RunStatus::Preparing | RunStatus::Running | RunStatus::Gating => Self::Running,
+            RunStatus::AwaitingApproval => Self::Awaiting,
+            RunStatus::Merged => Self::Done,
+            RunStatus::Failed
+            | RunStatus::Rejected
+            | RunStatus::Cancelled
+            | RunStatus::Interrupted => Self::Failed,
+        }
+    }
+}
+
+/// The console's model of the repository.
+#[derive(Debug, Clone, Default)]
+pub struct Data {
+    /// The repository's directory name, for the header.
+    pub repo: String,
+    /// The branch runs start from and merge into.
+    pub target: String,
+    /// Every task of the task files, in file order.
+    pub tasks: Vec<Task>,
+    /// The runs the console has seen, by id.
+    pub runs: HashMap<RunId, Run>,
+    /// Each task's newest run.
+    pub latest: HashMap<TaskId, RunId>,
+    /// The last output lines of each run that printed some.
+    pub output: HashMap<RunId, VecDeque<String>>,
+    /// The last progress line of each running run.
+    pub progress: HashMap<RunId, String>,
+    /// The gate each run is in, while gating.
+    pub gating: HashMap<RunId, String>,
+    /// Scheduling is paused.
+    pub paused: bool,
+    /// The orchestrator has stopped (error or shutdown); new runs will not start.
+    pub stopped: Option<String>,
+    /// Now, in Unix milliseconds (set by the frame timer, so rendering stays pure).
+    pub now_ms: u64,
+    /// How many runs the store holds in all (history may not be loaded).
+    pub total_runs: usize,
+}
+
+/// Something the operator should hear about even when looking elsewhere.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Alert {
+    /// A run is waiting for approval.
+    Awaiting { run: RunId, title: String },
+    /// A run failed.
+    Failed { run: RunId, title: String },
+}
+
+impl Data {
+    /// Adds runs read from the store (newest first), keeping the newest per task.
+    pub fn add_runs(&mut self, runs: impl IntoIterator<Item = Run>) {
+        for run in runs {
+            self.put(run);
+        }
+    }
+
+    fn put(&mut self, run: Run) {
+        let newer = self
+            .latest
+            .get(&run.task_id)
+            .is_none_or(|id| id.0 <= run.id.0);
+        if newer {
+            self.latest.insert(run.task_id.clone(), run.id.clone());
+        }
+        self.runs.insert(run.id.clone(), run);
+    }
+
+    /// Applies an orchestrator event; returns an alert when the operator should be told.
+    pub fn apply(&mut self, event: &Event) -> Option<Alert> {
+        match event {
+            Event::Run { run } => {
+                let before = self.runs.get(&run.id).map(|r| r.status);
+                let now = run.status;
+                let alert = (before != Some(now))
+                    .then(|| match now {
+                        RunStatus::AwaitingApproval => Some(Alert::Awaiting {
+                            run: run.id.clone(),
+                            title: run.task_title.clone(),
+                        }),
+                        RunStatus::Failed => Some(Alert::Failed {
+                            run: run.id.clone(),
+                            title: run.task_title.clone(),
+                        }),
+                        _ => None,
+                    })
+                    .flatten();
+                if !now.is_active() {
+                    self.gating.remove(&run.id);
+                    self.progress.remove(&run.id);
+                }
+                if before.is_none() {
+                    self.total_runs += 1;
+                }
+                self.put((**run).clone());
+                alert
+            }
+            Event::Output { run_id, line } => {
+                let lines = self.output.entry(run_id.clone()).or_default();
+                if lines.len() == OUTPUT_LINES {
+                    lines.pop_front();
+                }
+                lines.push_back(line.clone());
+                None
+            }
+            Event::Progress { run_id, text } => {
+                self.progress.insert(run_id.clone(), text.clone());
+                None
+            }
+            Event::GateStarted { run_id, gate } => {
+                self.gating.insert(run_id.clone(), gate.clone());
+                None
+            }
+            Event::GateFinished { run_id, .. } => {
+                self.gating.remove(run_id);
+                None
+            }
+            Event::Paused { paused } => {
+                self.paused = *paused;
+                None
+            }
+            Event::Failed { error } => {
+                self.stopped = Some(error.clone());
+                None
+            }
+            Event::Stopped => {
+                self.stopped.get_or_insert_with(|| "stopped".to_string());
+                None
+            }
+            Event::Notice { .. } | Event::Idle => None,
+        }
+    }
+
+    /// A task's newest run.
+    pub fn latest_run(&self, task: &TaskId) -> Option<&Run> {
+        self.latest.get(task).and_then(|id| self.runs.get(id))
+    }
+
+    /// Where a task goes on the board: its newest run's column; done tasks are Done; open
+    /// tasks without a run are Queued.
+    pub fn column(&self, task: &Task) -> Column {
+        if task.done {
+            return Column::Done;
+        }
+        self.latest_run(&task.id)
+            .map_or(Column::Queued, |r| Column::of(r.status))
+    }
+
+    /// Runs per status group, for the header.
+    pub fn counts(&self) -> HashMap<Column, usize> {
+        let mut counts = HashMap::new();
+        for task in &self.tasks {
+            *counts.entry(self.column(task)).or_default() += 1;
+        }
+        counts
+    }
+
+    /// Money spent on every run the console knows.
+    pub fn spend(&self) -> f64 {
+        self.runs.values().map(|r| r.usage.cost_usd).sum()
+    }
+
+    /// Mean run duration per task type (finished runs with both timestamps), in ms.
+    pub fn mean_duration_ms(&self) -> HashMap<TaskType, u64> {
+        let mut sums: HashMap<TaskType, (u64, u64)> = HashMap::new();
+        let type_of: HashMap<&TaskId, TaskType> =
+            self.tasks.iter().map(|t| (&t.id, t.task_type)).collect();
+        for run in self.runs.values() {
+            if let (Some(s), Some(f), Some(t)) =
+                (run.started_ms, run.finished_ms, type_of.get(&run.task_id))
+            {
+                let e = sums.entry(*t).or_default();
+                e.0 += f.saturating_sub(s);
+                e.1 += 1;
+            }
+        }
+        sums.into_iter().map(|(t, (sum, n))| (t, sum / n)).collect()
+    }
+
+    /// How long until the queued tasks are done, from the mean duration of their type's runs
+    /// (all types' mean for a type never run) and the number of parallel runs; None when
+    /// nothing has finished yet or nothing is queued.
+    pub fn eta_ms(&self, max_parallel: usize) -> Option<u64> {
+        let means = self.mean_duration_ms();
+        if means.is_empty() {
+            return None;
+        }
+        let overall = means.values().sum::<u64>() / means.len() as u64;
+        let total: u64 = self
+            .tasks
+            .iter()
+            .filter(|t| matches!(self.column(t), Column::Queued | Column::Running))
+            .map(|t| means.get(&t.task_type).copied().unwrap_or(overall))
+            .sum();
+        (total > 0).then(|| total / max_parallel.max(1) as u64)
+    }
+}

@@ -1,0 +1,292 @@
+//! The operator console: a ratatui front end on the orchestrator, in the same process.
+//!
+//! One `tokio::select!` loop reads terminal input, the orchestrator's events, replies to the
+//! console's own requests, a clock and SIGTERM/SIGHUP; every input becomes a [`Msg`] for
+//! [`App::update`], whose [`Effect`]s the loop carries out off the loop (orchestrator
+//! commands answer through a channel). A frame is drawn only when something changed, at most
+//! 60 times a second, after every pending input has been applied. The terminal is restored on
+//! every way out: normal exit, error, panic and signals.
+
+pub mod app;
+pub mod board;
+pub mod data;
+pub mod help;
+pub mod theme;
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use crossterm::event::{Event as TermEvent, EventStream};
+use futures_util::StreamExt;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+pub use app::{App, Effect, Msg};
+use data::Data;
+use theme::Theme;
+
+use crate::config::Config;
+use crate::intake::TaskList;
+use crate::model::now_ms;
+use crate::orchestrator::{Command, Event, Options, Orchestrator, OrchestratorError};
+use crate::project::Project;
+
+/// Runs loaded at start for the board (history pages in the rest on demand).
+const START_RUNS: usize = 2_000;
+/// Fastest redraw: 60 frames a second.
+const FRAME: Duration = Duration::from_millis(16);
+
+/// Puts the terminal into the console's mode and back, whatever happens.
+struct TerminalGuard {
+    terminal: ratatui::DefaultTerminal,
+}
+
+impl TerminalGuard {
+    fn enter() -> anyhow::Result<Self> {
+        // `ratatui::init` enters raw mode and the alternate screen and installs a panic hook
+        // that restores the terminal before the panic message is printed.
+        let terminal = ratatui::try_init().context("cannot set up the terminal")?;
+        crossterm::execute!(std::io::stdout(), crossterm::event::EnableMouseCapture)
+            .context("cannot enable the mouse")?;
+        Ok(Self { terminal })
+    }
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
+        ratatui::restore();
+    }
+}
+
+/// Opens the console on `project`, with an orchestrator scheduling runs in this process.
+pub fn run(project: Project, config: Config, options: Options) -> anyhow::Result<()> {
+    let runtime = crate::cli::run::runtime()?;
+    runtime.block_on(console(project, config, options))
+}
+
+/// The console's data at start: the task list and the newest runs.
+fn initial_data(project: &Project, config: &Config, orchestrator: &Orchestrator) -> Data {
+    let tasks = TaskList::load(
+        &project.root,
+        &config.project.task_files,
+        &config.intake.type_rules(),
+    )
+    .map(|l| l.tasks)
+    .unwrap_or_default();
+    let store = orchestrator.store();
+    let mut data = Data {
+        repo: project
+            .root
+            .file_name()
+            .map_or_else(|| "repository".into(), |n| n.to_string_lossy().into_owned()),
+        target: orchestrator.target().to_string(),
+        tasks,
+        total_runs: store.run_count(),
+        now_ms: now_ms(),
+        ..Data::default()
+    };
+    data.add_runs(store.runs_page(None, START_RUNS).unwrap_or_default());
+    data
+}
+
+async fn console(project: Project, config: Config, options: Options) -> anyhow::Result<()> {
+    let orchestrator = Orchestrator::open(project.clone(), config.clone(), options)?;
+    let mut events = orchestrator.subscribe();
+    let data = initial_data(&project, &config, &orchestrator);
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let theme =
+        Theme::load("dark", &project.root, no_color).unwrap_or_else(|_| Theme::default_theme());
+    let mut app = App::new(data, theme, config.orchestrator.max_parallel);
+    let handle = orchestrator.spawn();
+
+    crate::telemetry::silence_terminal(true);
+    let mut guard = TerminalGuard::enter()?;
+    let size = guard.terminal.size().unwrap_or_default();
+    app.update(Msg::Resize(size.width, size.height));
+    let result = event_loop(&mut app, &mut guard, &mut events, &handle.commands).await;
+    drop(guard);
+    crate::telemetry::silence_terminal(false);
+
+    let _ = handle.commands.send(Command::Shutdown).await;
+    match handle.done.await {
+        Ok(Ok(())) | Ok(Err(OrchestratorError::Stopped)) => {}
+        Ok(Err(e)) => return Err(e.into()),
+        Err(e) => {
+            return Err(anyhow::anyhow!(
+                "the orchestrator stopped unexpectedly: {e}"
+            ));
+        }
+    }
+    result
+}
+
+async fn event_loop(
+    app: &mut App,
+    guard: &mut TerminalGuard,
+    events: &mut broadcast::Receiver<Event>,
+    commands: &mpsc::Sender<Command>,
+) -> anyhow::Result<()> {
+    let mut input = EventStream::new();
+    let (replies_tx, mut replies) = mpsc::unbounded_channel::<String>();
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    let mut last_draw = Instant::now() - FRAME;
+    let mut orchestrator_open = true;
+    loop {
+        let frame_due = app.dirty.then(|| last_draw + FRAME);
+        // The clock: fast while a spinner turns, slow otherwise, so an idle console sleeps.
+        let active = app.data.runs.values().any(|r| r.status.is_active());
+        let clock = if active {
+            Duration::from_millis(100)
+        } else {
+            Duration::from_secs(1)
+        };
+        let mut effects = Vec::new();
+        tokio::select! {
+            term = input.next() => match term {
+                Some(Ok(TermEvent::Key(key))) => effects = app.update(Msg::Key(key)),
+                Some(Ok(TermEvent::Mouse(mouse))) => effects = app.update(Msg::Mouse(mouse)),
+                Some(Ok(TermEvent::Resize(w, h))) => {
+                    effects = app.update(Msg::Resize(w, h));
+                    let _ = guard.terminal.autoresize();
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(e).context("cannot read the terminal"),
+                None => return Ok(()),
+            },
+            event = events.recv(), if orchestrator_open => match event {
+                Ok(event) => effects = app.update(Msg::Orchestrator(event)),
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "the console fell behind the orchestrator's events");
+                }
+                Err(broadcast::error::RecvError::Closed) => orchestrator_open = false,
+            },
+            Some(text) = replies.recv() => {
+                app.flash = Some(text);
+                app.dirty = true;
+            }
+            () = sleep_until(frame_due) => {}
+            () = tokio::time::sleep(clock) => effects = app.update(Msg::Tick(now_ms())),
+            _ = sigterm.recv() => effects = vec![Effect::Quit],
+            _ = sighup.recv() => effects = vec![Effect::Quit],
+        }
+        for effect in effects {
+            if effect == Effect::Quit {
+                return Ok(());
+            }
+            carry_out(effect, commands, &replies_tx);
+        }
+        if app.dirty && last_draw.elapsed() >= FRAME {
+            guard
+                .terminal
+                .draw(|frame| app::render(app, frame))
+                .context("cannot draw")?;
+            app.dirty = false;
+            last_draw = Instant::now();
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Sends an effect's request on its way; its answer comes back as a line for the footer.
+fn carry_out(
+    effect: Effect,
+    commands: &mpsc::Sender<Command>,
+    replies: &mpsc::UnboundedSender<String>,
+) {
+    let commands = commands.clone();
+    let replies = replies.clone();
+    match effect {
+        Effect::Approve(run) => {
+            tokio::spawn(async move {
+                let (reply, answer) = oneshot::channel();
+                let sent = commands
+                    .send(Command::Approve {
+                        run: run.0.clone(),
+                        who: crate::orchestrator::operator(),
+                        note: String::new(),
+                        reply,
+                    })
+                    .await;
+                let _ = replies.send(answer_line(
+                    sent.is_ok(),
+                    answer.await,
+                    "approved and merged",
+                ));
+            });
+        }
+        Effect::Reject { run, reason, retry } => {
+            tokio::spawn(async move {
+                let (reply, answer) = oneshot::channel();
+                let sent = commands
+                    .send(Command::Reject {
+                        run: run.0.clone(),
+                        who: crate::orchestrator::operator(),
+                        reason,
+                        retry,
+                        reply,
+                    })
+                    .await;
+                let done = if retry {
+                    "rejected; another attempt is queued"
+                } else {
+                    "rejected"
+                };
+                let _ = replies.send(answer_line(sent.is_ok(), answer.await, done));
+            });
+        }
+        Effect::Cancel(run) => {
+            tokio::spawn(async move {
+                let (reply, answer) = oneshot::channel();
+                let sent = commands
+                    .send(Command::Cancel {
+                        run: run.0.clone(),
+                        reply,
+                    })
+                    .await;
+                let _ = replies.send(answer_line(sent.is_ok(), answer.await, "cancelled"));
+            });
+        }
+        Effect::Pause(pause) => {
+            tokio::spawn(async move {
+                let command = if pause {
+                    Command::Pause
+                } else {
+                    Command::Resume
+                };
+                let _ = commands.send(command).await;
+            });
+        }
+        Effect::Notify(text) => notify(&text),
+        Effect::Quit => {}
+    }
+}
+
+fn answer_line(
+    sent: bool,
+    answer: Result<Result<crate::model::Run, OrchestratorError>, oneshot::error::RecvError>,
+    done: &str,
+) -> String {
+    match (sent, answer) {
+        (true, Ok(Ok(run))) => format!("{} {done}", run.id.short()),
+        (true, Ok(Err(e))) => format!("error: {e}"),
+        _ => "error: bosun's orchestrator has stopped".to_string(),
+    }
+}
+
+/// Tells the operator even when they look elsewhere: the terminal bell and a desktop
+/// notification (OSC 9, understood by iTerm2, kitty, WezTerm, Windows Terminal; other
+/// terminals ignore it).
+fn notify(text: &str) {
+    let clean: String = text.chars().filter(|c| !c.is_control()).collect();
+    let mut out = std::io::stdout();
+    let _ = write!(out, "\x07\x1b]9;bosun: {clean}\x07");
+    let _ = out.flush();
+}
