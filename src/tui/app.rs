@@ -10,11 +10,11 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 use super::data::{Alert, Column, Data};
 use super::theme::Theme;
-use super::{board, help};
+use super::{board, help, history, logs, metrics, review};
 use crate::model::RunId;
 use crate::orchestrator::Event;
 
@@ -68,11 +68,55 @@ pub enum Msg {
     Orchestrator(Event),
     /// The frame timer: time moves on (elapsed times, spinners).
     Tick(u64),
+    /// A run's change, loaded for Review.
+    Review(Box<review::Loaded>),
+    /// A page of history.
+    History(history::Page),
+    /// Data for the metrics screen.
+    Metrics(Box<metrics::Loaded>),
+    /// An answer to a request, for the footer.
+    Flash(String),
+}
+
+/// What a background job may read.
+pub struct JobContext {
+    /// The store (runs, diffs, memory).
+    pub store: std::sync::Arc<crate::store::Store>,
+    /// The repository.
+    pub repo_root: std::path::PathBuf,
+    /// The configuration.
+    pub config: crate::config::Config,
+}
+
+/// Work that must not run on the event loop (git, sled, syntect, files): the loop runs it on
+/// the blocking pool and feeds the message it returns back to [`App::update`].
+pub struct Job(pub Box<dyn FnOnce(&JobContext) -> Msg + Send>);
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Job")
+    }
+}
+
+impl PartialEq for Job {
+    /// Jobs are never equal: each is a fresh piece of work.
+    fn eq(&self, _other: &Self) -> bool {
+        false
+    }
+}
+
+impl Effect {
+    /// An [`Effect::Load`] running `f` off the loop.
+    pub fn load(f: impl FnOnce(&JobContext) -> Msg + Send + 'static) -> Effect {
+        Effect::Load(Job(Box::new(f)))
+    }
 }
 
 /// Something the event loop must do for the state machine.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, PartialEq)]
 pub enum Effect {
+    /// Run a job off the loop.
+    Load(Job),
     /// Approve a run (merge it, tick its task).
     Approve(RunId),
     /// Reject a run with a reason, optionally queueing another attempt.
@@ -113,6 +157,14 @@ pub struct App {
     pub theme: Theme,
     /// The board's state.
     pub board: board::BoardState,
+    /// The review screen's state.
+    pub review: review::ReviewState,
+    /// The history screen's state.
+    pub history: history::HistoryState,
+    /// The metrics screen's state.
+    pub metrics: metrics::MetricsState,
+    /// The logs screen's state.
+    pub logs: logs::LogsState,
     /// A window over the screen, if any.
     pub overlay: Option<Overlay>,
     /// A one-line message for the operator, shown in the footer until the next key.
@@ -133,6 +185,10 @@ impl App {
             tab: Tab::Board,
             theme,
             board: board::BoardState::default(),
+            review: review::ReviewState::default(),
+            history: history::HistoryState::default(),
+            metrics: metrics::MetricsState::default(),
+            logs: logs::LogsState::default(),
             overlay: None,
             flash: None,
             size: (80, 24),
@@ -184,7 +240,43 @@ impl App {
                 self.data.now_ms = now_ms;
                 Vec::new()
             }
+            Msg::Review(loaded) => {
+                self.dirty = true;
+                review::loaded(&mut self.review, *loaded);
+                Vec::new()
+            }
+            Msg::History(page) => {
+                self.dirty = true;
+                history::loaded(&mut self.history, page);
+                Vec::new()
+            }
+            Msg::Metrics(loaded) => {
+                self.dirty = true;
+                metrics::loaded(&mut self.metrics, *loaded);
+                Vec::new()
+            }
+            Msg::Flash(text) => {
+                self.dirty = true;
+                self.flash = Some(text);
+                Vec::new()
+            }
         }
+    }
+
+    /// Shows `tab`, letting the screen load what it needs.
+    pub fn switch(&mut self, tab: Tab) -> Vec<Effect> {
+        self.tab = tab;
+        match tab {
+            Tab::History => history::show(&mut self.history, &self.data),
+            Tab::Metrics => metrics::show(&mut self.metrics, &self.data),
+            Tab::Board | Tab::Review | Tab::Logs => Vec::new(),
+        }
+    }
+
+    /// Opens `run` in Review.
+    pub fn open_review(&mut self, run: RunId) -> Vec<Effect> {
+        self.tab = Tab::Review;
+        review::open(&mut self.review, &self.data, run)
     }
 
     fn key(&mut self, key: KeyEvent) -> Vec<Effect> {
@@ -211,14 +303,10 @@ impl App {
             return self.screen_key(key);
         }
         match key.code {
-            KeyCode::Char(c @ '1'..='5') => {
-                self.tab = Tab::ALL[usize::from(c as u8 - b'1')];
-                Vec::new()
-            }
+            KeyCode::Char(c @ '1'..='5') => self.switch(Tab::ALL[usize::from(c as u8 - b'1')]),
             KeyCode::Tab => {
                 let i = Tab::ALL.iter().position(|t| *t == self.tab).unwrap_or(0);
-                self.tab = Tab::ALL[(i + 1) % Tab::ALL.len()];
-                Vec::new()
+                self.switch(Tab::ALL[(i + 1) % Tab::ALL.len()])
             }
             KeyCode::Char('?') => {
                 self.overlay = Some(Overlay::Help);
@@ -243,20 +331,32 @@ impl App {
     fn captures_text(&self) -> bool {
         match self.tab {
             Tab::Board => self.board.filtering,
-            _ => false,
+            Tab::Review => review::captures_text(&self.review),
+            Tab::History => history::captures_text(&self.history),
+            Tab::Logs => logs::captures_text(&self.logs),
+            Tab::Metrics => false,
         }
     }
 
     fn screen_key(&mut self, key: KeyEvent) -> Vec<Effect> {
         match self.tab {
             Tab::Board => {
-                let (effects, open) = board::key(&mut self.board, &self.data, key);
-                if open.is_some() {
-                    self.tab = Tab::Review;
+                let (mut effects, open) = board::key(&mut self.board, &self.data, key);
+                if let Some(run) = open {
+                    effects.extend(self.open_review(run));
                 }
                 effects
             }
-            _ => Vec::new(),
+            Tab::Review => review::key(&mut self.review, &self.data, key),
+            Tab::History => {
+                let (mut effects, open) = history::key(&mut self.history, &self.data, key);
+                if let Some(run) = open {
+                    effects.extend(self.open_review(run));
+                }
+                effects
+            }
+            Tab::Metrics => metrics::key(&mut self.metrics, &self.data, key),
+            Tab::Logs => logs::key(&mut self.logs, &self.data, key),
         }
     }
 
@@ -274,7 +374,10 @@ impl App {
     pub fn footer_keys(&self) -> Vec<(&'static str, &'static str)> {
         let mut keys = match self.tab {
             Tab::Board => board::KEYS.to_vec(),
-            _ => Vec::new(),
+            Tab::Review => review::KEYS.to_vec(),
+            Tab::History => history::KEYS.to_vec(),
+            Tab::Metrics => metrics::KEYS.to_vec(),
+            Tab::Logs => logs::KEYS.to_vec(),
         };
         keys.extend([
             ("1-5", "screens"),
@@ -316,18 +419,13 @@ pub fn render(app: &App, frame: &mut Frame<'_>) {
     ])
     .areas(frame.area());
     render_header(app, frame, header);
+    let (d, t) = (&app.data, &app.theme);
     match app.tab {
-        Tab::Board => board::render(&app.board, &app.data, &app.theme, frame, body),
-        other => {
-            let text = Paragraph::new(format!("{} — not built yet", other.title()))
-                .style(app.theme.muted())
-                .block(
-                    Block::new()
-                        .borders(Borders::TOP)
-                        .border_style(app.theme.border()),
-                );
-            frame.render_widget(text, body);
-        }
+        Tab::Board => board::render(&app.board, d, t, frame, body),
+        Tab::Review => review::render(&app.review, d, t, frame, body),
+        Tab::History => history::render(&app.history, d, t, frame, body),
+        Tab::Metrics => metrics::render(&app.metrics, d, t, frame, body),
+        Tab::Logs => logs::render(&app.logs, d, t, frame, body),
     }
     render_footer(app, frame, footer);
     match app.overlay {

@@ -11,6 +11,10 @@ pub mod app;
 pub mod board;
 pub mod data;
 pub mod help;
+pub mod history;
+pub mod logs;
+pub mod metrics;
+pub mod review;
 pub mod theme;
 
 use std::io::Write;
@@ -98,13 +102,18 @@ async fn console(project: Project, config: Config, options: Options) -> anyhow::
     let theme =
         Theme::load("dark", &project.root, no_color).unwrap_or_else(|_| Theme::default_theme());
     let mut app = App::new(data, theme, config.orchestrator.max_parallel);
+    let jobs = std::sync::Arc::new(app::JobContext {
+        store: orchestrator.store(),
+        repo_root: project.root.clone(),
+        config: config.clone(),
+    });
     let handle = orchestrator.spawn();
 
     crate::telemetry::silence_terminal(true);
     let mut guard = TerminalGuard::enter()?;
     let size = guard.terminal.size().unwrap_or_default();
     app.update(Msg::Resize(size.width, size.height));
-    let result = event_loop(&mut app, &mut guard, &mut events, &handle.commands).await;
+    let result = event_loop(&mut app, &mut guard, &mut events, &handle.commands, &jobs).await;
     drop(guard);
     crate::telemetry::silence_terminal(false);
 
@@ -126,9 +135,10 @@ async fn event_loop(
     guard: &mut TerminalGuard,
     events: &mut broadcast::Receiver<Event>,
     commands: &mpsc::Sender<Command>,
+    jobs: &std::sync::Arc<app::JobContext>,
 ) -> anyhow::Result<()> {
     let mut input = EventStream::new();
-    let (replies_tx, mut replies) = mpsc::unbounded_channel::<String>();
+    let (replies_tx, mut replies) = mpsc::unbounded_channel::<Msg>();
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     let mut last_draw = Instant::now() - FRAME;
@@ -162,20 +172,17 @@ async fn event_loop(
                 }
                 Err(broadcast::error::RecvError::Closed) => orchestrator_open = false,
             },
-            Some(text) = replies.recv() => {
-                app.flash = Some(text);
-                app.dirty = true;
-            }
+            Some(msg) = replies.recv() => effects = app.update(msg),
             () = sleep_until(frame_due) => {}
             () = tokio::time::sleep(clock) => effects = app.update(Msg::Tick(now_ms())),
             _ = sigterm.recv() => effects = vec![Effect::Quit],
             _ = sighup.recv() => effects = vec![Effect::Quit],
         }
         for effect in effects {
-            if effect == Effect::Quit {
+            if matches!(effect, Effect::Quit) {
                 return Ok(());
             }
-            carry_out(effect, commands, &replies_tx);
+            carry_out(effect, commands, &replies_tx, jobs);
         }
         if app.dirty && last_draw.elapsed() >= FRAME {
             guard
@@ -195,15 +202,22 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-/// Sends an effect's request on its way; its answer comes back as a line for the footer.
+/// Sends an effect's request on its way; its answer comes back as a message.
 fn carry_out(
     effect: Effect,
     commands: &mpsc::Sender<Command>,
-    replies: &mpsc::UnboundedSender<String>,
+    replies: &mpsc::UnboundedSender<Msg>,
+    jobs: &std::sync::Arc<app::JobContext>,
 ) {
     let commands = commands.clone();
     let replies = replies.clone();
     match effect {
+        Effect::Load(job) => {
+            let cx = jobs.clone();
+            tokio::task::spawn_blocking(move || {
+                let _ = replies.send((job.0)(&cx));
+            });
+        }
         Effect::Approve(run) => {
             tokio::spawn(async move {
                 let (reply, answer) = oneshot::channel();
@@ -215,11 +229,11 @@ fn carry_out(
                         reply,
                     })
                     .await;
-                let _ = replies.send(answer_line(
+                let _ = replies.send(Msg::Flash(answer_line(
                     sent.is_ok(),
                     answer.await,
                     "approved and merged",
-                ));
+                )));
             });
         }
         Effect::Reject { run, reason, retry } => {
@@ -239,7 +253,7 @@ fn carry_out(
                 } else {
                     "rejected"
                 };
-                let _ = replies.send(answer_line(sent.is_ok(), answer.await, done));
+                let _ = replies.send(Msg::Flash(answer_line(sent.is_ok(), answer.await, done)));
             });
         }
         Effect::Cancel(run) => {
@@ -251,7 +265,11 @@ fn carry_out(
                         reply,
                     })
                     .await;
-                let _ = replies.send(answer_line(sent.is_ok(), answer.await, "cancelled"));
+                let _ = replies.send(Msg::Flash(answer_line(
+                    sent.is_ok(),
+                    answer.await,
+                    "cancelled",
+                )));
             });
         }
         Effect::Pause(pause) => {
