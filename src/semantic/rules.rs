@@ -1,1 +1,0 @@
-//! Risk rules (placeholder: filled in by the rules work).
