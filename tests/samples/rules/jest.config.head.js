@@ -1,0 +1,8 @@
+module.exports = {
+  coverageThreshold: {
+    global: {
+      branches: 70,
+      functions: 80,
+    },
+  },
+};

@@ -1,0 +1,4 @@
+#![forbid(unsafe_code)]
+//! FFI helpers.
+
+pub struct Handle(*mut u8);
