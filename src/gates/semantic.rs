@@ -13,8 +13,12 @@ pub const RISK_PENALTY: f64 = 0.25;
 /// How much one notice lowers it.
 pub const NOTICE_PENALTY: f64 = 0.05;
 
-/// `path:line` of an annotation, or just the path.
+/// `path:line` of an annotation, or just the path ("(whole change)" for one about the whole
+/// change, such as its size).
 pub fn location(a: &Annotation) -> String {
+    if a.path.is_empty() {
+        return "(whole change)".to_string();
+    }
     match a.line {
         Some(line) if a.old_side => format!("{}:{line} (before)", a.path),
         Some(line) => format!("{}:{line}", a.path),
