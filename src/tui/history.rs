@@ -673,6 +673,9 @@ pub fn render(state: &HistoryState, data: &Data, t: &Theme, frame: &mut Frame<'_
     }
     frame.render_widget(Paragraph::new(Line::from(status)), top);
 
+    let bar_height = u16::from(state.filtering || !state.filter.is_empty());
+    let [table, bar] =
+        Layout::vertical([Constraint::Min(1), Constraint::Length(bar_height)]).areas(table);
     let block = Block::new().borders(Borders::TOP).border_style(t.border());
     let inner = block.inner(table);
     frame.render_widget(block, table);
@@ -723,18 +726,13 @@ pub fn render(state: &HistoryState, data: &Data, t: &Theme, frame: &mut Frame<'_
     if detail_height > 0 {
         render_detail(state, t, frame, detail);
     }
-    if state.filtering || !state.filter.is_empty() {
+    if bar_height > 0 {
         let line = Line::from(vec![
             Span::styled(" filter: ", t.accent()),
             Span::styled(state.filter.clone(), t.text()),
             Span::styled(if state.filtering { "▏" } else { "" }, t.accent()),
             Span::styled("   status:X type:X executor:X words", t.muted()),
         ]);
-        let bar = Rect {
-            y: table.y + table.height.saturating_sub(1),
-            height: 1,
-            ..table
-        };
         frame.render_widget(Paragraph::new(line).style(t.bar()), bar);
     }
 }

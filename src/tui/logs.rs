@@ -533,6 +533,20 @@ pub fn captures_text(state: &LogsState) -> bool {
     state.searching
 }
 
+/// Width of the module column of bosun's log.
+const TARGET: usize = 18;
+
+/// `text` cut to `width` characters, ending in `…` when cut.
+fn fit(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        text.to_string()
+    } else {
+        let mut s: String = text.chars().take(width.saturating_sub(1)).collect();
+        s.push('…');
+        s
+    }
+}
+
 /// Unix milliseconds as `HH:MM:SS` (UTC).
 pub fn clock(ms: u64) -> String {
     let s = (ms / 1000) % 86_400;
@@ -550,7 +564,7 @@ fn printable(text: &str) -> String {
             '\u{1b}' => {
                 // Skip an escape sequence: ESC [ … final byte, or ESC and one character.
                 if chars.next_if_eq(&'[').is_some() {
-                    while let Some(n) = chars.next() {
+                    for n in chars.by_ref() {
                         if ('@'..='~').contains(&n) {
                             break;
                         }
@@ -636,7 +650,18 @@ pub fn render(state: &LogsState, data: &Data, t: &Theme, frame: &mut Frame<'_>, 
                 t.muted()
             },
         ),
-        Span::raw("  "),
+        Span::styled(
+            if state.follow {
+                "  following  "
+            } else {
+                "  paused (f follows)  "
+            },
+            if state.follow {
+                t.accent()
+            } else {
+                Style::new().fg(t.warn)
+            },
+        ),
     ];
     let lines: Vec<Line<'_>> = match state.pane {
         Pane::Bosun => {
@@ -659,13 +684,14 @@ pub fn render(state: &LogsState, data: &Data, t: &Theme, frame: &mut Frame<'_>, 
                     .take(rows)
                     .map(|r| {
                         let target = r.target.strip_prefix("bosun::").unwrap_or(r.target);
+                        let target = fit(target, TARGET);
                         let mut spans = vec![
                             Span::styled(format!("{} ", clock(r.at_ms)), t.muted()),
                             Span::styled(
                                 format!("{:<5} ", r.level.as_str()),
                                 level_style(r.level, t),
                             ),
-                            Span::styled(format!("{target} "), t.muted()),
+                            Span::styled(format!("{target:<TARGET$} "), t.muted()),
                         ];
                         spans.extend(highlighted(
                             printable(&r.message),
@@ -739,18 +765,6 @@ pub fn render(state: &LogsState, data: &Data, t: &Theme, frame: &mut Frame<'_>, 
             }
         },
     };
-    head.push(Span::styled(
-        if state.follow {
-            "  following"
-        } else {
-            "  paused (f follows)"
-        },
-        if state.follow {
-            t.accent()
-        } else {
-            Style::new().fg(t.warn)
-        },
-    ));
     frame.render_widget(Paragraph::new(Line::from(head)), title);
     if lines.is_empty() && state.pane == Pane::Bosun {
         frame.render_widget(

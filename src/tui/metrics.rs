@@ -12,7 +12,9 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Bar, BarChart, Block, Borders, Paragraph, Sparkline, SparklineBar};
+use ratatui::widgets::{
+    Bar, BarChart, BarGroup, Block, Borders, Padding, Paragraph, Sparkline, SparklineBar, Wrap,
+};
 
 use super::app::{Effect, Msg, duration};
 use super::data::Data;
@@ -213,6 +215,15 @@ pub fn compact(n: u64) -> String {
     }
 }
 
+/// A span of time for the title: `2h50m`, `3d`.
+fn span(ms: u64) -> String {
+    if ms < 2 * 86_400_000 {
+        duration(ms)
+    } else {
+        format!("{}d", ms / 86_400_000)
+    }
+}
+
 fn percent(rate: Option<f64>) -> String {
     rate.map_or("-".into(), |r| format!("{:.0}%", r * 100.0))
 }
@@ -256,11 +267,14 @@ fn trends<'a>(state: &MetricsState, data: &Data, t: &Theme, columns: usize) -> V
             max: Some(100),
             style: Style::new().fg(t.pass),
             value: Line::styled(
-                format!(
-                    "{} of {} decided",
-                    percent(totals.success_rate()),
-                    totals.merged + totals.rejected + totals.failed
-                ),
+                match totals.success_rate() {
+                    Some(rate) => format!(
+                        "{} of {} decided",
+                        percent(Some(rate)),
+                        totals.merged + totals.rejected + totals.failed
+                    ),
+                    None => "no decisions yet".into(),
+                },
                 t.text(),
             ),
         },
@@ -388,7 +402,7 @@ pub fn render(state: &MetricsState, data: &Data, t: &Theme, frame: &mut Frame<'_
     let mut head = vec![
         Span::styled(" Metrics ", t.accent()),
         Span::styled(
-            format!("{} · last {}", state.zoom.label(), duration(span_ms)),
+            format!("· {} · last {}", state.zoom.label(), span(span_ms)),
             t.muted(),
         ),
     ];
@@ -447,23 +461,32 @@ pub fn render(state: &MetricsState, data: &Data, t: &Theme, frame: &mut Frame<'_
     }
 }
 
-fn panel<'a>(title: &'a str, t: &Theme) -> Block<'a> {
+fn panel<'a>(title: String, t: &Theme) -> Block<'a> {
     Block::new()
         .borders(Borders::TOP)
         .border_style(t.border())
+        .padding(Padding::horizontal(1))
         .title(Span::styled(format!(" {title} "), t.muted()))
 }
 
 fn render_gates_and_rework(state: &MetricsState, t: &Theme, frame: &mut Frame<'_>, area: Rect) {
     let c = &state.collector;
     let gates = c.gates();
-    let rework_rows = 5 + 1;
-    let [gate_area, rework_area] = Layout::vertical([
-        Constraint::Min(2),
-        Constraint::Length(if area.height >= 10 { rework_rows } else { 0 }),
+    // Gates first (one row each), attempts below them when there is room for all five.
+    let rework_rows: u16 = 5 + 1;
+    let gate_rows = u16::try_from(gates.len().max(1) + 1).unwrap_or(u16::MAX);
+    let rework_fits = area.height >= gate_rows.min(4) + rework_rows;
+    let [gate_area, rework_area, _] = Layout::vertical([
+        Constraint::Length(if rework_fits {
+            gate_rows.min(area.height - rework_rows)
+        } else {
+            area.height
+        }),
+        Constraint::Length(if rework_fits { rework_rows } else { 0 }),
+        Constraint::Min(0),
     ])
     .areas(area);
-    let block = panel("Gate pass rate", t);
+    let block = panel("Gate pass rate".into(), t);
     if gates.is_empty() {
         frame.render_widget(
             Paragraph::new("No gate has run yet.")
@@ -494,7 +517,7 @@ fn render_gates_and_rework(state: &MetricsState, t: &Theme, frame: &mut Frame<'_
         frame.render_widget(
             BarChart::default()
                 .direction(Direction::Horizontal)
-                .data(ratatui::widgets::BarGroup::default().bars(&bars))
+                .data(BarGroup::default().bars(&bars))
                 .bar_width(1)
                 .bar_gap(0)
                 .max(100)
@@ -511,10 +534,7 @@ fn render_gates_and_rework(state: &MetricsState, t: &Theme, frame: &mut Frame<'_
         Some(m) => format!("Attempts per merge · mean {m:.1}"),
         None => "Attempts per merge".to_string(),
     };
-    let block = Block::new()
-        .borders(Borders::TOP)
-        .border_style(t.border())
-        .title(Span::styled(format!(" {title} "), t.muted()));
+    let block = panel(title, t);
     let bars: Vec<Bar<'_>> = attempts
         .iter()
         .enumerate()
@@ -535,7 +555,7 @@ fn render_gates_and_rework(state: &MetricsState, t: &Theme, frame: &mut Frame<'_
     frame.render_widget(
         BarChart::default()
             .direction(Direction::Horizontal)
-            .data(ratatui::widgets::BarGroup::default().bars(&bars))
+            .data(BarGroup::default().bars(&bars))
             .bar_width(1)
             .bar_gap(0)
             .label_style(t.muted())
@@ -545,7 +565,7 @@ fn render_gates_and_rework(state: &MetricsState, t: &Theme, frame: &mut Frame<'_
 }
 
 fn render_executors(state: &MetricsState, t: &Theme, frame: &mut Frame<'_>, area: Rect) {
-    let block = panel("Spend per executor", t);
+    let block = panel("Spend per executor".into(), t);
     let executors = state.collector.executors();
     if executors.is_empty() {
         frame.render_widget(
@@ -556,7 +576,7 @@ fn render_executors(state: &MetricsState, t: &Theme, frame: &mut Frame<'_>, area
         );
         return;
     }
-    let name_width = usize::from(area.width.saturating_sub(28)).clamp(6, 14);
+    let name_width = usize::from(area.width.saturating_sub(30)).clamp(6, 14);
     let mut lines = vec![Line::styled(
         format!(
             "{:<name_width$} {:>5} {:>6} {:>6} {:>7}",
@@ -591,7 +611,7 @@ fn fit(text: &str, width: usize) -> String {
 }
 
 fn render_memory(state: &MetricsState, t: &Theme, frame: &mut Frame<'_>, area: Rect) {
-    let block = panel("Process memory · P(ok) pulls", t);
+    let block = panel("Process memory · P(ok) pulls".into(), t);
     if let Some(e) = &state.memory_error {
         frame.render_widget(
             Paragraph::new(e.clone())
@@ -604,7 +624,7 @@ fn render_memory(state: &MetricsState, t: &Theme, frame: &mut Frame<'_>, area: R
     if state.memory.is_empty() {
         frame.render_widget(
             Paragraph::new("Nothing learned yet: each decided run adds to its executor's record.")
-                .wrap(ratatui::widgets::Wrap { trim: true })
+                .wrap(Wrap { trim: true })
                 .style(t.muted())
                 .block(block),
             area,
@@ -614,7 +634,7 @@ fn render_memory(state: &MetricsState, t: &Theme, frame: &mut Frame<'_>, area: R
     let executors: BTreeSet<&str> = state.memory.iter().map(|s| s.executor.as_str()).collect();
     let types: BTreeSet<TaskType> = state.memory.iter().map(|s| s.task_type).collect();
     const CELL: usize = 10;
-    let fits = usize::from(area.width.saturating_sub(9)) / CELL;
+    let fits = usize::from(area.width.saturating_sub(11)) / CELL;
     let shown: Vec<&str> = executors.iter().copied().take(fits.max(1)).collect();
     let mut header = format!("{:<9}", "");
     for e in &shown {
