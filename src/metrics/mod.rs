@@ -179,6 +179,31 @@ fn finished(status: RunStatus) -> bool {
     )
 }
 
+/// How a run ended, as the collector counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    Merged,
+    Rejected,
+    Failed,
+    /// Cancelled or interrupted.
+    Stopped,
+}
+
+/// How a run of `status` ended; `None` while it has not.
+fn ending(status: RunStatus) -> Option<Ending> {
+    match status {
+        RunStatus::Merged => Some(Ending::Merged),
+        RunStatus::Rejected => Some(Ending::Rejected),
+        RunStatus::Failed => Some(Ending::Failed),
+        RunStatus::Cancelled | RunStatus::Interrupted => Some(Ending::Stopped),
+        RunStatus::Queued
+        | RunStatus::Preparing
+        | RunStatus::Running
+        | RunStatus::Gating
+        | RunStatus::AwaitingApproval => None,
+    }
+}
+
 /// The last time anything happened to `run`.
 fn last_change_ms(run: &Run) -> u64 {
     [
@@ -472,10 +497,13 @@ impl MetricsCollector {
 
     /// The run ended: its outcome, its attempts if merged, the operator's latency.
     fn count_outcome(&mut self, run: &Run, before: Option<&Tracked>, now_ms: u64) {
+        let Some(end) = ending(run.status) else {
+            return;
+        };
         let decided_at = run.decision.as_ref().map(|d| d.at_ms);
-        let at = match run.status {
-            RunStatus::Merged | RunStatus::Rejected => decided_at.or(run.finished_ms),
-            _ => run.finished_ms,
+        let at = match end {
+            Ending::Merged | Ending::Rejected => decided_at.or(run.finished_ms),
+            Ending::Failed | Ending::Stopped => run.finished_ms,
         }
         .unwrap_or(now_ms);
         // Did it wait for the operator? Seen live, we know; read back, a merge the operator
@@ -493,18 +521,18 @@ impl MetricsCollector {
             _ => None,
         };
         if let Some(b) = self.timeline.at(at) {
-            match run.status {
-                RunStatus::Merged => b.merged += 1,
-                RunStatus::Rejected => b.rejected += 1,
-                RunStatus::Failed => b.failed += 1,
-                _ => b.stopped += 1,
+            match end {
+                Ending::Merged => b.merged += 1,
+                Ending::Rejected => b.rejected += 1,
+                Ending::Failed => b.failed += 1,
+                Ending::Stopped => b.stopped += 1,
             }
             if let Some(ms) = latency {
                 b.latency_ms.add(ms as f64);
             }
         }
-        match run.status {
-            RunStatus::Merged => {
+        match end {
+            Ending::Merged => {
                 self.totals.merged += 1;
                 let i = (run.attempt.max(1) as usize).min(self.attempts.len()) - 1;
                 self.attempts[i] += 1;
@@ -513,9 +541,9 @@ impl MetricsCollector {
                     .or_default()
                     .merged += 1;
             }
-            RunStatus::Rejected => self.totals.rejected += 1,
-            RunStatus::Failed => self.totals.failed += 1,
-            _ => self.totals.stopped += 1,
+            Ending::Rejected => self.totals.rejected += 1,
+            Ending::Failed => self.totals.failed += 1,
+            Ending::Stopped => self.totals.stopped += 1,
         }
         if let Some(ms) = latency {
             self.latency.add(ms as f64);

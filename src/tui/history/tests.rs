@@ -190,8 +190,9 @@ fn startup_with_100k_runs_reads_one_page() {
     assert!(screen.contains("200 of 100,000 runs"), "{screen}");
     let rss_after = rss_kib();
     eprintln!(
-        "100,000 runs: store open {opened:?}, board's 2,000 runs {:?}, first History frame {first_frame:?}; RSS {:?} KiB -> {:?} KiB",
+        "100,000 runs: store open {opened:?}, board's 2,000 runs {:?}, console + History's first page + first frame {:?} (total {first_frame:?}); RSS {:?} KiB -> {:?} KiB",
         board_loaded - opened,
+        first_frame - board_loaded,
         rss_before,
         rss_after
     );
