@@ -12,6 +12,7 @@ pub mod gates;
 pub mod git;
 pub mod intake;
 pub mod memory;
+pub mod metrics;
 pub mod model;
 pub mod orchestrator;
 pub mod project;

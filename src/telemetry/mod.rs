@@ -1,5 +1,8 @@
-//! Tracing setup: terminal output at the verbosity asked for (`-v`, `-q`, `RUST_LOG`) and a
-//! non-blocking, daily-rolling log file under `.bosun/logs/`.
+//! Tracing setup: terminal output at the verbosity asked for (`-v`, `-q`, `RUST_LOG`), a
+//! non-blocking, daily-rolling log file under `.bosun/logs/`, and the last few thousand
+//! events in memory for the console's Logs screen ([`console_log`]).
+
+mod console;
 
 use std::path::Path;
 
@@ -11,6 +14,8 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::config::TelemetryConfig;
+
+pub use console::{CONSOLE_LOG_CAPACITY, ConsoleLayer, LogBuffer, LogRecord, console_log};
 
 /// Keeps the log file's writer thread alive; drop it last so buffered lines are flushed.
 #[must_use = "dropping the guard stops the file logger"]
@@ -91,6 +96,7 @@ pub fn init(
     let _ = tracing_subscriber::registry()
         .with(stderr_layer)
         .with(file_layer)
+        .with(ConsoleLayer::new(console_log()).with_filter(console::filter()))
         .try_init();
     (TelemetryGuard { _file: guard }, problem)
 }

@@ -221,6 +221,7 @@ impl App {
             }
             Msg::Orchestrator(event) => {
                 self.dirty = true;
+                metrics::observe(&mut self.metrics, &event, self.data.now_ms);
                 match self.data.apply(&event) {
                     Some(Alert::Awaiting { title, .. }) => {
                         vec![Effect::Notify(format!("awaiting approval: {title}"))]

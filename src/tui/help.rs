@@ -4,8 +4,8 @@ use ratatui::Frame;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
-use super::app::{App, centered};
-use super::board;
+use super::app::{App, Tab, centered};
+use super::{board, history, logs, metrics};
 
 /// Keys that work on every screen.
 pub const GLOBAL: [(&str, &str); 8] = [
@@ -31,8 +31,16 @@ pub fn render(app: &App, frame: &mut Frame<'_>) {
     };
     lines.extend(GLOBAL.iter().map(|(k, w)| row(k, w)));
     lines.push(Line::raw(""));
-    lines.push(Line::styled("Board", t.accent()));
-    lines.extend(board::KEYS.iter().map(|(k, w)| row(k, w)));
+    // The screen's own keys: History, Metrics and Logs show theirs in place of the Board's,
+    // so the help fits a 24-line terminal.
+    let (title, keys): (&str, &[(&str, &str)]) = match app.tab {
+        Tab::History => ("History", &history::HELP),
+        Tab::Metrics => ("Metrics", &metrics::HELP),
+        Tab::Logs => ("Logs", &logs::HELP),
+        Tab::Board | Tab::Review => ("Board", &board::KEYS),
+    };
+    lines.push(Line::styled(title, t.accent()));
+    lines.extend(keys.iter().map(|(k, w)| row(k, w)));
     lines.push(Line::raw(""));
     lines.push(Line::styled("any key closes this help", t.muted()));
     let height = u16::try_from(lines.len() + 2).unwrap_or(u16::MAX);
