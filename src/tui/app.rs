@@ -238,6 +238,10 @@ impl App {
                 if animating && now_ms / 1000 != self.data.now_ms / 1000 {
                     self.dirty = true;
                 }
+                // bosun's own log grows without events of its own.
+                if self.tab == Tab::Logs && logs::has_news(&self.logs) {
+                    self.dirty = true;
+                }
                 self.data.now_ms = now_ms;
                 Vec::new()
             }

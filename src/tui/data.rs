@@ -209,7 +209,8 @@ impl Data {
 
     /// Money spent on every run the console knows.
     pub fn spend(&self) -> f64 {
-        self.runs.values().map(|r| r.usage.cost_usd).sum()
+        // A fold from +0.0: an empty f64 sum is -0.0, which prints as "$-0.00".
+        self.runs.values().fold(0.0, |sum, r| sum + r.usage.cost_usd)
     }
 
     /// Mean run duration per task type (finished runs with both timestamps), in ms.
