@@ -191,9 +191,9 @@ pub fn drop_hunks(
         let kept: Vec<bool> = (0..units)
             .map(|h| keep.contains(&(path.as_str(), h)))
             .collect();
-        for h in 0..units {
+        for (h, k) in kept.iter().enumerate() {
             known.insert((path.clone(), h));
-            if !kept[h] {
+            if !k {
                 dropped.push(HunkRef::new(path.clone(), h));
             }
         }
