@@ -226,6 +226,7 @@ fn carry_out(
                         run: run.0.clone(),
                         who: crate::orchestrator::operator(),
                         note: String::new(),
+                        keep: None,
                         reply,
                     })
                     .await;
@@ -245,6 +246,7 @@ fn carry_out(
                         who: crate::orchestrator::operator(),
                         reason,
                         retry,
+                        prompt: None,
                         reply,
                     })
                     .await;
