@@ -5,7 +5,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
 use super::app::{App, centered};
-use super::board;
+use super::{board, review};
 
 /// Keys that work on every screen.
 pub const GLOBAL: [(&str, &str); 8] = [
@@ -33,6 +33,9 @@ pub fn render(app: &App, frame: &mut Frame<'_>) {
     lines.push(Line::raw(""));
     lines.push(Line::styled("Board", t.accent()));
     lines.extend(board::KEYS.iter().map(|(k, w)| row(k, w)));
+    lines.push(Line::raw(""));
+    lines.push(Line::styled("Review", t.accent()));
+    lines.extend(review::HELP.iter().map(|(k, w)| row(k, w)));
     lines.push(Line::raw(""));
     lines.push(Line::styled("any key closes this help", t.muted()));
     let height = u16::try_from(lines.len() + 2).unwrap_or(u16::MAX);
