@@ -10,6 +10,7 @@ mod diff;
 mod export;
 mod merge;
 mod partial;
+mod sides;
 mod worktree;
 
 use std::io::Write;
@@ -21,6 +22,7 @@ pub use diff::{ChangeStatus, DiffSummary, FileChange, diff};
 pub use export::export_tree;
 pub use merge::{MergeMode, MergeOutcome, merge};
 pub use partial::{HunkRef, PartialError, PartialOutcome, drop_hunks, undo_drop};
+pub use sides::{FileSides, first_files};
 pub use worktree::{
     Worktree, create_worktree, default_worktree_root, remove_worktree, stale_worktrees,
 };

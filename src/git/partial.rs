@@ -107,7 +107,7 @@ impl PartialOutcome {
 
 /// The diff of a run as [`crate::diff::load`] makes it (three lines of context, indent
 /// heuristic, renames found): hunk numbers must mean the same thing on both sides.
-fn change<'r>(
+pub(super) fn change<'r>(
     repo: &'r git2::Repository,
     base: &git2::Tree<'_>,
     head: &git2::Tree<'_>,

@@ -62,6 +62,11 @@ pub const HELP: [(&str, &str); 12] = [
     ("esc", "back to the board (or close the dialog)"),
 ];
 
+/// Files read for the first screen of a large change (the rest follows in a second job).
+const FIRST_FILES: usize = 40;
+/// Bytes of file content read for the first screen, at most (about).
+const FIRST_BYTES: usize = 512 * 1024;
+
 /// Lines of a hunk highlighted together (the unit of the highlight cache).
 pub const CHUNK: usize = 128;
 /// Chunks kept before the cache starts over.
@@ -232,7 +237,7 @@ pub fn open(state: &mut ReviewState, _data: &Data, run: RunId) -> Vec<Effect> {
         ..ReviewState::default()
     };
     vec![Effect::load(move |cx| {
-        let change = load(cx, &run).map(Arc::new);
+        let change = load(cx, &run, true).map(Arc::new);
         Msg::Review(Box::new(Loaded::Change {
             run,
             generation,
@@ -241,8 +246,10 @@ pub fn open(state: &mut ReviewState, _data: &Data, run: RunId) -> Vec<Effect> {
     })]
 }
 
-/// Reads a run and its change; runs on the blocking pool.
-pub fn load(cx: &JobContext, run: &RunId) -> Result<Change, String> {
+/// Reads a run and its change; runs on the blocking pool. With `first`, a large change comes
+/// back partial — its first files only, read straight from git, so the first screen does not
+/// wait for the whole diff to be parsed ([`Change::pending`] says how many files are left).
+pub fn load(cx: &JobContext, run: &RunId, first: bool) -> Result<Change, String> {
     let stored = cx
         .store
         .run(run)
@@ -255,13 +262,36 @@ pub fn load(cx: &JobContext, run: &RunId) -> Result<Change, String> {
             stored.status
         ));
     };
-    let diff = crate::diff::load(&cx.repo_root, &base, &head).map_err(|e| {
+    let unreadable = |e: &dyn std::fmt::Display| {
         format!(
             "cannot read the change {}..{}: {e}",
             &base[..base.len().min(10)],
             &head[..head.len().min(10)]
         )
-    })?;
+    };
+    if first {
+        let (sides, total) =
+            crate::git::first_files(&cx.repo_root, &base, &head, FIRST_FILES, FIRST_BYTES)
+                .map_err(|e| unreadable(&e))?;
+        if sides.len() < total {
+            let mut files = Vec::with_capacity(sides.len());
+            for f in &sides {
+                files.push(
+                    crate::diff::from_texts(
+                        f.old_path.as_deref(),
+                        f.old.as_deref(),
+                        f.new_path.as_deref(),
+                        f.new.as_deref(),
+                    )
+                    .map_err(|e| unreadable(&e))?,
+                );
+            }
+            let mut change = Change::new(stored, crate::diff::Diff { files });
+            change.pending = total - sides.len();
+            return Ok(change);
+        }
+    }
+    let diff = crate::diff::load(&cx.repo_root, &base, &head).map_err(|e| unreadable(&e))?;
     Ok(Change::new(stored, diff))
 }
 
@@ -276,17 +306,39 @@ pub fn loaded(state: &mut ReviewState, loaded: Loaded, theme: &Theme, area: Rect
             if state.run.as_ref() != Some(&run) || state.generation != generation {
                 return Vec::new();
             }
-            match change {
-                Ok(change) => {
+            match (change, state.change.take()) {
+                (Ok(change), None) => {
                     state.keep = change.files.iter().map(|f| vec![true; f.units]).collect();
-                    state.change = Some(change);
                     state.error = None;
                     state.cursor = 0;
                     state.offset = 0;
-                    state.highlights = Highlights::default();
+                    state.highlights.chunks.clear();
+                    let rest = change.pending > 0;
+                    state.change = Some(change);
+                    let mut effects = request_highlight(state, theme, area);
+                    if rest {
+                        effects.push(Effect::load(move |cx| {
+                            let change = load(cx, &run, false).map(Arc::new);
+                            Msg::Review(Box::new(Loaded::Change {
+                                run,
+                                generation,
+                                change,
+                            }))
+                        }));
+                    }
+                    effects
+                }
+                (Ok(whole), Some(first)) => {
+                    complete(state, &first, whole);
+                    clamp_view(state, area);
                     request_highlight(state, theme, area)
                 }
-                Err(e) => {
+                (Err(e), Some(first)) => {
+                    state.notice = Some(format!("only part of the change could be read: {e}"));
+                    state.change = Some(first);
+                    Vec::new()
+                }
+                (Err(e), None) => {
                     state.error = Some(e);
                     Vec::new()
                 }
@@ -311,6 +363,29 @@ pub fn loaded(state: &mut ReviewState, loaded: Loaded, theme: &Theme, area: Rect
             request_highlight(state, theme, area)
         }
     }
+}
+
+/// The whole change arrived after its first files: what was chosen and colored on those files
+/// carries over where they are the same.
+fn complete(state: &mut ReviewState, first: &Change, whole: Arc<Change>) {
+    let same = first
+        .diff
+        .files
+        .iter()
+        .zip(&whole.diff.files)
+        .all(|(a, b)| a.path() == b.path() && a.hunks == b.hunks);
+    let mut keep: Vec<Vec<bool>> = whole.files.iter().map(|f| vec![true; f.units]).collect();
+    if same {
+        for (k, old) in keep.iter_mut().zip(&state.keep) {
+            if k.len() == old.len() {
+                k.clone_from(old);
+            }
+        }
+    } else {
+        state.highlights.chunks.clear();
+    }
+    state.keep = keep;
+    state.change = Some(whole);
 }
 
 /// The terminal was resized, the theme changed or the screen is shown again: colors for what
@@ -508,6 +583,12 @@ fn browse(
         }
         KeyCode::Char('i') => state.panel_hidden = !state.panel_hidden,
         KeyCode::Char('a') => match status {
+            Some(RunStatus::AwaitingApproval) if change.pending > 0 => {
+                state.notice = Some(format!(
+                    "the change is still loading ({} more files); approve once it is all here",
+                    change.pending
+                ));
+            }
             Some(RunStatus::AwaitingApproval) => {
                 if state.kept().0 == 0 {
                     state.notice =

@@ -140,6 +140,12 @@ fn render_info(
         Span::styled(format!(" {} ", run.id.short()), t.muted()),
         Span::styled(status.to_string(), t.status(status)),
     ];
+    if change.pending > 0 {
+        spans.push(Span::styled(
+            format!("  loading {} more files…", change.pending),
+            Style::new().fg(t.warn),
+        ));
+    }
     if let Some(score) = run.score {
         spans.push(Span::styled(format!("  score {score:.2}"), t.muted()));
     }

@@ -112,6 +112,9 @@ pub struct Change {
     pub symbols: HashMap<(u32, u32), String>,
     /// Digits of the largest line number (the width of each number column).
     pub number_width: usize,
+    /// Files of the change not loaded yet: the first screen of a large change is shown while
+    /// the rest is parsed (0 once it is all here).
+    pub pending: usize,
 }
 
 /// A file's annotation: where it sits and which lines it covers.
@@ -247,6 +250,7 @@ impl Change {
             files,
             symbols,
             number_width: largest.max(1).ilog10() as usize + 1,
+            pending: 0,
         }
     }
 
