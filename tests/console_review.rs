@@ -237,6 +237,29 @@ async fn reject_with_written_instructions_gives_them_to_the_next_attempt() {
             .any(|a| a.starts_with("reject+retry b.rs must not change;")),
         "{audit:?}"
     );
+
+    // The queued attempt's instructions can be rewritten until it starts; a decided run's not.
+    let rewritten = "Touch a.rs only, and add a test.";
+    let (answer, runs, _, audit) = decide(&project, &config, |reply| Command::Instruct {
+        run: next.id.0.clone(),
+        who: "tester".into(),
+        prompt: rewritten.into(),
+        reply,
+    })
+    .await;
+    assert_eq!(answer.unwrap().feedback.as_deref(), Some(rewritten));
+    let stored = runs.iter().find(|r| r.id == next.id).unwrap();
+    assert_eq!(stored.feedback.as_deref(), Some(rewritten));
+    assert!(audit.iter().any(|a| a.starts_with("instruct")), "{audit:?}");
+    let (answer, _, _, _) = decide(&project, &config, |reply| Command::Instruct {
+        run: run.id.0.clone(),
+        who: "tester".into(),
+        prompt: rewritten.into(),
+        reply,
+    })
+    .await;
+    let e = answer.unwrap_err();
+    assert!(e.to_string().contains("only a queued run"), "{e}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -689,6 +712,45 @@ mod screen {
         f.keys("x");
         f.key(KeyCode::Enter);
         assert!(matches!(f.app.review.mode, Mode::Instructions { .. }));
+    }
+
+    #[test]
+    fn a_queued_retrys_instructions_are_written_from_the_rejected_run() {
+        let mut f = Fixture::new(80, 24);
+        let mut rejected = f.app.data.runs[&RunId(RUN.into())].clone();
+        rejected.status = RunStatus::Rejected;
+        let mut next = run("01j0000000000000000000zretry", "", "");
+        next.status = RunStatus::Queued;
+        next.attempt = 2;
+        next.base = None;
+        next.head = None;
+        next.feedback = Some("The operator rejected the previous attempt: too broad".into());
+        f.app.data.add_runs([rejected, next.clone()]);
+        f.open(RUN);
+        f.key(KeyCode::Char('e'));
+        let Mode::Instructions { queued, text, .. } = &f.app.review.mode else {
+            panic!("the instructions editor opens")
+        };
+        assert_eq!(queued.as_ref(), Some(&next.id));
+        assert_eq!(
+            text.lines(),
+            ["The operator rejected the previous attempt: too broad"]
+        );
+        f.key(KeyCode::Enter);
+        f.keys("Only src/config.rs.");
+        assert_eq!(
+            f.key_with(KeyCode::Char('s'), KeyModifiers::CONTROL),
+            [Effect::Instruct {
+                run: next.id.clone(),
+                prompt:
+                    "The operator rejected the previous attempt: too broad\nOnly src/config.rs."
+                        .into()
+            }]
+        );
+        // Approving or rejecting it again is not possible.
+        assert!(f.key(KeyCode::Char('a')).is_empty());
+        assert!(f.key(KeyCode::Char('r')).is_empty());
+        assert!(matches!(f.app.review.mode, Mode::Browse));
     }
 
     #[test]

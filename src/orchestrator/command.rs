@@ -39,6 +39,18 @@ pub enum Command {
         /// The rejected run, or why not.
         reply: oneshot::Sender<Result<Run, OrchestratorError>>,
     },
+    /// Rewrite the instructions a queued attempt will get (in place of the feedback it was
+    /// queued with), e.g. after a rejection with retry.
+    Instruct {
+        /// Run id or unique prefix of the queued run.
+        run: String,
+        /// Who writes them.
+        who: String,
+        /// The instructions.
+        prompt: String,
+        /// The run, or why not.
+        reply: oneshot::Sender<Result<Run, OrchestratorError>>,
+    },
     /// Stop a queued or active run.
     Cancel {
         /// Run id or unique prefix.

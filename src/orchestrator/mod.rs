@@ -1168,6 +1168,15 @@ impl Orchestrator {
                 let result = self.reject(&run, &who, &reason, retry, prompt);
                 let _ = reply.send(result);
             }
+            Command::Instruct {
+                run,
+                who,
+                prompt,
+                reply,
+            } => {
+                let result = self.instruct(&run, &who, &prompt);
+                let _ = reply.send(result);
+            }
             Command::Cancel { run, reply } => {
                 let result = self.cancel(&run);
                 let _ = reply.send(result);
@@ -1401,6 +1410,40 @@ impl Orchestrator {
             self.announced_idle = false;
         }
         Ok(self.runs.get(&updated.id).cloned().unwrap_or(updated))
+    }
+
+    /// Gives a queued run the operator's own instructions as its feedback.
+    fn instruct(
+        &mut self,
+        prefix: &str,
+        who: &str,
+        prompt: &str,
+    ) -> Result<Run, OrchestratorError> {
+        let run = self.find(prefix)?;
+        if run.status != RunStatus::Queued || self.active.contains_key(&run.id) {
+            return Err(OrchestratorError::WrongState {
+                run: run.id.0.clone(),
+                status: run.status.to_string(),
+                what: "only a queued run's instructions can be rewritten".into(),
+            });
+        }
+        let prompt = prompt.trim().to_string();
+        if prompt.is_empty() {
+            return Err(OrchestratorError::Config(
+                "the instructions are empty; write what the next attempt should do".into(),
+            ));
+        }
+        let updated = self
+            .update(&run.id, |r| r.feedback = Some(prompt))?
+            .unwrap_or(run);
+        self.history(
+            &updated.id,
+            "note",
+            "the operator wrote this attempt's instructions".into(),
+        );
+        self.store
+            .append_audit(who, "instruct", &updated.id.0, &updated.task_id.0, "")?;
+        Ok(updated)
     }
 
     fn cancel(&mut self, prefix: &str) -> Result<Run, OrchestratorError> {

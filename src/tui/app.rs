@@ -137,6 +137,13 @@ pub enum Effect {
         /// the reason.
         prompt: Option<String>,
     },
+    /// Give a queued run (a retry) the operator's own instructions.
+    Instruct {
+        /// The queued run.
+        run: RunId,
+        /// The instructions.
+        prompt: String,
+    },
     /// Cancel a run.
     Cancel(RunId),
     /// Stop or resume starting runs.

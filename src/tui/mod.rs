@@ -264,6 +264,24 @@ fn carry_out(
                 let _ = replies.send(Msg::Flash(answer_line(sent.is_ok(), answer.await, done)));
             });
         }
+        Effect::Instruct { run, prompt } => {
+            tokio::spawn(async move {
+                let (reply, answer) = oneshot::channel();
+                let sent = commands
+                    .send(Command::Instruct {
+                        run: run.0.clone(),
+                        who: crate::orchestrator::operator(),
+                        prompt,
+                        reply,
+                    })
+                    .await;
+                let _ = replies.send(Msg::Flash(answer_line(
+                    sent.is_ok(),
+                    answer.await,
+                    "will start with your instructions",
+                )));
+            });
+        }
         Effect::Cancel(run) => {
             tokio::spawn(async move {
                 let (reply, answer) = oneshot::channel();

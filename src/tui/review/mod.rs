@@ -55,7 +55,10 @@ pub const HELP: [(&str, &str); 12] = [
         "r",
         "reject: reason, then y retry / n drop / e instructions",
     ),
-    ("e", "reject and write the next attempt's instructions"),
+    (
+        "e",
+        "write the next attempt's instructions (reject first, or for a queued retry)",
+    ),
     ("f", "show / hide the file list"),
     ("i", "show / hide the gates and risk card"),
     ("ctrl-s", "send the instructions being written"),
@@ -134,10 +137,13 @@ pub enum Mode {
     },
     /// Writing the instructions the next attempt gets.
     Instructions {
-        /// The reason given.
+        /// The reason given (when rejecting now).
         reason: String,
         /// The text field.
         text: Box<TextArea<'static>>,
+        /// The attempt already queued after an earlier rejection, whose instructions these
+        /// replace (`None`: rejecting now, with a retry).
+        queued: Option<RunId>,
     },
 }
 
@@ -486,15 +492,33 @@ pub fn key(
                 }
             }
         }
-        Mode::Instructions { reason, mut text } => {
+        Mode::Instructions {
+            reason,
+            mut text,
+            queued,
+        } => {
             let send = key.modifiers.contains(KeyModifiers::CONTROL)
                 && matches!(key.code, KeyCode::Char('s'));
             if send && let Some(run) = state.run.clone() {
                 let prompt = text.lines().join("\n").trim().to_string();
                 if prompt.is_empty() {
                     state.notice = Some("the instructions are empty".into());
-                    state.mode = Mode::Instructions { reason, text };
+                    state.mode = Mode::Instructions {
+                        reason,
+                        text,
+                        queued,
+                    };
                     return (Vec::new(), false);
+                }
+                if let Some(queued) = queued {
+                    state.notice = Some("saving the next attempt's instructions…".into());
+                    return (
+                        vec![Effect::Instruct {
+                            run: queued,
+                            prompt,
+                        }],
+                        false,
+                    );
                 }
                 state.notice = Some("rejecting; the next attempt gets your instructions…".into());
                 return (
@@ -507,11 +531,17 @@ pub fn key(
                     false,
                 );
             }
-            if key.code == KeyCode::Esc {
-                state.mode = Mode::AskRetry { reason };
-            } else {
-                text.input(key);
-                state.mode = Mode::Instructions { reason, text };
+            match (key.code, &queued) {
+                (KeyCode::Esc, Some(_)) => {}
+                (KeyCode::Esc, None) => state.mode = Mode::AskRetry { reason },
+                _ => {
+                    text.input(key);
+                    state.mode = Mode::Instructions {
+                        reason,
+                        text,
+                        queued,
+                    };
+                }
             }
             (Vec::new(), false)
         }
@@ -520,18 +550,28 @@ pub fn key(
 
 /// The instructions editor, with the sentence the next attempt would get otherwise.
 fn instructions(reason: String) -> Mode {
-    let mut text = TextArea::new(
-        format!("The operator rejected the previous attempt: {reason}")
-            .lines()
-            .map(String::from)
-            .collect(),
-    );
-    text.move_cursor(ratatui_textarea::CursorMove::Bottom);
-    text.move_cursor(ratatui_textarea::CursorMove::End);
+    let text = editor(&format!(
+        "The operator rejected the previous attempt: {reason}"
+    ));
     Mode::Instructions {
         reason,
-        text: Box::new(text),
+        text,
+        queued: None,
     }
+}
+
+/// A text field holding `text`, the cursor at its end.
+fn editor(text: &str) -> Box<TextArea<'static>> {
+    let mut field = TextArea::new(text.lines().map(String::from).collect());
+    field.move_cursor(ratatui_textarea::CursorMove::Bottom);
+    field.move_cursor(ratatui_textarea::CursorMove::End);
+    Box::new(field)
+}
+
+/// The attempt queued after `run` was rejected with a retry, if it has not started.
+fn queued_retry<'d>(data: &'d Data, run: &crate::model::Run) -> Option<&'d crate::model::Run> {
+    data.latest_run(&run.task_id)
+        .filter(|r| r.status == RunStatus::Queued && r.attempt > run.attempt)
 }
 
 fn reason_field() -> Box<TextArea<'static>> {
@@ -605,6 +645,23 @@ fn browse(
                     text: reason_field(),
                     then_instructions: c == 'e',
                 };
+            }
+            Some(RunStatus::Rejected) if c == 'e' => {
+                let run = data.runs.get(&change.run.id).unwrap_or(&change.run);
+                match queued_retry(data, run) {
+                    Some(next) => {
+                        state.mode = Mode::Instructions {
+                            reason: String::new(),
+                            text: editor(next.feedback.as_deref().unwrap_or_default()),
+                            queued: Some(next.id.clone()),
+                        };
+                    }
+                    None => {
+                        state.notice = Some(
+                            "no attempt is waiting after this one: nothing to instruct".into(),
+                        );
+                    }
+                }
             }
             other => state.notice = Some(read_only(other, "rejected")),
         },

@@ -762,7 +762,7 @@ fn render_dialog(
                 Paragraph::new(lines).wrap(Wrap { trim: true }),
             );
         }
-        Mode::Instructions { text, .. } => {
+        Mode::Instructions { text, queued, .. } => {
             let height = area.height.saturating_sub(2).clamp(5, 14);
             let box_area = centered(area, width, height);
             frame.render_widget(Clear, box_area);
@@ -777,10 +777,12 @@ fn render_dialog(
             text.set_style(t.text());
             text.set_cursor_line_style(Style::new());
             frame.render_widget(&text, field);
-            frame.render_widget(
-                Paragraph::new(hint("ctrl-s: reject and retry with these    esc: back")),
-                help,
-            );
+            let keys = if queued.is_some() {
+                "ctrl-s: save them for the queued attempt    esc: cancel"
+            } else {
+                "ctrl-s: reject and retry with these    esc: back"
+            };
+            frame.render_widget(Paragraph::new(hint(keys)), help);
         }
     }
 }
