@@ -596,6 +596,20 @@ mod screen {
                 keep: Some(keep)
             }]
         );
+        assert!(f.screen().contains("approving 3 of 5 hunks…"));
+        // What was sent is said until the run's status moves on.
+        let mut moved = f.app.data.runs[&RunId(RUN.into())].clone();
+        moved.status = RunStatus::Failed;
+        f.app
+            .update(Msg::Orchestrator(bosun::orchestrator::Event::Run {
+                run: Box::new(moved.clone()),
+            }));
+        assert!(!f.screen().contains("approving"), "{}", f.screen());
+        moved.status = RunStatus::AwaitingApproval;
+        f.app
+            .update(Msg::Orchestrator(bosun::orchestrator::Event::Run {
+                run: Box::new(moved),
+            }));
         // Any other key cancels a confirmation; all hunks kept approves the whole change.
         f.key(KeyCode::Char('g'));
         f.key(KeyCode::Char('n'));

@@ -222,6 +222,7 @@ fn carry_out(
         Effect::Approve { run, keep } => {
             tokio::spawn(async move {
                 let done = match &keep {
+                    Some(k) if k.len() == 1 => "approved (1 selected hunk) and merged".into(),
                     Some(k) => format!("approved ({} selected hunks) and merged", k.len()),
                     None => "approved and merged".to_string(),
                 };

@@ -183,6 +183,9 @@ pub struct ReviewState {
     pub mode: Mode,
     /// A line for the operator (why a key did nothing, what was sent).
     pub notice: Option<String>,
+    /// The notice says what was sent about the run while it had this status: it goes once
+    /// the status changes (the orchestrator's answer is in the footer).
+    pub notice_while: Option<RunStatus>,
     /// Syntax colors.
     pub highlights: Highlights,
 }
@@ -410,6 +413,7 @@ pub fn key(
     key: KeyEvent,
 ) -> (Vec<Effect>, bool) {
     state.notice = None;
+    state.notice_while = None;
     let mode = std::mem::take(&mut state.mode);
     match mode {
         Mode::Browse => browse(state, data, theme, area, key),
@@ -419,11 +423,12 @@ pub fn key(
             {
                 let keep = state.selection();
                 let (kept, all) = state.kept();
-                state.notice = Some(if keep.is_some() {
+                let text = if keep.is_some() {
                     format!("approving {kept} of {all} hunks…")
                 } else {
                     "approving…".into()
-                });
+                };
+                sent(state, data, text);
                 return (vec![Effect::Approve { run, keep }], false);
             }
             (Vec::new(), false)
@@ -472,11 +477,15 @@ pub fn key(
             };
             match key.code {
                 KeyCode::Char('y') => {
-                    state.notice = Some("rejecting; another attempt will follow…".into());
+                    sent(
+                        state,
+                        data,
+                        "rejecting; another attempt will follow…".into(),
+                    );
                     (vec![reject(true)], false)
                 }
                 KeyCode::Char('n') => {
-                    state.notice = Some("rejecting…".into());
+                    sent(state, data, "rejecting…".into());
                     (vec![reject(false)], false)
                 }
                 KeyCode::Char('e') => {
@@ -520,7 +529,11 @@ pub fn key(
                         false,
                     );
                 }
-                state.notice = Some("rejecting; the next attempt gets your instructions…".into());
+                sent(
+                    state,
+                    data,
+                    "rejecting; the next attempt gets your instructions…".into(),
+                );
                 return (
                     vec![Effect::Reject {
                         run,
@@ -546,6 +559,12 @@ pub fn key(
             (Vec::new(), false)
         }
     }
+}
+
+/// Says what was sent, for as long as the run keeps its status.
+fn sent(state: &mut ReviewState, data: &Data, text: String) {
+    state.notice = Some(text);
+    state.notice_while = state.status(data);
 }
 
 /// The instructions editor, with the sentence the next attempt would get otherwise.

@@ -167,7 +167,11 @@ fn render_info(
         t.muted(),
     ));
     spans.push(Span::styled(run.task_title.clone(), t.accent()));
-    let line = match &state.notice {
+    let notice = state
+        .notice
+        .as_ref()
+        .filter(|_| state.notice_while.is_none_or(|s| s == status));
+    let line = match notice {
         Some(notice) => Line::from(vec![
             Span::styled(format!(" {} ", run.id.short()), t.muted()),
             Span::styled(notice.clone(), Style::new().fg(t.warn)),
@@ -683,9 +687,12 @@ fn render_dialog(
             let question = if kept == all {
                 format!("Approve all {all} hunks and merge into {target}?")
             } else {
+                let others = match all - kept {
+                    1 => "The other one is".to_string(),
+                    n => format!("The {n} others are"),
+                };
                 format!(
-                    "Approve {kept} of {all} hunks and merge into {target}? The {} others are reversed on the run's branch first.",
-                    all - kept
+                    "Approve {kept} of {all} hunks and merge into {target}? {others} reversed on the run's branch first."
                 )
             };
             let lines = vec![
