@@ -920,6 +920,31 @@ mod screen {
         assert!(!keep.contains(&HunkRef::new("f00.txt", 0)));
     }
 
+    #[test]
+    fn colors_made_with_the_old_theme_are_dropped_and_asked_again() {
+        let mut f = Fixture::new(80, 24);
+        let effects = f.app.open_review(RunId(RUN.into()));
+        let mut queue = Vec::new();
+        for e in effects {
+            let Effect::Load(job) = e else { panic!() };
+            queue.extend(f.app.update((job.0)(&f.cx)));
+        }
+        let (Some(Effect::Load(stale)), true) = (queue.pop(), queue.is_empty()) else {
+            panic!("one highlight job")
+        };
+        // The theme changes while the job runs: nothing more is asked yet (one job at a time).
+        assert!(f.key(KeyCode::Char('t')).is_empty());
+        let again = f.app.update((stale.0)(&f.cx));
+        assert!(
+            f.app.review.highlights.chunks.is_empty(),
+            "the old colors are dropped"
+        );
+        assert_eq!(again.len(), 1, "and asked again with the new theme");
+        f.settle(again);
+        assert!(!f.app.review.highlights.chunks.is_empty());
+        assert_eq!(f.app.review.highlights.theme, f.app.theme.syntax);
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn hunks_chosen_on_screen_are_the_hunks_merged() {
         let dir = tempfile::tempdir().unwrap();

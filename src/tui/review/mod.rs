@@ -108,8 +108,9 @@ pub enum Loaded {
         run: RunId,
         /// The request they answer.
         generation: u64,
-        /// The syntect theme they were made with.
-        theme: String,
+        /// The cache they were made for ([`Highlights::epoch`]): colors made with another
+        /// theme, or for a change since replaced, are dropped.
+        epoch: u64,
         /// The chunks.
         chunks: Vec<(ChunkKey, Arc<Chunk>)>,
     },
@@ -156,6 +157,16 @@ pub struct Highlights {
     pub chunks: HashMap<ChunkKey, Arc<Chunk>>,
     /// A job is running.
     pub in_flight: bool,
+    /// Counts the times the cache was emptied because its colors no longer apply.
+    pub epoch: u64,
+}
+
+impl Highlights {
+    /// Forgets every color (another theme, another change).
+    fn invalidate(&mut self) {
+        self.chunks.clear();
+        self.epoch += 1;
+    }
 }
 
 /// The review screen's state.
@@ -321,7 +332,7 @@ pub fn loaded(state: &mut ReviewState, loaded: Loaded, theme: &Theme, area: Rect
                     state.error = None;
                     state.cursor = 0;
                     state.offset = 0;
-                    state.highlights.chunks.clear();
+                    state.highlights.invalidate();
                     let rest = change.pending > 0;
                     state.change = Some(change);
                     let mut effects = request_highlight(state, theme, area);
@@ -356,14 +367,14 @@ pub fn loaded(state: &mut ReviewState, loaded: Loaded, theme: &Theme, area: Rect
         Loaded::Highlight {
             run,
             generation,
-            theme: made_with,
+            epoch,
             chunks,
         } => {
             if state.run.as_ref() != Some(&run) || state.generation != generation {
                 return Vec::new();
             }
             state.highlights.in_flight = false;
-            if made_with == state.highlights.theme {
+            if epoch == state.highlights.epoch {
                 if state.highlights.chunks.len() + chunks.len() > CACHE_CHUNKS {
                     state.highlights.chunks.clear();
                 }
@@ -391,7 +402,7 @@ fn complete(state: &mut ReviewState, first: &Change, whole: Arc<Change>) {
             }
         }
     } else {
-        state.highlights.chunks.clear();
+        state.highlights.invalidate();
     }
     state.keep = keep;
     state.change = Some(whole);
@@ -780,7 +791,7 @@ fn request_highlight(state: &mut ReviewState, theme: &Theme, area: Rect) -> Vec<
     }
     if state.highlights.theme != theme.syntax {
         state.highlights.theme = theme.syntax.clone();
-        state.highlights.chunks.clear();
+        state.highlights.invalidate();
     }
     let (Some(change), Some(run)) = (state.change.clone(), state.run.clone()) else {
         return Vec::new();
@@ -833,13 +844,14 @@ fn request_highlight(state: &mut ReviewState, theme: &Theme, area: Rect) -> Vec<
     }
     state.highlights.in_flight = true;
     let generation = state.generation;
+    let epoch = state.highlights.epoch;
     let syntax = theme.syntax.clone();
     vec![Effect::load(move |_| {
         let chunks = highlight(&change, &syntax, jobs);
         Msg::Review(Box::new(Loaded::Highlight {
             run,
             generation,
-            theme: syntax,
+            epoch,
             chunks,
         }))
     })]

@@ -181,12 +181,12 @@ fn render_info(
     frame.render_widget(Paragraph::new(line), area);
 }
 
-/// `●` every unit kept, `◐` some, `○` none.
-fn keep_mark(units: &[bool]) -> &'static str {
+/// How much of a file is kept: its mark in the file list and on its header.
+fn keep_marks(units: &[bool]) -> (&'static str, &'static str) {
     match (units.iter().all(|k| *k), units.iter().any(|k| *k)) {
-        (true, _) => "●",
-        (false, true) => "◐",
-        (false, false) => "○",
+        (true, _) => ("●", "[x] "),
+        (false, true) => ("◐", "[~] "),
+        (false, false) => ("○", "[ ] "),
     }
 }
 
@@ -249,7 +249,7 @@ fn render_files(
             let room = width.saturating_sub(4 + counts.chars().count() + notes.chars().count());
             let units = state.keep.get(i).map_or(&[][..], Vec::as_slice);
             let mut spans = vec![
-                Span::styled(keep_mark(units), t.accent()),
+                Span::styled(keep_marks(units).0, t.accent()),
                 Span::styled(format!("{} ", status_letter(file.status)), t.muted()),
                 Span::styled(format!("{:<room$}", tail(file.path(), room)), t.text()),
                 Span::styled(format!(" +{}", summary.added), Style::new().fg(t.added)),
@@ -338,11 +338,7 @@ fn row_line(
             let f = &change.diff.files[file as usize];
             let summary = &change.files[file as usize];
             let units = state.keep.get(file as usize).map_or(&[][..], Vec::as_slice);
-            let mark = match keep_mark(units) {
-                "●" => "[x] ",
-                "◐" => "[~] ",
-                _ => "[ ] ",
-            };
+            let mark = keep_marks(units).1;
             let mut spans = vec![
                 Span::styled(mark, t.accent()),
                 Span::styled(f.path().to_string(), t.accent()),
@@ -483,11 +479,14 @@ fn whole_file(f: &FileDiff) -> String {
     if let Some((old, new)) = f.mode_change {
         return format!("mode {old:o} → {new:o}");
     }
-    match (f.status, &f.old_path) {
-        (ChangeStatus::Renamed, Some(old)) => format!("renamed from {old}, content unchanged"),
-        (ChangeStatus::Added, _) => "empty file added".into(),
-        (ChangeStatus::Deleted, _) => "empty file deleted".into(),
-        _ => "no text change".into(),
+    match f.status {
+        ChangeStatus::Renamed => format!(
+            "renamed from {}, content unchanged",
+            f.old_path.as_deref().unwrap_or("?")
+        ),
+        ChangeStatus::Added => "empty file added".into(),
+        ChangeStatus::Deleted => "empty file deleted".into(),
+        ChangeStatus::Modified => "no text change".into(),
     }
 }
 
@@ -546,7 +545,7 @@ fn code(text: &str, colors: Option<&Spans>, base: Style, room: usize) -> Vec<Spa
 }
 
 fn render_panel(change: &Change, t: &Theme, frame: &mut Frame<'_>, area: Rect, side: bool) {
-    let card = crate::gates::semantic::risk_card(&change.run.annotations);
+    let card = &change.card;
     let gates = &change.run.gates;
     if side {
         let gate_rows = u16::try_from(gates.len() * 2 + 2).unwrap_or(u16::MAX);
@@ -556,13 +555,13 @@ fn render_panel(change: &Change, t: &Theme, frame: &mut Frame<'_>, area: Rect, s
         ])
         .areas(area);
         render_gates(gates, t, frame, top);
-        render_card(&card, t, frame, bottom);
+        render_card(card, t, frame, bottom);
     } else if area.width >= 70 {
         let [left, right] =
             Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
                 .areas(area);
         render_gates(gates, t, frame, left);
-        render_card(&card, t, frame, right);
+        render_card(card, t, frame, right);
     } else {
         render_gates(gates, t, frame, area);
     }

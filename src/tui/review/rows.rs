@@ -112,6 +112,8 @@ pub struct Change {
     pub symbols: HashMap<(u32, u32), String>,
     /// Digits of the largest line number (the width of each number column).
     pub number_width: usize,
+    /// The risk card of the run's annotations (`gates::semantic::risk_card`).
+    pub card: Vec<String>,
     /// Files of the change not loaded yet: the first screen of a large change is shown while
     /// the rest is parsed (0 once it is all here).
     pub pending: usize,
@@ -242,6 +244,7 @@ impl Change {
             });
         }
         Change {
+            card: crate::gates::semantic::risk_card(&run.annotations),
             run,
             diff,
             rows,
