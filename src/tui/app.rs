@@ -69,7 +69,7 @@ pub enum Msg {
     Orchestrator(Event),
     /// The frame timer: time moves on (elapsed times, spinners).
     Tick(u64),
-    /// A run's change, loaded for Review.
+    /// A review job finished: a run's change, or syntax colors for it.
     Review(Box<review::Loaded>),
     /// A page of history.
     History(history::Page),
