@@ -69,6 +69,7 @@ pub fn approve(ctx: &Context, args: &ApproveArgs) -> anyhow::Result<ExitCode> {
         run: args.run.clone(),
         who,
         note: args.note.clone(),
+        keep: None,
         reply,
     })?;
     println!(
@@ -95,6 +96,7 @@ pub fn reject(ctx: &Context, args: &RejectArgs) -> anyhow::Result<ExitCode> {
         who,
         reason: args.reason.clone(),
         retry: args.retry,
+        prompt: None,
         reply,
     })?;
     if args.retry {

@@ -155,7 +155,7 @@ pub fn merge(
 /// Brings the clean checkout at `dir` (whose HEAD is the target branch, not yet moved) to
 /// commit `new_id`: index and files. Untracked files in the way make it refuse; libgit2 finds
 /// every such conflict before it writes anything, so a refusal changes nothing.
-fn follow(
+pub(super) fn follow(
     checked_out: &git2::Repository,
     dir: &Path,
     branch: &str,

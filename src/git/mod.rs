@@ -9,6 +9,8 @@ mod commit;
 mod diff;
 mod export;
 mod merge;
+mod partial;
+mod sides;
 mod worktree;
 
 use std::io::Write;
@@ -19,6 +21,8 @@ pub use commit::{commit_all, commit_file, head, read_file, read_file_at};
 pub use diff::{ChangeStatus, DiffSummary, FileChange, diff};
 pub use export::export_tree;
 pub use merge::{MergeMode, MergeOutcome, merge};
+pub use partial::{HunkRef, PartialError, PartialOutcome, drop_hunks, undo_drop};
+pub use sides::{FileSides, first_files};
 pub use worktree::{
     Worktree, create_worktree, default_worktree_root, remove_worktree, stale_worktrees,
 };

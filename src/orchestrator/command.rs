@@ -2,6 +2,7 @@
 
 use tokio::sync::oneshot;
 
+use crate::git::HunkRef;
 use crate::model::Run;
 
 /// A request to the orchestrator. Requests that can fail carry a reply channel.
@@ -15,6 +16,10 @@ pub enum Command {
         who: String,
         /// Optional note for the audit trail.
         note: String,
+        /// Approve only these hunks (file path and hunk index as `diff::load` numbers them):
+        /// the others are reversed on the run's branch before the merge, and the decision
+        /// records which were dropped. `None` approves the whole change.
+        keep: Option<Vec<HunkRef>>,
         /// The merged run, or why not.
         reply: oneshot::Sender<Result<Run, OrchestratorError>>,
     },
@@ -28,7 +33,22 @@ pub enum Command {
         reason: String,
         /// Queue another attempt.
         retry: bool,
+        /// With `retry`: the operator's own instructions for the next attempt, given to it in
+        /// place of the usual "the operator rejected the previous attempt: <reason>".
+        prompt: Option<String>,
         /// The rejected run, or why not.
+        reply: oneshot::Sender<Result<Run, OrchestratorError>>,
+    },
+    /// Rewrite the instructions a queued attempt will get (in place of the feedback it was
+    /// queued with), e.g. after a rejection with retry.
+    Instruct {
+        /// Run id or unique prefix of the queued run.
+        run: String,
+        /// Who writes them.
+        who: String,
+        /// The instructions.
+        prompt: String,
+        /// The run, or why not.
         reply: oneshot::Sender<Result<Run, OrchestratorError>>,
     },
     /// Stop a queued or active run.
@@ -55,6 +75,9 @@ pub enum OrchestratorError {
     /// A git operation failed.
     #[error(transparent)]
     Git(#[from] crate::git::GitError),
+    /// Part of a change could not be approved (the hunks chosen no longer match the run).
+    #[error(transparent)]
+    Partial(#[from] crate::git::PartialError),
     /// The task list could not be read or ticked.
     #[error(transparent)]
     Intake(#[from] crate::intake::IntakeError),

@@ -108,6 +108,49 @@ pub fn operator() -> String {
         .unwrap_or_else(|_| "operator".to_string())
 }
 
+/// Ticks task `task_id` in the task list as it is on `target` after the merge `merged`;
+/// returns the target's tip and a note when nothing was ticked. A checkbox left unticked does
+/// not undo the merge.
+fn tick(
+    repo: &std::path::Path,
+    target: &str,
+    files: &[PathBuf],
+    rules: &crate::intake::TypeRules,
+    task_id: &str,
+    title: &str,
+    merged: git::MergeOutcome,
+) -> Result<(String, Option<String>), OrchestratorError> {
+    let mut sources = Vec::new();
+    for f in files {
+        if let Some(bytes) = git::read_file(repo, target, f)? {
+            sources.push((f.clone(), bytes));
+        }
+    }
+    match crate::intake::tick_sources(&sources, rules, task_id) {
+        Ok((_, Some((i, bytes)))) => {
+            match git::commit_file(
+                repo,
+                target,
+                &sources[i].0,
+                &bytes,
+                &format!("bosun: done {task_id} {title}"),
+            ) {
+                Ok(commit) => Ok((commit, None)),
+                Err(e) => Ok((
+                    merged.commit,
+                    Some(format!("merged, but the checkbox was not ticked: {e}")),
+                )),
+            }
+        }
+        Ok((_, None)) => Ok((merged.commit, Some("the task was already ticked".into()))),
+        Err(IntakeError::TaskNotFound { .. }) => Ok((
+            merged.commit,
+            Some("the task is no longer in the task list; nothing to tick".into()),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
 impl Orchestrator {
     /// Opens the store (taking the repository lock), recovers from an earlier crash, and
     /// returns an orchestrator ready to [`spawn`](Self::spawn).
@@ -938,7 +981,7 @@ impl Orchestrator {
                         }
                     }
                     policy::Verdict::AutoApprove(rule) => {
-                        if let Err(e) = self.approve(&id.0, "policy", &rule).await {
+                        if let Err(e) = self.approve(&id.0, "policy", &rule, None).await {
                             // Left awaiting approval: the operator decides.
                             let _ = self.store.append_event(
                                 &id,
@@ -1108,9 +1151,10 @@ impl Orchestrator {
                 run,
                 who,
                 note,
+                keep,
                 reply,
             } => {
-                let result = self.approve(&run, &who, &note).await;
+                let result = self.approve(&run, &who, &note, keep).await;
                 let _ = reply.send(result);
             }
             Command::Reject {
@@ -1118,9 +1162,19 @@ impl Orchestrator {
                 who,
                 reason,
                 retry,
+                prompt,
                 reply,
             } => {
-                let result = self.reject(&run, &who, &reason, retry);
+                let result = self.reject(&run, &who, &reason, retry, prompt);
+                let _ = reply.send(result);
+            }
+            Command::Instruct {
+                run,
+                who,
+                prompt,
+                reply,
+            } => {
+                let result = self.instruct(&run, &who, &prompt);
                 let _ = reply.send(result);
             }
             Command::Cancel { run, reply } => {
@@ -1150,6 +1204,7 @@ impl Orchestrator {
         prefix: &str,
         who: &str,
         note: &str,
+        keep: Option<Vec<git::HunkRef>>,
     ) -> Result<Run, OrchestratorError> {
         let run = self.find(prefix)?;
         if run.status != RunStatus::AwaitingApproval {
@@ -1159,6 +1214,20 @@ impl Orchestrator {
                 what: "only a run awaiting approval can be approved".into(),
             });
         }
+        // A partial approval reverses the deselected hunks of the reviewed change base..head.
+        let partial = match keep {
+            Some(keep) => match (run.base.clone(), run.head.clone()) {
+                (Some(base), Some(head)) => Some((base, head, keep)),
+                _ => {
+                    return Err(OrchestratorError::WrongState {
+                        run: run.id.0.clone(),
+                        status: run.status.to_string(),
+                        what: "the run has no recorded change to choose hunks from".into(),
+                    });
+                }
+            },
+            None => None,
+        };
         let repo = self.project.root.clone();
         let target = run.target.clone();
         let branch = run.branch.clone();
@@ -1171,47 +1240,41 @@ impl Orchestrator {
             "bosun: merge {branch} ({task_id}: {title})\n\nBosun-Task: {task_id}\nBosun-Run: {}",
             run.id
         );
-        let merged = tokio::task::spawn_blocking(
-            move || -> Result<(String, Option<String>), OrchestratorError> {
-                let outcome = git::merge(&repo, &target, &branch, mode, &message)?;
-                // Tick the task in the task list as it is on the target branch after the merge.
-                let mut sources = Vec::new();
-                for f in &files {
-                    if let Some(bytes) = git::read_file(&repo, &target, f)? {
-                        sources.push((f.clone(), bytes));
+        let drop_message = format!(
+            "bosun: drop the hunks the operator did not approve\n\nBosun-Task: {task_id}\nBosun-Run: {}",
+            run.id
+        );
+        let merged = tokio::task::spawn_blocking(move || {
+            // A partial approval first reverses the deselected hunks on the run's branch.
+            let dropped = match &partial {
+                Some((base, head, keep)) => Some(git::drop_hunks(
+                    &repo,
+                    &branch,
+                    base,
+                    head,
+                    keep,
+                    &drop_message,
+                )?),
+                None => None,
+            };
+            let outcome = match git::merge(&repo, &target, &branch, mode, &message) {
+                Ok(outcome) => outcome,
+                Err(e) => {
+                    // Leave the run as the operator reviewed it.
+                    if let Some(d) = &dropped
+                        && let Err(undo) = git::undo_drop(&repo, &branch, d)
+                    {
+                        tracing::warn!(branch, error = %undo, "cannot undo dropping hunks");
                     }
+                    return Err(e.into());
                 }
-                match crate::intake::tick_sources(&sources, &rules, &task_id) {
-                    Ok((_, Some((i, bytes)))) => {
-                        match git::commit_file(
-                            &repo,
-                            &target,
-                            &sources[i].0,
-                            &bytes,
-                            &format!("bosun: done {task_id} {title}"),
-                        ) {
-                            Ok(commit) => Ok((commit, None)),
-                            // The merge is done; a checkbox left unticked must not undo it.
-                            Err(e) => Ok((
-                                outcome.commit,
-                                Some(format!("merged, but the checkbox was not ticked: {e}")),
-                            )),
-                        }
-                    }
-                    Ok((_, None)) => {
-                        Ok((outcome.commit, Some("the task was already ticked".into())))
-                    }
-                    Err(IntakeError::TaskNotFound { .. }) => Ok((
-                        outcome.commit,
-                        Some("the task is no longer in the task list; nothing to tick".into()),
-                    )),
-                    Err(e) => Err(e.into()),
-                }
-            },
-        )
+            };
+            let (head, note) = tick(&repo, &target, &files, &rules, &task_id, &title, outcome)?;
+            Ok::<_, OrchestratorError>((head, note, dropped))
+        })
         .await
         .map_err(|e| OrchestratorError::Config(format!("merge task failed: {e}")))?;
-        let (head, note_from_tick) = match merged {
+        let (head, note_from_tick, dropped) = match merged {
             Ok(v) => v,
             Err(e) => {
                 let _ = self.store.append_event(
@@ -1225,11 +1288,20 @@ impl Orchestrator {
                 return Err(e);
             }
         };
+        // "approved 3 of 5 hunks; dropped: src/a.rs#2, …" when part of the change was left out.
+        let partial_note = dropped
+            .filter(|d| !d.dropped.is_empty())
+            .map(|d| d.describe());
+        let reason = match (&partial_note, note.trim()) {
+            (Some(p), "") => p.clone(),
+            (Some(p), n) => format!("{n} ({p})"),
+            (None, n) => n.to_string(),
+        };
         let decision = Decision {
             verdict: "approve".into(),
             by: who.to_string(),
             at_ms: now_ms(),
-            reason: note.to_string(),
+            reason,
         };
         let updated = self
             .update_and_learn(
@@ -1242,23 +1314,15 @@ impl Orchestrator {
                 Self::approval_observations,
             )?
             .unwrap_or(run);
-        if let Some(n) = note_from_tick {
-            let _ = self.store.append_event(
-                &updated.id,
-                &RunEvent {
-                    at_ms: now_ms(),
-                    kind: "note".into(),
-                    text: n,
-                },
-            );
+        for n in partial_note.iter().cloned().chain(note_from_tick) {
+            self.history(&updated.id, "note", n);
         }
-        self.store.append_audit(
-            who,
-            "approve",
-            &updated.id.0,
-            &updated.task_id.0,
-            &format!("merged into {} at {head}; {note}", updated.target),
-        )?;
+        let mut detail = format!("merged into {} at {head}; {note}", updated.target);
+        if let Some(p) = &partial_note {
+            detail.push_str(&format!("; {p}"));
+        }
+        self.store
+            .append_audit(who, "approve", &updated.id.0, &updated.task_id.0, &detail)?;
         self.discard(&updated)?;
         if self.options.schedule {
             self.reload_tasks()?;
@@ -1272,6 +1336,7 @@ impl Orchestrator {
         who: &str,
         reason: &str,
         retry: bool,
+        prompt: Option<String>,
     ) -> Result<Run, OrchestratorError> {
         let run = self.find(prefix)?;
         if !matches!(run.status, RunStatus::AwaitingApproval | RunStatus::Failed) {
@@ -1311,16 +1376,30 @@ impl Orchestrator {
                 },
             )?
             .unwrap_or(run);
+        // The operator's own instructions for the next attempt replace the usual feedback.
+        let instructions = prompt
+            .filter(|p| retry && !p.trim().is_empty())
+            .map(|p| p.trim().to_string());
+        let mut detail = reason.to_string();
+        if instructions.is_some() {
+            detail.push_str("; the next attempt's instructions were written by the operator");
+            self.history(
+                &updated.id,
+                "note",
+                "the operator wrote the next attempt's instructions".into(),
+            );
+        }
         self.store.append_audit(
             who,
             if retry { "reject+retry" } else { "reject" },
             &updated.id.0,
             &updated.task_id.0,
-            reason,
+            &detail,
         )?;
         self.discard(&updated)?;
         if retry {
-            let feedback = format!("The operator rejected the previous attempt: {reason}");
+            let feedback = instructions
+                .unwrap_or_else(|| format!("The operator rejected the previous attempt: {reason}"));
             let again = self.new_run(
                 &updated.task_id,
                 &updated.task_title,
@@ -1331,6 +1410,40 @@ impl Orchestrator {
             self.announced_idle = false;
         }
         Ok(self.runs.get(&updated.id).cloned().unwrap_or(updated))
+    }
+
+    /// Gives a queued run the operator's own instructions as its feedback.
+    fn instruct(
+        &mut self,
+        prefix: &str,
+        who: &str,
+        prompt: &str,
+    ) -> Result<Run, OrchestratorError> {
+        let run = self.find(prefix)?;
+        if run.status != RunStatus::Queued || self.active.contains_key(&run.id) {
+            return Err(OrchestratorError::WrongState {
+                run: run.id.0.clone(),
+                status: run.status.to_string(),
+                what: "only a queued run's instructions can be rewritten".into(),
+            });
+        }
+        let prompt = prompt.trim().to_string();
+        if prompt.is_empty() {
+            return Err(OrchestratorError::Config(
+                "the instructions are empty; write what the next attempt should do".into(),
+            ));
+        }
+        let updated = self
+            .update(&run.id, |r| r.feedback = Some(prompt))?
+            .unwrap_or(run);
+        self.history(
+            &updated.id,
+            "note",
+            "the operator wrote this attempt's instructions".into(),
+        );
+        self.store
+            .append_audit(who, "instruct", &updated.id.0, &updated.task_id.0, "")?;
+        Ok(updated)
     }
 
     fn cancel(&mut self, prefix: &str) -> Result<Run, OrchestratorError> {

@@ -15,6 +15,7 @@ use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 use super::data::{Alert, Column, Data};
 use super::theme::Theme;
 use super::{board, help, history, logs, metrics, review};
+use crate::git::HunkRef;
 use crate::model::RunId;
 use crate::orchestrator::Event;
 
@@ -68,7 +69,7 @@ pub enum Msg {
     Orchestrator(Event),
     /// The frame timer: time moves on (elapsed times, spinners).
     Tick(u64),
-    /// A run's change, loaded for Review.
+    /// A review job finished: a run's change, or syntax colors for it.
     Review(Box<review::Loaded>),
     /// A page of history.
     History(history::Page),
@@ -117,8 +118,13 @@ impl Effect {
 pub enum Effect {
     /// Run a job off the loop.
     Load(Job),
-    /// Approve a run (merge it, tick its task).
-    Approve(RunId),
+    /// Approve a run: merge it (all of it, or only some hunks) and tick its task.
+    Approve {
+        /// The run.
+        run: RunId,
+        /// Only these hunks (the others are reversed first); `None`: the whole change.
+        keep: Option<Vec<HunkRef>>,
+    },
     /// Reject a run with a reason, optionally queueing another attempt.
     Reject {
         /// The run.
@@ -127,6 +133,16 @@ pub enum Effect {
         reason: String,
         /// Queue another attempt with the reason in its prompt.
         retry: bool,
+        /// With `retry`: the operator's own instructions for the next attempt, in place of
+        /// the reason.
+        prompt: Option<String>,
+    },
+    /// Give a queued run (a retry) the operator's own instructions.
+    Instruct {
+        /// The queued run.
+        run: RunId,
+        /// The instructions.
+        prompt: String,
     },
     /// Cancel a run.
     Cancel(RunId),
@@ -211,13 +227,16 @@ impl App {
                 self.board.areas = board::layout_columns(body_area(self.size));
                 match self.tab {
                     Tab::Board => board::mouse(&mut self.board, &self.data, mouse),
+                    Tab::Review => {
+                        review::mouse(&mut self.review, &self.theme, body_area(self.size), mouse)
+                    }
                     _ => Vec::new(),
                 }
             }
             Msg::Resize(w, h) => {
                 self.size = (w, h);
                 self.dirty = true;
-                Vec::new()
+                self.refresh_review()
             }
             Msg::Orchestrator(event) => {
                 self.dirty = true;
@@ -247,8 +266,7 @@ impl App {
             }
             Msg::Review(loaded) => {
                 self.dirty = true;
-                review::loaded(&mut self.review, *loaded);
-                Vec::new()
+                review::loaded(&mut self.review, *loaded, &self.theme, body_area(self.size))
             }
             Msg::History(page) => {
                 self.dirty = true;
@@ -274,8 +292,17 @@ impl App {
         match tab {
             Tab::History => history::show(&mut self.history, &self.data),
             Tab::Metrics => metrics::show(&mut self.metrics, &self.data),
-            Tab::Board | Tab::Review | Tab::Logs => Vec::new(),
+            Tab::Review => self.refresh_review(),
+            Tab::Board | Tab::Logs => Vec::new(),
         }
+    }
+
+    /// Review's colors for what is on screen now (after a resize, a theme change, a switch).
+    fn refresh_review(&mut self) -> Vec<Effect> {
+        if self.tab != Tab::Review {
+            return Vec::new();
+        }
+        review::refresh(&mut self.review, &self.theme, body_area(self.size))
     }
 
     /// Opens `run` in Review.
@@ -326,7 +353,7 @@ impl App {
                     self.flash = Some(format!("theme: {}", next.name));
                     self.theme = next;
                 }
-                Vec::new()
+                self.refresh_review()
             }
             _ => self.screen_key(key),
         }
@@ -352,7 +379,15 @@ impl App {
                 }
                 effects
             }
-            Tab::Review => review::key(&mut self.review, &self.data, key),
+            Tab::Review => {
+                let area = body_area(self.size);
+                let (effects, back) =
+                    review::key(&mut self.review, &self.data, &self.theme, area, key);
+                if back {
+                    self.tab = Tab::Board;
+                }
+                effects
+            }
             Tab::History => {
                 let (mut effects, open) = history::key(&mut self.history, &self.data, key);
                 if let Some(run) = open {

@@ -5,7 +5,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
 use super::app::{App, Tab, centered};
-use super::{board, history, logs, metrics};
+use super::{board, history, logs, metrics, review};
 
 /// Keys that work on every screen.
 pub const GLOBAL: [(&str, &str); 8] = [
@@ -31,13 +31,13 @@ pub fn render(app: &App, frame: &mut Frame<'_>) {
     };
     lines.extend(GLOBAL.iter().map(|(k, w)| row(k, w)));
     lines.push(Line::raw(""));
-    // The screen's own keys: History, Metrics and Logs show theirs in place of the Board's,
-    // so the help fits a 24-line terminal.
+    // The current screen's own keys, so the help fits a 24-line terminal.
     let (title, keys): (&str, &[(&str, &str)]) = match app.tab {
+        Tab::Board => ("Board", &board::KEYS),
+        Tab::Review => ("Review", &review::HELP),
         Tab::History => ("History", &history::HELP),
         Tab::Metrics => ("Metrics", &metrics::HELP),
         Tab::Logs => ("Logs", &logs::HELP),
-        Tab::Board | Tab::Review => ("Board", &board::KEYS),
     };
     lines.push(Line::styled(title, t.accent()));
     lines.extend(keys.iter().map(|(k, w)| row(k, w)));

@@ -11,6 +11,7 @@ pub mod app;
 pub mod board;
 pub mod data;
 pub mod help;
+pub mod highlight;
 pub mod history;
 pub mod logs;
 pub mod metrics;
@@ -218,25 +219,32 @@ fn carry_out(
                 let _ = replies.send((job.0)(&cx));
             });
         }
-        Effect::Approve(run) => {
+        Effect::Approve { run, keep } => {
             tokio::spawn(async move {
+                let done = match &keep {
+                    Some(k) if k.len() == 1 => "approved (1 selected hunk) and merged".into(),
+                    Some(k) => format!("approved ({} selected hunks) and merged", k.len()),
+                    None => "approved and merged".to_string(),
+                };
                 let (reply, answer) = oneshot::channel();
                 let sent = commands
                     .send(Command::Approve {
                         run: run.0.clone(),
                         who: crate::orchestrator::operator(),
                         note: String::new(),
+                        keep,
                         reply,
                     })
                     .await;
-                let _ = replies.send(Msg::Flash(answer_line(
-                    sent.is_ok(),
-                    answer.await,
-                    "approved and merged",
-                )));
+                let _ = replies.send(Msg::Flash(answer_line(sent.is_ok(), answer.await, &done)));
             });
         }
-        Effect::Reject { run, reason, retry } => {
+        Effect::Reject {
+            run,
+            reason,
+            retry,
+            prompt,
+        } => {
             tokio::spawn(async move {
                 let (reply, answer) = oneshot::channel();
                 let sent = commands
@@ -245,15 +253,34 @@ fn carry_out(
                         who: crate::orchestrator::operator(),
                         reason,
                         retry,
+                        prompt: prompt.clone(),
                         reply,
                     })
                     .await;
-                let done = if retry {
-                    "rejected; another attempt is queued"
-                } else {
-                    "rejected"
+                let done = match (retry, &prompt) {
+                    (true, Some(_)) => "rejected; another attempt is queued with your instructions",
+                    (true, None) => "rejected; another attempt is queued",
+                    (false, _) => "rejected",
                 };
                 let _ = replies.send(Msg::Flash(answer_line(sent.is_ok(), answer.await, done)));
+            });
+        }
+        Effect::Instruct { run, prompt } => {
+            tokio::spawn(async move {
+                let (reply, answer) = oneshot::channel();
+                let sent = commands
+                    .send(Command::Instruct {
+                        run: run.0.clone(),
+                        who: crate::orchestrator::operator(),
+                        prompt,
+                        reply,
+                    })
+                    .await;
+                let _ = replies.send(Msg::Flash(answer_line(
+                    sent.is_ok(),
+                    answer.await,
+                    "will start with your instructions",
+                )));
             });
         }
         Effect::Cancel(run) => {

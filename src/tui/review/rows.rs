@@ -1,0 +1,417 @@
+//! The review view's flat index of display rows — file headers, hunk headers, diff lines and
+//! inline annotations — built once when a change is loaded (off the event loop), so that
+//! drawing a screen of a 100,000-line diff touches only the rows on that screen.
+
+use std::collections::HashMap;
+
+use crate::diff::{Diff, FileDiff};
+use crate::git::ChangeStatus;
+use crate::model::{Annotation, Run, Severity};
+
+/// One display row. Indexes point into the loaded [`Change`] (files, hunks, lines of the diff;
+/// annotations of the run).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Row {
+    /// A file's header: path, status, counts.
+    File {
+        /// The file.
+        file: u32,
+    },
+    /// A file without text hunks (binary, renamed or re-moded only): one unit to keep or drop.
+    Whole {
+        /// The file.
+        file: u32,
+    },
+    /// A hunk's header.
+    Hunk {
+        /// The file.
+        file: u32,
+        /// The hunk in the file.
+        hunk: u32,
+    },
+    /// A line of a hunk.
+    Line {
+        /// The file.
+        file: u32,
+        /// The hunk in the file.
+        hunk: u32,
+        /// The line in the hunk.
+        line: u32,
+        /// The most severe annotation covering the line, for the gutter.
+        mark: Option<Severity>,
+    },
+    /// An annotation, under the line it is about (or under the file header).
+    Note {
+        /// The file.
+        file: u32,
+        /// The hunk it sits in, when it sits under a line.
+        hunk: Option<u32>,
+        /// The annotation (index into the run's annotations).
+        annotation: u32,
+    },
+}
+
+impl Row {
+    /// The file the row belongs to.
+    pub fn file(self) -> usize {
+        match self {
+            Row::File { file }
+            | Row::Whole { file }
+            | Row::Hunk { file, .. }
+            | Row::Line { file, .. }
+            | Row::Note { file, .. } => file as usize,
+        }
+    }
+
+    /// The unit (hunk, or whole file) the row belongs to: `(file, unit)`; `None` for a file
+    /// header and for a note about the whole file.
+    pub fn unit(self) -> Option<(usize, usize)> {
+        match self {
+            Row::Whole { file } => Some((file as usize, 0)),
+            Row::Hunk { file, hunk } | Row::Line { file, hunk, .. } => {
+                Some((file as usize, hunk as usize))
+            }
+            Row::Note { file, hunk, .. } => hunk.map(|h| (file as usize, h as usize)),
+            Row::File { .. } => None,
+        }
+    }
+}
+
+/// What the file list shows about a file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileSummary {
+    /// Lines added.
+    pub added: usize,
+    /// Lines removed.
+    pub removed: usize,
+    /// Annotations on the file.
+    pub notes: usize,
+    /// The most severe of them.
+    pub worst: Option<Severity>,
+    /// Units to keep or drop: the hunks, or 1 for a file without text hunks.
+    pub units: usize,
+}
+
+/// A run's change, ready to draw.
+#[derive(Debug, Clone)]
+pub struct Change {
+    /// The run as read from the store when the change was loaded.
+    pub run: Run,
+    /// The parsed diff base..head.
+    pub diff: Diff,
+    /// Every display row, in order.
+    pub rows: Vec<Row>,
+    /// The header row of each file.
+    pub file_rows: Vec<usize>,
+    /// The first row of each unit (hunk headers, and the row of each whole-file unit), in order.
+    pub unit_rows: Vec<usize>,
+    /// Per file, for the file list.
+    pub files: Vec<FileSummary>,
+    /// The enclosing definition named by an annotation, by (file, hunk), where one overlaps
+    /// the hunk (git's own guess, the text after `@@`, is used otherwise).
+    pub symbols: HashMap<(u32, u32), String>,
+    /// Digits of the largest line number (the width of each number column).
+    pub number_width: usize,
+    /// The risk card of the run's annotations (`gates::semantic::risk_card`).
+    pub card: Vec<String>,
+    /// Files of the change not loaded yet: the first screen of a large change is shown while
+    /// the rest is parsed (0 once it is all here).
+    pub pending: usize,
+}
+
+/// A file's annotation: where it sits and which lines it covers.
+struct Placed {
+    index: u32,
+    severity: Severity,
+    old_side: bool,
+    first: Option<u32>,
+    last: Option<u32>,
+}
+
+fn u32_of(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+impl Change {
+    /// Indexes `diff` for `run`: its annotations are placed under the first line they name
+    /// (on the side they count), or under the file header when that line is not in a hunk.
+    pub fn new(run: Run, diff: Diff) -> Change {
+        let mut by_path: HashMap<&str, Vec<Placed>> = HashMap::new();
+        for (i, a) in run.annotations.iter().enumerate() {
+            by_path.entry(a.path.as_str()).or_default().push(Placed {
+                index: u32_of(i),
+                severity: a.severity,
+                old_side: a.old_side,
+                first: a.line,
+                last: a.end_line.or(a.line),
+            });
+        }
+        let lines: usize = diff
+            .files
+            .iter()
+            .map(|f| f.hunks.iter().map(|h| h.lines.len() + 1).sum::<usize>() + 2)
+            .sum();
+        let mut rows = Vec::with_capacity(lines + run.annotations.len());
+        let mut file_rows = Vec::with_capacity(diff.files.len());
+        let mut unit_rows = Vec::new();
+        let mut files = Vec::with_capacity(diff.files.len());
+        let mut symbols = HashMap::new();
+        let mut largest = 0u32;
+        let empty = Vec::new();
+        for (fi, file) in diff.files.iter().enumerate() {
+            let f = u32_of(fi);
+            let placed = by_path
+                .get(file.path())
+                .or_else(|| file.old_path.as_deref().and_then(|p| by_path.get(p)))
+                .unwrap_or(&empty);
+            file_rows.push(rows.len());
+            rows.push(Row::File { file: f });
+            // Notes whose line is in no hunk go under the header.
+            let mut shown = vec![false; placed.len()];
+            for (pi, p) in placed.iter().enumerate() {
+                if !in_some_hunk(file, p) {
+                    shown[pi] = true;
+                    rows.push(Row::Note {
+                        file: f,
+                        hunk: None,
+                        annotation: p.index,
+                    });
+                }
+            }
+            if file.hunks.is_empty() {
+                unit_rows.push(rows.len());
+                rows.push(Row::Whole { file: f });
+            }
+            for (hi, hunk) in file.hunks.iter().enumerate() {
+                let h = u32_of(hi);
+                unit_rows.push(rows.len());
+                rows.push(Row::Hunk { file: f, hunk: h });
+                let new_end = hunk.new_start + hunk.new_lines.max(1) - 1;
+                if let Some(symbol) = placed
+                    .iter()
+                    .filter(|p| !p.old_side)
+                    .filter_map(|p| {
+                        let a = &run.annotations[p.index as usize];
+                        let (first, last) = (p.first?, p.last?);
+                        (first <= new_end && last >= hunk.new_start).then_some(a.symbol.as_ref()?)
+                    })
+                    .next()
+                {
+                    symbols.insert((f, h), symbol.clone());
+                }
+                for (li, line) in hunk.lines.iter().enumerate() {
+                    largest = largest.max(line.old_no.unwrap_or(0).max(line.new_no.unwrap_or(0)));
+                    let mark = placed
+                        .iter()
+                        .filter(|p| covers(p, line.old_no, line.new_no))
+                        .map(|p| p.severity)
+                        .max();
+                    rows.push(Row::Line {
+                        file: f,
+                        hunk: h,
+                        line: u32_of(li),
+                        mark,
+                    });
+                    for (pi, p) in placed.iter().enumerate() {
+                        let number = if p.old_side { line.old_no } else { line.new_no };
+                        if !shown[pi] && number.is_some() && number == p.first {
+                            shown[pi] = true;
+                            rows.push(Row::Note {
+                                file: f,
+                                hunk: Some(h),
+                                annotation: p.index,
+                            });
+                        }
+                    }
+                }
+            }
+            // A note whose line is in a hunk's range but on no line shown: after the file.
+            for (pi, p) in placed.iter().enumerate() {
+                if !shown[pi] {
+                    rows.push(Row::Note {
+                        file: f,
+                        hunk: None,
+                        annotation: p.index,
+                    });
+                }
+            }
+            files.push(FileSummary {
+                added: file.insertions(),
+                removed: file.deletions(),
+                notes: placed.len(),
+                worst: placed.iter().map(|p| p.severity).max(),
+                units: file.hunks.len().max(1),
+            });
+        }
+        Change {
+            card: crate::gates::semantic::risk_card(&run.annotations),
+            run,
+            diff,
+            rows,
+            file_rows,
+            unit_rows,
+            files,
+            symbols,
+            number_width: largest.max(1).ilog10() as usize + 1,
+            pending: 0,
+        }
+    }
+
+    /// The annotation a note row shows.
+    pub fn annotation(&self, index: u32) -> Option<&Annotation> {
+        self.run.annotations.get(index as usize)
+    }
+
+    /// Units in the whole change.
+    pub fn units(&self) -> usize {
+        self.files.iter().map(|f| f.units).sum()
+    }
+}
+
+/// The annotation's line falls inside one of the file's hunks (on its side).
+fn in_some_hunk(file: &FileDiff, p: &Placed) -> bool {
+    let Some(line) = p.first else {
+        return false;
+    };
+    file.hunks.iter().any(|h| {
+        let (start, len) = if p.old_side {
+            (h.old_start, h.old_lines)
+        } else {
+            (h.new_start, h.new_lines)
+        };
+        line >= start && line < start + len.max(1)
+    })
+}
+
+/// The annotation covers a diff line with these numbers.
+fn covers(p: &Placed, old_no: Option<u32>, new_no: Option<u32>) -> bool {
+    let number = if p.old_side { old_no } else { new_no };
+    match (number, p.first, p.last) {
+        (Some(n), Some(first), Some(last)) => n >= first && n <= last,
+        _ => false,
+    }
+}
+
+/// One letter for a file's status in the file list.
+pub fn status_letter(status: ChangeStatus) -> char {
+    match status {
+        ChangeStatus::Added => 'A',
+        ChangeStatus::Modified => 'M',
+        ChangeStatus::Deleted => 'D',
+        ChangeStatus::Renamed => 'R',
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::AnnotationKind;
+
+    fn annotation(path: &str, line: u32, severity: Severity, symbol: Option<&str>) -> Annotation {
+        Annotation {
+            kind: AnnotationKind::ApiChanged,
+            severity,
+            path: path.into(),
+            line: Some(line),
+            end_line: Some(line + 1),
+            old_side: false,
+            symbol: symbol.map(String::from),
+            message: "m".into(),
+        }
+    }
+
+    #[test]
+    fn rows_interleave_headers_lines_and_notes_where_they_belong() {
+        let old: String = (1..=30).map(|i| format!("l{i}\n")).collect();
+        let new = old
+            .replace("l5\n", "five\n")
+            .replace("l25\n", "twenty-five\n");
+        let file = crate::diff::from_texts(
+            Some("a.rs"),
+            Some(old.as_bytes()),
+            Some("a.rs"),
+            Some(new.as_bytes()),
+        )
+        .unwrap();
+        let bin = FileDiff {
+            binary: true,
+            hunks: vec![],
+            ..file.clone()
+        };
+        let bin = FileDiff {
+            new_path: Some("logo.png".into()),
+            old_path: Some("logo.png".into()),
+            ..bin
+        };
+        let mut run: Run = serde_json::from_value(serde_json::json!({
+            "id": "r", "task_id": "t", "task_title": "", "attempt": 1, "executor": "",
+            "status": "awaiting_approval", "branch": "", "target": "", "base": null,
+            "head": null, "worktree": null, "pgid": null, "created_ms": 0, "started_ms": null,
+            "finished_ms": null, "usage": {"input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0},
+            "error": null, "feedback": null, "decision": null, "diffstat": null
+        }))
+        .unwrap();
+        run.annotations = vec![
+            annotation("a.rs", 25, Severity::Risk, Some("fn f")),
+            annotation("a.rs", 99, Severity::Info, None),
+            annotation("logo.png", 1, Severity::Notice, None),
+        ];
+        let change = Change::new(
+            run,
+            Diff {
+                files: vec![file, bin],
+            },
+        );
+        assert_eq!(change.files[0].units, 2);
+        assert_eq!(change.files[0].worst, Some(Severity::Risk));
+        assert_eq!(change.units(), 3);
+        assert_eq!(change.file_rows, [0, 21]);
+        assert_eq!(change.unit_rows, [2, 11, 23]);
+        // Row 1: the note about line 99, which no hunk shows, under the header.
+        assert_eq!(
+            change.rows[1],
+            Row::Note {
+                file: 0,
+                hunk: None,
+                annotation: 1
+            }
+        );
+        // The risk on line 25 sits right under it, which carries the gutter mark.
+        let line25 = change
+            .rows
+            .iter()
+            .position(|r| {
+                matches!(
+                    r,
+                    Row::Line {
+                        hunk: 1,
+                        line: 4,
+                        ..
+                    }
+                )
+            })
+            .unwrap();
+        assert!(matches!(
+            change.rows[line25],
+            Row::Line {
+                mark: Some(Severity::Risk),
+                ..
+            }
+        ));
+        assert_eq!(
+            change.rows[line25 + 1],
+            Row::Note {
+                file: 0,
+                hunk: Some(1),
+                annotation: 0
+            }
+        );
+        assert_eq!(
+            change.symbols.get(&(0, 1)).map(String::as_str),
+            Some("fn f")
+        );
+        assert_eq!(change.symbols.get(&(0, 0)), None);
+        assert_eq!(change.rows[23], Row::Whole { file: 1 });
+        assert_eq!(change.number_width, 2);
+    }
+}
