@@ -1,1 +1,0 @@
-//! Structure with tree-sitter (placeholder: filled in by the structure work).

@@ -1,0 +1,735 @@
+//! One changed file, both versions parsed once: its hunks mapped to the definitions they
+//! touch, and the annotations that follow (symbols added, removed, modified; formatting-only
+//! hunks; public API changes; new syntax errors).
+
+use std::collections::{BTreeMap, HashMap};
+
+use tree_sitter::{Node, Tree};
+
+use super::defs::{self, Def};
+use super::language::{self, Language};
+use super::syntax::{self, ErrorSite};
+use super::tokens::{self, Visited};
+use crate::diff::{FileDiff, Hunk, LineKind};
+use crate::model::{Annotation, AnnotationKind, Severity};
+
+/// At most this many syntax errors are annotated per file; the last one says how many more
+/// there are (the gate fails on the first anyway).
+const MAX_SYNTAX_ANNOTATIONS: usize = 10;
+
+/// Messages show at most this many characters of a signature.
+const SIGNATURE_CHARS: usize = 120;
+
+/// One version of the file, parsed, with its definitions indexed by line.
+pub(super) struct Side<'s> {
+    src: &'s str,
+    tree: Tree,
+    pub(super) defs: Vec<Def>,
+    /// `innermost[line]`: the innermost definition whose lines include `line` (1-based).
+    innermost: Vec<Option<u32>>,
+    /// Byte offset where each line starts (`line_starts[0]` is line 1).
+    line_starts: Vec<usize>,
+}
+
+impl<'s> Side<'s> {
+    /// Parse `src` once and index its definitions. None when it cannot be parsed (too large).
+    pub(super) fn new(lang: Language, src: &'s str) -> Option<Side<'s>> {
+        let tree = language::parse(lang, src)?;
+        let defs = defs::extract(lang, src, &tree);
+        let line_starts: Vec<usize> = std::iter::once(0)
+            .chain(src.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        let mut innermost = vec![None; line_starts.len() + 2];
+        // Outer definitions come first, so inner ones overwrite them.
+        for (i, d) in defs.iter().enumerate() {
+            let last = (d.def.end_line as usize).min(innermost.len() - 1);
+            for slot in innermost
+                .iter_mut()
+                .take(last + 1)
+                .skip(d.def.start_line as usize)
+            {
+                *slot = Some(i as u32);
+            }
+        }
+        Some(Side {
+            src,
+            tree,
+            defs,
+            innermost,
+            line_starts,
+        })
+    }
+
+    fn innermost(&self, line: u32) -> Option<usize> {
+        self.innermost
+            .get(line as usize)
+            .copied()
+            .flatten()
+            .map(|i| i as usize)
+    }
+
+    pub(super) fn syntax_errors(&self) -> Vec<ErrorSite> {
+        syntax::collect(self.src, &self.tree)
+    }
+
+    /// The byte range of lines `first..=last` (1-based), clamped to the source.
+    fn bytes(&self, first: u32, last: u32) -> Option<(usize, usize)> {
+        let start = *self.line_starts.get((first as usize).checked_sub(1)?)?;
+        let end = self
+            .line_starts
+            .get(last as usize)
+            .copied()
+            .unwrap_or(self.src.len());
+        (start < end).then_some((start, end))
+    }
+
+    /// What lines `lines` hold once layout is ignored: their code tokens (with depth; a
+    /// trailing comma before a closing bracket dropped) and their comments.
+    fn content(&self, lines: &[u32]) -> (Vec<(usize, String)>, Vec<String>) {
+        let mut runs: Vec<(u32, u32)> = Vec::new();
+        for &l in lines {
+            match runs.last_mut() {
+                Some((_, last)) if *last + 1 == l => *last = l,
+                Some((_, last)) if *last == l => {}
+                _ => runs.push((l, l)),
+            }
+        }
+        let mut seen: Vec<(usize, usize, String)> = Vec::new();
+        let mut comments: Vec<(usize, String)> = Vec::new();
+        let root = self.tree.root_node();
+        for (first, last) in runs {
+            let Some((lo, hi)) = self.bytes(first, last) else {
+                continue;
+            };
+            tokens::visit(root, lo, hi, |v| match v {
+                Visited::Comment(c) => {
+                    comments.push((c.start_byte(), collapse(self.text(c))));
+                }
+                Visited::Token(t, depth) => {
+                    if trailing_comma(t) {
+                        return;
+                    }
+                    let text = if t.kind() == "jsx_text" {
+                        collapse(self.text(t))
+                    } else {
+                        self.text(t).to_string()
+                    };
+                    if !text.is_empty() {
+                        seen.push((t.start_byte(), depth, text));
+                    }
+                }
+            });
+        }
+        // A token spanning two runs (a multi-line string) is visited twice.
+        seen.sort_by_key(|(start, _, _)| *start);
+        seen.dedup_by_key(|(start, _, _)| *start);
+        comments.sort();
+        comments.dedup_by_key(|(start, _)| *start);
+        (
+            seen.into_iter().map(|(_, d, t)| (d, t)).collect(),
+            comments.into_iter().map(|(_, t)| t).collect(),
+        )
+    }
+
+    fn text(&self, node: Node<'_>) -> &'s str {
+        self.src.get(node.byte_range()).unwrap_or("")
+    }
+}
+
+/// A comma right before a closing bracket, which formatters add and remove at will — but
+/// not the one that makes a one-element tuple (`(a,)`).
+fn trailing_comma(token: Node<'_>) -> bool {
+    if token.kind() != "," {
+        return false;
+    }
+    let mut next = token.next_sibling();
+    while let Some(n) = next.filter(|n| tokens::is_comment(*n)) {
+        next = n.next_sibling();
+    }
+    let closes = next.is_some_and(|n| matches!(n.kind(), ")" | "]" | "}"));
+    let one_tuple = token
+        .parent()
+        .is_some_and(|p| p.kind().contains("tuple") && p.named_child_count() == 1);
+    closes && !one_tuple
+}
+
+fn collapse(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// One hunk's changed lines, with removed lines placed on the new side.
+struct HunkLines {
+    /// Lines of the new side inside the hunk, when it has any.
+    new_range: Option<(u32, u32)>,
+    /// Lines of the old side inside the hunk, when it has any.
+    old_range: Option<(u32, u32)>,
+    /// Added lines (new side).
+    added: Vec<u32>,
+    /// Removed lines (old side), each with the new-side line it sits at (the next line
+    /// that is not removed, else the previous one).
+    removed: Vec<(u32, Option<u32>)>,
+}
+
+impl HunkLines {
+    fn new(hunk: &Hunk) -> HunkLines {
+        let range = |start: u32, len: u32| {
+            (start > 0 && len > 0).then(|| (start, start.saturating_add(len - 1)))
+        };
+        let new_range = range(hunk.new_start, hunk.new_lines);
+        let old_range = range(hunk.old_start, hunk.old_lines);
+        let inside = |r: Option<(u32, u32)>, n: u32| r.is_some_and(|(lo, hi)| lo <= n && n <= hi);
+        let mut added = Vec::new();
+        let mut removed: Vec<(u32, Option<u32>)> = Vec::new();
+        let mut pending = 0;
+        let mut last_new = None;
+        for line in &hunk.lines {
+            match line.kind {
+                LineKind::Removed => {
+                    if let Some(n) = line.old_no.filter(|n| inside(old_range, *n)) {
+                        removed.push((n, None));
+                        pending += 1;
+                    }
+                }
+                LineKind::Added | LineKind::Context => {
+                    let Some(n) = line.new_no.filter(|n| inside(new_range, *n)) else {
+                        continue;
+                    };
+                    if line.kind == LineKind::Added {
+                        added.push(n);
+                    }
+                    let len = removed.len();
+                    for r in &mut removed[len - pending..] {
+                        r.1 = Some(n);
+                    }
+                    pending = 0;
+                    last_new = Some(n);
+                }
+            }
+        }
+        let len = removed.len();
+        for r in &mut removed[len - pending..] {
+            r.1 = last_new;
+        }
+        HunkLines {
+            new_range,
+            old_range,
+            added,
+            removed,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty()
+    }
+}
+
+/// How one hunk touches a head definition that has a counterpart on base.
+#[derive(Default)]
+struct Touch {
+    /// The changed lines, on the new side (removed lines where they sit).
+    at: Vec<u32>,
+    /// Added lines inside the definition.
+    added: Vec<u32>,
+    /// Removed lines inside its base counterpart.
+    removed: Vec<u32>,
+}
+
+/// `lo..=hi` of a definition clamped into a hunk's range on its side.
+fn clamp(range: Option<(u32, u32)>, lo: u32, hi: u32) -> Option<(u32, u32)> {
+    let (first, last) = range?;
+    let lo = lo.clamp(first, last);
+    let hi = hi.clamp(lo, last);
+    Some((lo, hi))
+}
+
+/// Pair definitions of the two versions by qualified name; the n-th definition with a name
+/// on base goes with the n-th on head (`#[cfg]` twins, overloads).
+fn pair(base: &[Def], head: &[Def]) -> (Vec<Option<usize>>, Vec<Option<usize>>) {
+    let mut by_name: HashMap<&str, std::collections::VecDeque<usize>> = HashMap::new();
+    for (i, d) in head.iter().enumerate() {
+        by_name.entry(d.def.name.as_str()).or_default().push_back(i);
+    }
+    let mut b2h = vec![None; base.len()];
+    let mut h2b = vec![None; head.len()];
+    for (i, d) in base.iter().enumerate() {
+        if let Some(h) = by_name
+            .get_mut(d.def.name.as_str())
+            .and_then(|q| q.pop_front())
+        {
+            b2h[i] = Some(h);
+            h2b[h] = Some(i);
+        }
+    }
+    (b2h, h2b)
+}
+
+/// The outermost definition around `i` that has no counterpart (itself when its parent has
+/// one): everything inside a new class is new, so the class alone is reported.
+fn outermost_unpaired(defs: &[Def], paired: &[Option<usize>], mut i: usize) -> usize {
+    while let Some(p) = defs[i].parent {
+        if paired[p].is_some() {
+            break;
+        }
+        i = p;
+    }
+    i
+}
+
+/// Public items at or inside `root` that are not inside another public item there (a
+/// removed inherent `impl` has no visibility, its `pub fn`s do).
+fn public_roots(defs: &[Def], root: usize) -> Vec<usize> {
+    if defs[root].def.public {
+        return vec![root];
+    }
+    let mut out = Vec::new();
+    for (i, d) in defs.iter().enumerate().skip(root + 1) {
+        if !d.def.public {
+            continue;
+        }
+        let mut p = d.parent;
+        let mut covered = false;
+        let mut under_root = false;
+        while let Some(q) = p {
+            if q == root {
+                under_root = true;
+                break;
+            }
+            if defs[q].def.public {
+                covered = true;
+                break;
+            }
+            p = defs[q].parent;
+        }
+        if under_root && !covered {
+            out.push(i);
+        }
+    }
+    out
+}
+
+/// Collects a file's annotations.
+struct Out {
+    path: String,
+    annotations: Vec<Annotation>,
+}
+
+impl Out {
+    fn push(
+        &mut self,
+        kind: AnnotationKind,
+        severity: Severity,
+        lines: Option<(u32, u32)>,
+        old_side: bool,
+        symbol: Option<&str>,
+        message: String,
+    ) {
+        self.annotations.push(Annotation {
+            kind,
+            severity,
+            path: self.path.clone(),
+            line: lines.map(|(lo, _)| lo),
+            end_line: lines.and_then(|(lo, hi)| (hi != lo).then_some(hi)),
+            old_side,
+            symbol: symbol.map(str::to_string),
+            message,
+        });
+    }
+}
+
+/// Everything structural about one changed file (see [`super::annotate_file`]).
+pub(super) fn annotate(file: &FileDiff, base: Option<&str>, head: Option<&str>) -> Vec<Annotation> {
+    let base_lang = file
+        .old_path
+        .as_deref()
+        .or(file.new_path.as_deref())
+        .and_then(Language::for_path);
+    let head_lang = file
+        .new_path
+        .as_deref()
+        .or(file.old_path.as_deref())
+        .and_then(Language::for_path);
+    if file.binary || (base_lang.is_none() && head_lang.is_none()) {
+        return Vec::new();
+    }
+    let base = base
+        .zip(base_lang)
+        .and_then(|(src, lang)| Side::new(lang, src));
+    let head = head
+        .zip(head_lang)
+        .and_then(|(src, lang)| Side::new(lang, src));
+    if base.is_none() && head.is_none() {
+        return Vec::new();
+    }
+    let no_defs: &[Def] = &[];
+    let base_defs = base.as_ref().map_or(no_defs, |s| &s.defs);
+    let head_defs = head.as_ref().map_or(no_defs, |s| &s.defs);
+    let (b2h, h2b) = pair(base_defs, head_defs);
+    let mut out = Out {
+        path: file.path().to_string(),
+        annotations: Vec::new(),
+    };
+
+    let hunks: Vec<HunkLines> = file.hunks.iter().map(HunkLines::new).collect();
+    // Definitions found only on one side: where they were first seen (hunk index).
+    let mut added: BTreeMap<usize, usize> = BTreeMap::new();
+    let mut removed: BTreeMap<usize, usize> = BTreeMap::new();
+    // Head definitions with a counterpart, touched: changed lines, by hunk.
+    let mut modified: BTreeMap<usize, Vec<(usize, Vec<u32>)>> = BTreeMap::new();
+
+    for (index, hunk) in hunks.iter().enumerate() {
+        if hunk.is_empty() {
+            continue;
+        }
+        if let Some(comments) = formatting_only(base.as_ref(), head.as_ref(), hunk) {
+            formatting_annotation(&mut out, base.as_ref(), head.as_ref(), hunk, comments);
+            continue;
+        }
+        let mut touched: BTreeMap<usize, Touch> = BTreeMap::new();
+        if let Some(head) = &head {
+            for &n in &hunk.added {
+                let Some(h) = head.innermost(n) else { continue };
+                if h2b[h].is_some() {
+                    let entry = touched.entry(h).or_default();
+                    entry.at.push(n);
+                    entry.added.push(n);
+                } else {
+                    added
+                        .entry(outermost_unpaired(&head.defs, &h2b, h))
+                        .or_insert(index);
+                }
+            }
+        }
+        if let Some(base) = &base {
+            for &(o, anchor) in &hunk.removed {
+                let Some(b) = base.innermost(o) else { continue };
+                match (b2h[b], anchor) {
+                    (Some(h), Some(at)) => {
+                        let entry = touched.entry(h).or_default();
+                        entry.at.push(at);
+                        entry.removed.push(o);
+                    }
+                    (Some(_), None) => {}
+                    (None, _) => {
+                        removed
+                            .entry(outermost_unpaired(&base.defs, &b2h, b))
+                            .or_insert(index);
+                    }
+                }
+            }
+        }
+        for (h, touch) in touched {
+            // In a hunk that also changes code elsewhere, a definition whose own lines
+            // changed only in comments or layout is not modified.
+            if let (Some(base), Some(head)) = (&base, &head)
+                && base.content(&touch.removed).0 == head.content(&touch.added).0
+            {
+                continue;
+            }
+            modified.entry(h).or_default().push((index, touch.at));
+        }
+    }
+
+    if let (Some(base), Some(head)) = (&base, &head) {
+        for (&h, touches) in &modified {
+            let Some(b) = h2b[h] else { continue };
+            let (hd, bd) = (&head.defs[h], &base.defs[b]);
+            let signature_changed = hd.sig_key != bd.sig_key;
+            for (n, (index, lines)) in touches.iter().enumerate() {
+                let lo = lines.iter().copied().min().unwrap_or_default();
+                let hi = lines.iter().copied().max().unwrap_or_default();
+                let note = if signature_changed && n == 0 {
+                    " (signature changed)"
+                } else {
+                    ""
+                };
+                out.push(
+                    AnnotationKind::SymbolModified,
+                    Severity::Info,
+                    clamp(hunks[*index].new_range, lo, hi),
+                    false,
+                    Some(&hd.def.name),
+                    format!("{} `{}` modified{note}", hd.def.kind.label(), hd.def.name),
+                );
+            }
+            if let Some(message) = api_change(bd, hd) {
+                // Point at the signature when a change touches it.
+                let all = touches
+                    .iter()
+                    .flat_map(|(i, lines)| lines.iter().map(move |l| (*i, *l)));
+                let at = all
+                    .clone()
+                    .find(|(_, l)| (hd.def.start_line..=hd.sig_end_line).contains(l))
+                    .or_else(|| all.clone().next());
+                if let Some((index, line)) = at {
+                    out.push(
+                        AnnotationKind::ApiChanged,
+                        Severity::Risk,
+                        clamp(hunks[index].new_range, line, line),
+                        false,
+                        Some(&hd.def.name),
+                        message,
+                    );
+                }
+            }
+        }
+    }
+
+    if let Some(head) = &head {
+        for (&h, &index) in &added {
+            let d = &head.defs[h].def;
+            let public = if d.public { "public " } else { "" };
+            out.push(
+                AnnotationKind::SymbolAdded,
+                Severity::Info,
+                clamp(hunks[index].new_range, d.start_line, d.end_line),
+                false,
+                Some(&d.name),
+                format!("{public}{} `{}` added", d.kind.label(), d.name),
+            );
+        }
+    }
+    if let Some(base) = &base {
+        for (&b, &index) in &removed {
+            let d = &base.defs[b].def;
+            out.push(
+                AnnotationKind::SymbolRemoved,
+                Severity::Info,
+                clamp(hunks[index].old_range, d.start_line, d.end_line),
+                true,
+                Some(&d.name),
+                format!("{} `{}` removed", d.kind.label(), d.name),
+            );
+        }
+        api_removals(&mut out, base, head.as_ref(), &hunks, &removed, &added);
+    }
+
+    if let Some(head) = &head {
+        let base_errors = base.as_ref().map(Side::syntax_errors).unwrap_or_default();
+        let new = syntax::new_on_head(&base_errors, head.syntax_errors());
+        syntax_annotations(&mut out, head, &hunks, new);
+    }
+
+    let mut annotations = out.annotations;
+    crate::semantic::sort(&mut annotations);
+    annotations
+}
+
+/// The API change between two versions of a definition, if it was public.
+fn api_change(base: &Def, head: &Def) -> Option<String> {
+    if !base.def.public {
+        return None;
+    }
+    let label = head.def.kind.label();
+    if !head.def.public {
+        return Some(format!("{label} `{}` is no longer public", head.def.name));
+    }
+    if base.sig_key == head.sig_key {
+        return None;
+    }
+    fn split(d: &Def) -> (&str, &str) {
+        let s = &d.def.signature;
+        (
+            s.get(..d.head_len).unwrap_or(s),
+            s.get(d.head_len..).unwrap_or("").trim(),
+        )
+    }
+    let ((base_head, base_tail), (head_head, head_tail)) = (split(base), split(head));
+    Some(if defs::key(base_head) == defs::key(head_head) {
+        format!(
+            "signature of `{}` changed: {} → {}",
+            shorten(head_head),
+            quoted(base_tail),
+            quoted(head_tail)
+        )
+    } else {
+        format!(
+            "signature of public {label} `{}` changed: {} → {}",
+            head.def.name,
+            quoted(&base.def.signature),
+            quoted(&head.def.signature)
+        )
+    })
+}
+
+fn shorten(s: &str) -> String {
+    if s.chars().count() <= SIGNATURE_CHARS {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(SIGNATURE_CHARS - 1).collect();
+    out.push('…');
+    out
+}
+
+fn quoted(s: &str) -> String {
+    if s.is_empty() {
+        "nothing".to_string()
+    } else {
+        format!("`{}`", shorten(s))
+    }
+}
+
+/// Public items gone from base: renamed when an added public item of the same kind, in the
+/// same container, has the same signature apart from its name; removed otherwise.
+fn api_removals(
+    out: &mut Out,
+    base: &Side<'_>,
+    head: Option<&Side<'_>>,
+    hunks: &[HunkLines],
+    removed: &BTreeMap<usize, usize>,
+    added: &BTreeMap<usize, usize>,
+) {
+    let parent_name = |defs: &[Def], i: usize| defs[i].parent.map(|p| defs[p].def.name.clone());
+    let mut candidates: Vec<(usize, usize)> = Vec::new();
+    if let Some(head) = head {
+        for (&a, &index) in added {
+            for item in public_roots(&head.defs, a) {
+                candidates.push((item, index));
+            }
+        }
+    }
+    let mut used = vec![false; candidates.len()];
+    for (&r, &index) in removed {
+        for item in public_roots(&base.defs, r) {
+            let old = &base.defs[item];
+            let label = old.def.kind.label();
+            let rename = head.and_then(|head| {
+                candidates
+                    .iter()
+                    .enumerate()
+                    .find(|(c, (new, _))| {
+                        let candidate = &head.defs[*new];
+                        !used[*c]
+                            && candidate.def.kind == old.def.kind
+                            && candidate.rename_key == old.rename_key
+                            && parent_name(&head.defs, *new) == parent_name(&base.defs, item)
+                    })
+                    .map(|(c, &(new, new_index))| (c, &head.defs[new], new_index))
+            });
+            match rename {
+                Some((c, new, new_index)) => {
+                    used[c] = true;
+                    out.push(
+                        AnnotationKind::ApiChanged,
+                        Severity::Risk,
+                        clamp(
+                            hunks[new_index].new_range,
+                            new.def.start_line,
+                            new.def.start_line,
+                        ),
+                        false,
+                        Some(&new.def.name),
+                        format!(
+                            "public {label} renamed `{}` → `{}`",
+                            old.def.name, new.def.name
+                        ),
+                    );
+                }
+                None => out.push(
+                    AnnotationKind::ApiChanged,
+                    Severity::Risk,
+                    clamp(
+                        hunks[index].old_range,
+                        old.def.start_line,
+                        old.def.start_line,
+                    ),
+                    true,
+                    Some(&old.def.name),
+                    format!("public {label} `{}` removed", old.def.name),
+                ),
+            }
+        }
+    }
+}
+
+/// `Some(comments changed)` when the hunk's removed and added lines hold the same code
+/// tokens: only whitespace, layout, trailing commas or comments differ.
+fn formatting_only(
+    base: Option<&Side<'_>>,
+    head: Option<&Side<'_>>,
+    hunk: &HunkLines,
+) -> Option<bool> {
+    let removed: Vec<u32> = hunk.removed.iter().map(|(o, _)| *o).collect();
+    let content = |side: Option<&Side<'_>>, lines: &[u32]| match side {
+        Some(side) => Some(side.content(lines)),
+        None if lines.is_empty() => Some((Vec::new(), Vec::new())),
+        None => None,
+    };
+    let (old_code, old_comments) = content(base, &removed)?;
+    let (new_code, new_comments) = content(head, &hunk.added)?;
+    (old_code == new_code).then_some(old_comments != new_comments)
+}
+
+fn formatting_annotation(
+    out: &mut Out,
+    base: Option<&Side<'_>>,
+    head: Option<&Side<'_>>,
+    hunk: &HunkLines,
+    comments: bool,
+) {
+    let what = if comments { "comments" } else { "formatting" };
+    let message = format!("only {what} changed");
+    let new_lines: Vec<u32> = hunk
+        .added
+        .iter()
+        .copied()
+        .chain(hunk.removed.iter().filter_map(|(_, a)| *a))
+        .collect();
+    if let (Some(&lo), Some(&hi)) = (new_lines.iter().min(), new_lines.iter().max()) {
+        let symbol = head.and_then(|h| h.innermost(lo).map(|i| h.defs[i].def.name.clone()));
+        out.push(
+            AnnotationKind::FormattingOnly,
+            Severity::Info,
+            clamp(hunk.new_range, lo, hi),
+            false,
+            symbol.as_deref(),
+            message,
+        );
+    } else if let (Some(lo), Some(hi)) = (
+        hunk.removed.iter().map(|(o, _)| *o).min(),
+        hunk.removed.iter().map(|(o, _)| *o).max(),
+    ) {
+        let symbol = base.and_then(|b| b.innermost(lo).map(|i| b.defs[i].def.name.clone()));
+        out.push(
+            AnnotationKind::FormattingOnly,
+            Severity::Info,
+            clamp(hunk.old_range, lo, hi),
+            true,
+            symbol.as_deref(),
+            message,
+        );
+    }
+}
+
+/// One `syntax_error` per new error (up to [`MAX_SYNTAX_ANNOTATIONS`]), on the error's line
+/// when a hunk shows it, else on the nearest line a hunk shows (the message keeps the real
+/// position: a removed `}` can break a line far below the change).
+fn syntax_annotations(out: &mut Out, head: &Side<'_>, hunks: &[HunkLines], new: Vec<ErrorSite>) {
+    let total = new.len();
+    for (n, site) in new.into_iter().take(MAX_SYNTAX_ANNOTATIONS).enumerate() {
+        let e = &site.error;
+        let line = hunks
+            .iter()
+            .filter_map(|h| h.new_range)
+            .map(|(lo, hi)| e.line.clamp(lo, hi))
+            .min_by_key(|l| l.abs_diff(e.line));
+        let what = match site.expected {
+            Some(token) => format!("missing `{token}`"),
+            None => "syntax error".to_string(),
+        };
+        let mut message = format!("{what} at {}:{}: `{}`", e.line, e.column, e.snippet);
+        if n + 1 == MAX_SYNTAX_ANNOTATIONS && total > MAX_SYNTAX_ANNOTATIONS {
+            message.push_str(&format!(" (and {} more)", total - MAX_SYNTAX_ANNOTATIONS));
+        }
+        let symbol = head
+            .innermost(e.line)
+            .map(|i| head.defs[i].def.name.clone());
+        out.push(
+            AnnotationKind::SyntaxError,
+            Severity::Risk,
+            line.map(|l| (l, l)),
+            false,
+            symbol.as_deref(),
+            message,
+        );
+    }
+}
