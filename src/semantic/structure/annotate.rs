@@ -4,8 +4,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use tree_sitter::{Node, Tree};
+use tree_sitter::{InputEdit, Node, Point, Tree};
 
+use super::DefKind;
 use super::defs::{self, Def};
 use super::language::{self, Language};
 use super::syntax::{self, ErrorSite};
@@ -32,13 +33,17 @@ pub(super) struct Side<'s> {
 }
 
 impl<'s> Side<'s> {
-    /// Parse `src` once and index its definitions. None when it cannot be parsed (too large).
-    pub(super) fn new(lang: Language, src: &'s str) -> Option<Side<'s>> {
-        let tree = language::parse(lang, src)?;
+    /// Parse `src` once (reusing `old`, an edited tree of the other version, when given)
+    /// and index its definitions. None when it cannot be parsed.
+    pub(super) fn new(lang: Language, src: &'s str, old: Option<&Tree>) -> Option<Side<'s>> {
+        let mut tree = language::reparse(lang, src, old).ok()?;
+        if old.is_some() && tree.root_node().has_error() {
+            // Error recovery may go differently when it starts from reused subtrees; errors
+            // are compared with a fresh parse of base, so they come from a fresh parse too.
+            tree = language::parse(lang, src).ok()?;
+        }
         let defs = defs::extract(lang, src, &tree);
-        let line_starts: Vec<usize> = std::iter::once(0)
-            .chain(src.match_indices('\n').map(|(i, _)| i + 1))
-            .collect();
+        let line_starts = line_starts(src);
         let mut innermost = vec![None; line_starts.len() + 2];
         // Outer definitions come first, so inner ones overwrite them.
         for (i, d) in defs.iter().enumerate() {
@@ -234,6 +239,98 @@ struct Touch {
     removed: Vec<u32>,
 }
 
+/// Line starts of `src` (byte offsets; the first line starts at 0).
+fn line_starts(src: &str) -> Vec<usize> {
+    std::iter::once(0)
+        .chain(src.match_indices('\n').map(|(i, _)| i + 1))
+        .collect()
+}
+
+/// The row and byte column of `byte`.
+fn point(starts: &[usize], byte: usize) -> Point {
+    let row = starts.partition_point(|&s| s <= byte).saturating_sub(1);
+    Point::new(row, byte - starts.get(row).copied().unwrap_or(0))
+}
+
+/// The bytes of `len` lines from line `start` (1-based); an empty side sits after its
+/// start line.
+fn byte_range(starts: &[usize], total: usize, start: u32, len: u32) -> Option<(usize, usize)> {
+    let line = |n: u32| {
+        let i = (n as usize).checked_sub(1)?;
+        starts
+            .get(i)
+            .copied()
+            .or((i == starts.len()).then_some(total))
+    };
+    if len == 0 {
+        let at = line(start.checked_add(1)?)?;
+        Some((at, at))
+    } else {
+        Some((line(start)?, line(start.checked_add(len)?)?))
+    }
+}
+
+/// The edits that turn `base` into `head`, one per hunk, each in the coordinates left by the
+/// ones before (what `Tree::edit` expects). None unless the text outside the hunks is the
+/// same on both sides: a diff that does not belong to the sources must not steer the parse.
+fn edits(hunks: &[Hunk], base: &str, base_starts: &[usize], head: &str) -> Option<Vec<InputEdit>> {
+    let head_starts = line_starts(head);
+    let (old, new) = (base.as_bytes(), head.as_bytes());
+    let mut out = Vec::with_capacity(hunks.len());
+    let (mut old_at, mut new_at) = (0, 0);
+    for h in hunks {
+        let (old_start, old_end) = byte_range(base_starts, old.len(), h.old_start, h.old_lines)?;
+        let (new_start, new_end) = byte_range(&head_starts, new.len(), h.new_start, h.new_lines)?;
+        if old.get(old_at..old_start)? != new.get(new_at..new_start)? {
+            return None;
+        }
+        let start = point(&head_starts, new_start);
+        let (from, to) = (point(base_starts, old_start), point(base_starts, old_end));
+        let old_end_position = if to.row == from.row {
+            Point::new(start.row, start.column + to.column - from.column)
+        } else {
+            Point::new(start.row + to.row - from.row, to.column)
+        };
+        out.push(InputEdit {
+            start_byte: new_start,
+            old_end_byte: new_start + (old_end - old_start),
+            new_end_byte: new_end,
+            start_position: start,
+            old_end_position,
+            new_end_position: point(&head_starts, new_end),
+        });
+        (old_at, new_at) = (old_end, new_end);
+    }
+    (old.get(old_at..)? == new.get(new_at..)?).then_some(out)
+}
+
+/// Where an old-side line is on the new side: None when a hunk removed it.
+fn new_line_of(hunks: &[Hunk], old: u32) -> Option<u32> {
+    // The first line after a side's range; an empty side sits after its start line.
+    let end = |start: u32, len: u32| i64::from(start) + i64::from(len.max(1));
+    let mut delta: i64 = 0;
+    for h in hunks {
+        let before = if h.old_lines == 0 {
+            old <= h.old_start
+        } else {
+            old < h.old_start
+        };
+        if before {
+            break;
+        }
+        if old < h.old_start.saturating_add(h.old_lines) {
+            return h
+                .lines
+                .iter()
+                .find(|l| l.old_no == Some(old))
+                .filter(|l| l.kind == LineKind::Context)
+                .and_then(|l| l.new_no);
+        }
+        delta = end(h.new_start, h.new_lines) - end(h.old_start, h.old_lines);
+    }
+    u32::try_from(i64::from(old) + delta).ok()
+}
+
 /// `lo..=hi` of a definition clamped into a hunk's range on its side.
 fn clamp(range: Option<(u32, u32)>, lo: u32, hi: u32) -> Option<(u32, u32)> {
     let (first, last) = range?;
@@ -282,25 +379,21 @@ fn public_roots(defs: &[Def], root: usize) -> Vec<usize> {
         return vec![root];
     }
     let mut out = Vec::new();
+    // Definitions are in pre-order: the ones inside `root` follow it, contiguously.
     for (i, d) in defs.iter().enumerate().skip(root + 1) {
-        if !d.def.public {
-            continue;
-        }
         let mut p = d.parent;
         let mut covered = false;
-        let mut under_root = false;
         while let Some(q) = p {
             if q == root {
-                under_root = true;
                 break;
             }
-            if defs[q].def.public {
-                covered = true;
-                break;
-            }
+            covered |= defs[q].def.public;
             p = defs[q].parent;
         }
-        if under_root && !covered {
+        if p != Some(root) {
+            break;
+        }
+        if d.def.public && !covered {
             out.push(i);
         }
     }
@@ -336,8 +429,14 @@ impl Out {
     }
 }
 
-/// Everything structural about one changed file (see [`super::annotate_file`]).
-pub(super) fn annotate(file: &FileDiff, base: Option<&str>, head: Option<&str>) -> Vec<Annotation> {
+/// Everything structural about one changed file (see [`super::annotate_file`]);
+/// `incremental`: parse head by re-parsing base's tree where the diff allows.
+pub(super) fn annotate(
+    file: &FileDiff,
+    base: Option<&str>,
+    head: Option<&str>,
+    incremental: bool,
+) -> Vec<Annotation> {
     let base_lang = file
         .old_path
         .as_deref()
@@ -353,10 +452,23 @@ pub(super) fn annotate(file: &FileDiff, base: Option<&str>, head: Option<&str>) 
     }
     let base = base
         .zip(base_lang)
-        .and_then(|(src, lang)| Side::new(lang, src));
+        .and_then(|(src, lang)| Side::new(lang, src, None));
+    // Head is base with the hunks applied: when the diff accounts for every difference,
+    // tree-sitter re-parses only what the hunks touched. Only from a base without syntax
+    // errors, and a head that comes out with errors is parsed afresh (see `Side::new`).
+    let edited = base.as_ref().zip(head).and_then(|(base, head)| {
+        if !incremental || base_lang != head_lang || base.tree.root_node().has_error() {
+            return None;
+        }
+        let mut tree = base.tree.clone();
+        for edit in edits(&file.hunks, base.src, &base.line_starts, head)? {
+            tree.edit(&edit);
+        }
+        Some(tree)
+    });
     let head = head
         .zip(head_lang)
-        .and_then(|(src, lang)| Side::new(lang, src));
+        .and_then(|(src, lang)| Side::new(lang, src, edited.as_ref()));
     if base.is_none() && head.is_none() {
         return Vec::new();
     }
@@ -370,6 +482,7 @@ pub(super) fn annotate(file: &FileDiff, base: Option<&str>, head: Option<&str>) 
     };
 
     let hunks: Vec<HunkLines> = file.hunks.iter().map(HunkLines::new).collect();
+    let head_errors = head.as_ref().map(Side::syntax_errors).unwrap_or_default();
     // Definitions found only on one side: where they were first seen (hunk index).
     let mut added: BTreeMap<usize, usize> = BTreeMap::new();
     let mut removed: BTreeMap<usize, usize> = BTreeMap::new();
@@ -489,6 +602,41 @@ pub(super) fn annotate(file: &FileDiff, base: Option<&str>, head: Option<&str>) 
         }
     }
     if let Some(base) = &base {
+        // A definition that head still has but cannot parse (an unbalanced brace swallowed
+        // it into an ERROR node) is not removed: it is modified, and broken.
+        let unparsed: Vec<(u32, u32)> = head_errors
+            .iter()
+            .filter(|e| !e.error.missing)
+            .map(|e| (e.error.line, e.end_line))
+            .collect();
+        removed.retain(|&b, &mut index| {
+            let d = &base.defs[b].def;
+            let broken = new_line_of(&file.hunks, d.start_line)
+                .is_some_and(|l| unparsed.iter().any(|(lo, hi)| *lo <= l && l <= *hi));
+            if broken {
+                let at: Vec<u32> = hunks[index]
+                    .removed
+                    .iter()
+                    .filter(|(o, _)| (d.start_line..=d.end_line).contains(o))
+                    .filter_map(|(_, anchor)| *anchor)
+                    .collect();
+                if let (Some(&lo), Some(&hi)) = (at.iter().min(), at.iter().max()) {
+                    out.push(
+                        AnnotationKind::SymbolModified,
+                        Severity::Info,
+                        clamp(hunks[index].new_range, lo, hi),
+                        false,
+                        Some(&d.name),
+                        format!(
+                            "{} `{}` modified (does not parse on head)",
+                            d.kind.label(),
+                            d.name
+                        ),
+                    );
+                }
+            }
+            !broken
+        });
         for (&b, &index) in &removed {
             let d = &base.defs[b].def;
             out.push(
@@ -503,9 +651,11 @@ pub(super) fn annotate(file: &FileDiff, base: Option<&str>, head: Option<&str>) 
         api_removals(&mut out, base, head.as_ref(), &hunks, &removed, &added);
     }
 
-    if let Some(head) = &head {
+    if let Some(head) = &head
+        && !head_errors.is_empty()
+    {
         let base_errors = base.as_ref().map(Side::syntax_errors).unwrap_or_default();
-        let new = syntax::new_on_head(&base_errors, head.syntax_errors());
+        let new = syntax::new_on_head(&base_errors, head_errors);
         syntax_annotations(&mut out, head, &hunks, new);
     }
 
@@ -578,36 +728,36 @@ fn api_removals(
     removed: &BTreeMap<usize, usize>,
     added: &BTreeMap<usize, usize>,
 ) {
-    let parent_name = |defs: &[Def], i: usize| defs[i].parent.map(|p| defs[p].def.name.clone());
-    let mut candidates: Vec<(usize, usize)> = Vec::new();
+    fn parent_name(defs: &[Def], i: usize) -> Option<&str> {
+        defs[i].parent.map(|p| defs[p].def.name.as_str())
+    }
+    // Added public items by what a rename keeps: kind and signature without the name.
+    let mut candidates: HashMap<(DefKind, &str), Vec<(usize, usize)>> = HashMap::new();
     if let Some(head) = head {
         for (&a, &index) in added {
             for item in public_roots(&head.defs, a) {
-                candidates.push((item, index));
+                let d = &head.defs[item];
+                candidates
+                    .entry((d.def.kind, d.rename_key.as_str()))
+                    .or_default()
+                    .push((item, index));
             }
         }
     }
-    let mut used = vec![false; candidates.len()];
     for (&r, &index) in removed {
         for item in public_roots(&base.defs, r) {
             let old = &base.defs[item];
             let label = old.def.kind.label();
             let rename = head.and_then(|head| {
-                candidates
-                    .iter()
-                    .enumerate()
-                    .find(|(c, (new, _))| {
-                        let candidate = &head.defs[*new];
-                        !used[*c]
-                            && candidate.def.kind == old.def.kind
-                            && candidate.rename_key == old.rename_key
-                            && parent_name(&head.defs, *new) == parent_name(&base.defs, item)
-                    })
-                    .map(|(c, &(new, new_index))| (c, &head.defs[new], new_index))
+                let same = candidates.get_mut(&(old.def.kind, old.rename_key.as_str()))?;
+                let at = same.iter().position(|(new, _)| {
+                    parent_name(&head.defs, *new) == parent_name(&base.defs, item)
+                })?;
+                let (new, new_index) = same.remove(at);
+                Some((&head.defs[new], new_index))
             });
             match rename {
-                Some((c, new, new_index)) => {
-                    used[c] = true;
+                Some((new, new_index)) => {
                     out.push(
                         AnnotationKind::ApiChanged,
                         Severity::Risk,

@@ -2,6 +2,7 @@
 //! them (qualified names), decides which are public, and extracts their normalized
 //! signatures.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 
 use tree_sitter::{Node, QueryCursor, StreamingIterator, Tree};
@@ -72,23 +73,23 @@ pub(super) fn extract(lang: Language, src: &str, tree: &Tree) -> Vec<Def> {
         };
         // Several patterns can match one node (an exported arrow function is a function
         // and a top-level constant): the earlier pattern is the more specific one.
-        let entry = found.entry(node.id()).or_insert(Found {
+        let candidate = Found {
             node,
             kind,
             name,
             body,
             receiver,
             pattern: m.pattern_index,
-        });
-        if m.pattern_index < entry.pattern {
-            *entry = Found {
-                node,
-                kind,
-                name,
-                body,
-                receiver,
-                pattern: m.pattern_index,
-            };
+        };
+        match found.entry(node.id()) {
+            Entry::Vacant(slot) => {
+                slot.insert(candidate);
+            }
+            Entry::Occupied(mut slot) => {
+                if candidate.pattern < slot.get().pattern {
+                    slot.insert(candidate);
+                }
+            }
         }
     }
     let mut found: Vec<Found<'_>> = found.into_values().collect();

@@ -2,9 +2,11 @@
 //! tree-sitter grammars and definition queries, and one parser per language per thread.
 
 use std::cell::RefCell;
+use std::ops::ControlFlow;
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
-use tree_sitter::{Parser, Query, Tree};
+use tree_sitter::{ParseOptions, ParseState, Parser, Query, Tree};
 
 /// A language with a tree-sitter grammar and a definition query. Adding one takes a grammar
 /// crate, a query file under `src/semantic/queries/` and a line in each `match` below.
@@ -27,6 +29,10 @@ pub enum Language {
 /// Larger sources are not parsed: a generated or vendored file of this size is not something
 /// an operator reviews symbol by symbol, and parsing it would eat the analysis budget.
 pub(super) const MAX_SOURCE_BYTES: usize = 4 << 20;
+
+/// Longer parses are abandoned: the whole 500-file diff has a one-second budget, and no
+/// reviewable source takes this long.
+pub(super) const PARSE_BUDGET: Duration = Duration::from_secs(2);
 
 const ECMASCRIPT_QUERY: &str = include_str!("../queries/ecmascript.scm");
 
@@ -133,23 +139,70 @@ thread_local! {
     static PARSERS: RefCell<[Option<Parser>; 6]> = const { RefCell::new([None, None, None, None, None, None]) };
 }
 
-/// Parse `source` with this thread's parser for `lang`. None when the source is too large or
-/// the grammar cannot be loaded (an ABI mismatch between tree-sitter and the grammar crate).
-pub(super) fn parse(lang: Language, source: &str) -> Option<Tree> {
+/// Why a source was not parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Unparsed {
+    /// Larger than [`MAX_SOURCE_BYTES`].
+    TooLarge,
+    /// Parsing took longer than [`PARSE_BUDGET`] (tree-sitter's error recovery can be slow
+    /// on some garbage).
+    TimedOut,
+    /// The grammar cannot be loaded (an ABI mismatch between tree-sitter and the grammar).
+    NoGrammar,
+}
+
+impl std::fmt::Display for Unparsed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::TooLarge => "larger than 4 MiB",
+            Self::TimedOut => "parsing took too long",
+            Self::NoGrammar => "the grammar could not be loaded",
+        })
+    }
+}
+
+/// Parse `source` with this thread's parser for `lang`, within [`PARSE_BUDGET`].
+pub(super) fn parse(lang: Language, source: &str) -> Result<Tree, Unparsed> {
+    reparse(lang, source, None)
+}
+
+/// Parse `source`, reusing what did not change from `old`: a tree of the previous version,
+/// already edited (`Tree::edit`) to match `source`.
+pub(super) fn reparse(lang: Language, source: &str, old: Option<&Tree>) -> Result<Tree, Unparsed> {
     if source.len() > MAX_SOURCE_BYTES {
-        return None;
+        return Err(Unparsed::TooLarge);
     }
     PARSERS.with(|cell| {
-        let mut parsers = cell.try_borrow_mut().ok()?;
+        // Only re-entered if a callback below parsed again, which none does.
+        let mut parsers = cell.try_borrow_mut().map_err(|_| Unparsed::NoGrammar)?;
         let slot = &mut parsers[lang.index()];
         if slot.is_none() {
             let mut parser = Parser::new();
             if let Err(error) = parser.set_language(&lang.grammar()) {
                 tracing::error!(language = lang.name(), %error, "cannot load grammar");
-                return None;
+                return Err(Unparsed::NoGrammar);
             }
             *slot = Some(parser);
         }
-        slot.as_mut()?.parse(source, None)
+        let parser = slot.as_mut().ok_or(Unparsed::NoGrammar)?;
+        let deadline = Instant::now() + PARSE_BUDGET;
+        let mut progress = |_: &ParseState| {
+            if Instant::now() > deadline {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        };
+        let bytes = source.as_bytes();
+        let tree = parser.parse_with_options(
+            &mut |at, _| bytes.get(at..).unwrap_or_default(),
+            old,
+            Some(ParseOptions::new().progress_callback(&mut progress)),
+        );
+        if tree.is_none() {
+            // A cancelled parse would otherwise resume with the next call.
+            parser.reset();
+        }
+        tree.ok_or(Unparsed::TimedOut)
     })
 }

@@ -159,7 +159,7 @@ pub struct SyntaxError {
 }
 
 /// Every definition in `source`, outer before inner, in source order. Empty when the source
-/// cannot be parsed (larger than 4 MiB).
+/// cannot be parsed (larger than 4 MiB, or parsing takes over 2 s).
 pub fn definitions(lang: Language, source: &str) -> Vec<Definition> {
     language::parse(lang, source)
         .map(|tree| {
@@ -187,14 +187,14 @@ pub fn syntax_errors(lang: Language, source: &str) -> Vec<SyntaxError> {
 /// `symbol_modified`, `formatting_only` (info), `api_changed` and `syntax_error` for errors
 /// new on head (risk), sorted by line. `base` and `head` are the file's two versions (None
 /// where it does not exist). Files in languages not supported, binary files and sources
-/// over 4 MiB give an empty Vec. Never panics.
+/// that cannot be parsed (over 4 MiB, over 2 s) give an empty Vec. Never panics.
 pub fn annotate_file(file: &FileDiff, base: Option<&str>, head: Option<&str>) -> Vec<Annotation> {
-    annotate::annotate(file, base, head)
+    annotate::annotate(file, base, head, true)
 }
 
 /// The syntax check alone for one file (the `syntax` gate uses it): Ok(the errors head has
 /// and base had not) or Err(a note saying why the file was not checked: a language without
-/// a grammar, or too large).
+/// a grammar, too large, too slow to parse).
 pub fn new_syntax_errors(
     file: &FileDiff,
     base: Option<&str>,
@@ -216,8 +216,8 @@ pub fn new_syntax_errors(
     let Some(head) = head else {
         return Ok(Vec::new());
     };
-    let too_large = || format!("{path}: not checked, larger than 4 MiB");
-    let head_tree = language::parse(lang, head).ok_or_else(too_large)?;
+    let head_tree =
+        language::parse(lang, head).map_err(|why| format!("{path}: not checked, {why}"))?;
     let head_errors = syntax::collect(head, &head_tree);
     if head_errors.is_empty() {
         return Ok(Vec::new());
@@ -228,7 +228,11 @@ pub fn new_syntax_errors(
         .and_then(Language::for_path)
         .unwrap_or(lang);
     let base_errors = base
-        .and_then(|src| language::parse(base_lang, src).map(|tree| syntax::collect(src, &tree)))
+        .and_then(|src| {
+            language::parse(base_lang, src)
+                .ok()
+                .map(|tree| syntax::collect(src, &tree))
+        })
         .unwrap_or_default();
     Ok(syntax::new_on_head(&base_errors, head_errors)
         .into_iter()

@@ -23,6 +23,8 @@ pub(super) struct ErrorSite {
     pub error: SyntaxError,
     /// For a MISSING node: the token the parser expected (`;`, `)`, `identifier`).
     pub expected: Option<&'static str>,
+    /// Last line of an ERROR node (text the parser skipped); the line of a MISSING one.
+    pub end_line: u32,
     /// What identifies the error across versions.
     key: String,
 }
@@ -90,6 +92,7 @@ fn site(src: &str, node: Node<'_>) -> ErrorSite {
             snippet: cut(&context),
         },
         expected,
+        end_line: node.end_position().row as u32 + 1,
         key,
     }
 }

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::diff;
+use crate::model::AnnotationKind;
 
 mod props;
 
@@ -350,6 +351,81 @@ fn rust_reformatted_signature_is_not_an_api_change() {
     assert_eq!(
         annotations("src/net.rs", base, head),
         ["formatting_only info 1-4 connect: only formatting changed"]
+    );
+}
+
+#[test]
+fn a_definition_swallowed_by_a_parse_error_is_modified_not_removed() {
+    let base =
+        format!("pub fn a(x: bool) {{\n    if x {{\n        y();\n    }}\n}}\n{RUST_FILLER}");
+    // Without the inner `}` the parser gives up on `a` altogether.
+    let head = base.replacen("        y();\n    }\n", "        y();\n", 1);
+    assert_eq!(
+        annotations("src/lib.rs", &base, &head),
+        [
+            "syntax_error risk 1 -: syntax error at 1:1: `pub fn a(x: bool) {`",
+            "symbol_modified info 4 a: function `a` modified (does not parse on head)",
+        ]
+    );
+}
+
+#[test]
+fn a_syntax_error_outside_the_hunks_points_at_the_nearest_hunk_line() {
+    // The diff shows a change on line 1; the error is on line 13, which no hunk shows (as
+    // when a change breaks parsing far below it).
+    let base = format!("fn zero() {{}}\n{RUST_FILLER}fn last() {{\n    ok();\n}}\n");
+    let shown = base.replace("fn zero() {}", "fn one() {}");
+    let head = shown.replace("    ok();", "    ok(;");
+    let f = file("src/lib.rs", &base, &shown);
+    let found: Vec<String> = annotate_file(&f, Some(&base), Some(&head))
+        .iter()
+        .filter(|a| a.kind == AnnotationKind::SyntaxError)
+        .map(render)
+        .collect();
+    assert_eq!(
+        found,
+        ["syntax_error risk 4 last: syntax error at 13:7: `ok(;`"]
+    );
+}
+
+#[test]
+fn an_unchanged_broken_file_has_no_new_errors() {
+    // Re-parsing a tree with errors once gave errors a fresh parse does not: head is parsed
+    // afresh whenever either side has errors.
+    let source = "export function load(path) {\nclass Widget {\n  onClick = () => {\n`template ${\n}\nclass Widget {";
+    let renamed = diff::from_texts(
+        Some("a.js"),
+        Some(source.as_bytes()),
+        Some("b.js"),
+        Some(source.as_bytes()),
+    )
+    .unwrap();
+    assert!(annotate_file(&renamed, Some(source), Some(source)).is_empty());
+    assert_eq!(
+        new_syntax_errors(&renamed, Some(source), Some(source)),
+        Ok(vec![])
+    );
+}
+
+#[test]
+fn overloads_and_cfg_twins_pair_in_order() {
+    let base = "\
+export function parse(a: string): number;
+export function parse(a: number): number;
+export function parse(a: any): number {
+  return 0;
+}
+";
+    let head = base.replace(
+        "parse(a: number): number;",
+        "parse(a: number, radix: number): number;",
+    );
+    assert_eq!(
+        annotations("src/parse.ts", base, &head),
+        [
+            "symbol_modified info 2 parse: function `parse` modified (signature changed)",
+            "api_changed risk 2 parse: signature of `export function parse` changed: `(a: number): number` → `(a: number, radix: number): number`",
+        ]
     );
 }
 
@@ -762,4 +838,73 @@ fn unsupported_and_one_sided_files() {
         diff::from_texts(None, None, Some("new.go"), Some(b"package p\nfunc F( {\n")).unwrap();
     let errors = new_syntax_errors(&added, None, Some("package p\nfunc F( {\n")).unwrap();
     assert!(!errors.is_empty());
+}
+
+/// A Rust file of `fns` methods in impl blocks of ten, about 20 lines per method.
+fn generated_rust(fns: usize, changed: impl Fn(usize) -> bool) -> String {
+    let mut out = String::from("use std::collections::HashMap;\n\n");
+    for i in 0..fns {
+        if i % 10 == 0 {
+            out.push_str(&format!(
+                "pub struct S{i} {{\n    pub a: u32,\n}}\n\nimpl S{i} {{\n"
+            ));
+        }
+        let extra = if changed(i) { ", extra: bool" } else { "" };
+        out.push_str(&format!(
+            "    /// Method {i}.\n    pub fn m{i}(&self, x: u32{extra}) -> u32 {{\n"
+        ));
+        for j in 0..16 {
+            let v = if changed(i) && j % 4 == 0 { j + 100 } else { j };
+            out.push_str(&format!("        let v{j} = x + {v};\n"));
+        }
+        out.push_str("        x\n    }\n");
+        if i % 10 == 9 || i + 1 == fns {
+            out.push_str("}\n\n");
+        }
+    }
+    out
+}
+
+/// Timing of one 2,000-line file with a 200-line diff, and of 500 files with 200 changed
+/// lines each. `cargo test --release --lib semantic::structure::tests::timing -- --ignored
+/// --nocapture`.
+#[test]
+#[ignore = "a measurement, not a check"]
+fn timing() {
+    let base = generated_rust(95, |_| false);
+    let head = generated_rust(95, |i| i % 5 == 0);
+    let f = file("src/big.rs", &base, &head);
+    let changed = f.insertions() + f.deletions();
+    annotate_file(&f, Some(&base), Some(&head));
+    let runs = 20;
+    let start = std::time::Instant::now();
+    let mut n = 0;
+    for _ in 0..runs {
+        n = annotate_file(&f, Some(&base), Some(&head)).len();
+    }
+    println!(
+        "{} lines, {changed} changed lines, {n} annotations: {:?} per file",
+        head.lines().count(),
+        start.elapsed() / runs
+    );
+
+    let base = generated_rust(10, |_| false);
+    let head = generated_rust(10, |i| i % 2 == 0);
+    let files: Vec<FileDiff> = (0..500)
+        .map(|i| file(&format!("src/f{i}.rs"), &base, &head))
+        .collect();
+    let start = std::time::Instant::now();
+    let mut first = None;
+    let mut total = 0;
+    for f in &files {
+        total += annotate_file(f, Some(&base), Some(&head)).len();
+        first.get_or_insert(start.elapsed());
+    }
+    println!(
+        "500 files of {} lines, {} changed lines each, {total} annotations: {:?} in all, first file {:?}",
+        head.lines().count(),
+        files[0].insertions() + files[0].deletions(),
+        start.elapsed(),
+        first.unwrap_or_default()
+    );
 }

@@ -235,3 +235,19 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// Re-parsing base's edited tree finds what a fresh parse of head finds.
+    #[test]
+    fn incremental_parse_agrees_with_a_fresh_one((lang, base, head) in code_pair()) {
+        let path = format!("src/sample.{}", ext(lang));
+        let file = diff::from_texts(Some(&path), Some(base.as_bytes()), Some(&path), Some(head.as_bytes()))
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(
+            super::super::annotate::annotate(&file, Some(&base), Some(&head), true),
+            super::super::annotate::annotate(&file, Some(&base), Some(&head), false)
+        );
+    }
+}
