@@ -2,7 +2,9 @@
 //! touch, and the annotations that follow (symbols added, removed, modified; formatting-only
 //! hunks; public API changes; new syntax errors).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
+use std::ops::ControlFlow;
 
 use tree_sitter::{InputEdit, Node, Point, Tree};
 
@@ -88,52 +90,80 @@ impl<'s> Side<'s> {
         (start < end).then_some((start, end))
     }
 
-    /// What lines `lines` hold once layout is ignored: their code tokens (with depth; a
-    /// trailing comma before a closing bracket dropped) and their comments.
-    fn content(&self, lines: &[u32]) -> (Vec<(usize, String)>, Vec<String>) {
+    /// What lines `lines` (ascending) hold once layout is ignored: their code tokens (with
+    /// depth; a trailing comma before a closing bracket dropped) and their comments.
+    fn content(&self, lines: &[u32]) -> Content<'s> {
+        let mut content = Content::default();
+        let _ = self.walk(lines, |item| {
+            match item {
+                Item::Code(depth, text) => content.code.push((depth, text)),
+                Item::Comment(text) => content.comments.push(text),
+            }
+            ControlFlow::Continue(())
+        });
+        content
+    }
+
+    /// Whether lines `lines` hold the code tokens of `expected` (stops at the first token
+    /// that differs: most hunks change code, and that shows early).
+    fn same_code(&self, lines: &[u32], expected: &Content<'_>) -> bool {
+        let mut next = expected.code.iter();
+        let walked = self.walk(lines, |item| match item {
+            Item::Code(depth, text) => match next.next() {
+                Some((d, t)) if *d == depth && *t == text => ControlFlow::Continue(()),
+                _ => ControlFlow::Break(()),
+            },
+            Item::Comment(_) => ControlFlow::Continue(()),
+        });
+        walked.is_continue() && next.next().is_none()
+    }
+
+    /// The code tokens and comments of `lines`, in order, until `f` breaks.
+    fn walk(
+        &self,
+        lines: &[u32],
+        mut f: impl FnMut(Item<'s>) -> ControlFlow<()>,
+    ) -> ControlFlow<()> {
         let mut runs: Vec<(u32, u32)> = Vec::new();
         for &l in lines {
             match runs.last_mut() {
-                Some((_, last)) if *last + 1 == l => *last = l,
+                Some((_, last)) if last.checked_add(1) == Some(l) => *last = l,
                 Some((_, last)) if *last == l => {}
                 _ => runs.push((l, l)),
             }
         }
-        let mut seen: Vec<(usize, usize, String)> = Vec::new();
-        let mut comments: Vec<(usize, String)> = Vec::new();
+        let (mut last_token, mut last_comment) = (None, None);
         let root = self.tree.root_node();
         for (first, last) in runs {
             let Some((lo, hi)) = self.bytes(first, last) else {
                 continue;
             };
             tokens::visit(root, lo, hi, |v| match v {
-                Visited::Comment(c) => {
-                    comments.push((c.start_byte(), collapse(self.text(c))));
+                // A token spanning two runs (a multi-line string) is visited twice.
+                Visited::Comment(c) if last_comment != Some(c.start_byte()) => {
+                    last_comment = Some(c.start_byte());
+                    f(Item::Comment(collapse(self.text(c))))
                 }
-                Visited::Token(t, depth) => {
-                    if trailing_comma(t) {
-                        return;
-                    }
+                Visited::Token(t, depth)
+                    if last_token != Some(t.start_byte()) && !trailing_comma(self.src, t) =>
+                {
+                    last_token = Some(t.start_byte());
+                    let text = self.text(t);
                     let text = if t.kind() == "jsx_text" {
-                        collapse(self.text(t))
+                        Cow::Owned(collapse(text))
                     } else {
-                        self.text(t).to_string()
+                        Cow::Borrowed(text)
                     };
-                    if !text.is_empty() {
-                        seen.push((t.start_byte(), depth, text));
+                    if text.is_empty() {
+                        ControlFlow::Continue(())
+                    } else {
+                        f(Item::Code(depth, text))
                     }
                 }
-            });
+                Visited::Comment(_) | Visited::Token(..) => ControlFlow::Continue(()),
+            })?;
         }
-        // A token spanning two runs (a multi-line string) is visited twice.
-        seen.sort_by_key(|(start, _, _)| *start);
-        seen.dedup_by_key(|(start, _, _)| *start);
-        comments.sort();
-        comments.dedup_by_key(|(start, _)| *start);
-        (
-            seen.into_iter().map(|(_, d, t)| (d, t)).collect(),
-            comments.into_iter().map(|(_, t)| t).collect(),
-        )
+        ControlFlow::Continue(())
     }
 
     fn text(&self, node: Node<'_>) -> &'s str {
@@ -143,19 +173,37 @@ impl<'s> Side<'s> {
 
 /// A comma right before a closing bracket, which formatters add and remove at will — but
 /// not the one that makes a one-element tuple (`(a,)`).
-fn trailing_comma(token: Node<'_>) -> bool {
+fn trailing_comma(src: &str, token: Node<'_>) -> bool {
     if token.kind() != "," {
         return false;
     }
-    let mut next = token.next_sibling();
-    while let Some(n) = next.filter(|n| tokens::is_comment(*n)) {
-        next = n.next_sibling();
+    // Looking at the text is cheaper than asking for the next sibling (tree-sitter walks the
+    // parent's children for it); a comment between comma and bracket keeps the comma.
+    let after = src.get(token.end_byte()..).unwrap_or("").trim_start();
+    if !after.starts_with([')', ']', '}']) {
+        return false;
     }
-    let closes = next.is_some_and(|n| matches!(n.kind(), ")" | "]" | "}"));
     let one_tuple = token
         .parent()
         .is_some_and(|p| p.kind().contains("tuple") && p.named_child_count() == 1);
-    closes && !one_tuple
+    !one_tuple
+}
+
+/// One thing [`Side::walk`] finds.
+enum Item<'s> {
+    /// A code token with its depth in the tree.
+    Code(usize, Cow<'s, str>),
+    /// A comment, whitespace collapsed.
+    Comment(String),
+}
+
+/// The code and comments of some lines, layout ignored.
+#[derive(Debug, Default, PartialEq)]
+struct Content<'s> {
+    /// Code tokens with their depth in the tree.
+    code: Vec<(usize, Cow<'s, str>)>,
+    /// Comments, whitespace collapsed.
+    comments: Vec<String>,
 }
 
 fn collapse(s: &str) -> String {
@@ -240,7 +288,7 @@ struct Touch {
 }
 
 /// Line starts of `src` (byte offsets; the first line starts at 0).
-fn line_starts(src: &str) -> Vec<usize> {
+pub(super) fn line_starts(src: &str) -> Vec<usize> {
     std::iter::once(0)
         .chain(src.match_indices('\n').map(|(i, _)| i + 1))
         .collect()
@@ -252,9 +300,9 @@ fn point(starts: &[usize], byte: usize) -> Point {
     Point::new(row, byte - starts.get(row).copied().unwrap_or(0))
 }
 
-/// The bytes of `len` lines from line `start` (1-based); an empty side sits after its
-/// start line.
-fn byte_range(starts: &[usize], total: usize, start: u32, len: u32) -> Option<(usize, usize)> {
+/// The bytes of `count` lines from line `first` (1-based; `count` 0: the position where
+/// line `first` starts, or the end of the text past the last line).
+fn lines_bytes(starts: &[usize], total: usize, first: u32, count: u32) -> Option<(usize, usize)> {
     let line = |n: u32| {
         let i = (n as usize).checked_sub(1)?;
         starts
@@ -262,25 +310,61 @@ fn byte_range(starts: &[usize], total: usize, start: u32, len: u32) -> Option<(u
             .copied()
             .or((i == starts.len()).then_some(total))
     };
-    if len == 0 {
-        let at = line(start.checked_add(1)?)?;
-        Some((at, at))
-    } else {
-        Some((line(start)?, line(start.checked_add(len)?)?))
-    }
+    Some((line(first)?, line(first.checked_add(count)?)?))
 }
 
-/// The edits that turn `base` into `head`, one per hunk, each in the coordinates left by the
-/// ones before (what `Tree::edit` expects). None unless the text outside the hunks is the
-/// same on both sides: a diff that does not belong to the sources must not steer the parse.
-fn edits(hunks: &[Hunk], base: &str, base_starts: &[usize], head: &str) -> Option<Vec<InputEdit>> {
+/// The runs of removed and added lines in hunks, as (first old line, removed count, first
+/// new line, added count): what actually changed, without the context lines around it.
+fn changed_runs(hunks: &[Hunk]) -> Vec<(u32, u32, u32, u32)> {
+    let mut runs = Vec::new();
+    for h in hunks {
+        // An empty side's start is the line before the change.
+        let mut old_next = h.old_start.saturating_add(u32::from(h.old_lines == 0));
+        let mut new_next = h.new_start.saturating_add(u32::from(h.new_lines == 0));
+        let mut run: Option<(u32, u32, u32, u32)> = None;
+        for line in &h.lines {
+            match line.kind {
+                LineKind::Context => {
+                    runs.extend(run.take());
+                    old_next = old_next.saturating_add(1);
+                    new_next = new_next.saturating_add(1);
+                }
+                LineKind::Removed => {
+                    run.get_or_insert((old_next, 0, new_next, 0)).1 += 1;
+                    old_next = old_next.saturating_add(1);
+                }
+                LineKind::Added => {
+                    run.get_or_insert((old_next, 0, new_next, 0)).3 += 1;
+                    new_next = new_next.saturating_add(1);
+                }
+            }
+        }
+        runs.extend(run);
+    }
+    runs
+}
+
+/// The edits that turn `base` into `head`, one per run of changed lines (context lines are
+/// left for tree-sitter to reuse), each in the coordinates left by the ones before (what
+/// `Tree::edit` expects). None unless the text between the runs is the same on both
+/// sides: a diff that does not belong to the sources must not steer the parse.
+pub(super) fn edits(
+    hunks: &[Hunk],
+    base: &str,
+    base_starts: &[usize],
+    head: &str,
+) -> Option<Vec<InputEdit>> {
     let head_starts = line_starts(head);
     let (old, new) = (base.as_bytes(), head.as_bytes());
-    let mut out = Vec::with_capacity(hunks.len());
+    let runs = changed_runs(hunks);
+    let mut out = Vec::with_capacity(runs.len());
     let (mut old_at, mut new_at) = (0, 0);
-    for h in hunks {
-        let (old_start, old_end) = byte_range(base_starts, old.len(), h.old_start, h.old_lines)?;
-        let (new_start, new_end) = byte_range(&head_starts, new.len(), h.new_start, h.new_lines)?;
+    for (old_first, removed, new_first, added) in runs {
+        let (old_start, old_end) = lines_bytes(base_starts, old.len(), old_first, removed)?;
+        let (new_start, new_end) = lines_bytes(&head_starts, new.len(), new_first, added)?;
+        if old_start < old_at || new_start < new_at {
+            return None;
+        }
         if old.get(old_at..old_start)? != new.get(new_at..new_start)? {
             return None;
         }
@@ -401,12 +485,12 @@ fn public_roots(defs: &[Def], root: usize) -> Vec<usize> {
 }
 
 /// Collects a file's annotations.
-struct Out {
+struct FileAnnotations {
     path: String,
     annotations: Vec<Annotation>,
 }
 
-impl Out {
+impl FileAnnotations {
     fn push(
         &mut self,
         kind: AnnotationKind,
@@ -437,114 +521,191 @@ pub(super) fn annotate(
     head: Option<&str>,
     incremental: bool,
 ) -> Vec<Annotation> {
-    let base_lang = file
-        .old_path
-        .as_deref()
-        .or(file.new_path.as_deref())
-        .and_then(Language::for_path);
-    let head_lang = file
-        .new_path
-        .as_deref()
-        .or(file.old_path.as_deref())
-        .and_then(Language::for_path);
-    if file.binary || (base_lang.is_none() && head_lang.is_none()) {
+    let Some(change) = Change::new(file, base, head, incremental) else {
         return Vec::new();
-    }
-    let base = base
-        .zip(base_lang)
-        .and_then(|(src, lang)| Side::new(lang, src, None));
-    // Head is base with the hunks applied: when the diff accounts for every difference,
-    // tree-sitter re-parses only what the hunks touched. Only from a base without syntax
-    // errors, and a head that comes out with errors is parsed afresh (see `Side::new`).
-    let edited = base.as_ref().zip(head).and_then(|(base, head)| {
-        if !incremental || base_lang != head_lang || base.tree.root_node().has_error() {
-            return None;
-        }
-        let mut tree = base.tree.clone();
-        for edit in edits(&file.hunks, base.src, &base.line_starts, head)? {
-            tree.edit(&edit);
-        }
-        Some(tree)
-    });
-    let head = head
-        .zip(head_lang)
-        .and_then(|(src, lang)| Side::new(lang, src, edited.as_ref()));
-    if base.is_none() && head.is_none() {
-        return Vec::new();
-    }
-    let no_defs: &[Def] = &[];
-    let base_defs = base.as_ref().map_or(no_defs, |s| &s.defs);
-    let head_defs = head.as_ref().map_or(no_defs, |s| &s.defs);
-    let (b2h, h2b) = pair(base_defs, head_defs);
-    let mut out = Out {
+    };
+    let mut out = FileAnnotations {
         path: file.path().to_string(),
         annotations: Vec::new(),
     };
+    let head_errors = change
+        .head
+        .as_ref()
+        .map(Side::syntax_errors)
+        .unwrap_or_default();
+    let mapping = change.map_hunks(&mut out);
+    change.report_modified(&mapping.modified, &mut out);
+    change.report_added(&mapping.added, &mut out);
+    let removed = change.keep_removed(mapping.removed, &head_errors, &mut out);
+    change.report_removed(&removed, &mapping.added, &mut out);
+    change.report_syntax(head_errors, &mut out);
+    let mut annotations = out.annotations;
+    crate::semantic::sort(&mut annotations);
+    annotations
+}
 
-    let hunks: Vec<HunkLines> = file.hunks.iter().map(HunkLines::new).collect();
-    let head_errors = head.as_ref().map(Side::syntax_errors).unwrap_or_default();
-    // Definitions found only on one side: where they were first seen (hunk index).
-    let mut added: BTreeMap<usize, usize> = BTreeMap::new();
-    let mut removed: BTreeMap<usize, usize> = BTreeMap::new();
-    // Head definitions with a counterpart, touched: changed lines, by hunk.
-    let mut modified: BTreeMap<usize, Vec<(usize, Vec<u32>)>> = BTreeMap::new();
+/// One changed file: both sides parsed, their definitions paired.
+struct Change<'s> {
+    file: &'s FileDiff,
+    base: Option<Side<'s>>,
+    head: Option<Side<'s>>,
+    hunks: Vec<HunkLines>,
+    /// Base definition → its head counterpart.
+    b2h: Vec<Option<usize>>,
+    /// Head definition → its base counterpart.
+    h2b: Vec<Option<usize>>,
+}
 
-    for (index, hunk) in hunks.iter().enumerate() {
-        if hunk.is_empty() {
-            continue;
+/// What the hunks do to definitions.
+#[derive(Default)]
+struct Mapping {
+    /// Head definitions (outermost) without a counterpart → the first hunk showing them.
+    added: BTreeMap<usize, usize>,
+    /// Base definitions (outermost) without a counterpart → the first hunk showing them.
+    removed: BTreeMap<usize, usize>,
+    /// Head definitions with a counterpart whose code changed → (hunk, changed lines on
+    /// the new side) for each hunk that changes them.
+    modified: BTreeMap<usize, Vec<(usize, Vec<u32>)>>,
+}
+
+impl<'s> Change<'s> {
+    /// Parse both sides (head from base's edited tree when possible). None when neither
+    /// side is in a supported language or can be parsed, or the file is binary.
+    fn new(
+        file: &'s FileDiff,
+        base: Option<&'s str>,
+        head: Option<&'s str>,
+        incremental: bool,
+    ) -> Option<Change<'s>> {
+        let base_lang = file
+            .old_path
+            .as_deref()
+            .or(file.new_path.as_deref())
+            .and_then(Language::for_path);
+        let head_lang = file
+            .new_path
+            .as_deref()
+            .or(file.old_path.as_deref())
+            .and_then(Language::for_path);
+        if file.binary {
+            return None;
         }
-        if let Some(comments) = formatting_only(base.as_ref(), head.as_ref(), hunk) {
-            formatting_annotation(&mut out, base.as_ref(), head.as_ref(), hunk, comments);
-            continue;
-        }
-        let mut touched: BTreeMap<usize, Touch> = BTreeMap::new();
-        if let Some(head) = &head {
-            for &n in &hunk.added {
-                let Some(h) = head.innermost(n) else { continue };
-                if h2b[h].is_some() {
-                    let entry = touched.entry(h).or_default();
-                    entry.at.push(n);
-                    entry.added.push(n);
-                } else {
-                    added
-                        .entry(outermost_unpaired(&head.defs, &h2b, h))
-                        .or_insert(index);
-                }
+        let base = base
+            .zip(base_lang)
+            .and_then(|(src, lang)| Side::new(lang, src, None));
+        // Head is base with the hunks applied: when the diff accounts for every difference,
+        // tree-sitter re-parses only what the hunks touched. Only from a base without
+        // syntax errors, and a head that comes out with errors is parsed afresh (see
+        // `Side::new`).
+        let edited = base.as_ref().zip(head).and_then(|(base, head)| {
+            if !incremental || base_lang != head_lang || base.tree.root_node().has_error() {
+                return None;
             }
+            let mut tree = base.tree.clone();
+            for edit in edits(&file.hunks, base.src, &base.line_starts, head)? {
+                tree.edit(&edit);
+            }
+            Some(tree)
+        });
+        let head = head
+            .zip(head_lang)
+            .and_then(|(src, lang)| Side::new(lang, src, edited.as_ref()));
+        if base.is_none() && head.is_none() {
+            return None;
         }
-        if let Some(base) = &base {
-            for &(o, anchor) in &hunk.removed {
-                let Some(b) = base.innermost(o) else { continue };
-                match (b2h[b], anchor) {
-                    (Some(h), Some(at)) => {
+        let no_defs: &[Def] = &[];
+        let (b2h, h2b) = pair(
+            base.as_ref().map_or(no_defs, |s| &s.defs),
+            head.as_ref().map_or(no_defs, |s| &s.defs),
+        );
+        Some(Change {
+            file,
+            base,
+            head,
+            hunks: file.hunks.iter().map(HunkLines::new).collect(),
+            b2h,
+            h2b,
+        })
+    }
+
+    /// Map every hunk's changed lines to definitions; formatting-only hunks are annotated
+    /// here and map to nothing.
+    fn map_hunks(&self, out: &mut FileAnnotations) -> Mapping {
+        let (base, head) = (self.base.as_ref(), self.head.as_ref());
+        let mut mapping = Mapping::default();
+        for (index, hunk) in self.hunks.iter().enumerate() {
+            if hunk.is_empty() {
+                continue;
+            }
+            if let Some(comments) = formatting_only(base, head, hunk) {
+                formatting_annotation(out, base, head, hunk, comments);
+                continue;
+            }
+            let mut touched: BTreeMap<usize, Touch> = BTreeMap::new();
+            if let Some(head) = head {
+                for &n in &hunk.added {
+                    let Some(h) = head.innermost(n) else { continue };
+                    if self.h2b[h].is_some() {
                         let entry = touched.entry(h).or_default();
-                        entry.at.push(at);
-                        entry.removed.push(o);
-                    }
-                    (Some(_), None) => {}
-                    (None, _) => {
-                        removed
-                            .entry(outermost_unpaired(&base.defs, &b2h, b))
+                        entry.at.push(n);
+                        entry.added.push(n);
+                    } else {
+                        mapping
+                            .added
+                            .entry(outermost_unpaired(&head.defs, &self.h2b, h))
                             .or_insert(index);
                     }
                 }
             }
-        }
-        for (h, touch) in touched {
-            // In a hunk that also changes code elsewhere, a definition whose own lines
-            // changed only in comments or layout is not modified.
-            if let (Some(base), Some(head)) = (&base, &head)
-                && base.content(&touch.removed).0 == head.content(&touch.added).0
-            {
-                continue;
+            if let Some(base) = base {
+                for &(o, anchor) in &hunk.removed {
+                    let Some(b) = base.innermost(o) else { continue };
+                    match (self.b2h[b], anchor) {
+                        (Some(h), Some(at)) => {
+                            let entry = touched.entry(h).or_default();
+                            entry.at.push(at);
+                            entry.removed.push(o);
+                        }
+                        (Some(_), None) => {}
+                        (None, _) => {
+                            mapping
+                                .removed
+                                .entry(outermost_unpaired(&base.defs, &self.b2h, b))
+                                .or_insert(index);
+                        }
+                    }
+                }
             }
-            modified.entry(h).or_default().push((index, touch.at));
+            for (h, touch) in touched {
+                // In a hunk that also changes code elsewhere, a definition whose own lines
+                // changed only in comments or layout is not modified.
+                if let (Some(base), Some(head)) = (base, head)
+                    && head.same_code(&touch.added, &base.content(&touch.removed))
+                {
+                    continue;
+                }
+                mapping
+                    .modified
+                    .entry(h)
+                    .or_default()
+                    .push((index, touch.at));
+            }
         }
+        mapping
     }
 
-    if let (Some(base), Some(head)) = (&base, &head) {
-        for (&h, touches) in &modified {
-            let Some(b) = h2b[h] else { continue };
+    /// `symbol_modified` per definition and hunk; `api_changed` once per public definition
+    /// whose signature or visibility changed, on the signature when a hunk shows it.
+    fn report_modified(
+        &self,
+        modified: &BTreeMap<usize, Vec<(usize, Vec<u32>)>>,
+        out: &mut FileAnnotations,
+    ) {
+        let (Some(base), Some(head)) = (&self.base, &self.head) else {
+            return;
+        };
+        for (&h, touches) in modified {
+            let Some(b) = self.h2b[h] else { continue };
             let (hd, bd) = (&head.defs[h], &base.defs[b]);
             let signature_changed = hd.sig_key != bd.sig_key;
             for (n, (index, lines)) in touches.iter().enumerate() {
@@ -558,52 +719,66 @@ pub(super) fn annotate(
                 out.push(
                     AnnotationKind::SymbolModified,
                     Severity::Info,
-                    clamp(hunks[*index].new_range, lo, hi),
+                    clamp(self.hunks[*index].new_range, lo, hi),
                     false,
                     Some(&hd.def.name),
                     format!("{} `{}` modified{note}", hd.def.kind.label(), hd.def.name),
                 );
             }
-            if let Some(message) = api_change(bd, hd) {
-                // Point at the signature when a change touches it.
-                let all = touches
-                    .iter()
-                    .flat_map(|(i, lines)| lines.iter().map(move |l| (*i, *l)));
-                let at = all
-                    .clone()
-                    .find(|(_, l)| (hd.def.start_line..=hd.sig_end_line).contains(l))
-                    .or_else(|| all.clone().next());
-                if let Some((index, line)) = at {
-                    out.push(
-                        AnnotationKind::ApiChanged,
-                        Severity::Risk,
-                        clamp(hunks[index].new_range, line, line),
-                        false,
-                        Some(&hd.def.name),
-                        message,
-                    );
-                }
+            let Some(message) = api_change(bd, hd) else {
+                continue;
+            };
+            let all = touches
+                .iter()
+                .flat_map(|(i, lines)| lines.iter().map(move |l| (*i, *l)));
+            let at = all
+                .clone()
+                .find(|(_, l)| (hd.def.start_line..=hd.sig_end_line).contains(l))
+                .or_else(|| all.clone().next());
+            if let Some((index, line)) = at {
+                out.push(
+                    AnnotationKind::ApiChanged,
+                    Severity::Risk,
+                    clamp(self.hunks[index].new_range, line, line),
+                    false,
+                    Some(&hd.def.name),
+                    message,
+                );
             }
         }
     }
 
-    if let Some(head) = &head {
-        for (&h, &index) in &added {
+    /// `symbol_added` for each outermost new definition.
+    fn report_added(&self, added: &BTreeMap<usize, usize>, out: &mut FileAnnotations) {
+        let Some(head) = &self.head else {
+            return;
+        };
+        for (&h, &index) in added {
             let d = &head.defs[h].def;
             let public = if d.public { "public " } else { "" };
             out.push(
                 AnnotationKind::SymbolAdded,
                 Severity::Info,
-                clamp(hunks[index].new_range, d.start_line, d.end_line),
+                clamp(self.hunks[index].new_range, d.start_line, d.end_line),
                 false,
                 Some(&d.name),
                 format!("{public}{} `{}` added", d.kind.label(), d.name),
             );
         }
     }
-    if let Some(base) = &base {
-        // A definition that head still has but cannot parse (an unbalanced brace swallowed
-        // it into an ERROR node) is not removed: it is modified, and broken.
+
+    /// The removed definitions that are really gone. One that head still has but cannot
+    /// parse (an unbalanced brace swallowed it into an ERROR node) is annotated as modified,
+    /// and broken, instead.
+    fn keep_removed(
+        &self,
+        mut removed: BTreeMap<usize, usize>,
+        head_errors: &[ErrorSite],
+        out: &mut FileAnnotations,
+    ) -> BTreeMap<usize, usize> {
+        let Some(base) = &self.base else {
+            return removed;
+        };
         let unparsed: Vec<(u32, u32)> = head_errors
             .iter()
             .filter(|e| !e.error.missing)
@@ -611,57 +786,134 @@ pub(super) fn annotate(
             .collect();
         removed.retain(|&b, &mut index| {
             let d = &base.defs[b].def;
-            let broken = new_line_of(&file.hunks, d.start_line)
+            let broken = new_line_of(&self.file.hunks, d.start_line)
                 .is_some_and(|l| unparsed.iter().any(|(lo, hi)| *lo <= l && l <= *hi));
-            if broken {
-                let at: Vec<u32> = hunks[index]
-                    .removed
-                    .iter()
-                    .filter(|(o, _)| (d.start_line..=d.end_line).contains(o))
-                    .filter_map(|(_, anchor)| *anchor)
-                    .collect();
-                if let (Some(&lo), Some(&hi)) = (at.iter().min(), at.iter().max()) {
-                    out.push(
-                        AnnotationKind::SymbolModified,
-                        Severity::Info,
-                        clamp(hunks[index].new_range, lo, hi),
-                        false,
-                        Some(&d.name),
-                        format!(
-                            "{} `{}` modified (does not parse on head)",
-                            d.kind.label(),
-                            d.name
-                        ),
-                    );
-                }
+            if !broken {
+                return true;
             }
-            !broken
+            let at: Vec<u32> = self.hunks[index]
+                .removed
+                .iter()
+                .filter(|(o, _)| (d.start_line..=d.end_line).contains(o))
+                .filter_map(|(_, anchor)| *anchor)
+                .collect();
+            if let (Some(&lo), Some(&hi)) = (at.iter().min(), at.iter().max()) {
+                out.push(
+                    AnnotationKind::SymbolModified,
+                    Severity::Info,
+                    clamp(self.hunks[index].new_range, lo, hi),
+                    false,
+                    Some(&d.name),
+                    format!(
+                        "{} `{}` modified (does not parse on head)",
+                        d.kind.label(),
+                        d.name
+                    ),
+                );
+            }
+            false
         });
-        for (&b, &index) in &removed {
+        removed
+    }
+
+    /// `symbol_removed` for each outermost removed definition, and `api_changed` for the
+    /// public items among them (or inside them): renamed when an added public item of the
+    /// same kind, in the same container, has the same signature apart from its name;
+    /// removed otherwise.
+    fn report_removed(
+        &self,
+        removed: &BTreeMap<usize, usize>,
+        added: &BTreeMap<usize, usize>,
+        out: &mut FileAnnotations,
+    ) {
+        let Some(base) = &self.base else {
+            return;
+        };
+        for (&b, &index) in removed {
             let d = &base.defs[b].def;
             out.push(
                 AnnotationKind::SymbolRemoved,
                 Severity::Info,
-                clamp(hunks[index].old_range, d.start_line, d.end_line),
+                clamp(self.hunks[index].old_range, d.start_line, d.end_line),
                 true,
                 Some(&d.name),
                 format!("{} `{}` removed", d.kind.label(), d.name),
             );
         }
-        api_removals(&mut out, base, head.as_ref(), &hunks, &removed, &added);
+        fn parent_name(defs: &[Def], i: usize) -> Option<&str> {
+            defs[i].parent.map(|p| defs[p].def.name.as_str())
+        }
+        // Added public items by what a rename keeps: kind and signature without the name.
+        let mut candidates: HashMap<(DefKind, &str), Vec<(usize, usize)>> = HashMap::new();
+        if let Some(head) = &self.head {
+            for (&a, &index) in added {
+                for item in public_roots(&head.defs, a) {
+                    let d = &head.defs[item];
+                    candidates
+                        .entry((d.def.kind, d.rename_key.as_str()))
+                        .or_default()
+                        .push((item, index));
+                }
+            }
+        }
+        for (&r, &index) in removed {
+            for item in public_roots(&base.defs, r) {
+                let old = &base.defs[item];
+                let label = old.def.kind.label();
+                let rename = self.head.as_ref().and_then(|head| {
+                    let same = candidates.get_mut(&(old.def.kind, old.rename_key.as_str()))?;
+                    let at = same.iter().position(|(new, _)| {
+                        parent_name(&head.defs, *new) == parent_name(&base.defs, item)
+                    })?;
+                    let (new, new_index) = same.remove(at);
+                    Some((&head.defs[new].def, new_index))
+                });
+                match rename {
+                    Some((new, new_index)) => out.push(
+                        AnnotationKind::ApiChanged,
+                        Severity::Risk,
+                        clamp(
+                            self.hunks[new_index].new_range,
+                            new.start_line,
+                            new.start_line,
+                        ),
+                        false,
+                        Some(&new.name),
+                        format!("public {label} renamed `{}` → `{}`", old.def.name, new.name),
+                    ),
+                    None => out.push(
+                        AnnotationKind::ApiChanged,
+                        Severity::Risk,
+                        clamp(
+                            self.hunks[index].old_range,
+                            old.def.start_line,
+                            old.def.start_line,
+                        ),
+                        true,
+                        Some(&old.def.name),
+                        format!("public {label} `{}` removed", old.def.name),
+                    ),
+                }
+            }
+        }
     }
 
-    if let Some(head) = &head
-        && !head_errors.is_empty()
-    {
-        let base_errors = base.as_ref().map(Side::syntax_errors).unwrap_or_default();
+    /// `syntax_error` for the errors head has and base had not.
+    fn report_syntax(&self, head_errors: Vec<ErrorSite>, out: &mut FileAnnotations) {
+        let Some(head) = &self.head else {
+            return;
+        };
+        if head_errors.is_empty() {
+            return;
+        }
+        let base_errors = self
+            .base
+            .as_ref()
+            .map(Side::syntax_errors)
+            .unwrap_or_default();
         let new = syntax::new_on_head(&base_errors, head_errors);
-        syntax_annotations(&mut out, head, &hunks, new);
+        syntax_annotations(out, head, &self.hunks, new);
     }
-
-    let mut annotations = out.annotations;
-    crate::semantic::sort(&mut annotations);
-    annotations
 }
 
 /// The API change between two versions of a definition, if it was public.
@@ -718,79 +970,6 @@ fn quoted(s: &str) -> String {
     }
 }
 
-/// Public items gone from base: renamed when an added public item of the same kind, in the
-/// same container, has the same signature apart from its name; removed otherwise.
-fn api_removals(
-    out: &mut Out,
-    base: &Side<'_>,
-    head: Option<&Side<'_>>,
-    hunks: &[HunkLines],
-    removed: &BTreeMap<usize, usize>,
-    added: &BTreeMap<usize, usize>,
-) {
-    fn parent_name(defs: &[Def], i: usize) -> Option<&str> {
-        defs[i].parent.map(|p| defs[p].def.name.as_str())
-    }
-    // Added public items by what a rename keeps: kind and signature without the name.
-    let mut candidates: HashMap<(DefKind, &str), Vec<(usize, usize)>> = HashMap::new();
-    if let Some(head) = head {
-        for (&a, &index) in added {
-            for item in public_roots(&head.defs, a) {
-                let d = &head.defs[item];
-                candidates
-                    .entry((d.def.kind, d.rename_key.as_str()))
-                    .or_default()
-                    .push((item, index));
-            }
-        }
-    }
-    for (&r, &index) in removed {
-        for item in public_roots(&base.defs, r) {
-            let old = &base.defs[item];
-            let label = old.def.kind.label();
-            let rename = head.and_then(|head| {
-                let same = candidates.get_mut(&(old.def.kind, old.rename_key.as_str()))?;
-                let at = same.iter().position(|(new, _)| {
-                    parent_name(&head.defs, *new) == parent_name(&base.defs, item)
-                })?;
-                let (new, new_index) = same.remove(at);
-                Some((&head.defs[new], new_index))
-            });
-            match rename {
-                Some((new, new_index)) => {
-                    out.push(
-                        AnnotationKind::ApiChanged,
-                        Severity::Risk,
-                        clamp(
-                            hunks[new_index].new_range,
-                            new.def.start_line,
-                            new.def.start_line,
-                        ),
-                        false,
-                        Some(&new.def.name),
-                        format!(
-                            "public {label} renamed `{}` → `{}`",
-                            old.def.name, new.def.name
-                        ),
-                    );
-                }
-                None => out.push(
-                    AnnotationKind::ApiChanged,
-                    Severity::Risk,
-                    clamp(
-                        hunks[index].old_range,
-                        old.def.start_line,
-                        old.def.start_line,
-                    ),
-                    true,
-                    Some(&old.def.name),
-                    format!("public {label} `{}` removed", old.def.name),
-                ),
-            }
-        }
-    }
-}
-
 /// `Some(comments changed)` when the hunk's removed and added lines hold the same code
 /// tokens: only whitespace, layout, trailing commas or comments differ.
 fn formatting_only(
@@ -799,18 +978,21 @@ fn formatting_only(
     hunk: &HunkLines,
 ) -> Option<bool> {
     let removed: Vec<u32> = hunk.removed.iter().map(|(o, _)| *o).collect();
-    let content = |side: Option<&Side<'_>>, lines: &[u32]| match side {
-        Some(side) => Some(side.content(lines)),
-        None if lines.is_empty() => Some((Vec::new(), Vec::new())),
-        None => None,
+    let old = match base {
+        Some(side) => side.content(&removed),
+        None if removed.is_empty() => Content::default(),
+        None => return None,
     };
-    let (old_code, old_comments) = content(base, &removed)?;
-    let (new_code, new_comments) = content(head, &hunk.added)?;
-    (old_code == new_code).then_some(old_comments != new_comments)
+    let new = match head {
+        Some(side) if side.same_code(&hunk.added, &old) => side.content(&hunk.added),
+        None if hunk.added.is_empty() && old.code.is_empty() => Content::default(),
+        Some(_) | None => return None,
+    };
+    Some(old.comments != new.comments)
 }
 
 fn formatting_annotation(
-    out: &mut Out,
+    out: &mut FileAnnotations,
     base: Option<&Side<'_>>,
     head: Option<&Side<'_>>,
     hunk: &HunkLines,
@@ -853,7 +1035,12 @@ fn formatting_annotation(
 /// One `syntax_error` per new error (up to [`MAX_SYNTAX_ANNOTATIONS`]), on the error's line
 /// when a hunk shows it, else on the nearest line a hunk shows (the message keeps the real
 /// position: a removed `}` can break a line far below the change).
-fn syntax_annotations(out: &mut Out, head: &Side<'_>, hunks: &[HunkLines], new: Vec<ErrorSite>) {
+fn syntax_annotations(
+    out: &mut FileAnnotations,
+    head: &Side<'_>,
+    hunks: &[HunkLines],
+    new: Vec<ErrorSite>,
+) {
     let total = new.len();
     for (n, site) in new.into_iter().take(MAX_SYNTAX_ANNOTATIONS).enumerate() {
         let e = &site.error;

@@ -4,6 +4,7 @@
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
+use std::ops::ControlFlow;
 
 use tree_sitter::{Node, QueryCursor, StreamingIterator, Tree};
 
@@ -153,7 +154,7 @@ pub(super) fn extract(lang: Language, src: &str, tree: &Tree) -> Vec<Def> {
             | DefKind::Type
             | DefKind::Const => false,
         };
-        let (outer, range_start) = extent(lang, f.node);
+        let (outer, range_start) = extent(lang, src, f.node);
         let sig_start = if uses_outer_signature(lang) {
             outer.start_byte()
         } else {
@@ -373,14 +374,19 @@ fn uses_outer_signature(lang: Language) -> bool {
 /// The node that carries the definition's whole text (with `export`, the `const` keyword
 /// of a single declarator, Go's `type` keyword), and where its line range starts (Rust
 /// attributes and Python decorators above it belong to it).
-fn extent(lang: Language, node: Node<'_>) -> (Node<'_>, tree_sitter::Point) {
+fn extent<'t>(lang: Language, src: &str, node: Node<'t>) -> (Node<'t>, tree_sitter::Point) {
     match lang {
         Language::Rust => {
             let mut start = node.start_position();
-            let mut prev = node.prev_sibling();
-            while let Some(p) = prev.filter(|p| p.kind() == "attribute_item") {
-                start = p.start_position();
-                prev = p.prev_sibling();
+            // Finding a previous sibling walks the parent's children: only look when the
+            // text just above ends like an attribute (`]`).
+            let above = src.get(..node.start_byte()).unwrap_or("").trim_end();
+            if above.ends_with(']') {
+                let mut prev = node.prev_sibling();
+                while let Some(p) = prev.filter(|p| p.kind() == "attribute_item") {
+                    start = p.start_position();
+                    prev = p.prev_sibling();
+                }
             }
             (node, start)
         }
@@ -453,10 +459,11 @@ fn signature(
     } else {
         f.node
     };
-    tokens::visit(walk_root, start, end, |v| {
+    let _ = tokens::visit(walk_root, start, end, |v| {
         if let Visited::Comment(c) = v {
             skip.push((c.start_byte(), c.end_byte()));
         }
+        ControlFlow::Continue(())
     });
     hidden_fields(lang, src, f.node, &mut skip);
     skip.sort_unstable();

@@ -2,8 +2,10 @@
 //! it breaks the file's syntax. Rust, Python, JavaScript, TypeScript/TSX and Go; another
 //! language takes a grammar crate and a query file (see [`Language`]).
 //!
-//! Each side of a changed file is parsed once; the language's query (`src/semantic/queries/`)
-//! finds its [`Definition`]s. Then every hunk is mapped to the definitions it touches:
+//! The language's query (`src/semantic/queries/`) finds each side's [`Definition`]s (Rust
+//! attributes, Python decorators and JS/TS `export` belong to the definition's lines;
+//! `macro_rules!` is not a definition). Then every hunk is mapped to the definitions it
+//! touches:
 //!
 //! - **modified**: a changed line (added on head, removed on base) falls in a definition that
 //!   exists on both sides (paired by qualified name; the n-th of a repeated name with the
@@ -15,14 +17,24 @@
 //!   old side (`old_side`). Lines are the definition's, clamped to the hunk where it shows.
 //! - **formatting only**: a hunk whose removed and added lines hold the same code tokens
 //!   (compared with their depth in the tree, so re-indenting Python is a real change; a
-//!   trailing comma before a closing bracket does not count) is one `formatting_only`
-//!   annotation, "only comments changed" or "only formatting changed", and nothing else.
+//!   trailing comma before a closing bracket does not count; comments are the grammar's,
+//!   plus Python docstrings) is one `formatting_only` annotation, "only comments changed"
+//!   or "only formatting changed", and nothing else. In a hunk that also changes code, a
+//!   definition whose own lines changed only that way is not reported as modified.
 //! - **API**: a public item removed, no longer public, renamed (an added public item of the
 //!   same kind in the same container has the same signature apart from its name), or with a
 //!   changed signature (normalized signatures compared with whitespace ignored between
 //!   symbols). New public items are only `symbol_added`.
-//! - **syntax**: ERROR and MISSING nodes of head that base does not have; see
-//!   `syntax.rs` for how an old error is recognised after lines moved.
+//! - **syntax**: ERROR and MISSING nodes of head that base does not have. Lines move, so an
+//!   error is recognised by its kind (ERROR, or which token is MISSING) and the text of the
+//!   line it starts on, whitespace collapsed, counted as a multiset (`syntax.rs`). A
+//!   definition that base has and head has only inside an ERROR node (an unbalanced brace
+//!   swallowed it) is modified, "does not parse on head", not removed.
+//!
+//! Each side is parsed once. Head is parsed by re-parsing base's tree edited with the hunks
+//! when the text outside the hunks is the same on both sides and neither side has syntax
+//! errors (a head that comes out with errors is parsed afresh, so errors are always compared
+//! between fresh parses). Sources over 4 MiB, or taking over 2 s to parse, are skipped.
 //!
 //! Every annotation's lines lie inside one of the file's hunks on its side: a definition
 //! that starts above a hunk is pointed at inside the hunk, and a syntax error below the
@@ -61,7 +73,7 @@
 //!
 //! The definition's text without its body, comments and private fields, whitespace
 //! collapsed, no space inside `(…)` and `[…]`, no trailing separator before a closing
-//! bracket, no trailing `=` or `:`. Functions: modifiers, name, generics, parameters, return
+//! bracket, no trailing `=`, `:` or `;`. Functions: modifiers, name, generics, parameters, return
 //! type, where clause (`pub fn load(path: &Path) -> Config`). Data types (structs, enums,
 //! interfaces, type aliases) keep their members, which are their shape; classes, traits,
 //! impls and modules are their header (their members are definitions of their own);

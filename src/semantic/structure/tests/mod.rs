@@ -513,6 +513,24 @@ fn python_new_class_is_one_addition_and_reindenting_is_a_change() {
 }
 
 #[test]
+fn python_docstring_edit_is_a_comment_change() {
+    let base = "def load(path):\n    \"\"\"Read a file.\"\"\"\n    return open(path).read()\n";
+    let head =
+        "def load(path):\n    \"\"\"Read a file, whole.\"\"\"\n    return open(path).read()\n";
+    assert_eq!(
+        annotations("io.py", base, head),
+        ["formatting_only info 2 load: only comments changed"]
+    );
+    // A string that is not the first statement is code.
+    let base = "def load(path):\n    x = 1\n    \"note\"\n";
+    let head = "def load(path):\n    x = 1\n    \"other\"\n";
+    assert_eq!(
+        annotations("io.py", base, head),
+        ["symbol_modified info 3 load: function `load` modified"]
+    );
+}
+
+#[test]
 fn python_names_and_visibility() {
     let source = "\
 class Parser(Base):
@@ -809,6 +827,26 @@ func (l List[T]) Len() int { return 0 }
     );
 }
 
+#[test]
+fn head_is_reparsed_from_base_only_when_the_diff_accounts_for_every_difference() {
+    let (base, head) = (bench_like(1, ""), bench_like(1, "+ 1"));
+    let f = file("src/m.rs", &base, &head);
+    let starts = annotate::line_starts(&base);
+    let edits = annotate::edits(&f.hunks, &base, &starts, &head).expect("the diff fits");
+    // One edit per changed line, not one per hunk: the context lines are reused.
+    assert_eq!((f.hunks.len(), edits.len()), (1, 100));
+    let mut tree = language::parse(Language::Rust, &base).unwrap();
+    for edit in &edits {
+        tree.edit(edit);
+    }
+    let reparsed = language::reparse(Language::Rust, &head, Some(&tree)).unwrap();
+    let fresh = language::parse(Language::Rust, &head).unwrap();
+    assert_eq!(reparsed.root_node().to_sexp(), fresh.root_node().to_sexp());
+    // The same hunks over other sources do not fit.
+    let other = head.replace("S1", "S2");
+    assert!(annotate::edits(&f.hunks, &base, &starts, &other).is_none());
+}
+
 // ---------------------------------------------------------------- edges
 
 #[test]
@@ -865,9 +903,9 @@ fn generated_rust(fns: usize, changed: impl Fn(usize) -> bool) -> String {
     out
 }
 
-/// Timing of one 2,000-line file with a 200-line diff, and of 500 files with 200 changed
-/// lines each. `cargo test --release --lib semantic::structure::tests::timing -- --ignored
-/// --nocapture`.
+/// Timing of one 2,000-line file with a 200-line diff, of 500 files with 50 changed lines
+/// each, and of the bench's 500 files with 200 changed lines each. `cargo test --release
+/// --lib semantic::structure::tests::timing -- --ignored --nocapture --test-threads=1`.
 #[test]
 #[ignore = "a measurement, not a check"]
 fn timing() {
@@ -907,4 +945,42 @@ fn timing() {
         start.elapsed(),
         first.unwrap_or_default()
     );
+
+    // The shape of benches/semantic.rs.
+    let pairs: Vec<(String, String, FileDiff)> = (0..500)
+        .map(|i| {
+            let (b, h) = (bench_like(i, ""), bench_like(i, "+ 1"));
+            let f = file(&format!("src/f{i}.rs"), &b, &h);
+            (b, h, f)
+        })
+        .collect();
+    let start = std::time::Instant::now();
+    let mut total = 0;
+    for (b, h, f) in &pairs {
+        total += annotate_file(f, Some(b), Some(h)).len();
+    }
+    println!(
+        "bench shape: 500 files of {} lines, {} changed lines each: {total} annotations in {:?}",
+        pairs[0].1.lines().count(),
+        pairs[0].2.insertions() + pairs[0].2.deletions(),
+        start.elapsed()
+    );
+}
+
+/// The shape of `benches/semantic.rs`: 100 small functions, every one changed on one line.
+fn bench_like(i: usize, variant: &str) -> String {
+    let mut s =
+        format!("//! Module {i}.\n\npub struct S{i} {{\n    value: u32,\n}}\n\nimpl S{i} {{\n");
+    for f in 0..50 {
+        s.push_str(&format!(
+            "    pub fn get_{f}(&self, x: u32) -> u32 {{\n        self.value + x * {f} {variant}\n    }}\n\n"
+        ));
+    }
+    s.push_str("}\n\n");
+    for f in 0..50 {
+        s.push_str(&format!(
+            "fn helper_{f}(a: u32) -> u32 {{\n    let b = a + {f};\n    b * 2 {variant}\n}}\n\n"
+        ));
+    }
+    s
 }
