@@ -63,9 +63,10 @@
 //!   fields not marked `pub` are left out of a struct's signature.
 //! - Python: names not starting with `_` (dunders like `__init__` count as public), or listed
 //!   in the module's `__all__`; methods of public classes; nothing nested in a function.
-//! - JavaScript / TypeScript: top-level items under `export` (or named in `export { … }` /
-//!   `export default name`); members of a public class not `#private`, `private` or
-//!   `protected`; exported members of a public namespace.
+//! - JavaScript / TypeScript: top-level items under `export` (or named in `export { … }`,
+//!   `export default name`, and in JavaScript CommonJS's `module.exports = { name }`,
+//!   `module.exports.x = name`, `exports.x = name`); members of a public class not
+//!   `#private`, `private` or `protected`; exported members of a public namespace.
 //! - Go: top-level names starting with an upper-case letter; unexported struct fields are
 //!   left out of a struct's signature.
 //!

@@ -650,6 +650,25 @@ export { Widget, helper as help };
     );
 }
 
+#[test]
+fn javascript_commonjs_exports_are_public() {
+    let source = "\
+function load() {}
+function save() {}
+function check() {}
+function hidden() {}
+module.exports = { load };
+module.exports.save = save;
+exports.check = check;
+";
+    let public: Vec<String> = definitions(Language::JavaScript, source)
+        .into_iter()
+        .filter(|d| d.public)
+        .map(|d| d.name)
+        .collect();
+    assert_eq!(public, ["load", "save", "check"]);
+}
+
 // ---------------------------------------------------------------- TypeScript / TSX
 
 const TS_BUTTON: &str = "\
