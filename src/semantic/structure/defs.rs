@@ -226,31 +226,28 @@ fn collapsed(s: &str) -> String {
 
 /// The definition's own part of its qualified name.
 fn segment(lang: Language, src: &str, f: &Found<'_>) -> String {
-    match (lang, f.kind) {
-        (Language::Rust, DefKind::Impl) => {
-            let ty = collapsed(text(src, f.name));
-            match f.node.child_by_field_name("trait") {
-                Some(t) => format!("impl {} for {ty}", collapsed(text(src, t))),
-                None => format!("impl {ty}"),
-            }
-        }
-        (Language::Go, _) if f.receiver.is_some() => {
-            let receiver = f
-                .receiver
-                .and_then(|r| r.named_child(0))
-                .and_then(|p| p.child_by_field_name("type"))
-                .map(|t| text(src, t).split_whitespace().collect::<String>())
-                .unwrap_or_default();
-            let name = text(src, f.name);
-            if receiver.starts_with('*') {
-                format!("({receiver}).{name}")
-            } else if receiver.is_empty() {
-                name.to_string()
-            } else {
-                format!("{receiver}.{name}")
-            }
-        }
-        _ => collapsed(text(src, f.name)),
+    if lang == Language::Rust && f.kind == DefKind::Impl {
+        let ty = collapsed(text(src, f.name));
+        return match f.node.child_by_field_name("trait") {
+            Some(t) => format!("impl {} for {ty}", collapsed(text(src, t))),
+            None => format!("impl {ty}"),
+        };
+    }
+    let name = collapsed(text(src, f.name));
+    let Some(receiver) = f.receiver.filter(|_| lang == Language::Go) else {
+        return name;
+    };
+    let receiver = receiver
+        .named_child(0)
+        .and_then(|p| p.child_by_field_name("type"))
+        .map(|t| text(src, t).split_whitespace().collect::<String>())
+        .unwrap_or_default();
+    if receiver.starts_with('*') {
+        format!("({receiver}).{name}")
+    } else if receiver.is_empty() {
+        name
+    } else {
+        format!("{receiver}.{name}")
     }
 }
 
@@ -303,10 +300,22 @@ fn is_public(
         Language::Python => {
             let own = !segment.starts_with('_')
                 || (segment.len() > 4 && segment.starts_with("__") && segment.ends_with("__"));
-            match parent.map(|p| p.def.kind) {
+            match parent.map(|p| (p.def.kind, p.def.public)) {
                 None => own || exported.contains(segment),
-                Some(DefKind::Class) => own && parent.is_some_and(|p| p.def.public),
-                Some(_) => false,
+                Some((DefKind::Class, class_public)) => own && class_public,
+                Some((
+                    DefKind::Function
+                    | DefKind::Method
+                    | DefKind::Struct
+                    | DefKind::Enum
+                    | DefKind::Trait
+                    | DefKind::Impl
+                    | DefKind::Interface
+                    | DefKind::Type
+                    | DefKind::Module
+                    | DefKind::Const,
+                    _,
+                )) => false,
             }
         }
         Language::JavaScript | Language::TypeScript | Language::Tsx => {
@@ -324,7 +333,18 @@ fn is_public(
                 Some((DefKind::Module, module_public)) => {
                     module_public && export_statement(f.node).is_some()
                 }
-                Some(_) => false,
+                Some((
+                    DefKind::Function
+                    | DefKind::Method
+                    | DefKind::Struct
+                    | DefKind::Enum
+                    | DefKind::Trait
+                    | DefKind::Impl
+                    | DefKind::Interface
+                    | DefKind::Type
+                    | DefKind::Const,
+                    _,
+                )) => false,
             }
         }
         Language::Go => {
@@ -539,7 +559,12 @@ fn hidden_fields(lang: Language, src: &str, node: Node<'_>, skip: &mut Vec<(usiz
             .filter(|t| t.kind() == "struct_type")
             .and_then(|t| t.named_child(0))
             .filter(|l| l.kind() == "field_declaration_list"),
-        _ => None,
+        Language::Rust
+        | Language::Go
+        | Language::Python
+        | Language::JavaScript
+        | Language::TypeScript
+        | Language::Tsx => None,
     };
     let Some(list) = list else {
         return;
@@ -550,17 +575,15 @@ fn hidden_fields(lang: Language, src: &str, node: Node<'_>, skip: &mut Vec<(usiz
         match child.kind() {
             "attribute_item" => attributes.push((child.start_byte(), child.end_byte())),
             "field_declaration" => {
-                let hidden = match lang {
-                    Language::Rust => !rust_pub(src, child),
-                    _ => {
-                        let mut names = child.walk();
-                        let names: Vec<_> =
-                            child.children_by_field_name("name", &mut names).collect();
-                        !names.is_empty()
-                            && names.iter().all(|n| {
-                                !text(src, *n).chars().next().is_some_and(char::is_uppercase)
-                            })
-                    }
+                let hidden = if lang == Language::Rust {
+                    !rust_pub(src, child)
+                } else {
+                    let mut names = child.walk();
+                    let names: Vec<_> = child.children_by_field_name("name", &mut names).collect();
+                    !names.is_empty()
+                        && names
+                            .iter()
+                            .all(|n| !text(src, *n).chars().next().is_some_and(char::is_uppercase))
                 };
                 if hidden {
                     skip.append(&mut attributes);
