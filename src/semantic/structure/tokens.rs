@@ -1,0 +1,90 @@
+//! Walking the part of a syntax tree that overlaps a byte range: the leaves (tokens) and the
+//! comments there, in source order. Iterative, so a deeply nested file cannot overflow the
+//! stack, and it skips every subtree outside the range.
+
+use std::ops::ControlFlow;
+
+use tree_sitter::Node;
+
+/// A comment (or another "extra" the grammar allows anywhere), or a Python docstring: not
+/// code.
+pub(super) fn is_comment(node: Node<'_>) -> bool {
+    node.is_extra() || node.kind().ends_with("comment") || is_docstring(node)
+}
+
+/// A string that is the first statement of a Python module, class or function body (the
+/// node kinds are Python's: JavaScript's `"use strict"` sits in a `program` or
+/// `statement_block`, and it is code).
+fn is_docstring(node: Node<'_>) -> bool {
+    if node.kind() != "string" {
+        return false;
+    }
+    let Some(statement) = node.parent().filter(|p| p.kind() == "expression_statement") else {
+        return false;
+    };
+    let Some(body) = statement.parent() else {
+        return false;
+    };
+    statement.named_child_count() == 1
+        && matches!(body.kind(), "block" | "module")
+        && body.named_child(0) == Some(statement)
+}
+
+/// What [`visit`] hands over.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Visited<'t> {
+    /// A code token, with its depth in the tree (a token that moves into or out of a block
+    /// changes depth, which matters where indentation is syntax).
+    Token(Node<'t>, usize),
+    /// A whole comment.
+    Comment(Node<'t>),
+}
+
+/// Visit the tokens and comments of the tree under `root` that overlap `lo..hi` (a
+/// zero-width token counts when it sits inside the range), in source order, until `f`
+/// breaks.
+pub(super) fn visit<'t>(
+    root: Node<'t>,
+    lo: usize,
+    hi: usize,
+    mut f: impl FnMut(Visited<'t>) -> ControlFlow<()>,
+) -> ControlFlow<()> {
+    let overlaps = |node: Node<'_>| {
+        let (start, end) = (node.start_byte(), node.end_byte());
+        (start < hi && end > lo) || (start == end && start >= lo && start < hi)
+    };
+    let mut cursor = root.walk();
+    'walk: loop {
+        let node = cursor.node();
+        let mut descended = false;
+        if node.start_byte() >= hi && node != root {
+            // Siblings come in source order: nothing further along this level overlaps.
+            if !cursor.goto_parent() {
+                break;
+            }
+        } else if overlaps(node) {
+            if is_comment(node) {
+                f(Visited::Comment(node))?;
+            } else if node.child_count() == 0 {
+                f(Visited::Token(node, cursor.depth() as usize))?;
+            } else {
+                descended = cursor.goto_first_child_for_byte(lo).is_some();
+            }
+        }
+        if descended {
+            continue;
+        }
+        loop {
+            if cursor.node() == root {
+                break 'walk;
+            }
+            if cursor.goto_next_sibling() {
+                continue 'walk;
+            }
+            if !cursor.goto_parent() {
+                break 'walk;
+            }
+        }
+    }
+    ControlFlow::Continue(())
+}
