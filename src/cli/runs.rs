@@ -191,7 +191,13 @@ struct ShowView<'a> {
 pub fn show(ctx: &Context, args: &ShowArgs) -> anyhow::Result<ExitCode> {
     let store = open_store(ctx)?;
     let run = store.find_run(&args.run)?;
-    let diff = store.diff(&run.id)?;
+    // Credentials an agent wrote are masked wherever the change is shown.
+    let diff = store.diff(&run.id)?.map(|d| {
+        d.lines()
+            .map(crate::semantic::rules::redact)
+            .collect::<Vec<_>>()
+            .join("\n")
+    });
     let events = store.events(&run.id)?;
     let log_path = ctx
         .project

@@ -314,11 +314,11 @@ pub(crate) async fn work(
             }
             let annotations = analyze(
                 &job.run_id,
-                crate::semantic::GitSources {
-                    repo_root: job.repo_root.clone(),
-                    base: base.clone(),
-                    worktree: worktree.path.clone(),
-                },
+                crate::semantic::GitSources::new(
+                    job.repo_root.clone(),
+                    base.clone(),
+                    worktree.path.clone(),
+                ),
                 &job.task,
                 job.gates.semantic.large_change_lines,
                 &head,

@@ -44,8 +44,8 @@ impl Sources for MapSources {
 }
 
 /// A run's sources: the base side from the repository's objects at the base commit, the head
-/// side from the run's worktree (which holds the head commit).
-#[derive(Debug, Clone)]
+/// side from the run's worktree (which holds the head commit). The repository is opened once
+/// and shared by the analysis threads.
 pub struct GitSources {
     /// The repository.
     pub repo_root: PathBuf,
@@ -53,13 +53,55 @@ pub struct GitSources {
     pub base: String,
     /// The run's worktree.
     pub worktree: PathBuf,
+    /// The repository and the base commit's tree, opened on first use.
+    opened: std::sync::OnceLock<Option<std::sync::Mutex<(git2::Repository, git2::Oid)>>>,
+}
+
+impl std::fmt::Debug for GitSources {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitSources")
+            .field("repo_root", &self.repo_root)
+            .field("base", &self.base)
+            .field("worktree", &self.worktree)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GitSources {
+    /// Sources for a change from `base` in `repo_root` to what `worktree` holds.
+    pub fn new(repo_root: PathBuf, base: String, worktree: PathBuf) -> Self {
+        Self {
+            repo_root,
+            base,
+            worktree,
+            opened: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn open(&self) -> Option<(git2::Repository, git2::Oid)> {
+        let repo = git2::Repository::open(&self.repo_root).ok()?;
+        let tree = repo
+            .revparse_single(&self.base)
+            .ok()?
+            .peel_to_tree()
+            .ok()?
+            .id();
+        Some((repo, tree))
+    }
 }
 
 impl Sources for GitSources {
     fn base(&self, path: &str) -> Option<String> {
-        let bytes =
-            crate::git::read_file_at(&self.repo_root, &self.base, Path::new(path)).ok()??;
-        String::from_utf8(bytes).ok()
+        let opened = self
+            .opened
+            .get_or_init(|| self.open().map(std::sync::Mutex::new))
+            .as_ref()?;
+        let guard = opened.lock().ok()?;
+        let (repo, tree) = &*guard;
+        let tree = repo.find_tree(*tree).ok()?;
+        let entry = tree.get_path(Path::new(path)).ok()?;
+        let blob = repo.find_blob(entry.id()).ok()?;
+        String::from_utf8(blob.content().to_vec()).ok()
     }
     fn head(&self, path: &str) -> Option<String> {
         std::fs::read_to_string(self.worktree.join(path)).ok()
@@ -89,19 +131,46 @@ pub fn analyze_file(file: &FileDiff, sources: &dyn Sources) -> Vec<Annotation> {
     out
 }
 
-/// The whole analysis of a change, sorted by path and line: every file's, then the rules over
-/// the whole change (size, scope).
+/// The whole analysis of a change, sorted by path and line: every file's (spread over the
+/// machine's cores), then the rules over the whole change (size, scope). The analysis is
+/// property-tested not to panic; a worker that did would leave its share of the files
+/// unannotated rather than take the run down.
 pub fn analyze(
     diff: &Diff,
     sources: &dyn Sources,
     task: &Task,
     large_change_lines: usize,
 ) -> Vec<Annotation> {
-    let mut out: Vec<Annotation> = diff
-        .files
-        .iter()
-        .flat_map(|f| analyze_file(f, sources))
-        .collect();
+    // Files are independent: spread them over the cores (parsers are per thread).
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(diff.files.len().max(1));
+    let chunk = diff.files.len().div_ceil(threads).max(1);
+    let mut out: Vec<Annotation> = if threads <= 1 {
+        diff.files
+            .iter()
+            .flat_map(|f| analyze_file(f, sources))
+            .collect()
+    } else {
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = diff
+                .files
+                .chunks(chunk)
+                .map(|files| {
+                    scope.spawn(move || {
+                        files
+                            .iter()
+                            .flat_map(|f| analyze_file(f, sources))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().unwrap_or_default())
+                .collect()
+        })
+    };
     out.extend(rules::change_rules(diff, task, large_change_lines));
     sort(&mut out);
     out

@@ -210,7 +210,9 @@ impl Data {
     /// Money spent on every run the console knows.
     pub fn spend(&self) -> f64 {
         // A fold from +0.0: an empty f64 sum is -0.0, which prints as "$-0.00".
-        self.runs.values().fold(0.0, |sum, r| sum + r.usage.cost_usd)
+        self.runs
+            .values()
+            .fold(0.0, |sum, r| sum + r.usage.cost_usd)
     }
 
     /// Mean run duration per task type (finished runs with both timestamps), in ms.

@@ -1,0 +1,185 @@
+//! Semantic analysis end to end: a scripted agent makes a real multi-file change in a temporary
+//! Rust project, `bosun run --headless` analyses it, and `bosun show --json` / `bosun show`
+//! report the annotations and the risk card; the policy holds a risky run.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+mod common;
+use common::{clean, git};
+
+const SECRET: &str = "AKIAQYLPMN5HHHFPZAM2";
+
+fn agent(name: &str) -> String {
+    format!("{}/tests/agents/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn bosun(repo: &Path, args: &[&str]) -> String {
+    let out = clean(env!("CARGO_BIN_EXE_bosun"), repo)
+        .args(args)
+        .output()
+        .expect("bosun runs");
+    assert!(
+        out.status.success(),
+        "bosun {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8")
+}
+
+/// A small Rust crate with CI, a task list and `config` as bosun.toml.
+fn project(dir: &Path, todo: &str, config: &str) -> PathBuf {
+    let repo = dir.join("repo");
+    let files: [(&str, &str); 5] = [
+        (
+            "Cargo.toml",
+            "[package]\nname = \"calc\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+        ),
+        (
+            "src/lib.rs",
+            "/// Adds two numbers.\npub fn add(a: u32, b: u32) -> u32 {\n    a + b\n}\n",
+        ),
+        (
+            ".github/workflows/ci.yml",
+            "name: ci\non: push\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n      - run: cargo test\n",
+        ),
+        ("TODO.md", todo),
+        (
+            "bosun.toml",
+            &format!(
+                "[project]\nworktree_root = {:?}\n{config}",
+                dir.join("wt").display().to_string()
+            ),
+        ),
+    ];
+    for (name, text) in files {
+        let p = repo.join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    git(&repo, &["init", "-q", "-b", "main"]);
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "init"]);
+    repo
+}
+
+fn annotation<'a>(all: &'a [Value], kind: &str) -> &'a Value {
+    all.iter()
+        .find(|a| a["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} annotation in {all:#?}"))
+}
+
+#[test]
+fn a_multi_file_change_is_annotated_and_its_risks_hold_it_for_the_operator() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "[executors.a]\ncommand = [{:?}]\n[policy]\nmode = \"autonomous\"\nrequire_operator_for = [\"risk\"]\n",
+        agent("risky_change.sh")
+    );
+    let repo = project(dir.path(), "- [ ] Add a third operand to add\n", &config);
+    bosun(&repo, &["run", "--headless"]);
+    let runs: Vec<Value> = serde_json::from_str(&bosun(&repo, &["runs", "--json"])).unwrap();
+    let run = &runs[0];
+    let id = run["id"].as_str().unwrap();
+    assert_eq!(run["status"], "awaiting_approval", "{run:#}");
+
+    let shown: Value = serde_json::from_str(&bosun(&repo, &["show", id, "--json"])).unwrap();
+    let all = shown["annotations"].as_array().unwrap().clone();
+    for a in &all {
+        for key in ["kind", "severity", "path", "line", "symbol", "message"] {
+            assert!(a.get(key).is_some(), "{key} missing from {a}");
+        }
+    }
+    let api = annotation(&all, "api_changed");
+    assert_eq!(api["severity"], "risk");
+    assert_eq!(api["path"], "src/lib.rs");
+    assert_eq!(api["line"], 2);
+    assert!(
+        api["message"].as_str().unwrap().contains("signature"),
+        "{api}"
+    );
+    let added = annotation(&all, "symbol_added");
+    assert_eq!(added["severity"], "info");
+    assert!(
+        added["symbol"].as_str().unwrap().contains("helper"),
+        "{added}"
+    );
+    let dep = annotation(&all, "dependency_changed");
+    assert_eq!(dep["path"], "Cargo.toml");
+    assert!(dep["message"].as_str().unwrap().contains("serde"), "{dep}");
+    assert_eq!(
+        annotation(&all, "ci_changed")["path"],
+        ".github/workflows/ci.yml"
+    );
+    assert_eq!(annotation(&all, "todo_added")["path"], "src/lib.rs");
+    let secret = annotation(&all, "secret");
+    assert_eq!(secret["path"], "deploy.env");
+    assert_eq!(secret["line"], 1);
+
+    // The secret itself is never shown, in JSON or as text.
+    let text = bosun(&repo, &["show", id]);
+    let json = shown.to_string();
+    for out in [&text, &json] {
+        assert!(!out.contains(SECRET), "the secret leaked: {out}");
+    }
+    // The risk card groups what needs a human, with file:line.
+    assert!(text.contains("Risk card:"), "{text}");
+    assert!(text.contains("API changes (1)"), "{text}");
+    assert!(text.contains("src/lib.rs:2"), "{text}");
+    assert!(text.contains("Secrets (1)"), "{text}");
+    assert!(text.contains("CI edits (1)"), "{text}");
+    // The policy names the rule that held the run.
+    let policy = run["policy"].as_str().unwrap();
+    assert!(
+        policy.contains("`risk` annotation"),
+        "autonomous mode still waits on a risk: {policy}"
+    );
+    // The gates saw it: syntax passes, semantic warns with a lowered score.
+    let gate = |name: &str| {
+        run["gates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} gate: {run:#}"))
+            .clone()
+    };
+    assert_eq!(gate("syntax")["verdict"], "pass");
+    assert_eq!(gate("semantic")["verdict"], "warn");
+    assert!(gate("semantic")["score"].as_f64().unwrap() < 0.5);
+}
+
+#[test]
+fn a_syntax_error_the_change_introduces_fails_the_run_and_a_clean_change_is_approved() {
+    let dir = tempfile::tempdir().unwrap();
+    // One task breaks the syntax of src/lib.rs; the other adds a private function cleanly.
+    let agent = "case \"$(cat \"$BOSUN_PROMPT_FILE\")\" in *Break*) printf 'pub fn add(a: u32 {\\n' > src/lib.rs ;; *) printf '\\nfn double(x: u32) -> u32 {\\n    x * 2\\n}\\n' >> src/lib.rs ;; esac";
+    let config = format!(
+        "[orchestrator]\nmax_attempts = 1\nmax_parallel = 1\n[executors.a]\ncommand = [\"sh\", \"-c\", {agent:?}]\n[policy]\nmode = \"autonomous\"\nrequire_operator_for = [\"risk\"]\n"
+    );
+    let repo = project(
+        dir.path(),
+        "- [ ] Break the parser on purpose\n- [ ] Add a doubling helper\n",
+        &config,
+    );
+    bosun(&repo, &["run", "--headless"]);
+    let runs: Vec<Value> = serde_json::from_str(&bosun(&repo, &["runs", "--json"])).unwrap();
+    let by = |title: &str| {
+        runs.iter()
+            .find(|r| r["task_title"] == title)
+            .unwrap_or_else(|| panic!("{title}: {runs:#?}"))
+    };
+    let broken = by("Break the parser on purpose");
+    assert_eq!(broken["status"], "failed", "{broken:#}");
+    assert!(
+        broken["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("gate `syntax` failed: new syntax error"),
+        "{broken:#}"
+    );
+    let clean = by("Add a doubling helper");
+    assert_eq!(clean["status"], "merged", "{clean:#}");
+    assert!(git(&repo, &["show", "main:src/lib.rs"]).contains("fn double"));
+}
