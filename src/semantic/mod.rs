@@ -175,3 +175,68 @@ pub fn analyze(
     sort(&mut out);
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diff::from_texts;
+    use proptest::prelude::*;
+
+    /// Whether `line` on the given side lies inside one of the file's hunks.
+    fn inside(file: &FileDiff, line: u32, old_side: bool) -> bool {
+        file.hunks.iter().flat_map(|h| &h.lines).any(|l| {
+            let n = if old_side { l.old_no } else { l.new_no };
+            n == Some(line)
+        })
+    }
+
+    fn code_like() -> impl Strategy<Value = String> {
+        let pieces = prop::sample::select(vec![
+            "pub fn f(a: u32) -> u32 {",
+            "fn g() {",
+            "}",
+            "    a + 1",
+            "def h(x):",
+            "    return x",
+            "class C:",
+            "export function k() {",
+            "func Run() {",
+            "// TODO later",
+            "unsafe { x }",
+            "let key = \"AKIAQYLPMN5HHHFPZAM2\";",
+            "#[test]",
+            "assert_eq!(1, 1);",
+            "{",
+            ")",
+            "\"",
+            "import os",
+            "package main",
+            "type T struct {",
+            "x := 1",
+            "",
+        ]);
+        prop::collection::vec(pieces, 0..40).prop_map(|lines| lines.join("\n"))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn analysis_never_panics_and_lines_stay_inside_hunks(
+            old in code_like(),
+            new in code_like(),
+            ext in prop::sample::select(vec!["rs", "py", "js", "ts", "tsx", "go", "toml", "txt"]),
+        ) {
+            let path = format!("src/x.{ext}");
+            let file = from_texts(Some(&path), Some(old.as_bytes()), Some(&path), Some(new.as_bytes()))
+                .expect("a diff of two texts");
+            let mut sources = MapSources::default();
+            sources.base.insert(path.clone(), old);
+            sources.head.insert(path.clone(), new);
+            for a in analyze_file(&file, &sources) {
+                if let Some(line) = a.line {
+                    prop_assert!(inside(&file, line, a.old_side), "{a:?} outside the hunks");
+                }
+            }
+        }
+    }
+}
