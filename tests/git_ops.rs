@@ -1066,3 +1066,70 @@ fn export_tree_follows_commits_keeps_untracked_output_and_leaves_the_repo_alone(
         "the repository's index and checkout are untouched"
     );
 }
+
+#[test]
+fn parsed_diff_has_renames_binary_files_mode_changes_and_line_numbers() {
+    use std::os::unix::fs::PermissionsExt;
+    let fx = Fixture::new();
+    write(
+        &fx.repo.join("docs/guide.md"),
+        "one\ntwo\nthree\nfour\nfive\nsix\n",
+    );
+    write(&fx.repo.join("logo.bin"), [0u8, 1, 2, 3, 0, 4]);
+    write(&fx.repo.join("run.sh"), "echo hi\n");
+    git(&fx.repo, &["add", "-A"]);
+    git(&fx.repo, &["commit", "-q", "-m", "more"]);
+    let base = rev(&fx.repo, "main");
+    let wt = fx.worktree("p", "bosun/p");
+    std::fs::create_dir_all(wt.path.join("book")).unwrap();
+    std::fs::rename(wt.path.join("docs/guide.md"), wt.path.join("book/guide.md")).unwrap();
+    write(
+        &wt.path.join("book/guide.md"),
+        "one\ntwo\nthree\nfour\nfive\nsix!\n",
+    );
+    write(&wt.path.join("logo.bin"), [0u8, 9, 9, 9, 0, 4]);
+    std::fs::set_permissions(
+        wt.path.join("run.sh"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    write(
+        &wt.path.join("src/a.rs"),
+        "fn a() {}\nfn b() { 2 }\nfn c() {}",
+    );
+    let head = git::commit_all(&wt.path, "work", &[]).unwrap().unwrap();
+
+    let diff = bosun::diff::load(&fx.repo, &base, &head).unwrap();
+    let file = |p: &str| {
+        diff.files
+            .iter()
+            .find(|f| f.path() == p)
+            .unwrap_or_else(|| panic!("{p} missing from {:?}", diff.files))
+    };
+    assert_eq!(diff.files.len(), 4, "{:?}", diff.files);
+    let guide = file("book/guide.md");
+    assert_eq!(guide.status, ChangeStatus::Renamed);
+    assert_eq!(guide.old_path.as_deref(), Some("docs/guide.md"));
+    assert_eq!((guide.insertions(), guide.deletions()), (1, 1));
+    let logo = file("logo.bin");
+    assert!(logo.binary && logo.hunks.is_empty(), "{logo:?}");
+    let run = file("run.sh");
+    assert_eq!(run.mode_change, Some((0o100644, 0o100755)));
+    assert!(run.hunks.is_empty());
+    let a = file("src/a.rs");
+    let removed: Vec<(Option<u32>, &str, bool)> = a.hunks[0]
+        .lines
+        .iter()
+        .filter(|l| l.kind != bosun::diff::LineKind::Context)
+        .map(|l| (l.old_no.or(l.new_no), l.text.as_str(), l.no_newline))
+        .collect();
+    assert_eq!(
+        removed,
+        [
+            (Some(2), "fn b() {}", false),
+            (Some(3), "fn c() {}", false),
+            (Some(2), "fn b() { 2 }", false),
+            (Some(3), "fn c() {}", true),
+        ]
+    );
+}
