@@ -324,3 +324,110 @@ fn sigterm_stops_gracefully_and_the_cut_short_run_is_queued_again() {
         .collect();
     assert_eq!(statuses, ["queued", "interrupted"], "newest first");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_added_task_is_committed_read_back_and_run_and_a_failed_run_can_be_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let (project, mut config) = setup(dir.path(), "# Tasks\n\n- [ ] first\n");
+    let repo = project.root.clone();
+    config.orchestrator.max_attempts = 1;
+    // Fails on its first attempt at a task, succeeds once its prompt carries feedback.
+    config.executors.agents.insert(
+        "a".into(),
+        shell("if grep -q 'previous attempt failed' \"$BOSUN_PROMPT_FILE\"; then echo ok > \"$BOSUN_TASK_ID.txt\"; else echo 'cannot' >&2; exit 1; fi"),
+    );
+    let options = Options {
+        schedule: true,
+        ..Options::default()
+    };
+    let orchestrator = Orchestrator::open(project, config, options).unwrap();
+    let store = orchestrator.store();
+    let mut events = orchestrator.subscribe();
+    let handle = orchestrator.spawn();
+    let failed = wait_for(&mut events, status_is(RunStatus::Failed)).await;
+    let Event::Run { run: failed } = failed else {
+        unreachable!()
+    };
+
+    // A new task from the console: committed on main, published, scheduled.
+    let item = bosun::intake::task_item(
+        "Write the guide",
+        "Cover setup.",
+        TaskType::Docs,
+        bosun::model::Priority::High,
+    );
+    let (reply, answer) = oneshot::channel();
+    handle
+        .commands
+        .send(OrchestratorCommand::AddTask {
+            item: item.clone(),
+            who: "test".into(),
+            reply,
+        })
+        .await
+        .unwrap();
+    let task = answer.await.unwrap().unwrap();
+    assert_eq!(task.title, "Write the guide");
+    assert_eq!(task.task_type, TaskType::Docs);
+    let todo = common::git(&repo, &["show", "main:TODO.md"]);
+    assert_eq!(todo, format!("# Tasks\n\n- [ ] first\n{item}\n"));
+    assert!(
+        common::git(&repo, &["log", "-1", "--format=%s", "main"])
+            .starts_with("bosun: new task Write the guide")
+    );
+    wait_for(
+        &mut events,
+        |e| matches!(e, Event::Tasks { tasks } if tasks.iter().any(|t| t.id == task.id)),
+    )
+    .await;
+    wait_for(&mut events, |e| {
+        matches!(e, Event::Run { run } if run.task_id == task.id && run.status == RunStatus::Failed)
+    })
+    .await;
+
+    // Retry the first task's failed run: attempt 2 carries the failure and succeeds.
+    let (reply, answer) = oneshot::channel();
+    handle
+        .commands
+        .send(OrchestratorCommand::Retry {
+            run: failed.id.0.clone(),
+            who: "test".into(),
+            reply,
+        })
+        .await
+        .unwrap();
+    let retried = answer.await.unwrap().unwrap();
+    assert_eq!(retried.attempt, 2);
+    assert!(
+        retried
+            .feedback
+            .as_deref()
+            .unwrap()
+            .starts_with("The previous attempt failed: the agent exited with status 1"),
+        "{retried:?}"
+    );
+    wait_for(&mut events, |e| {
+        matches!(e, Event::Run { run } if run.id == retried.id && run.status == RunStatus::AwaitingApproval)
+    })
+    .await;
+    // The same run cannot be retried twice.
+    let (reply, answer) = oneshot::channel();
+    handle
+        .commands
+        .send(OrchestratorCommand::Retry {
+            run: failed.id.0.clone(),
+            who: "test".into(),
+            reply,
+        })
+        .await
+        .unwrap();
+    let refused = answer.await.unwrap().unwrap_err().to_string();
+    assert!(refused.contains("only the newest run"), "{refused}");
+    assert_eq!(store.runs().unwrap().len(), 3);
+    handle
+        .commands
+        .send(OrchestratorCommand::Shutdown)
+        .await
+        .unwrap();
+    handle.done.await.unwrap().unwrap();
+}

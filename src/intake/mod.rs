@@ -198,6 +198,27 @@ fn checked_text<'a>(bytes: &'a [u8], shown: &Path) -> Result<(bool, &'a str), In
     Ok((bom, text))
 }
 
+/// A new task as a Markdown list item the parser reads back with the same title, type and
+/// priority: `- [ ] Title [type:docs] [priority:high]`, then the body's lines indented under
+/// it. Line breaks in the title become spaces; an empty body adds nothing.
+pub fn task_item(
+    title: &str,
+    body: &str,
+    task_type: crate::model::TaskType,
+    priority: crate::model::Priority,
+) -> String {
+    let title: String = title.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut item = format!("- [ ] {title} [type:{task_type}] [priority:{priority}]");
+    for line in body.trim_end().lines() {
+        item.push('\n');
+        if !line.trim().is_empty() {
+            item.push_str("  ");
+            item.push_str(line.trim_end());
+        }
+    }
+    item
+}
+
 /// Ticks the checkbox of task `id` in whichever of `files` holds it: the space in `[ ]`
 /// becomes `x` and no other byte changes. The files are parsed afresh, so edits made since
 /// the caller last read them are respected. Returns the task as it was found.
@@ -311,4 +332,39 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     }
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod task_item_tests {
+    use super::*;
+    use crate::model::{Priority, TaskType};
+
+    #[test]
+    fn a_new_task_item_reads_back_with_its_title_type_priority_and_body() {
+        let item = task_item(
+            "Document the\nparser",
+            "Cover every option.\n\nWith examples.\n",
+            TaskType::Docs,
+            Priority::High,
+        );
+        assert_eq!(
+            item,
+            "- [ ] Document the parser [type:docs] [priority:high]\n  Cover every option.\n\n  With examples."
+        );
+        let rules = crate::config::IntakeConfig::default().type_rules();
+        let list = TaskList::parse_str(
+            &format!("# Tasks\n\n{item}\n"),
+            Path::new("TODO.md"),
+            &rules,
+        );
+        let task = &list.tasks[0];
+        assert_eq!(task.title, "Document the parser");
+        assert_eq!(task.task_type, TaskType::Docs);
+        assert_eq!(task.priority, Priority::High);
+        // The first body line continues the item's paragraph (the description), the rest is
+        // the body.
+        let text = format!("{}\n{}", task.description, task.body);
+        assert!(text.contains("Cover every option."), "{text:?}");
+        assert!(text.contains("With examples."), "{text:?}");
+    }
 }

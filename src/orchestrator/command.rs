@@ -59,6 +59,26 @@ pub enum Command {
         reply: oneshot::Sender<Result<Run, OrchestratorError>>,
     },
     /// Stop starting new runs (active ones go on).
+    /// Queue another attempt at a failed, rejected or cancelled run's task, carrying the
+    /// run's error as feedback (also past `max_attempts`: the operator asked for it).
+    Retry {
+        /// The run (id or unique prefix).
+        run: String,
+        /// Who asked.
+        who: String,
+        /// The new, queued run.
+        reply: oneshot::Sender<Result<Run, OrchestratorError>>,
+    },
+    /// Append a task to the first task file (committed on the target branch) and read the
+    /// task list again; the scheduler picks it up like any open task.
+    AddTask {
+        /// The Markdown list item, `- [ ] …` and its indented body lines.
+        item: String,
+        /// Who asked.
+        who: String,
+        /// The new task as parsed.
+        reply: oneshot::Sender<Result<crate::model::Task, OrchestratorError>>,
+    },
     Pause,
     /// Start new runs again.
     Resume,

@@ -54,6 +54,11 @@ pub enum Event {
     },
     /// Nothing is running and nothing more can be scheduled.
     Idle,
+    /// The task list was (re)read: at start, after a merge ticked a task, after a task was added.
+    Tasks {
+        /// Every task, in file order.
+        tasks: Vec<crate::model::Task>,
+    },
     /// The orchestrator stopped on an error (a `Stopped` follows).
     Failed {
         /// What went wrong.

@@ -500,6 +500,9 @@ impl Orchestrator {
             }
             self.only = Some(only);
         }
+        let _ = self.events.send(Event::Tasks {
+            tasks: list.tasks.clone(),
+        });
         self.tasks = list.tasks;
         Ok(())
     }
@@ -1181,6 +1184,12 @@ impl Orchestrator {
                 let result = self.cancel(&run);
                 let _ = reply.send(result);
             }
+            Command::Retry { run, who, reply } => {
+                let _ = reply.send(self.retry(&run, &who));
+            }
+            Command::AddTask { item, who, reply } => {
+                let _ = reply.send(self.add_task(&item, &who).await);
+            }
             Command::Pause => {
                 self.paused = true;
                 let _ = self.events.send(Event::Paused { paused: true });
@@ -1413,6 +1422,93 @@ impl Orchestrator {
     }
 
     /// Gives a queued run the operator's own instructions as its feedback.
+    fn retry(&mut self, prefix: &str, who: &str) -> Result<Run, OrchestratorError> {
+        let run = self.find(prefix)?;
+        let retryable = matches!(
+            run.status,
+            RunStatus::Failed | RunStatus::Rejected | RunStatus::Cancelled | RunStatus::Interrupted
+        );
+        let newer = self
+            .runs
+            .values()
+            .any(|r| r.task_id == run.task_id && r.id.0 > run.id.0);
+        if !retryable || newer {
+            return Err(OrchestratorError::WrongState {
+                run: run.id.0.clone(),
+                status: run.status.to_string(),
+                what: "only the newest run of a task that failed, was rejected or was cancelled can be retried".into(),
+            });
+        }
+        if !self.tasks.iter().any(|t| t.id == run.task_id && !t.done) {
+            return Err(OrchestratorError::Config(format!(
+                "task {} is no longer open in the task list",
+                run.task_id
+            )));
+        }
+        let feedback = run
+            .error
+            .as_ref()
+            .map(|e| format!("The previous attempt failed: {e}"))
+            .or_else(|| run.feedback.clone());
+        let next = self.new_run(&run.task_id, &run.task_title, run.attempt + 1, feedback);
+        self.save(next.clone())?;
+        self.store
+            .append_audit(who, "retry", &run.id.0, &run.task_id.0, "")?;
+        self.announced_idle = false;
+        Ok(next)
+    }
+
+    async fn add_task(&mut self, item: &str, who: &str) -> Result<Task, OrchestratorError> {
+        let file = self
+            .config
+            .project
+            .task_files
+            .first()
+            .cloned()
+            .ok_or_else(|| OrchestratorError::Config("no task file is configured".into()))?;
+        let (repo, target) = (self.project.root.clone(), self.target.clone());
+        let item = item.trim_end().to_string();
+        let rel = file.clone();
+        let first = item.lines().next().unwrap_or_default();
+        let title = first.strip_prefix("- [ ] ").unwrap_or(first).to_string();
+        tokio::task::spawn_blocking(move || -> Result<(), OrchestratorError> {
+            let mut text = git::read_file(&repo, &target, &rel)?.unwrap_or_default();
+            if !text.is_empty() && !text.ends_with(b"\n") {
+                text.push(b'\n');
+            }
+            text.extend_from_slice(item.as_bytes());
+            text.push(b'\n');
+            git::commit_file(
+                &repo,
+                &target,
+                &rel,
+                &text,
+                &format!("bosun: new task {title}"),
+            )?;
+            Ok(())
+        })
+        .await
+        .map_err(|e| OrchestratorError::Config(format!("adding the task stopped: {e}")))??;
+        let before: HashSet<TaskId> = self.tasks.iter().map(|t| t.id.clone()).collect();
+        self.reload_tasks()?;
+        let added = self
+            .tasks
+            .iter()
+            .rev()
+            .find(|t| !before.contains(&t.id))
+            .cloned()
+            .ok_or_else(|| {
+                OrchestratorError::Config(format!(
+                    "the task was written to {} but is not read back as a new task (a task with the same title already exists?)",
+                    file.display()
+                ))
+            })?;
+        self.store
+            .append_audit(who, "add_task", "", &added.id.0, &added.title)?;
+        self.announced_idle = false;
+        Ok(added)
+    }
+
     fn instruct(
         &mut self,
         prefix: &str,

@@ -14,7 +14,7 @@ use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 use super::data::{Alert, Column, Data};
 use super::theme::Theme;
-use super::{board, help, history, logs, metrics, review};
+use super::{board, help, history, logs, metrics, newtask, review};
 use crate::git::HunkRef;
 use crate::model::RunId;
 use crate::orchestrator::Event;
@@ -146,6 +146,13 @@ pub enum Effect {
     },
     /// Cancel a run.
     Cancel(RunId),
+    /// Queue another attempt at a failed, rejected or cancelled run's task.
+    Retry(RunId),
+    /// Append a task (a Markdown list item) to the task file.
+    AddTask {
+        /// `- [ ] Title [type:…] [priority:…]` and its body lines.
+        item: String,
+    },
     /// Stop or resume starting runs.
     Pause(bool),
     /// Tell the operator (bell / desktop notification / `[notify] command`).
@@ -155,12 +162,14 @@ pub enum Effect {
 }
 
 /// A window over the screen.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Overlay {
     /// `?`: every key.
     Help,
     /// `q` while runs are active: asks first.
     ConfirmQuit,
+    /// `n`: a new task.
+    NewTask(Box<newtask::NewTask>),
 }
 
 /// The whole console state.
@@ -315,6 +324,20 @@ impl App {
         if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
             return self.quit();
         }
+        if let Some(Overlay::NewTask(form)) = &mut self.overlay {
+            return match form.key(key) {
+                newtask::Outcome::Editing => Vec::new(),
+                newtask::Outcome::Cancelled => {
+                    self.overlay = None;
+                    Vec::new()
+                }
+                newtask::Outcome::Done(effect) => {
+                    self.overlay = None;
+                    self.flash = Some("adding the task…".into());
+                    vec![effect]
+                }
+            };
+        }
         match self.overlay {
             Some(Overlay::Help) => {
                 self.overlay = None;
@@ -329,7 +352,7 @@ impl App {
                     _ => Vec::new(),
                 };
             }
-            None => {}
+            Some(Overlay::NewTask(_)) | None => {}
         }
         if self.captures_text() {
             return self.screen_key(key);
@@ -339,6 +362,11 @@ impl App {
             KeyCode::Tab => {
                 let i = Tab::ALL.iter().position(|t| *t == self.tab).unwrap_or(0);
                 self.switch(Tab::ALL[(i + 1) % Tab::ALL.len()])
+            }
+            // Elsewhere `n` means "next" (hunk, search match).
+            KeyCode::Char('n') if self.tab == Tab::Board => {
+                self.overlay = Some(Overlay::NewTask(Box::default()));
+                Vec::new()
             }
             KeyCode::Char('?') => {
                 self.overlay = Some(Overlay::Help);
@@ -468,9 +496,10 @@ pub fn render(app: &App, frame: &mut Frame<'_>) {
         Tab::Logs => logs::render(&app.logs, d, t, frame, body),
     }
     render_footer(app, frame, footer);
-    match app.overlay {
+    match &app.overlay {
         Some(Overlay::Help) => help::render(app, frame),
         Some(Overlay::ConfirmQuit) => render_confirm_quit(app, frame),
+        Some(Overlay::NewTask(form)) => newtask::render(form, &app.theme, frame),
         None => {}
     }
 }

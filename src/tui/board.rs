@@ -15,11 +15,13 @@ use super::theme::Theme;
 use crate::model::{Priority, RunId, RunStatus, Severity, Task};
 
 /// The board's keys, for the footer and the help.
-pub const KEYS: [(&str, &str); 5] = [
+pub const KEYS: [(&str, &str); 7] = [
     ("h/l", "column"),
     ("j/k", "move"),
     ("enter", "review"),
     ("c", "cancel"),
+    ("R", "retry"),
+    ("n", "new task"),
     ("/", "filter"),
 ];
 
@@ -119,6 +121,21 @@ pub fn key(state: &mut BoardState, data: &Data, key: KeyEvent) -> (Vec<Effect>, 
         KeyCode::Char('/') => state.filtering = true,
         KeyCode::Esc => state.filter.clear(),
         KeyCode::Enter => return (Vec::new(), selected_run(state, data)),
+        KeyCode::Char('R') => {
+            if let Some(run) = selected_run(state, data)
+                && data.runs.get(&run).is_some_and(|r| {
+                    matches!(
+                        r.status,
+                        RunStatus::Failed
+                            | RunStatus::Rejected
+                            | RunStatus::Cancelled
+                            | RunStatus::Interrupted
+                    )
+                })
+            {
+                return (vec![Effect::Retry(run)], None);
+            }
+        }
         KeyCode::Char('c') => {
             if let Some(run) = selected_run(state, data)
                 && data.runs.get(&run).is_some_and(|r| r.status.is_active())

@@ -179,6 +179,10 @@ impl Data {
                 self.stopped.get_or_insert_with(|| "stopped".to_string());
                 None
             }
+            Event::Tasks { tasks } => {
+                self.tasks = tasks.clone();
+                None
+            }
             Event::Notice { .. } | Event::Idle => None,
         }
     }

@@ -15,6 +15,7 @@ pub mod highlight;
 pub mod history;
 pub mod logs;
 pub mod metrics;
+pub mod newtask;
 pub mod review;
 pub mod theme;
 
@@ -281,6 +282,41 @@ fn carry_out(
                     answer.await,
                     "will start with your instructions",
                 )));
+            });
+        }
+        Effect::Retry(run) => {
+            tokio::spawn(async move {
+                let (reply, answer) = oneshot::channel();
+                let sent = commands
+                    .send(Command::Retry {
+                        run: run.0.clone(),
+                        who: crate::orchestrator::operator(),
+                        reply,
+                    })
+                    .await;
+                let _ = replies.send(Msg::Flash(answer_line(
+                    sent.is_ok(),
+                    answer.await,
+                    "queued for another attempt",
+                )));
+            });
+        }
+        Effect::AddTask { item } => {
+            tokio::spawn(async move {
+                let (reply, answer) = oneshot::channel();
+                let sent = commands
+                    .send(Command::AddTask {
+                        item,
+                        who: crate::orchestrator::operator(),
+                        reply,
+                    })
+                    .await;
+                let line = match (sent.is_ok(), answer.await) {
+                    (true, Ok(Ok(task))) => format!("added {} {}", task.id, task.title),
+                    (true, Ok(Err(e))) => format!("error: {e}"),
+                    _ => "error: bosun's orchestrator has stopped".to_string(),
+                };
+                let _ = replies.send(Msg::Flash(line));
             });
         }
         Effect::Cancel(run) => {
