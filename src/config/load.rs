@@ -281,6 +281,26 @@ fn validate(config: &Config, origin: &str) -> Result<(), ConfigError> {
             }
         }
     }
+    let mut seen: Vec<(char, &str)> = Vec::new();
+    for (action, key) in config.keys.entries() {
+        if key.is_empty() {
+            continue;
+        }
+        let mut chars = key.chars();
+        let (Some(c), None) = (chars.next(), chars.next()) else {
+            return Err(invalid(
+                format!("keys.{action}"),
+                format!("`{key}` is not one character; write e.g. \"x\""),
+            ));
+        };
+        if let Some((_, other)) = seen.iter().find(|(k, _)| *k == c) {
+            return Err(invalid(
+                format!("keys.{action}"),
+                format!("`{c}` is already the key for `{other}`"),
+            ));
+        }
+        seen.push((c, action));
+    }
     let o = &config.orchestrator;
     super::duration(&o.run_timeout).map_err(|m| invalid("orchestrator.run_timeout".into(), m))?;
     super::duration(&o.shutdown_grace)
@@ -451,6 +471,25 @@ mod tests {
             e.contains("key `dod.docs.gates`: `spellcheck` is neither a [gates.spellcheck] command gate nor a built-in check (docs_only, links,"),
             "{e}"
         );
+        std::fs::write(
+            dir.path().join("bosun.toml"),
+            "[gates.spellcheck]\ncommand = \"true\"\n[dod.docs]\ngates = [\"diff\", \"spellcheck\"]\n[dod.release]\ngates = [\"changelog\"]\n",
+        )
+        .unwrap();
+        for (keys, message) in [
+            (
+                "quit = \"xy\"",
+                "key `keys.quit`: `xy` is not one character",
+            ),
+            (
+                "quit = \"x\"\nhelp = \"x\"",
+                "key `keys.help`: `x` is already the key for `quit`",
+            ),
+        ] {
+            std::fs::write(dir.path().join("bosun.toml"), format!("[keys]\n{keys}\n")).unwrap();
+            let e = load(None, dir.path(), Vec::new()).unwrap_err().to_string();
+            assert!(e.contains(message), "{e}");
+        }
         std::fs::write(
             dir.path().join("bosun.toml"),
             "[gates.spellcheck]\ncommand = \"true\"\n[dod.docs]\ngates = [\"diff\", \"spellcheck\"]\n[dod.release]\ngates = [\"changelog\"]\n",

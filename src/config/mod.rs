@@ -47,6 +47,10 @@ pub struct Config {
     pub hooks: HooksConfig,
     /// `[memory]`: what bosun learns from decisions and feeds back into routing and prompts.
     pub memory: MemoryConfig,
+    /// `[notify]`: how the console tells the operator a run needs them.
+    pub notify: NotifyConfig,
+    /// `[keys]`: extra keys for the console's actions.
+    pub keys: KeysConfig,
     /// `[telemetry]`: the log file.
     pub telemetry: TelemetryConfig,
 }
@@ -77,6 +81,91 @@ impl Default for MemoryConfig {
             max_lessons: 3,
             max_examples: 2,
         }
+    }
+}
+
+/// `[notify]`: when a run starts waiting for approval or fails, the console tells the
+/// operator even when they look elsewhere.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotifyConfig {
+    /// Ring the terminal bell and send a desktop notification (OSC 9).
+    pub bell: bool,
+    /// A shell command run for each such event, with `BOSUN_NOTIFY_TEXT` in its environment
+    /// (e.g. `notify-send bosun "$BOSUN_NOTIFY_TEXT"`); empty: none.
+    pub command: String,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        Self {
+            bell: true,
+            command: String::new(),
+        }
+    }
+}
+
+/// `[keys]`: extra keys for the console's actions, one character each; the default keys keep
+/// working. Empty: no extra key.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KeysConfig {
+    /// Quit (default `q`).
+    pub quit: String,
+    /// The help (default `?`).
+    pub help: String,
+    /// Pause / resume (default `p`).
+    pub pause: String,
+    /// Next theme (default `t`).
+    pub theme: String,
+    /// New task (default `n`, on the Board).
+    pub new_task: String,
+    /// Retry a failed run (default `R`, on the Board).
+    pub retry: String,
+    /// Cancel a running run (default `c`, on the Board).
+    pub cancel: String,
+    /// Filter or search (default `/`).
+    pub filter: String,
+    /// Approve (default `a`, in Review).
+    pub approve: String,
+    /// Reject (default `r`, in Review).
+    pub reject: String,
+}
+
+impl KeysConfig {
+    /// Each configured key with the default key of its action, for the console to translate.
+    pub fn extra(&self) -> Vec<(char, char)> {
+        [
+            (&self.quit, 'q'),
+            (&self.help, '?'),
+            (&self.pause, 'p'),
+            (&self.theme, 't'),
+            (&self.new_task, 'n'),
+            (&self.retry, 'R'),
+            (&self.cancel, 'c'),
+            (&self.filter, '/'),
+            (&self.approve, 'a'),
+            (&self.reject, 'r'),
+        ]
+        .into_iter()
+        .filter_map(|(key, default)| key.chars().next().map(|k| (k, default)))
+        .collect()
+    }
+
+    /// The actions by name with their configured key, for validation messages.
+    pub fn entries(&self) -> [(&'static str, &str); 10] {
+        [
+            ("quit", &self.quit),
+            ("help", &self.help),
+            ("pause", &self.pause),
+            ("theme", &self.theme),
+            ("new_task", &self.new_task),
+            ("retry", &self.retry),
+            ("cancel", &self.cancel),
+            ("filter", &self.filter),
+            ("approve", &self.approve),
+            ("reject", &self.reject),
+        ]
     }
 }
 

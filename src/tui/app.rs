@@ -200,6 +200,8 @@ pub struct App {
     pub max_parallel: usize,
     /// Something changed since the last frame.
     pub dirty: bool,
+    /// Extra keys (`[keys]`): configured key → the default key of its action.
+    pub keymap: Vec<(char, char)>,
 }
 
 impl App {
@@ -219,6 +221,7 @@ impl App {
             size: (80, 24),
             max_parallel,
             dirty: true,
+            keymap: Vec::new(),
         }
     }
 
@@ -357,6 +360,14 @@ impl App {
         if self.captures_text() {
             return self.screen_key(key);
         }
+        // An extra key from `[keys]` acts as its action's default key.
+        let key = match key.code {
+            KeyCode::Char(c) => match self.keymap.iter().find(|(k, _)| *k == c) {
+                Some((_, default)) => KeyEvent::new(KeyCode::Char(*default), key.modifiers),
+                None => key,
+            },
+            _ => key,
+        };
         match key.code {
             KeyCode::Char(c @ '1'..='5') => self.switch(Tab::ALL[usize::from(c as u8 - b'1')]),
             KeyCode::Tab => {
@@ -603,5 +614,46 @@ pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
         y: area.y + (area.height - h) / 2,
         width: w,
         height: h,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn press(app: &mut App, c: char) -> Vec<Effect> {
+        app.update(Msg::Key(KeyEvent::new(
+            KeyCode::Char(c),
+            KeyModifiers::NONE,
+        )))
+    }
+
+    #[test]
+    fn an_extra_key_acts_as_its_actions_default_and_text_fields_keep_it() {
+        let mut app = App::new(Data::default(), Theme::default_theme(), 2);
+        app.keymap = vec![('x', 'q'), ('P', 'p')];
+        assert!(matches!(
+            press(&mut app, 'P').as_slice(),
+            [Effect::Pause(true)]
+        ));
+        assert!(matches!(press(&mut app, 'q').as_slice(), [Effect::Quit]));
+        // While the board's filter is typed, `x` is just a letter.
+        press(&mut app, '/');
+        assert!(press(&mut app, 'x').is_empty());
+        assert_eq!(app.board.filter, "x");
+        app.update(Msg::Key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)));
+        assert!(matches!(press(&mut app, 'x').as_slice(), [Effect::Quit]));
+    }
+
+    #[test]
+    fn n_opens_the_new_task_form_on_the_board_only() {
+        let mut app = App::new(Data::default(), Theme::default_theme(), 2);
+        press(&mut app, 'n');
+        assert!(matches!(app.overlay, Some(Overlay::NewTask(_))));
+        app.update(Msg::Key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)));
+        assert!(app.overlay.is_none());
+        press(&mut app, '5');
+        press(&mut app, 'n');
+        assert!(app.overlay.is_none(), "on Logs, n is the next search match");
     }
 }

@@ -104,6 +104,7 @@ async fn console(project: Project, config: Config, options: Options) -> anyhow::
     let theme =
         Theme::load("dark", &project.root, no_color).unwrap_or_else(|_| Theme::default_theme());
     let mut app = App::new(data, theme, config.orchestrator.max_parallel);
+    app.keymap = config.keys.extra();
     let jobs = std::sync::Arc::new(app::JobContext {
         store: orchestrator.store(),
         repo_root: project.root.clone(),
@@ -345,7 +346,33 @@ fn carry_out(
                 let _ = commands.send(command).await;
             });
         }
-        Effect::Notify(text) => notify(&text),
+        Effect::Notify(text) => {
+            if jobs.config.notify.bell {
+                notify(&text);
+            }
+            let command = jobs.config.notify.command.trim();
+            if !command.is_empty() {
+                // Its output must not reach the console's screen.
+                let spawned = tokio::process::Command::new("sh")
+                    .arg("-c")
+                    .arg(command)
+                    .current_dir(&jobs.repo_root)
+                    .env("BOSUN_NOTIFY_TEXT", &text)
+                    .stdin(std::process::Stdio::null())
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .kill_on_drop(false)
+                    .spawn();
+                match spawned {
+                    Ok(mut child) => {
+                        tokio::spawn(async move {
+                            let _ = child.wait().await;
+                        });
+                    }
+                    Err(e) => tracing::warn!("[notify] command could not start: {e}"),
+                }
+            }
+        }
         Effect::Quit => {}
     }
 }
