@@ -16,6 +16,9 @@ pub struct DemoArgs {
     /// Where to create the sandbox (default: a new directory under the system temp dir).
     #[arg(long, value_name = "PATH")]
     pub dir: Option<PathBuf>,
+    /// Print progress instead of opening the console (the default when not on a terminal).
+    #[arg(long)]
+    pub headless: bool,
 }
 
 /// The sandbox project, embedded in the binary so the demo works from anywhere.
@@ -84,7 +87,8 @@ pub fn create_sandbox(dir: &Path, agent: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs `bosun demo`: the sandbox, then the headless loop on it with the demo agent.
+/// Runs `bosun demo`: the sandbox, then the console on it (or, off a terminal or with
+/// `--headless`, the headless loop printing progress) with the demo agent.
 pub fn run(cli: &Cli, args: &DemoArgs) -> anyhow::Result<ExitCode> {
     let dir = match &args.dir {
         Some(d) => d.clone(),
@@ -104,6 +108,25 @@ pub fn run(cli: &Cli, args: &DemoArgs) -> anyhow::Result<ExitCode> {
         command: None,
     };
     let ctx = super::Context::open(&demo_cli)?;
+    use std::io::IsTerminal;
+    let interactive = std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
+    if interactive && !args.headless {
+        // The console on the sandbox: the demo agent works through the board while you watch,
+        // review and decide.
+        let options = crate::orchestrator::Options {
+            schedule: true,
+            ..Default::default()
+        };
+        crate::tui::run(ctx.project.clone(), ctx.config.clone(), options)?;
+        let root = Project::locate(Some(&dir))?.root;
+        println!(
+            "The sandbox stays at {} — open it again with `{} --repo {}`.",
+            root.display(),
+            exe.display(),
+            root.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let files = ctx.config.project.task_files.clone();
     let list = tasks::load(&ctx, &files)?;
     let open: Vec<_> = list.tasks.iter().filter(|t| !t.done).collect();
