@@ -242,7 +242,21 @@ impl App {
                     Tab::Review => {
                         review::mouse(&mut self.review, &self.theme, body_area(self.size), mouse)
                     }
-                    _ => Vec::new(),
+                    // Lists elsewhere: the wheel moves like the arrow keys.
+                    Tab::History | Tab::Logs | Tab::Metrics => {
+                        use crossterm::event::MouseEventKind;
+                        let code = match mouse.kind {
+                            MouseEventKind::ScrollDown => KeyCode::Down,
+                            MouseEventKind::ScrollUp => KeyCode::Up,
+                            _ => return Vec::new(),
+                        };
+                        let mut effects = Vec::new();
+                        for _ in 0..3 {
+                            effects
+                                .extend(self.screen_key(KeyEvent::new(code, KeyModifiers::NONE)));
+                        }
+                        effects
+                    }
                 }
             }
             Msg::Resize(w, h) => {
