@@ -1,0 +1,800 @@
+//! The console's Board (the whole console, drawn on a `TestBackend`) and the flows that start
+//! there, driven through `App::update` with keys, mouse clicks, resizes and orchestrator
+//! events. The state is fixed — tasks parsed from a Markdown list, runs with fixed ids and
+//! times in every column, a fixed "now" — so the snapshots hold no temporary paths, clocks or
+//! fresh ULIDs.
+
+use std::path::Path;
+
+use bosun::intake::TaskList;
+use bosun::model::{
+    Annotation, AnnotationKind, GateResult, Run, RunId, RunStatus, Severity, Task, Usage, Verdict,
+};
+use bosun::orchestrator::Event;
+use bosun::tui::app::{App, Effect, Msg, Overlay, Tab};
+use bosun::tui::board;
+use bosun::tui::data::{Column, Data};
+use bosun::tui::theme::Theme;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+/// 2025-01-01T12:00:00Z: "now" in every test.
+const NOW: u64 = 1_735_732_800_000;
+const MIN: u64 = 60_000;
+
+/// The task list on screen: every priority, several task types, one task already done.
+const TODO: &str = "\
+# Tasks
+
+## P0
+- [ ] Fix the crash on empty input
+- [ ] Rotate the leaked API token
+
+## P1
+- [ ] Document the config file
+  Every key of bosun.toml gets a line and an example.
+- [ ] Cover the parser with tests
+- [ ] Write the upgrade guide
+
+## P2
+- [ ] Refactor the store into modules
+- [ ] Release 0.2.0 with a changelog
+- [ ] Speed up startup
+- [ ] Deploy the docs site
+- [x] Add a --json flag to runs
+
+## P3
+- [ ] Tidy the README badges
+";
+
+fn tasks() -> Vec<Task> {
+    let rules = bosun::config::Config::default().intake.type_rules();
+    let list = TaskList::parse_str(TODO, Path::new("TODO.md"), &rules);
+    assert!(list.warnings.is_empty(), "{:?}", list.warnings);
+    list.tasks
+}
+
+fn find<'a>(tasks: &'a [Task], title: &str) -> &'a Task {
+    tasks
+        .iter()
+        .find(|t| t.title == title)
+        .unwrap_or_else(|| panic!("no task {title}"))
+}
+
+/// Run number `n` of `task`, made `age` minutes ago; ids sort like ULIDs (a higher `n` is
+/// newer) and end in `run0{n}`, which the screens show as the run's short id.
+fn run(n: u32, task: &Task, status: RunStatus, executor: &str, age: u64) -> Run {
+    let created = NOW - age * MIN;
+    let started = !matches!(status, RunStatus::Queued);
+    let ended = !matches!(
+        status,
+        RunStatus::Queued | RunStatus::Preparing | RunStatus::Running | RunStatus::Gating
+    );
+    let awaited = matches!(
+        status,
+        RunStatus::AwaitingApproval | RunStatus::Merged | RunStatus::Rejected
+    );
+    Run {
+        id: RunId(format!("01jgzz00000000000000run{n:03}")),
+        task_id: task.id.clone(),
+        task_title: task.title.clone(),
+        attempt: 1,
+        executor: executor.into(),
+        status,
+        branch: format!("bosun/run-{n:03}"),
+        target: "main".into(),
+        base: None,
+        head: None,
+        worktree: None,
+        pgid: None,
+        created_ms: created,
+        started_ms: started.then_some(created + MIN),
+        finished_ms: ended.then_some(created + 4 * MIN),
+        usage: Usage {
+            input_tokens: 10_000,
+            output_tokens: 2_000,
+            cost_usd: 0.25,
+        },
+        error: (status == RunStatus::Failed).then(|| "test gate failed: 2 new failures".into()),
+        feedback: None,
+        decision: None,
+        diffstat: ended.then_some((2, 12, 3)),
+        gates: if ended {
+            vec![GateResult::new(
+                "diff",
+                Verdict::Pass,
+                1.0,
+                String::new(),
+                String::new(),
+            )]
+        } else {
+            Vec::new()
+        },
+        score: awaited.then_some(0.91),
+        policy: None,
+        annotations: Vec::new(),
+        routing: None,
+        lessons: Vec::new(),
+        examples: Vec::new(),
+        memory_outcome: None,
+    }
+}
+
+/// Runs putting cards in every column (Queued: a retry waiting, and a task never run).
+fn runs(tasks: &[Task]) -> Vec<Run> {
+    let t = |title| find(tasks, title);
+    let mut token = run(
+        3,
+        t("Rotate the leaked API token"),
+        RunStatus::AwaitingApproval,
+        "codex",
+        20,
+    );
+    token.score = Some(0.72);
+    token.annotations = vec![Annotation {
+        kind: AnnotationKind::Secret,
+        severity: Severity::Risk,
+        path: "src/token.rs".into(),
+        line: Some(2),
+        end_line: Some(2),
+        old_side: false,
+        symbol: None,
+        message: "looks like an API key".into(),
+    }];
+    let mut retry = run(
+        10,
+        t("Write the upgrade guide"),
+        RunStatus::Queued,
+        "claude",
+        1,
+    );
+    retry.attempt = 2;
+    vec![
+        run(
+            1,
+            t("Fix the crash on empty input"),
+            RunStatus::Running,
+            "claude",
+            4,
+        ),
+        run(
+            2,
+            t("Cover the parser with tests"),
+            RunStatus::Gating,
+            "codex",
+            9,
+        ),
+        token,
+        run(
+            4,
+            t("Document the config file"),
+            RunStatus::AwaitingApproval,
+            "claude",
+            30,
+        ),
+        run(
+            5,
+            t("Refactor the store into modules"),
+            RunStatus::Failed,
+            "aider",
+            40,
+        ),
+        run(
+            6,
+            t("Release 0.2.0 with a changelog"),
+            RunStatus::Rejected,
+            "claude",
+            50,
+        ),
+        run(7, t("Speed up startup"), RunStatus::Cancelled, "codex", 60),
+        run(
+            8,
+            t("Deploy the docs site"),
+            RunStatus::Merged,
+            "claude",
+            70,
+        ),
+        run(
+            9,
+            t("Write the upgrade guide"),
+            RunStatus::Failed,
+            "claude",
+            80,
+        ),
+        retry,
+    ]
+}
+
+fn id(n: u32) -> RunId {
+    RunId(format!("01jgzz00000000000000run{n:03}"))
+}
+
+/// The console over the fixed state, on the Board, in an 80×24 terminal.
+fn console() -> App {
+    let tasks = tasks();
+    let mut data = Data {
+        repo: "demo".into(),
+        target: "main".into(),
+        total_runs: 10,
+        now_ms: NOW,
+        ..Data::default()
+    };
+    data.add_runs(runs(&tasks));
+    data.tasks = tasks;
+    data.progress.insert(id(1), "editing src/input.rs".into());
+    data.gating.insert(id(2), "test".into());
+    let mut app = App::new(data, Theme::default_theme(), 2);
+    app.update(Msg::Resize(80, 24));
+    app
+}
+
+fn key(app: &mut App, code: KeyCode) -> Vec<Effect> {
+    app.update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+}
+
+fn keys(app: &mut App, text: &str) -> Vec<Effect> {
+    text.chars()
+        .flat_map(|c| key(app, KeyCode::Char(c)))
+        .collect()
+}
+
+fn click(app: &mut App, column: u16, row: u16) -> Vec<Effect> {
+    app.update(Msg::Mouse(MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column,
+        row,
+        modifiers: KeyModifiers::NONE,
+    }))
+}
+
+fn draw(app: &App, width: u16, height: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal
+        .draw(|frame| bosun::tui::app::render(app, frame))
+        .unwrap();
+    format!("{}", terminal.backend())
+}
+
+/// Titles of a column's cards, top to bottom.
+fn column(app: &App, column: Column) -> Vec<&str> {
+    board::column_tasks(&app.data, column, &app.board.filter)
+        .into_iter()
+        .map(|t| t.title.as_str())
+        .collect()
+}
+
+/// The title of the card with the cursor.
+fn selected(app: &App) -> &str {
+    let col = app.board.column;
+    board::column_tasks(&app.data, Column::ALL[col], &app.board.filter)[app.board.selected[col]]
+        .title
+        .as_str()
+}
+
+#[test]
+fn every_column_has_its_cards() {
+    let app = console();
+    assert_eq!(
+        column(&app, Column::Queued),
+        ["Write the upgrade guide", "Tidy the README badges"],
+        "by priority: a retry waiting, then a task never run"
+    );
+    assert_eq!(
+        column(&app, Column::Running),
+        [
+            "Fix the crash on empty input",
+            "Cover the parser with tests"
+        ]
+    );
+    assert_eq!(
+        column(&app, Column::Awaiting),
+        ["Rotate the leaked API token", "Document the config file"]
+    );
+    assert_eq!(
+        column(&app, Column::Done),
+        ["Deploy the docs site", "Add a --json flag to runs"]
+    );
+    assert_eq!(
+        column(&app, Column::Failed),
+        [
+            "Refactor the store into modules",
+            "Release 0.2.0 with a changelog",
+            "Speed up startup"
+        ]
+    );
+}
+
+#[test]
+fn the_board_at_80x24_120x40_and_60x20() {
+    let mut app = console();
+    let screen = draw(&app, 80, 24);
+    // The header counts every column; the detail pane shows the selected card's task.
+    assert!(screen.contains("Awaiting approval 2"), "{screen}");
+    assert!(screen.contains("Write the upgrade guide"), "{screen}");
+    insta::assert_snapshot!("board_80x24", screen);
+
+    // On Running: the spinner, executor and elapsed time on the card; the gate in the detail.
+    app.update(Msg::Resize(120, 40));
+    key(&mut app, KeyCode::Char('l'));
+    key(&mut app, KeyCode::Char('j'));
+    let screen = draw(&app, 120, 40);
+    assert!(screen.contains("gate test"), "{screen}");
+    insta::assert_snapshot!("board_120x40", screen);
+
+    // Narrow: still five columns with their counts, the selected card's task in full in the
+    // detail pane, and the footer's first keys.
+    let mut app = console();
+    app.update(Msg::Resize(60, 20));
+    key(&mut app, KeyCode::Char('l'));
+    key(&mut app, KeyCode::Char('l'));
+    let screen = draw(&app, 60, 20);
+    assert!(screen.contains("Failed 3"), "{screen}");
+    assert!(screen.contains("Rotate the leaked API token"), "{screen}");
+    assert!(screen.contains("h/l column"), "{screen}");
+    insta::assert_snapshot!("board_60x20", screen);
+}
+
+#[test]
+fn h_l_move_between_columns_and_j_k_within_one() {
+    let mut app = console();
+    assert_eq!(app.board.column, 0);
+    key(&mut app, KeyCode::Char('h'));
+    assert_eq!(app.board.column, 0, "stops at the first column");
+    key(&mut app, KeyCode::Char('j'));
+    assert_eq!(selected(&app), "Tidy the README badges");
+    key(&mut app, KeyCode::Char('j'));
+    assert_eq!(
+        selected(&app),
+        "Tidy the README badges",
+        "stops at the last card"
+    );
+    for _ in 0..4 {
+        key(&mut app, KeyCode::Char('l'));
+    }
+    assert_eq!(app.board.column, 4);
+    key(&mut app, KeyCode::Char('l'));
+    assert_eq!(app.board.column, 4, "stops at the last column");
+    key(&mut app, KeyCode::Char('G'));
+    assert_eq!(selected(&app), "Speed up startup");
+    key(&mut app, KeyCode::Char('k'));
+    assert_eq!(selected(&app), "Release 0.2.0 with a changelog");
+    // Each column keeps its own place; arrows work as h/j/k/l do.
+    key(&mut app, KeyCode::Left);
+    key(&mut app, KeyCode::Left);
+    assert_eq!(selected(&app), "Rotate the leaked API token");
+    key(&mut app, KeyCode::Down);
+    assert_eq!(selected(&app), "Document the config file");
+    key(&mut app, KeyCode::Right);
+    key(&mut app, KeyCode::Right);
+    assert_eq!(selected(&app), "Release 0.2.0 with a changelog");
+    // The detail pane follows the cursor.
+    let screen = draw(&app, 80, 24);
+    assert!(screen.contains("run run006 rejected"), "{screen}");
+}
+
+#[test]
+fn a_filter_narrows_every_column_and_esc_clears_it() {
+    let mut app = console();
+    assert!(keys(&mut app, "/type:docs").is_empty());
+    assert!(app.board.filtering);
+    assert_eq!(
+        column(&app, Column::Queued),
+        ["Write the upgrade guide", "Tidy the README badges"]
+    );
+    assert_eq!(column(&app, Column::Running), Vec::<&str>::new());
+    assert_eq!(column(&app, Column::Awaiting), ["Document the config file"]);
+    assert_eq!(column(&app, Column::Done), Vec::<&str>::new());
+    assert_eq!(column(&app, Column::Failed), Vec::<&str>::new());
+    let screen = draw(&app, 80, 24);
+    assert!(screen.contains("filter: type:docs▏"), "{screen}");
+    insta::assert_snapshot!("board_filter_type_docs_80x24", screen);
+
+    // enter keeps the filter and gives the keys back; more words narrow further.
+    key(&mut app, KeyCode::Enter);
+    assert!(!app.board.filtering);
+    assert_eq!(app.board.filter, "type:docs");
+    // While the filter is typed, keys are text: `q` and `1` neither quit nor switch.
+    key(&mut app, KeyCode::Char('/'));
+    keys(&mut app, " readme q1");
+    assert_eq!(app.tab, Tab::Board);
+    assert_eq!(app.overlay, None);
+    assert_eq!(column(&app, Column::Queued), Vec::<&str>::new());
+    for _ in 0..3 {
+        key(&mut app, KeyCode::Backspace);
+    }
+    assert_eq!(column(&app, Column::Queued), ["Tidy the README badges"]);
+
+    // esc while typing drops the filter: every card is back.
+    key(&mut app, KeyCode::Esc);
+    assert!(!app.board.filtering);
+    assert_eq!(app.board.filter, "");
+    assert_eq!(column(&app, Column::Failed).len(), 3);
+    assert!(!draw(&app, 80, 24).contains("filter:"));
+
+    // A priority filter, kept, then esc on the board clears it too.
+    keys(&mut app, "/p:critical");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(column(&app, Column::Queued), Vec::<&str>::new());
+    assert_eq!(
+        column(&app, Column::Running),
+        ["Fix the crash on empty input"]
+    );
+    assert_eq!(
+        column(&app, Column::Awaiting),
+        ["Rotate the leaked API token"]
+    );
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(column(&app, Column::Awaiting).len(), 2);
+}
+
+#[test]
+fn enter_on_an_awaiting_card_opens_its_run_in_review() {
+    let mut app = console();
+    // Queued: the waiting retry has no change yet, but enter still opens it.
+    keys(&mut app, "ll");
+    let effects = key(&mut app, KeyCode::Enter);
+    assert_eq!(app.tab, Tab::Review);
+    assert_eq!(app.review.run, Some(id(3)));
+    assert!(
+        matches!(effects.as_slice(), [Effect::Load(_)]),
+        "the change is loaded off the loop: {effects:?}"
+    );
+    // esc goes back to the board, where the cursor still is.
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.tab, Tab::Board);
+    key(&mut app, KeyCode::Char('j'));
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.review.run, Some(id(4)));
+
+    // A task without a run has nothing to open.
+    let mut app = console();
+    key(&mut app, KeyCode::Char('j'));
+    assert_eq!(selected(&app), "Tidy the README badges");
+    assert!(key(&mut app, KeyCode::Enter).is_empty());
+    assert_eq!(app.tab, Tab::Board);
+}
+
+#[test]
+fn c_cancels_only_a_working_run() {
+    let mut app = console();
+    // On a queued card with no run, on a card awaiting approval: nothing to cancel.
+    assert!(key(&mut app, KeyCode::Char('c')).is_empty());
+    keys(&mut app, "ll");
+    assert!(key(&mut app, KeyCode::Char('c')).is_empty());
+    // Running, and gating: both are cancelled.
+    key(&mut app, KeyCode::Char('h'));
+    assert_eq!(key(&mut app, KeyCode::Char('c')), [Effect::Cancel(id(1))]);
+    key(&mut app, KeyCode::Char('j'));
+    assert_eq!(key(&mut app, KeyCode::Char('c')), [Effect::Cancel(id(2))]);
+}
+
+#[test]
+fn p_pauses_and_resumes_as_the_orchestrator_says() {
+    let mut app = console();
+    assert!(draw(&app, 80, 24).contains(" p pause "));
+    assert_eq!(key(&mut app, KeyCode::Char('p')), [Effect::Pause(true)]);
+    // Nothing changes until the orchestrator confirms it.
+    assert!(!app.data.paused);
+    assert_eq!(key(&mut app, KeyCode::Char('p')), [Effect::Pause(true)]);
+    app.update(Msg::Orchestrator(Event::Paused { paused: true }));
+    let screen = draw(&app, 120, 40);
+    assert!(
+        screen.lines().next().unwrap().contains("paused"),
+        "{screen}"
+    );
+    assert!(screen.contains(" p resume "), "{screen}");
+    assert_eq!(key(&mut app, KeyCode::Char('p')), [Effect::Pause(false)]);
+}
+
+#[test]
+fn q_with_runs_working_asks_first() {
+    let mut app = console();
+    assert!(key(&mut app, KeyCode::Char('q')).is_empty());
+    assert_eq!(app.overlay, Some(Overlay::ConfirmQuit));
+    let screen = draw(&app, 80, 24);
+    assert!(screen.contains("2 run(s) are still working"), "{screen}");
+    insta::assert_snapshot!("board_confirm_quit_80x24", screen);
+    // Any other key stays (and does nothing else: `l` does not move).
+    assert!(key(&mut app, KeyCode::Char('l')).is_empty());
+    assert_eq!(app.overlay, None);
+    assert_eq!(app.board.column, 0);
+    key(&mut app, KeyCode::Char('q'));
+    assert_eq!(key(&mut app, KeyCode::Char('y')), [Effect::Quit]);
+    // ctrl-c asks the same way.
+    let mut app = console();
+    let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+    assert!(app.update(Msg::Key(ctrl_c)).is_empty());
+    assert_eq!(app.overlay, Some(Overlay::ConfirmQuit));
+}
+
+#[test]
+fn q_with_nothing_working_quits_at_once() {
+    let mut app = console();
+    for n in [1, 2] {
+        let mut done = app.data.runs[&id(n)].clone();
+        done.status = RunStatus::Cancelled;
+        app.update(Msg::Orchestrator(Event::Run {
+            run: Box::new(done),
+        }));
+    }
+    assert_eq!(key(&mut app, KeyCode::Char('q')), [Effect::Quit]);
+}
+
+#[test]
+fn a_click_selects_the_card_under_the_mouse() {
+    let mut app = console();
+    // 80×24: the body starts on row 2; columns are 16 wide, their first card on row 3.
+    click(&mut app, 70, 5);
+    assert_eq!(app.board.column, 4);
+    assert_eq!(selected(&app), "Speed up startup");
+    click(&mut app, 40, 4);
+    assert_eq!(app.board.column, 2);
+    assert_eq!(selected(&app), "Document the config file");
+    // Below a column's last card: the column is focused, the selection kept.
+    click(&mut app, 40, 10);
+    assert_eq!(selected(&app), "Document the config file");
+    // The detail pane says which card it is.
+    let screen = draw(&app, 80, 24);
+    assert!(screen.contains("Every key of bosun.toml"), "{screen}");
+    // The header and the detail pane are not columns.
+    click(&mut app, 5, 0);
+    click(&mut app, 5, 20);
+    assert_eq!(app.board.column, 2);
+}
+
+#[test]
+fn a_resize_lays_the_board_out_again() {
+    let mut app = console();
+    // At 80 columns x = 100 is off the screen: a click there does nothing.
+    click(&mut app, 100, 3);
+    assert_eq!(app.board.column, 0);
+    app.update(Msg::Resize(120, 40));
+    assert_eq!(app.size, (120, 40));
+    assert!(app.dirty);
+    // At 120 columns each board column is 24 wide: x = 100 is the fifth.
+    click(&mut app, 100, 4);
+    assert_eq!(app.board.column, 4);
+    assert_eq!(selected(&app), "Release 0.2.0 with a changelog");
+    // And at 60×20 the columns are 12 wide and shorter: x = 30 is the third.
+    app.update(Msg::Resize(60, 20));
+    click(&mut app, 30, 3);
+    assert_eq!(app.board.column, 2);
+    assert_eq!(selected(&app), "Rotate the leaked API token");
+    assert_eq!(
+        board::layout_columns(bosun::tui::app::body_area((60, 20)))[2],
+        app.board.areas[2]
+    );
+}
+
+#[test]
+fn a_run_reaching_awaiting_approval_moves_its_card_and_tells_the_operator() {
+    let mut app = console();
+    app.dirty = false;
+    let mut waiting = app.data.runs[&id(1)].clone();
+    waiting.status = RunStatus::AwaitingApproval;
+    waiting.finished_ms = Some(NOW);
+    waiting.score = Some(0.88);
+    let event = Event::Run {
+        run: Box::new(waiting.clone()),
+    };
+    assert_eq!(
+        app.update(Msg::Orchestrator(event.clone())),
+        [Effect::Notify(
+            "awaiting approval: Fix the crash on empty input".into()
+        )]
+    );
+    assert!(app.dirty);
+    assert_eq!(
+        column(&app, Column::Running),
+        ["Cover the parser with tests"]
+    );
+    assert_eq!(
+        column(&app, Column::Awaiting),
+        [
+            "Fix the crash on empty input",
+            "Rotate the leaked API token",
+            "Document the config file"
+        ]
+    );
+    let screen = draw(&app, 80, 24);
+    assert!(screen.contains("Awaiting approval 3"), "{screen}");
+    // The same state again (a re-publish) is not news.
+    assert!(app.update(Msg::Orchestrator(event)).is_empty());
+    // A failure is news too; other changes are not.
+    let mut failed = app.data.runs[&id(2)].clone();
+    failed.status = RunStatus::Failed;
+    assert_eq!(
+        app.update(Msg::Orchestrator(Event::Run {
+            run: Box::new(failed)
+        })),
+        [Effect::Notify(
+            "run failed: Cover the parser with tests".into()
+        )]
+    );
+    let mut merged = waiting;
+    merged.status = RunStatus::Merged;
+    assert!(
+        app.update(Msg::Orchestrator(Event::Run {
+            run: Box::new(merged)
+        }))
+        .is_empty()
+    );
+    assert_eq!(
+        column(&app, Column::Done)[0],
+        "Fix the crash on empty input"
+    );
+}
+
+#[test]
+fn a_new_attempt_takes_its_tasks_card_over() {
+    let mut app = console();
+    // The rejected release gets a second attempt: the card follows the newest run.
+    let t = app.data.tasks.clone();
+    let mut again = run(
+        11,
+        find(&t, "Release 0.2.0 with a changelog"),
+        RunStatus::Running,
+        "codex",
+        0,
+    );
+    again.attempt = 2;
+    let effects = app.update(Msg::Orchestrator(Event::Run {
+        run: Box::new(again),
+    }));
+    assert!(effects.is_empty());
+    assert_eq!(app.data.total_runs, 11);
+    assert!(column(&app, Column::Running).contains(&"Release 0.2.0 with a changelog"));
+    assert!(!column(&app, Column::Failed).contains(&"Release 0.2.0 with a changelog"));
+}
+
+#[test]
+fn a_tick_moves_elapsed_times_on() {
+    let mut app = console();
+    app.dirty = false;
+    app.update(Msg::Tick(NOW + 1_000));
+    assert!(app.dirty, "a running card's elapsed time changed");
+    let screen = draw(&app, 120, 40);
+    assert!(screen.contains("3m01"), "{screen}");
+    // With nothing working, time passing changes nothing on screen.
+    let mut idle = console();
+    for n in [1, 2] {
+        let mut done = idle.data.runs[&id(n)].clone();
+        done.status = RunStatus::Cancelled;
+        idle.update(Msg::Orchestrator(Event::Run {
+            run: Box::new(done),
+        }));
+    }
+    idle.dirty = false;
+    idle.update(Msg::Tick(NOW + 5_000));
+    assert!(!idle.dirty);
+}
+
+/// Bug: the spinner only moves when the second changes. `App::update` marks the frame dirty
+/// on a tick only when `now_ms / 1000` changed, while the spinner's frame is
+/// `now_ms / 100 % 10`: the first tick after each second redraws, always near the same frame,
+/// so a quiet agent's spinner stands still.
+#[test]
+#[ignore = "bug: the board's spinner stands still between seconds (src/tui/app.rs, Msg::Tick)"]
+fn the_spinner_turns_between_seconds() {
+    let mut app = console();
+    let before = draw(&app, 120, 40);
+    app.dirty = false;
+    app.update(Msg::Tick(NOW + 300));
+    assert!(app.dirty, "a tick that moves the spinner asks for a frame");
+    assert_ne!(draw(&app, 120, 40), before);
+}
+
+/// Bug: on a card with a spinner, score or status, the tail takes the whole width and the
+/// title is cut to `…`, even at 120 columns: the operator cannot tell which task is running.
+#[test]
+#[ignore = "bug: a card's tail leaves no room for its title (src/tui/board.rs, fn card)"]
+fn every_card_shows_the_start_of_its_title() {
+    for (width, height) in [(80, 24), (120, 40)] {
+        let mut app = console();
+        app.update(Msg::Resize(width, height));
+        let screen = draw(&app, width, height);
+        // The columns' rows only (not the header, the detail pane or the footer).
+        let columns: Vec<&str> = screen.lines().skip(3).take(12).collect();
+        for task in &app.data.tasks {
+            let start: String = task.title.chars().take(5).collect();
+            assert!(
+                columns.iter().any(|l| l.contains(&start)),
+                "{width}x{height}: no card shows {start:?}…\n{screen}"
+            );
+        }
+    }
+}
+
+/// A board of 30 queued tasks, `Task 00` … `Task 29`, with no runs.
+fn long_column() -> App {
+    let todo: String = (0..30).map(|i| format!("- [ ] Task {i:02}\n")).collect();
+    let rules = bosun::config::Config::default().intake.type_rules();
+    let data = Data {
+        repo: "demo".into(),
+        target: "main".into(),
+        tasks: TaskList::parse_str(&todo, Path::new("TODO.md"), &rules).tasks,
+        now_ms: NOW,
+        ..Data::default()
+    };
+    let mut app = App::new(data, Theme::default_theme(), 2);
+    app.update(Msg::Resize(80, 24));
+    app
+}
+
+/// The first card drawn in the Queued column (row 3 of an 80×24 screen).
+fn first_shown(app: &App) -> String {
+    let screen = draw(app, 80, 24);
+    let row = screen.lines().nth(3).unwrap_or_default().to_string();
+    let at = row
+        .find("Task ")
+        .unwrap_or_else(|| panic!("no card on row 3: {screen}"));
+    row[at..at + 7].to_string()
+}
+
+#[test]
+fn a_long_column_scrolls_to_keep_the_cursor_in_view() {
+    let mut app = long_column();
+    assert_eq!(first_shown(&app), "Task 00");
+    key(&mut app, KeyCode::Char('G'));
+    assert_eq!(selected(&app), "Task 29");
+    // 12 rows fit at 80×24: the last twelve are shown.
+    assert_eq!(first_shown(&app), "Task 18");
+    let screen = draw(&app, 80, 24);
+    assert!(screen.contains("Task 29"), "{screen}");
+    key(&mut app, KeyCode::Char('g'));
+    assert_eq!(first_shown(&app), "Task 00");
+}
+
+/// Bug: `BoardState::offset` is never written (only reset by the filter): `render` works out
+/// a scroll position from offset 0 each frame and forgets it, so the view jumps as soon as
+/// the cursor moves up from the bottom, and a click maps rows from offset 0, picking a card
+/// that is not the one under the mouse.
+#[test]
+#[ignore = "bug: the board's scroll position is never kept (src/tui/board.rs, BoardState::offset)"]
+fn scrolling_stays_put_and_a_click_picks_the_card_under_the_mouse() {
+    // A click on the first row shown picks the card drawn there.
+    let mut app = long_column();
+    key(&mut app, KeyCode::Char('G'));
+    assert_eq!(first_shown(&app), "Task 18");
+    click(&mut app, 5, 3);
+    assert_eq!(selected(&app), "Task 18", "the card under the mouse");
+
+    // Moving up within the view does not scroll it.
+    let mut app = long_column();
+    key(&mut app, KeyCode::Char('G'));
+    key(&mut app, KeyCode::Char('k'));
+    assert_eq!(selected(&app), "Task 28");
+    assert_eq!(
+        first_shown(&app),
+        "Task 18",
+        "the view moved as little as possible"
+    );
+}
+
+/// Bug: when the selected card leaves its column (here: the run is merged), the column's
+/// selection points past its end. The highlight is clamped when drawn, but `enter`, `c` and
+/// the detail pane read the unclamped index: the card looks selected, the detail pane is
+/// empty and enter does nothing.
+#[test]
+#[ignore = "bug: the selection is not clamped when cards leave a column (src/tui/board.rs)"]
+fn the_selection_stays_on_a_card_when_the_selected_one_leaves() {
+    let mut app = console();
+    keys(&mut app, "llj");
+    assert_eq!(selected(&app), "Document the config file");
+    let mut merged = app.data.runs[&id(4)].clone();
+    merged.status = RunStatus::Merged;
+    app.update(Msg::Orchestrator(Event::Run {
+        run: Box::new(merged),
+    }));
+    assert_eq!(
+        column(&app, Column::Awaiting),
+        ["Rotate the leaked API token"]
+    );
+    let screen = draw(&app, 80, 24);
+    let detail: String = screen.lines().skip(16).collect::<Vec<_>>().join("\n");
+    assert!(detail.contains("Rotate the leaked API token"), "{screen}");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.tab, Tab::Review);
+    assert_eq!(app.review.run, Some(id(3)));
+}

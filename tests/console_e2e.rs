@@ -1,0 +1,381 @@
+//! The console end to end, in a real terminal: the `bosun` binary runs with no subcommand
+//! inside a private tmux server (so stdin and stdout are a terminal and the console opens) on
+//! a temporary repository whose only agent is a script from `tests/agents/`. The test reads
+//! the screen with `tmux capture-pane`, presses keys with `tmux send-keys`, and checks with
+//! git and `bosun runs --json` what the operator's decision did.
+//!
+//! Without tmux these tests are skipped with a message — unless `CI` is set: CI installs
+//! tmux, so there a missing tmux is a failure, not a silent pass.
+//!
+//! The console runs with colors (`NO_COLOR` unset, `TERM=xterm-256color`), as an operator
+//! would see it; `capture-pane -p` returns the text without attributes either way.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+mod common;
+
+/// Longest any one screen may take to appear (a run includes git, the agent and the gates;
+/// CI machines are slow and shared).
+const WAIT: Duration = Duration::from_secs(60);
+/// How often the screen is read while waiting.
+const POLL: Duration = Duration::from_millis(50);
+
+fn agent(name: &str) -> String {
+    format!("{}/tests/agents/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A TOML string literal.
+fn toml_str(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
+}
+
+/// Whether tmux can be run; `false` means the test is skipped (only outside CI).
+fn tmux_available(test: &str) -> bool {
+    match Command::new("tmux").arg("-V").output() {
+        Ok(out) if out.status.success() => true,
+        Ok(out) => panic!("`tmux -V` failed: {}", String::from_utf8_lossy(&out.stderr)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "tmux is not installed, and CI is set: the console's end-to-end tests must run in CI"
+            );
+            // Straight to stderr, past the test harness's capture, so a skip is seen.
+            let _ = writeln!(
+                std::io::stderr(),
+                "skipping {test}: tmux is not installed (install tmux to run it)"
+            );
+            false
+        }
+        Err(e) => panic!("cannot run tmux: {e}"),
+    }
+}
+
+/// A tmux server of our own (its own socket, no config file) with one session running the
+/// console; the server is killed when this is dropped, also when the test fails.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    /// Starts `argv` in a new `width`×`height` session in `dir`, with the environment of
+    /// [`common::clean`] (no `BOSUN_*`, `GIT_*`, `RUST_LOG`), colors on and
+    /// `TERM=xterm-256color`. `argv` must outlive what the test reads: tmux may drop the last
+    /// output of a pane whose program has exited, even with `remain-on-exit`.
+    fn start(name: &str, dir: &Path, width: u16, height: u16, argv: &[&str]) -> Tmux {
+        let socket = format!("bosun-e2e-{}-{name}", std::process::id());
+        let tmux = Tmux { socket };
+        let mut cmd = common::clean("tmux", dir);
+        // The server inherits this environment, and the pane's program inherits the server's.
+        cmd.env_remove("NO_COLOR")
+            .env_remove("TMUX")
+            .env_remove("TMUX_PANE")
+            .args(["-L", &tmux.socket, "-f", "/dev/null", "new-session", "-d"])
+            .args([
+                "-s",
+                "console",
+                "-x",
+                &width.to_string(),
+                "-y",
+                &height.to_string(),
+            ])
+            .arg("-c")
+            .arg(dir)
+            // tmux sets TERM to its own terminal type; the console is told a common one.
+            .args(["env", "TERM=xterm-256color"])
+            .args(argv);
+        let out = cmd.output().expect("tmux runs");
+        assert!(
+            out.status.success(),
+            "tmux new-session failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        tmux
+    }
+
+    fn tmux(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(args)
+            .output()
+            .expect("tmux runs")
+    }
+
+    /// Presses keys, in tmux's names (`l`, `Enter`, `Escape`).
+    fn press(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "console"];
+        args.extend(keys);
+        let out = self.tmux(&args);
+        assert!(out.status.success(), "send-keys {keys:?} failed");
+    }
+
+    /// Types `text` literally.
+    fn type_text(&self, text: &str) {
+        let out = self.tmux(&["send-keys", "-t", "console", "-l", text]);
+        assert!(out.status.success(), "send-keys -l {text:?} failed");
+    }
+
+    /// The visible screen, as text.
+    fn screen(&self) -> String {
+        let out = self.tmux(&["capture-pane", "-p", "-t", "console"]);
+        assert!(
+            out.status.success(),
+            "capture-pane failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Reads the screen until `ready` holds for it, and returns it; fails after [`WAIT`],
+    /// showing the last screen and saying what was awaited.
+    fn wait_for(&self, what: &str, ready: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let screen = self.screen();
+            if ready(&screen) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out after {WAIT:?} waiting for {what}; the screen:\n{screen}"
+            );
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// [`Tmux::wait_for`] a piece of text.
+    fn wait_for_text(&self, text: &str) -> String {
+        self.wait_for(&format!("{text:?}"), |s| s.contains(text))
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        // Ends the console too (SIGHUP to the pane's processes).
+        let _ = self.tmux(&["kill-server"]);
+    }
+}
+
+/// A temporary repository on `main` with a task list and a `bosun.toml` whose only agent is
+/// `tests/agents/<script>`; worktrees go to `wt/` beside it, files the agent writes for the
+/// test to `aux/`.
+struct Sandbox {
+    _tmp: tempfile::TempDir,
+    repo: PathBuf,
+    aux: PathBuf,
+}
+
+impl Sandbox {
+    /// `{aux}` in an `env` value stands for the `aux/` directory.
+    fn new(todo: &str, script: &str, env: &[(&str, &str)]) -> Sandbox {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let repo = tmp.path().join("repo");
+        let aux = tmp.path().join("aux");
+        std::fs::create_dir_all(&repo).expect("mkdir repo");
+        std::fs::create_dir_all(&aux).expect("mkdir aux");
+        let env: Vec<String> = env
+            .iter()
+            .map(|(k, v)| {
+                let v = v.replace("{aux}", &aux.display().to_string());
+                format!("{k} = {}", toml_str(&v))
+            })
+            .collect();
+        let config = format!(
+            "[project]\nworktree_root = {}\n\n\
+             [orchestrator]\nmax_parallel = 1\nmax_attempts = 3\nrun_timeout = \"30s\"\n\n\
+             [executors.fake]\ncommand = [{}]\nenv = {{ {} }}\n",
+            toml_str(&tmp.path().join("wt").display().to_string()),
+            toml_str(&agent(script)),
+            env.join(", "),
+        );
+        std::fs::write(repo.join("TODO.md"), todo).expect("write TODO.md");
+        std::fs::write(repo.join("notes.txt"), "original\n").expect("write notes.txt");
+        std::fs::write(repo.join("bosun.toml"), config).expect("write bosun.toml");
+        common::git(&repo, &["init", "-q", "-b", "main"]);
+        common::git(&repo, &["add", "-A"]);
+        common::git(&repo, &["commit", "-q", "-m", "initial"]);
+        Sandbox {
+            _tmp: tmp,
+            repo,
+            aux,
+        }
+    }
+
+    fn git(&self, args: &[&str]) -> String {
+        common::git(&self.repo, args)
+    }
+
+    /// Opens the console in tmux: `sh -c 'bosun; echo EXIT:$?'`, so the exit status is on
+    /// screen once the console is gone (the shell then sleeps, so the pane stays readable;
+    /// the server's end stops it).
+    fn console(&self, name: &str) -> Tmux {
+        Tmux::start(
+            name,
+            &self.repo,
+            120,
+            40,
+            &[
+                "sh",
+                "-c",
+                "\"$0\"; echo EXIT:$?; exec sleep 300",
+                env!("CARGO_BIN_EXE_bosun"),
+            ],
+        )
+    }
+
+    /// `bosun runs --json`: every run, newest first.
+    fn runs(&self) -> Vec<Value> {
+        let out = common::clean(env!("CARGO_BIN_EXE_bosun"), &self.repo)
+            .args(["runs", "--json"])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("bosun runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "bosun runs --json failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        match serde_json::from_str(&stdout) {
+            Ok(Value::Array(runs)) => runs,
+            other => panic!("not a JSON array ({other:?}): {stdout}"),
+        }
+    }
+}
+
+/// The header's count for a board column, e.g. `Awaiting approval 1`.
+fn count(column: &str, n: usize) -> impl Fn(&str) -> bool {
+    let text = format!("{column} {n} ");
+    move |screen: &str| screen.lines().next().is_some_and(|l| l.contains(&text))
+}
+
+/// The review screen has the change loaded: its diff shows the added line `line`.
+fn diff_shows(line: &str) -> impl Fn(&str) -> bool {
+    let added = format!("+ {line}");
+    move |screen: &str| screen.contains("awaiting_approval") && screen.contains(&added)
+}
+
+/// The console quits and the process exited 0 (the shell prints the status).
+fn quit_cleanly(tmux: &Tmux) {
+    tmux.press(&["q"]);
+    let screen = tmux.wait_for("the console to exit", |s| s.contains("EXIT:"));
+    assert!(
+        screen.contains("EXIT:0"),
+        "bosun exited non-zero:\n{screen}"
+    );
+}
+
+#[test]
+fn approve_in_the_console_merges_the_run_and_ticks_the_task() {
+    if !tmux_available("approve_in_the_console_merges_the_run_and_ticks_the_task") {
+        return;
+    }
+    let started = Instant::now();
+    let s = Sandbox::new("# Tasks\n\n- [ ] Say hello\n", "well_behaved.sh", &[]);
+    let before = s.git(&["rev-parse", "main"]);
+    let tmux = s.console("approve");
+
+    // The console starts the task on its own; the run ends up waiting for the operator.
+    tmux.wait_for("a run awaiting approval", count("Awaiting approval", 1));
+    // Board: two columns right is "Awaiting approval"; enter opens the run in Review.
+    tmux.press(&["l", "l", "Enter"]);
+    let review = tmux.wait_for("the run's diff in Review", diff_shows("hi"));
+    assert!(review.contains("hello.txt"), "{review}");
+
+    // `a` asks first; `y` approves the whole change.
+    tmux.press(&["a"]);
+    tmux.wait_for_text("y / enter: approve");
+    tmux.press(&["y"]);
+    let done = tmux.wait_for("the approval's answer", |s| {
+        s.contains("approved and merged") && count("Done", 1)(s)
+    });
+    assert!(!done.contains("error:"), "{done}");
+
+    // The target branch has the agent's file and the ticked task, in the checkout too.
+    assert_eq!(s.git(&["show", "main:hello.txt"]), "hi\n");
+    let todo = s.git(&["show", "main:TODO.md"]);
+    assert!(todo.contains("- [x] Say hello"), "{todo}");
+    let on_disk = std::fs::read_to_string(s.repo.join("TODO.md")).expect("read TODO.md");
+    assert!(on_disk.contains("- [x] Say hello"), "{on_disk}");
+    assert_eq!(
+        s.git(&["merge-base", "--is-ancestor", before.trim(), "main"]),
+        ""
+    );
+    assert_ne!(s.git(&["rev-parse", "main"]), before, "main moved on");
+    assert_eq!(
+        s.git(&["status", "--porcelain"]),
+        "",
+        "the checkout is clean"
+    );
+
+    quit_cleanly(&tmux);
+    let runs = s.runs();
+    assert_eq!(runs.len(), 1, "{runs:#?}");
+    assert_eq!(runs[0]["status"], "merged", "{:#}", runs[0]);
+    assert_eq!(runs[0]["decision"]["verdict"], "approve", "{:#}", runs[0]);
+    eprintln!("approve end to end took {:?}", started.elapsed());
+}
+
+#[test]
+fn reject_with_retry_in_the_console_gives_the_reason_to_the_next_attempt() {
+    if !tmux_available("reject_with_retry_in_the_console_gives_the_reason_to_the_next_attempt") {
+        return;
+    }
+    let started = Instant::now();
+    let s = Sandbox::new(
+        "# Tasks\n\n- [ ] Write a note\n",
+        "writes_note.sh",
+        &[("PROMPT_COPY", "{aux}/prompt")],
+    );
+    let prompt = s.aux.join("prompt");
+    let reason = "use snake_case please";
+    let tmux = s.console("reject");
+
+    tmux.wait_for("a run awaiting approval", count("Awaiting approval", 1));
+    tmux.press(&["l", "l", "Enter"]);
+    tmux.wait_for("the run's diff in Review", diff_shows("note from"));
+
+    // `r` asks for a reason; enter, then `y`: reject and queue another attempt.
+    tmux.press(&["r"]);
+    tmux.wait_for_text("Reject — why?");
+    tmux.type_text(reason);
+    tmux.wait_for_text(reason);
+    tmux.press(&["Enter"]);
+    let ask = tmux.wait_for_text("y reject and retry");
+    assert!(ask.contains(&format!("Reason: {reason}")), "{ask}");
+    tmux.press(&["y"]);
+    let answer = tmux.wait_for_text("rejected; another attempt is queued");
+    assert!(!answer.contains("error:"), "{answer}");
+
+    // Back on the board the new attempt runs and waits for the operator in turn; the detail
+    // pane follows the task's newest run.
+    tmux.press(&["Escape"]);
+    tmux.wait_for("the second attempt awaiting approval", |screen| {
+        screen
+            .lines()
+            .any(|l| l.contains("awaiting_approval · attempt 2"))
+    });
+    quit_cleanly(&tmux);
+
+    let runs = s.runs();
+    assert_eq!(runs.len(), 2, "{runs:#?}");
+    let (second, first) = (&runs[0], &runs[1]);
+    assert_eq!(first["status"], "rejected", "{first:#}");
+    assert_eq!(first["attempt"], 1);
+    assert_eq!(first["decision"]["verdict"], "reject", "{first:#}");
+    assert_eq!(first["decision"]["reason"], reason, "{first:#}");
+    assert_eq!(second["attempt"], 2, "{second:#}");
+    assert_eq!(second["task_id"], first["task_id"]);
+    assert_eq!(second["status"], "awaiting_approval", "{second:#}");
+    let feedback = second["feedback"].as_str().unwrap_or_default();
+    assert!(feedback.contains(reason), "{second:#}");
+    let prompt2 = std::fs::read_to_string(prompt.with_extension("2")).expect("second prompt");
+    assert!(prompt2.contains(reason), "{prompt2}");
+    // Nothing reached the target branch.
+    assert_eq!(s.git(&["show", "main:notes.txt"]), "original\n");
+    eprintln!("reject end to end took {:?}", started.elapsed());
+}
