@@ -261,13 +261,16 @@ impl App {
             }
             Msg::Resize(w, h) => {
                 self.size = (w, h);
+                self.board.areas = board::layout_columns(body_area(self.size));
                 self.dirty = true;
                 self.refresh_review()
             }
             Msg::Orchestrator(event) => {
                 self.dirty = true;
                 metrics::observe(&mut self.metrics, &event, self.data.now_ms);
-                match self.data.apply(&event) {
+                let alert = self.data.apply(&event);
+                board::clamp(&mut self.board, &self.data);
+                match alert {
                     Some(Alert::Awaiting { title, .. }) => {
                         vec![Effect::Notify(format!("awaiting approval: {title}"))]
                     }
@@ -280,7 +283,7 @@ impl App {
             Msg::Tick(now_ms) => {
                 // Only a running run's elapsed time or spinner moves on its own.
                 let animating = self.data.runs.values().any(|r| r.status.is_active());
-                if animating && now_ms / 1000 != self.data.now_ms / 1000 {
+                if animating && now_ms / 100 != self.data.now_ms / 100 {
                     self.dirty = true;
                 }
                 // bosun's own log grows without events of its own.
@@ -426,6 +429,7 @@ impl App {
     fn screen_key(&mut self, key: KeyEvent) -> Vec<Effect> {
         match self.tab {
             Tab::Board => {
+                self.board.areas = board::layout_columns(body_area(self.size));
                 let (mut effects, open) = board::key(&mut self.board, &self.data, key);
                 if let Some(run) = open {
                     effects.extend(self.open_review(run));
@@ -472,8 +476,8 @@ impl App {
             Tab::Metrics => metrics::KEYS.to_vec(),
             Tab::Logs => logs::KEYS.to_vec(),
         };
+        // The screens' numbers are in the tab bar; the help lists every key.
         keys.extend([
-            ("1-5", "screens"),
             ("p", if self.data.paused { "resume" } else { "pause" }),
             ("?", "help"),
             ("q", "quit"),
@@ -579,17 +583,36 @@ fn render_footer(app: &App, frame: &mut Frame<'_>, area: Rect) {
     let t = &app.theme;
     let line = match &app.flash {
         Some(text) => Line::from(Span::styled(format!(" {text}"), t.accent())),
-        None => Line::from(
-            app.footer_keys()
-                .into_iter()
-                .flat_map(|(k, what)| {
-                    [
-                        Span::styled(format!(" {k}"), t.accent()),
-                        Span::styled(format!(" {what} "), t.muted()),
-                    ]
-                })
-                .collect::<Vec<_>>(),
-        ),
+        None => {
+            // The screen's keys as far as they fit, then pause, help and quit, which always
+            // show (the help lists everything).
+            let keys = app.footer_keys();
+            let (screen, global) = keys.split_at(keys.len().saturating_sub(3));
+            let width = |k: &str, w: &str| k.chars().count() + w.chars().count() + 3;
+            let mut room = usize::from(area.width)
+                .saturating_sub(global.iter().map(|(k, w)| width(k, w)).sum());
+            let mut shown: Vec<(&str, &str)> = Vec::new();
+            for (k, w) in screen {
+                let need = width(k, w);
+                if need > room {
+                    break;
+                }
+                room -= need;
+                shown.push((k, w));
+            }
+            shown.extend(global.iter().copied());
+            Line::from(
+                shown
+                    .into_iter()
+                    .flat_map(|(k, what)| {
+                        [
+                            Span::styled(format!(" {k}"), t.accent()),
+                            Span::styled(format!(" {what} "), t.muted()),
+                        ]
+                    })
+                    .collect::<Vec<_>>(),
+            )
+        }
     };
     frame.render_widget(Paragraph::new(line).style(t.bar()), area);
 }

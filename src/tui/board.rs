@@ -25,6 +25,9 @@ pub const KEYS: [(&str, &str); 7] = [
     ("/", "filter"),
 ];
 
+/// Fewest title characters a card keeps before its tail is shortened.
+const MIN_TITLE: usize = 6;
+
 const SPINNER: [char; 10] = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 
 /// Where the operator is on the board.
@@ -84,6 +87,28 @@ pub fn selected_run(state: &BoardState, data: &Data) -> Option<RunId> {
 
 /// Handles a key; the second value is a run to open in Review.
 pub fn key(state: &mut BoardState, data: &Data, key: KeyEvent) -> (Vec<Effect>, Option<RunId>) {
+    let answer = key_inner(state, data, key);
+    follow(state, data);
+    answer
+}
+
+/// Keeps each column's selection on one of its cards and in view.
+pub fn clamp(state: &mut BoardState, data: &Data) {
+    for (i, column) in Column::ALL.into_iter().enumerate() {
+        let len = column_tasks(data, column, &state.filter).len();
+        state.selected[i] = state.selected[i].min(len.saturating_sub(1));
+    }
+}
+
+fn follow(state: &mut BoardState, data: &Data) {
+    clamp(state, data);
+    for i in 0..5 {
+        let rows = usize::from(state.areas[i].height.saturating_sub(2));
+        state.offset[i] = visible_offset(state.offset[i], state.selected[i], rows);
+    }
+}
+
+fn key_inner(state: &mut BoardState, data: &Data, key: KeyEvent) -> (Vec<Effect>, Option<RunId>) {
     if state.filtering {
         match key.code {
             KeyCode::Enter => state.filtering = false,
@@ -173,6 +198,7 @@ pub fn mouse(state: &mut BoardState, data: &Data, mouse: MouseEvent) -> Vec<Effe
         MouseEventKind::ScrollUp => state.selected[col] = state.selected[col].saturating_sub(3),
         _ => {}
     }
+    follow(state, data);
     Vec::new()
 }
 
@@ -198,7 +224,7 @@ fn card<'a>(task: &'a Task, data: &Data, t: &Theme, width: usize) -> Line<'a> {
         ),
         Span::raw(" "),
     ];
-    let mut tail = String::new();
+    let mut tails: Vec<String> = vec![String::new()];
     if let Some(run) = data.latest_run(&task.id) {
         match run.status {
             RunStatus::Preparing | RunStatus::Running | RunStatus::Gating => {
@@ -206,7 +232,11 @@ fn card<'a>(task: &'a Task, data: &Data, t: &Theme, width: usize) -> Line<'a> {
                     .now_ms
                     .saturating_sub(run.started_ms.unwrap_or(run.created_ms));
                 let spin = SPINNER[(data.now_ms / 100) as usize % SPINNER.len()];
-                tail = format!(" {spin} {} {}", run.executor, duration(elapsed));
+                tails = vec![
+                    format!(" {spin} {} {}", run.executor, duration(elapsed)),
+                    format!(" {spin} {}", duration(elapsed)),
+                    String::new(),
+                ];
             }
             RunStatus::AwaitingApproval => {
                 let risks = run
@@ -215,21 +245,27 @@ fn card<'a>(task: &'a Task, data: &Data, t: &Theme, width: usize) -> Line<'a> {
                     .filter(|a| a.severity == Severity::Risk)
                     .count();
                 let score = run.score.map_or("-".to_string(), |s| format!("{s:.2}"));
-                tail = if risks > 0 {
-                    format!(" {score} ⚠{risks}")
+                tails = if risks > 0 {
+                    vec![
+                        format!(" {score} ⚠{risks}"),
+                        format!(" ⚠{risks}"),
+                        String::new(),
+                    ]
                 } else {
-                    format!(" {score}")
+                    vec![format!(" {score}"), String::new()]
                 };
             }
             RunStatus::Failed
             | RunStatus::Rejected
             | RunStatus::Cancelled
             | RunStatus::Interrupted => {
-                tail = format!(" {}", run.status);
+                tails = vec![format!(" {}", run.status), String::new()];
             }
             RunStatus::Queued | RunStatus::Merged => {}
         }
     }
+    let fits = |t: &String| 7 + MIN_TITLE + t.chars().count() <= width;
+    let tail = tails.into_iter().find(fits).unwrap_or_default();
     let room = width.saturating_sub(7 + tail.chars().count());
     let title: String = if task.title.chars().count() > room {
         let mut s: String = task.title.chars().take(room.saturating_sub(1)).collect();
