@@ -309,8 +309,9 @@ fn every_column_has_its_cards() {
 fn the_board_at_80x24_120x40_and_60x20() {
     let mut app = console();
     let screen = draw(&app, 80, 24);
-    // The header counts every column; the detail pane shows the selected card's task.
-    assert!(screen.contains("Awaiting approval 2"), "{screen}");
+    // The header counts every column (as letters when narrow); the detail pane shows the
+    // selected card's task.
+    assert!(screen.contains("Q2 R2 A2 D2 F3"), "{screen}");
     assert!(screen.contains("Write the upgrade guide"), "{screen}");
     insta::assert_snapshot!("board_80x24", screen);
 
@@ -598,7 +599,7 @@ fn a_run_reaching_awaiting_approval_moves_its_card_and_tells_the_operator() {
         ]
     );
     let screen = draw(&app, 80, 24);
-    assert!(screen.contains("Awaiting approval 3"), "{screen}");
+    assert!(screen.contains(" A3 "), "{screen}");
     // The same state again (a re-publish) is not news.
     assert!(app.update(Msg::Orchestrator(event)).is_empty());
     // A failure is news too; other changes are not.

@@ -549,9 +549,26 @@ fn render_header(app: &App, frame: &mut Frame<'_>, area: Rect) {
         state,
         Span::raw("  "),
     ];
+    // Narrow terminals get the counts as letters (Q R A D F) so spend and ETA still fit.
+    let narrow = area.width < 120;
     for col in Column::ALL {
         let n = counts.get(&col).copied().unwrap_or(0);
-        top.push(Span::styled(format!("{} {n}  ", col.title()), t.muted()));
+        let label = if narrow {
+            format!("{}{n} ", &col.title()[..1])
+        } else {
+            format!("{} {n}  ", col.title())
+        };
+        let style = if narrow && col == Column::Awaiting && n > 0 {
+            Style::new().fg(t.notice)
+        } else if narrow && col == Column::Failed && n > 0 {
+            Style::new().fg(t.fail)
+        } else {
+            t.muted()
+        };
+        top.push(Span::styled(label, style));
+    }
+    if narrow {
+        top.push(Span::raw(" "));
     }
     let mut right = format!("spent ${:.2}", d.spend());
     if let Some(eta) = d.eta_ms(app.max_parallel) {
