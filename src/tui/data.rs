@@ -72,8 +72,9 @@ pub struct Data {
     pub tasks: Vec<Task>,
     /// The runs the console has seen, by id.
     pub runs: HashMap<RunId, Run>,
-    /// Each task's newest run.
-    pub latest: HashMap<TaskId, RunId>,
+    /// Each task's newest run and the column it puts the task in (kept by [`Data::add_runs`]
+    /// and [`Data::apply`], so placing a task on the board is one lookup).
+    pub latest: HashMap<TaskId, Latest>,
     /// The last output lines of each run that printed some.
     pub output: HashMap<RunId, VecDeque<String>>,
     /// The last progress line of each running run.
@@ -88,6 +89,15 @@ pub struct Data {
     pub now_ms: u64,
     /// How many runs the store holds in all (history may not be loaded).
     pub total_runs: usize,
+}
+
+/// A task's newest run, as [`Data::latest`] keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Latest {
+    /// The run.
+    pub run: RunId,
+    /// Where the run's status puts its task.
+    pub column: Column,
 }
 
 /// Something the operator should hear about even when looking elsewhere.
@@ -111,9 +121,13 @@ impl Data {
         let newer = self
             .latest
             .get(&run.task_id)
-            .is_none_or(|id| id.0 <= run.id.0);
+            .is_none_or(|l| l.run.0 <= run.id.0);
         if newer {
-            self.latest.insert(run.task_id.clone(), run.id.clone());
+            let latest = Latest {
+                run: run.id.clone(),
+                column: Column::of(run.status),
+            };
+            self.latest.insert(run.task_id.clone(), latest);
         }
         self.runs.insert(run.id.clone(), run);
     }
@@ -189,7 +203,7 @@ impl Data {
 
     /// A task's newest run.
     pub fn latest_run(&self, task: &TaskId) -> Option<&Run> {
-        self.latest.get(task).and_then(|id| self.runs.get(id))
+        self.latest.get(task).and_then(|l| self.runs.get(&l.run))
     }
 
     /// Where a task goes on the board: its newest run's column; done tasks are Done; open
@@ -198,8 +212,9 @@ impl Data {
         if task.done {
             return Column::Done;
         }
-        self.latest_run(&task.id)
-            .map_or(Column::Queued, |r| Column::of(r.status))
+        self.latest
+            .get(&task.id)
+            .map_or(Column::Queued, |l| l.column)
     }
 
     /// Runs per status group, for the header.
@@ -252,5 +267,94 @@ impl Data {
             .map(|t| means.get(&t.task_type).copied().unwrap_or(overall))
             .sum();
         (total > 0).then(|| total / max_parallel.max(1) as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::intake::TaskList;
+
+    fn tasks() -> Vec<Task> {
+        let rules = crate::config::IntakeConfig::default().type_rules();
+        let text = "- [ ] Open task\n- [x] Done task\n";
+        TaskList::parse_str(text, std::path::Path::new("TODO.md"), &rules).tasks
+    }
+
+    fn run(id: &str, task: &Task, status: RunStatus) -> Event {
+        let run = Run {
+            id: RunId(id.into()),
+            task_id: task.id.clone(),
+            task_title: task.title.clone(),
+            attempt: 1,
+            executor: "agent".into(),
+            status,
+            branch: String::new(),
+            target: "main".into(),
+            base: None,
+            head: None,
+            worktree: None,
+            pgid: None,
+            created_ms: 0,
+            started_ms: None,
+            finished_ms: None,
+            usage: crate::model::Usage::default(),
+            error: None,
+            feedback: None,
+            decision: None,
+            diffstat: None,
+            gates: Vec::new(),
+            score: None,
+            policy: None,
+            annotations: Vec::new(),
+            routing: None,
+            lessons: Vec::new(),
+            examples: Vec::new(),
+            memory_outcome: None,
+        };
+        Event::Run { run: Box::new(run) }
+    }
+
+    #[test]
+    fn a_task_sits_in_the_column_of_its_newest_run_as_runs_change() {
+        let mut data = Data {
+            tasks: tasks(),
+            ..Data::default()
+        };
+        let (open, done) = (data.tasks[0].clone(), data.tasks[1].clone());
+        assert_eq!(data.column(&open), Column::Queued, "no run yet");
+
+        data.apply(&run("01a", &open, RunStatus::Running));
+        assert_eq!(data.column(&open), Column::Running);
+        data.apply(&run("01a", &open, RunStatus::AwaitingApproval));
+        assert_eq!(data.column(&open), Column::Awaiting, "the run's new status");
+
+        data.apply(&run("01b", &open, RunStatus::Failed));
+        assert_eq!(data.column(&open), Column::Failed, "a newer run wins");
+        data.apply(&run("01a", &open, RunStatus::Rejected));
+        assert_eq!(
+            data.column(&open),
+            Column::Failed,
+            "an older run's change does not"
+        );
+        assert_eq!(
+            data.latest_run(&open.id).map(|r| r.id.0.as_str()),
+            Some("01b")
+        );
+
+        data.add_runs([match run("01c", &open, RunStatus::Merged) {
+            Event::Run { run } => *run,
+            _ => unreachable!("run() makes run events"),
+        }]);
+        assert_eq!(
+            data.column(&open),
+            Column::Done,
+            "runs read from the store count too"
+        );
+
+        data.apply(&run("01d", &done, RunStatus::Failed));
+        assert_eq!(data.column(&done), Column::Done, "a done task stays done");
+        let counts = data.counts();
+        assert_eq!(counts.get(&Column::Done), Some(&2));
     }
 }
