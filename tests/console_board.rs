@@ -795,3 +795,24 @@ fn the_selection_stays_on_a_card_when_the_selected_one_leaves() {
     assert_eq!(app.tab, Tab::Review);
     assert_eq!(app.review.run, Some(id(3)));
 }
+
+#[test]
+fn a_run_under_review_that_finishes_working_is_loaded_then() {
+    let mut app = console();
+    // Open the running run (id 1) in Review: nothing to show yet.
+    app.review.run = Some(id(1));
+    let mut done = app.data.runs[&id(1)].clone();
+    done.status = RunStatus::Gating;
+    let effects = app.update(Msg::Orchestrator(Event::Run {
+        run: Box::new(done.clone()),
+    }));
+    assert!(effects.is_empty(), "still working: {effects:?}");
+    done.status = RunStatus::AwaitingApproval;
+    let effects = app.update(Msg::Orchestrator(Event::Run {
+        run: Box::new(done),
+    }));
+    assert!(
+        effects.iter().any(|e| matches!(e, Effect::Load(_))),
+        "the change is loaded once the run waits for approval: {effects:?}"
+    );
+}

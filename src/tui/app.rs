@@ -270,7 +270,7 @@ impl App {
                 metrics::observe(&mut self.metrics, &event, self.data.now_ms);
                 let alert = self.data.apply(&event);
                 board::clamp(&mut self.board, &self.data);
-                match alert {
+                let mut effects = match alert {
                     Some(Alert::Awaiting { title, .. }) => {
                         vec![Effect::Notify(format!("awaiting approval: {title}"))]
                     }
@@ -278,7 +278,17 @@ impl App {
                         vec![Effect::Notify(format!("run failed: {title}"))]
                     }
                     None => Vec::new(),
+                };
+                // The run under review had no change yet (it was working): load it now.
+                if let Event::Run { run } = &event
+                    && self.review.run.as_ref() == Some(&run.id)
+                    && self.review.change.is_none()
+                    && !run.status.is_active()
+                    && run.status != crate::model::RunStatus::Queued
+                {
+                    effects.extend(review::open(&mut self.review, &self.data, run.id.clone()));
                 }
+                effects
             }
             Msg::Tick(now_ms) => {
                 // Only a running run's elapsed time or spinner moves on its own.
