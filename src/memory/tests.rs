@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::model::{Run, RunId, RunStatus, TaskId, Usage};
+use crate::model::{Run, RunId, RunStatus, TaskId};
 use crate::store::{Store, StoreError};
 
 fn run(title: &str) -> Run {
@@ -16,26 +16,8 @@ fn run(title: &str) -> Run {
         status: RunStatus::Merged,
         branch: "bosun/x-abcdef".into(),
         target: "main".into(),
-        base: None,
-        head: None,
-        worktree: None,
-        pgid: None,
         created_ms: 1,
-        started_ms: None,
-        finished_ms: None,
-        usage: Usage::default(),
-        error: None,
-        feedback: None,
-        decision: None,
-        diffstat: None,
-        gates: Vec::new(),
-        score: None,
-        policy: None,
-        annotations: Vec::new(),
-        routing: None,
-        lessons: Vec::new(),
-        examples: Vec::new(),
-        memory_outcome: None,
+        ..Run::queued(TaskId(String::new()), "", 1, "main")
     }
 }
 

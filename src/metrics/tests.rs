@@ -20,26 +20,8 @@ fn run(id: &str, task: &str, attempt: u32) -> Run {
         status: RunStatus::Queued,
         branch: String::new(),
         target: "main".into(),
-        base: None,
-        head: None,
-        worktree: None,
-        pgid: None,
         created_ms: T0,
-        started_ms: None,
-        finished_ms: None,
-        usage: Usage::default(),
-        error: None,
-        feedback: None,
-        decision: None,
-        diffstat: None,
-        gates: Vec::new(),
-        score: None,
-        policy: None,
-        annotations: Vec::new(),
-        routing: None,
-        lessons: Vec::new(),
-        examples: Vec::new(),
-        memory_outcome: None,
+        ..Run::queued(TaskId(String::new()), "", 1, "main")
     }
 }
 

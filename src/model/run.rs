@@ -271,6 +271,44 @@ pub struct CandidateDraw {
     pub sample: Option<f64>,
 }
 
+impl Run {
+    /// A new queued run: attempt `attempt` at task `task` (titled `title`), starting from and
+    /// merging into `target`, on branch `bosun/<title slug>-<short id>`, with nothing else yet.
+    pub fn queued(task: TaskId, title: &str, attempt: u32, target: &str) -> Run {
+        let id = RunId::new();
+        Run {
+            branch: format!("bosun/{}-{}", slug(title), id.short()),
+            id,
+            task_id: task,
+            task_title: title.to_string(),
+            attempt,
+            executor: String::new(),
+            status: RunStatus::Queued,
+            target: target.to_string(),
+            base: None,
+            head: None,
+            worktree: None,
+            pgid: None,
+            created_ms: now_ms(),
+            started_ms: None,
+            finished_ms: None,
+            usage: Usage::default(),
+            error: None,
+            feedback: None,
+            decision: None,
+            diffstat: None,
+            gates: Vec::new(),
+            score: None,
+            policy: None,
+            annotations: Vec::new(),
+            routing: None,
+            lessons: Vec::new(),
+            examples: Vec::new(),
+            memory_outcome: None,
+        }
+    }
+}
+
 /// Now, in Unix milliseconds.
 pub fn now_ms() -> u64 {
     SystemTime::now()

@@ -26,7 +26,7 @@ use crate::git;
 use crate::intake::{IntakeError, TaskList};
 use crate::memory::{self, Learning, Observation, Outcome as Decided, Recall, Sampler};
 use crate::model::{
-    Decision, RoutingChoice, Run, RunId, RunStatus, Task, TaskId, TaskType, now_ms, slug,
+    Decision, RoutingChoice, Run, RunId, RunStatus, Task, TaskId, TaskType, now_ms,
 };
 use crate::project::Project;
 use crate::store::{RunEvent, Store, StoreError};
@@ -288,36 +288,9 @@ impl Orchestrator {
     }
 
     fn new_run(&self, task: &TaskId, title: &str, attempt: u32, feedback: Option<String>) -> Run {
-        let id = RunId::new();
         Run {
-            branch: format!("bosun/{}-{}", slug(title), id.short()),
-            id,
-            task_id: task.clone(),
-            task_title: title.to_string(),
-            attempt,
-            executor: String::new(),
-            status: RunStatus::Queued,
-            target: self.target.clone(),
-            base: None,
-            head: None,
-            worktree: None,
-            pgid: None,
-            created_ms: now_ms(),
-            started_ms: None,
-            finished_ms: None,
-            usage: Default::default(),
-            error: None,
             feedback,
-            decision: None,
-            diffstat: None,
-            gates: Vec::new(),
-            score: None,
-            policy: None,
-            annotations: Vec::new(),
-            routing: None,
-            lessons: Vec::new(),
-            examples: Vec::new(),
-            memory_outcome: None,
+            ..Run::queued(task.clone(), title, attempt, &self.target)
         }
     }
 

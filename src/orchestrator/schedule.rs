@@ -118,7 +118,7 @@ pub fn candidates<R: Borrow<Run>>(tasks: &[Task], runs: &[R], scope: &Scope<'_>)
 mod tests {
     use super::*;
     use crate::intake::TaskList;
-    use crate::model::{Decision, Usage};
+    use crate::model::Decision;
 
     fn tasks() -> Vec<Task> {
         let md = "## Low\n- [ ] low one\n## Critical\n- [ ] crit one\n- [ ] crit two (after: low one)\n- [x] crit done\n## High\n- [ ] high one\n";
@@ -137,31 +137,15 @@ mod tests {
             status,
             branch: String::new(),
             target: "main".into(),
-            base: None,
-            head: None,
-            worktree: None,
-            pgid: None,
             created_ms: 0,
-            started_ms: None,
-            finished_ms: None,
-            usage: Usage::default(),
             error: Some("agent exited with status 1".into()),
-            feedback: None,
             decision: Some(Decision {
                 verdict: "reject".into(),
                 by: "ana".into(),
                 at_ms: 0,
                 reason: "too broad".into(),
             }),
-            diffstat: None,
-            gates: Vec::new(),
-            score: None,
-            policy: None,
-            annotations: Vec::new(),
-            routing: None,
-            lessons: Vec::new(),
-            examples: Vec::new(),
-            memory_outcome: None,
+            ..Run::queued(TaskId(String::new()), "", 1, "main")
         }
     }
 

@@ -443,7 +443,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{RunStatus, TaskId, Usage};
+    use crate::model::{RunStatus, TaskId};
 
     pub(crate) fn run(title: &str) -> Run {
         Run {
@@ -455,26 +455,8 @@ mod tests {
             status: RunStatus::Queued,
             branch: "bosun/x-abcdef".into(),
             target: "main".into(),
-            base: None,
-            head: None,
-            worktree: None,
-            pgid: None,
             created_ms: 1,
-            started_ms: None,
-            finished_ms: None,
-            usage: Usage::default(),
-            error: None,
-            feedback: None,
-            decision: None,
-            diffstat: None,
-            gates: Vec::new(),
-            score: None,
-            policy: None,
-            annotations: Vec::new(),
-            routing: None,
-            lessons: Vec::new(),
-            examples: Vec::new(),
-            memory_outcome: None,
+            ..Run::queued(TaskId(String::new()), "", 1, "main")
         }
     }
 

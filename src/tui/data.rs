@@ -291,26 +291,8 @@ mod tests {
             status,
             branch: String::new(),
             target: "main".into(),
-            base: None,
-            head: None,
-            worktree: None,
-            pgid: None,
             created_ms: 0,
-            started_ms: None,
-            finished_ms: None,
-            usage: crate::model::Usage::default(),
-            error: None,
-            feedback: None,
-            decision: None,
-            diffstat: None,
-            gates: Vec::new(),
-            score: None,
-            policy: None,
-            annotations: Vec::new(),
-            routing: None,
-            lessons: Vec::new(),
-            examples: Vec::new(),
-            memory_outcome: None,
+            ..Run::queued(TaskId(String::new()), "", 1, "main")
         };
         Event::Run { run: Box::new(run) }
     }
