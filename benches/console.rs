@@ -20,7 +20,6 @@ use std::cell::{OnceCell, RefCell};
 use std::collections::VecDeque;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -38,6 +37,9 @@ use bosun::tui::review::{Loaded, ReviewState};
 use bosun::tui::theme::Theme;
 use bosun::tui::{App, Effect, Msg};
 use criterion::{Criterion, Throughput};
+
+mod common;
+use common::{CHANGED, FILES, git, write_sources};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -54,9 +56,6 @@ const HISTORY_RUNS: usize = 100_000;
 const HISTORY_TASKS: usize = 200;
 /// What `src/tui/mod.rs` loads for the board at start (its private `START_RUNS`).
 const START_RUNS: usize = 2_000;
-/// Files and changed lines of the large diff: 500 × 200 = 100,000.
-const FILES: usize = 500;
-const CHANGED: usize = 200;
 /// Output lines ingested per measurement.
 const OUTPUT: usize = 100_000;
 /// Lines arriving in one 16 ms frame at 100,000 lines/s.
@@ -66,22 +65,6 @@ const REVIEW_RUN: &str = "01zzzzzzzzzzzzzzzzzzreview";
 
 // ---------------------------------------------------------------------------------------
 // Generated inputs
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .args(["-c", "user.name=bench", "-c", "user.email=bench@localhost"])
-        .args(args)
-        .env_remove("GIT_DIR")
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
 
 /// A task list of `n` tasks in priority sections and areas; every fifth is done, or all of
 /// them with `all_done`.
@@ -286,25 +269,6 @@ fn key(code: KeyCode) -> Msg {
     Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))
 }
 
-/// One Rust source file: `functions` small public functions in an impl and free functions
-/// (as `benches/semantic.rs`).
-fn source(i: usize, functions: usize, variant: &str) -> String {
-    let mut s =
-        format!("//! Module {i}.\n\npub struct S{i} {{\n    value: u32,\n}}\n\nimpl S{i} {{\n");
-    for f in 0..functions / 2 {
-        s.push_str(&format!(
-            "    pub fn get_{f}(&self, x: u32) -> u32 {{\n        self.value + x * {f} {variant}\n    }}\n\n"
-        ));
-    }
-    s.push_str("}\n\n");
-    for f in 0..functions / 2 {
-        s.push_str(&format!(
-            "fn helper_{f}(a: u32) -> u32 {{\n    let b = a + {f};\n    b * 2 {variant}\n}}\n\n"
-        ));
-    }
-    s
-}
-
 /// The seeded repository: 500 Rust files whose head commit changes 200 lines in each (a
 /// 100,000-line diff), a task list of 200 done tasks, and a store of 100,000 runs of those
 /// tasks plus the run that made the large change, awaiting approval and newest.
@@ -320,19 +284,12 @@ fn seed(root: &Path) -> Seeded {
     git(root, &["init", "-q", "-b", "main"]);
     let list = task_list(HISTORY_TASKS, true);
     std::fs::write(root.join("TODO.md"), &list).expect("write TODO.md");
-    for i in 0..FILES {
-        let sub = root.join(format!("src/m{}", i % 25));
-        std::fs::create_dir_all(&sub).expect("mkdir");
-        std::fs::write(sub.join(format!("f{i}.rs")), source(i, 100, "")).expect("write");
-    }
+    write_sources(root, "");
     git(root, &["add", "-A"]);
     git(root, &["commit", "-q", "-m", "base"]);
     let base = git(root, &["rev-parse", "HEAD"]);
     git(root, &["checkout", "-q", "-b", "bosun/big-change"]);
-    for i in 0..FILES {
-        let path = root.join(format!("src/m{}/f{i}.rs", i % 25));
-        std::fs::write(path, source(i, 100, "+ 1")).expect("write");
-    }
+    write_sources(root, "+ 1");
     git(root, &["add", "-A"]);
     git(root, &["commit", "-q", "-m", "head"]);
     let head = git(root, &["rev-parse", "HEAD"]);

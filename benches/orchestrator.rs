@@ -3,7 +3,6 @@
 //! with `git worktree add` + commit + diff + cleanup run as commands on the same repository.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use bosun::config::{Config, ExecutorConfig};
@@ -12,24 +11,12 @@ use bosun::orchestrator::{Options, Orchestrator};
 use bosun::project::Project;
 use criterion::{Criterion, criterion_group, criterion_main};
 
-fn sh(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .args(["-c", "user.name=bench", "-c", "user.email=bench@localhost"])
-        .args(args)
-        .env_remove("GIT_DIR")
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+mod common;
+use common::git;
 
 /// A repository with 1,000 source files (about 2 KB each) in 20 directories and a TODO.md.
 fn repo(dir: &Path) {
-    sh(dir, &["init", "-q", "-b", "main"]);
+    git(dir, &["init", "-q", "-b", "main"]);
     for i in 0..1000 {
         let sub = dir.join(format!("src/mod{}", i % 20));
         std::fs::create_dir_all(&sub).expect("mkdir");
@@ -39,8 +26,8 @@ fn repo(dir: &Path) {
         std::fs::write(sub.join(format!("file{i}.rs")), body).expect("write");
     }
     std::fs::write(dir.join("TODO.md"), "# Tasks\n").expect("write");
-    sh(dir, &["add", "-A"]);
-    sh(dir, &["commit", "-q", "-m", "init"]);
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "-m", "init"]);
 }
 
 fn bench_overhead(c: &mut Criterion) {
@@ -77,13 +64,13 @@ fn bench_overhead(c: &mut Criterion) {
             let path = wt_root.join(format!("c{n}"));
             let p = path.to_str().expect("utf-8 path");
             let branch = format!("cli/bench-{n}");
-            sh(&root, &["worktree", "add", "-q", "-b", &branch, p, "main"]);
+            git(&root, &["worktree", "add", "-q", "-b", &branch, p, "main"]);
             std::fs::write(path.join("noop.txt"), "x\n").expect("write");
-            sh(&path, &["add", "-A"]);
-            sh(&path, &["commit", "-q", "-m", "bench"]);
-            sh(&path, &["diff", "--stat", "main", "HEAD"]);
-            sh(&root, &["worktree", "remove", "--force", p]);
-            sh(&root, &["branch", "-q", "-D", &branch]);
+            git(&path, &["add", "-A"]);
+            git(&path, &["commit", "-q", "-m", "bench"]);
+            git(&path, &["diff", "--stat", "main", "HEAD"]);
+            git(&root, &["worktree", "remove", "--force", p]);
+            git(&root, &["branch", "-q", "-D", &branch]);
         })
     });
 
@@ -100,7 +87,7 @@ fn bench_overhead(c: &mut Criterion) {
                 .map(|i| format!("- [ ] bench task {batch} {i}\n"))
                 .collect();
             std::fs::write(repo_dir.join("TODO.md"), format!("# Tasks\n{todo}")).expect("write");
-            sh(&repo_dir, &["commit", "-q", "-am", "tasks"]);
+            git(&repo_dir, &["commit", "-q", "-am", "tasks"]);
             let mut config = Config::default();
             config.project.worktree_root = tmp
                 .path()

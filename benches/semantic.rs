@@ -4,67 +4,23 @@
 //! so the review view never waits for the whole diff).
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use bosun::model::{Priority, Task, TaskId, TaskType};
 use bosun::semantic::{self, GitSources};
 use criterion::{Criterion, criterion_group, criterion_main};
 
-const FILES: usize = 500;
-/// Changed lines per file: 500 × 200 = 100,000.
-const CHANGED: usize = 200;
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .args(["-c", "user.name=bench", "-c", "user.email=bench@localhost"])
-        .args(args)
-        .env_remove("GIT_DIR")
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-/// One Rust source file: `functions` small public functions in an impl and free functions.
-fn source(i: usize, functions: usize, variant: &str) -> String {
-    let mut s =
-        format!("//! Module {i}.\n\npub struct S{i} {{\n    value: u32,\n}}\n\nimpl S{i} {{\n");
-    for f in 0..functions / 2 {
-        s.push_str(&format!(
-            "    pub fn get_{f}(&self, x: u32) -> u32 {{\n        self.value + x * {f} {variant}\n    }}\n\n"
-        ));
-    }
-    s.push_str("}\n\n");
-    for f in 0..functions / 2 {
-        s.push_str(&format!(
-            "fn helper_{f}(a: u32) -> u32 {{\n    let b = a + {f};\n    b * 2 {variant}\n}}\n\n"
-        ));
-    }
-    s
-}
+mod common;
+use common::{CHANGED, FILES, git, write_sources};
 
 /// A repository whose head changes 200 lines in each of 500 files; returns (base, head).
 fn repo(dir: &Path) -> (String, String) {
     git(dir, &["init", "-q", "-b", "main"]);
-    for i in 0..FILES {
-        let sub = dir.join(format!("src/m{}", i % 25));
-        std::fs::create_dir_all(&sub).expect("mkdir");
-        std::fs::write(sub.join(format!("f{i}.rs")), source(i, 100, "")).expect("write");
-    }
+    write_sources(dir, "");
     git(dir, &["add", "-A"]);
     git(dir, &["commit", "-q", "-m", "base"]);
     let base = git(dir, &["rev-parse", "HEAD"]);
-    for i in 0..FILES {
-        let path = dir.join(format!("src/m{}/f{i}.rs", i % 25));
-        // 100 functions change one line each: 100 removed + 100 added = 200 changed lines.
-        std::fs::write(path, source(i, 100, "+ 1")).expect("write");
-    }
+    write_sources(dir, "+ 1");
     git(dir, &["add", "-A"]);
     git(dir, &["commit", "-q", "-m", "head"]);
     (base, git(dir, &["rev-parse", "HEAD"]))

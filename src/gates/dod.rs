@@ -176,12 +176,6 @@ impl Gate for DodGate {
     fn name(&self) -> &str {
         self.check.name()
     }
-    fn required(&self) -> bool {
-        true
-    }
-    fn weight(&self) -> f64 {
-        1.0
-    }
     fn run<'a>(&'a self, cx: &'a GateContext<'a>) -> GateFuture<'a> {
         Box::pin(async move {
             let check = self.check;

@@ -78,10 +78,14 @@ pub type GateFuture<'a> = Pin<Box<dyn Future<Output = GateResult> + Send + 'a>>;
 pub trait Gate: Send + Sync {
     /// The gate's name, as configured.
     fn name(&self) -> &str;
-    /// Whether a failure fails the run.
-    fn required(&self) -> bool;
-    /// Weight in the run's score.
-    fn weight(&self) -> f64;
+    /// Whether a failure fails the run (built-in checks: yes).
+    fn required(&self) -> bool {
+        true
+    }
+    /// Weight in the run's score (built-in checks: 1).
+    fn weight(&self) -> f64 {
+        1.0
+    }
     /// Runs the gate.
     fn run<'a>(&'a self, cx: &'a GateContext<'a>) -> GateFuture<'a>;
 }
@@ -92,12 +96,6 @@ pub struct DiffGate(pub crate::config::DiffGateConfig);
 impl Gate for DiffGate {
     fn name(&self) -> &str {
         "diff"
-    }
-    fn required(&self) -> bool {
-        true
-    }
-    fn weight(&self) -> f64 {
-        1.0
     }
     fn run<'a>(&'a self, cx: &'a GateContext<'a>) -> GateFuture<'a> {
         Box::pin(async move { diff::check(cx.diff, &self.0) })
@@ -164,12 +162,6 @@ struct TestsAdded;
 impl Gate for TestsAdded {
     fn name(&self) -> &str {
         "tests_added"
-    }
-    fn required(&self) -> bool {
-        true
-    }
-    fn weight(&self) -> f64 {
-        1.0
     }
     fn run<'a>(&'a self, cx: &'a GateContext<'a>) -> GateFuture<'a> {
         Box::pin(async move { tests_added(cx.earlier) })

@@ -33,12 +33,6 @@ impl Gate for SyntaxGate {
     fn name(&self) -> &str {
         "syntax"
     }
-    fn required(&self) -> bool {
-        true
-    }
-    fn weight(&self) -> f64 {
-        1.0
-    }
     fn run<'a>(&'a self, cx: &'a GateContext<'a>) -> GateFuture<'a> {
         Box::pin(async move { syntax(cx) })
     }
@@ -216,12 +210,6 @@ pub struct ApiUnchanged;
 impl Gate for ApiUnchanged {
     fn name(&self) -> &str {
         "api_unchanged"
-    }
-    fn required(&self) -> bool {
-        true
-    }
-    fn weight(&self) -> f64 {
-        1.0
     }
     fn run<'a>(&'a self, cx: &'a GateContext<'a>) -> GateFuture<'a> {
         Box::pin(async move {
