@@ -195,6 +195,8 @@ fn run(id: RunId, task: &Task, status: RunStatus, created_ms: u64) -> Run {
         lessons: Vec::new(),
         examples: Vec::new(),
         memory_outcome: None,
+        reason: None,
+        rival: None,
         id,
     }
 }

@@ -11,6 +11,7 @@ pub mod executors;
 pub mod gates;
 pub mod git;
 pub mod intake;
+pub mod llm;
 pub mod memory;
 pub mod metrics;
 pub mod model;

@@ -118,6 +118,8 @@ fn run(n: u32, task: &Task, status: RunStatus, executor: &str, age: u64) -> Run 
         lessons: Vec::new(),
         examples: Vec::new(),
         memory_outcome: None,
+        reason: None,
+        rival: None,
     }
 }
 

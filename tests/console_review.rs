@@ -401,6 +401,8 @@ mod screen {
             lessons: Vec::new(),
             examples: Vec::new(),
             memory_outcome: None,
+            reason: None,
+            rival: None,
         }
     }
 

@@ -143,6 +143,8 @@ fn run(n: usize, task: &Task, status: RunStatus, executor: &str, age: u64) -> Ru
         lessons: Vec::new(),
         examples: Vec::new(),
         memory_outcome: None,
+        reason: None,
+        rival: None,
     }
 }
 

@@ -53,6 +53,166 @@ pub struct Config {
     pub keys: KeysConfig,
     /// `[telemetry]`: the log file.
     pub telemetry: TelemetryConfig,
+    /// `[llm]`, `[llm.providers.NAME]`, `[llm.routes.NAME]`: the model providers bosun's own
+    /// agent and judge talk to.
+    pub llm: LlmConfig,
+    /// `[budget]`: the most money runs may spend on models.
+    pub budget: BudgetConfig,
+}
+
+/// `[llm]`: OpenAI-compatible model providers, grouped into routes. The router is the only
+/// retry loop: transient errors and 5xx retry with backoff, 429 waits `Retry-After`, a
+/// provider failing repeatedly cools down, then the next provider of the chain is tried.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LlmConfig {
+    /// On a retry, have the model summarize the previous attempt's gate failures (else they
+    /// are summarized mechanically: first errors with file:line).
+    pub analyze_errors: bool,
+    /// The route used by `analyze_errors` (empty: the first route by name).
+    pub analyze_route: String,
+    /// Answer identical requests at temperature 0 from the cache (`.bosun/` sled store).
+    pub cache: bool,
+    /// How long a cached answer is kept.
+    pub cache_ttl: String,
+    /// Retries per provider for transient errors, 5xx and 429, before the next provider.
+    pub retries: u32,
+    /// First backoff between retries (doubled each time, with jitter).
+    pub backoff: String,
+    /// Failures in a row after which a provider is skipped for `cooldown`.
+    pub cooldown_after: u32,
+    /// How long a failing provider is skipped.
+    pub cooldown: String,
+    /// `[llm.providers.NAME]`.
+    pub providers: BTreeMap<String, ProviderConfig>,
+    /// `[llm.routes.NAME]`.
+    pub routes: BTreeMap<String, RouteConfig>,
+}
+
+impl Default for LlmConfig {
+    fn default() -> Self {
+        Self {
+            analyze_errors: false,
+            analyze_route: String::new(),
+            cache: true,
+            cache_ttl: "24h".into(),
+            retries: 2,
+            backoff: "500ms".into(),
+            cooldown_after: 3,
+            cooldown: "60s".into(),
+            providers: BTreeMap::new(),
+            routes: BTreeMap::new(),
+        }
+    }
+}
+
+impl LlmConfig {
+    /// `cache_ttl` as a duration (validated at load).
+    pub fn cache_ttl(&self) -> std::time::Duration {
+        duration(&self.cache_ttl).unwrap_or(std::time::Duration::from_secs(24 * 3600))
+    }
+
+    /// `backoff` as a duration (validated at load).
+    pub fn backoff(&self) -> std::time::Duration {
+        duration(&self.backoff).unwrap_or(std::time::Duration::from_millis(500))
+    }
+
+    /// `cooldown` as a duration (validated at load).
+    pub fn cooldown(&self) -> std::time::Duration {
+        duration(&self.cooldown).unwrap_or(std::time::Duration::from_secs(60))
+    }
+}
+
+/// `[llm.providers.NAME]`: one OpenAI-compatible endpoint and model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProviderConfig {
+    /// The API root, e.g. `https://api.openai.com/v1` or `http://127.0.0.1:11434/v1`
+    /// (`/chat/completions` is appended).
+    pub base_url: String,
+    /// The model name sent with each request.
+    pub model: String,
+    /// The environment variable holding the API key (never the key itself); empty: no key
+    /// (local servers).
+    pub api_key_env: String,
+    /// Longest one request may take, streaming included.
+    pub timeout: String,
+    /// Requests in flight to this provider at once.
+    pub max_concurrency: usize,
+    /// US dollars per million input tokens.
+    pub input_usd_per_mtok: f64,
+    /// US dollars per million output tokens.
+    pub output_usd_per_mtok: f64,
+    /// The provider can return token log-probabilities (`logprobs`).
+    pub logprobs: bool,
+    /// Extra HTTP headers sent with each request.
+    pub headers: BTreeMap<String, String>,
+}
+
+impl Default for ProviderConfig {
+    fn default() -> Self {
+        Self {
+            base_url: String::new(),
+            model: String::new(),
+            api_key_env: String::new(),
+            timeout: "120s".into(),
+            max_concurrency: 4,
+            input_usd_per_mtok: 0.0,
+            output_usd_per_mtok: 0.0,
+            logprobs: true,
+            headers: BTreeMap::new(),
+        }
+    }
+}
+
+impl ProviderConfig {
+    /// `timeout` as a duration (validated at load).
+    pub fn timeout(&self) -> std::time::Duration {
+        duration(&self.timeout).unwrap_or(std::time::Duration::from_secs(120))
+    }
+
+    /// What `usage` costs at this provider's prices.
+    pub fn cost_usd(&self, input_tokens: u64, output_tokens: u64) -> f64 {
+        (input_tokens as f64 * self.input_usd_per_mtok
+            + output_tokens as f64 * self.output_usd_per_mtok)
+            / 1_000_000.0
+    }
+}
+
+/// `[llm.routes.NAME]`: providers tried for one purpose, and how to pick among them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RouteConfig {
+    /// Provider names; `fallback` tries them in this order.
+    pub chain: Vec<String>,
+    /// `fallback`, `least_latency` or `round_robin` among the healthy providers of the chain.
+    pub strategy: RouteStrategy,
+}
+
+/// How a route picks its first provider.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RouteStrategy {
+    /// The chain's order.
+    #[default]
+    Fallback,
+    /// The healthy provider with the lowest recent latency first.
+    LeastLatency,
+    /// Each request starts at the next provider.
+    RoundRobin,
+}
+
+/// `[budget]`: spending limits in US dollars (0: no limit). A run that would exceed one is
+/// stopped and fails with reason `budget`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BudgetConfig {
+    /// Most one run may spend.
+    pub per_run_usd: f64,
+    /// Most all runs of one task may spend together.
+    pub per_task_usd: f64,
+    /// Most all runs may spend in one calendar day (UTC).
+    pub per_day_usd: f64,
 }
 
 /// `[memory]`: process memory. Decisions and gate results update, per task type and
@@ -71,6 +231,10 @@ pub struct MemoryConfig {
     pub max_lessons: usize,
     /// Most accepted examples included in one prompt.
     pub max_examples: usize,
+    /// How much cost counts against success when choosing an executor: a decided run's reward
+    /// is success − cost_weight × its cost relative to the dearest run of that task type, so
+    /// cheaper executors win when quality is equal (0: cost is ignored).
+    pub cost_weight: f64,
 }
 
 impl Default for MemoryConfig {
@@ -80,6 +244,7 @@ impl Default for MemoryConfig {
             seed: 0,
             max_lessons: 3,
             max_examples: 2,
+            cost_weight: 0.2,
         }
     }
 }
@@ -209,6 +374,11 @@ pub struct OrchestratorConfig {
     pub run_timeout: String,
     /// On shutdown, how long running agents get to finish before they are stopped.
     pub shutdown_grace: String,
+    /// Candidates per task: with 2, two executors (or two models) work on the same task in
+    /// parallel and the better-scoring change is presented, the other beside it.
+    pub best_of: usize,
+    /// `best_of` for particular task types, e.g. `{ code = 2 }`.
+    pub best_of_per_type: BTreeMap<TaskType, usize>,
 }
 
 impl Default for OrchestratorConfig {
@@ -218,6 +388,8 @@ impl Default for OrchestratorConfig {
             max_attempts: 3,
             run_timeout: "30m".into(),
             shutdown_grace: "10s".into(),
+            best_of: 1,
+            best_of_per_type: BTreeMap::new(),
         }
     }
 }
@@ -226,6 +398,15 @@ impl OrchestratorConfig {
     /// `run_timeout` as a duration (validated at load).
     pub fn run_timeout(&self) -> std::time::Duration {
         duration(&self.run_timeout).unwrap_or(std::time::Duration::from_secs(30 * 60))
+    }
+
+    /// How many candidates work on a task of this type at once (at least 1).
+    pub fn best_of(&self, task_type: TaskType) -> usize {
+        self.best_of_per_type
+            .get(&task_type)
+            .copied()
+            .unwrap_or(self.best_of)
+            .max(1)
     }
 
     /// `shutdown_grace` as a duration (validated at load).
@@ -419,6 +600,8 @@ pub struct GatesConfig {
     pub diff: DiffGateConfig,
     /// `[gates.semantic]`.
     pub semantic: SemanticGateConfig,
+    /// `[gates.judge]`.
+    pub judge: JudgeGateConfig,
     /// `[gates.NAME]` command gates, run in name order after `diff`.
     #[serde(flatten)]
     pub commands: BTreeMap<String, CommandGateConfig>,
@@ -430,6 +613,7 @@ impl Default for GatesConfig {
             fail_fast: true,
             diff: DiffGateConfig::default(),
             semantic: SemanticGateConfig::default(),
+            judge: JudgeGateConfig::default(),
             commands: BTreeMap::new(),
         }
     }
@@ -438,13 +622,14 @@ impl Default for GatesConfig {
 impl NamedTables for GatesConfig {
     type Entry = CommandGateConfig;
     const EXPECTING: &'static str =
-        "`fail_fast`, `[gates.diff]`, `[gates.semantic]` or `[gates.NAME]` tables";
+        "`fail_fast`, `[gates.diff]`, `[gates.semantic]`, `[gates.judge]` or `[gates.NAME]` tables";
 
     fn fixed<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
         match key {
             "fail_fast" => self.fail_fast = map.next_value()?,
             "diff" => self.diff = map.next_value()?,
             "semantic" => self.semantic = map.next_value()?,
+            "judge" => self.judge = map.next_value()?,
             _ => return Ok(false),
         }
         Ok(true)
@@ -616,6 +801,53 @@ impl Default for SemanticGateConfig {
     }
 }
 
+/// `[gates.judge]`: an LLM scores the change against the task with a rubric, several times;
+/// the gate reports the mean and its 95% interval, and warns when the interval is wide.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JudgeGateConfig {
+    /// The `[llm.routes.NAME]` that judges; empty: no judge.
+    pub route: String,
+    /// Most samples (answers) per change.
+    pub samples: usize,
+    /// Fewest samples before stopping early.
+    pub min_samples: usize,
+    /// Stop sampling once the 95% interval is narrower than this (scores are 0–1).
+    pub target_width: f64,
+    /// Warn (and let the policy hold the run) when the interval is wider than this.
+    pub warn_width: f64,
+    /// A mean below this fails the gate.
+    pub pass_score: f64,
+    /// Sampling temperature of the judge.
+    pub temperature: f64,
+    /// A failure fails the run (else it only lowers the score).
+    pub required: bool,
+    /// Weight in the run's score.
+    pub weight: f64,
+    /// Task types judged (empty: every type).
+    pub applies_to: Vec<TaskType>,
+    /// Most bytes of the diff shown to the judge (the rest is cut, and the judge told).
+    pub max_diff_bytes: usize,
+}
+
+impl Default for JudgeGateConfig {
+    fn default() -> Self {
+        Self {
+            route: String::new(),
+            samples: 5,
+            min_samples: 3,
+            target_width: 0.1,
+            warn_width: 0.3,
+            pass_score: 0.5,
+            temperature: 0.7,
+            required: false,
+            weight: 1.0,
+            applies_to: Vec::new(),
+            max_diff_bytes: 60_000,
+        }
+    }
+}
+
 /// `[gates.NAME]`: a shell command run in the run's worktree; exit status 0 passes. When its
 /// output has a test runner's summary (cargo, nextest, pytest, go, jest, vitest), the score is
 /// passed / (passed + failed).
@@ -768,9 +1000,12 @@ where
 }
 
 /// `[executors.NAME]`: one coding agent.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ExecutorConfig {
+    /// `command` (an agent CLI run as a process) or `llm` (bosun's built-in agent).
+    #[serde(rename = "type")]
+    pub kind: ExecutorKind,
     /// A known agent CLI whose flags bosun knows: claude, codex, aider, gemini, cursor, opencode.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub preset: Option<Preset>,
@@ -782,9 +1017,56 @@ pub struct ExecutorConfig {
     /// Longest this agent may work on one run (default: `[orchestrator] run_timeout`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout: Option<String>,
+    /// `type = "llm"`: the `[llm.routes.NAME]` the agent thinks with.
+    pub route: String,
+    /// `type = "llm"`: command lines the agent's `run` tool may start (a command is allowed
+    /// when it equals one of these or starts with one followed by a space).
+    pub allowed_commands: Vec<String>,
+    /// `type = "llm"`: most model turns per run.
+    pub max_turns: u32,
+    /// `type = "llm"`: most tokens (in + out) per run.
+    pub max_tokens: u64,
+    /// `type = "llm"`: longest one `run` command may take.
+    pub command_timeout: String,
+    /// `type = "llm"`: most bytes of a tool's output shown to the model.
+    pub max_tool_output: usize,
+}
+
+impl Default for ExecutorConfig {
+    fn default() -> Self {
+        Self {
+            kind: ExecutorKind::Command,
+            preset: None,
+            command: Vec::new(),
+            env: BTreeMap::new(),
+            timeout: None,
+            route: String::new(),
+            allowed_commands: Vec::new(),
+            max_turns: 40,
+            max_tokens: 400_000,
+            command_timeout: "5m".into(),
+            max_tool_output: 16 * 1024,
+        }
+    }
+}
+
+/// What kind of agent an executor is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExecutorKind {
+    /// An agent CLI (`command` or `preset`).
+    #[default]
+    Command,
+    /// bosun's built-in agent over `[llm]`.
+    Llm,
 }
 
 impl ExecutorConfig {
+    /// `command_timeout` as a duration (validated at load).
+    pub fn command_timeout(&self) -> std::time::Duration {
+        duration(&self.command_timeout).unwrap_or(std::time::Duration::from_secs(300))
+    }
+
     /// The argv to run: `command`, else the preset's.
     pub fn argv(&self) -> Vec<String> {
         if !self.command.is_empty() {

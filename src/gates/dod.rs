@@ -1347,6 +1347,8 @@ mod tests {
                 cancel: &CancellationToken::new(),
                 earlier: &[],
                 annotations: &[],
+                chat: None,
+                meter: None,
             };
             gate.run(&cx).await
         }

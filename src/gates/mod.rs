@@ -69,6 +69,11 @@ pub struct GateContext<'a> {
     pub earlier: &'a [GateResult],
     /// What the semantic analysis found in the change.
     pub annotations: &'a [Annotation],
+    /// The model router, for gates that ask a model (the judge); None when `[llm]` has no
+    /// routes.
+    pub chat: Option<&'a dyn crate::llm::Chat>,
+    /// What the run's model calls are charged to.
+    pub meter: Option<&'a crate::llm::Meter>,
 }
 
 /// A boxed gate future (gates are trait objects, so no `async fn` in the trait).

@@ -231,6 +231,12 @@ pub struct Run {
     /// failed run is rejected afterwards.
     #[serde(default)]
     pub memory_outcome: Option<bool>,
+    /// Why a failed run stopped, when front ends act on it: `budget` (a `[budget]` limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Best-of: the other candidate that worked on the same task at the same time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rival: Option<RunId>,
 }
 
 /// How a run's executor was chosen among those `[routing]` allows for its task's type.
@@ -305,6 +311,8 @@ impl Run {
             lessons: Vec::new(),
             examples: Vec::new(),
             memory_outcome: None,
+            reason: None,
+            rival: None,
         }
     }
 }

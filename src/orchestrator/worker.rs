@@ -347,6 +347,8 @@ pub(crate) async fn work(
                 cancel: &job.cancel,
                 earlier: &[],
                 annotations: &annotations,
+                chat: None,
+                meter: None,
             };
             let results = gates::run_pipeline(&pipeline, &cx, job.gates.fail_fast, |p| {
                 let _ = updates.send(match p {

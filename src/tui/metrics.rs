@@ -734,6 +734,8 @@ mod tests {
                 lessons: Vec::new(),
                 examples: Vec::new(),
                 memory_outcome: None,
+                reason: None,
+                rival: None,
             };
             batch.insert(run.id.0.as_bytes(), serde_json::to_vec(&run).unwrap());
         }

@@ -43,6 +43,8 @@ fn run(i: usize, status: RunStatus, executor: &str) -> Run {
         lessons: Vec::new(),
         examples: Vec::new(),
         memory_outcome: None,
+        reason: None,
+        rival: None,
     }
 }
 
