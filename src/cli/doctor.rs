@@ -171,6 +171,10 @@ fn check_executors(project: &Project, config: &Config, checks: &mut Vec<Check>) 
         ));
     }
     for (name, executor) in &config.executors.agents {
+        if executor.kind == crate::config::ExecutorKind::Llm {
+            checks.push(llm_agent_check(name, executor, config));
+            continue;
+        }
         let command = executor.argv();
         let Some(program) = command.first() else {
             continue;
@@ -189,6 +193,34 @@ fn check_executors(project: &Project, config: &Config, checks: &mut Vec<Check>) 
                 ));
             }
         }
+    }
+}
+
+/// The built-in agent needs its route's providers, and their keys in the environment.
+fn llm_agent_check(name: &str, executor: &crate::config::ExecutorConfig, config: &Config) -> Check {
+    let chain = config
+        .llm
+        .routes
+        .get(&executor.route)
+        .map(|r| r.chain.clone())
+        .unwrap_or_default();
+    let missing: Vec<String> = chain
+        .iter()
+        .filter_map(|p| config.llm.providers.get(p))
+        .filter(|p| !p.api_key_env.is_empty() && std::env::var_os(&p.api_key_env).is_none())
+        .map(|p| p.api_key_env.clone())
+        .collect();
+    if missing.is_empty() {
+        Check::ok(format!(
+            "agent {name}: built-in, route {} ({})",
+            executor.route,
+            chain.join(" → ")
+        ))
+    } else {
+        Check::warn(
+            format!("agent {name}: ${} not set", missing.join(", $")),
+            "export the API key variable(s) named by api_key_env before running bosun",
+        )
     }
 }
 

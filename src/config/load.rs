@@ -218,8 +218,35 @@ fn validate(config: &Config, origin: &str) -> Result<(), ConfigError> {
             "name at least one task file".into(),
         ));
     }
+    validate_llm(config, &invalid)?;
     for (name, executor) in &config.executors.agents {
-        if executor.argv().first().is_none_or(|c| c.trim().is_empty()) {
+        if executor.kind == super::ExecutorKind::Llm {
+            if executor.route.is_empty() {
+                return Err(invalid(
+                    format!("executors.{name}.route"),
+                    "the built-in agent needs a route: name an [llm.routes.NAME]".into(),
+                ));
+            }
+            if !config.llm.routes.contains_key(&executor.route) {
+                return Err(invalid(
+                    format!("executors.{name}.route"),
+                    format!(
+                        "`{}` is not a route; add [llm.routes.{}] or name one of: {}",
+                        executor.route,
+                        executor.route,
+                        names(config.llm.routes.keys())
+                    ),
+                ));
+            }
+            if executor.max_turns == 0 {
+                return Err(invalid(
+                    format!("executors.{name}.max_turns"),
+                    "must be at least 1".into(),
+                ));
+            }
+            super::duration(&executor.command_timeout)
+                .map_err(|m| invalid(format!("executors.{name}.command_timeout"), m))?;
+        } else if executor.argv().first().is_none_or(|c| c.trim().is_empty()) {
             return Err(invalid(
                 format!("executors.{name}.command"),
                 "give the agent's program and arguments, e.g. [\"claude\", \"-p\", \"{prompt}\"], or a preset".into(),
@@ -317,6 +344,21 @@ fn validate(config: &Config, origin: &str) -> Result<(), ConfigError> {
             "must be at least 1".into(),
         ));
     }
+    for (key, n) in std::iter::once(("orchestrator.best_of".to_string(), o.best_of)).chain(
+        o.best_of_per_type
+            .iter()
+            .map(|(t, n)| (format!("orchestrator.best_of_per_type.{t}"), *n)),
+    ) {
+        if !(1..=MAX_BEST_OF).contains(&n) {
+            return Err(invalid(key, format!("must be between 1 and {MAX_BEST_OF}")));
+        }
+    }
+    if !(config.memory.cost_weight >= 0.0 && config.memory.cost_weight.is_finite()) {
+        return Err(invalid(
+            "memory.cost_weight".into(),
+            "must be a number ≥ 0".into(),
+        ));
+    }
     let r = &config.routing;
     for (list, names) in [
         ("default", &r.default),
@@ -336,6 +378,151 @@ fn validate(config: &Config, origin: &str) -> Result<(), ConfigError> {
                 format!("`{unknown}` is not a configured executor (add [executors.{unknown}])"),
             ));
         }
+    }
+    Ok(())
+}
+
+/// Most candidates `best_of` may ask for (each is a full agent run).
+const MAX_BEST_OF: usize = 4;
+
+/// Names for an error message: `a, b, c`, or `(none)`.
+fn names<'a>(keys: impl Iterator<Item = &'a String>) -> String {
+    let list: Vec<&str> = keys.map(String::as_str).collect();
+    if list.is_empty() {
+        "(none)".into()
+    } else {
+        list.join(", ")
+    }
+}
+
+/// Whether `name` can be an environment variable's name (so a pasted key is refused).
+fn is_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// `[llm]`, its providers and routes, `[budget]` and `[gates.judge]`.
+fn validate_llm(
+    config: &Config,
+    invalid: &dyn Fn(String, String) -> ConfigError,
+) -> Result<(), ConfigError> {
+    let llm = &config.llm;
+    for (key, value) in [
+        ("llm.cache_ttl", &llm.cache_ttl),
+        ("llm.backoff", &llm.backoff),
+        ("llm.cooldown", &llm.cooldown),
+    ] {
+        super::duration(value).map_err(|m| invalid(key.into(), m))?;
+    }
+    for (name, p) in &llm.providers {
+        let key = |leaf: &str| format!("llm.providers.{name}.{leaf}");
+        if !(p.base_url.starts_with("http://") || p.base_url.starts_with("https://")) {
+            return Err(invalid(
+                key("base_url"),
+                "give the API root, e.g. \"https://api.openai.com/v1\" or \"http://127.0.0.1:11434/v1\"".into(),
+            ));
+        }
+        if p.model.trim().is_empty() {
+            return Err(invalid(key("model"), "name the model to ask".into()));
+        }
+        // The value is never echoed: it may be a key pasted in the wrong place.
+        if !p.api_key_env.is_empty() && !is_env_name(&p.api_key_env) {
+            return Err(invalid(
+                key("api_key_env"),
+                "must be the name of the environment variable that holds the key (e.g. OPENAI_API_KEY), not the key itself".into(),
+            ));
+        }
+        super::duration(&p.timeout).map_err(|m| invalid(key("timeout"), m))?;
+        if p.max_concurrency == 0 {
+            return Err(invalid(key("max_concurrency"), "must be at least 1".into()));
+        }
+        for (leaf, price) in [
+            ("input_usd_per_mtok", p.input_usd_per_mtok),
+            ("output_usd_per_mtok", p.output_usd_per_mtok),
+        ] {
+            if !(price >= 0.0 && price.is_finite()) {
+                return Err(invalid(key(leaf), "must be a number ≥ 0".into()));
+            }
+        }
+    }
+    for (name, route) in &llm.routes {
+        if route.chain.is_empty() {
+            return Err(invalid(
+                format!("llm.routes.{name}.chain"),
+                "name at least one provider".into(),
+            ));
+        }
+        if let Some(unknown) = route.chain.iter().find(|p| !llm.providers.contains_key(*p)) {
+            return Err(invalid(
+                format!("llm.routes.{name}.chain"),
+                format!(
+                    "`{unknown}` is not a provider; add [llm.providers.{unknown}] or name one of: {}",
+                    names(llm.providers.keys())
+                ),
+            ));
+        }
+    }
+    if !llm.analyze_route.is_empty() && !llm.routes.contains_key(&llm.analyze_route) {
+        return Err(invalid(
+            "llm.analyze_route".into(),
+            format!(
+                "`{}` is not a route; name one of: {}",
+                llm.analyze_route,
+                names(llm.routes.keys())
+            ),
+        ));
+    }
+    let b = &config.budget;
+    for (key, limit) in [
+        ("budget.per_run_usd", b.per_run_usd),
+        ("budget.per_task_usd", b.per_task_usd),
+        ("budget.per_day_usd", b.per_day_usd),
+    ] {
+        if !(limit >= 0.0 && limit.is_finite()) {
+            return Err(invalid(
+                key.into(),
+                "must be a number ≥ 0 (0: no limit)".into(),
+            ));
+        }
+    }
+    let j = &config.gates.judge;
+    if !j.route.is_empty() && !llm.routes.contains_key(&j.route) {
+        return Err(invalid(
+            "gates.judge.route".into(),
+            format!(
+                "`{}` is not a route; add [llm.routes.{}] or name one of: {}",
+                j.route,
+                j.route,
+                names(llm.routes.keys())
+            ),
+        ));
+    }
+    if j.samples == 0 || j.min_samples == 0 || j.min_samples > j.samples {
+        return Err(invalid(
+            "gates.judge.min_samples".into(),
+            format!(
+                "need 1 ≤ min_samples ≤ samples (now {} and {})",
+                j.min_samples, j.samples
+            ),
+        ));
+    }
+    for (key, value) in [
+        ("gates.judge.target_width", j.target_width),
+        ("gates.judge.warn_width", j.warn_width),
+        ("gates.judge.pass_score", j.pass_score),
+    ] {
+        if !(0.0..=1.0).contains(&value) {
+            return Err(invalid(key.into(), "must be between 0 and 1".into()));
+        }
+    }
+    if !(j.weight >= 0.0 && j.weight.is_finite()) {
+        return Err(invalid(
+            "gates.judge.weight".into(),
+            "must be a number ≥ 0".into(),
+        ));
     }
     Ok(())
 }
@@ -515,5 +702,65 @@ mod tests {
         let loaded = load(None, dir.path(), Vec::new()).unwrap();
         assert_eq!(loaded.config, Config::default());
         assert_eq!(loaded.path, None);
+    }
+
+    #[test]
+    fn llm_settings_are_checked_and_a_pasted_key_is_not_echoed() {
+        let provider =
+            "[llm.providers.local]\nbase_url = \"http://127.0.0.1:1/v1\"\nmodel = \"m\"\n";
+        let good = format!(
+            "{provider}[llm.routes.coder]\nchain = [\"local\"]\n[executors.me]\ntype = \"llm\"\nroute = \"coder\"\nallowed_commands = [\"cargo test\"]\n[gates.judge]\nroute = \"coder\"\n[orchestrator]\nbest_of = 2\n"
+        );
+        let checked = |text: &str| {
+            let config = parse_str(text, Path::new("bosun.toml")).unwrap();
+            validate(&config, "bosun.toml").map(|()| config)
+        };
+        let config = checked(&good).unwrap();
+        assert_eq!(
+            config.executors.agents["me"].kind,
+            crate::config::ExecutorKind::Llm
+        );
+        assert_eq!(config.orchestrator.best_of(crate::model::TaskType::Code), 2);
+        for (text, key, message) in [
+            (
+                format!("{provider}[executors.me]\ntype = \"llm\"\nroute = \"nope\"\n"),
+                "executors.me.route",
+                "`nope` is not a route",
+            ),
+            (
+                format!("{provider}[llm.routes.r]\nchain = [\"local\", \"gone\"]\n"),
+                "llm.routes.r.chain",
+                "`gone` is not a provider",
+            ),
+            (
+                format!("{provider}[gates.judge]\nroute = \"r\"\n"),
+                "gates.judge.route",
+                "`r` is not a route",
+            ),
+            (
+                "[llm.providers.p]\nbase_url = \"api.example.com\"\nmodel = \"m\"\n".to_string(),
+                "llm.providers.p.base_url",
+                "API root",
+            ),
+            (
+                "[budget]\nper_run_usd = -1.0\n".to_string(),
+                "budget.per_run_usd",
+                "≥ 0",
+            ),
+            (
+                "[orchestrator]\nbest_of = 9\n".to_string(),
+                "orchestrator.best_of",
+                "between 1 and 4",
+            ),
+        ] {
+            let e = checked(&text).unwrap_err().to_string();
+            assert!(e.contains(key) && e.contains(message), "{e}");
+        }
+        let pasted = "sk-proj-abcdef0123456789";
+        let e = checked(&format!("{provider}api_key_env = \"{pasted}\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not the key itself"), "{e}");
+        assert!(!e.contains(pasted), "the key is echoed: {e}");
     }
 }

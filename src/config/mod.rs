@@ -1157,6 +1157,11 @@ mod tests {
             .executors
             .agents
             .insert("x".into(), ExecutorConfig::default());
+        config
+            .llm
+            .providers
+            .insert("x".into(), ProviderConfig::default());
+        config.llm.routes.insert("x".into(), RouteConfig::default());
         let table = toml::Table::try_from(&config).unwrap();
         let mut keys = Vec::new();
         walk("", &table, &mut keys);

@@ -484,6 +484,9 @@ impl Orchestrator {
     /// program is a clear error now, not a string of failed runs.
     fn check_executors(&self) -> Result<(), OrchestratorError> {
         for (name, executor) in &self.config.executors.agents {
+            if executor.kind == crate::config::ExecutorKind::Llm {
+                continue;
+            }
             let argv = executor.argv();
             let Some(program) = argv.first() else {
                 continue;
