@@ -28,7 +28,7 @@ pub use recall::{
     Lesson, LessonSource, Pattern, Recall, files_in_patch, gate_failure_key, gate_failure_line,
     most_relevant, rejection_key, relevance,
 };
-pub use strategy::{Outcome, PRIOR, Strategy, strategy_key};
+pub use strategy::{Outcome, PRIOR, Strategy, cost_adjusted, strategy_key};
 pub use thompson::{Sampler, first_routed};
 
 use crate::model::TaskType;

@@ -123,9 +123,78 @@ impl Strategy {
     }
 }
 
+/// The posteriors (α, β) Thompson sampling draws from when cost counts: each success's reward
+/// is 1 − `cost_weight` × the executor's mean cost relative to the dearest candidate with a
+/// known cost (clamped to 0–1), and the rest of that success moves to β; failures count as
+/// before. So of two executors with the same record, the cheaper one draws higher; with
+/// `cost_weight` 0, or no costs known, these are the plain posteriors. An executor whose
+/// agent never reports cost is not penalized (its cost is unknown, not zero).
+pub fn cost_adjusted(
+    records: &[(String, Option<Strategy>)],
+    cost_weight: f64,
+) -> Vec<(String, (f64, f64))> {
+    let dearest = records
+        .iter()
+        .filter_map(|(_, s)| s.as_ref().and_then(Strategy::mean_cost_usd))
+        .fold(0.0_f64, f64::max);
+    records
+        .iter()
+        .map(|(name, record)| {
+            let Some(s) = record else {
+                return (name.clone(), PRIOR);
+            };
+            let penalty = match s.mean_cost_usd() {
+                Some(cost) if dearest > 0.0 => (cost_weight * cost / dearest).clamp(0.0, 1.0),
+                _ => 0.0,
+            };
+            let moved = s.successes as f64 * penalty;
+            let (a, b) = s.posterior();
+            (name.clone(), (a - moved, b + moved))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn record(successes: u64, failures: u64, cost: Option<f64>) -> Strategy {
+        let mut s = Strategy::new(TaskType::Code, "x");
+        for i in 0..successes + failures {
+            s.record(&Outcome {
+                success: i < successes,
+                score: None,
+                duration_ms: None,
+                cost_usd: cost,
+            });
+        }
+        s
+    }
+
+    #[test]
+    fn cost_moves_success_mass_so_the_cheaper_equal_executor_ranks_higher() {
+        let records = vec![
+            ("dear".to_string(), Some(record(8, 2, Some(1.0)))),
+            ("cheap".to_string(), Some(record(8, 2, Some(0.1)))),
+            ("unknown".to_string(), Some(record(8, 2, None))),
+            ("new".to_string(), None),
+        ];
+        let plain = cost_adjusted(&records, 0.0);
+        assert_eq!(plain[0].1, (9.0, 3.0));
+        assert_eq!(plain[1].1, (9.0, 3.0));
+        let adjusted = cost_adjusted(&records, 0.5);
+        let mean = |(a, b): (f64, f64)| a / (a + b);
+        // The dearest pays the full weight: 8 successes × 0.5 move to β.
+        assert_eq!(adjusted[0].1, (5.0, 7.0));
+        assert!(mean(adjusted[1].1) > mean(adjusted[0].1));
+        assert!((adjusted[1].1.0 - (9.0 - 8.0 * 0.05)).abs() < 1e-9);
+        assert_eq!(adjusted[2].1, (9.0, 3.0), "unknown cost is not penalized");
+        assert_eq!(adjusted[3].1, PRIOR);
+        // Totals are kept: only the split between α and β changes.
+        for ((_, (a, b)), (_, (pa, pb))) in adjusted.iter().zip(&plain) {
+            assert!((a + b - pa - pb).abs() < 1e-9);
+        }
+    }
 
     #[test]
     fn posterior_starts_flat_and_counts_outcomes() {

@@ -674,15 +674,16 @@ impl Orchestrator {
             )));
         }
         let choice = if self.config.memory.enabled {
-            let mut candidates = Vec::with_capacity(names.len());
+            let mut records = Vec::with_capacity(names.len());
             for name in names {
-                let posterior = self
+                let record = self
                     .store
                     .memory()
-                    .posterior(task.task_type, &name)
+                    .strategy(task.task_type, &name)
                     .map_err(StoreError::from)?;
-                candidates.push((name, posterior));
+                records.push((name, record));
             }
+            let candidates = memory::cost_adjusted(&records, self.config.memory.cost_weight);
             self.sampler.choose(task.task_type, &candidates)
         } else {
             let candidates: Vec<(String, (f64, f64))> =
