@@ -77,6 +77,57 @@ pub fn build(
 
 /// "Lessons from earlier runs" and "Accepted changes for similar tasks", each only when
 /// there is something to say.
+/// Most error lines quoted per failing gate in a retry's feedback.
+const ERROR_LINES: usize = 6;
+
+/// The previous attempt's failing required gates, summarized mechanically for a retry's
+/// prompt: each gate's one-line summary and its first error lines — those naming a
+/// `file:line` or saying error/failed/panicked — with the old worktree's path removed. `None`
+/// when no required gate failed (the run failed otherwise: its error is the feedback).
+pub fn failure_summary(run: &crate::model::Run) -> Option<String> {
+    use crate::model::Verdict;
+    static LOCATION: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"[\w./-]+\.\w+:\d+|(?i)\b(error|failed|failure|panicked|assert\w*)\b")
+            .unwrap_or_else(|e| unreachable!("a fixed pattern: {e}"))
+    });
+    let worktree = run
+        .worktree
+        .as_ref()
+        .map(|w| w.display().to_string())
+        .filter(|w| !w.is_empty());
+    let clean = |line: &str| -> String {
+        let line = match &worktree {
+            Some(wt) => line.replace(&format!("{wt}/"), "").replace(wt.as_str(), "."),
+            None => line.to_string(),
+        };
+        line.trim().chars().take(300).collect()
+    };
+    let mut out = String::new();
+    for gate in run
+        .gates
+        .iter()
+        .filter(|g| g.required && g.verdict == Verdict::Fail)
+    {
+        out.push_str(&format!("- gate `{}`: {}\n", gate.name, clean(&gate.summary)));
+        let mut seen = std::collections::HashSet::new();
+        for line in gate
+            .details
+            .lines()
+            .filter(|l| LOCATION.is_match(l))
+            .map(clean)
+            .filter(|l| !l.is_empty())
+        {
+            if seen.len() == ERROR_LINES {
+                break;
+            }
+            if seen.insert(line.clone()) {
+                out.push_str(&format!("    {line}\n"));
+            }
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
 fn memory_sections(recall: &Recall) -> String {
     let mut out = String::new();
     if !recall.lessons.is_empty() {

@@ -6,6 +6,9 @@ use std::collections::{HashMap, HashSet};
 
 use crate::model::{Run, RunId, RunStatus, Task, TaskId};
 
+/// `Run::reason` of a run stopped by a `[budget]` limit.
+pub const BUDGET: &str = "budget";
+
 /// What to start next.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Next {
@@ -80,6 +83,10 @@ pub fn candidates<R: Borrow<Run>>(tasks: &[Task], runs: &[R], scope: &Scope<'_>)
         let stop = match latest.map(|r| r.status) {
             Some(RunStatus::Merged) => true,
             Some(RunStatus::Rejected | RunStatus::Cancelled) => !explicit,
+            // Another attempt would spend past the same limit.
+            Some(RunStatus::Failed) => {
+                !explicit && latest.is_some_and(|r| r.reason.as_deref() == Some(BUDGET))
+            }
             _ => false,
         };
         let failures = u32::try_from(
@@ -93,10 +100,15 @@ pub fn candidates<R: Borrow<Run>>(tasks: &[Task], runs: &[R], scope: &Scope<'_>)
             continue;
         }
         let feedback = latest.and_then(|r| match r.status {
-            RunStatus::Failed => r
-                .error
-                .as_ref()
-                .map(|e| format!("The previous attempt failed: {e}")),
+            RunStatus::Failed => match super::prompt::failure_summary(r) {
+                Some(gates) => Some(format!(
+                    "The previous attempt's change failed these checks; fix what they report:\n{gates}"
+                )),
+                None => r
+                    .error
+                    .as_ref()
+                    .map(|e| format!("The previous attempt failed: {e}")),
+            },
             RunStatus::Rejected => r
                 .decision
                 .as_ref()
@@ -233,5 +245,44 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_gate_failure_is_summarized_and_a_budget_stop_is_not_retried() {
+        use crate::model::{GateResult, Verdict};
+        let t = tasks();
+        let scope = Scope {
+            max_attempts: 3,
+            only: None,
+        };
+        let mut failed = run(&t[4], RunStatus::Failed);
+        failed.worktree = Some("/tmp/wt/run1".into());
+        failed.error = Some("gate `build` failed".into());
+        let mut build = GateResult::new(
+            "build",
+            Verdict::Fail,
+            0.0,
+            "exit status 101".into(),
+            "   Compiling demo\nerror[E0308]: mismatched types\n  --> /tmp/wt/run1/src/lib.rs:3:5\nwarning: unused\n"
+                .into(),
+        );
+        build.required = true;
+        failed.gates = vec![build];
+        let next = candidates(&t, std::slice::from_ref(&failed), &scope);
+        let feedback = next
+            .iter()
+            .find_map(|n| match n {
+                Next::Task { task, feedback, .. } if task == &t[4].id => feedback.clone(),
+                _ => None,
+            })
+            .expect("the failed task is retried with feedback");
+        assert!(feedback.contains("- gate `build`: exit status 101"), "{feedback}");
+        assert!(feedback.contains("error[E0308]: mismatched types"), "{feedback}");
+        assert!(feedback.contains("--> src/lib.rs:3:5"), "{feedback}");
+        assert!(!feedback.contains("warning: unused") && !feedback.contains("/tmp/wt"), "{feedback}");
+
+        failed.reason = Some(BUDGET.into());
+        let next = candidates(&t, std::slice::from_ref(&failed), &scope);
+        assert!(!titles(&next, &t).contains(&"high one".to_string()));
     }
 }
