@@ -382,8 +382,8 @@ fn validate(config: &Config, origin: &str) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// Most candidates `best_of` may ask for (each is a full agent run).
-const MAX_BEST_OF: usize = 4;
+/// Most candidates `best_of` may ask for: best-of-two (a run has one rival).
+const MAX_BEST_OF: usize = 2;
 
 /// Names for an error message: `a, b, c`, or `(none)`.
 fn names<'a>(keys: impl Iterator<Item = &'a String>) -> String {
@@ -748,9 +748,9 @@ mod tests {
                 "≥ 0",
             ),
             (
-                "[orchestrator]\nbest_of = 9\n".to_string(),
+                "[orchestrator]\nbest_of = 3\n".to_string(),
                 "orchestrator.best_of",
-                "between 1 and 4",
+                "between 1 and 2",
             ),
         ] {
             let e = checked(&text).unwrap_err().to_string();

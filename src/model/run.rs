@@ -317,6 +317,22 @@ impl Run {
     }
 }
 
+impl Run {
+    /// Best-of: whether this run is the one to present rather than its rival `other` — a run
+    /// awaiting approval over one that is not, then the higher score, then the older run.
+    pub fn outranks(&self, other: &Run) -> bool {
+        let awaiting = |r: &Run| r.status == RunStatus::AwaitingApproval;
+        match (awaiting(self), awaiting(other)) {
+            (true, false) => true,
+            (false, true) => false,
+            _ => {
+                let (a, b) = (self.score.unwrap_or(-1.0), other.score.unwrap_or(-1.0));
+                a > b || (a == b && self.id < other.id)
+            }
+        }
+    }
+}
+
 /// Now, in Unix milliseconds.
 pub fn now_ms() -> u64 {
     SystemTime::now()

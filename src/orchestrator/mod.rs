@@ -82,6 +82,10 @@ pub struct Orchestrator {
     announced_idle: bool,
     /// Draws executors from their posteriors (seeded by `[memory] seed`).
     sampler: Sampler,
+    /// What runs, tasks and today have spent on models, against `[budget]`.
+    ledger: Arc<crate::llm::Ledger>,
+    /// Best-of candidates the policy would auto-approve, held until their rival is done.
+    pending_auto: HashSet<RunId>,
 }
 
 /// Most characters of an agent's summary kept in a pattern.
@@ -184,6 +188,7 @@ impl Orchestrator {
         let (events, _) = broadcast::channel(4096);
         let (updates_tx, updates_rx) = mpsc::unbounded_channel();
         let sampler = Sampler::new(config.memory.seed);
+        let config_budget = config.budget.clone();
         let mut me = Self {
             project,
             config,
@@ -204,8 +209,17 @@ impl Orchestrator {
             stopping: false,
             announced_idle: false,
             sampler,
+            ledger: crate::llm::Ledger::new(config_budget),
+            pending_auto: HashSet::new(),
         };
         for run in me.store.runs()? {
+            if run.usage.cost_usd > 0.0 {
+                me.ledger.seed(
+                    &run.task_id.0,
+                    run.usage.cost_usd,
+                    run.finished_ms.unwrap_or(run.created_ms),
+                );
+            }
             me.runs.insert(run.id.clone(), run);
         }
         me.recover()?;
@@ -447,12 +461,12 @@ impl Orchestrator {
         if run.status != RunStatus::Failed || run.memory_outcome.is_some() {
             return None;
         }
-        let earlier = self
-            .runs
-            .values()
-            .filter(|r| r.task_id == run.task_id && r.id != run.id && r.status == RunStatus::Failed)
-            .count();
-        let failures = u32::try_from(earlier + 1).unwrap_or(u32::MAX);
+        let failures = schedule::failed_attempts(
+            self.runs
+                .values()
+                .filter(|r| r.task_id == run.task_id && r.id != run.id)
+                .chain(std::iter::once(run)),
+        );
         (failures >= self.config.orchestrator.max_attempts)
             .then(|| Observation::Decided(outcome_of(run, false)))
     }
@@ -618,32 +632,46 @@ impl Orchestrator {
         if free == 0 {
             return Ok(());
         }
-        for next in self.candidates().into_iter().take(free) {
-            if self.options.max_runs.is_some_and(|m| self.started >= m) {
+        let mut free = free;
+        for next in self.candidates() {
+            if free == 0 || self.options.max_runs.is_some_and(|m| self.started >= m) {
                 break;
             }
-            let run = match next {
+            let runs = match next {
                 schedule::Next::Queued(id) => match self.runs.get(&id) {
-                    Some(r) => r.clone(),
-                    None => continue,
+                    // A best-of candidate may have been started with its rival already.
+                    Some(r) if r.status == RunStatus::Queued => vec![r.clone()],
+                    _ => continue,
                 },
                 schedule::Next::Task {
                     task,
                     attempt,
                     feedback,
                 } => {
-                    let title = self
-                        .tasks
-                        .iter()
-                        .find(|t| t.id == task)
-                        .map(|t| t.title.clone())
-                        .unwrap_or_default();
-                    let run = self.new_run(&task, &title, attempt, feedback);
-                    self.save(run.clone())?;
-                    run
+                    let Some(found) = self.tasks.iter().find(|t| t.id == task) else {
+                        continue;
+                    };
+                    let (title, task_type) = (found.title.clone(), found.task_type);
+                    let mut runs = vec![self.new_run(&task, &title, attempt, feedback.clone())];
+                    if self.config.orchestrator.best_of(task_type) > 1 {
+                        let mut rival = self.new_run(&task, &title, attempt, feedback);
+                        rival.rival = Some(runs[0].id.clone());
+                        runs[0].rival = Some(rival.id.clone());
+                        runs.push(rival);
+                    }
+                    for r in &runs {
+                        self.save(r.clone())?;
+                    }
+                    runs
                 }
             };
-            self.start(run)?;
+            for run in runs {
+                if free == 0 || self.options.max_runs.is_some_and(|m| self.started >= m) {
+                    break;
+                }
+                self.start(run)?;
+                free -= 1;
+            }
         }
         Ok(())
     }
@@ -654,14 +682,21 @@ impl Orchestrator {
     fn executor_for(
         &mut self,
         task: &Task,
+        rival: Option<&str>,
     ) -> Result<(String, crate::config::ExecutorConfig, RoutingChoice), OrchestratorError> {
         let agents = &self.config.executors.agents;
         let listed = self.config.routing.for_type(task.task_type);
-        let names: Vec<String> = if listed.is_empty() {
+        let mut names: Vec<String> = if listed.is_empty() {
             agents.keys().cloned().collect()
         } else {
             listed.to_vec()
         };
+        // Best-of: the second candidate is another executor when there is one.
+        if let Some(taken) = rival
+            && names.len() > 1
+        {
+            names.retain(|n| n != taken);
+        }
         if names.is_empty() {
             return Err(OrchestratorError::Config(
                 "no coding agent is configured; add an [executors.NAME] section to bosun.toml"
@@ -728,7 +763,13 @@ impl Orchestrator {
                 })
                 .map(|_| ());
         };
-        let (name, executor, routing) = self.executor_for(&task)?;
+        let rival_executor = run
+            .rival
+            .as_ref()
+            .and_then(|r| self.runs.get(r))
+            .map(|r| r.executor.clone())
+            .filter(|e| !e.is_empty());
+        let (name, executor, routing) = self.executor_for(&task, rival_executor.as_deref())?;
         let recall = self.recall(&task)?;
         let timeout = executor
             .timeout
@@ -810,6 +851,11 @@ impl Orchestrator {
             gates: self.config.gates.clone(),
             dod: self.config.dod.clone(),
             hooks: self.config.hooks.clone(),
+            meter: crate::llm::Meter::new(
+                Arc::clone(&self.ledger),
+                run.id.0.clone(),
+                task.id.0.clone(),
+            ),
         };
         let updates = self.updates_tx.clone();
         let events = self.events.clone();
@@ -864,6 +910,89 @@ impl Orchestrator {
                         r.usage = u;
                     }
                 })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `id`'s best-of rival is still queued or working.
+    fn rival_working(&self, id: &RunId) -> bool {
+        self.runs
+            .get(id)
+            .and_then(|r| r.rival.as_ref())
+            .and_then(|r| self.runs.get(r))
+            .is_some_and(|r| r.status == RunStatus::Queued || r.status.is_active())
+    }
+
+    /// Best-of: once both candidates are done, the better one is presented (noted on both)
+    /// and, when the policy auto-approves it, approved — which closes the other.
+    async fn settle_best_of(&mut self, id: &RunId) -> Result<(), OrchestratorError> {
+        let Some(run) = self.runs.get(id).cloned() else {
+            return Ok(());
+        };
+        let Some(rival) = run.rival.as_ref().and_then(|r| self.runs.get(r)).cloned() else {
+            return Ok(());
+        };
+        if self.rival_working(id) || self.rival_working(&rival.id) {
+            return Ok(());
+        }
+        let (winner, loser) = if run.outranks(&rival) {
+            (run, rival)
+        } else {
+            (rival, run)
+        };
+        self.pending_auto.remove(&loser.id);
+        if winner.status != RunStatus::AwaitingApproval {
+            return Ok(());
+        }
+        let describe = |r: &Run| {
+            let score = r.score.map_or("no score".to_string(), |s| format!("score {s:.2}"));
+            let stat = r.diffstat.map_or(String::new(), |(f, i, d)| {
+                format!(", +{i} −{d} in {f} file(s)")
+            });
+            format!("run {} ({}, {score}{stat}, {})", r.id.short(), r.executor, r.status)
+        };
+        let text = format!(
+            "best of 2: {} presented; {} beside it",
+            describe(&winner),
+            describe(&loser)
+        );
+        self.history(&winner.id, "note", text.clone());
+        self.history(&loser.id, "note", text.clone());
+        let _ = self.events.send(Event::Notice { text });
+        if self.pending_auto.remove(&winner.id) {
+            let rule = winner.policy.clone().unwrap_or_default();
+            if let Err(e) = self.approve(&winner.id.0, "policy", &rule, None).await {
+                self.history(&winner.id, "error", format!("auto-approve failed: {e}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// After approving `run`: its best-of rival is closed (cancelled with a note; its
+    /// worktree removed, or its agent stopped if it is still working).
+    fn close_rival(&mut self, run: &Run) -> Result<(), OrchestratorError> {
+        let Some(rival) = run.rival.as_ref().and_then(|r| self.runs.get(r)).cloned() else {
+            return Ok(());
+        };
+        self.pending_auto.remove(&rival.id);
+        let why = format!("the other candidate (run {}) was approved", run.id);
+        if rival.status.is_active() {
+            if let Some(a) = self.active.get(&rival.id) {
+                a.cancel.cancel();
+            }
+            self.history(&rival.id, "note", why);
+        } else if matches!(
+            rival.status,
+            RunStatus::AwaitingApproval | RunStatus::Queued
+        ) {
+            let closed = self.update(&rival.id, |r| {
+                r.status = RunStatus::Cancelled;
+                r.error = Some(why);
+                r.finished_ms = Some(now_ms());
+            })?;
+            if let Some(closed) = closed {
+                self.discard(&closed)?;
             }
         }
         Ok(())
@@ -960,6 +1089,10 @@ impl Orchestrator {
                             self.discard(&run)?;
                         }
                     }
+                    policy::Verdict::AutoApprove(_) if self.rival_working(&id) => {
+                        // The better of the two is approved once both are done.
+                        self.pending_auto.insert(id.clone());
+                    }
                     policy::Verdict::AutoApprove(rule) => {
                         if let Err(e) = self.approve(&id.0, "policy", &rule, None).await {
                             // Left awaiting approval: the operator decides.
@@ -983,6 +1116,7 @@ impl Orchestrator {
                 error,
                 usage,
                 change,
+                reason,
             } => {
                 if let Some((_, diff, _)) = &change {
                     self.store.put_diff(&id, &diff.patch)?;
@@ -998,6 +1132,7 @@ impl Orchestrator {
                         }
                         r.status = RunStatus::Failed;
                         r.error = Some(error);
+                        r.reason = reason.map(str::to_string);
                         r.pgid = None;
                         r.finished_ms = Some(now_ms());
                         if let Some(u) = usage {
@@ -1012,10 +1147,20 @@ impl Orchestrator {
             }
             Outcome::Cancelled => {
                 let stopping = self.stopping;
+                let rival_merged = self
+                    .runs
+                    .get(&id)
+                    .and_then(|r| r.rival.as_ref())
+                    .and_then(|r| self.runs.get(r))
+                    .filter(|r| r.status == RunStatus::Merged)
+                    .map(|r| r.id.clone());
                 let run = self.update(&id, |r| {
                     if stopping {
                         r.status = RunStatus::Interrupted;
                         r.error = Some("bosun was stopped during the run".into());
+                    } else if let Some(other) = rival_merged {
+                        r.status = RunStatus::Cancelled;
+                        r.error = Some(format!("the other candidate (run {other}) was approved"));
                     } else {
                         r.status = RunStatus::Cancelled;
                         r.error = Some("cancelled by the operator".into());
@@ -1038,7 +1183,7 @@ impl Orchestrator {
                 }
             }
         }
-        Ok(())
+        self.settle_best_of(&id).await
     }
 
     /// What a run that ended after its gates teaches: its failing required gates, and, when
@@ -1310,6 +1455,7 @@ impl Orchestrator {
         self.store
             .append_audit(who, "approve", &updated.id.0, &updated.task_id.0, &detail)?;
         self.discard(&updated)?;
+        self.close_rival(&updated)?;
         if self.options.schedule {
             self.reload_tasks()?;
         }

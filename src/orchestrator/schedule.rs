@@ -89,13 +89,7 @@ pub fn candidates<R: Borrow<Run>>(tasks: &[Task], runs: &[R], scope: &Scope<'_>)
             }
             _ => false,
         };
-        let failures = u32::try_from(
-            history
-                .iter()
-                .filter(|r| r.status == RunStatus::Failed)
-                .count(),
-        )
-        .unwrap_or(u32::MAX);
+        let failures = failed_attempts(history.iter().copied());
         if stop || failures >= scope.max_attempts {
             continue;
         }
@@ -117,13 +111,26 @@ pub fn candidates<R: Borrow<Run>>(tasks: &[Task], runs: &[R], scope: &Scope<'_>)
         });
         out.push(Next::Task {
             task: task.id.clone(),
-            attempt: u32::try_from(history.len())
-                .unwrap_or(u32::MAX)
+            // Best-of candidates share their attempt number.
+            attempt: history
+                .iter()
+                .map(|r| r.attempt)
+                .max()
+                .unwrap_or(0)
                 .saturating_add(1),
             feedback,
         });
     }
     out
+}
+
+/// How many attempts at a task failed: best-of candidates of one attempt count once.
+pub fn failed_attempts<'a>(runs: impl Iterator<Item = &'a Run>) -> u32 {
+    let attempts: HashSet<u32> = runs
+        .filter(|r| r.status == RunStatus::Failed)
+        .map(|r| r.attempt)
+        .collect();
+    u32::try_from(attempts.len()).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]

@@ -41,6 +41,8 @@ pub(crate) struct Job {
     pub gates: crate::config::GatesConfig,
     pub dod: crate::config::DodConfig,
     pub hooks: crate::config::HooksConfig,
+    /// What the run's model calls (and an external agent's reported usage) are charged to.
+    pub meter: crate::llm::Meter,
 }
 
 /// How to make the prompt once the worktree exists (references are read from it).
@@ -91,6 +93,8 @@ pub(crate) enum Outcome {
         error: String,
         usage: Option<Usage>,
         change: Option<(String, git::DiffSummary, Vec<GateResult>)>,
+        /// `Run::reason` (e.g. `budget`).
+        reason: Option<&'static str>,
     },
     /// Stopped on request.
     Cancelled,
@@ -185,6 +189,14 @@ pub(crate) async fn work(
     let forward_id = id.clone();
     let forward_events = events.clone();
     let forward_updates = updates.clone();
+    // An external agent's reported usage past a `[budget]` limit stops it.
+    let agent_cancel = job.cancel.child_token();
+    let budget_stop: std::sync::Arc<std::sync::OnceLock<String>> = Default::default();
+    let (forward_meter, forward_stop, forward_cancel) = (
+        job.meter.clone(),
+        std::sync::Arc::clone(&budget_stop),
+        agent_cancel.clone(),
+    );
     // Forwards output lines and progress until the runner has dropped both senders.
     let forwarder = tokio::spawn(async move {
         let (mut lines_open, mut progress_open) = (true, true);
@@ -201,7 +213,14 @@ pub(crate) async fn work(
                         let _ = forward_events.send(Event::Progress { run_id: forward_id.clone(), text: text.clone() });
                         let _ = forward_updates.send(Update::Progress { run_id: forward_id.clone(), text });
                     }
-                    Some(AgentEvent::Usage(_) | AgentEvent::Final { .. }) => {}
+                    Some(AgentEvent::Usage(usage)) => {
+                        let m = &forward_meter;
+                        if let Some(reason) = m.ledger.report(&m.run, &m.task, usage) {
+                            let _ = forward_stop.set(reason);
+                            forward_cancel.cancel();
+                        }
+                    }
+                    Some(AgentEvent::Final { .. }) => {}
                     None => progress_open = false,
                 },
             }
@@ -219,7 +238,7 @@ pub(crate) async fn work(
         },
         line_tx,
         progress_tx,
-        job.cancel.clone(),
+        agent_cancel,
     )
     .await;
     let _ = forwarder.await;
@@ -236,7 +255,21 @@ pub(crate) async fn work(
         }
         Err(e) => return failed(e.to_string(), None),
     };
-    let usage = outcome.usage;
+    let mut usage = outcome.usage;
+    let m = &job.meter;
+    let mut budget = budget_stop.get().cloned();
+    if let Some(u) = usage
+        && budget.is_none()
+    {
+        // The final count may be newer than the last event's.
+        budget = m.ledger.report(&m.run, &m.task, u);
+    }
+    if let Some(reason) = budget {
+        return over_budget(format!("stopped: {reason}"), usage);
+    }
+    if usage.is_some() {
+        usage = Some(m.ledger.run_usage(&m.run));
+    }
     if let Some(text) = &outcome.summary {
         let _ = updates.send(Update::Final {
             run_id: id.clone(),
@@ -310,6 +343,7 @@ pub(crate) async fn work(
                     error: e,
                     usage,
                     change: None,
+                    reason: None,
                 };
             }
             let annotations = analyze(
@@ -384,6 +418,7 @@ pub(crate) async fn work(
                         error,
                         usage,
                         change: Some((head, diff, results)),
+                        reason: None,
                     }
                 }
                 None => Outcome::Change {
@@ -475,6 +510,17 @@ fn failed(error: String, usage: Option<Usage>) -> Outcome {
         error,
         usage,
         change: None,
+        reason: None,
+    }
+}
+
+/// A run stopped by a `[budget]` limit.
+fn over_budget(error: String, usage: Option<Usage>) -> Outcome {
+    Outcome::Failed {
+        error,
+        usage,
+        change: None,
+        reason: Some(super::schedule::BUDGET),
     }
 }
 
