@@ -62,6 +62,10 @@ pub struct RunView {
     feedback: Option<String>,
     decision: Option<crate::model::Decision>,
     error: Option<String>,
+    /// Why a failed run stopped, when it is a category (`budget`).
+    reason: Option<String>,
+    /// Best-of: the other candidate for the same task.
+    rival: Option<String>,
     /// How the executor was chosen: candidates, their posteriors and sampled probabilities.
     routing: Option<crate::model::RoutingChoice>,
     /// Ids of the lessons the prompt included (`bosun memory`).
@@ -95,6 +99,8 @@ impl From<&Run> for RunView {
             created_at: Some(rfc3339(r.created_ms)),
             started_at: r.started_ms.map(rfc3339),
             finished_at: r.finished_ms.map(rfc3339),
+            reason: r.reason.clone(),
+            rival: r.rival.as_ref().map(|id| id.0.clone()),
             files_changed: r.diffstat.map(|d| d.0),
             insertions: r.diffstat.map(|d| d.1),
             deletions: r.diffstat.map(|d| d.2),
@@ -302,7 +308,36 @@ pub fn show(ctx: &Context, args: &ShowArgs) -> anyhow::Result<ExitCode> {
         );
     }
     if let Some(e) = &run.error {
-        println!("error     {e}");
+        match &run.reason {
+            Some(reason) => println!("error     [{reason}] {e}"),
+            None => println!("error     {e}"),
+        }
+    }
+    if let Some(rival) = run.rival.as_ref().and_then(|id| store.run(id).ok().flatten()) {
+        let score = rival.score.map_or("-".to_string(), |s| format!("{s:.2}"));
+        println!(
+            "rival     {} ({}, {}, score {score}{})",
+            rival.id,
+            rival.executor,
+            rival.status,
+            if rival.diffstat.is_some() {
+                format!(", {}", change_summary(&rival))
+            } else {
+                String::new()
+            }
+        );
+    }
+    let transcript = ctx
+        .project
+        .state_dir()
+        .join("runs")
+        .join(&run.id.0)
+        .join("transcript.jsonl");
+    if transcript.exists() {
+        println!(
+            "transcript {}",
+            ctx.project.display_path(&transcript).display()
+        );
     }
     println!(
         "log       {}",

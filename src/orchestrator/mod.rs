@@ -1089,7 +1089,9 @@ impl Orchestrator {
                             self.discard(&run)?;
                         }
                     }
-                    policy::Verdict::AutoApprove(_) if self.rival_working(&id) => {
+                    policy::Verdict::AutoApprove(_)
+                        if self.runs.get(&id).is_some_and(|r| r.rival.is_some()) =>
+                    {
                         // The better of the two is approved once both are done.
                         self.pending_auto.insert(id.clone());
                     }
