@@ -792,6 +792,37 @@ mod screen {
     }
 
     #[test]
+    fn best_of_shows_the_other_candidate_and_o_switches_to_it() {
+        let mut f = Fixture::new(120, 40);
+        let rival_id = "01j0000000000000000000rival0";
+        let mut rival = run(rival_id, &f.base, &f.head);
+        rival.score = Some(0.5);
+        rival.diffstat = Some((2, 7, 1));
+        rival.rival = Some(RunId(RUN.into()));
+        let mut main = f.app.data.runs[&RunId(RUN.into())].clone();
+        main.rival = Some(RunId(rival_id.into()));
+        for r in [&main, &rival] {
+            f.cx.store.put_run(r).unwrap();
+        }
+        f.app.data.add_runs([main, rival]);
+        f.open(RUN);
+        let screen = f.screen();
+        assert!(screen.contains("vs rival0 0.50 +7 −1/2 (o)"), "{screen}");
+        f.key(KeyCode::Char('o'));
+        assert_eq!(f.app.review.run, Some(RunId(rival_id.into())));
+        assert!(
+            f.screen()
+                .contains(&format!("vs {} ", &RUN[RUN.len() - 6..]))
+        );
+        // The board shows the candidate that outranks the other (here the higher score).
+        let task = f.app.data.runs[&RunId(RUN.into())].task_id.clone();
+        assert_eq!(
+            f.app.data.latest_run(&task).map(|r| r.id.0.as_str()),
+            Some(RUN)
+        );
+    }
+
+    #[test]
     fn a_late_load_for_another_run_is_dropped() {
         let mut f = Fixture::new(80, 24);
         let other = run("01j0000000000000000000other0", &f.base, &f.head);

@@ -57,7 +57,10 @@ impl Project {
             String::from_utf8_lossy(&out.stdout).to_string(),
             String::from_utf8_lossy(&out.stderr).to_string(),
         );
-        assert!(out.status.success(), "bosun {args:?} failed:\n{stdout}\n{stderr}");
+        assert!(
+            out.status.success(),
+            "bosun {args:?} failed:\n{stdout}\n{stderr}"
+        );
         stdout
     }
 
@@ -101,7 +104,12 @@ fn best_of_two_presents_the_better_change_and_approving_the_other_closes_it() {
     }
     let thorough = runs.iter().find(|r| r.executor == "thorough").unwrap();
     let quick = runs.iter().find(|r| r.executor == "quick").unwrap();
-    assert!(thorough.score > quick.score, "{:?} vs {:?}", thorough.score, quick.score);
+    assert!(
+        thorough.score > quick.score,
+        "{:?} vs {:?}",
+        thorough.score,
+        quick.score
+    );
     assert!(thorough.outranks(quick));
 
     // Each run's history says which one is presented; `show` lists the rival beside it.
@@ -110,7 +118,10 @@ fn best_of_two_presents_the_better_change_and_approving_the_other_closes_it() {
         shown.contains(&format!("best of 2: run {} (thorough", thorough.id.short())),
         "{shown}"
     );
-    assert!(shown.contains(&format!("rival     {} (thorough", thorough.id)), "{shown}");
+    assert!(
+        shown.contains(&format!("rival     {} (thorough", thorough.id)),
+        "{shown}"
+    );
 
     // The operator switches to the lower-scoring one and approves it: the other is closed.
     p.ok(&["approve", &quick.id.0]);
@@ -120,12 +131,19 @@ fn best_of_two_presents_the_better_change_and_approving_the_other_closes_it() {
     assert_eq!(quick.status, RunStatus::Merged);
     assert_eq!(thorough.status, RunStatus::Cancelled);
     assert!(
-        thorough.error.as_deref().unwrap_or("").contains("other candidate"),
+        thorough
+            .error
+            .as_deref()
+            .unwrap_or("")
+            .contains("other candidate"),
         "{:?}",
         thorough.error
     );
     assert!(p.repo.join("hello.txt").exists());
-    assert!(!p.repo.join("extra.txt").exists(), "only the approved change is merged");
+    assert!(
+        !p.repo.join("extra.txt").exists(),
+        "only the approved change is merged"
+    );
 }
 
 #[test]
@@ -138,7 +156,11 @@ fn best_of_two_auto_approves_only_the_better_change_once_both_are_done() {
     assert_eq!(thorough.status, RunStatus::Merged, "{:?}", thorough.error);
     assert_eq!(quick.status, RunStatus::Cancelled, "{:?}", quick.error);
     assert!(p.repo.join("extra.txt").exists());
-    assert!(std::fs::read_to_string(p.repo.join("TODO.md")).unwrap().contains("- [x]"));
+    assert!(
+        std::fs::read_to_string(p.repo.join("TODO.md"))
+            .unwrap()
+            .contains("- [x]")
+    );
 }
 
 #[test]
@@ -164,7 +186,11 @@ fn an_external_agent_reporting_spend_past_the_run_budget_is_stopped() {
     assert_eq!(run.reason.as_deref(), Some("budget"));
     let error = run.error.as_deref().unwrap_or("");
     assert!(error.contains("per_run_usd"), "{error}");
-    assert!((run.usage.cost_usd - 0.01514).abs() < 1e-9, "{:?}", run.usage);
+    assert!(
+        (run.usage.cost_usd - 0.01514).abs() < 1e-9,
+        "{:?}",
+        run.usage
+    );
     let shown = p.ok(&["show", &run.id.0]);
     assert!(shown.contains("error     [budget]"), "{shown}");
 }

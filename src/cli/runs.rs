@@ -313,7 +313,11 @@ pub fn show(ctx: &Context, args: &ShowArgs) -> anyhow::Result<ExitCode> {
             None => println!("error     {e}"),
         }
     }
-    if let Some(rival) = run.rival.as_ref().and_then(|id| store.run(id).ok().flatten()) {
+    if let Some(rival) = run
+        .rival
+        .as_ref()
+        .and_then(|id| store.run(id).ok().flatten())
+    {
         let score = rival.score.map_or("-".to_string(), |s| format!("{s:.2}"));
         println!(
             "rival     {} ({}, {}, score {score}{})",

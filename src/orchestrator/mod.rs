@@ -946,11 +946,18 @@ impl Orchestrator {
             return Ok(());
         }
         let describe = |r: &Run| {
-            let score = r.score.map_or("no score".to_string(), |s| format!("score {s:.2}"));
+            let score = r
+                .score
+                .map_or("no score".to_string(), |s| format!("score {s:.2}"));
             let stat = r.diffstat.map_or(String::new(), |(f, i, d)| {
                 format!(", +{i} −{d} in {f} file(s)")
             });
-            format!("run {} ({}, {score}{stat}, {})", r.id.short(), r.executor, r.status)
+            format!(
+                "run {} ({}, {score}{stat}, {})",
+                r.id.short(),
+                r.executor,
+                r.status
+            )
         };
         let text = format!(
             "best of 2: {} presented; {} beside it",

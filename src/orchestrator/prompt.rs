@@ -97,7 +97,9 @@ pub fn failure_summary(run: &crate::model::Run) -> Option<String> {
         .filter(|w| !w.is_empty());
     let clean = |line: &str| -> String {
         let line = match &worktree {
-            Some(wt) => line.replace(&format!("{wt}/"), "").replace(wt.as_str(), "."),
+            Some(wt) => line
+                .replace(&format!("{wt}/"), "")
+                .replace(wt.as_str(), "."),
             None => line.to_string(),
         };
         line.trim().chars().take(300).collect()
@@ -108,7 +110,11 @@ pub fn failure_summary(run: &crate::model::Run) -> Option<String> {
         .iter()
         .filter(|g| g.required && g.verdict == Verdict::Fail)
     {
-        out.push_str(&format!("- gate `{}`: {}\n", gate.name, clean(&gate.summary)));
+        out.push_str(&format!(
+            "- gate `{}`: {}\n",
+            gate.name,
+            clean(&gate.summary)
+        ));
         let mut seen = std::collections::HashSet::new();
         for line in gate
             .details

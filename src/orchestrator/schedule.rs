@@ -283,10 +283,19 @@ mod tests {
                 _ => None,
             })
             .expect("the failed task is retried with feedback");
-        assert!(feedback.contains("- gate `build`: exit status 101"), "{feedback}");
-        assert!(feedback.contains("error[E0308]: mismatched types"), "{feedback}");
+        assert!(
+            feedback.contains("- gate `build`: exit status 101"),
+            "{feedback}"
+        );
+        assert!(
+            feedback.contains("error[E0308]: mismatched types"),
+            "{feedback}"
+        );
         assert!(feedback.contains("--> src/lib.rs:3:5"), "{feedback}");
-        assert!(!feedback.contains("warning: unused") && !feedback.contains("/tmp/wt"), "{feedback}");
+        assert!(
+            !feedback.contains("warning: unused") && !feedback.contains("/tmp/wt"),
+            "{feedback}"
+        );
 
         failed.reason = Some(BUDGET.into());
         let next = candidates(&t, std::slice::from_ref(&failed), &scope);

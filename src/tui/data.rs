@@ -118,10 +118,15 @@ impl Data {
     }
 
     fn put(&mut self, run: Run) {
-        let newer = self
-            .latest
-            .get(&run.task_id)
-            .is_none_or(|l| l.run.0 <= run.id.0);
+        let newer = match self.latest.get(&run.task_id) {
+            None => true,
+            // Best-of: the board shows the candidate to present (see `Run::outranks`).
+            Some(l) if run.rival.as_ref() == Some(&l.run) && l.run != run.id => self
+                .runs
+                .get(&l.run)
+                .is_none_or(|current| run.outranks(current)),
+            Some(l) => l.run.0 <= run.id.0,
+        };
         if newer {
             let latest = Latest {
                 run: run.id.clone(),

@@ -41,7 +41,7 @@ pub const KEYS: [(&str, &str); 6] = [
 ];
 
 /// Every review key, for the help.
-pub const HELP: [(&str, &str); 12] = [
+pub const HELP: [(&str, &str); 13] = [
     ("j/k ↑/↓", "move a line"),
     ("PgDn/PgUp", "move a page (g/G: top, bottom)"),
     ("n / N", "next / previous hunk"),
@@ -51,6 +51,7 @@ pub const HELP: [(&str, &str); 12] = [
         "keep or drop the hunk (on a file header: the file)",
     ),
     ("a", "approve the kept hunks (asks first)"),
+    ("o", "best of 2: open the other candidate"),
     (
         "r",
         "reject: reason, then y retry / n drop / e instructions",
@@ -652,6 +653,18 @@ fn browse(
             state.files_shown = Some(!shown);
         }
         KeyCode::Char('i') => state.panel_hidden = !state.panel_hidden,
+        KeyCode::Char('o') => {
+            let rival = data
+                .runs
+                .get(&change.run.id)
+                .unwrap_or(&change.run)
+                .rival
+                .clone();
+            match rival {
+                Some(other) => return (open(state, data, other), false),
+                None => state.notice = Some("this run has no other candidate (best_of)".into()),
+            }
+        }
         KeyCode::Char('a') => match status {
             Some(RunStatus::AwaitingApproval) if change.pending > 0 => {
                 state.notice = Some(format!(

@@ -149,6 +149,17 @@ fn render_info(
     if let Some(score) = run.score {
         spans.push(Span::styled(format!("  score {score:.2}"), t.muted()));
     }
+    // Best-of: the other candidate's score and size, one key away.
+    if let Some(rival) = run.rival.as_ref().and_then(|id| data.runs.get(id)) {
+        let score = rival.score.map_or("-".into(), |s| format!("{s:.2}"));
+        let stat = rival
+            .diffstat
+            .map_or(String::new(), |(f, i, d)| format!(" +{i} −{d}/{f}"));
+        spans.push(Span::styled(
+            format!("  vs {} {score}{stat} (o)", rival.id.short()),
+            t.accent(),
+        ));
+    }
     if kept == all {
         spans.push(Span::styled(format!("  {all} hunks"), t.muted()));
     } else {
