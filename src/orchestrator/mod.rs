@@ -86,6 +86,8 @@ pub struct Orchestrator {
     ledger: Arc<crate::llm::Ledger>,
     /// Best-of candidates the policy would auto-approve, held until their rival is done.
     pending_auto: HashSet<RunId>,
+    /// The model router, when `[llm]` has routes.
+    chat: Option<Arc<dyn crate::llm::Chat>>,
 }
 
 /// Most characters of an agent's summary kept in a pattern.
@@ -211,6 +213,7 @@ impl Orchestrator {
             sampler,
             ledger: crate::llm::Ledger::new(config_budget),
             pending_auto: HashSet::new(),
+            chat: None,
         };
         for run in me.store.runs()? {
             if run.usage.cost_usd > 0.0 {
@@ -224,6 +227,20 @@ impl Orchestrator {
         }
         me.recover()?;
         Ok(me)
+    }
+
+    /// The route that summarizes a retry's feedback (`[llm] analyze_errors`): the configured
+    /// one, else the first route by name; None when off or no route exists.
+    fn analyze_route(&self) -> Option<String> {
+        let llm = &self.config.llm;
+        if !llm.analyze_errors {
+            return None;
+        }
+        if llm.analyze_route.is_empty() {
+            llm.routes.keys().next().cloned()
+        } else {
+            Some(llm.analyze_route.clone())
+        }
     }
 
     /// The store (for front ends that read history).
@@ -835,17 +852,20 @@ impl Orchestrator {
             prompt_path: state.join("runs").join(&run.id.0).join("prompt.md"),
             gate_cache: state.join("cache").join("gates"),
             max_log_bytes: self.config.executors.max_log_bytes,
-            prompt: Box::new(move |root| {
+            prompt: Box::new(move |root, feedback| {
                 prompt::build(
                     &template,
                     &prompt_task,
                     root,
                     max_ref,
-                    feedback.as_deref(),
+                    feedback,
                     attempt,
                     &recall,
                 )
             }),
+            feedback,
+            chat: self.chat.clone(),
+            analyze_route: self.analyze_route(),
             cancel,
             task: task.clone(),
             gates: self.config.gates.clone(),

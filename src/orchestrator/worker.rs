@@ -43,10 +43,17 @@ pub(crate) struct Job {
     pub hooks: crate::config::HooksConfig,
     /// What the run's model calls (and an external agent's reported usage) are charged to.
     pub meter: crate::llm::Meter,
+    /// What went wrong on the previous attempt, for the prompt.
+    pub feedback: Option<String>,
+    /// The model router, when `[llm]` has routes.
+    pub chat: Option<std::sync::Arc<dyn crate::llm::Chat>>,
+    /// `[llm] analyze_errors`: the route that summarizes the feedback.
+    pub analyze_route: Option<String>,
 }
 
-/// How to make the prompt once the worktree exists (references are read from it).
-pub(crate) type PromptSource = Box<dyn FnOnce(&std::path::Path) -> String + Send>;
+/// How to make the prompt once the worktree exists (references are read from it), given the
+/// feedback on the previous attempt as it will be shown.
+pub(crate) type PromptSource = Box<dyn FnOnce(&std::path::Path, Option<&str>) -> String + Send>;
 
 /// A milestone of a run, sent to the orchestrator.
 #[derive(Debug)]
@@ -128,7 +135,23 @@ pub(crate) async fn work(
         base: base.clone(),
     });
 
-    let prompt = (job.prompt)(&worktree.path);
+    let feedback = match (&job.feedback, &job.analyze_route, &job.chat) {
+        (Some(report), Some(route), Some(chat)) => {
+            match super::prompt::analyze_failures(chat.as_ref(), route, &job.meter, report).await
+            {
+                Ok(analysis) => Some(analysis),
+                Err(e) => {
+                    let _ = updates.send(Update::Note {
+                        run_id: id.clone(),
+                        text: format!("the failure analysis was skipped: {e}"),
+                    });
+                    Some(report.clone())
+                }
+            }
+        }
+        _ => job.feedback.clone(),
+    };
+    let prompt = (job.prompt)(&worktree.path, feedback.as_deref());
     if let Some(dir) = job.prompt_path.parent()
         && let Err(e) = std::fs::create_dir_all(dir)
     {
