@@ -354,6 +354,47 @@ mod tests {
         );
     }
 
+    #[test]
+    fn the_judge_runs_last_where_it_applies_and_only_with_a_route() {
+        let mut config = Config::default();
+        config.gates.commands.insert("test".into(), command(&[]));
+        let pick =
+            |config: &Config, t| names(&for_task(&config.gates, &config.dod, t).unwrap()).join(" ");
+        assert!(
+            !pick(&config, TaskType::Code).contains("judge"),
+            "no route, no judge"
+        );
+        config.dod.code.gates.push("judge".into());
+        assert!(
+            !pick(&config, TaskType::Code).contains("judge"),
+            "no route, no judge"
+        );
+
+        config.gates.judge.route = "judge".into();
+        // Named by the code DoD only: judged there, not elsewhere.
+        assert_eq!(
+            pick(&config, TaskType::Code),
+            "diff syntax semantic test judge"
+        );
+        assert_eq!(
+            pick(&config, TaskType::Test),
+            "diff syntax semantic test tests_added"
+        );
+        // Named by no DoD: every type is judged, after tests_added.
+        config.dod.code = Config::default().dod.code;
+        assert_eq!(
+            pick(&config, TaskType::Test),
+            "diff syntax semantic test tests_added judge"
+        );
+        // applies_to decides when given.
+        config.gates.judge.applies_to = vec![TaskType::Docs];
+        assert!(!pick(&config, TaskType::Code).contains("judge"));
+        assert!(pick(&config, TaskType::Docs).ends_with(" judge"));
+        let judge = for_task(&config.gates, &config.dod, TaskType::Docs).unwrap();
+        let judge = judge.last().unwrap();
+        assert_eq!((judge.required(), judge.weight()), (false, 1.0));
+    }
+
     fn test_gate(verdict: Verdict, base: Option<(u64, u64)>, head: (u64, u64)) -> GateResult {
         let counts = |(passed, failed): (u64, u64)| summary::TestCounts {
             passed,
