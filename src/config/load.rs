@@ -254,6 +254,7 @@ fn validate(config: &Config, origin: &str) -> Result<(), ConfigError> {
             ));
         }
     }
+    validate_judge(config, invalid)?;
     for (key, globs) in [
         ("gates.diff.allowed_paths", &config.gates.diff.allowed_paths),
         ("gates.diff.denied_paths", &config.gates.diff.denied_paths),
@@ -336,6 +337,48 @@ fn validate(config: &Config, origin: &str) -> Result<(), ConfigError> {
                 format!("`{unknown}` is not a configured executor (add [executors.{unknown}])"),
             ));
         }
+    }
+    Ok(())
+}
+
+/// `[gates.judge]`: a route that exists, and numbers the sampling can work with.
+fn validate_judge(
+    config: &Config,
+    invalid: impl Fn(String, String) -> ConfigError,
+) -> Result<(), ConfigError> {
+    let judge = &config.gates.judge;
+    if !judge.route.is_empty() && !config.llm.routes.contains_key(&judge.route) {
+        let route = &judge.route;
+        return Err(invalid(
+            "gates.judge.route".into(),
+            format!(
+                "`{route}` is not a configured route; add [llm.routes.{route}] or leave route empty for no judge"
+            ),
+        ));
+    }
+    if judge.samples == 0 {
+        return Err(invalid(
+            "gates.judge.samples".into(),
+            "must be at least 1".into(),
+        ));
+    }
+    for (key, value) in [
+        ("target_width", judge.target_width),
+        ("warn_width", judge.warn_width),
+        ("pass_score", judge.pass_score),
+    ] {
+        if !(0.0..=1.0).contains(&value) {
+            return Err(invalid(
+                format!("gates.judge.{key}"),
+                "must be a number from 0 to 1 (scores are 0–1)".into(),
+            ));
+        }
+    }
+    if !(judge.weight >= 0.0 && judge.weight.is_finite()) {
+        return Err(invalid(
+            "gates.judge.weight".into(),
+            "must be a number ≥ 0".into(),
+        ));
     }
     Ok(())
 }
@@ -507,6 +550,37 @@ mod tests {
             Config::default().dod.code,
             "types not written keep their defaults"
         );
+    }
+
+    #[test]
+    fn the_judge_is_a_name_a_dod_may_list_and_needs_a_known_route() {
+        let ok = "[llm.routes.review]\n[gates.judge]\nroute = \"review\"\n[dod.code]\ngates = [\"diff\", \"judge\"]\n";
+        let config = parse_str(ok, Path::new("bosun.toml")).unwrap();
+        validate(&config, "bosun.toml").unwrap();
+        assert_eq!(config.gates.judge.route, "review");
+        assert!(
+            config.gates.commands.is_empty(),
+            "[gates.judge] is not a command gate"
+        );
+        assert_eq!(config.dod.code.gates, ["diff", "judge"]);
+
+        let unknown = parse_str(
+            "[gates.judge]\nroute = \"review\"\n",
+            Path::new("bosun.toml"),
+        )
+        .unwrap();
+        let e = validate(&unknown, "bosun.toml").unwrap_err().to_string();
+        assert!(
+            e.contains("key `gates.judge.route`: `review` is not a configured route"),
+            "{e}"
+        );
+        let wide = parse_str(
+            "[llm.routes.review]\n[gates.judge]\nroute = \"review\"\nwarn_width = 3\n",
+            Path::new("bosun.toml"),
+        )
+        .unwrap();
+        let e = validate(&wide, "bosun.toml").unwrap_err().to_string();
+        assert!(e.contains("key `gates.judge.warn_width`"), "{e}");
     }
 
     #[test]
