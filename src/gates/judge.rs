@@ -272,7 +272,12 @@ pub fn weighted(answer: &Answer, logprobs: &[TokenLogprob]) -> ([f64; 5], usize)
             continue;
         }
         // The token holding the value's first byte; it must hold the whole value.
-        let k = starts.partition_point(|&s| s <= value.start()) - 1;
+        let Some(k) = starts
+            .partition_point(|&s| s <= value.start())
+            .checked_sub(1)
+        else {
+            continue;
+        };
         let (token, start) = (&logprobs[k], starts[k]);
         if value.end() > start + token.token.len() {
             continue;
@@ -509,11 +514,12 @@ async fn judge(cx: &GateContext<'_>, config: &JudgeGateConfig) -> GateResult {
         }
         Some(Miss::Cancelled) | None => {}
     }
-    if cut(&cx.diff.patch, config.max_diff_bytes).1 {
+    if let (shown, true) = cut(&cx.diff.patch, config.max_diff_bytes) {
         let _ = writeln!(
             details,
-            "the judge saw the first {} bytes of the diff",
-            config.max_diff_bytes
+            "the judge saw the first {} of {} bytes of the diff ([gates.judge] max_diff_bytes)",
+            shown.len(),
+            cx.diff.patch.len()
         );
     }
     result.details = details;
