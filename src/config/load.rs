@@ -697,6 +697,38 @@ mod tests {
     }
 
     #[test]
+    fn the_judge_is_a_name_a_dod_may_list_and_needs_a_known_route() {
+        let route = "[llm.providers.p]\nbase_url = \"http://127.0.0.1:1/v1\"\nmodel = \"m\"\n[llm.routes.review]\nchain = [\"p\"]\n";
+        let ok = &format!("{route}[gates.judge]\nroute = \"review\"\n[dod.code]\ngates = [\"diff\", \"judge\"]\n");
+        let config = parse_str(ok, Path::new("bosun.toml")).unwrap();
+        validate(&config, "bosun.toml").unwrap();
+        assert_eq!(config.gates.judge.route, "review");
+        assert!(
+            config.gates.commands.is_empty(),
+            "[gates.judge] is not a command gate"
+        );
+        assert_eq!(config.dod.code.gates, ["diff", "judge"]);
+
+        let unknown = parse_str(
+            "[gates.judge]\nroute = \"review\"\n",
+            Path::new("bosun.toml"),
+        )
+        .unwrap();
+        let e = validate(&unknown, "bosun.toml").unwrap_err().to_string();
+        assert!(
+            e.contains("key `gates.judge.route`: `review` is not a route"),
+            "{e}"
+        );
+        let wide = parse_str(
+            &format!("{route}[gates.judge]\nroute = \"review\"\nwarn_width = 3\n"),
+            Path::new("bosun.toml"),
+        )
+        .unwrap();
+        let e = validate(&wide, "bosun.toml").unwrap_err().to_string();
+        assert!(e.contains("key `gates.judge.warn_width`"), "{e}");
+    }
+
+    #[test]
     fn no_file_means_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let loaded = load(None, dir.path(), Vec::new()).unwrap();

@@ -1,12 +1,14 @@
 //! Quality gates: checks that score every run's change before the operator sees it. The
 //! built-in `diff` gate is a pure function of the diff; command gates run a shell command in
-//! the run's worktree and read test counts from its output. [`run_pipeline`] runs them in
-//! order (cheap first) and stops at a failing required gate when `fail_fast` is set.
+//! the run's worktree and read test counts from its output; the `judge` gate asks a model to
+//! score the change. [`run_pipeline`] runs them in order (cheap first, the judge last) and
+//! stops at a failing required gate when `fail_fast` is set.
 
 pub mod base;
 pub mod command;
 pub mod diff;
 pub mod dod;
+pub mod judge;
 pub mod policy;
 pub mod semantic;
 pub mod summary;
@@ -25,7 +27,8 @@ use crate::model::{Annotation, GateResult, Task, TaskType, Verdict};
 /// Gates every change goes through, whatever its type.
 pub const ALWAYS_ON: &[&str] = &["diff", "syntax", "semantic"];
 
-/// Built-in Definition-of-Done checks a `[dod.TYPE]` list may name (besides `diff`).
+/// Built-in Definition-of-Done checks a `[dod.TYPE]` list may name (besides `diff`). `judge`
+/// is configured by the fixed `[gates.judge]` table and runs only when it names a route.
 pub const BUILT_IN_CHECKS: &[&str] = &[
     "docs_only",
     "links",
@@ -34,6 +37,7 @@ pub const BUILT_IN_CHECKS: &[&str] = &[
     "parses",
     "tests_added",
     "api_unchanged",
+    judge::NAME,
 ];
 
 /// Command gate names the default Definitions of Done use; when not configured they are left
@@ -109,12 +113,14 @@ impl Gate for DiffGate {
 
 /// The gates a task of type `task_type` goes through, in running order: `diff`; the built-in
 /// checks its Definition of Done names; the command gates that apply to it, in name order;
-/// `tests_added` last (it reads the `test` gate's counts).
+/// `tests_added` (it reads the `test` gate's counts); `judge` last (the only one that costs
+/// money, so a failing required gate before it spares the call).
 ///
-/// A command gate applies when its `applies_to` lists the type; with no `applies_to`, when the
-/// type's `[dod.TYPE]` names it or no Definition of Done names it at all (a custom gate runs
-/// everywhere). A name the Definition of Done lists that is not configured (`build` in a
-/// project without a build command) is left out.
+/// A command gate, or the judge, applies when its `applies_to` lists the type; with no
+/// `applies_to`, when the type's `[dod.TYPE]` names it or no Definition of Done names it at
+/// all (a custom gate runs everywhere). A name the Definition of Done lists that is not
+/// configured (`build` in a project without a build command, `judge` without a route) is left
+/// out.
 pub fn for_task(
     gates: &GatesConfig,
     dod: &DodConfig,
@@ -127,10 +133,19 @@ pub fn for_task(
         Box::new(semantic::SemanticGate),
     ];
     let mut last: Vec<Box<dyn Gate>> = Vec::new();
+    let applies = |name: &str, applies_to: &[TaskType]| {
+        if applies_to.is_empty() {
+            wanted.iter().any(|w| w == name) || !dod.mentions(name)
+        } else {
+            applies_to.contains(&task_type)
+        }
+    };
     for name in wanted {
         match name.as_str() {
             "tests_added" => last.push(Box::new(TestsAdded)),
             "api_unchanged" => pipeline.push(Box::new(semantic::ApiUnchanged)),
+            // Placed after the command gates below.
+            judge::NAME => {}
             other => {
                 if let Some(gate) = built_in(other, &dod.docs_paths)? {
                     pipeline.push(gate);
@@ -139,16 +154,14 @@ pub fn for_task(
         }
     }
     for (name, gate) in &gates.commands {
-        let applies = if gate.applies_to.is_empty() {
-            wanted.contains(name) || !dod.mentions(name)
-        } else {
-            gate.applies_to.contains(&task_type)
-        };
-        if applies {
+        if applies(name, &gate.applies_to) {
             pipeline.push(Box::new(command::CommandGate::new(name, gate)));
         }
     }
     pipeline.extend(last);
+    if !gates.judge.route.trim().is_empty() && applies(judge::NAME, &gates.judge.applies_to) {
+        pipeline.push(Box::new(judge::JudgeGate::new(&gates.judge)));
+    }
     Ok(pipeline)
 }
 
@@ -341,6 +354,47 @@ mod tests {
         );
     }
 
+    #[test]
+    fn the_judge_runs_last_where_it_applies_and_only_with_a_route() {
+        let mut config = Config::default();
+        config.gates.commands.insert("test".into(), command(&[]));
+        let pick =
+            |config: &Config, t| names(&for_task(&config.gates, &config.dod, t).unwrap()).join(" ");
+        assert!(
+            !pick(&config, TaskType::Code).contains("judge"),
+            "no route, no judge"
+        );
+        config.dod.code.gates.push("judge".into());
+        assert!(
+            !pick(&config, TaskType::Code).contains("judge"),
+            "no route, no judge"
+        );
+
+        config.gates.judge.route = "judge".into();
+        // Named by the code DoD only: judged there, not elsewhere.
+        assert_eq!(
+            pick(&config, TaskType::Code),
+            "diff syntax semantic test judge"
+        );
+        assert_eq!(
+            pick(&config, TaskType::Test),
+            "diff syntax semantic test tests_added"
+        );
+        // Named by no DoD: every type is judged, after tests_added.
+        config.dod.code = Config::default().dod.code;
+        assert_eq!(
+            pick(&config, TaskType::Test),
+            "diff syntax semantic test tests_added judge"
+        );
+        // applies_to decides when given.
+        config.gates.judge.applies_to = vec![TaskType::Docs];
+        assert!(!pick(&config, TaskType::Code).contains("judge"));
+        assert!(pick(&config, TaskType::Docs).ends_with(" judge"));
+        let judge = for_task(&config.gates, &config.dod, TaskType::Docs).unwrap();
+        let judge = judge.last().unwrap();
+        assert_eq!((judge.required(), judge.weight()), (false, 1.0));
+    }
+
     fn test_gate(verdict: Verdict, base: Option<(u64, u64)>, head: (u64, u64)) -> GateResult {
         let counts = |(passed, failed): (u64, u64)| summary::TestCounts {
             passed,
@@ -361,7 +415,7 @@ mod tests {
     #[test]
     fn built_in_names_are_the_dod_checks_and_tests_added() {
         let mut names: Vec<&str> = dod::Check::ALL.iter().map(|c| c.name()).collect();
-        names.extend(["tests_added", "api_unchanged"]);
+        names.extend(["tests_added", "api_unchanged", "judge"]);
         assert_eq!(names, BUILT_IN_CHECKS);
     }
 
