@@ -17,7 +17,7 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::executors::command::{AgentRun, ExitKind, OutputLine, run_agent};
+use crate::executors::command::{AgentRun, ExitKind, run_agent};
 use crate::executors::presets::OutputFormat;
 use crate::llm::Tool;
 
@@ -32,6 +32,10 @@ const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
 
 /// How much of a file's start is looked at to tell text from binary (git looks at 8000).
 const BINARY_SNIFF_BYTES: usize = 8000;
+
+/// Most output of one `run` command kept on disk while it runs; past it only the start is
+/// shown (far more than any test run prints).
+const MAX_COMMAND_LOG_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Longest matching line `search` shows, in bytes.
 const SEARCH_LINE_BYTES: usize = 240;
@@ -879,9 +883,8 @@ pub fn check_command(command: &str, allowed: &[String]) -> Result<(), ToolError>
         return Err(ToolError::Refused("the command is empty".to_string()));
     }
     if let Some(bad) = SHELL_METACHARACTERS.iter().find(|m| command.contains(**m)) {
-        let shown = bad.escape_debug();
         return Err(ToolError::Refused(format!(
-            "refused: the command contains `{shown}`; run one allowed command at a time, without chaining, pipes, redirections or substitutions"
+            "refused: the command contains {bad:?}; run one allowed command at a time, without chaining, pipes, redirections or substitutions"
         )));
     }
     if allowed.is_empty() {
@@ -938,25 +941,25 @@ pub async fn run_command(
         .prefix("agent-run-")
         .tempdir_in(&limits.scratch)
         .map_err(|e| ToolError::Command(format!("cannot make a scratch directory: {e}")))?;
+    let log_path = scratch.path().join("output.log");
     let run = AgentRun {
         argv: vec!["sh".into(), "-c".into(), command.trim().to_string()],
         env: limits.env.clone(),
         cwd: root.to_path_buf(),
         timeout: limits.timeout,
-        log_path: scratch.path().join("output.log"),
-        // The output is collected from the line channel; the runner's log is not needed.
-        max_log_bytes: 0,
+        log_path: log_path.clone(),
+        max_log_bytes: MAX_COMMAND_LOG_BYTES,
         format: OutputFormat::Plain,
     };
-    // Large enough that the collector, polled alongside the runner, never lets it fill.
-    let (lines_tx, lines_rx) = mpsc::channel(4096);
+    // The output is read back from the runner's log, which has every line: its line channel
+    // drops lines when the reader lags, and a fast command outruns any reader polled
+    // alongside the runner. Nobody listens to either channel.
+    let (lines_tx, lines_rx) = mpsc::channel(1);
     let (progress_tx, progress_rx) = mpsc::channel(1);
-    drop(progress_rx);
-    let (outcome, output) = tokio::join!(
-        run_agent(&run, |_| {}, lines_tx, progress_tx, cancel.clone()),
-        collect(lines_rx, limits.max_output),
-    );
-    let outcome = outcome.map_err(|e| ToolError::Command(e.to_string()))?;
+    drop((lines_rx, progress_rx));
+    let outcome = run_agent(&run, |_| {}, lines_tx, progress_tx, cancel.clone())
+        .await
+        .map_err(|e| ToolError::Command(e.to_string()))?;
     let status = match outcome.exit {
         ExitKind::Exited(code) => format!("exit status {code}"),
         ExitKind::Signaled(signal) => format!("killed by signal {signal}"),
@@ -966,6 +969,12 @@ pub async fn run_command(
         ),
         ExitKind::Cancelled => return Ok(CommandAnswer::Cancelled),
     };
+    let max = limits.max_output;
+    let output = tokio::task::spawn_blocking(move || head_and_tail(&log_path, max))
+        .await
+        .map_err(|e| ToolError::Command(format!("reading its output failed: {e}")))?
+        .map_err(|e| ToolError::Command(format!("cannot read its output: {e}")))?;
+    drop(scratch);
     Ok(CommandAnswer::Done(if output.is_empty() {
         format!("{status} (no output)")
     } else {
@@ -973,16 +982,37 @@ pub async fn run_command(
     }))
 }
 
-/// Gathers a command's output lines, keeping about `max` bytes: the start and the end (where
-/// test failures and their summary are) with a note of how many lines were left out between.
-async fn collect(mut rx: mpsc::Receiver<OutputLine>, max: usize) -> String {
+/// The output in the runner's log at `path`, about `max` bytes of it: the start and the end
+/// (where test failures and their summary are), with a note of how many lines were left out
+/// between. The runner's own `[bosun] …` notes and stderr marks are taken out, so the model
+/// sees what a terminal would show.
+fn head_and_tail(path: &Path, max: usize) -> std::io::Result<String> {
+    use std::io::BufRead;
     let half = max / 2;
+    let mut reader = std::io::BufReader::new(std::fs::File::open(path)?);
     let mut head = String::new();
     let mut tail: VecDeque<String> = VecDeque::new();
     let mut tail_bytes = 0;
     let mut omitted = 0usize;
-    while let Some(line) = rx.recv().await {
-        let mut text = line.text;
+    let mut bytes = Vec::new();
+    loop {
+        bytes.clear();
+        if reader.read_until(b'\n', &mut bytes)? == 0 {
+            break;
+        }
+        let line = String::from_utf8_lossy(&bytes);
+        let line = line.trim_end_matches('\n');
+        if line.starts_with("[bosun] ") {
+            // The runner's notes (exit code, log cap), not the command's output.
+            if line.starts_with("[bosun] log truncated") {
+                tail.push_back(format!(
+                    "[output past {} MiB was not kept]",
+                    MAX_COMMAND_LOG_BYTES >> 20
+                ));
+            }
+            continue;
+        }
+        let mut text = line.strip_prefix("[stderr] ").unwrap_or(line).to_string();
         if text.len() > half {
             text.truncate(text.floor_char_boundary(half.saturating_sub(4)));
             text.push('…');
@@ -1009,5 +1039,501 @@ async fn collect(mut rx: mpsc::Receiver<OutputLine>, max: usize) -> String {
         out.push_str(&line);
         out.push('\n');
     }
-    out
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A worktree with these files (parents created).
+    fn tree(files: &[(&str, &str)]) -> (tempfile::TempDir, Workspace) {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, content) in files {
+            let full = dir.path().join(path);
+            std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+            std::fs::write(full, content).unwrap();
+        }
+        let ws = Workspace::new(dir.path(), 16 * 1024).unwrap();
+        (dir, ws)
+    }
+
+    fn file(call: FileCall, ws: &Workspace) -> Result<String, ToolError> {
+        ws.call(&call)
+    }
+
+    fn list(ws: &Workspace, path: Option<&str>, max: Option<usize>) -> String {
+        file(
+            FileCall::ListFiles {
+                path: path.map(String::from),
+                max,
+            },
+            ws,
+        )
+        .unwrap()
+    }
+
+    fn read(
+        ws: &Workspace,
+        path: &str,
+        s: Option<usize>,
+        e: Option<usize>,
+    ) -> Result<String, ToolError> {
+        file(
+            FileCall::ReadFile {
+                path: path.into(),
+                start_line: s,
+                end_line: e,
+            },
+            ws,
+        )
+    }
+
+    fn edit(ws: &Workspace, path: &str, search: &str, replace: &str) -> Result<String, ToolError> {
+        file(
+            FileCall::EditFile {
+                path: path.into(),
+                search: search.into(),
+                replace: replace.into(),
+            },
+            ws,
+        )
+    }
+
+    fn search(
+        ws: &Workspace,
+        pattern: &str,
+        path: Option<&str>,
+        max: Option<usize>,
+    ) -> Result<String, ToolError> {
+        file(
+            FileCall::Search {
+                pattern: pattern.into(),
+                path: path.map(String::from),
+                max,
+            },
+            ws,
+        )
+    }
+
+    #[test]
+    fn paths_outside_the_worktree_or_into_git_are_refused() {
+        let (dir, ws) = tree(&[("src/lib.rs", "x\n"), (".git/config", "[core]\n")]);
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret"), "s3cret\n").unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("escape")).unwrap();
+        std::os::unix::fs::symlink(outside.path().join("secret"), dir.path().join("link")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join(".git"), dir.path().join("gitlink")).unwrap();
+        std::os::unix::fs::symlink("/nonexistent/x", dir.path().join("dangling")).unwrap();
+        let abs = outside.path().join("secret").display().to_string();
+        for (path, why) in [
+            (abs.as_str(), "is absolute"),
+            ("../x", "goes up with `..`"),
+            ("src/../../x", "goes up with `..`"),
+            (".git/config", "inside .git"),
+            ("src/.git", "inside .git"),
+            ("escape/secret", "outside the worktree"),
+            ("link", "outside the worktree"),
+            ("escape/new/file", "outside the worktree"),
+            ("gitlink/config", "into .git"),
+            ("dangling", "does not exist"),
+        ] {
+            let err = ws.resolve(path).unwrap_err().to_string();
+            assert!(err.contains(why), "{path}: {err}");
+        }
+        // Through every tool, not just resolve: nothing outside is read or written.
+        assert!(
+            read(&ws, "link", None, None)
+                .unwrap_err()
+                .to_string()
+                .contains("outside")
+        );
+        let written = file(
+            FileCall::WriteFile {
+                path: "escape/planted".into(),
+                content: "x".into(),
+            },
+            &ws,
+        );
+        assert!(written.is_err());
+        assert!(!outside.path().join("planted").exists());
+        // Paths that do not exist yet, inside the worktree, are fine.
+        assert_eq!(
+            ws.resolve("src/new/mod.rs").unwrap(),
+            ws.root().join("src/new/mod.rs")
+        );
+        assert_eq!(ws.resolve("").unwrap(), ws.root());
+    }
+
+    #[test]
+    fn list_files_is_sorted_skips_ignored_files_and_git_and_is_capped() {
+        let (_dir, ws) = tree(&[
+            (".gitignore", "target/\n*.log\nsrc/generated.rs\n"),
+            (".git/HEAD", "ref: refs/heads/main\n"),
+            (".github/ci.yml", "on: push\n"),
+            ("src/b.rs", ""),
+            ("src/a.rs", ""),
+            ("src/generated.rs", ""),
+            ("src/deep/c.rs", ""),
+            ("target/debug/bosun", ""),
+            ("debug.log", ""),
+            ("README.md", ""),
+        ]);
+        let all = list(&ws, None, None);
+        assert_eq!(
+            all,
+            "6 files under .:\n.github/ci.yml\n.gitignore\nREADME.md\nsrc/a.rs\nsrc/b.rs\nsrc/deep/c.rs\n"
+        );
+        // A subdirectory still honours the root's .gitignore.
+        assert_eq!(
+            list(&ws, Some("src"), None),
+            "3 files under src:\nsrc/a.rs\nsrc/b.rs\nsrc/deep/c.rs\n"
+        );
+        let capped = list(&ws, None, Some(2));
+        assert!(
+            capped.ends_with(
+                ".github/ci.yml\n.gitignore\n[4 more not shown; list a subdirectory with `path`]\n"
+            ),
+            "{capped}"
+        );
+        let missing = file(
+            FileCall::ListFiles {
+                path: Some("nope".into()),
+                max: None,
+            },
+            &ws,
+        );
+        assert!(matches!(missing, Err(ToolError::NotFound(p)) if p == "nope"));
+    }
+
+    #[test]
+    fn read_file_numbers_lines_reads_ranges_and_says_how_to_read_on() {
+        let text: String = (1..=10).map(|n| format!("line {n}\n")).collect();
+        let long: String = (1..=400).map(|n| format!("row number {n:04}\n")).collect();
+        let (_dir, ws) = tree(&[("a.txt", &text), ("long.txt", &long), ("bin.dat", "a\0b")]);
+        assert_eq!(
+            read(&ws, "a.txt", Some(3), Some(5)).unwrap(),
+            "a.txt: lines 3-5 of 10\n     3  line 3\n     4  line 4\n     5  line 5\n"
+        );
+        let tail = read(&ws, "a.txt", Some(9), Some(99)).unwrap();
+        assert!(tail.starts_with("a.txt: lines 9-10 of 10\n"), "{tail}");
+        let err = read(&ws, "a.txt", Some(11), None).unwrap_err().to_string();
+        assert_eq!(err, "a.txt has 10 lines; start_line 11 is past its end");
+        assert!(read(&ws, "a.txt", Some(5), Some(2)).is_err());
+        assert!(matches!(
+            read(&ws, "bin.dat", None, None),
+            Err(ToolError::NotText(_))
+        ));
+        assert!(matches!(
+            read(&ws, "nope.rs", None, None),
+            Err(ToolError::NotFound(_))
+        ));
+
+        let small = Workspace::new(ws.root(), 1024).unwrap();
+        let cut = read(&small, "long.txt", None, None).unwrap();
+        assert!(cut.len() <= 1024, "{} bytes", cut.len());
+        let last = cut.lines().rev().nth(1).unwrap();
+        let shown: usize = last.split_whitespace().next().unwrap().parse().unwrap();
+        assert!(
+            cut.starts_with(&format!("long.txt: lines 1-{shown} of 400\n")),
+            "{cut}"
+        );
+        assert!(
+            cut.ends_with(&format!(
+                "call read_file with start_line {} to read on]\n",
+                shown + 1
+            )),
+            "{cut}"
+        );
+        let next = read(&small, "long.txt", Some(shown + 1), None).unwrap();
+        assert!(next.contains(&format!("row number {:04}", shown + 1)));
+    }
+
+    #[test]
+    fn search_reports_path_line_text_skips_ignored_and_binary_files() {
+        let (_dir, ws) = tree(&[
+            (".gitignore", "vendor/\n"),
+            ("src/a.rs", "fn alpha() {}\nfn beta() {}\n"),
+            ("src/b.rs", "// nothing\nfn alpha_two() {}\n"),
+            ("vendor/c.rs", "fn alpha() {}\n"),
+            ("blob.bin", "fn alpha\0"),
+        ]);
+        assert_eq!(
+            search(&ws, r"fn alpha\w*", None, None).unwrap(),
+            "2 matching lines in 2 files:\nsrc/a.rs:1: fn alpha() {}\nsrc/b.rs:2: fn alpha_two() {}\n"
+        );
+        assert_eq!(
+            search(&ws, "alpha", Some("src/b.rs"), None).unwrap(),
+            "1 matching lines in 1 files:\nsrc/b.rs:2: fn alpha_two() {}\n"
+        );
+        let capped = search(&ws, "fn", None, Some(1)).unwrap();
+        assert!(
+            capped.starts_with("the first 1 matching lines (there are more"),
+            "{capped}"
+        );
+        assert_eq!(
+            search(&ws, "zeta", None, None).unwrap(),
+            "no matches for /zeta/ in ."
+        );
+        assert!(matches!(
+            search(&ws, "fn (", None, None),
+            Err(ToolError::Pattern(_))
+        ));
+    }
+
+    #[test]
+    fn write_file_creates_parent_directories() {
+        let (dir, ws) = tree(&[("old.txt", "old\n")]);
+        let made = file(
+            FileCall::WriteFile {
+                path: "a/b/c.txt".into(),
+                content: "one\ntwo\n".into(),
+            },
+            &ws,
+        )
+        .unwrap();
+        assert_eq!(made, "created a/b/c.txt (2 lines, 8 bytes)");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("a/b/c.txt")).unwrap(),
+            "one\ntwo\n"
+        );
+        let replaced = file(
+            FileCall::WriteFile {
+                path: "old.txt".into(),
+                content: "new\n".into(),
+            },
+            &ws,
+        )
+        .unwrap();
+        assert!(replaced.starts_with("replaced old.txt"));
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("old.txt")).unwrap(),
+            "new\n"
+        );
+        let onto_dir = file(
+            FileCall::WriteFile {
+                path: "a".into(),
+                content: String::new(),
+            },
+            &ws,
+        );
+        assert!(matches!(onto_dir, Err(ToolError::IsDirectory(_))));
+    }
+
+    #[test]
+    fn edit_file_replaces_one_exact_match_and_explains_misses() {
+        let text = "fn a() {\n    let x = 1;\n}\nfn b() {\n    let x = 1;\n}\n";
+        let (dir, ws) = tree(&[("src/lib.rs", text)]);
+        let path = dir.path().join("src/lib.rs");
+
+        let twice = edit(&ws, "src/lib.rs", "let x = 1;", "let x = 2;").unwrap_err();
+        assert_eq!(
+            twice.to_string(),
+            "the search text occurs 2 times in `src/lib.rs` (at lines 2, 5); include more of the surrounding lines so it matches exactly once"
+        );
+        let indented = edit(&ws, "src/lib.rs", "fn b() {\nlet x = 1;", "")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            indented.starts_with("the search text was not found in `src/lib.rs`."),
+            "{indented}"
+        );
+        assert!(
+            indented.contains("first line, ignoring indentation, is at line 4"),
+            "{indented}"
+        );
+        let numbered = edit(&ws, "src/lib.rs", "     2      let x = 1;", "")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            numbered.contains("line number from read_file"),
+            "{numbered}"
+        );
+        let absent = edit(&ws, "src/lib.rs", "fn zeta()", "")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            absent.contains("Not even its first line (`fn zeta()`)"),
+            "{absent}"
+        );
+        assert!(edit(&ws, "src/lib.rs", "", "x").is_err());
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            text,
+            "failed edits change nothing"
+        );
+
+        let done = edit(
+            &ws,
+            "src/lib.rs",
+            "fn b() {\n    let x = 1;",
+            "fn b() {\n    let x = 2;",
+        )
+        .unwrap();
+        assert_eq!(done, "edited src/lib.rs: lines 4-5 replaced by 2 lines");
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "fn a() {\n    let x = 1;\n}\nfn b() {\n    let x = 2;\n}\n"
+        );
+    }
+
+    #[test]
+    fn tool_arguments_are_checked_with_a_useful_message() {
+        let err = Call::parse("read_file", "{\"path\": ")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("the arguments of `read_file` are not valid: EOF"),
+            "{err}"
+        );
+        assert!(
+            err.ends_with(r#"like {"path": "src/lib.rs", "start_line": 1, "end_line": 80}"#),
+            "{err}"
+        );
+        let err = Call::parse("edit_file", r#"{"path": "a", "replace": "b"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("missing field `search`"), "{err}");
+        assert!(
+            matches!(Call::parse("rm_rf", "{}"), Err(ToolError::UnknownTool(n)) if n == "rm_rf")
+        );
+        assert_eq!(
+            Call::parse("list_files", "").unwrap(),
+            Call::File(FileCall::ListFiles {
+                path: None,
+                max: None
+            })
+        );
+        let names: Vec<String> = definitions().into_iter().map(|t| t.name).collect();
+        assert_eq!(
+            names,
+            [
+                "list_files",
+                "read_file",
+                "search",
+                "write_file",
+                "edit_file",
+                "run",
+                "finish"
+            ]
+        );
+    }
+
+    #[test]
+    fn only_allowed_commands_without_chaining_may_run() {
+        let allowed = vec!["cargo test".to_string(), "make".to_string()];
+        for ok in [
+            "cargo test",
+            "cargo test --lib parser",
+            "  cargo   test  ",
+            "make",
+            "make check",
+        ] {
+            assert!(check_command(ok, &allowed).is_ok(), "{ok}");
+        }
+        for (bad, why) in [
+            ("cargo test; rm -rf x", "contains \";\""),
+            ("cargo test && rm x", "contains \"&\""),
+            ("cargo test | tee out", "contains \"|\""),
+            ("cargo test > src/lib.rs", "contains \">\""),
+            ("cargo test < in", "contains \"<\""),
+            ("cargo test $(rm x)", "contains \"$(\""),
+            ("cargo test `rm x`", "contains \"`\""),
+            ("cargo test\nrm x", "contains \"\\n\""),
+            ("cargo testing", "is not allowed"),
+            ("cargo build", "is not allowed"),
+            ("rm -rf /", "is not allowed"),
+            ("", "empty"),
+        ] {
+            let err = check_command(bad, &allowed).unwrap_err().to_string();
+            assert!(err.contains(why), "{bad:?}: {err}");
+        }
+        let none = check_command("make", &[]).unwrap_err().to_string();
+        assert!(none.contains("allowed_commands is empty"), "{none}");
+    }
+
+    fn limits(dir: &Path, timeout: Duration, max_output: usize) -> CommandLimits {
+        CommandLimits {
+            timeout,
+            max_output,
+            env: vec![("BOSUN_AGENT_TEST".into(), "from-spec".into())],
+            scratch: dir.to_path_buf(),
+        }
+    }
+
+    #[tokio::test]
+    async fn run_answers_exit_status_and_output_in_the_worktree() {
+        let (dir, ws) = tree(&[("here.txt", "")]);
+        let scratch = tempfile::tempdir().unwrap();
+        let cancel = CancellationToken::new();
+        let answer = run_command(
+            ws.root(),
+            "ls; echo \"$BOSUN_AGENT_TEST\"; echo oops >&2; exit 3",
+            &limits(scratch.path(), Duration::from_secs(20), 4096),
+            &cancel,
+        )
+        .await
+        .unwrap();
+        let CommandAnswer::Done(text) = answer else {
+            panic!("cancelled")
+        };
+        assert!(text.starts_with("exit status 3\n"), "{text}");
+        for line in ["here.txt", "from-spec", "oops"] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "{line} missing from {text}"
+            );
+        }
+        assert_eq!(
+            std::fs::read_dir(scratch.path()).unwrap().count(),
+            0,
+            "scratch left behind"
+        );
+        drop(dir);
+    }
+
+    #[tokio::test]
+    async fn run_keeps_the_start_and_end_of_long_output() {
+        let (_dir, ws) = tree(&[]);
+        let scratch = tempfile::tempdir().unwrap();
+        let answer = run_command(
+            ws.root(),
+            "seq 1 20000",
+            &limits(scratch.path(), Duration::from_secs(20), 1000),
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+        let CommandAnswer::Done(text) = answer else {
+            panic!("cancelled")
+        };
+        assert!(text.len() < 1100, "{} bytes", text.len());
+        assert!(text.starts_with("exit status 0\n1\n2\n3\n"), "{text}");
+        assert!(text.ends_with("19999\n20000\n"), "{text}");
+        assert!(text.contains(" lines left out …]"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn run_kills_a_command_past_its_timeout() {
+        let (_dir, ws) = tree(&[]);
+        let scratch = tempfile::tempdir().unwrap();
+        let started = std::time::Instant::now();
+        let answer = run_command(
+            ws.root(),
+            "echo before; sleep 30",
+            &limits(scratch.path(), Duration::from_millis(300), 4096),
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(
+            answer,
+            CommandAnswer::Done("timed out after 300ms; the command was killed\nbefore\n".into())
+        );
+    }
 }
