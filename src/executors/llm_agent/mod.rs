@@ -390,3 +390,537 @@ async fn run_tool(
         Err(error) => Some(format!("error: {error}")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::config::BudgetConfig;
+    use crate::llm::{ChatFuture, ChatResponse, Ledger, TokenUsage, ToolCall};
+
+    /// One scripted answer of [`Script`].
+    enum Step {
+        Answer(ChatResponse),
+        Fail(LlmError),
+        /// Never answers (to cancel a run mid-call).
+        Hang,
+    }
+
+    /// A model that answers from a script and remembers what it was asked; charges the
+    /// meter as the router does.
+    struct Script {
+        steps: Mutex<VecDeque<Step>>,
+        seen: Mutex<Vec<ChatRequest>>,
+    }
+
+    impl Script {
+        fn new(steps: Vec<Step>) -> Self {
+            Self {
+                steps: Mutex::new(steps.into()),
+                seen: Mutex::new(Vec::new()),
+            }
+        }
+
+        fn requests(&self) -> Vec<ChatRequest> {
+            self.seen.lock().unwrap().clone()
+        }
+    }
+
+    impl Chat for Script {
+        fn chat<'a>(
+            &'a self,
+            route: &'a str,
+            request: &'a ChatRequest,
+            meter: Option<&'a Meter>,
+        ) -> ChatFuture<'a> {
+            Box::pin(async move {
+                assert_eq!(route, "coder");
+                self.seen.lock().unwrap().push(request.clone());
+                let step = self.steps.lock().unwrap().pop_front();
+                match step {
+                    Some(Step::Answer(response)) => {
+                        if let Some(meter) = meter {
+                            meter.charge(response.usage, response.cost_usd);
+                        }
+                        Ok(response)
+                    }
+                    Some(Step::Fail(error)) => Err(error),
+                    Some(Step::Hang) => std::future::pending().await,
+                    None => panic!("the script ran out after {} calls", self.requests().len()),
+                }
+            })
+        }
+
+        fn has_route(&self, route: &str) -> bool {
+            route == "coder"
+        }
+    }
+
+    fn answer(message: Message, tokens: u64) -> Step {
+        Step::Answer(ChatResponse {
+            message,
+            finish_reason: None,
+            usage: TokenUsage {
+                input: tokens,
+                output: tokens / 10,
+            },
+            cost_usd: 0.001,
+            provider: "test".into(),
+            model: "scripted".into(),
+            logprobs: None,
+            cached: false,
+        })
+    }
+
+    /// An assistant turn calling tools `(name, arguments)`, ids `<turn>-<index>`.
+    fn calls(turn: &str, calls: &[(&str, &str)]) -> Step {
+        let message = Message {
+            role: Role::Assistant,
+            content: None,
+            tool_calls: calls
+                .iter()
+                .enumerate()
+                .map(|(i, (name, args))| ToolCall {
+                    id: format!("{turn}-{i}"),
+                    name: (*name).to_string(),
+                    arguments: (*args).to_string(),
+                })
+                .collect(),
+            tool_call_id: None,
+        };
+        answer(message, 100)
+    }
+
+    fn spec(allowed: &[&str]) -> AgentSpec {
+        AgentSpec {
+            route: "coder".into(),
+            allowed_commands: allowed.iter().map(|s| (*s).to_string()).collect(),
+            max_turns: 10,
+            max_tokens: 100_000,
+            command_timeout: Duration::from_secs(20),
+            max_tool_output: 16 * 1024,
+            env: Vec::new(),
+        }
+    }
+
+    struct Harness {
+        worktree: tempfile::TempDir,
+        runs: tempfile::TempDir,
+        meter: Meter,
+        lines: mpsc::Receiver<OutputLine>,
+        progress: mpsc::Receiver<AgentEvent>,
+        io: AgentIo,
+    }
+
+    impl Harness {
+        fn new(files: &[(&str, &str)]) -> Self {
+            let worktree = tempfile::tempdir().unwrap();
+            for (path, content) in files {
+                let full = worktree.path().join(path);
+                std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+                std::fs::write(full, content).unwrap();
+            }
+            let runs = tempfile::tempdir().unwrap();
+            let (lines_tx, lines) = mpsc::channel(1000);
+            let (progress_tx, progress) = mpsc::channel(1000);
+            let io = AgentIo {
+                lines: lines_tx,
+                progress: progress_tx,
+                log_path: runs.path().join("r1/agent.log"),
+                max_log_bytes: 1 << 20,
+                transcript_path: runs.path().join("r1/transcript.jsonl"),
+                cancel: CancellationToken::new(),
+            };
+            let meter = Meter::new(Ledger::new(BudgetConfig::default()), "r1", "t1");
+            Self {
+                worktree,
+                runs,
+                meter,
+                lines,
+                progress,
+                io,
+            }
+        }
+
+        async fn run(&self, script: &Script, spec: &AgentSpec) -> AgentOutcome {
+            let work = run(
+                script,
+                &self.meter,
+                spec,
+                self.worktree.path(),
+                "Make answer() return 42.",
+                self.io.clone(),
+            );
+            tokio::time::timeout(Duration::from_secs(30), work)
+                .await
+                .expect("the agent did not stop")
+                .unwrap()
+        }
+
+        fn transcript(&self) -> Vec<Message> {
+            read_transcript(&self.io.transcript_path)
+                .unwrap()
+                .into_iter()
+                .map(|e| e.message)
+                .collect()
+        }
+    }
+
+    fn drain<T>(rx: &mut mpsc::Receiver<T>) -> Vec<T> {
+        let mut out = Vec::new();
+        while let Ok(item) = rx.try_recv() {
+            out.push(item);
+        }
+        out
+    }
+
+    /// The text of the last message of the `n`th request (what the model saw last).
+    fn last_seen(script: &Script, n: usize) -> String {
+        let requests = script.requests();
+        let message = requests[n].messages.last().unwrap();
+        message.content.clone().unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn the_agent_reads_edits_runs_and_finishes() {
+        let mut h = Harness::new(&[("src/lib.rs", "pub fn answer() -> u32 {\n    41\n}\n")]);
+        let script = Script::new(vec![
+            calls("t1", &[("read_file", r#"{"path": "src/lib.rs"}"#)]),
+            calls(
+                "t2",
+                &[(
+                    "edit_file",
+                    r#"{"path": "src/lib.rs", "search": "    41\n", "replace": "    42\n"}"#,
+                )],
+            ),
+            calls("t3", &[("run", r#"{"command": "grep -n 42 src/lib.rs"}"#)]),
+            calls(
+                "t4",
+                &[("finish", r#"{"summary": "answer() now returns 42"}"#)],
+            ),
+        ]);
+        let outcome = h.run(&script, &spec(&["grep"])).await;
+
+        assert_eq!(
+            std::fs::read_to_string(h.worktree.path().join("src/lib.rs")).unwrap(),
+            "pub fn answer() -> u32 {\n    42\n}\n"
+        );
+        assert_eq!(outcome.exit, ExitKind::Exited(0));
+        assert_eq!(outcome.summary.as_deref(), Some("answer() now returns 42"));
+        assert_eq!(outcome.agent_error, None);
+        let usage = outcome.usage.unwrap();
+        assert_eq!((usage.input_tokens, usage.output_tokens), (400, 40));
+
+        // The model saw each tool's answer before its next turn.
+        assert_eq!(script.requests().len(), 4);
+        assert!(
+            last_seen(&script, 1).contains("     2      41"),
+            "{}",
+            last_seen(&script, 1)
+        );
+        assert_eq!(
+            last_seen(&script, 2),
+            "edited src/lib.rs: lines 2-2 replaced by 1 lines"
+        );
+        assert_eq!(last_seen(&script, 3), "exit status 0\n2:    42\n");
+        let first = &script.requests()[0];
+        assert_eq!(first.tools.len(), 7);
+        assert!(
+            first.messages[0]
+                .content
+                .as_deref()
+                .unwrap()
+                .contains("bosun's built-in coding agent")
+        );
+        assert!(
+            first.messages[0]
+                .content
+                .as_deref()
+                .unwrap()
+                .contains("allowed: grep")
+        );
+
+        // The transcript has every message, in order.
+        let transcript = h.transcript();
+        let roles: Vec<Role> = transcript.iter().map(|m| m.role).collect();
+        use Role::{Assistant as A, System as S, Tool as T, User as U};
+        assert_eq!(roles, [S, U, A, T, A, T, A, T, A, T]);
+        assert_eq!(
+            transcript[1].content.as_deref(),
+            Some("Make answer() return 42.")
+        );
+        assert_eq!(transcript[2].tool_calls[0].name, "read_file");
+        assert_eq!(transcript[7].tool_call_id.as_deref(), Some("t3-0"));
+        assert_eq!(
+            transcript[7].content.as_deref(),
+            Some("exit status 0\n2:    42\n")
+        );
+        assert_eq!(transcript[9].content.as_deref(), Some("finished"));
+
+        // The log view's rendering, in the log file and on the line channel.
+        let log = std::fs::read_to_string(&h.io.log_path).unwrap();
+        for expected in [
+            "user: Make answer() return 42.",
+            "▶ read_file src/lib.rs",
+            "◀ src/lib.rs: lines 1-3 of 3",
+            "▶ edit_file src/lib.rs",
+            "▶ run grep -n 42 src/lib.rs",
+            "◀ exit status 0",
+            "  2:    42",
+            "▶ finish",
+            "[bosun] the agent finished",
+        ] {
+            assert!(
+                log.lines().any(|l| l == expected),
+                "{expected:?} not in the log:\n{log}"
+            );
+        }
+        assert_eq!(outcome.log_bytes, log.len() as u64);
+        let shown: Vec<String> = drain(&mut h.lines).into_iter().map(|l| l.text).collect();
+        assert_eq!(shown, log.lines().collect::<Vec<_>>());
+        assert_eq!(
+            outcome.last_lines.last().unwrap(),
+            "[bosun] the agent finished"
+        );
+
+        let progress = drain(&mut h.progress);
+        for expected in [
+            "reading src/lib.rs",
+            "editing src/lib.rs",
+            "running grep -n 42 src/lib.rs",
+        ] {
+            assert!(
+                progress.contains(&AgentEvent::Progress(expected.into())),
+                "{expected} not in {progress:?}"
+            );
+        }
+        assert_eq!(
+            progress.last(),
+            Some(&AgentEvent::Final {
+                summary: "answer() now returns 42".into(),
+                is_error: false
+            })
+        );
+        drop(h.runs);
+    }
+
+    #[tokio::test]
+    async fn malformed_arguments_and_refusals_are_answers_the_model_sees() {
+        let h = Harness::new(&[("a.txt", "a\n")]);
+        let script = Script::new(vec![
+            calls(
+                "t1",
+                &[
+                    ("read_file", r#"{"path": "a.txt""#),
+                    ("delete_everything", "{}"),
+                    ("run", r#"{"command": "grep a a.txt; rm a.txt"}"#),
+                    ("read_file", r#"{"path": "../outside"}"#),
+                ],
+            ),
+            calls("t2", &[("finish", r#"{"summary": "gave up"}"#)]),
+        ]);
+        let outcome = h.run(&script, &spec(&["grep"])).await;
+        assert_eq!(outcome.summary.as_deref(), Some("gave up"));
+        let seen = &script.requests()[1].messages;
+        let answers: Vec<&str> = seen[seen.len() - 4..]
+            .iter()
+            .map(|m| m.content.as_deref().unwrap())
+            .collect();
+        assert!(
+            answers[0].starts_with("error: the arguments of `read_file` are not valid: EOF"),
+            "{}",
+            answers[0]
+        );
+        assert!(
+            answers[1].starts_with("error: there is no tool `delete_everything`"),
+            "{}",
+            answers[1]
+        );
+        assert!(
+            answers[2].starts_with("error: refused: the command contains \";\""),
+            "{}",
+            answers[2]
+        );
+        assert!(answers[3].contains("goes up with `..`"), "{}", answers[3]);
+        assert!(h.worktree.path().join("a.txt").exists());
+    }
+
+    #[tokio::test]
+    async fn the_run_stops_at_max_turns() {
+        let h = Harness::new(&[("a.txt", "a\n")]);
+        let script = Script::new(
+            (0..5)
+                .map(|i| calls(&format!("t{i}"), &[("list_files", "{}")]))
+                .collect(),
+        );
+        let outcome = h
+            .run(
+                &script,
+                &AgentSpec {
+                    max_turns: 3,
+                    ..spec(&[])
+                },
+            )
+            .await;
+        assert_eq!(script.requests().len(), 3);
+        assert_eq!(outcome.exit, ExitKind::Exited(0));
+        assert_eq!(outcome.summary, None);
+        let error = outcome.agent_error.unwrap();
+        assert!(
+            error.starts_with("the built-in agent did not finish within max_turns (3)"),
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_run_stops_at_max_tokens() {
+        let h = Harness::new(&[]);
+        let script = Script::new(
+            (0..5)
+                .map(|i| calls(&format!("t{i}"), &[("list_files", "{}")]))
+                .collect(),
+        );
+        // Each call uses 100 + 10 tokens: the third would start at 220 ≥ 200.
+        let outcome = h
+            .run(
+                &script,
+                &AgentSpec {
+                    max_tokens: 200,
+                    ..spec(&[])
+                },
+            )
+            .await;
+        assert_eq!(script.requests().len(), 2);
+        let error = outcome.agent_error.unwrap();
+        assert!(
+            error.contains("220 tokens, reaching max_tokens (200)"),
+            "{error}"
+        );
+        assert_eq!(outcome.usage.unwrap().input_tokens, 200);
+    }
+
+    #[tokio::test]
+    async fn a_budget_stop_and_a_model_error_end_the_run_with_their_message() {
+        let h = Harness::new(&[]);
+        let budget = "budget: this run would pass its $0.0100 limit ([budget] per_run_usd; spent so far $0.0100)";
+        let script = Script::new(vec![
+            calls("t1", &[("list_files", "{}")]),
+            Step::Fail(LlmError::Budget(budget.into())),
+        ]);
+        let outcome = h.run(&script, &spec(&[])).await;
+        assert_eq!(outcome.exit, ExitKind::Exited(0));
+        assert_eq!(outcome.agent_error.as_deref(), Some(budget));
+        let log = std::fs::read_to_string(&h.io.log_path).unwrap();
+        assert!(
+            log.ends_with(&format!("[bosun] the agent stopped: {budget}\n")),
+            "{log}"
+        );
+
+        let h = Harness::new(&[]);
+        let script = Script::new(vec![Step::Fail(LlmError::Status {
+            provider: "p".into(),
+            status: 401,
+            message: "bad key".into(),
+            retry_after: None,
+        })]);
+        let outcome = h.run(&script, &spec(&[])).await;
+        assert_eq!(
+            outcome.agent_error.as_deref(),
+            Some("model error: provider `p` answered HTTP 401: bad key")
+        );
+    }
+
+    #[tokio::test]
+    async fn prose_without_tools_is_nudged_once_then_taken_as_the_summary() {
+        let h = Harness::new(&[]);
+        let script = Script::new(vec![
+            answer(Message::assistant("I would change lib.rs."), 10),
+            calls("t2", &[("list_files", "{}")]),
+            answer(Message::assistant("Thinking."), 10),
+            answer(Message::assistant("Done: nothing needed changing."), 10),
+        ]);
+        let outcome = h.run(&script, &spec(&[])).await;
+        assert_eq!(script.requests().len(), 4);
+        assert_eq!(last_seen(&script, 1), NUDGE);
+        // A tool call in between resets the reminder.
+        assert_eq!(last_seen(&script, 3), NUDGE);
+        assert_eq!(
+            outcome.summary.as_deref(),
+            Some("Done: nothing needed changing.")
+        );
+        assert_eq!(outcome.agent_error, None);
+    }
+
+    #[tokio::test]
+    async fn cancelling_ends_a_waiting_model_call() {
+        let h = Harness::new(&[]);
+        let script = Script::new(vec![Step::Hang]);
+        let cancel = h.io.cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            cancel.cancel();
+        });
+        let outcome = h.run(&script, &spec(&[])).await;
+        assert_eq!(outcome.exit, ExitKind::Cancelled);
+        assert_eq!(outcome.agent_error, None);
+        let log = std::fs::read_to_string(&h.io.log_path).unwrap();
+        assert!(log.ends_with("[bosun] the agent was cancelled\n"), "{log}");
+    }
+
+    #[tokio::test]
+    async fn cancelling_kills_a_running_command() {
+        let h = Harness::new(&[]);
+        let script = Script::new(vec![calls("t1", &[("run", r#"{"command": "sleep 30"}"#)])]);
+        let cancel = h.io.cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            cancel.cancel();
+        });
+        let started = std::time::Instant::now();
+        let outcome = h.run(&script, &spec(&["sleep"])).await;
+        assert_eq!(outcome.exit, ExitKind::Cancelled);
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+        let progress = drain(&mut { h.progress });
+        assert!(progress.contains(&AgentEvent::Progress("running sleep 30".into())));
+    }
+
+    #[tokio::test]
+    async fn a_missing_worktree_is_a_setup_error() {
+        let h = Harness::new(&[]);
+        let script = Script::new(vec![]);
+        let gone = h.worktree.path().join("nope");
+        let result = run(&script, &h.meter, &spec(&[]), &gone, "x", h.io.clone()).await;
+        assert!(matches!(result, Err(ExecutorError::Spawn { .. })));
+        assert!(script.requests().is_empty());
+    }
+
+    #[test]
+    fn the_spec_comes_from_the_executor_config() {
+        let config = ExecutorConfig {
+            kind: crate::config::ExecutorKind::Llm,
+            route: "coder".into(),
+            allowed_commands: vec!["cargo test".into()],
+            command_timeout: "90s".into(),
+            ..ExecutorConfig::default()
+        };
+        let spec = AgentSpec::from_config(&config, vec![("K".into(), "V".into())]);
+        assert_eq!(
+            spec,
+            AgentSpec {
+                route: "coder".into(),
+                allowed_commands: vec!["cargo test".into()],
+                max_turns: 40,
+                max_tokens: 400_000,
+                command_timeout: Duration::from_secs(90),
+                max_tool_output: 16 * 1024,
+                env: vec![("K".into(), "V".into())],
+            }
+        );
+    }
+}

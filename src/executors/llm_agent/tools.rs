@@ -817,7 +817,8 @@ impl Workspace {
                     error,
                 })?;
                 let first = line_of(*at);
-                let old_last = first + search.matches('\n').count();
+                // A trailing newline ends the last replaced line; it does not start another.
+                let old_last = first + search.trim_end_matches('\n').matches('\n').count();
                 Ok(format!(
                     "edited {shown}: lines {first}-{old_last} replaced by {} lines",
                     replace.lines().count()
