@@ -171,17 +171,15 @@ pub async fn run(
         request.messages.push(message);
     }
 
-    let stop = converse(
+    let session = Session {
         chat,
         meter,
         spec,
-        &workspace,
-        &limits,
-        &io,
-        &mut request,
-        &mut transcript,
-    )
-    .await;
+        workspace: &workspace,
+        limits: &limits,
+        io: &io,
+    };
+    let stop = session.converse(&mut request, &mut transcript).await;
 
     let (exit, summary, agent_error) = match stop {
         Stop::Finished(summary) => {
@@ -230,134 +228,144 @@ pub async fn run(
     })
 }
 
-/// The turns of the conversation, until something ends it.
-#[allow(clippy::too_many_arguments)]
-async fn converse(
-    chat: &dyn Chat,
-    meter: &Meter,
-    spec: &AgentSpec,
-    workspace: &Workspace,
-    limits: &CommandLimits,
-    io: &AgentIo,
-    request: &mut ChatRequest,
-    transcript: &mut Transcript,
-) -> Stop {
-    let mut turns = 0u32;
-    let mut nudged = false;
-    loop {
-        if io.cancel.is_cancelled() {
-            return Stop::Cancelled;
-        }
-        let usage = meter.ledger.run_usage(&meter.run);
-        let used = usage.input_tokens + usage.output_tokens;
-        if used >= spec.max_tokens {
-            return Stop::Failed(format!(
-                "the built-in agent used {used} tokens, reaching max_tokens ({}); raise [executors.NAME] max_tokens or split the task",
-                spec.max_tokens
-            ));
-        }
-        if turns >= spec.max_turns {
-            return Stop::Failed(format!(
-                "the built-in agent did not finish within max_turns ({}); raise [executors.NAME] max_turns or split the task",
-                spec.max_turns
-            ));
-        }
-        turns += 1;
-        offer(
-            &io.progress,
-            AgentEvent::Progress(format!("thinking (turn {turns})")),
-        );
-        let answer = tokio::select! {
-            biased;
-            () = io.cancel.cancelled() => return Stop::Cancelled,
-            answer = chat.chat(&spec.route, request, Some(meter)) => answer,
-        };
-        let response = match answer {
-            Ok(response) => response,
-            Err(error) => {
-                return match error {
-                    LlmError::Budget(message) => Stop::Failed(message),
-                    LlmError::Cancelled if io.cancel.is_cancelled() => Stop::Cancelled,
-                    LlmError::UnknownRoute(_)
-                    | LlmError::MissingKey { .. }
-                    | LlmError::Status { .. }
-                    | LlmError::Transport { .. }
-                    | LlmError::Malformed { .. }
-                    | LlmError::Exhausted { .. }
-                    | LlmError::Cancelled => Stop::Failed(format!("model error: {error}")),
-                };
-            }
-        };
-        offer(
-            &io.progress,
-            AgentEvent::Usage(meter.ledger.run_usage(&meter.run)),
-        );
-        let mut message = response.message;
-        // Whatever the provider labelled it, it is the model's turn in the conversation.
-        message.role = Role::Assistant;
-        transcript.message(&message).await;
-        let calls = message.tool_calls.clone();
-        let text = message.content.clone().unwrap_or_default();
-        request.messages.push(message);
+/// What one run's turns work with.
+struct Session<'a> {
+    chat: &'a dyn Chat,
+    meter: &'a Meter,
+    spec: &'a AgentSpec,
+    workspace: &'a Workspace,
+    limits: &'a CommandLimits,
+    io: &'a AgentIo,
+}
 
-        if calls.is_empty() {
-            // A model that answers in prose may have forgotten its tools; one reminder, and if
-            // it answers in prose again its words are taken as its final summary (a model
-            // that is done but does not call finish should not burn the remaining turns).
-            if nudged {
-                return Stop::Finished(text.trim().to_string());
+impl Session<'_> {
+    /// The turns of the conversation, until something ends it.
+    async fn converse(&self, request: &mut ChatRequest, transcript: &mut Transcript) -> Stop {
+        let Self {
+            chat,
+            meter,
+            spec,
+            workspace,
+            limits,
+            io,
+        } = *self;
+        let mut turns = 0u32;
+        let mut nudged = false;
+        loop {
+            if io.cancel.is_cancelled() {
+                return Stop::Cancelled;
             }
-            nudged = true;
-            let nudge = Message::user(NUDGE);
-            transcript.message(&nudge).await;
-            request.messages.push(nudge);
-            continue;
-        }
-        nudged = false;
-
-        let mut finished: Option<String> = None;
-        for call in calls {
-            let answer = if finished.is_some() {
-                // Every call gets an answer so the transcript is a well-formed conversation.
-                "not run: finish was called before it".to_string()
-            } else {
-                match Call::parse(&call.name, &call.arguments) {
-                    Err(error) => format!("error: {error}"),
-                    Ok(parsed) => {
-                        offer(&io.progress, AgentEvent::Progress(parsed.progress()));
-                        match parsed {
-                            Call::Finish { summary } if summary.trim().is_empty() => {
-                                "error: the summary is empty; say what was done".to_string()
-                            }
-                            Call::Finish { summary } => {
-                                finished = Some(summary);
-                                "finished".to_string()
-                            }
-                            Call::Run { command } => {
-                                match run_tool(
-                                    workspace,
-                                    limits,
-                                    &spec.allowed_commands,
-                                    &command,
-                                    &io.cancel,
-                                )
-                                .await
-                                {
-                                    Some(answer) => answer,
-                                    None => return Stop::Cancelled,
-                                }
-                            }
-                            Call::File(file_call) => file_tool(workspace, file_call).await,
-                        }
-                    }
+            let usage = meter.ledger.run_usage(&meter.run);
+            let used = usage.input_tokens + usage.output_tokens;
+            if used >= spec.max_tokens {
+                return Stop::Failed(format!(
+                    "the built-in agent used {used} tokens, reaching max_tokens ({}); raise [executors.NAME] max_tokens or split the task",
+                    spec.max_tokens
+                ));
+            }
+            if turns >= spec.max_turns {
+                return Stop::Failed(format!(
+                    "the built-in agent did not finish within max_turns ({}); raise [executors.NAME] max_turns or split the task",
+                    spec.max_turns
+                ));
+            }
+            turns += 1;
+            offer(
+                &io.progress,
+                AgentEvent::Progress(format!("thinking (turn {turns})")),
+            );
+            let answer = tokio::select! {
+                biased;
+                () = io.cancel.cancelled() => return Stop::Cancelled,
+                answer = chat.chat(&spec.route, request, Some(meter)) => answer,
+            };
+            let response = match answer {
+                Ok(response) => response,
+                Err(error) => {
+                    return match error {
+                        LlmError::Budget(message) => Stop::Failed(message),
+                        LlmError::Cancelled if io.cancel.is_cancelled() => Stop::Cancelled,
+                        LlmError::UnknownRoute(_)
+                        | LlmError::MissingKey { .. }
+                        | LlmError::Status { .. }
+                        | LlmError::Transport { .. }
+                        | LlmError::Malformed { .. }
+                        | LlmError::Exhausted { .. }
+                        | LlmError::Cancelled => Stop::Failed(format!("model error: {error}")),
+                    };
                 }
             };
-            let reply = Message::tool(call.id, answer);
-            transcript.message(&reply).await;
-            request.messages.push(reply);
-        }
-        if let Some(summary) = finished {
-            return Stop::Finished(summary);
+            offer(
+                &io.progress,
+                AgentEvent::Usage(meter.ledger.run_usage(&meter.run)),
+            );
+            let mut message = response.message;
+            // Whatever the provider labelled it, it is the model's turn in the conversation.
+            message.role = Role::Assistant;
+            transcript.message(&message).await;
+            let calls = message.tool_calls.clone();
+            let text = message.content.clone().unwrap_or_default();
+            request.messages.push(message);
+
+            if calls.is_empty() {
+                // A model that answers in prose may have forgotten its tools; one reminder, and if
+                // it answers in prose again its words are taken as its final summary (a model
+                // that is done but does not call finish should not burn the remaining turns).
+                if nudged {
+                    return Stop::Finished(text.trim().to_string());
+                }
+                nudged = true;
+                let nudge = Message::user(NUDGE);
+                transcript.message(&nudge).await;
+                request.messages.push(nudge);
+                continue;
+            }
+            nudged = false;
+
+            let mut finished: Option<String> = None;
+            for call in calls {
+                let answer = if finished.is_some() {
+                    // Every call gets an answer so the transcript is a well-formed conversation.
+                    "not run: finish was called before it".to_string()
+                } else {
+                    match Call::parse(&call.name, &call.arguments) {
+                        Err(error) => format!("error: {error}"),
+                        Ok(parsed) => {
+                            offer(&io.progress, AgentEvent::Progress(parsed.progress()));
+                            match parsed {
+                                Call::Finish { summary } if summary.trim().is_empty() => {
+                                    "error: the summary is empty; say what was done".to_string()
+                                }
+                                Call::Finish { summary } => {
+                                    finished = Some(summary);
+                                    "finished".to_string()
+                                }
+                                Call::Run { command } => {
+                                    match run_tool(
+                                        workspace,
+                                        limits,
+                                        &spec.allowed_commands,
+                                        &command,
+                                        &io.cancel,
+                                    )
+                                    .await
+                                    {
+                                        Some(answer) => answer,
+                                        None => return Stop::Cancelled,
+                                    }
+                                }
+                                Call::File(file_call) => file_tool(workspace, file_call).await,
+                            }
+                        }
+                    }
+                };
+                let reply = Message::tool(call.id, answer);
+                transcript.message(&reply).await;
+                request.messages.push(reply);
+            }
+            if let Some(summary) = finished {
+                return Stop::Finished(summary);
+            }
         }
     }
 }
