@@ -8,6 +8,7 @@
 
 pub mod command;
 pub mod events;
+pub mod llm_agent;
 pub mod presets;
 
 pub use command::{
