@@ -699,7 +699,9 @@ mod tests {
     #[test]
     fn the_judge_is_a_name_a_dod_may_list_and_needs_a_known_route() {
         let route = "[llm.providers.p]\nbase_url = \"http://127.0.0.1:1/v1\"\nmodel = \"m\"\n[llm.routes.review]\nchain = [\"p\"]\n";
-        let ok = &format!("{route}[gates.judge]\nroute = \"review\"\n[dod.code]\ngates = [\"diff\", \"judge\"]\n");
+        let ok = &format!(
+            "{route}[gates.judge]\nroute = \"review\"\n[dod.code]\ngates = [\"diff\", \"judge\"]\n"
+        );
         let config = parse_str(ok, Path::new("bosun.toml")).unwrap();
         validate(&config, "bosun.toml").unwrap();
         assert_eq!(config.gates.judge.route, "review");

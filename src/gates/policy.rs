@@ -61,7 +61,12 @@ pub enum Verdict {
     Retry(String),
 }
 
-const ANNOTATION_WORDS: &[&str] = &["risk", "notice", "info"];
+const ANNOTATION_WORDS: &[&str] = &[
+    "risk",
+    "notice",
+    "info",
+    crate::orchestrator::JUDGE_UNCERTAIN,
+];
 
 /// Decides for a run whose required gates all passed.
 pub fn decide(config: &PolicyConfig, input: &PolicyInput<'_>) -> Verdict {

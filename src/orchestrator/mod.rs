@@ -90,6 +90,9 @@ pub struct Orchestrator {
     chat: Option<Arc<dyn crate::llm::Chat>>,
 }
 
+/// The policy marker of a run whose judge samples disagreed (interval wider than `warn_width`).
+pub const JUDGE_UNCERTAIN: &str = "judge_uncertain";
+
 /// Most characters of an agent's summary kept in a pattern.
 const SUMMARY_CHARS: usize = 300;
 
@@ -825,6 +828,13 @@ impl Orchestrator {
         let feedback = run.feedback.clone();
         let attempt = run.attempt;
         let prompt_task = task.clone();
+        let executor_env: Vec<(String, String)> = executor
+            .preset
+            .map(|p| p.env())
+            .unwrap_or_default()
+            .into_iter()
+            .chain(executor.env.clone())
+            .collect();
         let job = Job {
             run_id: run.id.clone(),
             task_id: task.id.0.clone(),
@@ -834,13 +844,7 @@ impl Orchestrator {
             branch: run.branch.clone(),
             target: self.target.clone(),
             argv: executor.argv(),
-            env: executor
-                .preset
-                .map(|p| p.env())
-                .unwrap_or_default()
-                .into_iter()
-                .chain(executor.env.clone())
-                .collect(),
+            env: executor_env.clone(),
             format: executor
                 .preset
                 .map_or(executors::OutputFormat::Plain, |p| p.output_format()),
@@ -866,6 +870,10 @@ impl Orchestrator {
             feedback,
             chat: self.chat.clone(),
             analyze_route: self.analyze_route(),
+            builtin: (executor.kind == crate::config::ExecutorKind::Llm).then(|| {
+                executors::llm_agent::AgentSpec::from_config(&executor, executor_env.clone())
+            }),
+            transcript_path: state.join("runs").join(&run.id.0).join("transcript.jsonl"),
             cancel,
             task: task.clone(),
             gates: self.config.gates.clone(),
@@ -1057,7 +1065,7 @@ impl Orchestrator {
                     .flat_map(|f| std::iter::once(f.path.clone()).chain(f.old_path.clone()))
                     .collect();
                 // Kinds and severities, as `require_operator_for` names them.
-                let annotations: Vec<String> = self
+                let mut annotations: Vec<String> = self
                     .runs
                     .get(&id)
                     .map(|r| {
@@ -1067,6 +1075,13 @@ impl Orchestrator {
                             .collect()
                     })
                     .unwrap_or_default();
+                // Judges that disagree can hold the run: `require_operator_for = ["judge_uncertain"]`.
+                if gates.iter().any(|g| {
+                    g.name == crate::gates::judge::NAME
+                        && crate::gates::judge::is_uncertain(g, self.config.gates.judge.warn_width)
+                }) {
+                    annotations.push(JUDGE_UNCERTAIN.to_string());
+                }
                 let verdict = policy::decide(
                     &self.config.policy,
                     &policy::PolicyInput {

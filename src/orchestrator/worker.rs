@@ -49,6 +49,10 @@ pub(crate) struct Job {
     pub chat: Option<std::sync::Arc<dyn crate::llm::Chat>>,
     /// `[llm] analyze_errors`: the route that summarizes the feedback.
     pub analyze_route: Option<String>,
+    /// Set for bosun's built-in agent (`type = "llm"`), which runs in-process instead of `argv`.
+    pub builtin: Option<executors::llm_agent::AgentSpec>,
+    /// Where the built-in agent's transcript goes.
+    pub transcript_path: PathBuf,
 }
 
 /// How to make the prompt once the worktree exists (references are read from it), given the
@@ -137,8 +141,7 @@ pub(crate) async fn work(
 
     let feedback = match (&job.feedback, &job.analyze_route, &job.chat) {
         (Some(report), Some(route), Some(chat)) => {
-            match super::prompt::analyze_failures(chat.as_ref(), route, &job.meter, report).await
-            {
+            match super::prompt::analyze_failures(chat.as_ref(), route, &job.meter, report).await {
                 Ok(analysis) => Some(analysis),
                 Err(e) => {
                     let _ = updates.send(Update::Note {
@@ -251,19 +254,41 @@ pub(crate) async fn work(
     });
     let started_updates = updates.clone();
     let started_id = id.clone();
-    let result = executors::run_agent(
-        &run,
-        move |pgid| {
-            let _ = started_updates.send(Update::Started {
-                run_id: started_id,
-                pgid,
-            });
-        },
-        line_tx,
-        progress_tx,
-        agent_cancel,
-    )
-    .await;
+    let result = match (&job.builtin, &job.chat) {
+        (Some(spec), Some(chat)) => {
+            let io = executors::llm_agent::AgentIo {
+                lines: line_tx,
+                progress: progress_tx,
+                log_path: job.log_path.clone(),
+                max_log_bytes: job.max_log_bytes,
+                transcript_path: job.transcript_path.clone(),
+                cancel: agent_cancel,
+            };
+            executors::llm_agent::run(chat.as_ref(), &job.meter, spec, &worktree.path, &prompt, io)
+                .await
+        }
+        (Some(_), None) => {
+            return failed(
+                "the built-in agent needs a model: add [llm.providers.NAME] and [llm.routes.NAME] to bosun.toml".into(),
+                None,
+            );
+        }
+        (None, _) => {
+            executors::run_agent(
+                &run,
+                move |pgid| {
+                    let _ = started_updates.send(Update::Started {
+                        run_id: started_id,
+                        pgid,
+                    });
+                },
+                line_tx,
+                progress_tx,
+                agent_cancel,
+            )
+            .await
+        }
+    };
     let _ = forwarder.await;
 
     let outcome: AgentOutcome = match result {
@@ -325,6 +350,10 @@ pub(crate) async fn work(
         ExitKind::Exited(_) => {}
     }
     if let Some(err) = &outcome.agent_error {
+        // The built-in agent stops with the ledger's own `budget: …` message.
+        if job.builtin.is_some() && err.starts_with("budget:") {
+            return over_budget(format!("stopped: {err}"), usage);
+        }
         return failed(format!("the agent reported an error: {err}"), usage);
     }
 
@@ -404,8 +433,8 @@ pub(crate) async fn work(
                 cancel: &job.cancel,
                 earlier: &[],
                 annotations: &annotations,
-                chat: None,
-                meter: None,
+                chat: job.chat.as_deref(),
+                meter: Some(&job.meter),
             };
             let results = gates::run_pipeline(&pipeline, &cx, job.gates.fail_fast, |p| {
                 let _ = updates.send(match p {
@@ -429,6 +458,14 @@ pub(crate) async fn work(
                     text: e,
                 });
             }
+            // The judge's calls are charged to the run too.
+            let usage = usage
+                .map(|_| job.meter.ledger.run_usage(&job.meter.run))
+                .or_else(|| {
+                    let spent = job.meter.ledger.run_usage(&job.meter.run);
+                    (spent.input_tokens + spent.output_tokens > 0 || spent.cost_usd > 0.0)
+                        .then_some(spent)
+                });
             match gates::first_failure(&results) {
                 Some(f) => {
                     let details: String = f.details.lines().take(15).collect::<Vec<_>>().join("\n");
