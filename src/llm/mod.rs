@@ -11,6 +11,9 @@
 //! - [`budget`]: spend per run, task and day against `[budget]`.
 
 pub mod budget;
+pub mod cache;
+pub mod client;
+pub mod router;
 pub mod types;
 
 use std::future::Future;
@@ -18,6 +21,8 @@ use std::pin::Pin;
 use std::time::Duration;
 
 pub use budget::{Ledger, Meter};
+pub use cache::Cache;
+pub use router::{ProviderStats, Router};
 pub use types::{
     ChatRequest, ChatResponse, Message, Role, TokenLogprob, TokenUsage, Tool, ToolCall,
 };
@@ -28,6 +33,9 @@ pub enum LlmError {
     /// The route is not configured.
     #[error("there is no [llm.routes.{0}] in bosun.toml")]
     UnknownRoute(String),
+    /// `[llm]` cannot be used as written (a route naming a missing provider, say).
+    #[error("{0}")]
+    Config(String),
     /// The provider's key variable is not set.
     #[error(
         "provider `{provider}` reads its API key from ${env}, which is not set; export it or change [llm.providers.{provider}] api_key_env"
@@ -90,6 +98,7 @@ impl LlmError {
             Self::Status { status, .. } => *status == 429 || *status >= 500 || *status == 408,
             Self::Transport { .. } | Self::Malformed { .. } => true,
             Self::UnknownRoute(_)
+            | Self::Config(_)
             | Self::MissingKey { .. }
             | Self::Exhausted { .. }
             | Self::Budget(_)

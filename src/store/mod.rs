@@ -229,6 +229,11 @@ impl Store {
         Ok(store)
     }
 
+    /// The `llm_cache` tree: answers of temperature-0 model calls (see `crate::llm::Cache`).
+    pub fn llm_cache(&self) -> Result<sled::Tree, StoreError> {
+        Ok(self.db.open_tree("llm_cache")?)
+    }
+
     /// Writes everything to disk.
     pub fn flush(&self) -> Result<(), StoreError> {
         self.db.flush()?;

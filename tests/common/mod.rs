@@ -2,6 +2,8 @@
 // Each test crate uses only some of these.
 #![allow(dead_code)]
 
+pub mod llm_server;
+
 use std::path::Path;
 use std::process::Command;
 
