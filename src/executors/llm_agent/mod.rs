@@ -291,6 +291,7 @@ impl Session<'_> {
                         | LlmError::Transport { .. }
                         | LlmError::Malformed { .. }
                         | LlmError::Exhausted { .. }
+                        | LlmError::Config(_)
                         | LlmError::Cancelled => Stop::Failed(format!("model error: {error}")),
                     };
                 }
