@@ -11,6 +11,7 @@ use tempfile::TempDir;
 
 mod common;
 use common::clean;
+use common::llm_server::{Reply, ScriptedServer, reply};
 
 fn agent(name: &str) -> String {
     format!("{}/tests/agents/{name}", env!("CARGO_MANIFEST_DIR"))
@@ -48,8 +49,14 @@ impl Project {
 
     /// `bosun args…` must succeed; returns its stdout.
     fn ok(&self, args: &[&str]) -> String {
+        self.ok_with(args, &[])
+    }
+
+    /// `bosun args…` with extra environment variables must succeed; returns its stdout.
+    fn ok_with(&self, args: &[&str], env: &[(&str, &str)]) -> String {
         let out = clean(env!("CARGO_BIN_EXE_bosun"), &self.repo)
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .output()
             .expect("bosun runs");
@@ -193,4 +200,290 @@ fn an_external_agent_reporting_spend_past_the_run_budget_is_stopped() {
     );
     let shown = p.ok(&["show", &run.id.0]);
     assert!(shown.contains("error     [budget]"), "{shown}");
+}
+
+/// The API key the tests give bosun through the environment; it must never be written down.
+const SECRET: &str = "sk-test-0123456789abcdef-never-stored";
+
+/// `[llm]` with one provider on `server` (reading its key from `LLM_TEST_KEY`, priced so runs
+/// cost something) and one route `name` over it.
+fn llm_config(server: &ScriptedServer, name: &str) -> String {
+    format!(
+        "[llm.providers.{name}]\nbase_url = {}\nmodel = \"scripted\"\napi_key_env = \"LLM_TEST_KEY\"\ninput_usd_per_mtok = 1.0\noutput_usd_per_mtok = 2.0\n\n\
+         [llm.routes.{name}]\nchain = [\"{name}\"]\n\n",
+        toml_str(&server.url())
+    )
+}
+
+/// Every file under `dir` whose bytes contain `needle`.
+fn files_containing(dir: &std::path::Path, needle: &[u8]) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if let Ok(bytes) = std::fs::read(&path)
+                && bytes.windows(needle.len()).any(|w| w == needle)
+            {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn the_built_in_agent_completes_a_task_through_the_gates_without_writing_its_key_down() {
+    let server = ScriptedServer::start(vec![
+        reply::tool_calls(&[(
+            "c1",
+            "write_file",
+            r#"{"path": "hello.txt", "content": "hi\n"}"#,
+        )]),
+        reply::tool_calls(&[("c2", "run", r#"{"command": "cat hello.txt"}"#)]),
+        reply::tool_calls(&[("c3", "finish", r#"{"summary": "Wrote hello.txt."}"#)]),
+    ]);
+    let config = format!(
+        "[orchestrator]\nmax_parallel = 1\nmax_attempts = 1\nrun_timeout = \"30s\"\n\n{}\
+         [gates.hello]\ncommand = \"grep -q hi hello.txt\"\n\n\
+         [executors.builtin]\ntype = \"llm\"\nroute = \"coder\"\nallowed_commands = [\"cat\"]\n",
+        llm_config(&server, "coder")
+    );
+    let p = Project::new("- [ ] Say hello\n", &config);
+    p.ok_with(&["run", "--headless"], &[("LLM_TEST_KEY", SECRET)]);
+
+    let runs = p.runs();
+    assert_eq!(runs.len(), 1);
+    let run = &runs[0];
+    assert_eq!(run.status, RunStatus::AwaitingApproval, "{:?}", run.error);
+    assert_eq!(run.executor, "builtin");
+    assert!(
+        run.gates
+            .iter()
+            .any(|g| g.name == "hello" && g.verdict == bosun::model::Verdict::Pass)
+    );
+    // Three model calls of 10 in + 5 out tokens at $1 / $2 per million.
+    assert_eq!((run.usage.input_tokens, run.usage.output_tokens), (30, 15));
+    assert!(
+        (run.usage.cost_usd - 60e-6).abs() < 1e-12,
+        "{:?}",
+        run.usage
+    );
+
+    // The model saw the tool results, and every request carried the key.
+    let requests = server.requests();
+    assert_eq!(requests.len(), 3);
+    for r in &requests {
+        assert_eq!(
+            r.header("authorization"),
+            Some(format!("Bearer {SECRET}").as_str())
+        );
+        assert_eq!(r.body["model"], "scripted");
+    }
+    let last = requests[2].body["messages"].as_array().expect("messages");
+    let tool_answer = last.last().expect("a tool answer");
+    assert_eq!(tool_answer["role"], "tool");
+    assert!(
+        tool_answer["content"].as_str().unwrap_or("").contains("hi"),
+        "{tool_answer}"
+    );
+
+    // The transcript is stored with the run; the log shows it; `show` names it.
+    let transcript = p
+        .repo
+        .join(".bosun/runs")
+        .join(&run.id.0)
+        .join("transcript.jsonl");
+    let entries = bosun::executors::llm_agent::read_transcript(&transcript).expect("transcript");
+    assert!(entries.len() >= 8, "{entries:#?}");
+    let log = std::fs::read_to_string(
+        p.repo
+            .join(".bosun/logs/runs")
+            .join(format!("{}.log", run.id)),
+    )
+    .expect("run log");
+    assert!(
+        log.contains("write_file") && log.contains("finish"),
+        "{log}"
+    );
+    let shown = p.ok(&["show", &run.id.0]);
+    assert!(shown.contains("transcript .bosun/runs/"), "{shown}");
+    assert!(shown.contains("+hi"), "{shown}");
+
+    // The key is nowhere bosun writes: state dir (store, logs, transcript, prompt) and
+    // the worktrees.
+    let leaks = files_containing(p._tmp.path(), SECRET.as_bytes());
+    assert!(leaks.is_empty(), "the API key was written to {leaks:?}");
+}
+
+#[test]
+fn the_built_in_agent_is_stopped_by_its_run_budget() {
+    // Each answer reports a million prompt tokens: $1 at the configured price.
+    let expensive = |id: &str| {
+        let Reply::Json(mut body) = reply::tool_calls(&[(id, "list_files", "{}")]) else {
+            unreachable!("tool_calls builds JSON");
+        };
+        body["usage"]["prompt_tokens"] = 1_000_000.into();
+        Reply::Json(body)
+    };
+    let server = ScriptedServer::start(vec![expensive("c1"), expensive("c2"), expensive("c3")]);
+    let config = format!(
+        "[orchestrator]\nmax_parallel = 1\nmax_attempts = 3\nrun_timeout = \"30s\"\n\n{}\
+         [budget]\nper_run_usd = 1.5\n\n\
+         [executors.builtin]\ntype = \"llm\"\nroute = \"coder\"\nmax_tokens = 100000000\n",
+        llm_config(&server, "coder")
+    );
+    let p = Project::new("- [ ] Say hello\n", &config);
+    p.ok_with(&["run", "--headless"], &[("LLM_TEST_KEY", SECRET)]);
+    let runs = p.runs();
+    assert_eq!(runs.len(), 1, "a budget stop is not retried: {runs:#?}");
+    let run = &runs[0];
+    assert_eq!(run.status, RunStatus::Failed);
+    assert_eq!(run.reason.as_deref(), Some("budget"), "{:?}", run.error);
+    // The first call spends $1; before the second, $1 plus the estimate of its input is
+    // still under $1.50, so it is made and spends $2 in all; the third is refused.
+    assert_eq!(server.hits(), 2);
+    assert!(
+        run.error.as_deref().unwrap_or("").contains("per_run_usd"),
+        "{:?}",
+        run.error
+    );
+    assert!(run.usage.cost_usd >= 1.0, "{:?}", run.usage);
+}
+
+/// A judge answer with every criterion at `score` (0–10).
+fn verdict(score: u32) -> Reply {
+    reply::text(
+        &format!(
+            r#"{{"correctness": {score}, "completeness": {score}, "scope": {score}, "code_quality": {score}, "tests": {score}, "rationale": "scored {score}"}}"#
+        ),
+        50,
+        20,
+    )
+}
+
+fn judged_config(server: &ScriptedServer, mode: &str) -> String {
+    format!(
+        "[orchestrator]\nmax_parallel = 1\nmax_attempts = 1\nrun_timeout = \"30s\"\n\n{}\
+         [gates.judge]\nroute = \"judge\"\nsamples = 5\nmin_samples = 3\n\n\
+         [policy]\nmode = \"{mode}\"\nrequire_operator_for = [\"judge_uncertain\"]\n\n\
+         [executors.quick]\ncommand = [{}]\n",
+        llm_config(server, "judge"),
+        toml_str(&agent("well_behaved.sh"))
+    )
+}
+
+#[test]
+fn agreeing_judges_stop_early_and_the_run_is_auto_approved() {
+    let server = ScriptedServer::start(vec![verdict(8), verdict(8), verdict(8)]);
+    let p = Project::new("- [ ] Say hello\n", &judged_config(&server, "autonomous"));
+    p.ok_with(&["run", "--headless"], &[("LLM_TEST_KEY", SECRET)]);
+    let run = &p.runs()[0];
+    assert_eq!(
+        run.status,
+        RunStatus::Merged,
+        "{:?} {:?}",
+        run.error,
+        run.policy
+    );
+    let judge = run
+        .gates
+        .iter()
+        .find(|g| g.name == "judge")
+        .expect("judge ran");
+    assert_eq!(
+        server.hits(),
+        3,
+        "stops after min_samples when the answers agree"
+    );
+    assert!((judge.score - 0.8).abs() < 1e-9, "{judge:?}");
+    let (lo, hi) = judge.interval.expect("an interval");
+    assert!(
+        (lo - 0.8).abs() < 1e-9 && (hi - 0.8).abs() < 1e-9,
+        "{lo}..{hi}"
+    );
+    // The diff went to the judge between delimiters, as data.
+    let prompt = server.requests()[0].body["messages"].to_string();
+    assert!(
+        prompt.contains("hello.txt") && prompt.contains("<<<DIFF"),
+        "{prompt}"
+    );
+    assert!(
+        run.usage.cost_usd > 0.0,
+        "the judge's calls count in the run's usage"
+    );
+}
+
+#[test]
+fn disagreeing_judges_warn_and_hold_the_run_for_the_operator() {
+    let server = ScriptedServer::start(vec![
+        verdict(9),
+        verdict(2),
+        verdict(10),
+        verdict(1),
+        verdict(9),
+    ]);
+    let p = Project::new("- [ ] Say hello\n", &judged_config(&server, "autonomous"));
+    p.ok_with(&["run", "--headless"], &[("LLM_TEST_KEY", SECRET)]);
+    let run = &p.runs()[0];
+    assert_eq!(run.status, RunStatus::AwaitingApproval, "{:?}", run.policy);
+    assert!(
+        run.policy
+            .as_deref()
+            .unwrap_or("")
+            .contains("judge_uncertain"),
+        "{:?}",
+        run.policy
+    );
+    let judge = run
+        .gates
+        .iter()
+        .find(|g| g.name == "judge")
+        .expect("judge ran");
+    assert_eq!(server.hits(), 5);
+    assert_eq!(judge.verdict, bosun::model::Verdict::Warn, "{judge:?}");
+    let (lo, hi) = judge.interval.expect("an interval");
+    assert!(hi - lo > 0.3, "{lo}..{hi}");
+}
+
+#[test]
+fn with_analyze_errors_a_model_summary_of_the_failure_leads_the_retry_prompt() {
+    let server = ScriptedServer::start(vec![reply::text(
+        "Create extra.txt: the `quality` gate checks that it exists.",
+        40,
+        12,
+    )]);
+    let config = format!(
+        "[orchestrator]\nmax_parallel = 1\nmax_attempts = 2\nrun_timeout = \"30s\"\n\n{}\
+         [llm]\nanalyze_errors = true\n\n\
+         [gates.quality]\ncommand = \"test -f extra.txt || (echo 'error: extra.txt:1: missing' && exit 1)\"\n\n\
+         [executors.quick]\ncommand = [{}]\n",
+        llm_config(&server, "coder"),
+        toml_str(&agent("well_behaved.sh"))
+    );
+    let p = Project::new("- [ ] Say hello\n", &config);
+    p.ok_with(&["run", "--headless"], &[("LLM_TEST_KEY", SECRET)]);
+    let runs = p.runs();
+    assert_eq!(runs.len(), 2, "{runs:#?}");
+    let prompt = std::fs::read_to_string(
+        p.repo
+            .join(".bosun/runs")
+            .join(&runs[1].id.0)
+            .join("prompt.md"),
+    )
+    .expect("second prompt");
+    assert!(
+        prompt.contains("Create extra.txt: the `quality` gate"),
+        "{prompt}"
+    );
+    assert!(prompt.contains("The checks' own report"), "{prompt}");
+    assert!(prompt.contains("error: extra.txt:1: missing"), "{prompt}");
+    // The report reached the model as delimited data.
+    let asked = server.requests()[0].body["messages"].to_string();
+    assert!(
+        asked.contains("<<<REPORT>>>") && asked.contains("extra.txt:1"),
+        "{asked}"
+    );
 }

@@ -110,6 +110,26 @@ fn outcome_of(run: &Run, success: bool) -> Decided {
     }
 }
 
+/// The model router for `[llm]` (answers cached in the store when `[llm] cache` is on), or
+/// None when no route is configured.
+fn router(
+    config: &Config,
+    store: &Store,
+) -> Result<Option<Arc<dyn crate::llm::Chat>>, OrchestratorError> {
+    let llm = &config.llm;
+    if llm.routes.is_empty() {
+        return Ok(None);
+    }
+    let cache = if llm.cache {
+        Some(crate::llm::Cache::new(store.llm_cache()?, llm.cache_ttl()))
+    } else {
+        None
+    };
+    let router = crate::llm::Router::new(llm, cache)
+        .map_err(|e| OrchestratorError::Config(format!("[llm]: {e}")))?;
+    Ok(Some(Arc::new(router)))
+}
+
 /// Who is at the keyboard, for the audit trail.
 pub fn operator() -> String {
     std::env::var("USER")
@@ -190,6 +210,7 @@ impl Orchestrator {
             .ensure_state_subdir("")
             .map_err(|e| OrchestratorError::Config(format!("{e:#}")))?;
         let store = Arc::new(Store::open(&state_dir)?);
+        let chat = router(&config, &store)?;
         let (events, _) = broadcast::channel(4096);
         let (updates_tx, updates_rx) = mpsc::unbounded_channel();
         let sampler = Sampler::new(config.memory.seed);
@@ -216,7 +237,7 @@ impl Orchestrator {
             sampler,
             ledger: crate::llm::Ledger::new(config_budget),
             pending_auto: HashSet::new(),
-            chat: None,
+            chat,
         };
         for run in me.store.runs()? {
             if run.usage.cost_usd > 0.0 {
