@@ -480,6 +480,45 @@ fn metrics_of_an_empty_store() {
     insta::assert_snapshot!("metrics_empty_80x24", c.draw(80, 24));
 }
 
+#[test]
+fn metrics_show_the_model_providers_once_they_were_called() {
+    let mut c = Console::new(&[]);
+    c.press(KeyCode::Char('4'));
+    assert!(!c.draw(120, 40).contains("Models (this session)"));
+    let provider = |name: &str, requests, failures, cooling_down| bosun::llm::ProviderStats {
+        name: name.into(),
+        model: "m".into(),
+        requests,
+        successes: requests - failures,
+        failures,
+        retries: failures,
+        latency_ewma_ms: Some(412.0),
+        latency_p50_ms: Some(400.0),
+        latency_p99_ms: Some(900.0),
+        input_tokens: 1200,
+        output_tokens: 300,
+        cost_usd: 0.0125,
+        cooling_down,
+    };
+    c.event(Event::Models {
+        providers: vec![
+            provider("primary", 7, 4, true),
+            provider("fallback", 5, 0, false),
+        ],
+    });
+    let screen = c.draw(120, 40);
+    assert!(screen.contains("Models (this session)"), "{screen}");
+    let row = |name: &str| {
+        screen
+            .lines()
+            .find(|l| l.contains(name) && l.contains("400ms"))
+            .unwrap_or_else(|| panic!("no row for {name}:\n{screen}"))
+            .to_string()
+    };
+    assert!(row("primary").contains("cool"), "{}", row("primary"));
+    assert!(row("fallback").contains("ok") && row("fallback").contains("$0.01"));
+}
+
 fn log(buffer: &LogBuffer, seconds: u64, level: Level, target: &'static str, message: &str) {
     buffer.push(NOW + seconds * 1000, level, target, message.to_string());
 }

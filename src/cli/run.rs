@@ -212,7 +212,7 @@ pub fn describe(
         }),
         Event::Notice { text } => Some(text.clone()),
         Event::Idle => Some("idle: nothing more can start now".into()),
-        Event::Tasks { .. } => None,
+        Event::Tasks { .. } | Event::Models { .. } => None,
         // Reported once, as the command's error.
         Event::Failed { .. } | Event::Stopped => None,
     }

@@ -124,4 +124,9 @@ pub trait Chat: Send + Sync {
 
     /// Whether route `route` is configured.
     fn has_route(&self, route: &str) -> bool;
+
+    /// What each provider has done so far, for the metrics (none by default).
+    fn stats(&self) -> Vec<ProviderStats> {
+        Vec::new()
+    }
 }

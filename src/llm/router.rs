@@ -44,7 +44,7 @@ const RECENT_LATENCIES: usize = 512;
 const EWMA_WEIGHT: f64 = 0.3;
 
 /// What one provider has done since the router started.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ProviderStats {
     /// Its `[llm.providers.NAME]` name.
     pub name: String,
@@ -491,6 +491,10 @@ impl Chat for Router {
 
     fn has_route(&self, route: &str) -> bool {
         self.routes.contains_key(route)
+    }
+
+    fn stats(&self) -> Vec<ProviderStats> {
+        Router::stats(self)
     }
 }
 

@@ -66,4 +66,9 @@ pub enum Event {
     },
     /// The orchestrator has stopped.
     Stopped,
+    /// What the model providers have done so far (after each run that used them).
+    Models {
+        /// Per provider: requests, failures, latency, tokens, cost, cooldown.
+        providers: Vec<crate::llm::ProviderStats>,
+    },
 }

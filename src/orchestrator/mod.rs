@@ -1248,6 +1248,12 @@ impl Orchestrator {
                 }
             }
         }
+        if let Some(chat) = &self.chat {
+            let providers = chat.stats();
+            if providers.iter().any(|p| p.requests > 0) {
+                let _ = self.events.send(Event::Models { providers });
+            }
+        }
         self.settle_best_of(&id).await
     }
 

@@ -217,7 +217,15 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        let failures: Vec<Run> = (0..3).map(|_| run(&t[0], RunStatus::Failed)).collect();
+        // Two best-of candidates of one attempt are one failed attempt.
+        let pair = vec![run(&t[0], RunStatus::Failed), run(&t[0], RunStatus::Failed)];
+        assert!(titles(&candidates(&t, &pair, &SCOPE), &t).contains(&"low one".to_string()));
+        let failures: Vec<Run> = (1..=3)
+            .map(|attempt| Run {
+                attempt,
+                ..run(&t[0], RunStatus::Failed)
+            })
+            .collect();
         assert!(
             titles(&candidates(&t, &failures, &SCOPE), &t)
                 .iter()

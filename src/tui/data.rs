@@ -89,6 +89,8 @@ pub struct Data {
     pub now_ms: u64,
     /// How many runs the store holds in all (history may not be loaded).
     pub total_runs: usize,
+    /// What the model providers have done in this session.
+    pub providers: Vec<crate::llm::ProviderStats>,
 }
 
 /// A task's newest run, as [`Data::latest`] keeps it.
@@ -200,6 +202,10 @@ impl Data {
             }
             Event::Tasks { tasks } => {
                 self.tasks = tasks.clone();
+                None
+            }
+            Event::Models { providers } => {
+                self.providers = providers.clone();
                 None
             }
             Event::Notice { .. } | Event::Idle => None,

@@ -447,7 +447,7 @@ pub fn render(state: &MetricsState, data: &Data, t: &Theme, frame: &mut Frame<'_
         ])
         .areas(tables);
         render_gates_and_rework(state, t, frame, gates);
-        render_executors(state, t, frame, spend);
+        render_spend(state, data, t, frame, spend);
         render_memory(state, t, frame, memory);
     } else {
         let [left, right] =
@@ -456,7 +456,7 @@ pub fn render(state: &MetricsState, data: &Data, t: &Theme, frame: &mut Frame<'_
         let [spend, memory] =
             Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(right);
         render_gates_and_rework(state, t, frame, left);
-        render_executors(state, t, frame, spend);
+        render_spend(state, data, t, frame, spend);
         render_memory(state, t, frame, memory);
     }
 }
@@ -562,6 +562,64 @@ fn render_gates_and_rework(state: &MetricsState, t: &Theme, frame: &mut Frame<'_
             .block(block),
         rework_area,
     );
+}
+
+/// Spend per executor, with the model providers' record below it once a model was called.
+fn render_spend(state: &MetricsState, data: &Data, t: &Theme, frame: &mut Frame<'_>, area: Rect) {
+    if data.providers.is_empty() {
+        render_executors(state, t, frame, area);
+        return;
+    }
+    let [spend, models] =
+        Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);
+    render_executors(state, t, frame, spend);
+    render_models(&data.providers, t, frame, models);
+}
+
+/// Per provider: requests, failures, median latency, cost, and whether it is cooling down.
+fn render_models(
+    providers: &[crate::llm::ProviderStats],
+    t: &Theme,
+    frame: &mut Frame<'_>,
+    area: Rect,
+) {
+    let block = panel("Models (this session)".into(), t);
+    // Padding 2, then 4 + 4 + 6 + 6 + 4 columns with their spaces.
+    let name_width = usize::from(area.width.saturating_sub(2 + 29)).clamp(6, 14);
+    let mut lines = vec![Line::styled(
+        format!(
+            "{:<name_width$} {:>4} {:>4} {:>6} {:>6} {:<4}",
+            "provider", "req", "fail", "p50", "cost", ""
+        ),
+        t.muted().add_modifier(Modifier::BOLD),
+    )];
+    for p in providers {
+        let p50 = p
+            .latency_p50_ms
+            .map_or("-".to_string(), |ms| format!("{ms:.0}ms"));
+        let (state, style) = if p.cooling_down {
+            ("cool", Style::new().fg(t.warn))
+        } else if p.failures > 0 && p.successes == 0 {
+            ("down", Style::new().fg(t.fail))
+        } else {
+            ("ok", t.muted())
+        };
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!(
+                    "{:<name_width$} {:>4} {:>4} {:>6} {:>6} ",
+                    fit(&p.name, name_width),
+                    p.requests,
+                    p.failures,
+                    p50,
+                    format!("${:.2}", p.cost_usd)
+                ),
+                t.text(),
+            ),
+            Span::styled(state, style),
+        ]));
+    }
+    frame.render_widget(Paragraph::new(lines).block(block), area);
 }
 
 fn render_executors(state: &MetricsState, t: &Theme, frame: &mut Frame<'_>, area: Rect) {
