@@ -18,21 +18,13 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 mod common;
+use common::{agent, toml_str};
 
 /// Longest any one screen may take to appear (a run includes git, the agent and the gates;
 /// CI machines are slow and shared).
 const WAIT: Duration = Duration::from_secs(60);
 /// How often the screen is read while waiting.
 const POLL: Duration = Duration::from_millis(50);
-
-fn agent(name: &str) -> String {
-    format!("{}/tests/agents/{name}", env!("CARGO_MANIFEST_DIR"))
-}
-
-/// A TOML string literal.
-fn toml_str(s: &str) -> String {
-    toml::Value::String(s.to_string()).to_string()
-}
 
 /// Whether tmux can be run; `false` means the test is skipped (only outside CI).
 fn tmux_available(test: &str) -> bool {

@@ -6,11 +6,8 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 mod common;
+use common::agent;
 use common::{clean, git};
-
-fn agent(name: &str) -> String {
-    format!("{}/tests/agents/{name}", env!("CARGO_MANIFEST_DIR"))
-}
 
 /// A repository with `files` and a TODO.md committed, and `config` (plus a worktree root in
 /// the temp dir) as bosun.toml.
@@ -569,7 +566,12 @@ fn a_rust_change_that_does_not_compile_is_retried_with_the_compiler_error_then_f
     }
     // The second attempt's prompt carries the compiler's error.
     let second = std::fs::read_to_string(format!("{}.2", prompts.display())).unwrap();
-    assert!(second.contains("gate `build` failed"), "{second}");
+    assert!(
+        second.contains("- gate `build`: exited with status 101"),
+        "{second}"
+    );
+    // The failure's location, relative to the worktree.
+    assert!(second.contains("--> src/lib.rs:5:5"), "{second}");
     assert!(
         second.contains("error[E0308]: mismatched types"),
         "{second}"

@@ -12,15 +12,7 @@ use tempfile::TempDir;
 mod common;
 use common::clean;
 use common::llm_server::{Reply, ScriptedServer, reply};
-
-fn agent(name: &str) -> String {
-    format!("{}/tests/agents/{name}", env!("CARGO_MANIFEST_DIR"))
-}
-
-/// A TOML string literal.
-fn toml_str(s: &str) -> String {
-    toml::Value::String(s.to_string()).to_string()
-}
+use common::{agent, toml_str};
 
 /// A temporary repository on `main` with `TODO.md` and `bosun.toml`.
 struct Project {

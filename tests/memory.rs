@@ -17,15 +17,7 @@ use tempfile::TempDir;
 
 mod common;
 use common::clean;
-
-fn agent(name: &str) -> String {
-    format!("{}/tests/agents/{name}", env!("CARGO_MANIFEST_DIR"))
-}
-
-/// A TOML string literal.
-fn toml_str(s: &str) -> String {
-    toml::Value::String(s.to_string()).to_string()
-}
+use common::{agent, toml_str};
 
 /// A temporary repository on `main`, bosun's worktree root and a directory for agents' files.
 struct Project {

@@ -17,16 +17,8 @@ use serde_json::Value;
 
 mod common;
 use common::clean;
+use common::{agent, toml_str};
 use tempfile::TempDir;
-
-fn agent(name: &str) -> String {
-    format!("{}/tests/agents/{name}", env!("CARGO_MANIFEST_DIR"))
-}
-
-/// A TOML string literal.
-fn toml_str(s: &str) -> String {
-    toml::Value::String(s.to_string()).to_string()
-}
 
 /// What goes into a test repository's `bosun.toml`.
 struct Settings {

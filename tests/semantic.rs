@@ -7,13 +7,10 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 mod common;
+use common::agent;
 use common::{clean, git};
 
 const SECRET: &str = "AKIAQYLPMN5HHHFPZAM2";
-
-fn agent(name: &str) -> String {
-    format!("{}/tests/agents/{name}", env!("CARGO_MANIFEST_DIR"))
-}
 
 fn bosun(repo: &Path, args: &[&str]) -> String {
     let out = clean(env!("CARGO_BIN_EXE_bosun"), repo)

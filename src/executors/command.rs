@@ -557,6 +557,27 @@ fn private_tmpdir(log_path: &Path) -> Result<tempfile::TempDir, ExecutorError> {
         })
 }
 
+/// Opens a log for appending, creating it and its directory (the run's log, the built-in
+/// agent's transcript).
+pub(crate) async fn open_append(path: &Path) -> Result<tokio::fs::File, ExecutorError> {
+    let dir = log_dir(path);
+    tokio::fs::create_dir_all(dir)
+        .await
+        .map_err(|error| ExecutorError::Log {
+            path: dir.to_path_buf(),
+            error,
+        })?;
+    tokio::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .await
+        .map_err(|error| ExecutorError::Log {
+            path: path.to_path_buf(),
+            error,
+        })
+}
+
 fn log_dir(log_path: &Path) -> &Path {
     match log_path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
@@ -647,22 +668,7 @@ struct RunLog {
 
 impl RunLog {
     async fn create(path: &Path, max: u64) -> Result<Self, ExecutorError> {
-        let dir = log_dir(path);
-        tokio::fs::create_dir_all(dir)
-            .await
-            .map_err(|error| ExecutorError::Log {
-                path: dir.to_path_buf(),
-                error,
-            })?;
-        let file = tokio::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .await
-            .map_err(|error| ExecutorError::Log {
-                path: path.to_path_buf(),
-                error,
-            })?;
+        let file = open_append(path).await?;
         Ok(Self {
             path: path.to_path_buf(),
             file: Some(tokio::io::BufWriter::with_capacity(64 * 1024, file)),

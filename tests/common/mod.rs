@@ -45,3 +45,13 @@ pub fn git_output(dir: &Path, args: &[&str]) -> Vec<u8> {
 pub fn git(dir: &Path, args: &[&str]) -> String {
     String::from_utf8(git_output(dir, args)).expect("git prints UTF-8")
 }
+
+/// The path of a scripted agent in `tests/agents/`.
+pub fn agent(name: &str) -> String {
+    format!("{}/tests/agents/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A TOML string literal.
+pub fn toml_str(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
+}

@@ -56,26 +56,6 @@ pub(super) struct Transcript {
     last: VecDeque<String>,
 }
 
-async fn append(path: &Path) -> Result<tokio::fs::File, ExecutorError> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        tokio::fs::create_dir_all(dir)
-            .await
-            .map_err(|error| ExecutorError::Log {
-                path: dir.to_path_buf(),
-                error,
-            })?;
-    }
-    tokio::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .await
-        .map_err(|error| ExecutorError::Log {
-            path: path.to_path_buf(),
-            error,
-        })
-}
-
 impl Transcript {
     /// Opens (creating, appending to) the transcript and the log.
     pub(super) async fn open(
@@ -85,9 +65,9 @@ impl Transcript {
         lines: mpsc::Sender<OutputLine>,
     ) -> Result<Self, ExecutorError> {
         Ok(Self {
-            jsonl: Some(append(transcript_path).await?),
+            jsonl: Some(crate::executors::command::open_append(transcript_path).await?),
             jsonl_path: transcript_path.to_path_buf(),
-            log: Some(append(log_path).await?),
+            log: Some(crate::executors::command::open_append(log_path).await?),
             log_path: log_path.to_path_buf(),
             log_max,
             log_written: 0,
