@@ -442,6 +442,27 @@ fn doctor_fails_on_a_missing_agent_with_a_fix() {
 }
 
 #[test]
+fn doctor_checks_the_built_in_agents_key_variable_not_a_program() {
+    let dir = repo();
+    write(dir.path(), "TODO.md", TODO);
+    let config = "[llm.providers.p]\nbase_url = \"http://127.0.0.1:9/v1\"\nmodel = \"m\"\napi_key_env = \"DOCTOR_TEST_UNSET_KEY\"\n\
+                  [llm.routes.coder]\nchain = [\"p\"]\n\
+                  [executors.builtin]\ntype = \"llm\"\nroute = \"coder\"\n";
+    write(dir.path(), "bosun.toml", config);
+    let (_, stdout, _) = bosun(dir.path(), &["doctor"]);
+    doctor_line(
+        &stdout,
+        "warn",
+        "agent builtin: $DOCTOR_TEST_UNSET_KEY not set",
+    );
+    assert!(!stdout.contains("  fail"), "{stdout}");
+    let (status, stdout, stderr) =
+        bosun_env(dir.path(), &["doctor"], &[("DOCTOR_TEST_UNSET_KEY", "x")]);
+    assert!(status.success(), "{stdout}{stderr}");
+    doctor_line(&stdout, "ok", "agent builtin: built-in, route coder (p)");
+}
+
+#[test]
 fn doctor_fails_outside_a_git_repository() {
     let dir = tempfile::tempdir().expect("temp dir");
     let inside = clean("git", dir.path())
