@@ -146,6 +146,46 @@ fn best_of_two_presents_the_better_change_and_approving_the_other_closes_it() {
 }
 
 #[test]
+fn approving_a_retry_closes_the_candidate_left_waiting_beside_the_rejected_one() {
+    let p = Project::new("- [ ] Say hello\n", &best_of_config("supervised"));
+    p.ok(&["run", "--headless"]);
+    let runs = p.runs();
+    let thorough = runs.iter().find(|r| r.executor == "thorough").unwrap();
+    let quick = runs.iter().find(|r| r.executor == "quick").unwrap();
+    p.ok(&[
+        "reject",
+        &thorough.id.0,
+        "--reason",
+        "not this one",
+        "--retry",
+    ]);
+    p.ok(&["run", "--headless"]);
+    let retry = p
+        .runs()
+        .into_iter()
+        .find(|r| r.attempt == 2 && r.status == RunStatus::AwaitingApproval)
+        .expect("the retry awaits approval");
+    p.ok(&["approve", &retry.id.0]);
+    let runs = p.runs();
+    let old = runs.iter().find(|r| r.id == quick.id).unwrap();
+    assert_eq!(old.status, RunStatus::Cancelled, "{runs:#?}");
+    assert!(
+        old.error
+            .as_deref()
+            .unwrap_or("")
+            .contains("of the same task was approved"),
+        "{:?}",
+        old.error
+    );
+    assert_eq!(
+        runs.iter()
+            .filter(|r| r.status == RunStatus::AwaitingApproval)
+            .count(),
+        0
+    );
+}
+
+#[test]
 fn best_of_two_auto_approves_only_the_better_change_once_both_are_done() {
     let p = Project::new("- [ ] Say hello\n", &best_of_config("autonomous"));
     p.ok(&["run", "--headless"]);

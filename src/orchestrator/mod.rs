@@ -1025,24 +1025,35 @@ impl Orchestrator {
         Ok(())
     }
 
-    /// After approving `run`: its best-of rival is closed (cancelled with a note; its
-    /// worktree removed, or its agent stopped if it is still working).
-    fn close_rival(&mut self, run: &Run) -> Result<(), OrchestratorError> {
-        let Some(rival) = run.rival.as_ref().and_then(|r| self.runs.get(r)).cloned() else {
-            return Ok(());
-        };
-        self.pending_auto.remove(&rival.id);
-        let why = format!("the other candidate (run {}) was approved", run.id);
-        if rival.status.is_active() {
-            if let Some(a) = self.active.get(&rival.id) {
-                a.cancel.cancel();
+    /// After approving `run`, the task is done: its other open runs — a best-of rival, or a
+    /// run queued again after a crash — are closed (cancelled with a note, worktrees removed,
+    /// agents still working stopped).
+    fn close_others(&mut self, run: &Run) -> Result<(), OrchestratorError> {
+        let others: Vec<Run> = self
+            .runs
+            .values()
+            .filter(|r| r.task_id == run.task_id && r.id != run.id)
+            .filter(|r| {
+                r.status.is_active()
+                    || matches!(r.status, RunStatus::AwaitingApproval | RunStatus::Queued)
+            })
+            .cloned()
+            .collect();
+        for other in others {
+            self.pending_auto.remove(&other.id);
+            let why = if run.rival.as_ref() == Some(&other.id) {
+                format!("the other candidate (run {}) was approved", run.id)
+            } else {
+                format!("run {} of the same task was approved", run.id)
+            };
+            if other.status.is_active() {
+                if let Some(a) = self.active.get(&other.id) {
+                    a.cancel.cancel();
+                }
+                self.history(&other.id, "note", why);
+                continue;
             }
-            self.history(&rival.id, "note", why);
-        } else if matches!(
-            rival.status,
-            RunStatus::AwaitingApproval | RunStatus::Queued
-        ) {
-            let closed = self.update(&rival.id, |r| {
+            let closed = self.update(&other.id, |r| {
                 r.status = RunStatus::Cancelled;
                 r.error = Some(why);
                 r.finished_ms = Some(now_ms());
@@ -1212,12 +1223,20 @@ impl Orchestrator {
             }
             Outcome::Cancelled => {
                 let stopping = self.stopping;
-                let rival_merged = self
+                // A run stopped because another run of its task was approved.
+                let (task, created) = self
                     .runs
                     .get(&id)
-                    .and_then(|r| r.rival.as_ref())
-                    .and_then(|r| self.runs.get(r))
-                    .filter(|r| r.status == RunStatus::Merged)
+                    .map(|r| (Some(r.task_id.clone()), r.created_ms))
+                    .unwrap_or_default();
+                let rival_merged = self
+                    .runs
+                    .values()
+                    .find(|r| {
+                        Some(&r.task_id) == task.as_ref()
+                            && r.status == RunStatus::Merged
+                            && r.decision.as_ref().is_some_and(|d| d.at_ms >= created)
+                    })
                     .map(|r| r.id.clone());
                 let run = self.update(&id, |r| {
                     if stopping {
@@ -1225,7 +1244,7 @@ impl Orchestrator {
                         r.error = Some("bosun was stopped during the run".into());
                     } else if let Some(other) = rival_merged {
                         r.status = RunStatus::Cancelled;
-                        r.error = Some(format!("the other candidate (run {other}) was approved"));
+                        r.error = Some(format!("run {other} of the same task was approved"));
                     } else {
                         r.status = RunStatus::Cancelled;
                         r.error = Some("cancelled by the operator".into());
@@ -1526,7 +1545,7 @@ impl Orchestrator {
         self.store
             .append_audit(who, "approve", &updated.id.0, &updated.task_id.0, &detail)?;
         self.discard(&updated)?;
-        self.close_rival(&updated)?;
+        self.close_others(&updated)?;
         if self.options.schedule {
             self.reload_tasks()?;
         }
