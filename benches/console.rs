@@ -745,15 +745,33 @@ fn startup_breakdown(root: &Path, config: &Config) {
         let t = Instant::now();
         let all = store.runs().expect("every run");
         keep(
-            "Store::runs (all 100,001: what Orchestrator::open reads)",
+            "Store::runs (all 100,001: what Orchestrator::open read before schema 3)",
             t.elapsed(),
         );
         let t = Instant::now();
+        let open = store.open_runs().expect("open runs");
+        keep(
+            "Store::open_runs (what Orchestrator::open reads)",
+            t.elapsed(),
+        );
+        black_box(open);
         let tasks = app.data.tasks.clone();
-        let refs: Vec<&Run> = all.iter().collect();
+        let t = Instant::now();
+        let mut history = bosun::orchestrator::schedule::History::new();
+        for task in tasks.iter().filter(|t| !t.done) {
+            history.insert(
+                task.id.clone(),
+                store.task_runs(&task.id).expect("task runs"),
+            );
+        }
+        keep(
+            "Store::task_runs for every open task (100,001 summaries; once, when scheduling starts)",
+            t.elapsed(),
+        );
+        let t = Instant::now();
         let next = bosun::orchestrator::schedule::candidates(
             &tasks,
-            &refs,
+            &history,
             &bosun::orchestrator::schedule::Scope {
                 max_attempts: config.orchestrator.max_attempts,
                 only: None,
@@ -761,9 +779,10 @@ fn startup_breakdown(root: &Path, config: &Config) {
         );
         black_box(next);
         keep(
-            "schedule::candidates over 100,001 runs (each orchestrator loop turn)",
+            "schedule::candidates over 100,001 run summaries (each orchestrator loop turn)",
             t.elapsed(),
         );
+        drop(history);
         let t = Instant::now();
         drop(all);
         keep("freeing the 100,001 runs", t.elapsed());

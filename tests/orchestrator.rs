@@ -452,6 +452,30 @@ fn agent_that_exits_1_fails_with_its_last_words_and_leaves_nothing() {
 }
 
 #[test]
+fn failed_attempts_count_across_restarts_and_a_used_up_task_is_not_run_again() {
+    let p = Project::new();
+    let settings = Settings {
+        max_attempts: 2,
+        ..Settings::agent("fails.sh")
+    };
+    p.setup(ONE_TASK, &[("notes.txt", b"original\n")], settings);
+    // One attempt per start: the history of earlier starts is read back from the store.
+    p.ok(&["run", "--headless", "--max-runs", "1"]);
+    p.ok(&["run", "--headless", "--max-runs", "1"]);
+    p.ok(&["run", "--headless", "--max-runs", "1"]);
+    let runs = p.runs();
+    assert_eq!(runs.len(), 2, "{runs:#?}");
+    let attempts: Vec<&Value> = runs.iter().map(|r| &r["attempt"]).collect();
+    assert_eq!(attempts, [2, 1], "newest first");
+    // The second attempt's prompt carried the first one's failure.
+    let newest = &runs[0];
+    assert!(
+        text(&newest["feedback"]).contains("giving up: the build is broken"),
+        "{newest:#}"
+    );
+}
+
+#[test]
 fn hanging_agent_times_out_and_none_of_its_processes_survive() {
     let p = Project::new();
     let pid_file = p.aux("pids");

@@ -45,11 +45,14 @@ impl Ledger {
         self.spent.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Counts what an earlier run (e.g. one stored before a restart) spent: toward its task,
-    /// and toward today when it finished today (`finished_ms`).
-    pub fn seed(&self, task: &str, cost_usd: f64, finished_ms: u64) {
+    /// Counts what earlier runs of `task` (stored before this start) spent toward it.
+    pub fn seed_task(&self, task: &str, cost_usd: f64) {
+        *self.spent().tasks.entry(task.to_string()).or_default() += cost_usd;
+    }
+
+    /// Counts what an earlier run spent toward today, when it finished today (`finished_ms`).
+    pub fn seed_day(&self, cost_usd: f64, finished_ms: u64) {
         let mut s = self.spent();
-        *s.tasks.entry(task.to_string()).or_default() += cost_usd;
         let day = finished_ms / 86_400_000;
         if day == today() {
             if s.day.0 != day {
@@ -217,10 +220,14 @@ mod tests {
     #[test]
     fn seeded_spend_counts_today_only() {
         let l = Ledger::new(limits(0.0, 0.0, 0.10));
-        l.seed("t1", 0.50, 0); // 1970: not today
+        l.seed_day(0.50, 0); // 1970: not today
         l.check("r1", "t2", 0.05).unwrap();
-        l.seed("t1", 0.08, crate::model::now_ms());
+        l.seed_day(0.08, crate::model::now_ms());
         assert!(l.check("r1", "t2", 0.05).is_err());
+        let l = Ledger::new(limits(0.0, 0.10, 0.0));
+        l.seed_task("t1", 0.08);
+        assert!(l.check("r9", "t1", 0.05).is_err());
+        l.check("r9", "t2", 0.05).unwrap();
     }
 
     #[test]

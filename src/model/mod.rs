@@ -9,6 +9,7 @@ mod task;
 pub use annotation::{Annotation, AnnotationKind, Severity};
 pub use gate::{GateResult, TestDelta, Verdict, weighted_score};
 pub use run::{
-    CandidateDraw, ChosenBy, Decision, RoutingChoice, Run, RunId, RunStatus, Usage, now_ms, slug,
+    CandidateDraw, ChosenBy, Decision, RoutingChoice, Run, RunId, RunStatus, RunSummary, Usage,
+    now_ms, slug,
 };
 pub use task::{Priority, Subtask, Task, TaskId, TaskType};

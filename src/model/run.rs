@@ -333,6 +333,40 @@ impl Run {
     }
 }
 
+/// What scheduling and budgets need of a run, kept by the store per task (`task_runs`) so that
+/// bosun starts without reading every run: a task's history is a list of these.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    /// The run.
+    pub id: RunId,
+    /// Its status.
+    pub status: RunStatus,
+    /// Its attempt number.
+    pub attempt: u32,
+    /// `Run::reason`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// What it spent, in US dollars.
+    #[serde(default)]
+    pub cost_usd: f64,
+    /// When it was approved or rejected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_ms: Option<u64>,
+}
+
+impl From<&Run> for RunSummary {
+    fn from(run: &Run) -> Self {
+        Self {
+            id: run.id.clone(),
+            status: run.status,
+            attempt: run.attempt,
+            reason: run.reason.clone(),
+            cost_usd: run.usage.cost_usd,
+            decided_ms: run.decision.as_ref().map(|d| d.at_ms),
+        }
+    }
+}
+
 /// Now, in Unix milliseconds.
 pub fn now_ms() -> u64 {
     SystemTime::now()

@@ -71,7 +71,12 @@ pub struct Orchestrator {
     options: Options,
     only: Option<HashSet<TaskId>>,
     tasks: Vec<Task>,
+    /// The runs this orchestrator acts on: those not finished when it opened, and those it
+    /// made or touched since (whole runs; finished ones are read from the store on demand).
     runs: HashMap<RunId, Run>,
+    /// The history of each task scheduling has looked at (summaries, from the store's
+    /// `task_runs`), kept up to date with every save.
+    history: schedule::History,
     active: HashMap<RunId, Active>,
     workers: JoinSet<(RunId, Outcome)>,
     updates_tx: mpsc::UnboundedSender<Update>,
@@ -226,6 +231,7 @@ impl Orchestrator {
             only: None,
             tasks: Vec::new(),
             runs: HashMap::new(),
+            history: schedule::History::new(),
             active: HashMap::new(),
             workers: JoinSet::new(),
             updates_tx,
@@ -239,15 +245,23 @@ impl Orchestrator {
             pending_auto: HashSet::new(),
             chat,
         };
-        for run in me.store.runs()? {
+        // Only unfinished runs are read whole; a task's history is read when it is needed.
+        for run in me.store.open_runs()? {
+            me.runs.insert(run.id.clone(), run);
+        }
+        let open_tasks: HashSet<TaskId> = me.runs.values().map(|r| r.task_id.clone()).collect();
+        for task in &open_tasks {
+            me.load_history(task)?;
+        }
+        // Today's spend: runs that finished today were made today or yesterday.
+        let day_start = now_ms() / 86_400_000 * 86_400_000;
+        for run in me.store.runs_since(day_start.saturating_sub(86_400_000))? {
             if run.usage.cost_usd > 0.0 {
-                me.ledger.seed(
-                    &run.task_id.0,
+                me.ledger.seed_day(
                     run.usage.cost_usd,
                     run.finished_ms.unwrap_or(run.created_ms),
                 );
             }
-            me.runs.insert(run.id.clone(), run);
         }
         me.recover()?;
         Ok(me)
@@ -264,6 +278,29 @@ impl Orchestrator {
             llm.routes.keys().next().cloned()
         } else {
             Some(llm.analyze_route.clone())
+        }
+    }
+
+    /// Reads `task`'s history from the store once (its runs' summaries), counting what they
+    /// spent toward the task's budget.
+    fn load_history(&mut self, task: &TaskId) -> Result<(), OrchestratorError> {
+        if self.history.contains_key(task) {
+            return Ok(());
+        }
+        let runs = self.store.task_runs(task)?;
+        let spent: f64 = runs.iter().map(|r| r.cost_usd).sum();
+        if spent > 0.0 {
+            self.ledger.seed_task(&task.0, spent);
+        }
+        self.history.insert(task.clone(), runs);
+        Ok(())
+    }
+
+    /// A run: as this orchestrator holds it, else as stored.
+    fn run_by_id(&self, id: &RunId) -> Result<Option<Run>, OrchestratorError> {
+        match self.runs.get(id) {
+            Some(run) => Ok(Some(run.clone())),
+            None => Ok(self.store.run(id)?),
         }
     }
 
@@ -400,6 +437,14 @@ impl Orchestrator {
                 },
             );
         }
+        self.load_history(&run.task_id)?;
+        if let Some(list) = self.history.get_mut(&run.task_id) {
+            let summary = crate::model::RunSummary::from(&run);
+            match list.binary_search_by(|r| r.id.cmp(&run.id)) {
+                Ok(i) => list[i] = summary,
+                Err(i) => list.insert(i, summary),
+            }
+        }
         self.runs.insert(run.id.clone(), run.clone());
         let _ = self.events.send(Event::Run { run: Box::new(run) });
         Ok(())
@@ -422,7 +467,7 @@ impl Orchestrator {
         change: impl FnOnce(&mut Run),
         observe: impl FnOnce(&Self, &Run) -> Vec<Observation>,
     ) -> Result<Option<Run>, OrchestratorError> {
-        let Some(mut run) = self.runs.get(id).cloned() else {
+        let Some(mut run) = self.run_by_id(id)? else {
             return Ok(None);
         };
         change(&mut run);
@@ -502,11 +547,14 @@ impl Orchestrator {
         if run.status != RunStatus::Failed || run.memory_outcome.is_some() {
             return None;
         }
+        let this = crate::model::RunSummary::from(run);
         let failures = schedule::failed_attempts(
-            self.runs
-                .values()
-                .filter(|r| r.task_id == run.task_id && r.id != run.id)
-                .chain(std::iter::once(run)),
+            self.history
+                .get(&run.task_id)
+                .into_iter()
+                .flatten()
+                .filter(|r| r.id != run.id)
+                .chain(std::iter::once(&this)),
         );
         (failures >= self.config.orchestrator.max_attempts)
             .then(|| Observation::Decided(outcome_of(run, false)))
@@ -531,6 +579,9 @@ impl Orchestrator {
         let _ = self.events.send(Event::Tasks {
             tasks: list.tasks.clone(),
         });
+        for task in list.tasks.iter().filter(|t| !t.done) {
+            self.load_history(&task.id)?;
+        }
         self.tasks = list.tasks;
         Ok(())
     }
@@ -652,11 +703,9 @@ impl Orchestrator {
     }
 
     fn candidates(&self) -> Vec<schedule::Next> {
-        // References, not clones: this runs on every turn of the loop.
-        let runs: Vec<&Run> = self.runs.values().collect();
         schedule::candidates(
             &self.tasks,
-            &runs,
+            &self.history,
             &schedule::Scope {
                 max_attempts: self.config.orchestrator.max_attempts,
                 only: self.only.as_ref(),
@@ -687,10 +736,14 @@ impl Orchestrator {
                 schedule::Next::Task {
                     task,
                     attempt,
-                    feedback,
+                    after,
                 } => {
                     let Some(found) = self.tasks.iter().find(|t| t.id == task) else {
                         continue;
+                    };
+                    let feedback = match after {
+                        Some(id) => self.run_by_id(&id)?.and_then(|r| schedule::feedback(&r)),
+                        None => None,
                     };
                     let (title, task_type) = (found.title.clone(), found.task_type);
                     let mut runs = vec![self.new_run(&task, &title, attempt, feedback.clone())];
@@ -1029,17 +1082,23 @@ impl Orchestrator {
     /// run queued again after a crash — are closed (cancelled with a note, worktrees removed,
     /// agents still working stopped).
     fn close_others(&mut self, run: &Run) -> Result<(), OrchestratorError> {
-        let others: Vec<Run> = self
-            .runs
-            .values()
-            .filter(|r| r.task_id == run.task_id && r.id != run.id)
+        self.load_history(&run.task_id)?;
+        let ids: Vec<RunId> = self
+            .history
+            .get(&run.task_id)
+            .into_iter()
+            .flatten()
+            .filter(|r| r.id != run.id)
             .filter(|r| {
                 r.status.is_active()
                     || matches!(r.status, RunStatus::AwaitingApproval | RunStatus::Queued)
             })
-            .cloned()
+            .map(|r| r.id.clone())
             .collect();
-        for other in others {
+        for id in ids {
+            let Some(other) = self.run_by_id(&id)? else {
+                continue;
+            };
             self.pending_auto.remove(&other.id);
             let why = if run.rival.as_ref() == Some(&other.id) {
                 format!("the other candidate (run {}) was approved", run.id)
@@ -1229,13 +1288,13 @@ impl Orchestrator {
                     .get(&id)
                     .map(|r| (Some(r.task_id.clone()), r.created_ms))
                     .unwrap_or_default();
-                let rival_merged = self
-                    .runs
-                    .values()
+                let rival_merged = task
+                    .and_then(|t| self.history.get(&t))
+                    .into_iter()
+                    .flatten()
                     .find(|r| {
-                        Some(&r.task_id) == task.as_ref()
-                            && r.status == RunStatus::Merged
-                            && r.decision.as_ref().is_some_and(|d| d.at_ms >= created)
+                        r.status == RunStatus::Merged
+                            && r.decided_ms.is_some_and(|at| at >= created)
                     })
                     .map(|r| r.id.clone());
                 let run = self.update(&id, |r| {
@@ -1415,8 +1474,11 @@ impl Orchestrator {
         }
     }
 
-    fn find(&self, prefix: &str) -> Result<Run, OrchestratorError> {
+    /// The run `prefix` names, with its task's history loaded (decisions look at the task's
+    /// other runs).
+    fn find(&mut self, prefix: &str) -> Result<Run, OrchestratorError> {
         let found = self.store.find_run(prefix)?;
+        self.load_history(&found.task_id)?;
         Ok(self.runs.get(&found.id).cloned().unwrap_or(found))
     }
 
@@ -1642,9 +1704,9 @@ impl Orchestrator {
             RunStatus::Failed | RunStatus::Rejected | RunStatus::Cancelled | RunStatus::Interrupted
         );
         let newer = self
-            .runs
-            .values()
-            .any(|r| r.task_id == run.task_id && r.id.0 > run.id.0);
+            .history
+            .get(&run.task_id)
+            .is_some_and(|list| list.iter().any(|r| r.id.0 > run.id.0));
         if !retryable || newer {
             return Err(OrchestratorError::WrongState {
                 run: run.id.0.clone(),

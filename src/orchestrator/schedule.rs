@@ -1,13 +1,17 @@
-//! Which task runs next: a pure function of the task list and the runs so far, so the rules
-//! are unit-tested without processes or git.
+//! Which task runs next: a pure function of the task list and each task's history of runs
+//! (their summaries, as the store keeps them per task), so the rules are unit-tested without
+//! processes or git, and a loop turn costs O(tasks), not O(runs ever made).
 
 use std::borrow::Borrow;
 use std::collections::{HashMap, HashSet};
 
-use crate::model::{Run, RunId, RunStatus, Task, TaskId};
+use crate::model::{Run, RunId, RunStatus, RunSummary, Task, TaskId};
 
 /// `Run::reason` of a run stopped by a `[budget]` limit.
 pub const BUDGET: &str = "budget";
+
+/// Each task's runs, oldest first.
+pub type History = HashMap<TaskId, Vec<RunSummary>>;
 
 /// What to start next.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,8 +24,9 @@ pub enum Next {
         task: TaskId,
         /// Its attempt number.
         attempt: u32,
-        /// What went wrong last time, for the prompt.
-        feedback: Option<String>,
+        /// The task's latest run, whose failure or rejection the prompt should carry (see
+        /// [`feedback`]).
+        after: Option<RunId>,
     },
 }
 
@@ -33,33 +38,42 @@ pub struct Scope<'a> {
     pub only: Option<&'a HashSet<TaskId>>,
 }
 
+/// The history of `runs` (callers and tests holding whole runs).
+pub fn history_of<R: Borrow<Run>>(runs: &[R]) -> History {
+    let mut history = History::new();
+    for r in runs.iter().map(Borrow::borrow) {
+        history
+            .entry(r.task_id.clone())
+            .or_default()
+            .push(RunSummary::from(r));
+    }
+    for list in history.values_mut() {
+        list.sort_by(|a, b| a.id.cmp(&b.id));
+    }
+    history
+}
+
 /// Everything that could start now, in order: queued runs oldest first, then open tasks by
 /// priority, then file order. Tasks wait while a run of theirs is active, queued or awaiting
 /// approval, while a dependency is neither ticked nor merged, after a merge, after a
-/// rejection or cancellation (unless named in `only`), and after `max_attempts` failures.
-pub fn candidates<R: Borrow<Run>>(tasks: &[Task], runs: &[R], scope: &Scope<'_>) -> Vec<Next> {
-    let runs: Vec<&Run> = runs.iter().map(Borrow::borrow).collect();
-    let mut by_task: HashMap<&TaskId, Vec<&Run>> = HashMap::new();
-    for &r in &runs {
-        by_task.entry(&r.task_id).or_default().push(r);
-    }
-    for list in by_task.values_mut() {
-        list.sort_by(|a, b| a.id.cmp(&b.id));
-    }
+/// rejection or cancellation (unless named in `only`), after a budget stop, and after
+/// `max_attempts` failed attempts.
+pub fn candidates(tasks: &[Task], history: &History, scope: &Scope<'_>) -> Vec<Next> {
     let in_scope = |id: &TaskId| scope.only.is_none_or(|only| only.contains(id));
-
-    let mut queued: Vec<&Run> = runs
+    let mut queued: Vec<&RunId> = history
         .iter()
-        .copied()
-        .filter(|r| r.status == RunStatus::Queued && in_scope(&r.task_id))
+        .filter(|(task, _)| in_scope(task))
+        .flat_map(|(_, runs)| runs.iter())
+        .filter(|r| r.status == RunStatus::Queued)
+        .map(|r| &r.id)
         .collect();
-    queued.sort_by(|a, b| a.id.cmp(&b.id));
-    let mut out: Vec<Next> = queued.iter().map(|r| Next::Queued(r.id.clone())).collect();
+    queued.sort();
+    let mut out: Vec<Next> = queued.into_iter().cloned().map(Next::Queued).collect();
 
     let known: HashMap<&str, &Task> = tasks.iter().map(|t| (t.id.0.as_str(), t)).collect();
     let satisfied = |dep: &String| {
         known.get(dep.as_str()).is_some_and(|t| t.done)
-            || by_task
+            || history
                 .get(&TaskId(dep.clone()))
                 .is_some_and(|rs| rs.iter().any(|r| r.status == RunStatus::Merged))
     };
@@ -70,8 +84,8 @@ pub fn candidates<R: Borrow<Run>>(tasks: &[Task], runs: &[R], scope: &Scope<'_>)
         .collect();
     open.sort_by_key(|t| t.priority);
     for task in open {
-        let history = by_task.get(&task.id).map(Vec::as_slice).unwrap_or_default();
-        let busy = history.iter().any(|r| {
+        let runs = history.get(&task.id).map(Vec::as_slice).unwrap_or_default();
+        let busy = runs.iter().any(|r| {
             r.status.is_active()
                 || matches!(r.status, RunStatus::Queued | RunStatus::AwaitingApproval)
         });
@@ -79,7 +93,7 @@ pub fn candidates<R: Borrow<Run>>(tasks: &[Task], runs: &[R], scope: &Scope<'_>)
             continue;
         }
         let explicit = scope.only.is_some();
-        let latest = history.last();
+        let latest = runs.last();
         let stop = match latest.map(|r| r.status) {
             Some(RunStatus::Merged) => true,
             Some(RunStatus::Rejected | RunStatus::Cancelled) => !explicit,
@@ -89,43 +103,49 @@ pub fn candidates<R: Borrow<Run>>(tasks: &[Task], runs: &[R], scope: &Scope<'_>)
             }
             _ => false,
         };
-        let failures = failed_attempts(history.iter().copied());
-        if stop || failures >= scope.max_attempts {
+        if stop || failed_attempts(runs.iter()) >= scope.max_attempts {
             continue;
         }
-        let feedback = latest.and_then(|r| match r.status {
-            RunStatus::Failed => match super::prompt::failure_summary(r) {
-                Some(gates) => Some(format!(
-                    "The previous attempt's change failed these checks; fix what they report:\n{gates}"
-                )),
-                None => r
-                    .error
-                    .as_ref()
-                    .map(|e| format!("The previous attempt failed: {e}")),
-            },
-            RunStatus::Rejected => r
-                .decision
-                .as_ref()
-                .map(|d| format!("The operator rejected the previous attempt: {}", d.reason)),
-            _ => None,
-        });
         out.push(Next::Task {
             task: task.id.clone(),
             // Best-of candidates share their attempt number.
-            attempt: history
+            attempt: runs
                 .iter()
                 .map(|r| r.attempt)
                 .max()
                 .unwrap_or(0)
                 .saturating_add(1),
-            feedback,
+            after: latest
+                .filter(|r| matches!(r.status, RunStatus::Failed | RunStatus::Rejected))
+                .map(|r| r.id.clone()),
         });
     }
     out
 }
 
+/// What a new attempt is told about the task's latest run: the failing gates' first errors
+/// (else its error) when it failed, the operator's reason when it was rejected.
+pub fn feedback(latest: &Run) -> Option<String> {
+    match latest.status {
+        RunStatus::Failed => match super::prompt::failure_summary(latest) {
+            Some(gates) => Some(format!(
+                "The previous attempt's change failed these checks; fix what they report:\n{gates}"
+            )),
+            None => latest
+                .error
+                .as_ref()
+                .map(|e| format!("The previous attempt failed: {e}")),
+        },
+        RunStatus::Rejected => latest
+            .decision
+            .as_ref()
+            .map(|d| format!("The operator rejected the previous attempt: {}", d.reason)),
+        _ => None,
+    }
+}
+
 /// How many attempts at a task failed: best-of candidates of one attempt count once.
-pub fn failed_attempts<'a>(runs: impl Iterator<Item = &'a Run>) -> u32 {
+pub fn failed_attempts<'a>(runs: impl Iterator<Item = &'a RunSummary>) -> u32 {
     let attempts: HashSet<u32> = runs
         .filter(|r| r.status == RunStatus::Failed)
         .map(|r| r.attempt)
@@ -168,6 +188,20 @@ mod tests {
         }
     }
 
+    fn cands(t: &[Task], runs: &[Run], scope: &Scope<'_>) -> Vec<Next> {
+        candidates(t, &history_of(runs), scope)
+    }
+
+    /// The feedback the orchestrator gives a new attempt: its `after` run's.
+    fn feedback_of(next: &Next, runs: &[Run]) -> Option<String> {
+        match next {
+            Next::Task {
+                after: Some(id), ..
+            } => feedback(runs.iter().find(|r| &r.id == id).expect("after is a run")),
+            _ => None,
+        }
+    }
+
     fn titles(next: &[Next], tasks: &[Task]) -> Vec<String> {
         next.iter()
             .map(|n| match n {
@@ -187,11 +221,11 @@ mod tests {
     #[test]
     fn priority_then_file_order_and_dependencies_wait() {
         let t = tasks();
-        let next = candidates::<Run>(&t, &[], &SCOPE);
+        let next = cands(&t, &[], &SCOPE);
         assert_eq!(titles(&next, &t), ["crit one", "high one", "low one"]);
         // Once "low one" is merged, its dependent may go.
         let merged = run(&t[0], RunStatus::Merged);
-        let next = candidates(&t, &[merged], &SCOPE);
+        let next = cands(&t, &[merged], &SCOPE);
         assert_eq!(titles(&next, &t), ["crit one", "crit two", "high one"]);
     }
 
@@ -203,23 +237,19 @@ mod tests {
             run(&t[4], RunStatus::Rejected),
             run(&t[0], RunStatus::Failed),
         ];
-        let next = candidates(&t, &runs, &SCOPE);
+        let next = cands(&t, &runs, &SCOPE);
         assert_eq!(titles(&next, &t), ["low one"]);
         match &next[0] {
-            Next::Task {
-                attempt, feedback, ..
-            } => {
-                assert_eq!(*attempt, 2);
-                assert_eq!(
-                    feedback.as_deref(),
-                    Some("The previous attempt failed: agent exited with status 1")
-                );
-            }
+            Next::Task { attempt, .. } => assert_eq!(*attempt, 2),
             other => panic!("{other:?}"),
         }
+        assert_eq!(
+            feedback_of(&next[0], &runs).as_deref(),
+            Some("The previous attempt failed: agent exited with status 1")
+        );
         // Two best-of candidates of one attempt are one failed attempt.
         let pair = vec![run(&t[0], RunStatus::Failed), run(&t[0], RunStatus::Failed)];
-        assert!(titles(&candidates(&t, &pair, &SCOPE), &t).contains(&"low one".to_string()));
+        assert!(titles(&cands(&t, &pair, &SCOPE), &t).contains(&"low one".to_string()));
         let failures: Vec<Run> = (1..=3)
             .map(|attempt| Run {
                 attempt,
@@ -227,13 +257,13 @@ mod tests {
             })
             .collect();
         assert!(
-            titles(&candidates(&t, &failures, &SCOPE), &t)
+            titles(&cands(&t, &failures, &SCOPE), &t)
                 .iter()
                 .all(|x| x != "low one")
         );
 
         let queued = run(&t[4], RunStatus::Queued);
-        let next = candidates(&t, std::slice::from_ref(&queued), &SCOPE);
+        let next = cands(&t, std::slice::from_ref(&queued), &SCOPE);
         assert_eq!(next[0], Next::Queued(queued.id));
     }
 
@@ -242,7 +272,7 @@ mod tests {
         let t = tasks();
         let only: HashSet<TaskId> = [t[4].id.clone()].into();
         let runs = vec![run(&t[4], RunStatus::Rejected)];
-        let next = candidates(
+        let next = cands(
             &t,
             &runs,
             &Scope {
@@ -251,15 +281,10 @@ mod tests {
             },
         );
         assert_eq!(titles(&next, &t), ["high one"]);
-        match &next[0] {
-            Next::Task { feedback, .. } => {
-                assert_eq!(
-                    feedback.as_deref(),
-                    Some("The operator rejected the previous attempt: too broad")
-                )
-            }
-            other => panic!("{other:?}"),
-        }
+        assert_eq!(
+            feedback_of(&next[0], &runs).as_deref(),
+            Some("The operator rejected the previous attempt: too broad")
+        );
     }
 
     #[test]
@@ -283,13 +308,11 @@ mod tests {
         );
         build.required = true;
         failed.gates = vec![build];
-        let next = candidates(&t, std::slice::from_ref(&failed), &scope);
+        let next = cands(&t, std::slice::from_ref(&failed), &scope);
         let feedback = next
             .iter()
-            .find_map(|n| match n {
-                Next::Task { task, feedback, .. } if task == &t[4].id => feedback.clone(),
-                _ => None,
-            })
+            .find(|n| matches!(n, Next::Task { task, .. } if task == &t[4].id))
+            .and_then(|n| feedback_of(n, std::slice::from_ref(&failed)))
             .expect("the failed task is retried with feedback");
         assert!(
             feedback.contains("- gate `build`: exit status 101"),
@@ -306,7 +329,7 @@ mod tests {
         );
 
         failed.reason = Some(BUDGET.into());
-        let next = candidates(&t, std::slice::from_ref(&failed), &scope);
+        let next = cands(&t, std::slice::from_ref(&failed), &scope);
         assert!(!titles(&next, &t).contains(&"high one".to_string()));
     }
 }

@@ -16,12 +16,17 @@ pub use audit::AuditEntry;
 pub use lock::StoreLock;
 
 use crate::memory::{Learned, Learning, Memory, MemoryError};
-use crate::model::{Run, RunId, Task, now_ms};
+use crate::model::{Run, RunId, RunSummary, Task, TaskId, now_ms};
 
 /// The store layout this build writes. Version 2 keeps the number of runs in `meta`
 /// ([`RUN_COUNT`]): sled counts a tree by reading all of it, 120 ms for 100,000 runs, and the
-/// console asks at start and on every page of history.
-pub const SCHEMA_VERSION: u32 = 2;
+/// console asks at start and on every page of history. Version 3 indexes the runs: the ones not
+/// finished (`open_runs`) and a summary of each task's runs (`task_runs`), so the orchestrator
+/// starts by reading those instead of every run.
+pub const SCHEMA_VERSION: u32 = 3;
+
+/// The `meta` key present once `open_runs` and `task_runs` index every run.
+const RUNS_INDEXED: &str = "runs_indexed";
 
 /// The `meta` key holding how many runs the `runs` tree has (big-endian u64).
 const RUN_COUNT: &str = "run_count";
@@ -30,13 +35,48 @@ const RUN_COUNT: &str = "run_count";
 type Migration = fn(&sled::Db) -> Result<(), StoreError>;
 
 /// Migrations from version `i + 1` to `i + 2`, applied in order at open.
-const MIGRATIONS: &[Migration] = &[count_runs];
+const MIGRATIONS: &[Migration] = &[count_runs, index_runs];
 
 /// 1 → 2: counts the runs once, so [`Store::run_count`] can read the number.
 fn count_runs(db: &sled::Db) -> Result<(), StoreError> {
     let n = db.open_tree("runs")?.len() as u64;
     db.open_tree("meta")?.insert(RUN_COUNT, &n.to_be_bytes())?;
     Ok(())
+}
+
+/// 2 → 3 (and any store whose runs were written without the indexes): builds `open_runs` and
+/// `task_runs` from the runs, reading each once.
+fn index_runs(db: &sled::Db) -> Result<(), StoreError> {
+    let (open, by_task) = (db.open_tree("open_runs")?, db.open_tree("task_runs")?);
+    open.clear()?;
+    by_task.clear()?;
+    for kv in db.open_tree("runs")?.iter() {
+        let (k, v) = kv?;
+        let run: Run = decode(&format!("run {}", String::from_utf8_lossy(&k)), &v)?;
+        by_task.insert(
+            task_run_key(&run),
+            encode("run summary", &RunSummary::from(&run))?,
+        )?;
+        if !run.status.is_final() {
+            open.insert(run.id.0.as_bytes(), run.task_id.0.as_bytes())?;
+        }
+    }
+    db.open_tree("meta")?.insert(RUNS_INDEXED, b"1")?;
+    Ok(())
+}
+
+/// `task_runs` key: the task id, NUL, the run id (so a task's runs are one prefix, oldest
+/// first).
+fn task_run_key(run: &Run) -> Vec<u8> {
+    let mut key = task_prefix(&run.task_id);
+    key.extend_from_slice(run.id.0.as_bytes());
+    key
+}
+
+fn task_prefix(task: &TaskId) -> Vec<u8> {
+    let mut key = task.0.as_bytes().to_vec();
+    key.push(0);
+    key
 }
 
 fn read_count(value: Option<&[u8]>) -> u64 {
@@ -133,6 +173,10 @@ pub struct Store {
     db: sled::Db,
     meta: sled::Tree,
     runs: sled::Tree,
+    /// Ids of the runs not finished (value: the task id).
+    open_runs: sled::Tree,
+    /// A [`RunSummary`] per run, keyed by task then run.
+    task_runs: sled::Tree,
     events: sled::Tree,
     diffs: sled::Tree,
     tasks: sled::Tree,
@@ -214,9 +258,16 @@ impl Store {
         if meta.get(RUN_COUNT)?.is_none() && !runs.is_empty() {
             count_runs(&db)?;
         }
+        // Runs written straight into the tree (by an older build's import, or a bench) are
+        // indexed once.
+        if meta.get(RUNS_INDEXED)?.is_none() && !runs.is_empty() {
+            index_runs(&db)?;
+        }
         let store = Self {
             meta,
             runs,
+            open_runs: db.open_tree("open_runs")?,
+            task_runs: db.open_tree("task_runs")?,
             events: db.open_tree("run_events")?,
             diffs: db.open_tree("diffs")?,
             tasks: db.open_tree("tasks")?,
@@ -240,8 +291,33 @@ impl Store {
         Ok(())
     }
 
+    /// Updates the indexes before a run is written: its summary, and its place among the open
+    /// runs when it is not finished. Written first, so a crash in between leaves an index
+    /// naming a run that says otherwise (which [`open_runs`](Self::open_runs) tidies), never a
+    /// run the index misses.
+    fn index_before(&self, run: &Run) -> Result<(), StoreError> {
+        self.task_runs.insert(
+            task_run_key(run),
+            encode("run summary", &RunSummary::from(run))?,
+        )?;
+        if !run.status.is_final() {
+            self.open_runs
+                .insert(run.id.0.as_bytes(), run.task_id.0.as_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// After a finished run is written, it leaves the open runs.
+    fn index_after(&self, run: &Run) -> Result<(), StoreError> {
+        if run.status.is_final() {
+            self.open_runs.remove(run.id.0.as_bytes())?;
+        }
+        Ok(())
+    }
+
     /// Saves a run (and flushes: the caller may publish the change after this returns).
     pub fn put_run(&self, run: &Run) -> Result<(), StoreError> {
+        self.index_before(run)?;
         let value = encode("run", run)?;
         let key = run.id.0.as_bytes();
         // The run and the count change together or not at all.
@@ -257,6 +333,7 @@ impl Store {
                 TransactionError::Abort(()) => StoreError::Sled("transaction aborted".into()),
                 TransactionError::Storage(e) => e.into(),
             })?;
+        self.index_after(run)?;
         self.flush()
     }
 
@@ -275,6 +352,7 @@ impl Store {
             self.put_run(run)?;
             return Ok(Learned::default());
         }
+        self.index_before(run)?;
         let value = encode("run", run)?;
         // Runs learn when they end, so the run is nearly always stored already; a crash
         // between the transaction and the count would leave the count one short.
@@ -285,6 +363,7 @@ impl Store {
         if new {
             self.count_new_run()?;
         }
+        self.index_after(run)?;
         self.flush()?;
         Ok(learned)
     }
@@ -306,6 +385,49 @@ impl Store {
             .get(id.0.as_bytes())?
             .map(|v| decode(&format!("run {id}"), &v))
             .transpose()
+    }
+
+    /// The runs not finished (queued, working, awaiting approval), oldest first. Index
+    /// entries a crash left behind (a run since finished, or never written) are removed.
+    pub fn open_runs(&self) -> Result<Vec<Run>, StoreError> {
+        let mut open = Vec::new();
+        for kv in self.open_runs.iter() {
+            let (k, _) = kv?;
+            let id = RunId(String::from_utf8_lossy(&k).into_owned());
+            match self.run(&id)? {
+                Some(run) if !run.status.is_final() => open.push(run),
+                _ => {
+                    self.open_runs.remove(&k)?;
+                }
+            }
+        }
+        Ok(open)
+    }
+
+    /// The summaries of every run of `task`, oldest first.
+    pub fn task_runs(&self, task: &TaskId) -> Result<Vec<RunSummary>, StoreError> {
+        self.task_runs
+            .scan_prefix(task_prefix(task))
+            .map(|kv| {
+                let (_, v) = kv?;
+                decode("run summary", &v)
+            })
+            .collect()
+    }
+
+    /// The runs created at or after `created_ms`, newest first (ids are time-ordered, so this
+    /// reads only those).
+    pub fn runs_since(&self, created_ms: u64) -> Result<Vec<Run>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.runs.iter().rev() {
+            let (k, v) = kv?;
+            let run: Run = decode(&format!("run {}", String::from_utf8_lossy(&k)), &v)?;
+            if run.created_ms < created_ms {
+                break;
+            }
+            out.push(run);
+        }
+        Ok(out)
     }
 
     /// Every run, newest first.
@@ -599,6 +721,106 @@ mod tests {
         );
         store.put_run(&run("d")).unwrap();
         assert_eq!(store.run_count(), 4);
+    }
+
+    #[test]
+    fn open_runs_and_task_histories_are_indexed_as_runs_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut a = run("a");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let mut b = run("b");
+        b.task_id = TaskId("t-other".into());
+        store.put_run(&a).unwrap();
+        store.put_run(&b).unwrap();
+        let open: Vec<RunId> = store
+            .open_runs()
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(open, [a.id.clone(), b.id.clone()]);
+        // Finishing a run takes it out of the open runs and updates its task's summary.
+        a.status = RunStatus::Failed;
+        a.reason = Some("budget".into());
+        a.usage.cost_usd = 0.25;
+        store.put_run(&a).unwrap();
+        let open: Vec<RunId> = store
+            .open_runs()
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(open, [b.id.clone()]);
+        let history = store.task_runs(&a.task_id).unwrap();
+        assert_eq!(history.len(), 1);
+        assert_eq!(history[0], RunSummary::from(&a));
+        assert_eq!(store.task_runs(&TaskId("t-none".into())).unwrap(), []);
+        // Process memory's transaction path keeps the indexes too.
+        b.status = RunStatus::AwaitingApproval;
+        let learning = crate::memory::Learning {
+            run_id: b.id.0.clone(),
+            task_type: crate::model::TaskType::Code,
+            task_title: "b".into(),
+            keywords: Vec::new(),
+            executor: "fake".into(),
+            observations: vec![crate::memory::Observation::Started {
+                lessons: Vec::new(),
+                examples: Vec::new(),
+            }],
+        };
+        store.put_run_and_learn(&b, &learning).unwrap();
+        assert_eq!(
+            store.task_runs(&b.task_id).unwrap()[0].status,
+            RunStatus::AwaitingApproval
+        );
+        // An index entry a crash left behind (its run never written) is tidied away.
+        store
+            .open_runs
+            .insert(b"01zzzzzzzzzzzzzzzzzzzzzzzz", b"t-x".as_slice())
+            .unwrap();
+        assert_eq!(store.open_runs().unwrap().len(), 1);
+        assert!(
+            !store
+                .open_runs
+                .contains_key(b"01zzzzzzzzzzzzzzzzzzzzzzzz")
+                .unwrap()
+        );
+    }
+
+    #[test]
+    fn runs_written_without_the_indexes_are_indexed_once_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let (queued, merged) = {
+            let store = Store::open(dir.path()).unwrap();
+            // As schema 2 (or a bulk import) left them: runs, no indexes.
+            let runs = store.db_for_tests().open_tree("runs").unwrap();
+            let queued = run("queued");
+            let mut merged = run("merged");
+            merged.status = RunStatus::Merged;
+            for r in [&queued, &merged] {
+                runs.insert(r.id.0.as_bytes(), encode("run", r).unwrap())
+                    .unwrap();
+            }
+            let meta = store.db_for_tests().open_tree("meta").unwrap();
+            meta.insert("schema_version", &2u32.to_be_bytes()).unwrap();
+            store.flush().unwrap();
+            (queued, merged)
+        };
+        let store = Store::open(dir.path()).unwrap();
+        let open: Vec<RunId> = store
+            .open_runs()
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(open, [queued.id.clone()]);
+        let mut expected = vec![RunSummary::from(&queued), RunSummary::from(&merged)];
+        expected.sort_by(|a, b| a.id.cmp(&b.id));
+        assert_eq!(store.task_runs(&queued.task_id).unwrap(), expected);
+        // Only runs made since a time are read for it.
+        assert_eq!(store.runs_since(2).unwrap().len(), 0);
+        assert_eq!(store.runs_since(1).unwrap().len(), 2);
     }
 
     #[test]
