@@ -814,7 +814,7 @@ mod tests {
             .into_iter()
             .map(|r| r.id)
             .collect();
-        assert_eq!(open, [queued.id.clone()]);
+        assert_eq!(open, std::slice::from_ref(&queued.id));
         let mut expected = vec![RunSummary::from(&queued), RunSummary::from(&merged)];
         expected.sort_by(|a, b| a.id.cmp(&b.id));
         assert_eq!(store.task_runs(&queued.task_id).unwrap(), expected);
