@@ -20,10 +20,27 @@ pub struct Ledger {
 
 #[derive(Debug, Default)]
 struct Spent {
+    /// Model calls charged through a [`Meter`], per run.
     runs: HashMap<String, Usage>,
+    /// An external agent's own latest count, per run (replaced by each report).
+    reported: HashMap<String, Usage>,
     tasks: HashMap<String, f64>,
     /// (day number since the epoch, dollars spent that day).
     day: (u64, f64),
+}
+
+impl Spent {
+    fn run_total(&self, run: &str) -> Usage {
+        let (a, b) = (
+            self.runs.get(run).copied().unwrap_or_default(),
+            self.reported.get(run).copied().unwrap_or_default(),
+        );
+        Usage {
+            input_tokens: a.input_tokens + b.input_tokens,
+            output_tokens: a.output_tokens + b.output_tokens,
+            cost_usd: a.cost_usd + b.cost_usd,
+        }
+    }
 }
 
 /// Days since the Unix epoch, UTC.
@@ -66,7 +83,7 @@ impl Ledger {
     /// a limit. The message names the limit, what was spent, and the setting to change.
     pub fn check(&self, run: &str, task: &str, estimate_usd: f64) -> Result<(), LlmError> {
         let s = self.spent();
-        let run_spent = s.runs.get(run).map_or(0.0, |u| u.cost_usd);
+        let run_spent = s.run_total(run).cost_usd;
         let task_spent = s.tasks.get(task).copied().unwrap_or(0.0);
         let day_spent = if s.day.0 == today() { s.day.1 } else { 0.0 };
         for (limit, spent, what, key) in [
@@ -108,18 +125,22 @@ impl Ledger {
         s.day.1 += cost_usd;
     }
 
-    /// What run `run` has spent so far.
+    /// What run `run` has spent so far: its model calls plus its agent's own count.
     pub fn run_usage(&self, run: &str) -> Usage {
-        self.spent().runs.get(run).copied().unwrap_or_default()
+        self.spent().run_total(run)
     }
 
-    /// Whether a run that has reported `usage` (an external agent's own count) is past its
-    /// run, task or day limit; `Some(reason)` when it is. Its usage replaces what was
-    /// recorded for it before.
+    /// Whether a run whose external agent reported `usage` (its own running total) is past
+    /// its run, task or day limit; `Some(reason)` when it is. The report replaces the agent's
+    /// earlier one; bosun's own model calls for the run (failure analysis, the judge) are
+    /// counted beside it.
     pub fn report(&self, run: &str, task: &str, usage: Usage) -> Option<String> {
         {
             let mut s = self.spent();
-            let old = s.runs.insert(run.to_string(), usage).unwrap_or_default();
+            let old = s
+                .reported
+                .insert(run.to_string(), usage)
+                .unwrap_or_default();
             let delta = usage.cost_usd - old.cost_usd;
             *s.tasks.entry(task.to_string()).or_default() += delta;
             let day = today();
@@ -243,6 +264,31 @@ mod tests {
         assert_eq!(l.report("r1", "t1", usage(0.09)), None);
         assert!(
             l.report("r1", "t1", usage(0.11))
+                .unwrap()
+                .contains("per_run_usd")
+        );
+        // bosun's own calls for a run count beside its agent's report.
+        let l = Ledger::new(limits(0.10, 0.0, 0.0));
+        l.charge(
+            "r1",
+            "t1",
+            TokenUsage {
+                input: 5,
+                output: 1,
+            },
+            0.04,
+        );
+        assert_eq!(l.report("r1", "t1", usage(0.05)), None);
+        assert_eq!(
+            l.report("r1", "t1", usage(0.05)),
+            None,
+            "the same report twice"
+        );
+        let total = l.run_usage("r1");
+        assert_eq!((total.input_tokens, total.output_tokens), (6, 2));
+        assert!((total.cost_usd - 0.09).abs() < 1e-12);
+        assert!(
+            l.report("r1", "t1", usage(0.07))
                 .unwrap()
                 .contains("per_run_usd")
         );

@@ -216,6 +216,7 @@ pub(crate) async fn work(
     let forward_events = events.clone();
     let forward_updates = updates.clone();
     // An external agent's reported usage past a `[budget]` limit stops it.
+    let external = job.builtin.is_none();
     let agent_cancel = job.cancel.child_token();
     let budget_stop: std::sync::Arc<std::sync::OnceLock<String>> = Default::default();
     let (forward_meter, forward_stop, forward_cancel) = (
@@ -239,14 +240,15 @@ pub(crate) async fn work(
                         let _ = forward_events.send(Event::Progress { run_id: forward_id.clone(), text: text.clone() });
                         let _ = forward_updates.send(Update::Progress { run_id: forward_id.clone(), text });
                     }
-                    Some(AgentEvent::Usage(usage)) => {
+                    Some(AgentEvent::Usage(usage)) if external => {
                         let m = &forward_meter;
                         if let Some(reason) = m.ledger.report(&m.run, &m.task, usage) {
                             let _ = forward_stop.set(reason);
                             forward_cancel.cancel();
                         }
                     }
-                    Some(AgentEvent::Final { .. }) => {}
+                    // The built-in agent's calls were charged as they were made.
+                    Some(AgentEvent::Usage(_) | AgentEvent::Final { .. }) => {}
                     None => progress_open = false,
                 },
             }
@@ -308,6 +310,7 @@ pub(crate) async fn work(
     let mut budget = budget_stop.get().cloned();
     if let Some(u) = usage
         && budget.is_none()
+        && external
     {
         // The final count may be newer than the last event's.
         budget = m.ledger.report(&m.run, &m.task, u);
