@@ -10,6 +10,10 @@ use crate::orchestrator::Event;
 /// Lines of agent output kept per run for the board and the logs screen.
 pub const OUTPUT_LINES: usize = 500;
 
+/// Finished runs whose output stays in memory (the newest); older ones are read from their
+/// log files when shown, so a long session's memory does not grow with every run.
+pub const ENDED_OUTPUTS: usize = 16;
+
 /// A board column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Column {
@@ -165,7 +169,11 @@ impl Data {
                 if before.is_none() {
                     self.total_runs += 1;
                 }
+                let ended = now.is_final() && before != Some(now);
                 self.put((**run).clone());
+                if ended {
+                    self.forget_ended_output();
+                }
                 alert
             }
             Event::Output { run_id, line } => {
@@ -209,6 +217,23 @@ impl Data {
                 None
             }
             Event::Notice { .. } | Event::Idle => None,
+        }
+    }
+
+    /// Keeps the output of at most [`ENDED_OUTPUTS`] finished runs, the newest.
+    fn forget_ended_output(&mut self) {
+        let mut ended: Vec<RunId> = self
+            .output
+            .keys()
+            .filter(|id| self.runs.get(*id).is_some_and(|r| r.status.is_final()))
+            .cloned()
+            .collect();
+        if ended.len() <= ENDED_OUTPUTS {
+            return;
+        }
+        ended.sort();
+        for id in &ended[..ended.len() - ENDED_OUTPUTS] {
+            self.output.remove(id);
         }
     }
 
@@ -306,6 +331,42 @@ mod tests {
             ..Run::queued(TaskId(String::new()), "", 1, "main")
         };
         Event::Run { run: Box::new(run) }
+    }
+
+    #[test]
+    fn only_the_newest_finished_runs_keep_their_output_in_memory() {
+        let mut data = Data {
+            tasks: tasks(),
+            ..Data::default()
+        };
+        let task = data.tasks[0].clone();
+        let total = ENDED_OUTPUTS + 5;
+        for i in 0..total {
+            let id = format!("01{i:04}");
+            data.apply(&run(&id, &task, RunStatus::Running));
+            data.apply(&Event::Output {
+                run_id: RunId(id.clone()),
+                line: format!("line of {id}"),
+            });
+            data.apply(&run(&id, &task, RunStatus::Failed));
+        }
+        // A running run keeps its output whatever happens to the others.
+        data.apply(&run("01zzzz", &task, RunStatus::Running));
+        data.apply(&Event::Output {
+            run_id: RunId("01zzzz".into()),
+            line: "still going".into(),
+        });
+        data.apply(&run("01zzzy", &task, RunStatus::Failed));
+        assert_eq!(data.output.len(), ENDED_OUTPUTS + 1);
+        assert!(data.output.contains_key(&RunId("01zzzz".into())));
+        assert!(
+            !data.output.contains_key(&RunId("010000".into())),
+            "the oldest went"
+        );
+        assert!(
+            data.output
+                .contains_key(&RunId(format!("01{:04}", total - 1)))
+        );
     }
 
     #[test]
