@@ -253,6 +253,11 @@ impl Orchestrator {
         for task in &open_tasks {
             me.load_history(task)?;
         }
+        // The run itself is the truth: a crash between writing a summary and its run leaves
+        // the summary ahead.
+        for run in me.runs.values() {
+            schedule::record(&mut me.history, &run.task_id, run.into());
+        }
         // Today's spend: runs that finished today were made today or yesterday.
         let day_start = now_ms() / 86_400_000 * 86_400_000;
         for run in me.store.runs_since(day_start.saturating_sub(86_400_000))? {
@@ -438,13 +443,7 @@ impl Orchestrator {
             );
         }
         self.load_history(&run.task_id)?;
-        if let Some(list) = self.history.get_mut(&run.task_id) {
-            let summary = crate::model::RunSummary::from(&run);
-            match list.binary_search_by(|r| r.id.cmp(&run.id)) {
-                Ok(i) => list[i] = summary,
-                Err(i) => list.insert(i, summary),
-            }
-        }
+        schedule::record(&mut self.history, &run.task_id, (&run).into());
         self.runs.insert(run.id.clone(), run.clone());
         let _ = self.events.send(Event::Run { run: Box::new(run) });
         Ok(())

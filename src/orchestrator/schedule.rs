@@ -53,6 +53,17 @@ pub fn history_of<R: Borrow<Run>>(runs: &[R]) -> History {
     history
 }
 
+/// Puts `summary` into `task`'s history in id order (replacing the run's earlier summary),
+/// when that history is loaded.
+pub fn record(history: &mut History, task: &TaskId, summary: RunSummary) {
+    if let Some(list) = history.get_mut(task) {
+        match list.binary_search_by(|r| r.id.cmp(&summary.id)) {
+            Ok(i) => list[i] = summary,
+            Err(i) => list.insert(i, summary),
+        }
+    }
+}
+
 /// Everything that could start now, in order: queued runs oldest first, then open tasks by
 /// priority, then file order. Tasks wait while a run of theirs is active, queued or awaiting
 /// approval, while a dependency is neither ticked nor merged, after a merge, after a
@@ -331,5 +342,29 @@ mod tests {
         failed.reason = Some(BUDGET.into());
         let next = cands(&t, std::slice::from_ref(&failed), &scope);
         assert!(!titles(&next, &t).contains(&"high one".to_string()));
+    }
+
+    #[test]
+    fn recording_keeps_a_loaded_history_in_id_order_and_skips_unloaded_ones() {
+        let t = tasks();
+        let (a, b) = (run(&t[0], RunStatus::Failed), run(&t[0], RunStatus::Queued));
+        let mut history = History::new();
+        record(&mut history, &t[0].id, (&a).into());
+        assert!(
+            history.is_empty(),
+            "an unloaded history is left to the store"
+        );
+        history.insert(t[0].id.clone(), Vec::new());
+        record(&mut history, &t[0].id, (&b).into());
+        record(&mut history, &t[0].id, (&a).into());
+        let ids: Vec<&RunId> = history[&t[0].id].iter().map(|r| &r.id).collect();
+        assert_eq!(ids, [&a.id, &b.id]);
+        let running = Run {
+            status: RunStatus::Running,
+            ..b.clone()
+        };
+        record(&mut history, &t[0].id, (&running).into());
+        assert_eq!(history[&t[0].id].len(), 2);
+        assert_eq!(history[&t[0].id][1].status, RunStatus::Running);
     }
 }
