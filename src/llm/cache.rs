@@ -154,6 +154,29 @@ impl Cache {
         }
     }
 
+    /// Removes every expired (or unreadable) entry; returns how many. Lookups drop an expired
+    /// entry they meet, but answers never asked for again would stay: bosun prunes at start so
+    /// the cache holds at most one TTL's worth of answers.
+    pub fn prune(&self) -> usize {
+        #[derive(Deserialize)]
+        struct Stamp {
+            stored_ms: u64,
+        }
+        let ttl = u64::try_from(self.ttl.as_millis()).unwrap_or(u64::MAX);
+        let now = now_ms();
+        let stale: Vec<sled::IVec> = self
+            .tree
+            .iter()
+            .filter_map(Result::ok)
+            .filter(|(_, v)| {
+                serde_json::from_slice::<Stamp>(v)
+                    .map_or(true, |s| now.saturating_sub(s.stored_ms) >= ttl)
+            })
+            .map(|(k, _)| k)
+            .collect();
+        stale.iter().filter(|k| self.tree.remove(k).is_ok()).count()
+    }
+
     /// Stores `response` under `key`. A write error only costs a later miss, so it is logged
     /// rather than returned.
     pub fn put(&self, key: &CacheKey, response: &ChatResponse) {
@@ -284,6 +307,39 @@ mod tests {
         let mut streamed = request(Some(0.0), "a");
         streamed.stream = true;
         assert_eq!(Some(a), Cache::key(&scope, &streamed));
+    }
+
+    #[test]
+    fn pruning_removes_expired_and_unreadable_entries_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let tree = sled::open(dir.path())
+            .unwrap()
+            .open_tree("llm_cache")
+            .unwrap();
+        let cache = Cache::new(tree.clone(), Duration::from_secs(3600));
+        let answer = ChatResponse {
+            message: Message::assistant("hi"),
+            finish_reason: None,
+            usage: crate::llm::TokenUsage::default(),
+            cost_usd: 0.01,
+            provider: "p".into(),
+            model: "m".into(),
+            logprobs: None,
+            cached: false,
+        };
+        let fresh = Cache::key(&json!(["m"]), &request(Some(0.0), "fresh")).unwrap();
+        cache.put(&fresh, &answer);
+        let old = serde_json::to_vec(&Entry {
+            v: 1,
+            stored_ms: now_ms() - 2 * 3_600_000,
+            response: answer.clone(),
+        })
+        .unwrap();
+        tree.insert(b"old", old).unwrap();
+        tree.insert(b"junk", b"not json".to_vec()).unwrap();
+        assert_eq!(cache.prune(), 2);
+        assert_eq!(tree.len(), 1);
+        assert!(cache.get(&fresh).is_some());
     }
 
     #[test]

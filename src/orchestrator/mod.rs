@@ -126,7 +126,12 @@ fn router(
         return Ok(None);
     }
     let cache = if llm.cache {
-        Some(crate::llm::Cache::new(store.llm_cache()?, llm.cache_ttl()))
+        let cache = crate::llm::Cache::new(store.llm_cache()?, llm.cache_ttl());
+        let pruned = cache.prune();
+        if pruned > 0 {
+            tracing::debug!(pruned, "expired model answers removed from the cache");
+        }
+        Some(cache)
     } else {
         None
     };
