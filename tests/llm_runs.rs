@@ -232,6 +232,8 @@ fn an_external_agent_reporting_spend_past_the_run_budget_is_stopped() {
     );
     let shown = p.ok(&["show", &run.id.0]);
     assert!(shown.contains("error     [budget]"), "{shown}");
+    let listed = p.ok(&["runs"]);
+    assert!(listed.contains("failed (budget)"), "{listed}");
 }
 
 /// The API key the tests give bosun through the environment; it must never be written down.

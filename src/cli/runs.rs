@@ -164,7 +164,10 @@ pub fn run_list(ctx: &Context, args: &RunsArgs) -> anyhow::Result<ExitCode> {
             r.id.0,
             r.task_id.0,
             r.attempt,
-            r.status.as_str(),
+            match &r.reason {
+                Some(reason) => format!("{} ({reason})", r.status),
+                None => r.status.to_string(),
+            },
             truncate(&r.executor, 10),
             change_summary(r),
             r.task_title
