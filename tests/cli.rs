@@ -538,6 +538,15 @@ fn demo_makes_a_committed_sandbox_and_shows_its_tasks() {
     assert!(stdout.contains("PRIORITY"), "{stdout}");
     assert!(stdout.contains("Fix crash on empty input"), "{stdout}");
     assert!(stdout.contains(" open ("), "{stdout}");
+    // The judge gate scored the changes through the demo's stand-in model.
+    let judged = stdout
+        .lines()
+        .find(|l| l.contains("gate judge"))
+        .unwrap_or_else(|| panic!("no judge gate ran: {stdout}"));
+    assert!(
+        judged.contains("(95% ") && judged.contains(" samples)"),
+        "{judged}"
+    );
     assert_eq!(git(&sandbox, &["rev-list", "--count", "HEAD"]).trim(), "1");
     assert_eq!(git(&sandbox, &["status", "--porcelain"]), "");
     assert_eq!(git(&sandbox, &["branch", "--show-current"]).trim(), "main");

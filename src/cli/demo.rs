@@ -1,5 +1,6 @@
 //! `bosun demo`: makes a small sandbox git repository (from `assets/demo/`) and shows what
-//! bosun reads from its task list. Needs no agent and no API key.
+//! bosun reads from its task list, then runs the bundled demo agent on it, with the judge
+//! gate asking a scripted stand-in for a model. Needs no agent, no model and no API key.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -107,7 +108,10 @@ pub fn run(cli: &Cli, args: &DemoArgs) -> anyhow::Result<ExitCode> {
         quiet: cli.quiet,
         command: None,
     };
-    let ctx = super::Context::open(&demo_cli)?;
+    let mut ctx = super::Context::open(&demo_cli)?;
+    // A scripted stand-in for a model, so the judge gate scores every change.
+    let model = super::demo_model::DemoModel::start()?;
+    model.configure(&mut ctx.config);
     use std::io::IsTerminal;
     let interactive = std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
     if interactive && !args.headless {

@@ -3,6 +3,7 @@
 mod decide;
 mod demo;
 mod demo_agent;
+mod demo_model;
 mod doctor;
 mod init;
 mod memory;
