@@ -119,7 +119,7 @@ fn completion(request: &Value, sample: u64) -> Value {
     let prompt = request["messages"].to_string();
     let hash = fnv(prompt.as_bytes());
     let level = 6 + (hash % 3) as i64;
-    let swing = if hash % 4 == 0 {
+    let swing = if hash.is_multiple_of(4) {
         2 * ((sample % 3) as i64 - 1)
     } else {
         0
