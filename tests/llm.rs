@@ -702,3 +702,56 @@ async fn an_unset_key_variable_is_missing_key_without_a_call() {
     assert!(!err.is_transient());
     assert_eq!(server.hits(), 0);
 }
+
+/// When each of three different requests reached the server, for a provider allowing
+/// `max_concurrency` requests in flight; the server holds each answer for 200 ms.
+async fn arrivals(max_concurrency: usize) -> Vec<Duration> {
+    let start = std::time::Instant::now();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = Arc::clone(&seen);
+    let server = ScriptedServer::with_handler(move |_| {
+        record.lock().unwrap().push(start.elapsed());
+        Reply::Delay(
+            Duration::from_millis(200),
+            Box::new(reply::text("ok", 1, 1)),
+        )
+    });
+    let config = llm(
+        vec![(
+            "a",
+            ProviderConfig {
+                max_concurrency,
+                ..provider(&server)
+            },
+        )],
+        RouteStrategy::Fallback,
+    );
+    let router = Arc::new(Router::new(&config, None).unwrap());
+    let mut calls = tokio::task::JoinSet::new();
+    for i in 0..3 {
+        let router = Arc::clone(&router);
+        calls.spawn(async move { router.chat("main", &ask(&format!("q{i}")), None).await });
+    }
+    while let Some(done) = calls.join_next().await {
+        done.unwrap().unwrap();
+    }
+    let mut times = seen.lock().unwrap().clone();
+    times.sort();
+    times
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_concurrency_holds_requests_until_a_slot_is_free() {
+    // One at a time: each request reaches the server only after the previous answer.
+    let one = arrivals(1).await;
+    assert_eq!(one.len(), 3);
+    for pair in one.windows(2) {
+        assert!(pair[1] - pair[0] >= Duration::from_millis(180), "{one:?}");
+    }
+    // Three at a time: they all arrive before the first answer.
+    let three = arrivals(3).await;
+    assert!(
+        three[2] - three[0] < Duration::from_millis(180),
+        "{three:?}"
+    );
+}
