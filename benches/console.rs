@@ -173,8 +173,6 @@ fn run(id: RunId, task: &Task, status: RunStatus, created_ms: u64) -> Run {
         target: "main".into(),
         base: Some("4f1c2a9e0b7d6c5a4f3e2d1c0b9a8f7e6d5c4b3a".into()),
         head: gated.then(|| "9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b".into()),
-        worktree: None,
-        pgid: None,
         created_ms,
         started_ms: (status != RunStatus::Queued).then_some(created_ms + 1_000),
         finished_ms: (!active).then_some(created_ms + 95_000),
@@ -184,20 +182,12 @@ fn run(id: RunId, task: &Task, status: RunStatus, created_ms: u64) -> Run {
             cost_usd: 0.42,
         },
         error: (status == RunStatus::Failed).then(|| "gate build failed: 2 errors".into()),
-        feedback: None,
-        decision: None,
         diffstat: gated.then_some((3, 40, 12)),
         gates,
         score: gated.then_some(0.81),
-        policy: None,
         annotations,
-        routing: None,
-        lessons: Vec::new(),
-        examples: Vec::new(),
-        memory_outcome: None,
-        reason: None,
-        rival: None,
         id,
+        ..Run::queued(bosun::model::TaskId(String::new()), "", 1, "main")
     }
 }
 

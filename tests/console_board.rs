@@ -84,10 +84,6 @@ fn run(n: u32, task: &Task, status: RunStatus, executor: &str, age: u64) -> Run 
         status,
         branch: format!("bosun/run-{n:03}"),
         target: "main".into(),
-        base: None,
-        head: None,
-        worktree: None,
-        pgid: None,
         created_ms: created,
         started_ms: started.then_some(created + MIN),
         finished_ms: ended.then_some(created + 4 * MIN),
@@ -97,8 +93,6 @@ fn run(n: u32, task: &Task, status: RunStatus, executor: &str, age: u64) -> Run 
             cost_usd: 0.25,
         },
         error: (status == RunStatus::Failed).then(|| "test gate failed: 2 new failures".into()),
-        feedback: None,
-        decision: None,
         diffstat: ended.then_some((2, 12, 3)),
         gates: if ended {
             vec![GateResult::new(
@@ -112,14 +106,7 @@ fn run(n: u32, task: &Task, status: RunStatus, executor: &str, age: u64) -> Run 
             Vec::new()
         },
         score: awaited.then_some(0.91),
-        policy: None,
-        annotations: Vec::new(),
-        routing: None,
-        lessons: Vec::new(),
-        examples: Vec::new(),
-        memory_outcome: None,
-        reason: None,
-        rival: None,
+        ..Run::queued(bosun::model::TaskId(String::new()), "", 1, "main")
     }
 }
 

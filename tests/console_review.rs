@@ -346,15 +346,10 @@ mod screen {
             target: "main".into(),
             base: Some(base.into()),
             head: Some(head.into()),
-            worktree: None,
-            pgid: None,
             created_ms: 0,
             started_ms: Some(0),
             finished_ms: Some(0),
             usage: Default::default(),
-            error: None,
-            feedback: None,
-            decision: None,
             diffstat: Some((4, 5, 4)),
             gates: vec![
                 gate("diff", Verdict::Pass, 1.0, "4 files changed"),
@@ -364,7 +359,6 @@ mod screen {
                 judge,
             ],
             score: Some(0.79),
-            policy: None,
             annotations: vec![
                 annotation(
                     AnnotationKind::ApiChanged,
@@ -399,12 +393,7 @@ mod screen {
                     "binary file changed",
                 ),
             ],
-            routing: None,
-            lessons: Vec::new(),
-            examples: Vec::new(),
-            memory_outcome: None,
-            reason: None,
-            rival: None,
+            ..Run::queued(bosun::model::TaskId(String::new()), "", 1, "main")
         }
     }
 

@@ -84,10 +84,6 @@ fn run(n: usize, task: &Task, status: RunStatus, executor: &str, age: u64) -> Ru
         status,
         branch: format!("bosun/x-{n:06}"),
         target: "main".into(),
-        base: None,
-        head: None,
-        worktree: None,
-        pgid: None,
         created_ms: created,
         started_ms: ended.then_some(created + MIN),
         finished_ms: ended.then_some(created + 4 * MIN),
@@ -97,7 +93,6 @@ fn run(n: usize, task: &Task, status: RunStatus, executor: &str, age: u64) -> Ru
             cost_usd: 0.25,
         },
         error: (status == RunStatus::Failed).then(|| "test gate failed: 2 new failures".into()),
-        feedback: None,
         decision: match status {
             RunStatus::Merged | RunStatus::Rejected => Some(Decision {
                 verdict: if status == RunStatus::Merged {
@@ -132,19 +127,13 @@ fn run(n: usize, task: &Task, status: RunStatus, executor: &str, age: u64) -> Ru
             Vec::new()
         },
         score: (ended && awaited).then_some(0.6 + (n % 4) as f64 / 10.0),
-        policy: None,
-        annotations: Vec::new(),
         routing: ended.then(|| RoutingChoice {
             task_type: task.task_type,
             by: bosun::model::ChosenBy::OnlyCandidate,
             candidates: Vec::new(),
             chosen: executor.into(),
         }),
-        lessons: Vec::new(),
-        examples: Vec::new(),
-        memory_outcome: None,
-        reason: None,
-        rival: None,
+        ..Run::queued(bosun::model::TaskId(String::new()), "", 1, "main")
     }
 }
 

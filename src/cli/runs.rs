@@ -253,7 +253,7 @@ pub fn show(ctx: &Context, args: &ShowArgs) -> anyhow::Result<ExitCode> {
     if run.diffstat.is_some() {
         println!("change    {}", change_summary(&run));
     }
-    if run.usage.input_tokens + run.usage.output_tokens > 0 || run.usage.cost_usd > 0.0 {
+    if run.usage.is_known() {
         println!(
             "usage     {} in / {} out tokens · ${:.4}",
             run.usage.input_tokens, run.usage.output_tokens, run.usage.cost_usd

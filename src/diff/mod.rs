@@ -122,14 +122,7 @@ impl Diff {
 /// `repo_root`, with renames detected, three lines of context.
 pub fn load(repo_root: &Path, base: &str, head: &str) -> Result<Diff, GitError> {
     let repo = git2::Repository::open(repo_root)?;
-    let old = repo.revparse_single(base)?.peel_to_tree()?;
-    let new = repo.revparse_single(head)?.peel_to_tree()?;
-    let mut opts = git2::DiffOptions::new();
-    opts.context_lines(3).indent_heuristic(true);
-    let mut diff = repo.diff_tree_to_tree(Some(&old), Some(&new), Some(&mut opts))?;
-    let mut find = git2::DiffFindOptions::new();
-    find.renames(true);
-    diff.find_similar(Some(&mut find))?;
+    let diff = crate::git::tree_diff(&repo, base, head)?;
     let mut files = Vec::with_capacity(diff.deltas().len());
     for idx in 0..diff.deltas().len() {
         if let Some(patch) = git2::Patch::from_diff(&diff, idx)? {
@@ -175,12 +168,7 @@ pub fn from_texts(
 
 fn file_diff(patch: &git2::Patch<'_>) -> Result<FileDiff, GitError> {
     let delta = patch.delta();
-    let status = match delta.status() {
-        git2::Delta::Added | git2::Delta::Copied | git2::Delta::Untracked => ChangeStatus::Added,
-        git2::Delta::Deleted => ChangeStatus::Deleted,
-        git2::Delta::Renamed => ChangeStatus::Renamed,
-        _ => ChangeStatus::Modified,
-    };
+    let status = ChangeStatus::of(delta.status());
     let name = |f: &git2::DiffFile<'_>| {
         f.path_bytes()
             .map(|p| String::from_utf8_lossy(p).into_owned())

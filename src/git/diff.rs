@@ -21,6 +21,24 @@ pub enum ChangeStatus {
     Renamed,
 }
 
+impl ChangeStatus {
+    /// What git2's delta status means for a reviewer (a copy is a new file; a type change
+    /// is a modification).
+    pub(crate) fn of(delta: git2::Delta) -> Self {
+        match delta {
+            git2::Delta::Added | git2::Delta::Copied | git2::Delta::Untracked => Self::Added,
+            git2::Delta::Deleted => Self::Deleted,
+            git2::Delta::Renamed => Self::Renamed,
+            git2::Delta::Modified
+            | git2::Delta::Typechange
+            | git2::Delta::Unmodified
+            | git2::Delta::Ignored
+            | git2::Delta::Unreadable
+            | git2::Delta::Conflicted => Self::Modified,
+        }
+    }
+}
+
 /// One file in a [`DiffSummary`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileChange {
@@ -51,9 +69,14 @@ pub struct DiffSummary {
     pub deletions: usize,
 }
 
-/// The diff from `base` to `head` (commit ids or branch names) with renames detected.
-pub fn diff(repo_root: &Path, base: &str, head: &str) -> Result<DiffSummary, GitError> {
-    let repo = open(repo_root)?;
+/// git2's diff from `base` to `head` (commit ids or branch names) as bosun reads every
+/// change: three lines of context, the indent heuristic, renames detected. Both the stored
+/// summary ([`diff`]) and the parsed model (`crate::diff::load`) start from it.
+pub(crate) fn tree_diff<'r>(
+    repo: &'r git2::Repository,
+    base: &str,
+    head: &str,
+) -> Result<git2::Diff<'r>, GitError> {
     let old = repo.revparse_single(base)?.peel_to_tree()?;
     let new = repo.revparse_single(head)?.peel_to_tree()?;
     let mut opts = git2::DiffOptions::new();
@@ -62,6 +85,13 @@ pub fn diff(repo_root: &Path, base: &str, head: &str) -> Result<DiffSummary, Git
     let mut find = git2::DiffFindOptions::new();
     find.renames(true);
     diff.find_similar(Some(&mut find))?;
+    Ok(diff)
+}
+
+/// The diff from `base` to `head` (commit ids or branch names) with renames detected.
+pub fn diff(repo_root: &Path, base: &str, head: &str) -> Result<DiffSummary, GitError> {
+    let repo = open(repo_root)?;
+    let diff = tree_diff(&repo, base, head)?;
 
     let mut summary = DiffSummary::default();
     for idx in 0..diff.deltas().len() {
@@ -69,19 +99,7 @@ pub fn diff(repo_root: &Path, base: &str, head: &str) -> Result<DiffSummary, Git
             continue;
         };
         let delta = patch.delta();
-        let status = match delta.status() {
-            git2::Delta::Added | git2::Delta::Copied | git2::Delta::Untracked => {
-                ChangeStatus::Added
-            }
-            git2::Delta::Deleted => ChangeStatus::Deleted,
-            git2::Delta::Renamed => ChangeStatus::Renamed,
-            git2::Delta::Modified
-            | git2::Delta::Typechange
-            | git2::Delta::Unmodified
-            | git2::Delta::Ignored
-            | git2::Delta::Unreadable
-            | git2::Delta::Conflicted => ChangeStatus::Modified,
-        };
+        let status = ChangeStatus::of(delta.status());
         let name = |f: git2::DiffFile<'_>| {
             f.path_bytes()
                 .map(|p| String::from_utf8_lossy(p).into_owned())

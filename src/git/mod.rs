@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 pub use checkout::{current_branch, is_dirty};
 pub use commit::{commit_all, commit_file, head, read_file, read_file_at};
+pub(crate) use diff::tree_diff;
 pub use diff::{ChangeStatus, DiffSummary, FileChange, diff};
 pub use export::export_tree;
 pub use merge::{MergeMode, MergeOutcome, merge};

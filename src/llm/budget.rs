@@ -30,6 +30,15 @@ struct Spent {
 }
 
 impl Spent {
+    /// Adds to today's spend (a new day starts from nothing).
+    fn add_today(&mut self, cost_usd: f64) {
+        let day = today();
+        if self.day.0 != day {
+            self.day = (day, 0.0);
+        }
+        self.day.1 += cost_usd;
+    }
+
     fn run_total(&self, run: &str) -> Usage {
         let (a, b) = (
             self.runs.get(run).copied().unwrap_or_default(),
@@ -69,13 +78,8 @@ impl Ledger {
 
     /// Counts what an earlier run spent toward today, when it finished today (`finished_ms`).
     pub fn seed_day(&self, cost_usd: f64, finished_ms: u64) {
-        let mut s = self.spent();
-        let day = finished_ms / 86_400_000;
-        if day == today() {
-            if s.day.0 != day {
-                s.day = (day, 0.0);
-            }
-            s.day.1 += cost_usd;
+        if finished_ms / 86_400_000 == today() {
+            self.spent().add_today(cost_usd);
         }
     }
 
@@ -118,11 +122,7 @@ impl Ledger {
         u.output_tokens += tokens.output;
         u.cost_usd += cost_usd;
         *s.tasks.entry(task.to_string()).or_default() += cost_usd;
-        let day = today();
-        if s.day.0 != day {
-            s.day = (day, 0.0);
-        }
-        s.day.1 += cost_usd;
+        s.add_today(cost_usd);
     }
 
     /// What run `run` has spent so far: its model calls plus its agent's own count.
@@ -143,11 +143,7 @@ impl Ledger {
                 .unwrap_or_default();
             let delta = usage.cost_usd - old.cost_usd;
             *s.tasks.entry(task.to_string()).or_default() += delta;
-            let day = today();
-            if s.day.0 != day {
-                s.day = (day, 0.0);
-            }
-            s.day.1 += delta;
+            s.add_today(delta);
         }
         self.check(run, task, 0.0).err().map(|e| e.to_string())
     }

@@ -148,6 +148,13 @@ pub struct Usage {
     pub cost_usd: f64,
 }
 
+impl Usage {
+    /// Whether anything was spent or counted (an agent that reports nothing leaves it so).
+    pub fn is_known(&self) -> bool {
+        self.input_tokens + self.output_tokens > 0 || self.cost_usd > 0.0
+    }
+}
+
 /// The operator's decision on a run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Decision {

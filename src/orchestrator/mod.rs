@@ -103,7 +103,7 @@ const SUMMARY_CHARS: usize = 300;
 
 /// A decided run's contribution to its strategy.
 fn outcome_of(run: &Run, success: bool) -> Decided {
-    let reported = run.usage.input_tokens + run.usage.output_tokens > 0 || run.usage.cost_usd > 0.0;
+    let reported = run.usage.is_known();
     Decided {
         success,
         score: run.score,

@@ -305,7 +305,7 @@ pub(crate) async fn work(
         }
         Err(e) => return failed(e.to_string(), None),
     };
-    let mut usage = outcome.usage;
+    let usage = outcome.usage;
     let m = &job.meter;
     let mut budget = budget_stop.get().cloned();
     if let Some(u) = usage
@@ -318,9 +318,7 @@ pub(crate) async fn work(
     if let Some(reason) = budget {
         return over_budget(format!("stopped: {reason}"), usage);
     }
-    if usage.is_some() {
-        usage = Some(m.ledger.run_usage(&m.run));
-    }
+    let usage = spent(m).or(usage);
     if let Some(text) = &outcome.summary {
         let _ = updates.send(Update::Final {
             run_id: id.clone(),
@@ -462,13 +460,7 @@ pub(crate) async fn work(
                 });
             }
             // The judge's calls are charged to the run too.
-            let usage = usage
-                .map(|_| job.meter.ledger.run_usage(&job.meter.run))
-                .or_else(|| {
-                    let spent = job.meter.ledger.run_usage(&job.meter.run);
-                    (spent.input_tokens + spent.output_tokens > 0 || spent.cost_usd > 0.0)
-                        .then_some(spent)
-                });
+            let usage = spent(&job.meter).or(usage);
             match gates::first_failure(&results) {
                 Some(f) => {
                     let details: String = f.details.lines().take(15).collect::<Vec<_>>().join("\n");
@@ -575,6 +567,13 @@ fn failed(error: String, usage: Option<Usage>) -> Outcome {
         change: None,
         reason: None,
     }
+}
+
+/// What the run has spent by the ledger (its agent's reports and bosun's own model calls),
+/// or None when nothing was recorded.
+fn spent(meter: &crate::llm::Meter) -> Option<Usage> {
+    let u = meter.ledger.run_usage(&meter.run);
+    u.is_known().then_some(u)
 }
 
 /// A run stopped by a `[budget]` limit.

@@ -669,6 +669,33 @@ fn render_confirm_quit(app: &App, frame: &mut Frame<'_>) {
     );
 }
 
+/// How a key ended a one-line input (a filter or a search), if it did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineEnd {
+    /// `enter`: keep the text.
+    Done,
+    /// `esc`: the text was cleared.
+    Cancelled,
+}
+
+/// Edits a one-line input the same way on every screen: characters are typed, `backspace`
+/// deletes, `enter` ends it, `esc` clears and ends it; other keys do nothing.
+pub fn edit_line(text: &mut String, code: KeyCode) -> Option<LineEnd> {
+    match code {
+        KeyCode::Enter => return Some(LineEnd::Done),
+        KeyCode::Esc => {
+            text.clear();
+            return Some(LineEnd::Cancelled);
+        }
+        KeyCode::Backspace => {
+            text.pop();
+        }
+        KeyCode::Char(c) => text.push(c),
+        _ => {}
+    }
+    None
+}
+
 /// A `width`×`height` rectangle in the middle of `area` (clamped to it).
 pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
     let w = width.min(area.width);

@@ -110,17 +110,8 @@ fn follow(state: &mut BoardState, data: &Data) {
 
 fn key_inner(state: &mut BoardState, data: &Data, key: KeyEvent) -> (Vec<Effect>, Option<RunId>) {
     if state.filtering {
-        match key.code {
-            KeyCode::Enter => state.filtering = false,
-            KeyCode::Esc => {
-                state.filtering = false;
-                state.filter.clear();
-            }
-            KeyCode::Backspace => {
-                state.filter.pop();
-            }
-            KeyCode::Char(c) => state.filter.push(c),
-            _ => {}
+        if super::app::edit_line(&mut state.filter, key.code).is_some() {
+            state.filtering = false;
         }
         state.selected = [0; 5];
         state.offset = [0; 5];

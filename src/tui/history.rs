@@ -447,17 +447,8 @@ pub fn loaded(state: &mut HistoryState, page: Page) {
 pub fn key(state: &mut HistoryState, data: &Data, key: KeyEvent) -> (Vec<Effect>, Option<RunId>) {
     if state.filtering {
         let before = state.filter.clone();
-        match key.code {
-            KeyCode::Enter => state.filtering = false,
-            KeyCode::Esc => {
-                state.filtering = false;
-                state.filter.clear();
-            }
-            KeyCode::Backspace => {
-                state.filter.pop();
-            }
-            KeyCode::Char(c) => state.filter.push(c),
-            _ => {}
+        if super::app::edit_line(&mut state.filter, key.code).is_some() {
+            state.filtering = false;
         }
         let changed = Filter::parse(&before) != Filter::parse(&state.filter);
         return (

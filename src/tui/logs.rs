@@ -423,23 +423,13 @@ fn jump(state: &mut LogsState, data: &Data, up: bool) {
 /// Handles a key.
 pub fn key(state: &mut LogsState, data: &Data, key: KeyEvent) -> Vec<Effect> {
     if state.searching {
-        match key.code {
-            KeyCode::Enter => {
-                state.searching = false;
-                state.current = None;
+        if let Some(end) = super::app::edit_line(&mut state.search, key.code) {
+            state.searching = false;
+            state.current = None;
+            if end == super::app::LineEnd::Done {
                 state.follow = true;
                 jump(state, data, true);
             }
-            KeyCode::Esc => {
-                state.searching = false;
-                state.search.clear();
-                state.current = None;
-            }
-            KeyCode::Backspace => {
-                state.search.pop();
-            }
-            KeyCode::Char(c) => state.search.push(c),
-            _ => {}
         }
         return Vec::new();
     }

@@ -768,10 +768,6 @@ mod tests {
                 },
                 branch: String::new(),
                 target: "main".into(),
-                base: None,
-                head: None,
-                worktree: None,
-                pgid: None,
                 created_ms: 1_700_000_000_000 + i as u64 * 60_000,
                 started_ms: Some(1_700_000_000_000 + i as u64 * 60_000),
                 finished_ms: Some(1_700_000_000_000 + i as u64 * 60_000 + 30_000),
@@ -780,20 +776,8 @@ mod tests {
                     output_tokens: 10,
                     cost_usd: 0.01,
                 },
-                error: None,
-                feedback: None,
-                decision: None,
-                diffstat: None,
-                gates: Vec::new(),
                 score: Some(0.5),
-                policy: None,
-                annotations: Vec::new(),
-                routing: None,
-                lessons: Vec::new(),
-                examples: Vec::new(),
-                memory_outcome: None,
-                reason: None,
-                rival: None,
+                ..Run::queued(crate::model::TaskId(String::new()), "", 1, "main")
             };
             batch.insert(run.id.0.as_bytes(), serde_json::to_vec(&run).unwrap());
         }

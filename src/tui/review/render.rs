@@ -450,13 +450,8 @@ fn row_line(
                 None
             };
             let room = width.saturating_sub(2 * nw + 5);
-            // A credential the agent wrote is flagged by an annotation, never shown.
-            let redacted = crate::semantic::rules::redact(&l.text);
-            if redacted == l.text {
-                spans.extend(code(&l.text, colors, base, room));
-            } else {
-                spans.extend(code(&redacted, None, base, room));
-            }
+            // Credentials were masked when the change was loaded (`Change::new`).
+            spans.extend(code(&l.text, colors, base, room));
             Line::from(spans)
         }
         Row::Note { annotation, .. } => {

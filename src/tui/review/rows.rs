@@ -135,7 +135,20 @@ fn u32_of(n: usize) -> u32 {
 impl Change {
     /// Indexes `diff` for `run`: its annotations are placed under the first line they name
     /// (on the side they count), or under the file header when that line is not in a hunk.
-    pub fn new(run: Run, diff: Diff) -> Change {
+    /// A credential the agent wrote is masked here, once, off the event loop: the screen
+    /// (and the highlighter) only ever see the masked text.
+    pub fn new(run: Run, mut diff: Diff) -> Change {
+        for line in diff
+            .files
+            .iter_mut()
+            .flat_map(|f| f.hunks.iter_mut())
+            .flat_map(|h| h.lines.iter_mut())
+        {
+            let masked = crate::semantic::rules::redact(&line.text);
+            if masked != line.text {
+                line.text = masked;
+            }
+        }
         let mut by_path: HashMap<&str, Vec<Placed>> = HashMap::new();
         for (i, a) in run.annotations.iter().enumerate() {
             by_path.entry(a.path.as_str()).or_default().push(Placed {
