@@ -76,11 +76,12 @@ fn bench_parse(c: &mut Criterion) {
     group.finish();
 }
 
-/// A real task list (`../shared/fixtures/todos/seed-ru.md`, 18 tasks, 8 KB): what bosun
+/// A real task list (`tests/fixtures/todos/seed-ru.md`, 18 tasks, 8 KB): what bosun
 /// does on every `bosun tasks` and every board refresh.
 fn bench_seed(c: &mut Criterion) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/todos/seed-ru.md");
-    let text = std::fs::read_to_string(path).expect("../shared/fixtures is beside the checkout");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/todos/seed-ru.md");
+    let text = std::fs::read_to_string(path)
+        .expect("tests/fixtures/todos/seed-ru.md is in the repository");
     let rules = IntakeConfig::default().type_rules();
     c.bench_function("intake_seed_ru", |b| {
         b.iter(|| {

@@ -10,7 +10,6 @@
 //! The console runs with colors (`NO_COLOR` unset, `TERM=xterm-256color`), as an operator
 //! would see it; `capture-pane -p` returns the text without attributes either way.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -28,23 +27,7 @@ const POLL: Duration = Duration::from_millis(50);
 
 /// Whether tmux can be run; `false` means the test is skipped (only outside CI).
 fn tmux_available(test: &str) -> bool {
-    match Command::new("tmux").arg("-V").output() {
-        Ok(out) if out.status.success() => true,
-        Ok(out) => panic!("`tmux -V` failed: {}", String::from_utf8_lossy(&out.stderr)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "tmux is not installed, and CI is set: the console's end-to-end tests must run in CI"
-            );
-            // Straight to stderr, past the test harness's capture, so a skip is seen.
-            let _ = writeln!(
-                std::io::stderr(),
-                "skipping {test}: tmux is not installed (install tmux to run it)"
-            );
-            false
-        }
-        Err(e) => panic!("cannot run tmux: {e}"),
-    }
+    common::tool_available("tmux", "-V", test)
 }
 
 /// A tmux server of our own (its own socket, no config file) with one session running the

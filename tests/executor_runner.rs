@@ -18,7 +18,7 @@ fn agent(name: &str) -> String {
 
 fn fixture(path: &str) -> String {
     format!(
-        "{}/../shared/fixtures/agents/{path}",
+        "{}/tests/fixtures/agents/{path}",
         env!("CARGO_MANIFEST_DIR")
     )
 }

@@ -349,6 +349,13 @@ fn names(v: &Value) -> Vec<&str> {
 
 #[test]
 fn test_gate_counts_only_what_the_change_made_worse_than_its_base() {
+    if !common::tool_available(
+        "python3",
+        "--version",
+        "test_gate_counts_only_what_the_change_made_worse_than_its_base",
+    ) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let repo = python_repo(
         dir.path(),

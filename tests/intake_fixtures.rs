@@ -1,4 +1,4 @@
-//! Intake against the shared fixtures: real task lists of the kind bosun consumes.
+//! Intake against the fixtures in `tests/fixtures/todos`: real task lists of the kind bosun consumes.
 
 use std::path::{Path, PathBuf};
 
@@ -7,7 +7,7 @@ use bosun::intake::{IntakeError, Misreading, TaskList, TypeRules};
 use bosun::model::{Priority, TaskType};
 
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/todos")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/todos")
 }
 
 fn rules() -> TypeRules {
@@ -21,7 +21,7 @@ fn load(name: &str) -> Result<TaskList, IntakeError> {
 #[test]
 fn every_fixture_parses_or_is_reported_as_double_encoded() {
     let mut seen = 0;
-    for entry in std::fs::read_dir(fixtures()).expect("../shared/fixtures/todos is present") {
+    for entry in std::fs::read_dir(fixtures()).expect("tests/fixtures/todos is present") {
         let name = entry.unwrap().file_name().into_string().unwrap();
         match load(&name) {
             Ok(list) => assert!(!list.tasks.is_empty(), "{name} has tasks"),

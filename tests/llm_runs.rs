@@ -205,7 +205,7 @@ fn best_of_two_auto_approves_only_the_better_change_once_both_are_done() {
 #[test]
 fn an_external_agent_reporting_spend_past_the_run_budget_is_stopped() {
     let recording = format!(
-        "{}/../shared/fixtures/agents/claude/run1_stdout.jsonl",
+        "{}/tests/fixtures/agents/claude/run1_stdout.jsonl",
         env!("CARGO_MANIFEST_DIR")
     );
     // The recording reports $0.01514; the limit is a cent.

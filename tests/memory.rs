@@ -573,7 +573,7 @@ fn with_memory_off_the_first_routed_executor_always_runs_and_nothing_is_learned(
 #[test]
 fn an_approved_run_is_remembered_with_the_agents_own_summary() {
     let recording = format!(
-        "{}/../shared/fixtures/agents/claude/run1_stdout.jsonl",
+        "{}/tests/fixtures/agents/claude/run1_stdout.jsonl",
         env!("CARGO_MANIFEST_DIR")
     );
     let extra = format!(

@@ -226,13 +226,13 @@ fn dollars(v: &Value, key: &str) -> f64 {
     v.get(key).and_then(Value::as_f64).unwrap_or(0.0)
 }
 
-/// Reads a recorded agent output from the shared fixtures at compile time.
+/// Reads a recorded agent output from `tests/fixtures/agents/` at compile time.
 #[cfg(test)]
 macro_rules! fixture {
     ($path:literal) => {
         include_str!(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../shared/fixtures/agents/",
+            "/tests/fixtures/agents/",
             $path
         ))
     };

@@ -1,7 +1,7 @@
 //! Executors: running a coding agent's CLI on a task in its worktree.
 //!
 //! [`presets`] knows the argv, environment and output format of the agent CLIs bosun has been
-//! checked against (recordings in the shared `fixtures/agents/`); [`events`] turns their output
+//! checked against (recordings in `tests/fixtures/agents/`); [`events`] turns their output
 //! lines into progress, token usage and a final summary; [`command`] runs any argv as a child
 //! process in its own process group, with a scrubbed environment, a timeout, cancellation and a
 //! size-capped log.

@@ -1,7 +1,7 @@
 //! Presets: the argv, environment and output format of the agent CLIs bosun knows, and the
 //! placeholder expansion that turns an argv template into the argv of one run.
 //!
-//! Every flag here was checked against the recordings in the shared `fixtures/agents/`
+//! Every flag here was checked against the recordings in `tests/fixtures/agents/`
 //! (help texts, `command.sh`, and runs against a local model server); the doc comment of
 //! [`Preset::argv`] names the evidence for each. Cursor's agent has no recording and is marked
 //! unverified.

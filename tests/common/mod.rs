@@ -4,6 +4,7 @@
 
 pub mod llm_server;
 
+use std::io::Write as _;
 use std::path::Path;
 use std::process::Command;
 
@@ -54,4 +55,30 @@ pub fn agent(name: &str) -> String {
 /// A TOML string literal.
 pub fn toml_str(s: &str) -> String {
     toml::Value::String(s.to_string()).to_string()
+}
+
+/// Whether `tool` (checked with `tool version_flag`) can be run; `false` means the calling
+/// test should return early, skipped. That happens only outside CI and is said on stderr,
+/// past the harness's capture, so a skip is seen rather than passing silently: `.ci/run`
+/// installs every tool the tests need, so with `CI` set a missing tool fails the test.
+pub fn tool_available(tool: &str, version_flag: &str, test: &str) -> bool {
+    match Command::new(tool).arg(version_flag).output() {
+        Ok(out) if out.status.success() => true,
+        Ok(out) => panic!(
+            "`{tool} {version_flag}` failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{tool} is not installed, and CI is set: {test} must run in CI (.ci/run installs {tool})"
+            );
+            let _ = writeln!(
+                std::io::stderr(),
+                "skipping {test}: {tool} is not installed (install {tool} to run it)"
+            );
+            false
+        }
+        Err(e) => panic!("cannot run {tool}: {e}"),
+    }
 }
