@@ -9,7 +9,9 @@ fn main() -> ExitCode {
     match bosun::cli::run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Errors can quote agent-controlled text: control characters are shown, not obeyed.
+            let message = format!("{e:#}");
+            eprintln!("error: {}", bosun::cli::visible::visible(&message));
             ExitCode::FAILURE
         }
     }

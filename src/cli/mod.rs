@@ -1,5 +1,22 @@
 //! The command line: argument parsing (clap derive) and one module per subcommand.
 
+// Everything the subcommands print may carry agent-controlled text (titles, diff lines, output
+// lines, errors): these shadow the standard printing macros in every module below, so each
+// line goes through `visible` and a terminal shows control sequences instead of obeying them.
+// JSON is unchanged by it (serde escapes control characters). `std::println!` prints raw, for
+// `bosun show --raw` only.
+macro_rules! println {
+    () => { std::println!() };
+    ($($arg:tt)*) => { std::println!("{}", $crate::cli::visible::visible(&format!($($arg)*))) };
+}
+macro_rules! eprintln {
+    () => { std::eprintln!() };
+    ($($arg:tt)*) => { std::eprintln!("{}", $crate::cli::visible::visible(&format!($($arg)*))) };
+}
+macro_rules! print {
+    ($($arg:tt)*) => { std::print!("{}", $crate::cli::visible::visible(&format!($($arg)*))) };
+}
+
 mod decide;
 mod demo;
 mod demo_agent;
@@ -11,6 +28,7 @@ pub(crate) mod run;
 mod runs;
 mod table;
 mod tasks;
+pub mod visible;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -31,6 +31,11 @@ pub struct ShowArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Print the diff and history exactly as stored, control characters included (by default
+    /// they are shown as text, e.g. ESC as `^[`, so an agent's escape sequences cannot hide
+    /// lines or reach the terminal).
+    #[arg(long, conflicts_with = "json")]
+    pub raw: bool,
 }
 
 /// A run as front ends print it.
@@ -353,10 +358,16 @@ pub fn show(ctx: &Context, args: &ShowArgs) -> anyhow::Result<ExitCode> {
     if !events.is_empty() {
         println!("\nHistory:");
         for e in &events {
-            println!("  {}  {:<8}  {}", rfc3339(e.at_ms), e.kind, e.text);
+            let line = format!("  {}  {:<8}  {}", rfc3339(e.at_ms), e.kind, e.text);
+            if args.raw {
+                std::println!("{line}");
+            } else {
+                println!("{line}");
+            }
         }
     }
     match diff {
+        Some(d) if !d.is_empty() && args.raw => std::println!("\n{d}"),
         Some(d) if !d.is_empty() => println!("\n{d}"),
         _ => println!("\n(no diff)"),
     }

@@ -45,6 +45,119 @@ pub fn commit_all(
     Ok(Some(id.to_string()))
 }
 
+/// Most of the agent's own commit subjects kept in a candidate's message.
+const MAX_AGENT_SUBJECTS: usize = 20;
+
+/// Snapshots everything in the checkout at `worktree` (new, changed, deleted and renamed files;
+/// ignored files stay out) into one commit whose only parent is `base` — whatever branch,
+/// HEAD, index or commits the agent left — then points `branch` at it and checks `branch` out
+/// there again (index included), so gates and review see exactly that commit. The message is
+/// `message`, the subjects of the commits the agent made on top of `base` (when its HEAD still
+/// descends from it), then `trailers`. Returns the candidate's id, or `None` when the files are
+/// those of `base` (the agent changed nothing).
+///
+/// bosun makes this commit, not the agent: what the operator reviews and what approve merges
+/// is this id, pinned on the run.
+pub fn candidate(
+    worktree: &Path,
+    branch: &str,
+    base: &str,
+    message: &str,
+    trailers: &[(&str, &str)],
+) -> Result<Option<String>, GitError> {
+    let repo = open(worktree)?;
+    let base_commit = repo.find_commit(git2::Oid::from_str(base)?)?;
+    let base_tree = base_commit.tree()?;
+    // The index is rebuilt from the base commit, not taken as the agent left it (an agent can
+    // stage, unstage or mark files to be skipped).
+    let mut index = repo.index()?;
+    index.read_tree(&base_tree)?;
+    index.update_all(["*"], None)?;
+    index.add_all(["*"], git2::IndexAddOption::DEFAULT, None)?;
+    let tree_id = index.write_tree()?;
+
+    let subjects = agent_subjects(&repo, &base_commit);
+    let tree = repo.find_tree(tree_id)?;
+    let refname = format!("refs/heads/{branch}");
+    if tree_id == base_tree.id() {
+        // Nothing to review: leave the branch at its base, checked out.
+        repo.reference(&refname, base_commit.id(), true, "bosun: no change")?;
+        repo.set_head(&refname)?;
+        index.write()?;
+        return Ok(None);
+    }
+    let mut text = message.trim_end().to_string();
+    if !subjects.is_empty() {
+        text.push_str("\n\nThe agent's commits:\n");
+        for subject in &subjects {
+            text.push_str(&format!("- {subject}\n"));
+        }
+    }
+    let sig = signature(&repo)?;
+    let id = repo.commit(
+        None,
+        &sig,
+        &sig,
+        &with_trailers(&text, trailers),
+        &tree,
+        &[&base_commit],
+    )?;
+    repo.reference(&refname, id, true, "bosun: the run's candidate commit")?;
+    repo.set_head(&refname)?;
+    index.write()?;
+    Ok(Some(id.to_string()))
+}
+
+/// The subjects of the commits between `base` and the checkout's HEAD, oldest first, when HEAD
+/// descends from `base` (at most [`MAX_AGENT_SUBJECTS`]; control characters dropped).
+fn agent_subjects(repo: &git2::Repository, base: &git2::Commit<'_>) -> Vec<String> {
+    let Ok(head) = repo.head().and_then(|h| h.peel_to_commit()) else {
+        return Vec::new();
+    };
+    if head.id() == base.id()
+        || !repo
+            .graph_descendant_of(head.id(), base.id())
+            .unwrap_or(false)
+    {
+        return Vec::new();
+    }
+    let Ok(mut walk) = repo.revwalk() else {
+        return Vec::new();
+    };
+    let walked = walk
+        .push(head.id())
+        .and_then(|()| walk.hide(base.id()))
+        .and_then(|()| walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE));
+    if walked.is_err() {
+        return Vec::new();
+    }
+    walk.filter_map(Result::ok)
+        .filter_map(|id| repo.find_commit(id).ok())
+        .filter_map(|c| {
+            let subject = String::from_utf8_lossy(c.summary_bytes()?);
+            Some(subject.chars().filter(|c| !c.is_control()).collect())
+        })
+        .filter(|s: &String| !s.trim().is_empty())
+        .take(MAX_AGENT_SUBJECTS)
+        .collect()
+}
+
+/// Checks that `branch` still points at `expected` (the commit the operator reviewed);
+/// [`GitError::Moved`] when it does not.
+pub fn branch_at(repo_root: &Path, branch: &str, expected: &str) -> Result<(), GitError> {
+    let repo = open(repo_root)?;
+    let tip = branch_tip(&repo, branch, GitError::BranchMissing)?;
+    if tip.id().to_string() == expected {
+        Ok(())
+    } else {
+        Err(GitError::Moved {
+            branch: branch.to_string(),
+            expected: expected.to_string(),
+            found: tip.id().to_string(),
+        })
+    }
+}
+
 /// `message`, a blank line, then one `Key: value` line per trailer.
 fn with_trailers(message: &str, trailers: &[(&str, &str)]) -> String {
     let mut text = message.trim_end().to_string();

@@ -17,7 +17,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub use checkout::{current_branch, is_dirty};
-pub use commit::{commit_all, commit_file, head, read_file, read_file_at};
+pub use commit::{branch_at, candidate, commit_all, commit_file, head, read_file, read_file_at};
 pub(crate) use diff::tree_diff;
 pub use diff::{ChangeStatus, DiffSummary, FileChange, diff};
 pub use export::export_tree;
@@ -85,6 +85,21 @@ pub enum GitError {
         /// commit would overwrite), relative to `path`.
         paths: Vec<String>,
     },
+    /// A run's branch no longer points at the commit that was reviewed; nothing was merged.
+    #[error(
+        "branch `{branch}` moved since its change was reviewed (reviewed {}, now {}); \
+         nothing was merged — review the run again or reject it",
+        short(.expected),
+        short(.found)
+    )]
+    Moved {
+        /// The run's branch.
+        branch: String,
+        /// The reviewed commit, as hex.
+        expected: String,
+        /// Where the branch points now, as hex.
+        found: String,
+    },
     /// The run's changes and the target branch's changes overlap; nothing was changed.
     #[error(
         "merging {source_branch} into {target} conflicts in {}; the run stays awaiting approval \
@@ -99,6 +114,11 @@ pub enum GitError {
         /// The conflicting files.
         paths: Vec<String>,
     },
+}
+
+/// The first 12 hex digits of a commit id.
+fn short(id: &str) -> &str {
+    &id[..id.len().min(12)]
 }
 
 /// The first few paths, comma-separated, with `…` when there are more.

@@ -1531,7 +1531,12 @@ impl Orchestrator {
             "bosun: drop the hunks the operator did not approve\n\nBosun-Task: {task_id}\nBosun-Run: {}",
             run.id
         );
+        let reviewed = run.head.clone();
         let merged = tokio::task::spawn_blocking(move || {
+            // What merges is exactly the commit that was reviewed: refuse if the branch moved.
+            if let Some(reviewed) = &reviewed {
+                git::branch_at(&repo, &branch, reviewed)?;
+            }
             // A partial approval first reverses the deselected hunks on the run's branch.
             let dropped = match &partial {
                 Some((base, head, keep)) => Some(git::drop_hunks(

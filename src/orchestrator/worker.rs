@@ -376,11 +376,14 @@ pub(crate) async fn work(
     ];
     let repo = job.repo_root.clone();
     let base_for_diff = base.clone();
+    let branch = job.branch.clone();
+    // bosun, not the agent, makes the commit that is gated, reviewed and merged: the whole
+    // checkout on top of the base, on the run's branch, whatever the agent did to HEAD.
     let committed = tokio::task::spawn_blocking(
         move || -> Result<(String, git::DiffSummary), git::GitError> {
             let pairs: Vec<(&str, &str)> = trailers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            git::commit_all(&wt, &message, &pairs)?;
-            let head = git::head(&wt)?;
+            let head = git::candidate(&wt, &branch, &base_for_diff, &message, &pairs)?
+                .unwrap_or_else(|| base_for_diff.clone());
             let diff = git::diff(&repo, &base_for_diff, &head)?;
             Ok((head, diff))
         },
