@@ -29,6 +29,8 @@ struct Settings {
     max_attempts: u32,
     run_timeout: &'static str,
     max_log_bytes: Option<u64>,
+    /// More TOML, appended as it is (gates, hooks).
+    extra: String,
 }
 
 impl Settings {
@@ -42,6 +44,7 @@ impl Settings {
             max_attempts: 1,
             run_timeout: "5s",
             max_log_bytes: None,
+            extra: String::new(),
         }
     }
 
@@ -73,6 +76,7 @@ impl Settings {
             command.join(", "),
             env.join(", ")
         ));
+        text.push_str(&self.extra);
         text
     }
 }
@@ -935,6 +939,74 @@ fn killed_bosun_leaves_an_interrupted_run_that_recovery_cleans_up() {
     p.assert_clean();
 
     assert_eq!(p.runs(), runs, "a second look changes nothing");
+}
+
+/// A gate command (or a hook) still running when bosun is killed is ended by the next start's
+/// recovery, like an agent: its process group is recorded with the run.
+#[test]
+fn killed_bosun_leaves_no_gate_or_hook_process_after_recovery() {
+    for (what, extra) in [
+        (
+            "gate",
+            "\n[gates.slow]\ncommand = \"exec \\\"$SLOW_SCRIPT\\\"\"\ntimeout = \"60s\"\n",
+        ),
+        (
+            "hook",
+            "\n[hooks]\npre_gates = \"exec \\\"$SLOW_SCRIPT\\\"\"\n",
+        ),
+    ] {
+        let p = Project::new();
+        let pid_file = p.aux("gate-pids");
+        let mut settings = Settings::agent("writes_note.sh")
+            .env("GATE_PID_FILE", &pid_file)
+            .env("SLOW_SCRIPT", Path::new(&agent("gate_sleeps.sh")));
+        settings.run_timeout = "60s";
+        settings.extra = extra.to_string();
+        p.setup(ONE_TASK, &[("notes.txt", b"original\n")], settings);
+
+        let mut bosun = Background(
+            p.bosun_command(&["run", "--headless", "--json"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("bosun starts"),
+        );
+        // Wait until the slow command's process group is stored (the JSON event of the run's
+        // update is printed after the store write) and the command wrote its pids.
+        let pids = read_pids(&pid_file);
+        let stdout = bosun.0.stdout.take().expect("piped");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let leader = pids[0];
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Ok(event) = serde_json::from_str::<Value>(&line)
+                    && event["run"]["pgid"].as_i64() == Some(i64::from(leader))
+                {
+                    let _ = tx.send(());
+                    return;
+                }
+            }
+        });
+        rx.recv_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|_| panic!("{what}: its process group was not recorded in 10 s"));
+        let _reap = AgentGroup(leader);
+
+        bosun.0.kill().expect("kill -9 bosun");
+        bosun.0.wait().expect("bosun is reaped");
+        assert!(
+            pids.iter().all(|&pid| running(pid)),
+            "{what}: the command outlives bosun"
+        );
+        let runs = p.runs();
+        assert_eq!(runs[runs.len() - 1]["status"], "interrupted", "{what}: {runs:#?}");
+        for pid in &pids {
+            assert!(
+                wait_until(Duration::from_secs(5), || !running(*pid)),
+                "{what}: recovery ended process {pid}"
+            );
+        }
+    }
 }
 
 #[test]

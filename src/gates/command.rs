@@ -96,7 +96,14 @@ impl CommandGate {
             }
             kept
         });
-        let outcome = run_agent(&run, |_| {}, line_tx, progress_tx, cx.cancel.clone()).await;
+        let outcome = run_agent(
+            &run,
+            |pgid| (cx.on_start)(pgid),
+            line_tx,
+            progress_tx,
+            cx.cancel.clone(),
+        )
+        .await;
         let lines = collector.await.unwrap_or_default();
         let outcome = outcome.map_err(|e| e.to_string())?;
         Ok(Ran {

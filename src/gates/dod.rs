@@ -1349,6 +1349,7 @@ mod tests {
                 annotations: &[],
                 chat: None,
                 meter: None,
+                on_start: &|_| {},
             };
             gate.run(&cx).await
         }

@@ -727,6 +727,7 @@ mod tests {
             annotations: &[],
             chat,
             meter: None,
+            on_start: &|_| {},
         };
         JudgeGate::new(config).run(&cx).await
     }

@@ -78,6 +78,9 @@ pub struct GateContext<'a> {
     pub chat: Option<&'a dyn crate::llm::Chat>,
     /// What the run's model calls are charged to.
     pub meter: Option<&'a crate::llm::Meter>,
+    /// Told the process group of each command a gate starts, so it is recorded with the run
+    /// and crash recovery can end it.
+    pub on_start: &'a (dyn Fn(i32) + Send + Sync),
 }
 
 /// A boxed gate future (gates are trait objects, so no `async fn` in the trait).

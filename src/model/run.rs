@@ -193,7 +193,8 @@ pub struct Run {
     pub head: Option<String>,
     /// The run's worktree, while it exists.
     pub worktree: Option<PathBuf>,
-    /// Process group of the running agent (to end it after a crash).
+    /// Process group of what the run is running now — the agent, a hook or a gate command
+    /// (to end it after a crash).
     pub pgid: Option<i32>,
     /// When the run was queued, started and finished (Unix milliseconds).
     pub created_ms: u64,

@@ -68,7 +68,7 @@ pub(crate) enum Update {
         worktree: PathBuf,
         base: String,
     },
-    /// The agent process started.
+    /// A process group started: the agent's, a hook's or a gate command's.
     Started { run_id: RunId, pgid: i32 },
     /// The agent said what it is doing.
     Progress { run_id: RunId, text: String },
@@ -206,7 +206,26 @@ pub(crate) async fn work(
         format: job.format,
     };
 
-    if let Err(e) = hook(&job.cancel, "pre_run", &job.hooks.pre_run, &run).await {
+    // Hooks and gates run in process groups of their own, recorded with the run like the
+    // agent's, so crash recovery ends whatever is running when bosun dies.
+    let record_group = {
+        let (updates, run_id) = (updates.clone(), id.clone());
+        move |pgid: i32| {
+            let _ = updates.send(Update::Started {
+                run_id: run_id.clone(),
+                pgid,
+            });
+        }
+    };
+    if let Err(e) = hook(
+        &job.cancel,
+        "pre_run",
+        &job.hooks.pre_run,
+        &run,
+        &record_group,
+    )
+    .await
+    {
         return failed(e, None);
     }
 
@@ -358,7 +377,15 @@ pub(crate) async fn work(
         return failed(format!("the agent reported an error: {err}"), usage);
     }
 
-    if let Err(e) = hook(&job.cancel, "post_run", &job.hooks.post_run, &run).await {
+    if let Err(e) = hook(
+        &job.cancel,
+        "post_run",
+        &job.hooks.post_run,
+        &run,
+        &record_group,
+    )
+    .await
+    {
         let _ = updates.send(Update::Note {
             run_id: id.clone(),
             text: e,
@@ -394,7 +421,15 @@ pub(crate) async fn work(
             if head == base || diff.files.is_empty() {
                 return failed("the agent changed nothing".to_string(), usage);
             }
-            if let Err(e) = hook(&job.cancel, "pre_gates", &job.hooks.pre_gates, &run).await {
+            if let Err(e) = hook(
+                &job.cancel,
+                "pre_gates",
+                &job.hooks.pre_gates,
+                &run,
+                &record_group,
+            )
+            .await
+            {
                 return Outcome::Failed {
                     error: e,
                     usage,
@@ -439,6 +474,7 @@ pub(crate) async fn work(
                 annotations: &annotations,
                 chat: job.chat.as_deref(),
                 meter: Some(&job.meter),
+                on_start: &record_group,
             };
             let results = gates::run_pipeline(&pipeline, &cx, job.gates.fail_fast, |p| {
                 let _ = updates.send(match p {
@@ -456,7 +492,15 @@ pub(crate) async fn work(
             if job.cancel.is_cancelled() {
                 return Outcome::Cancelled;
             }
-            if let Err(e) = hook(&job.cancel, "post_gates", &job.hooks.post_gates, &run).await {
+            if let Err(e) = hook(
+                &job.cancel,
+                "post_gates",
+                &job.hooks.post_gates,
+                &run,
+                &record_group,
+            )
+            .await
+            {
                 let _ = updates.send(Update::Note {
                     run_id: id.clone(),
                     text: e,
@@ -499,6 +543,7 @@ async fn hook(
     name: &str,
     command: &str,
     agent: &AgentRun,
+    on_start: impl FnOnce(i32),
 ) -> Result<(), String> {
     if command.trim().is_empty() {
         return Ok(());
@@ -510,7 +555,7 @@ async fn hook(
     };
     let (lines, _lines_rx) = mpsc::channel(1);
     let (progress, _progress_rx) = mpsc::channel(1);
-    match executors::run_agent(&run, |_| {}, lines, progress, cancel.clone()).await {
+    match executors::run_agent(&run, on_start, lines, progress, cancel.clone()).await {
         Ok(o) if matches!(o.exit, ExitKind::Exited(0)) => Ok(()),
         Ok(o) => {
             let how = match o.exit {
