@@ -194,7 +194,8 @@ mod tests {
             .build()
             .expect("runtime");
         let reply: Value = rt.block_on(async {
-            reqwest::Client::new()
+            crate::llm::client::http_client()
+                .expect("client")
                 .post(&url)
                 .json(&json!({"model": "demo-judge", "messages": []}))
                 .send()

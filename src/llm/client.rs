@@ -29,6 +29,7 @@ const MAX_MESSAGE: usize = 300;
 /// servers (local models) are spoken to in HTTP/1.1, since prior knowledge of h2 is not
 /// assumed.
 pub fn http_client() -> Result<reqwest::Client, LlmError> {
+    install_tls_provider();
     reqwest::Client::builder()
         .pool_idle_timeout(Duration::from_secs(90))
         .connect_timeout(Duration::from_secs(10))
@@ -37,6 +38,17 @@ pub fn http_client() -> Result<reqwest::Client, LlmError> {
             provider: String::new(),
             message: format!("cannot build the HTTP client: {}", chain(&e)),
         })
+}
+
+/// Makes ring the process's TLS crypto provider. reqwest is built without one (its default
+/// brings aws-lc, a large C build), and building a client panics until one is installed.
+/// Calling it again, or after another provider was installed, changes nothing.
+pub fn install_tls_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // Err means a provider is already installed: that one is used.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
 }
 
 /// One `[llm.providers.NAME]`: its settings, the shared HTTP client and a limit on requests
@@ -589,7 +601,7 @@ mod tests {
             logprobs,
             ..ProviderConfig::default()
         };
-        Provider::new("p", config, reqwest::Client::new())
+        Provider::new("p", config, http_client().expect("client"))
     }
 
     #[test]
