@@ -40,7 +40,8 @@ fn bench_overhead(c: &mut Criterion) {
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(15));
 
-    // The git steps bosun takes for a run, through git2: worktree, commit, diff, remove.
+    // The git steps bosun takes for a run, through git2: the private checkout, the candidate
+    // commit published to the repository, diff, remove.
     let mut n = 0u64;
     group.bench_function("bosun_git_steps", |b| {
         b.iter(|| {
@@ -49,11 +50,53 @@ fn bench_overhead(c: &mut Criterion) {
             let branch = format!("bosun/bench-{n}");
             let w = git::create_worktree(&root, &path, &branch, "main").expect("worktree");
             std::fs::write(path.join("noop.txt"), "x\n").expect("write");
-            git::commit_all(&path, "bench", &[("Bosun-Run", "x")]).expect("commit");
-            let head = git::head(&path).expect("head");
+            let head = git::candidate(
+                &root,
+                &path,
+                &branch,
+                &w.base,
+                "bench",
+                &[("Bosun-Run", "x")],
+            )
+            .expect("commit")
+            .expect("a change");
             let d = git::diff(&root, &w.base, &head).expect("diff");
             assert_eq!(d.files.len(), 1);
             git::remove_worktree(&root, &path, Some(&branch)).expect("remove");
+        })
+    });
+
+    // The path bosun took before runs got private repositories: a linked worktree of the
+    // repository through git2, commit in it, diff, prune and delete the branch.
+    group.bench_function("linked_worktree_git2_steps", |b| {
+        b.iter(|| {
+            n += 1;
+            let name = format!("l{n}");
+            let path = wt_root.join(&name);
+            let repo = git2::Repository::open(&root).expect("open");
+            let tip = repo
+                .find_branch("main", git2::BranchType::Local)
+                .expect("main")
+                .get()
+                .peel_to_commit()
+                .expect("tip");
+            let mut branch = repo
+                .branch(&format!("linked/bench-{n}"), &tip, false)
+                .expect("branch");
+            let mut opts = git2::WorktreeAddOptions::new();
+            opts.reference(Some(branch.get()));
+            std::fs::create_dir_all(&wt_root).expect("mkdir");
+            let wt = repo.worktree(&name, &path, Some(&opts)).expect("worktree");
+            std::fs::write(path.join("noop.txt"), "x\n").expect("write");
+            git::commit_all(&path, "bench", &[("Bosun-Run", "x")]).expect("commit");
+            let head = git::head(&path).expect("head");
+            let d = git::diff(&root, &tip.id().to_string(), &head).expect("diff");
+            assert_eq!(d.files.len(), 1);
+            std::fs::remove_dir_all(&path).expect("remove");
+            let mut prune = git2::WorktreePruneOptions::new();
+            prune.valid(true).working_tree(false);
+            wt.prune(Some(&mut prune)).expect("prune");
+            branch.delete().expect("delete branch");
         })
     });
 
@@ -126,5 +169,70 @@ fn bench_overhead(c: &mut Criterion) {
     let _: PathBuf = wt_root;
 }
 
-criterion_group!(benches, bench_overhead);
+/// What the sandbox adds to starting a command: `true` through the runner unconfined, then
+/// under Landlock (ruleset built in the parent, applied between fork and exec), with TCP
+/// denied too.
+fn bench_sandbox_spawn(c: &mut Criterion) {
+    use bosun::config::{NetworkAccess, SandboxConfig, SandboxMode};
+    use bosun::executors::sandbox::{Confinement, Sandbox};
+    use bosun::executors::{AgentRun, OutputFormat, run_agent};
+
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let cwd = tmp.path().join("run");
+    std::fs::create_dir(&cwd).expect("mkdir");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let run = |sandbox: Sandbox| AgentRun {
+        argv: vec!["true".into()],
+        env: Vec::new(),
+        cwd: cwd.clone(),
+        timeout: Duration::from_secs(10),
+        log_path: tmp.path().join("logs/run.log"),
+        max_log_bytes: 1 << 20,
+        format: OutputFormat::Plain,
+        sandbox,
+    };
+    let landlock = Sandbox::from_config(
+        &SandboxConfig {
+            mode: SandboxMode::Landlock,
+            network: NetworkAccess::Deny,
+            ..SandboxConfig::default()
+        },
+        &[],
+    );
+    let mut group = c.benchmark_group("sandbox_spawn");
+    let mut cases = vec![("off", Sandbox::default())];
+    if matches!(landlock.confinement, Confinement::Landlock(_)) {
+        cases.push(("landlock_tcp_denied", landlock));
+    }
+    for (name, sandbox) in cases {
+        let agent = run(sandbox);
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                rt.block_on(async {
+                    let (lines, _l) = tokio::sync::mpsc::channel(16);
+                    let (progress, _p) = tokio::sync::mpsc::channel(16);
+                    let outcome = run_agent(
+                        &agent,
+                        |_| {},
+                        lines,
+                        progress,
+                        tokio_util::sync::CancellationToken::new(),
+                    )
+                    .await
+                    .expect("runs");
+                    assert!(matches!(
+                        outcome.exit,
+                        bosun::executors::ExitKind::Exited(0)
+                    ));
+                })
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_overhead, bench_sandbox_spawn);
 criterion_main!(benches);

@@ -162,10 +162,13 @@ impl Sandbox {
         let config = format!(
             "[project]\nworktree_root = {}\n\n\
              [orchestrator]\nmax_parallel = 1\nmax_attempts = 3\nrun_timeout = \"30s\"\n\n\
-             [executors.fake]\ncommand = [{}]\nenv = {{ {} }}\n",
+             [executors.fake]\ncommand = [{}]\nenv = {{ {} }}\n\n\
+             [sandbox]\nwritable = [{}]\n",
             toml_str(&tmp.path().join("wt").display().to_string()),
             toml_str(&agent(script)),
             env.join(", "),
+            // The agent writes files for the test to read to `aux/`, outside its checkout.
+            toml_str(&aux.display().to_string()),
         );
         std::fs::write(repo.join("TODO.md"), todo).expect("write TODO.md");
         std::fs::write(repo.join("notes.txt"), "original\n").expect("write notes.txt");

@@ -36,6 +36,7 @@ fn setup(argv: &[&str]) -> (tempfile::TempDir, AgentRun) {
         log_path: dir.path().join("logs/runs/r1.log"),
         max_log_bytes: 1024 * 1024,
         format: OutputFormat::Plain,
+        sandbox: Default::default(),
     };
     (dir, run)
 }
@@ -375,7 +376,7 @@ async fn the_agent_sees_only_allow_listed_and_run_variables() {
 }
 
 #[tokio::test]
-async fn opencode_gets_a_private_tmpdir_that_is_removed_afterwards() {
+async fn every_command_gets_a_private_tmpdir_beside_its_checkout_removed_afterwards() {
     let (_dir, mut run) = setup(&[&agent("print_env.sh")]);
     run.format = OutputFormat::OpencodeJson;
     let ran = go(&run).await;
@@ -385,8 +386,23 @@ async fn opencode_gets_a_private_tmpdir_that_is_removed_afterwards() {
         .find_map(|l| l.strip_prefix("TMPDIR="))
         .map(PathBuf::from)
         .expect("TMPDIR set");
-    assert_eq!(tmpdir.parent(), run.log_path.parent());
+    assert_eq!(tmpdir.parent(), run.cwd.parent());
+    let name = tmpdir.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(name.starts_with(".wt.tmp-"), "{name}");
     assert!(!tmpdir.exists(), "{} left behind", tmpdir.display());
+    // Not only OpenCode's.
+    run.format = OutputFormat::Plain;
+    let ran = go(&run).await;
+    assert!(
+        ran.texts(Stream::Stdout)
+            .iter()
+            .any(|l| l.starts_with(&format!(
+                "TMPDIR={}/.wt.tmp-",
+                run.cwd.parent().unwrap().display()
+            ))),
+        "{:?}",
+        ran.texts(Stream::Stdout)
+    );
 }
 
 #[tokio::test]

@@ -22,9 +22,14 @@ fn repo(dir: &Path, todo: &str, files: &[(&str, &str)], config: &str) -> PathBuf
         std::fs::write(p, content).unwrap();
     }
     let wt = dir.join("wt").display().to_string();
+    // Agents leave prompts and traces for the tests in the temp dir, outside their checkout.
+    let sandbox = format!(
+        "\n[sandbox]\nwritable = [{:?}]\n",
+        dir.display().to_string()
+    );
     std::fs::write(
         repo.join("bosun.toml"),
-        format!("[project]\nworktree_root = {wt:?}\n{config}"),
+        format!("[project]\nworktree_root = {wt:?}\n{config}{sandbox}"),
     )
     .unwrap();
     git(&repo, &["add", "-A"]);

@@ -115,12 +115,20 @@ impl Fixture {
         git::create_worktree(&self.repo, &self.worktrees.join(name), branch, "main").unwrap()
     }
 
-    /// A run worktree on `branch` from `main` with `path` set to `contents`, committed.
+    /// A run worktree on `branch` from `main` with `path` set to `contents`, published as the
+    /// run's candidate commit.
     fn run_branch(&self, name: &str, branch: &str, path: &str, contents: &str) -> git::Worktree {
         let wt = self.worktree(name, branch);
         write(&wt.path.join(path), contents);
-        git::commit_all(&wt.path, &format!("change {path}"), &[]).unwrap();
+        self.commit(&wt, &format!("change {path}"));
         wt
+    }
+
+    /// Everything in `wt` as the run's candidate commit, published to the repository.
+    fn commit(&self, wt: &git::Worktree, message: &str) -> String {
+        git::candidate(&self.repo, &wt.path, &wt.branch, &wt.base, message, &[])
+            .unwrap()
+            .expect("the worktree has changes")
     }
 
     fn commit_on_main(&self, path: &str, contents: &str) -> String {
@@ -181,16 +189,18 @@ fn worktree_starts_from_the_target_tip_outside_the_repo() {
         "fn a() {}\nfn b() {}\nfn c() { todo!() }\n"
     );
     assert_eq!(status(&wt.path), "");
-    let list = git(&fx.repo, &["worktree", "list", "--porcelain"]);
-    assert!(
-        list.contains(&format!("worktree {}", canon(&wt.path).display())),
-        "{list}"
-    );
-    assert!(
-        list.contains("branch refs/heads/bosun/fix-a-1a2b3c"),
-        "{list}"
-    );
     assert_eq!(git::head(&wt.path).unwrap(), tip);
+    // A private repository, not a linked worktree: the operator's repository gained no
+    // worktree and no branch, and the checkout's git directory is its own.
+    let list = git(&fx.repo, &["worktree", "list", "--porcelain"]);
+    assert_eq!(list.matches("worktree ").count(), 1, "{list}");
+    assert_eq!(git(&fx.repo, &["branch", "--list", "bosun/*"]), "");
+    assert_eq!(
+        canon(Path::new(
+            git(&wt.path, &["rev-parse", "--absolute-git-dir"]).trim()
+        )),
+        canon(&wt.path.join(".git"))
+    );
 
     // An empty directory at the path is fine; a non-empty one, a missing target or a taken
     // branch name are refused with a sentence naming the problem.
@@ -205,6 +215,8 @@ fn worktree_starts_from_the_target_tip_outside_the_repo() {
     let err =
         git::create_worktree(&fx.repo, &fx.worktrees.join("x"), "bosun/x", "trunk").unwrap_err();
     assert_eq!(err.to_string(), "target branch `trunk` does not exist");
+    // A run branch already in the repository (a published candidate) is not taken again.
+    git(&fx.repo, &["branch", "bosun/fix-a-1a2b3c", "main"]);
     let err = git::create_worktree(
         &fx.repo,
         &fx.worktrees.join("y"),
@@ -214,6 +226,76 @@ fn worktree_starts_from_the_target_tip_outside_the_repo() {
     .unwrap_err();
     assert!(matches!(err, GitError::BranchExists(_)), "{err}");
     assert!(!fx.worktrees.join("y").exists());
+}
+
+/// Everything under `.git` of `repo`, path and bytes, for byte-for-byte comparisons (the
+/// index and logs included).
+fn git_dir_snapshot(repo: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    fn walk(dir: &Path, root: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, root, out);
+            } else {
+                let rel = path.strip_prefix(root).unwrap().to_path_buf();
+                out.push((rel, std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&repo.join(".git"), repo, &mut out);
+    out.sort();
+    out
+}
+
+/// What an agent does with git inside its checkout stays there: moving `main`, writing a hook,
+/// setting `core.fsmonitor`, committing. The operator's `.git` is byte-identical until bosun
+/// publishes the candidate, which then adds only the run's branch and its objects.
+#[test]
+fn an_agents_git_writes_stay_in_its_private_checkout() {
+    let fx = Fixture::new();
+    let before = git_dir_snapshot(&fx.repo);
+    let wt = fx.worktree("evil", "bosun/evil");
+    write(&wt.path.join("evil.txt"), "mine\n");
+    git(&wt.path, &["add", "-A"]);
+    git(&wt.path, &["commit", "-q", "-m", "agent"]);
+    let agent_commit = rev(&wt.path, "HEAD");
+    git(&wt.path, &["update-ref", "refs/heads/main", &agent_commit]);
+    write(
+        &wt.path.join(".git/hooks/pre-commit"),
+        "#!/bin/sh\ntouch /tmp/pwned\n",
+    );
+    git(
+        &wt.path,
+        &["config", "core.fsmonitor", "touch /tmp/pwned-fsmonitor"],
+    );
+    assert_eq!(rev(&wt.path, "main"), agent_commit, "inside, main moved");
+
+    assert_eq!(
+        git_dir_snapshot(&fx.repo),
+        before,
+        "the operator's .git is untouched"
+    );
+    assert_ne!(rev(&fx.repo, "main"), agent_commit);
+
+    let id = fx.commit(&wt, "candidate");
+    assert_eq!(rev(&fx.repo, "bosun/evil"), id);
+    assert_eq!(rev(&fx.repo, &format!("{id}^")), wt.base);
+    assert_eq!(
+        git(&fx.repo, &["show", &format!("{id}:evil.txt")]),
+        "mine\n"
+    );
+    assert!(!fx.repo.join(".git/hooks/pre-commit").exists());
+    let config = read(&fx.repo.join(".git/config"));
+    assert!(!config.contains("fsmonitor"), "{config}");
+    // The agent's own commit was not published, only bosun's candidate.
+    let out = git_cmd(&fx.repo, &["cat-file", "-e", &agent_commit])
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "the agent's commit is not in the operator's store"
+    );
 }
 
 #[test]
@@ -297,7 +379,6 @@ fn commit_all_stages_every_kind_of_change_with_trailers() {
     .unwrap()
     .expect("there were changes");
     assert_eq!(id, rev(&wt.path, "HEAD"));
-    assert_eq!(rev(&fx.repo, "bosun/t-abc123"), id);
     let body = git(&wt.path, &["log", "-1", "--format=%B"]);
     assert!(body.starts_with("Fix b\n\n"), "{body:?}");
     assert!(body.contains("Bosun-Task: t-abc123\n"), "{body:?}");
@@ -393,7 +474,7 @@ fn diff_lists_each_file_with_status_binary_flag_and_counts() {
     );
     std::fs::remove_file(wt.path.join("docs/guide.md")).unwrap();
     write(&wt.path.join("old.bin"), [0u8, 9, 9, 9, 0, 4]);
-    let head = git::commit_all(&wt.path, "work", &[]).unwrap().unwrap();
+    let head = fx.commit(&wt, "work");
 
     let summary = git::diff(&fx.repo, &base, &head).unwrap();
     let by_path = |p: &str| {
@@ -498,7 +579,7 @@ fn fast_forward_moves_the_checked_out_target_and_its_files() {
     write(&fx.repo.join("scratch.txt"), "operator's untracked notes");
     let wt = fx.run_branch("ff", "bosun/ff", "src/a.rs", "fn a() { 1 }\n");
     write(&wt.path.join("src/b.rs"), "fn b() {}\n");
-    let run_tip = git::commit_all(&wt.path, "b", &[]).unwrap().unwrap();
+    let run_tip = fx.commit(&wt, "b");
 
     let out = git::merge(
         &fx.repo,
@@ -599,7 +680,7 @@ fn squash_makes_one_commit_with_the_runs_changes() {
     let fx = Fixture::new();
     let wt = fx.run_branch("sq", "bosun/sq", "src/a.rs", "fn a() { 3 }\n");
     write(&wt.path.join("src/c.rs"), "fn c() {}\n");
-    git::commit_all(&wt.path, "second", &[]).unwrap().unwrap();
+    fx.commit(&wt, "second");
     let main_tip = fx.commit_on_main("README.md", "# moved\n");
 
     let out = git::merge(
@@ -923,23 +1004,45 @@ fn remove_worktree_removes_dir_entry_and_branch_and_is_idempotent() {
     let wt = fx.run_branch("gone", "bosun/gone", "x.txt", "x\n");
     let kept = fx.worktree("kept", "bosun/kept");
 
+    assert_eq!(
+        git(&fx.repo, &["branch", "--list", "bosun/gone"]).trim(),
+        "bosun/gone",
+        "the candidate was published"
+    );
     git::remove_worktree(&fx.repo, &wt.path, Some("bosun/gone")).unwrap();
     assert!(!wt.path.exists());
-    let list = git(&fx.repo, &["worktree", "list", "--porcelain"]);
-    assert!(!list.contains("gone"), "{list}");
-    assert!(list.contains("bosun/kept"), "{list}");
+    assert!(kept.path.exists());
     assert_eq!(git(&fx.repo, &["branch", "--list", "bosun/gone"]), "");
-    assert!(!fx.repo.join(".git/worktrees/gone").exists());
     // Again: nothing left to do, no error.
     git::remove_worktree(&fx.repo, &wt.path, Some("bosun/gone")).unwrap();
 
     // Without deleting the branch, it stays.
+    write(&kept.path.join("k.txt"), "k\n");
+    fx.commit(&kept, "k");
     git::remove_worktree(&fx.repo, &kept.path, None).unwrap();
     assert!(!kept.path.exists());
     assert_eq!(
         git(&fx.repo, &["branch", "--list", "bosun/kept"]).trim(),
         "bosun/kept"
     );
+
+    // A linked worktree that an older bosun made is removed with its admin entry.
+    let old = fx.worktrees.join("old");
+    git(
+        &fx.repo,
+        &[
+            "worktree",
+            "add",
+            "-q",
+            "-b",
+            "bosun/old",
+            old.to_str().unwrap(),
+        ],
+    );
+    git::remove_worktree(&fx.repo, &old, Some("bosun/old")).unwrap();
+    assert!(!old.exists());
+    assert!(!fx.repo.join(".git/worktrees/old").exists());
+    assert_eq!(git(&fx.repo, &["branch", "--list", "bosun/old"]), "");
 
     // A branch still checked out is not deleted.
     let err = git::remove_worktree(&fx.repo, &fx.worktrees.join("none"), Some("main")).unwrap_err();
@@ -974,11 +1077,23 @@ fn stale_worktrees_finds_registered_and_leftover_directories_under_the_root() {
     let foreign = fx.worktrees.join("foreign");
     git::create_worktree(&other.repo, &foreign, "bosun/foreign", "main").unwrap();
 
-    let stale = git::stale_worktrees(&fx.repo, &fx.worktrees).unwrap();
-    assert_eq!(
-        stale,
-        [crashed.path.clone(), leftover.clone(), live.path.clone()]
+    // A linked worktree an older bosun left under the root is found too.
+    let linked = fx.worktrees.join("linked");
+    git(
+        &fx.repo,
+        &[
+            "worktree",
+            "add",
+            "-q",
+            "-b",
+            "bosun/linked",
+            linked.to_str().unwrap(),
+        ],
     );
+
+    let stale = git::stale_worktrees(&fx.repo, &fx.worktrees).unwrap();
+    assert_eq!(stale, [leftover.clone(), linked.clone(), live.path.clone()]);
+    assert!(!crashed.path.exists());
 
     for path in &stale {
         git::remove_worktree(&fx.repo, path, None).unwrap();
@@ -991,10 +1106,7 @@ fn stale_worktrees_finds_registered_and_leftover_directories_under_the_root() {
     assert!(foreign.join("README.md").exists());
     assert!(elsewhere.join("README.md").exists());
     let list = git(&fx.repo, &["worktree", "list", "--porcelain"]);
-    assert!(
-        !list.contains("crashed") && !list.contains("live"),
-        "{list}"
-    );
+    assert!(!list.contains("linked"), "{list}");
     // Missing root: nothing stale.
     assert!(
         git::stale_worktrees(&fx.repo, &fx.worktrees.join("nope"))
@@ -1097,7 +1209,7 @@ fn parsed_diff_has_renames_binary_files_mode_changes_and_line_numbers() {
         &wt.path.join("src/a.rs"),
         "fn a() {}\nfn b() { 2 }\nfn c() {}",
     );
-    let head = git::commit_all(&wt.path, "work", &[]).unwrap().unwrap();
+    let head = fx.commit(&wt, "work");
 
     let diff = bosun::diff::load(&fx.repo, &base, &head).unwrap();
     let file = |p: &str| {

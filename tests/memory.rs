@@ -51,9 +51,11 @@ impl Project {
         };
         p.git(&["init", "-q", "-b", "main"]);
         std::fs::write(p.repo.join("TODO.md"), todo).expect("write TODO.md");
+        // Agents leave prompts for the tests in `aux/`, outside their checkout.
         let config = format!(
-            "[project]\nworktree_root = {}\n\n[orchestrator]\nmax_parallel = 1\nmax_attempts = 1\nrun_timeout = \"10s\"\n\n{}",
+            "[project]\nworktree_root = {}\n\n[orchestrator]\nmax_parallel = 1\nmax_attempts = 1\nrun_timeout = \"10s\"\n\n[sandbox]\nwritable = [{}]\n\n{}",
             toml_str(&p.worktrees.display().to_string()),
+            toml_str(&p.aux.display().to_string()),
             extra.replace("{aux}", &p.aux.display().to_string())
         );
         std::fs::write(p.repo.join("bosun.toml"), config).expect("write bosun.toml");

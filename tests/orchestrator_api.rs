@@ -28,6 +28,8 @@ fn setup(dir: &Path, todo: &str) -> (Project, Config) {
     let mut config = Config::default();
     config.project.worktree_root = dir.join("wt").display().to_string();
     config.orchestrator.run_timeout = "20s".into();
+    // Agents leave pid files for the tests in the temp dir, outside their checkout.
+    config.sandbox.writable = vec![dir.display().to_string()];
     (Project::locate(Some(&repo)).unwrap(), config)
 }
 
@@ -241,9 +243,10 @@ fn sigterm_stops_gracefully_and_the_cut_short_run_is_queued_again() {
     std::fs::write(
         repo.join("bosun.toml"),
         format!(
-            "[project]\nworktree_root = {:?}\n[orchestrator]\nshutdown_grace = \"1s\"\n[executors.a]\ncommand = [\"sh\", \"-c\", \"echo $$ > {}; exec sleep 60\"]\n",
+            "[project]\nworktree_root = {:?}\n[orchestrator]\nshutdown_grace = \"1s\"\n[executors.a]\ncommand = [\"sh\", \"-c\", \"echo $$ > {}; exec sleep 60\"]\n[sandbox]\nwritable = [{:?}]\n",
             dir.path().join("wt").display().to_string(),
-            pid_file.display()
+            pid_file.display(),
+            dir.path().display().to_string()
         ),
     )
     .unwrap();

@@ -117,6 +117,7 @@ fn check_all(project: &Project, config_flag: Option<&Path>) -> Vec<Check> {
 
     check_task_files(project, &config, &mut checks);
     check_executors(project, &config, &mut checks);
+    checks.push(check_sandbox(&config));
     // Outside a repository there is nowhere bosun would keep state, and nothing to litter.
     if project.repo.is_some() {
         checks.push(check_state_dir(project));
@@ -193,6 +194,36 @@ fn check_executors(project: &Project, config: &Config, checks: &mut Vec<Check>) 
                 ));
             }
         }
+    }
+}
+
+/// Which sandbox agents, hooks and gates run in: ok when something confines them, a warning
+/// when nothing does (by choice or for want of Landlock and bubblewrap).
+fn check_sandbox(config: &Config) -> Check {
+    let sandbox = crate::executors::sandbox::Sandbox::from_config(&config.sandbox, &[]);
+    let gates = crate::executors::sandbox::Sandbox::for_gates(&config.sandbox);
+    let what = format!(
+        "sandbox: {}{}",
+        sandbox.describe(),
+        if gates.network == sandbox.network {
+            String::new()
+        } else if gates.network {
+            "; gates: network allowed".to_string()
+        } else {
+            "; gates: TCP denied".to_string()
+        }
+    );
+    match sandbox.confinement {
+        crate::executors::sandbox::Confinement::Off if sandbox.degraded() => Check::warn(
+            what,
+            "use a kernel with Landlock (Linux 5.13+, enabled at boot) or install bubblewrap (`apt-get install bubblewrap`)",
+        ),
+        crate::executors::sandbox::Confinement::Off => Check::warn(
+            what,
+            "set [sandbox] mode = \"auto\" in bosun.toml to confine agents",
+        ),
+        crate::executors::sandbox::Confinement::Landlock(_)
+        | crate::executors::sandbox::Confinement::Bwrap => Check::ok(what),
     }
 }
 

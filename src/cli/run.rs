@@ -96,6 +96,13 @@ pub async fn drive(
             }
         }
     });
+    let sandbox = crate::executors::sandbox::Sandbox::from_config(&config.sandbox, &[]);
+    if sandbox.confinement == crate::executors::sandbox::Confinement::Off {
+        eprintln!(
+            "warning: agents run without a sandbox: {}",
+            sandbox.describe()
+        );
+    }
     if !json {
         println!(
             "bosun: working through {} on branch {target}",

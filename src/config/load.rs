@@ -219,6 +219,12 @@ fn validate(config: &Config, origin: &str) -> Result<(), ConfigError> {
         ));
     }
     validate_llm(config, &invalid)?;
+    for (key, value) in [
+        ("sandbox.max_memory", &config.sandbox.max_memory),
+        ("sandbox.max_file_size", &config.sandbox.max_file_size),
+    ] {
+        crate::executors::sandbox::parse_size(value).map_err(|e| invalid(key.into(), e))?;
+    }
     for (name, executor) in &config.executors.agents {
         if executor.kind == super::ExecutorKind::Llm {
             if executor.route.is_empty() {

@@ -58,6 +58,94 @@ pub struct Config {
     pub llm: LlmConfig,
     /// `[budget]`: the most money runs may spend on models.
     pub budget: BudgetConfig,
+    /// `[sandbox]`: what agents, hooks and gate commands may write and reach.
+    pub sandbox: SandboxConfig,
+}
+
+/// `[sandbox]`: the OS sandbox of every agent, hook and gate command (see
+/// `executors::sandbox`). Writes are limited to the run's checkout, a private temp dir and
+/// `writable`; reads are not limited.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SandboxConfig {
+    /// `auto` (Landlock, else bubblewrap, else off with a warning), `landlock`, `bwrap` or
+    /// `off`.
+    pub mode: SandboxMode,
+    /// TCP for agents and hooks: `allow` (agents that call hosted models need it) or `deny`.
+    pub network: NetworkAccess,
+    /// TCP for gate commands; unset: as `network`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gates_network: Option<NetworkAccess>,
+    /// More paths every command may write beneath (`~` is the home directory); paths that do
+    /// not exist when a command starts are skipped.
+    pub writable: Vec<String>,
+    /// Most address space per process, e.g. `8G`; empty: no limit.
+    pub max_memory: String,
+    /// Most processes of the user while a command runs (`RLIMIT_NPROC`); 0: no limit.
+    pub max_processes: u64,
+    /// Largest file a command may write, e.g. `1G`; empty: no limit.
+    pub max_file_size: String,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        Self {
+            mode: SandboxMode::Auto,
+            network: NetworkAccess::Allow,
+            gates_network: None,
+            writable: [
+                "~/.cargo/registry",
+                "~/.cargo/git",
+                "~/.cargo/.package-cache",
+                "~/.rustup/tmp",
+                "~/.npm",
+                "~/.cache",
+            ]
+            .map(String::from)
+            .to_vec(),
+            max_memory: String::new(),
+            max_processes: 0,
+            max_file_size: String::new(),
+        }
+    }
+}
+
+/// `[sandbox] mode`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SandboxMode {
+    /// Landlock where the kernel has it, else bubblewrap when installed, else off (warned).
+    #[default]
+    Auto,
+    /// Landlock only (off, warned, where the kernel has none).
+    Landlock,
+    /// bubblewrap only (off, warned, where it is not installed).
+    Bwrap,
+    /// No sandbox.
+    Off,
+}
+
+impl SandboxMode {
+    /// The name used in the config file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Landlock => "landlock",
+            Self::Bwrap => "bwrap",
+            Self::Off => "off",
+        }
+    }
+}
+
+/// `[sandbox] network` and `gates_network`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NetworkAccess {
+    /// TCP connects and binds are allowed.
+    #[default]
+    Allow,
+    /// TCP connects and binds are refused (Landlock ABI 4+, or bubblewrap's own network).
+    Deny,
 }
 
 /// `[llm]`: OpenAI-compatible model providers, grouped into routes. The router is the only
@@ -1030,6 +1118,9 @@ pub struct ExecutorConfig {
     pub command_timeout: String,
     /// `type = "llm"`: most bytes of a tool's output shown to the model.
     pub max_tool_output: usize,
+    /// Paths this agent may write beneath besides `[sandbox] writable` (its own state, e.g.
+    /// `~/.claude`); a preset adds its CLI's.
+    pub writable: Vec<String>,
 }
 
 impl Default for ExecutorConfig {
@@ -1046,6 +1137,7 @@ impl Default for ExecutorConfig {
             max_tokens: 400_000,
             command_timeout: "5m".into(),
             max_tool_output: 16 * 1024,
+            writable: Vec::new(),
         }
     }
 }

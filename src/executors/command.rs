@@ -127,6 +127,8 @@ pub struct AgentRun {
     pub max_log_bytes: u64,
     /// How stdout is parsed for progress and usage.
     pub format: OutputFormat,
+    /// What the command may write and reach (its `cwd` and private `TMPDIR` are added).
+    pub sandbox: super::sandbox::Sandbox,
 }
 
 /// Which pipe a line came from.
@@ -285,8 +287,9 @@ fn child_env(
 ///   of the group is left when this returns (unless it ignored SIGKILL's delivery for over
 ///   a second, which the log then notes).
 /// - A log write failure mid-run stops logging (with a warning) but not the run.
-/// - OpenCode runs get a private `TMPDIR` under the log's directory, removed afterwards
-///   (each run otherwise leaves a 5 MB library in the shared temp directory).
+/// - Every command gets a private `TMPDIR` beside its working directory, removed afterwards
+///   (OpenCode otherwise leaves a 5 MB library in the shared temp directory per run, gemini
+///   its error reports), and runs in `run.sandbox`.
 pub async fn run_agent(
     run: &AgentRun,
     on_start: impl FnOnce(i32),
@@ -328,24 +331,37 @@ pub async fn run_agent(
     }
 
     let mut log = RunLog::create(&run.log_path, run.max_log_bytes).await?;
-    let private_tmp = match run.format {
-        OutputFormat::OpencodeJson => Some(private_tmpdir(&run.log_path)?),
-        OutputFormat::Plain
-        | OutputFormat::ClaudeStreamJson
-        | OutputFormat::CodexJson
-        | OutputFormat::GeminiStreamJson
-        | OutputFormat::AiderText => None,
-    };
+    let private_tmp = private_tmpdir(&run.cwd)?;
     let env = child_env(
         |name| std::env::var_os(name),
-        private_tmp.as_ref().map(tempfile::TempDir::path),
+        Some(private_tmp.path()),
         &run.env,
     );
+    let restrictions = run
+        .sandbox
+        .prepare(&run.cwd, private_tmp.path())
+        .map_err(|e| ExecutorError::Spawn {
+            program: program.to_string(),
+            error: std::io::Error::other(e),
+        })?;
+    // Under bubblewrap the command is bwrap's argument; otherwise it is started as it is.
+    let wrapped = run
+        .sandbox
+        .wrap_argv(&run.argv, &run.cwd, private_tmp.path());
+    let (exe, arg0, args) = if wrapped.len() == run.argv.len() {
+        (resolved.clone(), program.to_string(), &run.argv[1..])
+    } else {
+        (
+            PathBuf::from(&wrapped[0]),
+            wrapped[0].clone(),
+            &wrapped[1..],
+        )
+    };
 
-    let mut command = tokio::process::Command::new(&resolved);
+    let mut command = tokio::process::Command::new(&exe);
     command
-        .arg0(program)
-        .args(&run.argv[1..])
+        .arg0(arg0)
+        .args(args)
         .current_dir(&run.cwd)
         .env_clear()
         .envs(&env)
@@ -354,6 +370,11 @@ pub async fn run_agent(
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
+    // SAFETY: `apply` only makes system calls (setrlimit, prctl, landlock_restrict_self) on
+    // data prepared before the fork; it allocates nothing and takes no lock.
+    unsafe {
+        command.pre_exec(move || restrictions.apply());
+    }
     let mut child = command.spawn().map_err(|error| ExecutorError::Spawn {
         program: program.to_string(),
         error,
@@ -546,13 +567,22 @@ fn exit_kind(status: ExitStatus) -> ExitKind {
 }
 
 /// A fresh temp directory next to the run's log.
-fn private_tmpdir(log_path: &Path) -> Result<tempfile::TempDir, ExecutorError> {
-    let parent = log_dir(log_path);
+fn private_tmpdir(cwd: &Path) -> Result<tempfile::TempDir, ExecutorError> {
+    // Beside the checkout (under bosun's worktree root, outside the repository): not in the
+    // checkout, where it would end up in the change, nor in the shared /tmp, where tools
+    // leave files behind and other processes can read them.
+    let name = cwd
+        .file_name()
+        .map_or_else(|| "run".to_string(), |n| n.to_string_lossy().into_owned());
+    let parent = cwd
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(std::env::temp_dir, Path::to_path_buf);
     tempfile::Builder::new()
-        .prefix("agent-tmp-")
-        .tempdir_in(parent)
+        .prefix(&format!(".{name}.tmp-"))
+        .tempdir_in(&parent)
         .map_err(|error| ExecutorError::Log {
-            path: parent.to_path_buf(),
+            path: parent.clone(),
             error,
         })
 }

@@ -10,6 +10,7 @@ pub mod command;
 pub mod events;
 pub mod llm_agent;
 pub mod presets;
+pub mod sandbox;
 
 pub use command::{
     AgentOutcome, AgentRun, ENV_ALLOWLIST, ExecutorError, ExitKind, OutputLine, Stream,

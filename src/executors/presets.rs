@@ -194,6 +194,27 @@ impl Preset {
     }
 }
 
+impl Preset {
+    /// Where the CLI keeps its own state (sessions, settings, caches), which the sandbox lets
+    /// it write besides the run's checkout (`~` is the home directory). From where the
+    /// recorded runs (`tests/fixtures/agents/*/command.sh`, `NOTES.md`) kept theirs.
+    pub fn writable(self) -> Vec<String> {
+        let paths: &[&str] = match self {
+            Self::Claude => &["~/.claude", "~/.claude.json", "~/.claude.json.backup"],
+            Self::Codex => &["~/.codex"],
+            Self::Gemini => &["~/.gemini"],
+            Self::Opencode => &[
+                "~/.local/share/opencode",
+                "~/.local/state/opencode",
+                "~/.config/opencode",
+            ],
+            Self::Aider => &["~/.aider"],
+            Self::Cursor => &["~/.cursor"],
+        };
+        paths.iter().map(|p| (*p).to_string()).collect()
+    }
+}
+
 impl fmt::Display for Preset {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

@@ -78,6 +78,7 @@ impl CommandGate {
             log_path: cx.log_path.to_path_buf(),
             max_log_bytes: cx.max_log_bytes,
             format: OutputFormat::Plain,
+            sandbox: cx.sandbox.clone(),
         };
         let (line_tx, mut line_rx) = mpsc::channel::<crate::executors::OutputLine>(4096);
         let (progress_tx, _progress_rx) = mpsc::channel(1);

@@ -1350,6 +1350,7 @@ mod tests {
                 chat: None,
                 meter: None,
                 on_start: &|_| {},
+                sandbox: &crate::executors::sandbox::Sandbox::default(),
             };
             gate.run(&cx).await
         }

@@ -728,6 +728,7 @@ mod tests {
             chat,
             meter: None,
             on_start: &|_| {},
+            sandbox: &crate::executors::sandbox::Sandbox::default(),
         };
         JudgeGate::new(config).run(&cx).await
     }

@@ -81,6 +81,8 @@ pub struct GateContext<'a> {
     /// Told the process group of each command a gate starts, so it is recorded with the run
     /// and crash recovery can end it.
     pub on_start: &'a (dyn Fn(i32) + Send + Sync),
+    /// The sandbox gate commands start in.
+    pub sandbox: &'a crate::executors::sandbox::Sandbox,
 }
 
 /// A boxed gate future (gates are trait objects, so no `async fn` in the trait).

@@ -48,17 +48,20 @@ pub fn commit_all(
 /// Most of the agent's own commit subjects kept in a candidate's message.
 const MAX_AGENT_SUBJECTS: usize = 20;
 
-/// Snapshots everything in the checkout at `worktree` (new, changed, deleted and renamed files;
-/// ignored files stay out) into one commit whose only parent is `base` — whatever branch,
-/// HEAD, index or commits the agent left — then points `branch` at it and checks `branch` out
-/// there again (index included), so gates and review see exactly that commit. The message is
-/// `message`, the subjects of the commits the agent made on top of `base` (when its HEAD still
-/// descends from it), then `trailers`. Returns the candidate's id, or `None` when the files are
-/// those of `base` (the agent changed nothing).
+/// Snapshots everything in the run's checkout at `worktree` (new, changed, deleted and renamed
+/// files; ignored files stay out) into one commit whose only parent is `base` — whatever branch,
+/// HEAD, index or commits the agent left — and publishes it: its objects are copied into the
+/// operator's repository at `repo_root` and `branch` there points at it. In the checkout,
+/// `branch` points at it too and is checked out again (index included), so gates see exactly
+/// that commit. The message is `message`, the subjects of the commits the agent made on top of
+/// `base` (when its HEAD still descends from it), then `trailers`. Returns the candidate's id,
+/// or `None` when the files are those of `base` (the agent changed nothing; nothing is
+/// published).
 ///
 /// bosun makes this commit, not the agent: what the operator reviews and what approve merges
 /// is this id, pinned on the run.
 pub fn candidate(
+    repo_root: &Path,
     worktree: &Path,
     branch: &str,
     base: &str,
@@ -93,7 +96,8 @@ pub fn candidate(
             text.push_str(&format!("- {subject}\n"));
         }
     }
-    let sig = signature(&repo)?;
+    let operator = open(repo_root)?;
+    let sig = signature(&operator)?;
     let id = repo.commit(
         None,
         &sig,
@@ -105,7 +109,40 @@ pub fn candidate(
     repo.reference(&refname, id, true, "bosun: the run's candidate commit")?;
     repo.set_head(&refname)?;
     index.write()?;
+
+    publish(&repo, &operator, id)?;
+    operator.reference(&refname, id, true, "bosun: the run's candidate commit")?;
     Ok(Some(id.to_string()))
+}
+
+/// Copies commit `id` and every tree and blob of it that `to` lacks from `from`'s object
+/// database into `to`'s (its parent, the base, is already there). Objects keep their ids.
+fn publish(from: &git2::Repository, to: &git2::Repository, id: git2::Oid) -> Result<(), GitError> {
+    let (source, target) = (from.odb()?, to.odb()?);
+    let copy = |oid: git2::Oid| -> Result<(), GitError> {
+        let object = source.read(oid)?;
+        target.write(object.kind(), object.data())?;
+        Ok(())
+    };
+    let commit = from.find_commit(id)?;
+    let mut trees = vec![commit.tree_id()];
+    while let Some(tree_id) = trees.pop() {
+        if target.exists(tree_id) {
+            // A tree that is there comes with everything under it.
+            continue;
+        }
+        let tree = from.find_tree(tree_id)?;
+        for entry in tree.iter() {
+            match entry.kind() {
+                Some(git2::ObjectType::Tree) => trees.push(entry.id()),
+                Some(git2::ObjectType::Blob) if !target.exists(entry.id()) => copy(entry.id())?,
+                // Submodule commits (gitlinks) are not objects of this repository.
+                _ => {}
+            }
+        }
+        copy(tree_id)?;
+    }
+    copy(id)
 }
 
 /// The subjects of the commits between `base` and the checkout's HEAD, oldest first, when HEAD

@@ -1,11 +1,12 @@
-//! Run worktrees: where they live, making one on a fresh branch, removing it, and finding the
-//! ones a crash left behind.
+//! Run checkouts ("worktrees"): where they live, making one on a fresh branch, removing it, and
+//! finding the ones a crash left behind. Each is a private repository borrowing the operator's
+//! objects read-only, not a linked worktree of the operator's repository: an agent working in
+//! it cannot move the operator's refs or write its hooks or config through git.
 //!
 //! Worktrees live outside the repository: one nested inside it makes cargo, npm and friends
 //! find the parent project's manifest instead of the worktree's own.
 
 use std::collections::HashSet;
-use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -62,26 +63,36 @@ fn data_home() -> Option<PathBuf> {
 }
 
 /// Serializes changes to the repository's worktree administration (`.git/worktrees`) within
-/// this process: runs start and end concurrently, and libgit2 does not lock it.
+/// this process: runs start and end concurrently, and libgit2 does not lock it. Only old
+/// linked worktrees (made by bosun before runs got private repositories) are still removed
+/// through it.
 static WORKTREE_ADMIN: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-/// Makes branch `branch` at the tip of `target_branch` and a worktree for it at `path` (its
-/// parent directories are created; `path` itself must be missing or an empty directory). The
-/// worktree is registered under `path`'s last component.
+/// Makes a run's checkout at `path` (its parent directories are created; `path` itself must be
+/// missing or an empty directory): a **private repository** of its own, on a new branch
+/// `branch` at the tip of `target_branch`, with the files of that commit checked out.
+///
+/// It shares nothing with the operator's repository that the agent could change: its own refs,
+/// config, hooks and index; the operator's objects are borrowed read-only through
+/// `objects/info/alternates` (new objects go to the private repository's own store), so
+/// `git log`, `git diff` and `git commit` work as in any clone. Only `user.name`/`user.email`
+/// of the repository's own config and its `info/exclude` are copied over. The operator's
+/// repository is not written: the run's branch appears there only when bosun publishes the
+/// run's candidate commit ([`super::candidate`]).
 pub fn create_worktree(
     repo_root: &Path,
     path: &Path,
     branch: &str,
     target_branch: &str,
 ) -> Result<Worktree, GitError> {
-    // libgit2 creates `.git/worktrees` non-atomically: two runs starting at once race on it.
-    let _serial = WORKTREE_ADMIN
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let repo = open(repo_root)?;
-    let admin = repo.commondir().join("worktrees");
-    std::fs::create_dir_all(&admin).map_err(|error| GitError::Io { path: admin, error })?;
     let tip = branch_tip(&repo, target_branch, GitError::TargetMissing)?;
+    let refname = format!("refs/heads/{branch}");
+    if !git2::Reference::is_valid_name(&refname) {
+        return Err(GitError::Git(git2::Error::from_str(&format!(
+            "`{branch}` is not a valid branch name"
+        ))));
+    }
     match repo.find_branch(branch, git2::BranchType::Local) {
         Ok(_) => return Err(GitError::BranchExists(branch.to_string())),
         Err(e) if e.code() == git2::ErrorCode::NotFound => {}
@@ -95,57 +106,85 @@ pub fn create_worktree(
         path: path.clone(),
         error,
     };
-    let Some(name) = path.file_name().and_then(OsStr::to_str) else {
-        return Err(io(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "a worktree's path must end in a UTF-8 directory name",
-        )));
-    };
-
     match std::fs::symlink_metadata(&path) {
         Ok(meta) if meta.is_dir() => {
             if std::fs::read_dir(&path).map_err(io)?.next().is_some() {
                 return Err(GitError::PathNotEmpty(path));
             }
-            // libgit2 insists on making the directory itself.
-            std::fs::remove_dir(&path).map_err(io)?;
         }
         Ok(_) => return Err(GitError::PathNotEmpty(path)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(&path).map_err(io)?;
+        }
         Err(e) => return Err(io(e)),
     }
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|error| GitError::Io {
-            path: parent.to_path_buf(),
-            error,
-        })?;
-    }
-    // An admin entry of the same name whose directory is gone (a crash mid-run) would block
-    // the new one; a live one is left alone and libgit2 reports the clash.
-    if let Ok(old) = repo.find_worktree(name)
-        && old.validate().is_err()
-    {
-        old.prune(None)?;
-    }
-
-    let mut new_branch = repo.branch(branch, &tip, false)?;
-    let added = {
-        let mut opts = git2::WorktreeAddOptions::new();
-        opts.reference(Some(new_branch.get()));
-        repo.worktree(name, &path, Some(&opts)).map(drop)
-    };
-    if let Err(e) = added {
-        // Undo what libgit2 may have made before failing; none of it existed before.
+    let made = private_checkout(&repo, &path, &refname, tip.id());
+    if made.is_err() {
+        // Nothing else was made: the directory was missing or empty.
         let _ = std::fs::remove_dir_all(&path);
-        let _ = std::fs::remove_dir_all(repo.commondir().join("worktrees").join(name));
-        let _ = new_branch.delete();
-        return Err(e.into());
     }
+    made?;
     Ok(Worktree {
         path,
         branch: branch.to_string(),
         base: tip.id().to_string(),
     })
+}
+
+/// Makes the private repository at `dir` (an existing empty directory) with `refname` at
+/// `tip` (an object of `operator`'s) checked out.
+fn private_checkout(
+    operator: &git2::Repository,
+    dir: &Path,
+    refname: &str,
+    tip: git2::Oid,
+) -> Result<(), GitError> {
+    let mut opts = git2::RepositoryInitOptions::new();
+    opts.no_reinit(true)
+        .mkdir(false)
+        .external_template(false)
+        .initial_head(refname);
+    let private = git2::Repository::init_opts(dir, &opts)?;
+    let git_dir = private.path().to_path_buf();
+    let write = |rel: &str, text: &str| -> Result<(), GitError> {
+        let file = git_dir.join(rel);
+        if let Some(parent) = file.parent() {
+            std::fs::create_dir_all(parent).map_err(|error| GitError::Io {
+                path: parent.to_path_buf(),
+                error,
+            })?;
+        }
+        std::fs::write(&file, text).map_err(|error| GitError::Io { path: file, error })
+    };
+    let objects = canonical(&operator.commondir().join("objects"));
+    write(
+        "objects/info/alternates",
+        &format!("{}\n", objects.display()),
+    )?;
+    if let Ok(exclude) = std::fs::read_to_string(operator.commondir().join("info").join("exclude"))
+    {
+        write("info/exclude", &exclude)?;
+    }
+    {
+        let mut config = private.config()?.open_level(git2::ConfigLevel::Local)?;
+        if let Ok(local) = operator.config()?.open_level(git2::ConfigLevel::Local) {
+            for key in ["user.name", "user.email"] {
+                if let Ok(value) = local.get_string(key) {
+                    config.set_str(key, &value)?;
+                }
+            }
+        }
+    }
+    drop(private);
+    // Opened again so the object database reads the alternates written above.
+    let private = git2::Repository::open(dir)?;
+    let commit = private.find_commit(tip)?;
+    private.reference(refname, tip, false, "bosun: the run's base")?;
+    private.set_head(refname)?;
+    let mut checkout = git2::build::CheckoutBuilder::new();
+    checkout.force();
+    private.checkout_tree(commit.as_object(), Some(&mut checkout))?;
+    Ok(())
 }
 
 /// Removes the worktree at `path`: its directory and its admin entry in the repository. Then
@@ -260,9 +299,26 @@ fn finish(mut paths: Vec<PathBuf>) -> Result<Vec<PathBuf>, GitError> {
 }
 
 /// Whether `dir` is a live worktree of a repository other than the one at `common_dir` (its
-/// `.git` file points at an admin directory that exists elsewhere). Such a directory is not
-/// ours to remove, even under our root.
+/// `.git` file points at an admin directory that exists elsewhere), or a private run checkout
+/// that borrows another repository's objects. Such a directory is not ours to remove, even
+/// under our root.
 fn owned_elsewhere(dir: &Path, common_dir: &Path) -> bool {
+    let alternates = dir
+        .join(".git")
+        .join("objects")
+        .join("info")
+        .join("alternates");
+    if let Ok(text) = std::fs::read_to_string(&alternates) {
+        let ours = canonical(&common_dir.join("objects"));
+        return text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .any(|l| {
+                let theirs = Path::new(l);
+                theirs.exists() && canonical(theirs) != ours
+            });
+    }
     let Ok(text) = std::fs::read_to_string(dir.join(".git")) else {
         return false;
     };

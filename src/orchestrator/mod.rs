@@ -913,6 +913,15 @@ impl Orchestrator {
             .into_iter()
             .chain(executor.env.clone())
             .collect();
+        let executor_writable: Vec<String> = executor
+            .preset
+            .map(|p| p.writable())
+            .unwrap_or_default()
+            .into_iter()
+            .chain(executor.writable.clone())
+            .collect();
+        let sandbox =
+            executors::sandbox::Sandbox::from_config(&self.config.sandbox, &executor_writable);
         let job = Job {
             run_id: run.id.clone(),
             task_id: task.id.0.clone(),
@@ -949,8 +958,13 @@ impl Orchestrator {
             chat: self.chat.clone(),
             analyze_route: self.analyze_route(),
             builtin: (executor.kind == crate::config::ExecutorKind::Llm).then(|| {
-                executors::llm_agent::AgentSpec::from_config(&executor, executor_env.clone())
+                executors::llm_agent::AgentSpec {
+                    sandbox: sandbox.clone(),
+                    ..executors::llm_agent::AgentSpec::from_config(&executor, executor_env.clone())
+                }
             }),
+            sandbox,
+            gate_sandbox: executors::sandbox::Sandbox::for_gates(&self.config.sandbox),
             transcript_path: state.join("runs").join(&run.id.0).join("transcript.jsonl"),
             cancel,
             task: task.clone(),

@@ -53,6 +53,10 @@ pub(crate) struct Job {
     pub builtin: Option<executors::llm_agent::AgentSpec>,
     /// Where the built-in agent's transcript goes.
     pub transcript_path: PathBuf,
+    /// The sandbox the agent and hooks run in.
+    pub sandbox: executors::sandbox::Sandbox,
+    /// The sandbox gate commands run in.
+    pub gate_sandbox: executors::sandbox::Sandbox,
 }
 
 /// How to make the prompt once the worktree exists (references are read from it), given the
@@ -204,7 +208,18 @@ pub(crate) async fn work(
         log_path: job.log_path.clone(),
         max_log_bytes: job.max_log_bytes,
         format: job.format,
+        sandbox: job.sandbox.clone(),
     };
+    // The run's log says first what confines it (and loudly when nothing does).
+    if let Ok(mut log) = executors::command::open_append(&job.log_path).await {
+        use tokio::io::AsyncWriteExt as _;
+        let line = if job.sandbox.degraded() {
+            format!("[bosun] WARNING: no sandbox: {}\n", job.sandbox.describe())
+        } else {
+            format!("[bosun] sandbox: {}\n", job.sandbox.describe())
+        };
+        let _ = log.write_all(line.as_bytes()).await;
+    }
 
     // Hooks and gates run in process groups of their own, recorded with the run like the
     // agent's, so crash recovery ends whatever is running when bosun dies.
@@ -409,7 +424,7 @@ pub(crate) async fn work(
     let committed = tokio::task::spawn_blocking(
         move || -> Result<(String, git::DiffSummary), git::GitError> {
             let pairs: Vec<(&str, &str)> = trailers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            let head = git::candidate(&wt, &branch, &base_for_diff, &message, &pairs)?
+            let head = git::candidate(&repo, &wt, &branch, &base_for_diff, &message, &pairs)?
                 .unwrap_or_else(|| base_for_diff.clone());
             let diff = git::diff(&repo, &base_for_diff, &head)?;
             Ok((head, diff))
@@ -475,6 +490,7 @@ pub(crate) async fn work(
                 chat: job.chat.as_deref(),
                 meter: Some(&job.meter),
                 on_start: &record_group,
+                sandbox: &job.gate_sandbox,
             };
             let results = gates::run_pipeline(&pipeline, &cx, job.gates.fail_fast, |p| {
                 let _ = updates.send(match p {

@@ -559,6 +559,11 @@ fn render_header(app: &App, frame: &mut Frame<'_>, area: Rect) {
         state,
         Span::raw("  "),
     ];
+    if d.sandbox_off.is_some() {
+        // Never a silent downgrade: `bosun doctor` says why.
+        top.push(Span::styled("NO SANDBOX", Style::new().fg(t.fail)));
+        top.push(Span::raw("  "));
+    }
     // Narrow terminals get the counts as letters (Q R A D F) so spend and ETA still fit.
     let narrow = area.width < 120;
     for col in Column::ALL {

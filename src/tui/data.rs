@@ -70,6 +70,9 @@ impl Column {
 pub struct Data {
     /// The repository's directory name, for the header.
     pub repo: String,
+    /// Set when agents run without a sandbox (by choice or for want of one): the header says
+    /// so for as long as the console is open.
+    pub sandbox_off: Option<String>,
     /// The branch runs start from and merge into.
     pub target: String,
     /// Every task of the task files, in file order.

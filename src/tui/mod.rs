@@ -87,6 +87,11 @@ fn initial_data(project: &Project, config: &Config, orchestrator: &Orchestrator)
             .file_name()
             .map_or_else(|| "repository".into(), |n| n.to_string_lossy().into_owned()),
         target: orchestrator.target().to_string(),
+        sandbox_off: {
+            let sandbox = crate::executors::sandbox::Sandbox::from_config(&config.sandbox, &[]);
+            (sandbox.confinement == crate::executors::sandbox::Confinement::Off)
+                .then(|| sandbox.describe())
+        },
         tasks,
         total_runs: store.run_count(),
         now_ms: now_ms(),

@@ -48,6 +48,8 @@ pub struct AgentSpec {
     pub max_tool_output: usize,
     /// Extra environment for `run` commands (applied after scrubbing).
     pub env: Vec<(String, String)>,
+    /// The sandbox `run` commands start in (the run's agent sandbox).
+    pub sandbox: crate::executors::sandbox::Sandbox,
 }
 
 impl AgentSpec {
@@ -62,6 +64,7 @@ impl AgentSpec {
             command_timeout: c.command_timeout(),
             max_tool_output: c.max_tool_output,
             env,
+            sandbox: crate::executors::sandbox::Sandbox::default(),
         }
     }
 }
@@ -155,6 +158,7 @@ pub async fn run(
         timeout: spec.command_timeout,
         max_output: spec.max_tool_output.max(512),
         env: spec.env.clone(),
+        sandbox: spec.sandbox.clone(),
         scratch: io
             .log_path
             .parent()
@@ -511,6 +515,7 @@ mod tests {
             command_timeout: Duration::from_secs(20),
             max_tool_output: 16 * 1024,
             env: Vec::new(),
+            sandbox: Default::default(),
         }
     }
 
@@ -929,6 +934,7 @@ mod tests {
                 command_timeout: Duration::from_secs(90),
                 max_tool_output: 16 * 1024,
                 env: vec![("K".into(), "V".into())],
+                sandbox: Default::default(),
             }
         );
     }

@@ -920,6 +920,8 @@ pub struct CommandLimits {
     pub env: Vec<(String, String)>,
     /// Where a scratch directory for the runner's log may be made.
     pub scratch: PathBuf,
+    /// The sandbox the command starts in.
+    pub sandbox: crate::executors::sandbox::Sandbox,
 }
 
 /// What came of a `run`.
@@ -951,6 +953,7 @@ pub async fn run_command(
         log_path: log_path.clone(),
         max_log_bytes: MAX_COMMAND_LOG_BYTES,
         format: OutputFormat::Plain,
+        sandbox: limits.sandbox.clone(),
     };
     // The output is read back from the runner's log, which has every line: its line channel
     // drops lines when the reader lags, and a fast command outruns any reader polled
@@ -1459,6 +1462,7 @@ mod tests {
             max_output,
             env: vec![("BOSUN_AGENT_TEST".into(), "from-spec".into())],
             scratch: dir.to_path_buf(),
+            sandbox: Default::default(),
         }
     }
 
