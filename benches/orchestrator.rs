@@ -80,9 +80,8 @@ fn bench_overhead(c: &mut Criterion) {
                 .get()
                 .peel_to_commit()
                 .expect("tip");
-            let mut branch = repo
-                .branch(&format!("linked/bench-{n}"), &tip, false)
-                .expect("branch");
+            let branch_name = format!("linked/bench-{n}");
+            let branch = repo.branch(&branch_name, &tip, false).expect("branch");
             let mut opts = git2::WorktreeAddOptions::new();
             opts.reference(Some(branch.get()));
             std::fs::create_dir_all(&wt_root).expect("mkdir");
@@ -96,7 +95,10 @@ fn bench_overhead(c: &mut Criterion) {
             let mut prune = git2::WorktreePruneOptions::new();
             prune.valid(true).working_tree(false);
             wt.prune(Some(&mut prune)).expect("prune");
-            branch.delete().expect("delete branch");
+            repo.find_branch(&branch_name, git2::BranchType::Local)
+                .expect("the branch")
+                .delete()
+                .expect("delete branch");
         })
     });
 

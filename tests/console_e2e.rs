@@ -357,3 +357,30 @@ fn reject_with_retry_in_the_console_gives_the_reason_to_the_next_attempt() {
     assert_eq!(s.git(&["show", "main:notes.txt"]), "original\n");
     eprintln!("reject end to end took {:?}", started.elapsed());
 }
+
+/// Agents running without a sandbox are never a silent state: the header says so for as long
+/// as the console is open (here by choice, `[sandbox] mode = "off"`).
+#[test]
+fn the_header_says_when_agents_run_without_a_sandbox() {
+    if !tmux_available("the_header_says_when_agents_run_without_a_sandbox") {
+        return;
+    }
+    let s = Sandbox::new("# Tasks\n\n- [ ] Say hello\n", "well_behaved.sh", &[]);
+    let config = std::fs::read_to_string(s.repo.join("bosun.toml")).expect("config");
+    let config = config.replace("[sandbox]\n", "[sandbox]\nmode = \"off\"\n");
+    std::fs::write(s.repo.join("bosun.toml"), config).expect("write config");
+    s.git(&["commit", "-q", "-am", "no sandbox"]);
+    let tmux = s.console("nosandbox");
+    let screen = tmux.wait_for("the header", |screen| {
+        screen
+            .lines()
+            .next()
+            .is_some_and(|l| l.contains("NO SANDBOX"))
+    });
+    assert!(
+        screen.lines().next().unwrap().contains("bosun repo → main"),
+        "{screen}"
+    );
+    tmux.wait_for("a run awaiting approval", count("Awaiting approval", 1));
+    quit_cleanly(&tmux);
+}

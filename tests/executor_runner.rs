@@ -12,6 +12,8 @@ use bosun::executors::{
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+mod common;
+
 fn agent(name: &str) -> String {
     format!("{}/tests/agents/{name}", env!("CARGO_MANIFEST_DIR"))
 }
@@ -452,4 +454,54 @@ async fn a_missing_worktree_is_a_spawn_error() {
     let err = go(&run).await.result.unwrap_err();
     assert!(matches!(err, ExecutorError::Spawn { .. }), "{err}");
     assert!(err.to_string().contains("/nonexistent/worktree"), "{err}");
+}
+
+/// The sandbox's resource limits reach the command: past `max_file_size` a write fails (the
+/// kernel sends SIGXFSZ, which `sh` reports as a failed redirection or dies of), while a
+/// smaller file is written.
+#[tokio::test]
+async fn the_sandbox_limits_the_size_of_a_file_the_command_writes() {
+    let script = "head -c 1000 /dev/zero > small && head -c 100000 /dev/zero > big; echo status=$?";
+    let (dir, mut run) = setup(&["sh", "-c", script]);
+    run.sandbox = bosun::executors::sandbox::Sandbox {
+        max_file_size: Some(4096),
+        ..Default::default()
+    };
+    let ran = go(&run).await;
+    let small = std::fs::metadata(dir.path().join("wt/small")).expect("small written");
+    assert_eq!(small.len(), 1000);
+    let big = std::fs::metadata(dir.path().join("wt/big")).map_or(0, |m| m.len());
+    assert!(big <= 4096, "the file grew to {big} bytes past the limit");
+    let said = ran.texts(Stream::Stdout).join("\n");
+    assert!(!said.contains("status=0"), "{said}");
+}
+
+/// Under Landlock the command writes in its checkout and its `TMPDIR`, and nowhere else.
+#[tokio::test]
+async fn under_landlock_the_command_writes_only_in_its_checkout_and_tmpdir() {
+    if bosun::executors::sandbox::landlock_abi().is_none() {
+        common::skip(
+            "under_landlock_the_command_writes_only_in_its_checkout_and_tmpdir",
+            "this kernel has no Landlock",
+        );
+        return;
+    }
+    // `/dev/stderr` and `/dev/null` are written by many scripts: they stay writable.
+    let script = "echo a > inside.txt && echo b > \"$TMPDIR/t.txt\" && echo e > /dev/stderr \
+                  && echo n > /dev/null && echo ok-inside; \
+                  echo c > ../outside.txt || echo refused-outside";
+    let (dir, mut run) = setup(&["sh", "-c", script]);
+    run.sandbox = bosun::executors::sandbox::Sandbox::from_config(
+        &bosun::config::SandboxConfig {
+            mode: bosun::config::SandboxMode::Landlock,
+            ..Default::default()
+        },
+        &[],
+    );
+    let ran = go(&run).await;
+    let said = ran.texts(Stream::Stdout);
+    assert!(said.contains(&"ok-inside"), "{said:?}");
+    assert!(said.contains(&"refused-outside"), "{said:?}");
+    assert!(dir.path().join("wt/inside.txt").exists());
+    assert!(!dir.path().join("outside.txt").exists());
 }

@@ -636,7 +636,7 @@ fn binary_file_is_reviewed_as_binary_and_merged_byte_for_byte() {
 /// approval, and approve merges exactly the reviewed commit.
 #[test]
 fn the_reviewed_commit_is_what_merges_whatever_the_agent_did_to_git() {
-    for how in ["branch", "detached", "reset", "main", "index"] {
+    for how in ["branch", "detached", "reset", "hard", "main", "index"] {
         let p = Project::new();
         p.setup(
             ONE_TASK,

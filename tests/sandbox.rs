@@ -11,7 +11,6 @@
 //! so and are skipped, except under CI, where they must run.
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -75,6 +74,19 @@ impl Scene {
         )
     }
 
+    /// `bosun run --headless` to the end; the one run, and what the agent recorded in
+    /// `tried.txt` of its checkout (`None` when it left no checkout).
+    fn run_once(&self) -> (Value, Option<String>) {
+        let (ok, out, err) = self.bosun(&["run", "--headless"]);
+        assert!(ok, "{out}{err}");
+        let run = self.only_run();
+        let id = run["id"].as_str().unwrap();
+        let tried = std::fs::read_to_string(self.worktrees.join(id).join("tried.txt"))
+            .ok()
+            .map(|t| t.trim().to_string());
+        (run, tried)
+    }
+
     fn only_run(&self) -> Value {
         let (ok, out, err) = self.bosun(&["runs", "--json"]);
         assert!(ok, "{err}");
@@ -136,18 +148,8 @@ fn walk(path: &Path, root: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
 /// Landlock is here (the kernel answers with an ABI version); outside CI its absence skips
 /// the file-system checks with a message.
 fn landlock_available(test: &str) -> bool {
-    if bosun::executors::sandbox::landlock_abi().is_some() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{test}: this kernel has no Landlock, and CI is set: the escape suite must run in CI"
-    );
-    let _ = writeln!(
-        std::io::stderr(),
-        "skipping {test}: this kernel has no Landlock"
-    );
-    false
+    bosun::executors::sandbox::landlock_abi().is_some()
+        || common::skip(test, "this kernel has no Landlock")
 }
 
 /// Runs one escape attempt to the end and returns the scene, the run and what the agent
@@ -155,13 +157,7 @@ fn landlock_available(test: &str) -> bool {
 fn attempt(how: &str, extra: &str) -> (Scene, Value, Option<String>) {
     let scene = Scene::new(how, &[], extra);
     let before = scene.operator_state();
-    let (ok, out, err) = scene.bosun(&["run", "--headless"]);
-    assert!(ok, "{how}: {out}{err}");
-    let run = scene.only_run();
-    let id = run["id"].as_str().unwrap().to_string();
-    let tried = std::fs::read_to_string(scene.worktrees.join(&id).join("tried.txt"))
-        .ok()
-        .map(|t| t.trim().to_string());
+    let (run, tried) = scene.run_once();
     assert_eq!(
         scene.operator_state(),
         before,
@@ -274,17 +270,47 @@ fn tcp_is_refused_with_network_deny_and_allowed_otherwise() {
             &[("PORT", port.to_string())],
             &format!("\n[sandbox]\nnetwork = \"{network}\"\n"),
         );
-        let (ok, out, err) = scene.bosun(&["run", "--headless"]);
-        assert!(ok, "{out}{err}");
-        let run = scene.only_run();
-        let id = run["id"].as_str().unwrap();
-        let tried =
-            std::fs::read_to_string(scene.worktrees.join(id).join("tried.txt")).unwrap_or_default();
-        assert_eq!(tried.trim(), expected, "network = {network}: {run:#}");
+        let (run, tried) = scene.run_once();
+        assert_eq!(
+            tried.as_deref(),
+            Some(expected),
+            "network = {network}: {run:#}"
+        );
         // Drain what reached the listener.
         std::thread::sleep(Duration::from_millis(50));
         while listener.accept().is_ok() {}
     }
+}
+
+/// With `mode = "bwrap"`, bubblewrap confines the same writes (a read-only `/` with the run's
+/// checkout and temp dir bound writable) and `network = "deny"` gives the command a network of
+/// its own.
+#[test]
+fn bubblewrap_confines_writes_and_network_where_asked() {
+    let test = "bubblewrap_confines_writes_and_network_where_asked";
+    if !common::tool_available("bwrap", "--version", test)
+        || !common::tool_available("python3", "--version", test)
+    {
+        return;
+    }
+    let bwrap = "\n[sandbox]\nmode = \"bwrap\"\n";
+    for how in ["absolute", "home", "update-ref"] {
+        let (scene, run, tried) = attempt(how, bwrap);
+        assert_eq!(tried.as_deref(), Some("refused"), "{how}: {run:#}");
+        assert!(!scene.home.join("escape.txt").exists());
+        approve_exactly_the_reviewed_commit(&scene, &run, how);
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let scene = Scene::new(
+        "tcp",
+        &[("PORT", port.to_string())],
+        "\n[sandbox]\nmode = \"bwrap\"\nnetwork = \"deny\"\n",
+    );
+    let (run, tried) = scene.run_once();
+    assert_eq!(tried.as_deref(), Some("refused"), "{run:#}");
+    let (_, out, _) = scene.bosun(&["doctor"]);
+    assert!(out.contains("sandbox: bubblewrap"), "{out}");
 }
 
 /// `bosun doctor` names the sandbox in force.

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use crate::config::{NetworkAccess, SandboxConfig, SandboxMode};
 
 /// Devices a command may write to whatever the sandbox (output discarded, terminals).
-const DEVICES: [&str; 10] = [
+const DEVICES: [&str; 9] = [
     "/dev/null",
     "/dev/zero",
     "/dev/full",
@@ -29,7 +29,6 @@ const DEVICES: [&str; 10] = [
     "/dev/ptmx",
     "/dev/pts",
     "/dev/shm",
-    "/dev/fd",
 ];
 
 /// How commands are confined, as resolved on this machine.

@@ -5,6 +5,7 @@
 #   branch    commits on a new branch it switched to
 #   detached  commits, detaches HEAD, then writes more without committing
 #   reset     commits, then resets its branch back to where it started (keeping the files)
+#   hard      commits twice, `git reset --hard` to the first, then writes the rest again
 #   main      points HEAD at the operator's main branch, then leaves the file uncommitted
 #   index     stages a removal of TODO.md it does not make on disk, and hides note.txt from
 #             the index with --assume-unchanged after committing an earlier version
@@ -31,6 +32,14 @@ reset)
     g add -A
     g commit -q -m "agent: first line"
     g reset -q --soft HEAD~1
+    printf 'second line\n' >> note.txt
+    ;;
+hard)
+    g add -A
+    g commit -q -m "agent: first line"
+    printf 'a stray line\n' >> note.txt
+    g commit -q -am "agent: stray"
+    g reset -q --hard HEAD~1
     printf 'second line\n' >> note.txt
     ;;
 main)

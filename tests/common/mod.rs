@@ -68,17 +68,21 @@ pub fn tool_available(tool: &str, version_flag: &str, test: &str) -> bool {
             "`{tool} {version_flag}` failed: {}",
             String::from_utf8_lossy(&out.stderr)
         ),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "{tool} is not installed, and CI is set: {test} must run in CI (.ci/run installs {tool})"
-            );
-            let _ = writeln!(
-                std::io::stderr(),
-                "skipping {test}: {tool} is not installed (install {tool} to run it)"
-            );
-            false
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => skip(
+            test,
+            &format!("{tool} is not installed (install {tool} to run it; .ci/run does)"),
+        ),
         Err(e) => panic!("cannot run {tool}: {e}"),
     }
+}
+
+/// Skips `test` for `why`: says so on stderr (past the harness's capture) and returns
+/// `false`, or fails the test under `CI`, where everything a test needs is installed.
+pub fn skip(test: &str, why: &str) -> bool {
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{test} must run in CI, but {why}"
+    );
+    let _ = writeln!(std::io::stderr(), "skipping {test}: {why}");
+    false
 }
