@@ -413,6 +413,10 @@ fn approved_run_is_merged_its_task_ticked_and_its_worktree_removed() {
 
     let out = p.ok(&["approve", &id[..12]]);
     assert!(out.starts_with(&format!("merged {id}")), "{out}");
+    assert!(
+        out.trim_end().ends_with(&format!("task {task} ticked")),
+        "{out}"
+    );
 
     let run = p.only_run();
     assert_eq!(run["status"], "merged");
@@ -752,6 +756,94 @@ fn show_and_headless_progress_make_an_agents_control_sequences_visible() {
     assert!(text(&json["diff"]).contains("\u{1b}[2K"));
     let raw = p.ok(&["show", &id(&run), "--raw"]);
     assert!(raw.contains("| sh\u{1b}[1A\u{1b}[2K"), "{raw:?}");
+}
+
+/// `bosun approve` says "ticked" only when the checkbox is ticked on the target afterwards: a
+/// task removed from the list while its run waited is said to be gone.
+#[test]
+fn approve_says_the_task_is_gone_instead_of_ticked() {
+    let p = Project::new();
+    p.setup(
+        ONE_TASK,
+        &[("notes.txt", b"original\n")],
+        Settings::agent("writes_note.sh"),
+    );
+    p.run_headless();
+    let run = p.only_run();
+    let without = ONE_TASK.replace(
+        "- [ ] Add a note from the agent\n  - [ ] keep it short\n",
+        "",
+    );
+    assert_ne!(without, ONE_TASK);
+    p.write("TODO.md", without.as_bytes());
+    p.git(&["commit", "-q", "-am", "drop the task"]);
+
+    let out = p.ok(&["approve", &id(&run)]);
+    assert!(
+        out.contains("is no longer in the task list, nothing ticked"),
+        "{out}"
+    );
+    assert!(
+        !out.contains(" ticked\n") || out.contains("nothing ticked"),
+        "{out}"
+    );
+    assert_eq!(p.git(&["show", "main:TODO.md"]), without);
+    assert_eq!(p.git(&["show", "main:notes.txt"]).lines().count(), 1);
+}
+
+/// Every decision is in the audit trail; `bosun audit verify` says yes, and after one stored
+/// entry is edited behind bosun's back it says no, naming that entry (so does `bosun doctor`).
+#[test]
+fn audit_verify_checks_the_chain_and_names_the_first_bad_entry() {
+    let p = Project::new();
+    p.setup(
+        TWO_TASKS,
+        &[("notes.txt", b"original\n")],
+        Settings::agent("writes_note.sh"),
+    );
+    p.run_headless();
+    let runs = p.runs();
+    assert_eq!(runs.len(), 2, "{runs:#?}");
+    p.ok(&["reject", &id(&runs[0]), "--reason", "not this way"]);
+    p.ok(&["approve", &id(&runs[1])]);
+
+    let listed = p.ok(&["audit"]);
+    assert!(
+        listed.contains("reject") && listed.contains("approve"),
+        "{listed}"
+    );
+    let entries: Vec<Value> = serde_json::from_str(&p.ok(&["audit", "--json"])).unwrap();
+    assert_eq!(entries.len(), 2, "{entries:#?}");
+    assert_eq!(entries[0]["action"], "reject");
+    assert_eq!(entries[0]["detail"], "not this way");
+    let out = p.ok(&["audit", "verify"]);
+    assert!(out.starts_with("audit trail verified: 2 entries"), "{out}");
+
+    // Someone rewrites the first decision's reason in the store itself.
+    {
+        let db = sled::open(p.repo.join(".bosun/store")).expect("the store opens");
+        let audit = db.open_tree("audit").unwrap();
+        let key = 0u64.to_be_bytes();
+        let mut entry: Value = serde_json::from_slice(&audit.get(key).unwrap().unwrap()).unwrap();
+        entry["detail"] = Value::from("fine by me");
+        audit
+            .insert(key, serde_json::to_vec(&entry).unwrap())
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let err = p.fails(&["audit", "verify"]);
+    assert!(
+        err.contains("the audit trail is broken at entry 0: its content was changed"),
+        "{err}"
+    );
+    let doctor = p.bosun(&["doctor"]);
+    assert!(
+        doctor
+            .stdout
+            .contains("audit trail: the audit trail is broken at entry 0"),
+        "{}",
+        doctor.stdout
+    );
 }
 
 #[test]

@@ -72,13 +72,33 @@ pub fn approve(ctx: &Context, args: &ApproveArgs) -> anyhow::Result<ExitCode> {
         keep: None,
         reply,
     })?;
+    // Say only what happened: whether the checkbox is ticked is read back from the target.
+    let tick = crate::orchestrator::tick_state(
+        &ctx.project.root,
+        &run.target,
+        &ctx.config.project.task_files,
+        &ctx.config.intake.type_rules(),
+        &run.task_id.0,
+    );
+    let ticked = match tick {
+        Ok(crate::orchestrator::TickState::Ticked) => format!("task {} ticked", run.task_id),
+        Ok(crate::orchestrator::TickState::Open) => format!(
+            "task {} NOT ticked (see `bosun show {}`)",
+            run.task_id,
+            run.id.short()
+        ),
+        Ok(crate::orchestrator::TickState::Gone) => format!(
+            "task {} is no longer in the task list, nothing ticked",
+            run.task_id
+        ),
+        Err(e) => format!("cannot tell whether task {} was ticked: {e}", run.task_id),
+    };
     println!(
-        "merged {} ({}) into {} at {}; task {} ticked",
+        "merged {} ({}) into {} at {}; {ticked}",
         run.id,
         run.task_title,
         run.target,
         run.head.as_deref().map_or("?", |h| &h[..h.len().min(10)]),
-        run.task_id
     );
     Ok(ExitCode::SUCCESS)
 }

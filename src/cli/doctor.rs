@@ -121,6 +121,9 @@ fn check_all(project: &Project, config_flag: Option<&Path>) -> Vec<Check> {
     // Outside a repository there is nowhere bosun would keep state, and nothing to litter.
     if project.repo.is_some() {
         checks.push(check_state_dir(project));
+        if let Some(check) = check_audit(project) {
+            checks.push(check);
+        }
     }
     checks
 }
@@ -225,6 +228,29 @@ fn check_sandbox(config: &Config) -> Check {
         crate::executors::sandbox::Confinement::Landlock(_)
         | crate::executors::sandbox::Confinement::Bwrap => Check::ok(what),
     }
+}
+
+/// The audit trail's hash chain, when there is a store (doctor makes none). A bosun running
+/// here holds the store: then it is not checked.
+fn check_audit(project: &Project) -> Option<Check> {
+    let state = project.state_dir();
+    if !state.join("store").exists() {
+        return None;
+    }
+    Some(match crate::store::Store::open(&state) {
+        Ok(store) => match store.verify_audit() {
+            Ok(n) => Check::ok(format!("audit trail: {n} entries, hash chain verified")),
+            Err(e) => Check::fail(
+                format!("audit trail: {e}"),
+                "the store was changed outside bosun or lost data; `bosun audit` lists what is there",
+            ),
+        },
+        Err(crate::store::StoreError::Locked { .. }) => Check::warn(
+            "audit trail: not checked (a running bosun holds the store)",
+            "run `bosun audit verify` once it has stopped",
+        ),
+        Err(e) => Check::fail(format!("{e}"), "see the error; the store is .bosun/store"),
+    })
 }
 
 /// The built-in agent needs its route's providers, and their keys in the environment.

@@ -17,6 +17,7 @@ macro_rules! print {
     ($($arg:tt)*) => { std::print!("{}", $crate::cli::visible::visible(&format!($($arg)*))) };
 }
 
+mod audit;
 mod decide;
 mod demo;
 mod demo_agent;
@@ -84,6 +85,8 @@ pub enum Command {
     /// Show what process memory learned (executors' records per task type, lessons), or
     /// forget a lesson.
     Memory(memory::MemoryArgs),
+    /// List the audit trail of decisions, or verify its hash chain (`bosun audit verify`).
+    Audit(audit::AuditArgs),
     /// Make a sandbox repository and run the whole loop on it with a bundled demo agent.
     Demo(demo::DemoArgs),
     /// The scripted agent used by `bosun demo`.
@@ -169,6 +172,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 | Command::Runs(_)
                 | Command::Show(_)
                 | Command::Memory(_)
+                | Command::Audit(_)
                 | Command::Doctor
         )
     ) {
@@ -206,6 +210,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Command::Reject(args) => decide::reject(&ctx, args),
                 Command::Cancel(args) => decide::cancel(&ctx, args),
                 Command::Memory(args) => memory::run(&ctx, args),
+                Command::Audit(args) => audit::run(&ctx, args),
                 Command::Init | Command::Doctor | Command::Demo(_) | Command::DemoAgent => {
                     unreachable!("handled above")
                 }

@@ -124,7 +124,7 @@ impl From<&Run> for RunView {
 
 /// The store, after crash recovery: holding the lock means no other bosun is running, so a
 /// run still marked active was cut short and is marked interrupted (and queued again) first.
-fn open_store(ctx: &Context) -> anyhow::Result<Arc<Store>> {
+pub(super) fn open_store(ctx: &Context) -> anyhow::Result<Arc<Store>> {
     let orchestrator =
         Orchestrator::open(ctx.project.clone(), ctx.config.clone(), Options::default())?;
     Ok(orchestrator.store())

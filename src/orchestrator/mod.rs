@@ -159,12 +159,7 @@ fn tick(
     title: &str,
     merged: git::MergeOutcome,
 ) -> Result<(String, Option<String>), OrchestratorError> {
-    let mut sources = Vec::new();
-    for f in files {
-        if let Some(bytes) = git::read_file(repo, target, f)? {
-            sources.push((f.clone(), bytes));
-        }
-    }
+    let sources = task_sources(repo, target, files)?;
     match crate::intake::tick_sources(&sources, rules, task_id) {
         Ok((_, Some((i, bytes)))) => {
             match git::commit_file(
@@ -186,6 +181,50 @@ fn tick(
             merged.commit,
             Some("the task is no longer in the task list; nothing to tick".into()),
         )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The task files as they are at the tip of `branch` (those that exist there).
+fn task_sources(
+    repo: &std::path::Path,
+    branch: &str,
+    files: &[PathBuf],
+) -> Result<Vec<(PathBuf, Vec<u8>)>, OrchestratorError> {
+    let mut sources = Vec::new();
+    for f in files {
+        if let Some(bytes) = git::read_file(repo, branch, f)? {
+            sources.push((f.clone(), bytes));
+        }
+    }
+    Ok(sources)
+}
+
+/// Where a task's checkbox stands on a branch, read from git (the truth), for saying only
+/// what happened after an approval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TickState {
+    /// The task is there, ticked.
+    Ticked,
+    /// The task is there, not ticked.
+    Open,
+    /// No task file on the branch has the task.
+    Gone,
+}
+
+/// Whether task `task_id` is ticked in `files` at the tip of `branch`.
+pub fn tick_state(
+    repo: &std::path::Path,
+    branch: &str,
+    files: &[PathBuf],
+    rules: &crate::intake::TypeRules,
+    task_id: &str,
+) -> Result<TickState, OrchestratorError> {
+    let sources = task_sources(repo, branch, files)?;
+    match crate::intake::tick_sources(&sources, rules, task_id) {
+        Ok((_, None)) => Ok(TickState::Ticked),
+        Ok((_, Some(_))) => Ok(TickState::Open),
+        Err(IntakeError::TaskNotFound { .. }) => Ok(TickState::Gone),
         Err(e) => Err(e.into()),
     }
 }

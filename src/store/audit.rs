@@ -1,11 +1,18 @@
 //! The audit trail: every decision appended as an entry that carries the hash of the previous
-//! one, so editing or deleting an entry breaks the chain and `verify_audit` says where.
+//! one, so editing or deleting an entry breaks the chain and `verify_audit` says where. The
+//! newest entry's position and hash are also kept in `meta` (written in the same transaction),
+//! so losing entries at the end is caught too.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use sled::Transactional;
+use sled::transaction::TransactionError;
 
 use super::{Store, StoreError, decode, encode};
 use crate::model::now_ms;
+
+/// `meta` key of the newest entry: its `seq` (8 bytes, big-endian) then its hash.
+const AUDIT_HEAD: &str = "audit_head";
 
 /// One audited action.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,8 +86,19 @@ impl Store {
             hash: String::new(),
         };
         entry.hash = entry.compute_hash();
-        self.audit
-            .insert(seq.to_be_bytes(), encode("audit entry", &entry)?)?;
+        let bytes = encode("audit entry", &entry)?;
+        let mut head = seq.to_be_bytes().to_vec();
+        head.extend_from_slice(entry.hash.as_bytes());
+        (&self.audit, &self.meta)
+            .transaction(|(audit, meta)| {
+                audit.insert(&seq.to_be_bytes(), bytes.as_slice())?;
+                meta.insert(AUDIT_HEAD, head.as_slice())?;
+                Ok(())
+            })
+            .map_err(|e: TransactionError<()>| match e {
+                TransactionError::Abort(()) => StoreError::Sled("transaction aborted".into()),
+                TransactionError::Storage(e) => e.into(),
+            })?;
         self.flush()?;
         Ok(entry)
     }
@@ -96,9 +114,36 @@ impl Store {
             .collect()
     }
 
-    /// Checks the chain: every entry's hash matches its content and links to the previous one.
+    /// Checks the chain: every entry's hash matches its content and links to the previous one,
+    /// and the newest is the one recorded as the head (when a head was recorded: stores made
+    /// before it have none). Returns how many entries there are.
     pub fn verify_audit(&self) -> Result<usize, StoreError> {
         let entries = self.audit()?;
+        if let Some(head) = self.meta.get(AUDIT_HEAD)? {
+            let (seq, hash) = head.split_at(8.min(head.len()));
+            let seq = u64::from_be_bytes(seq.try_into().unwrap_or([0xff; 8]));
+            match entries.last() {
+                Some(last) if last.seq == seq && last.hash.as_bytes() == hash => {}
+                Some(last) if last.seq < seq => {
+                    return Err(StoreError::AuditBroken {
+                        seq: last.seq + 1,
+                        why: format!("entries {} to {seq} are missing", last.seq + 1),
+                    });
+                }
+                Some(last) => {
+                    return Err(StoreError::AuditBroken {
+                        seq: last.seq,
+                        why: "it is not the entry recorded as the newest".into(),
+                    });
+                }
+                None => {
+                    return Err(StoreError::AuditBroken {
+                        seq: 0,
+                        why: format!("all {} entries are missing", seq + 1),
+                    });
+                }
+            }
+        }
         let mut prev = String::new();
         for (i, e) in entries.iter().enumerate() {
             let broken = |why: &str| StoreError::AuditBroken {
@@ -156,6 +201,34 @@ mod tests {
         let err = store.verify_audit().unwrap_err();
         assert!(
             matches!(err, StoreError::AuditBroken { seq: 2, .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn losing_the_newest_entries_is_caught_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        for run in ["r1", "r2", "r3"] {
+            store
+                .append_audit("ana", "approve", run, "t-1", "")
+                .unwrap();
+        }
+        assert_eq!(store.verify_audit().unwrap(), 3);
+        store.audit.remove(2u64.to_be_bytes()).unwrap();
+        let err = store.verify_audit().unwrap_err();
+        assert!(
+            matches!(err, StoreError::AuditBroken { seq: 2, .. }),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("entries 2 to 2 are missing"),
+            "{err}"
+        );
+        store.audit.clear().unwrap();
+        let err = store.verify_audit().unwrap_err();
+        assert!(
+            err.to_string().contains("all 3 entries are missing"),
             "{err}"
         );
     }
