@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod diff;
 pub mod executors;
+pub mod faults;
 pub mod gates;
 pub mod git;
 pub mod intake;

@@ -259,6 +259,61 @@ fn blob_at(
     Ok(Some(repo.find_blob(entry.id())?.content().to_vec()))
 }
 
+/// A commit on `parent` whose tree is `parent`'s with `rel` (git spelling) set to `contents`
+/// (keeping its executable bit), in the object database only; `None` when the file already
+/// has that content.
+fn file_commit(
+    repo: &git2::Repository,
+    parent: &git2::Commit<'_>,
+    rel: &str,
+    contents: &[u8],
+    message: &str,
+) -> Result<Option<git2::Oid>, GitError> {
+    let tree = parent.tree()?;
+    let mode = match tree.get_path(Path::new(rel)) {
+        Ok(entry) if entry.filemode() == i32::from(git2::FileMode::BlobExecutable) => {
+            git2::FileMode::BlobExecutable
+        }
+        Ok(_) => git2::FileMode::Blob,
+        Err(e) if e.code() == git2::ErrorCode::NotFound => git2::FileMode::Blob,
+        Err(e) => return Err(e.into()),
+    };
+    let blob = repo.blob(contents)?;
+    let new_tree_id = git2::build::TreeUpdateBuilder::new()
+        .upsert(rel, blob, mode)
+        .create_updated(repo, &tree)?;
+    if new_tree_id == tree.id() {
+        return Ok(None);
+    }
+    let new_tree = repo.find_tree(new_tree_id)?;
+    let sig = signature(repo)?;
+    Ok(Some(repo.commit(
+        None,
+        &sig,
+        &sig,
+        message,
+        &new_tree,
+        &[parent],
+    )?))
+}
+
+/// [`commit_file`]'s commit made on commit `parent` (hex) and left in the object database: no
+/// branch moves, no file is written. Returns the new commit, or `parent` when the file already
+/// had that content.
+pub fn commit_file_on(
+    repo_root: &Path,
+    parent: &str,
+    rel_path: &Path,
+    contents: &[u8],
+    message: &str,
+) -> Result<String, GitError> {
+    let repo = open(repo_root)?;
+    let rel = repo_path(rel_path)?;
+    let tip = repo.find_commit(git2::Oid::from_str(parent)?)?;
+    Ok(file_commit(&repo, &tip, &rel, contents, message)?
+        .map_or_else(|| parent.to_string(), |id| id.to_string()))
+}
+
 /// Commits `contents` as `rel_path` on top of `branch`, built from the branch's tree, and
 /// returns the branch's new tip (its old one when the file already had that content). When
 /// `branch` is checked out, the file on disk and the index follow, so the checkout stays
@@ -273,15 +328,6 @@ pub fn commit_file(
     let repo = open(repo_root)?;
     let rel = repo_path(rel_path)?;
     let tip = branch_tip(&repo, branch, GitError::BranchMissing)?;
-    let tree = tip.tree()?;
-    let mode = match tree.get_path(Path::new(&rel)) {
-        Ok(entry) if entry.filemode() == i32::from(git2::FileMode::BlobExecutable) => {
-            git2::FileMode::BlobExecutable
-        }
-        Ok(_) => git2::FileMode::Blob,
-        Err(e) if e.code() == git2::ErrorCode::NotFound => git2::FileMode::Blob,
-        Err(e) => return Err(e.into()),
-    };
 
     let checkout = match checkout_of(&repo, branch)? {
         Some(dir) => {
@@ -304,16 +350,9 @@ pub fn commit_file(
         None => None,
     };
 
-    let blob = repo.blob(contents)?;
-    let new_tree_id = git2::build::TreeUpdateBuilder::new()
-        .upsert(rel.as_str(), blob, mode)
-        .create_updated(&repo, &tree)?;
-    if new_tree_id == tree.id() {
+    let Some(id) = file_commit(&repo, &tip, &rel, contents, message)? else {
         return Ok(tip.id().to_string());
-    }
-    let new_tree = repo.find_tree(new_tree_id)?;
-    let sig = signature(&repo)?;
-    let id = repo.commit(None, &sig, &sig, message, &new_tree, &[&tip])?;
+    };
     // Only move the branch if nobody else did meanwhile.
     repo.reference_matching(
         &format!("refs/heads/{branch}"),

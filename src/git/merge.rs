@@ -46,7 +46,7 @@ pub struct MergeOutcome {
 }
 
 /// Merges branch `source_branch` into `target_branch` as `mode` says, with `message` for any
-/// commit made, and returns the target's new tip.
+/// commit made, and returns the target's new tip: [`plan_merge`], then [`advance`].
 ///
 /// When the target is checked out (in the main working tree or a linked one) that checkout must
 /// be clean: tracked files with changes, or untracked files the merge would overwrite, give
@@ -59,6 +59,38 @@ pub fn merge(
     mode: MergeMode,
     message: &str,
 ) -> Result<MergeOutcome, GitError> {
+    let plan = plan_merge(repo_root, target_branch, source_branch, mode, message)?;
+    if plan.commit != plan.old {
+        advance(repo_root, target_branch, &plan.old, &plan.commit)?;
+    }
+    Ok(MergeOutcome {
+        commit: plan.commit,
+        fast_forward: plan.fast_forward,
+    })
+}
+
+/// A merge made in the object database only: the target's tip it starts from and the commit
+/// the target is to point at ([`advance`] moves it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MergePlan {
+    /// The target's tip when the plan was made, as hex.
+    pub old: String,
+    /// The commit the target is to point at (`old` when there is nothing to merge).
+    pub commit: String,
+    /// No merge commit was made: `commit` is the source's tip (or `old`).
+    pub fast_forward: bool,
+}
+
+/// Makes the merge of `source_branch` into `target_branch` as commits only, moving nothing:
+/// checks that a checkout of the target is clean (no tracked changes, no untracked file where
+/// the merge adds one) and that the changes do not overlap, as [`merge`] says.
+pub fn plan_merge(
+    repo_root: &Path,
+    target_branch: &str,
+    source_branch: &str,
+    mode: MergeMode,
+    message: &str,
+) -> Result<MergePlan, GitError> {
     let repo = open(repo_root)?;
     let ours = branch_tip(&repo, target_branch, GitError::TargetMissing)?;
     let theirs = branch_tip(&repo, source_branch, GitError::BranchMissing)?;
@@ -85,7 +117,8 @@ pub fn merge(
         let theirs_annotated = repo.find_annotated_commit(theirs.id())?;
         repo.merge_analysis_for_ref(&target_ref, &[&theirs_annotated])?
     };
-    let unchanged = MergeOutcome {
+    let unchanged = MergePlan {
+        old: ours.id().to_string(),
         commit: ours.id().to_string(),
         fast_forward: true,
     };
@@ -131,22 +164,10 @@ pub fn merge(
     };
 
     if let Some((dir, checked_out)) = checkout {
-        follow(&checked_out, &dir, target_branch, new_id)?;
+        untracked_in_the_way(&checked_out, &dir, target_branch, ours.tree_id(), new_id)?;
     }
-    let what = if fast_forward {
-        "fast-forward"
-    } else {
-        mode.as_str()
-    };
-    // Only move the branch if nobody else did meanwhile.
-    repo.reference_matching(
-        &refname,
-        new_id,
-        true,
-        ours.id(),
-        &format!("bosun: merge {source_branch} ({what})"),
-    )?;
-    Ok(MergeOutcome {
+    Ok(MergePlan {
+        old: ours.id().to_string(),
         commit: new_id.to_string(),
         fast_forward,
     })
@@ -182,6 +203,228 @@ pub(super) fn follow(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Refuses with [`GitError::Dirty`] when a file the change from `old_tree` to commit `new_id`
+/// adds already exists, untracked, in the checkout at `dir` (it would be overwritten).
+fn untracked_in_the_way(
+    checked_out: &git2::Repository,
+    dir: &Path,
+    branch: &str,
+    old_tree: git2::Oid,
+    new_id: git2::Oid,
+) -> Result<(), GitError> {
+    let old = checked_out.find_tree(old_tree)?;
+    let new = checked_out.find_commit(new_id)?.tree()?;
+    let diff = checked_out.diff_tree_to_tree(Some(&old), Some(&new), None)?;
+    let blocked: Vec<String> = diff
+        .deltas()
+        .filter(|d| d.status() == git2::Delta::Added)
+        .filter_map(|d| d.new_file().path().map(Path::to_path_buf))
+        .filter(|p| std::fs::symlink_metadata(dir.join(p)).is_ok())
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    if blocked.is_empty() {
+        Ok(())
+    } else {
+        Err(dirty(branch, dir, blocked))
+    }
+}
+
+/// Moves branch `target` from `old` to `new` — only if it still points at `old` (the commit
+/// point of a merge: one compare-and-swap of the ref) — then brings a checkout of it along:
+/// each file the change touches is written to a temporary file beside it and renamed over it
+/// (a crash leaves the old file or the new one, never a truncated one), deleted files are
+/// removed, and the index is updated for exactly those paths.
+pub fn advance(repo_root: &Path, target: &str, old: &str, new: &str) -> Result<(), GitError> {
+    let repo = open(repo_root)?;
+    let (old, new) = (git2::Oid::from_str(old)?, git2::Oid::from_str(new)?);
+    let checkout = checkout_of(&repo, target)?;
+    repo.reference_matching(
+        &format!("refs/heads/{target}"),
+        new,
+        true,
+        old,
+        "bosun: approve",
+    )?;
+    crate::faults::crash_point("approve:moved");
+    if let Some(dir) = checkout {
+        let checked_out = open(&dir)?;
+        write_changes(&checked_out, &dir, old, new, false)?;
+    }
+    Ok(())
+}
+
+/// Whether commit `commit` (hex) is on branch `branch`: its tip or an ancestor of it.
+pub fn contains(repo_root: &Path, branch: &str, commit: &str) -> Result<bool, GitError> {
+    let repo = open(repo_root)?;
+    let tip = branch_tip(&repo, branch, GitError::TargetMissing)?.id();
+    let commit = git2::Oid::from_str(commit)?;
+    if repo.find_commit(commit).is_err() {
+        return Ok(false);
+    }
+    Ok(tip == commit || repo.graph_descendant_of(tip, commit)?)
+}
+
+/// Removes the lock file of branch `branch`'s ref, if one is there; whether it was. Only for a
+/// lock bosun's own journal says bosun was holding (an interrupted approval).
+pub fn clear_ref_lock(repo_root: &Path, branch: &str) -> Result<bool, GitError> {
+    let repo = open(repo_root)?;
+    let lock = repo
+        .commondir()
+        .join("refs")
+        .join("heads")
+        .join(format!("{branch}.lock"));
+    match std::fs::remove_file(&lock) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(error) => Err(GitError::Io { path: lock, error }),
+    }
+}
+
+/// After a crash between moving `target` from `old` to `new` and updating its checkout:
+/// brings along every file the change touches that still has its `old` content (files the
+/// operator changed since are left alone), and the index for those paths. Running it again
+/// changes nothing.
+pub fn refollow(repo_root: &Path, target: &str, old: &str, new: &str) -> Result<(), GitError> {
+    let repo = open(repo_root)?;
+    let (old, new) = (git2::Oid::from_str(old)?, git2::Oid::from_str(new)?);
+    if let Some(dir) = checkout_of(&repo, target)? {
+        let checked_out = open(&dir)?;
+        write_changes(&checked_out, &dir, old, new, true)?;
+    }
+    Ok(())
+}
+
+/// Writes the change from commit `old` to commit `new` into the checkout at `dir` (temp file +
+/// rename per file) and updates the index for those paths. With `only_old`, a path is written
+/// only while its file still has the `old` content.
+fn write_changes(
+    checked_out: &git2::Repository,
+    dir: &Path,
+    old: git2::Oid,
+    new: git2::Oid,
+    only_old: bool,
+) -> Result<(), GitError> {
+    let old_tree = checked_out.find_commit(old)?.tree()?;
+    let new_tree = checked_out.find_commit(new)?.tree()?;
+    let diff = checked_out.diff_tree_to_tree(Some(&old_tree), Some(&new_tree), None)?;
+    let mut index = checked_out.index()?;
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |error| GitError::Io { path, error }
+    };
+    for delta in diff.deltas() {
+        let Some(rel) = delta.new_file().path().or(delta.old_file().path()) else {
+            continue;
+        };
+        let file = dir.join(rel);
+        let has = |side: git2::DiffFile<'_>| -> Result<bool, GitError> {
+            let on_disk = std::fs::symlink_metadata(&file).is_ok();
+            if side.id().is_zero() {
+                return Ok(!on_disk);
+            }
+            if !on_disk {
+                return Ok(false);
+            }
+            let blob = checked_out.find_blob(side.id())?;
+            Ok(read_entry(&file).is_some_and(|bytes| bytes == blob.content()))
+        };
+        if only_old && !has(delta.old_file())? {
+            if has(delta.new_file())? {
+                stage(&mut index, rel, delta.new_file().id().is_zero())?;
+            }
+            continue;
+        }
+        let mode = delta.new_file().mode();
+        match delta.status() {
+            git2::Delta::Deleted => {
+                match std::fs::remove_file(&file) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(io(&file)(e)),
+                }
+                stage(&mut index, rel, true)?;
+            }
+            _ if mode == git2::FileMode::Commit => {}
+            _ => {
+                let blob = checked_out.find_blob(delta.new_file().id())?;
+                replace_file(&file, blob.content(), mode).map_err(io(&file))?;
+                stage(&mut index, rel, false)?;
+            }
+        }
+    }
+    index.write()?;
+    Ok(())
+}
+
+/// A file's bytes, or a symlink's target as bytes (as git stores it).
+fn read_entry(file: &Path) -> Option<Vec<u8>> {
+    let meta = std::fs::symlink_metadata(file).ok()?;
+    if meta.file_type().is_symlink() {
+        use std::os::unix::ffi::OsStrExt;
+        Some(
+            std::fs::read_link(file)
+                .ok()?
+                .as_os_str()
+                .as_bytes()
+                .to_vec(),
+        )
+    } else {
+        std::fs::read(file).ok()
+    }
+}
+
+/// Records `rel` in the index as it is on disk, or removes it.
+fn stage(index: &mut git2::Index, rel: &Path, removed: bool) -> Result<(), GitError> {
+    if removed {
+        match index.remove_path(rel) {
+            Ok(()) => Ok(()),
+            Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    } else {
+        Ok(index.add_path(rel)?)
+    }
+}
+
+/// Puts `content` at `file` by writing a temporary file beside it and renaming it over: a file
+/// with mode `mode` (executable or not), or a symlink to `content`.
+fn replace_file(file: &Path, content: &[u8], mode: git2::FileMode) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::PermissionsExt;
+    let parent = file.parent().unwrap_or_else(|| Path::new("."));
+    std::fs::create_dir_all(parent)?;
+    let name = file
+        .file_name()
+        .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
+    // Temporary files of an earlier, interrupted write of this file go first.
+    let stale = format!(".{name}.bosun-");
+    if let Ok(entries) = std::fs::read_dir(parent) {
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(&stale) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+    let tmp = parent.join(format!("{stale}{}", std::process::id()));
+    if mode == git2::FileMode::Link {
+        std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(content), &tmp)?;
+    } else {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(content)?;
+        let bits = if mode == git2::FileMode::BlobExecutable {
+            0o755
+        } else {
+            0o644
+        };
+        f.set_permissions(std::fs::Permissions::from_mode(bits))?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, file).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
 }
 
 fn dirty(branch: &str, dir: &Path, mut paths: Vec<String>) -> GitError {

@@ -17,11 +17,16 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub use checkout::{current_branch, is_dirty};
-pub use commit::{branch_at, candidate, commit_all, commit_file, head, read_file, read_file_at};
+pub use commit::{
+    branch_at, candidate, commit_all, commit_file, commit_file_on, head, read_file, read_file_at,
+};
 pub(crate) use diff::tree_diff;
 pub use diff::{ChangeStatus, DiffSummary, FileChange, diff};
 pub use export::export_tree;
-pub use merge::{MergeMode, MergeOutcome, merge};
+pub use merge::{
+    MergeMode, MergeOutcome, MergePlan, advance, clear_ref_lock, contains, merge, plan_merge,
+    refollow,
+};
 pub use partial::{HunkRef, PartialError, PartialOutcome, drop_hunks, undo_drop};
 pub use sides::{FileSides, first_files};
 pub use worktree::{

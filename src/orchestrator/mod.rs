@@ -29,7 +29,7 @@ use crate::model::{
     Decision, RoutingChoice, Run, RunId, RunStatus, Task, TaskId, TaskType, now_ms,
 };
 use crate::project::Project;
-use crate::store::{RunEvent, Store, StoreError};
+use crate::store::{Approval, RunEvent, Store, StoreError};
 use worker::{Job, Outcome, Update};
 
 /// How the orchestrator should behave for this front end.
@@ -147,53 +147,55 @@ pub fn operator() -> String {
         .unwrap_or_else(|_| "operator".to_string())
 }
 
-/// Ticks task `task_id` in the task list as it is on `target` after the merge `merged`;
-/// returns the target's tip and a note when nothing was ticked. A checkbox left unticked does
-/// not undo the merge.
+/// Ticks task `task_id` in the task list as it is in commit `merged` (the planned merge), as a
+/// commit on top of it in the object database; returns the commit the target is to point at
+/// and a note when nothing was ticked. A checkbox left unticked does not undo the merge.
 fn tick(
     repo: &std::path::Path,
-    target: &str,
+    merged: &str,
     files: &[PathBuf],
     rules: &crate::intake::TypeRules,
     task_id: &str,
     title: &str,
-    merged: git::MergeOutcome,
 ) -> Result<(String, Option<String>), OrchestratorError> {
-    let sources = task_sources(repo, target, files)?;
+    let sources = task_sources(repo, merged, files)?;
     match crate::intake::tick_sources(&sources, rules, task_id) {
         Ok((_, Some((i, bytes)))) => {
-            match git::commit_file(
+            match git::commit_file_on(
                 repo,
-                target,
+                merged,
                 &sources[i].0,
                 &bytes,
                 &format!("bosun: done {task_id} {title}"),
             ) {
                 Ok(commit) => Ok((commit, None)),
                 Err(e) => Ok((
-                    merged.commit,
+                    merged.to_string(),
                     Some(format!("merged, but the checkbox was not ticked: {e}")),
                 )),
             }
         }
-        Ok((_, None)) => Ok((merged.commit, Some("the task was already ticked".into()))),
+        Ok((_, None)) => Ok((
+            merged.to_string(),
+            Some("the task was already ticked".into()),
+        )),
         Err(IntakeError::TaskNotFound { .. }) => Ok((
-            merged.commit,
+            merged.to_string(),
             Some("the task is no longer in the task list; nothing to tick".into()),
         )),
         Err(e) => Err(e.into()),
     }
 }
 
-/// The task files as they are at the tip of `branch` (those that exist there).
+/// The task files as they are at `rev`, a branch or a commit id (those that exist there).
 fn task_sources(
     repo: &std::path::Path,
-    branch: &str,
+    rev: &str,
     files: &[PathBuf],
 ) -> Result<Vec<(PathBuf, Vec<u8>)>, OrchestratorError> {
     let mut sources = Vec::new();
     for f in files {
-        if let Some(bytes) = git::read_file(repo, branch, f)? {
+        if let Some(bytes) = git::read_file_at(repo, rev, f)? {
             sources.push((f.clone(), bytes));
         }
     }
@@ -384,6 +386,7 @@ impl Orchestrator {
     /// Runs found mid-flight after a crash are marked interrupted (their agents stopped, their
     /// worktrees removed) and queued again; worktrees no run owns are removed.
     fn recover(&mut self) -> Result<(), OrchestratorError> {
+        self.reconcile_approvals()?;
         let stale: Vec<Run> = self
             .runs
             .values()
@@ -1585,7 +1588,10 @@ impl Orchestrator {
             run.id
         );
         let reviewed = run.head.clone();
-        let merged = tokio::task::spawn_blocking(move || {
+        let (repo2, target2) = (repo.clone(), target.clone());
+        // Everything up to the commit point is made in the object database only: the merge
+        // and, on top of it, the ticked task list.
+        let planned = tokio::task::spawn_blocking(move || {
             // What merges is exactly the commit that was reviewed: refuse if the branch moved.
             if let Some(reviewed) = &reviewed {
                 git::branch_at(&repo, &branch, reviewed)?;
@@ -1602,8 +1608,14 @@ impl Orchestrator {
                 )?),
                 None => None,
             };
-            let outcome = match git::merge(&repo, &target, &branch, mode, &message) {
-                Ok(outcome) => outcome,
+            let planned = git::plan_merge(&repo, &target, &branch, mode, &message)
+                .map_err(OrchestratorError::from)
+                .and_then(|plan| {
+                    let (new, note) = tick(&repo, &plan.commit, &files, &rules, &task_id, &title)?;
+                    Ok((plan.old, new, note))
+                });
+            match planned {
+                Ok((old, new, note)) => Ok::<_, OrchestratorError>((old, new, note, dropped)),
                 Err(e) => {
                     // Leave the run as the operator reviewed it.
                     if let Some(d) = &dropped
@@ -1611,34 +1623,150 @@ impl Orchestrator {
                     {
                         tracing::warn!(branch, error = %undo, "cannot undo dropping hunks");
                     }
-                    return Err(e.into());
+                    Err(e)
                 }
-            };
-            let (head, note) = tick(&repo, &target, &files, &rules, &task_id, &title, outcome)?;
-            Ok::<_, OrchestratorError>((head, note, dropped))
+            }
         })
         .await
         .map_err(|e| OrchestratorError::Config(format!("merge task failed: {e}")))?;
-        let (head, note_from_tick, dropped) = match merged {
+        let (old, new, note_from_tick, dropped) = match planned {
             Ok(v) => v,
-            Err(e) => {
-                let _ = self.store.append_event(
-                    &run.id,
-                    &RunEvent {
-                        at_ms: now_ms(),
-                        kind: "error".into(),
-                        text: e.to_string(),
-                    },
-                );
-                return Err(e);
-            }
+            Err(e) => return Err(self.approval_failed(&run, e)),
         };
+        // The journal first, then the one move of the target ref (the commit point), then the
+        // store. A crash anywhere in between is settled from git at the next open.
+        self.store.put_approval(&Approval {
+            run_id: run.id.0.clone(),
+            who: who.to_string(),
+            note: note.to_string(),
+            target: target2.clone(),
+            old: old.clone(),
+            new: new.clone(),
+            at_ms: now_ms(),
+        })?;
+        crate::faults::crash_point("approve:journaled");
+        if old != new {
+            let (o, n) = (old.clone(), new.clone());
+            let moved = tokio::task::spawn_blocking(move || git::advance(&repo2, &target2, &o, &n))
+                .await
+                .map_err(|e| OrchestratorError::Config(format!("merge task failed: {e}")))?;
+            if let Err(e) = moved {
+                // Nothing moved: the journal entry goes, the run stays awaiting approval.
+                self.store.remove_approval(&run.id.0)?;
+                return Err(self.approval_failed(&run, e.into()));
+            }
+        }
         // "approved 3 of 5 hunks; dropped: src/a.rs#2, …" when part of the change was left out.
         let partial_note = dropped
             .filter(|d| !d.dropped.is_empty())
             .map(|d| d.describe());
-        let reason = match (&partial_note, note.trim()) {
-            (Some(p), "") => p.clone(),
+        crate::faults::crash_point("approve:followed");
+        let notes: Vec<String> = partial_note.iter().cloned().chain(note_from_tick).collect();
+        let updated = self.finish_approval(run, who, note, partial_note.as_deref(), &new, notes)?;
+        Ok(updated)
+    }
+
+    /// Settles approvals a crash left in the journal, from git, which is the truth: when the
+    /// journaled commit is on the target, the run is recorded as merged (its checkout brought
+    /// along, an audit entry saying it was completed after a restart); when it is not, nothing
+    /// was merged and the run stays awaiting approval. A ref lock file on the target that the
+    /// interrupted approval left is removed. Each repair is noted in the run's history.
+    fn reconcile_approvals(&mut self) -> Result<(), OrchestratorError> {
+        for a in self.store.approvals()? {
+            let id = RunId(a.run_id.clone());
+            let Some(run) = self.store.run(&id)? else {
+                self.store.remove_approval(&a.run_id)?;
+                continue;
+            };
+            let repo = self.project.root.clone();
+            if git::clear_ref_lock(&repo, &a.target)? {
+                self.history(
+                    &id,
+                    "note",
+                    format!(
+                        "removed the lock file an interrupted approval left on `{}`",
+                        a.target
+                    ),
+                );
+            }
+            if run.status == RunStatus::Merged {
+                // Only the journal entry (and perhaps the audit entry) was left to do.
+                let audited = self
+                    .store
+                    .audit()?
+                    .iter()
+                    .any(|e| e.run_id == a.run_id && e.action == "approve");
+                if !audited {
+                    self.store.append_audit(
+                        &a.who,
+                        "approve",
+                        &a.run_id,
+                        &run.task_id.0,
+                        &format!(
+                            "merged into {} at {} (completed after restart)",
+                            a.target, a.new
+                        ),
+                    )?;
+                }
+                self.store.remove_approval(&a.run_id)?;
+                continue;
+            }
+            if run.status == RunStatus::AwaitingApproval && git::contains(&repo, &a.target, &a.new)?
+            {
+                if let Err(e) = git::refollow(&repo, &a.target, &a.old, &a.new) {
+                    tracing::warn!(run = %id, error = %e, "cannot bring the checkout along");
+                }
+                self.load_history(&run.task_id)?;
+                let note = format!("{} (completed after restart)", a.note.trim())
+                    .trim_start()
+                    .to_string();
+                self.finish_approval(
+                    run,
+                    &a.who,
+                    &note,
+                    None,
+                    &a.new,
+                    vec!["bosun stopped during this approval; the merge had reached the target, so the approval was completed at the next start".into()],
+                )?;
+            } else {
+                self.history(
+                    &id,
+                    "note",
+                    "bosun stopped during an approval, before the merge reached the target: nothing was merged".into(),
+                );
+                self.store.remove_approval(&a.run_id)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// An approval that failed before the commit point: noted in the run's history.
+    fn approval_failed(&self, run: &Run, e: OrchestratorError) -> OrchestratorError {
+        let _ = self.store.append_event(
+            &run.id,
+            &RunEvent {
+                at_ms: now_ms(),
+                kind: "error".into(),
+                text: e.to_string(),
+            },
+        );
+        e
+    }
+
+    /// Records a run whose approval reached the target at `head`: merged, with the decision,
+    /// `notes` in its history, one audit entry, its checkout removed, its rivals closed; then
+    /// the journal entry goes.
+    fn finish_approval(
+        &mut self,
+        run: Run,
+        who: &str,
+        note: &str,
+        partial_note: Option<&str>,
+        head: &str,
+        notes: Vec<String>,
+    ) -> Result<Run, OrchestratorError> {
+        let reason = match (partial_note, note.trim()) {
+            (Some(p), "") => p.to_string(),
             (Some(p), n) => format!("{n} ({p})"),
             (None, n) => n.to_string(),
         };
@@ -1648,26 +1776,30 @@ impl Orchestrator {
             at_ms: now_ms(),
             reason,
         };
+        let id = run.id.clone();
         let updated = self
             .update_and_learn(
-                &run.id,
+                &id,
                 |r| {
                     r.status = RunStatus::Merged;
                     r.decision = Some(decision);
-                    r.head = Some(head.clone());
+                    r.head = Some(head.to_string());
                 },
                 Self::approval_observations,
             )?
             .unwrap_or(run);
-        for n in partial_note.iter().cloned().chain(note_from_tick) {
+        crate::faults::crash_point("approve:recorded");
+        for n in notes {
             self.history(&updated.id, "note", n);
         }
         let mut detail = format!("merged into {} at {head}; {note}", updated.target);
-        if let Some(p) = &partial_note {
+        if let Some(p) = partial_note {
             detail.push_str(&format!("; {p}"));
         }
         self.store
             .append_audit(who, "approve", &updated.id.0, &updated.task_id.0, &detail)?;
+        crate::faults::crash_point("approve:audited");
+        self.store.remove_approval(&updated.id.0)?;
         self.discard(&updated)?;
         self.close_others(&updated)?;
         if self.options.schedule {

@@ -3,6 +3,7 @@
 //! the caller publishes the change, so a crash never loses a state the operator saw.
 
 mod audit;
+mod journal;
 mod lock;
 
 use std::path::{Path, PathBuf};
@@ -13,6 +14,7 @@ use sled::Transactional;
 use sled::transaction::TransactionError;
 
 pub use audit::AuditEntry;
+pub use journal::Approval;
 pub use lock::StoreLock;
 
 use crate::memory::{Learned, Learning, Memory, MemoryError};
@@ -181,6 +183,7 @@ pub struct Store {
     diffs: sled::Tree,
     tasks: sled::Tree,
     audit: sled::Tree,
+    journal: sled::Tree,
     memory: Memory,
     _lock: StoreLock,
 }
@@ -272,6 +275,7 @@ impl Store {
             diffs: db.open_tree("diffs")?,
             tasks: db.open_tree("tasks")?,
             audit: db.open_tree("audit")?,
+            journal: db.open_tree("journal")?,
             memory: Memory::open(&db)?,
             db,
             _lock: lock,

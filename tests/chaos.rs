@@ -1,0 +1,225 @@
+//! Chaos: `bosun approve` killed with SIGKILL at moments spread over its whole run, then bosun
+//! started again (`bosun runs`, which reconciles). After each kill every invariant holds: the
+//! target branch contains the reviewed commit iff the run is `merged`; a merged run's task is
+//! ticked in the same history; the operator's checkout is clean (no half-written, truncated or
+//! temporary files); there is one audit entry per decision and the chain verifies; an
+//! approval cut short before the merge can simply be given again.
+//!
+//! `BOSUN_CHAOS_ITERATIONS` sets how many kills (default 10, what CI runs); the long run
+//! recorded in RELIABILITY.md is `BOSUN_CHAOS_ITERATIONS=100 cargo test --test chaos -- --nocapture`.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use serde_json::Value;
+
+mod common;
+use common::{agent, clean, git, toml_str};
+
+const TODO: &str = "# Tasks\n\n- [ ] Add a note from the agent\n- [ ] Something else\n";
+
+struct Repo {
+    _tmp: tempfile::TempDir,
+    path: PathBuf,
+}
+
+impl Repo {
+    /// A repository whose only task's run is awaiting approval.
+    fn with_a_run_awaiting() -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("repo");
+        std::fs::create_dir_all(&path).unwrap();
+        git(&path, &["init", "-q", "-b", "main"]);
+        std::fs::write(path.join("TODO.md"), TODO).unwrap();
+        std::fs::write(path.join("notes.txt"), "original\n").unwrap();
+        let config = format!(
+            "[project]\nworktree_root = {}\n\n[orchestrator]\nmax_attempts = 1\nmax_parallel = 1\n\n\
+             [executors.a]\ncommand = [{}]\n",
+            toml_str(&tmp.path().join("wt").display().to_string()),
+            toml_str(&agent("writes_note.sh")),
+        );
+        std::fs::write(path.join("bosun.toml"), config).unwrap();
+        git(&path, &["add", "-A"]);
+        git(&path, &["commit", "-q", "-m", "init"]);
+        let repo = Self { _tmp: tmp, path };
+        let (ok, out, err) = repo.bosun(&["run", "--headless", "--max-runs", "1"]);
+        assert!(ok, "{out}{err}");
+        repo
+    }
+
+    fn bosun_command(&self, args: &[&str]) -> Command {
+        let mut cmd = clean(env!("CARGO_BIN_EXE_bosun"), &self.path);
+        cmd.args(args).stdin(Stdio::null());
+        cmd
+    }
+
+    fn bosun(&self, args: &[&str]) -> (bool, String, String) {
+        let out = self.bosun_command(args).output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    fn runs(&self) -> Vec<Value> {
+        let (ok, out, err) = self.bosun(&["runs", "--json"]);
+        assert!(ok, "{err}");
+        serde_json::from_str(&out).unwrap()
+    }
+
+    fn on_main(&self, commit: &str) -> bool {
+        clean("git", &self.path)
+            .args(["merge-base", "--is-ancestor", commit, "main"])
+            .status()
+            .unwrap()
+            .success()
+    }
+}
+
+fn awaiting(runs: &[Value]) -> &Value {
+    runs.iter()
+        .find(|r| r["status"] == "awaiting_approval")
+        .unwrap_or_else(|| panic!("no run awaiting approval: {runs:#?}"))
+}
+
+/// Every invariant after a kill and a restart; `Some(true)` when the run ended merged.
+fn check(repo: &Repo, id: &str, reviewed: &str, what: &str) -> bool {
+    let runs = repo.runs();
+    let run = runs
+        .iter()
+        .find(|r| r["id"] == id)
+        .unwrap_or_else(|| panic!("{what}: run {id} is gone"));
+    let merged = run["status"] == "merged";
+    assert!(
+        merged || run["status"] == "awaiting_approval",
+        "{what}: status {}",
+        run["status"]
+    );
+    assert_eq!(
+        repo.on_main(reviewed),
+        merged,
+        "{what}: main has the reviewed commit iff the run is merged ({run:#})"
+    );
+    let todo = git(&repo.path, &["show", "main:TODO.md"]);
+    assert_eq!(
+        todo.contains("- [x] Add a note from the agent"),
+        merged,
+        "{what}: the tick is in the same history as the merge:\n{todo}"
+    );
+    assert_eq!(
+        git(&repo.path, &["status", "--porcelain"]),
+        "",
+        "{what}: the checkout is clean"
+    );
+    let on_disk = std::fs::read_to_string(repo.path.join("TODO.md")).unwrap();
+    assert_eq!(on_disk, todo, "{what}: TODO.md on disk is main's");
+    let (ok, out, err) = repo.bosun(&["audit", "--json"]);
+    assert!(ok, "{err}");
+    let audit: Vec<Value> = serde_json::from_str(&out).unwrap();
+    let approvals = audit
+        .iter()
+        .filter(|e| e["run_id"] == id && e["action"] == "approve")
+        .count();
+    assert_eq!(approvals, usize::from(merged), "{what}: audit {audit:#?}");
+    let (ok, out, err) = repo.bosun(&["audit", "verify"]);
+    assert!(ok, "{what}: {out}{err}");
+    merged
+}
+
+/// Killed at each step of an approval in turn (`BOSUN_CRASH_AT`, a SIGKILL at that point):
+/// before the target moved, nothing merged and approving again works; after, the next start
+/// completes what was left — the checkout brought along, the run recorded, one audit entry.
+#[test]
+fn approve_killed_between_any_two_steps_is_settled_at_the_next_start() {
+    for (point, merges) in [
+        ("approve:journaled", false),
+        ("approve:moved", true),
+        ("approve:followed", true),
+        ("approve:recorded", true),
+        ("approve:audited", true),
+    ] {
+        let repo = Repo::with_a_run_awaiting();
+        let runs = repo.runs();
+        let run = awaiting(&runs);
+        let id = run["id"].as_str().unwrap().to_string();
+        let reviewed = run["head"].as_str().unwrap().to_string();
+        let status = repo
+            .bosun_command(&["approve", &id])
+            .env("BOSUN_CRASH_AT", point)
+            .status()
+            .unwrap();
+        assert!(!status.success(), "{point}: bosun should have died there");
+        assert_eq!(check(&repo, &id, &reviewed, point), merges, "{point}");
+        if !merges {
+            let (ok, out, err) = repo.bosun(&["approve", &id]);
+            assert!(ok, "{point}: approving again: {out}{err}");
+            assert!(check(&repo, &id, &reviewed, point));
+        }
+        let (_, show, _) = repo.bosun(&["show", &id]);
+        if matches!(point, "approve:moved" | "approve:followed") {
+            assert!(
+                show.contains("completed at the next start"),
+                "{point}: {show}"
+            );
+        }
+    }
+}
+
+#[test]
+fn approve_killed_at_any_moment_leaves_git_and_bosun_in_agreement() {
+    let iterations: u64 = std::env::var("BOSUN_CHAOS_ITERATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    // How long one approval takes here, to spread the kills over it.
+    let probe = Repo::with_a_run_awaiting();
+    let runs = probe.runs();
+    let id = awaiting(&runs)["id"].as_str().unwrap().to_string();
+    let started = Instant::now();
+    let (ok, out, err) = probe.bosun(&["approve", &id]);
+    assert!(ok, "{out}{err}");
+    let span = started.elapsed();
+    let (mut merged, mut completed, mut undone) = (0, 0, 0);
+    for i in 0..iterations {
+        let repo = Repo::with_a_run_awaiting();
+        let runs = repo.runs();
+        let run = awaiting(&runs);
+        let id = run["id"].as_str().unwrap().to_string();
+        let reviewed = run["head"].as_str().unwrap().to_string();
+        // Kills spread evenly from the start to a little past the end of an approval.
+        let delay = span.mul_f64((i as f64 + 0.5) / iterations as f64 * 1.2);
+        let mut child = repo
+            .bosun_command(&["approve", &id])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        let _ = child.kill();
+        let _ = child.wait();
+        let what = format!("kill {i} after {delay:?} of {span:?}");
+        if check(&repo, &id, &reviewed, &what) {
+            merged += 1;
+            // Killed after the target moved but before bosun recorded it: the restart did it.
+            let (_, show, _) = repo.bosun(&["show", &id, "--json"]);
+            if show.contains("completed at the next start") {
+                completed += 1;
+            }
+        } else {
+            undone += 1;
+            // Cut short before the merge: the operator approves again, and it works.
+            let (ok, out, err) = repo.bosun(&["approve", &id]);
+            assert!(ok, "{what}: approving again: {out}{err}");
+            assert!(
+                check(&repo, &id, &reviewed, &what),
+                "{what}: merged the second time"
+            );
+        }
+    }
+    eprintln!(
+        "chaos: {iterations} kills of `bosun approve` over {span:?}: {merged} ended merged \
+         ({completed} of them completed by the restart), {undone} before the merge (approved \
+         again); every invariant held"
+    );
+}
