@@ -791,6 +791,54 @@ fn approve_says_the_task_is_gone_instead_of_ticked() {
     assert_eq!(p.git(&["show", "main:notes.txt"]).lines().count(), 1);
 }
 
+/// A `TODO.md` that is a symlink inside the repository is read and ticked where it points (the
+/// link stays a link); one pointing outside the repository is refused with an error naming it,
+/// and nothing is merged.
+#[test]
+fn a_symlinked_task_file_is_ticked_where_it_points_or_refused_outside() {
+    let p = Project::new();
+    p.setup(
+        "# see docs\n",
+        &[
+            ("notes.txt", b"original\n"),
+            ("docs/TODO.md", ONE_TASK.as_bytes()),
+        ],
+        Settings::agent("writes_note.sh"),
+    );
+    std::fs::remove_file(p.repo.join("TODO.md")).unwrap();
+    std::os::unix::fs::symlink("docs/TODO.md", p.repo.join("TODO.md")).unwrap();
+    p.git(&["add", "-A"]);
+    p.git(&["commit", "-q", "-m", "the task list lives in docs"]);
+    p.run_headless();
+    let run = p.only_run();
+    let out = p.ok(&["approve", &id(&run)]);
+    assert!(out.trim_end().ends_with("ticked"), "{out}");
+    assert_eq!(p.git(&["show", "main:docs/TODO.md"]), one_task_ticked());
+    assert_eq!(p.git(&["show", "main:TODO.md"]), "docs/TODO.md");
+    p.assert_clean();
+
+    // Outside the repository: refused, the run still awaits.
+    let q = Project::new();
+    let outside = q.aux("TODO.md");
+    std::fs::write(&outside, ONE_TASK).unwrap();
+    q.setup(
+        "x",
+        &[("notes.txt", b"original\n")],
+        Settings::agent("writes_note.sh"),
+    );
+    std::fs::remove_file(q.repo.join("TODO.md")).unwrap();
+    std::os::unix::fs::symlink(&outside, q.repo.join("TODO.md")).unwrap();
+    q.git(&["add", "-A"]);
+    q.git(&["commit", "-q", "-m", "the task list lives elsewhere"]);
+    let base = q.rev("main");
+    q.run_headless();
+    let run = q.only_run();
+    let err = q.fails(&["approve", &id(&run)]);
+    assert!(err.contains("outside the repository"), "{err}");
+    assert_eq!(q.rev("main"), base, "nothing merged");
+    assert_eq!(q.run(&id(&run))["status"], "awaiting_approval");
+}
+
 /// Every decision is in the audit trail; `bosun audit verify` says yes, and after one stored
 /// entry is edited behind bosun's back it says no, naming that entry (so does `bosun doctor`).
 #[test]

@@ -241,6 +241,60 @@ pub fn read_file_at(
     blob_at(&repo, &tree, &rel)
 }
 
+/// Most symlinks followed from a task file to the file it names.
+const MAX_LINKS: usize = 8;
+
+/// The task file `rel_path` as it is in commit `rev`, following symlinks that stay inside the
+/// repository (a `TODO.md` that links to `docs/TODO.md` is read, and ticked, there): the path
+/// of the file itself and its content; `None` when it is not there. A symlink that leaves the
+/// repository, or a chain of more than 8, is an error that says so.
+pub fn read_task_file_at(
+    repo_root: &Path,
+    rev: &str,
+    rel_path: &Path,
+) -> Result<Option<(std::path::PathBuf, Vec<u8>)>, GitError> {
+    let repo = open(repo_root)?;
+    let tree = repo.revparse_single(rev)?.peel_to_commit()?.tree()?;
+    let mut rel = repo_path(rel_path)?;
+    for _ in 0..=MAX_LINKS {
+        let entry = match tree.get_path(Path::new(&rel)) {
+            Ok(entry) => entry,
+            Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        if entry.kind() != Some(git2::ObjectType::Blob) {
+            return Ok(None);
+        }
+        let content = repo.find_blob(entry.id())?.content().to_vec();
+        if entry.filemode() != i32::from(git2::FileMode::Link) {
+            return Ok(Some((std::path::PathBuf::from(rel), content)));
+        }
+        // A link's target, relative to the link's directory, resolved without the file system.
+        let target = String::from_utf8_lossy(&content).into_owned();
+        let mut parts: Vec<&str> = if target.starts_with('/') {
+            Vec::new()
+        } else {
+            rel.split('/').collect()
+        };
+        parts.pop();
+        let outside = || GitError::InvalidPath(std::path::PathBuf::from(&target));
+        if target.starts_with('/') {
+            return Err(outside());
+        }
+        for part in target.split('/') {
+            match part {
+                "" | "." => {}
+                ".." => {
+                    parts.pop().ok_or_else(outside)?;
+                }
+                p => parts.push(p),
+            }
+        }
+        rel = parts.join("/");
+    }
+    Err(GitError::InvalidPath(rel_path.to_path_buf()))
+}
+
 /// The content of the file at `rel` (git spelling) in `tree`; `None` when it is not there or
 /// is not a file.
 fn blob_at(

@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 pub use checkout::{current_branch, is_dirty};
 pub use commit::{
     branch_at, candidate, commit_all, commit_file, commit_file_on, head, read_file, read_file_at,
+    read_task_file_at,
 };
 pub(crate) use diff::tree_diff;
 pub use diff::{ChangeStatus, DiffSummary, FileChange, diff};

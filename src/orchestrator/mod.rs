@@ -195,8 +195,19 @@ fn task_sources(
 ) -> Result<Vec<(PathBuf, Vec<u8>)>, OrchestratorError> {
     let mut sources = Vec::new();
     for f in files {
-        if let Some(bytes) = git::read_file_at(repo, rev, f)? {
-            sources.push((f.clone(), bytes));
+        // A task file that is a symlink is read, and ticked, where it points (inside the
+        // repository; one pointing outside is refused with an error naming it).
+        match git::read_task_file_at(repo, rev, f) {
+            Ok(Some((path, bytes))) => sources.push((path, bytes)),
+            Ok(None) => {}
+            Err(git::GitError::InvalidPath(target)) => {
+                return Err(OrchestratorError::Config(format!(
+                    "task file {} is a symlink to {}, outside the repository; bosun ticks only files inside it",
+                    f.display(),
+                    target.display()
+                )));
+            }
+            Err(e) => return Err(e.into()),
         }
     }
     Ok(sources)
