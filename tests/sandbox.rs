@@ -239,6 +239,17 @@ fn a_gate_cannot_write_through_a_symlink_the_agent_left() {
     assert_ne!(writer["verdict"], "pass", "the write was refused: {writer}");
 }
 
+/// An agent that replaces its `.git` with a link to the operator's `.git` does not steer
+/// bosun: the candidate is still made from the files alone, the operator's HEAD, index and
+/// refs stay as they were, and approve merges exactly the reviewed commit.
+#[test]
+fn a_git_dir_swapped_for_the_operators_does_not_steer_bosun() {
+    let (scene, run, tried) = attempt("gitlink", "");
+    assert_eq!(tried.as_deref(), Some("ok"));
+    assert_eq!(run["status"], "awaiting_approval", "{run:#}");
+    approve_exactly_the_reviewed_commit(&scene, &run, "gitlink");
+}
+
 #[test]
 fn an_agent_that_deletes_its_checkout_fails_cleanly() {
     let (scene, run, _) = attempt("delete", "");

@@ -50,16 +50,19 @@ const MAX_AGENT_SUBJECTS: usize = 20;
 
 /// Snapshots everything in the run's checkout at `worktree` (new, changed, deleted and renamed
 /// files; ignored files stay out) into one commit whose only parent is `base` — whatever branch,
-/// HEAD, index or commits the agent left — and publishes it: its objects are copied into the
-/// operator's repository at `repo_root` and `branch` there points at it. In the checkout,
-/// `branch` points at it too and is checked out again (index included), so gates see exactly
-/// that commit. The message is `message`, the subjects of the commits the agent made on top of
-/// `base` (when its HEAD still descends from it), then `trailers`. Returns the candidate's id,
-/// or `None` when the files are those of `base` (the agent changed nothing; nothing is
-/// published).
+/// HEAD, index or commits the agent left — made in the operator's repository at `repo_root`,
+/// where `branch` then points at it. The message is `message`, the subjects of the commits the
+/// agent made on top of `base` (when its HEAD still descends from it), then `trailers`.
+/// Returns the candidate's id, or `None` when the files are those of `base` (the agent changed
+/// nothing; nothing is written).
 ///
-/// bosun makes this commit, not the agent: what the operator reviews and what approve merges
-/// is this id, pinned on the run.
+/// bosun makes this commit, not the agent, and trusts nothing of the checkout's git state to
+/// make it: the index is a fresh one in memory, built from the base commit and the files, in a
+/// handle on the operator's repository pointed at the checkout — so an agent that replaced its
+/// `.git` (with a link to the operator's, say) cannot steer bosun's writes. The checkout's own
+/// repository is then set to the candidate too (branch, HEAD, index) so gates see a clean
+/// checkout, but only when its `.git` is a plain directory with no symlinked parts. What the
+/// operator reviews and what approve merges is this id, pinned on the run.
 pub fn candidate(
     repo_root: &Path,
     worktree: &Path,
@@ -68,37 +71,44 @@ pub fn candidate(
     message: &str,
     trailers: &[(&str, &str)],
 ) -> Result<Option<String>, GitError> {
-    let repo = open(worktree)?;
-    let base_commit = repo.find_commit(git2::Oid::from_str(base)?)?;
+    let meta = std::fs::symlink_metadata(worktree).map_err(|error| GitError::Io {
+        path: worktree.to_path_buf(),
+        error,
+    })?;
+    if !meta.is_dir() {
+        return Err(GitError::InvalidPath(worktree.to_path_buf()));
+    }
+    if std::fs::symlink_metadata(worktree.join(".git")).is_err() {
+        return Err(GitError::CheckoutGone(worktree.to_path_buf()));
+    }
+    let operator = open(repo_root)?;
+    let scratch = git2::Repository::open(operator.path())?;
+    scratch.set_workdir(worktree, false)?;
+    let base_commit = scratch.find_commit(git2::Oid::from_str(base)?)?;
     let base_tree = base_commit.tree()?;
-    // The index is rebuilt from the base commit, not taken as the agent left it (an agent can
-    // stage, unstage or mark files to be skipped).
-    let mut index = repo.index()?;
+    let mut index = git2::Index::new()?;
+    scratch.set_index(&mut index)?;
     index.read_tree(&base_tree)?;
     index.update_all(["*"], None)?;
     index.add_all(["*"], git2::IndexAddOption::DEFAULT, None)?;
-    let tree_id = index.write_tree()?;
-
-    let subjects = agent_subjects(&repo, &base_commit);
-    let tree = repo.find_tree(tree_id)?;
-    let refname = format!("refs/heads/{branch}");
+    let tree_id = index.write_tree_to(&scratch)?;
     if tree_id == base_tree.id() {
-        // Nothing to review: leave the branch at its base, checked out.
-        repo.reference(&refname, base_commit.id(), true, "bosun: no change")?;
-        repo.set_head(&refname)?;
-        index.write()?;
         return Ok(None);
     }
+
     let mut text = message.trim_end().to_string();
+    let subjects = private_repo(worktree)
+        .map(|repo| agent_subjects(&repo, base_commit.id()))
+        .unwrap_or_default();
     if !subjects.is_empty() {
         text.push_str("\n\nThe agent's commits:\n");
         for subject in &subjects {
             text.push_str(&format!("- {subject}\n"));
         }
     }
-    let operator = open(repo_root)?;
+    let tree = scratch.find_tree(tree_id)?;
     let sig = signature(&operator)?;
-    let id = repo.commit(
+    let id = scratch.commit(
         None,
         &sig,
         &sig,
@@ -106,56 +116,62 @@ pub fn candidate(
         &tree,
         &[&base_commit],
     )?;
-    repo.reference(&refname, id, true, "bosun: the run's candidate commit")?;
-    repo.set_head(&refname)?;
-    index.write()?;
-
-    publish(&repo, &operator, id)?;
+    let refname = format!("refs/heads/{branch}");
     operator.reference(&refname, id, true, "bosun: the run's candidate commit")?;
+
+    // The checkout's repository follows, when it is still the plain one bosun made.
+    if let Some(private) = private_repo(worktree)
+        && let Err(e) = point_at(&private, &refname, id)
+    {
+        tracing::warn!(worktree = %worktree.display(), error = %e, "cannot set the checkout to the candidate");
+    }
     Ok(Some(id.to_string()))
 }
 
-/// Copies commit `id` and every tree and blob of it that `to` lacks from `from`'s object
-/// database into `to`'s (its parent, the base, is already there). Objects keep their ids.
-fn publish(from: &git2::Repository, to: &git2::Repository, id: git2::Oid) -> Result<(), GitError> {
-    let (source, target) = (from.odb()?, to.odb()?);
-    let copy = |oid: git2::Oid| -> Result<(), GitError> {
-        let object = source.read(oid)?;
-        target.write(object.kind(), object.data())?;
-        Ok(())
-    };
-    let commit = from.find_commit(id)?;
-    let mut trees = vec![commit.tree_id()];
-    while let Some(tree_id) = trees.pop() {
-        if target.exists(tree_id) {
-            // A tree that is there comes with everything under it.
-            continue;
-        }
-        let tree = from.find_tree(tree_id)?;
-        for entry in tree.iter() {
-            match entry.kind() {
-                Some(git2::ObjectType::Tree) => trees.push(entry.id()),
-                Some(git2::ObjectType::Blob) if !target.exists(entry.id()) => copy(entry.id())?,
-                // Submodule commits (gitlinks) are not objects of this repository.
-                _ => {}
-            }
-        }
-        copy(tree_id)?;
+/// The checkout's own repository, when its `.git` is a plain directory inside it whose HEAD,
+/// index, refs, objects, packed-refs and config are not symlinks (an agent can replace any of
+/// them; then bosun leaves the checkout's git state alone).
+fn private_repo(worktree: &Path) -> Option<git2::Repository> {
+    let git = worktree.join(".git");
+    let plain =
+        |p: &Path| std::fs::symlink_metadata(p).map_or(true, |m| !m.file_type().is_symlink());
+    let dir = std::fs::symlink_metadata(&git).ok()?;
+    let parts = [
+        "HEAD",
+        "index",
+        "refs",
+        "refs/heads",
+        "objects",
+        "packed-refs",
+        "config",
+    ];
+    if !dir.is_dir() || !parts.iter().all(|p| plain(&git.join(p))) {
+        return None;
     }
-    copy(id)
+    let repo = git2::Repository::open(worktree).ok()?;
+    (repo.path().canonicalize().ok()? == git.canonicalize().ok()?).then_some(repo)
+}
+
+/// Points `refname` of `repo` at `id` (an object its alternates reach), checks it out as HEAD
+/// and writes the matching index.
+fn point_at(repo: &git2::Repository, refname: &str, id: git2::Oid) -> Result<(), GitError> {
+    repo.reference(refname, id, true, "bosun: the run's candidate commit")?;
+    repo.set_head(refname)?;
+    let tree = repo.find_commit(id)?.tree()?;
+    let mut index = repo.index()?;
+    index.read_tree(&tree)?;
+    index.add_all(["*"], git2::IndexAddOption::DEFAULT, None)?;
+    index.write()?;
+    Ok(())
 }
 
 /// The subjects of the commits between `base` and the checkout's HEAD, oldest first, when HEAD
 /// descends from `base` (at most [`MAX_AGENT_SUBJECTS`]; control characters dropped).
-fn agent_subjects(repo: &git2::Repository, base: &git2::Commit<'_>) -> Vec<String> {
+fn agent_subjects(repo: &git2::Repository, base: git2::Oid) -> Vec<String> {
     let Ok(head) = repo.head().and_then(|h| h.peel_to_commit()) else {
         return Vec::new();
     };
-    if head.id() == base.id()
-        || !repo
-            .graph_descendant_of(head.id(), base.id())
-            .unwrap_or(false)
-    {
+    if head.id() == base || !repo.graph_descendant_of(head.id(), base).unwrap_or(false) {
         return Vec::new();
     }
     let Ok(mut walk) = repo.revwalk() else {
@@ -163,7 +179,7 @@ fn agent_subjects(repo: &git2::Repository, base: &git2::Commit<'_>) -> Vec<Strin
     };
     let walked = walk
         .push(head.id())
-        .and_then(|()| walk.hide(base.id()))
+        .and_then(|()| walk.hide(base))
         .and_then(|()| walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE));
     if walked.is_err() {
         return Vec::new();

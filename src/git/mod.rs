@@ -91,6 +91,9 @@ pub enum GitError {
         /// commit would overwrite), relative to `path`.
         paths: Vec<String>,
     },
+    /// A run's checkout lost its `.git` (an agent deleted it): there is no workspace to review.
+    #[error("the run's checkout at {} has no .git any more; the agent removed it", .0.display())]
+    CheckoutGone(PathBuf),
     /// A run's branch no longer points at the commit that was reviewed; nothing was merged.
     #[error(
         "branch `{branch}` moved since its change was reviewed (reviewed {}, now {}); \

@@ -13,6 +13,7 @@
 #   home        write $HOME/escape.txt
 #   symlink     leave link.txt pointing at the operator's checkout (a gate writes through it)
 #   delete      delete its own checkout
+#   gitlink     replace its .git with a symlink to the operator's .git (bosun must not follow)
 #   tcp         connect to 127.0.0.1:$PORT with python3
 set -u
 objects=$(head -n 1 .git/objects/info/alternates)
@@ -56,6 +57,10 @@ symlink)
 delete)
     cd .. && rm -rf "$BOSUN_WORKTREE"
     exit 0
+    ;;
+gitlink)
+    rm -rf .git && ln -s "$operator_git" .git
+    echo ok > tried.txt
     ;;
 tcp)
     try python3 -c "import socket; socket.create_connection(('127.0.0.1', $PORT), timeout=5)"
