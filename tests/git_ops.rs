@@ -1179,6 +1179,32 @@ fn export_tree_follows_commits_keeps_untracked_output_and_leaves_the_repo_alone(
     );
 }
 
+/// A command run in the export (a gate on the base commit, sandboxed to the export) that
+/// swaps a directory for a symlink to somewhere else cannot make the next export write or
+/// delete there: the symlink is replaced by a real directory.
+#[test]
+fn export_tree_does_not_follow_a_symlink_planted_in_the_export() {
+    let fx = Fixture::new();
+    let with_b = fx.commit_on_main("src/b.rs", "fn b() {}\n");
+    let dest = fx.dir.path().join("export.base");
+    git::export_tree(&fx.repo, &with_b, &dest).unwrap();
+    let elsewhere = fx.dir.path().join("elsewhere");
+    write(&elsewhere.join("a.rs"), "precious\n");
+    write(&elsewhere.join("b.rs"), "also precious\n");
+    std::fs::remove_dir_all(dest.join("src")).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, dest.join("src")).unwrap();
+
+    // The next base changes src/a.rs and deletes src/b.rs.
+    std::fs::remove_file(fx.repo.join("src/b.rs")).unwrap();
+    let third = fx.commit_on_main("src/a.rs", "fn a() { 3 }\n");
+    git::export_tree(&fx.repo, &third, &dest).unwrap();
+    assert_eq!(read(&elsewhere.join("a.rs")), "precious\n");
+    assert_eq!(read(&elsewhere.join("b.rs")), "also precious\n");
+    let meta = std::fs::symlink_metadata(dest.join("src")).unwrap();
+    assert!(meta.is_dir() && !meta.file_type().is_symlink());
+    assert_eq!(read(&dest.join("src/a.rs")), "fn a() { 3 }\n");
+}
+
 #[test]
 fn parsed_diff_has_renames_binary_files_mode_changes_and_line_numbers() {
     use std::os::unix::fs::PermissionsExt;

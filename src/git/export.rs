@@ -38,6 +38,11 @@ pub fn export_tree(repo_root: &Path, rev: &str, dest: &Path) -> Result<(), GitEr
                     && let Some(old) = delta.old_file().path()
                 {
                     let path = dest.join(old);
+                    // Only inside the export: a directory of it that a command replaced with a
+                    // symlink is not followed.
+                    if !plain_dirs(dest, old) {
+                        continue;
+                    }
                     match std::fs::remove_file(&path) {
                         Ok(()) => {}
                         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -71,9 +76,12 @@ pub fn export_tree(repo_root: &Path, rev: &str, dest: &Path) -> Result<(), GitEr
         let name = std::ffi::OsStr::from_bytes(entry.name_bytes());
         let path = dest.join(dir).join(name);
         let written = match entry.kind() {
-            Some(git2::ObjectType::Blob) => repo
-                .find_blob(entry.id())
-                .map_err(GitError::from)
+            Some(git2::ObjectType::Blob) => make_dirs(dest, Path::new(dir))
+                .map_err(|error| GitError::Io {
+                    path: dest.join(dir),
+                    error,
+                })
+                .and_then(|()| repo.find_blob(entry.id()).map_err(GitError::from))
                 .and_then(|blob| write_entry(&path, blob.content(), entry.filemode())),
             _ => Ok(()),
         };
@@ -92,6 +100,39 @@ pub fn export_tree(repo_root: &Path, rev: &str, dest: &Path) -> Result<(), GitEr
     Ok(())
 }
 
+/// Whether every directory between `dest` and the file `rel` is a real directory (no symlink).
+fn plain_dirs(dest: &Path, rel: &Path) -> bool {
+    let mut at = dest.to_path_buf();
+    let parents: Vec<_> = rel
+        .parent()
+        .map(|p| p.components().collect())
+        .unwrap_or_default();
+    parents.into_iter().all(|c| {
+        at.push(c);
+        std::fs::symlink_metadata(&at).is_ok_and(|m| m.is_dir())
+    })
+}
+
+/// Makes the directories `rel` under `dest` real directories: whatever is in the way — a file,
+/// or a symlink a command run in the export put there to redirect bosun's writes — is removed
+/// first, so the export never writes outside `dest`.
+fn make_dirs(dest: &Path, rel: &Path) -> std::io::Result<()> {
+    let mut at = dest.to_path_buf();
+    for c in rel.components() {
+        at.push(c);
+        match std::fs::symlink_metadata(&at) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                remove(&at)?;
+                std::fs::create_dir(&at)?;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::create_dir(&at)?,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// Makes `path` hold `content` with git's file mode `mode` (a symlink for 0o120000, executable
 /// for 0o100755), writing only when it differs.
 fn write_entry(path: &Path, content: &[u8], mode: i32) -> Result<(), GitError> {
@@ -100,9 +141,6 @@ fn write_entry(path: &Path, content: &[u8], mode: i32) -> Result<(), GitError> {
         path: path.to_path_buf(),
         error,
     };
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(io)?;
-    }
     let meta = std::fs::symlink_metadata(path).ok();
     if mode == 0o120_000 {
         let target = Path::new(std::ffi::OsStr::from_bytes(content));
