@@ -50,7 +50,7 @@ fn bench(c: &mut Criterion) {
     let tmp = tempfile::tempdir().expect("tempdir");
     let root = tmp.path().to_path_buf();
     let (base, head) = repo(&root);
-    let sources = GitSources::new(root.clone(), base.clone(), root.clone());
+    let sources = GitSources::new(root.clone(), base.clone(), head.clone());
     let diff = bosun::diff::load(&root, &base, &head).expect("diff");
     let lines = diff.insertions() + diff.deletions();
     assert_eq!(diff.files.len(), FILES);

@@ -250,6 +250,21 @@ fn a_git_dir_swapped_for_the_operators_does_not_steer_bosun() {
     approve_exactly_the_reviewed_commit(&scene, &run, "gitlink");
 }
 
+/// Source files an agent leaves as symlinks — to `/dev/zero`, to a secret in `$HOME` — are not
+/// followed by bosun's analysis (it reads both sides from git's objects): the run finishes and
+/// the secret appears nowhere in what bosun shows.
+#[test]
+fn symlinked_sources_are_not_followed_by_the_analysis() {
+    let scene = Scene::new("links", &[], "");
+    std::fs::write(scene.home.join("secret.txt"), "TOP-SECRET-7731\n").unwrap();
+    let (run, tried) = scene.run_once();
+    assert_eq!(tried.as_deref(), Some("ok"));
+    assert_eq!(run["status"], "awaiting_approval", "{run:#}");
+    let (ok, shown, err) = scene.bosun(&["show", run["id"].as_str().unwrap(), "--json"]);
+    assert!(ok, "{err}");
+    assert!(!shown.contains("TOP-SECRET-7731"), "{shown}");
+}
+
 #[test]
 fn an_agent_that_deletes_its_checkout_fails_cleanly() {
     let (scene, run, _) = attempt("delete", "");

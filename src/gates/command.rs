@@ -120,9 +120,10 @@ impl CommandGate {
             let output: String = ran.lines.iter().map(|l| format!("{l}\n")).collect();
             summary::report(&output).map(Tests::from)
         } else {
-            std::fs::read_to_string(dir.join(&self.config.junit))
+            super::read_untrusted(&dir.join(&self.config.junit))
                 .ok()
-                .and_then(|xml| summary::junit_report(&xml))
+                .flatten()
+                .and_then(|xml| summary::junit_report(&String::from_utf8_lossy(&xml)))
                 .map(Tests::from)
         };
         let lines: Vec<String> = ran.lines.iter().cloned().collect();

@@ -275,11 +275,10 @@ fn present(files: &[FileChange]) -> impl Iterator<Item = &FileChange> {
 
 /// `rel`'s content in the worktree; `None` when there is no such file.
 fn read_worktree(worktree: &Path, rel: &str) -> Result<Option<Vec<u8>>, String> {
-    match std::fs::read(worktree.join(rel)) {
-        Ok(bytes) => Ok(Some(bytes)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(format!("cannot read {rel}: {e}")),
-    }
+    super::read_untrusted(&worktree.join(rel)).map_err(|e| {
+        // Name the file by its path in the change, not the checkout's absolute path.
+        e.replace(&worktree.join(rel).display().to_string(), rel)
+    })
 }
 
 /// A changed file's text (invalid UTF-8 replaced), or None with the reason added to `problems`.

@@ -293,6 +293,46 @@ pub async fn run_pipeline(
     results
 }
 
+/// Most bytes bosun reads of one file an agent or a gate command left (a changed file a
+/// Definition of Done parses, a JUnit report).
+pub const MAX_READ: u64 = 64 * 1024 * 1024;
+
+/// Reads a file an agent or a command controls without trusting it: a symlink is not
+/// followed (an error says so: it could point at a secret or at `/dev/zero`), nor is
+/// anything but a regular file read, and a file over [`MAX_READ`] bytes is an error. `None`
+/// when there is no such file.
+pub fn read_untrusted(path: &Path) -> Result<Option<Vec<u8>>, String> {
+    use std::io::Read as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let shown = path.display();
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(format!("{shown} is a symlink; bosun does not follow it"));
+        }
+        Err(e) => return Err(format!("cannot read {shown}: {e}")),
+    };
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("cannot read {shown}: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!("{shown} is not a regular file"));
+    }
+    if meta.len() > MAX_READ {
+        return Err(format!("{shown} is larger than {MAX_READ} bytes"));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.take(MAX_READ + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read {shown}: {e}"))?;
+    Ok(Some(bytes))
+}
+
 /// The first required gate that failed, if any.
 pub fn first_failure(results: &[GateResult]) -> Option<&GateResult> {
     results
@@ -303,6 +343,21 @@ pub fn first_failure(results: &[GateResult]) -> Option<&GateResult> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn untrusted_files_are_read_without_following_links_or_devices() {
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("a.yaml");
+        std::fs::write(&plain, "k: v\n").unwrap();
+        assert_eq!(read_untrusted(&plain).unwrap(), Some(b"k: v\n".to_vec()));
+        assert_eq!(read_untrusted(&dir.path().join("missing")).unwrap(), None);
+        let zero = dir.path().join("zero.yaml");
+        std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+        let err = read_untrusted(&zero).unwrap_err();
+        assert!(err.contains("is a symlink"), "{err}");
+        let err = read_untrusted(Path::new("/dev/zero")).unwrap_err();
+        assert!(err.contains("not a regular file"), "{err}");
+    }
     use crate::config::{CommandGateConfig, Config};
     use crate::model::TestDelta;
 

@@ -454,11 +454,7 @@ pub(crate) async fn work(
             }
             let annotations = analyze(
                 &job.run_id,
-                crate::semantic::GitSources::new(
-                    job.repo_root.clone(),
-                    base.clone(),
-                    worktree.path.clone(),
-                ),
+                crate::semantic::GitSources::new(job.repo_root.clone(), base.clone(), head.clone()),
                 &job.task,
                 job.gates.semantic.large_change_lines,
                 &head,

@@ -43,18 +43,23 @@ impl Sources for MapSources {
     }
 }
 
-/// A run's sources: the base side from the repository's objects at the base commit, the head
-/// side from the run's worktree (which holds the head commit). The repository is opened once
-/// and shared by the analysis threads.
+/// A repository handle and the tree of one side of a change, shared by the analysis threads.
+type Side = std::sync::OnceLock<Option<std::sync::Mutex<(git2::Repository, git2::Oid)>>>;
+
+/// A run's sources: both sides from the repository's objects, the base commit's and the head
+/// commit's (the run's candidate) — never from the run's checkout, whose files an agent
+/// controls (a symlink there could point at a secret or at `/dev/zero`). The repository is
+/// opened once and shared by the analysis threads.
 pub struct GitSources {
     /// The repository.
     pub repo_root: PathBuf,
     /// The base commit.
     pub base: String,
-    /// The run's worktree.
-    pub worktree: PathBuf,
-    /// The repository and the base commit's tree, opened on first use.
-    opened: std::sync::OnceLock<Option<std::sync::Mutex<(git2::Repository, git2::Oid)>>>,
+    /// The head commit.
+    pub head: String,
+    /// A handle on the repository per side with that side's tree, opened on first use (one
+    /// each, so the analysis threads reading both sides do not wait on one lock).
+    opened: [Side; 2],
 }
 
 impl std::fmt::Debug for GitSources {
@@ -62,49 +67,53 @@ impl std::fmt::Debug for GitSources {
         f.debug_struct("GitSources")
             .field("repo_root", &self.repo_root)
             .field("base", &self.base)
-            .field("worktree", &self.worktree)
+            .field("head", &self.head)
             .finish_non_exhaustive()
     }
 }
 
 impl GitSources {
-    /// Sources for a change from `base` in `repo_root` to what `worktree` holds.
-    pub fn new(repo_root: PathBuf, base: String, worktree: PathBuf) -> Self {
+    /// Sources for the change from commit `base` to commit `head` in `repo_root`.
+    pub fn new(repo_root: PathBuf, base: String, head: String) -> Self {
         Self {
             repo_root,
             base,
-            worktree,
-            opened: std::sync::OnceLock::new(),
+            head,
+            opened: [std::sync::OnceLock::new(), std::sync::OnceLock::new()],
         }
     }
 
-    fn open(&self) -> Option<(git2::Repository, git2::Oid)> {
+    fn open(&self, rev: &str) -> Option<(git2::Repository, git2::Oid)> {
         let repo = git2::Repository::open(&self.repo_root).ok()?;
-        let tree = repo
-            .revparse_single(&self.base)
-            .ok()?
-            .peel_to_tree()
-            .ok()?
-            .id();
+        let tree = repo.revparse_single(rev).ok()?.peel_to_tree().ok()?.id();
         Some((repo, tree))
     }
-}
 
-impl Sources for GitSources {
-    fn base(&self, path: &str) -> Option<String> {
-        let opened = self
-            .opened
-            .get_or_init(|| self.open().map(std::sync::Mutex::new))
+    /// The text of `path` in the base's tree or the head's: `None` when it is not there, is
+    /// not a file (a symlink's target is not followed) or is not UTF-8.
+    fn read(&self, head: bool, path: &str) -> Option<String> {
+        let rev = if head { &self.head } else { &self.base };
+        let opened = self.opened[usize::from(head)]
+            .get_or_init(|| self.open(rev).map(std::sync::Mutex::new))
             .as_ref()?;
         let guard = opened.lock().ok()?;
         let (repo, tree) = &*guard;
         let tree = repo.find_tree(*tree).ok()?;
         let entry = tree.get_path(Path::new(path)).ok()?;
+        if entry.filemode() == i32::from(git2::FileMode::Link) {
+            return None;
+        }
         let blob = repo.find_blob(entry.id()).ok()?;
         String::from_utf8(blob.content().to_vec()).ok()
     }
+}
+
+impl Sources for GitSources {
+    fn base(&self, path: &str) -> Option<String> {
+        self.read(false, path)
+    }
     fn head(&self, path: &str) -> Option<String> {
-        std::fs::read_to_string(self.worktree.join(path)).ok()
+        self.read(true, path)
     }
 }
 

@@ -14,6 +14,8 @@
 #   symlink     leave link.txt pointing at the operator's checkout (a gate writes through it)
 #   delete      delete its own checkout
 #   gitlink     replace its .git with a symlink to the operator's .git (bosun must not follow)
+#   links       leave source files that are symlinks to /dev/zero and to $HOME/secret.txt
+#               (bosun's analysis must read neither)
 #   tcp         connect to 127.0.0.1:$PORT with python3
 set -u
 objects=$(head -n 1 .git/objects/info/alternates)
@@ -57,6 +59,11 @@ symlink)
 delete)
     cd .. && rm -rf "$BOSUN_WORKTREE"
     exit 0
+    ;;
+links)
+    ln -s /dev/zero zero.rs
+    ln -s "$HOME/secret.txt" leak.py
+    echo ok > tried.txt
     ;;
 gitlink)
     rm -rf .git && ln -s "$operator_git" .git
