@@ -839,6 +839,35 @@ fn a_symlinked_task_file_is_ticked_where_it_points_or_refused_outside() {
     assert_eq!(q.run(&id(&run))["status"], "awaiting_approval");
 }
 
+/// Below `[store] min_free_mb` of free space no run starts: bosun says why (here, headless, it
+/// then stops: nothing can start), and with the guard at 0 the same task runs.
+#[test]
+fn no_run_starts_while_disk_space_is_below_the_guard() {
+    let p = Project::new();
+    let mut settings = Settings::agent("writes_note.sh");
+    // More than any disk has.
+    settings.extra = "\n[store]\nmin_free_mb = 1000000000000\n".into();
+    p.setup(ONE_TASK, &[("notes.txt", b"original\n")], settings);
+    let out = p.run_headless();
+    assert!(out.contains("MB free on the file system of"), "{out}");
+    assert!(
+        out.contains("no new run starts until space is freed"),
+        "{out}"
+    );
+    assert!(p.runs().is_empty(), "no run started");
+
+    let config = String::from_utf8(p.read("bosun.toml")).unwrap();
+    p.write(
+        "bosun.toml",
+        config
+            .replace("min_free_mb = 1000000000000", "min_free_mb = 0")
+            .as_bytes(),
+    );
+    p.git(&["commit", "-q", "-am", "no guard"]);
+    p.run_headless();
+    assert_eq!(p.only_run()["status"], "awaiting_approval");
+}
+
 /// Every decision is in the audit trail; `bosun audit verify` says yes, and after one stored
 /// entry is edited behind bosun's back it says no, naming that entry (so does `bosun doctor`).
 #[test]

@@ -60,6 +60,23 @@ pub struct Config {
     pub budget: BudgetConfig,
     /// `[sandbox]`: what agents, hooks and gate commands may write and reach.
     pub sandbox: SandboxConfig,
+    /// `[store]`: bosun's state on disk.
+    pub store: StoreConfig,
+}
+
+/// `[store]`: bosun's state on disk.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// Free space (MB) below which no new run starts, on the file systems of the state
+    /// directory (`.bosun/`) and of the run checkouts; 0: no guard.
+    pub min_free_mb: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self { min_free_mb: 256 }
+    }
 }
 
 /// `[sandbox]`: the OS sandbox of every agent, hook and gate command (see

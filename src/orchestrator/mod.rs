@@ -83,6 +83,8 @@ pub struct Orchestrator {
     updates_rx: mpsc::UnboundedReceiver<Update>,
     started: usize,
     paused: bool,
+    /// Why no new run may start for want of disk space (`[store] min_free_mb`), if so.
+    low_space: Option<String>,
     stopping: bool,
     announced_idle: bool,
     /// Draws executors from their posteriors (seeded by `[memory] seed`).
@@ -242,6 +244,20 @@ pub fn tick_state(
     }
 }
 
+/// MB available to unprivileged users on the file system holding `dir` (or its nearest existing
+/// ancestor); `None` when it cannot be told.
+fn free_mb(dir: &std::path::Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt as _;
+    let existing = dir.ancestors().find(|d| d.exists())?;
+    let path = std::ffi::CString::new(existing.as_os_str().as_bytes()).ok()?;
+    // SAFETY: statvfs writes only into the zeroed struct we own; `path` is NUL-terminated.
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(path.as_ptr(), &mut stat) } != 0 {
+        return None;
+    }
+    Some(stat.f_bavail.saturating_mul(stat.f_frsize) / (1024 * 1024))
+}
+
 impl Orchestrator {
     /// Opens the store (taking the repository lock), recovers from an earlier crash, and
     /// returns an orchestrator ready to [`spawn`](Self::spawn).
@@ -295,6 +311,7 @@ impl Orchestrator {
             updates_rx,
             started: 0,
             paused: false,
+            low_space: None,
             stopping: false,
             announced_idle: false,
             sampler,
@@ -687,14 +704,17 @@ impl Orchestrator {
         }
         let mut grace: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
         loop {
-            if self.options.schedule && !self.stopping && !self.paused {
+            if self.options.schedule && !self.stopping && !self.paused && self.enough_space() {
                 self.schedule()?;
             }
             if self.workers.is_empty() {
                 if self.stopping {
                     break;
                 }
-                let can_start = self.options.schedule && !self.paused && self.has_candidates();
+                let can_start = self.options.schedule
+                    && !self.paused
+                    && self.low_space.is_none()
+                    && self.has_candidates();
                 if !can_start {
                     if !self.announced_idle {
                         self.announced_idle = true;
@@ -706,6 +726,8 @@ impl Orchestrator {
                 }
             }
             tokio::select! {
+                // While short of space, look again now and then: scheduling resumes by itself.
+                () = tokio::time::sleep(std::time::Duration::from_secs(5)), if self.low_space.is_some() => {}
                 cmd = commands.recv() => match cmd {
                     Some(cmd) => self.handle_command(cmd).await,
                     None => { self.begin_stop(); }
@@ -768,6 +790,37 @@ impl Orchestrator {
                 only: self.only.as_ref(),
             },
         )
+    }
+
+    /// Whether the state directory's and the checkouts' file systems have `[store]
+    /// min_free_mb` free; says so once (a notice) when that changes either way.
+    fn enough_space(&mut self) -> bool {
+        let min = self.config.store.min_free_mb;
+        let problem = if min == 0 {
+            None
+        } else {
+            [self.project.state_dir(), self.worktree_root.clone()]
+                .iter()
+                .find_map(|dir| {
+                    let free = free_mb(dir)?;
+                    (free < min).then(|| {
+                        format!(
+                            "only {free} MB free on the file system of {} ([store] min_free_mb = {min}): no new run starts until space is freed",
+                            dir.display()
+                        )
+                    })
+                })
+        };
+        if problem != self.low_space {
+            let text = match &problem {
+                Some(p) => p.clone(),
+                None => "disk space is back above [store] min_free_mb: runs start again".into(),
+            };
+            tracing::warn!("{text}");
+            let _ = self.events.send(Event::Notice { text });
+            self.low_space = problem;
+        }
+        self.low_space.is_none()
     }
 
     fn schedule(&mut self) -> Result<(), OrchestratorError> {
