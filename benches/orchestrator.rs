@@ -236,5 +236,80 @@ fn bench_sandbox_spawn(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_overhead, bench_sandbox_spawn);
+/// What the approval journal costs: approving a one-file change on the 1,000-file repository
+/// (target checked out, so its files follow) as before the journal — merge, then tick the
+/// task with a second commit and ref move — and as now: merge and tick built as commits, the
+/// intent journaled in the store, one compare-and-swap of the ref, the checkout following file
+/// by file, the journal entry removed.
+fn bench_approve(c: &mut Criterion) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path().join("repo");
+    std::fs::create_dir(&root).expect("mkdir");
+    repo(&root);
+    std::fs::write(root.join("TODO.md"), "# Tasks\n- [ ] the task\n").expect("write");
+    git(&root, &["commit", "-q", "-am", "a task"]);
+    let store = bosun::store::Store::open(&tmp.path().join("state")).expect("store");
+    let ticked = b"# Tasks\n- [x] the task\n";
+    let mut n = 0u64;
+    // Before each timed approval, not timed: the task unticked again on main, and a branch
+    // with a one-file change on main's tip.
+    let mut branch = |root: &Path| {
+        std::fs::write(root.join("TODO.md"), "# Tasks\n- [ ] the task\n").expect("write");
+        git(root, &["commit", "-q", "--allow-empty", "-am", "untick"]);
+        n += 1;
+        let name = format!("run-{n}");
+        git(root, &["branch", "-q", &name, "main"]);
+        git::commit_file(
+            root,
+            &name,
+            Path::new(&format!("src/mod1/file{}.rs", n % 1000 + 1000)),
+            format!("fn new{n}() {{}}\n").as_bytes(),
+            "change",
+        )
+        .expect("change");
+        name
+    };
+    let mut group = c.benchmark_group("approve_1000_files");
+    group.sample_size(20);
+    group.bench_function("merge_then_tick_before_the_journal", |b| {
+        b.iter_batched(
+            || branch(&root),
+            |name| {
+                git::merge(&root, "main", &name, git::MergeMode::Merge, "merge").expect("merge");
+                git::commit_file(&root, "main", Path::new("TODO.md"), ticked, "tick")
+                    .expect("tick");
+            },
+            criterion::BatchSize::PerIteration,
+        )
+    });
+    group.bench_function("journaled_one_ref_move", |b| {
+        b.iter_batched(
+            || branch(&root),
+            |name| {
+                let plan = git::plan_merge(&root, "main", &name, git::MergeMode::Merge, "merge")
+                    .expect("plan");
+                let new =
+                    git::commit_file_on(&root, &plan.commit, Path::new("TODO.md"), ticked, "tick")
+                        .expect("tick");
+                store
+                    .put_approval(&bosun::store::Approval {
+                        run_id: name.clone(),
+                        who: "bench".into(),
+                        note: String::new(),
+                        target: "main".into(),
+                        old: plan.old.clone(),
+                        new: new.clone(),
+                        at_ms: 0,
+                    })
+                    .expect("journal");
+                git::advance(&root, "main", &plan.old, &new).expect("advance");
+                store.remove_approval(&name).expect("journal");
+            },
+            criterion::BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_overhead, bench_sandbox_spawn, bench_approve);
 criterion_main!(benches);
