@@ -195,6 +195,7 @@ fn bench_sandbox_spawn(c: &mut Criterion) {
         max_log_bytes: 1 << 20,
         format: OutputFormat::Plain,
         sandbox,
+        min_free_mb: 0,
     };
     let landlock = Sandbox::from_config(
         &SandboxConfig {

@@ -39,6 +39,7 @@ fn setup(argv: &[&str]) -> (tempfile::TempDir, AgentRun) {
         max_log_bytes: 1024 * 1024,
         format: OutputFormat::Plain,
         sandbox: Default::default(),
+        min_free_mb: 0,
     };
     (dir, run)
 }
@@ -504,4 +505,28 @@ async fn under_landlock_the_command_writes_only_in_its_checkout_and_tmpdir() {
     assert!(said.contains(&"refused-outside"), "{said:?}");
     assert!(dir.path().join("wt/inside.txt").exists());
     assert!(!dir.path().join("outside.txt").exists());
+}
+
+/// Below `[store] min_free_mb` of free space the run log stops taking output with a note
+/// saying why (the command itself runs on): a flood of output cannot fill the disk under the
+/// store. Here the guard is larger than any disk.
+#[tokio::test]
+async fn the_log_stops_when_free_space_is_below_the_guard() {
+    let (_dir, mut run) = setup(&["sh", "-c", "echo first; echo second; echo done > out.txt"]);
+    run.min_free_mb = u64::MAX / (1024 * 1024);
+    let ran = go(&run).await;
+    assert_eq!(ran.outcome().exit, ExitKind::Exited(0));
+    assert!(
+        run.cwd.join("out.txt").exists(),
+        "the command ran to the end"
+    );
+    let log = std::fs::read_to_string(&run.log_path).unwrap();
+    assert!(log.starts_with("[bosun] log stopped: only "), "{log}");
+    assert!(!log.contains("first"), "{log}");
+    // With no guard the same lines are logged.
+    run.min_free_mb = 0;
+    std::fs::remove_file(&run.log_path).unwrap();
+    go(&run).await;
+    let log = std::fs::read_to_string(&run.log_path).unwrap();
+    assert!(log.contains("first\nsecond\n"), "{log}");
 }

@@ -129,6 +129,9 @@ pub struct AgentRun {
     pub format: OutputFormat,
     /// What the command may write and reach (its `cwd` and private `TMPDIR` are added).
     pub sandbox: super::sandbox::Sandbox,
+    /// Free space (MB) below which the log stops taking output (`[store] min_free_mb`; 0:
+    /// never), so a flood of output cannot fill the disk under the store.
+    pub min_free_mb: u64,
 }
 
 /// Which pipe a line came from.
@@ -330,7 +333,7 @@ pub async fn run_agent(
         return Ok(AgentOutcome::not_started(ExitKind::Cancelled));
     }
 
-    let mut log = RunLog::create(&run.log_path, run.max_log_bytes).await?;
+    let mut log = RunLog::create(&run.log_path, run.max_log_bytes, run.min_free_mb).await?;
     let private_tmp = private_tmpdir(&run.cwd)?;
     let env = child_env(
         |name| std::env::var_os(name),
@@ -694,12 +697,20 @@ struct RunLog {
     max: u64,
     written: u64,
     truncated: bool,
+    /// `[store] min_free_mb` (0: no check) and where the written count stood at the last check.
+    min_free_mb: u64,
+    checked_at: Option<u64>,
 }
 
+/// Bytes of log between two free-space checks.
+const SPACE_CHECK_BYTES: u64 = 1024 * 1024;
+
 impl RunLog {
-    async fn create(path: &Path, max: u64) -> Result<Self, ExecutorError> {
+    async fn create(path: &Path, max: u64, min_free_mb: u64) -> Result<Self, ExecutorError> {
         let file = open_append(path).await?;
         Ok(Self {
+            min_free_mb,
+            checked_at: None,
             path: path.to_path_buf(),
             file: Some(tokio::io::BufWriter::with_capacity(64 * 1024, file)),
             max,
@@ -718,6 +729,26 @@ impl RunLog {
             Stream::Stderr => "[stderr] ",
         };
         let len = (prefix.len() + text.len() + 1) as u64;
+        if self.min_free_mb > 0
+            && self
+                .checked_at
+                .is_none_or(|at| self.written.saturating_sub(at) >= SPACE_CHECK_BYTES)
+        {
+            self.checked_at = Some(self.written);
+            let dir = log_dir(&self.path);
+            if let Some(free) = crate::store::free_mb(dir)
+                && free < self.min_free_mb
+            {
+                let note = format!(
+                    "[bosun] log stopped: only {free} MB free ([store] min_free_mb = {})\n",
+                    self.min_free_mb
+                );
+                self.write(note.as_bytes()).await;
+                self.truncated = true;
+                self.close().await;
+                return;
+            }
+        }
         if self.written.saturating_add(len) > self.max {
             let note = format!("[bosun] log truncated at {} bytes\n", self.written);
             self.write(note.as_bytes()).await;

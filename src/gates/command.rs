@@ -79,6 +79,7 @@ impl CommandGate {
             max_log_bytes: cx.max_log_bytes,
             format: OutputFormat::Plain,
             sandbox: cx.sandbox.clone(),
+            min_free_mb: cx.min_free_mb,
         };
         let (line_tx, mut line_rx) = mpsc::channel::<crate::executors::OutputLine>(4096);
         let (progress_tx, _progress_rx) = mpsc::channel(1);

@@ -1350,6 +1350,7 @@ mod tests {
                 meter: None,
                 on_start: &|_| {},
                 sandbox: &crate::executors::sandbox::Sandbox::default(),
+                min_free_mb: 0,
             };
             gate.run(&cx).await
         }

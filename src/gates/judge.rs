@@ -729,6 +729,7 @@ mod tests {
             meter: None,
             on_start: &|_| {},
             sandbox: &crate::executors::sandbox::Sandbox::default(),
+            min_free_mb: 0,
         };
         JudgeGate::new(config).run(&cx).await
     }

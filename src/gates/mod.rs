@@ -83,6 +83,8 @@ pub struct GateContext<'a> {
     pub on_start: &'a (dyn Fn(i32) + Send + Sync),
     /// The sandbox gate commands start in.
     pub sandbox: &'a crate::executors::sandbox::Sandbox,
+    /// `[store] min_free_mb`: the run log stops taking a command's output below it.
+    pub min_free_mb: u64,
 }
 
 /// A boxed gate future (gates are trait objects, so no `async fn` in the trait).

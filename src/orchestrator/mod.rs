@@ -244,20 +244,6 @@ pub fn tick_state(
     }
 }
 
-/// MB available to unprivileged users on the file system holding `dir` (or its nearest existing
-/// ancestor); `None` when it cannot be told.
-fn free_mb(dir: &std::path::Path) -> Option<u64> {
-    use std::os::unix::ffi::OsStrExt as _;
-    let existing = dir.ancestors().find(|d| d.exists())?;
-    let path = std::ffi::CString::new(existing.as_os_str().as_bytes()).ok()?;
-    // SAFETY: statvfs writes only into the zeroed struct we own; `path` is NUL-terminated.
-    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
-    if unsafe { libc::statvfs(path.as_ptr(), &mut stat) } != 0 {
-        return None;
-    }
-    Some(stat.f_bavail.saturating_mul(stat.f_frsize) / (1024 * 1024))
-}
-
 impl Orchestrator {
     /// Opens the store (taking the repository lock), recovers from an earlier crash, and
     /// returns an orchestrator ready to [`spawn`](Self::spawn).
@@ -802,7 +788,7 @@ impl Orchestrator {
             [self.project.state_dir(), self.worktree_root.clone()]
                 .iter()
                 .find_map(|dir| {
-                    let free = free_mb(dir)?;
+                    let free = crate::store::free_mb(dir)?;
                     (free < min).then(|| {
                         format!(
                             "only {free} MB free on the file system of {} ([store] min_free_mb = {min}): no new run starts until space is freed",
@@ -1071,6 +1057,7 @@ impl Orchestrator {
             }),
             sandbox,
             gate_sandbox: executors::sandbox::Sandbox::for_gates(&self.config.sandbox),
+            min_free_mb: self.config.store.min_free_mb,
             transcript_path: state.join("runs").join(&run.id.0).join("transcript.jsonl"),
             cancel,
             task: task.clone(),

@@ -57,6 +57,8 @@ pub(crate) struct Job {
     pub sandbox: executors::sandbox::Sandbox,
     /// The sandbox gate commands run in.
     pub gate_sandbox: executors::sandbox::Sandbox,
+    /// `[store] min_free_mb`: the run log stops taking output below it.
+    pub min_free_mb: u64,
 }
 
 /// How to make the prompt once the worktree exists (references are read from it), given the
@@ -209,6 +211,7 @@ pub(crate) async fn work(
         max_log_bytes: job.max_log_bytes,
         format: job.format,
         sandbox: job.sandbox.clone(),
+        min_free_mb: job.min_free_mb,
     };
     // The run's log says first what confines it (and loudly when nothing does).
     if let Ok(mut log) = executors::command::open_append(&job.log_path).await {
@@ -487,6 +490,7 @@ pub(crate) async fn work(
                 meter: Some(&job.meter),
                 on_start: &record_group,
                 sandbox: &job.gate_sandbox,
+                min_free_mb: job.min_free_mb,
             };
             let results = gates::run_pipeline(&pipeline, &cx, job.gates.fail_fast, |p| {
                 let _ = updates.send(match p {

@@ -954,6 +954,8 @@ pub async fn run_command(
         max_log_bytes: MAX_COMMAND_LOG_BYTES,
         format: OutputFormat::Plain,
         sandbox: limits.sandbox.clone(),
+        // Its log is a scratch file capped at MAX_COMMAND_LOG_BYTES.
+        min_free_mb: 0,
     };
     // The output is read back from the runner's log, which has every line: its line channel
     // drops lines when the reader lags, and a fast command outruns any reader polled
