@@ -303,7 +303,7 @@ fn bench_approve(c: &mut Criterion) {
                         at_ms: 0,
                     })
                     .expect("journal");
-                git::advance(&root, "main", &plan.old, &new).expect("advance");
+                git::advance(&root, "main", &plan.old, &new, "bench").expect("advance");
                 store.remove_approval(&name).expect("journal");
             },
             criterion::BatchSize::PerIteration,

@@ -55,12 +55,7 @@ impl Repo {
     }
 
     fn bosun(&self, args: &[&str]) -> (bool, String, String) {
-        let out = self.bosun_command(args).output().unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        common::outcome(self.bosun_command(args))
     }
 
     fn runs(&self) -> Vec<Value> {
@@ -135,7 +130,7 @@ fn check(repo: &Repo, id: &str, reviewed: &str, what: &str) -> bool {
 fn approve_killed_between_any_two_steps_is_settled_at_the_next_start() {
     for (point, merges) in [
         ("approve:journaled", false),
-        ("approve:moved", true),
+        ("advance:moved", true),
         ("approve:followed", true),
         ("approve:recorded", true),
         ("approve:audited", true),
@@ -158,7 +153,7 @@ fn approve_killed_between_any_two_steps_is_settled_at_the_next_start() {
             assert!(check(&repo, &id, &reviewed, point));
         }
         let (_, show, _) = repo.bosun(&["show", &id]);
-        if matches!(point, "approve:moved" | "approve:followed") {
+        if matches!(point, "advance:moved" | "approve:followed") {
             assert!(
                 show.contains("completed at the next start"),
                 "{point}: {show}"

@@ -38,15 +38,9 @@ fn repo(dir: &Path, todo: &str, files: &[(&str, &str)], config: &str) -> PathBuf
 }
 
 fn bosun(repo: &Path, args: &[&str]) -> (bool, String, String) {
-    let out = clean(env!("CARGO_BIN_EXE_bosun"), repo)
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let mut cmd = clean(env!("CARGO_BIN_EXE_bosun"), repo);
+    cmd.args(args);
+    common::outcome(cmd)
 }
 
 fn runs(repo: &Path) -> Vec<Value> {

@@ -110,6 +110,13 @@ impl Fixture {
         }
     }
 
+    /// A linked worktree of the repository at `path` on a new branch `branch` (as the operator,
+    /// or a bosun from before private checkouts, makes them), with the git CLI.
+    fn linked_worktree(&self, path: &Path, branch: &str) {
+        let path = path.to_str().expect("UTF-8 path");
+        git(&self.repo, &["worktree", "add", "-q", "-b", branch, path]);
+    }
+
     /// A run worktree on `branch` from `main`.
     fn worktree(&self, name: &str, branch: &str) -> git::Worktree {
         git::create_worktree(&self.repo, &self.worktrees.join(name), branch, "main").unwrap()
@@ -1028,17 +1035,7 @@ fn remove_worktree_removes_dir_entry_and_branch_and_is_idempotent() {
 
     // A linked worktree that an older bosun made is removed with its admin entry.
     let old = fx.worktrees.join("old");
-    git(
-        &fx.repo,
-        &[
-            "worktree",
-            "add",
-            "-q",
-            "-b",
-            "bosun/old",
-            old.to_str().unwrap(),
-        ],
-    );
+    fx.linked_worktree(&old, "bosun/old");
     git::remove_worktree(&fx.repo, &old, Some("bosun/old")).unwrap();
     assert!(!old.exists());
     assert!(!fx.repo.join(".git/worktrees/old").exists());
@@ -1061,17 +1058,7 @@ fn stale_worktrees_finds_registered_and_leftover_directories_under_the_root() {
     write(&fx.worktrees.join("stray-file"), "not a directory");
     // A worktree of this repository elsewhere is not bosun's business.
     let elsewhere = fx.dir.path().join("operator-wt");
-    git(
-        &fx.repo,
-        &[
-            "worktree",
-            "add",
-            "-q",
-            "-b",
-            "operator",
-            elsewhere.to_str().unwrap(),
-        ],
-    );
+    fx.linked_worktree(&elsewhere, "operator");
     // A worktree of another repository that happens to be under the root is not ours.
     let other = Fixture::new();
     let foreign = fx.worktrees.join("foreign");
@@ -1079,17 +1066,7 @@ fn stale_worktrees_finds_registered_and_leftover_directories_under_the_root() {
 
     // A linked worktree an older bosun left under the root is found too.
     let linked = fx.worktrees.join("linked");
-    git(
-        &fx.repo,
-        &[
-            "worktree",
-            "add",
-            "-q",
-            "-b",
-            "bosun/linked",
-            linked.to_str().unwrap(),
-        ],
-    );
+    fx.linked_worktree(&linked, "bosun/linked");
 
     let stale = git::stale_worktrees(&fx.repo, &fx.worktrees).unwrap();
     assert_eq!(stale, [leftover.clone(), linked.clone(), live.path.clone()]);

@@ -120,6 +120,17 @@ impl Project {
         p
     }
 
+    /// The common set-up: [`ONE_TASK`], a `notes.txt`, and the agent that rewrites it.
+    fn with_the_note_task() -> Self {
+        let p = Self::new();
+        p.setup(
+            ONE_TASK,
+            &[("notes.txt", b"original\n")],
+            Settings::agent("writes_note.sh"),
+        );
+        p
+    }
+
     /// A path outside the repository for agents to write to.
     fn aux(&self, name: &str) -> PathBuf {
         self.aux.join(name)
@@ -377,12 +388,7 @@ fn one_task_ticked() -> String {
 
 #[test]
 fn approved_run_is_merged_its_task_ticked_and_its_worktree_removed() {
-    let p = Project::new();
-    p.setup(
-        ONE_TASK,
-        &[("notes.txt", b"original\n")],
-        Settings::agent("writes_note.sh"),
-    );
+    let p = Project::with_the_note_task();
     let task = p.task_id("Add a note from the agent");
     let base = p.rev("main");
 
@@ -702,12 +708,7 @@ fn the_reviewed_commit_is_what_merges_whatever_the_agent_did_to_git() {
 /// says so and leaves the target and the run as they were.
 #[test]
 fn approve_refuses_a_run_whose_branch_moved_after_review() {
-    let p = Project::new();
-    p.setup(
-        ONE_TASK,
-        &[("notes.txt", b"original\n")],
-        Settings::agent("writes_note.sh"),
-    );
+    let p = Project::with_the_note_task();
     let base = p.rev("main");
     p.run_headless();
     let run = p.only_run();
@@ -762,12 +763,7 @@ fn show_and_headless_progress_make_an_agents_control_sequences_visible() {
 /// task removed from the list while its run waited is said to be gone.
 #[test]
 fn approve_says_the_task_is_gone_instead_of_ticked() {
-    let p = Project::new();
-    p.setup(
-        ONE_TASK,
-        &[("notes.txt", b"original\n")],
-        Settings::agent("writes_note.sh"),
-    );
+    let p = Project::with_the_note_task();
     p.run_headless();
     let run = p.only_run();
     let without = ONE_TASK.replace(

@@ -62,16 +62,9 @@ impl Scene {
     }
 
     fn bosun(&self, args: &[&str]) -> (bool, String, String) {
-        let out = clean(env!("CARGO_BIN_EXE_bosun"), &self.repo)
-            .env("HOME", &self.home)
-            .args(args)
-            .output()
-            .unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        let mut cmd = clean(env!("CARGO_BIN_EXE_bosun"), &self.repo);
+        cmd.env("HOME", &self.home).args(args);
+        common::outcome(cmd)
     }
 
     /// `bosun run --headless` to the end; the one run, and what the agent recorded in

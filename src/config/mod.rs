@@ -1183,6 +1183,19 @@ impl ExecutorConfig {
         }
         self.preset.map(Preset::argv).unwrap_or_default()
     }
+
+    /// The environment the agent gets on top of the scrubbed one: its preset's, then `env`.
+    pub fn all_env(&self) -> Vec<(String, String)> {
+        let preset = self.preset.map(Preset::env).unwrap_or_default();
+        preset.into_iter().chain(self.env.clone()).collect()
+    }
+
+    /// Where the sandbox lets the agent write besides `[sandbox] writable`: its preset's state
+    /// directories, then `writable`.
+    pub fn all_writable(&self) -> Vec<String> {
+        let preset = self.preset.map(Preset::writable).unwrap_or_default();
+        preset.into_iter().chain(self.writable.clone()).collect()
+    }
 }
 
 /// `[telemetry]`.

@@ -52,6 +52,8 @@ pub struct Sandbox {
     pub confinement: Confinement,
     /// Why confinement is off when it is (shown to the operator), or empty.
     pub reason: String,
+    /// The operator asked for no sandbox (`mode = "off"`): off, but not a fault.
+    pub off_by_choice: bool,
     /// Paths the command may write beneath, besides its working directory and temp dir.
     pub writable: Vec<PathBuf>,
     /// Whether TCP connects and binds are allowed.
@@ -180,6 +182,7 @@ impl Sandbox {
         Self {
             confinement,
             reason,
+            off_by_choice: config.mode == SandboxMode::Off,
             writable,
             network: config.network == NetworkAccess::Allow,
             // Validated when the config was loaded.
@@ -212,7 +215,7 @@ impl Sandbox {
 
     /// Whether confinement is off for a reason other than the operator's `mode = "off"`.
     pub fn degraded(&self) -> bool {
-        self.confinement == Confinement::Off && !self.reason.starts_with("[sandbox] mode = \"off\"")
+        self.confinement == Confinement::Off && !self.off_by_choice
     }
 
     /// What a command in `cwd` with temp dir `tmp` may write beneath.

@@ -399,52 +399,32 @@ pub fn commit_file(
     let rel = repo_path(rel_path)?;
     let tip = branch_tip(&repo, branch, GitError::BranchMissing)?;
 
-    let checkout = match checkout_of(&repo, branch)? {
-        Some(dir) => {
-            let checked_out = open(&dir)?;
-            let status = match checked_out.status_file(Path::new(&rel)) {
-                Ok(s) => s,
-                Err(e) if e.code() == git2::ErrorCode::NotFound => git2::Status::CURRENT,
-                Err(e) => return Err(e.into()),
-            };
-            let untouched = status.is_empty() || status.contains(git2::Status::IGNORED);
-            if !untouched {
-                return Err(GitError::Dirty {
-                    branch: branch.to_string(),
-                    path: dir,
-                    paths: vec![rel],
-                });
-            }
-            Some((dir, checked_out))
+    if let Some(dir) = checkout_of(&repo, branch)? {
+        let status = match open(&dir)?.status_file(Path::new(&rel)) {
+            Ok(s) => s,
+            Err(e) if e.code() == git2::ErrorCode::NotFound => git2::Status::CURRENT,
+            Err(e) => return Err(e.into()),
+        };
+        if !(status.is_empty() || status.contains(git2::Status::IGNORED)) {
+            return Err(GitError::Dirty {
+                branch: branch.to_string(),
+                path: dir,
+                paths: vec![rel],
+            });
         }
-        None => None,
-    };
-
+    }
     let Some(id) = file_commit(&repo, &tip, &rel, contents, message)? else {
         return Ok(tip.id().to_string());
     };
-    // Only move the branch if nobody else did meanwhile.
-    repo.reference_matching(
-        &format!("refs/heads/{branch}"),
-        id,
-        true,
-        tip.id(),
-        &format!("bosun: update {rel}"),
+    // The branch moves only if nobody else moved it meanwhile; a checkout of it follows with
+    // the file replaced through a temporary file, never written in place.
+    let why = format!("bosun: update {rel}");
+    super::advance(
+        repo_root,
+        branch,
+        &tip.id().to_string(),
+        &id.to_string(),
+        &why,
     )?;
-
-    if let Some((dir, checked_out)) = checkout {
-        let file = dir.join(&rel);
-        let io = |error| GitError::Io {
-            path: file.clone(),
-            error,
-        };
-        if let Some(parent) = file.parent() {
-            std::fs::create_dir_all(parent).map_err(io)?;
-        }
-        std::fs::write(&file, contents).map_err(io)?;
-        let mut index = checked_out.index()?;
-        index.add_path(Path::new(&rel))?;
-        index.write()?;
-    }
     Ok(id.to_string())
 }

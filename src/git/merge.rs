@@ -61,7 +61,13 @@ pub fn merge(
 ) -> Result<MergeOutcome, GitError> {
     let plan = plan_merge(repo_root, target_branch, source_branch, mode, message)?;
     if plan.commit != plan.old {
-        advance(repo_root, target_branch, &plan.old, &plan.commit)?;
+        advance(
+            repo_root,
+            target_branch,
+            &plan.old,
+            &plan.commit,
+            &format!("bosun: merge {source_branch}"),
+        )?;
     }
     Ok(MergeOutcome {
         commit: plan.commit,
@@ -173,38 +179,6 @@ pub fn plan_merge(
     })
 }
 
-/// Brings the clean checkout at `dir` (whose HEAD is the target branch, not yet moved) to
-/// commit `new_id`: index and files. Untracked files in the way make it refuse; libgit2 finds
-/// every such conflict before it writes anything, so a refusal changes nothing.
-pub(super) fn follow(
-    checked_out: &git2::Repository,
-    dir: &Path,
-    branch: &str,
-    new_id: git2::Oid,
-) -> Result<(), GitError> {
-    let tree = checked_out.find_commit(new_id)?.tree()?;
-    let mut blocked = Vec::new();
-    let result = {
-        let mut opts = git2::build::CheckoutBuilder::new();
-        opts.safe()
-            .notify_on(git2::CheckoutNotificationType::CONFLICT)
-            .notify(|_, path, _, _, _| {
-                if let Some(p) = path {
-                    blocked.push(p.to_string_lossy().into_owned());
-                }
-                true
-            });
-        checked_out.checkout_tree(tree.as_object(), Some(&mut opts))
-    };
-    match result {
-        Ok(()) => Ok(()),
-        Err(e) if e.code() == git2::ErrorCode::Conflict && !blocked.is_empty() => {
-            Err(dirty(branch, dir, blocked))
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
 /// Refuses with [`GitError::Dirty`] when a file the change from `old_tree` to commit `new_id`
 /// adds already exists, untracked, in the checkout at `dir` (it would be overwritten).
 fn untracked_in_the_way(
@@ -236,18 +210,18 @@ fn untracked_in_the_way(
 /// each file the change touches is written to a temporary file beside it and renamed over it
 /// (a crash leaves the old file or the new one, never a truncated one), deleted files are
 /// removed, and the index is updated for exactly those paths.
-pub fn advance(repo_root: &Path, target: &str, old: &str, new: &str) -> Result<(), GitError> {
+pub fn advance(
+    repo_root: &Path,
+    target: &str,
+    old: &str,
+    new: &str,
+    why: &str,
+) -> Result<(), GitError> {
     let repo = open(repo_root)?;
     let (old, new) = (git2::Oid::from_str(old)?, git2::Oid::from_str(new)?);
     let checkout = checkout_of(&repo, target)?;
-    repo.reference_matching(
-        &format!("refs/heads/{target}"),
-        new,
-        true,
-        old,
-        "bosun: approve",
-    )?;
-    crate::faults::crash_point("approve:moved");
+    repo.reference_matching(&format!("refs/heads/{target}"), new, true, old, why)?;
+    crate::faults::crash_point("advance:moved");
     if let Some(dir) = checkout {
         let checked_out = open(&dir)?;
         write_changes(&checked_out, &dir, old, new, false)?;

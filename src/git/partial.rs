@@ -240,22 +240,17 @@ pub fn drop_hunks(
         });
     }
 
-    let checkout = match checkout_of(&repo, branch)? {
-        Some(dir) => {
-            let checked_out = open(&dir)?;
-            let dirty = tracked_changes(&checked_out)?;
-            if !dirty.is_empty() {
-                return Err(GitError::Dirty {
-                    branch: branch.to_string(),
-                    path: dir,
-                    paths: dirty,
-                }
-                .into());
+    if let Some(dir) = checkout_of(&repo, branch)? {
+        let dirty = tracked_changes(&open(&dir)?)?;
+        if !dirty.is_empty() {
+            return Err(GitError::Dirty {
+                branch: branch.to_string(),
+                path: dir,
+                paths: dirty,
             }
-            Some((dir, checked_out))
+            .into());
         }
-        None => None,
-    };
+    }
 
     let mut builder = git2::build::TreeUpdateBuilder::new();
     for (path, entry) in &updates {
@@ -292,14 +287,11 @@ pub fn drop_hunks(
     );
     let sig = signature(&repo)?;
     let id = repo.commit(None, &sig, &sig, &text, &tree, &[&tip])?;
-    if let Some((dir, checked_out)) = checkout {
-        super::merge::follow(&checked_out, &dir, branch, id)?;
-    }
-    repo.reference_matching(
-        &format!("refs/heads/{branch}"),
-        id,
-        true,
-        tip.id(),
+    super::advance(
+        repo_root,
+        branch,
+        &tip.id().to_string(),
+        &id.to_string(),
         "bosun: drop deselected hunks",
     )?;
     Ok(PartialOutcome {
@@ -315,21 +307,13 @@ pub fn undo_drop(repo_root: &Path, branch: &str, outcome: &PartialOutcome) -> Re
     if outcome.previous == outcome.commit {
         return Ok(());
     }
-    let repo = open(repo_root)?;
-    let previous = git2::Oid::from_str(&outcome.previous)?;
-    let current = git2::Oid::from_str(&outcome.commit)?;
-    if let Some(dir) = checkout_of(&repo, branch)? {
-        let checked_out = open(&dir)?;
-        super::merge::follow(&checked_out, &dir, branch, previous)?;
-    }
-    repo.reference_matching(
-        &format!("refs/heads/{branch}"),
-        previous,
-        true,
-        current,
+    super::advance(
+        repo_root,
+        branch,
+        &outcome.commit,
+        &outcome.previous,
         "bosun: undo dropping hunks (the merge failed)",
-    )?;
-    Ok(())
+    )
 }
 
 /// The base text `old` with the kept hunks of `patch` applied: kept hunks contribute their

@@ -998,22 +998,11 @@ impl Orchestrator {
         let feedback = run.feedback.clone();
         let attempt = run.attempt;
         let prompt_task = task.clone();
-        let executor_env: Vec<(String, String)> = executor
-            .preset
-            .map(|p| p.env())
-            .unwrap_or_default()
-            .into_iter()
-            .chain(executor.env.clone())
-            .collect();
-        let executor_writable: Vec<String> = executor
-            .preset
-            .map(|p| p.writable())
-            .unwrap_or_default()
-            .into_iter()
-            .chain(executor.writable.clone())
-            .collect();
-        let sandbox =
-            executors::sandbox::Sandbox::from_config(&self.config.sandbox, &executor_writable);
+        let executor_env = executor.all_env();
+        let sandbox = executors::sandbox::Sandbox::from_config(
+            &self.config.sandbox,
+            &executor.all_writable(),
+        );
         let job = Job {
             run_id: run.id.clone(),
             task_id: task.id.0.clone(),
@@ -1698,9 +1687,11 @@ impl Orchestrator {
         crate::faults::crash_point("approve:journaled");
         if old != new {
             let (o, n) = (old.clone(), new.clone());
-            let moved = tokio::task::spawn_blocking(move || git::advance(&repo2, &target2, &o, &n))
-                .await
-                .map_err(|e| OrchestratorError::Config(format!("merge task failed: {e}")))?;
+            let moved = tokio::task::spawn_blocking(move || {
+                git::advance(&repo2, &target2, &o, &n, "bosun: approve")
+            })
+            .await
+            .map_err(|e| OrchestratorError::Config(format!("merge task failed: {e}")))?;
             if let Err(e) = moved {
                 // Nothing moved: the journal entry goes, the run stays awaiting approval.
                 self.store.remove_approval(&run.id.0)?;

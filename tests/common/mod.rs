@@ -47,6 +47,16 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
     String::from_utf8(git_output(dir, args)).expect("git prints UTF-8")
 }
 
+/// Runs `cmd` to the end: whether it succeeded, its stdout and its stderr (lossy UTF-8).
+pub fn outcome(mut cmd: Command) -> (bool, String, String) {
+    let out = cmd.output().expect("the command runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// The path of a scripted agent in `tests/agents/`.
 pub fn agent(name: &str) -> String {
     format!("{}/tests/agents/{name}", env!("CARGO_MANIFEST_DIR"))
