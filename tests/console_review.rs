@@ -179,11 +179,18 @@ async fn partial_approval_merges_only_the_kept_hunk_and_ticks_the_task() {
             .any(|a| a.starts_with("approve ") && a.ends_with(what)),
         "{audit:?}"
     );
-    // The reversal is a commit of its own on the way, saying what it dropped.
+    // The reversal is a commit of its own on the way, saying what it dropped; the gates
+    // checked it before the merge.
     let log = common::git(&repo, &["log", "--format=%s", "main"]);
     assert!(
-        log.contains("bosun: drop the hunks the operator did not approve"),
+        log.contains("bosun: keep only the hunks the operator approved"),
         "{log}"
+    );
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("the kept hunks pass the required gates\ndiff pass")),
+        "{notes:?}"
     );
 }
 

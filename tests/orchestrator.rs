@@ -722,6 +722,111 @@ fn approve_refuses_a_run_whose_branch_moved_after_review() {
     p.assert_clean();
 }
 
+/// `app.py`: thirty lines of filler between its data and the function that prints it, so the
+/// agent's `import json` at the top and its use at the bottom are two hunks.
+fn app_py() -> String {
+    let mut text = String::from("DATA = {\"a\": 1}\n");
+    for i in 0..30 {
+        text.push_str(&format!("# filler {i}\n"));
+    }
+    text.push_str("\n\ndef main():\n    print(DATA)\n\n\nmain()\n");
+    text
+}
+
+/// A partial approval merges only what the gates have seen: dropping the `import json` hunk
+/// that the kept hunk needs fails the required `test` gate on the kept hunks, so nothing
+/// merges and the run stays awaiting approval with the results in its history; keeping both
+/// hunks merges. `--list-hunks` names the hunks as `--hunks` takes them.
+#[test]
+fn partial_approval_is_gated_and_a_hunk_the_rest_needs_cannot_be_dropped() {
+    let p = Project::new();
+    if !common::tool_available("python3", "--version", "partial approval re-gating") {
+        return;
+    }
+    let settings = Settings {
+        extra: "\n[gates.test]\ncommand = \"python3 app.py\"\ncompare_base = false\n".into(),
+        ..Settings::agent("uses_json.sh")
+    };
+    p.setup(ONE_TASK, &[("app.py", app_py().as_bytes())], settings);
+    let base = p.rev("main");
+    p.run_headless();
+    let run = p.only_run();
+    assert_eq!(run["status"], "awaiting_approval", "{run:#}");
+    let id = id(&run);
+
+    let listed = p.ok(&["approve", &id, "--list-hunks"]);
+    assert!(
+        listed.contains("app.py#1  @@ -1,3 +1,4 @@  (+1 −0)"),
+        "{listed}"
+    );
+    assert!(listed.contains("app.py#2  @@"), "{listed}");
+    assert_eq!(p.rev("main"), base, "listing approves nothing");
+
+    let out = p.bosun(&["approve", &id, "--hunks", "app.py#2"]);
+    assert!(!out.status.success(), "{}", out.stdout);
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(
+        lines.first(),
+        Some(&"checking the 1 kept hunk (of 2) with the run's required gates…"),
+        "progress first: {}",
+        out.stderr
+    );
+    let err = lines[1..].join("\n");
+    assert!(err.starts_with("error: run "), "{err}");
+    assert!(err.contains("the kept hunks fail gate `test`"), "{err}");
+    assert!(err.contains("NameError"), "{err}");
+    assert!(err.contains("nothing was merged"), "{err}");
+    assert_eq!(p.rev("main"), base, "nothing merged");
+    assert_eq!(p.git(&["show", "main:TODO.md"]), ONE_TASK);
+    p.assert_clean();
+    let shown = p.show(&id);
+    assert_eq!(shown["status"], "awaiting_approval");
+    let notes: Vec<&str> = shown["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "note")
+        .map(|e| text(&e["text"]))
+        .collect();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("checking the kept hunks")
+                && n.contains("approved 1 of 2 hunks; dropped: app.py#1")),
+        "{notes:#?}"
+    );
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("the kept hunks fail gate `test`") && n.contains("\ntest fail")),
+        "{notes:#?}"
+    );
+    let log = std::fs::read_to_string(text(&shown["log_path"])).unwrap();
+    assert!(
+        log.contains("NameError"),
+        "the gate's output is in the run's log"
+    );
+    let audit = p.ok(&["audit", "--json"]);
+    assert!(
+        !audit.contains("\"approve\""),
+        "no decision was made: {audit}"
+    );
+
+    // Naming bad hunks is a one-line error before anything runs.
+    let err = p.fails(&["approve", &id, "--hunks", "app.py#3"]);
+    assert!(err.contains("`app.py` has 2 hunks"), "{err}");
+    let err = p.fails(&["approve", &id, "--hunks", "nope.py"]);
+    assert!(err.contains("no file `nope.py`"), "{err}");
+
+    // Both hunks (the whole file) is the change as reviewed: it merges, the task is ticked.
+    let out = p.ok(&["approve", &id, "--hunks", "app.py"]);
+    assert!(out.contains("ticked"), "{out}");
+    let merged = p.git(&["show", "main:app.py"]);
+    assert!(merged.starts_with("import json\n"), "{merged}");
+    assert_eq!(p.run(&id)["status"], "merged");
+    p.assert_clean();
+}
+
 /// Terminal control sequences an agent put in its change and its output are shown as text by
 /// `bosun show` and the headless progress lines, and only `--raw` prints them as they are.
 #[test]
@@ -1184,6 +1289,63 @@ fn killed_bosun_leaves_no_gate_or_hook_process_after_recovery() {
             );
         }
     }
+}
+
+/// bosun killed while the gates check the kept hunks of a partial approval: nothing was
+/// merged, and the next start ends the gate's processes and notes what happened; the run
+/// still awaits approval as it was reviewed.
+#[test]
+fn killed_during_the_check_of_kept_hunks_merges_nothing_and_recovery_ends_the_gate() {
+    let p = Project::new();
+    let pid_file = p.aux("gate-pids");
+    let mut settings = Settings::agent("uses_json.sh")
+        .env("GATE_PID_FILE", &pid_file)
+        .env("SLOW_SCRIPT", Path::new(&agent("gate_sleeps.sh")));
+    settings.run_timeout = "60s";
+    // Slow only on the kept hunks (no `import json` there): the run's own gates pass at once.
+    settings.extra = "\n[gates.slow]\ncommand = \"grep -q '^import json' app.py || exec \\\"$SLOW_SCRIPT\\\"\"\ntimeout = \"60s\"\n".into();
+    p.setup(ONE_TASK, &[("app.py", app_py().as_bytes())], settings);
+    let base = p.rev("main");
+    p.run_headless();
+    let id = id(&p.only_run());
+
+    let mut bosun = Background(
+        p.bosun_command(&["approve", &id, "--hunks", "app.py#2"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("bosun starts"),
+    );
+    let pids = read_pids(&pid_file);
+    let _reap = AgentGroup(pids[0]);
+    // The group is recorded with the run as the command starts, before it writes its pids.
+    std::thread::sleep(Duration::from_millis(300));
+    bosun.0.kill().expect("kill -9 bosun");
+    bosun.0.wait().expect("bosun is reaped");
+    assert!(
+        pids.iter().all(|&pid| running(pid)),
+        "the gate outlives bosun"
+    );
+
+    let shown = p.show(&id);
+    assert_eq!(shown["status"], "awaiting_approval", "{shown:#}");
+    for pid in &pids {
+        assert!(
+            wait_until(Duration::from_secs(5), || !running(*pid)),
+            "recovery ended process {pid}"
+        );
+    }
+    assert_eq!(p.rev("main"), base, "nothing merged");
+    p.assert_clean();
+    let notes = shown["events"].to_string();
+    assert!(
+        notes.contains("bosun stopped while the gates checked the kept hunks"),
+        "{notes}"
+    );
+    // The run can still be approved as reviewed.
+    p.ok(&["approve", &id]);
+    assert!(p.git(&["show", "main:app.py"]).starts_with("import json\n"));
 }
 
 #[test]

@@ -7,6 +7,7 @@ use tokio::sync::oneshot;
 
 use super::Context;
 use super::run::runtime;
+use crate::git::HunkRef;
 use crate::model::Run;
 use crate::orchestrator::{Command, Options, Orchestrator, OrchestratorError, operator};
 
@@ -18,6 +19,14 @@ pub struct ApproveArgs {
     /// A note for the audit trail.
     #[arg(long, default_value = "")]
     pub note: String,
+    /// Approve only these hunks: `PATH#N` (N counts a file's hunks from 1, as `--list-hunks`
+    /// shows them) or `PATH` (all of that file's); repeat, or separate with commas. The run's
+    /// required gates check what is kept, and it merges only if they pass.
+    #[arg(long, value_delimiter = ',', value_name = "PATH#N")]
+    pub hunks: Vec<String>,
+    /// List the run's hunks as `--hunks` names them, and approve nothing.
+    #[arg(long)]
+    pub list_hunks: bool,
 }
 
 /// Arguments of `bosun reject`.
@@ -62,14 +71,117 @@ fn request(
     })
 }
 
+/// The change of the run `prefix` names, as the console and `--hunks` number its hunks.
+fn change_of(ctx: &Context, prefix: &str) -> anyhow::Result<(Run, crate::diff::Diff)> {
+    let run = super::runs::open_store(ctx)?.find_run(prefix)?;
+    let (Some(base), Some(head)) = (&run.base, &run.head) else {
+        anyhow::bail!("run {} has no recorded change to choose hunks from", run.id);
+    };
+    let diff = crate::diff::load(&ctx.project.root, base, head)?;
+    Ok((run, diff))
+}
+
+/// `src/a.rs#2  @@ -10,4 +10,6 @@ fn main  (+2 −0)` for each hunk of `diff`.
+fn hunk_lines(diff: &crate::diff::Diff) -> Vec<String> {
+    let mut out = Vec::new();
+    for f in &diff.files {
+        if f.hunks.is_empty() {
+            let what = if f.binary { "binary" } else { "no text change" };
+            let status = format!("{:?}", f.status).to_lowercase();
+            out.push(format!("{}#1  ({what}, {status})", f.path()));
+            continue;
+        }
+        for (i, h) in f.hunks.iter().enumerate() {
+            let count = |k| h.lines.iter().filter(|l| l.kind == k).count();
+            let header = if h.header.is_empty() {
+                String::new()
+            } else {
+                format!(" {}", h.header)
+            };
+            out.push(format!(
+                "{}#{}  @@ -{},{} +{},{} @@{header}  (+{} −{})",
+                f.path(),
+                i + 1,
+                h.old_start,
+                h.old_lines,
+                h.new_start,
+                h.new_lines,
+                count(crate::diff::LineKind::Added),
+                count(crate::diff::LineKind::Removed),
+            ));
+        }
+    }
+    out
+}
+
+/// The hunks `names` (`PATH#N` from 1, or `PATH` for all of a file's) of `diff`, or a
+/// one-sentence error naming the first that is not there.
+fn chosen_hunks(diff: &crate::diff::Diff, names: &[String]) -> anyhow::Result<Vec<HunkRef>> {
+    let mut keep = Vec::new();
+    for name in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
+        let (path, number) = match name.rsplit_once('#') {
+            Some((p, n)) if n.chars().all(|c| c.is_ascii_digit()) && !n.is_empty() => {
+                (p, Some(n.parse::<usize>()?))
+            }
+            _ => (name, None),
+        };
+        let Some(file) = diff.files.iter().find(|f| f.path() == path) else {
+            anyhow::bail!(
+                "the change has no file `{path}`; `bosun approve RUN --list-hunks` lists its hunks"
+            );
+        };
+        let units = file.hunks.len().max(1);
+        match number {
+            Some(n) if n == 0 || n > units => anyhow::bail!(
+                "`{path}` has {units} hunk{} (numbered from 1); there is no #{n}",
+                if units == 1 { "" } else { "s" }
+            ),
+            Some(n) => keep.push(HunkRef::new(path, n - 1)),
+            None => keep.extend((0..units).map(|h| HunkRef::new(path, h))),
+        }
+    }
+    if keep.is_empty() {
+        anyhow::bail!("--hunks names no hunk; name at least one, or reject the run");
+    }
+    keep.sort();
+    keep.dedup();
+    Ok(keep)
+}
+
 /// Runs `bosun approve`.
 pub fn approve(ctx: &Context, args: &ApproveArgs) -> anyhow::Result<ExitCode> {
+    let mut keep = None;
+    if args.list_hunks || !args.hunks.is_empty() {
+        let (run, diff) = change_of(ctx, &args.run)?;
+        if args.list_hunks {
+            println!(
+                "run {} ({}): {}",
+                run.id,
+                run.task_title,
+                super::runs::change_summary(&run)
+            );
+            for line in hunk_lines(&diff) {
+                println!("  {line}");
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        let chosen = chosen_hunks(&diff, &args.hunks)?;
+        let total: usize = diff.files.iter().map(|f| f.hunks.len().max(1)).sum();
+        if chosen.len() < total {
+            eprintln!(
+                "checking the {} kept hunk{} (of {total}) with the run's required gates…",
+                chosen.len(),
+                if chosen.len() == 1 { "" } else { "s" }
+            );
+        }
+        keep = Some(chosen);
+    }
     let who = operator();
     let run = request(ctx, |reply| Command::Approve {
         run: args.run.clone(),
         who,
         note: args.note.clone(),
-        keep: None,
+        keep,
         reply,
     })?;
     // Say only what happened: whether the checkbox is ticked is read back from the target.

@@ -59,7 +59,7 @@ pub fn merge(
     mode: MergeMode,
     message: &str,
 ) -> Result<MergeOutcome, GitError> {
-    let plan = plan_merge(repo_root, target_branch, source_branch, mode, message)?;
+    let plan = plan_merge(repo_root, target_branch, source_branch, None, mode, message)?;
     if plan.commit != plan.old {
         advance(
             repo_root,
@@ -89,17 +89,23 @@ pub struct MergePlan {
 
 /// Makes the merge of `source_branch` into `target_branch` as commits only, moving nothing:
 /// checks that a checkout of the target is clean (no tracked changes, no untracked file where
-/// the merge adds one) and that the changes do not overlap, as [`merge`] says.
+/// the merge adds one) and that the changes do not overlap, as [`merge`] says. What merges is
+/// `source_commit` when given (a commit made from the branch, such as the kept hunks of a
+/// partial approval), else the branch's tip; `source_branch` names it in messages.
 pub fn plan_merge(
     repo_root: &Path,
     target_branch: &str,
     source_branch: &str,
+    source_commit: Option<&str>,
     mode: MergeMode,
     message: &str,
 ) -> Result<MergePlan, GitError> {
     let repo = open(repo_root)?;
     let ours = branch_tip(&repo, target_branch, GitError::TargetMissing)?;
-    let theirs = branch_tip(&repo, source_branch, GitError::BranchMissing)?;
+    let theirs = match source_commit {
+        Some(id) => repo.find_commit(git2::Oid::from_str(id)?)?,
+        None => branch_tip(&repo, source_branch, GitError::BranchMissing)?,
+    };
     let refname = format!("refs/heads/{target_branch}");
 
     let checkout = match checkout_of(&repo, target_branch)? {

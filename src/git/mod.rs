@@ -28,7 +28,7 @@ pub use merge::{
     MergeMode, MergeOutcome, MergePlan, advance, clear_ref_lock, contains, merge, plan_merge,
     refollow,
 };
-pub use partial::{HunkRef, PartialError, PartialOutcome, drop_hunks, undo_drop};
+pub use partial::{HunkRef, PartialError, PartialOutcome, kept_commit};
 pub use sides::{FileSides, first_files};
 pub use worktree::{
     Worktree, create_worktree, default_worktree_root, remove_worktree, stale_worktrees,

@@ -1,5 +1,6 @@
 //! Approving part of a run: the reverse of the hunks the operator deselected is committed on
-//! the run's branch, so that merging the branch brings in only the hunks that were kept.
+//! top of the reviewed commit, so that merging that commit brings in only the hunks that were
+//! kept. The commit is made without moving anything: the gates check it first.
 //!
 //! Hunks are numbered as [`crate::diff::load`] numbers them (same diff options, same file
 //! order): a file's hunks in order from 0. A file with no text hunks — binary, or only renamed
@@ -13,7 +14,6 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::checkout::{checkout_of, tracked_changes};
 use super::{GitError, branch_tip, open, signature};
 
 /// One hunk of a run's change.
@@ -124,12 +124,13 @@ pub(super) fn change<'r>(
 /// A tree entry to write (`None`: remove the path).
 type Entry = Option<(git2::Oid, i32)>;
 
-/// On branch `branch` of the repository at `repo_root`, which must still be at `head`, commits
-/// the reverse of every hunk of the change `base..head` not in `keep`, with `message` (to which
-/// the list of dropped hunks is added). When the branch is checked out (the run's worktree),
-/// that checkout must be clean, and its files follow. Nothing is committed when every hunk is
-/// kept.
-pub fn drop_hunks(
+/// Makes, in the object database only, the commit that keeps just the hunks of the change
+/// `base..head` listed in `keep`: a child of `head` that reverses every other hunk, with
+/// `message` (to which the list of dropped hunks is added). Branch `branch` must still be at
+/// `head` (the commit the operator reviewed); nothing moves — no ref, no checkout — so the
+/// commit can be checked by the gates before anything is merged. Nothing is made when every
+/// hunk is kept (`commit` is then `head`).
+pub fn kept_commit(
     repo_root: &Path,
     branch: &str,
     base: &str,
@@ -240,18 +241,6 @@ pub fn drop_hunks(
         });
     }
 
-    if let Some(dir) = checkout_of(&repo, branch)? {
-        let dirty = tracked_changes(&open(&dir)?)?;
-        if !dirty.is_empty() {
-            return Err(GitError::Dirty {
-                branch: branch.to_string(),
-                path: dir,
-                paths: dirty,
-            }
-            .into());
-        }
-    }
-
     let mut builder = git2::build::TreeUpdateBuilder::new();
     for (path, entry) in &updates {
         match entry {
@@ -287,33 +276,10 @@ pub fn drop_hunks(
     );
     let sig = signature(&repo)?;
     let id = repo.commit(None, &sig, &sig, &text, &tree, &[&tip])?;
-    super::advance(
-        repo_root,
-        branch,
-        &tip.id().to_string(),
-        &id.to_string(),
-        "bosun: drop deselected hunks",
-    )?;
     Ok(PartialOutcome {
         commit: id.to_string(),
         ..outcome
     })
-}
-
-/// Puts branch `branch` back at `outcome.previous` when it is still at `outcome.commit` (a
-/// merge after [`drop_hunks`] failed, so the run stays as the operator reviewed it). Its
-/// checkout, if any, follows.
-pub fn undo_drop(repo_root: &Path, branch: &str, outcome: &PartialOutcome) -> Result<(), GitError> {
-    if outcome.previous == outcome.commit {
-        return Ok(());
-    }
-    super::advance(
-        repo_root,
-        branch,
-        &outcome.commit,
-        &outcome.previous,
-        "bosun: undo dropping hunks (the merge failed)",
-    )
 }
 
 /// The base text `old` with the kept hunks of `patch` applied: kept hunks contribute their
@@ -448,7 +414,7 @@ mod tests {
         assert_eq!(hunks, [2, 1], "the fixture has 3 hunks in 2 files");
 
         let keep = [HunkRef::new("a.rs", 1)];
-        let out = drop_hunks(root, "main", &base, &head, &keep, "bosun: keep a.rs#2").unwrap();
+        let out = kept_commit(root, "main", &base, &head, &keep, "bosun: keep a.rs#2").unwrap();
         assert_eq!(out.total, 3);
         assert_eq!(
             out.dropped,
@@ -467,10 +433,11 @@ mod tests {
             file_at(root, &out.commit, "b.rs").unwrap(),
             numbered(10, &[])
         );
-        // The branch moved, and the commit says what it dropped.
-        let tip = repo.find_branch("main", git2::BranchType::Local).unwrap();
-        let tip = tip.get().peel_to_commit().unwrap();
-        assert_eq!(tip.id().to_string(), out.commit);
+        // Nothing moved; the new commit is a child of the reviewed one and says what it dropped.
+        assert_eq!(crate::git::head(root).unwrap(), head);
+        let tip = repo
+            .find_commit(git2::Oid::from_str(&out.commit).unwrap())
+            .unwrap();
         assert_eq!(tip.parent_id(0).unwrap().to_string(), head);
         let message = tip.message().unwrap();
         assert!(message.starts_with("bosun: keep a.rs#2\n"), "{message}");
@@ -479,10 +446,10 @@ mod tests {
         let after = crate::diff::load(root, &base, &out.commit).unwrap();
         assert_eq!(after.files.len(), 1);
         assert_eq!(after.files[0].hunks, [before.files[0].hunks[1].clone()]);
-        // The checkout (main is checked out here) follows and stays clean.
+        // The checkout (main is checked out here) is left as it was.
         assert_eq!(
             std::fs::read(root.join("a.rs")).unwrap(),
-            numbered(40, &[30])
+            numbered(40, &[3, 30])
         );
         assert!(crate::git::is_dirty(root).unwrap().is_empty());
     }
@@ -527,7 +494,7 @@ mod tests {
                 ("new_name.rs", 1, false),
             ]
         );
-        let out = drop_hunks(
+        let out = kept_commit(
             root,
             "main",
             &base,
@@ -545,8 +512,7 @@ mod tests {
         assert_eq!(at("new_name.rs"), None);
         assert_eq!(at("new.txt"), None);
         assert_eq!(at("keep.rs").as_deref(), Some(&b"a\nB\n"[..]));
-        assert!(!root.join("new.txt").exists());
-        assert!(root.join("gone.txt").exists());
+        assert!(root.join("new.txt").exists(), "the checkout is not touched");
     }
 
     #[test]
@@ -562,19 +528,19 @@ mod tests {
             "x",
         );
         let all = [HunkRef::new("a.rs", 0)];
-        let out = drop_hunks(root, "main", &base, &head, &all, "m").unwrap();
+        let out = kept_commit(root, "main", &base, &head, &all, "m").unwrap();
         assert_eq!((out.commit.as_str(), out.dropped.len()), (head.as_str(), 0));
         assert_eq!(out.describe(), "approved all 1 hunks");
 
-        let e = drop_hunks(root, "main", &base, &head, &[], "m").unwrap_err();
+        let e = kept_commit(root, "main", &base, &head, &[], "m").unwrap_err();
         assert!(matches!(e, PartialError::NothingKept), "{e}");
         let e =
-            drop_hunks(root, "main", &base, &head, &[HunkRef::new("a.rs", 1)], "m").unwrap_err();
+            kept_commit(root, "main", &base, &head, &[HunkRef::new("a.rs", 1)], "m").unwrap_err();
         assert_eq!(
             e.to_string(),
             "the change has no hunk a.rs#2; open the run again and choose the hunks again"
         );
-        let e = drop_hunks(root, "nope", &base, &head, &all, "m").unwrap_err();
+        let e = kept_commit(root, "nope", &base, &head, &all, "m").unwrap_err();
         assert!(
             matches!(e, PartialError::Git(GitError::BranchMissing(_))),
             "{e}"
@@ -587,46 +553,11 @@ mod tests {
             &[],
             "y",
         );
-        let e = drop_hunks(root, "main", &base, &head, &all, "m").unwrap_err();
+        let e = kept_commit(root, "main", &base, &head, &all, "m").unwrap_err();
         assert!(
             matches!(e, PartialError::Moved { ref found, .. } if *found == later),
             "{e}"
         );
-        // A dirty checkout of the branch is not overwritten.
-        std::fs::write(root.join("a.rs"), "mine\n").unwrap();
-        let e =
-            drop_hunks(root, "main", &base, &later, &[HunkRef::new("a.rs", 0)], "m").unwrap_err();
-        assert!(
-            matches!(e, PartialError::Git(GitError::Dirty { .. })),
-            "{e}"
-        );
-        assert_eq!(
-            std::fs::read_to_string(root.join("a.rs")).unwrap(),
-            "mine\n"
-        );
-    }
-
-    #[test]
-    fn undo_puts_the_branch_and_its_checkout_back() {
-        let (dir, base) = repo_with(&[("a.rs", &numbered(40, &[]))]);
-        let root = dir.path();
-        let repo = git2::Repository::open(root).unwrap();
-        let head = commit(
-            &repo,
-            Some(&base),
-            &[("a.rs", &numbered(40, &[2, 30]))],
-            &[],
-            "x",
-        );
-        let out = drop_hunks(root, "main", &base, &head, &[HunkRef::new("a.rs", 0)], "m").unwrap();
-        assert_ne!(out.commit, head);
-        undo_drop(root, "main", &out).unwrap();
-        assert_eq!(crate::git::head(root).unwrap(), head);
-        assert_eq!(
-            std::fs::read(root.join("a.rs")).unwrap(),
-            numbered(40, &[2, 30])
-        );
-        assert!(crate::git::is_dirty(root).unwrap().is_empty());
     }
 
     fn text() -> impl Strategy<Value = Vec<u8>> {

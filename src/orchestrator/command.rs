@@ -17,10 +17,11 @@ pub enum Command {
         /// Optional note for the audit trail.
         note: String,
         /// Approve only these hunks (file path and hunk index as `diff::load` numbers them):
-        /// the others are reversed on the run's branch before the merge, and the decision
-        /// records which were dropped. `None` approves the whole change.
+        /// a commit that reverses the others is made on top of the reviewed one, the run's
+        /// required gates check it, and it merges only if they pass; the decision records
+        /// which hunks were dropped. `None` approves the whole change.
         keep: Option<Vec<HunkRef>>,
-        /// The merged run, or why not.
+        /// The merged run, or why not (sent once the kept hunks are checked).
         reply: oneshot::Sender<Result<Run, OrchestratorError>>,
     },
     /// Reject a run, optionally queueing another attempt with the reason as feedback.
@@ -58,7 +59,6 @@ pub enum Command {
         /// The run, or why not.
         reply: oneshot::Sender<Result<Run, OrchestratorError>>,
     },
-    /// Stop starting new runs (active ones go on).
     /// Queue another attempt at a failed, rejected or cancelled run's task, carrying the
     /// run's error as feedback (also past `max_attempts`: the operator asked for it).
     Retry {
@@ -79,6 +79,7 @@ pub enum Command {
         /// The new task as parsed.
         reply: oneshot::Sender<Result<crate::model::Task, OrchestratorError>>,
     },
+    /// Stop starting new runs (active ones go on).
     Pause,
     /// Start new runs again.
     Resume,
@@ -114,6 +115,10 @@ pub enum OrchestratorError {
     /// The configuration does not allow what was asked (stop with a message naming the key).
     #[error("{0}")]
     Config(String),
+    /// The kept hunks of a partial approval failed the run's required gates (or could not be
+    /// checked): nothing was merged and the run still awaits approval.
+    #[error("{0}")]
+    NotMerged(String),
     /// The orchestrator is gone.
     #[error("bosun's orchestrator has stopped")]
     Stopped,

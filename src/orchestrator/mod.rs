@@ -95,6 +95,25 @@ pub struct Orchestrator {
     pending_auto: HashSet<RunId>,
     /// The model router, when `[llm]` has routes.
     chat: Option<Arc<dyn crate::llm::Chat>>,
+    /// The partial approval whose kept hunks the gates are checking, if any (one at a time:
+    /// they share an export directory, so its build output is reused).
+    checking: Option<Checking>,
+}
+
+/// A partial approval waiting for its kept hunks to pass the required gates.
+struct Checking {
+    run: RunId,
+    who: String,
+    note: String,
+    kept: git::PartialOutcome,
+    /// Who asked, for the answer (none for a decision made without a front end waiting).
+    reply: Option<tokio::sync::oneshot::Sender<Result<Run, OrchestratorError>>>,
+}
+
+/// How an approval went on: merged, or its kept hunks are being checked first.
+enum Approving {
+    Merged(Box<Run>),
+    Checking,
 }
 
 /// The policy marker of a run whose judge samples disagreed (interval wider than `warn_width`).
@@ -304,6 +323,7 @@ impl Orchestrator {
             ledger: crate::llm::Ledger::new(config_budget),
             pending_auto: HashSet::new(),
             chat,
+            checking: None,
         };
         // Only unfinished runs are read whole; a task's history is read when it is needed.
         for run in me.store.open_runs()? {
@@ -407,6 +427,27 @@ impl Orchestrator {
             .filter(|r| r.status.is_active())
             .cloned()
             .collect();
+        // A partial approval whose kept hunks were being checked: its gate commands are
+        // ended; nothing was merged (the merge comes only after the check).
+        let checked: Vec<Run> = self
+            .runs
+            .values()
+            .filter(|r| r.status == RunStatus::AwaitingApproval && r.pgid.is_some())
+            .cloned()
+            .collect();
+        for run in checked {
+            if let Some(pgid) = run.pgid
+                && executors::process_group_alive(pgid)
+            {
+                executors::kill_process_group(pgid);
+            }
+            self.update(&run.id, |r| r.pgid = None)?;
+            self.history(
+                &run.id,
+                "note",
+                "bosun stopped while the gates checked the kept hunks of a partial approval: nothing was merged; the run still awaits approval as reviewed".into(),
+            );
+        }
         for mut run in stale {
             if let Some(pgid) = run.pgid
                 && executors::process_group_alive(pgid)
@@ -1234,7 +1275,11 @@ impl Orchestrator {
         while let Ok(update) = self.updates_rx.try_recv() {
             self.handle_update(update)?;
         }
+        if let Outcome::Checked(checked) = outcome {
+            return self.finish_check(id, checked).await;
+        }
         match outcome {
+            Outcome::Checked(_) => unreachable!("handled above"),
             Outcome::Change {
                 head,
                 diff,
@@ -1527,10 +1572,20 @@ impl Orchestrator {
                 note,
                 keep,
                 reply,
-            } => {
-                let result = self.approve(&run, &who, &note, keep).await;
-                let _ = reply.send(result);
-            }
+            } => match self.approve(&run, &who, &note, keep).await {
+                Ok(Approving::Merged(run)) => {
+                    let _ = reply.send(Ok(*run));
+                }
+                // Answered when the kept hunks have been checked.
+                Ok(Approving::Checking) => {
+                    if let Some(c) = self.checking.as_mut() {
+                        c.reply = Some(reply);
+                    }
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(e));
+                }
+            },
             Command::Reject {
                 run,
                 who,
@@ -1582,13 +1637,16 @@ impl Orchestrator {
         Ok(self.runs.get(&found.id).cloned().unwrap_or(found))
     }
 
+    /// Approves run `prefix`: the whole change, or with `keep` only those hunks — then a
+    /// commit keeping just them is made and the run's required gates check it before it may
+    /// merge ([`Approving::Checking`]; the answer comes when they are done).
     async fn approve(
         &mut self,
         prefix: &str,
         who: &str,
         note: &str,
         keep: Option<Vec<git::HunkRef>>,
-    ) -> Result<Run, OrchestratorError> {
+    ) -> Result<Approving, OrchestratorError> {
         let run = self.find(prefix)?;
         if run.status != RunStatus::AwaitingApproval {
             return Err(OrchestratorError::WrongState {
@@ -1597,20 +1655,244 @@ impl Orchestrator {
                 what: "only a run awaiting approval can be approved".into(),
             });
         }
-        // A partial approval reverses the deselected hunks of the reviewed change base..head.
-        let partial = match keep {
-            Some(keep) => match (run.base.clone(), run.head.clone()) {
-                (Some(base), Some(head)) => Some((base, head, keep)),
-                _ => {
-                    return Err(OrchestratorError::WrongState {
-                        run: run.id.0.clone(),
-                        status: run.status.to_string(),
-                        what: "the run has no recorded change to choose hunks from".into(),
+        self.not_checking(&run)?;
+        let Some(keep) = keep else {
+            return self
+                .merge_approved(run, who, note, None)
+                .await
+                .map(|r| Approving::Merged(Box::new(r)));
+        };
+        let (Some(base), Some(head)) = (run.base.clone(), run.head.clone()) else {
+            return Err(OrchestratorError::WrongState {
+                run: run.id.0.clone(),
+                status: run.status.to_string(),
+                what: "the run has no recorded change to choose hunks from".into(),
+            });
+        };
+        if let Some(other) = &self.checking {
+            return Err(OrchestratorError::Config(format!(
+                "the kept hunks of run {} are being checked; approve part of run {} when that is done",
+                other.run,
+                run.id.short()
+            )));
+        }
+        let message = format!(
+            "bosun: keep only the hunks the operator approved\n\nBosun-Task: {}\nBosun-Run: {}",
+            run.task_id, run.id
+        );
+        let (repo, branch) = (self.project.root.clone(), run.branch.clone());
+        let kept = tokio::task::spawn_blocking(move || {
+            git::branch_at(&repo, &branch, &head)?;
+            Ok::<_, OrchestratorError>(git::kept_commit(
+                &repo, &branch, &base, &head, &keep, &message,
+            )?)
+        })
+        .await
+        .map_err(|e| OrchestratorError::Config(format!("merge task failed: {e}")))?;
+        let kept = match kept {
+            Ok(k) => k,
+            Err(e) => return Err(self.approval_failed(&run, e)),
+        };
+        if kept.dropped.is_empty() {
+            // Every hunk kept: the reviewed commit itself, which the gates have seen.
+            return self
+                .merge_approved(run, who, note, None)
+                .await
+                .map(|r| Approving::Merged(Box::new(r)));
+        }
+        self.start_check(run, who, note, kept)?;
+        Ok(Approving::Checking)
+    }
+
+    /// Refuses a decision on a run whose kept hunks are being checked.
+    fn not_checking(&self, run: &Run) -> Result<(), OrchestratorError> {
+        match &self.checking {
+            Some(c) if c.run == run.id => Err(OrchestratorError::WrongState {
+                run: run.id.0.clone(),
+                status: run.status.to_string(),
+                what:
+                    "its kept hunks are being checked; wait for the result (or `bosun cancel` it)"
+                        .into(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Starts the required gates on the commit `kept` made for a partial approval of `run`.
+    fn start_check(
+        &mut self,
+        run: Run,
+        who: &str,
+        note: &str,
+        kept: git::PartialOutcome,
+    ) -> Result<(), OrchestratorError> {
+        let task = self.task_of(&run)?.ok_or_else(|| {
+            OrchestratorError::Config(format!(
+                "task {} is no longer in the task list; its gates cannot check the kept hunks",
+                run.task_id
+            ))
+        })?;
+        let base = run.base.clone().unwrap_or_default();
+        let env: Vec<(String, String)> = self
+            .config
+            .executors
+            .agents
+            .get(&run.executor)
+            .map(|e| e.all_env())
+            .unwrap_or_default()
+            .into_iter()
+            .chain([
+                ("BOSUN_TASK_ID".to_string(), run.task_id.0.clone()),
+                ("BOSUN_RUN_ID".to_string(), run.id.0.clone()),
+                ("BOSUN_ATTEMPT".to_string(), run.attempt.to_string()),
+            ])
+            .collect();
+        let state = self.project.state_dir();
+        let cancel = CancellationToken::new();
+        let job = worker::Recheck {
+            run_id: run.id.clone(),
+            task,
+            repo_root: self.project.root.clone(),
+            base,
+            commit: kept.commit.clone(),
+            dir: worker::beside(&self.worktree_root, ".kept"),
+            base_dir: worker::beside(&self.worktree_root, ".base"),
+            gate_cache: state.join("cache").join("gates"),
+            gates: self.config.gates.clone(),
+            dod: self.config.dod.clone(),
+            env,
+            log_path: state
+                .join("logs")
+                .join("runs")
+                .join(format!("{}.log", run.id)),
+            max_log_bytes: self.config.executors.max_log_bytes,
+            sandbox: executors::sandbox::Sandbox::for_gates(&self.config.sandbox),
+            min_free_mb: self.config.store.min_free_mb,
+            chat: self.chat.clone(),
+            meter: crate::llm::Meter::new(
+                Arc::clone(&self.ledger),
+                run.id.0.clone(),
+                run.task_id.0.clone(),
+            ),
+            cancel: cancel.clone(),
+        };
+        self.history(
+            &run.id,
+            "note",
+            format!(
+                "checking the kept hunks with the required gates before merging ({})",
+                kept.describe()
+            ),
+        );
+        let _ = self.events.send(Event::Progress {
+            run_id: run.id.clone(),
+            text: "checking the kept hunks…".into(),
+        });
+        self.active.insert(run.id.clone(), Active { cancel });
+        self.checking = Some(Checking {
+            run: run.id.clone(),
+            who: who.to_string(),
+            note: note.to_string(),
+            kept,
+            reply: None,
+        });
+        let (updates, events, id) = (self.updates_tx.clone(), self.events.clone(), run.id);
+        self.workers
+            .spawn(async move { (id, worker::recheck(job, updates, events).await) });
+        Ok(())
+    }
+
+    /// The gates have checked the kept hunks of the partial approval in `self.checking`:
+    /// merged when every required gate passed, else the run stays awaiting approval with the
+    /// results in its history; the waiting front end gets the answer.
+    async fn finish_check(
+        &mut self,
+        id: RunId,
+        checked: Result<Vec<crate::model::GateResult>, String>,
+    ) -> Result<(), OrchestratorError> {
+        let Some(mut checking) = self.checking.take().filter(|c| c.run == id) else {
+            return Ok(());
+        };
+        self.update(&id, |r| r.pgid = None)?;
+        let reply = checking.reply.take();
+        let answer = match checked {
+            Err(why) => {
+                let text = format!("the kept hunks were not checked ({why}): nothing was merged");
+                self.history(&id, "note", text.clone());
+                Err(OrchestratorError::NotMerged(text))
+            }
+            Ok(results) => {
+                let table = results
+                    .iter()
+                    .map(|g| format!("{} {}: {}", g.name, g.verdict, g.summary))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                match crate::gates::first_failure(&results) {
+                    Some(failed) => {
+                        let text = format!(
+                            "the kept hunks fail gate `{}` ({}): nothing was merged; the run still awaits approval as reviewed\n{table}",
+                            failed.name, failed.summary
+                        );
+                        self.history(&id, "note", text.clone());
+                        let first = text.lines().next().unwrap_or_default().to_string();
+                        Err(OrchestratorError::NotMerged(format!(
+                            "run {}: {first}",
+                            id.short()
+                        )))
+                    }
+                    None => {
+                        self.history(
+                            &id,
+                            "note",
+                            format!("the kept hunks pass the required gates\n{table}"),
+                        );
+                        match self.find(&id.0) {
+                            Ok(run) if run.status == RunStatus::AwaitingApproval => {
+                                self.merge_approved(
+                                    run,
+                                    &checking.who,
+                                    &checking.note,
+                                    Some(checking.kept),
+                                )
+                                .await
+                            }
+                            Ok(run) => Err(OrchestratorError::WrongState {
+                                run: run.id.0.clone(),
+                                status: run.status.to_string(),
+                                what: "it was decided while its kept hunks were checked".into(),
+                            }),
+                            Err(e) => Err(e),
+                        }
+                    }
+                }
+            }
+        };
+        match reply {
+            Some(reply) => {
+                let _ = reply.send(answer);
+            }
+            None => {
+                if let Err(e) = answer {
+                    let _ = self.events.send(Event::Notice {
+                        text: e.to_string(),
                     });
                 }
-            },
-            None => None,
-        };
+            }
+        }
+        Ok(())
+    }
+
+    /// Merges `run` as reviewed — or, with `partial`, the commit keeping only the approved
+    /// hunks — and ticks its task, as one journaled step: everything up to the commit point is
+    /// made in the object database; the target ref then moves once (compare-and-swap); the
+    /// store records the decision.
+    async fn merge_approved(
+        &mut self,
+        run: Run,
+        who: &str,
+        note: &str,
+        partial: Option<git::PartialOutcome>,
+    ) -> Result<Run, OrchestratorError> {
         let repo = self.project.root.clone();
         let target = run.target.clone();
         let branch = run.branch.clone();
@@ -1623,53 +1905,22 @@ impl Orchestrator {
             "bosun: merge {branch} ({task_id}: {title})\n\nBosun-Task: {task_id}\nBosun-Run: {}",
             run.id
         );
-        let drop_message = format!(
-            "bosun: drop the hunks the operator did not approve\n\nBosun-Task: {task_id}\nBosun-Run: {}",
-            run.id
-        );
         let reviewed = run.head.clone();
+        let source = partial.as_ref().map(|p| p.commit.clone());
         let (repo2, target2) = (repo.clone(), target.clone());
-        // Everything up to the commit point is made in the object database only: the merge
-        // and, on top of it, the ticked task list.
         let planned = tokio::task::spawn_blocking(move || {
-            // What merges is exactly the commit that was reviewed: refuse if the branch moved.
+            // What merges is exactly the commit that was reviewed (or made from it for the
+            // kept hunks): refuse if the branch moved.
             if let Some(reviewed) = &reviewed {
                 git::branch_at(&repo, &branch, reviewed)?;
             }
-            // A partial approval first reverses the deselected hunks on the run's branch.
-            let dropped = match &partial {
-                Some((base, head, keep)) => Some(git::drop_hunks(
-                    &repo,
-                    &branch,
-                    base,
-                    head,
-                    keep,
-                    &drop_message,
-                )?),
-                None => None,
-            };
-            let planned = git::plan_merge(&repo, &target, &branch, mode, &message)
-                .map_err(OrchestratorError::from)
-                .and_then(|plan| {
-                    let (new, note) = tick(&repo, &plan.commit, &files, &rules, &task_id, &title)?;
-                    Ok((plan.old, new, note))
-                });
-            match planned {
-                Ok((old, new, note)) => Ok::<_, OrchestratorError>((old, new, note, dropped)),
-                Err(e) => {
-                    // Leave the run as the operator reviewed it.
-                    if let Some(d) = &dropped
-                        && let Err(undo) = git::undo_drop(&repo, &branch, d)
-                    {
-                        tracing::warn!(branch, error = %undo, "cannot undo dropping hunks");
-                    }
-                    Err(e)
-                }
-            }
+            let plan = git::plan_merge(&repo, &target, &branch, source.as_deref(), mode, &message)?;
+            let (new, note) = tick(&repo, &plan.commit, &files, &rules, &task_id, &title)?;
+            Ok::<_, OrchestratorError>((plan.old, new, note))
         })
         .await
         .map_err(|e| OrchestratorError::Config(format!("merge task failed: {e}")))?;
-        let (old, new, note_from_tick, dropped) = match planned {
+        let (old, new, note_from_tick) = match planned {
             Ok(v) => v,
             Err(e) => return Err(self.approval_failed(&run, e)),
         };
@@ -1699,13 +1950,12 @@ impl Orchestrator {
             }
         }
         // "approved 3 of 5 hunks; dropped: src/a.rs#2, …" when part of the change was left out.
-        let partial_note = dropped
+        let partial_note = partial
             .filter(|d| !d.dropped.is_empty())
             .map(|d| d.describe());
         crate::faults::crash_point("approve:followed");
         let notes: Vec<String> = partial_note.iter().cloned().chain(note_from_tick).collect();
-        let updated = self.finish_approval(run, who, note, partial_note.as_deref(), &new, notes)?;
-        Ok(updated)
+        self.finish_approval(run, who, note, partial_note.as_deref(), &new, notes)
     }
 
     /// Settles approvals a crash left in the journal, from git, which is the truth: when the
@@ -1866,6 +2116,7 @@ impl Orchestrator {
                 what: "only a run awaiting approval (or a failed one) can be rejected".into(),
             });
         }
+        self.not_checking(&run)?;
         let decision = Decision {
             verdict: "reject".into(),
             by: who.to_string(),

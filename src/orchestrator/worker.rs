@@ -115,6 +115,140 @@ pub(crate) enum Outcome {
     },
     /// Stopped on request.
     Cancelled,
+    /// The kept hunks of a partial approval were checked ([`recheck`]): the required gates'
+    /// results, or why they could not run.
+    Checked(Result<Vec<GateResult>, String>),
+}
+
+/// Checking the kept hunks of a partial approval: the run's required gates on the commit that
+/// keeps only them, before it may merge.
+pub(crate) struct Recheck {
+    pub run_id: RunId,
+    pub task: crate::model::Task,
+    pub repo_root: PathBuf,
+    /// The run's base commit.
+    pub base: String,
+    /// The commit with the kept hunks.
+    pub commit: String,
+    /// Where the commit is exported for the gate commands (kept between checks, so build
+    /// output is reused).
+    pub dir: PathBuf,
+    /// Where base-relative gates find the base commit (as for the run's own gates).
+    pub base_dir: PathBuf,
+    pub gate_cache: PathBuf,
+    pub gates: crate::config::GatesConfig,
+    pub dod: crate::config::DodConfig,
+    pub env: Vec<(String, String)>,
+    pub log_path: PathBuf,
+    pub max_log_bytes: u64,
+    pub sandbox: executors::sandbox::Sandbox,
+    pub min_free_mb: u64,
+    pub chat: Option<std::sync::Arc<dyn crate::llm::Chat>>,
+    pub meter: crate::llm::Meter,
+    pub cancel: CancellationToken,
+}
+
+/// Runs the required gates of `job`'s task on its commit (exported to `job.dir`), reporting
+/// each gate as the run's progress.
+pub(crate) async fn recheck(
+    job: Recheck,
+    updates: mpsc::UnboundedSender<Update>,
+    events: broadcast::Sender<Event>,
+) -> Outcome {
+    let id = job.run_id.clone();
+    if let Ok(mut log) = executors::command::open_append(&job.log_path).await {
+        use tokio::io::AsyncWriteExt as _;
+        let line = format!(
+            "[bosun] checking the kept hunks of a partial approval (commit {}) with the required gates\n",
+            &job.commit[..job.commit.len().min(10)]
+        );
+        let _ = log.write_all(line.as_bytes()).await;
+    }
+    let (repo, commit, dir, base) = (
+        job.repo_root.clone(),
+        job.commit.clone(),
+        job.dir.clone(),
+        job.base.clone(),
+    );
+    let exported = tokio::task::spawn_blocking(move || {
+        git::export_tree(&repo, &commit, &dir)?;
+        git::diff(&repo, &base, &commit)
+    })
+    .await;
+    let diff = match exported {
+        Ok(Ok(diff)) => diff,
+        Ok(Err(e)) => return Outcome::Checked(Err(format!("cannot export the kept hunks: {e}"))),
+        Err(e) => return Outcome::Checked(Err(format!("the export stopped: {e}"))),
+    };
+    let annotations = analyze(
+        &id,
+        crate::semantic::GitSources::new(
+            job.repo_root.clone(),
+            job.base.clone(),
+            job.commit.clone(),
+        ),
+        &job.task,
+        job.gates.semantic.large_change_lines,
+        &job.commit,
+    )
+    .await;
+    let mut pipeline = match gates::for_task(&job.gates, &job.dod, job.task.task_type) {
+        Ok(p) => p,
+        Err(e) => return Outcome::Checked(Err(format!("cannot set up the gates: {e}"))),
+    };
+    // The required gates, and the `test` gate when `tests_added` (which reads it) is one.
+    let reads_tests = pipeline
+        .iter()
+        .any(|g| g.required() && g.name() == "tests_added");
+    pipeline.retain(|g| g.required() || (reads_tests && g.name() == "test"));
+    let record_group = {
+        let (updates, run_id) = (updates.clone(), id.clone());
+        move |pgid: i32| {
+            let _ = updates.send(Update::Started {
+                run_id: run_id.clone(),
+                pgid,
+            });
+        }
+    };
+    let env: Vec<(String, String)> = job
+        .env
+        .iter()
+        .cloned()
+        .chain([("BOSUN_WORKTREE".to_string(), job.dir.display().to_string())])
+        .collect();
+    let cx = GateContext {
+        task: &job.task,
+        worktree: &job.dir,
+        repo_root: &job.repo_root,
+        base: &job.base,
+        cache_dir: &job.gate_cache,
+        base_dir: &job.base_dir,
+        diff: &diff,
+        env: &env,
+        log_path: &job.log_path,
+        max_log_bytes: job.max_log_bytes,
+        cancel: &job.cancel,
+        earlier: &[],
+        annotations: &annotations,
+        chat: job.chat.as_deref(),
+        meter: Some(&job.meter),
+        on_start: &record_group,
+        sandbox: &job.sandbox,
+        min_free_mb: job.min_free_mb,
+    };
+    let results = gates::run_pipeline(&pipeline, &cx, job.gates.fail_fast, |p| {
+        if let GateProgress::Started(gate) = p {
+            let _ = events.send(Event::Progress {
+                run_id: id.clone(),
+                text: format!("checking the kept hunks: {gate}…"),
+            });
+        }
+    })
+    .await;
+    if job.cancel.is_cancelled() {
+        return Outcome::Checked(Err("the check was stopped".into()));
+    }
+    Outcome::Checked(Ok(results))
 }
 
 /// Does the run's work, reporting milestones on `updates` and agent output on `events`.
@@ -618,9 +752,14 @@ async fn analyze(
 /// (`…/worktrees/<repo>-<hash>.base`), outside the repository so that tools which look upward
 /// for a workspace (cargo) do not find the repository's.
 fn base_export_dir(run_worktree: &std::path::Path) -> PathBuf {
-    let root = run_worktree.parent().unwrap_or(run_worktree);
+    beside(run_worktree.parent().unwrap_or(run_worktree), ".base")
+}
+
+/// `…/worktrees/<repo>-<hash><suffix>`: a directory beside the one holding the run worktrees
+/// `root` (for exports gate commands run in).
+pub(crate) fn beside(root: &std::path::Path, suffix: &str) -> PathBuf {
     let mut name = root.file_name().unwrap_or_default().to_os_string();
-    name.push(".base");
+    name.push(suffix);
     root.with_file_name(name)
 }
 

@@ -233,6 +233,12 @@ fn carry_out(
                     Some(k) => format!("approved ({} selected hunks) and merged", k.len()),
                     None => "approved and merged".to_string(),
                 };
+                if keep.is_some() {
+                    // The gates check the kept hunks before anything merges.
+                    let _ = replies.send(Msg::Flash(
+                        "checking the kept hunks with the required gates…".into(),
+                    ));
+                }
                 let (reply, answer) = oneshot::channel();
                 let sent = commands
                     .send(Command::Approve {
