@@ -290,7 +290,7 @@ fn seed(root: &Path) -> Seeded {
 
     // The store's layout and schema come from `Store::open`; the runs are then written
     // straight into its `runs` tree in one batch, encoded as the store encodes them (JSON, key =
-    // run id): `Store::put_run` flushes to disk after every run, which would take minutes
+    // run id): `Store::put_run` commits durably after every run, which would take minutes
     // here. `Store::open` below counts them (a store without a run count is counted once)
     // and checks that it reads them back.
     let state = root.join(".bosun");
@@ -299,9 +299,9 @@ fn seed(root: &Path) -> Seeded {
     let now = bosun::model::now_ms();
     let mut bytes = 0usize;
     {
-        let db = reopen_sled(&state.join("store"));
+        let db = bosun::store::kv::Db::open(&Store::file(&state)).expect("open the store's file");
         let runs = db.open_tree("runs").expect("runs tree");
-        let mut batch = sled::Batch::default();
+        let mut batch = bosun::store::kv::Batch::default();
         for i in 0..HISTORY_RUNS {
             // One run a minute, oldest first, ending an hour ago; every status a run can end in.
             let created = now - 3_600_000 - (HISTORY_RUNS - i) as u64 * 60_000;
@@ -362,26 +362,10 @@ fn seed(root: &Path) -> Seeded {
     }
 }
 
-/// Opens the store's sled database, waiting for the previous handle to let go of it.
-fn reopen_sled(path: &Path) -> sled::Db {
-    for _ in 0..100 {
-        match sled::Config::new().path(path).open() {
-            Ok(db) => return db,
-            Err(sled::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            Err(e) => panic!("cannot open {}: {e}", path.display()),
-        }
-    }
-    panic!("{} stayed locked", path.display())
-}
-
-/// Waits until the store at `state` can be opened again (sled's threads let go of the previous
-/// handle a moment after it is dropped), so that wait is not counted in a startup figure.
+/// Waits until the store at `state` can be opened again (the previous handle lets go a moment
+/// after it is dropped), so that wait is not counted in a startup figure.
 fn settle_store(state: &Path) {
-    std::thread::sleep(Duration::from_millis(250));
-    drop(reopen_sled(&state.join("store")));
-    std::thread::sleep(Duration::from_millis(250));
+    drop(bosun::store::kv::Db::open(&Store::file(state)).expect("reopen the store's file"));
 }
 
 struct World {

@@ -103,7 +103,7 @@ fn bench_llm(c: &mut Criterion) {
     };
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let db = sled::open(dir.path().join("cache")).expect("sled");
+    let db = bosun::store::kv::Db::open(&dir.path().join("cache.redb")).expect("a store file");
     let cache = Cache::new(
         db.open_tree("llm_cache").expect("tree"),
         Duration::from_secs(3600),

@@ -58,7 +58,7 @@ fn setup(dir: &Path) -> (Project, Config) {
 /// `open`, tried again for a moment while the store is locked by this very process: another
 /// test's child, forked between our close of the lock file and its own exec, can hold the lock
 /// for that long (the lock belongs to the open file, which the child shares until exec). The
-/// same goes for sled's own lock on its database file.
+/// same goes for the engine's own lock on its database file.
 fn reopen<T, E: std::fmt::Display>(mut open: impl FnMut() -> Result<T, E>) -> T {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {

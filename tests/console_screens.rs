@@ -419,6 +419,9 @@ fn metrics_after_a_sequence_of_run_events() {
             run: Box::new(r.clone()),
         });
     }
+    // The audit trail is checked in the background as the console opens.
+    c.carry_out(bosun::tui::app::startup_effects());
+    assert_eq!(c.app.metrics.audit, Some(Ok(0)));
     c.press(KeyCode::Char('4'));
     assert_eq!(c.app.tab, Tab::Metrics);
     assert!(c.app.metrics.seeded);
@@ -467,6 +470,38 @@ fn metrics_of_an_empty_store() {
     c.press(KeyCode::Char('4'));
     assert!(c.app.metrics.seeded);
     insta::assert_snapshot!("metrics_empty_80x24", c.draw(80, 24));
+}
+
+/// The check of the audit trail at start: verified entries are counted on the metrics
+/// screen; a broken chain is said there and in the footer.
+#[test]
+fn the_audit_trails_check_at_start_shows_on_metrics() {
+    let mut c = Console::new(&[]);
+    for n in 0..3 {
+        c.cx.store
+            .append_audit("ana", "approve", &format!("run{n}"), "t-1", "merged")
+            .unwrap();
+    }
+    c.press(KeyCode::Char('4'));
+    assert!(c.draw(120, 40).contains("checking the audit trail…"));
+    c.carry_out(bosun::tui::app::startup_effects());
+    assert!(
+        c.draw(120, 40).contains("audit trail verified (3 entries)"),
+        "{}",
+        c.draw(120, 40)
+    );
+
+    let broken = "the audit trail is broken at entry 1: its content was changed";
+    c.app.update(Msg::Audit(Err(broken.into())));
+    let screen = c.draw(120, 40);
+    assert!(
+        screen.contains("AUDIT TRAIL BROKEN: the audit trail is broken at entry 1"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains(&format!("{broken} (see `bosun audit verify`)")),
+        "the footer says it too: {screen}"
+    );
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! The LLM layer against a scripted OpenAI-compatible server on 127.0.0.1: the client's wire
 //! format (whole and streamed answers, tool calls, logprobs), the router's retries, timeouts,
-//! fallback, cooldown and strategies, the sled cache with its TTL and single-flight, the
+//! fallback, cooldown and strategies, the store-backed cache with its TTL and single-flight, the
 //! budget check, and that the API key goes only where it must.
 
 use std::path::Path;
@@ -683,7 +683,7 @@ async fn the_api_key_is_sent_but_never_shown_or_stored() {
     // The scan did read the cached answer, so it looked where the key could have been.
     assert!(answer_on_disk);
     let reopened = Store::open(dir.path()).unwrap();
-    assert_eq!(reopened.llm_cache().unwrap().len(), 1);
+    assert_eq!(reopened.llm_cache().unwrap().len().unwrap(), 1);
 }
 
 #[tokio::test]

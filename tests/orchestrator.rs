@@ -722,6 +722,51 @@ fn approve_refuses_a_run_whose_branch_moved_after_review() {
     p.assert_clean();
 }
 
+/// `bosun gc` forgets the events, diff, log and prompt files of runs finished before the
+/// retention period and compacts the store; the run's decision, process memory and the audit
+/// trail stay. `--dry-run` changes nothing, and a recent run is kept with `keep_days`.
+#[test]
+fn gc_forgets_old_runs_details_and_keeps_decisions_and_the_audit_trail() {
+    let p = Project::with_the_note_task();
+    p.run_headless();
+    let id = id(&p.only_run());
+    p.ok(&["approve", &id]);
+    let log = PathBuf::from(text(&p.show(&id)["log_path"]));
+    assert!(log.exists());
+    let before = p.show(&id);
+    assert!(!before["events"].as_array().unwrap().is_empty());
+    assert!(before["diff"].is_string());
+
+    // Finished just now: kept with the default 90 days.
+    let out = p.ok(&["gc"]);
+    assert!(out.contains("forgot the details of 0 run(s)"), "{out}");
+    assert!(out.contains("store compacted: "), "{out}");
+    let out = p.ok(&["gc", "--keep-days", "0", "--dry-run"]);
+    assert!(
+        out.contains("would forget the details of 1 run(s)"),
+        "{out}"
+    );
+    assert!(log.exists(), "a dry run removes nothing");
+    assert_eq!(p.show(&id)["events"], before["events"]);
+
+    let out = p.ok(&["gc", "--keep-days", "0"]);
+    assert!(out.contains("forgot the details of 1 run(s)"), "{out}");
+    let after = p.show(&id);
+    assert_eq!(after["status"], "merged");
+    assert_eq!(after["decision"], before["decision"]);
+    assert_eq!(after["gates"], before["gates"]);
+    assert_eq!(after["events"].as_array().map(Vec::len), Some(0));
+    assert!(after["diff"].is_null(), "{after:#}");
+    assert!(!log.exists(), "the run's log is gone");
+    assert!(!p.repo.join(".bosun").join("runs").join(&id).exists());
+    p.ok(&["audit", "verify"]);
+    let memory = p.ok(&["memory", "--json"]);
+    assert!(
+        memory.contains("\"fake\""),
+        "process memory is kept: {memory}"
+    );
+}
+
 /// `app.py`: thirty lines of filler between its data and the function that prints it, so the
 /// agent's `import json` at the top and its use at the bottom are two hunks.
 fn app_py() -> String {
@@ -999,7 +1044,8 @@ fn audit_verify_checks_the_chain_and_names_the_first_bad_entry() {
 
     // Someone rewrites the first decision's reason in the store itself.
     {
-        let db = sled::open(p.repo.join(".bosun/store")).expect("the store opens");
+        let file = bosun::store::Store::file(&p.repo.join(".bosun"));
+        let db = bosun::store::kv::Db::open(&file).expect("the store opens");
         let audit = db.open_tree("audit").unwrap();
         let key = 0u64.to_be_bytes();
         let mut entry: Value = serde_json::from_slice(&audit.get(key).unwrap().unwrap()).unwrap();
@@ -1007,7 +1053,6 @@ fn audit_verify_checks_the_chain_and_names_the_first_bad_entry() {
         audit
             .insert(key, serde_json::to_vec(&entry).unwrap())
             .unwrap();
-        db.flush().unwrap();
     }
     let err = p.fails(&["audit", "verify"]);
     assert!(

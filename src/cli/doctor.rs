@@ -234,7 +234,7 @@ fn check_sandbox(config: &Config) -> Check {
 /// here holds the store: then it is not checked.
 fn check_audit(project: &Project) -> Option<Check> {
     let state = project.state_dir();
-    if !state.join("store").exists() {
+    if !crate::store::Store::file(&state).exists() && !state.join("store").exists() {
         return None;
     }
     Some(match crate::store::Store::open(&state) {
@@ -249,7 +249,10 @@ fn check_audit(project: &Project) -> Option<Check> {
             "audit trail: not checked (a running bosun holds the store)",
             "run `bosun audit verify` once it has stopped",
         ),
-        Err(e) => Check::fail(format!("{e}"), "see the error; the store is .bosun/store"),
+        Err(e) => Check::fail(
+            format!("{e}"),
+            "see the error; the store is .bosun/store.redb",
+        ),
     })
 }
 

@@ -23,6 +23,7 @@ mod demo;
 mod demo_agent;
 mod demo_model;
 mod doctor;
+mod gc;
 mod init;
 mod memory;
 pub(crate) mod run;
@@ -87,6 +88,9 @@ pub enum Command {
     Memory(memory::MemoryArgs),
     /// List the audit trail of decisions, or verify its hash chain (`bosun audit verify`).
     Audit(audit::AuditArgs),
+    /// Forget the details (events, diffs, logs) of runs older than `[store] keep_days`, and
+    /// compact the store; decisions, gates, process memory and the audit trail are kept.
+    Gc(gc::GcArgs),
     /// Make a sandbox repository and run the whole loop on it with a bundled demo agent.
     Demo(demo::DemoArgs),
     /// The scripted agent used by `bosun demo`.
@@ -173,6 +177,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 | Command::Show(_)
                 | Command::Memory(_)
                 | Command::Audit(_)
+                | Command::Gc(_)
                 | Command::Doctor
         )
     ) {
@@ -211,6 +216,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Command::Cancel(args) => decide::cancel(&ctx, args),
                 Command::Memory(args) => memory::run(&ctx, args),
                 Command::Audit(args) => audit::run(&ctx, args),
+                Command::Gc(args) => gc::run(&ctx, args),
                 Command::Init | Command::Doctor | Command::Demo(_) | Command::DemoAgent => {
                     unreachable!("handled above")
                 }

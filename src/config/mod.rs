@@ -71,11 +71,18 @@ pub struct StoreConfig {
     /// Free space (MB) below which no new run starts, on the file systems of the state
     /// directory (`.bosun/`) and of the run checkouts; 0: no guard.
     pub min_free_mb: u64,
+    /// `bosun gc` forgets the events, diff, log and prompt files of runs that finished more
+    /// than this many days ago (their status, decision, gates, process memory and the audit
+    /// trail are kept).
+    pub keep_days: u64,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        Self { min_free_mb: 256 }
+        Self {
+            min_free_mb: 256,
+            keep_days: 90,
+        }
     }
 }
 

@@ -1,4 +1,4 @@
-//! Answers to identical temperature-0 requests, kept in sled (the store's `llm_cache` tree)
+//! Answers to identical temperature-0 requests, kept in the store (its `llm_cache` tree)
 //! for a TTL, and single-flight: while one request is upstream, identical ones wait for its
 //! answer instead of making their own call.
 //!
@@ -32,10 +32,10 @@ type Outcome = Result<ChatResponse, LlmError>;
 /// number telling one leader's entry from a later one's.
 type InFlight = HashMap<CacheKey, (u64, broadcast::Sender<Outcome>)>;
 
-/// The sled-backed answer cache with single-flight coalescing. Cloning shares it.
+/// The store-backed answer cache with single-flight coalescing. Cloning shares it.
 #[derive(Clone)]
 pub struct Cache {
-    tree: sled::Tree,
+    tree: crate::store::kv::Tree,
     ttl: Duration,
     in_flight: Arc<Mutex<InFlight>>,
     next_id: Arc<std::sync::atomic::AtomicU64>,
@@ -103,7 +103,7 @@ fn lock(map: &Mutex<InFlight>) -> std::sync::MutexGuard<'_, InFlight> {
 
 impl Cache {
     /// A cache over `tree` (e.g. `Store::llm_cache`) keeping answers for `ttl`.
-    pub fn new(tree: sled::Tree, ttl: Duration) -> Self {
+    pub fn new(tree: crate::store::kv::Tree, ttl: Duration) -> Self {
         Self {
             tree,
             ttl,
@@ -164,7 +164,7 @@ impl Cache {
         }
         let ttl = u64::try_from(self.ttl.as_millis()).unwrap_or(u64::MAX);
         let now = now_ms();
-        let stale: Vec<sled::IVec> = self
+        let stale: Vec<Vec<u8>> = self
             .tree
             .iter()
             .filter_map(Result::ok)
@@ -312,7 +312,7 @@ mod tests {
     #[test]
     fn pruning_removes_expired_and_unreadable_entries_only() {
         let dir = tempfile::tempdir().unwrap();
-        let tree = sled::open(dir.path())
+        let tree = crate::store::kv::Db::open(&dir.path().join("cache.redb"))
             .unwrap()
             .open_tree("llm_cache")
             .unwrap();
@@ -336,9 +336,9 @@ mod tests {
         })
         .unwrap();
         tree.insert(b"old", old).unwrap();
-        tree.insert(b"junk", b"not json".to_vec()).unwrap();
+        tree.insert(b"junk", b"not json").unwrap();
         assert_eq!(cache.prune(), 2);
-        assert_eq!(tree.len(), 1);
+        assert_eq!(tree.len().unwrap(), 1);
         assert!(cache.get(&fresh).is_some());
     }
 

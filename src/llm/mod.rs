@@ -6,7 +6,7 @@
 //!   streaming (SSE) and not, tool calls, logprobs.
 //! - [`router`]: routes (`[llm.routes.NAME]`) over providers — fallback chains, least latency,
 //!   round robin, retries with backoff, `Retry-After`, cooldown — the only retry loop.
-//! - [`cache`]: answers to identical temperature-0 requests from sled, with a TTL, and
+//! - [`cache`]: answers to identical temperature-0 requests from the store, with a TTL, and
 //!   single-flight coalescing of concurrent identical requests.
 //! - [`budget`]: spend per run, task and day against `[budget]`.
 

@@ -1,4 +1,4 @@
-//! Process memory: what bosun learns from decisions, kept in the store's sled database.
+//! Process memory: what bosun learns from decisions, kept in the store's database.
 //!
 //! - Strategies: per (task type, executor), successes (approved and merged), failures
 //!   (rejected, or failed after all attempts), the Beta posterior of success, and mean gate
@@ -10,7 +10,7 @@
 //! - Patterns: a short record of each approved change, shown to later agents on similar
 //!   tasks as an example of what was accepted.
 //!
-//! A run's write and what it teaches are one sled transaction ([`Memory::learn_with`]), so a
+//! A run's write and what it teaches are one transaction ([`Memory::learn_with`]), so a
 //! crash never leaves a decision counted without its run, or the other way round.
 
 mod keywords;
@@ -18,10 +18,9 @@ mod recall;
 mod strategy;
 mod thompson;
 
+use crate::store::kv;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sled::Transactional;
-use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree, abort};
 
 pub use keywords::{MAX_KEYWORDS, jaccard, keywords};
 pub use recall::{
@@ -36,9 +35,9 @@ use crate::model::TaskType;
 /// A process-memory problem, worded for the operator.
 #[derive(Debug, thiserror::Error)]
 pub enum MemoryError {
-    /// sled failed.
+    /// The store's engine failed.
     #[error("process memory: {0}")]
-    Sled(String),
+    Engine(String),
     /// A record could not be encoded or decoded.
     #[error("process memory: cannot decode {what}: {error}")]
     Codec {
@@ -60,18 +59,9 @@ pub enum MemoryError {
     },
 }
 
-impl From<sled::Error> for MemoryError {
-    fn from(e: sled::Error) -> Self {
-        Self::Sled(e.to_string())
-    }
-}
-
-impl From<TransactionError<MemoryError>> for MemoryError {
-    fn from(e: TransactionError<MemoryError>) -> Self {
-        match e {
-            TransactionError::Abort(e) => e,
-            TransactionError::Storage(e) => e.into(),
-        }
+impl From<kv::KvError> for MemoryError {
+    fn from(e: kv::KvError) -> Self {
+        Self::Engine(e.0)
     }
 }
 
@@ -160,10 +150,11 @@ pub const RECURRING_AFTER: usize = 2;
 
 /// Process memory's trees in the store's database.
 pub struct Memory {
-    strategies: sled::Tree,
-    lessons: sled::Tree,
-    patterns: sled::Tree,
-    recurrences: sled::Tree,
+    db: kv::Db,
+    strategies: kv::Tree,
+    lessons: kv::Tree,
+    patterns: kv::Tree,
+    recurrences: kv::Tree,
 }
 
 fn encode<T: Serialize>(what: &str, value: &T) -> Result<Vec<u8>, MemoryError> {
@@ -194,35 +185,28 @@ fn new_id() -> String {
     id.to_string().to_lowercase()
 }
 
-/// Reads a record inside a transaction, aborting it on a record that does not decode.
+/// Reads a record of `tree` inside the transaction `tx`.
 fn tx_get<T: DeserializeOwned>(
-    tree: &TransactionalTree,
+    tx: &kv::Tx<'_>,
+    tree: &kv::Tree,
     key: &[u8],
     what: &str,
-) -> Result<Option<T>, ConflictableTransactionError<MemoryError>> {
-    match tree.get(key)? {
-        Some(bytes) => match decode(what, &bytes) {
-            Ok(v) => Ok(Some(v)),
-            Err(e) => abort(e),
-        },
-        None => Ok(None),
-    }
+) -> Result<Option<T>, MemoryError> {
+    tx.get(tree, key)?
+        .map(|bytes| decode(what, &bytes))
+        .transpose()
 }
 
-/// Writes a record inside a transaction.
+/// Writes a record of `tree` inside the transaction `tx`.
 fn tx_put<T: Serialize>(
-    tree: &TransactionalTree,
+    tx: &kv::Tx<'_>,
+    tree: &kv::Tree,
     key: &[u8],
     what: &str,
     value: &T,
-) -> Result<(), ConflictableTransactionError<MemoryError>> {
-    match encode(what, value) {
-        Ok(bytes) => {
-            tree.insert(key, bytes)?;
-            Ok(())
-        }
-        Err(e) => abort(e),
-    }
+) -> Result<(), MemoryError> {
+    tx.insert(tree, key, &encode(what, value)?)?;
+    Ok(())
 }
 
 /// `extra` keywords added to `into`, without repeats, up to [`MAX_KEYWORDS`].
@@ -238,7 +222,7 @@ fn merge_keywords(into: &mut Vec<String>, extra: &[String]) {
 }
 
 /// The newest [`RECALL_WINDOW`] records of a tree keyed by time-ordered ids.
-fn newest<T: DeserializeOwned>(tree: &sled::Tree, what: &str) -> Result<Vec<T>, MemoryError> {
+fn newest<T: DeserializeOwned>(tree: &kv::Tree, what: &str) -> Result<Vec<T>, MemoryError> {
     tree.iter()
         .rev()
         .take(RECALL_WINDOW)
@@ -248,58 +232,52 @@ fn newest<T: DeserializeOwned>(tree: &sled::Tree, what: &str) -> Result<Vec<T>, 
 
 /// The memory trees, as one transaction sees them.
 struct Tx<'a> {
-    strategies: &'a TransactionalTree,
-    lessons: &'a TransactionalTree,
-    patterns: &'a TransactionalTree,
-    recurrences: &'a TransactionalTree,
+    tx: &'a kv::Tx<'a>,
+    strategies: &'a kv::Tree,
+    lessons: &'a kv::Tree,
+    patterns: &'a kv::Tree,
+    recurrences: &'a kv::Tree,
 }
 
 impl Tx<'_> {
-    fn strategy(
-        &self,
-        l: &Learning,
-    ) -> Result<(Vec<u8>, Strategy), ConflictableTransactionError<MemoryError>> {
+    fn strategy(&self, l: &Learning) -> Result<(Vec<u8>, Strategy), MemoryError> {
         let key = strategy_key(l.task_type, &l.executor);
-        let found = tx_get(self.strategies, &key, "strategy")?;
+        let found = tx_get(self.tx, self.strategies, &key, "strategy")?;
         Ok((
             key,
             found.unwrap_or_else(|| Strategy::new(l.task_type, &l.executor)),
         ))
     }
 
-    fn apply(
-        &self,
-        l: &Learning,
-        now_ms: u64,
-    ) -> Result<Learned, ConflictableTransactionError<MemoryError>> {
+    fn apply(&self, l: &Learning, now_ms: u64) -> Result<Learned, MemoryError> {
         let mut learned = Learned::default();
         for observation in &l.observations {
             match observation {
                 Observation::Started { lessons, examples } => {
                     let (key, mut s) = self.strategy(l)?;
                     s.pulls += 1;
-                    tx_put(self.strategies, &key, "strategy", &s)?;
+                    tx_put(self.tx, self.strategies, &key, "strategy", &s)?;
                     for id in lessons {
                         if let Some(mut lesson) =
-                            tx_get::<Lesson>(self.lessons, id.as_bytes(), "lesson")?
+                            tx_get::<Lesson>(self.tx, self.lessons, id.as_bytes(), "lesson")?
                         {
                             lesson.uses += 1;
-                            tx_put(self.lessons, id.as_bytes(), "lesson", &lesson)?;
+                            tx_put(self.tx, self.lessons, id.as_bytes(), "lesson", &lesson)?;
                         }
                     }
                     for id in examples {
                         if let Some(mut p) =
-                            tx_get::<Pattern>(self.patterns, id.as_bytes(), "pattern")?
+                            tx_get::<Pattern>(self.tx, self.patterns, id.as_bytes(), "pattern")?
                         {
                             p.uses += 1;
-                            tx_put(self.patterns, id.as_bytes(), "pattern", &p)?;
+                            tx_put(self.tx, self.patterns, id.as_bytes(), "pattern", &p)?;
                         }
                     }
                 }
                 Observation::Decided(outcome) => {
                     let (key, mut s) = self.strategy(l)?;
                     s.record(outcome);
-                    tx_put(self.strategies, &key, "strategy", &s)?;
+                    tx_put(self.tx, self.strategies, &key, "strategy", &s)?;
                 }
                 Observation::Rejected { reason } => {
                     let reason = reason.trim();
@@ -344,7 +322,13 @@ impl Tx<'_> {
                         uses: 0,
                         created_ms: now_ms,
                     };
-                    tx_put(self.patterns, pattern.id.as_bytes(), "pattern", &pattern)?;
+                    tx_put(
+                        self.tx,
+                        self.patterns,
+                        pattern.id.as_bytes(),
+                        "pattern",
+                        &pattern,
+                    )?;
                     learned.pattern = Some(pattern.id);
                 }
             }
@@ -362,15 +346,15 @@ impl Tx<'_> {
         text: String,
         source: LessonSource,
         now_ms: u64,
-    ) -> Result<Option<Lesson>, ConflictableTransactionError<MemoryError>> {
+    ) -> Result<Option<Lesson>, MemoryError> {
         let mut rec: Recurrence =
-            tx_get(self.recurrences, key.as_bytes(), "recurrence")?.unwrap_or_default();
+            tx_get(self.tx, self.recurrences, key.as_bytes(), "recurrence")?.unwrap_or_default();
         if !rec.runs.contains(&l.run_id) && rec.runs.len() < MAX_RUNS {
             rec.runs.push(l.run_id.clone());
         }
         merge_keywords(&mut rec.keywords, &l.keywords);
         let existing = match &rec.lesson {
-            Some(id) => tx_get::<Lesson>(self.lessons, id.as_bytes(), "lesson")?,
+            Some(id) => tx_get::<Lesson>(self.tx, self.lessons, id.as_bytes(), "lesson")?,
             None => None,
         };
         let made = match existing {
@@ -380,7 +364,13 @@ impl Tx<'_> {
                     lesson.runs.push(l.run_id.clone());
                 }
                 merge_keywords(&mut lesson.keywords, &l.keywords);
-                tx_put(self.lessons, lesson.id.as_bytes(), "lesson", &lesson)?;
+                tx_put(
+                    self.tx,
+                    self.lessons,
+                    lesson.id.as_bytes(),
+                    "lesson",
+                    &lesson,
+                )?;
                 None
             }
             None if rec.runs.len() >= after => {
@@ -395,21 +385,34 @@ impl Tx<'_> {
                     runs: rec.runs.clone(),
                     key: key.to_string(),
                 };
-                tx_put(self.lessons, lesson.id.as_bytes(), "lesson", &lesson)?;
+                tx_put(
+                    self.tx,
+                    self.lessons,
+                    lesson.id.as_bytes(),
+                    "lesson",
+                    &lesson,
+                )?;
                 rec.lesson = Some(lesson.id.clone());
                 Some(lesson)
             }
             None => None,
         };
-        tx_put(self.recurrences, key.as_bytes(), "recurrence", &rec)?;
+        tx_put(
+            self.tx,
+            self.recurrences,
+            key.as_bytes(),
+            "recurrence",
+            &rec,
+        )?;
         Ok(made)
     }
 }
 
 impl Memory {
     /// Opens (creating) the memory trees in `db`.
-    pub(crate) fn open(db: &sled::Db) -> Result<Self, sled::Error> {
+    pub(crate) fn open(db: &kv::Db) -> Result<Self, kv::KvError> {
         Ok(Self {
+            db: db.clone(),
             strategies: db.open_tree("memory_stats")?,
             lessons: db.open_tree("lessons")?,
             patterns: db.open_tree("patterns")?,
@@ -417,34 +420,25 @@ impl Memory {
         })
     }
 
-    /// Inserts `key` → `value` into `tree` (e.g. a run into the runs tree) and applies
-    /// `learning`, in one transaction: both happen or neither does. Not flushed.
+    /// Makes the writes `with` does (e.g. a run into the runs tree) and applies `learning`, in
+    /// one transaction: both happen or neither does.
     pub(crate) fn learn_with(
         &self,
-        tree: &sled::Tree,
-        key: &[u8],
-        value: &[u8],
+        with: impl FnOnce(&kv::Tx<'_>) -> Result<(), MemoryError>,
         learning: &Learning,
         now_ms: u64,
     ) -> Result<Learned, MemoryError> {
-        let learned = (
-            tree,
-            &self.strategies,
-            &self.lessons,
-            &self.patterns,
-            &self.recurrences,
-        )
-            .transaction(|(other, strategies, lessons, patterns, recurrences)| {
-                other.insert(key, value)?;
-                Tx {
-                    strategies,
-                    lessons,
-                    patterns,
-                    recurrences,
-                }
-                .apply(learning, now_ms)
-            })?;
-        Ok(learned)
+        self.db.write(|tx| {
+            with(tx)?;
+            Tx {
+                tx,
+                strategies: &self.strategies,
+                lessons: &self.lessons,
+                patterns: &self.patterns,
+                recurrences: &self.recurrences,
+            }
+            .apply(learning, now_ms)
+        })
     }
 
     /// The record of `executor` on `task_type`, if it has one.
@@ -559,15 +553,15 @@ impl Memory {
     /// record of its repeats, so the same failure must recur again to come back. Flushed.
     pub fn forget(&self, prefix: &str) -> Result<Lesson, MemoryError> {
         let lesson = self.find_lesson(prefix)?;
-        (&self.lessons, &self.recurrences).transaction(|(lessons, recurrences)| {
-            lessons.remove(lesson.id.as_bytes())?;
-            let rec: Option<Recurrence> = tx_get(recurrences, lesson.key.as_bytes(), "recurrence")?;
+        self.db.write(|tx| {
+            tx.remove(&self.lessons, lesson.id.as_bytes())?;
+            let rec: Option<Recurrence> =
+                tx_get(tx, &self.recurrences, lesson.key.as_bytes(), "recurrence")?;
             if rec.is_some_and(|r| r.lesson.as_deref() == Some(lesson.id.as_str())) {
-                recurrences.remove(lesson.key.as_bytes())?;
+                tx.remove(&self.recurrences, lesson.key.as_bytes())?;
             }
-            Ok(())
+            Ok::<_, MemoryError>(())
         })?;
-        self.lessons.flush()?;
         Ok(lesson)
     }
 }

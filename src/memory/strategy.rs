@@ -45,7 +45,7 @@ pub struct Strategy {
     costed: u64,
 }
 
-/// The sled key of a strategy: type and executor, NUL-separated (names never hold NUL).
+/// The store key of a strategy: type and executor, NUL-separated (names never hold NUL).
 pub fn strategy_key(task_type: TaskType, executor: &str) -> Vec<u8> {
     format!("{task_type}\0{executor}").into_bytes()
 }

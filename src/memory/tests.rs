@@ -1,4 +1,4 @@
-//! Process memory on a real sled store in a temporary directory.
+//! Process memory on a real store in a temporary directory.
 
 use std::sync::Arc;
 
@@ -98,10 +98,10 @@ fn a_learning_that_cannot_apply_leaves_the_run_unwritten() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     // A strategy record this build cannot read: the transaction must abort as a whole.
-    let db = sled_db_of(&store);
+    let db = db_of(&store);
     db.open_tree("memory_stats")
         .unwrap()
-        .insert(strategy_key(TaskType::Code, "a"), b"not json".to_vec())
+        .insert(strategy_key(TaskType::Code, "a"), b"not json")
         .unwrap();
     let mut r = run("Fix the parser");
     r.status = RunStatus::Rejected;
@@ -128,7 +128,7 @@ fn a_learning_that_cannot_apply_leaves_the_run_unwritten() {
 }
 
 /// The store's database, reopened by path would conflict with the lock; tests reach in.
-fn sled_db_of(store: &Store) -> sled::Db {
+fn db_of(store: &Store) -> crate::store::kv::Db {
     store.db_for_tests()
 }
 
@@ -464,7 +464,7 @@ fn recall_looks_only_at_the_newest_window() {
         uses: 0,
         created_ms: i as u64,
     };
-    let mut batch = sled::Batch::default();
+    let mut batch = crate::store::kv::Batch::default();
     // The oldest is the only one about the parser, and it is outside the window.
     for i in 0..=RECALL_WINDOW {
         let p = if i == 0 {

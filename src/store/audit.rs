@@ -5,8 +5,6 @@
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use sled::Transactional;
-use sled::transaction::TransactionError;
 
 use super::{Store, StoreError, decode, encode};
 use crate::model::now_ms;
@@ -89,17 +87,12 @@ impl Store {
         let bytes = encode("audit entry", &entry)?;
         let mut head = seq.to_be_bytes().to_vec();
         head.extend_from_slice(entry.hash.as_bytes());
-        (&self.audit, &self.meta)
-            .transaction(|(audit, meta)| {
-                audit.insert(&seq.to_be_bytes(), bytes.as_slice())?;
-                meta.insert(AUDIT_HEAD, head.as_slice())?;
-                Ok(())
-            })
-            .map_err(|e: TransactionError<()>| match e {
-                TransactionError::Abort(()) => StoreError::Sled("transaction aborted".into()),
-                TransactionError::Storage(e) => e.into(),
-            })?;
-        self.flush()?;
+        // The entry and the head move together (durably), or neither does.
+        self.db.write::<_, StoreError>(|tx| {
+            tx.insert(&self.audit, &seq.to_be_bytes(), &bytes)?;
+            tx.insert(&self.meta, AUDIT_HEAD.as_bytes(), &head)?;
+            Ok(())
+        })?;
         Ok(entry)
     }
 

@@ -1,17 +1,20 @@
-//! The durable store (sled): runs, run events, diffs, task snapshots, a tamper-evident
-//! audit chain and process memory's trees (see [`crate::memory`]) under `.bosun/store/`. Every write that changes a run's state is flushed before
-//! the caller publishes the change, so a crash never loses a state the operator saw.
+//! The durable store: runs, run events, diffs, task snapshots, a tamper-evident audit chain
+//! and process memory's trees (see [`crate::memory`]) in one redb file, `.bosun/store.redb`
+//! (see [`kv`]). Every write that changes a run's state is committed durably before the
+//! caller publishes the change, so a crash never loses a state the operator saw; a full disk
+//! fails the write and leaves the last commit.
 
 mod audit;
+mod import;
 mod journal;
+pub mod kv;
 mod lock;
 
+use std::ops::Bound;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sled::Transactional;
-use sled::transaction::TransactionError;
 
 pub use audit::AuditEntry;
 pub use journal::Approval;
@@ -34,35 +37,38 @@ const RUNS_INDEXED: &str = "runs_indexed";
 const RUN_COUNT: &str = "run_count";
 
 /// A step that rewrites the store from one schema version to the next.
-type Migration = fn(&sled::Db) -> Result<(), StoreError>;
+type Migration = fn(&kv::Db) -> Result<(), StoreError>;
 
 /// Migrations from version `i + 1` to `i + 2`, applied in order at open.
 const MIGRATIONS: &[Migration] = &[count_runs, index_runs];
 
 /// 1 → 2: counts the runs once, so [`Store::run_count`] can read the number.
-fn count_runs(db: &sled::Db) -> Result<(), StoreError> {
-    let n = db.open_tree("runs")?.len() as u64;
-    db.open_tree("meta")?.insert(RUN_COUNT, &n.to_be_bytes())?;
+fn count_runs(db: &kv::Db) -> Result<(), StoreError> {
+    let n = db.open_tree("runs")?.len()?;
+    db.open_tree("meta")?.insert(RUN_COUNT, n.to_be_bytes())?;
     Ok(())
 }
 
 /// 2 → 3 (and any store whose runs were written without the indexes): builds `open_runs` and
 /// `task_runs` from the runs, reading each once.
-fn index_runs(db: &sled::Db) -> Result<(), StoreError> {
+fn index_runs(db: &kv::Db) -> Result<(), StoreError> {
     let (open, by_task) = (db.open_tree("open_runs")?, db.open_tree("task_runs")?);
     open.clear()?;
     by_task.clear()?;
+    let (mut open_batch, mut task_batch) = (kv::Batch::default(), kv::Batch::default());
     for kv in db.open_tree("runs")?.iter() {
         let (k, v) = kv?;
         let run: Run = decode(&format!("run {}", String::from_utf8_lossy(&k)), &v)?;
-        by_task.insert(
+        task_batch.insert(
             task_run_key(&run),
             encode("run summary", &RunSummary::from(&run))?,
-        )?;
+        );
         if !run.status.is_final() {
-            open.insert(run.id.0.as_bytes(), run.task_id.0.as_bytes())?;
+            open_batch.insert(run.id.0.as_bytes(), run.task_id.0.as_bytes());
         }
     }
+    open.apply_batch(open_batch)?;
+    by_task.apply_batch(task_batch)?;
     db.open_tree("meta")?.insert(RUNS_INDEXED, b"1")?;
     Ok(())
 }
@@ -97,9 +103,9 @@ pub enum StoreError {
         /// The other process, when known.
         pid: Option<u32>,
     },
-    /// sled failed.
+    /// The database engine failed (a full disk, a damaged file).
     #[error("store: {0}")]
-    Sled(String),
+    Engine(String),
     /// A file next to the store failed.
     #[error("store: {path}: {error}")]
     Io {
@@ -118,7 +124,7 @@ pub enum StoreError {
     },
     /// The store was written by a newer bosun.
     #[error(
-        "the store in .bosun/store was written by a newer bosun (schema {found}, this one knows {SCHEMA_VERSION}); upgrade bosun"
+        "the store in .bosun/store.redb was written by a newer bosun (schema {found}, this one knows {SCHEMA_VERSION}); upgrade bosun"
     )]
     NewerSchema {
         /// The version found.
@@ -148,9 +154,9 @@ pub enum StoreError {
     },
 }
 
-impl From<sled::Error> for StoreError {
-    fn from(e: sled::Error) -> Self {
-        Self::Sled(e.to_string())
+impl From<kv::KvError> for StoreError {
+    fn from(e: kv::KvError) -> Self {
+        Self::Engine(e.0)
     }
 }
 
@@ -172,18 +178,18 @@ pub const MAX_EVENTS_PER_RUN: u32 = 2_000;
 
 /// bosun's durable state for one repository.
 pub struct Store {
-    db: sled::Db,
-    meta: sled::Tree,
-    runs: sled::Tree,
+    db: kv::Db,
+    meta: kv::Tree,
+    runs: kv::Tree,
     /// Ids of the runs not finished (value: the task id).
-    open_runs: sled::Tree,
+    open_runs: kv::Tree,
     /// A [`RunSummary`] per run, keyed by task then run.
-    task_runs: sled::Tree,
-    events: sled::Tree,
-    diffs: sled::Tree,
-    tasks: sled::Tree,
-    audit: sled::Tree,
-    journal: sled::Tree,
+    task_runs: kv::Tree,
+    events: kv::Tree,
+    diffs: kv::Tree,
+    tasks: kv::Tree,
+    audit: kv::Tree,
+    journal: kv::Tree,
     memory: Memory,
     _lock: StoreLock,
 }
@@ -225,32 +231,22 @@ impl Store {
             error,
         })?;
         let lock = StoreLock::acquire(&state_dir.join("lock"))?;
-        // No periodic flush: sled's flusher wakes its thread pool and fsyncs five times a second
-        // even with nothing to write (0.45 % of a core in an idle console, ten times its
-        // budget). What must survive a crash is flushed when written (runs, tasks, the audit
-        // chain); a run's events go to disk with its next state change, and its log file has
-        // every line anyway.
-        let config = sled::Config::new()
-            .path(state_dir.join("store"))
-            .flush_every_ms(None);
-        // Our flock makes this process the only bosun here, so a sled lock conflict can only be
-        // this process's previous handle, which lets go as soon as its last user drops it.
-        let mut tries = 0;
-        let db = loop {
-            match config.open() {
-                Err(sled::Error::Io(e))
-                    if e.kind() == std::io::ErrorKind::WouldBlock && tries < 50 =>
-                {
-                    tries += 1;
-                    std::thread::sleep(std::time::Duration::from_millis(20));
-                }
-                other => break other?,
-            }
-        };
+        let file = Self::file(state_dir);
+        if !file.exists()
+            && let Some(old) = import::legacy(state_dir)
+        {
+            let n = import::import(&old, &file)?;
+            tracing::info!(
+                entries = n,
+                "imported the sled store into {}",
+                file.display()
+            );
+        }
+        let db = kv::Db::open(&file)?;
         let meta = db.open_tree("meta")?;
         let found = match meta.get("schema_version")? {
             Some(v) => {
-                u32::from_be_bytes(v.as_ref().try_into().map_err(|_| StoreError::Codec {
+                u32::from_be_bytes(v.as_slice().try_into().map_err(|_| StoreError::Codec {
                     what: "schema version".into(),
                     error: format!("{} bytes", v.len()),
                 })?)
@@ -267,17 +263,17 @@ impl Store {
         {
             migrate(&db)?;
             let reached = u32::try_from(i + 2).unwrap_or(SCHEMA_VERSION);
-            meta.insert("schema_version", &reached.to_be_bytes())?;
+            meta.insert("schema_version", reached.to_be_bytes())?;
         }
-        meta.insert("schema_version", &SCHEMA_VERSION.to_be_bytes())?;
+        meta.insert("schema_version", SCHEMA_VERSION.to_be_bytes())?;
         let runs = db.open_tree("runs")?;
         // A store made before schema versions were written has runs but no count.
-        if meta.get(RUN_COUNT)?.is_none() && !runs.is_empty() {
+        if meta.get(RUN_COUNT)?.is_none() && !runs.is_empty()? {
             count_runs(&db)?;
         }
         // Runs written straight into the tree (by an older build's import, or a bench) are
         // indexed once.
-        if meta.get(RUNS_INDEXED)?.is_none() && !runs.is_empty() {
+        if meta.get(RUNS_INDEXED)?.is_none() && !runs.is_empty()? {
             index_runs(&db)?;
         }
         let store = Self {
@@ -298,8 +294,25 @@ impl Store {
         Ok(store)
     }
 
+    /// The store's file in `state_dir`.
+    pub fn file(state_dir: &Path) -> PathBuf {
+        state_dir.join("store.redb")
+    }
+
+    /// Compacts the (closed) store in `state_dir`, taking the repository lock for the time it
+    /// takes: its file's size before and after. (Freed pages are reused as the store goes on;
+    /// compaction gives them back to the file system, e.g. after `bosun gc`.)
+    pub fn compact(state_dir: &Path) -> Result<(u64, u64), StoreError> {
+        let _lock = StoreLock::acquire(&state_dir.join("lock"))?;
+        let file = Self::file(state_dir);
+        let size = || std::fs::metadata(&file).map_or(0, |m| m.len());
+        let before = size();
+        kv::Db::compact_file(&file)?;
+        Ok((before, size()))
+    }
+
     /// The `llm_cache` tree: answers of temperature-0 model calls (see `crate::llm::Cache`).
-    pub fn llm_cache(&self) -> Result<sled::Tree, StoreError> {
+    pub fn llm_cache(&self) -> Result<kv::Tree, StoreError> {
         Ok(self.db.open_tree("llm_cache")?)
     }
 
@@ -309,81 +322,56 @@ impl Store {
         Ok(())
     }
 
-    /// Updates the indexes before a run is written: its summary, and its place among the open
-    /// runs when it is not finished. Written first, so a crash in between leaves an index
-    /// naming a run that says otherwise (which [`open_runs`](Self::open_runs) tidies), never a
-    /// run the index misses.
-    fn index_before(&self, run: &Run) -> Result<(), StoreError> {
-        self.task_runs.insert(
-            task_run_key(run),
-            encode("run summary", &RunSummary::from(run))?,
-        )?;
-        if !run.status.is_final() {
-            self.open_runs
-                .insert(run.id.0.as_bytes(), run.task_id.0.as_bytes())?;
-        }
-        Ok(())
-    }
-
-    /// After a finished run is written, it leaves the open runs.
-    fn index_after(&self, run: &Run) -> Result<(), StoreError> {
-        if run.status.is_final() {
-            self.open_runs.remove(run.id.0.as_bytes())?;
-        }
-        Ok(())
-    }
-
-    /// Saves a run (and flushes: the caller may publish the change after this returns).
-    pub fn put_run(&self, run: &Run) -> Result<(), StoreError> {
-        self.index_before(run)?;
-        let value = encode("run", run)?;
+    /// Writes a run with its indexes (its summary under its task, its place among the open
+    /// runs) and the run count, in the transaction `tx`.
+    fn write_run(&self, tx: &kv::Tx<'_>, run: &Run) -> Result<(), StoreError> {
         let key = run.id.0.as_bytes();
-        // The run and the count change together or not at all.
-        (&self.runs, &self.meta)
-            .transaction(|(runs, meta)| {
-                if runs.insert(key, value.as_slice())?.is_none() {
-                    let n = read_count(meta.get(RUN_COUNT)?.as_deref());
-                    meta.insert(RUN_COUNT, &(n + 1).to_be_bytes())?;
-                }
-                Ok(())
-            })
-            .map_err(|e: TransactionError<()>| match e {
-                TransactionError::Abort(()) => StoreError::Sled("transaction aborted".into()),
-                TransactionError::Storage(e) => e.into(),
-            })?;
-        self.index_after(run)?;
-        self.flush()
-    }
-
-    /// Counts one more run.
-    fn count_new_run(&self) -> Result<(), StoreError> {
-        self.meta.update_and_fetch(RUN_COUNT, |v| {
-            Some((read_count(v) + 1).to_be_bytes().to_vec())
-        })?;
+        tx.insert(
+            &self.task_runs,
+            &task_run_key(run),
+            &encode("run summary", &RunSummary::from(run))?,
+        )?;
+        if run.status.is_final() {
+            tx.remove(&self.open_runs, key)?;
+        } else {
+            tx.insert(&self.open_runs, key, run.task_id.0.as_bytes())?;
+        }
+        if tx.insert(&self.runs, key, &encode("run", run)?)?.is_none() {
+            let n = read_count(tx.get(&self.meta, RUN_COUNT.as_bytes())?.as_deref());
+            tx.insert(&self.meta, RUN_COUNT.as_bytes(), &(n + 1).to_be_bytes())?;
+        }
         Ok(())
     }
 
-    /// Saves a run and what it teaches process memory in one transaction (both or neither),
-    /// then flushes. An empty `learning` is a plain [`put_run`](Self::put_run).
+    /// Saves a run, durably (the caller may publish the change after this returns).
+    pub fn put_run(&self, run: &Run) -> Result<(), StoreError> {
+        self.db.write(|tx| self.write_run(tx, run))
+    }
+
+    /// Saves a run and what it teaches process memory in one transaction (both or neither).
+    /// An empty `learning` is a plain [`put_run`](Self::put_run).
     pub fn put_run_and_learn(&self, run: &Run, learning: &Learning) -> Result<Learned, StoreError> {
         if learning.observations.is_empty() {
             self.put_run(run)?;
             return Ok(Learned::default());
         }
-        self.index_before(run)?;
-        let value = encode("run", run)?;
-        // Runs learn when they end, so the run is nearly always stored already; a crash
-        // between the transaction and the count would leave the count one short.
-        let new = !self.runs.contains_key(run.id.0.as_bytes())?;
-        let learned =
-            self.memory
-                .learn_with(&self.runs, run.id.0.as_bytes(), &value, learning, now_ms())?;
-        if new {
-            self.count_new_run()?;
+        let mut failed: Option<StoreError> = None;
+        let learned = self.memory.learn_with(
+            |tx| {
+                self.write_run(tx, run).map_err(|e| {
+                    let message = e.to_string();
+                    failed = Some(e);
+                    MemoryError::Engine(message)
+                })
+            },
+            learning,
+            now_ms(),
+        );
+        match (learned, failed) {
+            (Ok(learned), _) => Ok(learned),
+            (Err(_), Some(e)) => Err(e),
+            (Err(e), None) => Err(e.into()),
         }
-        self.index_after(run)?;
-        self.flush()?;
-        Ok(learned)
     }
 
     /// Process memory: strategies, lessons and patterns.
@@ -392,8 +380,8 @@ impl Store {
     }
 
     /// The database itself, for tests that plant records.
-    #[cfg(test)]
-    pub(crate) fn db_for_tests(&self) -> sled::Db {
+    #[doc(hidden)]
+    pub fn db_for_tests(&self) -> kv::Db {
         self.db.clone()
     }
 
@@ -464,8 +452,10 @@ impl Store {
     /// history, read without decoding the rest.
     pub fn runs_page(&self, before: Option<&RunId>, limit: usize) -> Result<Vec<Run>, StoreError> {
         let range = match before {
-            Some(id) => self.runs.range(..id.0.as_bytes().to_vec()),
-            None => self.runs.range::<Vec<u8>, _>(..),
+            Some(id) => self
+                .runs
+                .range(Bound::Unbounded, Bound::Excluded(id.0.as_bytes())),
+            None => self.runs.iter(),
         };
         range
             .rev()
@@ -535,7 +525,9 @@ impl Store {
         }
         let mut key = prefix;
         key.extend_from_slice(&next.to_be_bytes());
-        self.events.insert(key, encode("run event", event)?)?;
+        // Durable with the run's next state change (its log file has every line anyway).
+        self.events
+            .insert_lazily(key, encode("run event", event)?)?;
         Ok(())
     }
 
@@ -554,7 +546,8 @@ impl Store {
 
     /// Saves a run's diff text.
     pub fn put_diff(&self, run: &RunId, patch: &str) -> Result<(), StoreError> {
-        self.diffs.insert(run.0.as_bytes(), patch.as_bytes())?;
+        self.diffs
+            .insert_lazily(run.0.as_bytes(), patch.as_bytes())?;
         Ok(())
     }
 
@@ -566,9 +559,29 @@ impl Store {
             .map(|v| String::from_utf8_lossy(&v).into_owned()))
     }
 
+    /// Forgets the details of a finished run kept for review — its events and its diff — and
+    /// keeps the run itself (status, decision, gates, score), its summary, process memory and
+    /// the audit trail. Returns the bytes removed.
+    pub fn forget_details(&self, run: &RunId) -> Result<u64, StoreError> {
+        let mut prefix = run.0.as_bytes().to_vec();
+        prefix.push(0);
+        let mut batch = kv::Batch::default();
+        let mut bytes = 0u64;
+        for kv in self.events.scan_prefix(&prefix) {
+            let (k, v) = kv?;
+            bytes += (k.len() + v.len()) as u64;
+            batch.remove(k);
+        }
+        self.events.apply_batch(batch)?;
+        if let Some(old) = self.diffs.remove(run.0.as_bytes())? {
+            bytes += old.len() as u64;
+        }
+        Ok(bytes)
+    }
+
     /// Saves the tasks as last read from the task files (and flushes).
     pub fn put_tasks(&self, tasks: &[Task]) -> Result<(), StoreError> {
-        let mut batch = sled::Batch::default();
+        let mut batch = kv::Batch::default();
         for t in tasks {
             batch.insert(t.id.0.as_bytes(), encode("task", t)?);
         }
@@ -727,7 +740,7 @@ mod tests {
             // As schema 1 left it: no count.
             let meta = store.db_for_tests().open_tree("meta").unwrap();
             meta.remove(RUN_COUNT).unwrap();
-            meta.insert("schema_version", &1u32.to_be_bytes()).unwrap();
+            meta.insert("schema_version", 1u32.to_be_bytes()).unwrap();
             store.flush().unwrap();
         }
         let store = Store::open(dir.path()).unwrap();
@@ -821,7 +834,7 @@ mod tests {
                     .unwrap();
             }
             let meta = store.db_for_tests().open_tree("meta").unwrap();
-            meta.insert("schema_version", &2u32.to_be_bytes()).unwrap();
+            meta.insert("schema_version", 2u32.to_be_bytes()).unwrap();
             store.flush().unwrap();
             (queued, merged)
         };
@@ -893,18 +906,52 @@ mod tests {
     fn newer_schema_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let db = sled::open(dir.path().join("store")).unwrap();
+            let db = kv::Db::open(&Store::file(dir.path())).unwrap();
             db.open_tree("meta")
                 .unwrap()
-                .insert("schema_version", &99u32.to_be_bytes())
+                .insert("schema_version", 99u32.to_be_bytes())
                 .unwrap();
-            db.flush().unwrap();
         }
         let err = Store::open(dir.path()).err().expect("refused");
         assert!(
             matches!(err, StoreError::NewerSchema { found: 99 }),
             "{err}"
         );
+    }
+
+    /// A store written by bosun before it moved to redb (sled, in `.bosun/store/`) is imported
+    /// at the first open: runs, their indexes and the audit chain read back the same; the old
+    /// directory is kept aside.
+    #[test]
+    fn a_sled_store_is_imported_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let legacy = dir.path().join("store");
+        let first = run("01aaaaaaaaaaaaaaaaaaaaaaaa");
+        {
+            let db = sled::open(&legacy).unwrap();
+            let runs = db.open_tree("runs").unwrap();
+            runs.insert(first.id.0.as_bytes(), encode("run", &first).unwrap())
+                .unwrap();
+            db.open_tree("meta")
+                .unwrap()
+                .insert("schema_version", &2u32.to_be_bytes())
+                .unwrap();
+            db.flush().unwrap();
+        }
+        {
+            let store = Store::open(dir.path()).unwrap();
+            assert_eq!(store.run(&first.id).unwrap().unwrap(), first);
+            assert_eq!(store.run_count(), 1);
+            assert_eq!(store.open_runs().unwrap().len(), 1, "indexed on import");
+            store.append_audit("ana", "approve", "r", "t", "x").unwrap();
+        }
+        assert!(!legacy.exists());
+        assert!(dir.path().join("store.sled-imported").join("db").exists());
+        assert!(!dir.path().join("store.redb.importing").exists());
+        // The second open reads the new file, not the old store again.
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.verify_audit().unwrap(), 1);
+        assert_eq!(store.run_count(), 1);
     }
 
     #[test]

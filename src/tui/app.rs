@@ -77,6 +77,9 @@ pub enum Msg {
     Metrics(Box<metrics::Loaded>),
     /// An answer to a request, for the footer.
     Flash(String),
+    /// The audit trail was verified (at start, in the background): its entries, or what is
+    /// broken.
+    Audit(Result<usize, String>),
 }
 
 /// What a background job may read.
@@ -89,7 +92,7 @@ pub struct JobContext {
     pub config: crate::config::Config,
 }
 
-/// Work that must not run on the event loop (git, sled, syntect, files): the loop runs it on
+/// Work that must not run on the event loop (git, the store, syntect, files): the loop runs it on
 /// the blocking pool and feeds the message it returns back to [`App::update`].
 pub struct Job(pub Box<dyn FnOnce(&JobContext) -> Msg + Send>);
 
@@ -104,6 +107,14 @@ impl PartialEq for Job {
     fn eq(&self, _other: &Self) -> bool {
         false
     }
+}
+
+/// What the console does in the background as it opens: verify the audit trail's hash chain
+/// (the result shows on the metrics screen; a broken chain in the footer too).
+pub fn startup_effects() -> Vec<Effect> {
+    vec![Effect::load(|cx| {
+        Msg::Audit(cx.store.verify_audit().map_err(|e| e.to_string()))
+    })]
 }
 
 impl Effect {
@@ -320,6 +331,14 @@ impl App {
             Msg::Flash(text) => {
                 self.dirty = true;
                 self.flash = Some(text);
+                Vec::new()
+            }
+            Msg::Audit(verified) => {
+                self.dirty = true;
+                if let Err(e) = &verified {
+                    self.flash = Some(format!("{e} (see `bosun audit verify`)"));
+                }
+                self.metrics.audit = Some(verified);
                 Vec::new()
             }
         }

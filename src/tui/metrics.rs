@@ -108,6 +108,8 @@ pub struct MetricsState {
     pub memory_error: Option<String>,
     /// Time per sparkline column.
     pub zoom: Zoom,
+    /// The audit trail's check at start: its entries, or what is broken (None: not done yet).
+    pub audit: Option<Result<usize, String>>,
 }
 
 /// Counts an orchestrator event (called for every event, whatever the screen).
@@ -408,6 +410,17 @@ pub fn render(state: &MetricsState, data: &Data, t: &Theme, frame: &mut Frame<'_
     ];
     if state.collector.seeding() {
         head.push(Span::styled("  reading history…", t.accent()));
+    }
+    match &state.audit {
+        None => head.push(Span::styled(" · checking the audit trail…", t.muted())),
+        Some(Ok(n)) => head.push(Span::styled(
+            format!(" · audit trail verified ({n} entries)"),
+            t.muted(),
+        )),
+        Some(Err(e)) => head.push(Span::styled(
+            format!(" · AUDIT TRAIL BROKEN: {e}"),
+            t.severity(crate::model::Severity::Risk),
+        )),
     }
     frame.render_widget(Paragraph::new(Line::from(head)), title);
 
@@ -753,7 +766,7 @@ mod tests {
 
     fn plant(store: &Store, n: usize) {
         let tree = store.db_for_tests().open_tree("runs").unwrap();
-        let mut batch = sled::Batch::default();
+        let mut batch = crate::store::kv::Batch::default();
         for i in 0..n {
             let run = Run {
                 id: RunId(format!("{i:026}")),

@@ -151,6 +151,9 @@ async fn event_loop(
     let mut sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     let mut last_draw = Instant::now() - FRAME;
     let mut orchestrator_open = true;
+    for effect in app::startup_effects() {
+        carry_out(effect, commands, &replies_tx, jobs);
+    }
     loop {
         let frame_due = app.dirty.then(|| last_draw + FRAME);
         // The clock: fast while a spinner turns, slow otherwise, so an idle console sleeps.

@@ -96,3 +96,101 @@ pub fn skip(test: &str, why: &str) -> bool {
     let _ = writeln!(std::io::stderr(), "skipping {test}: {why}");
     false
 }
+
+/// A repository in `dir/repo` with `tasks` tasks, an agent that writes a 20 KB file per task,
+/// two runs at a time, auto-approval (`autonomous`), run checkouts in `dir/wt` and
+/// `[store] min_free_mb` as given.
+pub fn auto_approving_repository(dir: &Path, tasks: usize, min_free_mb: u64) -> std::path::PathBuf {
+    let repo = dir.join("repo");
+    std::fs::create_dir(&repo).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    let mut todo = String::from("# Tasks\n\n");
+    for i in 1..=tasks {
+        todo.push_str(&format!("- [ ] Note number {i}\n"));
+    }
+    std::fs::write(repo.join("TODO.md"), todo).unwrap();
+    let agent = repo.join("agent.sh");
+    std::fs::write(
+        &agent,
+        "#!/bin/sh\nhead -c 15000 /dev/urandom | base64 > \"note-$BOSUN_TASK_ID.txt\"\necho wrote\n",
+    )
+    .unwrap();
+    let chmod = Command::new("chmod")
+        .arg("+x")
+        .arg(&agent)
+        .status()
+        .unwrap();
+    assert!(chmod.success());
+    let config = format!(
+        "[project]\nworktree_root = {}\n\n[orchestrator]\nmax_parallel = 2\nmax_attempts = 1\n\n\
+         [executors.a]\ncommand = [{}]\n\n[policy]\nmode = \"autonomous\"\n\n[store]\nmin_free_mb = {min_free_mb}\n",
+        toml_str(&dir.join("wt").display().to_string()),
+        toml_str(&agent.display().to_string()),
+    );
+    std::fs::write(repo.join("bosun.toml"), config).unwrap();
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "init"]);
+    repo
+}
+
+/// After bosun stopped however it stopped and was started again: every invariant between git
+/// and bosun holds — a run is `merged` iff its commit is on `main`, each merged run's task is
+/// ticked there, the checkout is clean with `TODO.md` as on `main`, there is one audit entry
+/// per approval and the chain verifies. Returns how many runs are merged.
+pub fn git_and_bosun_agree(repo: &Path, what: &str) -> usize {
+    let bosun = |args: &[&str]| {
+        let mut cmd = clean(env!("CARGO_BIN_EXE_bosun"), repo);
+        cmd.args(args).stdin(std::process::Stdio::null());
+        outcome(cmd)
+    };
+    let on_main = |commit: &str| {
+        clean("git", repo)
+            .args(["merge-base", "--is-ancestor", commit, "main"])
+            .status()
+            .unwrap()
+            .success()
+    };
+    let (ok, out, err) = bosun(&["runs", "--json"]);
+    assert!(ok, "{what}: the store does not open: {err}");
+    let runs: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    let todo = git(repo, &["show", "main:TODO.md"]);
+    let mut merged = 0;
+    for run in &runs {
+        let is_merged = run["status"] == "merged";
+        if let Some(head) = run["head"].as_str() {
+            assert_eq!(
+                on_main(head),
+                is_merged,
+                "{what}: main has the run's commit iff it is merged ({run:#})"
+            );
+        } else {
+            assert!(
+                !is_merged,
+                "{what}: a merged run without a commit ({run:#})"
+            );
+        }
+        if is_merged {
+            merged += 1;
+            let title = run["task_title"].as_str().unwrap();
+            assert!(
+                todo.contains(&format!("- [x] {title}\n")),
+                "{what}: the merged run's task is ticked in the same history:\n{todo}"
+            );
+        }
+    }
+    assert_eq!(
+        git(repo, &["status", "--porcelain"]),
+        "",
+        "{what}: the checkout is clean"
+    );
+    let on_disk = std::fs::read_to_string(repo.join("TODO.md")).unwrap();
+    assert_eq!(on_disk, todo, "{what}: TODO.md on disk is main's");
+    let (ok, out, err) = bosun(&["audit", "--json"]);
+    assert!(ok, "{what}: {err}");
+    let audit: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    let approvals = audit.iter().filter(|e| e["action"] == "approve").count();
+    assert_eq!(approvals, merged, "{what}: one audit entry per approval");
+    let (ok, out, err) = bosun(&["audit", "verify"]);
+    assert!(ok, "{what}: {out}{err}");
+    merged
+}

@@ -34,7 +34,7 @@ fn run(i: usize, status: RunStatus, executor: &str) -> Run {
 /// Writes `n` runs straight into the store's tree in one batch (put_run flushes each).
 fn plant(store: &Store, n: usize, make: impl Fn(usize) -> Run) {
     let tree = store.db_for_tests().open_tree("runs").unwrap();
-    let mut batch = sled::Batch::default();
+    let mut batch = crate::store::kv::Batch::default();
     for i in 0..n {
         let r = make(i);
         batch.insert(r.id.0.as_bytes(), serde_json::to_vec(&r).unwrap());
