@@ -5,6 +5,9 @@
 //! temporary files); there is one audit entry per decision and the chain verifies; an
 //! approval cut short before the merge can simply be given again.
 //!
+//! The same holds when `bosun run --headless` is killed while its runs are being gated and
+//! auto-approved; started again, it finishes the rest.
+//!
 //! `BOSUN_CHAOS_ITERATIONS` sets how many kills (default 10, what CI runs); the long run
 //! recorded in RELIABILITY.md is `BOSUN_CHAOS_ITERATIONS=100 cargo test --test chaos -- --nocapture`.
 
@@ -217,4 +220,90 @@ fn approve_killed_at_any_moment_leaves_git_and_bosun_in_agreement() {
          ({completed} of them completed by the restart), {undone} before the merge (approved \
          again); every invariant held"
     );
+}
+
+/// Tasks in the headless chaos repository.
+const HEADLESS_TASKS: usize = 6;
+
+#[test]
+fn headless_killed_during_auto_approvals_leaves_git_and_bosun_in_agreement() {
+    let iterations: u64 = std::env::var("BOSUN_CHAOS_ITERATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    let headless = |repo: &std::path::Path| {
+        let mut cmd = clean(env!("CARGO_BIN_EXE_bosun"), repo);
+        cmd.args(["run", "--headless"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        cmd
+    };
+    // How long the whole backlog takes, to spread the kills over it.
+    let probe = tempfile::tempdir().unwrap();
+    let repo = common::auto_approving_repository(probe.path(), HEADLESS_TASKS, 0);
+    let started = Instant::now();
+    assert!(headless(&repo).status().unwrap().success());
+    let span = started.elapsed();
+    assert_eq!(common::git_and_bosun_agree(&repo, "probe"), HEADLESS_TASKS);
+    let mut merged_at_kill = Vec::new();
+    for i in 0..iterations {
+        let tmp = tempfile::tempdir().unwrap();
+        let repo = common::auto_approving_repository(tmp.path(), HEADLESS_TASKS, 0);
+        let delay = span.mul_f64((i as f64 + 0.5) / iterations as f64);
+        let mut child = headless(&repo).spawn().unwrap();
+        std::thread::sleep(delay);
+        let _ = child.kill();
+        let _ = child.wait();
+        let what = format!("kill {i} after {delay:?} of {span:?}");
+        merged_at_kill.push(common::git_and_bosun_agree(&repo, &what));
+        // Started again, it finishes the backlog: nothing was left half-done.
+        let status = headless(&repo).status().unwrap();
+        assert!(status.success(), "{what}: the second run");
+        let done = common::git_and_bosun_agree(&repo, &format!("{what}, run again"));
+        assert_eq!(done, HEADLESS_TASKS, "{what}: every task merged in the end");
+    }
+    eprintln!(
+        "chaos: {iterations} kills of `bosun run --headless` (auto-approving {HEADLESS_TASKS} tasks in {span:?}); \
+         runs merged at the kill: {merged_at_kill:?}; every invariant held, and a second start finished the rest"
+    );
+}
+
+/// Killed right after the policy decided to auto-approve a run, before it did: the next start
+/// makes the approval (and says so in the run's history) instead of leaving it waiting.
+#[test]
+fn an_auto_approval_decided_before_a_crash_is_made_at_the_next_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = common::auto_approving_repository(tmp.path(), 1, 0);
+    let status = clean(env!("CARGO_BIN_EXE_bosun"), &repo)
+        .args(["run", "--headless"])
+        .env("BOSUN_CRASH_AT", "policy:decided")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(!status.success(), "bosun should have died there");
+    assert_eq!(common::git_and_bosun_agree(&repo, "after the crash"), 0);
+    let (ok, out, err) = common::outcome({
+        let mut cmd = clean(env!("CARGO_BIN_EXE_bosun"), &repo);
+        cmd.args(["run", "--headless"]).stdin(Stdio::null());
+        cmd
+    });
+    assert!(ok, "{out}{err}");
+    assert_eq!(common::git_and_bosun_agree(&repo, "restarted"), 1);
+    let (_, runs, _) = common::outcome({
+        let mut cmd = clean(env!("CARGO_BIN_EXE_bosun"), &repo);
+        cmd.args(["runs", "--json"]);
+        cmd
+    });
+    let runs: Vec<Value> = serde_json::from_str(&runs).unwrap();
+    assert_eq!(runs.len(), 1, "no second attempt: {runs:#?}");
+    let id = runs[0]["id"].as_str().unwrap();
+    let (_, show, _) = common::outcome({
+        let mut cmd = clean(env!("CARGO_BIN_EXE_bosun"), &repo);
+        cmd.args(["show", id]);
+        cmd
+    });
+    assert!(show.contains("approving it now"), "{show}");
 }

@@ -221,6 +221,10 @@ pub struct Run {
     /// The policy rule that decided what happened after the gates.
     #[serde(default)]
     pub policy: Option<String>,
+    /// The policy auto-approves this run and the approval is still to be made (set with the
+    /// verdict, so a restart in between makes it rather than leaving the run waiting).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub auto_approve: bool,
     /// What the semantic analysis found in the change.
     #[serde(default)]
     pub annotations: Vec<super::Annotation>,
@@ -314,6 +318,7 @@ impl Run {
             gates: Vec::new(),
             score: None,
             policy: None,
+            auto_approve: false,
             annotations: Vec::new(),
             routing: None,
             lessons: Vec::new(),

@@ -729,6 +729,7 @@ impl Orchestrator {
             self.reload_tasks()?;
             self.check_executors()?;
         }
+        self.resume_auto_approvals().await?;
         let mut grace: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
         loop {
             if self.options.schedule && !self.stopping && !self.paused && self.enough_space() {
@@ -1185,6 +1186,10 @@ impl Orchestrator {
             (rival, run)
         };
         self.pending_auto.remove(&loser.id);
+        if loser.auto_approve {
+            // Only the better one is approved.
+            self.update(&loser.id, |r| r.auto_approve = false)?;
+        }
         if winner.status != RunStatus::AwaitingApproval {
             return Ok(());
         }
@@ -1212,9 +1217,46 @@ impl Orchestrator {
         let _ = self.events.send(Event::Notice { text });
         if self.pending_auto.remove(&winner.id) {
             let rule = winner.policy.clone().unwrap_or_default();
-            if let Err(e) = self.approve(&winner.id.0, "policy", &rule, None).await {
-                self.history(&winner.id, "error", format!("auto-approve failed: {e}"));
+            self.auto_approve(&winner.id, &rule).await?;
+        }
+        Ok(())
+    }
+
+    /// Makes the approval the policy decided for run `id` (`rule` says why). When it fails the
+    /// run is left awaiting approval for the operator, with the error in its history.
+    async fn auto_approve(&mut self, id: &RunId, rule: &str) -> Result<(), OrchestratorError> {
+        if let Err(e) = self.approve(&id.0, "policy", rule, None).await {
+            self.update(id, |r| r.auto_approve = false)?;
+            self.history(id, "error", format!("auto-approve failed: {e}"));
+            let _ = self.events.send(Event::Notice {
+                text: format!("run {id}: auto-approve failed: {e}"),
+            });
+        }
+        Ok(())
+    }
+
+    /// Approvals the policy decided before bosun stopped and that were not made (it stopped
+    /// between the verdict and the approval): made now, or, for a best-of candidate whose
+    /// rival is still working, when both are done.
+    async fn resume_auto_approvals(&mut self) -> Result<(), OrchestratorError> {
+        let mut due: Vec<(RunId, String)> = self
+            .runs
+            .values()
+            .filter(|r| r.status == RunStatus::AwaitingApproval && r.auto_approve)
+            .map(|r| (r.id.clone(), r.policy.clone().unwrap_or_default()))
+            .collect();
+        due.sort();
+        for (id, rule) in due {
+            if self.rival_working(&id) {
+                self.pending_auto.insert(id);
+                continue;
             }
+            self.history(
+                &id,
+                "note",
+                "bosun stopped after the policy decided to approve this run and before it did: approving it now".into(),
+            );
+            self.auto_approve(&id, &rule).await?;
         }
         Ok(())
     }
@@ -1346,6 +1388,7 @@ impl Orchestrator {
                         r.diffstat = Some(stat);
                         r.finished_ms = Some(now_ms());
                         r.policy = Some(rule.clone());
+                        r.auto_approve = matches!(verdict, policy::Verdict::AutoApprove(_));
                         r.error = error;
                         if let Some(u) = usage {
                             r.usage = u;
@@ -1361,6 +1404,7 @@ impl Orchestrator {
                         text: rule.clone(),
                     },
                 );
+                crate::faults::crash_point("policy:decided");
                 match verdict {
                     policy::Verdict::Retry(_) => {
                         if let Some(run) = run {
@@ -1373,22 +1417,7 @@ impl Orchestrator {
                         // The better of the two is approved once both are done.
                         self.pending_auto.insert(id.clone());
                     }
-                    policy::Verdict::AutoApprove(rule) => {
-                        if let Err(e) = self.approve(&id.0, "policy", &rule, None).await {
-                            // Left awaiting approval: the operator decides.
-                            let _ = self.store.append_event(
-                                &id,
-                                &RunEvent {
-                                    at_ms: now_ms(),
-                                    kind: "error".into(),
-                                    text: format!("auto-approve failed: {e}"),
-                                },
-                            );
-                            let _ = self.events.send(Event::Notice {
-                                text: format!("run {id}: auto-approve failed: {e}"),
-                            });
-                        }
-                    }
+                    policy::Verdict::AutoApprove(rule) => self.auto_approve(&id, &rule).await?,
                     policy::Verdict::AwaitOperator(_) => {}
                 }
             }
@@ -1565,6 +1594,15 @@ impl Orchestrator {
     }
 
     async fn handle_command(&mut self, cmd: Command) {
+        // An approval left half-recorded (the store failed after the target moved, say) is
+        // settled from git before another decision, so none is taken on a stale state.
+        if matches!(
+            cmd,
+            Command::Approve { .. } | Command::Reject { .. } | Command::Retry { .. }
+        ) && let Err(e) = self.reconcile_approvals()
+        {
+            tracing::warn!(error = %e, "cannot settle the approval journal");
+        }
         match cmd {
             Command::Approve {
                 run,
@@ -1936,17 +1974,34 @@ impl Orchestrator {
             at_ms: now_ms(),
         })?;
         crate::faults::crash_point("approve:journaled");
+        let mut notes: Vec<String> = Vec::new();
+        let mut keep_journal = false;
         if old != new {
-            let (o, n) = (old.clone(), new.clone());
+            let (o, n, t) = (old.clone(), new.clone(), target2.clone());
             let moved = tokio::task::spawn_blocking(move || {
-                git::advance(&repo2, &target2, &o, &n, "bosun: approve")
+                git::advance(&repo2, &t, &o, &n, "bosun: approve")
             })
             .await
             .map_err(|e| OrchestratorError::Config(format!("merge task failed: {e}")))?;
             if let Err(e) = moved {
-                // Nothing moved: the journal entry goes, the run stays awaiting approval.
-                self.store.remove_approval(&run.id.0)?;
-                return Err(self.approval_failed(&run, e.into()));
+                let root = &self.project.root;
+                if !git::contains(root, &target2, &new).unwrap_or(false) {
+                    // Nothing moved: the journal entry goes, the run stays awaiting approval.
+                    self.store.remove_approval(&run.id.0)?;
+                    return Err(self.approval_failed(&run, e.into()));
+                }
+                // The target moved (the commit point) but its checkout was not brought along
+                // (out of space, say): the approval stands; the checkout follows now, or at
+                // the next start while the journal entry stays.
+                keep_journal = git::refollow(root, &target2, &old, &new).is_err();
+                notes.push(format!(
+                    "the merge reached `{target2}`, but its checkout could not be brought along ({e}); {}",
+                    if keep_journal {
+                        "bosun brings it along at its next start"
+                    } else {
+                        "a second try did"
+                    }
+                ));
             }
         }
         // "approved 3 of 5 hunks; dropped: src/a.rs#2, …" when part of the change was left out.
@@ -1954,8 +2009,16 @@ impl Orchestrator {
             .filter(|d| !d.dropped.is_empty())
             .map(|d| d.describe());
         crate::faults::crash_point("approve:followed");
-        let notes: Vec<String> = partial_note.iter().cloned().chain(note_from_tick).collect();
-        self.finish_approval(run, who, note, partial_note.as_deref(), &new, notes)
+        notes.splice(0..0, partial_note.iter().cloned().chain(note_from_tick));
+        self.finish_approval(
+            run,
+            who,
+            note,
+            partial_note.as_deref(),
+            &new,
+            notes,
+            keep_journal,
+        )
     }
 
     /// Settles approvals a crash left in the journal, from git, which is the truth: when the
@@ -1982,7 +2045,8 @@ impl Orchestrator {
                 );
             }
             if run.status == RunStatus::Merged {
-                // Only the journal entry (and perhaps the audit entry) was left to do.
+                // Left to do: perhaps bringing the checkout along (it could not be then), the
+                // audit entry, the journal entry.
                 let audited = self
                     .store
                     .audit()?
@@ -1999,6 +2063,11 @@ impl Orchestrator {
                             a.target, a.new
                         ),
                     )?;
+                }
+                if let Err(e) = git::refollow(&repo, &a.target, &a.old, &a.new) {
+                    // Tried again at the next start.
+                    tracing::warn!(run = %id, error = %e, "cannot bring the checkout along");
+                    continue;
                 }
                 self.store.remove_approval(&a.run_id)?;
                 continue;
@@ -2019,6 +2088,7 @@ impl Orchestrator {
                     None,
                     &a.new,
                     vec!["bosun stopped during this approval; the merge had reached the target, so the approval was completed at the next start".into()],
+                    false,
                 )?;
             } else {
                 self.history(
@@ -2047,7 +2117,9 @@ impl Orchestrator {
 
     /// Records a run whose approval reached the target at `head`: merged, with the decision,
     /// `notes` in its history, one audit entry, its checkout removed, its rivals closed; then
-    /// the journal entry goes.
+    /// the journal entry goes (unless `keep_journal`: the target's checkout is still to be
+    /// brought along at the next start).
+    #[allow(clippy::too_many_arguments)]
     fn finish_approval(
         &mut self,
         run: Run,
@@ -2056,6 +2128,7 @@ impl Orchestrator {
         partial_note: Option<&str>,
         head: &str,
         notes: Vec<String>,
+        keep_journal: bool,
     ) -> Result<Run, OrchestratorError> {
         let reason = match (partial_note, note.trim()) {
             (Some(p), "") => p.to_string(),
@@ -2091,7 +2164,9 @@ impl Orchestrator {
         self.store
             .append_audit(who, "approve", &updated.id.0, &updated.task_id.0, &detail)?;
         crate::faults::crash_point("approve:audited");
-        self.store.remove_approval(&updated.id.0)?;
+        if !keep_journal {
+            self.store.remove_approval(&updated.id.0)?;
+        }
         self.discard(&updated)?;
         self.close_others(&updated)?;
         if self.options.schedule {
