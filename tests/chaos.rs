@@ -307,3 +307,63 @@ fn an_auto_approval_decided_before_a_crash_is_made_at_the_next_start() {
     });
     assert!(show.contains("approving it now"), "{show}");
 }
+
+/// Killed while writing the checkout's index, leaving `.git/index.lock` (reproduced: kill 66
+/// of the long run): the next start removes that lock — made since the approval began, so
+/// bosun's — and brings the checkout along. A lock older than the approval is someone else's:
+/// left alone and noted, the journal entry kept, and the checkout follows at the start after
+/// it is gone.
+#[test]
+fn an_index_lock_left_by_an_interrupted_approval_is_cleared_and_a_foreign_one_kept() {
+    for foreign in [false, true] {
+        let repo = Repo::with_a_run_awaiting();
+        let runs = repo.runs();
+        let run = awaiting(&runs);
+        let id = run["id"].as_str().unwrap().to_string();
+        let reviewed = run["head"].as_str().unwrap().to_string();
+        let lock = repo.path.join(".git").join("index.lock");
+        if foreign {
+            std::fs::write(&lock, b"someone else's").unwrap();
+            let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+            std::fs::File::options()
+                .write(true)
+                .open(&lock)
+                .unwrap()
+                .set_modified(hour_ago)
+                .unwrap();
+        }
+        let status = repo
+            .bosun_command(&["approve", &id])
+            .env("BOSUN_CRASH_AT", "advance:moved")
+            .status()
+            .unwrap();
+        assert!(!status.success());
+        if !foreign {
+            // As if the kill came while the index was being written.
+            std::fs::write(&lock, b"half an index").unwrap();
+        }
+        let runs = repo.runs();
+        let (_, show, _) = repo.bosun(&["show", &id]);
+        if foreign {
+            assert!(lock.exists(), "someone else's lock is left alone");
+            assert!(show.contains("not bosun's): left alone"), "{show}");
+            assert!(show.contains("tries again at its next start"), "{show}");
+            assert!(
+                runs.iter()
+                    .any(|r| r["id"] == id && r["status"] == "merged")
+            );
+            std::fs::remove_file(&lock).unwrap();
+            // The next start brings the checkout along.
+            repo.runs();
+        } else {
+            assert!(!lock.exists(), "bosun's own lock is removed");
+            assert!(show.contains("removed the index lock file"), "{show}");
+        }
+        assert!(check(
+            &repo,
+            &id,
+            &reviewed,
+            if foreign { "foreign lock" } else { "own lock" }
+        ));
+    }
+}

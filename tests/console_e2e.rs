@@ -384,3 +384,67 @@ fn the_header_says_when_agents_run_without_a_sandbox() {
     tmux.wait_for("a run awaiting approval", count("Awaiting approval", 1));
     quit_cleanly(&tmux);
 }
+
+/// The console killed (SIGKILL) while its runs are gated and auto-approved, at a different
+/// point each time: started again, git and bosun agree and the rest of the backlog finishes.
+#[test]
+fn console_killed_during_auto_approvals_leaves_git_and_bosun_in_agreement() {
+    if !tmux_available("console_killed_during_auto_approvals_leaves_git_and_bosun_in_agreement") {
+        return;
+    }
+    const TASKS: usize = 5;
+    for (i, done_before_kill) in [0usize, 1, 3].into_iter().enumerate() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let repo = common::auto_approving_repository(tmp.path(), TASKS, 0);
+        let tmux = Tmux::start(
+            &format!("chaos{i}"),
+            &repo,
+            120,
+            40,
+            &[
+                "sh",
+                "-c",
+                "\"$0\"; echo EXIT:$?; exec sleep 300",
+                env!("CARGO_BIN_EXE_bosun"),
+            ],
+        );
+        tmux.wait_for("runs under way", |s| {
+            let done = s
+                .lines()
+                .next()
+                .and_then(|l| l.split("Done ").nth(1))
+                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(|n| n.parse::<usize>().ok());
+            done.is_some_and(|d| d >= done_before_kill)
+                && (done_before_kill > 0
+                    || s.lines().next().is_some_and(|l| !l.contains("Running 0")))
+        });
+        let pane = tmux.tmux(&["list-panes", "-t", "console", "-F", "#{pane_pid}"]);
+        let shell = String::from_utf8_lossy(&pane.stdout).trim().to_string();
+        let children = std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children"))
+            .expect("the pane's shell has a child");
+        let bosun: i32 = children
+            .split_whitespace()
+            .next()
+            .expect("bosun")
+            .parse()
+            .unwrap();
+        // SAFETY: kill(2) on the console's pid, read from its parent's children.
+        assert_eq!(unsafe { libc::kill(bosun, libc::SIGKILL) }, 0);
+        tmux.wait_for_text("EXIT:137");
+        let what = format!("console killed with {done_before_kill} run(s) done");
+        common::git_and_bosun_agree(&repo, &what);
+        let (ok, out, err) = common::outcome({
+            let mut cmd = common::clean(env!("CARGO_BIN_EXE_bosun"), &repo);
+            cmd.args(["run", "--headless"])
+                .stdin(std::process::Stdio::null());
+            cmd
+        });
+        assert!(ok, "{what}: {out}{err}");
+        assert_eq!(
+            common::git_and_bosun_agree(&repo, &format!("{what}, run again")),
+            TASKS,
+            "{what}: every task merged in the end"
+        );
+    }
+}

@@ -262,6 +262,49 @@ pub fn clear_ref_lock(repo_root: &Path, branch: &str) -> Result<bool, GitError> 
     }
 }
 
+/// What [`clear_index_lock`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexLock {
+    /// No lock file on the index of the target's checkout (or no checkout).
+    None,
+    /// One made since the approval began (bosun's, cut short): removed.
+    Removed,
+    /// One older than the approval: someone else's, left alone.
+    Foreign,
+}
+
+/// Removes the lock file on the index of branch `branch`'s checkout when it was made at or
+/// after `since_ms` (Unix milliseconds: when an interrupted approval began, so bosun's own
+/// index write made it); an older one is reported and left alone.
+pub fn clear_index_lock(
+    repo_root: &Path,
+    branch: &str,
+    since_ms: u64,
+) -> Result<IndexLock, GitError> {
+    let repo = open(repo_root)?;
+    let Some(dir) = checkout_of(&repo, branch)? else {
+        return Ok(IndexLock::None);
+    };
+    let lock = open(&dir)?.path().join("index.lock");
+    let Ok(meta) = std::fs::symlink_metadata(&lock) else {
+        return Ok(IndexLock::None);
+    };
+    let made_ms = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    // File times can be a little behind the clock bosun read: a second of slack.
+    if made_ms + 1_000 < since_ms {
+        return Ok(IndexLock::Foreign);
+    }
+    match std::fs::remove_file(&lock) {
+        Ok(()) => Ok(IndexLock::Removed),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(IndexLock::None),
+        Err(error) => Err(GitError::Io { path: lock, error }),
+    }
+}
+
 /// After a crash between moving `target` from `old` to `new` and updating its checkout:
 /// brings along every file the change touches that still has its `old` content (files the
 /// operator changed since are left alone), and the index for those paths. Running it again

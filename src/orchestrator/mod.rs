@@ -2044,6 +2044,25 @@ impl Orchestrator {
                     ),
                 );
             }
+            match git::clear_index_lock(&repo, &a.target, a.at_ms)? {
+                git::IndexLock::Removed => self.history(
+                    &id,
+                    "note",
+                    format!(
+                        "removed the index lock file an interrupted approval left in the checkout of `{}`",
+                        a.target
+                    ),
+                ),
+                git::IndexLock::Foreign => self.history(
+                    &id,
+                    "note",
+                    format!(
+                        "the checkout of `{}` has an index lock file older than this approval (not bosun's): left alone; bosun brings the checkout along once it is gone",
+                        a.target
+                    ),
+                ),
+                git::IndexLock::None => {}
+            }
             if run.status == RunStatus::Merged {
                 // Left to do: perhaps bringing the checkout along (it could not be then), the
                 // audit entry, the journal entry.
@@ -2074,22 +2093,21 @@ impl Orchestrator {
             }
             if run.status == RunStatus::AwaitingApproval && git::contains(&repo, &a.target, &a.new)?
             {
-                if let Err(e) = git::refollow(&repo, &a.target, &a.old, &a.new) {
-                    tracing::warn!(run = %id, error = %e, "cannot bring the checkout along");
+                let mut notes = vec!["bosun stopped during this approval; the merge had reached the target, so the approval was completed at the next start".to_string()];
+                // When the checkout cannot follow now, the journal entry stays and the next
+                // start tries again.
+                let pending = git::refollow(&repo, &a.target, &a.old, &a.new).err();
+                if let Some(e) = &pending {
+                    notes.push(format!(
+                        "the checkout of `{}` could not be brought along yet ({e}); bosun tries again at its next start",
+                        a.target
+                    ));
                 }
                 self.load_history(&run.task_id)?;
                 let note = format!("{} (completed after restart)", a.note.trim())
                     .trim_start()
                     .to_string();
-                self.finish_approval(
-                    run,
-                    &a.who,
-                    &note,
-                    None,
-                    &a.new,
-                    vec!["bosun stopped during this approval; the merge had reached the target, so the approval was completed at the next start".into()],
-                    false,
-                )?;
+                self.finish_approval(run, &a.who, &note, None, &a.new, notes, pending.is_some())?;
             } else {
                 self.history(
                     &id,

@@ -94,6 +94,7 @@ impl Db {
     /// Opens the database file at `path`, creating it if needed. Another handle on the same file
     /// in this process (one being dropped) is waited for, up to a second.
     pub fn open(path: &Path) -> Result<Self, KvError> {
+        Self::create_atomically(path)?;
         let mut tries = 0;
         let db = loop {
             match redb::Database::create(path) {
@@ -110,6 +111,35 @@ impl Db {
                 lazy: AtomicBool::new(false),
             }),
         })
+    }
+
+    /// Makes the database file at `path` if there is none, so that a crash can never leave a
+    /// half-made one (whose header redb would refuse for good): the file is made under another
+    /// name and renamed into place. An empty file at `path` — one that a crash left before its
+    /// header was written, so nothing was ever committed to it — is made again.
+    fn create_atomically(path: &Path) -> Result<(), KvError> {
+        let io = |e: std::io::Error| KvError(format!("{}: {e}", path.display()));
+        match std::fs::metadata(path) {
+            Ok(m) if m.len() > 0 => return Ok(()),
+            Ok(_) | Err(_) => {}
+        }
+        let fresh = path.with_extension("redb.new");
+        match std::fs::remove_file(&fresh) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io(e)),
+        }
+        drop(redb::Database::create(&fresh)?);
+        std::fs::File::open(&fresh)
+            .and_then(|f| f.sync_all())
+            .map_err(io)?;
+        std::fs::rename(&fresh, path).map_err(io)?;
+        if let Some(dir) = path.parent()
+            && let Ok(d) = std::fs::File::open(dir)
+        {
+            let _ = d.sync_all();
+        }
+        Ok(())
     }
 
     /// Opens the database at `path` for this caller alone and compacts it (moves pages to the
@@ -478,6 +508,27 @@ mod tests {
                 .as_deref(),
             Some(&b"12"[..])
         );
+    }
+
+    #[test]
+    fn a_file_a_crash_left_empty_is_made_again_and_nothing_half_made_is_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("x.redb");
+        // A crash between creating the file and writing its header.
+        std::fs::write(&file, b"").unwrap();
+        std::fs::write(dir.path().join("x.redb.new"), b"half").unwrap();
+        let db = Db::open(&file).unwrap();
+        db.open_tree("t").unwrap().insert(b"k", b"v").unwrap();
+        drop(db);
+        assert!(!dir.path().join("x.redb.new").exists());
+        let db = Db::open(&file).unwrap();
+        assert_eq!(
+            db.open_tree("t").unwrap().get(b"k").unwrap().as_deref(),
+            Some(&b"v"[..])
+        );
+        // A file with data that is not a database is refused, not replaced.
+        std::fs::write(dir.path().join("y.redb"), b"something else").unwrap();
+        assert!(Db::open(&dir.path().join("y.redb")).is_err());
     }
 
     #[test]
