@@ -170,7 +170,9 @@ pub fn operator() -> String {
 
 /// Ticks task `task_id` in the task list as it is in commit `merged` (the planned merge), as a
 /// commit on top of it in the object database; returns the commit the target is to point at
-/// and a note when nothing was ticked. A checkbox left unticked does not undo the merge.
+/// and a note when there was nothing to tick (the task is gone, or ticked already). When the
+/// tick commit cannot be made (a full disk, say) the approval fails before anything moves:
+/// a merge never lands without its tick.
 fn tick(
     repo: &std::path::Path,
     merged: &str,
@@ -182,19 +184,19 @@ fn tick(
     let sources = task_sources(repo, merged, files)?;
     match crate::intake::tick_sources(&sources, rules, task_id) {
         Ok((_, Some((i, bytes)))) => {
-            match git::commit_file_on(
+            let commit = git::commit_file_on(
                 repo,
                 merged,
                 &sources[i].0,
                 &bytes,
                 &format!("bosun: done {task_id} {title}"),
-            ) {
-                Ok(commit) => Ok((commit, None)),
-                Err(e) => Ok((
-                    merged.to_string(),
-                    Some(format!("merged, but the checkbox was not ticked: {e}")),
-                )),
-            }
+            )
+            .map_err(|e| {
+                OrchestratorError::Config(format!(
+                    "cannot tick task {task_id} ({e}); nothing was merged"
+                ))
+            })?;
+            Ok((commit, None))
         }
         Ok((_, None)) => Ok((
             merged.to_string(),
