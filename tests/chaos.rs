@@ -367,3 +367,39 @@ fn an_index_lock_left_by_an_interrupted_approval_is_cleared_and_a_foreign_one_ke
         ));
     }
 }
+
+/// Killed while moving the target's ref, leaving `refs/heads/main.lock` (the stale lock after
+/// which a second approve used to print "ticked" with nothing ticked): the next start removes
+/// it — made since the approval began — and the approval can be given again.
+#[test]
+fn a_ref_lock_left_by_an_interrupted_approval_is_cleared() {
+    let repo = Repo::with_a_run_awaiting();
+    let runs = repo.runs();
+    let run = awaiting(&runs);
+    let id = run["id"].as_str().unwrap().to_string();
+    let reviewed = run["head"].as_str().unwrap().to_string();
+    let status = repo
+        .bosun_command(&["approve", &id])
+        .env("BOSUN_CRASH_AT", "approve:journaled")
+        .status()
+        .unwrap();
+    assert!(!status.success());
+    let lock = repo
+        .path
+        .join(".git")
+        .join("refs")
+        .join("heads")
+        .join("main.lock");
+    std::fs::write(&lock, b"0000000000000000000000000000000000000000\n").unwrap();
+    assert!(!check(&repo, &id, &reviewed, "after the kill"));
+    assert!(!lock.exists(), "the lock is gone");
+    let (_, show, _) = repo.bosun(&["show", &id]);
+    assert!(show.contains("removed the ref lock file"), "{show}");
+    let (ok, out, err) = repo.bosun(&["approve", &id]);
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains("ticked") && !out.contains("NOT ticked"),
+        "{out}"
+    );
+    assert!(check(&repo, &id, &reviewed, "approved again"));
+}

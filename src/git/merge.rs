@@ -246,26 +246,10 @@ pub fn contains(repo_root: &Path, branch: &str, commit: &str) -> Result<bool, Gi
     Ok(tip == commit || repo.graph_descendant_of(tip, commit)?)
 }
 
-/// Removes the lock file of branch `branch`'s ref, if one is there; whether it was. Only for a
-/// lock bosun's own journal says bosun was holding (an interrupted approval).
-pub fn clear_ref_lock(repo_root: &Path, branch: &str) -> Result<bool, GitError> {
-    let repo = open(repo_root)?;
-    let lock = repo
-        .commondir()
-        .join("refs")
-        .join("heads")
-        .join(format!("{branch}.lock"));
-    match std::fs::remove_file(&lock) {
-        Ok(()) => Ok(true),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-        Err(error) => Err(GitError::Io { path: lock, error }),
-    }
-}
-
-/// What [`clear_index_lock`] found.
+/// What [`clear_ref_lock`] and [`clear_index_lock`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IndexLock {
-    /// No lock file on the index of the target's checkout (or no checkout).
+pub enum LockFile {
+    /// No lock file there.
     None,
     /// One made since the approval began (bosun's, cut short): removed.
     Removed,
@@ -273,21 +257,11 @@ pub enum IndexLock {
     Foreign,
 }
 
-/// Removes the lock file on the index of branch `branch`'s checkout when it was made at or
-/// after `since_ms` (Unix milliseconds: when an interrupted approval began, so bosun's own
-/// index write made it); an older one is reported and left alone.
-pub fn clear_index_lock(
-    repo_root: &Path,
-    branch: &str,
-    since_ms: u64,
-) -> Result<IndexLock, GitError> {
-    let repo = open(repo_root)?;
-    let Some(dir) = checkout_of(&repo, branch)? else {
-        return Ok(IndexLock::None);
-    };
-    let lock = open(&dir)?.path().join("index.lock");
+/// Removes the lock file at `lock` when it was made at or after `since_ms` (Unix
+/// milliseconds); an older one is reported and left alone.
+fn clear_lock(lock: PathBuf, since_ms: u64) -> Result<LockFile, GitError> {
     let Ok(meta) = std::fs::symlink_metadata(&lock) else {
-        return Ok(IndexLock::None);
+        return Ok(LockFile::None);
     };
     let made_ms = meta
         .modified()
@@ -296,12 +270,38 @@ pub fn clear_index_lock(
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
     // File times can be a little behind the clock bosun read: a second of slack.
     if made_ms + 1_000 < since_ms {
-        return Ok(IndexLock::Foreign);
+        return Ok(LockFile::Foreign);
     }
     match std::fs::remove_file(&lock) {
-        Ok(()) => Ok(IndexLock::Removed),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(IndexLock::None),
+        Ok(()) => Ok(LockFile::Removed),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(LockFile::None),
         Err(error) => Err(GitError::Io { path: lock, error }),
+    }
+}
+
+/// The lock file of branch `branch`'s ref, when made since `since_ms` (an approval that began
+/// then was cut short while moving it): removed. See [`LockFile`].
+pub fn clear_ref_lock(repo_root: &Path, branch: &str, since_ms: u64) -> Result<LockFile, GitError> {
+    let repo = open(repo_root)?;
+    let lock = repo
+        .commondir()
+        .join("refs")
+        .join("heads")
+        .join(format!("{branch}.lock"));
+    clear_lock(lock, since_ms)
+}
+
+/// The lock file on the index of branch `branch`'s checkout, when made since `since_ms` (an
+/// approval that began then was cut short while writing it): removed. See [`LockFile`].
+pub fn clear_index_lock(
+    repo_root: &Path,
+    branch: &str,
+    since_ms: u64,
+) -> Result<LockFile, GitError> {
+    let repo = open(repo_root)?;
+    match checkout_of(&repo, branch)? {
+        Some(dir) => clear_lock(open(&dir)?.path().join("index.lock"), since_ms),
+        None => Ok(LockFile::None),
     }
 }
 

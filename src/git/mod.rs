@@ -25,7 +25,7 @@ pub(crate) use diff::tree_diff;
 pub use diff::{ChangeStatus, DiffSummary, FileChange, diff};
 pub use export::export_tree;
 pub use merge::{
-    IndexLock, MergeMode, MergeOutcome, MergePlan, advance, clear_index_lock, clear_ref_lock,
+    LockFile, MergeMode, MergeOutcome, MergePlan, advance, clear_index_lock, clear_ref_lock,
     contains, merge, plan_merge, refollow,
 };
 pub use partial::{HunkRef, PartialError, PartialOutcome, kept_commit};

@@ -2036,34 +2036,23 @@ impl Orchestrator {
                 continue;
             };
             let repo = self.project.root.clone();
-            if git::clear_ref_lock(&repo, &a.target)? {
-                self.history(
-                    &id,
-                    "note",
-                    format!(
-                        "removed the lock file an interrupted approval left on `{}`",
+            let locks = [
+                ("ref", git::clear_ref_lock(&repo, &a.target, a.at_ms)?),
+                ("index", git::clear_index_lock(&repo, &a.target, a.at_ms)?),
+            ];
+            for (what, found) in locks {
+                let text = match found {
+                    git::LockFile::Removed => format!(
+                        "removed the {what} lock file an interrupted approval left on `{}`",
                         a.target
                     ),
-                );
-            }
-            match git::clear_index_lock(&repo, &a.target, a.at_ms)? {
-                git::IndexLock::Removed => self.history(
-                    &id,
-                    "note",
-                    format!(
-                        "removed the index lock file an interrupted approval left in the checkout of `{}`",
+                    git::LockFile::Foreign => format!(
+                        "`{}` has a {what} lock file older than this approval (not bosun's): left alone; bosun finishes once it is gone",
                         a.target
                     ),
-                ),
-                git::IndexLock::Foreign => self.history(
-                    &id,
-                    "note",
-                    format!(
-                        "the checkout of `{}` has an index lock file older than this approval (not bosun's): left alone; bosun brings the checkout along once it is gone",
-                        a.target
-                    ),
-                ),
-                git::IndexLock::None => {}
+                    git::LockFile::None => continue,
+                };
+                self.history(&id, "note", text);
             }
             if run.status == RunStatus::Merged {
                 // Left to do: perhaps bringing the checkout along (it could not be then), the

@@ -44,6 +44,10 @@ from_redb!(
 
 type Bytes = &'static [u8];
 
+/// Most memory redb keeps of the file's pages (its default, 1 GiB, is more than a console
+/// should hold; the store of 100,000 runs is about 150 MB and a start reads little of it).
+const CACHE_BYTES: usize = 64 * 1024 * 1024;
+
 fn table(name: &str) -> redb::TableDefinition<'_, Bytes, Bytes> {
     redb::TableDefinition::new(name)
 }
@@ -97,7 +101,10 @@ impl Db {
         Self::create_atomically(path)?;
         let mut tries = 0;
         let db = loop {
-            match redb::Database::create(path) {
+            match redb::Builder::new()
+                .set_cache_size(CACHE_BYTES)
+                .create(path)
+            {
                 Err(redb::DatabaseError::DatabaseAlreadyOpen) if tries < 50 => {
                     tries += 1;
                     std::thread::sleep(std::time::Duration::from_millis(20));
