@@ -84,6 +84,8 @@ pub fn redact(text: &str) -> String {
     secret::redact(text)
 }
 
+pub use secret::{Redactor, redact_text};
+
 /// Rules that look at one file: secret, unsafe_added, dependency_changed, ci_changed,
 /// test_removed, test_weakened, todo_added, binary_file. `base`/`head` are the file's two
 /// versions when text (None for a side that does not exist or is not text); with them, code is

@@ -39,16 +39,6 @@ static PRIVATE_KEY_END: LazyLock<Regex> =
 static AWS_KEY_ID: LazyLock<Regex> = LazyLock::new(|| re(r"\b((?:AKIA|ASIA)[A-Z0-9]{16})\b"));
 static AWS_CONTEXT: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)aws|amazon|secret.?access.?key"));
 static BASE64_40: LazyLock<Regex> = LazyLock::new(|| re(r"[A-Za-z0-9/+=]+"));
-static GITHUB: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"\b((?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{22,255})\b")
-});
-static GITLAB: LazyLock<Regex> =
-    LazyLock::new(|| re(r"\b((?:glpat|gldt|glrt|glptt)-[A-Za-z0-9_\-]{20,})"));
-static SLACK: LazyLock<Regex> = LazyLock::new(|| {
-    re(
-        r"\b(xox[baprs]-[A-Za-z0-9\-]{10,}|https://hooks\.slack\.com/services/T[A-Za-z0-9_]+/B[A-Za-z0-9_]+/[A-Za-z0-9_]+)",
-    )
-});
 static JWT: LazyLock<Regex> =
     LazyLock::new(|| re(r"\b(ey[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]+)"));
 static BEARER: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)\bbearer\s+([A-Za-z0-9_\-.=+/~]{20,})"));
@@ -57,9 +47,74 @@ static ASSIGNED: LazyLock<Regex> = LazyLock::new(|| {
         r#"(?P<key>[A-Za-z_][A-Za-z0-9_.\-]*)["']?\s*(?::=|=>|==|=|:)\s*(?:[rRbBuU]?"(?P<dq>[^"\s]*)"|[rRbBuU]?'(?P<sq>[^'\s]*)'|`(?P<bq>[^`\s]*)`|(?P<bare>[^\s"'`,;#)}\]]+))"#,
     )
 });
-static URL_USERINFO: LazyLock<Regex> = LazyLock::new(|| re(r"://[^/@\s]+@"));
+static URL_USERINFO: LazyLock<Regex> = LazyLock::new(|| re(r"://[^/@\s:]*:[^/@\s]+@"));
 static URL_SECRET_PARAM: LazyLock<Regex> = LazyLock::new(|| {
     re(r"(?i)([?&](?:access_token|token|api_key|apikey|key|secret|password|sig)=)([^&#\s]+)")
+});
+/// `-----BEGIN … PRIVATE KEY-----` through its END marker on one line (a JSON-escaped key, with
+/// `\n` between the lines, as in a GCP service-account file).
+static PRIVATE_KEY_INLINE: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----.*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?:\\n)?",
+    )
+});
+/// Provider tokens whose shape alone says what they are (after gitleaks' default rules and the
+/// providers' documented formats): label, pattern with the token as group 1.
+static PROVIDERS: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
+    [
+        (
+            "GitHub token",
+            r"\b((?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{22,255})\b",
+        ),
+        ("GitLab token", r"\b((?:glpat|gldt|glrt|glptt)-[A-Za-z0-9_\-]{20,})"),
+        (
+            "Slack token",
+            r"\b(xox[baprs]-[A-Za-z0-9\-]{10,}|https://hooks\.slack\.com/services/T[A-Za-z0-9_]+/B[A-Za-z0-9_]+/[A-Za-z0-9_]+)",
+        ),
+        ("Stripe key", r"\b((?:sk|rk)_(?:live|test)_[0-9A-Za-z]{16,247})\b"),
+        ("Google API key", r"\b(AIza[0-9A-Za-z_\-]{35})(?:[^0-9A-Za-z_\-]|$)"),
+        ("SendGrid key", r"\b(SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43})(?:[^A-Za-z0-9_\-]|$)"),
+        (
+            "OpenAI key",
+            r"\b(sk-(?:proj|svcacct|admin)-[A-Za-z0-9_\-]{20,}|sk-[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}|sk-[A-Za-z0-9]{48})(?:[^A-Za-z0-9_\-]|$)",
+        ),
+        ("npm token", r"\b(npm_[A-Za-z0-9]{36})\b"),
+        ("Twilio API key", r"\b(SK[0-9a-fA-F]{32})\b"),
+        ("Azure storage key", r"(?i)AccountKey=([A-Za-z0-9+/]{86}==)"),
+        (
+            "GCP service account key id",
+            r#""private_key_id"\s*:\s*"([0-9a-f]{40})""#,
+        ),
+    ]
+    .into_iter()
+    .map(|(label, pattern)| (label, re(pattern)))
+    .collect()
+});
+/// A Twilio account SID, reported where the line says it is Twilio's.
+static TWILIO_SID: LazyLock<Regex> = LazyLock::new(|| re(r"\b(AC[0-9a-f]{32})\b"));
+static TWILIO_CONTEXT: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)twilio|account_?sid"));
+/// The password of a URL with credentials (`postgres://user:PASSWORD@host`).
+static URL_PASSWORD: LazyLock<Regex> =
+    LazyLock::new(|| re(r"\b[A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s]*:([^@\s/]+)@"));
+/// HTTP Basic credentials: base64 of `user:password`.
+static BASIC: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)\bbasic\s+([A-Za-z0-9+/]{8,}={0,2})"));
+/// A typed assignment: `NAME: type = value` (Rust, TypeScript, Python) or `var NAME type =
+/// value` (Go).
+static TYPED: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r#"(?:(?P<key>[A-Za-z_][A-Za-z0-9_]*)\s*:\s*&?(?:'static\s+)?[A-Za-z_][A-Za-z0-9_<>\[\]., ]*?|\bvar\s+(?P<gokey>[A-Za-z_][A-Za-z0-9_]*)\s+[A-Za-z_][A-Za-z0-9_\[\]*.]*)\s*=\s*[rRbBuU]?(?:"(?P<dq>[^"\s]*)"|'(?P<sq>[^'\s]*)'|`(?P<bq>[^`\s]*)`)"#,
+    )
+});
+/// A command-line flag naming a credential and its argument (`--requirepass "…"`, also as
+/// consecutive strings of an argument list).
+static FLAG: LazyLock<Regex> = LazyLock::new(|| {
+    re(r#"--(?P<key>[A-Za-z][A-Za-z0-9\-]*)["']?(?:\s*,\s*|\s+|=)["']?(?P<v>[^"'\s,\]]+)"#)
+});
+/// Words one of which a line must hold for any detector to look at it (case-insensitive).
+static KEYWORDS: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"(?i)key|tok|secret|pass|pwd|auth|bearer|basic|cred|sig|sid|akia|asia|amazon|ghp_|gho_|ghu_|ghs_|ghr_|github_pat|glpat|gldt|glrt|xox|hooks\.slack|eyj|sk_|rk_|sk-|aiza|sg\.|npm_|://|-----begin",
+    )
 });
 
 /// Shannon entropy of `s` in bits per character (0 for the empty string).
@@ -86,72 +141,153 @@ pub(crate) fn entropy(s: &str) -> f64 {
 /// The first credential on `line`, most specific detector first. `unquoted`: the file is one
 /// where `KEY=value` without quotes is usual (`.env`, YAML, …).
 pub(crate) fn find(line: &str, unquoted: bool) -> Option<Found> {
-    let found = |label, m: regex::Match<'_>| Found {
-        label,
-        start: m.start(),
-        end: m.end(),
-    };
-    if let Some(m) = PRIVATE_KEY.find(line) {
-        return Some(found("private key block", m));
+    find_all(line, unquoted).into_iter().next()
+}
+
+/// Every credential on `line`, most specific detector first; findings that overlap an earlier
+/// one are left out. A line with none of the detectors' keywords is not looked at further.
+pub(crate) fn find_all(line: &str, unquoted: bool) -> Vec<Found> {
+    let mut all: Vec<Found> = Vec::new();
+    if !KEYWORDS.is_match(line) {
+        return all;
     }
-    if let Some(m) = AWS_KEY_ID
+    let mut push = |label: &'static str, start: usize, end: usize| {
+        if start < end && !all.iter().any(|f| f.start < end && start < f.end) {
+            all.push(Found { label, start, end });
+        }
+    };
+    if let Some(m) = PRIVATE_KEY_INLINE.find(line) {
+        push("private key block", m.start(), m.end());
+    } else if let Some(m) = PRIVATE_KEY.find(line) {
+        push("private key block", m.start(), m.end());
+    }
+    for m in AWS_KEY_ID
         .captures_iter(line)
         .filter_map(|c| c.get(1))
-        .find(|m| !m.as_str().contains("EXAMPLE"))
+        .filter(|m| !m.as_str().contains("EXAMPLE"))
     {
-        return Some(found("AWS access key id", m));
+        push("AWS access key id", m.start(), m.end());
     }
-    if AWS_CONTEXT.is_match(line)
-        && let Some(m) = BASE64_40.find_iter(line).find(|m| {
+    if AWS_CONTEXT.is_match(line) {
+        for m in BASE64_40.find_iter(line).filter(|m| {
             let s = m.as_str().trim_end_matches('=');
             s.len() == 40
                 && m.as_str().len() <= 42
                 && !s.contains("EXAMPLE")
                 && classes(s) >= 2
                 && entropy(s) >= 3.5
-        })
-    {
-        return Some(found("AWS secret access key", m));
-    }
-    for (label, pattern) in [
-        ("GitHub token", &GITHUB),
-        ("GitLab token", &GITLAB),
-        ("Slack token", &SLACK),
-    ] {
-        if let Some(m) = pattern.captures(line).and_then(|c| c.get(1)) {
-            return Some(found(label, m));
+        }) {
+            push("AWS secret access key", m.start(), m.end());
         }
     }
-    if let Some(m) = JWT
+    for (label, pattern) in PROVIDERS.iter() {
+        for m in pattern.captures_iter(line).filter_map(|c| c.get(1)) {
+            push(label, m.start(), m.end());
+        }
+    }
+    if TWILIO_CONTEXT.is_match(line) {
+        for m in TWILIO_SID.captures_iter(line).filter_map(|c| c.get(1)) {
+            push("Twilio account SID", m.start(), m.end());
+        }
+    }
+    for m in URL_PASSWORD
         .captures_iter(line)
         .filter_map(|c| c.get(1))
-        .find(|m| is_jwt(m.as_str()))
+        .filter(|m| is_password(m.as_str()))
     {
-        return Some(found("JSON Web Token", m));
+        push("password in a URL", m.start(), m.end());
     }
-    if let Some(m) = BEARER
+    for m in JWT
         .captures_iter(line)
         .filter_map(|c| c.get(1))
-        .find(|m| is_random(m.as_str()))
+        .filter(|m| is_jwt(m.as_str()))
     {
-        return Some(found("bearer token", m));
+        push("JSON Web Token", m.start(), m.end());
     }
-    for caps in ASSIGNED.captures_iter(line) {
-        let Some(key) = caps.name("key") else {
-            continue;
-        };
-        let value = ["dq", "sq", "bq"]
-            .into_iter()
-            .find_map(|g| caps.name(g))
-            .or_else(|| caps.name("bare").filter(|_| unquoted));
-        if let Some(value) = value
+    for m in BASIC
+        .captures_iter(line)
+        .filter_map(|c| c.get(1))
+        .filter(|m| is_basic(m.as_str()))
+    {
+        push("HTTP Basic credentials", m.start(), m.end());
+    }
+    for m in BEARER
+        .captures_iter(line)
+        .filter_map(|c| c.get(1))
+        .filter(|m| is_random(m.as_str()))
+    {
+        push("bearer token", m.start(), m.end());
+    }
+    for caps in TYPED.captures_iter(line) {
+        let key = caps.name("key").or_else(|| caps.name("gokey"));
+        let value = ["dq", "sq", "bq"].into_iter().find_map(|g| caps.name(g));
+        if let (Some(key), Some(value)) = (key, value)
             && secret_name(key.as_str())
             && is_random(value.as_str())
         {
-            return Some(found("hard-coded credential", value));
+            push("hard-coded credential", value.start(), value.end());
         }
     }
-    None
+    // An assignment may follow another on the line (`client = Client(api_key="…")`): each
+    // opening parenthesis and comma starts another look.
+    let starts = std::iter::once(0).chain(
+        line.char_indices()
+            .filter(|(_, c)| matches!(c, '(' | ',' | '{' | ';'))
+            .map(|(i, _)| i + 1),
+    );
+    for start in starts {
+        for caps in ASSIGNED.captures_iter(&line[start..]) {
+            let Some(key) = caps.name("key") else {
+                continue;
+            };
+            let value = ["dq", "sq", "bq"]
+                .into_iter()
+                .find_map(|g| caps.name(g))
+                .or_else(|| caps.name("bare").filter(|_| unquoted));
+            if let Some(value) = value
+                && secret_name(key.as_str())
+                && is_random(value.as_str())
+            {
+                push(
+                    "hard-coded credential",
+                    start + value.start(),
+                    start + value.end(),
+                );
+            }
+        }
+    }
+    for caps in FLAG.captures_iter(line) {
+        if let (Some(key), Some(value)) = (caps.name("key"), caps.name("v"))
+            && secret_name(key.as_str())
+            && is_random(value.as_str())
+        {
+            push("credential on a command line", value.start(), value.end());
+        }
+    }
+    all
+}
+
+/// A URL's password that is a real one, not a placeholder or a variable.
+fn is_password(p: &str) -> bool {
+    let lower = p.to_lowercase();
+    p.chars().count() >= 4
+        && !p.starts_with(['$', '%', '<', '{'])
+        && !PLACEHOLDERS
+            .iter()
+            .filter(|w| !matches!(**w, "://" | "password" | "secret"))
+            .any(|w| lower.contains(w))
+        && !matches!(lower.as_str(), "password" | "pass" | "secret" | "pwd")
+}
+
+/// Base64 of `user:password` with a password worth hiding.
+fn is_basic(token: &str) -> bool {
+    base64url(token)
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|text| {
+            text.split_once(':')
+                .map(|(user, pass)| !user.is_empty() && is_password(pass))
+        })
+        .unwrap_or(false)
 }
 
 /// A variable name that holds a credential: its last word is `secret`, `token`, `password`,
@@ -183,6 +319,10 @@ fn secret_name(key: &str) -> bool {
                 | "apikey"
                 | "credential"
                 | "credentials"
+                | "tok"
+                | "pass"
+                | "requirepass"
+                | "authtoken"
         ),
         [] => false,
     }
@@ -291,25 +431,129 @@ fn base64url(text: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// `text` safe to put in a message: URL credentials (`https://user:pass@…`), secret query
-/// parameters and anything a provider-specific detector recognises are masked.
-pub(crate) fn redact(text: &str) -> String {
-    let mut text = URL_USERINFO.replace_all(text, "://…@").into_owned();
-    text = URL_SECRET_PARAM
-        .replace_all(&text, |c: &regex::Captures<'_>| {
-            format!("{}{}", &c[1], mask(&c[2]))
-        })
-        .into_owned();
-    // Mask one finding at a time, rescanning, until the text is clean (each pass shortens a
-    // secret to its mask, which no detector matches, so this ends).
-    for _ in 0..32 {
-        let Some(found) = find(&text, true) else {
-            break;
-        };
-        let masked = mask(&text[found.start..found.end]);
-        text.replace_range(found.start..found.end, &masked);
+/// A private key's body: base64 runs on the lines between its BEGIN and END markers.
+static KEY_BODY: LazyLock<Regex> = LazyLock::new(|| re(r"[A-Za-z0-9+/=]{16,}"));
+
+/// Masks credentials in text read line by line, in order: what the detectors find on a line
+/// (by value: a finding's exact span), every line of a private key block, and — through
+/// [`Redactor::mask_values`] — any later or earlier occurrence of a value found anywhere in
+/// the same text (the password of a URL repeated bare on another line, a token the agent also
+/// printed). The one redaction every view, store writer and prompt builder goes through.
+#[derive(Debug, Default, Clone)]
+pub struct Redactor {
+    /// Inside a private key block (its BEGIN line seen, not yet its END).
+    in_key: bool,
+    /// Every value found so far.
+    values: Vec<String>,
+}
+
+impl Redactor {
+    /// A redactor that has seen nothing yet.
+    pub fn new() -> Self {
+        Self::default()
     }
-    text
+
+    /// Forgets an unfinished private key block (a new file or hunk starts).
+    pub fn end_block(&mut self) {
+        self.in_key = false;
+    }
+
+    /// `line` (no line ending) with its credentials masked.
+    pub fn line(&mut self, line: &str) -> String {
+        if self.in_key {
+            if PRIVATE_KEY_END.is_match(line) {
+                self.in_key = false;
+                return line.to_string();
+            }
+            // Keep a diff's marker (`+`, `-`, ` `) readable; mask the key material.
+            let (marker, rest) = match line.as_bytes().first() {
+                Some(b'+' | b'-' | b' ') => line.split_at(1),
+                _ => ("", line),
+            };
+            return format!("{marker}{}", KEY_BODY.replace_all(rest, "…(private key)"));
+        }
+        let mut text = line.to_string();
+        for m in URL_PASSWORD
+            .captures_iter(line)
+            .filter_map(|c| c.get(1))
+            .filter(|m| is_password(m.as_str()))
+        {
+            self.remember(m.as_str());
+        }
+        text = URL_USERINFO.replace_all(&text, "://…@").into_owned();
+        text = URL_SECRET_PARAM
+            .replace_all(&text, |c: &regex::Captures<'_>| {
+                format!("{}{}", &c[1], mask(&c[2]))
+            })
+            .into_owned();
+        let found = find_all(&text, true);
+        if PRIVATE_KEY.is_match(&text) && !PRIVATE_KEY_INLINE.is_match(&text) {
+            self.in_key = true;
+        }
+        let mut spans: Vec<(usize, usize)> = found.iter().map(|f| (f.start, f.end)).collect();
+        spans.sort_unstable();
+        // Masked from the end so earlier spans keep their offsets.
+        for (start, end) in spans.into_iter().rev() {
+            let secret = text[start..end].to_string();
+            if !secret.starts_with("-----BEGIN") {
+                self.remember(&secret);
+            }
+            let shown = if secret.starts_with("-----BEGIN") {
+                "-----BEGIN …(private key)".to_string()
+            } else {
+                mask(&secret)
+            };
+            text.replace_range(start..end, &shown);
+        }
+        text
+    }
+
+    fn remember(&mut self, value: &str) {
+        // Short values would mask innocent text elsewhere.
+        if value.chars().count() >= 8 && !self.values.iter().any(|v| v == value) {
+            self.values.push(value.to_string());
+        }
+    }
+
+    /// Every value found so far, longest first.
+    pub fn values(&self) -> Vec<&str> {
+        let mut v: Vec<&str> = self.values.iter().map(String::as_str).collect();
+        v.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        v
+    }
+
+    /// `text` with every occurrence of a value found so far masked.
+    pub fn mask_values(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for v in self.values() {
+            if out.contains(v) {
+                out = out.replace(v, &mask(v));
+            }
+        }
+        out
+    }
+}
+
+/// `text` (any number of lines) with every credential masked, private key blocks whole and
+/// found values everywhere they occur (see [`Redactor`]).
+pub fn redact_text(text: &str) -> String {
+    let mut r = Redactor::new();
+    let mut out = String::with_capacity(text.len());
+    for piece in text.split_inclusive('\n') {
+        let (line, end) = match piece.strip_suffix('\n') {
+            Some(l) => (l, "\n"),
+            None => (piece, ""),
+        };
+        out.push_str(&r.line(line));
+        out.push_str(end);
+    }
+    r.mask_values(&out)
+}
+
+/// `text` safe to put in a message: URL credentials (`https://user:pass@…`), secret query
+/// parameters and anything a detector recognises are masked.
+pub(crate) fn redact(text: &str) -> String {
+    redact_text(text)
 }
 
 /// The rule: every added line (not an exact move within its hunk, not carrying the pragma)
