@@ -180,3 +180,149 @@ fn the_secret_rule_flags_the_corpus_as_risks() {
     assert!(recall >= 0.95, "{missed:#?}");
     assert!(false_positives.len() <= 2, "{false_positives:#?}");
 }
+
+/// Every corpus value the redaction catches, as it must never appear.
+fn caught_values() -> Vec<String> {
+    let corpus = corpus();
+    corpus["secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(must_vanish)
+        .collect()
+}
+
+/// Every file under `dir` (recursively) whose text contains one of `values`: (path, value).
+fn leaks_in_files(dir: &std::path::Path, values: &[String]) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if let Ok(bytes) = std::fs::read(&path) {
+                let text = String::from_utf8_lossy(&bytes);
+                for v in values.iter().filter(|v| text.contains(v.as_str())) {
+                    found.push((path.display().to_string(), v.clone()));
+                }
+            }
+        }
+    }
+    found
+}
+
+/// An agent writes the whole corpus into its change and prints it; a required gate prints
+/// part of it and fails the first attempt, so the failure analysis (a model) reads the report,
+/// and the second attempt is judged (a model). No corpus value reaches the model, the run logs,
+/// the prompts, `bosun show` (text and JSON), `bosun runs --json` or the headless output.
+#[test]
+fn no_corpus_value_reaches_a_model_a_log_a_prompt_or_a_view() {
+    use common::llm_server::{ScriptedServer, reply};
+    let server = ScriptedServer::with_handler(|req| {
+        let asked = req.body["messages"].to_string();
+        if asked.contains("<<<REPORT>>>") {
+            reply::text("Create .second, then the gate passes.", 30, 10)
+        } else {
+            reply::text(
+                r#"{"correctness": 8, "completeness": 8, "scope": 8, "code_quality": 8, "tests": 8, "rationale": "fine"}"#,
+                50,
+                20,
+            )
+        }
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    std::fs::create_dir(&repo).unwrap();
+    common::git(&repo, &["init", "-q", "-b", "main"]);
+    std::fs::write(repo.join("TODO.md"), "- [ ] Configure the deployment\n").unwrap();
+    let corpus_files =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/secrets/files");
+    let config = format!(
+        "[project]\nworktree_root = {wt}\n\n\
+         [orchestrator]\nmax_parallel = 1\nmax_attempts = 2\nrun_timeout = \"60s\"\n\n\
+         [llm]\nanalyze_errors = true\n\n\
+         [llm.providers.m]\nbase_url = {url}\nmodel = \"scripted\"\napi_key_env = \"LLM_TEST_KEY\"\n\n\
+         [llm.routes.m]\nchain = [\"m\"]\n\n\
+         [gates.judge]\nroute = \"m\"\nsamples = 3\nmin_samples = 3\n\n\
+         [gates.leakcheck]\ncommand = \"test -f .second || (cat leak/.env leak/config.py; exit 1)\"\n\n\
+         [executors.leaky]\ncommand = [{agent}]\nenv = {{ CORPUS = {corpus} }}\n\n\
+         [sandbox]\nwritable = []\n",
+        wt = common::toml_str(&tmp.path().join("wt").display().to_string()),
+        url = common::toml_str(&server.url()),
+        agent = common::toml_str(&common::agent("leaks_secrets.sh")),
+        corpus = common::toml_str(&corpus_files.display().to_string()),
+    );
+    std::fs::write(repo.join("bosun.toml"), config).unwrap();
+    common::git(&repo, &["add", "-A"]);
+    common::git(&repo, &["commit", "-q", "-m", "initial"]);
+
+    let bosun = |args: &[&str]| {
+        let mut cmd = common::clean(env!("CARGO_BIN_EXE_bosun"), &repo);
+        cmd.args(args)
+            .env("LLM_TEST_KEY", "test-key-not-a-secret")
+            .stdin(std::process::Stdio::null());
+        let (ok, out, err) = common::outcome(cmd);
+        assert!(ok, "bosun {args:?}: {out}{err}");
+        format!("{out}\n{err}")
+    };
+    let headless = bosun(&["run", "--headless"]);
+    let runs: Vec<Value> = serde_json::from_str(
+        &bosun(&["runs", "--json"])
+            .lines()
+            .take_while(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
+    .unwrap();
+    assert_eq!(runs.len(), 2, "two attempts: {runs:#?}");
+    assert!(
+        runs.iter().any(|r| r["status"] == "awaiting_approval"),
+        "the second attempt passed its gates: {runs:#?}"
+    );
+    let mut views = vec![("bosun run --headless".to_string(), headless)];
+    views.push(("bosun runs --json".into(), bosun(&["runs", "--json"])));
+    for r in &runs {
+        let id = r["id"].as_str().unwrap();
+        views.push((format!("bosun show {id}"), bosun(&["show", id])));
+        views.push((
+            format!("bosun show {id} --json"),
+            bosun(&["show", id, "--json"]),
+        ));
+    }
+    let requests = server.requests();
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.body.to_string().contains("<<<REPORT>>>")),
+        "the failure analysis asked the model"
+    );
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.body.to_string().contains("<<<DIFF")),
+        "the judge asked the model"
+    );
+    for (i, r) in requests.iter().enumerate() {
+        views.push((format!("model request {i}"), r.body.to_string()));
+    }
+    let values = caught_values();
+    let mut leaks: Vec<String> = Vec::new();
+    for (what, text) in &views {
+        for v in values.iter().filter(|v| text.contains(v.as_str())) {
+            leaks.push(format!("{what}: {v}"));
+        }
+    }
+    for (path, v) in leaks_in_files(&repo.join(".bosun"), &values) {
+        leaks.push(format!("{path}: {v}"));
+    }
+    assert!(
+        leaks.is_empty(),
+        "{} leaks:\n{}",
+        leaks.len(),
+        leaks.join("\n")
+    );
+    // The change itself holds them (the agent wrote them, git has them): the run is flagged.
+    let shown = bosun(&["show", runs[0]["id"].as_str().unwrap(), "--json"]);
+    assert!(shown.contains("\"secret\""), "flagged as a risk: {shown}");
+}

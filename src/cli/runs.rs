@@ -115,9 +115,13 @@ impl From<&Run> for RunView {
             routing: r.routing.clone(),
             lessons: r.lessons.clone(),
             examples: r.examples.clone(),
-            feedback: r.feedback.clone(),
+            // Text an agent or a gate wrote: credentials in it are masked.
+            feedback: r
+                .feedback
+                .as_deref()
+                .map(crate::semantic::rules::redact_text),
             decision: r.decision.clone(),
-            error: r.error.clone(),
+            error: r.error.as_deref().map(crate::semantic::rules::redact_text),
         }
     }
 }
@@ -205,14 +209,18 @@ struct ShowView<'a> {
 pub fn show(ctx: &Context, args: &ShowArgs) -> anyhow::Result<ExitCode> {
     let store = open_store(ctx)?;
     let run = store.find_run(&args.run)?;
-    // Credentials an agent wrote are masked wherever the change is shown.
-    let diff = store.diff(&run.id)?.map(|d| {
-        d.lines()
-            .map(crate::semantic::rules::redact)
-            .collect::<Vec<_>>()
-            .join("\n")
-    });
-    let events = store.events(&run.id)?;
+    // Credentials an agent wrote are masked wherever the change is shown: by value, so a
+    // private key's every line and a value repeated elsewhere (in the history) are masked too.
+    let mut redactor = crate::semantic::rules::Redactor::new();
+    let diff = store.diff(&run.id)?.map(|d| redactor.text(&d));
+    let events: Vec<RunEvent> = store
+        .events(&run.id)?
+        .into_iter()
+        .map(|mut e| {
+            e.text = redactor.text(&e.text);
+            e
+        })
+        .collect();
     let log_path = ctx
         .project
         .state_dir()

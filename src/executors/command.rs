@@ -411,6 +411,7 @@ pub async fn run_agent(
         last_lines: VecDeque::with_capacity(LAST_LINES),
         summary: None,
         agent_error: None,
+        redactor: crate::semantic::rules::Redactor::new(),
     };
 
     let deadline = tokio::time::sleep(run.timeout);
@@ -643,10 +644,15 @@ struct Pump<'a> {
     last_lines: VecDeque<(Stream, String)>,
     summary: Option<String>,
     agent_error: Option<String>,
+    /// Credentials the agent (or a hook, or a gate command) prints are masked before the
+    /// line goes anywhere: the log, the events, the last lines kept for the error message.
+    redactor: crate::semantic::rules::Redactor,
 }
 
 impl Pump<'_> {
     async fn handle(&mut self, stream: Stream, text: String) {
+        let line = self.redactor.line(&text);
+        let text = self.redactor.mask_values(&line);
         self.log.line(stream, &text).await;
         if self.last_lines.len() == LAST_LINES {
             self.last_lines.pop_front();

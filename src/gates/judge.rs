@@ -142,7 +142,10 @@ fn request(task: &Task, diff: &DiffSummary, config: &JudgeGateConfig, nonce: &st
         let mark = if sub.done { 'x' } else { ' ' };
         let _ = writeln!(user, "- [{mark}] {}", sub.text);
     }
+    // The model sees the change with every credential masked (never the values).
     let (shown, was_cut) = cut(&diff.patch, config.max_diff_bytes);
+    let shown = crate::semantic::rules::redact_text(shown);
+    let shown = shown.as_str();
     let _ = write!(
         user,
         "\nThe change ({} files, +{} -{}):\n<<<DIFF {nonce}>>>\n{}",

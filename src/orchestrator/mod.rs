@@ -1566,9 +1566,11 @@ impl Orchestrator {
                 .rev()
                 .find(|e| e.kind == kind && !e.text.trim().is_empty())
         };
+        // Kept in process memory and quoted in later prompts: no credential in it.
         last("final")
             .or_else(|| last("progress"))
-            .map(|e| e.text.chars().take(SUMMARY_CHARS).collect())
+            .map(|e| crate::semantic::rules::redact_text(&e.text))
+            .map(|text| text.chars().take(SUMMARY_CHARS).collect())
     }
 
     /// Removes a run's worktree (and, per config, its branch) and forgets the path.

@@ -544,10 +544,12 @@ impl Store {
             .collect()
     }
 
-    /// Saves a run's diff text.
+    /// Saves a run's diff text, its credentials masked (the change itself is in git; what
+    /// bosun keeps and shows never holds them).
     pub fn put_diff(&self, run: &RunId, patch: &str) -> Result<(), StoreError> {
+        let masked = crate::semantic::rules::redact_text(patch);
         self.diffs
-            .insert_lazily(run.0.as_bytes(), patch.as_bytes())?;
+            .insert_lazily(run.0.as_bytes(), masked.as_bytes())?;
         Ok(())
     }
 

@@ -54,6 +54,8 @@ pub(super) struct Transcript {
     log_truncated: bool,
     lines: Option<mpsc::Sender<OutputLine>>,
     last: VecDeque<String>,
+    /// Masks credentials in every line written (see [`crate::semantic::rules::Redactor`]).
+    redactor: crate::semantic::rules::Redactor,
 }
 
 impl Transcript {
@@ -74,7 +76,13 @@ impl Transcript {
             log_truncated: false,
             lines: Some(lines),
             last: VecDeque::with_capacity(LAST_LINES),
+            redactor: crate::semantic::rules::Redactor::new(),
         })
+    }
+
+    /// `text` with the credentials in it masked (and any value found earlier in the run).
+    fn redact(&mut self, text: &str) -> String {
+        self.redactor.text(text)
     }
 
     /// Records `message`: a transcript line, and its rendering in the log and on the channel.
@@ -84,7 +92,10 @@ impl Transcript {
             message: message.clone(),
         };
         match serde_json::to_string(&entry) {
-            Ok(mut json) => {
+            Ok(json) => {
+                // One line of JSON: a credential in a file the agent wrote, or in a command's
+                // output, is masked inside its string (the mask keeps the JSON valid).
+                let mut json = self.redact(&json);
                 json.push('\n');
                 self.write_jsonl(json.as_bytes()).await;
             }
@@ -117,6 +128,7 @@ impl Transcript {
     }
 
     async fn show(&mut self, line: String) {
+        let line = self.redact(&line);
         self.log_line(&line).await;
         if self.last.len() == LAST_LINES {
             self.last.pop_front();

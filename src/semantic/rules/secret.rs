@@ -522,6 +522,22 @@ impl Redactor {
         v
     }
 
+    /// `text` (one or more lines) with its credentials masked, and any value found so far in
+    /// this redactor's text; an unfinished private key block does not carry over.
+    pub fn text(&mut self, text: &str) -> String {
+        let mut out = String::with_capacity(text.len());
+        for piece in text.split_inclusive('\n') {
+            let (line, end) = match piece.strip_suffix('\n') {
+                Some(l) => (l, "\n"),
+                None => (piece, ""),
+            };
+            out.push_str(&self.line(line));
+            out.push_str(end);
+        }
+        self.end_block();
+        self.mask_values(&out)
+    }
+
     /// `text` with every occurrence of a value found so far masked.
     pub fn mask_values(&self, text: &str) -> String {
         let mut out = text.to_string();
@@ -537,17 +553,7 @@ impl Redactor {
 /// `text` (any number of lines) with every credential masked, private key blocks whole and
 /// found values everywhere they occur (see [`Redactor`]).
 pub fn redact_text(text: &str) -> String {
-    let mut r = Redactor::new();
-    let mut out = String::with_capacity(text.len());
-    for piece in text.split_inclusive('\n') {
-        let (line, end) = match piece.strip_suffix('\n') {
-            Some(l) => (l, "\n"),
-            None => (piece, ""),
-        };
-        out.push_str(&r.line(line));
-        out.push_str(end);
-    }
-    r.mask_values(&out)
+    Redactor::new().text(text)
 }
 
 /// `text` safe to put in a message: URL credentials (`https://user:pass@…`), secret query

@@ -138,15 +138,29 @@ impl Change {
     /// A credential the agent wrote is masked here, once, off the event loop: the screen
     /// (and the highlighter) only ever see the masked text.
     pub fn new(run: Run, mut diff: Diff) -> Change {
-        for line in diff
-            .files
-            .iter_mut()
-            .flat_map(|f| f.hunks.iter_mut())
-            .flat_map(|h| h.lines.iter_mut())
-        {
-            let masked = crate::semantic::rules::redact(&line.text);
-            if masked != line.text {
-                line.text = masked;
+        // Line by line in order (every line of a private key block is masked), then every
+        // value found anywhere in the change wherever else it occurs.
+        let mut redactor = crate::semantic::rules::Redactor::new();
+        for hunk in diff.files.iter_mut().flat_map(|f| f.hunks.iter_mut()) {
+            redactor.end_block();
+            for line in &mut hunk.lines {
+                let masked = redactor.line(&line.text);
+                if masked != line.text {
+                    line.text = masked;
+                }
+            }
+        }
+        if !redactor.values().is_empty() {
+            for line in diff
+                .files
+                .iter_mut()
+                .flat_map(|f| f.hunks.iter_mut())
+                .flat_map(|h| h.lines.iter_mut())
+            {
+                let masked = redactor.mask_values(&line.text);
+                if masked != line.text {
+                    line.text = masked;
+                }
             }
         }
         let mut by_path: HashMap<&str, Vec<Placed>> = HashMap::new();
@@ -331,6 +345,44 @@ mod tests {
             symbol: symbol.map(String::from),
             message: "m".into(),
         }
+    }
+
+    /// The review never holds a private key's body or a found value, even on lines that say
+    /// nothing about being secret (`requirepass`'s argument repeats a URL's password).
+    #[test]
+    fn a_private_key_block_and_repeated_values_are_masked_in_the_review() {
+        let body: Vec<String> = (0..4)
+            .map(|i| format!("MIIEpAIBAAKCAQEA{i}x7Kq9Lm2Nb8Vc4Xz1Qw5Er6Ty7Ui8Op9As0Df"))
+            .collect();
+        let password = ["S3cr", "LYSbND5zIWOHxHuF"].concat();
+        let new = format!(
+            "-----BEGIN RSA PRIVATE KEY-----\n{}\n-----END RSA PRIVATE KEY-----\nurl = \"postgres://app:{password}@db/app\"\nargs = [\"--x\", \"{password}\"]\n",
+            body.join("\n")
+        );
+        let file =
+            crate::diff::from_texts(None, None, Some("key.txt"), Some(new.as_bytes())).unwrap();
+        let run: Run = serde_json::from_value(serde_json::json!({
+            "id": "r", "task_id": "t", "task_title": "", "attempt": 1, "executor": "",
+            "status": "awaiting_approval", "branch": "", "target": "", "base": null,
+            "head": null, "worktree": null, "pgid": null, "created_ms": 0, "started_ms": null,
+            "finished_ms": null, "usage": {"input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0},
+            "error": null, "feedback": null, "decision": null, "diffstat": null
+        }))
+        .unwrap();
+        let change = Change::new(run, Diff { files: vec![file] });
+        let shown: String = change
+            .diff
+            .files
+            .iter()
+            .flat_map(|f| &f.hunks)
+            .flat_map(|h| &h.lines)
+            .map(|l| format!("{}\n", l.text))
+            .collect();
+        for line in &body {
+            assert!(!shown.contains(line.as_str()), "{shown}");
+        }
+        assert!(!shown.contains(&password), "{shown}");
+        assert!(shown.contains("-----END RSA PRIVATE KEY-----"), "{shown}");
     }
 
     #[test]
