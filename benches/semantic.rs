@@ -76,7 +76,34 @@ fn bench(c: &mut Criterion) {
     group.bench_function("annotate_first_file", |b| {
         b.iter(|| semantic::analyze_file(&diff.files[0], &sources))
     });
+    // The redaction every view and the store apply to a change: the whole patch at once.
+    let patch = bosun::git::diff(&root, &base, &head).expect("patch").patch;
+    group.bench_function("redact_whole_patch", |b| {
+        b.iter(|| bosun::semantic::rules::redact_text(&patch))
+    });
     group.finish();
+
+    // An agent's output as the runner masks it line by line: 100,000 lines of a stream-json
+    // agent (every line names its tokens, so the keyword prefilter lets all of them through).
+    let lines: Vec<String> = (0..100_000)
+        .map(|i| {
+            format!(
+                r#"{{"type":"assistant","message":{{"content":[{{"type":"text","text":"step {i}: edited src/lib.rs"}}],"usage":{{"input_tokens":{i},"output_tokens":12}}}}}}"#
+            )
+        })
+        .collect();
+    let mut output = c.benchmark_group("secrets_agent_output_100k_lines");
+    output.sample_size(10);
+    output.bench_function("redactor_line_and_values", |b| {
+        b.iter(|| {
+            let mut r = bosun::semantic::rules::Redactor::new();
+            for l in &lines {
+                let masked = r.line(l);
+                std::hint::black_box(r.mask_values(&masked));
+            }
+        })
+    });
+    output.finish();
 }
 
 criterion_group!(benches, bench);

@@ -44,7 +44,7 @@ static JWT: LazyLock<Regex> =
 static BEARER: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)\bbearer\s+([A-Za-z0-9_\-.=+/~]{20,})"));
 static ASSIGNED: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r#"(?P<key>[A-Za-z_][A-Za-z0-9_.\-]*)["']?\s*(?::=|=>|==|=|:)\s*(?:[rRbBuU]?"(?P<dq>[^"\s]*)"|[rRbBuU]?'(?P<sq>[^'\s]*)'|`(?P<bq>[^`\s]*)`|(?P<bare>[^\s"'`,;#)}\]]+))"#,
+        r#"(?P<key>[A-Za-z_][A-Za-z0-9_.\-]*)["']?\s*(?::=|=>|==|=|:)\s*(?:[rRbBuU]?"(?P<dq>[^"\s]*)"|[rRbBuU]?'(?P<sq>[^'\s]*)'|`(?P<bq>[^`\s]*)`|(?P<bare>[^\s"'`,;#(){}\[\]=]+))"#,
     )
 });
 static URL_USERINFO: LazyLock<Regex> = LazyLock::new(|| re(r"://[^/@\s:]*:[^/@\s]+@"));
@@ -228,32 +228,21 @@ pub(crate) fn find_all(line: &str, unquoted: bool) -> Vec<Found> {
             push("hard-coded credential", value.start(), value.end());
         }
     }
-    // An assignment may follow another on the line (`client = Client(api_key="…")`): each
-    // opening parenthesis and comma starts another look.
-    let starts = std::iter::once(0).chain(
-        line.char_indices()
-            .filter(|(_, c)| matches!(c, '(' | ',' | '{' | ';'))
-            .map(|(i, _)| i + 1),
-    );
-    for start in starts {
-        for caps in ASSIGNED.captures_iter(&line[start..]) {
-            let Some(key) = caps.name("key") else {
-                continue;
-            };
-            let value = ["dq", "sq", "bq"]
-                .into_iter()
-                .find_map(|g| caps.name(g))
-                .or_else(|| caps.name("bare").filter(|_| unquoted));
-            if let Some(value) = value
-                && secret_name(key.as_str())
-                && is_random(value.as_str())
-            {
-                push(
-                    "hard-coded credential",
-                    start + value.start(),
-                    start + value.end(),
-                );
-            }
+    // A bare value stops at a parenthesis or `=`, so an assignment after another on the line
+    // (`client = Client(api_key="…")`) is the next match.
+    for caps in ASSIGNED.captures_iter(line) {
+        let Some(key) = caps.name("key") else {
+            continue;
+        };
+        let value = ["dq", "sq", "bq"]
+            .into_iter()
+            .find_map(|g| caps.name(g))
+            .or_else(|| caps.name("bare").filter(|_| unquoted));
+        if let Some(value) = value
+            && secret_name(key.as_str())
+            && is_random(value.as_str())
+        {
+            push("hard-coded credential", value.start(), value.end());
         }
     }
     for caps in FLAG.captures_iter(line) {
