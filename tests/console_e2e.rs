@@ -448,3 +448,65 @@ fn console_killed_during_auto_approvals_leaves_git_and_bosun_in_agreement() {
         );
     }
 }
+
+/// The console over a run whose agent wrote and printed the whole secrets corpus: the review
+/// screen (paged through the change) and the Logs screen (the agent's output) never show a
+/// corpus value the redaction catches.
+#[test]
+fn the_console_never_shows_a_corpus_secret() {
+    if !tmux_available("the_console_never_shows_a_corpus_secret") {
+        return;
+    }
+    let corpus_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/secrets");
+    let s = Sandbox::new(
+        "# Tasks\n\n- [ ] Configure the deployment\n",
+        "leaks_secrets.sh",
+        &[("CORPUS", &format!("{corpus_dir}/files"))],
+    );
+    let manifest: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{corpus_dir}/manifest.json")).expect("manifest"),
+    )
+    .expect("JSON");
+    // What must never be on screen: each secret's value, a URL's password, a key's body lines.
+    let values: Vec<String> = manifest["secrets"]
+        .as_array()
+        .expect("secrets")
+        .iter()
+        .flat_map(|e| {
+            let v = e["value"].as_str().unwrap_or_default();
+            if let Some(p) = e["password"].as_str() {
+                vec![p.to_string()]
+            } else if v.contains("PRIVATE KEY-----") {
+                v.split(['\n', '"'])
+                    .flat_map(|l| l.split("\\n"))
+                    .filter(|l| !l.contains("-----") && l.trim().len() >= 16)
+                    .map(|l| l.trim().to_string())
+                    .collect()
+            } else {
+                vec![v.to_string()]
+            }
+        })
+        .collect();
+    let check = |what: &str, screen: &str| {
+        // The screen is cut at its width: a value shows as far as its line does.
+        let shown: Vec<&String> = values
+            .iter()
+            .filter(|v| screen.contains(&v[..v.len().min(24)]))
+            .collect();
+        assert!(shown.is_empty(), "{what} shows {shown:?}:\n{screen}");
+    };
+    let tmux = s.console("secrets");
+    tmux.wait_for("a run awaiting approval", count("Awaiting approval", 1));
+    tmux.press(&["l", "l", "Enter"]);
+    let first = tmux.wait_for("the change in Review", |s| s.contains("leak/"));
+    check("the review", &first);
+    for page in 0..40 {
+        tmux.press(&["PageDown"]);
+        std::thread::sleep(std::time::Duration::from_millis(60));
+        check(&format!("the review, page {}", page + 2), &tmux.screen());
+    }
+    tmux.press(&["5"]);
+    let logs = tmux.wait_for("the Logs screen", |s| s.contains("Logs"));
+    check("the Logs screen", &logs);
+    quit_cleanly(&tmux);
+}

@@ -326,3 +326,72 @@ fn no_corpus_value_reaches_a_model_a_log_a_prompt_or_a_view() {
     let shown = bosun(&["show", runs[0]["id"].as_str().unwrap(), "--json"]);
     assert!(shown.contains("\"secret\""), "flagged as a risk: {shown}");
 }
+
+/// bosun's built-in agent writes credentials into a file and reads it back: its transcript,
+/// the run log and the store keep them masked. (The agent's own conversation with its model
+/// carries the file as the agent wrote it: that is the agent's work, not bosun quoting it.)
+#[test]
+fn the_built_in_agents_transcript_and_log_hold_no_credential() {
+    use common::llm_server::{ScriptedServer, reply};
+    let corpus = corpus();
+    let pick = |kind: &str| {
+        corpus["secrets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["kind"] == kind)
+            .and_then(|e| e["value"].as_str())
+            .unwrap()
+            .to_string()
+    };
+    let (aws, github, stripe) = (
+        pick("aws-access-key-id"),
+        pick("github-pat"),
+        pick("stripe-secret-key"),
+    );
+    let content =
+        format!("AWS_ACCESS_KEY_ID={aws}\nGITHUB_TOKEN={github}\nstripe.api_key = \"{stripe}\"\n");
+    let args = serde_json::json!({"path": "deploy.env", "content": content}).to_string();
+    let server = ScriptedServer::start(vec![
+        reply::tool_calls(&[("c1", "write_file", &args)]),
+        reply::tool_calls(&[("c2", "run", r#"{"command": "cat deploy.env"}"#)]),
+        reply::tool_calls(&[("c3", "finish", r#"{"summary": "Wrote deploy.env."}"#)]),
+    ]);
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    std::fs::create_dir(&repo).unwrap();
+    common::git(&repo, &["init", "-q", "-b", "main"]);
+    std::fs::write(repo.join("TODO.md"), "- [ ] Configure the deployment\n").unwrap();
+    let config = format!(
+        "[project]\nworktree_root = {wt}\n\n\
+         [orchestrator]\nmax_parallel = 1\nmax_attempts = 1\nrun_timeout = \"30s\"\n\n\
+         [llm.providers.coder]\nbase_url = {url}\nmodel = \"scripted\"\napi_key_env = \"LLM_TEST_KEY\"\n\n\
+         [llm.routes.coder]\nchain = [\"coder\"]\n\n\
+         [executors.builtin]\ntype = \"llm\"\nroute = \"coder\"\nallowed_commands = [\"cat\"]\n",
+        wt = common::toml_str(&tmp.path().join("wt").display().to_string()),
+        url = common::toml_str(&server.url()),
+    );
+    std::fs::write(repo.join("bosun.toml"), config).unwrap();
+    common::git(&repo, &["add", "-A"]);
+    common::git(&repo, &["commit", "-q", "-m", "initial"]);
+    let mut cmd = common::clean(env!("CARGO_BIN_EXE_bosun"), &repo);
+    cmd.args(["run", "--headless"])
+        .env("LLM_TEST_KEY", "test-key-not-a-secret")
+        .stdin(std::process::Stdio::null());
+    let (ok, out, err) = common::outcome(cmd);
+    assert!(ok, "{out}{err}");
+    assert_eq!(server.requests().len(), 3, "the agent ran its three steps");
+    let transcripts: Vec<_> = leaks_in_files(&repo.join(".bosun"), &["write_file".to_string()]);
+    assert!(
+        transcripts
+            .iter()
+            .any(|(p, _)| p.ends_with("transcript.jsonl")),
+        "a transcript was written: {transcripts:?}"
+    );
+    let values = vec![aws, github, stripe];
+    let leaks = leaks_in_files(&repo.join(".bosun"), &values);
+    assert!(leaks.is_empty(), "{leaks:#?}");
+    for v in &values {
+        assert!(!out.contains(v.as_str()) && !err.contains(v.as_str()));
+    }
+}
