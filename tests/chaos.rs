@@ -57,6 +57,14 @@ impl Repo {
         cmd
     }
 
+    /// `bosun approve ID` made to die at crash point `point` (`BOSUN_CRASH_AT`).
+    fn approve_crashing_at(&self, id: &str, point: &str) -> std::process::ExitStatus {
+        self.bosun_command(&["approve", id])
+            .env("BOSUN_CRASH_AT", point)
+            .status()
+            .unwrap()
+    }
+
     fn bosun(&self, args: &[&str]) -> (bool, String, String) {
         common::outcome(self.bosun_command(args))
     }
@@ -143,11 +151,7 @@ fn approve_killed_between_any_two_steps_is_settled_at_the_next_start() {
         let run = awaiting(&runs);
         let id = run["id"].as_str().unwrap().to_string();
         let reviewed = run["head"].as_str().unwrap().to_string();
-        let status = repo
-            .bosun_command(&["approve", &id])
-            .env("BOSUN_CRASH_AT", point)
-            .status()
-            .unwrap();
+        let status = repo.approve_crashing_at(&id, point);
         assert!(!status.success(), "{point}: bosun should have died there");
         assert_eq!(check(&repo, &id, &reviewed, point), merges, "{point}");
         if !merges {
@@ -167,10 +171,7 @@ fn approve_killed_between_any_two_steps_is_settled_at_the_next_start() {
 
 #[test]
 fn approve_killed_at_any_moment_leaves_git_and_bosun_in_agreement() {
-    let iterations: u64 = std::env::var("BOSUN_CHAOS_ITERATIONS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10);
+    let iterations = common::env_number("BOSUN_CHAOS_ITERATIONS", 10);
     // How long one approval takes here, to spread the kills over it.
     let probe = Repo::with_a_run_awaiting();
     let runs = probe.runs();
@@ -227,10 +228,7 @@ const HEADLESS_TASKS: usize = 6;
 
 #[test]
 fn headless_killed_during_auto_approvals_leaves_git_and_bosun_in_agreement() {
-    let iterations: u64 = std::env::var("BOSUN_CHAOS_ITERATIONS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10);
+    let iterations = common::env_number("BOSUN_CHAOS_ITERATIONS", 10);
     let headless = |repo: &std::path::Path| {
         let mut cmd = clean(env!("CARGO_BIN_EXE_bosun"), repo);
         cmd.args(["run", "--headless"])
@@ -332,11 +330,7 @@ fn an_index_lock_left_by_an_interrupted_approval_is_cleared_and_a_foreign_one_ke
                 .set_modified(hour_ago)
                 .unwrap();
         }
-        let status = repo
-            .bosun_command(&["approve", &id])
-            .env("BOSUN_CRASH_AT", "advance:moved")
-            .status()
-            .unwrap();
+        let status = repo.approve_crashing_at(&id, "advance:moved");
         assert!(!status.success());
         if !foreign {
             // As if the kill came while the index was being written.
@@ -378,11 +372,7 @@ fn a_ref_lock_left_by_an_interrupted_approval_is_cleared() {
     let run = awaiting(&runs);
     let id = run["id"].as_str().unwrap().to_string();
     let reviewed = run["head"].as_str().unwrap().to_string();
-    let status = repo
-        .bosun_command(&["approve", &id])
-        .env("BOSUN_CRASH_AT", "approve:journaled")
-        .status()
-        .unwrap();
+    let status = repo.approve_crashing_at(&id, "approve:journaled");
     assert!(!status.success());
     let lock = repo
         .path

@@ -187,22 +187,9 @@ impl Sandbox {
         common::git(&self.repo, args)
     }
 
-    /// Opens the console in tmux: `sh -c 'bosun; echo EXIT:$?'`, so the exit status is on
-    /// screen once the console is gone (the shell then sleeps, so the pane stays readable;
-    /// the server's end stops it).
+    /// Opens the console on this repository in tmux ([`console_in`]).
     fn console(&self, name: &str) -> Tmux {
-        Tmux::start(
-            name,
-            &self.repo,
-            120,
-            40,
-            &[
-                "sh",
-                "-c",
-                "\"$0\"; echo EXIT:$?; exec sleep 300",
-                env!("CARGO_BIN_EXE_bosun"),
-            ],
-        )
+        console_in(name, &self.repo)
     }
 
     /// `bosun runs --json`: every run, newest first.
@@ -223,6 +210,24 @@ impl Sandbox {
             other => panic!("not a JSON array ({other:?}): {stdout}"),
         }
     }
+}
+
+/// The console on the repository at `dir`, 120×40, in tmux: `sh -c 'bosun; echo EXIT:$?'`,
+/// so the exit status is on screen once the console is gone (the shell then sleeps, so the
+/// pane stays readable; the server's end stops it).
+fn console_in(name: &str, dir: &Path) -> Tmux {
+    Tmux::start(
+        name,
+        dir,
+        120,
+        40,
+        &[
+            "sh",
+            "-c",
+            "\"$0\"; echo EXIT:$?; exec sleep 300",
+            env!("CARGO_BIN_EXE_bosun"),
+        ],
+    )
 }
 
 /// The header's count for a board column, e.g. `Awaiting approval 1`.
@@ -396,18 +401,7 @@ fn console_killed_during_auto_approvals_leaves_git_and_bosun_in_agreement() {
     for (i, done_before_kill) in [0usize, 1, 3].into_iter().enumerate() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let repo = common::auto_approving_repository(tmp.path(), TASKS, 0);
-        let tmux = Tmux::start(
-            &format!("chaos{i}"),
-            &repo,
-            120,
-            40,
-            &[
-                "sh",
-                "-c",
-                "\"$0\"; echo EXIT:$?; exec sleep 300",
-                env!("CARGO_BIN_EXE_bosun"),
-            ],
-        );
+        let tmux = console_in(&format!("chaos{i}"), &repo);
         tmux.wait_for("runs under way", |s| {
             let done = s
                 .lines()

@@ -88,15 +88,9 @@ fn fill(path: &Path) {
 
 #[test]
 fn a_full_disk_at_any_moment_loses_nothing_decided() {
-    let iterations: u64 = std::env::var("BOSUN_DISKFULL_ITERATIONS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(4);
+    let iterations = common::env_number("BOSUN_DISKFULL_ITERATIONS", 4);
     // `BOSUN_DISKFULL_SEED` picks other moments.
-    let seed = std::env::var("BOSUN_DISKFULL_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0x5eed_d15c);
+    let seed = common::env_number("BOSUN_DISKFULL_SEED", 0x5eed_d15c);
     let mut rng = Lcg(seed);
     let started = Instant::now();
     let (mut full_hits, mut merged_total) = (0, 0);

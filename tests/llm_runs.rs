@@ -249,25 +249,6 @@ fn llm_config(server: &ScriptedServer, name: &str) -> String {
     )
 }
 
-/// Every file under `dir` whose bytes contain `needle`.
-fn files_containing(dir: &std::path::Path, needle: &[u8]) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if let Ok(bytes) = std::fs::read(&path)
-                && bytes.windows(needle.len()).any(|w| w == needle)
-            {
-                found.push(path);
-            }
-        }
-    }
-    found
-}
-
 #[test]
 fn the_built_in_agent_completes_a_task_through_the_gates_without_writing_its_key_down() {
     let server = ScriptedServer::start(vec![
@@ -348,7 +329,7 @@ fn the_built_in_agent_completes_a_task_through_the_gates_without_writing_its_key
 
     // The key is nowhere bosun writes: state dir (store, logs, transcript, prompt) and
     // the worktrees.
-    let leaks = files_containing(p._tmp.path(), SECRET.as_bytes());
+    let leaks = common::files_containing(p._tmp.path(), &[SECRET.to_string()]);
     assert!(leaks.is_empty(), "the API key was written to {leaks:?}");
 }
 

@@ -192,26 +192,6 @@ fn caught_values() -> Vec<String> {
         .collect()
 }
 
-/// Every file under `dir` (recursively) whose text contains one of `values`: (path, value).
-fn leaks_in_files(dir: &std::path::Path, values: &[String]) -> Vec<(String, String)> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if let Ok(bytes) = std::fs::read(&path) {
-                let text = String::from_utf8_lossy(&bytes);
-                for v in values.iter().filter(|v| text.contains(v.as_str())) {
-                    found.push((path.display().to_string(), v.clone()));
-                }
-            }
-        }
-    }
-    found
-}
-
 /// An agent writes the whole corpus into its change and prints it; a required gate prints
 /// part of it and fails the first attempt, so the failure analysis (a model) reads the report,
 /// and the second attempt is judged (a model). No corpus value reaches the model, the run logs,
@@ -313,8 +293,8 @@ fn no_corpus_value_reaches_a_model_a_log_a_prompt_or_a_view() {
             leaks.push(format!("{what}: {v}"));
         }
     }
-    for (path, v) in leaks_in_files(&repo.join(".bosun"), &values) {
-        leaks.push(format!("{path}: {v}"));
+    for (path, v) in common::files_containing(&repo.join(".bosun"), &values) {
+        leaks.push(format!("{}: {v}", path.display()));
     }
     assert!(
         leaks.is_empty(),
@@ -381,7 +361,7 @@ fn the_built_in_agents_transcript_and_log_hold_no_credential() {
     let (ok, out, err) = common::outcome(cmd);
     assert!(ok, "{out}{err}");
     assert_eq!(server.requests().len(), 3, "the agent ran its three steps");
-    let transcripts: Vec<_> = leaks_in_files(&repo.join(".bosun"), &["write_file".to_string()]);
+    let transcripts = common::files_containing(&repo.join(".bosun"), &["write_file".to_string()]);
     assert!(
         transcripts
             .iter()
@@ -389,7 +369,7 @@ fn the_built_in_agents_transcript_and_log_hold_no_credential() {
         "a transcript was written: {transcripts:?}"
     );
     let values = vec![aws, github, stripe];
-    let leaks = leaks_in_files(&repo.join(".bosun"), &values);
+    let leaks = common::files_containing(&repo.join(".bosun"), &values);
     assert!(leaks.is_empty(), "{leaks:#?}");
     for v in &values {
         assert!(!out.contains(v.as_str()) && !err.contains(v.as_str()));

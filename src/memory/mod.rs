@@ -240,6 +240,16 @@ struct Tx<'a> {
 }
 
 impl Tx<'_> {
+    fn put_lesson(&self, lesson: &Lesson) -> Result<(), MemoryError> {
+        tx_put(
+            self.tx,
+            self.lessons,
+            lesson.id.as_bytes(),
+            "lesson",
+            lesson,
+        )
+    }
+
     fn strategy(&self, l: &Learning) -> Result<(Vec<u8>, Strategy), MemoryError> {
         let key = strategy_key(l.task_type, &l.executor);
         let found = tx_get(self.tx, self.strategies, &key, "strategy")?;
@@ -364,13 +374,7 @@ impl Tx<'_> {
                     lesson.runs.push(l.run_id.clone());
                 }
                 merge_keywords(&mut lesson.keywords, &l.keywords);
-                tx_put(
-                    self.tx,
-                    self.lessons,
-                    lesson.id.as_bytes(),
-                    "lesson",
-                    &lesson,
-                )?;
+                self.put_lesson(&lesson)?;
                 None
             }
             None if rec.runs.len() >= after => {
@@ -385,13 +389,7 @@ impl Tx<'_> {
                     runs: rec.runs.clone(),
                     key: key.to_string(),
                 };
-                tx_put(
-                    self.tx,
-                    self.lessons,
-                    lesson.id.as_bytes(),
-                    "lesson",
-                    &lesson,
-                )?;
+                self.put_lesson(&lesson)?;
                 rec.lesson = Some(lesson.id.clone());
                 Some(lesson)
             }

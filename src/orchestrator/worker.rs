@@ -201,15 +201,7 @@ pub(crate) async fn recheck(
         .iter()
         .any(|g| g.required() && g.name() == "tests_added");
     pipeline.retain(|g| g.required() || (reads_tests && g.name() == "test"));
-    let record_group = {
-        let (updates, run_id) = (updates.clone(), id.clone());
-        move |pgid: i32| {
-            let _ = updates.send(Update::Started {
-                run_id: run_id.clone(),
-                pgid,
-            });
-        }
-    };
+    let record_group = group_recorder(&updates, &id);
     let env: Vec<(String, String)> = job
         .env
         .iter()
@@ -360,15 +352,7 @@ pub(crate) async fn work(
 
     // Hooks and gates run in process groups of their own, recorded with the run like the
     // agent's, so crash recovery ends whatever is running when bosun dies.
-    let record_group = {
-        let (updates, run_id) = (updates.clone(), id.clone());
-        move |pgid: i32| {
-            let _ = updates.send(Update::Started {
-                run_id: run_id.clone(),
-                pgid,
-            });
-        }
-    };
+    let record_group = group_recorder(&updates, &id);
     if let Err(e) = hook(
         &job.cancel,
         "pre_run",
@@ -761,6 +745,21 @@ pub(crate) fn beside(root: &std::path::Path, suffix: &str) -> PathBuf {
     let mut name = root.file_name().unwrap_or_default().to_os_string();
     name.push(suffix);
     root.with_file_name(name)
+}
+
+/// Tells the orchestrator the process group of each command started for run `id`, so it is
+/// recorded with the run and crash recovery can end it.
+fn group_recorder(
+    updates: &mpsc::UnboundedSender<Update>,
+    id: &RunId,
+) -> impl Fn(i32) + Send + Sync + 'static {
+    let (updates, run_id) = (updates.clone(), id.clone());
+    move |pgid: i32| {
+        let _ = updates.send(Update::Started {
+            run_id: run_id.clone(),
+            pgid,
+        });
+    }
 }
 
 fn failed(error: String, usage: Option<Usage>) -> Outcome {

@@ -194,3 +194,33 @@ pub fn git_and_bosun_agree(repo: &Path, what: &str) -> usize {
     assert!(ok, "{what}: {out}{err}");
     merged
 }
+
+/// A number from environment variable `var` (a chaos test's iterations, say), or `default`.
+pub fn env_number(var: &str, default: u64) -> u64 {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Every file under `dir` (recursively) whose bytes contain one of `needles`: each (file,
+/// needle) found.
+pub fn files_containing(dir: &Path, needles: &[String]) -> Vec<(std::path::PathBuf, String)> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if let Ok(bytes) = std::fs::read(&path) {
+                for n in needles {
+                    if !n.is_empty() && bytes.windows(n.len()).any(|w| w == n.as_bytes()) {
+                        found.push((path.clone(), n.clone()));
+                    }
+                }
+            }
+        }
+    }
+    found
+}

@@ -334,6 +334,18 @@ mod tests {
     use super::*;
     use crate::model::AnnotationKind;
 
+    /// A run awaiting approval with nothing else set.
+    fn awaiting_run() -> Run {
+        serde_json::from_value(serde_json::json!({
+            "id": "r", "task_id": "t", "task_title": "", "attempt": 1, "executor": "",
+            "status": "awaiting_approval", "branch": "", "target": "", "base": null,
+            "head": null, "worktree": null, "pgid": null, "created_ms": 0, "started_ms": null,
+            "finished_ms": null, "usage": {"input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0},
+            "error": null, "feedback": null, "decision": null, "diffstat": null
+        }))
+        .unwrap()
+    }
+
     fn annotation(path: &str, line: u32, severity: Severity, symbol: Option<&str>) -> Annotation {
         Annotation {
             kind: AnnotationKind::ApiChanged,
@@ -361,14 +373,7 @@ mod tests {
         );
         let file =
             crate::diff::from_texts(None, None, Some("key.txt"), Some(new.as_bytes())).unwrap();
-        let run: Run = serde_json::from_value(serde_json::json!({
-            "id": "r", "task_id": "t", "task_title": "", "attempt": 1, "executor": "",
-            "status": "awaiting_approval", "branch": "", "target": "", "base": null,
-            "head": null, "worktree": null, "pgid": null, "created_ms": 0, "started_ms": null,
-            "finished_ms": null, "usage": {"input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0},
-            "error": null, "feedback": null, "decision": null, "diffstat": null
-        }))
-        .unwrap();
+        let run = awaiting_run();
         let change = Change::new(run, Diff { files: vec![file] });
         let shown: String = change
             .diff
@@ -408,14 +413,7 @@ mod tests {
             old_path: Some("logo.png".into()),
             ..bin
         };
-        let mut run: Run = serde_json::from_value(serde_json::json!({
-            "id": "r", "task_id": "t", "task_title": "", "attempt": 1, "executor": "",
-            "status": "awaiting_approval", "branch": "", "target": "", "base": null,
-            "head": null, "worktree": null, "pgid": null, "created_ms": 0, "started_ms": null,
-            "finished_ms": null, "usage": {"input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0},
-            "error": null, "feedback": null, "decision": null, "diffstat": null
-        }))
-        .unwrap();
+        let mut run = awaiting_run();
         run.annotations = vec![
             annotation("a.rs", 25, Severity::Risk, Some("fn f")),
             annotation("a.rs", 99, Severity::Info, None),
