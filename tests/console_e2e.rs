@@ -504,3 +504,22 @@ fn the_console_never_shows_a_corpus_secret() {
     check("the Logs screen", &logs);
     quit_cleanly(&tmux);
 }
+
+/// An agent printing a line every 20 ms: the running card's elapsed time still advances (the
+/// clock used to restart on every event and never tick under steady output).
+#[test]
+fn the_clock_keeps_ticking_while_an_agent_prints_steadily() {
+    if !tmux_available("the_clock_keeps_ticking_while_an_agent_prints_steadily") {
+        return;
+    }
+    let s = Sandbox::new("# Tasks\n\n- [ ] Say hello\n", "chatty.sh", &[]);
+    let tmux = s.console("clock");
+    tmux.wait_for("the run running", count("Running", 1));
+    // The card's elapsed time reaches 2 s while the output goes on (it runs about 4 s).
+    let screen = tmux.wait_for("the elapsed time to advance", |screen| {
+        screen.contains(" 2s") || screen.contains(" 3s")
+    });
+    assert!(screen.contains("Running 1"), "still running: {screen}");
+    tmux.wait_for("a run awaiting approval", count("Awaiting approval", 1));
+    quit_cleanly(&tmux);
+}

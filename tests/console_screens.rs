@@ -739,3 +739,45 @@ fn help_lists_the_screen_keys() {
         c.press(KeyCode::Esc);
     }
 }
+
+/// A console that fell behind the orchestrator's events (the broadcast dropped some, run
+/// states among them) reads the runs back from the store: the board then matches the store,
+/// and the footer says what happened.
+#[test]
+fn a_console_that_fell_behind_re_reads_the_runs_from_the_store() {
+    let t = tasks();
+    let mut c = Console::new(&[]);
+    let running = run(20, &t[0], RunStatus::Running, "claude", 2);
+    c.cx.store.put_run(&running).unwrap();
+    c.event(Event::Run {
+        run: Box::new(running.clone()),
+    });
+    assert_eq!(c.app.data.runs[&running.id].status, RunStatus::Running);
+    // Meanwhile, in events the console never got: the run ended and another one started.
+    let mut merged = running.clone();
+    merged.status = RunStatus::Merged;
+    c.cx.store.put_run(&merged).unwrap();
+    let other = run(21, &t[1], RunStatus::AwaitingApproval, "codex", 1);
+    c.cx.store.put_run(&other).unwrap();
+
+    let effects = c.app.lagged(4_096, 2_000);
+    // A second lag while the first read is under way is read afterwards, not lost.
+    assert!(c.app.lagged(10, 2_000).is_empty());
+    c.carry_out(effects);
+    assert_eq!(c.app.data.runs[&running.id].status, RunStatus::Merged);
+    assert_eq!(
+        c.app.data.runs[&other.id].status,
+        RunStatus::AwaitingApproval
+    );
+    assert!(!c.app.resyncing, "the second read ran too");
+    let screen = c.draw(120, 40);
+    assert!(screen.contains("Awaiting approval 1"), "{screen}");
+    assert!(
+        c.app
+            .flash
+            .as_deref()
+            .is_some_and(|f| f.contains("fell behind by 10 events")),
+        "{:?}",
+        c.app.flash
+    );
+}

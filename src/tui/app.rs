@@ -80,6 +80,16 @@ pub enum Msg {
     /// The audit trail was verified (at start, in the background): its entries, or what is
     /// broken.
     Audit(Result<usize, String>),
+    /// The console fell behind the orchestrator's events (`missed` of them dropped): the runs
+    /// as the store has them now — the unfinished ones and the newest — replace what it had.
+    Resync {
+        /// How many events were missed.
+        missed: u64,
+        /// The runs read back.
+        runs: Vec<crate::model::Run>,
+        /// Runs in the store.
+        total: usize,
+    },
 }
 
 /// What a background job may read.
@@ -107,6 +117,24 @@ impl PartialEq for Job {
     fn eq(&self, _other: &Self) -> bool {
         false
     }
+}
+
+/// How many of the newest runs a second re-read takes (the first took the console's start
+/// size).
+const START_RUNS_AGAIN: usize = 2_000;
+
+/// After the console fell behind the orchestrator's events: the runs re-read from the store
+/// (the unfinished ones, and the newest `newest`), so no run state is lost.
+fn resync(missed: u64, newest: usize) -> Effect {
+    Effect::load(move |cx| {
+        let mut runs = cx.store.open_runs().unwrap_or_default();
+        runs.extend(cx.store.runs_page(None, newest).unwrap_or_default());
+        Msg::Resync {
+            missed,
+            runs,
+            total: cx.store.run_count(),
+        }
+    })
 }
 
 /// What the console does in the background as it opens: verify the audit trail's hash chain
@@ -205,6 +233,10 @@ pub struct App {
     pub overlay: Option<Overlay>,
     /// A one-line message for the operator, shown in the footer until the next key.
     pub flash: Option<String>,
+    /// A re-read of the runs after the console fell behind is under way.
+    pub resyncing: bool,
+    /// Events were missed again while it was: read once more when it is done.
+    resync_again: Option<u64>,
     /// Terminal size.
     pub size: (u16, u16),
     /// `[orchestrator] max_parallel`, for the ETA.
@@ -229,6 +261,8 @@ impl App {
             logs: logs::LogsState::default(),
             overlay: None,
             flash: None,
+            resyncing: false,
+            resync_again: None,
             size: (80, 24),
             max_parallel,
             dirty: true,
@@ -280,7 +314,10 @@ impl App {
                 self.dirty = true;
                 metrics::observe(&mut self.metrics, &event, self.data.now_ms);
                 let alert = self.data.apply(&event);
-                board::clamp(&mut self.board, &self.data);
+                // Only a run's state or the task list moves cards; an output line does not.
+                if matches!(event, Event::Run { .. } | Event::Tasks { .. }) {
+                    board::clamp(&mut self.board, &self.data);
+                }
                 let mut effects = match alert {
                     Some(Alert::Awaiting { title, .. }) => {
                         vec![Effect::Notify(format!("awaiting approval: {title}"))]
@@ -333,6 +370,24 @@ impl App {
                 self.flash = Some(text);
                 Vec::new()
             }
+            Msg::Resync {
+                missed,
+                runs,
+                total,
+            } => {
+                self.resyncing = false;
+                self.dirty = true;
+                self.data.add_runs(runs);
+                self.data.total_runs = self.data.total_runs.max(total);
+                board::clamp(&mut self.board, &self.data);
+                self.flash = Some(format!(
+                    "the console fell behind by {missed} events (agent output lines are dropped then); runs re-read from the store"
+                ));
+                match self.resync_again.take() {
+                    Some(more) => self.lagged(more, START_RUNS_AGAIN),
+                    None => Vec::new(),
+                }
+            }
             Msg::Audit(verified) => {
                 self.dirty = true;
                 if let Err(e) = &verified {
@@ -342,6 +397,18 @@ impl App {
                 Vec::new()
             }
         }
+    }
+
+    /// The console fell behind the orchestrator's events by `missed`: the runs are read back
+    /// from the store (once at a time), so a state change among the missed is not lost.
+    pub fn lagged(&mut self, missed: u64, newest: usize) -> Vec<Effect> {
+        if self.resyncing {
+            // What this read misses is read by the next one.
+            *self.resync_again.get_or_insert(0) += missed;
+            return Vec::new();
+        }
+        self.resyncing = true;
+        vec![resync(missed, newest)]
     }
 
     /// Shows `tab`, letting the screen load what it needs.

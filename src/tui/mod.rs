@@ -154,15 +154,19 @@ async fn event_loop(
     for effect in app::startup_effects() {
         carry_out(effect, commands, &replies_tx, jobs);
     }
+    // The clock's next tick: fast while a spinner turns, slow otherwise, so an idle console
+    // sleeps. Kept across loop turns, so it ticks however often events arrive.
+    let mut next_tick = Instant::now();
     loop {
         let frame_due = app.dirty.then(|| last_draw + FRAME);
-        // The clock: fast while a spinner turns, slow otherwise, so an idle console sleeps.
         let active = app.data.runs.values().any(|r| r.status.is_active());
         let clock = if active {
             Duration::from_millis(100)
         } else {
             Duration::from_secs(1)
         };
+        // A run that just started shortens a slow wait.
+        next_tick = next_tick.min(Instant::now() + clock);
         let mut effects = Vec::new();
         tokio::select! {
             term = input.next() => match term {
@@ -180,12 +184,17 @@ async fn event_loop(
                 Ok(event) => effects = app.update(Msg::Orchestrator(event)),
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
                     tracing::warn!(missed, "the console fell behind the orchestrator's events");
+                    // Run state may be among what was dropped: read it back.
+                    effects = app.lagged(missed, START_RUNS);
                 }
                 Err(broadcast::error::RecvError::Closed) => orchestrator_open = false,
             },
             Some(msg) = replies.recv() => effects = app.update(msg),
             () = sleep_until(frame_due) => {}
-            () = tokio::time::sleep(clock) => effects = app.update(Msg::Tick(now_ms())),
+            () = tokio::time::sleep_until(next_tick.into()) => {
+                next_tick = Instant::now() + clock;
+                effects = app.update(Msg::Tick(now_ms()));
+            }
             _ = sigterm.recv() => effects = vec![Effect::Quit],
             _ = sighup.recv() => effects = vec![Effect::Quit],
         }
