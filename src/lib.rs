@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod diff;
 pub mod executors;
 pub mod faults;

@@ -1588,3 +1588,102 @@ fn a_missing_agent_program_is_a_clear_error_before_any_run() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&runs.stdout).trim(), "[]");
 }
+
+/// With `bosun run --headless` busy (one run awaiting approval, another agent hanging),
+/// decisions from another terminal reach it through its control socket: `bosun approve`
+/// merges and ticks, `bosun cancel` stops the hanging agent (its processes gone) and the run
+/// ends cancelled. The socket is the owner's alone (0600), and a garbage request gets an error
+/// answer, not a crash. Without a running bosun the commands work directly, as before.
+#[test]
+fn decisions_reach_a_running_bosun_through_its_control_socket() {
+    use std::io::{Read as _, Write as _};
+    use std::os::unix::fs::PermissionsExt as _;
+    let p = Project::new();
+    let pid_file = p.aux("pids");
+    let mut settings = Settings::agent("first_then_hangs.sh")
+        .env("PID_FILE", &pid_file)
+        .env("MARK", &p.aux("first-done"));
+    settings.run_timeout = "60s";
+    p.setup(TWO_TASKS, &[("notes.txt", b"original\n")], settings);
+    let base = p.rev("main");
+
+    let mut bosun = Background(
+        p.bosun_command(&["run", "--headless", "--json"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("bosun starts"),
+    );
+    // The runs' ids from the event stream: one awaiting approval, one running its agent.
+    let stdout = bosun.0.stdout.take().expect("piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let (mut awaiting, mut running) = (None, None);
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let Ok(event) = serde_json::from_str::<Value>(&line) else {
+                continue;
+            };
+            let run = &event["run"];
+            match run["status"].as_str() {
+                Some("awaiting_approval") => awaiting = run["id"].as_str().map(String::from),
+                Some("running") if run["pgid"].is_i64() => {
+                    running = run["id"].as_str().map(String::from);
+                }
+                _ => {}
+            }
+            if let (Some(a), Some(r)) = (&awaiting, &running)
+                && a != r
+            {
+                let _ = tx.send((a.clone(), r.clone()));
+                return;
+            }
+        }
+    });
+    let (awaiting, hanging) = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("one run awaiting approval and one running");
+    let pids = read_pids(&pid_file);
+    let _reap = AgentGroup(pids[0]);
+
+    let socket = p.repo.join(".bosun").join("bosun.sock");
+    let mode = std::fs::metadata(&socket)
+        .expect("the socket")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "owner only");
+    // Garbage, and a request too large, are answered with errors; bosun goes on.
+    for garbage in [b"not json\n".to_vec(), vec![b'x'; 70 * 1024]] {
+        let mut s = std::os::unix::net::UnixStream::connect(&socket).expect("connect");
+        let _ = s.write_all(&garbage);
+        let _ = s.shutdown(std::net::Shutdown::Write);
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).expect("an answer");
+        assert!(answer.contains("\"error\""), "{answer}");
+    }
+
+    let out = p.ok(&["approve", &awaiting]);
+    assert!(out.contains("merged") && out.contains("ticked"), "{out}");
+    assert_ne!(p.rev("main"), base, "main moved");
+    let out = p.ok(&["cancel", &hanging]);
+    assert!(out.contains("cancelled"), "{out}");
+    for pid in &pids {
+        assert!(
+            wait_until(Duration::from_secs(10), || !running(*pid)),
+            "the cancelled agent's process {pid} is gone"
+        );
+    }
+    // Nothing else to do: the headless run ends by itself.
+    assert!(
+        wait_until(Duration::from_secs(20), || bosun
+            .0
+            .try_wait()
+            .ok()
+            .flatten()
+            .is_some()),
+        "bosun run --headless ended"
+    );
+    assert_eq!(p.run(&awaiting)["status"], "merged");
+    assert_eq!(p.run(&hanging)["status"], "cancelled");
+    p.assert_clean();
+}

@@ -49,14 +49,27 @@ pub struct CancelArgs {
     pub run: String,
 }
 
-/// Sends one request to a short-lived orchestrator and waits for its answer.
+/// Sends one request to a short-lived orchestrator and waits for its answer; when another
+/// bosun holds the repository (the console, a headless run), to that one, through its control
+/// socket ([`crate::control`]).
 fn request(
     ctx: &Context,
+    forwarded: crate::control::Request,
     make: impl FnOnce(oneshot::Sender<Result<Run, OrchestratorError>>) -> Command,
 ) -> anyhow::Result<Run> {
     runtime()?.block_on(async {
         let orchestrator =
-            Orchestrator::open(ctx.project.clone(), ctx.config.clone(), Options::default())?;
+            match Orchestrator::open(ctx.project.clone(), ctx.config.clone(), Options::default()) {
+                Err(OrchestratorError::Store(locked @ crate::store::StoreError::Locked { .. })) => {
+                    let state = ctx.project.state_dir();
+                    return match crate::control::request(&state, &forwarded).await {
+                        Ok(run) => Ok(run),
+                        Err(crate::control::ControlError::Unreachable(_)) => Err(locked.into()),
+                        Err(e) => Err(e.into()),
+                    };
+                }
+                other => other?,
+            };
         let handle = orchestrator.spawn();
         let (tx, rx) = oneshot::channel();
         handle
@@ -177,7 +190,13 @@ pub fn approve(ctx: &Context, args: &ApproveArgs) -> anyhow::Result<ExitCode> {
         keep = Some(chosen);
     }
     let who = operator();
-    let run = request(ctx, |reply| Command::Approve {
+    let forwarded = crate::control::Request::Approve {
+        run: args.run.clone(),
+        who: who.clone(),
+        note: args.note.clone(),
+        keep: keep.clone(),
+    };
+    let run = request(ctx, forwarded, |reply| Command::Approve {
         run: args.run.clone(),
         who,
         note: args.note.clone(),
@@ -223,7 +242,13 @@ pub fn reject(ctx: &Context, args: &RejectArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let who = operator();
-    let run = request(ctx, |reply| Command::Reject {
+    let forwarded = crate::control::Request::Reject {
+        run: args.run.clone(),
+        who: who.clone(),
+        reason: args.reason.clone(),
+        retry: args.retry,
+    };
+    let run = request(ctx, forwarded, |reply| Command::Reject {
         run: args.run.clone(),
         who,
         reason: args.reason.clone(),
@@ -244,7 +269,10 @@ pub fn reject(ctx: &Context, args: &RejectArgs) -> anyhow::Result<ExitCode> {
 
 /// Runs `bosun cancel`.
 pub fn cancel(ctx: &Context, args: &CancelArgs) -> anyhow::Result<ExitCode> {
-    let run = request(ctx, |reply| Command::Cancel {
+    let forwarded = crate::control::Request::Cancel {
+        run: args.run.clone(),
+    };
+    let run = request(ctx, forwarded, |reply| Command::Cancel {
         run: args.run.clone(),
         reply,
     })?;

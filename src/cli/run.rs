@@ -77,6 +77,11 @@ pub async fn drive(
     // Subscribed before the start, so even an orchestrator that fails at once is heard.
     let mut events = orchestrator.subscribe();
     let handle = orchestrator.spawn();
+    // Decisions from other terminals reach this orchestrator through the control socket.
+    let control = crate::control::serve(&project.state_dir(), handle.commands.clone());
+    if let Err(e) = &control {
+        tracing::warn!(error = %e, "cannot listen on the control socket");
+    }
     let commands = handle.commands.clone();
     tokio::spawn(async move {
         let mut interrupted = 0;

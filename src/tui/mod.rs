@@ -116,6 +116,10 @@ async fn console(project: Project, config: Config, options: Options) -> anyhow::
         config: config.clone(),
     });
     let handle = orchestrator.spawn();
+    // Decisions from other terminals reach this orchestrator through the control socket.
+    if let Err(e) = crate::control::serve(&project.state_dir(), handle.commands.clone()) {
+        tracing::warn!(error = %e, "cannot listen on the control socket");
+    }
 
     crate::telemetry::silence_terminal(true);
     let mut guard = TerminalGuard::enter()?;
