@@ -69,8 +69,8 @@ pub struct Response {
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
     /// Nothing listens on the socket (no bosun, or one that stopped).
-    #[error("no running bosun answers on {0}")]
-    Unreachable(PathBuf),
+    #[error("no running bosun answers on {0}: {1}")]
+    Unreachable(PathBuf, String),
     /// The running bosun answered with an error.
     #[error("{0}")]
     Refused(String),
@@ -206,7 +206,7 @@ pub async fn request(state_dir: &Path, request: &Request) -> Result<Run, Control
     let path = socket_path(state_dir);
     let stream = tokio::net::UnixStream::connect(&path)
         .await
-        .map_err(|_| ControlError::Unreachable(path.clone()))?;
+        .map_err(|e| ControlError::Unreachable(path.clone(), e.to_string()))?;
     let (read, mut write) = stream.into_split();
     let mut bytes = serde_json::to_vec(request).map_err(|e| ControlError::Broken(e.to_string()))?;
     bytes.push(b'\n');

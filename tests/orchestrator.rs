@@ -1607,14 +1607,16 @@ fn decisions_reach_a_running_bosun_through_its_control_socket() {
     p.setup(TWO_TASKS, &[("notes.txt", b"original\n")], settings);
     let base = p.rev("main");
 
+    let stderr_file = p.aux("headless.stderr");
     let mut bosun = Background(
-        p.bosun_command(&["run", "--headless", "--json"])
+        p.bosun_command(&["run", "--headless", "--json", "-v"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(&stderr_file).expect("stderr file"))
             .spawn()
             .expect("bosun starts"),
     );
+    let headless_said = || std::fs::read_to_string(&stderr_file).unwrap_or_default();
     // The runs' ids from the event stream: one awaiting approval, one running its agent.
     let stdout = bosun.0.stdout.take().expect("piped");
     let (tx, rx) = std::sync::mpsc::channel();
@@ -1665,8 +1667,14 @@ fn decisions_reach_a_running_bosun_through_its_control_socket() {
     let out = p.ok(&["approve", &awaiting]);
     assert!(out.contains("merged") && out.contains("ticked"), "{out}");
     assert_ne!(p.rev("main"), base, "main moved");
-    let out = p.ok(&["cancel", &hanging]);
-    assert!(out.contains("cancelled"), "{out}");
+    let cancelled = p.bosun(&["cancel", &hanging]);
+    assert!(
+        cancelled.status.success() && cancelled.stdout.contains("cancelled"),
+        "{}{}\nthe headless bosun said:\n{}",
+        cancelled.stdout,
+        cancelled.stderr,
+        headless_said()
+    );
     for pid in &pids {
         assert!(
             wait_until(Duration::from_secs(10), || !running(*pid)),

@@ -64,7 +64,9 @@ fn request(
                     let state = ctx.project.state_dir();
                     return match crate::control::request(&state, &forwarded).await {
                         Ok(run) => Ok(run),
-                        Err(crate::control::ControlError::Unreachable(_)) => Err(locked.into()),
+                        Err(crate::control::ControlError::Unreachable(_, why)) => Err(
+                            anyhow::anyhow!("{locked} (its control socket does not answer: {why})"),
+                        ),
                         Err(e) => Err(e.into()),
                     };
                 }
