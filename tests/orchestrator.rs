@@ -1637,8 +1637,10 @@ fn decisions_reach_a_running_bosun_through_its_control_socket() {
             if let (Some(a), Some(r)) = (&awaiting, &running)
                 && a != r
             {
+                // Sent once; this thread then leaves the pipe open: bosun goes on printing,
+                // and a reader that went away must not stop it (tested just below).
                 let _ = tx.send((a.clone(), r.clone()));
-                return;
+                break;
             }
         }
     });
@@ -1694,4 +1696,9 @@ fn decisions_reach_a_running_bosun_through_its_control_socket() {
     assert_eq!(p.run(&awaiting)["status"], "merged");
     assert_eq!(p.run(&hanging)["status"], "cancelled");
     p.assert_clean();
+    let said = headless_said();
+    assert!(
+        !said.contains("panicked"),
+        "its stdout's reader went away: {said}"
+    );
 }

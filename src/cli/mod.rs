@@ -5,16 +5,34 @@
 // line goes through `visible` and a terminal shows control sequences instead of obeying them.
 // JSON is unchanged by it (serde escapes control characters). `std::println!` prints raw, for
 // `bosun show --raw` only.
+// A reader that went away (`bosun run --headless | head`) must not stop bosun mid-run: a
+// failed write to stdout or stderr is dropped instead of panicking as `std::println!` does.
+// (Commands that only print restore SIGPIPE and end quietly before they get here.)
 macro_rules! println {
-    () => { std::println!() };
-    ($($arg:tt)*) => { std::println!("{}", $crate::cli::visible::visible(&format!($($arg)*))) };
+    () => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout());
+    }};
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), "{}", $crate::cli::visible::visible(&format!($($arg)*)));
+    }};
 }
 macro_rules! eprintln {
-    () => { std::eprintln!() };
-    ($($arg:tt)*) => { std::eprintln!("{}", $crate::cli::visible::visible(&format!($($arg)*))) };
+    () => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr());
+    }};
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), "{}", $crate::cli::visible::visible(&format!($($arg)*)));
+    }};
 }
 macro_rules! print {
-    ($($arg:tt)*) => { std::print!("{}", $crate::cli::visible::visible(&format!($($arg)*))) };
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), "{}", $crate::cli::visible::visible(&format!($($arg)*)));
+    }};
 }
 
 mod audit;
