@@ -54,14 +54,33 @@ pub enum Request {
         /// Run id or unique prefix.
         run: String,
     },
+    /// `bosun runs`: every run, newest first (read from the store, not through the
+    /// orchestrator's queue).
+    Runs,
+    /// `bosun show`: one run with its stored diff and history.
+    Show {
+        /// Run id or unique prefix.
+        run: String,
+    },
 }
 
-/// The answer: the run as the decision left it, or why not.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// The answer: the run as the decision left it (or the runs asked for), or why not.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Response {
     /// The run, when the request was carried out.
+    #[serde(default)]
     pub run: Option<Box<Run>>,
+    /// The runs (`Runs`).
+    #[serde(default)]
+    pub runs: Option<Vec<Run>>,
+    /// The run's stored diff (`Show`).
+    #[serde(default)]
+    pub diff: Option<String>,
+    /// The run's history (`Show`).
+    #[serde(default)]
+    pub events: Option<Vec<crate::store::RunEvent>>,
     /// Why not, in the orchestrator's words.
+    #[serde(default)]
     pub error: Option<String>,
 }
 
@@ -85,10 +104,12 @@ pub fn socket_path(state_dir: &Path) -> PathBuf {
 }
 
 /// Starts listening on the socket of `state_dir` (replacing a stale one: the caller holds the
-/// repository's lock, so no other bosun serves it) and forwards requests to `commands`.
+/// repository's lock, so no other bosun serves it): decisions go to `commands`, reads are
+/// answered from `store` off the async threads.
 pub fn serve(
     state_dir: &Path,
     commands: mpsc::Sender<Command>,
+    store: std::sync::Arc<crate::store::Store>,
 ) -> std::io::Result<tokio::task::JoinHandle<()>> {
     use std::os::unix::fs::PermissionsExt as _;
     let path = socket_path(state_dir);
@@ -106,10 +127,10 @@ pub fn serve(
             let Ok((stream, _)) = listener.accept().await else {
                 continue;
             };
-            let commands = commands.clone();
+            let (commands, store) = (commands.clone(), std::sync::Arc::clone(&store));
             tokio::spawn(async move {
                 let allowed = stream.peer_cred().is_ok_and(|c| c.uid() == me);
-                let _ = answer(stream, allowed, commands).await;
+                let _ = answer(stream, allowed, commands, store).await;
             });
         }
     }))
@@ -120,6 +141,7 @@ async fn answer(
     stream: tokio::net::UnixStream,
     allowed: bool,
     commands: mpsc::Sender<Command>,
+    store: std::sync::Arc<crate::store::Store>,
 ) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read.take(MAX_REQUEST + 1));
@@ -130,6 +152,27 @@ async fn answer(
             refused(format!("the request is over {MAX_REQUEST} bytes"))
         } else {
             match serde_json::from_slice::<Request>(&line) {
+                Ok(Request::Runs) => {
+                    read_store(store, |s| {
+                        Ok(Response {
+                            runs: Some(s.runs()?),
+                            ..Response::default()
+                        })
+                    })
+                    .await
+                }
+                Ok(Request::Show { run }) => {
+                    read_store(store, move |s| {
+                        let found = s.find_run(&run)?;
+                        Ok(Response {
+                            diff: s.diff(&found.id)?,
+                            events: Some(s.events(&found.id)?),
+                            run: Some(Box::new(found)),
+                            ..Response::default()
+                        })
+                    })
+                    .await
+                }
                 Ok(request) => carry_out(request, &commands).await,
                 Err(e) => refused(format!("not a request bosun understands: {e}")),
             }
@@ -152,8 +195,20 @@ async fn answer(
 
 fn refused(error: String) -> Response {
     Response {
-        run: None,
         error: Some(error),
+        ..Response::default()
+    }
+}
+
+/// Answers a read from the store on the blocking pool.
+async fn read_store(
+    store: std::sync::Arc<crate::store::Store>,
+    f: impl FnOnce(&crate::store::Store) -> Result<Response, crate::store::StoreError> + Send + 'static,
+) -> Response {
+    match tokio::task::spawn_blocking(move || f(&store)).await {
+        Ok(Ok(response)) => response,
+        Ok(Err(e)) => refused(e.to_string()),
+        Err(e) => refused(format!("the read stopped: {e}")),
     }
 }
 
@@ -187,6 +242,9 @@ async fn carry_out(request: Request, commands: &mpsc::Sender<Command>) -> Respon
             reply,
         },
         Request::Cancel { run } => Command::Cancel { run, reply },
+        Request::Runs | Request::Show { .. } => {
+            return refused("a read is not a decision".into());
+        }
     };
     if commands.send(command).await.is_err() {
         return refused(OrchestratorError::Stopped.to_string());
@@ -194,7 +252,7 @@ async fn carry_out(request: Request, commands: &mpsc::Sender<Command>) -> Respon
     match answer.await {
         Ok(Ok(run)) => Response {
             run: Some(Box::new(run)),
-            error: None,
+            ..Response::default()
         },
         Ok(Err(e)) => refused(e.to_string()),
         Err(_) => refused(OrchestratorError::Stopped.to_string()),
@@ -203,6 +261,16 @@ async fn carry_out(request: Request, commands: &mpsc::Sender<Command>) -> Respon
 
 /// Sends `request` to the bosun serving `state_dir` and returns the run it answers with.
 pub async fn request(state_dir: &Path, request: &Request) -> Result<Run, ControlError> {
+    let response = exchange(state_dir, request).await?;
+    response
+        .run
+        .map(|run| *run)
+        .ok_or_else(|| ControlError::Broken("an answer without the run".into()))
+}
+
+/// Sends `request` to the bosun serving `state_dir`; its whole answer (an error answer is
+/// [`ControlError::Refused`]).
+pub async fn exchange(state_dir: &Path, request: &Request) -> Result<Response, ControlError> {
     let path = socket_path(state_dir);
     let stream = tokio::net::UnixStream::connect(&path)
         .await
@@ -221,9 +289,8 @@ pub async fn request(state_dir: &Path, request: &Request) -> Result<Run, Control
         .map_err(|e| ControlError::Broken(e.to_string()))?;
     let response: Response =
         serde_json::from_slice(&line).map_err(|e| ControlError::Broken(e.to_string()))?;
-    match (response.run, response.error) {
-        (_, Some(e)) => Err(ControlError::Refused(e)),
-        (Some(run), None) => Ok(*run),
-        (None, None) => Err(ControlError::Broken("an empty answer".into())),
+    match response.error {
+        Some(e) => Err(ControlError::Refused(e)),
+        None => Ok(response),
     }
 }

@@ -1477,9 +1477,11 @@ fn second_bosun_on_a_busy_repository_is_refused_with_the_first_ones_pid() {
     let agent_pid = read_pids(&pid_file)[0];
     let _reap = AgentGroup(agent_pid);
 
-    let error = p.fails(&["runs"]);
+    // A second `bosun run` is refused, naming the first; reading is answered by the first.
+    let error = p.fails(&["run", "--headless"]);
     assert!(error.contains("already running"), "{error}");
     assert!(error.contains(&format!("pid {}", first.0.id())), "{error}");
+    assert!(p.ok(&["runs"]).contains("running"));
 
     std::fs::write(&release, "").expect("release the agent");
     assert!(
@@ -1590,7 +1592,8 @@ fn a_missing_agent_program_is_a_clear_error_before_any_run() {
 }
 
 /// With `bosun run --headless` busy (one run awaiting approval, another agent hanging),
-/// decisions from another terminal reach it through its control socket: `bosun approve`
+/// `bosun runs` and `show` are answered from its store, and decisions from another terminal
+/// reach it through its control socket: `bosun approve`
 /// merges and ticks, `bosun cancel` stops the hanging agent (its processes gone) and the run
 /// ends cancelled. The socket is the owner's alone (0600), and a garbage request gets an error
 /// answer, not a crash. Without a running bosun the commands work directly, as before.
@@ -1665,6 +1668,14 @@ fn decisions_reach_a_running_bosun_through_its_control_socket() {
         s.read_to_string(&mut answer).expect("an answer");
         assert!(answer.contains("\"error\""), "{answer}");
     }
+
+    // Reading works too while bosun is busy: answered from its store.
+    let runs = p.runs();
+    assert_eq!(runs.len(), 2, "{runs:#?}");
+    let shown = p.show(&awaiting);
+    assert_eq!(shown["status"], "awaiting_approval");
+    assert!(text(&shown["diff"]).contains("+note from"), "{shown:#}");
+    assert!(p.ok(&["show", &hanging]).contains("status    running"));
 
     let out = p.ok(&["approve", &awaiting]);
     assert!(out.contains("merged") && out.contains("ticked"), "{out}");

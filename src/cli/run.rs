@@ -78,7 +78,8 @@ pub async fn drive(
     let mut events = orchestrator.subscribe();
     let handle = orchestrator.spawn();
     // Decisions from other terminals reach this orchestrator through the control socket.
-    let control = crate::control::serve(&project.state_dir(), handle.commands.clone());
+    let control =
+        crate::control::serve(&project.state_dir(), handle.commands.clone(), store.clone());
     if let Err(e) = &control {
         tracing::warn!(error = %e, "cannot listen on the control socket");
     }

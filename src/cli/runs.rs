@@ -147,9 +147,13 @@ pub fn change_summary(run: &Run) -> String {
 
 /// Runs `bosun runs`.
 pub fn run_list(ctx: &Context, args: &RunsArgs) -> anyhow::Result<ExitCode> {
-    let store = open_store(ctx)?;
-    let runs: Vec<Run> = store
-        .runs()?
+    let all = match open_store(ctx) {
+        Ok(store) => store.runs()?,
+        Err(e) => forwarded(ctx, e, crate::control::Request::Runs)?
+            .runs
+            .unwrap_or_default(),
+    };
+    let runs: Vec<Run> = all
         .into_iter()
         .filter(|r| args.status.is_none_or(|s| r.status == s))
         .collect();
@@ -205,16 +209,74 @@ struct ShowView<'a> {
     events: &'a [RunEvent],
 }
 
+/// When another bosun holds the repository (`error` says it is locked), asks it through its
+/// control socket instead; any other error is returned as it is.
+fn forwarded(
+    ctx: &Context,
+    error: anyhow::Error,
+    request: crate::control::Request,
+) -> anyhow::Result<crate::control::Response> {
+    let locked = matches!(
+        error.downcast_ref::<crate::orchestrator::OrchestratorError>(),
+        Some(crate::orchestrator::OrchestratorError::Store(
+            crate::store::StoreError::Locked { .. }
+        ))
+    );
+    if !locked {
+        return Err(error);
+    }
+    let state = ctx.project.state_dir();
+    super::run::runtime()?.block_on(async {
+        match crate::control::exchange(&state, &request).await {
+            Ok(response) => Ok(response),
+            Err(crate::control::ControlError::Unreachable(_, why)) => Err(anyhow::anyhow!(
+                "{error} (its control socket does not answer: {why})"
+            )),
+            Err(e) => Err(e.into()),
+        }
+    })
+}
+
 /// Runs `bosun show RUN`.
 pub fn show(ctx: &Context, args: &ShowArgs) -> anyhow::Result<ExitCode> {
-    let store = open_store(ctx)?;
-    let run = store.find_run(&args.run)?;
+    let (run, stored_diff, stored_events, rival) = match open_store(ctx) {
+        Ok(store) => {
+            let run = store.find_run(&args.run)?;
+            let diff = store.diff(&run.id)?;
+            let events = store.events(&run.id)?;
+            let rival = run
+                .rival
+                .as_ref()
+                .and_then(|id| store.run(id).ok().flatten());
+            (run, diff, events, rival)
+        }
+        Err(e) => {
+            let show = |run: &str| crate::control::Request::Show {
+                run: run.to_string(),
+            };
+            let answer = forwarded(ctx, e, show(&args.run))?;
+            let run = answer
+                .run
+                .map(|r| *r)
+                .ok_or_else(|| anyhow::anyhow!("the running bosun sent no run"))?;
+            let rival = match &run.rival {
+                Some(id) => {
+                    let state = ctx.project.state_dir();
+                    super::run::runtime()?
+                        .block_on(crate::control::exchange(&state, &show(&id.0)))
+                        .ok()
+                        .and_then(|a| a.run.map(|r| *r))
+                }
+                None => None,
+            };
+            (run, answer.diff, answer.events.unwrap_or_default(), rival)
+        }
+    };
     // Credentials an agent wrote are masked wherever the change is shown: by value, so a
     // private key's every line and a value repeated elsewhere (in the history) are masked too.
     let mut redactor = crate::semantic::rules::Redactor::new();
-    let diff = store.diff(&run.id)?.map(|d| redactor.text(&d));
-    let events: Vec<RunEvent> = store
-        .events(&run.id)?
+    let diff = stored_diff.map(|d| redactor.text(&d));
+    let events: Vec<RunEvent> = stored_events
         .into_iter()
         .map(|mut e| {
             e.text = redactor.text(&e.text);
@@ -329,11 +391,7 @@ pub fn show(ctx: &Context, args: &ShowArgs) -> anyhow::Result<ExitCode> {
             None => println!("error     {e}"),
         }
     }
-    if let Some(rival) = run
-        .rival
-        .as_ref()
-        .and_then(|id| store.run(id).ok().flatten())
-    {
+    if let Some(rival) = rival {
         let score = rival.score.map_or("-".to_string(), |s| format!("{s:.2}"));
         println!(
             "rival     {} ({}, {}, score {score}{})",

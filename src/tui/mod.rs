@@ -117,7 +117,11 @@ async fn console(project: Project, config: Config, options: Options) -> anyhow::
     });
     let handle = orchestrator.spawn();
     // Decisions from other terminals reach this orchestrator through the control socket.
-    if let Err(e) = crate::control::serve(&project.state_dir(), handle.commands.clone()) {
+    if let Err(e) = crate::control::serve(
+        &project.state_dir(),
+        handle.commands.clone(),
+        jobs.store.clone(),
+    ) {
         tracing::warn!(error = %e, "cannot listen on the control socket");
     }
 
