@@ -1676,6 +1676,8 @@ fn decisions_reach_a_running_bosun_through_its_control_socket() {
     assert_eq!(shown["status"], "awaiting_approval");
     assert!(text(&shown["diff"]).contains("+note from"), "{shown:#}");
     assert!(p.ok(&["show", &hanging]).contains("status    running"));
+    let hunks = p.ok(&["approve", &awaiting, "--list-hunks"]);
+    assert!(hunks.contains("notes.txt#1"), "{hunks}");
 
     let out = p.ok(&["approve", &awaiting]);
     assert!(out.contains("merged") && out.contains("ticked"), "{out}");

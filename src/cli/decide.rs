@@ -88,7 +88,19 @@ fn request(
 
 /// The change of the run `prefix` names, as the console and `--hunks` number its hunks.
 fn change_of(ctx: &Context, prefix: &str) -> anyhow::Result<(Run, crate::diff::Diff)> {
-    let run = super::runs::open_store(ctx)?.find_run(prefix)?;
+    let run = match super::runs::open_store(ctx) {
+        Ok(store) => store.find_run(prefix)?,
+        // A running bosun holds the store: it says which run this is.
+        Err(e) => {
+            let show = crate::control::Request::Show {
+                run: prefix.to_string(),
+            };
+            super::runs::forwarded(ctx, e, show)?
+                .run
+                .map(|r| *r)
+                .ok_or_else(|| anyhow::anyhow!("the running bosun sent no run"))?
+        }
+    };
     let (Some(base), Some(head)) = (&run.base, &run.head) else {
         anyhow::bail!("run {} has no recorded change to choose hunks from", run.id);
     };

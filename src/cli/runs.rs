@@ -211,7 +211,7 @@ struct ShowView<'a> {
 
 /// When another bosun holds the repository (`error` says it is locked), asks it through its
 /// control socket instead; any other error is returned as it is.
-fn forwarded(
+pub(super) fn forwarded(
     ctx: &Context,
     error: anyhow::Error,
     request: crate::control::Request,
