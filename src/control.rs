@@ -79,6 +79,9 @@ pub struct Response {
     /// The run's history (`Show`).
     #[serde(default)]
     pub events: Option<Vec<crate::store::RunEvent>>,
+    /// Its best-of rival, when it has one (`Show`).
+    #[serde(default)]
+    pub rival: Option<Box<Run>>,
     /// Why not, in the orchestrator's words.
     #[serde(default)]
     pub error: Option<String>,
@@ -152,28 +155,7 @@ async fn answer(
             refused(format!("the request is over {MAX_REQUEST} bytes"))
         } else {
             match serde_json::from_slice::<Request>(&line) {
-                Ok(Request::Runs) => {
-                    read_store(store, |s| {
-                        Ok(Response {
-                            runs: Some(s.runs()?),
-                            ..Response::default()
-                        })
-                    })
-                    .await
-                }
-                Ok(Request::Show { run }) => {
-                    read_store(store, move |s| {
-                        let found = s.find_run(&run)?;
-                        Ok(Response {
-                            diff: s.diff(&found.id)?,
-                            events: Some(s.events(&found.id)?),
-                            run: Some(Box::new(found)),
-                            ..Response::default()
-                        })
-                    })
-                    .await
-                }
-                Ok(request) => carry_out(request, &commands).await,
+                Ok(request) => respond(request, &commands, store).await,
                 Err(e) => refused(format!("not a request bosun understands: {e}")),
             }
         }
@@ -191,6 +173,16 @@ async fn answer(
     let drain = tokio::io::copy(&mut rest, &mut sink);
     let _ = tokio::time::timeout(std::time::Duration::from_secs(1), drain).await;
     Ok(())
+}
+
+impl Response {
+    /// The run the answer carries.
+    pub fn take_run(&mut self) -> Result<Run, ControlError> {
+        self.run
+            .take()
+            .map(|run| *run)
+            .ok_or_else(|| ControlError::Broken("an answer without the run".into()))
+    }
 }
 
 fn refused(error: String) -> Response {
@@ -212,10 +204,41 @@ async fn read_store(
     }
 }
 
-/// Sends `request` to the orchestrator as a [`Command`] and waits for its answer.
-async fn carry_out(request: Request, commands: &mpsc::Sender<Command>) -> Response {
+/// Answers `request`: a read from the store, a decision through the orchestrator (as a
+/// [`Command`], waiting for its answer).
+async fn respond(
+    request: Request,
+    commands: &mpsc::Sender<Command>,
+    store: std::sync::Arc<crate::store::Store>,
+) -> Response {
     let (reply, answer) = oneshot::channel();
     let command = match request {
+        Request::Runs => {
+            return read_store(store, |s| {
+                Ok(Response {
+                    runs: Some(s.runs()?),
+                    ..Response::default()
+                })
+            })
+            .await;
+        }
+        Request::Show { run } => {
+            return read_store(store, move |s| {
+                let found = s.find_run(&run)?;
+                let rival = match &found.rival {
+                    Some(id) => s.run(id)?.map(Box::new),
+                    None => None,
+                };
+                Ok(Response {
+                    diff: s.diff(&found.id)?,
+                    events: Some(s.events(&found.id)?),
+                    run: Some(Box::new(found)),
+                    rival,
+                    ..Response::default()
+                })
+            })
+            .await;
+        }
         Request::Approve {
             run,
             who,
@@ -242,9 +265,6 @@ async fn carry_out(request: Request, commands: &mpsc::Sender<Command>) -> Respon
             reply,
         },
         Request::Cancel { run } => Command::Cancel { run, reply },
-        Request::Runs | Request::Show { .. } => {
-            return refused("a read is not a decision".into());
-        }
     };
     if commands.send(command).await.is_err() {
         return refused(OrchestratorError::Stopped.to_string());
@@ -257,15 +277,6 @@ async fn carry_out(request: Request, commands: &mpsc::Sender<Command>) -> Respon
         Ok(Err(e)) => refused(e.to_string()),
         Err(_) => refused(OrchestratorError::Stopped.to_string()),
     }
-}
-
-/// Sends `request` to the bosun serving `state_dir` and returns the run it answers with.
-pub async fn request(state_dir: &Path, request: &Request) -> Result<Run, ControlError> {
-    let response = exchange(state_dir, request).await?;
-    response
-        .run
-        .map(|run| *run)
-        .ok_or_else(|| ControlError::Broken("an answer without the run".into()))
 }
 
 /// Sends `request` to the bosun serving `state_dir`; its whole answer (an error answer is

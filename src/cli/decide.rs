@@ -60,17 +60,11 @@ fn request(
     runtime()?.block_on(async {
         let orchestrator =
             match Orchestrator::open(ctx.project.clone(), ctx.config.clone(), Options::default()) {
-                Err(OrchestratorError::Store(locked @ crate::store::StoreError::Locked { .. })) => {
-                    let state = ctx.project.state_dir();
-                    return match crate::control::request(&state, &forwarded).await {
-                        Ok(run) => Ok(run),
-                        Err(crate::control::ControlError::Unreachable(_, why)) => Err(
-                            anyhow::anyhow!("{locked} (its control socket does not answer: {why})"),
-                        ),
-                        Err(e) => Err(e.into()),
-                    };
+                Ok(o) => o,
+                Err(e) => {
+                    let mut answer = super::runs::forward(ctx, e.into(), &forwarded).await?;
+                    return Ok(answer.take_run()?);
                 }
-                other => other?,
             };
         let handle = orchestrator.spawn();
         let (tx, rx) = oneshot::channel();
@@ -95,10 +89,7 @@ fn change_of(ctx: &Context, prefix: &str) -> anyhow::Result<(Run, crate::diff::D
             let show = crate::control::Request::Show {
                 run: prefix.to_string(),
             };
-            super::runs::forwarded(ctx, e, show)?
-                .run
-                .map(|r| *r)
-                .ok_or_else(|| anyhow::anyhow!("the running bosun sent no run"))?
+            super::runs::forwarded(ctx, e, show)?.take_run()?
         }
     };
     let (Some(base), Some(head)) = (&run.base, &run.head) else {

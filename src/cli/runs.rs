@@ -209,12 +209,12 @@ struct ShowView<'a> {
     events: &'a [RunEvent],
 }
 
-/// When another bosun holds the repository (`error` says it is locked), asks it through its
-/// control socket instead; any other error is returned as it is.
-pub(super) fn forwarded(
+/// When another bosun holds the repository (`error` says the store is locked), asks it through
+/// its control socket instead; any other error is returned as it is.
+pub(super) async fn forward(
     ctx: &Context,
     error: anyhow::Error,
-    request: crate::control::Request,
+    request: &crate::control::Request,
 ) -> anyhow::Result<crate::control::Response> {
     let locked = matches!(
         error.downcast_ref::<crate::orchestrator::OrchestratorError>(),
@@ -225,16 +225,22 @@ pub(super) fn forwarded(
     if !locked {
         return Err(error);
     }
-    let state = ctx.project.state_dir();
-    super::run::runtime()?.block_on(async {
-        match crate::control::exchange(&state, &request).await {
-            Ok(response) => Ok(response),
-            Err(crate::control::ControlError::Unreachable(_, why)) => Err(anyhow::anyhow!(
-                "{error} (its control socket does not answer: {why})"
-            )),
-            Err(e) => Err(e.into()),
-        }
-    })
+    match crate::control::exchange(&ctx.project.state_dir(), request).await {
+        Ok(response) => Ok(response),
+        Err(crate::control::ControlError::Unreachable(_, why)) => Err(anyhow::anyhow!(
+            "{error} (its control socket does not answer: {why})"
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// [`forward`], for commands that are not async.
+pub(super) fn forwarded(
+    ctx: &Context,
+    error: anyhow::Error,
+    request: crate::control::Request,
+) -> anyhow::Result<crate::control::Response> {
+    super::run::runtime()?.block_on(forward(ctx, error, &request))
 }
 
 /// Runs `bosun show RUN`.
@@ -251,24 +257,12 @@ pub fn show(ctx: &Context, args: &ShowArgs) -> anyhow::Result<ExitCode> {
             (run, diff, events, rival)
         }
         Err(e) => {
-            let show = |run: &str| crate::control::Request::Show {
-                run: run.to_string(),
+            let show = crate::control::Request::Show {
+                run: args.run.clone(),
             };
-            let answer = forwarded(ctx, e, show(&args.run))?;
-            let run = answer
-                .run
-                .map(|r| *r)
-                .ok_or_else(|| anyhow::anyhow!("the running bosun sent no run"))?;
-            let rival = match &run.rival {
-                Some(id) => {
-                    let state = ctx.project.state_dir();
-                    super::run::runtime()?
-                        .block_on(crate::control::exchange(&state, &show(&id.0)))
-                        .ok()
-                        .and_then(|a| a.run.map(|r| *r))
-                }
-                None => None,
-            };
+            let mut answer = forwarded(ctx, e, show)?;
+            let run = answer.take_run()?;
+            let rival = answer.rival.map(|r| *r);
             (run, answer.diff, answer.events.unwrap_or_default(), rival)
         }
     };

@@ -651,8 +651,7 @@ struct Pump<'a> {
 
 impl Pump<'_> {
     async fn handle(&mut self, stream: Stream, text: String) {
-        let line = self.redactor.line(&text);
-        let text = self.redactor.mask_values(&line);
+        let text = self.redactor.line(&text);
         self.log.line(stream, &text).await;
         if self.last_lines.len() == LAST_LINES {
             self.last_lines.pop_front();

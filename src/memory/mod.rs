@@ -10,7 +10,7 @@
 //! - Patterns: a short record of each approved change, shown to later agents on similar
 //!   tasks as an example of what was accepted.
 //!
-//! A run's write and what it teaches are one transaction ([`Memory::learn_with`]), so a
+//! A run's write and what it teaches are one transaction ([`Memory::learn_in`]), so a
 //! crash never leaves a decision counted without its run, or the other way round.
 
 mod keywords;
@@ -418,25 +418,22 @@ impl Memory {
         })
     }
 
-    /// Makes the writes `with` does (e.g. a run into the runs tree) and applies `learning`, in
-    /// one transaction: both happen or neither does.
-    pub(crate) fn learn_with(
+    /// Applies `learning` inside the caller's transaction `tx` (which also writes the run it
+    /// comes from: both happen or neither does).
+    pub(crate) fn learn_in(
         &self,
-        with: impl FnOnce(&kv::Tx<'_>) -> Result<(), MemoryError>,
+        tx: &kv::Tx<'_>,
         learning: &Learning,
         now_ms: u64,
     ) -> Result<Learned, MemoryError> {
-        self.db.write(|tx| {
-            with(tx)?;
-            Tx {
-                tx,
-                strategies: &self.strategies,
-                lessons: &self.lessons,
-                patterns: &self.patterns,
-                recurrences: &self.recurrences,
-            }
-            .apply(learning, now_ms)
-        })
+        Tx {
+            tx,
+            strategies: &self.strategies,
+            lessons: &self.lessons,
+            patterns: &self.patterns,
+            recurrences: &self.recurrences,
+        }
+        .apply(learning, now_ms)
     }
 
     /// The record of `executor` on `task_type`, if it has one.

@@ -161,6 +161,24 @@ fn router(
     Ok(Some(Arc::new(router)))
 }
 
+/// Ends the process group a crashed bosun recorded with a run, if it still runs.
+fn end_group(pgid: Option<i32>) {
+    if let Some(pgid) = pgid
+        && executors::process_group_alive(pgid)
+    {
+        executors::kill_process_group(pgid);
+    }
+}
+
+/// Runs blocking work `f` (git, files) on the blocking pool, off the orchestrator's loop.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, OrchestratorError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| OrchestratorError::Config(format!("a git task failed: {e}")))
+}
+
 /// Who is at the keyboard, for the audit trail.
 pub fn operator() -> String {
     std::env::var("USER")
@@ -438,11 +456,7 @@ impl Orchestrator {
             .cloned()
             .collect();
         for run in checked {
-            if let Some(pgid) = run.pgid
-                && executors::process_group_alive(pgid)
-            {
-                executors::kill_process_group(pgid);
-            }
+            end_group(run.pgid);
             self.update(&run.id, |r| r.pgid = None)?;
             self.history(
                 &run.id,
@@ -451,11 +465,7 @@ impl Orchestrator {
             );
         }
         for mut run in stale {
-            if let Some(pgid) = run.pgid
-                && executors::process_group_alive(pgid)
-            {
-                executors::kill_process_group(pgid);
-            }
+            end_group(run.pgid);
             self.remove_worktree(&run);
             run.status = RunStatus::Interrupted;
             run.error = Some("bosun stopped while this run was in progress".into());
@@ -1319,11 +1329,9 @@ impl Orchestrator {
         while let Ok(update) = self.updates_rx.try_recv() {
             self.handle_update(update)?;
         }
-        if let Outcome::Checked(checked) = outcome {
-            return self.finish_check(id, checked).await;
-        }
         match outcome {
-            Outcome::Checked(_) => unreachable!("handled above"),
+            // The kept hunks of a partial approval were checked (not a run's end).
+            Outcome::Checked(checked) => return self.finish_check(id, checked).await,
             Outcome::Change {
                 head,
                 diff,
@@ -1723,14 +1731,13 @@ impl Orchestrator {
             run.task_id, run.id
         );
         let (repo, branch) = (self.project.root.clone(), run.branch.clone());
-        let kept = tokio::task::spawn_blocking(move || {
+        let kept = blocking(move || {
             git::branch_at(&repo, &branch, &head)?;
             Ok::<_, OrchestratorError>(git::kept_commit(
                 &repo, &branch, &base, &head, &keep, &message,
             )?)
         })
-        .await
-        .map_err(|e| OrchestratorError::Config(format!("merge task failed: {e}")))?;
+        .await?;
         let kept = match kept {
             Ok(k) => k,
             Err(e) => return Err(self.approval_failed(&run, e)),
@@ -1950,7 +1957,7 @@ impl Orchestrator {
         let reviewed = run.head.clone();
         let source = partial.as_ref().map(|p| p.commit.clone());
         let (repo2, target2) = (repo.clone(), target.clone());
-        let planned = tokio::task::spawn_blocking(move || {
+        let planned = blocking(move || {
             // What merges is exactly the commit that was reviewed (or made from it for the
             // kept hunks): refuse if the branch moved.
             if let Some(reviewed) = &reviewed {
@@ -1960,8 +1967,7 @@ impl Orchestrator {
             let (new, note) = tick(&repo, &plan.commit, &files, &rules, &task_id, &title)?;
             Ok::<_, OrchestratorError>((plan.old, new, note))
         })
-        .await
-        .map_err(|e| OrchestratorError::Config(format!("merge task failed: {e}")))?;
+        .await?;
         let (old, new, note_from_tick) = match planned {
             Ok(v) => v,
             Err(e) => return Err(self.approval_failed(&run, e)),
@@ -1982,11 +1988,8 @@ impl Orchestrator {
         let mut keep_journal = false;
         if old != new {
             let (o, n, t) = (old.clone(), new.clone(), target2.clone());
-            let moved = tokio::task::spawn_blocking(move || {
-                git::advance(&repo2, &t, &o, &n, "bosun: approve")
-            })
-            .await
-            .map_err(|e| OrchestratorError::Config(format!("merge task failed: {e}")))?;
+            let moved =
+                blocking(move || git::advance(&repo2, &t, &o, &n, "bosun: approve")).await?;
             if let Err(e) = moved {
                 let root = &self.project.root;
                 if !git::contains(root, &target2, &new).unwrap_or(false) {

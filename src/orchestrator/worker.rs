@@ -156,14 +156,14 @@ pub(crate) async fn recheck(
     events: broadcast::Sender<Event>,
 ) -> Outcome {
     let id = job.run_id.clone();
-    if let Ok(mut log) = executors::command::open_append(&job.log_path).await {
-        use tokio::io::AsyncWriteExt as _;
-        let line = format!(
-            "[bosun] checking the kept hunks of a partial approval (commit {}) with the required gates\n",
+    log_note(
+        &job.log_path,
+        &format!(
+            "checking the kept hunks of a partial approval (commit {}) with the required gates",
             &job.commit[..job.commit.len().min(10)]
-        );
-        let _ = log.write_all(line.as_bytes()).await;
-    }
+        ),
+    )
+    .await;
     let (repo, commit, dir, base) = (
         job.repo_root.clone(),
         job.commit.clone(),
@@ -340,15 +340,12 @@ pub(crate) async fn work(
         min_free_mb: job.min_free_mb,
     };
     // The run's log says first what confines it (and loudly when nothing does).
-    if let Ok(mut log) = executors::command::open_append(&job.log_path).await {
-        use tokio::io::AsyncWriteExt as _;
-        let line = if job.sandbox.degraded() {
-            format!("[bosun] WARNING: no sandbox: {}\n", job.sandbox.describe())
-        } else {
-            format!("[bosun] sandbox: {}\n", job.sandbox.describe())
-        };
-        let _ = log.write_all(line.as_bytes()).await;
-    }
+    let line = if job.sandbox.degraded() {
+        format!("WARNING: no sandbox: {}", job.sandbox.describe())
+    } else {
+        format!("sandbox: {}", job.sandbox.describe())
+    };
+    log_note(&job.log_path, &line).await;
 
     // Hooks and gates run in process groups of their own, recorded with the run like the
     // agent's, so crash recovery ends whatever is running when bosun dies.
@@ -745,6 +742,14 @@ pub(crate) fn beside(root: &std::path::Path, suffix: &str) -> PathBuf {
     let mut name = root.file_name().unwrap_or_default().to_os_string();
     name.push(suffix);
     root.with_file_name(name)
+}
+
+/// Appends `[bosun] <text>` to the run's log (best effort: the log is a record, not the run).
+async fn log_note(log_path: &std::path::Path, text: &str) {
+    use tokio::io::AsyncWriteExt as _;
+    if let Ok(mut log) = executors::command::open_append(log_path).await {
+        let _ = log.write_all(format!("[bosun] {text}\n").as_bytes()).await;
+    }
 }
 
 /// Tells the orchestrator the process group of each command started for run `id`, so it is

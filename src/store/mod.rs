@@ -355,23 +355,10 @@ impl Store {
             self.put_run(run)?;
             return Ok(Learned::default());
         }
-        let mut failed: Option<StoreError> = None;
-        let learned = self.memory.learn_with(
-            |tx| {
-                self.write_run(tx, run).map_err(|e| {
-                    let message = e.to_string();
-                    failed = Some(e);
-                    MemoryError::Engine(message)
-                })
-            },
-            learning,
-            now_ms(),
-        );
-        match (learned, failed) {
-            (Ok(learned), _) => Ok(learned),
-            (Err(_), Some(e)) => Err(e),
-            (Err(e), None) => Err(e.into()),
-        }
+        self.db.write(|tx| {
+            self.write_run(tx, run)?;
+            Ok(self.memory.learn_in(tx, learning, now_ms())?)
+        })
     }
 
     /// Process memory: strategies, lessons and patterns.

@@ -80,11 +80,6 @@ impl Transcript {
         })
     }
 
-    /// `text` with the credentials in it masked (and any value found earlier in the run).
-    fn redact(&mut self, text: &str) -> String {
-        self.redactor.text(text)
-    }
-
     /// Records `message`: a transcript line, and its rendering in the log and on the channel.
     pub(super) async fn message(&mut self, message: &Message) {
         let entry = TranscriptEntry {
@@ -95,7 +90,7 @@ impl Transcript {
             Ok(json) => {
                 // One line of JSON: a credential in a file the agent wrote, or in a command's
                 // output, is masked inside its string (the mask keeps the JSON valid).
-                let mut json = self.redact(&json);
+                let mut json = self.redactor.text(&json);
                 json.push('\n');
                 self.write_jsonl(json.as_bytes()).await;
             }
@@ -128,7 +123,7 @@ impl Transcript {
     }
 
     async fn show(&mut self, line: String) {
-        let line = self.redact(&line);
+        let line = self.redactor.text(&line);
         self.log_line(&line).await;
         if self.last.len() == LAST_LINES {
             self.last.pop_front();

@@ -489,8 +489,8 @@ fn locate(ctx: &FileContext<'_>, dep: &Dep, old_side: bool, fold: bool) -> Optio
 }
 
 fn describe(dep: &Dep) -> String {
-    let spec = secret::redact(&dep.spec);
-    let name = secret::redact(&dep.name);
+    let spec = secret::redact_text(&dep.spec);
+    let name = secret::redact_text(&dep.name);
     if spec.is_empty() {
         name
     } else {
@@ -502,7 +502,7 @@ fn label(dep: &Dep) -> String {
     if dep.label.is_empty() {
         String::new()
     } else {
-        format!(" ({})", secret::redact(&dep.label))
+        format!(" ({})", secret::redact_text(&dep.label))
     }
 }
 
@@ -564,7 +564,11 @@ pub(crate) fn rule(ctx: &FileContext<'_>) -> Vec<Annotation> {
             None => push(
                 before,
                 true,
-                format!("removed {}{}", secret::redact(&before.name), label(before)),
+                format!(
+                    "removed {}{}",
+                    secret::redact_text(&before.name),
+                    label(before)
+                ),
             ),
             Some(after) if after != before => {
                 let mut keys: Vec<&str> = before
@@ -578,7 +582,7 @@ pub(crate) fn rule(ctx: &FileContext<'_>) -> Vec<Annotation> {
                 keys.dedup();
                 let keys = keys.join(", ");
                 let message = if before.spec != after.spec {
-                    let shown = |spec: &str| match secret::redact(spec) {
+                    let shown = |spec: &str| match secret::redact_text(spec) {
                         s if s.is_empty() => "any".to_string(),
                         s => s,
                     };
@@ -589,7 +593,7 @@ pub(crate) fn rule(ctx: &FileContext<'_>) -> Vec<Annotation> {
                     };
                     format!(
                         "{} {} → {}{attrs}{}",
-                        secret::redact(&after.name),
+                        secret::redact_text(&after.name),
                         shown(&before.spec),
                         shown(&after.spec),
                         label(after)

@@ -77,13 +77,6 @@ pub fn mask(secret: &str) -> String {
     format!("{shown}…({len} chars)")
 }
 
-/// `text` as it may be shown to the operator: anything that looks like a credential (the
-/// `secret` rule's detectors, URL passwords, secret query parameters) masked with [`mask`].
-/// The diff views pass every line through it, so a secret an agent wrote is flagged, not shown.
-pub fn redact(text: &str) -> String {
-    secret::redact(text)
-}
-
 pub use secret::{Redactor, redact_text};
 
 /// Rules that look at one file: secret, unsafe_added, dependency_changed, ci_changed,

@@ -10,6 +10,9 @@ use super::{ALLOW_SECRET_PRAGMA, FileContext, mask, paths, words};
 use crate::diff::LineKind;
 use crate::model::{Annotation, AnnotationKind, Severity};
 
+/// What a private key's finding is called.
+const PRIVATE_KEY_LABEL: &str = "private key block";
+
 /// Shortest value of a `password = "…"`-style assignment that can be reported.
 pub(crate) const MIN_ASSIGNED_LEN: usize = 12;
 /// Least Shannon entropy, in bits per character, of a reported assigned value. Random
@@ -156,10 +159,11 @@ pub(crate) fn find_all(line: &str, unquoted: bool) -> Vec<Found> {
             all.push(Found { label, start, end });
         }
     };
-    if let Some(m) = PRIVATE_KEY_INLINE.find(line) {
-        push("private key block", m.start(), m.end());
-    } else if let Some(m) = PRIVATE_KEY.find(line) {
-        push("private key block", m.start(), m.end());
+    if let Some(m) = PRIVATE_KEY_INLINE
+        .find(line)
+        .or_else(|| PRIVATE_KEY.find(line))
+    {
+        push(PRIVATE_KEY_LABEL, m.start(), m.end());
     }
     for m in AWS_KEY_ID
         .captures_iter(line)
@@ -432,7 +436,8 @@ static KEY_BODY: LazyLock<Regex> = LazyLock::new(|| re(r"[A-Za-z0-9+/=]{16,}"));
 pub struct Redactor {
     /// Inside a private key block (its BEGIN line seen, not yet its END).
     in_key: bool,
-    /// Every value found so far.
+    /// Every value found so far, longest first (so a value inside a longer one is masked
+    /// after it).
     values: Vec<String>,
 }
 
@@ -447,7 +452,7 @@ impl Redactor {
         self.in_key = false;
     }
 
-    /// `line` (no line ending) with its credentials masked.
+    /// `line` (no line ending) with its credentials masked, and any value found so far.
     pub fn line(&mut self, line: &str) -> String {
         if self.in_key {
             if PRIVATE_KEY_END.is_match(line) {
@@ -461,9 +466,9 @@ impl Redactor {
             };
             return format!("{marker}{}", KEY_BODY.replace_all(rest, "…(private key)"));
         }
-        // Most lines name nothing a detector looks for: passed through as they are.
+        // Most lines name nothing a detector looks for: only values found earlier are masked.
         if !KEYWORDS.is_match(line) {
-            return line.to_string();
+            return self.mask_values(line);
         }
         let mut text = line.to_string();
         for m in URL_PASSWORD
@@ -471,7 +476,7 @@ impl Redactor {
             .filter_map(|c| c.get(1))
             .filter(|m| is_password(m.as_str()))
         {
-            self.remember(m.as_str());
+            self.remember(m.as_str().to_string());
         }
         text = URL_USERINFO.replace_all(&text, "://…@").into_owned();
         text = URL_SECRET_PARAM
@@ -479,40 +484,36 @@ impl Redactor {
                 format!("{}{}", &c[1], mask(&c[2]))
             })
             .into_owned();
-        let found = find_all(&text, true);
-        if PRIVATE_KEY.is_match(&text) && !PRIVATE_KEY_INLINE.is_match(&text) {
-            self.in_key = true;
-        }
-        let mut spans: Vec<(usize, usize)> = found.iter().map(|f| (f.start, f.end)).collect();
-        spans.sort_unstable();
+        let mut found = find_all(&text, true);
+        found.sort_unstable_by_key(|f| f.start);
         // Masked from the end so earlier spans keep their offsets.
-        for (start, end) in spans.into_iter().rev() {
-            let secret = text[start..end].to_string();
-            if !secret.starts_with("-----BEGIN") {
-                self.remember(&secret);
-            }
-            let shown = if secret.starts_with("-----BEGIN") {
+        for f in found.into_iter().rev() {
+            let shown = if f.label == PRIVATE_KEY_LABEL {
+                // A BEGIN marker alone (not the whole key on this line): its body follows.
+                self.in_key = !text[f.start..f.end].contains("-----END");
                 "-----BEGIN …(private key)".to_string()
             } else {
-                mask(&secret)
+                let secret = &text[f.start..f.end];
+                let shown = mask(secret);
+                self.remember(secret.to_string());
+                shown
             };
-            text.replace_range(start..end, &shown);
+            text.replace_range(f.start..f.end, &shown);
         }
-        text
+        self.mask_values(&text)
     }
 
-    fn remember(&mut self, value: &str) {
+    fn remember(&mut self, value: String) {
         // Short values would mask innocent text elsewhere.
-        if value.chars().count() >= 8 && !self.values.iter().any(|v| v == value) {
-            self.values.push(value.to_string());
+        if value.chars().count() >= 8 && !self.values.contains(&value) {
+            let at = self.values.partition_point(|v| v.len() >= value.len());
+            self.values.insert(at, value);
         }
     }
 
-    /// Every value found so far, longest first.
-    pub fn values(&self) -> Vec<&str> {
-        let mut v: Vec<&str> = self.values.iter().map(String::as_str).collect();
-        v.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        v
+    /// Whether a value has been found so far.
+    pub fn found_any(&self) -> bool {
+        !self.values.is_empty()
     }
 
     /// `text` (one or more lines) with its credentials masked, and any value found so far in
@@ -534,25 +535,20 @@ impl Redactor {
     /// `text` with every occurrence of a value found so far masked.
     pub fn mask_values(&self, text: &str) -> String {
         let mut out = text.to_string();
-        for v in self.values() {
-            if out.contains(v) {
-                out = out.replace(v, &mask(v));
+        for v in &self.values {
+            if out.contains(v.as_str()) {
+                out = out.replace(v.as_str(), &mask(v));
             }
         }
         out
     }
 }
 
-/// `text` (any number of lines) with every credential masked, private key blocks whole and
-/// found values everywhere they occur (see [`Redactor`]).
+/// `text` (any number of lines) as it may be shown, stored or sent: every credential masked
+/// with [`mask`] — detector spans, URL passwords, secret query parameters, private key
+/// blocks whole — and every value found also wherever else it occurs (see [`Redactor`]).
 pub fn redact_text(text: &str) -> String {
     Redactor::new().text(text)
-}
-
-/// `text` safe to put in a message: URL credentials (`https://user:pass@…`), secret query
-/// parameters and anything a detector recognises are masked.
-pub(crate) fn redact(text: &str) -> String {
-    redact_text(text)
 }
 
 /// The rule: every added line (not an exact move within its hunk, not carrying the pragma)
@@ -590,7 +586,7 @@ pub(crate) fn rule(ctx: &FileContext<'_>) -> Vec<Annotation> {
                 continue;
             };
             let mut end = n;
-            let message = if found.label == "private key block" {
+            let message = if found.label == PRIVATE_KEY_LABEL {
                 let rest = &hunk.lines[i + 1..];
                 let body = rest
                     .first()
@@ -785,7 +781,7 @@ pub(crate) mod tests {
             github(),
             aws_id()
         );
-        let red = redact(&text);
+        let red = redact_text(&text);
         assert!(
             !red.contains(&github()) && !red.contains(&aws_id()),
             "{red}"
@@ -795,6 +791,6 @@ pub(crate) mod tests {
             red.starts_with("git https://…@github.com/x/y?access_token="),
             "{red}"
         );
-        assert_eq!(redact("serde 1.0.190"), "serde 1.0.190");
+        assert_eq!(redact_text("serde 1.0.190"), "serde 1.0.190");
     }
 }

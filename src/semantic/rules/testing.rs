@@ -148,7 +148,7 @@ fn find_tests(lang: Lang, path: Option<&str>, view: &SideView<'_>) -> Vec<TestDe
                 let quote = c.get(1)?;
                 let rest = view.raw(n).get(quote.end()..)?;
                 let close = rest.find(quote.as_str())?;
-                Some((secret::redact(&rest[..close]), None))
+                Some((secret::redact_text(&rest[..close]), None))
             }),
             Lang::Go => GO_TEST.captures(code).map(|c| (c[1].to_string(), None)),
             Lang::CLike | Lang::Hash | Lang::Plain => None,

@@ -138,8 +138,8 @@ impl Change {
     /// A credential the agent wrote is masked here, once, off the event loop: the screen
     /// (and the highlighter) only ever see the masked text.
     pub fn new(run: Run, mut diff: Diff) -> Change {
-        // Line by line in order (every line of a private key block is masked), then every
-        // value found anywhere in the change wherever else it occurs.
+        // Line by line in order (every line of a private key block is masked, and the values
+        // found so far), then the values found later on the lines before them.
         let mut redactor = crate::semantic::rules::Redactor::new();
         for hunk in diff.files.iter_mut().flat_map(|f| f.hunks.iter_mut()) {
             redactor.end_block();
@@ -150,7 +150,7 @@ impl Change {
                 }
             }
         }
-        if !redactor.values().is_empty() {
+        if redactor.found_any() {
             for line in diff
                 .files
                 .iter_mut()
