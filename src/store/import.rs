@@ -32,11 +32,23 @@ pub fn import(legacy: &Path, file: &Path) -> Result<u64, StoreError> {
     if importing.exists() {
         std::fs::remove_file(&importing).map_err(io(&importing))?;
     }
-    let old = sled::Config::new()
-        .path(legacy)
-        .flush_every_ms(None)
-        .open()
-        .map_err(|e| StoreError::Engine(format!("cannot read the old sled store: {e}")))?;
+    // sled lets go of its file lock a moment after this process's last handle is dropped
+    // (its threads end): a lock conflict is tried again for a second.
+    let config = sled::Config::new().path(legacy).flush_every_ms(None);
+    let mut tries = 0;
+    let old = loop {
+        match config.open() {
+            Err(sled::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock && tries < 50 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => {
+                break other.map_err(|e| {
+                    StoreError::Engine(format!("cannot read the old sled store: {e}"))
+                })?;
+            }
+        }
+    };
     let new = kv::Db::open(&importing)?;
     let mut copied = 0u64;
     for name in old.tree_names() {
