@@ -1,11 +1,17 @@
 //! The control socket: the bosun that holds a repository's lock (the console, or `bosun run
 //! --headless`) listens on `.bosun/bosun.sock` (mode 0600; a connection from another user is
-//! refused), so decisions made from another terminal — `bosun approve`, `reject`, `cancel`,
-//! `retry` — reach the running orchestrator instead of being refused because bosun is busy.
+//! refused), so every command run from another terminal — `bosun runs`, `show`, `approve`,
+//! `reject`, `cancel`, `retry`, `memory`, `audit`, `tasks add` — reaches the running bosun
+//! instead of being refused because it is busy, and `bosun events` can watch it.
 //!
-//! One request per connection: a line of JSON ([`Request`]) in, a line of JSON ([`Response`])
-//! out. A malformed or oversized request gets an error response; a client that never sends or
-//! never reads holds only its own connection's task, never the orchestrator.
+//! The protocol is JSON lines over the Unix socket (no HTTP: one local peer, one request per
+//! connection, and nothing a web stack would add is needed here). A request is one line of
+//! JSON ([`Request`]); the answer is one line ([`Response`]) — except for
+//! [`Request::Subscribe`], answered by a stream of lines: [`Streamed::Subscribed`] first, then
+//! every [`Event`](crate::orchestrator::Event) as the orchestrator publishes it, with
+//! [`Streamed::Lagged`] / [`Streamed::Skipped`] where the subscriber fell behind. A malformed or
+//! oversized request gets an error response; a client that never sends or never reads holds
+//! only its own connection's task, never the orchestrator.
 
 use std::path::{Path, PathBuf};
 
@@ -54,9 +60,43 @@ pub enum Request {
         /// Run id or unique prefix.
         run: String,
     },
+    /// `bosun retry`: another attempt at a finished run's task.
+    Retry {
+        /// Run id or unique prefix.
+        run: String,
+        /// Who asks.
+        who: String,
+    },
+    /// `bosun tasks add`: a Markdown list item appended to the task file.
+    AddTask {
+        /// `- [ ] Title …` and its indented body lines.
+        item: String,
+        /// Who asks.
+        who: String,
+    },
+    /// Stop starting new runs.
+    Pause,
+    /// Start new runs again.
+    Resume,
     /// `bosun runs`: every run, newest first (read from the store, not through the
     /// orchestrator's queue).
     Runs,
+    /// `bosun memory`: executors' records and lessons.
+    Memory,
+    /// `bosun memory forget`: drop a lesson.
+    Forget {
+        /// Lesson id or unique prefix.
+        lesson: String,
+    },
+    /// `bosun audit`: the audit trail, oldest first.
+    Audit,
+    /// `bosun audit verify`: check the trail's hash chain.
+    VerifyAudit,
+    /// `bosun events`: a stream of what happens, until bosun stops or the client goes.
+    Subscribe {
+        /// Agent output lines too (sampled under load), not only state changes.
+        output: bool,
+    },
     /// `bosun show`: one run with its stored diff and history.
     Show {
         /// Run id or unique prefix.
@@ -82,9 +122,75 @@ pub struct Response {
     /// Its best-of rival, when it has one (`Show`).
     #[serde(default)]
     pub rival: Option<Box<Run>>,
+    /// The task added (`AddTask`).
+    #[serde(default)]
+    pub task: Option<crate::model::Task>,
+    /// Executors' records per task type (`Memory`).
+    #[serde(default)]
+    pub strategies: Option<Vec<crate::memory::Strategy>>,
+    /// Lessons (`Memory`), or the one forgotten (`Forget`).
+    #[serde(default)]
+    pub lessons: Option<Vec<crate::memory::Lesson>>,
+    /// The audit trail (`Audit`).
+    #[serde(default)]
+    pub audit: Option<Vec<crate::store::AuditEntry>>,
+    /// How many entries the hash chain verified (`VerifyAudit`).
+    #[serde(default)]
+    pub verified: Option<usize>,
     /// Why not, in the orchestrator's words.
     #[serde(default)]
     pub error: Option<String>,
+}
+
+/// A line of a [`Request::Subscribe`] stream that is not an event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Streamed {
+    /// The subscription is in place: every event from here on follows.
+    Subscribed,
+    /// The subscriber fell this many run changes behind and they were dropped: read the
+    /// state again (`Runs`).
+    Lagged {
+        /// How many.
+        run_changes: u64,
+    },
+    /// This many output lines were skipped (they are in the runs' log files).
+    Skipped {
+        /// How many.
+        lines: u64,
+    },
+}
+
+/// One line of a subscription: an event, or a note about the stream.
+#[derive(Debug, Clone)]
+pub enum Heard {
+    /// What the orchestrator published.
+    Event(Box<crate::orchestrator::Event>),
+    /// About the stream itself.
+    Note(Streamed),
+}
+
+impl Heard {
+    /// Reads one line of a subscription.
+    pub fn parse(line: &[u8]) -> Result<Self, ControlError> {
+        if let Ok(note) = serde_json::from_slice::<Streamed>(line) {
+            return Ok(Heard::Note(note));
+        }
+        serde_json::from_slice(line)
+            .map(|e| Heard::Event(Box::new(e)))
+            .map_err(|e| ControlError::Broken(format!("not an event: {e}")))
+    }
+}
+
+/// What the control socket serves: the running orchestrator's handles and its store.
+#[derive(Clone)]
+pub struct Service {
+    /// Decisions go here.
+    pub commands: mpsc::Sender<Command>,
+    /// Reads come from here (off the async threads).
+    pub store: std::sync::Arc<crate::store::Store>,
+    /// Subscriptions listen here.
+    pub events: crate::orchestrator::Bus,
 }
 
 /// Why a request could not be forwarded.
@@ -107,20 +213,11 @@ pub fn socket_path(state_dir: &Path) -> PathBuf {
 }
 
 /// Starts listening on the socket of `state_dir` (replacing a stale one: the caller holds the
-/// repository's lock, so no other bosun serves it): decisions go to `commands`, reads are
-/// answered from `store` off the async threads.
-pub fn serve(
-    state_dir: &Path,
-    commands: mpsc::Sender<Command>,
-    store: std::sync::Arc<crate::store::Store>,
-) -> std::io::Result<tokio::task::JoinHandle<()>> {
+/// repository's lock, so no other bosun serves it).
+pub fn serve(state_dir: &Path, service: Service) -> std::io::Result<tokio::task::JoinHandle<()>> {
     use std::os::unix::fs::PermissionsExt as _;
     let path = socket_path(state_dir);
-    match std::fs::remove_file(&path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e),
-    }
+    remove_stale(state_dir)?;
     let listener = tokio::net::UnixListener::bind(&path)?;
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
     // SAFETY: getuid has no preconditions and cannot fail.
@@ -130,21 +227,29 @@ pub fn serve(
             let Ok((stream, _)) = listener.accept().await else {
                 continue;
             };
-            let (commands, store) = (commands.clone(), std::sync::Arc::clone(&store));
+            let service = service.clone();
             tokio::spawn(async move {
                 let allowed = stream.peer_cred().is_ok_and(|c| c.uid() == me);
-                let _ = answer(stream, allowed, commands, store).await;
+                let _ = answer(stream, allowed, service).await;
             });
         }
     }))
 }
 
-/// Reads one request from `stream`, carries it out, writes the response.
+/// Removes the socket file of `state_dir`, left by a bosun that is gone (the caller holds the
+/// repository's lock, so no live bosun serves it).
+pub fn remove_stale(state_dir: &Path) -> std::io::Result<()> {
+    match std::fs::remove_file(socket_path(state_dir)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// Reads one request from `stream`, carries it out, writes the response (or the stream).
 async fn answer(
     stream: tokio::net::UnixStream,
     allowed: bool,
-    commands: mpsc::Sender<Command>,
-    store: std::sync::Arc<crate::store::Store>,
+    service: Service,
 ) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read.take(MAX_REQUEST + 1));
@@ -155,7 +260,10 @@ async fn answer(
             refused(format!("the request is over {MAX_REQUEST} bytes"))
         } else {
             match serde_json::from_slice::<Request>(&line) {
-                Ok(request) => respond(request, &commands, store).await,
+                Ok(Request::Subscribe { output }) => {
+                    return stream_events(write, &service.events, output).await;
+                }
+                Ok(request) => respond(request, &service).await,
                 Err(e) => refused(format!("not a request bosun understands: {e}")),
             }
         }
@@ -173,6 +281,51 @@ async fn answer(
     let drain = tokio::io::copy(&mut rest, &mut sink);
     let _ = tokio::time::timeout(std::time::Duration::from_secs(1), drain).await;
     Ok(())
+}
+
+/// Writes every event published from now on to `write`, one JSON line each, until bosun stops
+/// or the client goes away. Only this connection's task waits on a slow client: the bus never
+/// does, and what the client missed is said ([`Streamed::Lagged`], [`Streamed::Skipped`]).
+async fn stream_events(
+    mut write: tokio::net::unix::OwnedWriteHalf,
+    events: &crate::orchestrator::Bus,
+    output: bool,
+) -> std::io::Result<()> {
+    use crate::orchestrator::{Event, Missed};
+    let mut subscription = events.subscribe();
+    if !output {
+        subscription = subscription.without_output();
+    }
+    let line = |value: Result<Vec<u8>, serde_json::Error>| {
+        let mut bytes = value.unwrap_or_default();
+        bytes.push(b'\n');
+        bytes
+    };
+    write
+        .write_all(&line(serde_json::to_vec(&Streamed::Subscribed)))
+        .await?;
+    loop {
+        let (bytes, last) = match subscription.recv().await {
+            Ok(event) => {
+                let last = matches!(event, Event::Stopped);
+                (line(serde_json::to_vec(&event)), last)
+            }
+            Err(Missed::State(run_changes)) => (
+                line(serde_json::to_vec(&Streamed::Lagged { run_changes })),
+                false,
+            ),
+            Err(Missed::Output(lines)) => (
+                line(serde_json::to_vec(&Streamed::Skipped { lines })),
+                false,
+            ),
+            Err(Missed::Closed) => break,
+        };
+        write.write_all(&bytes).await?;
+        if last {
+            break;
+        }
+    }
+    write.shutdown().await
 }
 
 impl Response {
@@ -206,11 +359,8 @@ async fn read_store(
 
 /// Answers `request`: a read from the store, a decision through the orchestrator (as a
 /// [`Command`], waiting for its answer).
-async fn respond(
-    request: Request,
-    commands: &mpsc::Sender<Command>,
-    store: std::sync::Arc<crate::store::Store>,
-) -> Response {
+async fn respond(request: Request, service: &Service) -> Response {
+    let store = std::sync::Arc::clone(&service.store);
     let (reply, answer) = oneshot::channel();
     let command = match request {
         Request::Runs => {
@@ -239,6 +389,79 @@ async fn respond(
             })
             .await;
         }
+        Request::Memory => {
+            return read_store(store, |s| {
+                let memory = s.memory();
+                Ok(Response {
+                    strategies: Some(memory.strategies()?),
+                    lessons: Some(memory.lessons()?),
+                    ..Response::default()
+                })
+            })
+            .await;
+        }
+        Request::Forget { lesson } => {
+            return read_store(store, move |s| {
+                Ok(Response {
+                    lessons: Some(vec![s.memory().forget(&lesson)?]),
+                    ..Response::default()
+                })
+            })
+            .await;
+        }
+        Request::Audit => {
+            return read_store(store, |s| {
+                Ok(Response {
+                    audit: Some(s.audit()?),
+                    ..Response::default()
+                })
+            })
+            .await;
+        }
+        Request::VerifyAudit => {
+            return read_store(store, |s| {
+                let verified = s.verify_audit()?;
+                Ok(Response {
+                    verified: Some(verified),
+                    audit: Some(s.audit()?.into_iter().last().into_iter().collect()),
+                    ..Response::default()
+                })
+            })
+            .await;
+        }
+        Request::Pause | Request::Resume => {
+            let command = if matches!(request, Request::Pause) {
+                Command::Pause
+            } else {
+                Command::Resume
+            };
+            return match service.commands.send(command).await {
+                Ok(()) => Response::default(),
+                Err(_) => refused(OrchestratorError::Stopped.to_string()),
+            };
+        }
+        Request::AddTask { item, who } => {
+            let (reply, answer) = oneshot::channel();
+            if service
+                .commands
+                .send(Command::AddTask { item, who, reply })
+                .await
+                .is_err()
+            {
+                return refused(OrchestratorError::Stopped.to_string());
+            }
+            return match answer.await {
+                Ok(Ok(task)) => Response {
+                    task: Some(task),
+                    ..Response::default()
+                },
+                Ok(Err(e)) => refused(e.to_string()),
+                Err(_) => refused(OrchestratorError::Stopped.to_string()),
+            };
+        }
+        Request::Subscribe { .. } => {
+            return refused("a subscription is answered by a stream, not here".into());
+        }
         Request::Approve {
             run,
             who,
@@ -265,8 +488,9 @@ async fn respond(
             reply,
         },
         Request::Cancel { run } => Command::Cancel { run, reply },
+        Request::Retry { run, who } => Command::Retry { run, who, reply },
     };
-    if commands.send(command).await.is_err() {
+    if service.commands.send(command).await.is_err() {
         return refused(OrchestratorError::Stopped.to_string());
     }
     match answer.await {
@@ -303,5 +527,56 @@ pub async fn exchange(state_dir: &Path, request: &Request) -> Result<Response, C
     match response.error {
         Some(e) => Err(ControlError::Refused(e)),
         None => Ok(response),
+    }
+}
+
+/// Subscribes to the bosun serving `state_dir`: `each` is called with every line heard, until
+/// bosun stops (Ok) or the connection breaks. `each` returning false ends it early.
+pub async fn subscribe(
+    state_dir: &Path,
+    output: bool,
+    mut each: impl FnMut(Heard) -> bool,
+) -> Result<(), ControlError> {
+    let path = socket_path(state_dir);
+    let stream = tokio::net::UnixStream::connect(&path)
+        .await
+        .map_err(|e| ControlError::Unreachable(path.clone(), e.to_string()))?;
+    let (read, mut write) = stream.into_split();
+    let mut bytes = serde_json::to_vec(&Request::Subscribe { output })
+        .map_err(|e| ControlError::Broken(e.to_string()))?;
+    bytes.push(b'\n');
+    write
+        .write_all(&bytes)
+        .await
+        .map_err(|e| ControlError::Broken(e.to_string()))?;
+    let mut lines = BufReader::new(read);
+    let mut line = Vec::new();
+    let mut first = true;
+    loop {
+        line.clear();
+        let n = lines
+            .read_until(b'\n', &mut line)
+            .await
+            .map_err(|e| ControlError::Broken(e.to_string()))?;
+        if n == 0 {
+            return if first {
+                Err(ControlError::Broken(
+                    "the running bosun closed the stream".into(),
+                ))
+            } else {
+                Ok(())
+            };
+        }
+        // The first line says the subscription is in place, or why not.
+        if std::mem::take(&mut first)
+            && let Ok(Response {
+                error: Some(error), ..
+            }) = serde_json::from_slice::<Response>(&line)
+        {
+            return Err(ControlError::Refused(error));
+        }
+        if !each(Heard::parse(&line)?) {
+            return Ok(());
+        }
     }
 }

@@ -1715,3 +1715,218 @@ fn decisions_reach_a_running_bosun_through_its_control_socket() {
         "its stdout's reader went away: {said}"
     );
 }
+
+/// Every command works from another terminal while `bosun run --headless` is busy, with the
+/// output and exit code it has when nothing runs: reject, retry, tasks add, memory, audit and
+/// audit verify, and a refused request; `bosun events --json` follows it all and ends when
+/// bosun does; a second `bosun run` is still refused.
+#[test]
+fn every_command_reaches_a_running_bosun_and_events_follow_it() {
+    let p = Project::new();
+    let pid_file = p.aux("pids");
+    let mut settings = Settings::agent("first_then_hangs.sh")
+        .env("PID_FILE", &pid_file)
+        .env("MARK", &p.aux("first-done"));
+    settings.run_timeout = "60s";
+    p.setup(TWO_TASKS, &[("notes.txt", b"original\n")], settings);
+
+    let mut bosun = Background(
+        p.bosun_command(&["run", "--headless", "--json", "--max-runs", "3"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("bosun starts"),
+    );
+    let stdout = bosun.0.stdout.take().expect("piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let (mut awaiting, mut running) = (None, None);
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let Ok(event) = serde_json::from_str::<Value>(&line) else {
+                continue;
+            };
+            let run = &event["run"];
+            match run["status"].as_str() {
+                Some("awaiting_approval") => awaiting = run["id"].as_str().map(String::from),
+                Some("running") if run["pgid"].is_i64() => {
+                    running = run["id"].as_str().map(String::from);
+                }
+                _ => {}
+            }
+            if let (Some(a), Some(r)) = (&awaiting, &running)
+                && a != r
+            {
+                let _ = tx.send((a.clone(), r.clone()));
+            }
+        }
+    });
+    let (awaiting, hanging) = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("one run awaiting approval and one running");
+    let _reap = AgentGroup(read_pids(&pid_file)[0]);
+
+    // `bosun events --json` from another terminal, following from here on.
+    let events_file = p.aux("events.jsonl");
+    let mut events = Background(
+        p.bosun_command(&["events", "--json"])
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&events_file).expect("events file"))
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("bosun events starts"),
+    );
+    let heard = || std::fs::read_to_string(&events_file).unwrap_or_default();
+    assert!(
+        wait_until(Duration::from_secs(10), || heard().contains("subscribed")),
+        "bosun events subscribed: {}",
+        heard()
+    );
+
+    let second = p.fails(&["run", "--headless"]);
+    assert!(second.contains("already running"), "{second}");
+    let refused_while_running = p.bosun(&["show", "no-such-run"]);
+
+    let rejected = p.ok(&["reject", &awaiting, "--reason", "not this way"]);
+    assert!(rejected.contains("rejected"), "{rejected}");
+    let retried = p.ok(&["retry", &awaiting]);
+    assert!(retried.contains("attempt 2"), "{retried}");
+    let retry_id = retried
+        .split_whitespace()
+        .nth(1)
+        .expect("the new run's id")
+        .to_string();
+    let added = p.ok(&[
+        "tasks",
+        "add",
+        "Third thing",
+        "--body",
+        "More words.",
+        "--priority",
+        "high",
+    ]);
+    assert!(
+        added.contains("added") && added.contains("Third thing"),
+        "{added}"
+    );
+    let todo = p.git(&["show", "main:TODO.md"]);
+    assert!(
+        todo.contains("- [ ] Third thing [priority:high]\n  More words."),
+        "committed on main: {todo}"
+    );
+    let memory_while_running = p.ok(&["memory", "--json"]);
+    assert!(
+        memory_while_running.contains("\"lessons\""),
+        "{memory_while_running}"
+    );
+    let audit_while_running: Vec<Value> =
+        serde_json::from_str(&p.ok(&["audit", "--json"])).expect("audit JSON");
+    let actions: Vec<&str> = audit_while_running
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert!(
+        actions.contains(&"reject") && actions.contains(&"retry"),
+        "{actions:?}"
+    );
+    let verified = p.ok(&["audit", "verify"]);
+    assert!(verified.starts_with("audit trail verified"), "{verified}");
+
+    // Cancelling the hanging run frees the one slot: the retried run starts (the third and
+    // last run) and hangs too, and is cancelled.
+    let out = p.ok(&["cancel", &hanging]);
+    assert!(out.contains("cancelled"), "{out}");
+    assert!(
+        wait_until(Duration::from_secs(20), || p.run(&retry_id)["status"]
+            == "running"),
+        "the retry started: {:#}",
+        p.run(&retry_id)
+    );
+    let out = p.ok(&["cancel", &retry_id]);
+    assert!(out.contains("cancelled"), "{out}");
+    assert!(
+        wait_until(Duration::from_secs(30), || bosun
+            .0
+            .try_wait()
+            .ok()
+            .flatten()
+            .is_some()),
+        "bosun run --headless ended"
+    );
+    // `bosun events` ends with the bosun it followed, having heard every decision.
+    assert!(
+        wait_until(Duration::from_secs(10), || events
+            .0
+            .try_wait()
+            .ok()
+            .flatten()
+            .is_some_and(|s| s.success())),
+        "bosun events ended by itself"
+    );
+    let lines: Vec<Value> = heard()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    assert_eq!(lines[0]["event"], "subscribed");
+    assert_eq!(lines.last().expect("lines")["event"], "stopped");
+    let status_of = |id: &str, status: &str| {
+        lines
+            .iter()
+            .any(|l| l["run"]["id"] == id && l["run"]["status"] == status)
+    };
+    assert!(status_of(&awaiting, "rejected"), "{}", heard());
+    assert!(status_of(&retry_id, "queued") && status_of(&retry_id, "cancelled"));
+    assert!(status_of(&hanging, "cancelled"));
+    assert!(
+        lines.iter().any(|l| l["event"] == "tasks"
+            && l["tasks"]
+                .as_array()
+                .is_some_and(|t| t.iter().any(|t| t["title"] == "Third thing"))),
+        "the new task was published"
+    );
+    assert!(
+        !lines.iter().any(|l| l["event"] == "output"),
+        "no output lines without --output"
+    );
+
+    // Now nothing runs: the same commands, answered directly, say the same.
+    let refused_directly = p.bosun(&["show", "no-such-run"]);
+    assert_eq!(
+        refused_while_running.status.code(),
+        refused_directly.status.code()
+    );
+    assert_eq!(refused_while_running.stderr, refused_directly.stderr);
+    let audit_now: Vec<Value> =
+        serde_json::from_str(&p.ok(&["audit", "--json"])).expect("audit JSON");
+    assert_eq!(
+        audit_now[..audit_while_running.len()],
+        audit_while_running[..],
+        "the forwarded trail is the stored one"
+    );
+    // Memory moved on since (the retry's start used the lesson): the same records and lessons.
+    let keys = |json: &str| {
+        let v: Value = serde_json::from_str(json).expect("memory JSON");
+        let names = |list: &Value, field: &str| -> Vec<String> {
+            list.as_array()
+                .expect("a list")
+                .iter()
+                .map(|e| e[field].to_string())
+                .collect()
+        };
+        (
+            names(&v["strategies"], "executor"),
+            names(&v["lessons"], "id"),
+        )
+    };
+    assert_eq!(
+        keys(&p.ok(&["memory", "--json"])),
+        keys(&memory_while_running)
+    );
+    assert!(
+        memory_while_running.contains("not this way"),
+        "{memory_while_running}"
+    );
+    let nobody = p.fails(&["events"]);
+    assert!(nobody.contains("no bosun is running"), "{nobody}");
+    p.assert_clean();
+}

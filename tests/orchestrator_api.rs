@@ -7,9 +7,11 @@ use std::time::{Duration, Instant};
 
 use bosun::config::{Config, ExecutorConfig};
 use bosun::model::{RunStatus, TaskType};
-use bosun::orchestrator::{Command as OrchestratorCommand, Event, Options, Orchestrator};
+use bosun::orchestrator::{
+    Command as OrchestratorCommand, Event, Missed, Options, Orchestrator, Subscription,
+};
 use bosun::project::Project;
-use tokio::sync::{broadcast, oneshot};
+use tokio::sync::oneshot;
 
 mod common;
 
@@ -41,14 +43,14 @@ fn shell(script: &str) -> ExecutorConfig {
 }
 
 /// Waits (up to 20 s) for an event matching `want`.
-async fn wait_for(events: &mut broadcast::Receiver<Event>, want: impl Fn(&Event) -> bool) -> Event {
+async fn wait_for(events: &mut Subscription, want: impl Fn(&Event) -> bool) -> Event {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         match tokio::time::timeout(left, events.recv()).await {
             Ok(Ok(e)) if want(&e) => return e,
-            Ok(Ok(_)) | Ok(Err(broadcast::error::RecvError::Lagged(_))) => {}
-            Ok(Err(e)) => panic!("event bus closed: {e}"),
+            Ok(Ok(_)) | Ok(Err(Missed::State(_) | Missed::Output(_))) => {}
+            Ok(Err(Missed::Closed)) => panic!("event bus closed"),
             Err(_) => panic!("timed out waiting for an event"),
         }
     }
@@ -356,8 +358,8 @@ async fn an_added_task_is_committed_read_back_and_run_and_a_failed_run_can_be_re
     let item = bosun::intake::task_item(
         "Write the guide",
         "Cover setup.",
-        TaskType::Docs,
-        bosun::model::Priority::High,
+        Some(TaskType::Docs),
+        Some(bosun::model::Priority::High),
     );
     let (reply, answer) = oneshot::channel();
     handle

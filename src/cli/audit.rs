@@ -44,16 +44,35 @@ struct EntryView<'a> {
 
 /// Runs `bosun audit`.
 pub fn run(ctx: &Context, args: &AuditArgs) -> anyhow::Result<ExitCode> {
-    let store = super::runs::open_store(ctx)?;
+    let store = match super::runs::open_store(ctx) {
+        Ok(store) => store,
+        Err(e) => {
+            // A running bosun holds the store: it answers instead.
+            let verify = matches!(args.command, Some(AuditCommand::Verify));
+            let request = if verify {
+                crate::control::Request::VerifyAudit
+            } else {
+                crate::control::Request::Audit
+            };
+            let answer = super::runs::forwarded(ctx, e, request)?;
+            let entries = answer.audit.unwrap_or_default();
+            if let Some(n) = answer.verified {
+                println!(
+                    "audit trail verified: {n} entries{}",
+                    newest(entries.last())
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            return list(args, &entries);
+        }
+    };
     if let Some(AuditCommand::Verify) = args.command {
         return match store.verify_audit() {
             Ok(n) => {
-                let head = store
-                    .audit()?
-                    .last()
-                    .map(|e| format!(", newest {} ({})", e.seq, &e.hash[..12.min(e.hash.len())]))
-                    .unwrap_or_default();
-                println!("audit trail verified: {n} entries{head}");
+                println!(
+                    "audit trail verified: {n} entries{}",
+                    newest(store.audit()?.last())
+                );
                 Ok(ExitCode::SUCCESS)
             }
             Err(e @ StoreError::AuditBroken { .. }) => {
@@ -63,7 +82,18 @@ pub fn run(ctx: &Context, args: &AuditArgs) -> anyhow::Result<ExitCode> {
             Err(e) => Err(e.into()),
         };
     }
-    let entries = store.audit()?;
+    list(args, &store.audit()?)
+}
+
+/// `, newest 7 (ab12cd34ef56)`, or empty.
+fn newest(entry: Option<&crate::store::AuditEntry>) -> String {
+    entry
+        .map(|e| format!(", newest {} ({})", e.seq, &e.hash[..12.min(e.hash.len())]))
+        .unwrap_or_default()
+}
+
+/// Prints `entries` as a table or JSON.
+fn list(args: &AuditArgs, entries: &[crate::store::AuditEntry]) -> anyhow::Result<ExitCode> {
     if args.json {
         let views: Vec<EntryView<'_>> = entries
             .iter()
@@ -87,7 +117,7 @@ pub fn run(ctx: &Context, args: &AuditArgs) -> anyhow::Result<ExitCode> {
     }
     let width = output_width().unwrap_or(usize::MAX);
     println!("SEQ  WHEN                  WHO       ACTION    RUN     DETAIL");
-    for e in &entries {
+    for e in entries {
         let run = &e.run_id[e.run_id.len().saturating_sub(6)..];
         let line = format!(
             "{:<4} {:<21} {:<9} {:<9} {:<7} {}",

@@ -57,15 +57,24 @@ fn request(
     forwarded: crate::control::Request,
     make: impl FnOnce(oneshot::Sender<Result<Run, OrchestratorError>>) -> Command,
 ) -> anyhow::Result<Run> {
+    ask(ctx, forwarded, make, |mut answer| Ok(answer.take_run()?))
+}
+
+/// [`request`] for any answer: `make` builds the command for a short-lived orchestrator,
+/// `take` reads the answer of a running one.
+pub(super) fn ask<T>(
+    ctx: &Context,
+    forwarded: crate::control::Request,
+    make: impl FnOnce(oneshot::Sender<Result<T, OrchestratorError>>) -> Command,
+    take: impl FnOnce(crate::control::Response) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
     runtime()?.block_on(async {
         let orchestrator =
             match Orchestrator::open(ctx.project.clone(), ctx.config.clone(), Options::default()) {
                 Ok(o) => o,
-                Err(e) => {
-                    let mut answer = super::runs::forward(ctx, e.into(), &forwarded).await?;
-                    return Ok(answer.take_run()?);
-                }
+                Err(e) => return take(super::runs::forward(ctx, e.into(), &forwarded).await?),
             };
+        crate::control::remove_stale(&ctx.project.state_dir())?;
         let handle = orchestrator.spawn();
         let (tx, rx) = oneshot::channel();
         handle
@@ -282,5 +291,32 @@ pub fn cancel(ctx: &Context, args: &CancelArgs) -> anyhow::Result<ExitCode> {
         reply,
     })?;
     println!("cancelled {} ({})", run.id, run.task_title);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Arguments of `bosun retry`.
+#[derive(Debug, clap::Args)]
+pub struct RetryArgs {
+    /// A failed, rejected or cancelled run: id, or a unique prefix (or suffix) of one.
+    pub run: String,
+}
+
+/// Runs `bosun retry`: another attempt at the run's task, with the run's error as feedback
+/// (also past `max_attempts`: the operator asked for it).
+pub fn retry(ctx: &Context, args: &RetryArgs) -> anyhow::Result<ExitCode> {
+    let who = operator();
+    let forwarded = crate::control::Request::Retry {
+        run: args.run.clone(),
+        who: who.clone(),
+    };
+    let run = request(ctx, forwarded, |reply| Command::Retry {
+        run: args.run.clone(),
+        who,
+        reply,
+    })?;
+    println!(
+        "queued {} ({}), attempt {} of task {}",
+        run.id, run.task_title, run.attempt, run.task_id
+    );
     Ok(ExitCode::SUCCESS)
 }

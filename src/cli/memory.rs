@@ -2,7 +2,6 @@
 //! record of each executor per task type, and the lessons later prompts are given.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -11,8 +10,6 @@ use super::runs::rfc3339;
 use super::table::{output_width, truncate};
 use crate::memory::{Lesson, LessonSource, Strategy};
 use crate::model::TaskType;
-use crate::orchestrator::{Options, Orchestrator};
-use crate::store::Store;
 
 /// Arguments of `bosun memory`.
 #[derive(Debug, clap::Args)]
@@ -101,25 +98,41 @@ struct MemoryView {
     lessons: Vec<LessonView>,
 }
 
-/// The store, opened as `bosun runs` opens it (after crash recovery; refused, with the other
-/// process's pid, while a bosun is running here).
-fn open_store(ctx: &Context) -> anyhow::Result<Arc<Store>> {
-    let orchestrator =
-        Orchestrator::open(ctx.project.clone(), ctx.config.clone(), Options::default())?;
-    Ok(orchestrator.store())
-}
-
-/// Runs `bosun memory`.
+/// Runs `bosun memory` (from the running bosun when one holds the repository).
 pub fn run(ctx: &Context, args: &MemoryArgs) -> anyhow::Result<ExitCode> {
-    let store = open_store(ctx)?;
-    let memory = store.memory();
-    if let Some(MemoryCommand::Forget { lesson }) = &args.command {
-        let gone = memory.forget(lesson)?;
+    let forget = args
+        .command
+        .as_ref()
+        .map(|MemoryCommand::Forget { lesson }| lesson.clone());
+    let (strategies, lessons) = match super::runs::open_store(ctx) {
+        Ok(store) => {
+            let memory = store.memory();
+            match &forget {
+                Some(lesson) => (Vec::new(), vec![memory.forget(lesson)?]),
+                None => (memory.strategies()?, memory.lessons()?),
+            }
+        }
+        Err(e) => {
+            let request = match &forget {
+                Some(lesson) => crate::control::Request::Forget {
+                    lesson: lesson.clone(),
+                },
+                None => crate::control::Request::Memory,
+            };
+            let answer = super::runs::forwarded(ctx, e, request)?;
+            (
+                answer.strategies.unwrap_or_default(),
+                answer.lessons.unwrap_or_default(),
+            )
+        }
+    };
+    if forget.is_some() {
+        let gone = lessons
+            .first()
+            .ok_or_else(|| anyhow::anyhow!("the running bosun did not say which lesson went"))?;
         println!("Forgot lesson {}: {}", gone.id, gone.text);
         return Ok(ExitCode::SUCCESS);
     }
-    let strategies = memory.strategies()?;
-    let lessons = memory.lessons()?;
     if args.json {
         let view = MemoryView {
             strategies: strategies.iter().map(StrategyView::from).collect(),

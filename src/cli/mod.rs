@@ -41,6 +41,7 @@ mod demo;
 mod demo_agent;
 mod demo_model;
 mod doctor;
+mod events;
 mod gc;
 mod init;
 mod memory;
@@ -101,6 +102,11 @@ pub enum Command {
     Reject(decide::RejectArgs),
     /// Stop a queued or running run.
     Cancel(decide::CancelArgs),
+    /// Queue another attempt at a failed, rejected or cancelled run's task (its error goes
+    /// into the next prompt; also past `max_attempts`).
+    Retry(decide::RetryArgs),
+    /// Follow a running bosun from another terminal: what happens, as it happens.
+    Events(events::EventsArgs),
     /// Show what process memory learned (executors' records per task type, lessons), or
     /// forget a lesson.
     Memory(memory::MemoryArgs),
@@ -195,6 +201,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 | Command::Show(_)
                 | Command::Memory(_)
                 | Command::Audit(_)
+                | Command::Events(_)
                 | Command::Gc(_)
                 | Command::Doctor
         )
@@ -232,6 +239,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Command::Approve(args) => decide::approve(&ctx, args),
                 Command::Reject(args) => decide::reject(&ctx, args),
                 Command::Cancel(args) => decide::cancel(&ctx, args),
+                Command::Retry(args) => decide::retry(&ctx, args),
+                Command::Events(args) => events::run(&ctx, args),
                 Command::Memory(args) => memory::run(&ctx, args),
                 Command::Audit(args) => audit::run(&ctx, args),
                 Command::Gc(args) => gc::run(&ctx, args),

@@ -5,13 +5,11 @@ use std::collections::HashMap;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use tokio::sync::broadcast::error::RecvError;
-
 use super::Context;
 use super::runs::change_summary;
 use crate::config::Config;
 use crate::model::{Run, RunId, RunStatus};
-use crate::orchestrator::{Command, Event, Options, Orchestrator};
+use crate::orchestrator::{Command, Event, Missed, Options, Orchestrator};
 use crate::project::Project;
 
 /// Arguments of `bosun run`.
@@ -78,8 +76,12 @@ pub async fn drive(
     let mut events = orchestrator.subscribe();
     let handle = orchestrator.spawn();
     // Decisions from other terminals reach this orchestrator through the control socket.
-    let control =
-        crate::control::serve(&project.state_dir(), handle.commands.clone(), store.clone());
+    let service = crate::control::Service {
+        commands: handle.commands.clone(),
+        store: store.clone(),
+        events: handle.events.clone(),
+    };
+    let control = crate::control::serve(&project.state_dir(), service);
     if let Err(e) = &control {
         tracing::warn!(error = %e, "cannot listen on the control socket");
     }
@@ -135,12 +137,19 @@ pub async fn drive(
                     println!("{:>7.1}s  {line}", started.elapsed().as_secs_f64());
                 }
             }
-            Err(RecvError::Lagged(n)) => {
-                if !json {
-                    println!("         ({n} events skipped)");
+            Err(Missed::Output(n)) => {
+                if !json && verbose {
+                    println!(
+                        "         ({n} output lines skipped; they are in the runs' log files)"
+                    );
                 }
             }
-            Err(RecvError::Closed) => break,
+            Err(Missed::State(n)) => {
+                if !json {
+                    println!("         ({n} run changes not shown; `bosun runs` has them all)");
+                }
+            }
+            Err(Missed::Closed) => break,
         }
     }
     handle.done.await??;

@@ -131,6 +131,8 @@ impl From<&Run> for RunView {
 pub(super) fn open_store(ctx: &Context) -> anyhow::Result<Arc<Store>> {
     let orchestrator =
         Orchestrator::open(ctx.project.clone(), ctx.config.clone(), Options::default())?;
+    // This process holds the repository now: a socket file left is a dead bosun's.
+    crate::control::remove_stale(&ctx.project.state_dir())?;
     Ok(orchestrator.store())
 }
 

@@ -12,7 +12,11 @@ use crate::model::{Priority, Task};
 
 /// Arguments of `bosun tasks`.
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct TasksArgs {
+    /// What to do instead of listing.
+    #[command(subcommand)]
+    pub command: Option<TasksCommand>,
     /// Task file to read instead of `[project] task_files` (repeatable).
     #[arg(long = "file", value_name = "PATH")]
     pub files: Vec<PathBuf>,
@@ -25,6 +29,70 @@ pub struct TasksArgs {
     /// Rewrite double-encoded task files as proper UTF-8 (keeping `<file>.bak`).
     #[arg(long)]
     pub repair_encoding: bool,
+}
+
+/// `bosun tasks` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum TasksCommand {
+    /// Append a task to the first task file, committed on the target branch (through the
+    /// running bosun when one is open, which schedules it like any open task).
+    Add(AddArgs),
+}
+
+/// Arguments of `bosun tasks add`.
+#[derive(Debug, clap::Args)]
+pub struct AddArgs {
+    /// The task's title (one line).
+    pub title: String,
+    /// What the agent should know beyond the title (Markdown; indented under the item).
+    #[arg(long, default_value = "")]
+    pub body: String,
+    /// The task's type (code, test, docs, refactor, devops, …); read from the title when
+    /// not given.
+    #[arg(long = "type", value_name = "TYPE")]
+    pub task_type: Option<crate::model::TaskType>,
+    /// critical, high, medium or low (default: as the task file's heading says, else medium).
+    #[arg(long, value_parser = priority)]
+    pub priority: Option<Priority>,
+}
+
+fn priority(s: &str) -> Result<Priority, String> {
+    Priority::ALL
+        .into_iter()
+        .find(|p| p.as_str().eq_ignore_ascii_case(s))
+        .ok_or_else(|| format!("{s:?} is not one of critical, high, medium, low"))
+}
+
+/// Runs `bosun tasks add`.
+fn add(ctx: &Context, args: &AddArgs) -> anyhow::Result<ExitCode> {
+    if args.title.trim().is_empty() {
+        anyhow::bail!("give the task a title: bosun tasks add \"Fix the login timeout\"");
+    }
+    let item = intake::task_item(&args.title, &args.body, args.task_type, args.priority);
+    let who = crate::orchestrator::operator();
+    let forwarded = crate::control::Request::AddTask {
+        item: item.clone(),
+        who: who.clone(),
+    };
+    let task = super::decide::ask(
+        ctx,
+        forwarded,
+        |reply| crate::orchestrator::Command::AddTask { item, who, reply },
+        |answer| {
+            answer
+                .task
+                .ok_or_else(|| anyhow::anyhow!("the running bosun did not say which task it added"))
+        },
+    )?;
+    println!(
+        "added {} {} [{}, {}] to {}",
+        task.id,
+        task.title,
+        task.task_type,
+        task.priority.as_str(),
+        task.file.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Loads the task files, explaining a missing file in terms of the configuration.
@@ -50,6 +118,9 @@ fn explain(ctx: &Context, e: IntakeError) -> anyhow::Error {
 
 /// Runs `bosun tasks`.
 pub fn run(ctx: &Context, args: &TasksArgs) -> anyhow::Result<ExitCode> {
+    if let Some(TasksCommand::Add(add_args)) = &args.command {
+        return add(ctx, add_args);
+    }
     let files = ctx.project.task_files(&ctx.config, &args.files)?;
     if args.repair_encoding {
         for file in &files {

@@ -204,11 +204,17 @@ fn checked_text<'a>(bytes: &'a [u8], shown: &Path) -> Result<(bool, &'a str), In
 pub fn task_item(
     title: &str,
     body: &str,
-    task_type: crate::model::TaskType,
-    priority: crate::model::Priority,
+    task_type: Option<crate::model::TaskType>,
+    priority: Option<crate::model::Priority>,
 ) -> String {
     let title: String = title.split_whitespace().collect::<Vec<_>>().join(" ");
-    let mut item = format!("- [ ] {title} [type:{task_type}] [priority:{priority}]");
+    let mut item = format!("- [ ] {title}");
+    if let Some(task_type) = task_type {
+        item.push_str(&format!(" [type:{task_type}]"));
+    }
+    if let Some(priority) = priority {
+        item.push_str(&format!(" [priority:{priority}]"));
+    }
     for line in body.trim_end().lines() {
         item.push('\n');
         if !line.trim().is_empty() {
@@ -344,8 +350,8 @@ mod task_item_tests {
         let item = task_item(
             "Document the\nparser",
             "Cover every option.\n\nWith examples.\n",
-            TaskType::Docs,
-            Priority::High,
+            Some(TaskType::Docs),
+            Some(Priority::High),
         );
         assert_eq!(
             item,

@@ -1,12 +1,12 @@
 //! What the orchestrator tells its front ends. Every state change is persisted before its
 //! event is published, so a front end that reads the store after an event sees the change.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::{GateResult, Run, RunId};
 
 /// A change the front ends may show.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     /// A run was created or changed (the full, persisted state).

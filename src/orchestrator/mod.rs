@@ -2,6 +2,7 @@
 //! applies their milestones, persists every change before publishing it as an [`Event`], and
 //! takes [`Command`]s from front ends (the headless runner, the CLI, later the console).
 
+pub mod bus;
 pub mod command;
 pub mod event;
 pub mod prompt;
@@ -12,10 +13,11 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+pub use bus::{Bus, Missed, Subscription};
 pub use command::{Command, OrchestratorError};
 pub use event::Event;
 
@@ -50,7 +52,7 @@ pub struct Handle {
     /// Send requests here.
     pub commands: mpsc::Sender<Command>,
     /// Subscribe here for events.
-    pub events: broadcast::Sender<Event>,
+    pub events: Bus,
     /// Resolves when the orchestrator has stopped.
     pub done: tokio::task::JoinHandle<Result<(), OrchestratorError>>,
 }
@@ -65,7 +67,7 @@ pub struct Orchestrator {
     project: Project,
     config: Config,
     store: Arc<Store>,
-    events: broadcast::Sender<Event>,
+    events: Bus,
     target: String,
     worktree_root: PathBuf,
     options: Options,
@@ -314,7 +316,7 @@ impl Orchestrator {
             .map_err(|e| OrchestratorError::Config(format!("{e:#}")))?;
         let store = Arc::new(Store::open(&state_dir)?);
         let chat = router(&config, &store)?;
-        let (events, _) = broadcast::channel(4096);
+        let events = Bus::new();
         let (updates_tx, updates_rx) = mpsc::unbounded_channel();
         let sampler = Sampler::new(config.memory.seed);
         let config_budget = config.budget.clone();
@@ -421,7 +423,7 @@ impl Orchestrator {
 
     /// A receiver for events. Subscribe before [`spawn`](Self::spawn) to see every event, even
     /// those of an orchestrator that stops at once (a receiver made later misses them).
-    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+    pub fn subscribe(&self) -> Subscription {
         self.events.subscribe()
     }
 
@@ -534,7 +536,7 @@ impl Orchestrator {
                     text: text.clone(),
                 },
             );
-            let _ = self.events.send(Event::Notice {
+            self.events.send(Event::Notice {
                 text: format!("run {}: {text}", run.id),
             });
         }
@@ -559,7 +561,7 @@ impl Orchestrator {
         self.load_history(&run.task_id)?;
         schedule::record(&mut self.history, &run.task_id, (&run).into());
         self.runs.insert(run.id.clone(), run.clone());
-        let _ = self.events.send(Event::Run { run: Box::new(run) });
+        self.events.send(Event::Run { run: Box::new(run) });
         Ok(())
     }
 
@@ -689,7 +691,7 @@ impl Orchestrator {
             }
             self.only = Some(only);
         }
-        let _ = self.events.send(Event::Tasks {
+        self.events.send(Event::Tasks {
             tasks: list.tasks.clone(),
         });
         for task in list.tasks.iter().filter(|t| !t.done) {
@@ -725,11 +727,11 @@ impl Orchestrator {
         let events = self.events.clone();
         let result = self.run_loop(commands).await;
         if let Err(e) = &result {
-            let _ = events.send(Event::Notice {
+            events.send(Event::Notice {
                 text: format!("error: {e}"),
             });
         }
-        let _ = events.send(Event::Stopped);
+        events.send(Event::Stopped);
         result
     }
 
@@ -758,7 +760,7 @@ impl Orchestrator {
                 if !can_start {
                     if !self.announced_idle {
                         self.announced_idle = true;
-                        let _ = self.events.send(Event::Idle);
+                        self.events.send(Event::Idle);
                     }
                     if self.options.exit_when_idle {
                         break;
@@ -806,7 +808,7 @@ impl Orchestrator {
         if !self.stopping {
             self.stopping = true;
             if !self.active.is_empty() {
-                let _ = self.events.send(Event::Notice {
+                self.events.send(Event::Notice {
                     text: format!(
                         "stopping: {} run(s) get {} to finish",
                         self.active.len(),
@@ -857,7 +859,7 @@ impl Orchestrator {
                 None => "disk space is back above [store] min_free_mb: runs start again".into(),
             };
             tracing::warn!("{text}");
-            let _ = self.events.send(Event::Notice { text });
+            self.events.send(Event::Notice { text });
             self.low_space = problem;
         }
         self.low_space.is_none()
@@ -1147,13 +1149,13 @@ impl Orchestrator {
                 self.update(&run_id, |r| r.annotations = annotations)?;
             }
             Update::GateStarted { run_id, gate } => {
-                let _ = self.events.send(Event::GateStarted { run_id, gate });
+                self.events.send(Event::GateStarted { run_id, gate });
             }
             Update::GateFinished { run_id, result } => {
                 // Each result is stored as it comes, so a crash mid-pipeline keeps what ran.
                 let published = result.clone();
                 self.update(&run_id, |r| r.gates.push(result))?;
-                let _ = self.events.send(Event::GateFinished {
+                self.events.send(Event::GateFinished {
                     run_id,
                     result: published,
                 });
@@ -1226,7 +1228,7 @@ impl Orchestrator {
         );
         self.history(&winner.id, "note", text.clone());
         self.history(&loser.id, "note", text.clone());
-        let _ = self.events.send(Event::Notice { text });
+        self.events.send(Event::Notice { text });
         if self.pending_auto.remove(&winner.id) {
             let rule = winner.policy.clone().unwrap_or_default();
             self.auto_approve(&winner.id, &rule).await?;
@@ -1240,7 +1242,7 @@ impl Orchestrator {
         if let Err(e) = self.approve(&id.0, "policy", rule, None).await {
             self.update(id, |r| r.auto_approve = false)?;
             self.history(id, "error", format!("auto-approve failed: {e}"));
-            let _ = self.events.send(Event::Notice {
+            self.events.send(Event::Notice {
                 text: format!("run {id}: auto-approve failed: {e}"),
             });
         }
@@ -1513,7 +1515,7 @@ impl Orchestrator {
         if let Some(chat) = &self.chat {
             let providers = chat.stats();
             if providers.iter().any(|p| p.requests > 0) {
-                let _ = self.events.send(Event::Models { providers });
+                self.events.send(Event::Models { providers });
             }
         }
         self.settle_best_of(&id).await
@@ -1668,12 +1670,12 @@ impl Orchestrator {
             }
             Command::Pause => {
                 self.paused = true;
-                let _ = self.events.send(Event::Paused { paused: true });
+                self.events.send(Event::Paused { paused: true });
             }
             Command::Resume => {
                 self.paused = false;
                 self.announced_idle = false;
-                let _ = self.events.send(Event::Paused { paused: false });
+                self.events.send(Event::Paused { paused: false });
             }
             Command::Shutdown => self.begin_stop(),
         }
@@ -1833,7 +1835,7 @@ impl Orchestrator {
                 kept.describe()
             ),
         );
-        let _ = self.events.send(Event::Progress {
+        self.events.send(Event::Progress {
             run_id: run.id.clone(),
             text: "checking the kept hunks…".into(),
         });
@@ -1922,7 +1924,7 @@ impl Orchestrator {
             }
             None => {
                 if let Err(e) = answer {
-                    let _ = self.events.send(Event::Notice {
+                    self.events.send(Event::Notice {
                         text: e.to_string(),
                     });
                 }

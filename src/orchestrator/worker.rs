@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::event::Event;
@@ -153,7 +153,7 @@ pub(crate) struct Recheck {
 pub(crate) async fn recheck(
     job: Recheck,
     updates: mpsc::UnboundedSender<Update>,
-    events: broadcast::Sender<Event>,
+    events: super::Bus,
 ) -> Outcome {
     let id = job.run_id.clone();
     log_note(
@@ -230,7 +230,7 @@ pub(crate) async fn recheck(
     };
     let results = gates::run_pipeline(&pipeline, &cx, job.gates.fail_fast, |p| {
         if let GateProgress::Started(gate) = p {
-            let _ = events.send(Event::Progress {
+            events.send(Event::Progress {
                 run_id: id.clone(),
                 text: format!("checking the kept hunks: {gate}…"),
             });
@@ -247,7 +247,7 @@ pub(crate) async fn recheck(
 pub(crate) async fn work(
     job: Job,
     updates: mpsc::UnboundedSender<Update>,
-    events: broadcast::Sender<Event>,
+    events: super::Bus,
 ) -> Outcome {
     let id = job.run_id.clone();
     let (repo, wt, branch, target) = (
@@ -383,13 +383,13 @@ pub(crate) async fn work(
             tokio::select! {
                 line = line_rx.recv(), if lines_open => match line {
                     Some(l) => {
-                        let _ = forward_events.send(Event::Output { run_id: forward_id.clone(), line: l.text });
+                        forward_events.send(Event::Output { run_id: forward_id.clone(), line: l.text });
                     }
                     None => lines_open = false,
                 },
                 ev = progress_rx.recv(), if progress_open => match ev {
                     Some(AgentEvent::Progress(text)) => {
-                        let _ = forward_events.send(Event::Progress { run_id: forward_id.clone(), text: text.clone() });
+                        forward_events.send(Event::Progress { run_id: forward_id.clone(), text: text.clone() });
                         let _ = forward_updates.send(Update::Progress { run_id: forward_id.clone(), text });
                     }
                     Some(AgentEvent::Usage(usage)) if external => {

@@ -98,6 +98,9 @@ pub struct Data {
     pub total_runs: usize,
     /// What the model providers have done in this session.
     pub providers: Vec<crate::llm::ProviderStats>,
+    /// Agent output lines the console skipped because it fell behind (they are in the runs'
+    /// log files; run state is never skipped).
+    pub skipped_lines: u64,
 }
 
 /// A task's newest run, as [`Data::latest`] keeps it.

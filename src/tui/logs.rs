@@ -734,6 +734,15 @@ pub fn render(state: &LogsState, data: &Data, t: &Theme, frame: &mut Frame<'_>, 
                     },
                     t.muted(),
                 ));
+                if data.skipped_lines > 0 && origin == Origin::Live {
+                    head.push(Span::styled(
+                        format!(
+                            " · {} lines skipped under load (L reads the log file)",
+                            data.skipped_lines
+                        ),
+                        Style::new().fg(t.warn),
+                    ));
+                }
                 lines
                     .into_iter()
                     .map(|(i, text)| {

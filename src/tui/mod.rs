@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use crossterm::event::{Event as TermEvent, EventStream};
 use futures_util::StreamExt;
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
 pub use app::{App, Effect, Msg};
 use data::Data;
@@ -34,7 +34,9 @@ use theme::Theme;
 use crate::config::Config;
 use crate::intake::TaskList;
 use crate::model::now_ms;
-use crate::orchestrator::{Command, Event, Options, Orchestrator, OrchestratorError};
+use crate::orchestrator::{
+    Command, Missed, Options, Orchestrator, OrchestratorError, Subscription,
+};
 use crate::project::Project;
 
 /// Runs loaded at start for the board (history pages in the rest on demand).
@@ -117,11 +119,12 @@ async fn console(project: Project, config: Config, options: Options) -> anyhow::
     });
     let handle = orchestrator.spawn();
     // Decisions from other terminals reach this orchestrator through the control socket.
-    if let Err(e) = crate::control::serve(
-        &project.state_dir(),
-        handle.commands.clone(),
-        jobs.store.clone(),
-    ) {
+    let service = crate::control::Service {
+        commands: handle.commands.clone(),
+        store: jobs.store.clone(),
+        events: handle.events.clone(),
+    };
+    if let Err(e) = crate::control::serve(&project.state_dir(), service) {
         tracing::warn!(error = %e, "cannot listen on the control socket");
     }
 
@@ -149,7 +152,7 @@ async fn console(project: Project, config: Config, options: Options) -> anyhow::
 async fn event_loop(
     app: &mut App,
     guard: &mut TerminalGuard,
-    events: &mut broadcast::Receiver<Event>,
+    events: &mut Subscription,
     commands: &mpsc::Sender<Command>,
     jobs: &std::sync::Arc<app::JobContext>,
 ) -> anyhow::Result<()> {
@@ -190,12 +193,16 @@ async fn event_loop(
             },
             event = events.recv(), if orchestrator_open => match event {
                 Ok(event) => effects = app.update(Msg::Orchestrator(event)),
-                Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    tracing::warn!(missed, "the console fell behind the orchestrator's events");
-                    // Run state may be among what was dropped: read it back.
+                Err(Missed::State(missed)) => {
+                    tracing::warn!(missed, "the console fell behind the orchestrator's run changes");
+                    // Run state was among what was dropped: read it back.
                     effects = app.lagged(missed, START_RUNS);
                 }
-                Err(broadcast::error::RecvError::Closed) => orchestrator_open = false,
+                Err(Missed::Output(lines)) => {
+                    app.data.skipped_lines += lines;
+                    app.dirty = true;
+                }
+                Err(Missed::Closed) => orchestrator_open = false,
             },
             Some(msg) = replies.recv() => effects = app.update(msg),
             () = sleep_until(frame_due) => {}

@@ -142,7 +142,12 @@ impl NewTask {
         }
         let body = self.body.lines().join("\n");
         Outcome::Done(Effect::AddTask {
-            item: crate::intake::task_item(&title, &body, self.task_type, self.priority),
+            item: crate::intake::task_item(
+                &title,
+                &body,
+                Some(self.task_type),
+                Some(self.priority),
+            ),
         })
     }
 }
