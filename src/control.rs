@@ -236,6 +236,54 @@ pub fn serve(state_dir: &Path, service: Service) -> std::io::Result<tokio::task:
     }))
 }
 
+/// What a running bosun serves, once [`start`] set it up.
+#[derive(Debug, Default)]
+pub struct Served {
+    /// Where `/metrics` and `/healthz` answer, when `[server] metrics_addr` asks for them.
+    pub metrics: Option<std::net::SocketAddr>,
+    /// What could not be started, one sentence each (bosun goes on without it).
+    pub problems: Vec<String>,
+}
+
+/// Starts everything a running bosun serves to other front ends: the control socket in
+/// `state_dir`, and the metrics endpoint when `server` names an address.
+pub async fn start(
+    state_dir: &Path,
+    server: &crate::config::ServerConfig,
+    service: Service,
+) -> Served {
+    let mut served = Served::default();
+    let (store, events) = (service.store.clone(), service.events.clone());
+    if let Err(e) = serve(state_dir, service) {
+        served.problems.push(format!(
+            "cannot listen on the control socket {}: {e}; commands from other terminals are refused",
+            socket_path(state_dir).display()
+        ));
+    }
+    let addr = server.metrics_addr.trim();
+    if !addr.is_empty() {
+        // The config check made sure it parses.
+        match addr.parse() {
+            Ok(addr) => match crate::metrics::endpoint::serve(addr, store, &events).await {
+                Ok(bound) => served.metrics = Some(bound),
+                Err(e) => served.problems.push(format!(
+                    "cannot serve metrics on {addr} ([server] metrics_addr): {e}"
+                )),
+            },
+            Err(e) => served
+                .problems
+                .push(format!("[server] metrics_addr `{addr}`: {e}")),
+        }
+    }
+    for problem in &served.problems {
+        tracing::warn!("{problem}");
+    }
+    if let Some(addr) = served.metrics {
+        tracing::info!(%addr, "serving /metrics and /healthz");
+    }
+    served
+}
+
 /// Removes the socket file of `state_dir`, left by a bosun that is gone (the caller holds the
 /// repository's lock, so no live bosun serves it).
 pub fn remove_stale(state_dir: &Path) -> std::io::Result<()> {

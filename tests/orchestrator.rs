@@ -8,6 +8,7 @@
 //! worktree root, so nothing is written to `~/.local/share`) and `aux/` (files agents write
 //! for the test to read: pids, prompts, traces).
 
+use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -1928,5 +1929,196 @@ fn every_command_reaches_a_running_bosun_and_events_follow_it() {
     );
     let nobody = p.fails(&["events"]);
     assert!(nobody.contains("no bosun is running"), "{nobody}");
+    p.assert_clean();
+}
+
+/// `GET path` on 127.0.0.1 with a plain HTTP/1.1 client: (status, content type, body).
+fn http(addr: &str, method: &str, path: &str) -> (u16, String, String) {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+    )
+    .expect("request");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("answer");
+    let (head, body) = answer.split_once("\r\n\r\n").expect("head and body");
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status");
+    let content_type = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-type")
+                .then(|| v.trim().to_string())
+        })
+        .unwrap_or_default();
+    (status, content_type, body.to_string())
+}
+
+/// Parses OpenMetrics text strictly enough to catch a broken exposition: every family has
+/// its TYPE before its samples, every sample is `name{label="value",…} number`, and the text
+/// ends with `# EOF`. Returns each sample line's `name{labels}` and value.
+fn parse_openmetrics(text: &str) -> HashMap<String, f64> {
+    assert!(text.ends_with("# EOF\n"), "{text}");
+    let mut typed = HashSet::new();
+    let mut samples = HashMap::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').expect("TYPE name kind");
+            assert!(
+                [
+                    "counter",
+                    "gauge",
+                    "histogram",
+                    "summary",
+                    "info",
+                    "unknown"
+                ]
+                .contains(&kind),
+                "{line}"
+            );
+            typed.insert(name.to_string());
+            continue;
+        }
+        if line.starts_with('#') {
+            continue;
+        }
+        let (series, value) = line.rsplit_once(' ').expect("series value");
+        let value: f64 = value.parse().unwrap_or_else(|_| panic!("a number: {line}"));
+        let name = series.split('{').next().expect("name");
+        if let Some(labels) = series.strip_prefix(name)
+            && !labels.is_empty()
+        {
+            assert!(labels.starts_with("{") && labels.ends_with("\"}"), "{line}");
+            for pair in labels[1..labels.len() - 2].split("\",") {
+                let (key, _) = pair.split_once("=\"").unwrap_or_else(|| panic!("{line}"));
+                assert!(
+                    key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+                    "{line}"
+                );
+            }
+        }
+        let family = name.strip_suffix("_total").unwrap_or(name);
+        assert!(
+            typed.contains(family) || typed.contains(name),
+            "a sample before its TYPE: {line}"
+        );
+        samples.insert(series.to_string(), value);
+    }
+    samples
+}
+
+/// `[server] metrics_addr`: a running bosun serves /metrics (OpenMetrics, parsed here) whose
+/// run counts follow what happens — one awaiting approval and one running, then merged — and
+/// /healthz; other paths and methods get 404 and 405.
+#[test]
+fn a_running_bosun_serves_metrics_prometheus_can_scrape() {
+    let p = Project::new();
+    let pid_file = p.aux("pids");
+    let mut settings = Settings::agent("first_then_hangs.sh")
+        .env("PID_FILE", &pid_file)
+        .env("MARK", &p.aux("first-done"));
+    settings.run_timeout = "60s";
+    settings.extra = "\n[server]\nmetrics_addr = \"127.0.0.1:0\"\n".into();
+    p.setup(TWO_TASKS, &[("notes.txt", b"original\n")], settings);
+    let stderr_file = p.aux("headless.stderr");
+    let mut bosun = Background(
+        p.bosun_command(&["run", "--headless"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&stderr_file).expect("stderr file"))
+            .spawn()
+            .expect("bosun starts"),
+    );
+    let said = || std::fs::read_to_string(&stderr_file).unwrap_or_default();
+    let mut addr = String::new();
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            addr = said()
+                .lines()
+                .find_map(|l| l.strip_prefix("serving metrics on http://"))
+                .and_then(|l| l.strip_suffix("/metrics"))
+                .unwrap_or_default()
+                .to_string();
+            !addr.is_empty()
+        }),
+        "bosun says where metrics are: {}",
+        said()
+    );
+    let scrape = || {
+        let (status, content_type, body) = http(&addr, "GET", "/metrics");
+        assert_eq!(status, 200, "{body}");
+        assert!(
+            content_type.starts_with("application/openmetrics-text"),
+            "{content_type}"
+        );
+        parse_openmetrics(&body)
+    };
+    let value =
+        |samples: &HashMap<String, f64>, series: &str| samples.get(series).copied().unwrap_or(-1.0);
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            let s = scrape();
+            value(&s, "bosun_runs{state=\"awaiting_approval\"}") == 1.0
+                && value(&s, "bosun_runs{state=\"active\"}") == 1.0
+        }),
+        "one run awaiting approval and one active: {:?}",
+        scrape()
+    );
+    let _reap = AgentGroup(read_pids(&pid_file)[0]);
+    let s = scrape();
+    assert!(
+        value(
+            &s,
+            "bosun_gate_results_total{gate=\"diff\",verdict=\"pass\"}"
+        ) >= 1.0,
+        "{s:?}"
+    );
+    assert_eq!(http(&addr, "GET", "/healthz").0, 200);
+    assert_eq!(http(&addr, "GET", "/nope").0, 404);
+    assert_eq!(http(&addr, "POST", "/metrics").0, 405);
+
+    let awaiting = p
+        .runs()
+        .into_iter()
+        .find(|r| r["status"] == "awaiting_approval")
+        .map(|r| id(&r))
+        .expect("a run awaiting approval");
+    p.ok(&["approve", &awaiting]);
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            let s = scrape();
+            value(&s, "bosun_runs_ended_total{outcome=\"merged\"}") == 1.0
+                && value(&s, "bosun_runs{state=\"awaiting_approval\"}") == 0.0
+                && value(&s, "bosun_decisions_total") == 1.0
+        }),
+        "the merge is counted: {:?}",
+        scrape()
+    );
+    let hanging = p
+        .runs()
+        .into_iter()
+        .find(|r| r["status"] == "running")
+        .map(|r| id(&r))
+        .expect("the hanging run");
+    p.ok(&["cancel", &hanging]);
+    assert!(
+        wait_until(Duration::from_secs(20), || bosun
+            .0
+            .try_wait()
+            .ok()
+            .flatten()
+            .is_some()),
+        "bosun ended: {}",
+        said()
+    );
     p.assert_clean();
 }

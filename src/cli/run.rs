@@ -81,9 +81,12 @@ pub async fn drive(
         store: store.clone(),
         events: handle.events.clone(),
     };
-    let control = crate::control::serve(&project.state_dir(), service);
-    if let Err(e) = &control {
-        tracing::warn!(error = %e, "cannot listen on the control socket");
+    let served = crate::control::start(&project.state_dir(), &config.server, service).await;
+    for problem in &served.problems {
+        eprintln!("warning: {problem}");
+    }
+    if let Some(addr) = served.metrics {
+        eprintln!("serving metrics on http://{addr}/metrics");
     }
     let commands = handle.commands.clone();
     tokio::spawn(async move {

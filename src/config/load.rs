@@ -219,6 +219,13 @@ fn validate(config: &Config, origin: &str) -> Result<(), ConfigError> {
         ));
     }
     validate_llm(config, &invalid)?;
+    let metrics = config.server.metrics_addr.trim();
+    if !metrics.is_empty() && metrics.parse::<std::net::SocketAddr>().is_err() {
+        return Err(invalid(
+            "server.metrics_addr".into(),
+            format!("`{metrics}` is not HOST:PORT (e.g. \"127.0.0.1:9464\"); empty turns it off"),
+        ));
+    }
     for (key, value) in [
         ("sandbox.max_memory", &config.sandbox.max_memory),
         ("sandbox.max_file_size", &config.sandbox.max_file_size),

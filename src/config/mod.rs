@@ -62,6 +62,30 @@ pub struct Config {
     pub sandbox: SandboxConfig,
     /// `[store]`: bosun's state on disk.
     pub store: StoreConfig,
+    /// `[server]`: what a running bosun serves besides its control socket.
+    pub server: ServerConfig,
+    /// `[mcp]`: what `bosun mcp` lets an MCP client do.
+    pub mcp: McpConfig,
+}
+
+/// `[server]`: what a running bosun (the console, or `bosun run --headless`) serves besides
+/// its control socket.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// `HOST:PORT` for Prometheus: `GET /metrics` (OpenMetrics text: runs, gates, queue,
+    /// models, cost) and `GET /healthz`; empty: not served.
+    pub metrics_addr: String,
+}
+
+/// `[mcp]`: what `bosun mcp` (an MCP server over stdio) lets a client such as Claude Code or
+/// Codex do.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct McpConfig {
+    /// Offer `approve`, `reject` and `retry` too; otherwise the client may read tasks and
+    /// runs and add tasks, and a decision stays the operator's.
+    pub allow_decisions: bool,
 }
 
 /// `[store]`: bosun's state on disk.

@@ -9,7 +9,8 @@
 //! run (an event replayed after a seed, say) counts nothing, so seeding from the store and
 //! then replaying the events that raced the seed does not count a run twice.
 
-mod prometheus;
+pub mod endpoint;
+pub mod prometheus;
 mod timeline;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
@@ -628,10 +629,32 @@ impl MetricsCollector {
         &self.timeline
     }
 
-    /// The metrics in Prometheus' text exposition format.
+    /// The metrics in the OpenMetrics text format (without model providers' figures).
     pub fn prometheus(&self) -> String {
-        prometheus::render(self)
+        prometheus::render(self, &[])
     }
+}
+
+/// Runs decoded per store read by [`stored_runs`].
+pub const SEED_STEP: usize = 1_000;
+
+/// Every stored run, newest first, decoded [`SEED_STEP`] at a time (a run that cannot be
+/// read ends the walk: a seed counts what came before it).
+pub fn stored_runs(store: &crate::store::Store) -> impl Iterator<Item = Run> + '_ {
+    let mut cursor: Option<RunId> = None;
+    let mut done = false;
+    std::iter::from_fn(move || {
+        if done {
+            return None;
+        }
+        let batch = store
+            .runs_page(cursor.as_ref(), SEED_STEP)
+            .unwrap_or_default();
+        done = batch.len() < SEED_STEP;
+        cursor = batch.last().map(|r| r.id.clone());
+        Some(batch)
+    })
+    .flatten()
 }
 
 #[cfg(test)]

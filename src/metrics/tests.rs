@@ -304,5 +304,6 @@ fn prometheus_export_has_the_counts() {
             "bosun_executor_tokens_total{executor=\"claude\",direction=\"input\"} 1000\n"
         )
     );
-    assert!(text.contains("bosun_approval_latency_seconds_sum 1200\n"));
+    assert!(text.contains("bosun_approval_latency_seconds{quantile=\"0.5\"} 1200"));
+    assert!(text.contains("bosun_decisions_total 1\n"), "{text}");
 }

@@ -20,7 +20,7 @@ use super::app::{Effect, Msg, duration};
 use super::data::Data;
 use super::theme::Theme;
 use crate::metrics::{BUCKET_MS, Bucket, MetricsCollector, type_index};
-use crate::model::{RunId, TaskId, TaskType};
+use crate::model::{TaskId, TaskType};
 use crate::orchestrator::Event;
 
 /// The metrics screen's keys, for the footer.
@@ -29,8 +29,8 @@ pub const KEYS: [(&str, &str); 1] = [("z", "zoom")];
 /// The metrics screen's keys, for the help.
 pub const HELP: [(&str, &str); 1] = [("z", "buckets of 5 minutes, 1 hour or 1 day")];
 
-/// Runs decoded per step while seeding.
-const SEED_STEP: usize = 1_000;
+#[cfg(test)]
+use crate::metrics::SEED_STEP;
 
 /// How much time one sparkline column covers.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -164,24 +164,7 @@ pub fn show(state: &mut MetricsState, data: &Data) -> Vec<Effect> {
     effects
 }
 
-/// Every stored run, newest first, decoded [`SEED_STEP`] at a time (a run that cannot be
-/// read ends the walk: the seed counts what came before it).
-pub fn stored_runs(store: &crate::store::Store) -> impl Iterator<Item = crate::model::Run> + '_ {
-    let mut cursor: Option<RunId> = None;
-    let mut done = false;
-    std::iter::from_fn(move || {
-        if done {
-            return None;
-        }
-        let batch = store
-            .runs_page(cursor.as_ref(), SEED_STEP)
-            .unwrap_or_default();
-        done = batch.len() < SEED_STEP;
-        cursor = batch.last().map(|r| r.id.clone());
-        Some(batch)
-    })
-    .flatten()
-}
+pub use crate::metrics::stored_runs;
 
 /// A load arrived.
 pub fn loaded(state: &mut MetricsState, loaded: Loaded) {
@@ -761,6 +744,7 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
+    use crate::model::RunId;
     use crate::model::{Run, RunStatus, Usage};
     use crate::store::Store;
 

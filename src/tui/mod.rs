@@ -124,9 +124,7 @@ async fn console(project: Project, config: Config, options: Options) -> anyhow::
         store: jobs.store.clone(),
         events: handle.events.clone(),
     };
-    if let Err(e) = crate::control::serve(&project.state_dir(), service) {
-        tracing::warn!(error = %e, "cannot listen on the control socket");
-    }
+    crate::control::start(&project.state_dir(), &config.server, service).await;
 
     crate::telemetry::silence_terminal(true);
     let mut guard = TerminalGuard::enter()?;
