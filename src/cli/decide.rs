@@ -52,7 +52,7 @@ pub struct CancelArgs {
 /// Sends one request to a short-lived orchestrator and waits for its answer; when another
 /// bosun holds the repository (the console, a headless run), to that one, through its control
 /// socket ([`crate::control`]).
-fn request(
+pub(super) fn request(
     ctx: &Context,
     forwarded: crate::control::Request,
     make: impl FnOnce(oneshot::Sender<Result<Run, OrchestratorError>>) -> Command,

@@ -44,6 +44,7 @@ mod doctor;
 mod events;
 mod gc;
 mod init;
+mod mcp;
 mod memory;
 pub(crate) mod run;
 mod runs;
@@ -107,6 +108,9 @@ pub enum Command {
     Retry(decide::RetryArgs),
     /// Follow a running bosun from another terminal: what happens, as it happens.
     Events(events::EventsArgs),
+    /// Serve MCP over stdio, so Claude Code, Codex or any MCP client can list and add tasks,
+    /// list and show runs, and (with `[mcp] allow_decisions = true`) approve, reject, retry.
+    Mcp,
     /// Show what process memory learned (executors' records per task type, lessons), or
     /// forget a lesson.
     Memory(memory::MemoryArgs),
@@ -229,6 +233,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Doctor) => doctor::run(&cli),
         Some(Command::Demo(args)) => demo::run(&cli, args),
         Some(Command::DemoAgent) => demo_agent::run(),
+        Some(Command::Mcp) => mcp::run(Context::open(&cli)?),
         Some(command) => {
             let ctx = Context::open(&cli)?;
             match command {
@@ -244,7 +249,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Command::Memory(args) => memory::run(&ctx, args),
                 Command::Audit(args) => audit::run(&ctx, args),
                 Command::Gc(args) => gc::run(&ctx, args),
-                Command::Init | Command::Doctor | Command::Demo(_) | Command::DemoAgent => {
+                Command::Init
+                | Command::Doctor
+                | Command::Demo(_)
+                | Command::DemoAgent
+                | Command::Mcp => {
                     unreachable!("handled above")
                 }
             }

@@ -147,21 +147,101 @@ pub fn change_summary(run: &Run) -> String {
     }
 }
 
-/// Runs `bosun runs`.
-pub fn run_list(ctx: &Context, args: &RunsArgs) -> anyhow::Result<ExitCode> {
+/// Every run, newest first (from the running bosun when one holds the repository), or only
+/// those with `status`.
+pub(super) fn load_runs(ctx: &Context, status: Option<RunStatus>) -> anyhow::Result<Vec<Run>> {
     let all = match open_store(ctx) {
         Ok(store) => store.runs()?,
         Err(e) => forwarded(ctx, e, crate::control::Request::Runs)?
             .runs
             .unwrap_or_default(),
     };
-    let runs: Vec<Run> = all
+    Ok(all
         .into_iter()
-        .filter(|r| args.status.is_none_or(|s| r.status == s))
+        .filter(|r| status.is_none_or(|s| r.status == s))
+        .collect())
+}
+
+/// One run as `bosun show` shows it: its history and diff with credentials masked.
+pub(super) struct Shown {
+    pub run: Run,
+    pub diff: Option<String>,
+    pub events: Vec<RunEvent>,
+    pub rival: Option<Run>,
+}
+
+/// Reads the run `prefix` names (from the running bosun when one holds the repository).
+pub(super) fn load_show(ctx: &Context, prefix: &str) -> anyhow::Result<Shown> {
+    let (run, stored_diff, stored_events, rival) = match open_store(ctx) {
+        Ok(store) => {
+            let run = store.find_run(prefix)?;
+            let diff = store.diff(&run.id)?;
+            let events = store.events(&run.id)?;
+            let rival = run
+                .rival
+                .as_ref()
+                .and_then(|id| store.run(id).ok().flatten());
+            (run, diff, events, rival)
+        }
+        Err(e) => {
+            let show = crate::control::Request::Show {
+                run: prefix.to_string(),
+            };
+            let mut answer = forwarded(ctx, e, show)?;
+            let run = answer.take_run()?;
+            let rival = answer.rival.map(|r| *r);
+            (run, answer.diff, answer.events.unwrap_or_default(), rival)
+        }
+    };
+    // Credentials an agent wrote are masked wherever the change is shown: by value, so a
+    // private key's every line and a value repeated elsewhere (in the history) are masked too.
+    let mut redactor = crate::semantic::rules::Redactor::new();
+    let diff = stored_diff.map(|d| redactor.text(&d));
+    let events = stored_events
+        .into_iter()
+        .map(|mut e| {
+            e.text = redactor.text(&e.text);
+            e
+        })
         .collect();
+    Ok(Shown {
+        run,
+        diff,
+        events,
+        rival,
+    })
+}
+
+/// The run's log file.
+pub(super) fn log_path(ctx: &Context, run: &Run) -> std::path::PathBuf {
+    ctx.project
+        .state_dir()
+        .join("logs")
+        .join("runs")
+        .join(format!("{}.log", run.id))
+}
+
+/// What `bosun show --json` prints for `shown`.
+pub(super) fn show_json(ctx: &Context, shown: &Shown) -> serde_json::Result<String> {
+    serde_json::to_string_pretty(&ShowView {
+        run: RunView::from(&shown.run),
+        diff: shown.diff.clone(),
+        log_path: log_path(ctx, &shown.run).display().to_string(),
+        events: &shown.events,
+    })
+}
+
+/// What `bosun runs --json` prints for `runs`.
+pub(super) fn runs_json(runs: &[Run]) -> serde_json::Result<String> {
+    let views: Vec<RunView> = runs.iter().map(RunView::from).collect();
+    serde_json::to_string_pretty(&views)
+}
+
+/// Runs `bosun runs`.
+pub fn run_list(ctx: &Context, args: &RunsArgs) -> anyhow::Result<ExitCode> {
+    let runs = load_runs(ctx, args.status)?;
     if args.json {
-        let views: Vec<RunView> = runs.iter().map(RunView::from).collect();
-        println!("{}", serde_json::to_string_pretty(&views)?);
+        println!("{}", runs_json(&runs)?);
         return Ok(ExitCode::SUCCESS);
     }
     if runs.is_empty() {
@@ -247,54 +327,18 @@ pub(super) fn forwarded(
 
 /// Runs `bosun show RUN`.
 pub fn show(ctx: &Context, args: &ShowArgs) -> anyhow::Result<ExitCode> {
-    let (run, stored_diff, stored_events, rival) = match open_store(ctx) {
-        Ok(store) => {
-            let run = store.find_run(&args.run)?;
-            let diff = store.diff(&run.id)?;
-            let events = store.events(&run.id)?;
-            let rival = run
-                .rival
-                .as_ref()
-                .and_then(|id| store.run(id).ok().flatten());
-            (run, diff, events, rival)
-        }
-        Err(e) => {
-            let show = crate::control::Request::Show {
-                run: args.run.clone(),
-            };
-            let mut answer = forwarded(ctx, e, show)?;
-            let run = answer.take_run()?;
-            let rival = answer.rival.map(|r| *r);
-            (run, answer.diff, answer.events.unwrap_or_default(), rival)
-        }
-    };
-    // Credentials an agent wrote are masked wherever the change is shown: by value, so a
-    // private key's every line and a value repeated elsewhere (in the history) are masked too.
-    let mut redactor = crate::semantic::rules::Redactor::new();
-    let diff = stored_diff.map(|d| redactor.text(&d));
-    let events: Vec<RunEvent> = stored_events
-        .into_iter()
-        .map(|mut e| {
-            e.text = redactor.text(&e.text);
-            e
-        })
-        .collect();
-    let log_path = ctx
-        .project
-        .state_dir()
-        .join("logs")
-        .join("runs")
-        .join(format!("{}.log", run.id));
+    let shown = load_show(ctx, &args.run)?;
     if args.json {
-        let view = ShowView {
-            run: RunView::from(&run),
-            diff,
-            log_path: log_path.display().to_string(),
-            events: &events,
-        };
-        println!("{}", serde_json::to_string_pretty(&view)?);
+        println!("{}", show_json(ctx, &shown)?);
         return Ok(ExitCode::SUCCESS);
     }
+    let Shown {
+        run,
+        diff,
+        events,
+        rival,
+    } = shown;
+    let log_path = log_path(ctx, &run);
     println!("run       {}", run.id);
     println!("task      {} {}", run.task_id, run.task_title);
     println!("status    {}", run.status);

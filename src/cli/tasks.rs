@@ -56,15 +56,16 @@ pub struct AddArgs {
     pub priority: Option<Priority>,
 }
 
-fn priority(s: &str) -> Result<Priority, String> {
+pub(super) fn priority(s: &str) -> Result<Priority, String> {
     Priority::ALL
         .into_iter()
         .find(|p| p.as_str().eq_ignore_ascii_case(s))
         .ok_or_else(|| format!("{s:?} is not one of critical, high, medium, low"))
 }
 
-/// Runs `bosun tasks add`.
-fn add(ctx: &Context, args: &AddArgs) -> anyhow::Result<ExitCode> {
+/// Appends the task `args` describes (through the running bosun when one is open); the task
+/// as parsed back.
+pub(super) fn add_task(ctx: &Context, args: &AddArgs) -> anyhow::Result<Task> {
     if args.title.trim().is_empty() {
         anyhow::bail!("give the task a title: bosun tasks add \"Fix the login timeout\"");
     }
@@ -74,7 +75,7 @@ fn add(ctx: &Context, args: &AddArgs) -> anyhow::Result<ExitCode> {
         item: item.clone(),
         who: who.clone(),
     };
-    let task = super::decide::ask(
+    super::decide::ask(
         ctx,
         forwarded,
         |reply| crate::orchestrator::Command::AddTask { item, who, reply },
@@ -83,7 +84,12 @@ fn add(ctx: &Context, args: &AddArgs) -> anyhow::Result<ExitCode> {
                 .task
                 .ok_or_else(|| anyhow::anyhow!("the running bosun did not say which task it added"))
         },
-    )?;
+    )
+}
+
+/// Runs `bosun tasks add`.
+fn add(ctx: &Context, args: &AddArgs) -> anyhow::Result<ExitCode> {
+    let task = add_task(ctx, args)?;
     println!(
         "added {} {} [{}, {}] to {}",
         task.id,
