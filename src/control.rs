@@ -54,6 +54,18 @@ pub enum Request {
         reason: String,
         /// Queue another attempt.
         retry: bool,
+        /// With `retry`: the operator's own instructions for it (see [`Command::Reject`]).
+        #[serde(default)]
+        prompt: Option<String>,
+    },
+    /// Rewrite the instructions a queued attempt will get (see [`Command::Instruct`]).
+    Instruct {
+        /// Run id or unique prefix of the queued run.
+        run: String,
+        /// Who writes them.
+        who: String,
+        /// The instructions.
+        prompt: String,
     },
     /// `bosun cancel`.
     Cancel {
@@ -92,6 +104,44 @@ pub enum Request {
     Audit,
     /// `bosun audit verify`: check the trail's hash chain.
     VerifyAudit,
+    /// What an attached console shows in its header: the repository, the target branch.
+    Status,
+    /// The task list as the task files hold it now.
+    Tasks,
+    /// The runs not finished.
+    OpenRuns,
+    /// Runs, newest first: `limit` of them, older than `before` (from the newest without).
+    RunsPage {
+        /// The last run of the previous page.
+        before: Option<crate::model::RunId>,
+        /// How many.
+        limit: usize,
+    },
+    /// How many runs the store holds.
+    RunCount,
+    /// One run by its exact id (no run in the answer: not stored).
+    Run {
+        /// The id.
+        id: crate::model::RunId,
+    },
+    /// The first files of the change `base..head` (see [`crate::diff::first`]).
+    FirstDiff {
+        /// Base commit.
+        base: String,
+        /// Head commit.
+        head: String,
+        /// At most this many files…
+        files: usize,
+        /// …until this many bytes of content are read.
+        bytes: usize,
+    },
+    /// The whole change `base..head`.
+    Diff {
+        /// Base commit.
+        base: String,
+        /// Head commit.
+        head: String,
+    },
     /// `bosun events`: a stream of what happens, until bosun stops or the client goes.
     Subscribe {
         /// Agent output lines too (sampled under load), not only state changes.
@@ -137,9 +187,32 @@ pub struct Response {
     /// How many entries the hash chain verified (`VerifyAudit`).
     #[serde(default)]
     pub verified: Option<usize>,
+    /// The running bosun's repository and branch (`Status`).
+    #[serde(default)]
+    pub status: Option<Status>,
+    /// The task list (`Tasks`).
+    #[serde(default)]
+    pub tasks: Option<Vec<crate::model::Task>>,
+    /// A count (`RunCount`), or how many files the change has in all (`FirstDiff`).
+    #[serde(default)]
+    pub count: Option<usize>,
+    /// A change (`FirstDiff`, `Diff`).
+    #[serde(default)]
+    pub change: Option<crate::diff::Diff>,
     /// Why not, in the orchestrator's words.
     #[serde(default)]
     pub error: Option<String>,
+}
+
+/// The running bosun's repository, as a console's header shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    /// The repository's directory name.
+    pub repo: String,
+    /// The branch runs merge into.
+    pub target: String,
+    /// Why agents run without a sandbox, when they do.
+    pub sandbox_off: Option<String>,
 }
 
 /// A line of a [`Request::Subscribe`] stream that is not an event.
@@ -191,6 +264,26 @@ pub struct Service {
     pub store: std::sync::Arc<crate::store::Store>,
     /// Subscriptions listen here.
     pub events: crate::orchestrator::Bus,
+    /// The repository (changes are read from it).
+    pub repo_root: PathBuf,
+    /// Its settings (the task files, for `Tasks`).
+    pub config: std::sync::Arc<crate::config::Config>,
+    /// The branch runs merge into.
+    pub target: String,
+}
+
+impl Service {
+    /// What [`Request::Status`] answers.
+    pub fn status(&self) -> Status {
+        Status {
+            repo: self
+                .repo_root
+                .file_name()
+                .map_or_else(|| "repository".into(), |n| n.to_string_lossy().into_owned()),
+            target: self.target.clone(),
+            sandbox_off: crate::executors::sandbox::warning(&self.config.sandbox),
+        }
+    }
 }
 
 /// Why a request could not be forwarded.
@@ -510,6 +603,19 @@ async fn respond(request: Request, service: &Service) -> Response {
         Request::Subscribe { .. } => {
             return refused("a subscription is answered by a stream, not here".into());
         }
+        Request::Status => {
+            return Response {
+                status: Some(service.status()),
+                ..Response::default()
+            };
+        }
+        Request::Tasks
+        | Request::FirstDiff { .. }
+        | Request::Diff { .. }
+        | Request::OpenRuns
+        | Request::RunsPage { .. }
+        | Request::RunCount
+        | Request::Run { .. } => return read(request, service).await,
         Request::Approve {
             run,
             who,
@@ -527,12 +633,19 @@ async fn respond(request: Request, service: &Service) -> Response {
             who,
             reason,
             retry,
+            prompt,
         } => Command::Reject {
             run,
             who,
             reason,
             retry,
-            prompt: None,
+            prompt,
+            reply,
+        },
+        Request::Instruct { run, who, prompt } => Command::Instruct {
+            run,
+            who,
+            prompt,
             reply,
         },
         Request::Cancel { run } => Command::Cancel { run, reply },
@@ -548,6 +661,71 @@ async fn respond(request: Request, service: &Service) -> Response {
         },
         Ok(Err(e)) => refused(e.to_string()),
         Err(_) => refused(OrchestratorError::Stopped.to_string()),
+    }
+}
+
+/// Answers the reads a console makes (runs, tasks, changes) on the blocking pool: through
+/// [`crate::api::Local`], as the console in bosun's own process reads them.
+async fn read(request: Request, service: &Service) -> Response {
+    use crate::api::Core as _;
+    let local = crate::api::Local {
+        store: std::sync::Arc::clone(&service.store),
+        repo_root: service.repo_root.clone(),
+        config: std::sync::Arc::clone(&service.config),
+    };
+    let answered = tokio::task::spawn_blocking(move || -> Result<Response, String> {
+        let mut r = Response::default();
+        match request {
+            Request::Tasks => r.tasks = Some(local.tasks()?),
+            Request::FirstDiff {
+                base,
+                head,
+                files,
+                bytes,
+            } => {
+                let (diff, total) = local.first_diff(&base, &head, files, bytes)?;
+                r.change = Some(diff);
+                r.count = Some(total);
+            }
+            Request::Diff { base, head } => r.change = Some(local.diff(&base, &head)?),
+            Request::OpenRuns => r.runs = Some(local.open_runs()?),
+            Request::RunsPage { before, limit } => {
+                r.runs = Some(local.runs_page(before.as_ref(), limit)?);
+            }
+            Request::RunCount => r.count = Some(local.run_count()),
+            Request::Run { id } => r.run = local.run(&id)?.map(Box::new),
+            _ => return Err("not a read".into()),
+        }
+        Ok(r)
+    })
+    .await;
+    match answered {
+        Ok(Ok(response)) => response,
+        Ok(Err(e)) => refused(e),
+        Err(e) => refused(format!("the read stopped: {e}")),
+    }
+}
+
+/// [`exchange`] for threads that may block (a console's background jobs).
+pub fn exchange_blocking(state_dir: &Path, request: &Request) -> Result<Response, ControlError> {
+    use std::io::{BufRead as _, Write as _};
+    let path = socket_path(state_dir);
+    let mut stream = std::os::unix::net::UnixStream::connect(&path)
+        .map_err(|e| ControlError::Unreachable(path.clone(), e.to_string()))?;
+    let mut bytes = serde_json::to_vec(request).map_err(|e| ControlError::Broken(e.to_string()))?;
+    bytes.push(b'\n');
+    stream
+        .write_all(&bytes)
+        .map_err(|e| ControlError::Broken(e.to_string()))?;
+    let mut line = Vec::new();
+    std::io::BufReader::new(stream)
+        .read_until(b'\n', &mut line)
+        .map_err(|e| ControlError::Broken(e.to_string()))?;
+    let response: Response =
+        serde_json::from_slice(&line).map_err(|e| ControlError::Broken(e.to_string()))?;
+    match response.error {
+        Some(e) => Err(ControlError::Refused(e)),
+        None => Ok(response),
     }
 }
 
@@ -578,53 +756,71 @@ pub async fn exchange(state_dir: &Path, request: &Request) -> Result<Response, C
     }
 }
 
-/// Subscribes to the bosun serving `state_dir`: `each` is called with every line heard, until
-/// bosun stops (Ok) or the connection breaks. `each` returning false ends it early.
-pub async fn subscribe(
-    state_dir: &Path,
-    output: bool,
-    mut each: impl FnMut(Heard) -> bool,
-) -> Result<(), ControlError> {
-    let path = socket_path(state_dir);
-    let stream = tokio::net::UnixStream::connect(&path)
-        .await
-        .map_err(|e| ControlError::Unreachable(path.clone(), e.to_string()))?;
-    let (read, mut write) = stream.into_split();
-    let mut bytes = serde_json::to_vec(&Request::Subscribe { output })
-        .map_err(|e| ControlError::Broken(e.to_string()))?;
-    bytes.push(b'\n');
-    write
-        .write_all(&bytes)
-        .await
-        .map_err(|e| ControlError::Broken(e.to_string()))?;
-    let mut lines = BufReader::new(read);
-    let mut line = Vec::new();
-    let mut first = true;
-    loop {
-        line.clear();
-        let n = lines
-            .read_until(b'\n', &mut line)
+/// A subscription to the bosun serving a state directory: what it publishes, line by line.
+pub struct Stream {
+    lines: BufReader<tokio::net::unix::OwnedReadHalf>,
+    /// Kept open: the server reads no more, but closing it could end the connection early.
+    _write: tokio::net::unix::OwnedWriteHalf,
+    line: Vec<u8>,
+}
+
+impl Stream {
+    /// Subscribes to the bosun serving `state_dir` (with agent output lines when `output`);
+    /// returns once the subscription is in place, so everything published from then on is
+    /// heard.
+    pub async fn open(state_dir: &Path, output: bool) -> Result<Self, ControlError> {
+        let path = socket_path(state_dir);
+        let stream = tokio::net::UnixStream::connect(&path)
+            .await
+            .map_err(|e| ControlError::Unreachable(path.clone(), e.to_string()))?;
+        let (read, mut write) = stream.into_split();
+        let mut bytes = serde_json::to_vec(&Request::Subscribe { output })
+            .map_err(|e| ControlError::Broken(e.to_string()))?;
+        bytes.push(b'\n');
+        write
+            .write_all(&bytes)
             .await
             .map_err(|e| ControlError::Broken(e.to_string()))?;
-        if n == 0 {
-            return if first {
-                Err(ControlError::Broken(
-                    "the running bosun closed the stream".into(),
-                ))
-            } else {
-                Ok(())
-            };
-        }
+        let mut stream = Self {
+            lines: BufReader::new(read),
+            _write: write,
+            line: Vec::new(),
+        };
         // The first line says the subscription is in place, or why not.
-        if std::mem::take(&mut first)
-            && let Ok(Response {
-                error: Some(error), ..
-            }) = serde_json::from_slice::<Response>(&line)
-        {
-            return Err(ControlError::Refused(error));
+        if !stream.read_line().await? {
+            return Err(ControlError::Broken(
+                "the running bosun closed the stream".into(),
+            ));
         }
-        if !each(Heard::parse(&line)?) {
-            return Ok(());
+        match serde_json::from_slice::<Streamed>(&stream.line) {
+            Ok(Streamed::Subscribed) => Ok(stream),
+            _ => match serde_json::from_slice::<Response>(&stream.line) {
+                Ok(Response {
+                    error: Some(error), ..
+                }) => Err(ControlError::Refused(error)),
+                _ => Err(ControlError::Broken(
+                    "the running bosun did not confirm the subscription".into(),
+                )),
+            },
+        }
+    }
+
+    async fn read_line(&mut self) -> Result<bool, ControlError> {
+        self.line.clear();
+        let n = self
+            .lines
+            .read_until(b'\n', &mut self.line)
+            .await
+            .map_err(|e| ControlError::Broken(e.to_string()))?;
+        Ok(n > 0)
+    }
+
+    /// The next line heard; None once bosun has stopped (or the connection closed).
+    pub async fn next(&mut self) -> Option<Result<Heard, ControlError>> {
+        match self.read_line().await {
+            Ok(true) => Some(Heard::parse(&self.line)),
+            Ok(false) => None,
+            Err(e) => Some(Err(e)),
         }
     }
 }

@@ -4,6 +4,7 @@
 //! worktrees, scores each change with quality gates and puts it in front of an operator.
 //! See `DESIGN.md` in the team's shared folder for the whole picture.
 
+pub mod api;
 pub mod cli;
 pub mod config;
 pub mod control;

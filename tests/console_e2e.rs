@@ -523,3 +523,109 @@ fn the_clock_keeps_ticking_while_an_agent_prints_steadily() {
     tmux.wait_for("a run awaiting approval", count("Awaiting approval", 1));
     quit_cleanly(&tmux);
 }
+
+/// `bosun attach` in tmux, 120×40, in `dir` (exit status on screen once it is gone, as in
+/// [`console_in`]).
+fn attached_in(name: &str, dir: &Path) -> Tmux {
+    Tmux::start(
+        name,
+        dir,
+        120,
+        40,
+        &[
+            "sh",
+            "-c",
+            "\"$0\" attach; echo EXIT:$?; exec sleep 300",
+            env!("CARGO_BIN_EXE_bosun"),
+        ],
+    )
+}
+
+/// Two consoles attached to one `bosun run --headless` show the same board; a decision in one
+/// appears in the other; quitting one leaves bosun running, and an attached console follows
+/// bosun to its stop.
+#[test]
+fn two_attached_consoles_share_one_bosun_and_its_decisions() {
+    if !tmux_available("two_attached_consoles_share_one_bosun_and_its_decisions") {
+        return;
+    }
+    let s = Sandbox::new(
+        "# Tasks\n\n- [ ] First thing\n- [ ] Second thing\n",
+        "first_then_hangs.sh",
+        &[("PID_FILE", "{aux}/pids"), ("MARK", "{aux}/first-done")],
+    );
+    let nobody = common::outcome({
+        let mut cmd = common::clean(env!("CARGO_BIN_EXE_bosun"), &s.repo);
+        cmd.arg("attach").stdin(std::process::Stdio::null());
+        cmd
+    });
+    assert!(
+        !nobody.0 && nobody.2.contains("no bosun is running"),
+        "{nobody:?}"
+    );
+    let mut headless = common::clean(env!("CARGO_BIN_EXE_bosun"), &s.repo)
+        .args(["run", "--headless"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("bosun run --headless");
+    let socket = s.repo.join(".bosun").join("bosun.sock");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !socket.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let one = attached_in("attach-one", &s.repo);
+    let two = attached_in("attach-two", &s.repo);
+    let both = |s: &str| count("Awaiting approval", 1)(s) && count("Running", 1)(s);
+    let first = one.wait_for("one run awaiting approval, one running", both);
+    two.wait_for("the same board in the second console", both);
+    assert!(first.contains("(attached)"), "{first}");
+
+    // Approve in the first console; the second sees the run done.
+    one.press(&["l", "l", "Enter"]);
+    one.wait_for("the run's diff in Review", diff_shows("note from"));
+    one.press(&["a"]);
+    one.wait_for_text("y / enter: approve");
+    one.press(&["y"]);
+    one.wait_for("the approval's answer", |s| {
+        s.contains("approved and merged") && count("Done", 1)(s)
+    });
+    two.wait_for("the approval in the other console", |s| {
+        count("Done", 1)(s) && count("Awaiting approval", 0)(s)
+    });
+    let todo = s.git(&["show", "main:TODO.md"]);
+    assert!(todo.contains("- [x] First thing"), "{todo}");
+
+    // The second quits; bosun goes on.
+    quit_cleanly(&two);
+    assert!(
+        headless.try_wait().expect("try_wait").is_none(),
+        "bosun still runs"
+    );
+    // Cancel the hanging run from the first: nothing is left, bosun stops, the console says so.
+    one.press(&["Escape", "1"]);
+    let hanging = s
+        .runs()
+        .into_iter()
+        .find(|r| r["status"] == "running")
+        .and_then(|r| r["id"].as_str().map(String::from))
+        .expect("the hanging run");
+    let cancel = common::outcome({
+        let mut cmd = common::clean(env!("CARGO_BIN_EXE_bosun"), &s.repo);
+        cmd.args(["cancel", &hanging])
+            .stdin(std::process::Stdio::null());
+        cmd
+    });
+    assert!(cancel.0, "{cancel:?}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while headless.try_wait().expect("try_wait").is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        headless.try_wait().expect("try_wait").is_some(),
+        "bosun stopped"
+    );
+    one.wait_for("the console to see bosun stop", |s| s.contains("stopped"));
+    quit_cleanly(&one);
+}

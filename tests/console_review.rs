@@ -436,6 +436,8 @@ mod screen {
     /// A console over a repository and a store holding `runs`.
     pub struct Fixture {
         pub _dir: tempfile::TempDir,
+        /// The store the jobs read (tests write runs into it).
+        pub store: Arc<Store>,
         pub cx: JobContext,
         pub app: App,
         pub base: String,
@@ -482,13 +484,10 @@ mod screen {
             data.add_runs(runs);
             let mut app = App::new(data, Theme::default_theme(), 1);
             app.update(Msg::Resize(width, height));
-            let cx = JobContext {
-                store,
-                repo_root: root.clone(),
-                config: Config::default(),
-            };
+            let cx = JobContext::local(store.clone(), root.clone(), Config::default());
             Fixture {
                 _dir: dir,
+                store,
                 cx,
                 app,
                 base,
@@ -800,7 +799,7 @@ mod screen {
         let mut main = f.app.data.runs[&RunId(RUN.into())].clone();
         main.rival = Some(RunId(rival_id.into()));
         for r in [&main, &rival] {
-            f.cx.store.put_run(r).unwrap();
+            f.store.put_run(r).unwrap();
         }
         f.app.data.add_runs([main, rival]);
         f.open(RUN);
@@ -824,7 +823,7 @@ mod screen {
     fn a_late_load_for_another_run_is_dropped() {
         let mut f = Fixture::new(80, 24);
         let other = run("01j0000000000000000000other0", &f.base, &f.head);
-        f.cx.store.put_run(&other).unwrap();
+        f.store.put_run(&other).unwrap();
         f.app.data.add_runs([other.clone()]);
         let first = f.app.open_review(RunId(RUN.into()));
         let second = f.app.open_review(other.id.clone());
@@ -848,7 +847,7 @@ mod screen {
         queued.status = RunStatus::Queued;
         queued.base = None;
         queued.head = None;
-        f.cx.store.put_run(&queued).unwrap();
+        f.store.put_run(&queued).unwrap();
         f.open(&queued.id.0);
         assert!(
             f.screen()

@@ -140,6 +140,8 @@ fn run(n: usize, task: &Task, status: RunStatus, executor: &str, age: u64) -> Ru
 /// A console over the fixed tasks and a real store in a temporary directory.
 struct Console {
     app: App,
+    /// The store the jobs read (tests write runs into it).
+    store: Arc<Store>,
     cx: JobContext,
     _dir: tempfile::TempDir,
 }
@@ -165,11 +167,12 @@ impl Console {
         app.update(Msg::Resize(80, 24));
         Console {
             app,
-            cx: JobContext {
+            store: store.clone(),
+            cx: JobContext::local(
                 store,
-                repo_root: dir.path().to_path_buf(),
-                config: bosun::config::Config::default(),
-            },
+                dir.path().to_path_buf(),
+                bosun::config::Config::default(),
+            ),
             _dir: dir,
         }
     }
@@ -313,7 +316,7 @@ fn history_shows_runs_made_since_above_the_loaded_ones() {
     c.press(KeyCode::Char('1'));
     // Four runs are made while the operator is on the board (stored, then published).
     for r in &runs[10..] {
-        c.cx.store.put_run(r).unwrap();
+        c.store.put_run(r).unwrap();
         c.event(Event::Run {
             run: Box::new(r.clone()),
         });
@@ -392,7 +395,7 @@ fn metrics_after_a_sequence_of_run_events() {
         .collect();
     let mut c = Console::new(&[]);
     for r in &old {
-        learn(&c.cx.store, r, r.status == RunStatus::Merged);
+        learn(&c.store, r, r.status == RunStatus::Merged);
     }
     c.app.data.total_runs = old.len();
 
@@ -404,7 +407,7 @@ fn metrics_after_a_sequence_of_run_events() {
     ];
     for r in &today {
         for state in lifecycle(r.clone()) {
-            c.cx.store.put_run(&state).unwrap();
+            c.store.put_run(&state).unwrap();
             c.event(Event::Run {
                 run: Box::new(state),
             });
@@ -414,7 +417,7 @@ fn metrics_after_a_sequence_of_run_events() {
     let queued = run(13, &t[0], RunStatus::Queued, "claude", 5);
     let waiting = run(14, &t[1], RunStatus::AwaitingApproval, "codex", 20);
     for r in [&queued, &waiting] {
-        c.cx.store.put_run(r).unwrap();
+        c.store.put_run(r).unwrap();
         c.event(Event::Run {
             run: Box::new(r.clone()),
         });
@@ -478,7 +481,7 @@ fn metrics_of_an_empty_store() {
 fn the_audit_trails_check_at_start_shows_on_metrics() {
     let mut c = Console::new(&[]);
     for n in 0..3 {
-        c.cx.store
+        c.store
             .append_audit("ana", "approve", &format!("run{n}"), "t-1", "merged")
             .unwrap();
     }
@@ -748,7 +751,7 @@ fn a_console_that_fell_behind_re_reads_the_runs_from_the_store() {
     let t = tasks();
     let mut c = Console::new(&[]);
     let running = run(20, &t[0], RunStatus::Running, "claude", 2);
-    c.cx.store.put_run(&running).unwrap();
+    c.store.put_run(&running).unwrap();
     c.event(Event::Run {
         run: Box::new(running.clone()),
     });
@@ -756,9 +759,9 @@ fn a_console_that_fell_behind_re_reads_the_runs_from_the_store() {
     // Meanwhile, in events the console never got: the run ended and another one started.
     let mut merged = running.clone();
     merged.status = RunStatus::Merged;
-    c.cx.store.put_run(&merged).unwrap();
+    c.store.put_run(&merged).unwrap();
     let other = run(21, &t[1], RunStatus::AwaitingApproval, "codex", 1);
-    c.cx.store.put_run(&other).unwrap();
+    c.store.put_run(&other).unwrap();
 
     let effects = c.app.lagged(4_096, 2_000);
     // A second lag while the first read is under way is read afterwards, not lost.

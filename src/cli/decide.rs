@@ -261,6 +261,7 @@ pub fn reject(ctx: &Context, args: &RejectArgs) -> anyhow::Result<ExitCode> {
         who: who.clone(),
         reason: args.reason.clone(),
         retry: args.retry,
+        prompt: None,
     };
     let run = request(ctx, forwarded, |reply| Command::Reject {
         run: args.run.clone(),

@@ -24,14 +24,14 @@ pub struct EventsArgs {
 pub fn run(ctx: &Context, args: &EventsArgs) -> anyhow::Result<ExitCode> {
     let state_dir = ctx.project.state_dir();
     let mut seen = HashMap::new();
-    let followed = super::run::runtime()?.block_on(crate::control::subscribe(
-        &state_dir,
-        args.output,
-        |heard| {
-            print_heard(&heard, args, &mut seen);
-            true
-        },
-    ));
+    let followed: Result<(), ControlError> = super::run::runtime()?.block_on(async {
+        let mut stream = crate::control::Stream::open(&state_dir, args.output).await?;
+        print_heard(&Heard::Note(Streamed::Subscribed), args, &mut seen);
+        while let Some(heard) = stream.next().await {
+            print_heard(&heard?, args, &mut seen);
+        }
+        Ok(())
+    });
     match followed {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(ControlError::Unreachable(..)) => anyhow::bail!(

@@ -263,6 +263,7 @@ impl Bosun {
                 who: who(),
                 reason: args.reason.clone(),
                 retry: args.retry,
+                prompt: None,
             };
             let run = super::decide::request(ctx, forwarded, |reply| Command::Reject {
                 run: args.run,

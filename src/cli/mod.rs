@@ -108,6 +108,9 @@ pub enum Command {
     Retry(decide::RetryArgs),
     /// Follow a running bosun from another terminal: what happens, as it happens.
     Events(events::EventsArgs),
+    /// Open another console on the bosun running here (the console or `bosun run
+    /// --headless`): the same board, and decisions made in either; quitting leaves it running.
+    Attach,
     /// Serve MCP over stdio, so Claude Code, Codex or any MCP client can list and add tasks,
     /// list and show runs, and (with `[mcp] allow_decisions = true`) approve, reject, retry.
     Mcp,
@@ -246,6 +249,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Command::Cancel(args) => decide::cancel(&ctx, args),
                 Command::Retry(args) => decide::retry(&ctx, args),
                 Command::Events(args) => events::run(&ctx, args),
+                Command::Attach => {
+                    crate::tui::attach(ctx.project.clone(), ctx.config.clone())?;
+                    Ok(ExitCode::SUCCESS)
+                }
                 Command::Memory(args) => memory::run(&ctx, args),
                 Command::Audit(args) => audit::run(&ctx, args),
                 Command::Gc(args) => gc::run(&ctx, args),

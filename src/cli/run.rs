@@ -80,6 +80,9 @@ pub async fn drive(
         commands: handle.commands.clone(),
         store: store.clone(),
         events: handle.events.clone(),
+        repo_root: project.root.clone(),
+        config: std::sync::Arc::new(config.clone()),
+        target: target.clone(),
     };
     let served = crate::control::start(&project.state_dir(), &config.server, service).await;
     for problem in &served.problems {
@@ -107,12 +110,8 @@ pub async fn drive(
             }
         }
     });
-    let sandbox = crate::executors::sandbox::Sandbox::from_config(&config.sandbox, &[]);
-    if sandbox.confinement == crate::executors::sandbox::Confinement::Off {
-        eprintln!(
-            "warning: agents run without a sandbox: {}",
-            sandbox.describe()
-        );
+    if let Some(why) = crate::executors::sandbox::warning(&config.sandbox) {
+        eprintln!("warning: agents run without a sandbox: {why}");
     }
     if !json {
         println!(

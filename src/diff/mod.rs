@@ -118,6 +118,29 @@ impl Diff {
     }
 }
 
+/// The first files of the diff `base..head` — at most `max_files`, until `budget` bytes of
+/// content are read — for a first screen that does not wait for a large change to be parsed
+/// whole; and how many files the change has in all (more than `diff.files.len()` when cut).
+pub fn first(
+    repo_root: &Path,
+    base: &str,
+    head: &str,
+    max_files: usize,
+    budget: usize,
+) -> Result<(Diff, usize), GitError> {
+    let (sides, total) = crate::git::first_files(repo_root, base, head, max_files, budget)?;
+    let mut files = Vec::with_capacity(sides.len());
+    for f in &sides {
+        files.push(from_texts(
+            f.old_path.as_deref(),
+            f.old.as_deref(),
+            f.new_path.as_deref(),
+            f.new.as_deref(),
+        )?);
+    }
+    Ok((Diff { files }, total))
+}
+
 /// The diff from `base` to `head` (commit ids or branch names) of the repository at
 /// `repo_root`, with renames detected, three lines of context.
 pub fn load(repo_root: &Path, base: &str, head: &str) -> Result<Diff, GitError> {

@@ -132,6 +132,12 @@ pub fn parse_size(text: &str) -> Result<Option<u64>, String> {
         .ok_or_else(|| format!("`{text}` is too large"))
 }
 
+/// Why agents would run without a sandbox under `config`, when they would (front ends warn).
+pub fn warning(config: &crate::config::SandboxConfig) -> Option<String> {
+    let sandbox = Sandbox::from_config(config, &[]);
+    (sandbox.confinement == Confinement::Off).then(|| sandbox.describe())
+}
+
 impl Sandbox {
     /// The sandboxes for agents (and hooks) and for gates from `[sandbox]`, resolved on this
     /// machine: which confinement is available, `~` expanded, sizes parsed. `executor_writable`

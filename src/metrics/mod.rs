@@ -641,15 +641,21 @@ pub const SEED_STEP: usize = 1_000;
 /// Every stored run, newest first, decoded [`SEED_STEP`] at a time (a run that cannot be
 /// read ends the walk: a seed counts what came before it).
 pub fn stored_runs(store: &crate::store::Store) -> impl Iterator<Item = Run> + '_ {
+    paged_runs(move |cursor, n| store.runs_page(cursor, n).unwrap_or_default())
+}
+
+/// Every run `page` gives, newest first, [`SEED_STEP`] at a time (`page(before, n)`: the `n`
+/// runs older than `before`); a short page ends the walk.
+pub fn paged_runs<'a>(
+    mut page: impl FnMut(Option<&RunId>, usize) -> Vec<Run> + 'a,
+) -> impl Iterator<Item = Run> + 'a {
     let mut cursor: Option<RunId> = None;
     let mut done = false;
     std::iter::from_fn(move || {
         if done {
             return None;
         }
-        let batch = store
-            .runs_page(cursor.as_ref(), SEED_STEP)
-            .unwrap_or_default();
+        let batch = page(cursor.as_ref(), SEED_STEP);
         done = batch.len() < SEED_STEP;
         cursor = batch.last().map(|r| r.id.clone());
         Some(batch)

@@ -122,4 +122,7 @@ pub enum OrchestratorError {
     /// The orchestrator is gone.
     #[error("bosun's orchestrator has stopped")]
     Stopped,
+    /// What a bosun running elsewhere answered to a forwarded command, in its words.
+    #[error("{0}")]
+    Forwarded(String),
 }

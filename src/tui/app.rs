@@ -94,12 +94,32 @@ pub enum Msg {
 
 /// What a background job may read.
 pub struct JobContext {
-    /// The store (runs, diffs, memory).
-    pub store: std::sync::Arc<crate::store::Store>,
-    /// The repository.
+    /// bosun's core: runs, tasks, changes, memory (in this process, or a running bosun's).
+    pub core: std::sync::Arc<dyn crate::api::Core>,
+    /// The repository (the runs' log files are read from its state directory).
     pub repo_root: std::path::PathBuf,
     /// The configuration.
     pub config: crate::config::Config,
+}
+
+impl JobContext {
+    /// Jobs reading `store` and the repository at `repo_root` in this process.
+    pub fn local(
+        store: std::sync::Arc<crate::store::Store>,
+        repo_root: std::path::PathBuf,
+        config: crate::config::Config,
+    ) -> Self {
+        let core = crate::api::Local {
+            store,
+            repo_root: repo_root.clone(),
+            config: std::sync::Arc::new(config.clone()),
+        };
+        Self {
+            core: std::sync::Arc::new(core),
+            repo_root,
+            config,
+        }
+    }
 }
 
 /// Work that must not run on the event loop (git, the store, syntect, files): the loop runs it on
@@ -127,12 +147,12 @@ const START_RUNS_AGAIN: usize = 2_000;
 /// (the unfinished ones, and the newest `newest`), so no run state is lost.
 fn resync(missed: u64, newest: usize) -> Effect {
     Effect::load(move |cx| {
-        let mut runs = cx.store.open_runs().unwrap_or_default();
-        runs.extend(cx.store.runs_page(None, newest).unwrap_or_default());
+        let mut runs = cx.core.open_runs().unwrap_or_default();
+        runs.extend(cx.core.runs_page(None, newest).unwrap_or_default());
         Msg::Resync {
             missed,
             runs,
-            total: cx.store.run_count(),
+            total: cx.core.run_count(),
         }
     })
 }
@@ -140,9 +160,7 @@ fn resync(missed: u64, newest: usize) -> Effect {
 /// What the console does in the background as it opens: verify the audit trail's hash chain
 /// (the result shows on the metrics screen; a broken chain in the footer too).
 pub fn startup_effects() -> Vec<Effect> {
-    vec![Effect::load(|cx| {
-        Msg::Audit(cx.store.verify_audit().map_err(|e| e.to_string()))
-    })]
+    vec![Effect::load(|cx| Msg::Audit(cx.core.verify_audit()))]
 }
 
 impl Effect {
@@ -245,6 +263,8 @@ pub struct App {
     pub dirty: bool,
     /// Extra keys (`[keys]`): configured key → the default key of its action.
     pub keymap: Vec<(char, char)>,
+    /// Attached to a bosun running elsewhere (`bosun attach`): quitting stops nothing.
+    pub attached: bool,
 }
 
 impl App {
@@ -267,6 +287,7 @@ impl App {
             max_parallel,
             dirty: true,
             keymap: Vec::new(),
+            attached: false,
         }
     }
 
@@ -555,7 +576,8 @@ impl App {
 
     fn quit(&mut self) -> Vec<Effect> {
         let active = self.data.runs.values().any(|r| r.status.is_active());
-        if active {
+        // Quitting an attached console leaves its bosun and the runs going.
+        if active && !self.attached {
             self.overlay = Some(Overlay::ConfirmQuit);
             Vec::new()
         } else {

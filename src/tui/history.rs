@@ -285,7 +285,7 @@ fn older(state: &mut HistoryState) -> Effect {
     let cursor = state.cursor.clone();
     Effect::load(move |cx| {
         Msg::History(read_older(
-            &cx.store, generation, &current, &filter, &types, cursor,
+            &*cx.core, generation, &current, &filter, &types, cursor,
         ))
     })
 }
@@ -300,7 +300,7 @@ fn newer(state: &mut HistoryState) -> Effect {
     let newest = state.rows.first().map(|r| r.id.clone());
     Effect::load(move |cx: &JobContext| {
         Msg::History(read_newer(
-            &cx.store, generation, &current, &filter, &types, newest,
+            &*cx.core, generation, &current, &filter, &types, newest,
         ))
     })
 }
@@ -308,7 +308,7 @@ fn newer(state: &mut HistoryState) -> Effect {
 /// Reads up to [`PAGE`] matching rows older than `cursor`, stopping early when the query is
 /// no longer current.
 pub fn read_older(
-    store: &crate::store::Store,
+    store: &dyn crate::api::Core,
     generation: u64,
     current: &AtomicU64,
     filter: &Filter,
@@ -358,7 +358,7 @@ pub fn read_older(
 
 /// Reads the matching runs newer than `newest` (every run when None).
 pub fn read_newer(
-    store: &crate::store::Store,
+    store: &dyn crate::api::Core,
     generation: u64,
     current: &AtomicU64,
     filter: &Filter,

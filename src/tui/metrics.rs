@@ -127,21 +127,16 @@ pub fn show(state: &mut MetricsState, data: &Data) -> Vec<Effect> {
         .collect();
     state.collector.set_task_types(types.clone());
     let mut effects = vec![Effect::load(|cx| {
-        let memory = cx
-            .store
-            .memory()
-            .strategies()
-            .map(|all| {
-                all.iter()
-                    .map(|s| StrategyRow {
-                        task_type: s.task_type,
-                        executor: s.executor.clone(),
-                        pulls: s.pulls,
-                        expected_success: s.expected_success(),
-                    })
-                    .collect()
-            })
-            .map_err(|e| e.to_string());
+        let memory = cx.core.strategies().map(|all| {
+            all.iter()
+                .map(|s| StrategyRow {
+                    task_type: s.task_type,
+                    executor: s.executor.clone(),
+                    pulls: s.pulls,
+                    expected_success: s.expected_success(),
+                })
+                .collect()
+        });
         Msg::Metrics(Box::new(Loaded {
             seed: None,
             memory: Some(memory),
@@ -154,7 +149,10 @@ pub fn show(state: &mut MetricsState, data: &Data) -> Vec<Effect> {
         // their events replayed onto it count nothing (clocks are read a moment apart).
         let since = now.saturating_sub(60_000);
         effects.push(Effect::load(move |cx| {
-            let seed = MetricsCollector::seeded(stored_runs(&cx.store), types, since, now);
+            let runs = crate::metrics::paged_runs(|before, n| {
+                cx.core.runs_page(before, n).unwrap_or_default()
+            });
+            let seed = MetricsCollector::seeded(runs, types, since, now);
             Msg::Metrics(Box::new(Loaded {
                 seed: Some(Box::new(seed)),
                 memory: None,

@@ -20,6 +20,7 @@ pub mod review;
 pub mod theme;
 
 use std::io::Write;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -31,12 +32,11 @@ pub use app::{App, Effect, Msg};
 use data::Data;
 use theme::Theme;
 
+use crate::api::Feed;
 use crate::config::Config;
-use crate::intake::TaskList;
+use crate::control::Status;
 use crate::model::now_ms;
-use crate::orchestrator::{
-    Command, Missed, Options, Orchestrator, OrchestratorError, Subscription,
-};
+use crate::orchestrator::{Command, Missed, Options, Orchestrator, OrchestratorError};
 use crate::project::Project;
 
 /// Runs loaded at start for the board (history pages in the rest on demand).
@@ -73,66 +73,66 @@ pub fn run(project: Project, config: Config, options: Options) -> anyhow::Result
     runtime.block_on(console(project, config, options))
 }
 
-/// The console's data at start: the task list and the newest runs.
-fn initial_data(project: &Project, config: &Config, orchestrator: &Orchestrator) -> Data {
-    let tasks = TaskList::load(
-        &project.root,
-        &config.project.task_files,
-        &config.intake.type_rules(),
-    )
-    .map(|l| l.tasks)
-    .unwrap_or_default();
-    let store = orchestrator.store();
-    let mut data = Data {
-        repo: project
-            .root
-            .file_name()
-            .map_or_else(|| "repository".into(), |n| n.to_string_lossy().into_owned()),
-        target: orchestrator.target().to_string(),
-        sandbox_off: {
-            let sandbox = crate::executors::sandbox::Sandbox::from_config(&config.sandbox, &[]);
-            (sandbox.confinement == crate::executors::sandbox::Confinement::Off)
-                .then(|| sandbox.describe())
-        },
-        tasks,
-        total_runs: store.run_count(),
-        now_ms: now_ms(),
-        ..Data::default()
-    };
-    data.add_runs(store.runs_page(None, START_RUNS).unwrap_or_default());
-    data
+/// Opens a console on the bosun already running on `project` (the console or `bosun run
+/// --headless`), through its control socket; quitting it leaves that bosun running.
+pub fn attach(project: Project, config: Config) -> anyhow::Result<()> {
+    let runtime = crate::cli::run::runtime()?;
+    runtime.block_on(attached(project, config))
+}
+
+/// The console's data at start, read from the core: the task list and the newest runs.
+async fn initial_data(status: Status, jobs: &Arc<app::JobContext>) -> anyhow::Result<Data> {
+    let jobs = Arc::clone(jobs);
+    let data = tokio::task::spawn_blocking(move || -> Result<Data, String> {
+        let core = &jobs.core;
+        let mut data = Data {
+            repo: status.repo,
+            target: status.target,
+            sandbox_off: status.sandbox_off,
+            // A task file that cannot be read is said by the orchestrator's start.
+            tasks: core.tasks().unwrap_or_default(),
+            total_runs: core.run_count(),
+            now_ms: now_ms(),
+            ..Data::default()
+        };
+        data.add_runs(core.runs_page(None, START_RUNS)?);
+        Ok(data)
+    })
+    .await?;
+    data.map_err(|e| anyhow::anyhow!("cannot read the runs: {e}"))
 }
 
 async fn console(project: Project, config: Config, options: Options) -> anyhow::Result<()> {
     let orchestrator = Orchestrator::open(project.clone(), config.clone(), options)?;
-    let mut events = orchestrator.subscribe();
-    let data = initial_data(&project, &config, &orchestrator);
-    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    let theme =
-        Theme::load("dark", &project.root, no_color).unwrap_or_else(|_| Theme::default_theme());
-    let mut app = App::new(data, theme, config.orchestrator.max_parallel);
-    app.keymap = config.keys.extra();
-    let jobs = std::sync::Arc::new(app::JobContext {
-        store: orchestrator.store(),
-        repo_root: project.root.clone(),
-        config: config.clone(),
-    });
+    let mut events = Feed::Local(orchestrator.subscribe());
+    let store = orchestrator.store();
+    let target = orchestrator.target().to_string();
     let handle = orchestrator.spawn();
-    // Decisions from other terminals reach this orchestrator through the control socket.
+    // Other terminals reach this orchestrator through the control socket.
     let service = crate::control::Service {
         commands: handle.commands.clone(),
-        store: jobs.store.clone(),
+        store: Arc::clone(&store),
         events: handle.events.clone(),
+        repo_root: project.root.clone(),
+        config: Arc::new(config.clone()),
+        target,
     };
+    let status = service.status();
     crate::control::start(&project.state_dir(), &config.server, service).await;
-
-    crate::telemetry::silence_terminal(true);
-    let mut guard = TerminalGuard::enter()?;
-    let size = guard.terminal.size().unwrap_or_default();
-    app.update(Msg::Resize(size.width, size.height));
-    let result = event_loop(&mut app, &mut guard, &mut events, &handle.commands, &jobs).await;
-    drop(guard);
-    crate::telemetry::silence_terminal(false);
+    let jobs = Arc::new(app::JobContext::local(
+        store,
+        project.root.clone(),
+        config.clone(),
+    ));
+    let result = session(
+        &project,
+        &config,
+        status,
+        &mut events,
+        &handle.commands,
+        &jobs,
+    )
+    .await;
 
     let _ = handle.commands.send(Command::Shutdown).await;
     match handle.done.await {
@@ -147,12 +147,68 @@ async fn console(project: Project, config: Config, options: Options) -> anyhow::
     result
 }
 
+async fn attached(project: Project, config: Config) -> anyhow::Result<()> {
+    let state_dir = project.state_dir();
+    let no_bosun = |e: crate::control::ControlError| match e {
+        crate::control::ControlError::Unreachable(..) => anyhow::anyhow!(
+            "no bosun is running on {}: `bosun` opens the console and starts one",
+            project.root.display()
+        ),
+        other => other.into(),
+    };
+    // Subscribed first: whatever happens while the start is read is heard after it.
+    let stream = crate::control::Stream::open(&state_dir, true)
+        .await
+        .map_err(no_bosun)?;
+    let mut events = Feed::Remote(stream);
+    let mut status = crate::control::exchange(&state_dir, &crate::control::Request::Status)
+        .await
+        .map_err(no_bosun)?
+        .status
+        .unwrap_or_default();
+    status.repo = format!("{} (attached)", status.repo);
+    let commands = crate::api::forward_commands(state_dir.clone());
+    let jobs = Arc::new(app::JobContext {
+        core: Arc::new(crate::api::Remote { state_dir }),
+        repo_root: project.root.clone(),
+        config: config.clone(),
+    });
+    session(&project, &config, status, &mut events, &commands, &jobs).await
+}
+
+/// The console itself, on any core: reads the start, takes the terminal, runs the loop.
+async fn session(
+    project: &Project,
+    config: &Config,
+    status: Status,
+    events: &mut Feed,
+    commands: &mpsc::Sender<Command>,
+    jobs: &Arc<app::JobContext>,
+) -> anyhow::Result<()> {
+    let attached = matches!(events, Feed::Remote(_));
+    let data = initial_data(status, jobs).await?;
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let theme =
+        Theme::load("dark", &project.root, no_color).unwrap_or_else(|_| Theme::default_theme());
+    let mut app = App::new(data, theme, config.orchestrator.max_parallel);
+    app.keymap = config.keys.extra();
+    app.attached = attached;
+    crate::telemetry::silence_terminal(true);
+    let mut guard = TerminalGuard::enter()?;
+    let size = guard.terminal.size().unwrap_or_default();
+    app.update(Msg::Resize(size.width, size.height));
+    let result = event_loop(&mut app, &mut guard, events, commands, jobs).await;
+    drop(guard);
+    crate::telemetry::silence_terminal(false);
+    result
+}
+
 async fn event_loop(
     app: &mut App,
     guard: &mut TerminalGuard,
-    events: &mut Subscription,
+    events: &mut Feed,
     commands: &mpsc::Sender<Command>,
-    jobs: &std::sync::Arc<app::JobContext>,
+    jobs: &Arc<app::JobContext>,
 ) -> anyhow::Result<()> {
     let mut input = EventStream::new();
     let (replies_tx, mut replies) = mpsc::unbounded_channel::<Msg>();
@@ -240,7 +296,7 @@ fn carry_out(
     effect: Effect,
     commands: &mpsc::Sender<Command>,
     replies: &mpsc::UnboundedSender<Msg>,
-    jobs: &std::sync::Arc<app::JobContext>,
+    jobs: &Arc<app::JobContext>,
 ) {
     let commands = commands.clone();
     let replies = replies.clone();

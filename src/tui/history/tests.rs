@@ -65,7 +65,7 @@ fn filters_match_status_type_executor_and_words() {
 #[test]
 fn pages_read_only_what_they_need_and_a_stale_query_stops() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = std::sync::Arc::new(Store::open(dir.path()).unwrap());
     plant(&store, 1_000, |i| {
         let status = if i % 10 == 0 {
             RunStatus::Failed
@@ -74,20 +74,26 @@ fn pages_read_only_what_they_need_and_a_stale_query_stops() {
         };
         run(i, status, "claude")
     });
+    let local = crate::tui::app::JobContext::local(
+        store.clone(),
+        dir.path().to_path_buf(),
+        crate::config::Config::default(),
+    );
+    let local = &*local.core;
     let current = AtomicU64::new(1);
     let types = HashMap::new();
     let all = Filter::default();
-    let first = read_older(&store, 1, &current, &all, &types, None);
+    let first = read_older(local, 1, &current, &all, &types, None);
     assert_eq!(first.rows.len(), PAGE);
     assert_eq!(first.scanned, PAGE);
     assert_eq!(first.rows[0].id.0, format!("{:026}", 999));
     assert!(!first.done);
-    let second = read_older(&store, 1, &current, &all, &types, first.cursor.clone());
+    let second = read_older(local, 1, &current, &all, &types, first.cursor.clone());
     assert_eq!(second.rows[0].id.0, format!("{:026}", 799));
 
     // A tenth of the runs failed: 100 of them, all found, with every run read once.
     let failed = Filter::parse("status:failed");
-    let page = read_older(&store, 1, &current, &failed, &types, None);
+    let page = read_older(local, 1, &current, &failed, &types, None);
     assert_eq!(page.rows.len(), 100);
     assert!(page.done);
     assert_eq!(page.scanned, 1_000);
@@ -95,12 +101,12 @@ fn pages_read_only_what_they_need_and_a_stale_query_stops() {
 
     // A query that is no longer current reads nothing more.
     current.store(2, Ordering::SeqCst);
-    let stale = read_older(&store, 1, &current, &failed, &types, None);
+    let stale = read_older(local, 1, &current, &failed, &types, None);
     assert_eq!(stale.scanned, 0);
 
     // Newer runs than a known one: only those.
     let newer = read_newer(
-        &store,
+        local,
         2,
         &current,
         &all,
@@ -145,11 +151,11 @@ fn startup_with_100k_runs_reads_one_page() {
     let board_loaded = start.elapsed();
     let mut app = App::new(data, Theme::default_theme(), 2);
     app.update(Msg::Resize(120, 40));
-    let cx = JobContext {
-        store: store.clone(),
-        repo_root: dir.path().to_path_buf(),
-        config: crate::config::Config::default(),
-    };
+    let cx = JobContext::local(
+        store.clone(),
+        dir.path().to_path_buf(),
+        crate::config::Config::default(),
+    );
     let effects = app.switch(Tab::History);
     let mut pages = 0;
     for effect in effects {

@@ -272,7 +272,7 @@ pub fn open(state: &mut ReviewState, _data: &Data, run: RunId) -> Vec<Effect> {
 /// wait for the whole diff to be parsed ([`Change::pending`] says how many files are left).
 pub fn load(cx: &JobContext, run: &RunId, first: bool) -> Result<Change, String> {
     let stored = cx
-        .store
+        .core
         .run(run)
         .map_err(|e| format!("cannot read run {run}: {e}"))?
         .ok_or_else(|| format!("run {run} is not in the store"))?;
@@ -291,28 +291,18 @@ pub fn load(cx: &JobContext, run: &RunId, first: bool) -> Result<Change, String>
         )
     };
     if first {
-        let (sides, total) =
-            crate::git::first_files(&cx.repo_root, &base, &head, FIRST_FILES, FIRST_BYTES)
-                .map_err(|e| unreadable(&e))?;
-        if sides.len() < total {
-            let mut files = Vec::with_capacity(sides.len());
-            for f in &sides {
-                files.push(
-                    crate::diff::from_texts(
-                        f.old_path.as_deref(),
-                        f.old.as_deref(),
-                        f.new_path.as_deref(),
-                        f.new.as_deref(),
-                    )
-                    .map_err(|e| unreadable(&e))?,
-                );
-            }
-            let mut change = Change::new(stored, crate::diff::Diff { files });
-            change.pending = total - sides.len();
+        let (diff, total) = cx
+            .core
+            .first_diff(&base, &head, FIRST_FILES, FIRST_BYTES)
+            .map_err(|e| unreadable(&e))?;
+        if diff.files.len() < total {
+            let shown = diff.files.len();
+            let mut change = Change::new(stored, diff);
+            change.pending = total - shown;
             return Ok(change);
         }
     }
-    let diff = crate::diff::load(&cx.repo_root, &base, &head).map_err(|e| unreadable(&e))?;
+    let diff = cx.core.diff(&base, &head).map_err(|e| unreadable(&e))?;
     Ok(Change::new(stored, diff))
 }
 

@@ -1,0 +1,301 @@
+//! What a front end asks of bosun's core, and how: the console reads runs, tasks and changes
+//! through [`Core`], sends the orchestrator's [`Command`]s, and hears its events through a
+//! [`Feed`] — in bosun's own process ([`Local`], the orchestrator's channels), or from another
+//! terminal through the control socket ([`Remote`], [`forward_commands`], `bosun attach`).
+//! The console never reads the store or git itself.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use crate::control::{ControlError, Heard, Request, Response, Streamed};
+use crate::diff::Diff;
+use crate::memory::Strategy;
+use crate::model::{Run, RunId, Task};
+use crate::orchestrator::{Command, Event, Missed, OrchestratorError, Subscription};
+use crate::store::Store;
+
+/// The reads a front end makes, each a blocking call (run them off the async threads). Errors
+/// are the sentence to show.
+pub trait Core: Send + Sync {
+    /// The task list as the task files hold it now.
+    fn tasks(&self) -> Result<Vec<Task>, String>;
+    /// The runs not finished.
+    fn open_runs(&self) -> Result<Vec<Run>, String>;
+    /// Runs, newest first: `limit` of them, older than `before`.
+    fn runs_page(&self, before: Option<&RunId>, limit: usize) -> Result<Vec<Run>, String>;
+    /// How many runs the store holds.
+    fn run_count(&self) -> usize;
+    /// One run by its exact id.
+    fn run(&self, id: &RunId) -> Result<Option<Run>, String>;
+    /// The audit trail's hash chain checked: how many entries.
+    fn verify_audit(&self) -> Result<usize, String>;
+    /// Process memory's record of each executor per task type.
+    fn strategies(&self) -> Result<Vec<Strategy>, String>;
+    /// The first files of the change `base..head` and how many it has in all.
+    fn first_diff(
+        &self,
+        base: &str,
+        head: &str,
+        files: usize,
+        bytes: usize,
+    ) -> Result<(Diff, usize), String>;
+    /// The whole change `base..head`.
+    fn diff(&self, base: &str, head: &str) -> Result<Diff, String>;
+}
+
+/// The core in this process: its store and repository.
+pub struct Local {
+    /// The store.
+    pub store: Arc<Store>,
+    /// The repository.
+    pub repo_root: PathBuf,
+    /// Its settings (the task files).
+    pub config: Arc<crate::config::Config>,
+}
+
+impl Core for Local {
+    fn tasks(&self) -> Result<Vec<Task>, String> {
+        crate::intake::TaskList::load(
+            &self.repo_root,
+            &self.config.project.task_files,
+            &self.config.intake.type_rules(),
+        )
+        .map(|list| list.tasks)
+        .map_err(|e| e.to_string())
+    }
+    fn open_runs(&self) -> Result<Vec<Run>, String> {
+        self.store.open_runs().map_err(|e| e.to_string())
+    }
+    fn runs_page(&self, before: Option<&RunId>, limit: usize) -> Result<Vec<Run>, String> {
+        self.store
+            .runs_page(before, limit)
+            .map_err(|e| e.to_string())
+    }
+    fn run_count(&self) -> usize {
+        self.store.run_count()
+    }
+    fn run(&self, id: &RunId) -> Result<Option<Run>, String> {
+        self.store.run(id).map_err(|e| e.to_string())
+    }
+    fn verify_audit(&self) -> Result<usize, String> {
+        self.store.verify_audit().map_err(|e| e.to_string())
+    }
+    fn strategies(&self) -> Result<Vec<Strategy>, String> {
+        self.store.memory().strategies().map_err(|e| e.to_string())
+    }
+    fn first_diff(
+        &self,
+        base: &str,
+        head: &str,
+        files: usize,
+        bytes: usize,
+    ) -> Result<(Diff, usize), String> {
+        crate::diff::first(&self.repo_root, base, head, files, bytes).map_err(|e| e.to_string())
+    }
+    fn diff(&self, base: &str, head: &str) -> Result<Diff, String> {
+        crate::diff::load(&self.repo_root, base, head).map_err(|e| e.to_string())
+    }
+}
+
+/// The core of a bosun running elsewhere, asked through its control socket.
+pub struct Remote {
+    /// The state directory whose socket it serves.
+    pub state_dir: PathBuf,
+}
+
+impl Remote {
+    fn ask(&self, request: &Request) -> Result<Response, String> {
+        crate::control::exchange_blocking(&self.state_dir, request).map_err(|e| e.to_string())
+    }
+}
+
+impl Core for Remote {
+    fn tasks(&self) -> Result<Vec<Task>, String> {
+        Ok(self.ask(&Request::Tasks)?.tasks.unwrap_or_default())
+    }
+    fn open_runs(&self) -> Result<Vec<Run>, String> {
+        Ok(self.ask(&Request::OpenRuns)?.runs.unwrap_or_default())
+    }
+    fn runs_page(&self, before: Option<&RunId>, limit: usize) -> Result<Vec<Run>, String> {
+        let request = Request::RunsPage {
+            before: before.cloned(),
+            limit,
+        };
+        Ok(self.ask(&request)?.runs.unwrap_or_default())
+    }
+    fn run_count(&self) -> usize {
+        self.ask(&Request::RunCount)
+            .ok()
+            .and_then(|r| r.count)
+            .unwrap_or_default()
+    }
+    fn run(&self, id: &RunId) -> Result<Option<Run>, String> {
+        Ok(self.ask(&Request::Run { id: id.clone() })?.run.map(|r| *r))
+    }
+    fn verify_audit(&self) -> Result<usize, String> {
+        self.ask(&Request::VerifyAudit)?
+            .verified
+            .ok_or_else(|| "the running bosun did not say".into())
+    }
+    fn strategies(&self) -> Result<Vec<Strategy>, String> {
+        Ok(self.ask(&Request::Memory)?.strategies.unwrap_or_default())
+    }
+    fn first_diff(
+        &self,
+        base: &str,
+        head: &str,
+        files: usize,
+        bytes: usize,
+    ) -> Result<(Diff, usize), String> {
+        let answer = self.ask(&Request::FirstDiff {
+            base: base.into(),
+            head: head.into(),
+            files,
+            bytes,
+        })?;
+        let diff = answer.change.unwrap_or_default();
+        let total = answer.count.unwrap_or(diff.files.len());
+        Ok((diff, total))
+    }
+    fn diff(&self, base: &str, head: &str) -> Result<Diff, String> {
+        let answer = self.ask(&Request::Diff {
+            base: base.into(),
+            head: head.into(),
+        })?;
+        Ok(answer.change.unwrap_or_default())
+    }
+}
+
+/// Where a front end hears the orchestrator: its bus in this process, or a subscription
+/// through the control socket.
+pub enum Feed {
+    /// In this process.
+    Local(Subscription),
+    /// From the bosun serving a control socket.
+    Remote(crate::control::Stream),
+}
+
+impl Feed {
+    /// The next event, or what was missed (as [`Subscription::recv`]).
+    pub async fn recv(&mut self) -> Result<Event, Missed> {
+        match self {
+            Feed::Local(subscription) => subscription.recv().await,
+            Feed::Remote(stream) => match stream.next().await {
+                Some(Ok(Heard::Event(event))) => Ok(*event),
+                Some(Ok(Heard::Note(Streamed::Lagged { run_changes }))) => {
+                    Err(Missed::State(run_changes))
+                }
+                Some(Ok(Heard::Note(Streamed::Skipped { lines }))) => Err(Missed::Output(lines)),
+                Some(Ok(Heard::Note(Streamed::Subscribed))) => Err(Missed::Output(0)),
+                Some(Err(e)) => {
+                    tracing::warn!("the running bosun's events broke off: {e}");
+                    Err(Missed::Closed)
+                }
+                None => Err(Missed::Closed),
+            },
+        }
+    }
+}
+
+/// A command channel whose commands go to the bosun serving `state_dir`, each answered
+/// through its reply channel as the orchestrator would answer it. `Shutdown` is not
+/// forwarded: a console attached to a bosun leaves it running when it quits.
+pub fn forward_commands(state_dir: PathBuf) -> mpsc::Sender<Command> {
+    let (tx, mut rx) = mpsc::channel::<Command>(64);
+    tokio::spawn(async move {
+        while let Some(command) = rx.recv().await {
+            let state_dir = state_dir.clone();
+            tokio::spawn(async move { forward(&state_dir, command).await });
+        }
+    });
+    tx
+}
+
+/// The running bosun's words for why not, as the orchestrator's error.
+fn refused(e: ControlError) -> OrchestratorError {
+    OrchestratorError::Forwarded(e.to_string())
+}
+
+async fn forward(state_dir: &std::path::Path, command: Command) {
+    let ask = |request: Request| async move {
+        crate::control::exchange(state_dir, &request)
+            .await
+            .map_err(refused)
+    };
+    let run = |answer: Result<Response, OrchestratorError>| {
+        answer.and_then(|mut a| a.take_run().map_err(refused))
+    };
+    match command {
+        Command::Approve {
+            run: id,
+            who,
+            note,
+            keep,
+            reply,
+        } => {
+            let request = Request::Approve {
+                run: id,
+                who,
+                note,
+                keep,
+            };
+            let _ = reply.send(run(ask(request).await));
+        }
+        Command::Reject {
+            run: id,
+            who,
+            reason,
+            retry,
+            prompt,
+            reply,
+        } => {
+            let request = Request::Reject {
+                run: id,
+                who,
+                reason,
+                retry,
+                prompt,
+            };
+            let _ = reply.send(run(ask(request).await));
+        }
+        Command::Instruct {
+            run: id,
+            who,
+            prompt,
+            reply,
+        } => {
+            let request = Request::Instruct {
+                run: id,
+                who,
+                prompt,
+            };
+            let _ = reply.send(run(ask(request).await));
+        }
+        Command::Cancel { run: id, reply } => {
+            let _ = reply.send(run(ask(Request::Cancel { run: id }).await));
+        }
+        Command::Retry {
+            run: id,
+            who,
+            reply,
+        } => {
+            let _ = reply.send(run(ask(Request::Retry { run: id, who }).await));
+        }
+        Command::AddTask { item, who, reply } => {
+            let answer = ask(Request::AddTask { item, who }).await.and_then(|a| {
+                a.task
+                    .ok_or_else(|| OrchestratorError::Forwarded("no task in the answer".into()))
+            });
+            let _ = reply.send(answer);
+        }
+        Command::Pause => {
+            let _ = ask(Request::Pause).await;
+        }
+        Command::Resume => {
+            let _ = ask(Request::Resume).await;
+        }
+        Command::Shutdown => {}
+    }
+}
