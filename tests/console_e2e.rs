@@ -629,3 +629,142 @@ fn two_attached_consoles_share_one_bosun_and_its_decisions() {
     one.wait_for("the console to see bosun stop", |s| s.contains("stopped"));
     quit_cleanly(&one);
 }
+
+/// The number after `column` in the console's header line.
+fn header_count(screen: &str, column: &str) -> Option<usize> {
+    let header = screen.lines().next()?;
+    let rest = header.split(&format!("{column} ")).nth(1)?;
+    rest.split_whitespace().next()?.parse().ok()
+}
+
+/// The elapsed seconds cards show next to their spinner (`⠙ 3s`).
+fn elapsed_shown(screen: &str) -> Vec<u64> {
+    let mut out = Vec::new();
+    for line in screen.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        for pair in words.windows(2) {
+            let spinner = pair[0].chars().count() == 1
+                && pair[0]
+                    .chars()
+                    .all(|c| ('\u{2800}'..='\u{28FF}').contains(&c));
+            if let Some(n) = pair[1]
+                .trim_end_matches('│')
+                .strip_suffix('s')
+                .and_then(|n| n.parse().ok())
+                && spinner
+            {
+                out.push(n);
+            }
+        }
+    }
+    out
+}
+
+/// CPU seconds (user + system) process `pid` has used.
+fn cpu_seconds(pid: i32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc stat");
+    // Fields after the command name's closing parenthesis; utime and stime are the 12th and
+    // 13th of them.
+    let after = stat.rsplit_once(')').expect("comm").1;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    // SAFETY: sysconf has no preconditions.
+    ticks / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
+}
+
+/// The console's flood: 10,000 open tasks, one run at a time, each agent printing 50,000
+/// lines over about 3 seconds. At every sample the header's counts agree with the store's
+/// (runs awaiting approval between the store's count read just before and just after the
+/// screen; never more than one running), the running card's clock advances, and the CPU the
+/// console (with its orchestrator) uses is recorded and bounded.
+#[test]
+fn under_a_flood_of_output_the_console_keeps_run_state_and_its_clock() {
+    if !tmux_available("under_a_flood_of_output_the_console_keeps_run_state_and_its_clock") {
+        return;
+    }
+    let mut todo = String::from("# Tasks\n\n");
+    for i in 0..10_000 {
+        todo.push_str(&format!("- [ ] Task number {i}\n"));
+    }
+    let s = Sandbox::new(&todo, "floods_steadily.sh", &[]);
+    let tmux = s.console("flood");
+    tmux.wait_for("the first run running", count("Running", 1));
+    let pane = tmux.tmux(&["list-panes", "-t", "console", "-F", "#{pane_pid}"]);
+    let shell = String::from_utf8_lossy(&pane.stdout).trim().to_string();
+    let children = std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children"))
+        .expect("the pane's shell has a child");
+    let bosun: i32 = children.split_whitespace().next().unwrap().parse().unwrap();
+
+    let awaiting_in_store = || {
+        s.runs()
+            .iter()
+            .filter(|r| r["status"] == "awaiting_approval")
+            .count()
+    };
+    let (cpu_start, wall_start) = (cpu_seconds(bosun), Instant::now());
+    let mut samples = 0;
+    let mut clock = Vec::new();
+    while wall_start.elapsed() < Duration::from_secs(12) {
+        // The screen may be a frame behind the store, never wrong: it shows at least what
+        // the store had just before (within a second) and no more than it has just after.
+        let before = awaiting_in_store();
+        let shows =
+            |screen: &str| header_count(screen, "Awaiting approval").expect("the header's count");
+        let caught_up = Instant::now() + Duration::from_secs(1);
+        let mut screen = tmux.screen();
+        while shows(&screen) < before && Instant::now() < caught_up {
+            std::thread::sleep(Duration::from_millis(20));
+            screen = tmux.screen();
+        }
+        let after = awaiting_in_store();
+        let shown = shows(&screen);
+        let running = header_count(&screen, "Running").expect("the header's count");
+        assert!(
+            (before..=after).contains(&shown),
+            "the header says {shown} awaiting approval, the store {before}..{after}:\n{screen}"
+        );
+        assert!(running <= 1, "max_parallel is 1:\n{screen}");
+        clock.extend(elapsed_shown(&screen));
+        samples += 1;
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (cpu, wall) = (
+        cpu_seconds(bosun) - cpu_start,
+        wall_start.elapsed().as_secs_f64(),
+    );
+    let runs = awaiting_in_store();
+    eprintln!(
+        "flood: {samples} samples over {wall:.1} s, {runs} runs reached approval; the console \
+         with its orchestrator used {cpu:.2} s of CPU ({:.0}% of one core)",
+        100.0 * cpu / wall
+    );
+    assert!(
+        runs >= 2,
+        "runs went on under the flood ({runs} awaiting approval)"
+    );
+    assert!(
+        clock.iter().any(|&s| s >= 2),
+        "the running card's clock advanced while the agent printed: {clock:?}"
+    );
+    assert!(
+        cpu < 0.9 * wall,
+        "{cpu:.2} s of CPU in {wall:.1} s: the console must not spin on output"
+    );
+    quit_cleanly_with_runs(&tmux);
+}
+
+/// Quits a console whose runs are still working: `q`, then `y` to the question.
+fn quit_cleanly_with_runs(tmux: &Tmux) {
+    tmux.press(&["q"]);
+    let screen = tmux.wait_for("the quit question or the exit", |s| {
+        s.contains("Quit anyway?") || s.contains("EXIT:")
+    });
+    if screen.contains("Quit anyway?") {
+        tmux.press(&["y"]);
+    }
+    let screen = tmux.wait_for("the console to exit", |s| s.contains("EXIT:"));
+    assert!(
+        screen.contains("EXIT:0"),
+        "bosun exited non-zero:\n{screen}"
+    );
+}

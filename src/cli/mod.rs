@@ -77,7 +77,7 @@ pub struct Cli {
     /// Say only errors on the terminal.
     #[arg(short, long, global = true)]
     pub quiet: bool,
-    /// What to do; without one, bosun prints this help (the console arrives in a later release).
+    /// What to do; without one, bosun opens the console on the repository (in a terminal; elsewhere it prints this help).
     #[command(subcommand)]
     pub command: Option<Command>,
 }

@@ -15,8 +15,8 @@ use crate::project::Project;
 /// Arguments of `bosun run`.
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// Run without the console (the console arrives in a later release; until then this is
-    /// what `bosun run` does anyway).
+    /// Run without the console (`bosun` with no command opens it); `bosun run` always runs
+    /// headless, and `bosun attach` opens a console on it.
     #[arg(long)]
     pub headless: bool,
     /// Only this task (id or unique id prefix); repeatable. Named tasks run even if rejected

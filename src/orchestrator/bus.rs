@@ -99,7 +99,18 @@ impl Subscription {
         };
         tokio::select! {
             biased;
-            r = self.state.recv() => from_state(r),
+            r = self.state.recv() => match r {
+                // The bus is gone: what output is left still comes, then Closed.
+                Err(RecvError::Closed) => match output.recv().await {
+                    Ok(event) => Ok(event),
+                    Err(RecvError::Lagged(n)) => Err(Missed::Output(n)),
+                    Err(RecvError::Closed) => {
+                        self.output = None;
+                        Err(Missed::Closed)
+                    }
+                },
+                r => from_state(r),
+            },
             r = output.recv() => match r {
                 Ok(event) => Ok(event),
                 Err(RecvError::Lagged(n)) => Err(Missed::Output(n)),

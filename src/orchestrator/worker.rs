@@ -376,9 +376,17 @@ pub(crate) async fn work(
         std::sync::Arc::clone(&budget_stop),
         agent_cancel.clone(),
     );
-    // Forwards output lines and progress until the runner has dropped both senders.
+    // Forwards output lines and progress until the runner has dropped both senders. Progress
+    // is published and kept in the run's history at most every PROGRESS_EVERY (the latest
+    // text wins, and the last one is always kept): a plain-text agent's every line is
+    // progress, and 50,000 lines must not become 50,000 history entries.
     let forwarder = tokio::spawn(async move {
         let (mut lines_open, mut progress_open) = (true, true);
+        let mut progress = Throttle::default();
+        let publish = |text: String| {
+            forward_events.send(Event::Progress { run_id: forward_id.clone(), text: text.clone() });
+            let _ = forward_updates.send(Update::Progress { run_id: forward_id.clone(), text });
+        };
         while lines_open || progress_open {
             tokio::select! {
                 line = line_rx.recv(), if lines_open => match line {
@@ -387,10 +395,16 @@ pub(crate) async fn work(
                     }
                     None => lines_open = false,
                 },
+                () = progress.due(), if progress.waiting() => {
+                    if let Some(text) = progress.take() {
+                        publish(text);
+                    }
+                }
                 ev = progress_rx.recv(), if progress_open => match ev {
                     Some(AgentEvent::Progress(text)) => {
-                        forward_events.send(Event::Progress { run_id: forward_id.clone(), text: text.clone() });
-                        let _ = forward_updates.send(Update::Progress { run_id: forward_id.clone(), text });
+                        if let Some(text) = progress.offer(text) {
+                            publish(text);
+                        }
                     }
                     Some(AgentEvent::Usage(usage)) if external => {
                         let m = &forward_meter;
@@ -404,6 +418,9 @@ pub(crate) async fn work(
                     None => progress_open = false,
                 },
             }
+        }
+        if let Some(text) = progress.take() {
+            publish(text);
         }
     });
     let started_updates = updates.clone();
@@ -807,5 +824,67 @@ fn tail(outcome: &AgentOutcome) -> String {
         String::new()
     } else {
         format!(": {}", lines.join(" ⏎ "))
+    }
+}
+
+/// Least time between two progress lines published for one run.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Lets a progress line through at most every [`PROGRESS_EVERY`], holding the newest one
+/// that came sooner until its turn.
+#[derive(Default)]
+struct Throttle {
+    last: Option<tokio::time::Instant>,
+    held: Option<String>,
+}
+
+impl Throttle {
+    /// `text` to publish now, or None (it is held: see [`Throttle::due`]).
+    fn offer(&mut self, text: String) -> Option<String> {
+        let now = tokio::time::Instant::now();
+        if self.last.is_some_and(|last| now < last + PROGRESS_EVERY) {
+            self.held = Some(text);
+            return None;
+        }
+        self.last = Some(now);
+        Some(text)
+    }
+
+    /// Whether a line is held.
+    fn waiting(&self) -> bool {
+        self.held.is_some()
+    }
+
+    /// Resolves when the held line may go.
+    async fn due(&self) {
+        if let Some(last) = self.last {
+            tokio::time::sleep_until(last + PROGRESS_EVERY).await;
+        }
+    }
+
+    /// The held line, now published.
+    fn take(&mut self) -> Option<String> {
+        let text = self.held.take()?;
+        self.last = Some(tokio::time::Instant::now());
+        Some(text)
+    }
+}
+
+#[cfg(test)]
+mod throttle_tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn progress_goes_at_most_every_quarter_second_and_the_last_is_kept() {
+        let mut t = Throttle::default();
+        assert_eq!(t.offer("a".into()).as_deref(), Some("a"));
+        assert_eq!(t.offer("b".into()), None);
+        assert_eq!(t.offer("c".into()), None, "held: the newest wins");
+        assert!(t.waiting());
+        t.due().await;
+        assert_eq!(t.take().as_deref(), Some("c"));
+        assert!(!t.waiting());
+        tokio::time::advance(PROGRESS_EVERY).await;
+        assert_eq!(t.offer("d".into()).as_deref(), Some("d"));
     }
 }

@@ -332,7 +332,13 @@ impl App {
                 self.refresh_review()
             }
             Msg::Orchestrator(event) => {
-                self.dirty = true;
+                // An output line redraws only a screen that shows it.
+                self.dirty |= match &event {
+                    Event::Output { run_id, .. } | Event::Progress { run_id, .. } => {
+                        self.shows_output_of(run_id)
+                    }
+                    _ => true,
+                };
                 metrics::observe(&mut self.metrics, &event, self.data.now_ms);
                 let alert = self.data.apply(&event);
                 // Only a run's state or the task list moves cards; an output line does not.
@@ -571,6 +577,17 @@ impl App {
             }
             Tab::Metrics => metrics::key(&mut self.metrics, &self.data, key),
             Tab::Logs => logs::key(&mut self.logs, &self.data, key),
+        }
+    }
+
+    /// Whether the screen shows `run`'s output or progress: Logs, the board's detail of the
+    /// selected card, the run under review.
+    fn shows_output_of(&self, run: &RunId) -> bool {
+        match self.tab {
+            Tab::Logs => true,
+            Tab::Board => board::selected_run(&self.board, &self.data).as_ref() == Some(run),
+            Tab::Review => self.review.run.as_ref() == Some(run),
+            Tab::History | Tab::Metrics => false,
         }
     }
 

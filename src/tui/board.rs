@@ -66,22 +66,35 @@ pub fn matches(task: &Task, filter: &str) -> bool {
 
 /// The tasks of one column, in task-file order (priority order for Queued), filtered.
 pub fn column_tasks<'a>(data: &'a Data, column: Column, filter: &str) -> Vec<&'a Task> {
-    let mut tasks: Vec<&Task> = data
-        .tasks
+    data.column_indices(column, filter, |data| place(data, filter))
         .iter()
-        .filter(|t| data.column(t) == column && matches(t, filter))
-        .collect();
-    if column == Column::Queued {
-        tasks.sort_by_key(|t| t.priority);
+        .map(|&i| &data.tasks[i])
+        .collect()
+}
+
+/// Every column's tasks (indices into `data.tasks`), in one pass over the tasks.
+fn place(data: &Data, filter: &str) -> [Vec<usize>; 5] {
+    let mut columns: [Vec<usize>; 5] = Default::default();
+    for (i, task) in data.tasks.iter().enumerate() {
+        if matches(task, filter) {
+            let column = data.column(task);
+            let slot = Column::ALL
+                .iter()
+                .position(|c| *c == column)
+                .unwrap_or_default();
+            columns[slot].push(i);
+        }
     }
-    tasks
+    // Queued is in priority order (a stable sort keeps file order within a priority).
+    columns[0].sort_by_key(|&i| data.tasks[i].priority);
+    columns
 }
 
 /// The run the cursor is on, if its task has one.
 pub fn selected_run(state: &BoardState, data: &Data) -> Option<RunId> {
     let column = Column::ALL[state.column];
-    let tasks = column_tasks(data, column, &state.filter);
-    let task = tasks.get(state.selected[state.column])?;
+    let indices = data.column_indices(column, &state.filter, |data| place(data, &state.filter));
+    let task = &data.tasks[*indices.get(state.selected[state.column])?];
     data.latest_run(&task.id).map(|r| r.id.clone())
 }
 

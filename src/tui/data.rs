@@ -101,6 +101,36 @@ pub struct Data {
     /// Agent output lines the console skipped because it fell behind (they are in the runs'
     /// log files; run state is never skipped).
     pub skipped_lines: u64,
+    /// The board's columns as last worked out (see [`Data::column_indices`]).
+    pub placed: Placed,
+}
+
+/// The board's columns as last worked out, for one state of the tasks and runs and one
+/// filter: an output line or a clock tick redraws without placing 10,000 tasks again.
+#[derive(Debug, Clone, Default)]
+pub struct Placed {
+    /// Counts changes to the tasks and runs (what places cards on the board).
+    version: u64,
+    columns: std::cell::RefCell<Option<Columns>>,
+    /// The header's figures for one state: (key, tasks per column, queued work in ms).
+    summary: std::cell::RefCell<Option<Summary>>,
+}
+
+/// The header's figures for one state of the tasks and runs.
+#[derive(Debug, Clone)]
+struct Summary {
+    key: (u64, usize, usize),
+    counts: HashMap<Column, usize>,
+    /// The queued and running tasks' expected work in ms (None: no run finished yet).
+    work_ms: Option<u64>,
+}
+
+/// The board's columns for one state of the data and one filter: indices into
+/// [`Data::tasks`], per column.
+#[derive(Debug, Clone)]
+struct Columns {
+    key: (u64, usize, usize, String),
+    columns: [std::sync::Arc<[usize]>; 5],
 }
 
 /// A task's newest run, as [`Data::latest`] keeps it.
@@ -129,7 +159,38 @@ impl Data {
         }
     }
 
+    /// The tasks of `column` under `filter` (indices into [`Data::tasks`]), worked out by
+    /// `place` (all five columns at once) only when the tasks, the runs or the filter changed
+    /// since the last call.
+    pub fn column_indices(
+        &self,
+        column: Column,
+        filter: &str,
+        place: impl FnOnce(&Data) -> [Vec<usize>; 5],
+    ) -> std::sync::Arc<[usize]> {
+        let key = (
+            self.placed.version,
+            self.tasks.len(),
+            self.runs.len(),
+            filter.to_string(),
+        );
+        let index = Column::ALL
+            .iter()
+            .position(|c| *c == column)
+            .unwrap_or_default();
+        if let Some(memo) = self.placed.columns.borrow().as_ref()
+            && memo.key == key
+        {
+            return std::sync::Arc::clone(&memo.columns[index]);
+        }
+        let columns = place(self).map(std::sync::Arc::from);
+        let answer = std::sync::Arc::clone(&columns[index]);
+        *self.placed.columns.borrow_mut() = Some(Columns { key, columns });
+        answer
+    }
+
     fn put(&mut self, run: Run) {
+        self.placed.version += 1;
         let newer = match self.latest.get(&run.task_id) {
             None => true,
             // Best-of: the board shows the candidate to present (see `Run::outranks`).
@@ -215,6 +276,7 @@ impl Data {
                 None
             }
             Event::Tasks { tasks } => {
+                self.placed.version += 1;
                 self.tasks = tasks.clone();
                 None
             }
@@ -261,11 +323,37 @@ impl Data {
 
     /// Runs per status group, for the header.
     pub fn counts(&self) -> HashMap<Column, usize> {
+        self.summary().counts
+    }
+
+    /// The header's figures, worked out again only when the tasks or runs changed.
+    fn summary(&self) -> Summary {
+        let key = (self.placed.version, self.tasks.len(), self.runs.len());
+        if let Some(summary) = self.placed.summary.borrow().as_ref()
+            && summary.key == key
+        {
+            return summary.clone();
+        }
         let mut counts = HashMap::new();
         for task in &self.tasks {
             *counts.entry(self.column(task)).or_default() += 1;
         }
-        counts
+        let means = self.mean_duration_ms();
+        let work_ms = (!means.is_empty()).then(|| {
+            let overall = means.values().sum::<u64>() / means.len() as u64;
+            self.tasks
+                .iter()
+                .filter(|t| matches!(self.column(t), Column::Queued | Column::Running))
+                .map(|t| means.get(&t.task_type).copied().unwrap_or(overall))
+                .sum()
+        });
+        let summary = Summary {
+            key,
+            counts,
+            work_ms,
+        };
+        *self.placed.summary.borrow_mut() = Some(summary.clone());
+        summary
     }
 
     /// Money spent on every run the console knows.
@@ -297,17 +385,7 @@ impl Data {
     /// (all types' mean for a type never run) and the number of parallel runs; None when
     /// nothing has finished yet or nothing is queued.
     pub fn eta_ms(&self, max_parallel: usize) -> Option<u64> {
-        let means = self.mean_duration_ms();
-        if means.is_empty() {
-            return None;
-        }
-        let overall = means.values().sum::<u64>() / means.len() as u64;
-        let total: u64 = self
-            .tasks
-            .iter()
-            .filter(|t| matches!(self.column(t), Column::Queued | Column::Running))
-            .map(|t| means.get(&t.task_type).copied().unwrap_or(overall))
-            .sum();
+        let total = self.summary().work_ms?;
         (total > 0).then(|| total / max_parallel.max(1) as u64)
     }
 }
