@@ -116,14 +116,16 @@ impl Core for Remote {
         Ok(self.ask(&Request::Tasks)?.tasks.unwrap_or_default())
     }
     fn open_runs(&self) -> Result<Vec<Run>, String> {
-        Ok(self.ask(&Request::OpenRuns)?.runs.unwrap_or_default())
+        self.ask(&Request::OpenRuns)?
+            .runs()
+            .map_err(|e| e.to_string())
     }
     fn runs_page(&self, before: Option<&RunId>, limit: usize) -> Result<Vec<Run>, String> {
         let request = Request::RunsPage {
             before: before.cloned(),
             limit,
         };
-        Ok(self.ask(&request)?.runs.unwrap_or_default())
+        self.ask(&request)?.runs().map_err(|e| e.to_string())
     }
     fn run_count(&self) -> usize {
         self.ask(&Request::RunCount)

@@ -160,9 +160,10 @@ pub struct Response {
     /// The run, when the request was carried out.
     #[serde(default)]
     pub run: Option<Box<Run>>,
-    /// The runs (`Runs`).
+    /// The runs (`Runs`, `OpenRuns`, `RunsPage`): a JSON array of runs, passed through as
+    /// the store holds them (read with [`Response::runs`]).
     #[serde(default)]
-    pub runs: Option<Vec<Run>>,
+    pub runs: Option<Box<serde_json::value::RawValue>>,
     /// The run's stored diff (`Show`).
     #[serde(default)]
     pub diff: Option<String>,
@@ -470,6 +471,15 @@ async fn stream_events(
 }
 
 impl Response {
+    /// The runs the answer carries (none: an empty list).
+    pub fn runs(&self) -> Result<Vec<Run>, ControlError> {
+        match &self.runs {
+            Some(raw) => serde_json::from_str(raw.get())
+                .map_err(|e| ControlError::Broken(format!("the runs could not be read: {e}"))),
+            None => Ok(Vec::new()),
+        }
+    }
+
     /// The run the answer carries.
     pub fn take_run(&mut self) -> Result<Run, ControlError> {
         self.run
@@ -507,7 +517,7 @@ async fn respond(request: Request, service: &Service) -> Response {
         Request::Runs => {
             return read_store(store, |s| {
                 Ok(Response {
-                    runs: Some(s.runs()?),
+                    runs: Some(s.runs_json()?),
                     ..Response::default()
                 })
             })
@@ -688,9 +698,9 @@ async fn read(request: Request, service: &Service) -> Response {
                 r.count = Some(total);
             }
             Request::Diff { base, head } => r.change = Some(local.diff(&base, &head)?),
-            Request::OpenRuns => r.runs = Some(local.open_runs()?),
+            Request::OpenRuns => r.runs = Some(raw(&local.open_runs()?)?),
             Request::RunsPage { before, limit } => {
-                r.runs = Some(local.runs_page(before.as_ref(), limit)?);
+                r.runs = Some(raw(&local.runs_page(before.as_ref(), limit)?)?);
             }
             Request::RunCount => r.count = Some(local.run_count()),
             Request::Run { id } => r.run = local.run(&id)?.map(Box::new),
@@ -704,6 +714,11 @@ async fn read(request: Request, service: &Service) -> Response {
         Ok(Err(e)) => refused(e),
         Err(e) => refused(format!("the read stopped: {e}")),
     }
+}
+
+/// `runs` as the JSON a [`Response`] carries.
+fn raw(runs: &[Run]) -> Result<Box<serde_json::value::RawValue>, String> {
+    serde_json::value::to_raw_value(runs).map_err(|e| e.to_string())
 }
 
 /// [`exchange`] for threads that may block (a console's background jobs).

@@ -152,9 +152,7 @@ pub fn change_summary(run: &Run) -> String {
 pub(super) fn load_runs(ctx: &Context, status: Option<RunStatus>) -> anyhow::Result<Vec<Run>> {
     let all = match open_store(ctx) {
         Ok(store) => store.runs()?,
-        Err(e) => forwarded(ctx, e, crate::control::Request::Runs)?
-            .runs
-            .unwrap_or_default(),
+        Err(e) => forwarded(ctx, e, crate::control::Request::Runs)?.runs()?,
     };
     Ok(all
         .into_iter()

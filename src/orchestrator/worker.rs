@@ -384,8 +384,14 @@ pub(crate) async fn work(
         let (mut lines_open, mut progress_open) = (true, true);
         let mut progress = Throttle::default();
         let publish = |text: String| {
-            forward_events.send(Event::Progress { run_id: forward_id.clone(), text: text.clone() });
-            let _ = forward_updates.send(Update::Progress { run_id: forward_id.clone(), text });
+            forward_events.send(Event::Progress {
+                run_id: forward_id.clone(),
+                text: text.clone(),
+            });
+            let _ = forward_updates.send(Update::Progress {
+                run_id: forward_id.clone(),
+                text,
+            });
         };
         while lines_open || progress_open {
             tokio::select! {

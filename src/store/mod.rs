@@ -435,6 +435,29 @@ impl Store {
             .collect()
     }
 
+    /// Every run, newest first, as one JSON array of the runs as stored (no decoding: for
+    /// passing them on, as the control socket does).
+    pub fn runs_json(&self) -> Result<Box<serde_json::value::RawValue>, StoreError> {
+        let mut out = Vec::with_capacity(64 * 1024);
+        out.push(b'[');
+        for (i, kv) in self.runs.iter().rev().enumerate() {
+            let (_, v) = kv?;
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(&v);
+        }
+        out.push(b']');
+        let text = String::from_utf8(out).map_err(|e| StoreError::Codec {
+            what: "the runs".into(),
+            error: e.to_string(),
+        })?;
+        serde_json::value::RawValue::from_string(text).map_err(|e| StoreError::Codec {
+            what: "the runs".into(),
+            error: e.to_string(),
+        })
+    }
+
     /// At most `limit` runs older than `before` (all when None), newest first: a page of
     /// history, read without decoding the rest.
     pub fn runs_page(&self, before: Option<&RunId>, limit: usize) -> Result<Vec<Run>, StoreError> {
