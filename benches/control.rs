@@ -9,7 +9,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bosun::control::{Heard, Request, Service};
+use bosun::api::{Heard, Request};
+use bosun::control::Service;
 use bosun::model::{GateResult, Run, RunId, RunStatus, TaskId, Verdict};
 use bosun::orchestrator::{Bus, Event};
 use bosun::store::Store;
@@ -83,8 +84,7 @@ fn bench_runs(c: &mut Criterion) {
     });
     group.bench_function("forwarded", |b| {
         b.iter(|| {
-            let answer =
-                bosun::control::exchange_blocking(dir.path(), &Request::Runs).expect("answer");
+            let answer = bosun::api::exchange_blocking(dir.path(), &Request::Runs).expect("answer");
             serde_json::to_string(&answer.runs().expect("runs"))
                 .expect("json")
                 .len()
@@ -94,7 +94,7 @@ fn bench_runs(c: &mut Criterion) {
 }
 
 /// One event from the bus to a subscriber's reader on the socket.
-async fn one_event(bus: &Bus, stream: &mut bosun::control::Stream, i: usize) -> Duration {
+async fn one_event(bus: &Bus, stream: &mut bosun::api::Stream, i: usize) -> Duration {
     let started = Instant::now();
     bus.send(Event::Notice {
         text: format!("notice {i}"),
@@ -114,7 +114,7 @@ fn bench_event_latency(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let (_store, bus, runtime) = serving(dir.path());
     let mut stream = runtime
-        .block_on(bosun::control::Stream::open(dir.path(), false))
+        .block_on(bosun::api::Stream::open(dir.path(), false))
         .expect("subscribed");
     // The distribution, once: criterion reports means.
     let mut samples: Vec<Duration> = runtime.block_on(async {

@@ -17,10 +17,18 @@ pub mod intake;
 pub mod llm;
 pub mod memory;
 pub mod metrics;
-pub mod model;
+pub use bosun_model as model;
 pub mod orchestrator;
 pub mod project;
 pub mod semantic;
 pub mod store;
 pub mod telemetry;
 pub mod tui;
+
+/// A tokio runtime for commands that drive the orchestrator.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}

@@ -50,9 +50,9 @@ pub fn run(ctx: &Context, args: &AuditArgs) -> anyhow::Result<ExitCode> {
             // A running bosun holds the store: it answers instead.
             let verify = matches!(args.command, Some(AuditCommand::Verify));
             let request = if verify {
-                crate::control::Request::VerifyAudit
+                crate::api::Request::VerifyAudit
             } else {
-                crate::control::Request::Audit
+                crate::api::Request::Audit
             };
             let answer = super::runs::forwarded(ctx, e, request)?;
             let entries = answer.audit.unwrap_or_default();

@@ -54,7 +54,7 @@ pub struct CancelArgs {
 /// socket ([`crate::control`]).
 pub(super) fn request(
     ctx: &Context,
-    forwarded: crate::control::Request,
+    forwarded: crate::api::Request,
     make: impl FnOnce(oneshot::Sender<Result<Run, OrchestratorError>>) -> Command,
 ) -> anyhow::Result<Run> {
     ask(ctx, forwarded, make, |mut answer| Ok(answer.take_run()?))
@@ -64,9 +64,9 @@ pub(super) fn request(
 /// `take` reads the answer of a running one.
 pub(super) fn ask<T>(
     ctx: &Context,
-    forwarded: crate::control::Request,
+    forwarded: crate::api::Request,
     make: impl FnOnce(oneshot::Sender<Result<T, OrchestratorError>>) -> Command,
-    take: impl FnOnce(crate::control::Response) -> anyhow::Result<T>,
+    take: impl FnOnce(crate::api::Response) -> anyhow::Result<T>,
 ) -> anyhow::Result<T> {
     runtime()?.block_on(async {
         let orchestrator =
@@ -95,7 +95,7 @@ fn change_of(ctx: &Context, prefix: &str) -> anyhow::Result<(Run, crate::diff::D
         Ok(store) => store.find_run(prefix)?,
         // A running bosun holds the store: it says which run this is.
         Err(e) => {
-            let show = crate::control::Request::Show {
+            let show = crate::api::Request::Show {
                 run: prefix.to_string(),
             };
             super::runs::forwarded(ctx, e, show)?.take_run()?
@@ -204,7 +204,7 @@ pub fn approve(ctx: &Context, args: &ApproveArgs) -> anyhow::Result<ExitCode> {
         keep = Some(chosen);
     }
     let who = operator();
-    let forwarded = crate::control::Request::Approve {
+    let forwarded = crate::api::Request::Approve {
         run: args.run.clone(),
         who: who.clone(),
         note: args.note.clone(),
@@ -256,7 +256,7 @@ pub fn reject(ctx: &Context, args: &RejectArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let who = operator();
-    let forwarded = crate::control::Request::Reject {
+    let forwarded = crate::api::Request::Reject {
         run: args.run.clone(),
         who: who.clone(),
         reason: args.reason.clone(),
@@ -284,7 +284,7 @@ pub fn reject(ctx: &Context, args: &RejectArgs) -> anyhow::Result<ExitCode> {
 
 /// Runs `bosun cancel`.
 pub fn cancel(ctx: &Context, args: &CancelArgs) -> anyhow::Result<ExitCode> {
-    let forwarded = crate::control::Request::Cancel {
+    let forwarded = crate::api::Request::Cancel {
         run: args.run.clone(),
     };
     let run = request(ctx, forwarded, |reply| Command::Cancel {
@@ -306,7 +306,7 @@ pub struct RetryArgs {
 /// (also past `max_attempts`: the operator asked for it).
 pub fn retry(ctx: &Context, args: &RetryArgs) -> anyhow::Result<ExitCode> {
     let who = operator();
-    let forwarded = crate::control::Request::Retry {
+    let forwarded = crate::api::Request::Retry {
         run: args.run.clone(),
         who: who.clone(),
     };

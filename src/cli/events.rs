@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::process::ExitCode;
 
 use super::Context;
-use crate::control::{ControlError, Heard, Streamed};
+use crate::api::{ControlError, Heard, Streamed};
 
 /// Arguments of `bosun events`.
 #[derive(Debug, clap::Args)]
@@ -25,7 +25,7 @@ pub fn run(ctx: &Context, args: &EventsArgs) -> anyhow::Result<ExitCode> {
     let state_dir = ctx.project.state_dir();
     let mut seen = HashMap::new();
     let followed: Result<(), ControlError> = super::run::runtime()?.block_on(async {
-        let mut stream = crate::control::Stream::open(&state_dir, args.output).await?;
+        let mut stream = crate::api::Stream::open(&state_dir, args.output).await?;
         print_heard(&Heard::Note(Streamed::Subscribed), args, &mut seen);
         while let Some(heard) = stream.next().await {
             print_heard(&heard?, args, &mut seen);

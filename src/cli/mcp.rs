@@ -229,7 +229,7 @@ impl Bosun {
     ) -> Result<CallToolResult, McpError> {
         blocking(&self.ctx, move |ctx| {
             let note = args.note.unwrap_or_default();
-            let forwarded = crate::control::Request::Approve {
+            let forwarded = crate::api::Request::Approve {
                 run: args.run.clone(),
                 who: who(),
                 note: note.clone(),
@@ -258,7 +258,7 @@ impl Bosun {
             if args.reason.trim().is_empty() {
                 anyhow::bail!("give a reason: it goes into the audit trail and the next prompt");
             }
-            let forwarded = crate::control::Request::Reject {
+            let forwarded = crate::api::Request::Reject {
                 run: args.run.clone(),
                 who: who(),
                 reason: args.reason.clone(),
@@ -286,7 +286,7 @@ impl Bosun {
         Parameters(args): Parameters<RunArgs>,
     ) -> Result<CallToolResult, McpError> {
         blocking(&self.ctx, move |ctx| {
-            let forwarded = crate::control::Request::Retry {
+            let forwarded = crate::api::Request::Retry {
                 run: args.run.clone(),
                 who: who(),
             };

@@ -114,10 +114,10 @@ pub fn run(ctx: &Context, args: &MemoryArgs) -> anyhow::Result<ExitCode> {
         }
         Err(e) => {
             let request = match &forget {
-                Some(lesson) => crate::control::Request::Forget {
+                Some(lesson) => crate::api::Request::Forget {
                     lesson: lesson.clone(),
                 },
-                None => crate::control::Request::Memory,
+                None => crate::api::Request::Memory,
             };
             let answer = super::runs::forwarded(ctx, e, request)?;
             (

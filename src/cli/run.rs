@@ -34,18 +34,14 @@ pub struct RunArgs {
     pub mode: Option<crate::gates::policy::Mode>,
 }
 
-/// A tokio runtime for commands that drive the orchestrator.
-pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?)
-}
+pub use crate::runtime;
 
 /// Runs `bosun run`.
 pub fn run(ctx: &Context, args: &RunArgs, verbose: bool) -> anyhow::Result<ExitCode> {
     if !args.headless && !args.json {
-        eprintln!("note: the console is not part of this release yet; running headless");
+        eprintln!(
+            "note: `bosun run` works without the console (`bosun` opens one, `bosun attach` opens one on a running bosun)"
+        );
     }
     let options = Options {
         schedule: true,

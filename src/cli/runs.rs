@@ -152,7 +152,7 @@ pub fn change_summary(run: &Run) -> String {
 pub(super) fn load_runs(ctx: &Context, status: Option<RunStatus>) -> anyhow::Result<Vec<Run>> {
     let all = match open_store(ctx) {
         Ok(store) => store.runs()?,
-        Err(e) => forwarded(ctx, e, crate::control::Request::Runs)?.runs()?,
+        Err(e) => forwarded(ctx, e, crate::api::Request::Runs)?.runs()?,
     };
     Ok(all
         .into_iter()
@@ -182,7 +182,7 @@ pub(super) fn load_show(ctx: &Context, prefix: &str) -> anyhow::Result<Shown> {
             (run, diff, events, rival)
         }
         Err(e) => {
-            let show = crate::control::Request::Show {
+            let show = crate::api::Request::Show {
                 run: prefix.to_string(),
             };
             let mut answer = forwarded(ctx, e, show)?;
@@ -294,8 +294,8 @@ struct ShowView<'a> {
 pub(super) async fn forward(
     ctx: &Context,
     error: anyhow::Error,
-    request: &crate::control::Request,
-) -> anyhow::Result<crate::control::Response> {
+    request: &crate::api::Request,
+) -> anyhow::Result<crate::api::Response> {
     let locked = matches!(
         error.downcast_ref::<crate::orchestrator::OrchestratorError>(),
         Some(crate::orchestrator::OrchestratorError::Store(
@@ -305,9 +305,9 @@ pub(super) async fn forward(
     if !locked {
         return Err(error);
     }
-    match crate::control::exchange(&ctx.project.state_dir(), request).await {
+    match crate::api::exchange(&ctx.project.state_dir(), request).await {
         Ok(response) => Ok(response),
-        Err(crate::control::ControlError::Unreachable(_, why)) => Err(anyhow::anyhow!(
+        Err(crate::api::ControlError::Unreachable(_, why)) => Err(anyhow::anyhow!(
             "{error} (its control socket does not answer: {why})"
         )),
         Err(e) => Err(e.into()),
@@ -318,8 +318,8 @@ pub(super) async fn forward(
 pub(super) fn forwarded(
     ctx: &Context,
     error: anyhow::Error,
-    request: crate::control::Request,
-) -> anyhow::Result<crate::control::Response> {
+    request: crate::api::Request,
+) -> anyhow::Result<crate::api::Response> {
     super::run::runtime()?.block_on(forward(ctx, error, &request))
 }
 

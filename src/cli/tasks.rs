@@ -71,7 +71,7 @@ pub(super) fn add_task(ctx: &Context, args: &AddArgs) -> anyhow::Result<Task> {
     }
     let item = intake::task_item(&args.title, &args.body, args.task_type, args.priority);
     let who = crate::orchestrator::operator();
-    let forwarded = crate::control::Request::AddTask {
+    let forwarded = crate::api::Request::AddTask {
         item: item.clone(),
         who: who.clone(),
     };

@@ -230,7 +230,7 @@ fn validate(config: &Config, origin: &str) -> Result<(), ConfigError> {
         ("sandbox.max_memory", &config.sandbox.max_memory),
         ("sandbox.max_file_size", &config.sandbox.max_file_size),
     ] {
-        crate::executors::sandbox::parse_size(value).map_err(|e| invalid(key.into(), e))?;
+        super::values::parse_size(value).map_err(|e| invalid(key.into(), e))?;
     }
     for (name, executor) in &config.executors.agents {
         if executor.kind == super::ExecutorKind::Llm {
@@ -270,8 +270,8 @@ fn validate(config: &Config, origin: &str) -> Result<(), ConfigError> {
         }
     }
     for (name, gate) in &config.gates.commands {
-        if crate::gates::ALWAYS_ON.contains(&name.as_str())
-            || crate::gates::BUILT_IN_CHECKS.contains(&name.as_str())
+        if super::values::ALWAYS_ON.contains(&name.as_str())
+            || super::values::BUILT_IN_CHECKS.contains(&name.as_str())
         {
             return Err(invalid(
                 format!("gates.{name}"),
@@ -306,16 +306,16 @@ fn validate(config: &Config, origin: &str) -> Result<(), ConfigError> {
     }
     for task_type in crate::model::TaskType::ALL {
         for gate in config.dod.for_type(task_type) {
-            let known = crate::gates::ALWAYS_ON.contains(&gate.as_str())
-                || crate::gates::BUILT_IN_CHECKS.contains(&gate.as_str())
-                || crate::gates::CONVENTIONAL.contains(&gate.as_str())
+            let known = super::values::ALWAYS_ON.contains(&gate.as_str())
+                || super::values::BUILT_IN_CHECKS.contains(&gate.as_str())
+                || super::values::CONVENTIONAL.contains(&gate.as_str())
                 || config.gates.commands.contains_key(gate);
             if !known {
                 return Err(invalid(
                     format!("dod.{task_type}.gates"),
                     format!(
                         "`{gate}` is neither a [gates.{gate}] command gate nor a built-in check ({})",
-                        crate::gates::BUILT_IN_CHECKS.join(", ")
+                        super::values::BUILT_IN_CHECKS.join(", ")
                     ),
                 ));
             }

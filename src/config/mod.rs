@@ -2,6 +2,8 @@
 //! and layered as defaults < file < `BOSUN_*` environment variables < command-line flags.
 
 mod load;
+pub mod policy;
+pub mod values;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -11,10 +13,8 @@ use std::marker::PhantomData;
 use serde::de::MapAccess;
 use serde::{Deserialize, Serialize};
 
-use crate::executors::Preset;
-use crate::git::MergeMode;
-use crate::intake::TypeRules;
 use crate::model::TaskType;
+pub use values::{MergeMode, Preset};
 
 pub use load::{ConfigError, ENV_PREFIX, Loaded, load, parse_str};
 
@@ -42,7 +42,7 @@ pub struct Config {
     /// `[dod]` and `[dod.TYPE]`: the Definition of Done of each task type.
     pub dod: DodConfig,
     /// `[policy]`: when a passing run is approved without the operator.
-    pub policy: crate::gates::policy::PolicyConfig,
+    pub policy: policy::PolicyConfig,
     /// `[hooks]`: shell commands around the agent and the gates.
     pub hooks: HooksConfig,
     /// `[memory]`: what bosun learns from decisions and feeds back into routing and prompts.
@@ -636,21 +636,6 @@ impl Default for PromptConfig {
 pub struct IntakeConfig {
     /// `[intake.types]`: keyword rules per task type.
     pub types: TypeKeywords,
-}
-
-impl IntakeConfig {
-    /// The type rules these settings describe.
-    pub fn type_rules(&self) -> TypeRules {
-        let t = &self.types;
-        TypeRules::new([
-            (TaskType::Code, t.code.as_slice()),
-            (TaskType::Docs, t.docs.as_slice()),
-            (TaskType::Refactor, t.refactor.as_slice()),
-            (TaskType::Test, t.test.as_slice()),
-            (TaskType::Release, t.release.as_slice()),
-            (TaskType::Devops, t.devops.as_slice()),
-        ])
-    }
 }
 
 /// `[intake.types]`: for each type, the words that select it when they appear in a task's

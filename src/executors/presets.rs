@@ -11,23 +11,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-/// A known agent CLI.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Preset {
-    /// Claude Code (`claude`).
-    Claude,
-    /// OpenAI Codex CLI (`codex`).
-    Codex,
-    /// Aider (`aider`).
-    Aider,
-    /// Gemini CLI (`gemini`).
-    Gemini,
-    /// Cursor's agent CLI (`cursor-agent`); unverified, see [`Preset::argv`].
-    Cursor,
-    /// OpenCode (`opencode`).
-    Opencode,
-}
+pub use crate::config::values::Preset;
 
 impl Preset {
     /// Every preset, in the order they are documented.

@@ -101,36 +101,7 @@ fn expand_home(path: &str) -> PathBuf {
     }
 }
 
-/// A size such as `512M`, `4G`, `1048576` (bytes; K, M, G and T are powers of 1024); empty or
-/// `0` means no limit.
-pub fn parse_size(text: &str) -> Result<Option<u64>, String> {
-    let t = text.trim();
-    if t.is_empty() || t == "0" {
-        return Ok(None);
-    }
-    let upper = t.to_ascii_uppercase();
-    let digits = upper.trim_end_matches(['B', 'I']);
-    let (number, unit) = match digits.char_indices().last() {
-        Some((i, c)) if c.is_ascii_alphabetic() => (&digits[..i], c),
-        _ => (digits, ' '),
-    };
-    let shift = match unit {
-        ' ' => 0,
-        'K' => 10,
-        'M' => 20,
-        'G' => 30,
-        'T' => 40,
-        _ => return Err(format!("`{text}` is not a size (e.g. 512M, 4G)")),
-    };
-    let n: u64 = number
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{text}` is not a size (e.g. 512M, 4G)"))?;
-    n.checked_shl(shift)
-        .filter(|v| v >> shift == n)
-        .map(Some)
-        .ok_or_else(|| format!("`{text}` is too large"))
-}
+pub use crate::config::values::parse_size;
 
 /// Why agents would run without a sandbox under `config`, when they would (front ends warn).
 pub fn warning(config: &crate::config::SandboxConfig) -> Option<String> {

@@ -600,6 +600,11 @@ mod tests {
     use tokio_util::sync::CancellationToken;
 
     use super::*;
+
+    #[test]
+    fn the_configs_list_of_checks_names_the_judge_by_its_name() {
+        assert!(crate::config::values::BUILT_IN_CHECKS.contains(&NAME));
+    }
     use crate::llm::{ChatFuture, Meter};
     use crate::model::{Priority, Subtask, TaskId, TaskType};
 

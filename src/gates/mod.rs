@@ -24,25 +24,7 @@ use crate::config::{DodConfig, GatesConfig};
 use crate::git::DiffSummary;
 use crate::model::{Annotation, GateResult, Task, TaskType, Verdict};
 
-/// Gates every change goes through, whatever its type.
-pub const ALWAYS_ON: &[&str] = &["diff", "syntax", "semantic"];
-
-/// Built-in Definition-of-Done checks a `[dod.TYPE]` list may name (besides `diff`). `judge`
-/// is configured by the fixed `[gates.judge]` table and runs only when it names a route.
-pub const BUILT_IN_CHECKS: &[&str] = &[
-    "docs_only",
-    "links",
-    "version_bump",
-    "changelog",
-    "parses",
-    "tests_added",
-    "api_unchanged",
-    judge::NAME,
-];
-
-/// Command gate names the default Definitions of Done use; when not configured they are left
-/// out rather than being an error.
-pub const CONVENTIONAL: &[&str] = &["build", "test", "lint"];
+pub use crate::config::values::{ALWAYS_ON, BUILT_IN_CHECKS, CONVENTIONAL};
 
 /// What a gate looks at.
 #[derive(Clone, Copy)]

@@ -68,33 +68,9 @@ use std::fmt;
 use std::sync::LazyLock;
 
 use regex::Regex;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-/// How many tests passed, failed and were skipped in one run of a test command.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TestCounts {
-    /// Tests that passed, including pytest's xpassed and nextest's flaky-then-passed tests.
-    pub passed: u64,
-    /// Tests that failed, errored or timed out, including unittest's unexpected successes.
-    pub failed: u64,
-    /// Tests that did not run: skipped, ignored, xfailed (unittest: expected failures) or
-    /// todo.
-    pub skipped: u64,
-}
-
-impl TestCounts {
-    /// passed / (passed + failed); None when nothing ran.
-    pub fn score(&self) -> Option<f64> {
-        let ran = self.passed.saturating_add(self.failed);
-        (ran > 0).then(|| self.passed as f64 / ran as f64)
-    }
-
-    fn add(&mut self, other: TestCounts) {
-        self.passed = self.passed.saturating_add(other.passed);
-        self.failed = self.failed.saturating_add(other.failed);
-        self.skipped = self.skipped.saturating_add(other.skipped);
-    }
-}
+pub use crate::model::TestCounts;
 
 /// The test runner whose summary was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

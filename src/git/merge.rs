@@ -9,20 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::checkout::{checkout_of, tracked_changes};
 use super::{GitError, branch_tip, open, signature};
 
-/// How an approved run is merged into its target branch (`merge` in the config).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum MergeMode {
-    /// `ff`: fast-forward when the target has not moved since the run started, else a merge
-    /// commit.
-    #[default]
-    #[serde(rename = "ff")]
-    FastForward,
-    /// `merge`: always a merge commit (`git merge --no-ff`).
-    Merge,
-    /// `squash`: one commit on top of the target with all of the run's changes.
-    Squash,
-}
+pub use crate::config::values::MergeMode;
 
 impl MergeMode {
     /// The name used in the config file.

@@ -370,6 +370,21 @@ impl TypeRules {
     }
 }
 
+impl crate::config::IntakeConfig {
+    /// The type rules these settings describe.
+    pub fn type_rules(&self) -> TypeRules {
+        let t = &self.types;
+        TypeRules::new([
+            (TaskType::Code, t.code.as_slice()),
+            (TaskType::Docs, t.docs.as_slice()),
+            (TaskType::Refactor, t.refactor.as_slice()),
+            (TaskType::Test, t.test.as_slice()),
+            (TaskType::Release, t.release.as_slice()),
+            (TaskType::Devops, t.devops.as_slice()),
+        ])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -118,8 +118,7 @@ enum Approving {
     Checking,
 }
 
-/// The policy marker of a run whose judge samples disagreed (interval wider than `warn_width`).
-pub const JUDGE_UNCERTAIN: &str = "judge_uncertain";
+pub use crate::gates::policy::JUDGE_UNCERTAIN;
 
 /// Most characters of an agent's summary kept in a pattern.
 const SUMMARY_CHARS: usize = 300;

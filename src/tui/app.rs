@@ -109,7 +109,7 @@ impl JobContext {
         repo_root: std::path::PathBuf,
         config: crate::config::Config,
     ) -> Self {
-        let core = crate::api::Local {
+        let core = crate::control::Local {
             store,
             repo_root: repo_root.clone(),
             config: std::sync::Arc::new(config.clone()),

@@ -33,8 +33,8 @@ use data::Data;
 use theme::Theme;
 
 use crate::api::Feed;
+use crate::api::Status;
 use crate::config::Config;
-use crate::control::Status;
 use crate::model::now_ms;
 use crate::orchestrator::{Command, Missed, Options, Orchestrator, OrchestratorError};
 use crate::project::Project;
@@ -69,14 +69,14 @@ impl Drop for TerminalGuard {
 
 /// Opens the console on `project`, with an orchestrator scheduling runs in this process.
 pub fn run(project: Project, config: Config, options: Options) -> anyhow::Result<()> {
-    let runtime = crate::cli::run::runtime()?;
+    let runtime = crate::runtime()?;
     runtime.block_on(console(project, config, options))
 }
 
 /// Opens a console on the bosun already running on `project` (the console or `bosun run
 /// --headless`), through its control socket; quitting it leaves that bosun running.
 pub fn attach(project: Project, config: Config) -> anyhow::Result<()> {
-    let runtime = crate::cli::run::runtime()?;
+    let runtime = crate::runtime()?;
     runtime.block_on(attached(project, config))
 }
 
@@ -149,19 +149,19 @@ async fn console(project: Project, config: Config, options: Options) -> anyhow::
 
 async fn attached(project: Project, config: Config) -> anyhow::Result<()> {
     let state_dir = project.state_dir();
-    let no_bosun = |e: crate::control::ControlError| match e {
-        crate::control::ControlError::Unreachable(..) => anyhow::anyhow!(
+    let no_bosun = |e: crate::api::ControlError| match e {
+        crate::api::ControlError::Unreachable(..) => anyhow::anyhow!(
             "no bosun is running on {}: `bosun` opens the console and starts one",
             project.root.display()
         ),
         other => other.into(),
     };
     // Subscribed first: whatever happens while the start is read is heard after it.
-    let stream = crate::control::Stream::open(&state_dir, true)
+    let stream = crate::api::Stream::open(&state_dir, true)
         .await
         .map_err(no_bosun)?;
     let mut events = Feed::Remote(stream);
-    let mut status = crate::control::exchange(&state_dir, &crate::control::Request::Status)
+    let mut status = crate::api::exchange(&state_dir, &crate::api::Request::Status)
         .await
         .map_err(no_bosun)?
         .status

@@ -61,10 +61,10 @@ pub struct GateResult {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TestDelta {
     /// Counts on the change.
-    pub head: crate::gates::summary::TestCounts,
+    pub head: TestCounts,
     /// Counts on the base commit, when the gate compared with it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub base: Option<crate::gates::summary::TestCounts>,
+    pub base: Option<TestCounts>,
     /// Tests failing on the change that did not fail on the base.
     #[serde(default)]
     pub new_failures: Vec<String>,
@@ -140,5 +140,32 @@ mod tests {
         ];
         assert_eq!(weighted_score(&rs), Some((1.0 + 1.5) / 4.0));
         assert_eq!(weighted_score(&rs[2..]), None);
+    }
+}
+
+/// How many tests passed, failed and were skipped in one run of a test command.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestCounts {
+    /// Tests that passed, including pytest's xpassed and nextest's flaky-then-passed tests.
+    pub passed: u64,
+    /// Tests that failed, errored or timed out, including unittest's unexpected successes.
+    pub failed: u64,
+    /// Tests that did not run: skipped, ignored, xfailed (unittest: expected failures) or
+    /// todo.
+    pub skipped: u64,
+}
+
+impl TestCounts {
+    /// passed / (passed + failed); None when nothing ran.
+    pub fn score(&self) -> Option<f64> {
+        let ran = self.passed.saturating_add(self.failed);
+        (ran > 0).then(|| self.passed as f64 / ran as f64)
+    }
+
+    /// Adds `other`'s counts to these (saturating).
+    pub fn add(&mut self, other: TestCounts) {
+        self.passed = self.passed.saturating_add(other.passed);
+        self.failed = self.failed.saturating_add(other.failed);
+        self.skipped = self.skipped.saturating_add(other.skipped);
     }
 }

@@ -1,5 +1,5 @@
-//! Domain types shared by every layer: tasks, runs and their outcomes.
-//! Nothing in here depends on another module of the crate.
+//! bosun's domain types, shared by every layer — tasks, runs and their outcomes. A crate of
+//! its own that depends on no other part of bosun (the compiler keeps it so).
 
 mod annotation;
 mod gate;
@@ -7,7 +7,7 @@ mod run;
 mod task;
 
 pub use annotation::{Annotation, AnnotationKind, Severity};
-pub use gate::{GateResult, TestDelta, Verdict, weighted_score};
+pub use gate::{GateResult, TestCounts, TestDelta, Verdict, weighted_score};
 pub use run::{
     CandidateDraw, ChosenBy, Decision, RoutingChoice, Run, RunId, RunStatus, RunSummary, Usage,
     now_ms, slug,

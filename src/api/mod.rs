@@ -1,20 +1,25 @@
 //! What a front end asks of bosun's core, and how: the console reads runs, tasks and changes
 //! through [`Core`], sends the orchestrator's [`Command`]s, and hears its events through a
-//! [`Feed`] — in bosun's own process ([`Local`], the orchestrator's channels), or from another
-//! terminal through the control socket ([`Remote`], [`forward_commands`], `bosun attach`).
+//! [`Feed`] — in bosun's own process ([`crate::control::Local`], the orchestrator's channels), or
+//! from another terminal through the control socket ([`Remote`], [`forward_commands`], `bosun
+//! attach`), in the protocol of [`protocol`].
 //! The console never reads the store or git itself.
 
+mod protocol;
+
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-use crate::control::{ControlError, Heard, Request, Response, Streamed};
+pub use protocol::{
+    ControlError, Heard, MAX_REQUEST, Request, Response, SOCKET, Status, Stream, Streamed,
+    exchange, exchange_blocking, socket_path,
+};
+
 use crate::diff::Diff;
 use crate::memory::Strategy;
 use crate::model::{Run, RunId, Task};
 use crate::orchestrator::{Command, Event, Missed, OrchestratorError, Subscription};
-use crate::store::Store;
 
 /// The reads a front end makes, each a blocking call (run them off the async threads). Errors
 /// are the sentence to show.
@@ -45,60 +50,6 @@ pub trait Core: Send + Sync {
     fn diff(&self, base: &str, head: &str) -> Result<Diff, String>;
 }
 
-/// The core in this process: its store and repository.
-pub struct Local {
-    /// The store.
-    pub store: Arc<Store>,
-    /// The repository.
-    pub repo_root: PathBuf,
-    /// Its settings (the task files).
-    pub config: Arc<crate::config::Config>,
-}
-
-impl Core for Local {
-    fn tasks(&self) -> Result<Vec<Task>, String> {
-        crate::intake::TaskList::load(
-            &self.repo_root,
-            &self.config.project.task_files,
-            &self.config.intake.type_rules(),
-        )
-        .map(|list| list.tasks)
-        .map_err(|e| e.to_string())
-    }
-    fn open_runs(&self) -> Result<Vec<Run>, String> {
-        self.store.open_runs().map_err(|e| e.to_string())
-    }
-    fn runs_page(&self, before: Option<&RunId>, limit: usize) -> Result<Vec<Run>, String> {
-        self.store
-            .runs_page(before, limit)
-            .map_err(|e| e.to_string())
-    }
-    fn run_count(&self) -> usize {
-        self.store.run_count()
-    }
-    fn run(&self, id: &RunId) -> Result<Option<Run>, String> {
-        self.store.run(id).map_err(|e| e.to_string())
-    }
-    fn verify_audit(&self) -> Result<usize, String> {
-        self.store.verify_audit().map_err(|e| e.to_string())
-    }
-    fn strategies(&self) -> Result<Vec<Strategy>, String> {
-        self.store.memory().strategies().map_err(|e| e.to_string())
-    }
-    fn first_diff(
-        &self,
-        base: &str,
-        head: &str,
-        files: usize,
-        bytes: usize,
-    ) -> Result<(Diff, usize), String> {
-        crate::diff::first(&self.repo_root, base, head, files, bytes).map_err(|e| e.to_string())
-    }
-    fn diff(&self, base: &str, head: &str) -> Result<Diff, String> {
-        crate::diff::load(&self.repo_root, base, head).map_err(|e| e.to_string())
-    }
-}
-
 /// The core of a bosun running elsewhere, asked through its control socket.
 pub struct Remote {
     /// The state directory whose socket it serves.
@@ -107,7 +58,7 @@ pub struct Remote {
 
 impl Remote {
     fn ask(&self, request: &Request) -> Result<Response, String> {
-        crate::control::exchange_blocking(&self.state_dir, request).map_err(|e| e.to_string())
+        exchange_blocking(&self.state_dir, request).map_err(|e| e.to_string())
     }
 }
 
@@ -176,7 +127,7 @@ pub enum Feed {
     /// In this process.
     Local(Subscription),
     /// From the bosun serving a control socket.
-    Remote(crate::control::Stream),
+    Remote(Stream),
 }
 
 impl Feed {
@@ -221,11 +172,8 @@ fn refused(e: ControlError) -> OrchestratorError {
 }
 
 async fn forward(state_dir: &std::path::Path, command: Command) {
-    let ask = |request: Request| async move {
-        crate::control::exchange(state_dir, &request)
-            .await
-            .map_err(refused)
-    };
+    let ask =
+        |request: Request| async move { exchange(state_dir, &request).await.map_err(refused) };
     let run = |answer: Result<Response, OrchestratorError>| {
         answer.and_then(|mut a| a.take_run().map_err(refused))
     };
