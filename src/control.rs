@@ -81,10 +81,23 @@ pub struct Served {
     pub metrics: Option<std::net::SocketAddr>,
     /// What could not be started, one sentence each (bosun goes on without it).
     pub problems: Vec<String>,
+    /// The `[notify]` command's task, when there is one.
+    pub notifier: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Served {
+    /// Once the orchestrator has stopped: lets the notifier start its last commands (for up
+    /// to two seconds) before the process ends.
+    pub async fn finish(self) {
+        if let Some(notifier) = self.notifier {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(2), notifier).await;
+        }
+    }
 }
 
 /// Starts everything a running bosun serves to other front ends: the control socket in
-/// `state_dir`, and the metrics endpoint when `server` names an address.
+/// `state_dir`, the metrics endpoint when `server` names an address, and the `[notify]`
+/// command.
 pub async fn start(
     state_dir: &Path,
     server: &crate::config::ServerConfig,
@@ -92,6 +105,11 @@ pub async fn start(
 ) -> Served {
     let mut served = Served::default();
     let (store, events) = (service.store.clone(), service.events.clone());
+    served.notifier = crate::orchestrator::notify::spawn(
+        &events,
+        &service.config.notify.command,
+        service.repo_root.clone(),
+    );
     if let Err(e) = serve(state_dir, service) {
         served.problems.push(format!(
             "cannot listen on the control socket {}: {e}; commands from other terminals are refused",

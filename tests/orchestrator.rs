@@ -2122,3 +2122,33 @@ fn a_running_bosun_serves_metrics_prometheus_can_scrape() {
     );
     p.assert_clean();
 }
+
+/// `[notify] command` is run by the running bosun itself — also headless, with no console —
+/// once for each run that starts awaiting approval or fails, with the text in
+/// `BOSUN_NOTIFY_TEXT`.
+#[test]
+fn the_notify_command_runs_once_per_run_awaiting_or_failed_even_headless() {
+    let p = Project::new();
+    let notified = p.aux("notified");
+    let mut settings = Settings::agent("writes_note.sh");
+    settings.extra = format!(
+        "\n[notify]\ncommand = {}\n",
+        toml_str(&format!(
+            "printf '%s\\n' \"$BOSUN_NOTIFY_TEXT\" >> {}",
+            notified.display()
+        ))
+    );
+    p.setup(ONE_TASK, &[("notes.txt", b"original\n")], settings);
+    p.run_headless();
+    let run = p.only_run();
+    assert_eq!(run["status"], "awaiting_approval");
+    let title = run["task_title"].as_str().unwrap().to_string();
+    // The command runs beside bosun, which may end first: give it a moment.
+    let said = || std::fs::read_to_string(&notified).unwrap_or_default();
+    assert!(
+        wait_until(Duration::from_secs(10), || !said().is_empty()),
+        "the notify command ran"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(said(), format!("awaiting approval: {title}\n"));
+}

@@ -151,6 +151,7 @@ pub async fn drive(
         }
     }
     handle.done.await??;
+    served.finish().await;
     if !json {
         let runs = store.runs()?;
         print_summary(&runs);

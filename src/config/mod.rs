@@ -392,8 +392,9 @@ impl Default for MemoryConfig {
 pub struct NotifyConfig {
     /// Ring the terminal bell and send a desktop notification (OSC 9).
     pub bell: bool,
-    /// A shell command run for each such event, with `BOSUN_NOTIFY_TEXT` in its environment
-    /// (e.g. `notify-send bosun "$BOSUN_NOTIFY_TEXT"`); empty: none.
+    /// A shell command the running bosun (console or headless) runs once for each such
+    /// event, with `BOSUN_NOTIFY_TEXT` in its environment (e.g. `notify-send bosun
+    /// "$BOSUN_NOTIFY_TEXT"`); empty: none.
     pub command: String,
 }
 

@@ -5,6 +5,7 @@
 pub mod bus;
 pub mod command;
 pub mod event;
+pub mod notify;
 pub mod prompt;
 pub mod schedule;
 mod worker;

@@ -118,7 +118,7 @@ async fn console(project: Project, config: Config, options: Options) -> anyhow::
         target,
     };
     let status = service.status();
-    crate::control::start(&project.state_dir(), &config.server, service).await;
+    let served = crate::control::start(&project.state_dir(), &config.server, service).await;
     let jobs = Arc::new(app::JobContext::local(
         store,
         project.root.clone(),
@@ -135,7 +135,9 @@ async fn console(project: Project, config: Config, options: Options) -> anyhow::
     .await;
 
     let _ = handle.commands.send(Command::Shutdown).await;
-    match handle.done.await {
+    let done = handle.done.await;
+    served.finish().await;
+    match done {
         Ok(Ok(())) | Ok(Err(OrchestratorError::Stopped)) => {}
         Ok(Err(e)) => return Err(e.into()),
         Err(e) => {
@@ -439,30 +441,9 @@ fn carry_out(
             });
         }
         Effect::Notify(text) => {
+            // `[notify] command` is run by the core, once, whatever the number of consoles.
             if jobs.config.notify.bell {
                 notify(&text);
-            }
-            let command = jobs.config.notify.command.trim();
-            if !command.is_empty() {
-                // Its output must not reach the console's screen.
-                let spawned = tokio::process::Command::new("sh")
-                    .arg("-c")
-                    .arg(command)
-                    .current_dir(&jobs.repo_root)
-                    .env("BOSUN_NOTIFY_TEXT", &text)
-                    .stdin(std::process::Stdio::null())
-                    .stdout(std::process::Stdio::null())
-                    .stderr(std::process::Stdio::null())
-                    .kill_on_drop(false)
-                    .spawn();
-                match spawned {
-                    Ok(mut child) => {
-                        tokio::spawn(async move {
-                            let _ = child.wait().await;
-                        });
-                    }
-                    Err(e) => tracing::warn!("[notify] command could not start: {e}"),
-                }
             }
         }
         Effect::Quit => {}
