@@ -75,11 +75,11 @@ measure_idle() {
 }
 
 wait_for_screen() {
-    local text=$1 deadline=$((SECONDS + 60))
-    until tmux -L "$socket" capture-pane -p -t console | grep -qF -- "$text"; do
+    local text=$1 session=${2:-console} deadline=$((SECONDS + 60))
+    until tmux -L "$socket" capture-pane -p -t "$session" | grep -qF -- "$text"; do
         if ((SECONDS > deadline)); then
             echo "the console never showed \"$text\"; the screen was:" >&2
-            tmux -L "$socket" capture-pane -p -t console >&2
+            tmux -L "$socket" capture-pane -p -t "$session" >&2
             exit 1
         fi
         sleep 0.1
@@ -92,6 +92,26 @@ wait_for_screen "1 Board"
 sleep 2 # let start-up work (the store's first flushes, the first history tick) pass
 echo "bosun pid $pid, $(threads "$pid") threads; after start: $(mem "$pid")"
 measure_idle "idle on the board (100,001 runs in the store)"
+
+# Two more consoles attached to this bosun (`bosun attach`, through its control socket): the
+# CPU of all three over IDLE_SECONDS.
+for s in one two; do
+    tmux -L "$socket" new-session -d -s "$s" -x 200 -y 60 "exec $bin --repo $work/repo attach"
+    wait_for_screen "(attached)" "$s"
+done
+sleep 2
+p1=$(tmux -L "$socket" list-panes -t one -F '#{pane_pid}')
+p2=$(tmux -L "$socket" list-panes -t two -F '#{pane_pid}')
+echo "attached consoles: pids $p1 $p2; $(mem "$p1")"
+a0=$(ticks "$pid"); b0=$(ticks "$p1"); c0=$(ticks "$p2")
+sleep "$idle"
+a1=$(ticks "$pid"); b1=$(ticks "$p1"); c1=$(ticks "$p2")
+awk -v a=$((a1 - a0)) -v b=$((b1 - b0)) -v c=$((c1 - c0)) -v hz="$ticks_per_second" -v secs="$idle" 'BEGIN {
+    printf "idle with two consoles attached, %d s: bosun %.3f %%, attached %.3f %% and %.3f %%; all three %.3f %% of a core\n",
+        secs, 100 * a / hz / secs, 100 * b / hz / secs, 100 * c / hz / secs, 100 * (a + b + c) / hz / secs
+}'
+for s in one two; do tmux -L "$socket" send-keys -t "$s" q; done
+sleep 1
 
 tmux -L "$socket" send-keys -t console 3
 wait_for_screen "Adjust every getter by one"

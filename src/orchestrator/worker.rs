@@ -63,7 +63,8 @@ pub(crate) struct Job {
 
 /// How to make the prompt once the worktree exists (references are read from it), given the
 /// feedback on the previous attempt as it will be shown.
-pub(crate) type PromptSource = Box<dyn FnOnce(&std::path::Path, Option<&str>) -> String + Send>;
+pub(crate) type PromptSource =
+    Box<dyn FnOnce(&std::path::Path, Option<&str>) -> String + Send + Sync>;
 
 /// A milestone of a run, sent to the orchestrator.
 #[derive(Debug)]
@@ -245,100 +246,21 @@ pub(crate) async fn recheck(
 
 /// Does the run's work, reporting milestones on `updates` and agent output on `events`.
 pub(crate) async fn work(
-    job: Job,
+    mut job: Job,
     updates: mpsc::UnboundedSender<Update>,
     events: super::Bus,
 ) -> Outcome {
     let id = job.run_id.clone();
-    let (repo, wt, branch, target) = (
-        job.repo_root.clone(),
-        job.worktree.clone(),
-        job.branch.clone(),
-        job.target.clone(),
-    );
-    let created =
-        tokio::task::spawn_blocking(move || git::create_worktree(&repo, &wt, &branch, &target))
-            .await;
-    let worktree = match created {
-        Ok(Ok(w)) => w,
-        Ok(Err(e)) => return failed(format!("cannot make the run's worktree: {e}"), None),
-        Err(e) => return failed(format!("worktree task failed: {e}"), None),
+    let worktree = match prepare(&job, &updates).await {
+        Ok(w) => w,
+        Err(outcome) => return outcome,
     };
-    let base = worktree.base.clone();
-    let _ = updates.send(Update::Prepared {
-        run_id: id.clone(),
-        worktree: worktree.path.clone(),
-        base: base.clone(),
-    });
-
-    let feedback = match (&job.feedback, &job.analyze_route, &job.chat) {
-        (Some(report), Some(route), Some(chat)) => {
-            match super::prompt::analyze_failures(chat.as_ref(), route, &job.meter, report).await {
-                Ok(analysis) => Some(analysis),
-                Err(e) => {
-                    let _ = updates.send(Update::Note {
-                        run_id: id.clone(),
-                        text: format!("the failure analysis was skipped: {e}"),
-                    });
-                    Some(report.clone())
-                }
-            }
-        }
-        _ => job.feedback.clone(),
+    let make_prompt = std::mem::replace(&mut job.prompt, Box::new(|_, _| String::new()));
+    let prompt = match write_prompt(&job, make_prompt, &worktree.path, &updates).await {
+        Ok(p) => p,
+        Err(outcome) => return outcome,
     };
-    let prompt = (job.prompt)(&worktree.path, feedback.as_deref());
-    if let Some(dir) = job.prompt_path.parent()
-        && let Err(e) = std::fs::create_dir_all(dir)
-    {
-        return failed(
-            format!(
-                "cannot write the prompt file {}: {e}",
-                job.prompt_path.display()
-            ),
-            None,
-        );
-    }
-    if let Err(e) = std::fs::write(&job.prompt_path, &prompt) {
-        return failed(
-            format!(
-                "cannot write the prompt file {}: {e}",
-                job.prompt_path.display()
-            ),
-            None,
-        );
-    }
-    let vars = executors::presets::Placeholders {
-        prompt: prompt.clone(),
-        prompt_file: job.prompt_path.clone(),
-        worktree: worktree.path.clone(),
-        task_id: job.task_id.clone(),
-        run_id: id.0.clone(),
-    };
-    let mut env = job.env.clone();
-    env.extend([
-        ("BOSUN_TASK_ID".to_string(), job.task_id.clone()),
-        ("BOSUN_RUN_ID".to_string(), id.0.clone()),
-        (
-            "BOSUN_PROMPT_FILE".to_string(),
-            job.prompt_path.display().to_string(),
-        ),
-        (
-            "BOSUN_WORKTREE".to_string(),
-            worktree.path.display().to_string(),
-        ),
-        ("BOSUN_ATTEMPT".to_string(), job.attempt.to_string()),
-    ]);
-    let run = AgentRun {
-        argv: executors::presets::expand(&job.argv, &vars),
-        env,
-        cwd: worktree.path.clone(),
-        timeout: job.timeout,
-        log_path: job.log_path.clone(),
-        max_log_bytes: job.max_log_bytes,
-        format: job.format,
-        sandbox: job.sandbox.clone(),
-        min_free_mb: job.min_free_mb,
-    };
+    let run = agent_run(&job, &worktree.path, &prompt);
     // The run's log says first what confines it (and loudly when nothing does).
     let line = if job.sandbox.degraded() {
         format!("WARNING: no sandbox: {}", job.sandbox.describe())
@@ -362,6 +284,161 @@ pub(crate) async fn work(
         return failed(e, None);
     }
 
+    let usage = match drive_agent(&job, &run, &worktree.path, &prompt, &updates, &events).await {
+        Ok(usage) => usage,
+        Err(outcome) => return outcome,
+    };
+    if let Err(e) = hook(
+        &job.cancel,
+        "post_run",
+        &job.hooks.post_run,
+        &run,
+        &record_group,
+    )
+    .await
+    {
+        let _ = updates.send(Update::Note {
+            run_id: id.clone(),
+            text: e,
+        });
+    }
+    let _ = updates.send(Update::Gating {
+        run_id: id.clone(),
+        usage,
+    });
+    commit_and_gate(
+        &job,
+        &run,
+        &worktree.path,
+        &worktree.base,
+        usage,
+        &updates,
+        &record_group,
+    )
+    .await
+}
+
+/// Makes the run's checkout and tells the orchestrator where it is.
+async fn prepare(
+    job: &Job,
+    updates: &mpsc::UnboundedSender<Update>,
+) -> Result<git::Worktree, Outcome> {
+    let id = job.run_id.clone();
+    let (repo, wt, branch, target) = (
+        job.repo_root.clone(),
+        job.worktree.clone(),
+        job.branch.clone(),
+        job.target.clone(),
+    );
+    let created =
+        tokio::task::spawn_blocking(move || git::create_worktree(&repo, &wt, &branch, &target))
+            .await;
+    let worktree = match created {
+        Ok(Ok(w)) => w,
+        Ok(Err(e)) => return Err(failed(format!("cannot make the run's worktree: {e}"), None)),
+        Err(e) => return Err(failed(format!("worktree task failed: {e}"), None)),
+    };
+    let _ = updates.send(Update::Prepared {
+        run_id: id,
+        worktree: worktree.path.clone(),
+        base: worktree.base.clone(),
+    });
+
+    Ok(worktree)
+}
+
+/// The prompt, with the previous attempt's feedback (analysed by a model when `[llm]
+/// analyze_errors` asks), written to the run's prompt file.
+async fn write_prompt(
+    job: &Job,
+    make_prompt: PromptSource,
+    worktree: &std::path::Path,
+    updates: &mpsc::UnboundedSender<Update>,
+) -> Result<String, Outcome> {
+    let feedback = match (&job.feedback, &job.analyze_route, &job.chat) {
+        (Some(report), Some(route), Some(chat)) => {
+            match super::prompt::analyze_failures(chat.as_ref(), route, &job.meter, report).await {
+                Ok(analysis) => Some(analysis),
+                Err(e) => {
+                    let _ = updates.send(Update::Note {
+                        run_id: job.run_id.clone(),
+                        text: format!("the failure analysis was skipped: {e}"),
+                    });
+                    Some(report.clone())
+                }
+            }
+        }
+        _ => job.feedback.clone(),
+    };
+    let prompt = make_prompt(worktree, feedback.as_deref());
+    if let Some(dir) = job.prompt_path.parent()
+        && let Err(e) = std::fs::create_dir_all(dir)
+    {
+        return Err(failed(
+            format!(
+                "cannot write the prompt file {}: {e}",
+                job.prompt_path.display()
+            ),
+            None,
+        ));
+    }
+    if let Err(e) = std::fs::write(&job.prompt_path, &prompt) {
+        return Err(failed(
+            format!(
+                "cannot write the prompt file {}: {e}",
+                job.prompt_path.display()
+            ),
+            None,
+        ));
+    }
+    Ok(prompt)
+}
+
+/// How the agent is started: its command line with the placeholders filled, its
+/// environment, its checkout, limits and sandbox.
+fn agent_run(job: &Job, worktree: &std::path::Path, prompt: &str) -> AgentRun {
+    let vars = executors::presets::Placeholders {
+        prompt: prompt.to_string(),
+        prompt_file: job.prompt_path.clone(),
+        worktree: worktree.to_path_buf(),
+        task_id: job.task_id.clone(),
+        run_id: job.run_id.0.clone(),
+    };
+    let mut env = job.env.clone();
+    env.extend([
+        ("BOSUN_TASK_ID".to_string(), job.task_id.clone()),
+        ("BOSUN_RUN_ID".to_string(), job.run_id.0.clone()),
+        (
+            "BOSUN_PROMPT_FILE".to_string(),
+            job.prompt_path.display().to_string(),
+        ),
+        ("BOSUN_WORKTREE".to_string(), worktree.display().to_string()),
+        ("BOSUN_ATTEMPT".to_string(), job.attempt.to_string()),
+    ]);
+    AgentRun {
+        argv: executors::presets::expand(&job.argv, &vars),
+        env,
+        cwd: worktree.to_path_buf(),
+        timeout: job.timeout,
+        log_path: job.log_path.clone(),
+        max_log_bytes: job.max_log_bytes,
+        format: job.format,
+        sandbox: job.sandbox.clone(),
+        min_free_mb: job.min_free_mb,
+    }
+}
+
+/// Runs the agent to its end, forwarding its output and progress; the usage it reported, or
+/// the outcome when it did not finish well (cancelled, timed out, failed, over budget).
+async fn drive_agent(
+    job: &Job,
+    run: &AgentRun,
+    worktree: &std::path::Path,
+    prompt: &str,
+    updates: &mpsc::UnboundedSender<Update>,
+    events: &super::Bus,
+) -> Result<Option<Usage>, Outcome> {
+    let id = job.run_id.clone();
     let (line_tx, mut line_rx) = mpsc::channel::<OutputLine>(1024);
     let (progress_tx, mut progress_rx) = mpsc::channel::<AgentEvent>(256);
     let forward_id = id.clone();
@@ -441,18 +518,17 @@ pub(crate) async fn work(
                 transcript_path: job.transcript_path.clone(),
                 cancel: agent_cancel,
             };
-            executors::llm_agent::run(chat.as_ref(), &job.meter, spec, &worktree.path, &prompt, io)
-                .await
+            executors::llm_agent::run(chat.as_ref(), &job.meter, spec, worktree, prompt, io).await
         }
         (Some(_), None) => {
-            return failed(
+            return Err(failed(
                 "the built-in agent needs a model: add [llm.providers.NAME] and [llm.routes.NAME] to bosun.toml".into(),
                 None,
-            );
+            ));
         }
         (None, _) => {
             executors::run_agent(
-                &run,
+                run,
                 move |pgid| {
                     let _ = started_updates.send(Update::Started {
                         run_id: started_id,
@@ -471,14 +547,14 @@ pub(crate) async fn work(
     let outcome: AgentOutcome = match result {
         Ok(o) => o,
         Err(ExecutorError::MissingProgram { program }) => {
-            return failed(
+            return Err(failed(
                 format!(
                     "agent program `{program}` was not found on PATH; install it or fix the executor's command in bosun.toml"
                 ),
                 None,
-            );
+            ));
         }
-        Err(e) => return failed(e.to_string(), None),
+        Err(e) => return Err(failed(e.to_string(), None)),
     };
     let usage = outcome.usage;
     let m = &job.meter;
@@ -491,7 +567,7 @@ pub(crate) async fn work(
         budget = m.ledger.report(&m.run, &m.task, u);
     }
     if let Some(reason) = budget {
-        return over_budget(format!("stopped: {reason}"), usage);
+        return Err(over_budget(format!("stopped: {reason}"), usage));
     }
     let usage = spent(m).or(usage);
     if let Some(text) = &outcome.summary {
@@ -501,57 +577,55 @@ pub(crate) async fn work(
         });
     }
     match outcome.exit {
-        ExitKind::Cancelled => return Outcome::Cancelled,
+        ExitKind::Cancelled => return Err(Outcome::Cancelled),
         ExitKind::TimedOut => {
-            return failed(
+            return Err(failed(
                 format!(
                     "the agent did not finish within {}",
                     humantime::format_duration(job.timeout)
                 ),
                 usage,
-            );
+            ));
         }
         ExitKind::Signaled(sig) => {
-            return failed(
+            return Err(failed(
                 format!("the agent was killed by signal {sig}{}", tail(&outcome)),
                 usage,
-            );
+            ));
         }
         ExitKind::Exited(code) if code != 0 => {
-            return failed(
+            return Err(failed(
                 format!("the agent exited with status {code}{}", tail(&outcome)),
                 usage,
-            );
+            ));
         }
         ExitKind::Exited(_) => {}
     }
     if let Some(err) = &outcome.agent_error {
         // The built-in agent stops with the ledger's own `budget: …` message.
         if job.builtin.is_some() && err.starts_with("budget:") {
-            return over_budget(format!("stopped: {err}"), usage);
+            return Err(over_budget(format!("stopped: {err}"), usage));
         }
-        return failed(format!("the agent reported an error: {err}"), usage);
+        return Err(failed(format!("the agent reported an error: {err}"), usage));
     }
 
-    if let Err(e) = hook(
-        &job.cancel,
-        "post_run",
-        &job.hooks.post_run,
-        &run,
-        &record_group,
-    )
-    .await
-    {
-        let _ = updates.send(Update::Note {
-            run_id: id.clone(),
-            text: e,
-        });
-    }
-    let _ = updates.send(Update::Gating {
-        run_id: id.clone(),
-        usage,
-    });
-    let wt = worktree.path.clone();
+    Ok(usage)
+}
+
+/// bosun's commit of the agent's work, its semantic annotations and the gates; the run's
+/// outcome.
+async fn commit_and_gate(
+    job: &Job,
+    run: &AgentRun,
+    worktree: &std::path::Path,
+    base: &str,
+    usage: Option<Usage>,
+    updates: &mpsc::UnboundedSender<Update>,
+    record_group: &(impl Fn(i32) + Send + Sync + 'static),
+) -> Outcome {
+    let id = job.run_id.clone();
+    let base = base.to_string();
+    let wt = worktree.to_path_buf();
     let message = format!("bosun: {} (attempt {})", job.task_id, job.attempt);
     let trailers = [
         ("Bosun-Task", job.task_id.clone()),
@@ -581,8 +655,8 @@ pub(crate) async fn work(
                 &job.cancel,
                 "pre_gates",
                 &job.hooks.pre_gates,
-                &run,
-                &record_group,
+                run,
+                record_group,
             )
             .await
             {
@@ -612,7 +686,7 @@ pub(crate) async fn work(
             let base_dir = base_export_dir(&job.worktree);
             let cx = GateContext {
                 task: &job.task,
-                worktree: &worktree.path,
+                worktree,
                 repo_root: &job.repo_root,
                 base: &base,
                 cache_dir: &job.gate_cache,
@@ -626,7 +700,7 @@ pub(crate) async fn work(
                 annotations: &annotations,
                 chat: job.chat.as_deref(),
                 meter: Some(&job.meter),
-                on_start: &record_group,
+                on_start: record_group,
                 sandbox: &job.gate_sandbox,
                 min_free_mb: job.min_free_mb,
             };
@@ -650,8 +724,8 @@ pub(crate) async fn work(
                 &job.cancel,
                 "post_gates",
                 &job.hooks.post_gates,
-                &run,
-                &record_group,
+                run,
+                record_group,
             )
             .await
             {
