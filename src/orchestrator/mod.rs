@@ -1339,178 +1339,14 @@ impl Orchestrator {
                 diff,
                 usage,
                 gates,
-            } => {
-                self.store.put_diff(&id, &diff.patch)?;
-                let stat = (diff.files.len(), diff.insertions, diff.deletions);
-                let score = crate::model::weighted_score(&gates);
-                let task_id = self.runs.get(&id).map(|r| r.task_id.clone());
-                let task_type = self
-                    .tasks
-                    .iter()
-                    .find(|t| Some(&t.id) == task_id.as_ref())
-                    .map_or(crate::model::TaskType::Code, |t| t.task_type);
-                let paths: Vec<String> = diff
-                    .files
-                    .iter()
-                    .flat_map(|f| std::iter::once(f.path.clone()).chain(f.old_path.clone()))
-                    .collect();
-                // Kinds and severities, as `require_operator_for` names them.
-                let mut annotations: Vec<String> = self
-                    .runs
-                    .get(&id)
-                    .map(|r| {
-                        r.annotations
-                            .iter()
-                            .flat_map(|a| [a.kind.to_string(), a.severity.to_string()])
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                // Judges that disagree can hold the run: `require_operator_for = ["judge_uncertain"]`.
-                if gates.iter().any(|g| {
-                    g.name == crate::gates::judge::NAME
-                        && crate::gates::judge::is_uncertain(g, self.config.gates.judge.warn_width)
-                }) {
-                    annotations.push(JUDGE_UNCERTAIN.to_string());
-                }
-                let verdict = policy::decide(
-                    &self.config.policy,
-                    &policy::PolicyInput {
-                        task_type,
-                        score,
-                        paths: &paths,
-                        annotations: &annotations,
-                    },
-                );
-                let (status, rule, error) = match &verdict {
-                    policy::Verdict::Retry(rule) => {
-                        (RunStatus::Failed, rule.clone(), Some(rule.clone()))
-                    }
-                    policy::Verdict::AutoApprove(rule) | policy::Verdict::AwaitOperator(rule) => {
-                        (RunStatus::AwaitingApproval, rule.clone(), None)
-                    }
-                };
-                let run = self.update_and_learn(
-                    &id,
-                    |r| {
-                        r.status = status;
-                        r.score = score;
-                        r.gates = gates;
-                        r.head = Some(head);
-                        r.pgid = None;
-                        r.diffstat = Some(stat);
-                        r.finished_ms = Some(now_ms());
-                        r.policy = Some(rule.clone());
-                        r.auto_approve = matches!(verdict, policy::Verdict::AutoApprove(_));
-                        r.error = error;
-                        if let Some(u) = usage {
-                            r.usage = u;
-                        }
-                    },
-                    Self::failure_observations,
-                )?;
-                let _ = self.store.append_event(
-                    &id,
-                    &RunEvent {
-                        at_ms: now_ms(),
-                        kind: "policy".into(),
-                        text: rule.clone(),
-                    },
-                );
-                crate::faults::crash_point("policy:decided");
-                match verdict {
-                    policy::Verdict::Retry(_) => {
-                        if let Some(run) = run {
-                            self.discard(&run)?;
-                        }
-                    }
-                    policy::Verdict::AutoApprove(_)
-                        if self.runs.get(&id).is_some_and(|r| r.rival.is_some()) =>
-                    {
-                        // The better of the two is approved once both are done.
-                        self.pending_auto.insert(id.clone());
-                    }
-                    policy::Verdict::AutoApprove(rule) => self.auto_approve(&id, &rule).await?,
-                    policy::Verdict::AwaitOperator(_) => {}
-                }
-            }
+            } => self.changed(&id, head, diff, usage, gates).await?,
             Outcome::Failed {
                 error,
                 usage,
                 change,
                 reason,
-            } => {
-                if let Some((_, diff, _)) = &change {
-                    self.store.put_diff(&id, &diff.patch)?;
-                }
-                let run = self.update_and_learn(
-                    &id,
-                    |r| {
-                        if let Some((head, diff, gates)) = change {
-                            r.head = Some(head);
-                            r.diffstat = Some((diff.files.len(), diff.insertions, diff.deletions));
-                            r.score = crate::model::weighted_score(&gates);
-                            r.gates = gates;
-                        }
-                        r.status = RunStatus::Failed;
-                        r.error = Some(error);
-                        r.reason = reason.map(str::to_string);
-                        r.pgid = None;
-                        r.finished_ms = Some(now_ms());
-                        if let Some(u) = usage {
-                            r.usage = u;
-                        }
-                    },
-                    Self::failure_observations,
-                )?;
-                if let Some(run) = run {
-                    self.discard(&run)?;
-                }
-            }
-            Outcome::Cancelled => {
-                let stopping = self.stopping;
-                // A run stopped because another run of its task was approved.
-                let (task, created) = self
-                    .runs
-                    .get(&id)
-                    .map(|r| (Some(r.task_id.clone()), r.created_ms))
-                    .unwrap_or_default();
-                let rival_merged = task
-                    .and_then(|t| self.history.get(&t))
-                    .into_iter()
-                    .flatten()
-                    .find(|r| {
-                        r.status == RunStatus::Merged
-                            && r.decided_ms.is_some_and(|at| at >= created)
-                    })
-                    .map(|r| r.id.clone());
-                let run = self.update(&id, |r| {
-                    if stopping {
-                        r.status = RunStatus::Interrupted;
-                        r.error = Some("bosun was stopped during the run".into());
-                    } else if let Some(other) = rival_merged {
-                        r.status = RunStatus::Cancelled;
-                        r.error = Some(format!("run {other} of the same task was approved"));
-                    } else {
-                        r.status = RunStatus::Cancelled;
-                        r.error = Some("cancelled by the operator".into());
-                    }
-                    r.pgid = None;
-                    r.finished_ms = Some(now_ms());
-                })?;
-                if let Some(run) = run {
-                    self.discard(&run)?;
-                    if stopping {
-                        // Queued again for the next start, like a crash would be.
-                        let again = self.new_run(
-                            &run.task_id,
-                            &run.task_title,
-                            run.attempt + 1,
-                            run.feedback.clone(),
-                        );
-                        self.save(again)?;
-                    }
-                }
-            }
+            } => self.failed(&id, error, usage, change, reason)?,
+            Outcome::Cancelled => self.cancelled(&id)?,
         }
         if let Some(chat) = &self.chat {
             let providers = chat.stats();
@@ -1519,6 +1355,197 @@ impl Orchestrator {
             }
         }
         self.settle_best_of(&id).await
+    }
+
+    /// A run whose agent made a change that went through the gates: stored with its score and
+    /// the policy's verdict (await the operator, approve, or send back to the agent).
+    async fn changed(
+        &mut self,
+        id: &RunId,
+        head: String,
+        diff: git::DiffSummary,
+        usage: Option<crate::model::Usage>,
+        gates: Vec<crate::model::GateResult>,
+    ) -> Result<(), OrchestratorError> {
+        let id = id.clone();
+        self.store.put_diff(&id, &diff.patch)?;
+        let stat = (diff.files.len(), diff.insertions, diff.deletions);
+        let score = crate::model::weighted_score(&gates);
+        let task_id = self.runs.get(&id).map(|r| r.task_id.clone());
+        let task_type = self
+            .tasks
+            .iter()
+            .find(|t| Some(&t.id) == task_id.as_ref())
+            .map_or(crate::model::TaskType::Code, |t| t.task_type);
+        let paths: Vec<String> = diff
+            .files
+            .iter()
+            .flat_map(|f| std::iter::once(f.path.clone()).chain(f.old_path.clone()))
+            .collect();
+        // Kinds and severities, as `require_operator_for` names them.
+        let mut annotations: Vec<String> = self
+            .runs
+            .get(&id)
+            .map(|r| {
+                r.annotations
+                    .iter()
+                    .flat_map(|a| [a.kind.to_string(), a.severity.to_string()])
+                    .collect()
+            })
+            .unwrap_or_default();
+        // Judges that disagree can hold the run: `require_operator_for = ["judge_uncertain"]`.
+        if gates.iter().any(|g| {
+            g.name == crate::gates::judge::NAME
+                && crate::gates::judge::is_uncertain(g, self.config.gates.judge.warn_width)
+        }) {
+            annotations.push(JUDGE_UNCERTAIN.to_string());
+        }
+        let verdict = policy::decide(
+            &self.config.policy,
+            &policy::PolicyInput {
+                task_type,
+                score,
+                paths: &paths,
+                annotations: &annotations,
+            },
+        );
+        let (status, rule, error) = match &verdict {
+            policy::Verdict::Retry(rule) => (RunStatus::Failed, rule.clone(), Some(rule.clone())),
+            policy::Verdict::AutoApprove(rule) | policy::Verdict::AwaitOperator(rule) => {
+                (RunStatus::AwaitingApproval, rule.clone(), None)
+            }
+        };
+        let run = self.update_and_learn(
+            &id,
+            |r| {
+                r.status = status;
+                r.score = score;
+                r.gates = gates;
+                r.head = Some(head);
+                r.pgid = None;
+                r.diffstat = Some(stat);
+                r.finished_ms = Some(now_ms());
+                r.policy = Some(rule.clone());
+                r.auto_approve = matches!(verdict, policy::Verdict::AutoApprove(_));
+                r.error = error;
+                if let Some(u) = usage {
+                    r.usage = u;
+                }
+            },
+            Self::failure_observations,
+        )?;
+        let _ = self.store.append_event(
+            &id,
+            &RunEvent {
+                at_ms: now_ms(),
+                kind: "policy".into(),
+                text: rule.clone(),
+            },
+        );
+        crate::faults::crash_point("policy:decided");
+        match verdict {
+            policy::Verdict::Retry(_) => {
+                if let Some(run) = run {
+                    self.discard(&run)?;
+                }
+            }
+            policy::Verdict::AutoApprove(_)
+                if self.runs.get(&id).is_some_and(|r| r.rival.is_some()) =>
+            {
+                // The better of the two is approved once both are done.
+                self.pending_auto.insert(id.clone());
+            }
+            policy::Verdict::AutoApprove(rule) => self.auto_approve(&id, &rule).await?,
+            policy::Verdict::AwaitOperator(_) => {}
+        }
+        Ok(())
+    }
+
+    /// A run that failed (its agent, a hook, or a required gate), with what it changed if
+    /// anything.
+    fn failed(
+        &mut self,
+        id: &RunId,
+        error: String,
+        usage: Option<crate::model::Usage>,
+        change: Option<(String, git::DiffSummary, Vec<crate::model::GateResult>)>,
+        reason: Option<&'static str>,
+    ) -> Result<(), OrchestratorError> {
+        let id = id.clone();
+        if let Some((_, diff, _)) = &change {
+            self.store.put_diff(&id, &diff.patch)?;
+        }
+        let run = self.update_and_learn(
+            &id,
+            |r| {
+                if let Some((head, diff, gates)) = change {
+                    r.head = Some(head);
+                    r.diffstat = Some((diff.files.len(), diff.insertions, diff.deletions));
+                    r.score = crate::model::weighted_score(&gates);
+                    r.gates = gates;
+                }
+                r.status = RunStatus::Failed;
+                r.error = Some(error);
+                r.reason = reason.map(str::to_string);
+                r.pgid = None;
+                r.finished_ms = Some(now_ms());
+                if let Some(u) = usage {
+                    r.usage = u;
+                }
+            },
+            Self::failure_observations,
+        )?;
+        if let Some(run) = run {
+            self.discard(&run)?;
+        }
+        Ok(())
+    }
+
+    /// A run that was stopped: by the operator, because another run of its task was
+    /// approved, or because bosun is stopping (then queued again for the next start).
+    fn cancelled(&mut self, id: &RunId) -> Result<(), OrchestratorError> {
+        let id = id.clone();
+        let stopping = self.stopping;
+        // A run stopped because another run of its task was approved.
+        let (task, created) = self
+            .runs
+            .get(&id)
+            .map(|r| (Some(r.task_id.clone()), r.created_ms))
+            .unwrap_or_default();
+        let rival_merged = task
+            .and_then(|t| self.history.get(&t))
+            .into_iter()
+            .flatten()
+            .find(|r| r.status == RunStatus::Merged && r.decided_ms.is_some_and(|at| at >= created))
+            .map(|r| r.id.clone());
+        let run = self.update(&id, |r| {
+            if stopping {
+                r.status = RunStatus::Interrupted;
+                r.error = Some("bosun was stopped during the run".into());
+            } else if let Some(other) = rival_merged {
+                r.status = RunStatus::Cancelled;
+                r.error = Some(format!("run {other} of the same task was approved"));
+            } else {
+                r.status = RunStatus::Cancelled;
+                r.error = Some("cancelled by the operator".into());
+            }
+            r.pgid = None;
+            r.finished_ms = Some(now_ms());
+        })?;
+        if let Some(run) = run {
+            self.discard(&run)?;
+            if stopping {
+                // Queued again for the next start, like a crash would be.
+                let again = self.new_run(
+                    &run.task_id,
+                    &run.task_title,
+                    run.attempt + 1,
+                    run.feedback.clone(),
+                );
+                self.save(again)?;
+            }
+        }
+        Ok(())
     }
 
     /// What a run that ended after its gates teaches: its failing required gates, and, when
