@@ -216,17 +216,18 @@ impl Sandbox {
 /// so the exit status is on screen once the console is gone (the shell then sleeps, so the
 /// pane stays readable; the server's end stops it).
 fn console_in(name: &str, dir: &Path) -> Tmux {
+    bosun_in(name, dir, "")
+}
+
+/// `bosun ARGS` (one word or none) in tmux, 120×40, in `dir`, as [`console_in`].
+fn bosun_in(name: &str, dir: &Path, args: &str) -> Tmux {
+    let script = format!("\"$0\" {args}; echo EXIT:$?; exec sleep 300");
     Tmux::start(
         name,
         dir,
         120,
         40,
-        &[
-            "sh",
-            "-c",
-            "\"$0\"; echo EXIT:$?; exec sleep 300",
-            env!("CARGO_BIN_EXE_bosun"),
-        ],
+        &["sh", "-c", &script, env!("CARGO_BIN_EXE_bosun")],
     )
 }
 
@@ -524,21 +525,9 @@ fn the_clock_keeps_ticking_while_an_agent_prints_steadily() {
     quit_cleanly(&tmux);
 }
 
-/// `bosun attach` in tmux, 120×40, in `dir` (exit status on screen once it is gone, as in
-/// [`console_in`]).
+/// `bosun attach` in tmux, 120×40, in `dir` (as [`console_in`]).
 fn attached_in(name: &str, dir: &Path) -> Tmux {
-    Tmux::start(
-        name,
-        dir,
-        120,
-        40,
-        &[
-            "sh",
-            "-c",
-            "\"$0\" attach; echo EXIT:$?; exec sleep 300",
-            env!("CARGO_BIN_EXE_bosun"),
-        ],
-    )
+    bosun_in(name, dir, "attach")
 }
 
 /// Two consoles attached to one `bosun run --headless` show the same board; a decision in one

@@ -340,6 +340,16 @@ fn read_pids(path: &Path) -> Vec<i32> {
         .collect()
 }
 
+/// The child's exit status once it has exited, waiting up to `secs` seconds.
+fn exited_within(child: &mut Background, secs: u64) -> Option<ExitStatus> {
+    let mut status = None;
+    wait_until(Duration::from_secs(secs), || {
+        status = child.0.try_wait().ok().flatten();
+        status.is_some()
+    });
+    status
+}
+
 /// A bosun started in the background, killed if the test ends early.
 struct Background(Child);
 
@@ -1592,36 +1602,26 @@ fn a_missing_agent_program_is_a_clear_error_before_any_run() {
     assert_eq!(String::from_utf8_lossy(&runs.stdout).trim(), "[]");
 }
 
-/// With `bosun run --headless` busy (one run awaiting approval, another agent hanging),
-/// `bosun runs` and `show` are answered from its store, and decisions from another terminal
-/// reach it through its control socket: `bosun approve`
-/// merges and ticks, `bosun cancel` stops the hanging agent (its processes gone) and the run
-/// ends cancelled. The socket is the owner's alone (0600), and a garbage request gets an error
-/// answer, not a crash. Without a running bosun the commands work directly, as before.
-#[test]
-fn decisions_reach_a_running_bosun_through_its_control_socket() {
-    use std::io::{Read as _, Write as _};
-    use std::os::unix::fs::PermissionsExt as _;
-    let p = Project::new();
-    let pid_file = p.aux("pids");
+/// `bosun run --headless --json ARGS` on [`TWO_TASKS`] with the agent that finishes its first
+/// run and hangs in the later ones (pids in `aux/pids`); returns once one run awaits
+/// approval and another's agent runs: (bosun, awaiting, hanging). The reader of bosun's
+/// output goes away then: bosun must go on without it.
+fn busy_headless(p: &Project, args: &[&str], stderr: Stdio) -> (Background, String, String) {
     let mut settings = Settings::agent("first_then_hangs.sh")
-        .env("PID_FILE", &pid_file)
+        .env("PID_FILE", &p.aux("pids"))
         .env("MARK", &p.aux("first-done"));
     settings.run_timeout = "60s";
     p.setup(TWO_TASKS, &[("notes.txt", b"original\n")], settings);
-    let base = p.rev("main");
-
-    let stderr_file = p.aux("headless.stderr");
+    let mut argv = vec!["run", "--headless", "--json"];
+    argv.extend_from_slice(args);
     let mut bosun = Background(
-        p.bosun_command(&["run", "--headless", "--json", "-v"])
+        p.bosun_command(&argv)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&stderr_file).expect("stderr file"))
+            .stderr(stderr)
             .spawn()
             .expect("bosun starts"),
     );
-    let headless_said = || std::fs::read_to_string(&stderr_file).unwrap_or_default();
-    // The runs' ids from the event stream: one awaiting approval, one running its agent.
     let stdout = bosun.0.stdout.take().expect("piped");
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -1641,8 +1641,6 @@ fn decisions_reach_a_running_bosun_through_its_control_socket() {
             if let (Some(a), Some(r)) = (&awaiting, &running)
                 && a != r
             {
-                // Sent once; this thread then leaves the pipe open: bosun goes on printing,
-                // and a reader that went away must not stop it (tested just below).
                 let _ = tx.send((a.clone(), r.clone()));
                 break;
             }
@@ -1651,6 +1649,26 @@ fn decisions_reach_a_running_bosun_through_its_control_socket() {
     let (awaiting, hanging) = rx
         .recv_timeout(Duration::from_secs(20))
         .expect("one run awaiting approval and one running");
+    (bosun, awaiting, hanging)
+}
+
+/// With `bosun run --headless` busy (one run awaiting approval, another agent hanging),
+/// `bosun runs` and `show` are answered from its store, and decisions from another terminal
+/// reach it through its control socket: `bosun approve`
+/// merges and ticks, `bosun cancel` stops the hanging agent (its processes gone) and the run
+/// ends cancelled. The socket is the owner's alone (0600), and a garbage request gets an error
+/// answer, not a crash. Without a running bosun the commands work directly, as before.
+#[test]
+fn decisions_reach_a_running_bosun_through_its_control_socket() {
+    use std::io::{Read as _, Write as _};
+    use std::os::unix::fs::PermissionsExt as _;
+    let p = Project::new();
+    let stderr_file = p.aux("headless.stderr");
+    let stderr = std::fs::File::create(&stderr_file).expect("stderr file");
+    let (mut bosun, awaiting, hanging) = busy_headless(&p, &["-v"], stderr.into());
+    let base = p.rev("main");
+    let headless_said = || std::fs::read_to_string(&stderr_file).unwrap_or_default();
+    let pid_file = p.aux("pids");
     let pids = read_pids(&pid_file);
     let _reap = AgentGroup(pids[0]);
 
@@ -1699,12 +1717,7 @@ fn decisions_reach_a_running_bosun_through_its_control_socket() {
     }
     // Nothing else to do: the headless run ends by itself.
     assert!(
-        wait_until(Duration::from_secs(20), || bosun
-            .0
-            .try_wait()
-            .ok()
-            .flatten()
-            .is_some()),
+        exited_within(&mut bosun, 20).is_some(),
         "bosun run --headless ended"
     );
     assert_eq!(p.run(&awaiting)["status"], "merged");
@@ -1724,48 +1737,8 @@ fn decisions_reach_a_running_bosun_through_its_control_socket() {
 #[test]
 fn every_command_reaches_a_running_bosun_and_events_follow_it() {
     let p = Project::new();
-    let pid_file = p.aux("pids");
-    let mut settings = Settings::agent("first_then_hangs.sh")
-        .env("PID_FILE", &pid_file)
-        .env("MARK", &p.aux("first-done"));
-    settings.run_timeout = "60s";
-    p.setup(TWO_TASKS, &[("notes.txt", b"original\n")], settings);
-
-    let mut bosun = Background(
-        p.bosun_command(&["run", "--headless", "--json", "--max-runs", "3"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("bosun starts"),
-    );
-    let stdout = bosun.0.stdout.take().expect("piped");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let (mut awaiting, mut running) = (None, None);
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let Ok(event) = serde_json::from_str::<Value>(&line) else {
-                continue;
-            };
-            let run = &event["run"];
-            match run["status"].as_str() {
-                Some("awaiting_approval") => awaiting = run["id"].as_str().map(String::from),
-                Some("running") if run["pgid"].is_i64() => {
-                    running = run["id"].as_str().map(String::from);
-                }
-                _ => {}
-            }
-            if let (Some(a), Some(r)) = (&awaiting, &running)
-                && a != r
-            {
-                let _ = tx.send((a.clone(), r.clone()));
-            }
-        }
-    });
-    let (awaiting, hanging) = rx
-        .recv_timeout(Duration::from_secs(20))
-        .expect("one run awaiting approval and one running");
-    let _reap = AgentGroup(read_pids(&pid_file)[0]);
+    let (mut bosun, awaiting, hanging) = busy_headless(&p, &["--max-runs", "3"], Stdio::null());
+    let _reap = AgentGroup(read_pids(&p.aux("pids"))[0]);
 
     // `bosun events --json` from another terminal, following from here on.
     let events_file = p.aux("events.jsonl");
@@ -1846,22 +1819,12 @@ fn every_command_reaches_a_running_bosun_and_events_follow_it() {
     let out = p.ok(&["cancel", &retry_id]);
     assert!(out.contains("cancelled"), "{out}");
     assert!(
-        wait_until(Duration::from_secs(30), || bosun
-            .0
-            .try_wait()
-            .ok()
-            .flatten()
-            .is_some()),
+        exited_within(&mut bosun, 30).is_some(),
         "bosun run --headless ended"
     );
     // `bosun events` ends with the bosun it followed, having heard every decision.
     assert!(
-        wait_until(Duration::from_secs(10), || events
-            .0
-            .try_wait()
-            .ok()
-            .flatten()
-            .is_some_and(|s| s.success())),
+        exited_within(&mut events, 10).is_some_and(|s| s.success()),
         "bosun events ended by itself"
     );
     let lines: Vec<Value> = heard()
@@ -2111,12 +2074,7 @@ fn a_running_bosun_serves_metrics_prometheus_can_scrape() {
         .expect("the hanging run");
     p.ok(&["cancel", &hanging]);
     assert!(
-        wait_until(Duration::from_secs(20), || bosun
-            .0
-            .try_wait()
-            .ok()
-            .flatten()
-            .is_some()),
+        exited_within(&mut bosun, 20).is_some(),
         "bosun ended: {}",
         said()
     );

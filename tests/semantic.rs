@@ -8,21 +8,12 @@ use serde_json::Value;
 
 mod common;
 use common::agent;
-use common::{clean, git};
+use common::git;
 
 const SECRET: &str = "AKIAQYLPMN5HHHFPZAM2";
 
 fn bosun(repo: &Path, args: &[&str]) -> String {
-    let out = clean(env!("CARGO_BIN_EXE_bosun"), repo)
-        .args(args)
-        .output()
-        .expect("bosun runs");
-    assert!(
-        out.status.success(),
-        "bosun {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("UTF-8")
+    common::bosun_ok(repo, args)
 }
 
 /// A small Rust crate with CI, a task list and `config` as bosun.toml.

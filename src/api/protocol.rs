@@ -295,17 +295,50 @@ pub fn exchange_blocking(state_dir: &Path, request: &Request) -> Result<Response
     let path = socket_path(state_dir);
     let mut stream = std::os::unix::net::UnixStream::connect(&path)
         .map_err(|e| ControlError::Unreachable(path.clone(), e.to_string()))?;
-    let mut bytes = serde_json::to_vec(request).map_err(|e| ControlError::Broken(e.to_string()))?;
-    bytes.push(b'\n');
     stream
-        .write_all(&bytes)
+        .write_all(&line_of(request)?)
         .map_err(|e| ControlError::Broken(e.to_string()))?;
     let mut line = Vec::new();
     std::io::BufReader::new(stream)
         .read_until(b'\n', &mut line)
         .map_err(|e| ControlError::Broken(e.to_string()))?;
+    answer_of(&line)
+}
+
+/// Connects to the bosun serving `state_dir` and sends `request`; the connection's halves.
+async fn send(
+    state_dir: &Path,
+    request: &Request,
+) -> Result<
+    (
+        tokio::net::unix::OwnedReadHalf,
+        tokio::net::unix::OwnedWriteHalf,
+    ),
+    ControlError,
+> {
+    let path = socket_path(state_dir);
+    let stream = tokio::net::UnixStream::connect(&path)
+        .await
+        .map_err(|e| ControlError::Unreachable(path.clone(), e.to_string()))?;
+    let (read, mut write) = stream.into_split();
+    write
+        .write_all(&line_of(request)?)
+        .await
+        .map_err(|e| ControlError::Broken(e.to_string()))?;
+    Ok((read, write))
+}
+
+/// `request` as the line sent.
+fn line_of(request: &Request) -> Result<Vec<u8>, ControlError> {
+    let mut bytes = serde_json::to_vec(request).map_err(|e| ControlError::Broken(e.to_string()))?;
+    bytes.push(b'\n');
+    Ok(bytes)
+}
+
+/// The answer a line carries (an error answer is [`ControlError::Refused`]).
+fn answer_of(line: &[u8]) -> Result<Response, ControlError> {
     let response: Response =
-        serde_json::from_slice(&line).map_err(|e| ControlError::Broken(e.to_string()))?;
+        serde_json::from_slice(line).map_err(|e| ControlError::Broken(e.to_string()))?;
     match response.error {
         Some(e) => Err(ControlError::Refused(e)),
         None => Ok(response),
@@ -315,28 +348,13 @@ pub fn exchange_blocking(state_dir: &Path, request: &Request) -> Result<Response
 /// Sends `request` to the bosun serving `state_dir`; its whole answer (an error answer is
 /// [`ControlError::Refused`]).
 pub async fn exchange(state_dir: &Path, request: &Request) -> Result<Response, ControlError> {
-    let path = socket_path(state_dir);
-    let stream = tokio::net::UnixStream::connect(&path)
-        .await
-        .map_err(|e| ControlError::Unreachable(path.clone(), e.to_string()))?;
-    let (read, mut write) = stream.into_split();
-    let mut bytes = serde_json::to_vec(request).map_err(|e| ControlError::Broken(e.to_string()))?;
-    bytes.push(b'\n');
-    write
-        .write_all(&bytes)
-        .await
-        .map_err(|e| ControlError::Broken(e.to_string()))?;
+    let (read, _write) = send(state_dir, request).await?;
     let mut line = Vec::new();
     BufReader::new(read)
         .read_until(b'\n', &mut line)
         .await
         .map_err(|e| ControlError::Broken(e.to_string()))?;
-    let response: Response =
-        serde_json::from_slice(&line).map_err(|e| ControlError::Broken(e.to_string()))?;
-    match response.error {
-        Some(e) => Err(ControlError::Refused(e)),
-        None => Ok(response),
-    }
+    answer_of(&line)
 }
 
 /// A subscription to the bosun serving a state directory: what it publishes, line by line.
@@ -352,18 +370,7 @@ impl Stream {
     /// returns once the subscription is in place, so everything published from then on is
     /// heard.
     pub async fn open(state_dir: &Path, output: bool) -> Result<Self, ControlError> {
-        let path = socket_path(state_dir);
-        let stream = tokio::net::UnixStream::connect(&path)
-            .await
-            .map_err(|e| ControlError::Unreachable(path.clone(), e.to_string()))?;
-        let (read, mut write) = stream.into_split();
-        let mut bytes = serde_json::to_vec(&Request::Subscribe { output })
-            .map_err(|e| ControlError::Broken(e.to_string()))?;
-        bytes.push(b'\n');
-        write
-            .write_all(&bytes)
-            .await
-            .map_err(|e| ControlError::Broken(e.to_string()))?;
+        let (read, write) = send(state_dir, &Request::Subscribe { output }).await?;
         let mut stream = Self {
             lines: BufReader::new(read),
             _write: write,

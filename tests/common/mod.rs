@@ -224,3 +224,18 @@ pub fn files_containing(dir: &Path, needles: &[String]) -> Vec<(std::path::PathB
     }
     found
 }
+
+/// `bosun ARGS` in `repo` (stdin closed), which must succeed; its stdout.
+pub fn bosun_ok(repo: &Path, args: &[&str]) -> String {
+    let out = clean(env!("CARGO_BIN_EXE_bosun"), repo)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("bosun runs");
+    assert!(
+        out.status.success(),
+        "bosun {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("bosun prints UTF-8")
+}
