@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-use crate::git::HunkRef;
+use crate::model::HunkRef;
 use crate::model::Run;
 
 /// The socket's file name in the state directory.
@@ -194,7 +194,7 @@ pub struct Response {
     pub count: Option<usize>,
     /// A change (`FirstDiff`, `Diff`).
     #[serde(default)]
-    pub change: Option<crate::diff::Diff>,
+    pub change: Option<crate::model::Diff>,
     /// Why not, in the orchestrator's words.
     #[serde(default)]
     pub error: Option<String>,

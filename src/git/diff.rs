@@ -7,35 +7,21 @@ use serde::{Deserialize, Serialize};
 
 use super::{GitError, open};
 
-/// How a file changed between two commits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ChangeStatus {
-    /// The file is new.
-    Added,
-    /// The file's content (or mode, or type) changed.
-    Modified,
-    /// The file is gone.
-    Deleted,
-    /// The file moved (perhaps with changes); `old_path` says from where.
-    Renamed,
-}
+pub use crate::model::ChangeStatus;
 
-impl ChangeStatus {
-    /// What git2's delta status means for a reviewer (a copy is a new file; a type change
-    /// is a modification).
-    pub(crate) fn of(delta: git2::Delta) -> Self {
-        match delta {
-            git2::Delta::Added | git2::Delta::Copied | git2::Delta::Untracked => Self::Added,
-            git2::Delta::Deleted => Self::Deleted,
-            git2::Delta::Renamed => Self::Renamed,
-            git2::Delta::Modified
-            | git2::Delta::Typechange
-            | git2::Delta::Unmodified
-            | git2::Delta::Ignored
-            | git2::Delta::Unreadable
-            | git2::Delta::Conflicted => Self::Modified,
-        }
+/// What git2's delta status means for a reviewer (a copy is a new file; a type change
+/// is a modification).
+pub(crate) fn status_of(delta: git2::Delta) -> ChangeStatus {
+    match delta {
+        git2::Delta::Added | git2::Delta::Copied | git2::Delta::Untracked => ChangeStatus::Added,
+        git2::Delta::Deleted => ChangeStatus::Deleted,
+        git2::Delta::Renamed => ChangeStatus::Renamed,
+        git2::Delta::Modified
+        | git2::Delta::Typechange
+        | git2::Delta::Unmodified
+        | git2::Delta::Ignored
+        | git2::Delta::Unreadable
+        | git2::Delta::Conflicted => ChangeStatus::Modified,
     }
 }
 
@@ -99,7 +85,7 @@ pub fn diff(repo_root: &Path, base: &str, head: &str) -> Result<DiffSummary, Git
             continue;
         };
         let delta = patch.delta();
-        let status = ChangeStatus::of(delta.status());
+        let status = status_of(delta.status());
         let name = |f: git2::DiffFile<'_>| {
             f.path_bytes()
                 .map(|p| String::from_utf8_lossy(p).into_owned())

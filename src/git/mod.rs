@@ -21,6 +21,7 @@ pub use commit::{
     branch_at, candidate, commit_all, commit_file, commit_file_on, head, read_file, read_file_at,
     read_task_file_at,
 };
+pub(crate) use diff::status_of;
 pub(crate) use diff::tree_diff;
 pub use diff::{ChangeStatus, DiffSummary, FileChange, diff};
 pub use export::export_tree;

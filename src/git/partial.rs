@@ -9,38 +9,13 @@
 //! its old path); a file with some hunks kept gets the base text with just those hunks applied.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use super::{GitError, branch_tip, open, signature};
 
-/// One hunk of a run's change.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct HunkRef {
-    /// The file: its new path, or its old one when it was deleted (as `FileDiff::path`).
-    pub path: String,
-    /// The hunk's index in the file, from 0 (0 also for a file without text hunks).
-    pub hunk: usize,
-}
-
-impl HunkRef {
-    /// Hunk `hunk` of `path`.
-    pub fn new(path: impl Into<String>, hunk: usize) -> Self {
-        Self {
-            path: path.into(),
-            hunk,
-        }
-    }
-}
-
-impl fmt::Display for HunkRef {
-    /// `src/a.rs#2`: hunks are counted from 1 for people.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}#{}", self.path, self.hunk + 1)
-    }
-}
+pub use crate::model::HunkRef;
 
 /// Why part of a change could not be approved.
 #[derive(Debug, thiserror::Error)]

@@ -18,7 +18,7 @@ use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 
 use super::{MetricsCollector, prometheus};
-use crate::llm::ProviderStats;
+use crate::model::ProviderStats;
 use crate::model::now_ms;
 use crate::orchestrator::{Bus, Event, Missed, Subscription};
 use crate::store::Store;

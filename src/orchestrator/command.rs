@@ -2,7 +2,7 @@
 
 use tokio::sync::oneshot;
 
-use crate::git::HunkRef;
+use crate::model::HunkRef;
 use crate::model::Run;
 
 /// A request to the orchestrator. Requests that can fail carry a reply channel.

@@ -69,6 +69,6 @@ pub enum Event {
     /// What the model providers have done so far (after each run that used them).
     Models {
         /// Per provider: requests, failures, latency, tokens, cost, cooldown.
-        providers: Vec<crate::llm::ProviderStats>,
+        providers: Vec<crate::model::ProviderStats>,
     },
 }

@@ -15,7 +15,7 @@ use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 use super::data::{Alert, Column, Data};
 use super::theme::Theme;
 use super::{board, help, history, logs, metrics, newtask, review};
-use crate::git::HunkRef;
+use crate::model::HunkRef;
 use crate::model::RunId;
 use crate::orchestrator::Event;
 

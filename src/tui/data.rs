@@ -97,7 +97,7 @@ pub struct Data {
     /// How many runs the store holds in all (history may not be loaded).
     pub total_runs: usize,
     /// What the model providers have done in this session.
-    pub providers: Vec<crate::llm::ProviderStats>,
+    pub providers: Vec<crate::model::ProviderStats>,
     /// Agent output lines the console skipped because it fell behind (they are in the runs'
     /// log files; run state is never skipped).
     pub skipped_lines: u64,

@@ -16,7 +16,7 @@ use syntect::highlighting::{
 };
 use syntect::parsing::{ParseState, ScopeStack, SyntaxReference, SyntaxSet};
 
-use crate::diff::LineKind;
+use crate::model::LineKind;
 
 /// Lines longer than this (in bytes) are shown as plain text.
 pub const MAX_LINE: usize = 500;

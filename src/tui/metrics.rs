@@ -572,7 +572,7 @@ fn render_spend(state: &MetricsState, data: &Data, t: &Theme, frame: &mut Frame<
 
 /// Per provider: requests, failures, median latency, cost, and whether it is cooling down.
 fn render_models(
-    providers: &[crate::llm::ProviderStats],
+    providers: &[crate::model::ProviderStats],
     t: &Theme,
     frame: &mut Frame<'_>,
     area: Rect,

@@ -2,12 +2,16 @@
 //! its own that depends on no other part of bosun (the compiler keeps it so).
 
 mod annotation;
+mod change;
 mod gate;
+mod provider;
 mod run;
 mod task;
 
 pub use annotation::{Annotation, AnnotationKind, Severity};
+pub use change::{ChangeStatus, Diff, FileDiff, Hunk, HunkRef, Line, LineKind};
 pub use gate::{GateResult, TestCounts, TestDelta, Verdict, weighted_score};
+pub use provider::ProviderStats;
 pub use run::{
     CandidateDraw, ChosenBy, Decision, RoutingChoice, Run, RunId, RunStatus, RunSummary, Usage,
     now_ms, slug,

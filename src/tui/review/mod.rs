@@ -27,7 +27,7 @@ use super::board::visible_offset;
 use super::data::Data;
 use super::highlight::{Checkpoint, FileHighlighter, Spans};
 use super::theme::Theme;
-use crate::git::HunkRef;
+use crate::model::HunkRef;
 use crate::model::{RunId, RunStatus};
 
 /// The review screen's keys for the footer (the help lists [`HELP`]).

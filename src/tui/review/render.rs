@@ -12,8 +12,8 @@ use unicode_width::UnicodeWidthChar;
 
 use super::rows::{Change, Row, status_letter};
 use super::{CHUNK, Mode, ReviewState};
-use crate::diff::{FileDiff, LineKind};
-use crate::git::ChangeStatus;
+use crate::model::ChangeStatus;
+use crate::model::{FileDiff, LineKind};
 use crate::model::{GateResult, Severity, Verdict};
 use crate::tui::app::centered;
 use crate::tui::data::Data;

@@ -4,9 +4,9 @@
 
 use std::collections::HashMap;
 
-use crate::diff::{Diff, FileDiff};
-use crate::git::ChangeStatus;
+use crate::model::ChangeStatus;
 use crate::model::{Annotation, Run, Severity};
+use crate::model::{Diff, FileDiff};
 
 /// One display row. Indexes point into the loaded [`Change`] (files, hunks, lines of the diff;
 /// annotations of the run).
