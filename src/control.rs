@@ -511,9 +511,14 @@ impl crate::api::Core for Local {
         files: usize,
         bytes: usize,
     ) -> Result<(Diff, usize), String> {
-        crate::diff::first(&self.repo_root, base, head, files, bytes).map_err(|e| e.to_string())
+        let (mut diff, total) = crate::diff::first(&self.repo_root, base, head, files, bytes)
+            .map_err(|e| e.to_string())?;
+        crate::semantic::rules::mask_diff(&mut diff);
+        Ok((diff, total))
     }
     fn diff(&self, base: &str, head: &str) -> Result<Diff, String> {
-        crate::diff::load(&self.repo_root, base, head).map_err(|e| e.to_string())
+        let mut diff = crate::diff::load(&self.repo_root, base, head).map_err(|e| e.to_string())?;
+        crate::semantic::rules::mask_diff(&mut diff);
+        Ok(diff)
     }
 }

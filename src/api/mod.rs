@@ -38,7 +38,8 @@ pub trait Core: Send + Sync {
     fn verify_audit(&self) -> Result<usize, String>;
     /// Process memory's record of each executor per task type.
     fn strategies(&self) -> Result<Vec<Strategy>, String>;
-    /// The first files of the change `base..head` and how many it has in all.
+    /// The first files of the change `base..head` and how many it has in all, credentials
+    /// masked.
     fn first_diff(
         &self,
         base: &str,
@@ -46,7 +47,7 @@ pub trait Core: Send + Sync {
         files: usize,
         bytes: usize,
     ) -> Result<(Diff, usize), String>;
-    /// The whole change `base..head`.
+    /// The whole change `base..head`, credentials masked.
     fn diff(&self, base: &str, head: &str) -> Result<Diff, String>;
 }
 

@@ -77,7 +77,7 @@ pub fn mask(secret: &str) -> String {
     format!("{shown}…({len} chars)")
 }
 
-pub use secret::{Redactor, redact_text};
+pub use secret::{Redactor, mask_diff, redact_text};
 
 /// Rules that look at one file: secret, unsafe_added, dependency_changed, ci_changed,
 /// test_removed, test_weakened, todo_added, binary_file. `base`/`head` are the file's two

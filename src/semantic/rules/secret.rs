@@ -544,6 +544,35 @@ impl Redactor {
     }
 }
 
+/// A change as it may be shown or sent: every credential in its lines masked, line by line
+/// in order (every line of a private key block, the values found so far), then the values
+/// found later wherever else they occur. The core masks a change before a front end gets it.
+pub fn mask_diff(diff: &mut crate::model::Diff) {
+    let mut redactor = Redactor::new();
+    for hunk in diff.files.iter_mut().flat_map(|f| f.hunks.iter_mut()) {
+        redactor.end_block();
+        for line in &mut hunk.lines {
+            let masked = redactor.line(&line.text);
+            if masked != line.text {
+                line.text = masked;
+            }
+        }
+    }
+    if redactor.found_any() {
+        for line in diff
+            .files
+            .iter_mut()
+            .flat_map(|f| f.hunks.iter_mut())
+            .flat_map(|h| h.lines.iter_mut())
+        {
+            let masked = redactor.mask_values(&line.text);
+            if masked != line.text {
+                line.text = masked;
+            }
+        }
+    }
+}
+
 /// `text` (any number of lines) as it may be shown, stored or sent: every credential masked
 /// with [`mask`] — detector spans, URL passwords, secret query parameters, private key
 /// blocks whole — and every value found also wherever else it occurs (see [`Redactor`]).
@@ -639,6 +668,36 @@ pub(crate) fn rule(ctx: &FileContext<'_>) -> Vec<Annotation> {
 
 #[cfg(test)]
 pub(crate) mod tests {
+    /// A change shown never holds a private key's body or a found value, even on lines that say
+    /// nothing about being secret (`requirepass`'s argument repeats a URL's password).
+    #[test]
+    fn a_changes_private_key_block_and_repeated_values_are_masked() {
+        let body: Vec<String> = (0..4)
+            .map(|i| format!("MIIEpAIBAAKCAQEA{i}x7Kq9Lm2Nb8Vc4Xz1Qw5Er6Ty7Ui8Op9As0Df"))
+            .collect();
+        let password = ["S3cr", "LYSbND5zIWOHxHuF"].concat();
+        let new = format!(
+            "-----BEGIN RSA PRIVATE KEY-----\n{}\n-----END RSA PRIVATE KEY-----\nurl = \"postgres://app:{password}@db/app\"\nargs = [\"--x\", \"{password}\"]\n",
+            body.join("\n")
+        );
+        let file =
+            crate::diff::from_texts(None, None, Some("key.txt"), Some(new.as_bytes())).unwrap();
+        let mut diff = crate::model::Diff { files: vec![file] };
+        mask_diff(&mut diff);
+        let shown: String = diff
+            .files
+            .iter()
+            .flat_map(|f| &f.hunks)
+            .flat_map(|h| &h.lines)
+            .map(|l| format!("{}\n", l.text))
+            .collect();
+        for line in &body {
+            assert!(!shown.contains(line.as_str()), "{shown}");
+        }
+        assert!(!shown.contains(&password), "{shown}");
+        assert!(shown.contains("-----END RSA PRIVATE KEY-----"), "{shown}");
+    }
+
     use super::*;
 
     /// Key-shaped test values, assembled at run time so that this file itself does not look

@@ -450,7 +450,7 @@ fn row_line(
                 None
             };
             let room = width.saturating_sub(2 * nw + 5);
-            // Credentials were masked when the change was loaded (`Change::new`).
+            // Credentials were masked by the core before the change reached the console.
             spans.extend(code(&l.text, colors, base, room));
             Line::from(spans)
         }
