@@ -650,7 +650,8 @@ fn memory_breakdown(root: &Path) {
     let mut term = terminal();
     draw(&mut term, &app);
     step("the console's data (2,000 runs) and first frame");
-    let cx = JobContext::local(store, root.to_path_buf(), config);
+    let local = bosun::control::Local::shared(store, root.to_path_buf(), &config);
+    let cx = JobContext::new(local, root.to_path_buf(), config);
     let effects = app.open_review(RunId(REVIEW_RUN.into()));
     let mut queue = VecDeque::from(effects);
     while let Some(effect) = queue.pop_front() {
@@ -875,7 +876,8 @@ impl ReviewRig {
         data.add_runs(store.runs_page(None, START_RUNS).expect("runs"));
         let mut app = App::new(data, Theme::default_theme(), 4);
         app.update(Msg::Resize(WIDTH, HEIGHT));
-        let cx = JobContext::local(store, seeded.root.clone(), Config::default());
+        let local = bosun::control::Local::shared(store, seeded.root.clone(), &Config::default());
+        let cx = JobContext::new(local, seeded.root.clone(), Config::default());
         ReviewRig {
             cx,
             app,

@@ -474,6 +474,22 @@ pub struct Local {
     pub config: Arc<crate::config::Config>,
 }
 
+impl Local {
+    /// The reads of `store` and the repository at `repo_root`, shared (as a console's
+    /// [`crate::api::Core`]).
+    pub fn shared(
+        store: Arc<Store>,
+        repo_root: PathBuf,
+        config: &crate::config::Config,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            store,
+            repo_root,
+            config: Arc::new(config.clone()),
+        })
+    }
+}
+
 impl crate::api::Core for Local {
     fn tasks(&self) -> Result<Vec<Task>, String> {
         crate::intake::TaskList::load(

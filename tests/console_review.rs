@@ -484,7 +484,9 @@ mod screen {
             data.add_runs(runs);
             let mut app = App::new(data, Theme::default_theme(), 1);
             app.update(Msg::Resize(width, height));
-            let cx = JobContext::local(store.clone(), root.clone(), Config::default());
+            let local =
+                bosun::control::Local::shared(store.clone(), root.clone(), &Config::default());
+            let cx = JobContext::new(local, root.clone(), Config::default());
             Fixture {
                 _dir: dir,
                 store,

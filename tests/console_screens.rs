@@ -168,8 +168,12 @@ impl Console {
         Console {
             app,
             store: store.clone(),
-            cx: JobContext::local(
-                store,
+            cx: JobContext::new(
+                bosun::control::Local::shared(
+                    store,
+                    dir.path().to_path_buf(),
+                    &bosun::config::Config::default(),
+                ),
                 dir.path().to_path_buf(),
                 bosun::config::Config::default(),
             ),

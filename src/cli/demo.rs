@@ -121,7 +121,7 @@ pub fn run(cli: &Cli, args: &DemoArgs) -> anyhow::Result<ExitCode> {
             schedule: true,
             ..Default::default()
         };
-        crate::tui::run(ctx.project.clone(), ctx.config.clone(), options)?;
+        super::console::run(ctx.project.clone(), ctx.config.clone(), options)?;
         let root = Project::locate(Some(&dir))?.root;
         println!(
             "The sandbox stays at {} — open it again with `{} --repo {}`.",

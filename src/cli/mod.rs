@@ -36,6 +36,7 @@ macro_rules! print {
 }
 
 mod audit;
+pub mod console;
 mod decide;
 mod demo;
 mod demo_agent;
@@ -226,7 +227,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     schedule: true,
                     ..Default::default()
                 };
-                crate::tui::run(ctx.project.clone(), ctx.config.clone(), options)?;
+                console::run(ctx.project.clone(), ctx.config.clone(), options)?;
                 return Ok(ExitCode::SUCCESS);
             }
             Cli::command().print_help()?;
@@ -250,7 +251,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Command::Retry(args) => decide::retry(&ctx, args),
                 Command::Events(args) => events::run(&ctx, args),
                 Command::Attach => {
-                    crate::tui::attach(ctx.project.clone(), ctx.config.clone())?;
+                    console::attach(ctx.project.clone(), ctx.config.clone())?;
                     Ok(ExitCode::SUCCESS)
                 }
                 Command::Memory(args) => memory::run(&ctx, args),

@@ -103,19 +103,14 @@ pub struct JobContext {
 }
 
 impl JobContext {
-    /// Jobs reading `store` and the repository at `repo_root` in this process.
-    pub fn local(
-        store: std::sync::Arc<crate::store::Store>,
+    /// Jobs reading from `core`; `repo_root`'s state directory holds the runs' log files.
+    pub fn new(
+        core: std::sync::Arc<dyn crate::api::Core>,
         repo_root: std::path::PathBuf,
         config: crate::config::Config,
     ) -> Self {
-        let core = crate::control::Local {
-            store,
-            repo_root: repo_root.clone(),
-            config: std::sync::Arc::new(config.clone()),
-        };
         Self {
-            core: std::sync::Arc::new(core),
+            core,
             repo_root,
             config,
         }

@@ -36,7 +36,7 @@ use crate::api::Feed;
 use crate::api::Status;
 use crate::config::Config;
 use crate::model::now_ms;
-use crate::orchestrator::{Command, Missed, Options, Orchestrator, OrchestratorError};
+use crate::orchestrator::{Command, Missed, OrchestratorError};
 use crate::project::Project;
 
 /// Runs loaded at start for the board (history pages in the rest on demand).
@@ -67,19 +67,6 @@ impl Drop for TerminalGuard {
     }
 }
 
-/// Opens the console on `project`, with an orchestrator scheduling runs in this process.
-pub fn run(project: Project, config: Config, options: Options) -> anyhow::Result<()> {
-    let runtime = crate::runtime()?;
-    runtime.block_on(console(project, config, options))
-}
-
-/// Opens a console on the bosun already running on `project` (the console or `bosun run
-/// --headless`), through its control socket; quitting it leaves that bosun running.
-pub fn attach(project: Project, config: Config) -> anyhow::Result<()> {
-    let runtime = crate::runtime()?;
-    runtime.block_on(attached(project, config))
-}
-
 /// The console's data at start, read from the core: the task list and the newest runs.
 async fn initial_data(status: Status, jobs: &Arc<app::JobContext>) -> anyhow::Result<Data> {
     let jobs = Arc::clone(jobs);
@@ -102,84 +89,10 @@ async fn initial_data(status: Status, jobs: &Arc<app::JobContext>) -> anyhow::Re
     data.map_err(|e| anyhow::anyhow!("cannot read the runs: {e}"))
 }
 
-async fn console(project: Project, config: Config, options: Options) -> anyhow::Result<()> {
-    let orchestrator = Orchestrator::open(project.clone(), config.clone(), options)?;
-    let mut events = Feed::Local(orchestrator.subscribe());
-    let store = orchestrator.store();
-    let target = orchestrator.target().to_string();
-    let handle = orchestrator.spawn();
-    // Other terminals reach this orchestrator through the control socket.
-    let service = crate::control::Service {
-        commands: handle.commands.clone(),
-        store: Arc::clone(&store),
-        events: handle.events.clone(),
-        repo_root: project.root.clone(),
-        config: Arc::new(config.clone()),
-        target,
-    };
-    let status = service.status();
-    let served = crate::control::start(&project.state_dir(), &config.server, service).await;
-    let jobs = Arc::new(app::JobContext::local(
-        store,
-        project.root.clone(),
-        config.clone(),
-    ));
-    let result = session(
-        &project,
-        &config,
-        status,
-        &mut events,
-        &handle.commands,
-        &jobs,
-    )
-    .await;
-
-    let _ = handle.commands.send(Command::Shutdown).await;
-    let done = handle.done.await;
-    served.finish().await;
-    match done {
-        Ok(Ok(())) | Ok(Err(OrchestratorError::Stopped)) => {}
-        Ok(Err(e)) => return Err(e.into()),
-        Err(e) => {
-            return Err(anyhow::anyhow!(
-                "the orchestrator stopped unexpectedly: {e}"
-            ));
-        }
-    }
-    result
-}
-
-async fn attached(project: Project, config: Config) -> anyhow::Result<()> {
-    let state_dir = project.state_dir();
-    let no_bosun = |e: crate::api::ControlError| match e {
-        crate::api::ControlError::Unreachable(..) => anyhow::anyhow!(
-            "no bosun is running on {}: `bosun` opens the console and starts one",
-            project.root.display()
-        ),
-        other => other.into(),
-    };
-    // Subscribed first: whatever happens while the start is read is heard after it.
-    let stream = crate::api::Stream::open(&state_dir, true)
-        .await
-        .map_err(no_bosun)?;
-    let mut events = Feed::Remote(stream);
-    let mut status = crate::api::exchange(&state_dir, &crate::api::Request::Status)
-        .await
-        .map_err(no_bosun)?
-        .status
-        .unwrap_or_default();
-    status.repo = format!("{} (attached)", status.repo);
-    let commands = crate::api::forward_commands(state_dir.clone());
-    let jobs = Arc::new(app::JobContext {
-        core: Arc::new(crate::api::Remote { state_dir }),
-        repo_root: project.root.clone(),
-        config: config.clone(),
-    });
-    session(&project, &config, status, &mut events, &commands, &jobs).await
-}
-
-/// The console itself, on any core: reads the start, takes the terminal, runs the loop.
-async fn session(
+/// The console itself, on any core — bosun's own, in this process, or a running bosun's
+/// through its control socket (both set up by the command line): reads the start, takes the
+/// terminal, runs the loop until the operator quits.
+pub async fn session(
     project: &Project,
     config: &Config,
     status: Status,

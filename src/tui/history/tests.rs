@@ -74,12 +74,12 @@ fn pages_read_only_what_they_need_and_a_stale_query_stops() {
         };
         run(i, status, "claude")
     });
-    let local = crate::tui::app::JobContext::local(
+    let local = crate::control::Local::shared(
         store.clone(),
         dir.path().to_path_buf(),
-        crate::config::Config::default(),
+        &crate::config::Config::default(),
     );
-    let local = &*local.core;
+    let local: &dyn crate::api::Core = &*local;
     let current = AtomicU64::new(1);
     let types = HashMap::new();
     let all = Filter::default();
@@ -151,10 +151,11 @@ fn startup_with_100k_runs_reads_one_page() {
     let board_loaded = start.elapsed();
     let mut app = App::new(data, Theme::default_theme(), 2);
     app.update(Msg::Resize(120, 40));
-    let cx = JobContext::local(
-        store.clone(),
+    let config = crate::config::Config::default();
+    let cx = JobContext::new(
+        crate::control::Local::shared(store.clone(), dir.path().to_path_buf(), &config),
         dir.path().to_path_buf(),
-        crate::config::Config::default(),
+        config,
     );
     let effects = app.switch(Tab::History);
     let mut pages = 0;

@@ -1,0 +1,99 @@
+//! The console's two ways to start: `bosun` (an orchestrator in this process, served to other
+//! terminals on the control socket) and `bosun attach` (on the bosun already running here,
+//! through its socket). Either way the console itself, [`crate::tui::session`], talks to the
+//! core only through [`crate::api`].
+
+use std::sync::Arc;
+
+use crate::api::Feed;
+use crate::config::Config;
+use crate::orchestrator::{Command, Options, Orchestrator, OrchestratorError};
+use crate::project::Project;
+use crate::tui::app::JobContext;
+
+/// Opens the console on `project`, with an orchestrator scheduling runs in this process.
+pub fn run(project: Project, config: Config, options: Options) -> anyhow::Result<()> {
+    crate::runtime()?.block_on(own(project, config, options))
+}
+
+/// Opens a console on the bosun already running on `project` (the console or `bosun run
+/// --headless`), through its control socket; quitting it leaves that bosun running.
+pub fn attach(project: Project, config: Config) -> anyhow::Result<()> {
+    crate::runtime()?.block_on(attached(project, config))
+}
+
+async fn own(project: Project, config: Config, options: Options) -> anyhow::Result<()> {
+    let orchestrator = Orchestrator::open(project.clone(), config.clone(), options)?;
+    let mut events = Feed::Local(orchestrator.subscribe());
+    let store = orchestrator.store();
+    let target = orchestrator.target().to_string();
+    let handle = orchestrator.spawn();
+    // Other terminals reach this orchestrator through the control socket.
+    let service = crate::control::Service {
+        commands: handle.commands.clone(),
+        store: Arc::clone(&store),
+        events: handle.events.clone(),
+        repo_root: project.root.clone(),
+        config: Arc::new(config.clone()),
+        target,
+    };
+    let status = service.status();
+    let served = crate::control::start(&project.state_dir(), &config.server, service).await;
+    let jobs = Arc::new(JobContext::new(
+        crate::control::Local::shared(store, project.root.clone(), &config),
+        project.root.clone(),
+        config.clone(),
+    ));
+    let result = crate::tui::session(
+        &project,
+        &config,
+        status,
+        &mut events,
+        &handle.commands,
+        &jobs,
+    )
+    .await;
+
+    let _ = handle.commands.send(Command::Shutdown).await;
+    let done = handle.done.await;
+    served.finish().await;
+    match done {
+        Ok(Ok(())) | Ok(Err(OrchestratorError::Stopped)) => {}
+        Ok(Err(e)) => return Err(e.into()),
+        Err(e) => {
+            return Err(anyhow::anyhow!(
+                "the orchestrator stopped unexpectedly: {e}"
+            ));
+        }
+    }
+    result
+}
+
+async fn attached(project: Project, config: Config) -> anyhow::Result<()> {
+    let state_dir = project.state_dir();
+    let no_bosun = |e: crate::api::ControlError| match e {
+        crate::api::ControlError::Unreachable(..) => anyhow::anyhow!(
+            "no bosun is running on {}: `bosun` opens the console and starts one",
+            project.root.display()
+        ),
+        other => other.into(),
+    };
+    // Subscribed first: whatever happens while the start is read is heard after it.
+    let stream = crate::api::Stream::open(&state_dir, true)
+        .await
+        .map_err(no_bosun)?;
+    let mut events = Feed::Remote(stream);
+    let mut status = crate::api::exchange(&state_dir, &crate::api::Request::Status)
+        .await
+        .map_err(no_bosun)?
+        .status
+        .unwrap_or_default();
+    status.repo = format!("{} (attached)", status.repo);
+    let commands = crate::api::forward_commands(state_dir.clone());
+    let jobs = Arc::new(JobContext {
+        core: Arc::new(crate::api::Remote { state_dir }),
+        repo_root: project.root.clone(),
+        config: config.clone(),
+    });
+    crate::tui::session(&project, &config, status, &mut events, &commands, &jobs).await
+}
