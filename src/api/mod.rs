@@ -21,6 +21,13 @@ use crate::model::Diff;
 use crate::model::{Run, RunId, Task};
 use crate::orchestrator::{Command, Event, Missed, OrchestratorError, Subscription};
 
+/// Who is at the keyboard, for the audit trail.
+pub fn operator() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "operator".to_string())
+}
+
 /// The reads a front end makes, each a blocking call (run them off the async threads). Errors
 /// are the sentence to show.
 pub trait Core: Send + Sync {

@@ -164,7 +164,7 @@ pub struct Response {
     pub diff: Option<String>,
     /// The run's history (`Show`).
     #[serde(default)]
-    pub events: Option<Vec<crate::store::RunEvent>>,
+    pub events: Option<Vec<crate::model::RunEvent>>,
     /// Its best-of rival, when it has one (`Show`).
     #[serde(default)]
     pub rival: Option<Box<Run>>,

@@ -181,12 +181,7 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| OrchestratorError::Config(format!("a git task failed: {e}")))
 }
 
-/// Who is at the keyboard, for the audit trail.
-pub fn operator() -> String {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "operator".to_string())
-}
+pub use crate::api::operator;
 
 /// Ticks task `task_id` in the task list as it is in commit `merged` (the planned merge), as a
 /// commit on top of it in the object database; returns the commit the target is to point at

@@ -160,16 +160,7 @@ impl From<kv::KvError> for StoreError {
     }
 }
 
-/// Something that happened to a run, kept with it (status changes, agent progress, notes).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct RunEvent {
-    /// When, in Unix milliseconds.
-    pub at_ms: u64,
-    /// `status`, `progress`, `error`, `note`, …
-    pub kind: String,
-    /// What happened.
-    pub text: String,
-}
+pub use crate::model::RunEvent;
 
 /// Once a run has this many events, further `progress` events are dropped (the run's log file
 /// has every line). Status changes, errors and notes are always kept: a run has a handful of

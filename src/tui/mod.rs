@@ -239,7 +239,7 @@ fn carry_out(
                 let sent = commands
                     .send(Command::Approve {
                         run: run.0.clone(),
-                        who: crate::orchestrator::operator(),
+                        who: crate::api::operator(),
                         note: String::new(),
                         keep,
                         reply,
@@ -259,7 +259,7 @@ fn carry_out(
                 let sent = commands
                     .send(Command::Reject {
                         run: run.0.clone(),
-                        who: crate::orchestrator::operator(),
+                        who: crate::api::operator(),
                         reason,
                         retry,
                         prompt: prompt.clone(),
@@ -280,7 +280,7 @@ fn carry_out(
                 let sent = commands
                     .send(Command::Instruct {
                         run: run.0.clone(),
-                        who: crate::orchestrator::operator(),
+                        who: crate::api::operator(),
                         prompt,
                         reply,
                     })
@@ -298,7 +298,7 @@ fn carry_out(
                 let sent = commands
                     .send(Command::Retry {
                         run: run.0.clone(),
-                        who: crate::orchestrator::operator(),
+                        who: crate::api::operator(),
                         reply,
                     })
                     .await;
@@ -315,7 +315,7 @@ fn carry_out(
                 let sent = commands
                     .send(Command::AddTask {
                         item,
-                        who: crate::orchestrator::operator(),
+                        who: crate::api::operator(),
                         reply,
                     })
                     .await;

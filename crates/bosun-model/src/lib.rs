@@ -13,7 +13,7 @@ pub use change::{ChangeStatus, Diff, FileDiff, Hunk, HunkRef, Line, LineKind};
 pub use gate::{GateResult, TestCounts, TestDelta, Verdict, weighted_score};
 pub use provider::ProviderStats;
 pub use run::{
-    CandidateDraw, ChosenBy, Decision, RoutingChoice, Run, RunId, RunStatus, RunSummary, Usage,
-    now_ms, slug,
+    CandidateDraw, ChosenBy, Decision, RoutingChoice, Run, RunEvent, RunId, RunStatus, RunSummary,
+    Usage, now_ms, slug,
 };
 pub use task::{Priority, Subtask, Task, TaskId, TaskType};

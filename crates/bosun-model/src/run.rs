@@ -410,6 +410,17 @@ pub fn slug(title: &str) -> String {
     }
 }
 
+/// Something that happened to a run, kept with it (status changes, agent progress, notes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunEvent {
+    /// When, in Unix milliseconds.
+    pub at_ms: u64,
+    /// `status`, `progress`, `error`, `note`, …
+    pub kind: String,
+    /// What happened.
+    pub text: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
