@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::api::{MAX_REQUEST, Request, Response, Status, Streamed, socket_path};
 use crate::diff::Diff;
-use crate::memory::Strategy;
+use crate::model::Strategy;
 use crate::model::{Run, RunId, Task};
 use crate::orchestrator::{Command, OrchestratorError};
 use crate::store::Store;

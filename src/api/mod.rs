@@ -16,8 +16,8 @@ pub use protocol::{
     exchange, exchange_blocking, socket_path,
 };
 
-use crate::memory::Strategy;
 use crate::model::Diff;
+use crate::model::Strategy;
 use crate::model::{Run, RunId, Task};
 use crate::orchestrator::{Command, Event, Missed, OrchestratorError, Subscription};
 

@@ -173,13 +173,13 @@ pub struct Response {
     pub task: Option<crate::model::Task>,
     /// Executors' records per task type (`Memory`).
     #[serde(default)]
-    pub strategies: Option<Vec<crate::memory::Strategy>>,
+    pub strategies: Option<Vec<crate::model::Strategy>>,
     /// Lessons (`Memory`), or the one forgotten (`Forget`).
     #[serde(default)]
-    pub lessons: Option<Vec<crate::memory::Lesson>>,
+    pub lessons: Option<Vec<crate::model::Lesson>>,
     /// The audit trail (`Audit`).
     #[serde(default)]
-    pub audit: Option<Vec<crate::store::AuditEntry>>,
+    pub audit: Option<Vec<crate::model::AuditEntry>>,
     /// How many entries the hash chain verified (`VerifyAudit`).
     #[serde(default)]
     pub verified: Option<usize>,

@@ -3,8 +3,9 @@
 //! newest entry's position and hash are also kept in `meta` (written in the same transaction),
 //! so losing entries at the end is caught too.
 
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+pub use crate::model::AuditEntry;
 
 use super::{Store, StoreError, decode, encode};
 use crate::model::now_ms;
@@ -12,47 +13,23 @@ use crate::model::now_ms;
 /// `meta` key of the newest entry: its `seq` (8 bytes, big-endian) then its hash.
 const AUDIT_HEAD: &str = "audit_head";
 
-/// One audited action.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditEntry {
-    /// Position in the chain, from 0.
-    pub seq: u64,
-    /// When, in Unix milliseconds.
-    pub at_ms: u64,
-    /// Who (`$USER`, or `policy`, or `bosun`).
-    pub who: String,
-    /// What: `approve`, `reject`, `retry`, `cancel`, …
-    pub action: String,
-    /// The run concerned.
-    pub run_id: String,
-    /// The task concerned.
-    pub task_id: String,
-    /// Why, or what resulted.
-    pub detail: String,
-    /// Hash of the previous entry (hex), empty for the first.
-    pub prev_hash: String,
-    /// Hash of this entry's other fields and `prev_hash` (hex).
-    pub hash: String,
-}
-
-impl AuditEntry {
-    fn compute_hash(&self) -> String {
-        let mut h = Sha256::new();
-        for part in [
-            self.seq.to_string().as_str(),
-            &self.at_ms.to_string(),
-            &self.who,
-            &self.action,
-            &self.run_id,
-            &self.task_id,
-            &self.detail,
-            &self.prev_hash,
-        ] {
-            h.update((part.len() as u64).to_be_bytes());
-            h.update(part.as_bytes());
-        }
-        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+/// The hash of `entry`'s fields and the previous entry's hash (the chain's link).
+fn compute_hash(entry: &AuditEntry) -> String {
+    let mut h = Sha256::new();
+    for part in [
+        entry.seq.to_string().as_str(),
+        &entry.at_ms.to_string(),
+        &entry.who,
+        &entry.action,
+        &entry.run_id,
+        &entry.task_id,
+        &entry.detail,
+        &entry.prev_hash,
+    ] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part.as_bytes());
     }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl Store {
@@ -83,7 +60,7 @@ impl Store {
             prev_hash,
             hash: String::new(),
         };
-        entry.hash = entry.compute_hash();
+        entry.hash = compute_hash(&entry);
         let bytes = encode("audit entry", &entry)?;
         let mut head = seq.to_be_bytes().to_vec();
         head.extend_from_slice(entry.hash.as_bytes());
@@ -149,7 +126,7 @@ impl Store {
             if e.prev_hash != prev {
                 return Err(broken("it does not link to the previous entry"));
             }
-            if e.compute_hash() != e.hash {
+            if compute_hash(e) != e.hash {
                 return Err(broken("its content was changed"));
             }
             prev = e.hash.clone();

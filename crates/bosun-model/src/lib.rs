@@ -2,18 +2,24 @@
 //! its own that depends on no other part of bosun (the compiler keeps it so).
 
 mod annotation;
+mod audit;
 mod change;
 mod gate;
+mod lesson;
 mod provider;
 mod run;
+mod strategy;
 mod task;
 
 pub use annotation::{Annotation, AnnotationKind, Severity};
+pub use audit::AuditEntry;
 pub use change::{ChangeStatus, Diff, FileDiff, Hunk, HunkRef, Line, LineKind};
 pub use gate::{GateResult, TestCounts, TestDelta, Verdict, weighted_score};
+pub use lesson::{Lesson, LessonSource};
 pub use provider::ProviderStats;
 pub use run::{
     CandidateDraw, ChosenBy, Decision, RoutingChoice, Run, RunEvent, RunId, RunStatus, RunSummary,
     Usage, now_ms, slug,
 };
+pub use strategy::{Outcome, PRIOR, Strategy, cost_adjusted, strategy_key};
 pub use task::{Priority, Subtask, Task, TaskId, TaskType};
