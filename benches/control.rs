@@ -59,10 +59,12 @@ fn serving(state_dir: &Path) -> (Arc<Store>, Bus, tokio::runtime::Runtime) {
     let (commands, _) = tokio::sync::mpsc::channel(1);
     let service = Service {
         commands,
-        store: Arc::clone(&store),
         events: bus.clone(),
-        repo_root: state_dir.to_path_buf(),
-        config: Arc::new(bosun::config::Config::default()),
+        local: bosun::control::Local::shared(
+            Arc::clone(&store),
+            state_dir.to_path_buf(),
+            &bosun::config::Config::default(),
+        ),
         target: "main".into(),
     };
     runtime.block_on(async {

@@ -25,13 +25,10 @@ pub struct Service {
     /// Decisions go here.
     pub commands: mpsc::Sender<Command>,
     /// Reads come from here (off the async threads).
-    pub store: std::sync::Arc<crate::store::Store>,
     /// Subscriptions listen here.
     pub events: crate::orchestrator::Bus,
-    /// The repository (changes are read from it).
-    pub repo_root: PathBuf,
-    /// Its settings (the task files, for `Tasks`).
-    pub config: std::sync::Arc<crate::config::Config>,
+    /// Reads come from here (the store and the repository, off the async threads).
+    pub local: Arc<Local>,
     /// The branch runs merge into.
     pub target: String,
 }
@@ -41,11 +38,12 @@ impl Service {
     pub fn status(&self) -> Status {
         Status {
             repo: self
+                .local
                 .repo_root
                 .file_name()
                 .map_or_else(|| "repository".into(), |n| n.to_string_lossy().into_owned()),
             target: self.target.clone(),
-            sandbox_off: crate::executors::sandbox::warning(&self.config.sandbox),
+            sandbox_off: crate::executors::sandbox::warning(&self.local.config.sandbox),
         }
     }
 }
@@ -104,11 +102,11 @@ pub async fn start(
     service: Service,
 ) -> Served {
     let mut served = Served::default();
-    let (store, events) = (service.store.clone(), service.events.clone());
+    let (store, events) = (service.local.store.clone(), service.events.clone());
     served.notifier = crate::orchestrator::notify::spawn(
         &events,
-        &service.config.notify.command,
-        service.repo_root.clone(),
+        &service.local.config.notify.command,
+        service.local.repo_root.clone(),
     );
     if let Err(e) = serve(state_dir, service) {
         served.problems.push(format!(
@@ -232,6 +230,7 @@ async fn stream_events(
     write.shutdown().await
 }
 
+/// An error answer.
 fn refused(error: String) -> Response {
     Response {
         error: Some(error),
@@ -239,224 +238,159 @@ fn refused(error: String) -> Response {
     }
 }
 
-/// Answers a read from the store on the blocking pool.
-async fn read_store(
-    store: std::sync::Arc<crate::store::Store>,
-    f: impl FnOnce(&crate::store::Store) -> Result<Response, crate::store::StoreError> + Send + 'static,
-) -> Response {
-    match tokio::task::spawn_blocking(move || f(&store)).await {
-        Ok(Ok(response)) => response,
-        Ok(Err(e)) => refused(e.to_string()),
-        Err(e) => refused(format!("the read stopped: {e}")),
-    }
-}
-
-/// Answers `request`: a read from the store, a decision through the orchestrator (as a
-/// [`Command`], waiting for its answer).
+/// Answers `request`: a decision through the orchestrator (as a [`Command`], waiting for its
+/// answer), or a read from the store and the repository off the async threads.
 async fn respond(request: Request, service: &Service) -> Response {
-    let store = std::sync::Arc::clone(&service.store);
-    let (reply, answer) = oneshot::channel();
-    let command = match request {
-        Request::Runs => {
-            return read_store(store, |s| {
-                Ok(Response {
-                    runs: Some(s.runs_json()?),
-                    ..Response::default()
-                })
-            })
-            .await;
-        }
-        Request::Show { run } => {
-            return read_store(store, move |s| {
-                let found = s.find_run(&run)?;
-                let rival = match &found.rival {
-                    Some(id) => s.run(id)?.map(Box::new),
-                    None => None,
-                };
-                Ok(Response {
-                    diff: s.diff(&found.id)?,
-                    events: Some(s.events(&found.id)?),
-                    run: Some(Box::new(found)),
-                    rival,
-                    ..Response::default()
-                })
-            })
-            .await;
-        }
-        Request::Memory => {
-            return read_store(store, |s| {
-                let memory = s.memory();
-                Ok(Response {
-                    strategies: Some(memory.strategies()?),
-                    lessons: Some(memory.lessons()?),
-                    ..Response::default()
-                })
-            })
-            .await;
-        }
-        Request::Forget { lesson } => {
-            return read_store(store, move |s| {
-                Ok(Response {
-                    lessons: Some(vec![s.memory().forget(&lesson)?]),
-                    ..Response::default()
-                })
-            })
-            .await;
-        }
-        Request::Audit => {
-            return read_store(store, |s| {
-                Ok(Response {
-                    audit: Some(s.audit()?),
-                    ..Response::default()
-                })
-            })
-            .await;
-        }
-        Request::VerifyAudit => {
-            return read_store(store, |s| {
-                let verified = s.verify_audit()?;
-                Ok(Response {
-                    verified: Some(verified),
-                    audit: Some(s.audit()?.into_iter().last().into_iter().collect()),
-                    ..Response::default()
-                })
-            })
-            .await;
-        }
-        Request::Pause | Request::Resume => {
-            let command = if matches!(request, Request::Pause) {
-                Command::Pause
-            } else {
-                Command::Resume
-            };
-            return match service.commands.send(command).await {
-                Ok(()) => Response::default(),
-                Err(_) => refused(OrchestratorError::Stopped.to_string()),
-            };
-        }
+    let answer_run = |run: Run| Response {
+        run: Some(Box::new(run)),
+        ..Response::default()
+    };
+    let answered = match request {
+        Request::Subscribe { .. } => Err("a subscription is answered by a stream, not here".into()),
+        Request::Status => Ok(Response {
+            status: Some(service.status()),
+            ..Response::default()
+        }),
+        Request::Pause => send(service, Command::Pause).await,
+        Request::Resume => send(service, Command::Resume).await,
         Request::AddTask { item, who } => {
-            let (reply, answer) = oneshot::channel();
-            if service
-                .commands
-                .send(Command::AddTask { item, who, reply })
+            ask(service, |reply| Command::AddTask { item, who, reply })
                 .await
-                .is_err()
-            {
-                return refused(OrchestratorError::Stopped.to_string());
-            }
-            return match answer.await {
-                Ok(Ok(task)) => Response {
+                .map(|task| Response {
                     task: Some(task),
                     ..Response::default()
-                },
-                Ok(Err(e)) => refused(e.to_string()),
-                Err(_) => refused(OrchestratorError::Stopped.to_string()),
-            };
+                })
         }
-        Request::Subscribe { .. } => {
-            return refused("a subscription is answered by a stream, not here".into());
-        }
-        Request::Status => {
-            return Response {
-                status: Some(service.status()),
-                ..Response::default()
-            };
-        }
-        Request::Tasks
-        | Request::FirstDiff { .. }
-        | Request::Diff { .. }
-        | Request::OpenRuns
-        | Request::RunsPage { .. }
-        | Request::RunCount
-        | Request::Run { .. } => return read(request, service).await,
         Request::Approve {
             run,
             who,
             note,
             keep,
-        } => Command::Approve {
+        } => ask(service, |reply| Command::Approve {
             run,
             who,
             note,
             keep,
             reply,
-        },
+        })
+        .await
+        .map(answer_run),
         Request::Reject {
             run,
             who,
             reason,
             retry,
             prompt,
-        } => Command::Reject {
+        } => ask(service, |reply| Command::Reject {
             run,
             who,
             reason,
             retry,
             prompt,
             reply,
-        },
-        Request::Instruct { run, who, prompt } => Command::Instruct {
+        })
+        .await
+        .map(answer_run),
+        Request::Instruct { run, who, prompt } => ask(service, |reply| Command::Instruct {
             run,
             who,
             prompt,
             reply,
-        },
-        Request::Cancel { run } => Command::Cancel { run, reply },
-        Request::Retry { run, who } => Command::Retry { run, who, reply },
+        })
+        .await
+        .map(answer_run),
+        Request::Cancel { run } => ask(service, |reply| Command::Cancel { run, reply })
+            .await
+            .map(answer_run),
+        Request::Retry { run, who } => ask(service, |reply| Command::Retry { run, who, reply })
+            .await
+            .map(answer_run),
+        reading => {
+            let local = Arc::clone(&service.local);
+            tokio::task::spawn_blocking(move || read(&local, reading))
+                .await
+                .unwrap_or_else(|e| Err(format!("the read stopped: {e}")))
+        }
     };
-    if service.commands.send(command).await.is_err() {
-        return refused(OrchestratorError::Stopped.to_string());
-    }
-    match answer.await {
-        Ok(Ok(run)) => Response {
-            run: Some(Box::new(run)),
-            ..Response::default()
-        },
-        Ok(Err(e)) => refused(e.to_string()),
-        Err(_) => refused(OrchestratorError::Stopped.to_string()),
+    answered.unwrap_or_else(refused)
+}
+
+/// Sends `command`, which has no answer.
+async fn send(service: &Service, command: Command) -> Result<Response, String> {
+    match service.commands.send(command).await {
+        Ok(()) => Ok(Response::default()),
+        Err(_) => Err(OrchestratorError::Stopped.to_string()),
     }
 }
 
-/// Answers the reads a console makes (runs, tasks, changes) on the blocking pool: through
-/// [`crate::api::Local`], as the console in bosun's own process reads them.
-async fn read(request: Request, service: &Service) -> Response {
-    use crate::api::Core as _;
-    let local = Local {
-        store: std::sync::Arc::clone(&service.store),
-        repo_root: service.repo_root.clone(),
-        config: std::sync::Arc::clone(&service.config),
-    };
-    let answered = tokio::task::spawn_blocking(move || -> Result<Response, String> {
-        let mut r = Response::default();
-        match request {
-            Request::Tasks => r.tasks = Some(local.tasks()?),
-            Request::FirstDiff {
-                base,
-                head,
-                files,
-                bytes,
-            } => {
-                let (diff, total) = local.first_diff(&base, &head, files, bytes)?;
-                r.change = Some(diff);
-                r.count = Some(total);
-            }
-            Request::Diff { base, head } => r.change = Some(local.diff(&base, &head)?),
-            Request::OpenRuns => r.runs = Some(raw(&local.open_runs()?)?),
-            Request::RunsPage { before, limit } => {
-                r.runs = Some(raw(&local.runs_page(before.as_ref(), limit)?)?);
-            }
-            Request::RunCount => r.count = Some(local.run_count()),
-            Request::Run { id } => r.run = local.run(&id)?.map(Box::new),
-            _ => return Err("not a read".into()),
-        }
-        Ok(r)
-    })
-    .await;
-    match answered {
-        Ok(Ok(response)) => response,
-        Ok(Err(e)) => refused(e),
-        Err(e) => refused(format!("the read stopped: {e}")),
+/// Sends the command `make` builds and waits for the orchestrator's answer.
+async fn ask<T>(
+    service: &Service,
+    make: impl FnOnce(oneshot::Sender<Result<T, OrchestratorError>>) -> Command,
+) -> Result<T, String> {
+    let (reply, answer) = oneshot::channel();
+    if service.commands.send(make(reply)).await.is_err() {
+        return Err(OrchestratorError::Stopped.to_string());
     }
+    match answer.await {
+        Ok(answer) => answer.map_err(|e| e.to_string()),
+        Err(_) => Err(OrchestratorError::Stopped.to_string()),
+    }
+}
+
+/// Answers a read (runs, history, memory, the audit trail, tasks, changes); blocking.
+fn read(local: &Local, request: Request) -> Result<Response, String> {
+    use crate::api::Core as _;
+    let store = &local.store;
+    let stored = |e: crate::store::StoreError| e.to_string();
+    let memory = |e: crate::memory::MemoryError| e.to_string();
+    let mut r = Response::default();
+    match request {
+        Request::Runs => r.runs = Some(store.runs_json().map_err(stored)?),
+        Request::Show { run } => {
+            let found = store.find_run(&run).map_err(stored)?;
+            r.rival = match &found.rival {
+                Some(id) => store.run(id).map_err(stored)?.map(Box::new),
+                None => None,
+            };
+            r.diff = store.diff(&found.id).map_err(stored)?;
+            r.events = Some(store.events(&found.id).map_err(stored)?);
+            r.run = Some(Box::new(found));
+        }
+        Request::Memory => {
+            r.strategies = Some(store.memory().strategies().map_err(memory)?);
+            r.lessons = Some(store.memory().lessons().map_err(memory)?);
+        }
+        Request::Forget { lesson } => {
+            r.lessons = Some(vec![store.memory().forget(&lesson).map_err(memory)?]);
+        }
+        Request::Audit => r.audit = Some(store.audit().map_err(stored)?),
+        Request::VerifyAudit => {
+            r.verified = Some(store.verify_audit().map_err(stored)?);
+            let newest = store.audit().map_err(stored)?.into_iter().last();
+            r.audit = Some(newest.into_iter().collect());
+        }
+        Request::Tasks => r.tasks = Some(local.tasks()?),
+        Request::FirstDiff {
+            base,
+            head,
+            files,
+            bytes,
+        } => {
+            let (diff, total) = local.first_diff(&base, &head, files, bytes)?;
+            r.change = Some(diff);
+            r.count = Some(total);
+        }
+        Request::Diff { base, head } => r.change = Some(local.diff(&base, &head)?),
+        Request::OpenRuns => r.runs = Some(raw(&local.open_runs()?)?),
+        Request::RunsPage { before, limit } => {
+            r.runs = Some(raw(&local.runs_page(before.as_ref(), limit)?)?);
+        }
+        Request::RunCount => r.count = Some(local.run_count()),
+        Request::Run { id } => r.run = local.run(&id)?.map(Box::new),
+        other => return Err(format!("not a read: {other:?}")),
+    }
+    Ok(r)
 }
 
 /// `runs` as the JSON a [`Response`] carries.

@@ -29,21 +29,16 @@ async fn own(project: Project, config: Config, options: Options) -> anyhow::Resu
     let target = orchestrator.target().to_string();
     let handle = orchestrator.spawn();
     // Other terminals reach this orchestrator through the control socket.
+    let local = crate::control::Local::shared(store, project.root.clone(), &config);
     let service = crate::control::Service {
         commands: handle.commands.clone(),
-        store: Arc::clone(&store),
         events: handle.events.clone(),
-        repo_root: project.root.clone(),
-        config: Arc::new(config.clone()),
+        local: Arc::clone(&local),
         target,
     };
     let status = service.status();
     let served = crate::control::start(&project.state_dir(), &config.server, service).await;
-    let jobs = Arc::new(JobContext::new(
-        crate::control::Local::shared(store, project.root.clone(), &config),
-        project.root.clone(),
-        config.clone(),
-    ));
+    let jobs = Arc::new(JobContext::new(local, project.root.clone(), config.clone()));
     let result = crate::tui::session(
         &project,
         &config,

@@ -74,10 +74,8 @@ pub async fn drive(
     // Decisions from other terminals reach this orchestrator through the control socket.
     let service = crate::control::Service {
         commands: handle.commands.clone(),
-        store: store.clone(),
         events: handle.events.clone(),
-        repo_root: project.root.clone(),
-        config: std::sync::Arc::new(config.clone()),
+        local: crate::control::Local::shared(store.clone(), project.root.clone(), config),
         target: target.clone(),
     };
     let served = crate::control::start(&project.state_dir(), &config.server, service).await;

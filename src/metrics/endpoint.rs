@@ -79,9 +79,7 @@ fn lock(figures: &Mutex<Figures>) -> std::sync::MutexGuard<'_, Figures> {
 async fn follow(figures: Arc<Mutex<Figures>>, mut events: Subscription, store: Arc<Store>) {
     let seed = |store: Arc<Store>| {
         let now = now_ms();
-        // Runs that ended from a minute before the read on are remembered by the seed, so
-        // their events replayed onto it count nothing.
-        let since = now.saturating_sub(60_000);
+        let since = super::seed_since(now);
         tokio::task::spawn_blocking(move || {
             MetricsCollector::seeded(super::stored_runs(&store), HashMap::new(), since, now)
         })

@@ -635,6 +635,13 @@ impl MetricsCollector {
     }
 }
 
+/// How far before a seed's read the runs it remembers go back (see
+/// [`MetricsCollector::seeded`]): runs that ended from then on count nothing when their
+/// events are replayed onto the seed (clocks are read a moment apart).
+pub fn seed_since(now_ms: u64) -> u64 {
+    now_ms.saturating_sub(60_000)
+}
+
 /// Runs decoded per store read by [`stored_runs`].
 pub const SEED_STEP: usize = 1_000;
 

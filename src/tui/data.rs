@@ -129,7 +129,8 @@ struct Summary {
 /// [`Data::tasks`], per column.
 #[derive(Debug, Clone)]
 struct Columns {
-    key: (u64, usize, usize, String),
+    key: (u64, usize, usize),
+    filter: String,
     columns: [std::sync::Arc<[usize]>; 5],
 }
 
@@ -168,24 +169,24 @@ impl Data {
         filter: &str,
         place: impl FnOnce(&Data) -> [Vec<usize>; 5],
     ) -> std::sync::Arc<[usize]> {
-        let key = (
-            self.placed.version,
-            self.tasks.len(),
-            self.runs.len(),
-            filter.to_string(),
-        );
+        let key = (self.placed.version, self.tasks.len(), self.runs.len());
         let index = Column::ALL
             .iter()
             .position(|c| *c == column)
             .unwrap_or_default();
         if let Some(memo) = self.placed.columns.borrow().as_ref()
             && memo.key == key
+            && memo.filter == filter
         {
             return std::sync::Arc::clone(&memo.columns[index]);
         }
         let columns = place(self).map(std::sync::Arc::from);
         let answer = std::sync::Arc::clone(&columns[index]);
-        *self.placed.columns.borrow_mut() = Some(Columns { key, columns });
+        *self.placed.columns.borrow_mut() = Some(Columns {
+            key,
+            filter: filter.to_string(),
+            columns,
+        });
         answer
     }
 

@@ -145,9 +145,7 @@ pub fn show(state: &mut MetricsState, data: &Data) -> Vec<Effect> {
     if !state.seeded && !state.collector.seeding() {
         state.collector.begin_seed();
         let now = data.now_ms;
-        // Runs that ended since a minute before the read began are remembered by the seed, so
-        // their events replayed onto it count nothing (clocks are read a moment apart).
-        let since = now.saturating_sub(60_000);
+        let since = crate::metrics::seed_since(now);
         effects.push(Effect::load(move |cx| {
             let runs = crate::metrics::paged_runs(|before, n| {
                 cx.core.runs_page(before, n).unwrap_or_default()
