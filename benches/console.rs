@@ -35,7 +35,7 @@ use bosun::tui::app::{self, JobContext, Tab};
 use bosun::tui::data::{Data, OUTPUT_LINES};
 use bosun::tui::review::{Loaded, ReviewState};
 use bosun::tui::theme::Theme;
-use bosun::tui::{App, Effect, Msg};
+use bosun::tui::{App, Effect, Msg, Settings};
 use criterion::{Criterion, Throughput};
 
 mod common;
@@ -54,7 +54,7 @@ const HISTORY_RUNS: usize = 100_000;
 /// Tasks in the seeded repository's task list (all done, so a real console has nothing to
 /// start and stays idle).
 const HISTORY_TASKS: usize = 200;
-/// What `src/tui/mod.rs` loads for the board at start (its private `START_RUNS`).
+/// What `crates/bosun-console/src/lib.rs` loads for the board at start (its private `START_RUNS`).
 const START_RUNS: usize = 2_000;
 /// Output lines ingested per measurement.
 const OUTPUT: usize = 100_000;
@@ -501,7 +501,7 @@ fn ingest(app: &mut App, term: &mut Terminal<TestBackend>, msgs: Vec<Msg>) -> Du
     let mut slowest = Duration::ZERO;
     for (i, msg) in msgs.into_iter().enumerate() {
         black_box(app.update(msg));
-        // What `event_loop` in src/tui/mod.rs does on every turn, to pick its clock.
+        // What `event_loop` in crates/bosun-console/src/lib.rs does on every turn, to pick its clock.
         black_box(app.data.runs.values().any(|r| r.status.is_active()));
         if (i + 1) % LINES_PER_FRAME == 0 {
             let t = Instant::now();
@@ -556,7 +556,7 @@ fn bench_output(c: &mut Criterion) {
 // ---------------------------------------------------------------------------------------
 // Startup with 100,000 runs
 
-/// What `src/tui/mod.rs` does before its first frame, after the store is open: its private
+/// What `crates/bosun-console/src/lib.rs` does before its first frame, after the store is open: its private
 /// `initial_data` (the task list, the run count, the newest `START_RUNS` runs), the theme,
 /// `App::new`, the terminal size, the first frame.
 fn first_frame(root: &Path, store: &Store, config: &Config, term: &mut Terminal<TestBackend>) {
@@ -651,7 +651,7 @@ fn memory_breakdown(root: &Path) {
     draw(&mut term, &app);
     step("the console's data (2,000 runs) and first frame");
     let local = bosun::control::Local::shared(store, root.to_path_buf(), &config);
-    let cx = JobContext::new(local, root.to_path_buf(), config);
+    let cx = JobContext::new(local, root.to_path_buf(), Settings::default());
     let effects = app.open_review(RunId(REVIEW_RUN.into()));
     let mut queue = VecDeque::from(effects);
     while let Some(effect) = queue.pop_front() {
@@ -877,7 +877,7 @@ impl ReviewRig {
         let mut app = App::new(data, Theme::default_theme(), 4);
         app.update(Msg::Resize(WIDTH, HEIGHT));
         let local = bosun::control::Local::shared(store, seeded.root.clone(), &Config::default());
-        let cx = JobContext::new(local, seeded.root.clone(), Config::default());
+        let cx = JobContext::new(local, seeded.root.clone(), Settings::default());
         ReviewRig {
             cx,
             app,

@@ -12,11 +12,13 @@ use std::sync::Arc;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::api::{MAX_REQUEST, Request, Response, Status, Streamed, socket_path};
+use crate::api::{
+    LOG_TAIL_LINES, LogTail, MAX_REQUEST, Request, Response, Status, Streamed, socket_path,
+};
 use crate::diff::Diff;
 use crate::model::Strategy;
 use crate::model::{Run, RunId, Task};
-use crate::orchestrator::{Command, OrchestratorError};
+use crate::orchestrator::{Command, CommandError};
 use crate::store::Store;
 
 /// What the control socket serves: the running orchestrator's handles and its store.
@@ -253,8 +255,8 @@ async fn respond(request: Request, service: &Service) -> Response {
         }),
         Request::Pause => send(service, Command::Pause).await,
         Request::Resume => send(service, Command::Resume).await,
-        Request::AddTask { item, who } => {
-            ask(service, |reply| Command::AddTask { item, who, reply })
+        Request::AddTask { task, who } => {
+            ask(service, |reply| Command::AddTask { task, who, reply })
                 .await
                 .map(|task| Response {
                     task: Some(task),
@@ -319,22 +321,22 @@ async fn respond(request: Request, service: &Service) -> Response {
 async fn send(service: &Service, command: Command) -> Result<Response, String> {
     match service.commands.send(command).await {
         Ok(()) => Ok(Response::default()),
-        Err(_) => Err(OrchestratorError::Stopped.to_string()),
+        Err(_) => Err(CommandError::Stopped.to_string()),
     }
 }
 
 /// Sends the command `make` builds and waits for the orchestrator's answer.
 async fn ask<T>(
     service: &Service,
-    make: impl FnOnce(oneshot::Sender<Result<T, OrchestratorError>>) -> Command,
+    make: impl FnOnce(oneshot::Sender<Result<T, CommandError>>) -> Command,
 ) -> Result<T, String> {
     let (reply, answer) = oneshot::channel();
     if service.commands.send(make(reply)).await.is_err() {
-        return Err(OrchestratorError::Stopped.to_string());
+        return Err(CommandError::Stopped.to_string());
     }
     match answer.await {
         Ok(answer) => answer.map_err(|e| e.to_string()),
-        Err(_) => Err(OrchestratorError::Stopped.to_string()),
+        Err(_) => Err(CommandError::Stopped.to_string()),
     }
 }
 
@@ -388,6 +390,7 @@ fn read(local: &Local, request: Request) -> Result<Response, String> {
         }
         Request::RunCount => r.count = Some(local.run_count()),
         Request::Run { id } => r.run = local.run(&id)?.map(Box::new),
+        Request::RunLog { id } => r.log = local.run_log(&id)?,
         other => return Err(format!("not a read: {other:?}")),
     }
     Ok(r)
@@ -470,5 +473,88 @@ impl crate::api::Core for Local {
         let mut diff = crate::diff::load(&self.repo_root, base, head).map_err(|e| e.to_string())?;
         crate::semantic::rules::mask_diff(&mut diff);
         Ok(diff)
+    }
+    fn run_log(&self, id: &RunId) -> Result<Option<LogTail>, String> {
+        let state = self.repo_root.join(crate::project::STATE_DIR);
+        let path = crate::project::run_log_path(&state, id);
+        match read_tail(&path) {
+            Ok(tail) => Ok(Some(tail)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+        }
+    }
+}
+
+/// Bytes read from the end of a run's log file.
+const TAIL_BYTES: u64 = 4 * 1024 * 1024;
+/// Longest line kept from a log file, in characters.
+const MAX_LINE: usize = 2_000;
+
+/// Reads the end of `path`: at most [`LOG_TAIL_LINES`] lines from its last [`TAIL_BYTES`],
+/// each cut at [`MAX_LINE`] characters.
+fn read_tail(path: &Path) -> std::io::Result<LogTail> {
+    use std::io::{Read as _, Seek as _, SeekFrom};
+    let mut file = std::fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    let start = len.saturating_sub(TAIL_BYTES);
+    file.seek(SeekFrom::Start(start))?;
+    let mut bytes = Vec::new();
+    file.take(TAIL_BYTES).read_to_end(&mut bytes)?;
+    let text = String::from_utf8_lossy(&bytes);
+    let mut lines: Vec<&str> = text.lines().collect();
+    let mut cut = false;
+    if start > 0 && !lines.is_empty() {
+        // The first line read is a piece of a longer one.
+        lines.remove(0);
+        cut = true;
+    }
+    if lines.len() > LOG_TAIL_LINES {
+        lines.drain(..lines.len() - LOG_TAIL_LINES);
+        cut = true;
+    }
+    let lines = lines
+        .into_iter()
+        .map(|l| {
+            if l.chars().count() > MAX_LINE {
+                let mut s: String = l.chars().take(MAX_LINE).collect();
+                s.push('…');
+                s
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    Ok(LogTail { lines, cut })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::Core as _;
+
+    #[test]
+    fn a_run_log_is_read_from_its_end_in_whole_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join(crate::project::STATE_DIR);
+        let store = Arc::new(Store::open(&state).unwrap());
+        let config = crate::config::Config::default();
+        let local = Local::shared(store, dir.path().to_path_buf(), &config);
+        let id = RunId("01JRUNWITHALOG".into());
+        assert_eq!(local.run_log(&id), Ok(None), "no log file yet");
+        let path = crate::project::run_log_path(&state, &id);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let mut text: String = (0..LOG_TAIL_LINES + 4)
+            .map(|i| format!("line {i}\n"))
+            .collect();
+        text.push_str(&"é".repeat(MAX_LINE + 10));
+        std::fs::write(&path, text).unwrap();
+        let tail = local.run_log(&id).unwrap().unwrap();
+        assert!(tail.cut);
+        assert_eq!(tail.lines.len(), LOG_TAIL_LINES);
+        assert_eq!(tail.lines[0], "line 5");
+        assert_eq!(tail.lines[LOG_TAIL_LINES - 2], "line 10003");
+        let long = tail.lines.last().unwrap();
+        assert!(long.ends_with('…'));
+        assert_eq!(long.chars().count(), MAX_LINE + 1);
     }
 }

@@ -4,7 +4,7 @@
 //! worktrees, scores each change with quality gates and puts it in front of an operator.
 //! See `DESIGN.md` in the team's shared folder for the whole picture.
 
-pub mod api;
+pub use bosun_api as api;
 pub mod cli;
 pub mod config;
 pub mod control;
@@ -14,6 +14,7 @@ pub mod faults;
 pub mod gates;
 pub mod git;
 pub mod intake;
+pub mod kv;
 pub mod llm;
 pub mod memory;
 pub mod metrics;
@@ -23,7 +24,7 @@ pub mod project;
 pub mod semantic;
 pub mod store;
 pub mod telemetry;
-pub mod tui;
+pub use bosun_console as tui;
 
 /// A tokio runtime for commands that drive the orchestrator.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

@@ -11,6 +11,11 @@ use crate::git::{self, Repo};
 /// Name of bosun's state directory at the repository root.
 pub const STATE_DIR: &str = ".bosun";
 
+/// Where run `run`'s agent output is logged, in the state directory `state`.
+pub fn run_log_path(state: &Path, run: &crate::model::RunId) -> PathBuf {
+    state.join("logs").join("runs").join(format!("{run}.log"))
+}
+
 /// Where bosun is working: the repository (or plain directory) and its settings.
 #[derive(Debug, Clone)]
 pub struct Project {

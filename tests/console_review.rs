@@ -7,7 +7,7 @@ use std::path::Path;
 use bosun::config::{Config, ExecutorConfig};
 use bosun::git::HunkRef;
 use bosun::model::{Run, RunStatus};
-use bosun::orchestrator::{Command, Options, Orchestrator, OrchestratorError};
+use bosun::orchestrator::{Command, CommandError, Options, Orchestrator};
 use bosun::project::Project;
 use tokio::sync::oneshot;
 
@@ -97,9 +97,9 @@ async fn awaiting(project: &Project, config: &Config) -> Run {
 async fn decide(
     project: &Project,
     config: &Config,
-    make: impl FnOnce(oneshot::Sender<Result<Run, OrchestratorError>>) -> Command,
+    make: impl FnOnce(oneshot::Sender<Result<Run, CommandError>>) -> Command,
 ) -> (
-    Result<Run, OrchestratorError>,
+    Result<Run, CommandError>,
     Vec<Run>,
     Vec<String>,
     Vec<String>,
@@ -486,7 +486,7 @@ mod screen {
             app.update(Msg::Resize(width, height));
             let local =
                 bosun::control::Local::shared(store.clone(), root.clone(), &Config::default());
-            let cx = JobContext::new(local, root.clone(), Config::default());
+            let cx = JobContext::new(local, root.clone(), bosun::tui::Settings::default());
             Fixture {
                 _dir: dir,
                 store,

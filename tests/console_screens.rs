@@ -175,7 +175,7 @@ impl Console {
                     &bosun::config::Config::default(),
                 ),
                 dir.path().to_path_buf(),
-                bosun::config::Config::default(),
+                bosun::tui::Settings::default(),
             ),
             _dir: dir,
         }
@@ -680,7 +680,8 @@ fn logs_agent_output_live_and_from_the_log_file() {
     insta::assert_snapshot!("logs_agent_live_80x24", c.draw(80, 24));
 
     // The finished run's output comes from its log file, read off the loop.
-    let path = bosun::tui::logs::run_log_path(&c.cx.repo_root, &done.id);
+    let path =
+        bosun::project::run_log_path(&c.cx.repo_root.join(bosun::project::STATE_DIR), &done.id);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     let text: String = (0..30)
         .map(|i| format!("codex: step {i}\n"))

@@ -355,17 +355,17 @@ async fn an_added_task_is_committed_read_back_and_run_and_a_failed_run_can_be_re
     };
 
     // A new task from the console: committed on main, published, scheduled.
-    let item = bosun::intake::task_item(
-        "Write the guide",
-        "Cover setup.",
-        Some(TaskType::Docs),
-        Some(bosun::model::Priority::High),
-    );
+    let new = bosun::api::NewTask {
+        title: "Write the guide".into(),
+        body: "Cover setup.".into(),
+        task_type: Some(TaskType::Docs),
+        priority: Some(bosun::model::Priority::High),
+    };
     let (reply, answer) = oneshot::channel();
     handle
         .commands
         .send(OrchestratorCommand::AddTask {
-            item: item.clone(),
+            task: new,
             who: "test".into(),
             reply,
         })
@@ -375,7 +375,10 @@ async fn an_added_task_is_committed_read_back_and_run_and_a_failed_run_can_be_re
     assert_eq!(task.title, "Write the guide");
     assert_eq!(task.task_type, TaskType::Docs);
     let todo = common::git(&repo, &["show", "main:TODO.md"]);
-    assert_eq!(todo, format!("# Tasks\n\n- [ ] first\n{item}\n"));
+    assert_eq!(
+        todo,
+        "# Tasks\n\n- [ ] first\n- [ ] Write the guide [type:docs] [priority:high]\n  Cover setup.\n"
+    );
     assert!(
         common::git(&repo, &["log", "-1", "--format=%s", "main"])
             .starts_with("bosun: new task Write the guide")

@@ -9,6 +9,7 @@ use crate::api::Feed;
 use crate::config::Config;
 use crate::orchestrator::{Command, Options, Orchestrator, OrchestratorError};
 use crate::project::Project;
+use crate::tui::Settings;
 use crate::tui::app::JobContext;
 
 /// Opens the console on `project`, with an orchestrator scheduling runs in this process.
@@ -38,16 +39,8 @@ async fn own(project: Project, config: Config, options: Options) -> anyhow::Resu
     };
     let status = service.status();
     let served = crate::control::start(&project.state_dir(), &config.server, service).await;
-    let jobs = Arc::new(JobContext::new(local, project.root.clone(), config.clone()));
-    let result = crate::tui::session(
-        &project,
-        &config,
-        status,
-        &mut events,
-        &handle.commands,
-        &jobs,
-    )
-    .await;
+    let jobs = Arc::new(JobContext::new(local, project.root, settings(&config)));
+    let result = session(status, &mut events, &handle.commands, &jobs).await;
 
     let _ = handle.commands.send(Command::Shutdown).await;
     let done = handle.done.await;
@@ -85,10 +78,32 @@ async fn attached(project: Project, config: Config) -> anyhow::Result<()> {
         .unwrap_or_default();
     status.repo = format!("{} (attached)", status.repo);
     let commands = crate::api::forward_commands(state_dir.clone());
-    let jobs = Arc::new(JobContext {
-        core: Arc::new(crate::api::Remote { state_dir }),
-        repo_root: project.root.clone(),
-        config: config.clone(),
-    });
-    crate::tui::session(&project, &config, status, &mut events, &commands, &jobs).await
+    let jobs = Arc::new(JobContext::new(
+        Arc::new(crate::api::Remote { state_dir }),
+        project.root,
+        settings(&config),
+    ));
+    session(status, &mut events, &commands, &jobs).await
+}
+
+/// What the console takes from the configuration.
+fn settings(config: &Config) -> Settings {
+    Settings {
+        max_parallel: config.orchestrator.max_parallel,
+        keys: config.keys.extra(),
+        bell: config.notify.bell,
+    }
+}
+
+/// The console's session, with bosun's log lines kept off the terminal it draws on.
+async fn session(
+    status: crate::api::Status,
+    events: &mut Feed,
+    commands: &tokio::sync::mpsc::Sender<Command>,
+    jobs: &Arc<JobContext>,
+) -> anyhow::Result<()> {
+    crate::telemetry::silence_terminal(true);
+    let result = crate::tui::session(status, events, commands, jobs).await;
+    crate::telemetry::silence_terminal(false);
+    result
 }

@@ -9,7 +9,7 @@ use super::Context;
 use super::run::runtime;
 use crate::git::HunkRef;
 use crate::model::Run;
-use crate::orchestrator::{Command, Options, Orchestrator, OrchestratorError, operator};
+use crate::orchestrator::{Command, CommandError, Options, Orchestrator, operator};
 
 /// Arguments of `bosun approve`.
 #[derive(Debug, clap::Args)]
@@ -55,7 +55,7 @@ pub struct CancelArgs {
 pub(super) fn request(
     ctx: &Context,
     forwarded: crate::api::Request,
-    make: impl FnOnce(oneshot::Sender<Result<Run, OrchestratorError>>) -> Command,
+    make: impl FnOnce(oneshot::Sender<Result<Run, CommandError>>) -> Command,
 ) -> anyhow::Result<Run> {
     ask(ctx, forwarded, make, |mut answer| Ok(answer.take_run()?))
 }
@@ -65,7 +65,7 @@ pub(super) fn request(
 pub(super) fn ask<T>(
     ctx: &Context,
     forwarded: crate::api::Request,
-    make: impl FnOnce(oneshot::Sender<Result<T, OrchestratorError>>) -> Command,
+    make: impl FnOnce(oneshot::Sender<Result<T, CommandError>>) -> Command,
     take: impl FnOnce(crate::api::Response) -> anyhow::Result<T>,
 ) -> anyhow::Result<T> {
     runtime()?.block_on(async {
@@ -81,8 +81,8 @@ pub(super) fn ask<T>(
             .commands
             .send(make(tx))
             .await
-            .map_err(|_| OrchestratorError::Stopped)?;
-        let answer = rx.await.map_err(|_| OrchestratorError::Stopped)?;
+            .map_err(|_| CommandError::Stopped)?;
+        let answer = rx.await.map_err(|_| CommandError::Stopped)?;
         let _ = handle.commands.send(Command::Shutdown).await;
         handle.done.await??;
         Ok(answer?)

@@ -52,10 +52,7 @@ pub fn run(ctx: &Context, args: &GcArgs) -> anyhow::Result<ExitCode> {
                 continue;
             }
             let files = [
-                state
-                    .join("logs")
-                    .join("runs")
-                    .join(format!("{}.log", run.id)),
+                crate::project::run_log_path(&state, &run.id),
                 state.join("runs").join(&run.id.0),
             ];
             let on_disk: u64 = files.iter().map(|f| size_of(f)).sum();

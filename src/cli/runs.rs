@@ -212,11 +212,7 @@ pub(super) fn load_show(ctx: &Context, prefix: &str) -> anyhow::Result<Shown> {
 
 /// The run's log file.
 pub(super) fn log_path(ctx: &Context, run: &Run) -> std::path::PathBuf {
-    ctx.project
-        .state_dir()
-        .join("logs")
-        .join("runs")
-        .join(format!("{}.log", run.id))
+    crate::project::run_log_path(&ctx.project.state_dir(), &run.id)
 }
 
 /// What `bosun show --json` prints for `shown`.
@@ -384,7 +380,7 @@ pub fn show(ctx: &Context, args: &ShowArgs) -> anyhow::Result<ExitCode> {
     if let Some(p) = &run.policy {
         println!("policy    {p}");
     }
-    let card = crate::gates::semantic::risk_card(&run.annotations);
+    let card = crate::model::risk_card(&run.annotations);
     if !card.is_empty() {
         println!("\nRisk card:");
         for line in card {
@@ -399,12 +395,7 @@ pub fn show(ctx: &Context, args: &ShowArgs) -> anyhow::Result<ExitCode> {
     if !structure.is_empty() {
         println!("\nChanges by definition:");
         for a in structure {
-            println!(
-                "  {:<16} {:<28} {}",
-                a.kind,
-                crate::gates::semantic::location(a),
-                a.message
-            );
+            println!("  {:<16} {:<28} {}", a.kind, a.location(), a.message);
         }
     }
     if let Some(f) = &run.feedback {

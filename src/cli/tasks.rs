@@ -69,16 +69,21 @@ pub(super) fn add_task(ctx: &Context, args: &AddArgs) -> anyhow::Result<Task> {
     if args.title.trim().is_empty() {
         anyhow::bail!("give the task a title: bosun tasks add \"Fix the login timeout\"");
     }
-    let item = intake::task_item(&args.title, &args.body, args.task_type, args.priority);
+    let task = crate::api::NewTask {
+        title: args.title.clone(),
+        body: args.body.clone(),
+        task_type: args.task_type,
+        priority: args.priority,
+    };
     let who = crate::orchestrator::operator();
     let forwarded = crate::api::Request::AddTask {
-        item: item.clone(),
+        task: task.clone(),
         who: who.clone(),
     };
     super::decide::ask(
         ctx,
         forwarded,
-        |reply| crate::orchestrator::Command::AddTask { item, who, reply },
+        |reply| crate::orchestrator::Command::AddTask { task, who, reply },
         |answer| {
             answer
                 .task

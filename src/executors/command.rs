@@ -741,7 +741,7 @@ impl RunLog {
         {
             self.checked_at = Some(self.written);
             let dir = log_dir(&self.path);
-            if let Some(free) = crate::store::free_mb(dir)
+            if let Some(free) = crate::kv::free_mb(dir)
                 && free < self.min_free_mb
             {
                 let note = format!(

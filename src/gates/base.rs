@@ -57,24 +57,7 @@ impl From<TestReport> for Tests {
     }
 }
 
-/// `text` with every run of ASCII digits replaced by one `#`: counts, line numbers and exit
-/// codes vary between runs of the same problem; words and paths do not.
-pub fn mask_digits(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut in_digits = false;
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            if !in_digits {
-                out.push('#');
-            }
-            in_digits = true;
-        } else {
-            in_digits = false;
-            out.push(c);
-        }
-    }
-    out
-}
+pub use crate::model::mask_digits;
 
 /// Lines of a linter's (or compiler's) output that report a problem, with digit runs masked
 /// ([`mask_digits`]) so that a problem moved by an edit elsewhere in the file is still the same problem.

@@ -13,19 +13,6 @@ pub const RISK_PENALTY: f64 = 0.25;
 /// How much one notice lowers it.
 pub const NOTICE_PENALTY: f64 = 0.05;
 
-/// `path:line` of an annotation, or just the path ("(whole change)" for one about the whole
-/// change, such as its size).
-pub fn location(a: &Annotation) -> String {
-    if a.path.is_empty() {
-        return "(whole change)".to_string();
-    }
-    match a.line {
-        Some(line) if a.old_side => format!("{}:{line} (before)", a.path),
-        Some(line) => format!("{}:{line}", a.path),
-        None => a.path.clone(),
-    }
-}
-
 /// The `syntax` gate.
 pub struct SyntaxGate;
 
@@ -56,7 +43,7 @@ fn syntax(cx: &GateContext<'_>) -> GateResult {
         .partition(|p| Language::for_path(p).is_some());
     let details: Vec<String> = errors
         .iter()
-        .map(|a| format!("{}: {}", location(a), a.message))
+        .map(|a| format!("{}: {}", a.location(), a.message))
         .collect();
     if let Some(first) = details.first() {
         let summary = if details.len() == 1 {
@@ -165,44 +152,7 @@ pub fn semantic(annotations: &[Annotation]) -> GateResult {
     )
 }
 
-/// The risk card: one screen of what needs a human, grouped — API changes, secrets, new
-/// unsafe code, weakened or removed tests, CI edits, dependencies, then other risks and
-/// notices — each line `path:line  message`. Empty when there is nothing to say.
-pub fn risk_card(annotations: &[Annotation]) -> Vec<String> {
-    const GROUPS: [(&str, &[AnnotationKind]); 6] = [
-        ("API changes", &[AnnotationKind::ApiChanged]),
-        ("Secrets", &[AnnotationKind::Secret]),
-        ("New unsafe code", &[AnnotationKind::UnsafeAdded]),
-        (
-            "Tests removed or weakened",
-            &[AnnotationKind::TestRemoved, AnnotationKind::TestWeakened],
-        ),
-        ("CI edits", &[AnnotationKind::CiChanged]),
-        ("Dependencies", &[AnnotationKind::DependencyChanged]),
-    ];
-    let mut lines = Vec::new();
-    let mut shown = vec![false; annotations.len()];
-    let mut group = |title: &str, pick: &dyn Fn(&Annotation) -> bool, lines: &mut Vec<String>| {
-        let items: Vec<usize> = (0..annotations.len())
-            .filter(|&i| !shown[i] && pick(&annotations[i]))
-            .collect();
-        if items.is_empty() {
-            return;
-        }
-        lines.push(format!("{title} ({})", items.len()));
-        for i in items {
-            shown[i] = true;
-            let a = &annotations[i];
-            lines.push(format!("  {:<28} {}", location(a), a.message));
-        }
-    };
-    for (title, kinds) in GROUPS {
-        group(title, &|a| kinds.contains(&a.kind), &mut lines);
-    }
-    group("Other risks", &|a| a.severity == Severity::Risk, &mut lines);
-    group("Notices", &|a| a.severity == Severity::Notice, &mut lines);
-    lines
-}
+pub use crate::model::risk_card;
 
 /// `api_unchanged`: the Definition-of-Done check of refactors.
 pub struct ApiUnchanged;
@@ -217,7 +167,7 @@ impl Gate for ApiUnchanged {
                 .annotations
                 .iter()
                 .filter(|a| a.kind == AnnotationKind::ApiChanged)
-                .map(|a| format!("{}: {}", location(a), a.message))
+                .map(|a| format!("{}: {}", a.location(), a.message))
                 .collect();
             match changes.first() {
                 None => GateResult::new(

@@ -201,12 +201,13 @@ fn checked_text<'a>(bytes: &'a [u8], shown: &Path) -> Result<(bool, &'a str), In
 /// A new task as a Markdown list item the parser reads back with the same title, type and
 /// priority: `- [ ] Title [type:docs] [priority:high]`, then the body's lines indented under
 /// it. Line breaks in the title become spaces; an empty body adds nothing.
-pub fn task_item(
-    title: &str,
-    body: &str,
-    task_type: Option<crate::model::TaskType>,
-    priority: Option<crate::model::Priority>,
-) -> String {
+pub fn task_item(task: &crate::api::NewTask) -> String {
+    let crate::api::NewTask {
+        title,
+        body,
+        task_type,
+        priority,
+    } = task;
     let title: String = title.split_whitespace().collect::<Vec<_>>().join(" ");
     let mut item = format!("- [ ] {title}");
     if let Some(task_type) = task_type {
@@ -347,12 +348,12 @@ mod task_item_tests {
 
     #[test]
     fn a_new_task_item_reads_back_with_its_title_type_priority_and_body() {
-        let item = task_item(
-            "Document the\nparser",
-            "Cover every option.\n\nWith examples.\n",
-            Some(TaskType::Docs),
-            Some(Priority::High),
-        );
+        let item = task_item(&crate::api::NewTask {
+            title: "Document the\nparser".into(),
+            body: "Cover every option.\n\nWith examples.\n".into(),
+            task_type: Some(TaskType::Docs),
+            priority: Some(Priority::High),
+        });
         assert_eq!(
             item,
             "- [ ] Document the parser [type:docs] [priority:high]\n  Cover every option.\n\n  With examples."

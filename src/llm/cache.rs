@@ -35,7 +35,7 @@ type InFlight = HashMap<CacheKey, (u64, broadcast::Sender<Outcome>)>;
 /// The store-backed answer cache with single-flight coalescing. Cloning shares it.
 #[derive(Clone)]
 pub struct Cache {
-    tree: crate::store::kv::Tree,
+    tree: crate::kv::Tree,
     ttl: Duration,
     in_flight: Arc<Mutex<InFlight>>,
     next_id: Arc<std::sync::atomic::AtomicU64>,
@@ -103,7 +103,7 @@ fn lock(map: &Mutex<InFlight>) -> std::sync::MutexGuard<'_, InFlight> {
 
 impl Cache {
     /// A cache over `tree` (e.g. `Store::llm_cache`) keeping answers for `ttl`.
-    pub fn new(tree: crate::store::kv::Tree, ttl: Duration) -> Self {
+    pub fn new(tree: crate::kv::Tree, ttl: Duration) -> Self {
         Self {
             tree,
             ttl,
@@ -312,7 +312,7 @@ mod tests {
     #[test]
     fn pruning_removes_expired_and_unreadable_entries_only() {
         let dir = tempfile::tempdir().unwrap();
-        let tree = crate::store::kv::Db::open(&dir.path().join("cache.redb"))
+        let tree = crate::kv::Db::open(&dir.path().join("cache.redb"))
             .unwrap()
             .open_tree("llm_cache")
             .unwrap();

@@ -18,7 +18,7 @@ mod recall;
 mod strategy;
 mod thompson;
 
-use crate::store::kv;
+use crate::kv;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 

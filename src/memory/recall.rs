@@ -118,7 +118,7 @@ pub fn gate_failure_line(gate: &GateResult, worktree: Option<&Path>) -> Option<S
 /// failed` are one recurring test failure); words and paths do not, and they tell problems
 /// apart.
 pub fn gate_failure_key(gate: &str, line: &str) -> String {
-    format!("gate\0{gate}\0{}", crate::gates::base::mask_digits(line))
+    format!("gate\0{gate}\0{}", crate::model::mask_digits(line))
 }
 
 /// The key under which the same rejection reason is recognised for a task type:

@@ -128,7 +128,7 @@ fn a_learning_that_cannot_apply_leaves_the_run_unwritten() {
 }
 
 /// The store's database, reopened by path would conflict with the lock; tests reach in.
-fn db_of(store: &Store) -> crate::store::kv::Db {
+fn db_of(store: &Store) -> crate::kv::Db {
     store.db_for_tests()
 }
 
@@ -464,7 +464,7 @@ fn recall_looks_only_at_the_newest_window() {
         uses: 0,
         created_ms: i as u64,
     };
-    let mut batch = crate::store::kv::Batch::default();
+    let mut batch = crate::kv::Batch::default();
     // The oldest is the only one about the parser, and it is outside the window.
     for i in 0..=RECALL_WINDOW {
         let p = if i == 0 {

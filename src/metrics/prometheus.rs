@@ -293,6 +293,53 @@ mod tests {
     }
 
     #[test]
+    fn a_run_approved_by_the_operator_is_in_the_export() {
+        use crate::model::{Decision, GateResult, Run, RunStatus, TaskId, Usage, Verdict};
+        const MIN: u64 = 60_000;
+        let t0 = 1_735_689_600_000;
+        let gate =
+            |name: &str, verdict| GateResult::new(name, verdict, 0.0, String::new(), String::new());
+        let mut run = Run {
+            status: RunStatus::AwaitingApproval,
+            executor: "claude".into(),
+            created_ms: t0,
+            started_ms: Some(t0 + MIN),
+            finished_ms: Some(t0 + 10 * MIN),
+            gates: vec![gate("diff", Verdict::Pass), gate("test", Verdict::Fail)],
+            usage: Usage {
+                input_tokens: 1_000,
+                output_tokens: 200,
+                cost_usd: 0.5,
+            },
+            ..Run::queued(TaskId("t1".into()), "task", 1, "main")
+        };
+        let mut m = MetricsCollector::new(t0);
+        let event = |run: &Run| crate::api::Event::Run {
+            run: Box::new(run.clone()),
+        };
+        m.observe(&event(&run), t0 + 10 * MIN);
+        run.status = RunStatus::Merged;
+        run.decision = Some(Decision {
+            verdict: "approve".into(),
+            by: "ana".into(),
+            at_ms: t0 + 30 * MIN,
+            reason: String::new(),
+        });
+        m.observe(&event(&run), t0 + 30 * MIN);
+        let text = render(&m, &[]);
+        assert!(
+            text.contains("bosun_runs_ended_total{outcome=\"merged\"} 1\n"),
+            "{text}"
+        );
+        assert!(text.contains("bosun_gate_results_total{gate=\"test\",verdict=\"fail\"} 1\n"));
+        assert!(text.contains(
+            "bosun_executor_tokens_total{executor=\"claude\",direction=\"input\"} 1000\n"
+        ));
+        assert!(text.contains("bosun_approval_latency_seconds{quantile=\"0.5\"} 1200"));
+        assert!(text.contains("bosun_decisions_total 1\n"), "{text}");
+    }
+
+    #[test]
     fn label_values_are_escaped_and_providers_exported() {
         let stats = ProviderStats {
             name: "local \"x\"\nnext".into(),

@@ -2,9 +2,7 @@
 //! applies their milestones, persists every change before publishing it as an [`Event`], and
 //! takes [`Command`]s from front ends (the headless runner, the CLI, later the console).
 
-pub mod bus;
-pub mod command;
-pub mod event;
+mod error;
 pub mod notify;
 pub mod prompt;
 pub mod schedule;
@@ -18,9 +16,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-pub use bus::{Bus, Missed, Subscription};
-pub use command::{Command, OrchestratorError};
-pub use event::Event;
+pub use bosun_api::{Bus, Command, CommandError, Event, Missed, NewTask, Subscription};
+pub use error::OrchestratorError;
 
 use crate::config::Config;
 use crate::executors;
@@ -110,7 +107,7 @@ struct Checking {
     note: String,
     kept: git::PartialOutcome,
     /// Who asked, for the answer (none for a decision made without a front end waiting).
-    reply: Option<tokio::sync::oneshot::Sender<Result<Run, OrchestratorError>>>,
+    reply: Option<tokio::sync::oneshot::Sender<Result<Run, CommandError>>>,
 }
 
 /// How an approval went on: merged, or its kept hunks are being checked first.
@@ -839,7 +836,7 @@ impl Orchestrator {
             [self.project.state_dir(), self.worktree_root.clone()]
                 .iter()
                 .find_map(|dir| {
-                    let free = crate::store::free_mb(dir)?;
+                    let free = crate::kv::free_mb(dir)?;
                     (free < min).then(|| {
                         format!(
                             "only {free} MB free on the file system of {} ([store] min_free_mb = {min}): no new run starts until space is freed",
@@ -1068,10 +1065,7 @@ impl Orchestrator {
                 .preset
                 .map_or(executors::OutputFormat::Plain, |p| p.output_format()),
             timeout,
-            log_path: state
-                .join("logs")
-                .join("runs")
-                .join(format!("{}.log", run.id)),
+            log_path: crate::project::run_log_path(&state, &run.id),
             prompt_path: state.join("runs").join(&run.id.0).join("prompt.md"),
             gate_cache: state.join("cache").join("gates"),
             max_log_bytes: self.config.executors.max_log_bytes,
@@ -1657,7 +1651,7 @@ impl Orchestrator {
                     }
                 }
                 Err(e) => {
-                    let _ = reply.send(Err(e));
+                    let _ = reply.send(Err(e.into()));
                 }
             },
             Command::Reject {
@@ -1669,7 +1663,7 @@ impl Orchestrator {
                 reply,
             } => {
                 let result = self.reject(&run, &who, &reason, retry, prompt);
-                let _ = reply.send(result);
+                let _ = reply.send(result.map_err(Into::into));
             }
             Command::Instruct {
                 run,
@@ -1678,17 +1672,18 @@ impl Orchestrator {
                 reply,
             } => {
                 let result = self.instruct(&run, &who, &prompt);
-                let _ = reply.send(result);
+                let _ = reply.send(result.map_err(Into::into));
             }
             Command::Cancel { run, reply } => {
                 let result = self.cancel(&run);
-                let _ = reply.send(result);
+                let _ = reply.send(result.map_err(Into::into));
             }
             Command::Retry { run, who, reply } => {
-                let _ = reply.send(self.retry(&run, &who));
+                let _ = reply.send(self.retry(&run, &who).map_err(Into::into));
             }
-            Command::AddTask { item, who, reply } => {
-                let _ = reply.send(self.add_task(&item, &who).await);
+            Command::AddTask { task, who, reply } => {
+                let item = crate::intake::task_item(&task);
+                let _ = reply.send(self.add_task(&item, &who).await.map_err(Into::into));
             }
             Command::Pause => {
                 self.paused = true;
@@ -1834,10 +1829,7 @@ impl Orchestrator {
             gates: self.config.gates.clone(),
             dod: self.config.dod.clone(),
             env,
-            log_path: state
-                .join("logs")
-                .join("runs")
-                .join(format!("{}.log", run.id)),
+            log_path: crate::project::run_log_path(&state, &run.id),
             max_log_bytes: self.config.executors.max_log_bytes,
             sandbox: executors::sandbox::Sandbox::for_gates(&self.config.sandbox),
             min_free_mb: self.config.store.min_free_mb,
@@ -1942,7 +1934,7 @@ impl Orchestrator {
         };
         match reply {
             Some(reply) => {
-                let _ = reply.send(answer);
+                let _ = reply.send(answer.map_err(Into::into));
             }
             None => {
                 if let Err(e) = answer {

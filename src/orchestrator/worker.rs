@@ -8,7 +8,6 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::event::Event;
 use crate::executors::events::AgentEvent;
 use crate::executors::{
     self, AgentOutcome, AgentRun, ExecutorError, ExitKind, OutputFormat, OutputLine,
@@ -16,6 +15,7 @@ use crate::executors::{
 use crate::gates::{self, GateContext, GateProgress};
 use crate::git;
 use crate::model::{Annotation, GateResult, RunId, Usage};
+use bosun_api::Event;
 
 /// Everything a worker needs, owned (it runs on its own task).
 pub(crate) struct Job {

@@ -7,7 +7,8 @@
 mod audit;
 mod import;
 mod journal;
-pub mod kv;
+pub use crate::kv;
+pub use crate::kv::free_mb;
 mod lock;
 
 use std::ops::Bound;
@@ -183,20 +184,6 @@ pub struct Store {
     journal: kv::Tree,
     memory: Memory,
     _lock: StoreLock,
-}
-
-/// MB available to unprivileged users on the file system holding `dir` (or its nearest existing
-/// ancestor); `None` when it cannot be told.
-pub fn free_mb(dir: &std::path::Path) -> Option<u64> {
-    use std::os::unix::ffi::OsStrExt as _;
-    let existing = dir.ancestors().find(|d| d.exists())?;
-    let path = std::ffi::CString::new(existing.as_os_str().as_bytes()).ok()?;
-    // SAFETY: statvfs writes only into the zeroed struct we own; `path` is NUL-terminated.
-    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
-    if unsafe { libc::statvfs(path.as_ptr(), &mut stat) } != 0 {
-        return None;
-    }
-    Some(stat.f_bavail.saturating_mul(stat.f_frsize) / (1024 * 1024))
 }
 
 fn encode<T: Serialize>(what: &str, value: &T) -> Result<Vec<u8>, StoreError> {

@@ -144,3 +144,57 @@ pub struct Annotation {
     /// One line for the operator (never a secret's text).
     pub message: String,
 }
+
+impl Annotation {
+    /// `path:line` of an annotation, or just the path ("(whole change)" for one about the whole
+    /// change, such as its size).
+    pub fn location(&self) -> String {
+        if self.path.is_empty() {
+            return "(whole change)".to_string();
+        }
+        match self.line {
+            Some(line) if self.old_side => format!("{}:{line} (before)", self.path),
+            Some(line) => format!("{}:{line}", self.path),
+            None => self.path.clone(),
+        }
+    }
+}
+
+/// The risk card: one screen of what needs a human, grouped — API changes, secrets, new
+/// unsafe code, weakened or removed tests, CI edits, dependencies, then other risks and
+/// notices — each line `path:line  message`. Empty when there is nothing to say.
+pub fn risk_card(annotations: &[Annotation]) -> Vec<String> {
+    const GROUPS: [(&str, &[AnnotationKind]); 6] = [
+        ("API changes", &[AnnotationKind::ApiChanged]),
+        ("Secrets", &[AnnotationKind::Secret]),
+        ("New unsafe code", &[AnnotationKind::UnsafeAdded]),
+        (
+            "Tests removed or weakened",
+            &[AnnotationKind::TestRemoved, AnnotationKind::TestWeakened],
+        ),
+        ("CI edits", &[AnnotationKind::CiChanged]),
+        ("Dependencies", &[AnnotationKind::DependencyChanged]),
+    ];
+    let mut lines = Vec::new();
+    let mut shown = vec![false; annotations.len()];
+    let mut group = |title: &str, pick: &dyn Fn(&Annotation) -> bool, lines: &mut Vec<String>| {
+        let items: Vec<usize> = (0..annotations.len())
+            .filter(|&i| !shown[i] && pick(&annotations[i]))
+            .collect();
+        if items.is_empty() {
+            return;
+        }
+        lines.push(format!("{title} ({})", items.len()));
+        for i in items {
+            shown[i] = true;
+            let a = &annotations[i];
+            lines.push(format!("  {:<28} {}", a.location(), a.message));
+        }
+    };
+    for (title, kinds) in GROUPS {
+        group(title, &|a| kinds.contains(&a.kind), &mut lines);
+    }
+    group("Other risks", &|a| a.severity == Severity::Risk, &mut lines);
+    group("Notices", &|a| a.severity == Severity::Notice, &mut lines);
+    lines
+}

@@ -118,6 +118,25 @@ pub fn weighted_score(results: &[GateResult]) -> Option<f64> {
     (weights > 0.0).then(|| sum / weights)
 }
 
+/// `text` with every run of ASCII digits replaced by one `#`: counts, line numbers and exit
+/// codes vary between runs of the same problem; words and paths do not.
+pub fn mask_digits(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut in_digits = false;
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            if !in_digits {
+                out.push('#');
+            }
+            in_digits = true;
+        } else {
+            in_digits = false;
+            out.push(c);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

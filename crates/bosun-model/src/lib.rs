@@ -11,10 +11,10 @@ mod run;
 mod strategy;
 mod task;
 
-pub use annotation::{Annotation, AnnotationKind, Severity};
+pub use annotation::{Annotation, AnnotationKind, Severity, risk_card};
 pub use audit::AuditEntry;
 pub use change::{ChangeStatus, Diff, FileDiff, Hunk, HunkRef, Line, LineKind};
-pub use gate::{GateResult, TestCounts, TestDelta, Verdict, weighted_score};
+pub use gate::{GateResult, TestCounts, TestDelta, Verdict, mask_digits, weighted_score};
 pub use lesson::{Lesson, LessonSource};
 pub use provider::ProviderStats;
 pub use run::{

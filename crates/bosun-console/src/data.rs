@@ -4,8 +4,8 @@
 
 use std::collections::{HashMap, VecDeque};
 
+use crate::api::Event;
 use crate::model::{Run, RunId, RunStatus, Task, TaskId, TaskType};
-use crate::orchestrator::Event;
 
 /// Lines of agent output kept per run for the board and the logs screen.
 pub const OUTPUT_LINES: usize = 500;
@@ -394,12 +394,33 @@ impl Data {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::intake::TaskList;
 
+    fn task(id: &str, title: &str, done: bool, line: usize) -> Task {
+        Task {
+            id: TaskId(id.into()),
+            title: title.into(),
+            description: String::new(),
+            body: String::new(),
+            priority: crate::model::Priority::Medium,
+            priority_rule: "default".into(),
+            task_type: crate::model::TaskType::Code,
+            type_rule: "default".into(),
+            done,
+            section: Vec::new().into(),
+            file: "TODO.md".into(),
+            line,
+            subtasks: Vec::new(),
+            refs: Vec::new(),
+            depends_on: Vec::new(),
+        }
+    }
+
+    /// `- [ ] Open task` and `- [x] Done task`, as intake reads them.
     fn tasks() -> Vec<Task> {
-        let rules = crate::config::IntakeConfig::default().type_rules();
-        let text = "- [ ] Open task\n- [x] Done task\n";
-        TaskList::parse_str(text, std::path::Path::new("TODO.md"), &rules).tasks
+        vec![
+            task("t-open", "Open task", false, 1),
+            task("t-done", "Done task", true, 2),
+        ]
     }
 
     fn run(id: &str, task: &Task, status: RunStatus) -> Event {

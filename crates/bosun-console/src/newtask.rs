@@ -142,12 +142,12 @@ impl NewTask {
         }
         let body = self.body.lines().join("\n");
         Outcome::Done(Effect::AddTask {
-            item: crate::intake::task_item(
-                &title,
-                &body,
-                Some(self.task_type),
-                Some(self.priority),
-            ),
+            task: crate::api::NewTask {
+                title,
+                body,
+                task_type: Some(self.task_type),
+                priority: Some(self.priority),
+            },
         })
     }
 }
@@ -249,9 +249,14 @@ mod tests {
         press(&mut form, KeyCode::Left);
         assert_eq!(form.priority, Priority::High);
         match press(&mut form, KeyCode::Enter) {
-            Outcome::Done(Effect::AddTask { item }) => assert_eq!(
-                item,
-                "- [ ] Write the guide [type:docs] [priority:high]\n  Cover setup."
+            Outcome::Done(Effect::AddTask { task }) => assert_eq!(
+                task,
+                crate::api::NewTask {
+                    title: "Write the guide".into(),
+                    body: "Cover setup.".into(),
+                    task_type: Some(TaskType::Docs),
+                    priority: Some(Priority::High),
+                }
             ),
             other => panic!("{other:?}"),
         }

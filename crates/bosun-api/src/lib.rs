@@ -1,11 +1,26 @@
 //! What a front end asks of bosun's core, and how: the console reads runs, tasks and changes
 //! through [`Core`], sends the orchestrator's [`Command`]s, and hears its events through a
-//! [`Feed`] — in bosun's own process ([`crate::control::Local`], the orchestrator's channels), or
+//! [`Feed`] — in bosun's own process (the core's own `control::Local`, the orchestrator's channels), or
 //! from another terminal through the control socket ([`Remote`], [`forward_commands`], `bosun
 //! attach`), in the protocol of [`protocol`].
-//! The console never reads the store or git itself.
+//! The console never reads the store or git itself: this crate, with the domain types of
+//! [`model`], is all of bosun it can name (the compiler keeps it so).
+//!
+//! Here too is what the core and every front end share: the orchestrator's [`Event`]s and the
+//! [`Bus`] that carries them, the [`Command`]s front ends send, the [`metrics`] both compute
+//! from the events, and the ring of [`log`] records a console shows.
 
+mod bus;
+mod command;
+mod event;
+pub mod log;
+pub mod metrics;
 mod protocol;
+
+pub use bosun_model as model;
+pub use bus::{Bus, Missed, Subscription};
+pub use command::{Command, CommandError, NewTask};
+pub use event::Event;
 
 use std::path::PathBuf;
 
@@ -19,13 +34,24 @@ pub use protocol::{
 use crate::model::Diff;
 use crate::model::Strategy;
 use crate::model::{Run, RunId, Task};
-use crate::orchestrator::{Command, Event, Missed, OrchestratorError, Subscription};
 
 /// Who is at the keyboard, for the audit trail.
 pub fn operator() -> String {
     std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
         .unwrap_or_else(|_| "operator".to_string())
+}
+
+/// Lines of a run's log file a front end gets (its end).
+pub const LOG_TAIL_LINES: usize = 10_000;
+
+/// The end of a run's agent log: at most [`LOG_TAIL_LINES`] lines.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LogTail {
+    /// The lines, oldest first.
+    pub lines: Vec<String>,
+    /// Earlier lines were left out (or the first one was cut).
+    pub cut: bool,
 }
 
 /// The reads a front end makes, each a blocking call (run them off the async threads). Errors
@@ -56,6 +82,8 @@ pub trait Core: Send + Sync {
     ) -> Result<(Diff, usize), String>;
     /// The whole change `base..head`, credentials masked.
     fn diff(&self, base: &str, head: &str) -> Result<Diff, String>;
+    /// The end of a run's agent log; `None` when the run has no log file.
+    fn run_log(&self, id: &RunId) -> Result<Option<LogTail>, String>;
 }
 
 /// The core of a bosun running elsewhere, asked through its control socket.
@@ -127,6 +155,9 @@ impl Core for Remote {
         })?;
         Ok(answer.change.unwrap_or_default())
     }
+    fn run_log(&self, id: &RunId) -> Result<Option<LogTail>, String> {
+        Ok(self.ask(&Request::RunLog { id: id.clone() })?.log)
+    }
 }
 
 /// Where a front end hears the orchestrator: its bus in this process, or a subscription
@@ -174,15 +205,15 @@ pub fn forward_commands(state_dir: PathBuf) -> mpsc::Sender<Command> {
     tx
 }
 
-/// The running bosun's words for why not, as the orchestrator's error.
-fn refused(e: ControlError) -> OrchestratorError {
-    OrchestratorError::Forwarded(e.to_string())
+/// The running bosun's words for why not.
+fn refused(e: ControlError) -> CommandError {
+    CommandError::Refused(e.to_string())
 }
 
 async fn forward(state_dir: &std::path::Path, command: Command) {
     let ask =
         |request: Request| async move { exchange(state_dir, &request).await.map_err(refused) };
-    let run = |answer: Result<Response, OrchestratorError>| {
+    let run = |answer: Result<Response, CommandError>| {
         answer.and_then(|mut a| a.take_run().map_err(refused))
     };
     match command {
@@ -241,10 +272,10 @@ async fn forward(state_dir: &std::path::Path, command: Command) {
         } => {
             let _ = reply.send(run(ask(Request::Retry { run: id, who }).await));
         }
-        Command::AddTask { item, who, reply } => {
-            let answer = ask(Request::AddTask { item, who }).await.and_then(|a| {
+        Command::AddTask { task, who, reply } => {
+            let answer = ask(Request::AddTask { task, who }).await.and_then(|a| {
                 a.task
-                    .ok_or_else(|| OrchestratorError::Forwarded("no task in the answer".into()))
+                    .ok_or_else(|| CommandError::Refused("no task in the answer".into()))
             });
             let _ = reply.send(answer);
         }

@@ -112,7 +112,7 @@ pub struct Change {
     pub symbols: HashMap<(u32, u32), String>,
     /// Digits of the largest line number (the width of each number column).
     pub number_width: usize,
-    /// The risk card of the run's annotations (`gates::semantic::risk_card`).
+    /// The risk card of the run's annotations (`model::risk_card`).
     pub card: Vec<String>,
     /// Files of the change not loaded yet: the first screen of a large change is shown while
     /// the rest is parsed (0 once it is all here).
@@ -136,7 +136,7 @@ impl Change {
     /// Indexes `diff` for `run`: its annotations are placed under the first line they name
     /// (on the side they count), or under the file header when that line is not in a hunk.
     /// `diff` comes from the core with every credential masked
-    /// ([`crate::semantic::rules::mask_diff`]): the screen and the highlighter only ever see
+    /// (by the core): the screen and the highlighter only ever see
     /// the masked text.
     pub fn new(run: Run, diff: Diff) -> Change {
         let mut by_path: HashMap<&str, Vec<Placed>> = HashMap::new();
@@ -247,7 +247,7 @@ impl Change {
             });
         }
         Change {
-            card: crate::gates::semantic::risk_card(&run.annotations),
+            card: crate::model::risk_card(&run.annotations),
             run,
             diff,
             rows,
@@ -308,7 +308,7 @@ pub fn status_letter(status: ChangeStatus) -> char {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::AnnotationKind;
+    use crate::model::{AnnotationKind, Hunk, Line, LineKind};
 
     /// A run awaiting approval with nothing else set.
     fn awaiting_run() -> Run {
@@ -335,19 +335,41 @@ mod tests {
         }
     }
 
+    /// The hunk of a 30-line file `l1`…`l30` whose line `n` became `text`.
+    fn rewritten(n: u32, text: &str) -> Hunk {
+        let line = |kind, old_no, new_no, text: String| Line {
+            kind,
+            old_no,
+            new_no,
+            text,
+            no_newline: false,
+        };
+        let context = |i: u32| line(LineKind::Context, Some(i), Some(i), format!("l{i}"));
+        let mut lines: Vec<Line> = (n - 3..n).map(context).collect();
+        lines.push(line(LineKind::Removed, Some(n), None, format!("l{n}")));
+        lines.push(line(LineKind::Added, None, Some(n), text.into()));
+        lines.extend((n + 1..=n + 3).map(context));
+        Hunk {
+            old_start: n - 3,
+            old_lines: 7,
+            new_start: n - 3,
+            new_lines: 7,
+            header: format!("@@ -{0},7 +{0},7 @@", n - 3),
+            lines,
+        }
+    }
+
     #[test]
     fn rows_interleave_headers_lines_and_notes_where_they_belong() {
-        let old: String = (1..=30).map(|i| format!("l{i}\n")).collect();
-        let new = old
-            .replace("l5\n", "five\n")
-            .replace("l25\n", "twenty-five\n");
-        let file = crate::diff::from_texts(
-            Some("a.rs"),
-            Some(old.as_bytes()),
-            Some("a.rs"),
-            Some(new.as_bytes()),
-        )
-        .unwrap();
+        // 30 lines `l1`…`l30`; lines 5 and 25 rewritten, as git shows it (3 lines of context).
+        let file = FileDiff {
+            old_path: Some("a.rs".into()),
+            new_path: Some("a.rs".into()),
+            status: ChangeStatus::Modified,
+            binary: false,
+            mode_change: None,
+            hunks: vec![rewritten(5, "five"), rewritten(25, "twenty-five")],
+        };
         let bin = FileDiff {
             binary: true,
             hunks: vec![],

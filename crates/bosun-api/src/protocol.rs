@@ -6,7 +6,7 @@
 //! and nothing a web stack would add is needed here. A request is one line of JSON
 //! ([`Request`]); the answer is one line ([`Response`]) — except for [`Request::Subscribe`],
 //! answered by a stream of lines: [`Streamed::Subscribed`] first, then every
-//! [`Event`](crate::orchestrator::Event) as the orchestrator publishes it, with
+//! [`Event`](crate::Event) as the orchestrator publishes it, with
 //! [`Streamed::Lagged`] / [`Streamed::Skipped`] where the subscriber fell behind. A malformed
 //! or oversized request gets an error answer.
 
@@ -76,8 +76,8 @@ pub enum Request {
     },
     /// `bosun tasks add`: a Markdown list item appended to the task file.
     AddTask {
-        /// `- [ ] Title …` and its indented body lines.
-        item: String,
+        /// The task.
+        task: crate::NewTask,
         /// Who asks.
         who: String,
     },
@@ -119,7 +119,12 @@ pub enum Request {
         /// The id.
         id: crate::model::RunId,
     },
-    /// The first files of the change `base..head` (see [`crate::diff::first`]).
+    /// The end of a run's agent log (no log in the answer: the run has no log file).
+    RunLog {
+        /// The run's exact id.
+        id: crate::model::RunId,
+    },
+    /// The first files of the change `base..head` (see `Core::first_diff`).
     FirstDiff {
         /// Base commit.
         base: String,
@@ -195,6 +200,9 @@ pub struct Response {
     /// A change (`FirstDiff`, `Diff`).
     #[serde(default)]
     pub change: Option<crate::model::Diff>,
+    /// The end of a run's agent log (`RunLog`).
+    #[serde(default)]
+    pub log: Option<crate::LogTail>,
     /// Why not, in the orchestrator's words.
     #[serde(default)]
     pub error: Option<String>,
@@ -234,7 +242,7 @@ pub enum Streamed {
 #[derive(Debug, Clone)]
 pub enum Heard {
     /// What the orchestrator published.
-    Event(Box<crate::orchestrator::Event>),
+    Event(Box<crate::Event>),
     /// About the stream itself.
     Note(Streamed),
 }

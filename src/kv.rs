@@ -17,6 +17,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use redb::{ReadableDatabase as _, ReadableTable as _, ReadableTableMetadata as _};
 
+/// MB available to unprivileged users on the file system holding `dir` (or its nearest existing
+/// ancestor); `None` when it cannot be told.
+pub fn free_mb(dir: &std::path::Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt as _;
+    let existing = dir.ancestors().find(|d| d.exists())?;
+    let path = std::ffi::CString::new(existing.as_os_str().as_bytes()).ok()?;
+    // SAFETY: statvfs writes only into the zeroed struct we own; `path` is NUL-terminated.
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(path.as_ptr(), &mut stat) } != 0 {
+        return None;
+    }
+    Some(stat.f_bavail.saturating_mul(stat.f_frsize) / (1024 * 1024))
+}
+
 /// What the engine says went wrong, in its words.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{0}")]

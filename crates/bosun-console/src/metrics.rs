@@ -19,18 +19,15 @@ use ratatui::widgets::{
 use super::app::{Effect, Msg, duration};
 use super::data::Data;
 use super::theme::Theme;
-use crate::metrics::{BUCKET_MS, Bucket, MetricsCollector, type_index};
+use crate::api::Event;
+use crate::api::metrics::{BUCKET_MS, Bucket, MetricsCollector, type_index};
 use crate::model::{TaskId, TaskType};
-use crate::orchestrator::Event;
 
 /// The metrics screen's keys, for the footer.
 pub const KEYS: [(&str, &str); 1] = [("z", "zoom")];
 
 /// The metrics screen's keys, for the help.
 pub const HELP: [(&str, &str); 1] = [("z", "buckets of 5 minutes, 1 hour or 1 day")];
-
-#[cfg(test)]
-use crate::metrics::SEED_STEP;
 
 /// How much time one sparkline column covers.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -145,9 +142,9 @@ pub fn show(state: &mut MetricsState, data: &Data) -> Vec<Effect> {
     if !state.seeded && !state.collector.seeding() {
         state.collector.begin_seed();
         let now = data.now_ms;
-        let since = crate::metrics::seed_since(now);
+        let since = crate::api::metrics::seed_since(now);
         effects.push(Effect::load(move |cx| {
-            let runs = crate::metrics::paged_runs(|before, n| {
+            let runs = crate::api::metrics::paged_runs(|before, n| {
                 cx.core.runs_page(before, n).unwrap_or_default()
             });
             let seed = MetricsCollector::seeded(runs, types, since, now);
@@ -159,8 +156,6 @@ pub fn show(state: &mut MetricsState, data: &Data) -> Vec<Effect> {
     }
     effects
 }
-
-pub use crate::metrics::stored_runs;
 
 /// A load arrived.
 pub fn loaded(state: &mut MetricsState, loaded: Loaded) {
@@ -733,82 +728,4 @@ fn render_memory(state: &MetricsState, t: &Theme, frame: &mut Frame<'_>, area: R
         ));
     }
     frame.render_widget(Paragraph::new(lines).block(block), area);
-}
-
-#[cfg(test)]
-mod tests {
-    use std::time::Instant;
-
-    use super::*;
-    use crate::model::RunId;
-    use crate::model::{Run, RunStatus, Usage};
-    use crate::store::Store;
-
-    fn plant(store: &Store, n: usize) {
-        let tree = store.db_for_tests().open_tree("runs").unwrap();
-        let mut batch = crate::store::kv::Batch::default();
-        for i in 0..n {
-            let run = Run {
-                id: RunId(format!("{i:026}")),
-                task_id: TaskId(format!("t-{}", i % 5)),
-                task_title: format!("task {i}"),
-                attempt: 1,
-                executor: if i % 2 == 0 { "claude" } else { "codex" }.into(),
-                status: if i % 4 == 0 {
-                    RunStatus::Failed
-                } else {
-                    RunStatus::Merged
-                },
-                branch: String::new(),
-                target: "main".into(),
-                created_ms: 1_700_000_000_000 + i as u64 * 60_000,
-                started_ms: Some(1_700_000_000_000 + i as u64 * 60_000),
-                finished_ms: Some(1_700_000_000_000 + i as u64 * 60_000 + 30_000),
-                usage: Usage {
-                    input_tokens: 100,
-                    output_tokens: 10,
-                    cost_usd: 0.01,
-                },
-                score: Some(0.5),
-                ..Run::queued(crate::model::TaskId(String::new()), "", 1, "main")
-            };
-            batch.insert(run.id.0.as_bytes(), serde_json::to_vec(&run).unwrap());
-        }
-        tree.apply_batch(batch).unwrap();
-    }
-
-    #[test]
-    fn the_seed_walks_every_stored_run_in_batches() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        // Exactly two batches and a half: the walk stops at the end, not at a full batch.
-        plant(&store, 2 * SEED_STEP + SEED_STEP / 2);
-        let ids: Vec<RunId> = stored_runs(&store).map(|r| r.id).collect();
-        assert_eq!(ids.len(), 2_500);
-        assert!(
-            ids.windows(2).all(|w| w[0] > w[1]),
-            "newest first, no repeats"
-        );
-        let seed = MetricsCollector::seeded(stored_runs(&store), HashMap::new(), 0, 0);
-        let totals = seed.totals();
-        assert_eq!((totals.merged, totals.failed), (1_875, 625));
-        assert_eq!(seed.executors()["claude"].runs, 1_250);
-    }
-
-    /// How long seeding takes over 100,000 runs and how much memory it holds: run with
-    /// `cargo test --release --lib seed_of_100k -- --ignored --nocapture`.
-    #[test]
-    #[ignore = "a measurement, not a check: about a minute in a debug build"]
-    fn seed_of_100k_runs() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        plant(&store, 100_000);
-        let start = Instant::now();
-        let seed = MetricsCollector::seeded(stored_runs(&store), HashMap::new(), 0, 0);
-        eprintln!(
-            "seeding from 100,000 runs: {:?}; {} finished",
-            start.elapsed(),
-            seed.totals().finished
-        );
-    }
 }

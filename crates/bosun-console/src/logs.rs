@@ -1,14 +1,13 @@
 //! `5` Logs: a live tail of bosun's own log (the last [`CONSOLE_LOG_CAPACITY`] tracing events,
-//! kept by [`crate::telemetry`]) and of one run's agent output, with a level filter, follow
+//! kept by [`crate::api::log`]) and of one run's agent output, with a level filter, follow
 //! mode and search. Only the visible lines are formatted, so a flood of output costs nothing
 //! here; what is kept is bounded (the telemetry ring, [`super::data::OUTPUT_LINES`] live lines
-//! per run, the last [`TAIL_LINES`] lines of a run's log file).
+//! per run, the last [`LOG_TAIL_LINES`] lines of a run's log file, read by the core).
 //!
-//! [`CONSOLE_LOG_CAPACITY`]: crate::telemetry::CONSOLE_LOG_CAPACITY
+//! [`CONSOLE_LOG_CAPACITY`]: crate::api::log::CONSOLE_LOG_CAPACITY
+//! [`LOG_TAIL_LINES`]: crate::api::LOG_TAIL_LINES
 
 use std::cell::Cell;
-use std::io::{Read, Seek, SeekFrom};
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use crossterm::event::{KeyCode, KeyEvent};
@@ -22,8 +21,8 @@ use tracing::Level;
 use super::app::{Effect, Msg};
 use super::data::Data;
 use super::theme::Theme;
+use crate::api::log::{LogBuffer, LogRecord};
 use crate::model::RunId;
-use crate::telemetry::{LogBuffer, LogRecord};
 
 /// The logs screen's keys, for the footer.
 pub const KEYS: [(&str, &str); 5] = [
@@ -45,13 +44,6 @@ pub const HELP: [(&str, &str); 8] = [
     ("n / N", "older / newer match"),
     ("L", "agent output: read the run's log file again"),
 ];
-
-/// Lines of a run's log file kept (its end).
-pub const TAIL_LINES: usize = 10_000;
-/// Bytes read from the end of a run's log file.
-const TAIL_BYTES: u64 = 4 * 1024 * 1024;
-/// Longest line kept from a log file, in characters.
-const MAX_LINE: usize = 2_000;
 
 /// Which log the screen shows.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -108,7 +100,7 @@ pub struct LogsState {
 impl Default for LogsState {
     fn default() -> Self {
         LogsState {
-            source: crate::telemetry::console_log(),
+            source: crate::api::log::console_log(),
             pane: Pane::Bosun,
             level: Level::INFO,
             follow: true,
@@ -193,57 +185,12 @@ pub fn shown_run(state: &LogsState, data: &Data) -> Option<RunId> {
         .or_else(|| runs_with_output(data).into_iter().next())
 }
 
-/// Reads the end of `path`: at most [`TAIL_LINES`] lines from its last [`TAIL_BYTES`].
-pub fn read_tail(path: &Path) -> std::io::Result<(Vec<String>, bool)> {
-    let mut file = std::fs::File::open(path)?;
-    let len = file.metadata()?.len();
-    let start = len.saturating_sub(TAIL_BYTES);
-    file.seek(SeekFrom::Start(start))?;
-    let mut bytes = Vec::new();
-    file.take(TAIL_BYTES).read_to_end(&mut bytes)?;
-    let text = String::from_utf8_lossy(&bytes);
-    let mut lines: Vec<&str> = text.lines().collect();
-    let mut cut = false;
-    if start > 0 && !lines.is_empty() {
-        // The first line read is a piece of a longer one.
-        lines.remove(0);
-        cut = true;
-    }
-    if lines.len() > TAIL_LINES {
-        lines.drain(..lines.len() - TAIL_LINES);
-        cut = true;
-    }
-    let lines = lines
-        .into_iter()
-        .map(|l| {
-            if l.chars().count() > MAX_LINE {
-                let mut s: String = l.chars().take(MAX_LINE).collect();
-                s.push('…');
-                s
-            } else {
-                l.to_string()
-            }
-        })
-        .collect();
-    Ok((lines, cut))
-}
-
-/// Where a run's agent log is.
-pub fn run_log_path(repo_root: &Path, run: &RunId) -> PathBuf {
-    repo_root
-        .join(crate::project::STATE_DIR)
-        .join("logs")
-        .join("runs")
-        .join(format!("{run}.log"))
-}
-
 /// The job reading `run`'s log file into the state's tail slot.
 fn load_tail(state: &LogsState, run: RunId) -> Effect {
     let slot = state.tail.clone();
     Effect::load(move |cx| {
-        let path = run_log_path(&cx.repo_root, &run);
-        let answer = match read_tail(&path) {
-            Ok((lines, cut)) => {
+        let answer = match cx.core.run_log(&run) {
+            Ok(Some(crate::api::LogTail { lines, cut })) => {
                 let n = lines.len();
                 *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(RunLogTail {
                     run: run.clone(),
@@ -252,10 +199,8 @@ fn load_tail(state: &LogsState, run: RunId) -> Effect {
                 });
                 format!("run {}: {n} lines from its log", run.short())
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                format!("run {} has no log file", run.short())
-            }
-            Err(e) => format!("cannot read {}: {e}", path.display()),
+            Ok(None) => format!("run {} has no log file", run.short()),
+            Err(e) => format!("run {}'s log: {e}", run.short()),
         };
         Msg::Flash(answer)
     })
@@ -806,20 +751,6 @@ mod tests {
     #[test]
     fn escapes_and_control_characters_are_not_printed() {
         assert_eq!(printable("\u{1b}[31mred\u{1b}[0m\tx\r"), "red    x");
-    }
-
-    #[test]
-    fn the_tail_of_a_log_file_keeps_whole_lines() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("r.log");
-        let text: String = (0..TAIL_LINES + 5).map(|i| format!("line {i}\n")).collect();
-        std::fs::write(&path, text).unwrap();
-        let (lines, cut) = read_tail(&path).unwrap();
-        assert!(cut);
-        assert_eq!(lines.len(), TAIL_LINES);
-        assert_eq!(lines.last().map(String::as_str), Some("line 10004"));
-        assert_eq!(lines[0], "line 5");
-        assert!(read_tail(&dir.path().join("missing.log")).is_err());
     }
 
     #[test]

@@ -1,4 +1,6 @@
-//! The operator console: a ratatui front end on the orchestrator, in the same process.
+//! The operator console: a ratatui front end on bosun's core — in the same process, or on a
+//! running bosun through its control socket (`bosun attach`). It can name only the domain
+//! types and the API ([`api`]); the compiler keeps it from reading the store or git.
 //!
 //! One `tokio::select!` loop reads terminal input, the orchestrator's events, replies to the
 //! console's own requests, a clock and SIGTERM/SIGHUP; every input becomes a [`Msg`] for
@@ -6,6 +8,9 @@
 //! commands answer through a channel). A frame is drawn only when something changed, at most
 //! 60 times a second, after every pending input has been applied. The terminal is restored on
 //! every way out: normal exit, error, panic and signals.
+
+pub use bosun_api as api;
+pub use bosun_model as model;
 
 pub mod app;
 pub mod board;
@@ -34,10 +39,8 @@ use theme::Theme;
 
 use crate::api::Feed;
 use crate::api::Status;
-use crate::config::Config;
+use crate::api::{Command, CommandError, Missed};
 use crate::model::now_ms;
-use crate::orchestrator::{Command, Missed, OrchestratorError};
-use crate::project::Project;
 
 /// Runs loaded at start for the board (history pages in the rest on demand).
 const START_RUNS: usize = 2_000;
@@ -89,12 +92,32 @@ async fn initial_data(status: Status, jobs: &Arc<app::JobContext>) -> anyhow::Re
     data.map_err(|e| anyhow::anyhow!("cannot read the runs: {e}"))
 }
 
+/// What the console takes from the configuration (the command line reads it).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Agents at a time (the header's "Running n / max", the ETA).
+    pub max_parallel: usize,
+    /// Each configured key with the default key of its action (`[keys]`).
+    pub keys: Vec<(char, char)>,
+    /// Ring the terminal bell and send a desktop notification when a run needs the operator.
+    pub bell: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            max_parallel: 2,
+            keys: Vec::new(),
+            bell: true,
+        }
+    }
+}
+
 /// The console itself, on any core — bosun's own, in this process, or a running bosun's
 /// through its control socket (both set up by the command line): reads the start, takes the
-/// terminal, runs the loop until the operator quits.
+/// terminal, runs the loop until the operator quits. The caller keeps log lines off the
+/// terminal meanwhile.
 pub async fn session(
-    project: &Project,
-    config: &Config,
     status: Status,
     events: &mut Feed,
     commands: &mpsc::Sender<Command>,
@@ -104,17 +127,15 @@ pub async fn session(
     let data = initial_data(status, jobs).await?;
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let theme =
-        Theme::load("dark", &project.root, no_color).unwrap_or_else(|_| Theme::default_theme());
-    let mut app = App::new(data, theme, config.orchestrator.max_parallel);
-    app.keymap = config.keys.extra();
+        Theme::load("dark", &jobs.repo_root, no_color).unwrap_or_else(|_| Theme::default_theme());
+    let mut app = App::new(data, theme, jobs.settings.max_parallel);
+    app.keymap = jobs.settings.keys.clone();
     app.attached = attached;
-    crate::telemetry::silence_terminal(true);
     let mut guard = TerminalGuard::enter()?;
     let size = guard.terminal.size().unwrap_or_default();
     app.update(Msg::Resize(size.width, size.height));
     let result = event_loop(&mut app, &mut guard, events, commands, jobs).await;
     drop(guard);
-    crate::telemetry::silence_terminal(false);
     result
 }
 
@@ -309,12 +330,12 @@ fn carry_out(
                 )));
             });
         }
-        Effect::AddTask { item } => {
+        Effect::AddTask { task } => {
             tokio::spawn(async move {
                 let (reply, answer) = oneshot::channel();
                 let sent = commands
                     .send(Command::AddTask {
-                        item,
+                        task,
                         who: crate::api::operator(),
                         reply,
                     })
@@ -355,7 +376,7 @@ fn carry_out(
         }
         Effect::Notify(text) => {
             // `[notify] command` is run by the core, once, whatever the number of consoles.
-            if jobs.config.notify.bell {
+            if jobs.settings.bell {
                 notify(&text);
             }
         }
@@ -365,7 +386,7 @@ fn carry_out(
 
 fn answer_line(
     sent: bool,
-    answer: Result<Result<crate::model::Run, OrchestratorError>, oneshot::error::RecvError>,
+    answer: Result<Result<crate::model::Run, CommandError>, oneshot::error::RecvError>,
     done: &str,
 ) -> String {
     match (sent, answer) {

@@ -15,9 +15,9 @@ use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 use super::data::{Alert, Column, Data};
 use super::theme::Theme;
 use super::{board, help, history, logs, metrics, newtask, review};
+use crate::api::Event;
 use crate::model::HunkRef;
 use crate::model::RunId;
-use crate::orchestrator::Event;
 
 /// The screens, as the number keys pick them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,23 +96,23 @@ pub enum Msg {
 pub struct JobContext {
     /// bosun's core: runs, tasks, changes, memory (in this process, or a running bosun's).
     pub core: std::sync::Arc<dyn crate::api::Core>,
-    /// The repository (the runs' log files are read from its state directory).
+    /// The repository (its `themes/` directory holds the operator's own themes).
     pub repo_root: std::path::PathBuf,
-    /// The configuration.
-    pub config: crate::config::Config,
+    /// What the console takes from the configuration.
+    pub settings: crate::Settings,
 }
 
 impl JobContext {
-    /// Jobs reading from `core`; `repo_root`'s state directory holds the runs' log files.
+    /// Jobs reading from `core`, for a console on the repository at `repo_root`.
     pub fn new(
         core: std::sync::Arc<dyn crate::api::Core>,
         repo_root: std::path::PathBuf,
-        config: crate::config::Config,
+        settings: crate::Settings,
     ) -> Self {
         Self {
             core,
             repo_root,
-            config,
+            settings,
         }
     }
 }
@@ -200,10 +200,10 @@ pub enum Effect {
     Cancel(RunId),
     /// Queue another attempt at a failed, rejected or cancelled run's task.
     Retry(RunId),
-    /// Append a task (a Markdown list item) to the task file.
+    /// Append a task to the task file.
     AddTask {
-        /// `- [ ] Title [type:…] [priority:…]` and its body lines.
-        item: String,
+        /// The task.
+        task: crate::api::NewTask,
     },
     /// Stop or resume starting runs.
     Pause(bool),

@@ -1,4 +1,4 @@
-//! What front ends ask of the orchestrator, and the typed errors it answers with.
+//! What front ends ask of the orchestrator, and how it says no.
 
 use tokio::sync::oneshot;
 
@@ -22,7 +22,7 @@ pub enum Command {
         /// which hunks were dropped. `None` approves the whole change.
         keep: Option<Vec<HunkRef>>,
         /// The merged run, or why not (sent once the kept hunks are checked).
-        reply: oneshot::Sender<Result<Run, OrchestratorError>>,
+        reply: oneshot::Sender<Result<Run, CommandError>>,
     },
     /// Reject a run, optionally queueing another attempt with the reason as feedback.
     Reject {
@@ -38,7 +38,7 @@ pub enum Command {
         /// place of the usual "the operator rejected the previous attempt: <reason>".
         prompt: Option<String>,
         /// The rejected run, or why not.
-        reply: oneshot::Sender<Result<Run, OrchestratorError>>,
+        reply: oneshot::Sender<Result<Run, CommandError>>,
     },
     /// Rewrite the instructions a queued attempt will get (in place of the feedback it was
     /// queued with), e.g. after a rejection with retry.
@@ -50,14 +50,14 @@ pub enum Command {
         /// The instructions.
         prompt: String,
         /// The run, or why not.
-        reply: oneshot::Sender<Result<Run, OrchestratorError>>,
+        reply: oneshot::Sender<Result<Run, CommandError>>,
     },
     /// Stop a queued or active run.
     Cancel {
         /// Run id or unique prefix.
         run: String,
         /// The run, or why not.
-        reply: oneshot::Sender<Result<Run, OrchestratorError>>,
+        reply: oneshot::Sender<Result<Run, CommandError>>,
     },
     /// Queue another attempt at a failed, rejected or cancelled run's task, carrying the
     /// run's error as feedback (also past `max_attempts`: the operator asked for it).
@@ -67,17 +67,17 @@ pub enum Command {
         /// Who asked.
         who: String,
         /// The new, queued run.
-        reply: oneshot::Sender<Result<Run, OrchestratorError>>,
+        reply: oneshot::Sender<Result<Run, CommandError>>,
     },
     /// Append a task to the first task file (committed on the target branch) and read the
     /// task list again; the scheduler picks it up like any open task.
     AddTask {
-        /// The Markdown list item, `- [ ] …` and its indented body lines.
-        item: String,
+        /// The task.
+        task: NewTask,
         /// Who asked.
         who: String,
         /// The new task as parsed.
-        reply: oneshot::Sender<Result<crate::model::Task, OrchestratorError>>,
+        reply: oneshot::Sender<Result<crate::model::Task, CommandError>>,
     },
     /// Stop starting new runs (active ones go on).
     Pause,
@@ -87,42 +87,31 @@ pub enum Command {
     Shutdown,
 }
 
-/// Why a request or a run failed, by kind; each kind has its recovery (DESIGN.md §5).
-#[derive(Debug, thiserror::Error)]
-pub enum OrchestratorError {
-    /// The store failed (stop: the operator must look).
-    #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
-    /// A git operation failed.
-    #[error(transparent)]
-    Git(#[from] crate::git::GitError),
-    /// Part of a change could not be approved (the hunks chosen no longer match the run).
-    #[error(transparent)]
-    Partial(#[from] crate::git::PartialError),
-    /// The task list could not be read or ticked.
-    #[error(transparent)]
-    Intake(#[from] crate::intake::IntakeError),
-    /// The run is not in a state that allows the request.
-    #[error("run {run} is {status}; {what}")]
-    WrongState {
-        /// The run.
-        run: String,
-        /// Its status.
-        status: String,
-        /// What the request needs.
-        what: String,
-    },
-    /// The configuration does not allow what was asked (stop with a message naming the key).
-    #[error("{0}")]
-    Config(String),
-    /// The kept hunks of a partial approval failed the run's required gates (or could not be
-    /// checked): nothing was merged and the run still awaits approval.
-    #[error("{0}")]
-    NotMerged(String),
-    /// The orchestrator is gone.
+/// Why the core did not do what a front end asked, in its words (a front end shows it; the
+/// core keeps its own typed errors and says them through this).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommandError {
+    /// The core is gone (or stopped before it answered).
     #[error("bosun's orchestrator has stopped")]
     Stopped,
-    /// What a bosun running elsewhere answered to a forwarded command, in its words.
+    /// The core refused or failed: why, as it says it.
     #[error("{0}")]
-    Forwarded(String),
+    Refused(String),
+}
+
+/// A task to add, as a front end's form or `bosun tasks add` has it: the core writes it as a
+/// list item of the task file.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct NewTask {
+    /// The title (line breaks become spaces).
+    pub title: String,
+    /// The description, indented under the item; may be empty.
+    #[serde(default)]
+    pub body: String,
+    /// The type, written as `[type:…]` (else the intake rules decide).
+    #[serde(default)]
+    pub task_type: Option<crate::model::TaskType>,
+    /// The priority, written as `[priority:…]`.
+    #[serde(default)]
+    pub priority: Option<crate::model::Priority>,
 }

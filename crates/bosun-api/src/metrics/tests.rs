@@ -1,10 +1,10 @@
 //! The collector on synthetic runs: lifecycles seen live, replays, seeds from the store.
 
 use super::*;
+use crate::Event;
 use crate::model::{
     Decision, GateResult, RoutingChoice, Run, RunId, RunStatus, TaskId, TaskType, Usage, Verdict,
 };
-use crate::orchestrator::Event;
 
 const MIN: u64 = 60_000;
 /// A fixed "now": 2025-01-01T00:00:00Z.
@@ -287,23 +287,4 @@ fn a_seed_rebuilds_past_queue_and_approval_depths() {
     assert_eq!(a, [0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0]);
     assert_eq!(m.depths().queued, 1);
     assert_eq!(m.latency().mean_ms, Some(20 * MIN));
-}
-
-#[test]
-fn prometheus_export_has_the_counts() {
-    let mut m = MetricsCollector::new(T0);
-    feed(&mut m, &approved_lifecycle("r1", "t1", 1, "ana"));
-    let text = m.prometheus();
-    assert!(
-        text.contains("bosun_runs_ended_total{outcome=\"merged\"} 1\n"),
-        "{text}"
-    );
-    assert!(text.contains("bosun_gate_results_total{gate=\"test\",verdict=\"fail\"} 1\n"));
-    assert!(
-        text.contains(
-            "bosun_executor_tokens_total{executor=\"claude\",direction=\"input\"} 1000\n"
-        )
-    );
-    assert!(text.contains("bosun_approval_latency_seconds{quantile=\"0.5\"} 1200"));
-    assert!(text.contains("bosun_decisions_total 1\n"), "{text}");
 }

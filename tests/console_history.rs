@@ -1,16 +1,19 @@
-//! History: filters, paging over a real store, and the startup cost with 100,000 runs.
+//! The console's History over a real store, through the core's reads: paging, filters that
+//! stop a stale query, and the startup cost with 100,000 runs.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+use bosun::model::{Run, RunId, RunStatus, TaskId, Usage};
+use bosun::store::Store;
+use bosun::tui::app::{App, Effect, JobContext, Msg, Tab};
+use bosun::tui::data::Data;
+use bosun::tui::history::{Filter, PAGE, read_newer, read_older};
+use bosun::tui::theme::Theme;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-
-use super::*;
-use crate::model::Usage;
-use crate::store::Store;
-use crate::tui::app::{App, Effect, JobContext, Msg, Tab};
-use crate::tui::theme::Theme;
 
 fn run(i: usize, status: RunStatus, executor: &str) -> Run {
     Run {
@@ -27,39 +30,19 @@ fn run(i: usize, status: RunStatus, executor: &str) -> Run {
         usage: Usage::default(),
         diffstat: Some((1, 10, 2)),
         score: Some(0.5),
-        ..Run::queued(crate::model::TaskId(String::new()), "", 1, "main")
+        ..Run::queued(TaskId(String::new()), "", 1, "main")
     }
 }
 
 /// Writes `n` runs straight into the store's tree in one batch (put_run flushes each).
 fn plant(store: &Store, n: usize, make: impl Fn(usize) -> Run) {
     let tree = store.db_for_tests().open_tree("runs").unwrap();
-    let mut batch = crate::store::kv::Batch::default();
+    let mut batch = bosun::store::kv::Batch::default();
     for i in 0..n {
         let r = make(i);
         batch.insert(r.id.0.as_bytes(), serde_json::to_vec(&r).unwrap());
     }
     tree.apply_batch(batch).unwrap();
-}
-
-#[test]
-fn filters_match_status_type_executor_and_words() {
-    let mut row = Row::new(
-        &run(42, RunStatus::AwaitingApproval, "Claude"),
-        Some(TaskType::Docs),
-    );
-    assert!(Filter::parse("").is_empty());
-    assert!(Filter::parse("status:await").matches(&row));
-    assert!(Filter::parse("status:merged,awaiting").matches(&row));
-    assert!(!Filter::parse("status:merged").matches(&row));
-    assert!(Filter::parse("type:doc exec:claude").matches(&row));
-    assert!(!Filter::parse("type:doc executor:codex").matches(&row));
-    assert!(Filter::parse("NUMBER 42").matches(&row));
-    assert!(!Filter::parse("number 43").matches(&row));
-    assert!(Filter::parse("t-0").matches(&row), "task id");
-    row.task_type = None;
-    assert!(Filter::parse("type:?").matches(&row), "a task that is gone");
-    assert!(!Filter::parse("type:docs").matches(&row));
 }
 
 #[test]
@@ -74,12 +57,12 @@ fn pages_read_only_what_they_need_and_a_stale_query_stops() {
         };
         run(i, status, "claude")
     });
-    let local = crate::control::Local::shared(
+    let local = bosun::control::Local::shared(
         store.clone(),
         dir.path().to_path_buf(),
-        &crate::config::Config::default(),
+        &bosun::config::Config::default(),
     );
-    let local: &dyn crate::api::Core = &*local;
+    let local: &dyn bosun::api::Core = &*local;
     let current = AtomicU64::new(1);
     let types = HashMap::new();
     let all = Filter::default();
@@ -151,11 +134,11 @@ fn startup_with_100k_runs_reads_one_page() {
     let board_loaded = start.elapsed();
     let mut app = App::new(data, Theme::default_theme(), 2);
     app.update(Msg::Resize(120, 40));
-    let config = crate::config::Config::default();
+    let config = bosun::config::Config::default();
     let cx = JobContext::new(
-        crate::control::Local::shared(store.clone(), dir.path().to_path_buf(), &config),
+        bosun::control::Local::shared(store.clone(), dir.path().to_path_buf(), &config),
         dir.path().to_path_buf(),
-        config,
+        bosun::tui::Settings::default(),
     );
     let effects = app.switch(Tab::History);
     let mut pages = 0;
@@ -173,7 +156,7 @@ fn startup_with_100k_runs_reads_one_page() {
     assert_eq!(pages, 1);
     let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
     terminal
-        .draw(|frame| crate::tui::app::render(&app, frame))
+        .draw(|frame| bosun::tui::app::render(&app, frame))
         .unwrap();
     let first_frame = start.elapsed();
     assert_eq!(app.history.rows.len(), PAGE);

@@ -12,13 +12,13 @@ use unicode_width::UnicodeWidthChar;
 
 use super::rows::{Change, Row, status_letter};
 use super::{CHUNK, Mode, ReviewState};
+use crate::app::centered;
+use crate::data::Data;
+use crate::highlight::{MAX_LINE, Spans};
 use crate::model::ChangeStatus;
 use crate::model::{FileDiff, LineKind};
 use crate::model::{GateResult, Severity, Verdict};
-use crate::tui::app::centered;
-use crate::tui::data::Data;
-use crate::tui::highlight::{MAX_LINE, Spans};
-use crate::tui::theme::Theme;
+use crate::theme::Theme;
 
 /// From this width the gate panel sits beside the diff (below it otherwise).
 pub const WIDE: u16 = 150;
