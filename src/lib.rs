@@ -3,33 +3,16 @@
 //! It reads a repository's Markdown task list, runs coding agents on the tasks in isolated git
 //! worktrees, scores each change with quality gates and puts it in front of an operator.
 //! See `DESIGN.md` in the team's shared folder for the whole picture.
+//!
+//! This package is the command line ([`cli`]); the core, the console, the API they share and
+//! the domain types are crates of their own, re-exported here under their module names.
 
 pub use bosun_api as api;
-pub mod cli;
-pub mod config;
-pub mod control;
-pub mod diff;
-pub mod executors;
-pub mod faults;
-pub mod gates;
-pub mod git;
-pub mod intake;
-pub mod kv;
-pub mod llm;
-pub mod memory;
-pub mod metrics;
-pub use bosun_model as model;
-pub mod orchestrator;
-pub mod project;
-pub mod semantic;
-pub mod store;
-pub mod telemetry;
 pub use bosun_console as tui;
+pub use bosun_core::{
+    config, control, diff, executors, faults, gates, git, intake, kv, llm, memory, metrics,
+    orchestrator, project, runtime, semantic, store, telemetry,
+};
+pub use bosun_model as model;
 
-/// A tokio runtime for commands that drive the orchestrator.
-pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?)
-}
+pub mod cli;

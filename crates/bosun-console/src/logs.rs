@@ -618,7 +618,12 @@ pub fn render(state: &LogsState, data: &Data, t: &Theme, frame: &mut Frame<'_>, 
                     .skip(top)
                     .take(rows)
                     .map(|r| {
-                        let target = r.target.strip_prefix("bosun::").unwrap_or(r.target);
+                        // `bosun_core::orchestrator` shows as `orchestrator`.
+                        let target = r
+                            .target
+                            .split_once("::")
+                            .filter(|(krate, _)| krate.starts_with("bosun"))
+                            .map_or(r.target, |(_, module)| module);
                         let target = fit(target, TARGET);
                         let mut spans = vec![
                             Span::styled(format!("{} ", clock(r.at_ms)), t.muted()),

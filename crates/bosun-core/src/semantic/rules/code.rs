@@ -268,11 +268,11 @@ mod tests {
         match name {
             "unsafe.base.rs" => include_str!(concat!(
                 env!("CARGO_MANIFEST_DIR"),
-                "/tests/samples/rules/unsafe.base.rs"
+                "/../../tests/samples/rules/unsafe.base.rs"
             )),
             "unsafe.head.rs" => include_str!(concat!(
                 env!("CARGO_MANIFEST_DIR"),
-                "/tests/samples/rules/unsafe.head.rs"
+                "/../../tests/samples/rules/unsafe.head.rs"
             )),
             _ => unreachable!("unknown fixture {name}"),
         }

@@ -1235,7 +1235,7 @@ impl Default for TelemetryConfig {
 }
 
 /// `config.example.toml`: every option, commented, at its default.
-pub const EXAMPLE: &str = include_str!("../../config.example.toml");
+pub const EXAMPLE: &str = include_str!("../../../../config.example.toml");
 
 /// The example with every setting commented out, for `bosun init`: the file documents all
 /// options without pinning today's defaults. `task_files`, when given, is set for real.

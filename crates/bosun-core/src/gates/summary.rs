@@ -1340,7 +1340,7 @@ mod tests {
         ($name:literal) => {
             include_str!(concat!(
                 env!("CARGO_MANIFEST_DIR"),
-                "/tests/samples/test_output/",
+                "/../../tests/samples/test_output/",
                 $name
             ))
         };

@@ -232,7 +232,7 @@ macro_rules! fixture {
     ($path:literal) => {
         include_str!(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/agents/",
+            "/../../tests/fixtures/agents/",
             $path
         ))
     };

@@ -9,7 +9,10 @@ use crate::model::{Priority, TaskId, TaskType};
 
 /// A fixture under `tests/samples/rules/`.
 pub(crate) fn sample(name: &str) -> String {
-    let path = format!("{}/tests/samples/rules/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../../tests/samples/rules/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
