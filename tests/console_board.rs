@@ -298,29 +298,34 @@ fn every_column_has_its_cards() {
 fn the_board_at_80x24_120x40_and_60x20() {
     let mut app = console();
     let screen = draw(&app, 80, 24);
-    // The header counts every column (as letters when narrow); the detail pane shows the
-    // selected card's task.
+    // Narrow: one column at a time — the one with the run awaiting approval — named with the
+    // others and their counts; the header counts every column (as letters when narrow).
     assert!(screen.contains("Q2 R2 A2 D2 F3"), "{screen}");
-    assert!(screen.contains("Write the upgrade guide"), "{screen}");
+    assert!(screen.contains("Awaiting approval 2"), "{screen}");
+    assert!(screen.contains("Rotate the leaked API token"), "{screen}");
     insta::assert_snapshot!("board_80x24", screen);
 
-    // On Running: the spinner, executor and elapsed time on the card; the gate in the detail.
+    // Wide, on Running: the spinner, executor and elapsed time on the card; the gate in the
+    // detail.
     app.update(Msg::Resize(120, 40));
-    key(&mut app, KeyCode::Char('l'));
+    key(&mut app, KeyCode::Char('h'));
     key(&mut app, KeyCode::Char('j'));
     let screen = draw(&app, 120, 40);
     assert!(screen.contains("gate test"), "{screen}");
     insta::assert_snapshot!("board_120x40", screen);
 
-    // Narrow: still five columns with their counts, the selected card's task in full in the
-    // detail pane, and the footer's first keys.
+    // Narrower still: the list, the selected card's task in full in the detail pane, and the
+    // footer's first keys.
     let mut app = console();
     app.update(Msg::Resize(60, 20));
     key(&mut app, KeyCode::Char('l'));
     key(&mut app, KeyCode::Char('l'));
     let screen = draw(&app, 60, 20);
     assert!(screen.contains("Failed 3"), "{screen}");
-    assert!(screen.contains("Rotate the leaked API token"), "{screen}");
+    assert!(
+        screen.contains("Refactor the store into modules"),
+        "{screen}"
+    );
     assert!(screen.contains("h/l column"), "{screen}");
     insta::assert_snapshot!("board_60x20", screen);
 }
@@ -328,6 +333,11 @@ fn the_board_at_80x24_120x40_and_60x20() {
 #[test]
 fn h_l_move_between_columns_and_j_k_within_one() {
     let mut app = console();
+    assert_eq!(
+        app.board.column, 2,
+        "focus starts on the runs awaiting approval"
+    );
+    keys(&mut app, "hh");
     assert_eq!(app.board.column, 0);
     key(&mut app, KeyCode::Char('h'));
     assert_eq!(app.board.column, 0, "stops at the first column");
@@ -421,8 +431,7 @@ fn a_filter_narrows_every_column_and_esc_clears_it() {
 #[test]
 fn enter_on_an_awaiting_card_opens_its_run_in_review() {
     let mut app = console();
-    // Queued: the waiting retry has no change yet, but enter still opens it.
-    keys(&mut app, "ll");
+    // Focus starts on the first run awaiting approval: enter opens it.
     let effects = key(&mut app, KeyCode::Enter);
     assert_eq!(app.tab, Tab::Review);
     assert_eq!(app.review.run, Some(id(3)));
@@ -439,24 +448,46 @@ fn enter_on_an_awaiting_card_opens_its_run_in_review() {
 
     // A task without a run has nothing to open.
     let mut app = console();
-    key(&mut app, KeyCode::Char('j'));
+    keys(&mut app, "hhj");
     assert_eq!(selected(&app), "Tidy the README badges");
     assert!(key(&mut app, KeyCode::Enter).is_empty());
     assert_eq!(app.tab, Tab::Board);
 }
 
 #[test]
-fn c_cancels_only_a_working_run() {
+fn c_asks_then_cancels_a_working_or_queued_run_only() {
     let mut app = console();
-    // On a queued card with no run, on a card awaiting approval: nothing to cancel.
+    // On a card awaiting approval, and on a task with no run: nothing to cancel.
     assert!(key(&mut app, KeyCode::Char('c')).is_empty());
-    keys(&mut app, "ll");
+    assert!(app.board.pending.is_none());
+    keys(&mut app, "hhj");
     assert!(key(&mut app, KeyCode::Char('c')).is_empty());
-    // Running, and gating: both are cancelled.
-    key(&mut app, KeyCode::Char('h'));
-    assert_eq!(key(&mut app, KeyCode::Char('c')), [Effect::Cancel(id(1))]);
+    assert!(app.board.pending.is_none());
+    // Running, and gating: `c` names the run and waits; `y` cancels it.
+    keys(&mut app, "l");
+    assert!(key(&mut app, KeyCode::Char('c')).is_empty());
+    let screen = draw(&app, 80, 24);
+    assert!(
+        screen.contains("cancel run001 Fix the crash on empty input?  y: yes"),
+        "{screen}"
+    );
+    assert_eq!(key(&mut app, KeyCode::Char('y')), [Effect::Cancel(id(1))]);
     key(&mut app, KeyCode::Char('j'));
-    assert_eq!(key(&mut app, KeyCode::Char('c')), [Effect::Cancel(id(2))]);
+    key(&mut app, KeyCode::Char('c'));
+    assert_eq!(key(&mut app, KeyCode::Enter), [Effect::Cancel(id(2))]);
+    // Any other key lets it be (and does nothing else: `q` does not quit, `h` does not move).
+    key(&mut app, KeyCode::Char('c'));
+    assert!(key(&mut app, KeyCode::Char('q')).is_empty());
+    assert!(app.overlay.is_none());
+    assert!(app.board.pending.is_none());
+    assert!(
+        key(&mut app, KeyCode::Char('y')).is_empty(),
+        "the question is gone"
+    );
+    assert_eq!(app.board.column, 1);
+    // A queued attempt can be cancelled too.
+    keys(&mut app, "hkc");
+    assert_eq!(key(&mut app, KeyCode::Char('y')), [Effect::Cancel(id(10))]);
 }
 
 #[test]
@@ -488,7 +519,7 @@ fn q_with_runs_working_asks_first() {
     // Any other key stays (and does nothing else: `l` does not move).
     assert!(key(&mut app, KeyCode::Char('l')).is_empty());
     assert!(app.overlay.is_none());
-    assert_eq!(app.board.column, 0);
+    assert_eq!(app.board.column, 2);
     key(&mut app, KeyCode::Char('q'));
     assert_eq!(key(&mut app, KeyCode::Char('y')), [Effect::Quit]);
     // ctrl-c asks the same way.
@@ -514,23 +545,33 @@ fn q_with_nothing_working_quits_at_once() {
 #[test]
 fn a_click_selects_the_card_under_the_mouse() {
     let mut app = console();
-    // 80×24: the body starts on row 2; columns are 16 wide, their first card on row 3.
-    click(&mut app, 70, 5);
+    app.update(Msg::Resize(120, 40));
+    // 120×40: the body starts on row 2; columns are 24 wide, their cards three rows each from
+    // row 3.
+    click(&mut app, 100, 4);
     assert_eq!(app.board.column, 4);
-    assert_eq!(selected(&app), "Speed up startup");
-    click(&mut app, 40, 4);
+    assert_eq!(selected(&app), "Refactor the store into modules");
+    click(&mut app, 100, 7);
+    assert_eq!(selected(&app), "Release 0.2.0 with a changelog");
+    click(&mut app, 50, 8);
     assert_eq!(app.board.column, 2);
     assert_eq!(selected(&app), "Document the config file");
     // Below a column's last card: the column is focused, the selection kept.
-    click(&mut app, 40, 10);
+    click(&mut app, 50, 20);
     assert_eq!(selected(&app), "Document the config file");
     // The detail pane says which card it is.
-    let screen = draw(&app, 80, 24);
+    let screen = draw(&app, 120, 40);
     assert!(screen.contains("Every key of bosun.toml"), "{screen}");
     // The header and the detail pane are not columns.
     click(&mut app, 5, 0);
-    click(&mut app, 5, 20);
+    click(&mut app, 5, 36);
     assert_eq!(app.board.column, 2);
+    // In the narrow list a click picks a card of the column shown.
+    app.update(Msg::Resize(80, 24));
+    keys(&mut app, "ll");
+    click(&mut app, 5, 4);
+    assert_eq!(app.board.column, 4);
+    assert_eq!(selected(&app), "Release 0.2.0 with a changelog");
 }
 
 #[test]
@@ -538,23 +579,21 @@ fn a_resize_lays_the_board_out_again() {
     let mut app = console();
     // At 80 columns x = 100 is off the screen: a click there does nothing.
     click(&mut app, 100, 3);
-    assert_eq!(app.board.column, 0);
+    assert_eq!(app.board.column, 2);
     app.update(Msg::Resize(120, 40));
     assert_eq!(app.size, (120, 40));
     assert!(app.dirty);
+    assert!(!app.board.list);
     // At 120 columns each board column is 24 wide: x = 100 is the fifth.
-    click(&mut app, 100, 4);
+    click(&mut app, 100, 7);
     assert_eq!(app.board.column, 4);
     assert_eq!(selected(&app), "Release 0.2.0 with a changelog");
-    // And at 60×20 the columns are 12 wide and shorter: x = 30 is the third.
+    // At 60×20 the board is a list of the focused column.
     app.update(Msg::Resize(60, 20));
+    assert!(app.board.list);
     click(&mut app, 30, 3);
-    assert_eq!(app.board.column, 2);
-    assert_eq!(selected(&app), "Rotate the leaked API token");
-    assert_eq!(
-        board::layout_columns(bosun::tui::app::body_area((60, 20)))[2],
-        app.board.areas[2]
-    );
+    assert_eq!(app.board.column, 4);
+    assert_eq!(selected(&app), "Refactor the store into modules");
 }
 
 #[test]
@@ -676,19 +715,50 @@ fn the_spinner_turns_between_seconds() {
 
 /// Bug: on a card with a spinner, score or status, the tail takes the whole width and the
 /// title is cut to `…`, even at 120 columns: the operator cannot tell which task is running.
+/// Bug: a card showed about 9 characters of its title at 120×40 and 6 at 80×24, so two
+/// cards could read the same. Now a wide card gives its title two lines (at least 30
+/// characters at 120 columns) and the narrow list a line (at least 20 at 80).
 #[test]
 fn every_card_shows_the_start_of_its_title() {
-    for (width, height) in [(80, 24), (120, 40)] {
-        let mut app = console();
-        app.update(Msg::Resize(width, height));
-        let screen = draw(&app, width, height);
-        // The columns' rows only (not the header, the detail pane or the footer).
-        let columns: Vec<&str> = screen.lines().skip(3).take(12).collect();
-        for task in &app.data.tasks {
-            let start: String = task.title.chars().take(5).collect();
+    let mut app = console();
+    // Titles that need both lines.
+    for task in app.data.tasks.iter_mut() {
+        task.title = format!("{} and keep going", task.title);
+    }
+    app.update(Msg::Resize(120, 40));
+    let screen = draw(&app, 120, 40);
+    let lines: Vec<&str> = screen.lines().collect();
+    for task in &app.data.tasks {
+        let shown = board::wrap_title(&task.title, 22, 2);
+        assert_eq!(shown.len(), 2, "{shown:?}");
+        // The title's lines sit one under the other in one column.
+        let found = lines.windows(2).any(|w| {
+            w[0].find(&shown[0]).is_some_and(|at| {
+                let x = w[0][..at].chars().count();
+                w[1].chars()
+                    .skip(x)
+                    .collect::<String>()
+                    .starts_with(&shown[1])
+            })
+        });
+        assert!(found, "120x40: no card shows {shown:?}\n{screen}");
+        let text = shown.join(" ");
+        let prefix: String = task.title.chars().take(30).collect();
+        assert!(
+            text.starts_with(&prefix),
+            "{text:?} is not 30 characters of {:?}",
+            task.title
+        );
+    }
+    app.update(Msg::Resize(80, 24));
+    for column in Column::ALL {
+        app.board.column = Column::ALL.iter().position(|c| *c == column).unwrap();
+        let screen = draw(&app, 80, 24);
+        for task in board::column_tasks(&app.data, column, "") {
+            let start: String = task.title.chars().take(20).collect();
             assert!(
-                columns.iter().any(|l| l.contains(&start)),
-                "{width}x{height}: no card shows {start:?}…\n{screen}"
+                screen.contains(&start),
+                "80x24: no card shows {start:?}\n{screen}"
             );
         }
     }
@@ -766,7 +836,7 @@ fn scrolling_stays_put_and_a_click_picks_the_card_under_the_mouse() {
 #[test]
 fn the_selection_stays_on_a_card_when_the_selected_one_leaves() {
     let mut app = console();
-    keys(&mut app, "llj");
+    keys(&mut app, "j");
     assert_eq!(selected(&app), "Document the config file");
     let mut merged = app.data.runs[&id(4)].clone();
     merged.status = RunStatus::Merged;
@@ -803,5 +873,140 @@ fn a_run_under_review_that_finishes_working_is_loaded_then() {
     assert!(
         effects.iter().any(|e| matches!(e, Effect::Load(_))),
         "the change is loaded once the run waits for approval: {effects:?}"
+    );
+}
+
+#[test]
+fn focus_follows_the_most_urgent_run_until_the_operator_moves() {
+    // Nothing awaiting: the running runs are the most urgent.
+    let tasks = tasks();
+    let mut data = Data {
+        now_ms: NOW,
+        ..Data::default()
+    };
+    data.add_runs(
+        runs(&tasks)
+            .into_iter()
+            .filter(|r| r.status != RunStatus::AwaitingApproval)
+            .collect::<Vec<_>>(),
+    );
+    data.tasks = tasks;
+    let mut app = App::new(data, Theme::default_theme(), 2);
+    app.update(Msg::Resize(120, 40));
+    assert_eq!(app.board.column, 1);
+    // A run reaches awaiting approval: focus goes to it.
+    let mut waiting = app.data.runs[&id(2)].clone();
+    waiting.status = RunStatus::AwaitingApproval;
+    app.update(Msg::Orchestrator(Event::Run {
+        run: Box::new(waiting),
+    }));
+    assert_eq!(app.board.column, 2);
+    assert_eq!(selected(&app), "Cover the parser with tests");
+    // Once the operator has moved, focus stays where they put it.
+    keys(&mut app, "hh");
+    let mut waiting = app.data.runs[&id(1)].clone();
+    waiting.status = RunStatus::AwaitingApproval;
+    app.update(Msg::Orchestrator(Event::Run {
+        run: Box::new(waiting),
+    }));
+    assert_eq!(app.board.column, 0);
+}
+
+#[test]
+fn brackets_jump_between_runs_awaiting_approval() {
+    let mut app = console();
+    keys(&mut app, "hh");
+    key(&mut app, KeyCode::Char(']'));
+    assert_eq!(app.board.column, 2);
+    assert_eq!(selected(&app), "Rotate the leaked API token");
+    key(&mut app, KeyCode::Char(']'));
+    assert_eq!(selected(&app), "Document the config file");
+    key(&mut app, KeyCode::Char(']'));
+    assert_eq!(selected(&app), "Rotate the leaked API token", "round again");
+    key(&mut app, KeyCode::Char('['));
+    assert_eq!(selected(&app), "Document the config file");
+}
+
+#[test]
+fn a_decision_takes_two_keys_from_the_board() {
+    // Approve: `a` names the run, `y` approves the whole change.
+    let mut app = console();
+    assert!(key(&mut app, KeyCode::Char('a')).is_empty());
+    let screen = draw(&app, 120, 40);
+    assert!(
+        screen.contains("approve and merge run003 Rotate the leaked API token?"),
+        "{screen}"
+    );
+    insta::assert_snapshot!("board_confirm_approve_120x40", screen);
+    assert_eq!(
+        key(&mut app, KeyCode::Char('y')),
+        [Effect::Approve {
+            run: id(3),
+            keep: None
+        }]
+    );
+    // `a` on a run that is not awaiting approval asks nothing.
+    keys(&mut app, "h");
+    assert!(key(&mut app, KeyCode::Char('a')).is_empty());
+    assert!(app.board.pending.is_none());
+
+    // Reject: `r` opens the run in Review with its reason being asked.
+    let mut app = console();
+    key(&mut app, KeyCode::Char('r'));
+    assert_eq!(app.tab, Tab::Review);
+    assert_eq!(app.review.run, Some(id(3)));
+    assert!(matches!(
+        app.review.mode,
+        bosun::tui::review::Mode::Reason { .. }
+    ));
+
+    // Retry a failed run: `R`, then `y`.
+    let mut app = console();
+    keys(&mut app, "ll");
+    key(&mut app, KeyCode::Char('R'));
+    assert_eq!(key(&mut app, KeyCode::Char('y')), [Effect::Retry(id(5))]);
+}
+
+/// Bug: `R` and `c` acted on a row of the board: when cards reordered between the frame the
+/// operator read and the key, they hit another task's run.
+#[test]
+fn a_key_acts_on_the_run_it_was_pressed_on_though_the_board_moved() {
+    let mut app = console();
+    key(&mut app, KeyCode::Char('j'));
+    assert_eq!(selected(&app), "Document the config file");
+    // A run ahead of it in the task file reaches awaiting approval: the cards move down, the
+    // selection stays on its card.
+    let mut waiting = app.data.runs[&id(1)].clone();
+    waiting.status = RunStatus::AwaitingApproval;
+    app.update(Msg::Orchestrator(Event::Run {
+        run: Box::new(waiting.clone()),
+    }));
+    assert_eq!(
+        column(&app, Column::Awaiting),
+        [
+            "Fix the crash on empty input",
+            "Rotate the leaked API token",
+            "Document the config file"
+        ]
+    );
+    assert_eq!(selected(&app), "Document the config file");
+    // `a` is pressed; the board moves again before `y`: `y` approves the run `a` named.
+    key(&mut app, KeyCode::Char('a'));
+    let mut back = waiting;
+    back.status = RunStatus::Running;
+    app.update(Msg::Orchestrator(Event::Run {
+        run: Box::new(back),
+    }));
+    let mut merged = app.data.runs[&id(3)].clone();
+    merged.status = RunStatus::Merged;
+    app.update(Msg::Orchestrator(Event::Run {
+        run: Box::new(merged),
+    }));
+    assert_eq!(
+        key(&mut app, KeyCode::Char('y')),
+        [Effect::Approve {
+            run: id(4),
+            keep: None
+        }]
     );
 }

@@ -88,6 +88,17 @@ impl Tmux {
         assert!(out.status.success(), "send-keys {keys:?} failed");
     }
 
+    /// Resizes the terminal the console runs in.
+    fn resize(&self, width: u16, height: u16) {
+        let (w, h) = (width.to_string(), height.to_string());
+        let out = self.tmux(&["resize-window", "-t", "console", "-x", &w, "-y", &h]);
+        assert!(
+            out.status.success(),
+            "resize-window failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// Types `text` literally.
     fn type_text(&self, text: &str) {
         let out = self.tmux(&["send-keys", "-t", "console", "-l", text]);
@@ -266,7 +277,7 @@ fn approve_in_the_console_merges_the_run_and_ticks_the_task() {
     // The console starts the task on its own; the run ends up waiting for the operator.
     tmux.wait_for("a run awaiting approval", count("Awaiting approval", 1));
     // Board: two columns right is "Awaiting approval"; enter opens the run in Review.
-    tmux.press(&["l", "l", "Enter"]);
+    tmux.press(&["]", "Enter"]);
     let review = tmux.wait_for("the run's diff in Review", diff_shows("hi"));
     assert!(review.contains("hello.txt"), "{review}");
 
@@ -320,7 +331,7 @@ fn reject_with_retry_in_the_console_gives_the_reason_to_the_next_attempt() {
     let tmux = s.console("reject");
 
     tmux.wait_for("a run awaiting approval", count("Awaiting approval", 1));
-    tmux.press(&["l", "l", "Enter"]);
+    tmux.press(&["]", "Enter"]);
     tmux.wait_for("the run's diff in Review", diff_shows("note from"));
 
     // `r` asks for a reason; enter, then `y`: reject and queue another attempt.
@@ -492,7 +503,7 @@ fn the_console_never_shows_a_corpus_secret() {
     };
     let tmux = s.console("secrets");
     tmux.wait_for("a run awaiting approval", count("Awaiting approval", 1));
-    tmux.press(&["l", "l", "Enter"]);
+    tmux.press(&["]", "Enter"]);
     let first = tmux.wait_for("the change in Review", |s| s.contains("leak/"));
     check("the review", &first);
     for page in 0..40 {
@@ -572,7 +583,7 @@ fn two_attached_consoles_share_one_bosun_and_its_decisions() {
     assert!(first.contains("(attached)"), "{first}");
 
     // Approve in the first console; the second sees the run done.
-    one.press(&["l", "l", "Enter"]);
+    one.press(&["]", "Enter"]);
     one.wait_for("the run's diff in Review", diff_shows("note from"));
     one.press(&["a"]);
     one.wait_for_text("y / enter: approve");
@@ -626,22 +637,22 @@ fn header_count(screen: &str, column: &str) -> Option<usize> {
     rest.split_whitespace().next()?.parse().ok()
 }
 
-/// The elapsed seconds cards show next to their spinner (`⠙ 3s`).
+/// The elapsed seconds cards show after their spinner (`⠙ 3s`, or `⠙ claude 3s` where the
+/// executor's name fits).
 fn elapsed_shown(screen: &str) -> Vec<u64> {
+    let seconds = |word: &str| -> Option<u64> {
+        word.trim_end_matches('│').strip_suffix('s')?.parse().ok()
+    };
     let mut out = Vec::new();
     for line in screen.lines() {
         let words: Vec<&str> = line.split_whitespace().collect();
-        for pair in words.windows(2) {
-            let spinner = pair[0].chars().count() == 1
-                && pair[0]
-                    .chars()
-                    .all(|c| ('\u{2800}'..='\u{28FF}').contains(&c));
-            if let Some(n) = pair[1]
-                .trim_end_matches('│')
-                .strip_suffix('s')
-                .and_then(|n| n.parse().ok())
-                && spinner
-            {
+        for (i, word) in words.iter().enumerate() {
+            let spinner = word.chars().count() == 1
+                && word.chars().all(|c| ('\u{2800}'..='\u{28FF}').contains(&c));
+            if !spinner {
+                continue;
+            }
+            if let Some(n) = words[i + 1..].iter().take(2).find_map(|w| seconds(w)) {
                 out.push(n);
             }
         }
@@ -756,4 +767,48 @@ fn quit_cleanly_with_runs(tmux: &Tmux) {
         screen.contains("EXIT:0"),
         "bosun exited non-zero:\n{screen}"
     );
+}
+
+/// At 120×40 every card's title reads (two lines, ≥ 30 characters) and two titles that
+/// start alike are told apart; focus is on the run awaiting approval, so `a` then `y` decides
+/// it from the board; at 80×24 the list shows ≥ 20 characters of a title on one line.
+#[test]
+fn titles_read_at_120x40_and_80x24_and_the_board_decides_in_two_keys() {
+    if !tmux_available("titles_read_at_120x40_and_80x24_and_the_board_decides_in_two_keys") {
+        return;
+    }
+    let first = "Add a greeting to the startup banner of the server";
+    let second = "Add a greeting to the command line help text";
+    let todo = format!("# Tasks\n\n- [ ] {first}\n- [ ] {second}\n");
+    let s = Sandbox::new(&todo, "well_behaved.sh", &[]);
+    let tmux = s.console("titles");
+    let board = tmux.wait_for("two runs awaiting approval", count("Awaiting approval", 2));
+    for title in [first, second] {
+        let lines = bosun::tui::board::wrap_title(title, 22, 2);
+        let shown = lines.join(" ");
+        assert!(shown.chars().count() >= 30, "{shown:?}");
+        for line in &lines {
+            assert!(
+                board.contains(line.as_str()),
+                "no {line:?} on the board:\n{board}"
+            );
+        }
+    }
+    // The detail pane is on the first run awaiting approval.
+    assert!(board.contains("awaiting_approval · attempt 1"), "{board}");
+
+    tmux.press(&["a"]);
+    tmux.wait_for_text("y: yes · any other key: no");
+    tmux.press(&["y"]);
+    tmux.wait_for("the approval", |s| {
+        s.contains("approved and merged") && count("Done", 1)(s)
+    });
+    let todo = s.git(&["show", "main:TODO.md"]);
+    assert!(todo.contains(&format!("- [x] {first}")), "{todo}");
+
+    tmux.resize(80, 24);
+    let list = tmux.wait_for("the narrow list", |s| s.contains("Awaiting approval 1 ·"));
+    let start: String = second.chars().take(40).collect();
+    assert!(list.contains(&start), "no {start:?} in the list:\n{list}");
+    quit_cleanly(&tmux);
 }

@@ -265,11 +265,14 @@ pub struct App {
 impl App {
     /// A console over `data`.
     pub fn new(data: Data, theme: Theme, max_parallel: usize) -> App {
+        let mut board = board::BoardState::default();
+        // Focus on the most urgent run.
+        board::clamp(&mut board, &data);
         App {
             data,
             tab: Tab::Board,
             theme,
-            board: board::BoardState::default(),
+            board,
             review: review::ReviewState::default(),
             history: history::HistoryState::default(),
             metrics: metrics::MetricsState::default(),
@@ -297,7 +300,7 @@ impl App {
             Msg::Key(_) => Vec::new(),
             Msg::Mouse(mouse) => {
                 self.dirty = true;
-                self.board.areas = board::layout_columns(body_area(self.size));
+                board::layout(&mut self.board, body_area(self.size));
                 match self.tab {
                     Tab::Board => board::mouse(&mut self.board, &self.data, mouse),
                     Tab::Review => {
@@ -322,7 +325,7 @@ impl App {
             }
             Msg::Resize(w, h) => {
                 self.size = (w, h);
-                self.board.areas = board::layout_columns(body_area(self.size));
+                board::layout(&mut self.board, body_area(self.size));
                 self.dirty = true;
                 self.refresh_review()
             }
@@ -536,7 +539,7 @@ impl App {
     /// A text field has the keyboard (a filter being typed, a reason being written).
     fn captures_text(&self) -> bool {
         match self.tab {
-            Tab::Board => self.board.filtering,
+            Tab::Board => self.board.filtering || self.board.pending.is_some(),
             Tab::Review => review::captures_text(&self.review),
             Tab::History => history::captures_text(&self.history),
             Tab::Logs => logs::captures_text(&self.logs),
@@ -547,10 +550,13 @@ impl App {
     fn screen_key(&mut self, key: KeyEvent) -> Vec<Effect> {
         match self.tab {
             Tab::Board => {
-                self.board.areas = board::layout_columns(body_area(self.size));
+                board::layout(&mut self.board, body_area(self.size));
                 let (mut effects, open) = board::key(&mut self.board, &self.data, key);
-                if let Some(run) = open {
-                    effects.extend(self.open_review(run));
+                if let Some(open) = open {
+                    effects.extend(self.open_review(open.run));
+                    if open.reject {
+                        review::start_reject(&mut self.review, &self.data);
+                    }
                 }
                 effects
             }

@@ -1,6 +1,14 @@
 //! `1` Board: the tasks in five columns — Queued · Running · Awaiting approval · Done ·
-//! Failed — by their newest run, with a detail pane for the selected card. Each column draws
-//! only the rows that fit (10,000 tasks stay smooth); `/` filters by text, type or priority.
+//! Failed — by their newest run, with a detail pane for the selected card. On a wide terminal
+//! each card is three lines (its type, priority and state, then its title over two lines); on
+//! a narrow one the board is a list of one column at a time, a card a line. Each column draws
+//! only the cards that fit (10,000 tasks stay smooth); `/` filters by text, type or priority.
+//!
+//! Focus starts on the most urgent run (awaiting approval, then running, then failed) and
+//! follows it until the operator moves; `]`/`[` jump between runs awaiting approval. A
+//! selection stays on its card when cards reorder, and a key that acts on a run (`a`, `R`,
+//! `c`) names the run and waits for `y`: the second key acts on that run, wherever the board
+//! has moved it meanwhile.
 
 use crossterm::event::{KeyCode, KeyEvent, MouseButton, MouseEvent, MouseEventKind};
 use ratatui::Frame;
@@ -12,21 +20,26 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use super::app::{Effect, duration};
 use super::data::{Column, Data};
 use super::theme::Theme;
-use crate::model::{Priority, RunId, RunStatus, Severity, Task};
+use crate::model::{Priority, RunId, RunStatus, Severity, Task, TaskId};
 
 /// The board's keys, for the footer and the help.
-pub const KEYS: [(&str, &str); 7] = [
+pub const KEYS: [(&str, &str); 10] = [
     ("h/l", "column"),
     ("j/k", "move"),
+    ("]/[", "next awaiting"),
     ("enter", "review"),
+    ("a", "approve"),
+    ("r", "reject"),
     ("c", "cancel"),
     ("R", "retry"),
     ("n", "new task"),
     ("/", "filter"),
 ];
 
-/// Fewest title characters a card keeps before its tail is shortened.
-const MIN_TITLE: usize = 6;
+/// Narrower than this, the board is a list of one column at a time.
+pub const WIDE: u16 = 100;
+/// Lines of a card on the wide board: its state, then two lines of title.
+const CARD_LINES: usize = 3;
 
 const SPINNER: [char; 10] = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 
@@ -43,8 +56,48 @@ pub struct BoardState {
     pub filter: String,
     /// The filter is being typed.
     pub filtering: bool,
-    /// Where each column was drawn last (for mouse clicks).
+    /// Where each column's cards are drawn (for mouse clicks and scrolling; in the list
+    /// layout only the shown column has an area).
     pub areas: [Rect; 5],
+    /// The narrow layout: one column at a time, a card a line.
+    pub list: bool,
+    /// The task each column's selection is on, so that it stays on its card when cards move.
+    pub anchor: [Option<TaskId>; 5],
+    /// The operator has moved on the board: focus no longer follows the most urgent run.
+    pub moved: bool,
+    /// A key that waits for `y` before it acts on its run.
+    pub pending: Option<Pending>,
+}
+
+/// What a key that needs confirming will do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Approve and merge the whole change.
+    Approve,
+    /// Queue another attempt.
+    Retry,
+    /// Stop the run.
+    Cancel,
+}
+
+/// A key pressed on a run, waiting for `y`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    /// What it will do.
+    pub action: Action,
+    /// The run it was pressed on.
+    pub run: RunId,
+    /// Its task's title, for the question.
+    pub title: String,
+}
+
+/// What a board key asks the console to open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Open {
+    /// The run to review.
+    pub run: RunId,
+    /// Start writing the reason for rejecting it.
+    pub reject: bool,
 }
 
 /// Whether `task` passes the filter: every word must match — `type:X`, `priority:X` (or
@@ -90,38 +143,139 @@ fn place(data: &Data, filter: &str) -> [Vec<usize>; 5] {
     columns
 }
 
+/// The task the cursor is on in `column`.
+fn task_at<'a>(state: &BoardState, data: &'a Data, column: usize) -> Option<&'a Task> {
+    let indices = data.column_indices(Column::ALL[column], &state.filter, |data| {
+        place(data, &state.filter)
+    });
+    Some(&data.tasks[*indices.get(state.selected[column])?])
+}
+
 /// The run the cursor is on, if its task has one.
 pub fn selected_run(state: &BoardState, data: &Data) -> Option<RunId> {
-    let column = Column::ALL[state.column];
-    let indices = data.column_indices(column, &state.filter, |data| place(data, &state.filter));
-    let task = &data.tasks[*indices.get(state.selected[state.column])?];
+    let task = task_at(state, data, state.column)?;
     data.latest_run(&task.id).map(|r| r.id.clone())
 }
 
 /// Handles a key; the second value is a run to open in Review.
-pub fn key(state: &mut BoardState, data: &Data, key: KeyEvent) -> (Vec<Effect>, Option<RunId>) {
+pub fn key(state: &mut BoardState, data: &Data, key: KeyEvent) -> (Vec<Effect>, Option<Open>) {
+    if let Some(pending) = state.pending.take() {
+        // The second key of `a`, `R` or `c`: `y` (or enter) acts on the run the first was
+        // pressed on; any other key lets it be.
+        if matches!(key.code, KeyCode::Char('y') | KeyCode::Enter) {
+            return (vec![confirmed(pending)], None);
+        }
+        return (Vec::new(), None);
+    }
     let answer = key_inner(state, data, key);
+    state.moved = true;
+    anchor(state, data);
     follow(state, data);
     answer
 }
 
-/// Keeps each column's selection on one of its cards and in view.
+/// The effect of a confirmed key.
+fn confirmed(pending: Pending) -> Effect {
+    match pending.action {
+        Action::Approve => Effect::Approve {
+            run: pending.run,
+            keep: None,
+        },
+        Action::Retry => Effect::Retry(pending.run),
+        Action::Cancel => Effect::Cancel(pending.run),
+    }
+}
+
+/// Records which card each column's selection is on.
+fn anchor(state: &mut BoardState, data: &Data) {
+    for column in 0..5 {
+        state.anchor[column] = task_at(state, data, column).map(|t| t.id.clone());
+    }
+}
+
+/// After the tasks or runs changed: each column's selection back on the card it was on
+/// (wherever that card moved in the column), or on a card at the same place when it left;
+/// focus on the most urgent run while the operator has not moved.
 pub fn clamp(state: &mut BoardState, data: &Data) {
     for (i, column) in Column::ALL.into_iter().enumerate() {
-        let len = column_tasks(data, column, &state.filter).len();
-        state.selected[i] = state.selected[i].min(len.saturating_sub(1));
+        let indices = data.column_indices(column, &state.filter, |data| place(data, &state.filter));
+        let found = state.anchor[i]
+            .as_ref()
+            .and_then(|id| indices.iter().position(|&t| data.tasks[t].id == *id));
+        if let Some(at) = found {
+            state.selected[i] = at;
+        }
+        state.selected[i] = state.selected[i].min(indices.len().saturating_sub(1));
+    }
+    if !state.moved {
+        focus_urgent(state, data);
+    }
+    anchor(state, data);
+    follow(state, data);
+}
+
+/// Puts the cursor on the most urgent card: the first run awaiting approval, else the first
+/// running, failed or queued one.
+pub fn focus_urgent(state: &mut BoardState, data: &Data) {
+    const URGENCY: [Column; 5] = [
+        Column::Awaiting,
+        Column::Running,
+        Column::Failed,
+        Column::Queued,
+        Column::Done,
+    ];
+    let urgent = URGENCY
+        .into_iter()
+        .find(|c| !column_tasks(data, *c, &state.filter).is_empty());
+    if let Some(column) = urgent {
+        let i = Column::ALL.iter().position(|c| *c == column).unwrap_or(0);
+        if state.column != i {
+            state.column = i;
+            state.selected[i] = 0;
+        }
     }
 }
 
 fn follow(state: &mut BoardState, data: &Data) {
-    clamp(state, data);
-    for i in 0..5 {
-        let rows = usize::from(state.areas[i].height.saturating_sub(2));
+    for (i, column) in Column::ALL.into_iter().enumerate() {
+        let len = column_tasks(data, column, &state.filter).len();
+        state.selected[i] = state.selected[i].min(len.saturating_sub(1));
+        let rows = cards_fit(state.areas[i], state.list);
         state.offset[i] = visible_offset(state.offset[i], state.selected[i], rows);
     }
 }
 
-fn key_inner(state: &mut BoardState, data: &Data, key: KeyEvent) -> (Vec<Effect>, Option<RunId>) {
+/// How many cards fit in `area` (a column's cards).
+fn cards_fit(area: Rect, list: bool) -> usize {
+    usize::from(area.height) / if list { 1 } else { CARD_LINES }
+}
+
+/// `action` on the selected run if its state allows it: the question to confirm.
+fn ask(state: &mut BoardState, data: &Data, action: Action) {
+    let Some(task) = task_at(state, data, state.column) else {
+        return;
+    };
+    let Some(run) = data.latest_run(&task.id) else {
+        return;
+    };
+    let allowed = match action {
+        Action::Approve => run.status == RunStatus::AwaitingApproval,
+        Action::Retry => matches!(
+            run.status,
+            RunStatus::Failed | RunStatus::Rejected | RunStatus::Cancelled | RunStatus::Interrupted
+        ),
+        Action::Cancel => run.status.is_active() || run.status == RunStatus::Queued,
+    };
+    if allowed {
+        state.pending = Some(Pending {
+            action,
+            run: run.id.clone(),
+            title: task.title.clone(),
+        });
+    }
+}
+
+fn key_inner(state: &mut BoardState, data: &Data, key: KeyEvent) -> (Vec<Effect>, Option<Open>) {
     if state.filtering {
         if super::app::edit_line(&mut state.filter, key.code).is_some() {
             state.filtering = false;
@@ -147,31 +301,41 @@ fn key_inner(state: &mut BoardState, data: &Data, key: KeyEvent) -> (Vec<Effect>
         KeyCode::PageUp => state.selected[col] = state.selected[col].saturating_sub(20),
         KeyCode::Home | KeyCode::Char('g') => state.selected[col] = 0,
         KeyCode::End | KeyCode::Char('G') => state.selected[col] = len.saturating_sub(1),
+        KeyCode::Char(c @ (']' | '[')) => {
+            let awaiting = Column::ALL
+                .iter()
+                .position(|c| *c == Column::Awaiting)
+                .unwrap_or(2);
+            let n = column_tasks(data, Column::Awaiting, &state.filter).len();
+            if n > 0 {
+                let at = state.selected[awaiting];
+                state.selected[awaiting] = match (state.column == awaiting, c) {
+                    (false, _) => at.min(n - 1),
+                    (true, ']') => (at + 1) % n,
+                    (true, _) => (at + n - 1) % n,
+                };
+                state.column = awaiting;
+            }
+        }
         KeyCode::Char('/') => state.filtering = true,
         KeyCode::Esc => state.filter.clear(),
-        KeyCode::Enter => return (Vec::new(), selected_run(state, data)),
-        KeyCode::Char('R') => {
-            if let Some(run) = selected_run(state, data)
-                && data.runs.get(&run).is_some_and(|r| {
-                    matches!(
-                        r.status,
-                        RunStatus::Failed
-                            | RunStatus::Rejected
-                            | RunStatus::Cancelled
-                            | RunStatus::Interrupted
-                    )
+        KeyCode::Enter => {
+            let open = selected_run(state, data).map(|run| Open { run, reject: false });
+            return (Vec::new(), open);
+        }
+        KeyCode::Char('r') => {
+            let open = selected_run(state, data)
+                .filter(|run| {
+                    data.runs.get(run).is_some_and(|r| {
+                        matches!(r.status, RunStatus::AwaitingApproval | RunStatus::Failed)
+                    })
                 })
-            {
-                return (vec![Effect::Retry(run)], None);
-            }
+                .map(|run| Open { run, reject: true });
+            return (Vec::new(), open);
         }
-        KeyCode::Char('c') => {
-            if let Some(run) = selected_run(state, data)
-                && data.runs.get(&run).is_some_and(|r| r.status.is_active())
-            {
-                return (vec![Effect::Cancel(run)], None);
-            }
-        }
+        KeyCode::Char('a') => ask(state, data, Action::Approve),
+        KeyCode::Char('R') => ask(state, data, Action::Retry),
+        KeyCode::Char('c') => ask(state, data, Action::Cancel),
         _ => {}
     }
     (Vec::new(), None)
@@ -179,18 +343,24 @@ fn key_inner(state: &mut BoardState, data: &Data, key: KeyEvent) -> (Vec<Effect>
 
 /// Handles the mouse: a click picks a card, the wheel moves the selection.
 pub fn mouse(state: &mut BoardState, data: &Data, mouse: MouseEvent) -> Vec<Effect> {
-    let hit = state
-        .areas
-        .iter()
-        .position(|a| a.contains((mouse.column, mouse.row).into()));
+    let at = (mouse.column, mouse.row).into();
+    let hit = if state.list {
+        state.areas[state.column]
+            .contains(at)
+            .then_some(state.column)
+    } else {
+        state.areas.iter().position(|a| a.contains(at))
+    };
     let Some(col) = hit else {
         return Vec::new();
     };
+    state.moved = true;
     let len = column_tasks(data, Column::ALL[col], &state.filter).len();
     match mouse.kind {
         MouseEventKind::Down(MouseButton::Left) => {
             state.column = col;
-            let row = usize::from(mouse.row.saturating_sub(state.areas[col].y + 1));
+            let lines = if state.list { 1 } else { CARD_LINES };
+            let row = usize::from(mouse.row.saturating_sub(state.areas[col].y)) / lines;
             let i = state.offset[col] + row;
             if i < len {
                 state.selected[col] = i;
@@ -202,6 +372,7 @@ pub fn mouse(state: &mut BoardState, data: &Data, mouse: MouseEvent) -> Vec<Effe
         MouseEventKind::ScrollUp => state.selected[col] = state.selected[col].saturating_sub(3),
         _ => {}
     }
+    anchor(state, data);
     follow(state, data);
     Vec::new()
 }
@@ -216,137 +387,287 @@ fn priority_badge(p: Priority, t: &Theme) -> Span<'static> {
     Span::styled(mark, Style::new().fg(color))
 }
 
-fn card<'a>(task: &'a Task, data: &Data, t: &Theme, width: usize) -> Line<'a> {
-    let mut spans = vec![
-        priority_badge(task.priority, t),
-        Span::styled(
-            format!(
-                "{:<4}",
-                &task.task_type.as_str()[..4.min(task.task_type.as_str().len())]
-            ),
-            t.muted(),
-        ),
-        Span::raw(" "),
-    ];
-    let mut tails: Vec<String> = vec![String::new()];
-    if let Some(run) = data.latest_run(&task.id) {
-        match run.status {
-            RunStatus::Preparing | RunStatus::Running | RunStatus::Gating => {
-                let elapsed = data
-                    .now_ms
-                    .saturating_sub(run.started_ms.unwrap_or(run.created_ms));
-                let spin = SPINNER[(data.now_ms / 100) as usize % SPINNER.len()];
-                tails = vec![
-                    format!(" {spin} {} {}", run.executor, duration(elapsed)),
-                    format!(" {spin} {}", duration(elapsed)),
-                    String::new(),
-                ];
-            }
-            RunStatus::AwaitingApproval => {
-                let risks = run
-                    .annotations
-                    .iter()
-                    .filter(|a| a.severity == Severity::Risk)
-                    .count();
-                let score = run.score.map_or("-".to_string(), |s| format!("{s:.2}"));
-                tails = if risks > 0 {
-                    vec![
-                        format!(" {score} ⚠{risks}"),
-                        format!(" ⚠{risks}"),
-                        String::new(),
-                    ]
-                } else {
-                    vec![format!(" {score}"), String::new()]
-                };
-            }
-            RunStatus::Failed
-            | RunStatus::Rejected
-            | RunStatus::Cancelled
-            | RunStatus::Interrupted => {
-                tails = vec![format!(" {}", run.status), String::new()];
-            }
-            RunStatus::Queued | RunStatus::Merged => {}
-        }
-    }
-    let fits = |t: &String| 7 + MIN_TITLE + t.chars().count() <= width;
-    let tail = tails.into_iter().find(fits).unwrap_or_default();
-    let room = width.saturating_sub(7 + tail.chars().count());
-    let title: String = if task.title.chars().count() > room {
-        let mut s: String = task.title.chars().take(room.saturating_sub(1)).collect();
-        s.push('…');
-        s
-    } else {
-        task.title.clone()
+/// A card's state at its end, longest first: the longest that fits is shown.
+fn tails(task: &Task, data: &Data) -> Vec<String> {
+    let Some(run) = data.latest_run(&task.id) else {
+        return vec![String::new()];
     };
-    spans.push(Span::styled(title, t.text()));
-    spans.push(Span::styled(tail, t.muted()));
-    Line::from(spans)
+    match run.status {
+        RunStatus::Preparing | RunStatus::Running | RunStatus::Gating => {
+            let elapsed = data
+                .now_ms
+                .saturating_sub(run.started_ms.unwrap_or(run.created_ms));
+            let spin = SPINNER[(data.now_ms / 100) as usize % SPINNER.len()];
+            vec![
+                format!(" {spin} {} {}", run.executor, duration(elapsed)),
+                format!(" {spin} {}", duration(elapsed)),
+                String::new(),
+            ]
+        }
+        RunStatus::AwaitingApproval => {
+            let risks = run
+                .annotations
+                .iter()
+                .filter(|a| a.severity == Severity::Risk)
+                .count();
+            let score = run.score.map_or("-".to_string(), |s| format!("{s:.2}"));
+            if risks > 0 {
+                vec![
+                    format!(" {score} ⚠{risks}"),
+                    format!(" ⚠{risks}"),
+                    String::new(),
+                ]
+            } else {
+                vec![format!(" {score}"), String::new()]
+            }
+        }
+        RunStatus::Failed | RunStatus::Rejected | RunStatus::Cancelled | RunStatus::Interrupted => {
+            vec![format!(" {}", run.status), String::new()]
+        }
+        RunStatus::Queued | RunStatus::Merged => vec![String::new()],
+    }
 }
 
-/// Draws the board: five columns over a detail pane.
-pub fn render(state: &BoardState, data: &Data, t: &Theme, frame: &mut Frame<'_>, area: Rect) {
+/// The priority badge and the type, as a card starts.
+fn head(task: &Task, t: &Theme) -> [Span<'static>; 2] {
+    let kind = task.task_type.as_str();
+    [
+        priority_badge(task.priority, t),
+        Span::styled(format!("{:<4}", &kind[..4.min(kind.len())]), t.muted()),
+    ]
+}
+
+/// `text` cut to `width` characters, ending in `…` when cut.
+fn cut(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let mut s: String = text.chars().take(width.saturating_sub(1)).collect();
+    s.push('…');
+    s
+}
+
+/// `title` over at most `lines` lines of `width` characters, broken between words (a word
+/// longer than a line is cut); the last line ends in `…` when the title goes on.
+pub fn wrap_title(title: &str, width: usize, lines: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut out: Vec<String> = Vec::new();
+    let mut line = String::new();
+    let mut words = title.split_whitespace().peekable();
+    while let Some(word) = words.peek() {
+        let need = word.chars().count() + usize::from(!line.is_empty());
+        if line.chars().count() + need <= width {
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+            words.next();
+        } else if line.is_empty() {
+            // A word longer than the line: as much of it as fits.
+            line = word.chars().take(width).collect();
+            words.next();
+        } else {
+            out.push(std::mem::take(&mut line));
+            if out.len() == lines {
+                break;
+            }
+        }
+    }
+    if out.len() < lines && !line.is_empty() {
+        out.push(line);
+    }
+    if words.peek().is_some()
+        && let Some(last) = out.last_mut()
+    {
+        let kept: String = last.chars().take(width.saturating_sub(1)).collect();
+        *last = format!("{kept}…");
+    }
+    out
+}
+
+/// A card on the wide board: its priority, type and state, then its title over two lines.
+fn card_lines<'a>(task: &'a Task, data: &Data, t: &Theme, width: usize) -> [Line<'a>; 3] {
+    let [badge, kind] = head(task, t);
+    let room = width.saturating_sub(6);
+    let tail = tails(task, data)
+        .into_iter()
+        .find(|s| s.chars().count() <= room)
+        .unwrap_or_default();
+    let mut title = wrap_title(&task.title, width, 2).into_iter();
+    [
+        Line::from(vec![badge, kind, Span::styled(tail, t.muted())]),
+        Line::styled(title.next().unwrap_or_default(), t.text()),
+        Line::styled(title.next().unwrap_or_default(), t.text()),
+    ]
+}
+
+/// A card in the narrow list: priority, type, title, state on one line.
+fn card_line<'a>(task: &'a Task, data: &Data, t: &Theme, width: usize) -> Line<'a> {
+    const MIN_TITLE: usize = 20;
+    let [badge, kind] = head(task, t);
+    let fits = |s: &String| 7 + MIN_TITLE + s.chars().count() <= width;
+    let tail = tails(task, data).into_iter().find(fits).unwrap_or_default();
+    let room = width.saturating_sub(7 + tail.chars().count());
+    Line::from(vec![
+        badge,
+        kind,
+        Span::raw(" "),
+        Span::styled(cut(&task.title, room), t.text()),
+        Span::styled(tail, t.muted()),
+    ])
+}
+
+/// Where the board goes in `area`: the columns (or the one list) over the detail pane.
+fn split(area: Rect) -> (Rect, Rect) {
     let detail_height = if area.height > 16 { 7 } else { 0 };
     let [columns, detail] =
         Layout::vertical([Constraint::Min(3), Constraint::Length(detail_height)]).areas(area);
-    let areas = Layout::horizontal([Constraint::Ratio(1, 5); 5]).split(columns);
-    // The areas are recorded for mouse hits at render time through interior state the loop
-    // copies back; see `layout_columns`.
-    for (i, column) in Column::ALL.into_iter().enumerate() {
-        let tasks = column_tasks(data, column, &state.filter);
-        let focused = i == state.column;
-        let block = Block::new()
-            .borders(Borders::ALL)
-            .border_style(if focused { t.accent() } else { t.border() })
-            .title(Span::styled(
-                format!(" {} {} ", column.title(), tasks.len()),
-                if focused { t.accent() } else { t.muted() },
-            ));
-        let inner = block.inner(areas[i]);
-        frame.render_widget(block, areas[i]);
-        let rows = usize::from(inner.height);
-        let selected = state.selected[i].min(tasks.len().saturating_sub(1));
-        let offset = visible_offset(state.offset[i], selected, rows);
-        let lines: Vec<Line<'_>> = tasks
-            .iter()
-            .enumerate()
-            .skip(offset)
-            .take(rows)
-            .map(|(n, task)| {
-                let line = card(task, data, t, usize::from(inner.width));
-                if focused && n == selected {
-                    line.style(t.selected().add_modifier(Modifier::BOLD))
-                } else {
-                    line
-                }
-            })
-            .collect();
-        frame.render_widget(Paragraph::new(lines), inner);
+    (columns, detail)
+}
+
+/// Lays the board out in `area`: wide (five columns) or a list, and where each column's
+/// cards go (every column the same area in the list: it shows the focused one).
+pub fn layout(state: &mut BoardState, area: Rect) {
+    let (columns, _) = split(area);
+    state.list = area.width < WIDE;
+    state.areas = if state.list {
+        [inner(columns); 5]
+    } else {
+        let split = Layout::horizontal([Constraint::Ratio(1, 5); 5]).split(columns);
+        [0, 1, 2, 3, 4].map(|i| inner(split[i]))
+    };
+}
+
+/// A bordered block's inside.
+fn inner(area: Rect) -> Rect {
+    Block::new().borders(Borders::ALL).inner(area)
+}
+
+/// Draws the board: five columns (or the focused one as a list) over a detail pane.
+pub fn render(state: &BoardState, data: &Data, t: &Theme, frame: &mut Frame<'_>, area: Rect) {
+    let (columns, detail) = split(area);
+    if area.width < WIDE {
+        render_list(state, data, t, frame, columns);
+    } else {
+        let areas = Layout::horizontal([Constraint::Ratio(1, 5); 5]).split(columns);
+        for (i, column) in Column::ALL.into_iter().enumerate() {
+            let tasks = column_tasks(data, column, &state.filter);
+            let focused = i == state.column;
+            let block = Block::new()
+                .borders(Borders::ALL)
+                .border_style(if focused { t.accent() } else { t.border() })
+                .title(Span::styled(
+                    format!(" {} {} ", column.title(), tasks.len()),
+                    if focused { t.accent() } else { t.muted() },
+                ));
+            let inner = block.inner(areas[i]);
+            frame.render_widget(block, areas[i]);
+            let rows = cards_fit(inner, false);
+            let selected = state.selected[i].min(tasks.len().saturating_sub(1));
+            let offset = visible_offset(state.offset[i], selected, rows);
+            let width = usize::from(inner.width);
+            let lines: Vec<Line<'_>> = tasks
+                .iter()
+                .enumerate()
+                .skip(offset)
+                .take(rows)
+                .flat_map(|(n, task)| {
+                    let chosen = focused && n == selected;
+                    card_lines(task, data, t, width).map(|line| {
+                        if chosen {
+                            line.style(t.selected().add_modifier(Modifier::BOLD))
+                        } else {
+                            line
+                        }
+                    })
+                })
+                .collect();
+            frame.render_widget(Paragraph::new(lines), inner);
+        }
     }
-    if detail_height > 0 {
+    if detail.height > 0 {
         render_detail(state, data, t, frame, detail);
     }
-    if state.filtering || !state.filter.is_empty() {
+    let bar = Rect {
+        y: columns.y + columns.height.saturating_sub(1),
+        height: 1,
+        ..columns
+    };
+    if let Some(pending) = &state.pending {
+        let what = match pending.action {
+            Action::Approve => "approve and merge",
+            Action::Retry => "queue another attempt at",
+            Action::Cancel => "cancel",
+        };
+        let line = Line::from(vec![
+            Span::styled(format!(" {what} {} ", pending.run.short()), t.accent()),
+            Span::styled(cut(&pending.title, 40), t.text()),
+            Span::styled("?  y: yes · any other key: no", t.accent()),
+        ]);
+        frame.render_widget(Paragraph::new(line).style(t.bar()), bar);
+    } else if state.filtering || !state.filter.is_empty() {
         let line = Line::from(vec![
             Span::styled(" filter: ", t.accent()),
             Span::styled(state.filter.clone(), t.text()),
             Span::styled(if state.filtering { "▏" } else { "" }, t.accent()),
         ]);
-        let bar = Rect {
-            y: columns.y + columns.height.saturating_sub(1),
-            height: 1,
-            ..columns
-        };
         frame.render_widget(Paragraph::new(line).style(t.bar()), bar);
     }
 }
 
-/// The areas of the five columns for a body of `area` (the same split [`render`] uses).
-pub fn layout_columns(area: Rect) -> [Rect; 5] {
-    let detail_height = if area.height > 16 { 7 } else { 0 };
-    let [columns, _] =
-        Layout::vertical([Constraint::Min(3), Constraint::Length(detail_height)]).areas(area);
-    let split = Layout::horizontal([Constraint::Ratio(1, 5); 5]).split(columns);
-    [split[0], split[1], split[2], split[3], split[4]]
+/// The narrow board: the focused column as a list, the others named with their counts in its
+/// title (`h`/`l` go to them).
+fn render_list(state: &BoardState, data: &Data, t: &Theme, frame: &mut Frame<'_>, area: Rect) {
+    let counts = Column::ALL.map(|c| column_tasks(data, c, &state.filter).len());
+    let full: usize = Column::ALL
+        .iter()
+        .zip(counts)
+        .map(|(c, n)| c.title().len() + n.to_string().len() + 4)
+        .sum();
+    // Too narrow for every name: the others by their first letter.
+    let short = full + 2 > usize::from(area.width);
+    let mut title = vec![Span::raw(" ")];
+    for (i, column) in Column::ALL.into_iter().enumerate() {
+        if i > 0 {
+            title.push(Span::styled(" · ", t.muted()));
+        }
+        let (style, name) = if i == state.column {
+            (t.accent().add_modifier(Modifier::BOLD), column.title())
+        } else if short {
+            (t.muted(), &column.title()[..1])
+        } else {
+            (t.muted(), column.title())
+        };
+        title.push(Span::styled(format!("{name} {}", counts[i]), style));
+    }
+    title.push(Span::raw(" "));
+    let block = Block::new()
+        .borders(Borders::ALL)
+        .border_style(t.accent())
+        .title(Line::from(title));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let i = state.column;
+    let tasks = column_tasks(data, Column::ALL[i], &state.filter);
+    let rows = cards_fit(inner, true);
+    let selected = state.selected[i].min(tasks.len().saturating_sub(1));
+    let offset = visible_offset(state.offset[i], selected, rows);
+    let width = usize::from(inner.width);
+    let lines: Vec<Line<'_>> = tasks
+        .iter()
+        .enumerate()
+        .skip(offset)
+        .take(rows)
+        .map(|(n, task)| {
+            let line = card_line(task, data, t, width);
+            if n == selected {
+                line.style(t.selected().add_modifier(Modifier::BOLD))
+            } else {
+                line
+            }
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines), inner);
 }
 
 /// The first row to show so that `selected` is visible, moving as little as possible.
@@ -364,13 +685,11 @@ pub fn visible_offset(offset: usize, selected: usize, rows: usize) -> usize {
 }
 
 fn render_detail(state: &BoardState, data: &Data, t: &Theme, frame: &mut Frame<'_>, area: Rect) {
-    let column = Column::ALL[state.column];
-    let tasks = column_tasks(data, column, &state.filter);
     let block = Block::new()
         .borders(Borders::ALL)
         .border_style(t.border())
         .title(Span::styled(" Detail ", t.muted()));
-    let Some(task) = tasks.get(state.selected[state.column]) else {
+    let Some(task) = task_at(state, data, state.column) else {
         frame.render_widget(block, area);
         return;
     };

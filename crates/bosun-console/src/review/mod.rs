@@ -399,6 +399,25 @@ fn complete(state: &mut ReviewState, first: &Change, whole: Arc<Change>) {
     state.change = Some(whole);
 }
 
+/// `r` pressed on the board: the reason for rejecting the run just opened is asked at once
+/// (when its state allows a rejection).
+pub fn start_reject(state: &mut ReviewState, data: &Data) {
+    let status = state
+        .run
+        .as_ref()
+        .and_then(|id| data.runs.get(id))
+        .map(|r| r.status);
+    if matches!(
+        status,
+        Some(RunStatus::AwaitingApproval | RunStatus::Failed)
+    ) {
+        state.mode = Mode::Reason {
+            text: reason_field(),
+            then_instructions: false,
+        };
+    }
+}
+
 /// The terminal was resized, the theme changed or the screen is shown again: colors for what
 /// is now on screen.
 pub fn refresh(state: &mut ReviewState, theme: &Theme, area: Rect) -> Vec<Effect> {
