@@ -812,3 +812,35 @@ fn titles_read_at_120x40_and_80x24_and_the_board_decides_in_two_keys() {
     assert!(list.contains(&start), "no {start:?} in the list:\n{list}");
     quit_cleanly(&tmux);
 }
+
+/// Bug: in a repository without its task file the console said only "stopped" (the reason
+/// appeared after quitting), and `n` then hung at "adding the task…" for ever (the failed
+/// send kept the reply channel alive, so its answer never came).
+#[test]
+fn a_start_up_error_is_on_screen_and_commands_answer_after_it() {
+    if !tmux_available("a_start_up_error_is_on_screen_and_commands_answer_after_it") {
+        return;
+    }
+    let s = Sandbox::new("# Tasks\n\n- [ ] Say hello\n", "well_behaved.sh", &[]);
+    s.git(&["rm", "-q", "TODO.md"]);
+    s.git(&["commit", "-q", "-m", "no task file"]);
+    let tmux = s.console("no-todo");
+    let screen = tmux.wait_for_text("bosun stopped: cannot read task file TODO.md");
+    assert!(screen.contains(" stopped "), "{screen}");
+    tmux.press(&["n"]);
+    tmux.wait_for_text("New task");
+    tmux.type_text("Write the task file");
+    tmux.press(&["C-s"]);
+    tmux.wait_for_text("error: bosun's orchestrator has stopped");
+    // The banner stays on every screen.
+    tmux.press(&["3"]);
+    tmux.wait_for_text("bosun stopped: cannot read task file TODO.md");
+    // Quitting says it again and exits non-zero: bosun did not do its job.
+    tmux.press(&["q"]);
+    let screen = tmux.wait_for("the console to exit", |s| s.contains("EXIT:"));
+    assert!(screen.contains("EXIT:1"), "{screen}");
+    assert!(
+        screen.contains("error: cannot read task file TODO.md"),
+        "{screen}"
+    );
+}

@@ -339,6 +339,10 @@ impl App {
                 };
                 metrics::observe(&mut self.metrics, &event, self.data.now_ms);
                 let alert = self.data.apply(&event);
+                // What the core wants the operator to know, said where they look.
+                if let Event::Notice { text } = &event {
+                    self.flash = Some(text.clone());
+                }
                 // Only a run's state or the task list moves cards; an output line does not.
                 if matches!(event, Event::Run { .. } | Event::Tasks { .. }) {
                     board::clamp(&mut self.board, &self.data);
@@ -661,6 +665,18 @@ pub fn render(app: &App, frame: &mut Frame<'_>) {
         Tab::Logs => logs::render(&app.logs, d, t, frame, body),
     }
     render_footer(app, frame, footer);
+    if let Some(error) = &app.data.failed {
+        // Over the body's first line, on every screen, for as long as bosun is stopped.
+        let banner = Rect { height: 1, ..body };
+        let line = Line::from(vec![
+            Span::styled(
+                " ✗ bosun stopped: ",
+                Style::new().fg(t.fail).add_modifier(Modifier::BOLD),
+            ),
+            Span::styled(format!("{error} "), t.text()),
+        ]);
+        frame.render_widget(Paragraph::new(line).style(t.bar()), banner);
+    }
     match &app.overlay {
         Some(Overlay::Help) => help::render(app, frame),
         Some(Overlay::ConfirmQuit) => render_confirm_quit(app, frame),

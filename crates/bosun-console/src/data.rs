@@ -92,6 +92,8 @@ pub struct Data {
     pub paused: bool,
     /// The orchestrator has stopped (error or shutdown); new runs will not start.
     pub stopped: Option<String>,
+    /// Why the orchestrator stopped on an error, shown on every screen.
+    pub failed: Option<String>,
     /// Now, in Unix milliseconds (set by the frame timer, so rendering stays pure).
     pub now_ms: u64,
     /// How many runs the store holds in all (history may not be loaded).
@@ -270,6 +272,7 @@ impl Data {
             }
             Event::Failed { error } => {
                 self.stopped = Some(error.clone());
+                self.failed = Some(error.clone());
                 None
             }
             Event::Stopped => {

@@ -265,8 +265,9 @@ fn carry_out(
                         keep,
                         reply,
                     })
-                    .await;
-                let _ = replies.send(Msg::Flash(answer_line(sent.is_ok(), answer.await, &done)));
+                    .await
+                    .is_ok();
+                let _ = replies.send(Msg::Flash(answer_line(sent, answer.await, &done)));
             });
         }
         Effect::Reject {
@@ -286,13 +287,14 @@ fn carry_out(
                         prompt: prompt.clone(),
                         reply,
                     })
-                    .await;
+                    .await
+                    .is_ok();
                 let done = match (retry, &prompt) {
                     (true, Some(_)) => "rejected; another attempt is queued with your instructions",
                     (true, None) => "rejected; another attempt is queued",
                     (false, _) => "rejected",
                 };
-                let _ = replies.send(Msg::Flash(answer_line(sent.is_ok(), answer.await, done)));
+                let _ = replies.send(Msg::Flash(answer_line(sent, answer.await, done)));
             });
         }
         Effect::Instruct { run, prompt } => {
@@ -305,9 +307,10 @@ fn carry_out(
                         prompt,
                         reply,
                     })
-                    .await;
+                    .await
+                    .is_ok();
                 let _ = replies.send(Msg::Flash(answer_line(
-                    sent.is_ok(),
+                    sent,
                     answer.await,
                     "will start with your instructions",
                 )));
@@ -322,9 +325,10 @@ fn carry_out(
                         who: crate::api::operator(),
                         reply,
                     })
-                    .await;
+                    .await
+                    .is_ok();
                 let _ = replies.send(Msg::Flash(answer_line(
-                    sent.is_ok(),
+                    sent,
                     answer.await,
                     "queued for another attempt",
                 )));
@@ -339,8 +343,9 @@ fn carry_out(
                         who: crate::api::operator(),
                         reply,
                     })
-                    .await;
-                let line = match (sent.is_ok(), answer.await) {
+                    .await
+                    .is_ok();
+                let line = match (sent, answer.await) {
                     (true, Ok(Ok(task))) => format!("added {} {}", task.id, task.title),
                     (true, Ok(Err(e))) => format!("error: {e}"),
                     _ => "error: bosun's orchestrator has stopped".to_string(),
@@ -356,12 +361,9 @@ fn carry_out(
                         run: run.0.clone(),
                         reply,
                     })
-                    .await;
-                let _ = replies.send(Msg::Flash(answer_line(
-                    sent.is_ok(),
-                    answer.await,
-                    "cancelled",
-                )));
+                    .await
+                    .is_ok();
+                let _ = replies.send(Msg::Flash(answer_line(sent, answer.await, "cancelled")));
             });
         }
         Effect::Pause(pause) => {

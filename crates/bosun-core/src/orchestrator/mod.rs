@@ -719,8 +719,9 @@ impl Orchestrator {
         let events = self.events.clone();
         let result = self.run_loop(commands).await;
         if let Err(e) = &result {
-            events.send(Event::Notice {
-                text: format!("error: {e}"),
+            tracing::error!("the orchestrator stopped: {e}");
+            events.send(Event::Failed {
+                error: e.to_string(),
             });
         }
         events.send(Event::Stopped);
