@@ -842,6 +842,55 @@ mod screen {
         assert_eq!(shown.run.id, other.id);
     }
 
+    /// Bug: a failed run's review said only "is failed: it has no change to review yet";
+    /// gate summaries were cut mid-word and their lines ran together.
+    #[test]
+    fn a_failed_run_shows_why_with_its_gates_and_the_end_of_its_log() {
+        let mut f = Fixture::new(120, 40);
+        let mut failed = run("01j0000000000000000000failed", "", "");
+        failed.status = RunStatus::Failed;
+        failed.base = None;
+        failed.head = None;
+        failed.error = Some(
+            "the build gate failed on every attempt: no version found (looked in Cargo.toml and VERSION)"
+                .into(),
+        );
+        failed.gates = vec![gate(
+            "build",
+            Verdict::Fail,
+            0.0,
+            "error[E0425]: cannot find value `x` in this scope\nsrc/lib.rs:3:5\nsrc/lib.rs:9:1",
+        )];
+        f.store.put_run(&failed).unwrap();
+        let log = bosun::project::run_log_path(
+            &f.cx.repo_root.join(bosun::project::STATE_DIR),
+            &failed.id,
+        );
+        std::fs::create_dir_all(log.parent().unwrap()).unwrap();
+        let lines: String = (1..=300).map(|i| format!("agent line {i}\n")).collect();
+        std::fs::write(&log, lines).unwrap();
+        f.open(&failed.id.0);
+        let screen = f.screen();
+        assert!(screen.contains("Why it ended without a change"), "{screen}");
+        // Wrapped at a word, not cut.
+        assert!(
+            screen.contains("no version found (looked in Cargo.toml and\n"),
+            "{screen}"
+        );
+        assert!(screen.contains("│VERSION)\n"), "{screen}");
+        assert!(
+            screen.contains("│ agent line 300"),
+            "the log's last line:\n{screen}"
+        );
+        assert!(!screen.contains("│ agent line 1\n"), "{screen}");
+        assert!(screen.contains("its last"), "{screen}");
+        // The gate's summary, line by line.
+        assert!(screen.contains("src/lib.rs:3:5"), "{screen}");
+        assert!(screen.contains("src/lib.rs:9:1"), "{screen}");
+        assert!(!screen.contains("src/lib.rs:3:5src"), "{screen}");
+        insta::assert_snapshot!("review_failed_run_120x40", screen);
+    }
+
     #[test]
     fn a_run_without_a_change_says_why() {
         let mut f = Fixture::new(80, 24);

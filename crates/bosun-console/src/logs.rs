@@ -490,7 +490,7 @@ pub fn clock(ms: u64) -> String {
 
 /// Text with control characters (terminal escapes, carriage returns) removed and tabs
 /// expanded, so a line cannot move the cursor.
-fn printable(text: &str) -> String {
+pub(crate) fn printable(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {

@@ -20,7 +20,7 @@ use ratatui::layout::Rect;
 use ratatui_textarea::TextArea;
 
 pub use render::render;
-pub use rows::{Change, Row};
+pub use rows::{Change, Failure, Row};
 
 use super::app::{Effect, JobContext, Msg};
 use super::board::visible_offset;
@@ -28,7 +28,7 @@ use super::data::Data;
 use super::highlight::{Checkpoint, FileHighlighter, Spans};
 use super::theme::Theme;
 use crate::model::HunkRef;
-use crate::model::{RunId, RunStatus};
+use crate::model::{Diff, RunId, RunStatus};
 
 /// The review screen's keys for the footer (the help lists [`HELP`]).
 pub const KEYS: [(&str, &str); 6] = [
@@ -68,6 +68,8 @@ pub const HELP: [(&str, &str); 13] = [
 
 /// Files read for the first screen of a large change (the rest follows in a second job).
 const FIRST_FILES: usize = 40;
+/// Lines of its log a run that ended without a change shows.
+const FAILURE_LOG_LINES: usize = 200;
 /// Bytes of file content read for the first screen, at most (about).
 const FIRST_BYTES: usize = 512 * 1024;
 
@@ -277,11 +279,27 @@ pub fn load(cx: &JobContext, run: &RunId, first: bool) -> Result<Change, String>
         .map_err(|e| format!("cannot read run {run}: {e}"))?
         .ok_or_else(|| format!("run {run} is not in the store"))?;
     let (Some(base), Some(head)) = (stored.base.clone(), stored.head.clone()) else {
-        return Err(format!(
-            "run {} is {}: it has no change to review yet",
-            run.short(),
-            stored.status
-        ));
+        if stored.status.is_active() || stored.status == RunStatus::Queued {
+            return Err(format!(
+                "run {} is {}: it has no change to review yet",
+                run.short(),
+                stored.status
+            ));
+        }
+        // It ended without a change: its review says why, with its gates and its log's end.
+        let log = cx.core.run_log(run).ok().flatten().unwrap_or_default();
+        let reason = stored
+            .error
+            .clone()
+            .unwrap_or_else(|| format!("the run is {} and made no change", stored.status));
+        let mut change = Change::new(stored, Diff::default());
+        let keep = log.lines.len().saturating_sub(FAILURE_LOG_LINES);
+        change.failure = Some(Failure {
+            reason,
+            cut: log.cut || keep > 0,
+            log: log.lines.into_iter().skip(keep).collect(),
+        });
+        return Ok(change);
     };
     let unreadable = |e: &dyn std::fmt::Display| {
         format!(

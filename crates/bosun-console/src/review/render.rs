@@ -281,6 +281,10 @@ fn render_files(
 }
 
 fn render_diff(state: &ReviewState, change: &Change, t: &Theme, frame: &mut Frame<'_>, area: Rect) {
+    if let Some(failure) = &change.failure {
+        render_failure(failure, t, frame, area);
+        return;
+    }
     let current = change.rows.get(state.cursor).map_or(0, |r| r.file());
     let title = change
         .diff
@@ -318,6 +322,57 @@ fn render_diff(state: &ReviewState, change: &Change, t: &Theme, frame: &mut Fram
         })
         .collect();
     frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// A run that ended without a change: why (wrapped), then as much of the end of its log as
+/// fits.
+fn render_failure(failure: &super::Failure, t: &Theme, frame: &mut Frame<'_>, area: Rect) {
+    let block = Block::new()
+        .borders(Borders::TOP)
+        .border_style(t.border())
+        .title(Span::styled(" Why it ended without a change ", t.accent()));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let width = usize::from(inner.width.max(1));
+    let reason: Vec<Line<'_>> = failure
+        .reason
+        .lines()
+        .map(|l| Line::styled(l.to_string(), Style::new().fg(t.fail)))
+        .collect();
+    let wrapped: usize = failure
+        .reason
+        .lines()
+        .map(|l| l.chars().count().div_ceil(width).max(1))
+        .sum();
+    let reason_rows = u16::try_from(wrapped)
+        .unwrap_or(u16::MAX)
+        .min(inner.height / 2);
+    let [top, _, bottom] = Layout::vertical([
+        Constraint::Length(reason_rows),
+        Constraint::Length(1),
+        Constraint::Min(0),
+    ])
+    .areas(inner);
+    frame.render_widget(Paragraph::new(reason).wrap(Wrap { trim: false }), top);
+    let mut lines = Vec::new();
+    if failure.log.is_empty() {
+        lines.push(Line::styled("the agent's log is empty or gone", t.muted()));
+    } else {
+        let room = usize::from(bottom.height.saturating_sub(1));
+        let shown = failure.log.len().min(room);
+        let more = if failure.cut || shown < failure.log.len() {
+            format!("its last {shown} lines")
+        } else {
+            format!("{shown} lines")
+        };
+        lines.push(Line::styled(format!("the agent's log, {more}:"), t.muted()));
+        lines.extend(
+            failure.log[failure.log.len() - shown..]
+                .iter()
+                .map(|l| Line::styled(format!("│ {}", crate::logs::printable(l)), t.text())),
+        );
+    }
+    frame.render_widget(Paragraph::new(lines), bottom);
 }
 
 fn check(kept: bool, t: &Theme) -> Span<'static> {
@@ -630,13 +685,26 @@ fn render_gates(gates: &[GateResult], t: &Theme, frame: &mut Frame<'_>, area: Re
         }
         if detailed {
             lines.push(Line::from(spans));
-            lines.push(Line::styled(format!("  {}", g.summary), t.muted()));
+            // Every line of the summary, wrapped (never cut mid-word, never run together).
+            lines.extend(
+                g.summary
+                    .lines()
+                    .map(|l| Line::styled(format!("  {l}"), t.muted())),
+            );
         } else {
-            spans.push(Span::styled(format!("  {}", g.summary), t.muted()));
+            let first = g.summary.lines().next().unwrap_or_default();
+            spans.push(Span::styled(format!("  {first}"), t.muted()));
             lines.push(Line::from(spans));
         }
     }
-    frame.render_widget(Paragraph::new(lines), inner);
+    // With a row to spare per gate, summaries wrap; a tight panel keeps a line per gate.
+    let paragraph = Paragraph::new(lines);
+    let paragraph = if detailed {
+        paragraph.wrap(Wrap { trim: false })
+    } else {
+        paragraph
+    };
+    frame.render_widget(paragraph, inner);
 }
 
 fn render_card(card: &[String], t: &Theme, frame: &mut Frame<'_>, area: Rect) {

@@ -117,6 +117,19 @@ pub struct Change {
     /// Files of the change not loaded yet: the first screen of a large change is shown while
     /// the rest is parsed (0 once it is all here).
     pub pending: usize,
+    /// A run that ended without a change to review: why, and the end of its log.
+    pub failure: Option<Failure>,
+}
+
+/// Why a run ended without a change, as its review shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Failure {
+    /// The run's error (its reason for failing, being cancelled or interrupted).
+    pub reason: String,
+    /// The last lines of the agent's log.
+    pub log: Vec<String>,
+    /// Earlier lines of the log were left out.
+    pub cut: bool,
 }
 
 /// A file's annotation: where it sits and which lines it covers.
@@ -257,6 +270,7 @@ impl Change {
             symbols,
             number_width: largest.max(1).ilog10() as usize + 1,
             pending: 0,
+            failure: None,
         }
     }
 
