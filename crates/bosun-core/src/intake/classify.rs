@@ -92,16 +92,16 @@ fn word_priority(word: &str) -> Option<Priority> {
         .map(|(_, p)| *p)
 }
 
-/// The priority a heading names, if any: emoji first, then `P0`..`P3`, then words.
+/// The priority a heading names, if any: its words first (phrases, `P0`..`P3`, priority
+/// words), then its emoji — a heading that says "🟢 Nice to have" means what it says.
 pub fn heading_priority(heading: &str) -> Option<Priority> {
-    if let Some(p) = emoji_priority(heading) {
-        return Some(p);
-    }
     let lower = heading.to_lowercase();
     if let Some((_, p)) = PRIORITY_PHRASES.iter().find(|(w, _)| lower.contains(w)) {
         return Some(*p);
     }
-    words(&lower).find_map(|w| p_level(w).or_else(|| word_priority(w)))
+    words(&lower)
+        .find_map(|w| p_level(w).or_else(|| word_priority(w)))
+        .or_else(|| emoji_priority(heading))
 }
 
 fn emoji_priority(text: &str) -> Option<Priority> {
@@ -275,11 +275,14 @@ fn is_path(token: &str) -> bool {
     token.matches('/').count() >= 2 || has_extension
 }
 
-/// A keyword of a type rule: a whole word, or a word prefix when written with a trailing `*`.
+/// A keyword of a type rule: a whole word, or a word prefix when written with a trailing `*`;
+/// written with a leading `^`, it counts only as the text's first word (a verb such as
+/// `^rename` types "Rename X to Y" but not "Add a rename command").
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Keyword {
     word: String,
     prefix: bool,
+    first: bool,
     /// The rule as reported when it matches in a title, and in a description.
     in_title: Arc<str>,
     in_description: Arc<str>,
@@ -289,6 +292,10 @@ impl Keyword {
     fn parse(written: &str) -> Option<Self> {
         let written = written.trim();
         let lower = written.to_lowercase();
+        let (lower, first) = match lower.strip_prefix('^') {
+            Some(rest) => (rest.to_string(), true),
+            None => (lower, false),
+        };
         let (word, prefix) = match lower.strip_suffix('*') {
             Some(w) => (w.to_string(), true),
             None => (lower, false),
@@ -296,9 +303,19 @@ impl Keyword {
         (!word.is_empty()).then(|| Self {
             word,
             prefix,
+            first,
             in_title: format!("keyword \"{written}\" in title").into(),
             in_description: format!("keyword \"{written}\" in description").into(),
         })
+    }
+
+    /// How the rule is reported when it matched in the title or in the description.
+    fn rule(&self, in_title: bool) -> Arc<str> {
+        if in_title {
+            self.in_title.clone()
+        } else {
+            self.in_description.clone()
+        }
     }
 
     /// Whether `word` (already lowercase) is this keyword, or starts with it for a prefix one.
@@ -345,25 +362,35 @@ impl TypeRules {
         }
     }
 
-    /// The type for a task: the rule matching the earliest word of the title, else of the
-    /// description, else `code`. Returns the type and the rule that chose it.
+    /// The type for a task: the rule matching the earliest word of the title, else — only
+    /// when the title says nothing — of the description's first line, else `code`. A
+    /// first-word rule (`^move`) counts only when no other rule matches the same text: a verb
+    /// says what is done, a noun where ("Move CI to the new runners" is devops). Returns the
+    /// type and the rule that chose it.
     pub fn classify(&self, title: &str, description: &str) -> (TaskType, Arc<str>) {
-        for (in_title, text) in [(true, title), (false, description)] {
+        let first_line = description
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or_default();
+        for (in_title, text) in [(true, title), (false, first_line)] {
             let lower = text.to_lowercase();
-            for word in prose_words(&lower) {
+            let mut verb = None;
+            for (n, word) in prose_words(&lower).enumerate() {
                 let candidates = &self.by_first_byte[usize::from(word.as_bytes()[0])];
-                if let Some((t, k)) = candidates
-                    .iter()
-                    .map(|&i| &self.rules[usize::from(i)])
-                    .find(|(_, k)| k.matches(word))
-                {
-                    let rule = if in_title {
-                        &k.in_title
-                    } else {
-                        &k.in_description
-                    };
-                    return (*t, rule.clone());
+                for (t, k) in candidates.iter().map(|&i| &self.rules[usize::from(i)]) {
+                    if !k.matches(word) {
+                        continue;
+                    }
+                    if !k.first {
+                        return (*t, k.rule(in_title));
+                    }
+                    if n == 0 && verb.is_none() {
+                        verb = Some((*t, k.rule(in_title)));
+                    }
                 }
+            }
+            if let Some(found) = verb {
+                return found;
             }
         }
         (TaskType::Code, self.default_rule.clone())
@@ -392,6 +419,65 @@ mod tests {
 
     fn rules() -> TypeRules {
         IntakeConfig::default().type_rules()
+    }
+
+    /// Bug: a heading's emoji beat its words ("🟢 Nice to have" read as medium).
+    #[test]
+    fn a_headings_words_beat_its_emoji() {
+        assert_eq!(heading_priority("🟢 Nice to have"), Some(Priority::Low));
+        assert_eq!(heading_priority("🔴 Low priority"), Some(Priority::Low));
+        assert_eq!(heading_priority("🔥 Critical"), Some(Priority::Critical));
+        assert_eq!(heading_priority("🟡 Later"), Some(Priority::High));
+    }
+
+    /// Bug: a word of the description typed a task whose title said nothing, however far
+    /// down it was.
+    #[test]
+    fn the_description_counts_only_when_the_title_says_nothing_and_only_its_first_line() {
+        let r = rules();
+        let (t, rule) = r.classify("Fix the parser", "for empty input\nas the doc page says");
+        assert_eq!((t, &*rule), (TaskType::Code, "default"));
+        let (t, rule) = r.classify("Fix the parser", "as the doc page says");
+        assert_eq!(t, TaskType::Docs);
+        assert_eq!(&*rule, "keyword \"doc\" in description");
+        assert_eq!(
+            r.classify("Add tests", "update the readme").0,
+            TaskType::Test
+        );
+    }
+
+    /// Bug: "Rename X to Y across the codebase" was typed `code`.
+    #[test]
+    fn refactor_verbs_type_a_refactor_as_the_first_word_only() {
+        let r = rules();
+        for title in [
+            "Rename Config to Settings across the codebase",
+            "Move the parser into its own module",
+            "Split config.rs into load and values",
+            "Extract the HTTP client",
+            "Inline the one-line helpers",
+            "Merge the two store modules",
+            "Split the parser",
+            "Переименовать модуль хранилища",
+        ] {
+            assert_eq!(r.classify(title, "").0, TaskType::Refactor, "{title}");
+        }
+        let (t, rule) = r.classify("Rename the tool", "");
+        assert_eq!(&*rule, "keyword \"^rename*\" in title");
+        assert_eq!(t, TaskType::Refactor);
+        for title in [
+            "Add a rename command",
+            "Let users move cards",
+            "Fix the split view",
+        ] {
+            assert_eq!(r.classify(title, "").0, TaskType::Code, "{title}");
+        }
+        // A keyword that names the area beats the verb.
+        assert_eq!(
+            r.classify("Move CI to the new runners", "").0,
+            TaskType::Devops
+        );
+        assert_eq!(r.classify("Split the test helpers", "").0, TaskType::Test);
     }
 
     #[test]
