@@ -524,6 +524,58 @@ fn no_subcommand_prints_help() {
 }
 
 #[test]
+fn completions_load_in_bash_and_the_man_page_is_roff() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let (status, stdout, stderr) = bosun(dir.path(), &["completions", shell]);
+        assert!(status.success(), "{shell}: {stderr}");
+        assert!(
+            stdout.contains("approve"),
+            "{shell} completes the subcommands"
+        );
+    }
+    // bash loads the script and registers it; completing `bosun ap` offers `approve`.
+    let (_, script, _) = bosun(dir.path(), &["completions", "bash"]);
+    let file = dir.path().join("bosun.bash");
+    std::fs::write(&file, script).expect("write the script");
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "source {} && complete -p bosun && COMP_WORDS=(bosun ap) COMP_CWORD=1 && _bosun bosun ap bosun && echo \"${{COMPREPLY[@]}}\"",
+            file.display()
+        ))
+        .output()
+        .expect("bash runs");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("complete -o bashdefault"), "{said}");
+    assert!(
+        said.lines().last().unwrap_or_default().contains("approve"),
+        "{said}"
+    );
+
+    let (status, man, stderr) = bosun(dir.path(), &["man"]);
+    assert!(status.success(), "{stderr}");
+    assert!(man.contains(".TH bosun 1"), "{man}");
+    assert!(man.contains("completions"), "{man}");
+}
+
+#[test]
+fn help_says_plain_bosun_opens_the_console() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (status, stdout, stderr) = bosun(dir.path(), &["--help"]);
+    assert!(status.success(), "{stderr}");
+    assert!(stdout.contains("bosun opens the console"), "{stdout}");
+    assert!(!stdout.contains("not part of this release"), "{stdout}");
+    let (_, run_help, _) = bosun(dir.path(), &["run", "--help"]);
+    assert!(!run_help.contains("not part of this release"), "{run_help}");
+}
+
+#[test]
 fn demo_makes_a_committed_sandbox_and_shows_its_tasks() {
     let dir = tempfile::tempdir().expect("temp dir");
     let sandbox = dir.path().join("sandbox");

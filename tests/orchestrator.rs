@@ -505,6 +505,19 @@ fn failed_attempts_count_across_restarts_and_a_used_up_task_is_not_run_again() {
         text(&newest["feedback"]).contains("giving up: the build is broken"),
         "{newest:#}"
     );
+    // Named again, the used-up task gets new attempts, and bosun says so (it was skipped in
+    // silence: "idle: nothing more can start now").
+    let task = text(&newest["task_id"]).to_string();
+    let out = p.ok(&["run", "--headless", "--max-runs", "1", "--task", &task]);
+    assert!(
+        out.contains(
+            "used its 2 attempts; named with --task, it gets 2 more, starting with attempt 3"
+        ),
+        "{out}"
+    );
+    let runs = p.runs();
+    assert_eq!(runs.len(), 3, "{runs:#?}");
+    assert_eq!(runs[0]["attempt"], 3);
 }
 
 #[test]

@@ -64,7 +64,14 @@ use crate::telemetry::{self, TelemetryGuard};
 
 /// bosun: supervise coding agents working through your task list.
 #[derive(Debug, Parser)]
-#[command(name = "bosun", version, about, long_about = None)]
+#[command(
+    name = "bosun",
+    version,
+    about,
+    long_about = None,
+    after_help = "Run without a command in a terminal, inside a git repository, bosun opens the console: \
+                  the task board, reviews and decisions, with agents working through the task list."
+)]
 pub struct Cli {
     /// Repository to work on (default: the one containing the current directory).
     #[arg(long, global = true, value_name = "PATH")]
@@ -125,6 +132,14 @@ pub enum Command {
     Gc(gc::GcArgs),
     /// Make a sandbox repository and run the whole loop on it with a bundled demo agent.
     Demo(demo::DemoArgs),
+    /// Print a shell completion script (`source <(bosun completions bash)`; zsh, fish,
+    /// elvish and powershell too).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print bosun's man page (roff: `bosun man > ~/.local/share/man/man1/bosun.1`).
+    Man,
     /// The scripted agent used by `bosun demo`.
     #[command(hide = true)]
     DemoAgent,
@@ -212,6 +227,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 | Command::Events(_)
                 | Command::Gc(_)
                 | Command::Doctor
+                | Command::Completions { .. }
+                | Command::Man
         )
     ) {
         end_quietly_on_a_closed_pipe();
@@ -237,6 +254,15 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Doctor) => doctor::run(&cli),
         Some(Command::Demo(args)) => demo::run(&cli, args),
         Some(Command::DemoAgent) => demo_agent::run(),
+        Some(Command::Completions { shell }) => {
+            let mut command = Cli::command();
+            clap_complete::generate(*shell, &mut command, "bosun", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Man) => {
+            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Command::Mcp) => mcp::run(Context::open(&cli)?),
         Some(command) => {
             let ctx = Context::open(&cli)?;
@@ -261,6 +287,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 | Command::Doctor
                 | Command::Demo(_)
                 | Command::DemoAgent
+                | Command::Completions { .. }
+                | Command::Man
                 | Command::Mcp => {
                     unreachable!("handled above")
                 }

@@ -20,7 +20,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub headless: bool,
     /// Only this task (id or unique id prefix); repeatable. Named tasks run even if rejected
-    /// before.
+    /// before, and a task that used up its attempts gets `max_attempts` more.
     #[arg(long = "task", value_name = "ID")]
     pub tasks: Vec<String>,
     /// Start at most this many runs.

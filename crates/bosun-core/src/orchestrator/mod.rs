@@ -70,6 +70,8 @@ pub struct Orchestrator {
     worktree_root: PathBuf,
     options: Options,
     only: Option<HashSet<TaskId>>,
+    /// Failed attempts forgiven per named task that had used up its attempts.
+    forgiven: HashMap<TaskId, u32>,
     tasks: Vec<Task>,
     /// The runs this orchestrator acts on: those not finished when it opened, and those it
     /// made or touched since (whole runs; finished ones are read from the store on demand).
@@ -321,6 +323,7 @@ impl Orchestrator {
             worktree_root,
             options,
             only: None,
+            forgiven: HashMap::new(),
             tasks: Vec::new(),
             runs: HashMap::new(),
             history: schedule::History::new(),
@@ -671,7 +674,8 @@ impl Orchestrator {
         let rules = self.config.intake.type_rules();
         let list = TaskList::load(&self.project.root, &self.config.project.task_files, &rules)?;
         self.store.put_tasks(&list.tasks)?;
-        if self.only.is_none() && !self.options.only.is_empty() {
+        let naming = self.only.is_none() && !self.options.only.is_empty();
+        if naming {
             let mut only = HashSet::new();
             for wanted in &self.options.only {
                 let task = list.find(wanted).ok_or_else(|| {
@@ -689,8 +693,39 @@ impl Orchestrator {
         for task in list.tasks.iter().filter(|t| !t.done) {
             self.load_history(&task.id)?;
         }
+        if naming {
+            self.forgive_named(&list.tasks);
+        }
         self.tasks = list.tasks;
         Ok(())
+    }
+
+    /// A task named with `--task` that has used up its attempts gets `max_attempts` more,
+    /// and the operator is told so (it is not skipped in silence).
+    fn forgive_named(&mut self, tasks: &[Task]) {
+        let max = self.config.orchestrator.max_attempts;
+        for task in tasks.iter().filter(|t| !t.done) {
+            if !self.only.as_ref().is_some_and(|o| o.contains(&task.id)) {
+                continue;
+            }
+            let runs = self
+                .history
+                .get(&task.id)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            let failed = schedule::failed_attempts(runs.iter());
+            if failed < max {
+                continue;
+            }
+            let next = runs.iter().map(|r| r.attempt).max().unwrap_or(0) + 1;
+            self.forgiven.insert(task.id.clone(), failed);
+            self.events.send(Event::Notice {
+                text: format!(
+                    "{} {} used its {failed} attempts; named with --task, it gets {max} more, starting with attempt {next}",
+                    task.id, task.title
+                ),
+            });
+        }
     }
 
     /// Every executor that routing can pick must exist before any run starts: a missing agent
@@ -823,6 +858,7 @@ impl Orchestrator {
             &schedule::Scope {
                 max_attempts: self.config.orchestrator.max_attempts,
                 only: self.only.as_ref(),
+                forgiven: Some(&self.forgiven),
             },
         )
     }

@@ -36,6 +36,9 @@ pub struct Scope<'a> {
     pub max_attempts: u32,
     /// When given, only these tasks (and they are run even if rejected or cancelled before).
     pub only: Option<&'a HashSet<TaskId>>,
+    /// Failed attempts not counted against `max_attempts`, per task: a task that had used up
+    /// its attempts and was named again (`bosun run --task`) gets a fresh set.
+    pub forgiven: Option<&'a HashMap<TaskId, u32>>,
 }
 
 /// The history of `runs` (callers and tests holding whole runs).
@@ -114,7 +117,12 @@ pub fn candidates(tasks: &[Task], history: &History, scope: &Scope<'_>) -> Vec<N
             }
             _ => false,
         };
-        if stop || failed_attempts(runs.iter()) >= scope.max_attempts {
+        let forgiven = scope
+            .forgiven
+            .and_then(|f| f.get(&task.id))
+            .copied()
+            .unwrap_or(0);
+        if stop || failed_attempts(runs.iter()).saturating_sub(forgiven) >= scope.max_attempts {
             continue;
         }
         out.push(Next::Task {
@@ -226,6 +234,7 @@ mod tests {
 
     const SCOPE: Scope<'static> = Scope {
         max_attempts: 3,
+        forgiven: None,
         only: None,
     };
 
@@ -288,6 +297,7 @@ mod tests {
             &runs,
             &Scope {
                 max_attempts: 3,
+                forgiven: None,
                 only: Some(&only),
             },
         );
@@ -304,6 +314,7 @@ mod tests {
         let t = tasks();
         let scope = Scope {
             max_attempts: 3,
+            forgiven: None,
             only: None,
         };
         let mut failed = run(&t[4], RunStatus::Failed);
