@@ -760,6 +760,7 @@ fn startup_breakdown(root: &Path, config: &Config) {
             &bosun::orchestrator::schedule::Scope {
                 max_attempts: config.orchestrator.max_attempts,
                 only: None,
+                forgiven: None,
             },
         );
         black_box(next);
