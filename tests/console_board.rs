@@ -1010,3 +1010,33 @@ fn a_key_acts_on_the_run_it_was_pressed_on_though_the_board_moved() {
         }]
     );
 }
+
+/// Bug: `t` cycled the built-in themes only, and a broken theme file was ignored in silence.
+#[test]
+fn t_cycles_the_repositorys_themes_too_and_says_which_file_is_broken() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("themes")).unwrap();
+    let light = bosun::tui::theme::BUILT_IN[1].1;
+    std::fs::write(
+        dir.path().join("themes/solar.toml"),
+        light.replace("name = \"light\"", "name = \"solar\""),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("themes/broken.toml"), "name = [\n").unwrap();
+    let mut app = console();
+    app.themes = Theme::catalogue(dir.path(), false);
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        key(&mut app, KeyCode::Char('t'));
+        seen.push((
+            app.theme.name.clone(),
+            app.flash.clone().unwrap_or_default(),
+        ));
+    }
+    let names: Vec<&str> = seen.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["light", "high-contrast", "solar", "dark"]);
+    // Passing the broken file said where it is broken.
+    let flash = &seen[2].1;
+    assert!(flash.starts_with("themes/broken.toml:1: "), "{flash}");
+    assert!(flash.ends_with("theme: solar"), "{flash}");
+}

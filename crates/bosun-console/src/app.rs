@@ -13,7 +13,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 use super::data::{Alert, Column, Data};
-use super::theme::Theme;
+use super::theme::{self, Theme};
 use super::{board, help, history, logs, metrics, newtask, review};
 use crate::api::Event;
 use crate::model::HunkRef;
@@ -232,6 +232,8 @@ pub struct App {
     pub tab: Tab,
     /// Colors.
     pub theme: Theme,
+    /// The themes `t` cycles through, each loaded or why not ([`Theme::catalogue`]).
+    pub themes: Vec<(String, Result<Theme, String>)>,
     /// The board's state.
     pub board: board::BoardState,
     /// The review screen's state.
@@ -271,6 +273,13 @@ impl App {
         App {
             data,
             tab: Tab::Board,
+            themes: theme::BUILT_IN
+                .iter()
+                .map(|(name, _)| {
+                    let loaded = Theme::built_in(name).ok_or_else(|| format!("no theme {name}"));
+                    (name.to_string(), loaded)
+                })
+                .collect(),
             theme,
             board,
             review: review::ReviewState::default(),
@@ -459,6 +468,33 @@ impl App {
         review::refresh(&mut self.review, &self.theme, body_area(self.size))
     }
 
+    /// `t`: the next theme of [`App::themes`]; one that cannot be loaded is said (file and
+    /// line) and passed over.
+    fn next_theme(&mut self) {
+        let n = self.themes.len();
+        let at = self
+            .themes
+            .iter()
+            .position(|(name, _)| *name == self.theme.name)
+            .unwrap_or(n.saturating_sub(1));
+        let mut problems = Vec::new();
+        for step in 1..=n {
+            match &self.themes[(at + step) % n] {
+                (_, Ok(theme)) => {
+                    self.theme = theme.clone();
+                    let mut flash = format!("theme: {}", theme.name);
+                    if !problems.is_empty() {
+                        flash = format!("{}; {flash}", problems.join("; "));
+                    }
+                    self.flash = Some(flash);
+                    return;
+                }
+                (_, Err(e)) => problems.push(e.clone()),
+            }
+        }
+        self.flash = Some(problems.join("; "));
+    }
+
     /// Opens `run` in Review.
     pub fn open_review(&mut self, run: RunId) -> Vec<Effect> {
         self.tab = Tab::Review;
@@ -528,11 +564,8 @@ impl App {
             KeyCode::Char('q') => self.quit(),
             KeyCode::Char('p') => vec![Effect::Pause(!self.data.paused)],
             KeyCode::Char('t') => {
-                if let Some(next) = Theme::built_in(self.theme.next_name())
-                    && !self.theme.monochrome
-                {
-                    self.flash = Some(format!("theme: {}", next.name));
-                    self.theme = next;
+                if !self.theme.monochrome {
+                    self.next_theme();
                 }
                 self.refresh_review()
             }

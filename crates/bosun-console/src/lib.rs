@@ -126,9 +126,16 @@ pub async fn session(
     let attached = matches!(events, Feed::Remote(_));
     let data = initial_data(status, jobs).await?;
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    let theme =
-        Theme::load("dark", &jobs.repo_root, no_color).unwrap_or_else(|_| Theme::default_theme());
+    // The first theme (dark, or the repository's themes/dark.toml); a broken file is said.
+    let themes = Theme::catalogue(&jobs.repo_root, no_color);
+    let (theme, problem) = match themes.first() {
+        Some((_, Ok(theme))) => (theme.clone(), None),
+        Some((_, Err(e))) => (Theme::default_theme(), Some(e.clone())),
+        None => (Theme::default_theme(), None),
+    };
     let mut app = App::new(data, theme, jobs.settings.max_parallel);
+    app.themes = themes;
+    app.flash = problem;
     app.keymap = jobs.settings.keys.clone();
     app.attached = attached;
     let mut guard = TerminalGuard::enter()?;

@@ -91,15 +91,30 @@ pub fn parse_color(text: &str) -> Result<Color, String> {
 }
 
 impl Theme {
-    /// Parses a theme file's text.
+    /// Parses a theme file's text; an error starts with the line it is about (`line 3: …`)
+    /// when it is about one.
     pub fn parse(text: &str) -> Result<Theme, String> {
-        let file: ThemeFile = toml::from_str(text).map_err(|e| e.message().to_string())?;
+        let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
+        let file: ThemeFile = toml::from_str(text).map_err(|e| match e.span() {
+            Some(span) => format!("line {}: {}", line_of(span.start), e.message()),
+            None => e.message().to_string(),
+        })?;
+        // The line that sets `key = …`, for messages about its value.
+        let at = |key: &str| {
+            text.lines()
+                .position(|l| {
+                    l.trim_start()
+                        .strip_prefix(key)
+                        .is_some_and(|rest| rest.trim_start().starts_with('='))
+                })
+                .map_or_else(String::new, |i| format!("line {}: ", i + 1))
+        };
         let color = |role: &str| -> Result<Color, String> {
             let value = file
                 .colors
                 .get(role)
                 .ok_or_else(|| format!("[colors] has no `{role}`"))?;
-            parse_color(value).map_err(|e| format!("[colors] {role}: {e}"))
+            parse_color(value).map_err(|e| format!("{}[colors] {role}: {e}", at(role)))
         };
         let theme = Theme {
             name: file.name.clone(),
@@ -127,7 +142,8 @@ impl Theme {
         let known = Self::ROLES;
         if let Some(extra) = file.colors.keys().find(|k| !known.contains(&k.as_str())) {
             return Err(format!(
-                "[colors] has an unknown role `{extra}` (roles: {})",
+                "{}[colors] has an unknown role `{extra}` (roles: {})",
+                at(extra),
                 known.join(", ")
             ));
         }
@@ -205,7 +221,14 @@ impl Theme {
         }
         let file = repo_root.join("themes").join(format!("{name}.toml"));
         match std::fs::read_to_string(&file) {
-            Ok(text) => Theme::parse(&text).map_err(|e| format!("{}: {e}", file.display())),
+            Ok(text) => Theme::parse(&text).map_err(|e| {
+                let shown = format!("themes/{name}.toml");
+                match e.strip_prefix("line ") {
+                    // `themes/x.toml:3: …`
+                    Some(rest) => format!("{shown}:{rest}"),
+                    None => format!("{shown}: {e}"),
+                }
+            }),
             Err(_) => Self::built_in(name).ok_or_else(|| {
                 format!(
                     "there is no theme `{name}` (built in: {}; or add themes/{name}.toml)",
@@ -215,13 +238,35 @@ impl Theme {
         }
     }
 
-    /// The name of the theme after this one in [`BUILT_IN`] order.
-    pub fn next_name(&self) -> &'static str {
-        let i = BUILT_IN
-            .iter()
-            .position(|(n, _)| *n == self.name)
-            .map_or(0, |i| (i + 1) % BUILT_IN.len());
-        BUILT_IN[i].0
+    /// The themes `t` cycles through, in order: the built-in ones (a repository file of the
+    /// same name in their place), then the repository's others by name (`themes/*.toml`).
+    pub fn names(repo_root: &Path) -> Vec<String> {
+        let mut names: Vec<String> = BUILT_IN.iter().map(|(n, _)| n.to_string()).collect();
+        let mut own: Vec<String> = std::fs::read_dir(repo_root.join("themes"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let path = e.path();
+                let stem = path.file_stem()?.to_str()?.to_string();
+                (path.extension().is_some_and(|x| x == "toml") && !names.contains(&stem))
+                    .then_some(stem)
+            })
+            .collect();
+        own.sort();
+        names.extend(own);
+        names
+    }
+
+    /// Every theme `t` cycles through ([`Theme::names`]), each loaded or why not.
+    pub fn catalogue(repo_root: &Path, no_color: bool) -> Vec<(String, Result<Theme, String>)> {
+        Self::names(repo_root)
+            .into_iter()
+            .map(|name| {
+                let theme = Theme::load(&name, repo_root, no_color);
+                (name, theme)
+            })
+            .collect()
     }
 
     /// Plain text.
@@ -334,13 +379,7 @@ mod tests {
     }
 
     #[test]
-    fn themes_cycle_and_a_repository_theme_overrides() {
-        let dark = Theme::default_theme();
-        assert_eq!(dark.next_name(), "light");
-        assert_eq!(
-            Theme::built_in("high-contrast").unwrap().next_name(),
-            "dark"
-        );
+    fn a_repository_theme_overrides_and_adds_and_a_broken_one_says_where() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("themes")).unwrap();
         let mine = BUILT_IN[0].1.replace("#a3be8c", "#00ff00");
@@ -350,5 +389,53 @@ mod tests {
         assert!(Theme::load("dark", dir.path(), true).unwrap().monochrome);
         let e = Theme::load("neon", dir.path(), false).unwrap_err();
         assert!(e.starts_with("there is no theme `neon`"), "{e}");
+        // Another theme of the repository's, and a broken one.
+        let solar = BUILT_IN[1]
+            .1
+            .replace("name = \"light\"", "name = \"solar\"");
+        std::fs::write(dir.path().join("themes/solar.toml"), solar).unwrap();
+        let text = BUILT_IN[1]
+            .1
+            .replace("name = \"light\"", "name = \"broken\"");
+        let (line, _) = text
+            .lines()
+            .enumerate()
+            .find(|(_, l)| l.trim_start().starts_with("accent"))
+            .unwrap();
+        let broken = text.replacen(
+            &text.lines().nth(line).unwrap().to_string(),
+            "accent = \"octarine\"",
+            1,
+        );
+        std::fs::write(dir.path().join("themes/broken.toml"), broken).unwrap();
+        std::fs::write(
+            dir.path().join("themes/bad-toml.toml"),
+            "name = \"x\"\n[colors\n",
+        )
+        .unwrap();
+        assert_eq!(
+            Theme::names(dir.path()),
+            [
+                "dark",
+                "light",
+                "high-contrast",
+                "bad-toml",
+                "broken",
+                "solar"
+            ]
+        );
+        let all = Theme::catalogue(dir.path(), false);
+        assert_eq!(all[0].1.as_ref().unwrap().added, Color::Rgb(0, 255, 0));
+        let e = all[4].1.as_ref().unwrap_err();
+        assert_eq!(
+            e,
+            &format!(
+                "themes/broken.toml:{}: [colors] accent: `octarine` is not a color (write #rrggbb or a name like \"red\")",
+                line + 1
+            )
+        );
+        let e = all[3].1.as_ref().unwrap_err();
+        assert!(e.starts_with("themes/bad-toml.toml:2: "), "{e}");
+        assert_eq!(all[5].1.as_ref().unwrap().name, "solar");
     }
 }
