@@ -605,6 +605,32 @@ fn demo_makes_a_committed_sandbox_and_shows_its_tasks() {
 
     // The sandbox is a real project: bosun reads it like any other.
     assert!(tasks_json(&sandbox, &[]).len() > 3);
+
+    // Bug: the release task could never pass (its version was where no check looked). Once
+    // the `--json` task it waits for is approved, it reaches approval with its checks passed.
+    let runs = |dir: &Path| -> Vec<Value> {
+        let (_, out, _) = bosun(dir, &["runs", "--json"]);
+        serde_json::from_str(&out).expect("runs as JSON")
+    };
+    let json = runs(&sandbox)
+        .into_iter()
+        .find(|r| {
+            r["task_title"] == "Add a `--json` output flag" && r["status"] == "awaiting_approval"
+        })
+        .expect("the --json run awaits approval");
+    let (status, _, stderr) = bosun(&sandbox, &["approve", json["id"].as_str().unwrap()]);
+    assert!(status.success(), "{stderr}");
+    let (status, out, stderr) = bosun(&sandbox, &["run", "--headless"]);
+    assert!(status.success(), "{out}{stderr}");
+    assert!(
+        out.contains("version 0.1.0 → 0.2.0 (pyproject.toml)"),
+        "{out}"
+    );
+    let release = runs(&sandbox)
+        .into_iter()
+        .find(|r| r["task_title"] == "Cut the 0.2.0 release")
+        .expect("a release run");
+    assert_eq!(release["status"], "awaiting_approval", "{release:#}");
 }
 
 #[test]

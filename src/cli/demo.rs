@@ -23,8 +23,12 @@ pub struct DemoArgs {
 }
 
 /// The sandbox project, embedded in the binary so the demo works from anywhere.
-const FILES: [(&str, &str); 7] = [
+const FILES: [(&str, &str); 8] = [
     ("TODO.md", include_str!("../../assets/demo/TODO.md")),
+    (
+        "pyproject.toml",
+        include_str!("../../assets/demo/pyproject.toml"),
+    ),
     ("README.md", include_str!("../../assets/demo/README.md")),
     ("bosun.toml", include_str!("../../assets/demo/bosun.toml")),
     (

@@ -99,6 +99,11 @@ pub fn run() -> anyhow::Result<ExitCode> {
         )?;
     } else if t.contains("release") {
         edit(
+            "pyproject.toml",
+            "version = \"0.1.0\"",
+            "version = \"0.2.0\"",
+        )?;
+        edit(
             "textstats.py",
             "__version__ = \"0.1.0\"",
             "__version__ = \"0.2.0\"",
