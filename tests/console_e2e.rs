@@ -844,3 +844,86 @@ fn a_start_up_error_is_on_screen_and_commands_answer_after_it() {
         "{screen}"
     );
 }
+
+/// `s` hands the terminal to `$SHELL` in the run's checkout and the console comes back when it
+/// exits; `E` opens `$EDITOR` at the line under the cursor there.
+#[test]
+fn the_shell_and_editor_keys_run_in_the_runs_checkout_and_come_back() {
+    if !tmux_available("the_shell_and_editor_keys_run_in_the_runs_checkout_and_come_back") {
+        return;
+    }
+    let s = Sandbox::new("# Tasks\n\n- [ ] Say hello\n", "well_behaved.sh", &[]);
+    let aux = s.repo.parent().unwrap().join("aux");
+    // Stand-ins for a shell and an editor: they say where they ran, with what, and exit.
+    let shell = aux.join("shell.sh");
+    std::fs::write(
+        &shell,
+        format!("#!/bin/sh\npwd > {0}/shell.out\n", aux.display()),
+    )
+    .unwrap();
+    let editor = aux.join("editor.sh");
+    std::fs::write(
+        &editor,
+        format!(
+            "#!/bin/sh\n{{ pwd; echo \"$@\"; }} > {0}/editor.out\n",
+            aux.display()
+        ),
+    )
+    .unwrap();
+    for script in [&shell, &editor] {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let script = "\"$0\"; echo EXIT:$?; exec sleep 300";
+    let tmux = Tmux::start(
+        "shell",
+        &s.repo,
+        120,
+        40,
+        &[
+            "env",
+            &format!("SHELL={}", shell.display()),
+            &format!("EDITOR={}", editor.display()),
+            "sh",
+            "-c",
+            script,
+            env!("CARGO_BIN_EXE_bosun"),
+        ],
+    );
+    tmux.wait_for("a run awaiting approval", count("Awaiting approval", 1));
+    let run = s.runs().into_iter().next().expect("a run");
+    // The run's checkout: `[project] worktree_root`/<run id>.
+    let worktree = s
+        .repo
+        .parent()
+        .unwrap()
+        .join("wt")
+        .join(run["id"].as_str().expect("an id"));
+    assert!(worktree.is_dir(), "{}", worktree.display());
+
+    tmux.press(&["s"]);
+    tmux.wait_for("the console back from the shell", |screen| {
+        screen.contains("back from") && count("Awaiting approval", 1)(screen)
+    });
+    let ran_in = std::fs::read_to_string(aux.join("shell.out")).expect("the shell ran");
+    assert_eq!(
+        std::path::Path::new(ran_in.trim()).canonicalize().unwrap(),
+        worktree.canonicalize().unwrap()
+    );
+
+    // In Review, on the added line of hello.txt: the editor gets `+1 hello.txt`.
+    tmux.press(&["Enter"]);
+    tmux.wait_for("the run's diff in Review", diff_shows("hi"));
+    tmux.press(&["n", "j", "E"]);
+    tmux.wait_for_text("back from");
+    let said = std::fs::read_to_string(aux.join("editor.out")).expect("the editor ran");
+    let mut lines = said.lines();
+    assert_eq!(
+        std::path::Path::new(lines.next().unwrap())
+            .canonicalize()
+            .unwrap(),
+        worktree.canonicalize().unwrap()
+    );
+    assert_eq!(lines.next(), Some("+1 hello.txt"), "{said}");
+    quit_cleanly(&tmux);
+}

@@ -209,6 +209,14 @@ pub enum Effect {
     Pause(bool),
     /// Tell the operator (bell / desktop notification / `[notify] command`).
     Notify(String),
+    /// Hand the terminal to a program (a shell, an editor) in `dir` and come back when it
+    /// ends.
+    Suspend {
+        /// Where it runs (a run's checkout).
+        dir: std::path::PathBuf,
+        /// The program and its arguments.
+        argv: Vec<String>,
+    },
     /// Leave the console.
     Quit,
 }
@@ -468,6 +476,17 @@ impl App {
         review::refresh(&mut self.review, &self.theme, body_area(self.size))
     }
 
+    /// The effect handing the terminal over, or why not (said on the flash line).
+    fn suspend(&mut self, effect: Result<Effect, String>) -> Vec<Effect> {
+        match effect {
+            Ok(effect) => vec![effect],
+            Err(why) => {
+                self.flash = Some(why);
+                Vec::new()
+            }
+        }
+    }
+
     /// `t`: the next theme of [`App::themes`]; one that cannot be loaded is said (file and
     /// line) and passed over.
     fn next_theme(&mut self) {
@@ -562,6 +581,28 @@ impl App {
                 Vec::new()
             }
             KeyCode::Char('q') => self.quit(),
+            // A shell in the run's checkout (board: the selected run's; review: the run's).
+            KeyCode::Char('s') if matches!(self.tab, Tab::Board | Tab::Review) => {
+                let run = match self.tab {
+                    Tab::Board => board::selected_run(&self.board, &self.data),
+                    _ => self.review.run.clone(),
+                };
+                let Some(run) = run else {
+                    self.flash = Some("no run here: pick a card with a run".into());
+                    return Vec::new();
+                };
+                self.suspend(shell_in(&self.data, &run))
+            }
+            // The editor on the file and line under the cursor, in the run's checkout.
+            KeyCode::Char('E') if self.tab == Tab::Review => {
+                let (Some(run), Some((path, line))) =
+                    (self.review.run.clone(), self.review.cursor_place())
+                else {
+                    self.flash = Some("no file under the cursor".into());
+                    return Vec::new();
+                };
+                self.suspend(editor_in(&self.data, &run, &path, line))
+            }
             KeyCode::Char('p') => vec![Effect::Pause(!self.data.paused)],
             KeyCode::Char('t') => {
                 if !self.theme.monochrome {
@@ -885,6 +926,51 @@ pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
         y: area.y + (area.height - h) / 2,
         width: w,
         height: h,
+    }
+}
+
+/// `$SHELL` in the checkout of `run` (while it has one: a run working or awaiting approval),
+/// or why not.
+pub fn shell_in(data: &Data, run: &RunId) -> Result<Effect, String> {
+    let dir = checkout(data, run)?;
+    let shell = std::env::var("SHELL")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| "/bin/sh".into());
+    Ok(Effect::Suspend {
+        dir,
+        argv: vec![shell],
+    })
+}
+
+/// `$EDITOR +LINE PATH` (`vi` without one) in the checkout of `run`.
+pub fn editor_in(data: &Data, run: &RunId, path: &str, line: u32) -> Result<Effect, String> {
+    let dir = checkout(data, run)?;
+    let editor = std::env::var("VISUAL")
+        .or_else(|_| std::env::var("EDITOR"))
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| "vi".into());
+    // `$EDITOR` may carry its own flags (`code -w`).
+    let mut argv: Vec<String> = editor.split_whitespace().map(String::from).collect();
+    argv.push(format!("+{}", line.max(1)));
+    argv.push(path.to_string());
+    Ok(Effect::Suspend { dir, argv })
+}
+
+/// The directory of `run`'s checkout, if it still has one.
+fn checkout(data: &Data, run: &RunId) -> Result<std::path::PathBuf, String> {
+    let found = data
+        .runs
+        .get(run)
+        .ok_or_else(|| format!("run {} is not known", run.short()))?;
+    match &found.worktree {
+        Some(dir) if dir.is_dir() => Ok(dir.clone()),
+        _ => Err(format!(
+            "run {} is {} and has no checkout any more (a run keeps it while it works or awaits approval)",
+            run.short(),
+            found.status
+        )),
     }
 }
 

@@ -23,7 +23,7 @@ use super::theme::Theme;
 use crate::model::{Priority, RunId, RunStatus, Severity, Task, TaskId};
 
 /// The board's keys, for the footer and the help.
-pub const KEYS: [(&str, &str); 10] = [
+pub const KEYS: [(&str, &str); 11] = [
     ("h/l", "column"),
     ("j/k", "move"),
     ("]/[", "next awaiting"),
@@ -34,6 +34,7 @@ pub const KEYS: [(&str, &str); 10] = [
     ("R", "retry"),
     ("n", "new task"),
     ("/", "filter"),
+    ("s", "shell in the run's checkout"),
 ];
 
 /// Narrower than this, the board is a list of one column at a time.

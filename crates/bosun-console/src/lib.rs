@@ -50,6 +50,8 @@ const FRAME: Duration = Duration::from_millis(16);
 /// Puts the terminal into the console's mode and back, whatever happens.
 struct TerminalGuard {
     terminal: ratatui::DefaultTerminal,
+    /// The console has the terminal (it gives it back when dropped).
+    active: bool,
 }
 
 impl TerminalGuard {
@@ -59,14 +61,31 @@ impl TerminalGuard {
         let terminal = ratatui::try_init().context("cannot set up the terminal")?;
         crossterm::execute!(std::io::stdout(), crossterm::event::EnableMouseCapture)
             .context("cannot enable the mouse")?;
-        Ok(Self { terminal })
+        Ok(Self {
+            terminal,
+            active: true,
+        })
+    }
+
+    /// Gives the terminal back as it was (for a program the operator runs meanwhile).
+    fn leave(&mut self) {
+        if std::mem::take(&mut self.active) {
+            let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
+            ratatui::restore();
+        }
+    }
+
+    /// Takes the terminal again after [`TerminalGuard::leave`]: a fresh alternate screen and
+    /// a terminal whose next frame draws all of it.
+    fn come_back(&mut self) -> anyhow::Result<()> {
+        *self = Self::enter()?;
+        Ok(())
     }
 }
 
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
-        let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
-        ratatui::restore();
+        self.leave();
     }
 }
 
@@ -211,10 +230,21 @@ async fn event_loop(
             _ = sighup.recv() => effects = vec![Effect::Quit],
         }
         for effect in effects {
-            if matches!(effect, Effect::Quit) {
-                return Ok(());
+            match effect {
+                Effect::Quit => return Ok(()),
+                Effect::Suspend { dir, argv } => {
+                    // The program reads the keyboard: the console stops reading it first.
+                    drop(input);
+                    guard.leave();
+                    let ran = run_in_terminal(&dir, &argv).await;
+                    guard.come_back()?;
+                    input = EventStream::new();
+                    let size = guard.terminal.size().unwrap_or_default();
+                    app.update(Msg::Resize(size.width, size.height));
+                    app.update(Msg::Flash(ran));
+                }
+                effect => carry_out(effect, commands, &replies_tx, jobs),
             }
-            carry_out(effect, commands, &replies_tx, jobs);
         }
         if app.dirty && last_draw.elapsed() >= FRAME {
             guard
@@ -389,7 +419,29 @@ fn carry_out(
                 notify(&text);
             }
         }
-        Effect::Quit => {}
+        Effect::Quit | Effect::Suspend { .. } => {}
+    }
+}
+
+/// Runs `argv` in `dir` on the terminal and waits for it; what became of it, for the flash
+/// line.
+async fn run_in_terminal(dir: &std::path::Path, argv: &[String]) -> String {
+    let Some((program, args)) = argv.split_first() else {
+        return "nothing to run".into();
+    };
+    // ctrl-c and ctrl-\ in the program reach the terminal's whole process group, bosun with
+    // it: bosun catches them meanwhile (the program, after exec, gets the default action).
+    use tokio::signal::unix::{SignalKind, signal};
+    let _caught = (signal(SignalKind::interrupt()), signal(SignalKind::quit()));
+    let status = tokio::process::Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .status()
+        .await;
+    match status {
+        Ok(s) if s.success() => format!("back from {program} in {}", dir.display()),
+        Ok(s) => format!("{program} in {} ended with {s}", dir.display()),
+        Err(e) => format!("cannot run {program}: {e}"),
     }
 }
 

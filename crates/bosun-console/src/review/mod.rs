@@ -41,7 +41,7 @@ pub const KEYS: [(&str, &str); 6] = [
 ];
 
 /// Every review key, for the help.
-pub const HELP: [(&str, &str); 13] = [
+pub const HELP: [(&str, &str); 15] = [
     ("j/k ↑/↓", "move a line"),
     ("PgDn/PgUp", "move a page (g/G: top, bottom)"),
     ("n / N", "next / previous hunk"),
@@ -61,6 +61,11 @@ pub const HELP: [(&str, &str); 13] = [
         "write the next attempt's instructions (reject first, or for a queued retry)",
     ),
     ("f", "show / hide the file list"),
+    ("s", "a shell in the run's checkout (exit to come back)"),
+    (
+        "E",
+        "$EDITOR at the line under the cursor, in the run's checkout",
+    ),
     ("i", "show / hide the gates and risk card"),
     ("ctrl-s", "send the instructions being written"),
     ("esc", "back to the board (or close the dialog)"),
@@ -213,6 +218,28 @@ impl ReviewState {
             .get(id)
             .map(|r| r.status)
             .or_else(|| self.change.as_ref().map(|c| c.run.status))
+    }
+
+    /// The file and line (new side) the cursor is on, for an editor: a removed line counts as
+    /// the line after it, a header as its hunk's (or file's) first line.
+    pub fn cursor_place(&self) -> Option<(String, u32)> {
+        let change = self.change.as_ref()?;
+        let row = *change.rows.get(self.cursor)?;
+        let file = change.diff.files.get(row.file())?;
+        let path = file.new_path.clone().or_else(|| file.old_path.clone())?;
+        let line = match row {
+            Row::Line { hunk, line, .. } => {
+                let hunk = file.hunks.get(hunk as usize)?;
+                hunk.lines[..=(line as usize).min(hunk.lines.len().saturating_sub(1))]
+                    .iter()
+                    .rev()
+                    .find_map(|l| l.new_no)
+                    .unwrap_or(hunk.new_start)
+            }
+            Row::Hunk { hunk, .. } => file.hunks.get(hunk as usize)?.new_start,
+            _ => 1,
+        };
+        Some((path, line.max(1)))
     }
 
     /// Units kept and in all.
