@@ -1040,3 +1040,26 @@ fn t_cycles_the_repositorys_themes_too_and_says_which_file_is_broken() {
     assert!(flash.starts_with("themes/broken.toml:1: "), "{flash}");
     assert!(flash.ends_with("theme: solar"), "{flash}");
 }
+
+#[test]
+fn f_follows_the_selected_runs_output_full_screen() {
+    let mut app = console();
+    keys(&mut app, "h");
+    assert_eq!(selected(&app), "Fix the crash on empty input");
+    key(&mut app, KeyCode::Char('f'));
+    assert_eq!(app.tab, Tab::Logs);
+    assert_eq!(app.logs.pane, bosun::tui::logs::Pane::Agent);
+    assert_eq!(app.logs.run, Some(id(1)));
+    assert!(app.logs.follow);
+    // A task without a run has nothing to follow.
+    let mut app = console();
+    keys(&mut app, "hhj");
+    key(&mut app, KeyCode::Char('f'));
+    assert_eq!(app.tab, Tab::Board);
+    assert!(
+        app.flash
+            .as_deref()
+            .unwrap_or_default()
+            .contains("no run here")
+    );
+}

@@ -293,6 +293,7 @@ mod screen {
     use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
     use ratatui::Terminal;
     use ratatui::backend::TestBackend;
+    use ratatui::style::Modifier;
 
     use super::common;
 
@@ -568,6 +569,77 @@ mod screen {
             f.open(RUN);
             insta::assert_snapshot!(format!("review_{w}x{h}"), f.screen());
         }
+    }
+
+    #[test]
+    fn slash_searches_the_diff_and_n_goes_through_the_matches() {
+        let mut f = Fixture::new(120, 40);
+        f.open(RUN);
+        f.key(KeyCode::Char('/'));
+        f.keys("LOAD");
+        assert!(f.screen().contains("search: LOAD"), "{}", f.screen());
+        f.key(KeyCode::Enter);
+        let search = f.app.review.search.clone().expect("a search");
+        assert!(search.rows.len() >= 2, "{search:?}");
+        assert_eq!(f.app.review.cursor, search.rows[0]);
+        let screen = f.screen();
+        assert!(
+            screen.contains(&format!("{} lines have \"LOAD\"", search.rows.len())),
+            "{screen}"
+        );
+        f.key(KeyCode::Char('n'));
+        assert_eq!(f.app.review.cursor, search.rows[1]);
+        assert!(f.screen().contains("match 2 of"), "{}", f.screen());
+        f.key(KeyCode::Char('N'));
+        assert_eq!(f.app.review.cursor, search.rows[0]);
+        // esc ends the search (n is the next hunk again), then goes back to the board.
+        f.key(KeyCode::Esc);
+        assert!(f.app.review.search.is_none());
+        assert_eq!(f.app.tab, Tab::Review);
+        f.key(KeyCode::Esc);
+        assert_eq!(f.app.tab, Tab::Board);
+        // Nothing found says so.
+        f.open(RUN);
+        f.key(KeyCode::Char('/'));
+        f.keys("no such text");
+        f.key(KeyCode::Enter);
+        assert!(f.app.review.search.is_none());
+        assert!(f.screen().contains("no line has \"no such text\""));
+    }
+
+    #[test]
+    fn long_lines_scroll_sideways_and_changed_words_stand_out() {
+        let mut f = Fixture::new(120, 40);
+        f.open(RUN);
+        // The added line 5 of src/config.rs gained a comment: its words are emphasised.
+        let screen = f.terminal();
+        let buffer = screen.backend().buffer().clone();
+        let text = f.screen();
+        let (y, row) = text
+            .lines()
+            .enumerate()
+            .find(|(_, l)| l.contains("+ fn f5() -> u32 { 5 } // TODO"))
+            .unwrap_or_else(|| panic!("no added line 5:\n{text}"));
+        let x = row.find("TODO").map(|b| row[..b].chars().count()).unwrap();
+        let cell = &buffer[(x as u16, y as u16)];
+        assert!(
+            cell.modifier
+                .contains(Modifier::BOLD | Modifier::UNDERLINED),
+            "{cell:?}"
+        );
+        let x = row.find("f5()").map(|b| row[..b].chars().count()).unwrap();
+        assert!(
+            !buffer[(x as u16, y as u16)]
+                .modifier
+                .contains(Modifier::UNDERLINED)
+        );
+        // → scrolls the code by 8 columns, ← back.
+        f.key(KeyCode::Right);
+        assert_eq!(f.app.review.hscroll, 8);
+        let scrolled = f.screen();
+        assert!(scrolled.contains("+ -> u32 { 5 } // TODO"), "{scrolled}");
+        f.key(KeyCode::Left);
+        assert!(f.screen().contains("+ fn f5() -> u32 { 5 } // TODO"));
     }
 
     #[test]

@@ -593,6 +593,16 @@ impl App {
                 };
                 self.suspend(shell_in(&self.data, &run))
             }
+            // The selected run's output, full screen, following it.
+            KeyCode::Char('f') if self.tab == Tab::Board => {
+                let Some(run) = board::selected_run(&self.board, &self.data) else {
+                    self.flash = Some("no run here: pick a card with a run".into());
+                    return Vec::new();
+                };
+                let mut effects = self.switch(Tab::Logs);
+                effects.extend(logs::follow_run(&mut self.logs, &self.data, run));
+                effects
+            }
             // The editor on the file and line under the cursor, in the run's checkout.
             KeyCode::Char('E') if self.tab == Tab::Review => {
                 let (Some(run), Some((path, line))) =

@@ -23,7 +23,7 @@ use super::theme::Theme;
 use crate::model::{Priority, RunId, RunStatus, Severity, Task, TaskId};
 
 /// The board's keys, for the footer and the help.
-pub const KEYS: [(&str, &str); 11] = [
+pub const KEYS: [(&str, &str); 12] = [
     ("h/l", "column"),
     ("j/k", "move"),
     ("]/[", "next awaiting"),
@@ -35,6 +35,7 @@ pub const KEYS: [(&str, &str); 11] = [
     ("n", "new task"),
     ("/", "filter"),
     ("s", "shell in the run's checkout"),
+    ("f", "follow the run's output"),
 ];
 
 /// Narrower than this, the board is a list of one column at a time.

@@ -206,6 +206,13 @@ fn load_tail(state: &LogsState, run: RunId) -> Effect {
     })
 }
 
+/// The agent pane on `run`, following its newest line (`f` on the board: a run's output full
+/// screen).
+pub fn follow_run(state: &mut LogsState, data: &Data, run: RunId) -> Vec<Effect> {
+    state.pane = Pane::Agent;
+    show_run(state, data, Some(run))
+}
+
 /// Shows the agent pane on `run`; reads its log file unless the run is still working (its
 /// live lines are kept in memory).
 fn show_run(state: &mut LogsState, data: &Data, run: Option<RunId>) -> Vec<Effect> {

@@ -41,7 +41,7 @@ pub const KEYS: [(&str, &str); 6] = [
 ];
 
 /// Every review key, for the help.
-pub const HELP: [(&str, &str); 15] = [
+pub const HELP: [(&str, &str); 17] = [
     ("j/k ↑/↓", "move a line"),
     ("PgDn/PgUp", "move a page (g/G: top, bottom)"),
     ("n / N", "next / previous hunk"),
@@ -61,6 +61,11 @@ pub const HELP: [(&str, &str); 15] = [
         "write the next attempt's instructions (reject first, or for a queued retry)",
     ),
     ("f", "show / hide the file list"),
+    (
+        "/",
+        "search the diff; n / N then go through the matches, esc ends it",
+    ),
+    ("← / →", "scroll long lines sideways"),
     ("s", "a shell in the run's checkout (exit to come back)"),
     (
         "E",
@@ -73,6 +78,8 @@ pub const HELP: [(&str, &str); 15] = [
 
 /// Files read for the first screen of a large change (the rest follows in a second job).
 const FIRST_FILES: usize = 40;
+/// Columns `←` / `→` scroll the code by.
+const HSCROLL: usize = 8;
 /// Lines of its log a run that ended without a change shows.
 const FAILURE_LOG_LINES: usize = 200;
 /// Bytes of file content read for the first screen, at most (about).
@@ -154,6 +161,20 @@ pub enum Mode {
         /// replace (`None`: rejecting now, with a retry).
         queued: Option<RunId>,
     },
+    /// `/`: the text to search the diff for, being typed.
+    Search {
+        /// What is typed so far.
+        text: String,
+    },
+}
+
+/// A search of the diff (`/`): the rows that match, for `n` / `N`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Search {
+    /// What was searched for.
+    pub needle: String,
+    /// The matching rows, in order.
+    pub rows: Vec<usize>,
 }
 
 /// The highlight cache and its single background job.
@@ -200,6 +221,10 @@ pub struct ReviewState {
     pub panel_hidden: bool,
     /// The dialog open, if any.
     pub mode: Mode,
+    /// The last search, while its matches are what `n` / `N` move between.
+    pub search: Option<Search>,
+    /// Columns of code scrolled off to the left (`←` / `→`).
+    pub hscroll: usize,
     /// A line for the operator (why a key did nothing, what was sent).
     pub notice: Option<String>,
     /// The notice says what was sent about the run while it had this status: it goes once
@@ -483,6 +508,39 @@ pub fn key(
     let mode = std::mem::take(&mut state.mode);
     match mode {
         Mode::Browse => browse(state, data, theme, area, key),
+        Mode::Search { mut text } => {
+            match key.code {
+                KeyCode::Esc => {}
+                KeyCode::Enter => {
+                    if let Some(change) = state.change.clone() {
+                        let rows = matching_rows(&change, &text);
+                        state.notice = Some(match rows.len() {
+                            0 => format!("no line has \"{text}\""),
+                            n => format!(
+                                "{n} lines have \"{text}\": n / N go through them, esc ends the search"
+                            ),
+                        });
+                        let next = rows.iter().find(|&&r| r >= state.cursor).or(rows.first());
+                        if let Some(&row) = next {
+                            state.cursor = row;
+                        }
+                        state.search = (!rows.is_empty()).then_some(Search { needle: text, rows });
+                        clamp_view(state, area);
+                        return (request_highlight(state, theme, area), false);
+                    }
+                }
+                KeyCode::Backspace => {
+                    text.pop();
+                    state.mode = Mode::Search { text };
+                }
+                KeyCode::Char(c) => {
+                    text.push(c);
+                    state.mode = Mode::Search { text };
+                }
+                _ => state.mode = Mode::Search { text },
+            }
+            (Vec::new(), false)
+        }
         Mode::ConfirmApprove => {
             if matches!(key.code, KeyCode::Char('y') | KeyCode::Enter)
                 && let Some(run) = state.run.clone()
@@ -680,7 +738,36 @@ fn browse(
     let last = change.rows.len().saturating_sub(1);
     let status = state.status(data);
     match key.code {
+        // Esc ends a search first, then goes back to the board.
+        KeyCode::Esc if state.search.is_some() => state.search = None,
         KeyCode::Esc => return (Vec::new(), true),
+        KeyCode::Char('/') => {
+            state.mode = Mode::Search {
+                text: String::new(),
+            };
+        }
+        KeyCode::Char(c @ ('n' | 'N')) if state.search.is_some() => {
+            let rows = state
+                .search
+                .as_ref()
+                .map(|s| s.rows.clone())
+                .unwrap_or_default();
+            let next = if c == 'n' {
+                rows.iter().find(|&&r| r > state.cursor).or(rows.first())
+            } else {
+                rows.iter()
+                    .rev()
+                    .find(|&&r| r < state.cursor)
+                    .or(rows.last())
+            };
+            if let Some(&row) = next {
+                state.cursor = row;
+                let at = rows.iter().position(|&r| r == row).unwrap_or(0) + 1;
+                state.notice = Some(format!("match {at} of {}", rows.len()));
+            }
+        }
+        KeyCode::Right => state.hscroll += HSCROLL,
+        KeyCode::Left => state.hscroll = state.hscroll.saturating_sub(HSCROLL),
         KeyCode::Down | KeyCode::Char('j') => state.cursor = (state.cursor + 1).min(last),
         KeyCode::Up | KeyCode::Char('k') => state.cursor = state.cursor.saturating_sub(1),
         KeyCode::Char('d') if ctrl => state.cursor = (state.cursor + page / 2).min(last),
@@ -830,6 +917,36 @@ pub fn mouse(state: &mut ReviewState, theme: &Theme, area: Rect, mouse: MouseEve
         _ => return Vec::new(),
     }
     request_highlight(state, theme, area)
+}
+
+/// The rows of `change` whose text has `needle` (ignoring case): lines, file paths,
+/// annotation messages.
+pub fn matching_rows(change: &Change, needle: &str) -> Vec<usize> {
+    if needle.is_empty() {
+        return Vec::new();
+    }
+    let needle = needle.to_lowercase();
+    let has = |text: &str| text.to_lowercase().contains(&needle);
+    change
+        .rows
+        .iter()
+        .enumerate()
+        .filter(|(_, row)| match **row {
+            Row::Line {
+                file, hunk, line, ..
+            } => has(
+                &change.diff.files[file as usize].hunks[hunk as usize].lines[line as usize].text,
+            ),
+            Row::File { file } | Row::Whole { file } => {
+                has(change.diff.files[file as usize].path())
+            }
+            Row::Note { annotation, .. } => change
+                .annotation(annotation)
+                .is_some_and(|a| has(&a.message)),
+            Row::Hunk { .. } => false,
+        })
+        .map(|(i, _)| i)
+        .collect()
 }
 
 /// A dialog (or text field) has the keyboard: every key goes to this screen.

@@ -506,7 +506,11 @@ fn row_line(
             };
             let room = width.saturating_sub(2 * nw + 5);
             // Credentials were masked by the core before the change reached the console.
-            spans.extend(code(&l.text, colors, base, room));
+            let mark = change
+                .emphasis
+                .get(&(file, hunk, line))
+                .map(|&(a, b)| (a as usize, b as usize));
+            spans.extend(code(&l.text, colors, base, room, state.hscroll, mark));
             Line::from(spans)
         }
         Row::Note { annotation, .. } => {
@@ -560,13 +564,26 @@ fn whole_file(f: &FileDiff) -> String {
 /// The visible part of a code line (at most `room` columns) as spans: syntax colors over
 /// `base` when there are any, tabs expanded, control characters shown as symbols. Only the
 /// part that fits is looked at, so a megabyte-long line costs no more than a short one.
-fn code(text: &str, colors: Option<&Spans>, base: Style, room: usize) -> Vec<Span<'static>> {
+/// A line of code as spans: its syntax colors over `base`, the bytes in `mark` (the words
+/// that changed, against the line it replaces) emphasised, `skip` columns scrolled off to the
+/// left, at most `room` columns; tabs expanded, control characters shown as symbols.
+fn code(
+    text: &str,
+    colors: Option<&Spans>,
+    base: Style,
+    room: usize,
+    skip: usize,
+    mark: Option<(usize, usize)>,
+) -> Vec<Span<'static>> {
     let plain: Spans = vec![(text.len().min(u32::MAX as usize) as u32, Style::new())];
     let colors = match colors {
         Some(c) if !c.is_empty() && text.len() <= MAX_LINE => c,
         _ => &plain,
     };
-    let mut out = Vec::new();
+    let emphasis = Modifier::BOLD | Modifier::UNDERLINED;
+    let mut out: Vec<Span<'static>> = Vec::new();
+    let mut run = String::new();
+    let mut run_style = base;
     let mut cols = 0usize;
     let mut start = 0usize;
     'segments: for (end, style) in colors {
@@ -574,14 +591,10 @@ fn code(text: &str, colors: Option<&Spans>, base: Style, room: usize) -> Vec<Spa
         let Some(piece) = text.get(start..end) else {
             break;
         };
-        start = end;
-        let mut s = String::new();
-        for c in piece.chars() {
+        for (offset, c) in piece.char_indices() {
+            let at = start + offset;
             let (shown, w) = match c {
-                '\t' => {
-                    let w = 4 - cols % 4;
-                    (None, w)
-                }
+                '\t' => (None, 4 - cols % 4),
                 c if c.is_control() => {
                     let symbol = match c {
                         '\u{7f}' => '␡',
@@ -592,21 +605,31 @@ fn code(text: &str, colors: Option<&Spans>, base: Style, room: usize) -> Vec<Spa
                 }
                 c => (Some(c), c.width().unwrap_or(0)),
             };
-            if cols + w > room {
-                if !s.is_empty() {
-                    out.push(Span::styled(s, base.patch(*style)));
-                }
+            let col = cols;
+            cols += w;
+            if col < skip {
+                continue;
+            }
+            if cols - skip > room {
                 break 'segments;
             }
-            match shown {
-                Some(c) => s.push(c),
-                None => s.push_str(&" ".repeat(w)),
+            let mut style = base.patch(*style);
+            if mark.is_some_and(|(from, to)| (from..to).contains(&at)) {
+                style = style.add_modifier(emphasis);
             }
-            cols += w;
+            if style != run_style && !run.is_empty() {
+                out.push(Span::styled(std::mem::take(&mut run), run_style));
+            }
+            run_style = style;
+            match shown {
+                Some(c) => run.push(c),
+                None => run.push_str(&" ".repeat(w)),
+            }
         }
-        if !s.is_empty() {
-            out.push(Span::styled(s, base.patch(*style)));
-        }
+        start = end;
+    }
+    if !run.is_empty() {
+        out.push(Span::styled(run, run_style));
     }
     out
 }
@@ -761,6 +784,20 @@ fn render_dialog(
     let hint = |text: &str| Line::styled(text.to_string(), t.muted());
     match &state.mode {
         Mode::Browse => {}
+        Mode::Search { text } => {
+            let bar = Rect {
+                y: area.y + area.height.saturating_sub(1),
+                height: 1,
+                ..area
+            };
+            let line = Line::from(vec![
+                Span::styled(" search: ", t.accent()),
+                Span::styled(text.clone(), t.text()),
+                Span::styled("▏", t.accent()),
+                Span::styled("   enter: find · esc: cancel", t.muted()),
+            ]);
+            frame.render_widget(Paragraph::new(line).style(t.bar()), bar);
+        }
         Mode::ConfirmApprove => {
             let (kept, all) = state.kept();
             let question = if kept == all {

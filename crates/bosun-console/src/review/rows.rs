@@ -119,6 +119,9 @@ pub struct Change {
     pub pending: usize,
     /// A run that ended without a change to review: why, and the end of its log.
     pub failure: Option<Failure>,
+    /// The words that changed in a changed line, against the line it replaces (the byte
+    /// range of its text), by (file, hunk, line).
+    pub emphasis: HashMap<(u32, u32, u32), (u32, u32)>,
 }
 
 /// Why a run ended without a change, as its review shows it.
@@ -130,6 +133,95 @@ pub struct Failure {
     pub log: Vec<String>,
     /// Earlier lines of the log were left out.
     pub cut: bool,
+}
+
+/// Longest line whose changed words are looked for, in bytes.
+const MAX_COMPARED: usize = 1_000;
+
+/// In each block of removed lines followed by added lines, the lines paired in order (the
+/// first removed with the first added, …): for each line of a pair, the byte range of the
+/// words that differ from the other line — what is left after their common beginning and
+/// end, widened to whole words. Lines that share nothing, or are too long, get none.
+pub fn changed_words(hunk: &crate::model::Hunk) -> Vec<(u32, (u32, u32))> {
+    use crate::model::LineKind;
+    let mut out = Vec::new();
+    let lines = &hunk.lines;
+    let mut i = 0;
+    while i < lines.len() {
+        if lines[i].kind != LineKind::Removed {
+            i += 1;
+            continue;
+        }
+        let removed = i;
+        while i < lines.len() && lines[i].kind == LineKind::Removed {
+            i += 1;
+        }
+        let added = i;
+        while i < lines.len() && lines[i].kind == LineKind::Added {
+            i += 1;
+        }
+        let pairs = (added - removed).min(i - added);
+        for k in 0..pairs {
+            let (old, new) = (&lines[removed + k].text, &lines[added + k].text);
+            if old.len() > MAX_COMPARED || new.len() > MAX_COMPARED {
+                continue;
+            }
+            if let Some((a, b)) = difference(old, new) {
+                out.push((u32_of(removed + k), a));
+                out.push((u32_of(added + k), b));
+            }
+        }
+    }
+    out
+}
+
+/// The differing middle of `old` and `new` as byte ranges of each, widened to word
+/// boundaries; `None` when they share no beginning or end (the whole line changed) or are
+/// the same.
+fn difference(old: &str, new: &str) -> Option<((u32, u32), (u32, u32))> {
+    let prefix: usize = old
+        .char_indices()
+        .zip(new.chars())
+        .find(|((_, a), b)| a != b)
+        .map_or(old.len().min(new.len()), |((at, _), _)| at);
+    let (old_rest, new_rest) = (&old[prefix..], &new[prefix..]);
+    let suffix: usize = old_rest
+        .chars()
+        .rev()
+        .zip(new_rest.chars().rev())
+        .take_while(|(a, b)| a == b)
+        .map(|(a, _)| a.len_utf8())
+        .sum();
+    if (prefix == 0 && suffix == 0) || (old.len() == new.len() && prefix == old.len()) {
+        return None;
+    }
+    let word = |c: char| c.is_alphanumeric() || c == '_';
+    // A change that starts (ends) inside a word takes in the rest of that word.
+    let widen = |text: &str, from: usize, to: usize| -> (u32, u32) {
+        let changed = &text[from..to];
+        let start = match changed.chars().next() {
+            Some(c) if word(c) => text[..from]
+                .char_indices()
+                .rev()
+                .take_while(|(_, c)| word(*c))
+                .last()
+                .map_or(from, |(at, _)| at),
+            _ => from,
+        };
+        let end = match changed.chars().next_back() {
+            Some(c) if word(c) => text[to..]
+                .char_indices()
+                .take_while(|(_, c)| word(*c))
+                .last()
+                .map_or(to, |(at, c)| to + at + c.len_utf8()),
+            _ => to,
+        };
+        (u32_of(start), u32_of(end))
+    };
+    Some((
+        widen(old, prefix, old.len() - suffix),
+        widen(new, prefix, new.len() - suffix),
+    ))
 }
 
 /// A file's annotation: where it sits and which lines it covers.
@@ -172,6 +264,7 @@ impl Change {
         let mut unit_rows = Vec::new();
         let mut files = Vec::with_capacity(diff.files.len());
         let mut symbols = HashMap::new();
+        let mut emphasis = HashMap::new();
         let mut largest = 0u32;
         let empty = Vec::new();
         for (fi, file) in diff.files.iter().enumerate() {
@@ -200,6 +293,9 @@ impl Change {
             }
             for (hi, hunk) in file.hunks.iter().enumerate() {
                 let h = u32_of(hi);
+                for (line, range) in changed_words(hunk) {
+                    emphasis.insert((f, h, line), range);
+                }
                 unit_rows.push(rows.len());
                 rows.push(Row::Hunk { file: f, hunk: h });
                 let new_end = hunk.new_start + hunk.new_lines.max(1) - 1;
@@ -271,6 +367,7 @@ impl Change {
             number_width: largest.max(1).ilog10() as usize + 1,
             pending: 0,
             failure: None,
+            emphasis,
         }
     }
 
@@ -371,6 +468,53 @@ mod tests {
             header: format!("@@ -{0},7 +{0},7 @@", n - 3),
             lines,
         }
+    }
+
+    #[test]
+    fn changed_words_are_what_differs_between_paired_lines_widened_to_words() {
+        let d = |a: &str, b: &str| {
+            difference(a, b).map(|((a0, a1), (b0, b1))| {
+                (
+                    a[a0 as usize..a1 as usize].to_string(),
+                    b[b0 as usize..b1 as usize].to_string(),
+                )
+            })
+        };
+        assert_eq!(
+            d("let x = 1;", "let y = 1;"),
+            Some(("x".into(), "y".into()))
+        );
+        assert_eq!(
+            d("fn count_words(t: &str)", "fn count_lines(t: &str)"),
+            Some(("count_words".into(), "count_lines".into()))
+        );
+        // Added words: an empty range on the old side.
+        assert_eq!(
+            d("print(total)", "print(total, file=out)"),
+            Some(("".into(), ", file=out".into()))
+        );
+        assert_eq!(
+            d("Привет, мир", "Привет, миру"),
+            Some(("".into(), "миру".into()))
+        );
+        assert_eq!(
+            d("abc", "xyz"),
+            None,
+            "nothing shared: the whole line changed"
+        );
+        assert_eq!(d("same", "same"), None);
+        // Paired in order within a block of removed then added lines.
+        let hunk = rewritten(5, "five");
+        assert!(changed_words(&hunk).is_empty(), "l5 and five share nothing");
+        let mut hunk = rewritten(5, "l5 and more");
+        hunk.lines.push(Line {
+            kind: LineKind::Added,
+            old_no: None,
+            new_no: Some(9),
+            text: "unpaired".into(),
+            no_newline: false,
+        });
+        assert_eq!(changed_words(&hunk), [(3, (2, 2)), (4, (2, 11))]);
     }
 
     #[test]
