@@ -287,9 +287,16 @@ fn bench_approve(c: &mut Criterion) {
         b.iter_batched(
             || branch(&root),
             |name| {
-                let plan =
-                    git::plan_merge(&root, "main", &name, None, git::MergeMode::Merge, "merge")
-                        .expect("plan");
+                let plan = git::plan_merge(
+                    &root,
+                    "main",
+                    &name,
+                    None,
+                    git::MergeMode::Merge,
+                    "merge",
+                    None,
+                )
+                .expect("plan");
                 let new =
                     git::commit_file_on(&root, &plan.commit, Path::new("TODO.md"), ticked, "tick")
                         .expect("tick");

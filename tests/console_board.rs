@@ -942,7 +942,8 @@ fn a_decision_takes_two_keys_from_the_board() {
         key(&mut app, KeyCode::Char('y')),
         [Effect::Approve {
             run: id(3),
-            keep: None
+            keep: None,
+            message: None
         }]
     );
     // `a` on a run that is not awaiting approval asks nothing.
@@ -1006,7 +1007,8 @@ fn a_key_acts_on_the_run_it_was_pressed_on_though_the_board_moved() {
         key(&mut app, KeyCode::Char('y')),
         [Effect::Approve {
             run: id(4),
-            keep: None
+            keep: None,
+            message: None
         }]
     );
 }

@@ -142,6 +142,7 @@ async fn partial_approval_merges_only_the_kept_hunk_and_ticks_the_task() {
         who: "tester".into(),
         note: String::new(),
         keep: Some(keep),
+        message: None,
         reply,
     })
     .await;
@@ -204,6 +205,7 @@ async fn a_stale_hunk_choice_is_refused_and_the_run_stays_awaiting() {
         who: "tester".into(),
         note: String::new(),
         keep: Some(vec![HunkRef::new("c.rs", 0)]),
+        message: None,
         reply,
     })
     .await;
@@ -643,6 +645,50 @@ mod screen {
     }
 
     #[test]
+    fn m_writes_the_commit_message_the_approval_merges_with() {
+        let mut f = Fixture::new(120, 40);
+        f.app.commit_message = "{type}: {title}".into();
+        f.open(RUN);
+        f.key(KeyCode::Char('m'));
+        let screen = f.screen();
+        assert!(
+            screen.contains("Commit message of the approval"),
+            "{screen}"
+        );
+        // The template's message, ready to be edited.
+        assert!(
+            screen.contains("code: Load the config from a path"),
+            "{screen}"
+        );
+        f.key_with(KeyCode::Char('a'), KeyModifiers::CONTROL);
+        f.key_with(KeyCode::Char('k'), KeyModifiers::CONTROL);
+        f.keys("Read the config from a path");
+        f.key_with(KeyCode::Char('s'), KeyModifiers::CONTROL);
+        assert_eq!(
+            f.app.review.message.as_deref(),
+            Some("Read the config from a path")
+        );
+        assert!(
+            f.screen()
+                .contains("the approval merges as: Read the config from a path")
+        );
+        f.key(KeyCode::Char('a'));
+        assert!(
+            f.screen()
+                .contains("merging as: Read the config from a path")
+        );
+        let effects = f.key(KeyCode::Char('y'));
+        assert_eq!(
+            effects,
+            [Effect::Approve {
+                run: RunId(RUN.into()),
+                keep: None,
+                message: Some("Read the config from a path".into())
+            }]
+        );
+    }
+
+    #[test]
     fn hunks_are_kept_or_dropped_and_the_approval_carries_the_kept_ones() {
         let mut f = Fixture::new(120, 40);
         f.open(RUN);
@@ -666,7 +712,8 @@ mod screen {
             effects,
             [Effect::Approve {
                 run: RunId(RUN.into()),
-                keep: Some(keep)
+                keep: Some(keep),
+                message: None
             }]
         );
         assert!(f.screen().contains("approving 3 of 5 hunks…"));
@@ -698,7 +745,8 @@ mod screen {
             f.key(KeyCode::Enter),
             [Effect::Approve {
                 run: RunId(RUN.into()),
-                keep: None
+                keep: None,
+                message: None
             }]
         );
     }
@@ -1134,6 +1182,7 @@ mod screen {
                 who: "tester".into(),
                 note: String::new(),
                 keep,
+                message: None,
                 reply,
             }
         })

@@ -428,6 +428,7 @@ fn approved_run_is_merged_its_task_ticked_and_its_worktree_removed() {
     let log_text = std::fs::read_to_string(&log).expect("the run log exists");
     assert!(log_text.contains("wrote notes.txt"), "{log_text}");
 
+    let reviewed = text(&run["head"]).to_string();
     let out = p.ok(&["approve", &id[..12]]);
     assert!(out.starts_with(&format!("merged {id}")), "{out}");
     assert!(
@@ -458,6 +459,48 @@ fn approved_run_is_merged_its_task_ticked_and_its_worktree_removed() {
     assert!(!p.worktree(&id).exists(), "the worktree is removed");
     assert_eq!(p.run_branches(), "", "the run's branch is deleted");
     assert_eq!(p.linked_worktrees(), 0);
+    // The agent's commit says what the task was (`[project] commit_message = "{title}"`), with
+    // bosun's trailers, not "bosun: t-… (attempt 1)".
+    assert_eq!(
+        p.git(&["log", "-1", "--format=%B", &reviewed]).trim_end(),
+        format!("Add a note from the agent\n\nBosun-Task: {task}\nBosun-Run: {id}")
+    );
+}
+
+/// The operator's own message for one approval: the reviewed commit is made again with it
+/// (the same tree and parent) and that is what fast-forwards; the trailers are kept.
+#[test]
+fn an_approval_merges_with_the_operators_commit_message() {
+    let p = Project::with_the_note_task();
+    p.run_headless();
+    let run = p.only_run();
+    let id = id(&run);
+    let reviewed = text(&run["head"]).to_string();
+    p.ok(&[
+        "approve",
+        &id,
+        "--message",
+        "Note the agent's visit\n\nAsked for in the backlog.",
+    ]);
+    let merged = p.git(&["rev-parse", "main~1"]).trim().to_string();
+    assert_ne!(merged, reviewed, "a new commit for the new message");
+    assert_eq!(
+        p.git(&["rev-parse", &format!("{merged}^{{tree}}")]),
+        p.git(&["rev-parse", &format!("{reviewed}^{{tree}}")]),
+        "the tree that was reviewed"
+    );
+    assert_eq!(
+        p.git(&["rev-parse", &format!("{merged}^")]),
+        p.git(&["rev-parse", &format!("{reviewed}^")])
+    );
+    let body = p.git(&["log", "-1", "--format=%B", &merged]);
+    let task = text(&run["task_id"]);
+    assert_eq!(
+        body.trim_end(),
+        format!(
+            "Note the agent's visit\n\nAsked for in the backlog.\n\nBosun-Task: {task}\nBosun-Run: {id}"
+        )
+    );
 }
 
 #[test]

@@ -92,6 +92,7 @@ fn settings(config: &Config) -> Settings {
         max_parallel: config.orchestrator.max_parallel,
         keys: config.keys.extra(),
         bell: config.notify.bell,
+        commit_message: config.project.commit_message.clone(),
     }
 }
 

@@ -27,6 +27,10 @@ pub struct ApproveArgs {
     /// List the run's hunks as `--hunks` names them, and approve nothing.
     #[arg(long)]
     pub list_hunks: bool,
+    /// The commit message it merges with (default: `[project] commit_message`); the
+    /// `Bosun-Task`/`Bosun-Run` trailers are added.
+    #[arg(long, short = 'm', value_name = "TEXT")]
+    pub message: Option<String>,
 }
 
 /// Arguments of `bosun reject`.
@@ -209,12 +213,14 @@ pub fn approve(ctx: &Context, args: &ApproveArgs) -> anyhow::Result<ExitCode> {
         who: who.clone(),
         note: args.note.clone(),
         keep: keep.clone(),
+        message: args.message.clone(),
     };
     let run = request(ctx, forwarded, |reply| Command::Approve {
         run: args.run.clone(),
         who,
         note: args.note.clone(),
         keep,
+        message: args.message.clone(),
         reply,
     })?;
     // Say only what happened: whether the checkbox is ticked is read back from the target.

@@ -234,12 +234,14 @@ impl Bosun {
                 who: who(),
                 note: note.clone(),
                 keep: None,
+                message: None,
             };
             let run = super::decide::request(ctx, forwarded, |reply| Command::Approve {
                 run: args.run,
                 who: who(),
                 note,
                 keep: None,
+                message: None,
                 reply,
             })?;
             Ok(super::runs::runs_json(&[run])?)

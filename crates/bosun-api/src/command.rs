@@ -21,6 +21,9 @@ pub enum Command {
         /// required gates check it, and it merges only if they pass; the decision records
         /// which hunks were dropped. `None` approves the whole change.
         keep: Option<Vec<HunkRef>>,
+        /// The operator's commit message for the merge (`None`: `[project] commit_message`);
+        /// bosun's trailers are added to it.
+        message: Option<String>,
         /// The merged run, or why not (sent once the kept hunks are checked).
         reply: oneshot::Sender<Result<Run, CommandError>>,
     },

@@ -222,6 +222,7 @@ async fn forward(state_dir: &std::path::Path, command: Command) {
             who,
             note,
             keep,
+            message,
             reply,
         } => {
             let request = Request::Approve {
@@ -229,6 +230,7 @@ async fn forward(state_dir: &std::path::Path, command: Command) {
                 who,
                 note,
                 keep,
+                message,
             };
             let _ = reply.send(run(ask(request).await));
         }

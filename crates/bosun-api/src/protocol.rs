@@ -38,6 +38,9 @@ pub enum Request {
         note: String,
         /// Only these hunks (see [`Command::Approve`]).
         keep: Option<Vec<HunkRef>>,
+        /// The operator's commit message (see [`Command::Approve`]).
+        #[serde(default)]
+        message: Option<String>,
     },
     /// `bosun reject`.
     Reject {

@@ -17,7 +17,7 @@ use super::theme::{self, Theme};
 use super::{board, help, history, logs, metrics, newtask, review};
 use crate::api::Event;
 use crate::model::HunkRef;
-use crate::model::RunId;
+use crate::model::{RunId, RunStatus};
 
 /// The screens, as the number keys pick them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,6 +176,8 @@ pub enum Effect {
         run: RunId,
         /// Only these hunks (the others are reversed first); `None`: the whole change.
         keep: Option<Vec<HunkRef>>,
+        /// The operator's commit message (`m`); `None`: `[project] commit_message`.
+        message: Option<String>,
     },
     /// Reject a run with a reason, optionally queueing another attempt.
     Reject {
@@ -270,6 +272,8 @@ pub struct App {
     pub keymap: Vec<(char, char)>,
     /// Attached to a bosun running elsewhere (`bosun attach`): quitting stops nothing.
     pub attached: bool,
+    /// `[project] commit_message`: the default message of an approval's commit.
+    pub commit_message: String,
 }
 
 impl App {
@@ -303,6 +307,7 @@ impl App {
             dirty: true,
             keymap: Vec::new(),
             attached: false,
+            commit_message: "{title}".into(),
         }
     }
 
@@ -602,6 +607,32 @@ impl App {
                 let mut effects = self.switch(Tab::Logs);
                 effects.extend(logs::follow_run(&mut self.logs, &self.data, run));
                 effects
+            }
+            // The commit message the approval merges with.
+            KeyCode::Char('m') if self.tab == Tab::Review => {
+                let awaiting = self.review.status(&self.data) == Some(RunStatus::AwaitingApproval);
+                match (&self.review.change, awaiting) {
+                    (Some(change), true) => {
+                        let run = self.data.runs.get(&change.run.id).unwrap_or(&change.run);
+                        let task_type = self
+                            .data
+                            .tasks
+                            .iter()
+                            .find(|t| t.id == run.task_id)
+                            .map_or(crate::model::TaskType::Code, |t| t.task_type);
+                        let default = crate::model::commit_subject(
+                            &self.commit_message,
+                            &run.task_title,
+                            task_type,
+                            &run.task_id,
+                            &run.id.0,
+                            run.attempt,
+                        );
+                        review::start_message(&mut self.review, default);
+                    }
+                    _ => self.flash = Some("only a run awaiting approval merges".into()),
+                }
+                Vec::new()
             }
             // The editor on the file and line under the cursor, in the run's checkout.
             KeyCode::Char('E') if self.tab == Tab::Review => {

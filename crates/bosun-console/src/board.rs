@@ -182,6 +182,7 @@ fn confirmed(pending: Pending) -> Effect {
         Action::Approve => Effect::Approve {
             run: pending.run,
             keep: None,
+            message: None,
         },
         Action::Retry => Effect::Retry(pending.run),
         Action::Cancel => Effect::Cancel(pending.run),

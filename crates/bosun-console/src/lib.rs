@@ -120,6 +120,8 @@ pub struct Settings {
     pub keys: Vec<(char, char)>,
     /// Ring the terminal bell and send a desktop notification when a run needs the operator.
     pub bell: bool,
+    /// `[project] commit_message`: the template of an approval's commit message.
+    pub commit_message: String,
 }
 
 impl Default for Settings {
@@ -128,6 +130,7 @@ impl Default for Settings {
             max_parallel: 2,
             keys: Vec::new(),
             bell: true,
+            commit_message: "{title}".into(),
         }
     }
 }
@@ -156,6 +159,7 @@ pub async fn session(
     app.themes = themes;
     app.flash = problem;
     app.keymap = jobs.settings.keys.clone();
+    app.commit_message = jobs.settings.commit_message.clone();
     app.attached = attached;
     let mut guard = TerminalGuard::enter()?;
     let size = guard.terminal.size().unwrap_or_default();
@@ -280,7 +284,7 @@ fn carry_out(
                 let _ = replies.send((job.0)(&cx));
             });
         }
-        Effect::Approve { run, keep } => {
+        Effect::Approve { run, keep, message } => {
             tokio::spawn(async move {
                 let done = match &keep {
                     Some(k) if k.len() == 1 => "approved (1 selected hunk) and merged".into(),
@@ -300,6 +304,7 @@ fn carry_out(
                         who: crate::api::operator(),
                         note: String::new(),
                         keep,
+                        message,
                         reply,
                     })
                     .await

@@ -268,11 +268,13 @@ async fn respond(request: Request, service: &Service) -> Response {
             who,
             note,
             keep,
+            message,
         } => ask(service, |reply| Command::Approve {
             run,
             who,
             note,
             keep,
+            message,
             reply,
         })
         .await

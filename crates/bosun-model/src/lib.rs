@@ -22,4 +22,6 @@ pub use run::{
     Usage, now_ms, slug,
 };
 pub use strategy::{Outcome, PRIOR, Strategy, cost_adjusted, strategy_key};
-pub use task::{Priority, Subtask, Task, TaskId, TaskType};
+pub use task::{
+    COMMIT_PLACEHOLDERS, Priority, Subtask, Task, TaskId, TaskType, commit_subject, with_trailers,
+};

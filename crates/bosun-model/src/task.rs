@@ -156,3 +156,67 @@ pub struct Task {
     /// Ids of tasks that must be done first (unresolved references are kept verbatim).
     pub depends_on: Vec<String>,
 }
+
+/// The placeholders a commit message template (`[project] commit_message`) may use.
+pub const COMMIT_PLACEHOLDERS: [&str; 5] = ["{title}", "{type}", "{task}", "{run}", "{attempt}"];
+
+/// A run's commit message (before its trailers, [`with_trailers`]) from `template`:
+/// `{title}` the task's title, `{type}` its type, `{task}` its id, `{run}` the run's id,
+/// `{attempt}` the attempt number. An empty result falls back to the title.
+pub fn commit_subject(
+    template: &str,
+    title: &str,
+    task_type: TaskType,
+    task: &TaskId,
+    run: &str,
+    attempt: u32,
+) -> String {
+    let subject = template
+        .replace("{title}", title)
+        .replace("{type}", task_type.as_str())
+        .replace("{task}", &task.0)
+        .replace("{run}", run)
+        .replace("{attempt}", &attempt.to_string());
+    if subject.trim().is_empty() {
+        title.to_string()
+    } else {
+        subject.trim_end().to_string()
+    }
+}
+
+/// `message` (trimmed) with bosun's trailers (`Bosun-Task`, `Bosun-Run`) after a blank line.
+pub fn with_trailers(message: &str, task: &TaskId, run: &str) -> String {
+    format!(
+        "{}\n\nBosun-Task: {}\nBosun-Run: {run}",
+        message.trim_end(),
+        task.0
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commit_messages_fill_the_template_and_carry_the_trailers() {
+        let task = TaskId("t-abc123".into());
+        let subject = commit_subject(
+            "{type}({task}): {title} [{attempt}]",
+            "Add a flag",
+            TaskType::Code,
+            &task,
+            "01RUN",
+            2,
+        );
+        assert_eq!(subject, "code(t-abc123): Add a flag [2]");
+        assert_eq!(
+            commit_subject("  ", "Add a flag", TaskType::Docs, &task, "01RUN", 1),
+            "Add a flag",
+            "an empty template falls back to the title"
+        );
+        assert_eq!(
+            with_trailers("Add a flag\n\nBecause.\n", &task, "01RUN"),
+            "Add a flag\n\nBecause.\n\nBosun-Task: t-abc123\nBosun-Run: 01RUN"
+        );
+    }
+}

@@ -161,6 +161,11 @@ pub enum Mode {
         /// replace (`None`: rejecting now, with a retry).
         queued: Option<RunId>,
     },
+    /// `m`: the commit message the approval merges with, being written.
+    Message {
+        /// The text field.
+        text: Box<TextArea<'static>>,
+    },
     /// `/`: the text to search the diff for, being typed.
     Search {
         /// What is typed so far.
@@ -225,6 +230,8 @@ pub struct ReviewState {
     pub search: Option<Search>,
     /// Columns of code scrolled off to the left (`←` / `→`).
     pub hscroll: usize,
+    /// The commit message the operator wrote for the approval (`m`).
+    pub message: Option<String>,
     /// A line for the operator (why a key did nothing, what was sent).
     pub notice: Option<String>,
     /// The notice says what was sent about the run while it had this status: it goes once
@@ -469,6 +476,15 @@ fn complete(state: &mut ReviewState, first: &Change, whole: Arc<Change>) {
     state.change = Some(whole);
 }
 
+/// `m`: write the commit message the approval merges with, starting from what was written
+/// before, else `default` (the `[project] commit_message` template's).
+pub fn start_message(state: &mut ReviewState, default: String) {
+    let text = state.message.clone().unwrap_or(default);
+    state.mode = Mode::Message {
+        text: editor(&text),
+    };
+}
+
 /// `r` pressed on the board: the reason for rejecting the run just opened is asked at once
 /// (when its state allows a rejection).
 pub fn start_reject(state: &mut ReviewState, data: &Data) {
@@ -508,6 +524,25 @@ pub fn key(
     let mode = std::mem::take(&mut state.mode);
     match mode {
         Mode::Browse => browse(state, data, theme, area, key),
+        Mode::Message { mut text } => {
+            let save = key.modifiers.contains(KeyModifiers::CONTROL)
+                && matches!(key.code, KeyCode::Char('s'));
+            if save {
+                let written = text.lines().join("\n").trim().to_string();
+                if written.is_empty() {
+                    state.message = None;
+                    state.notice = Some("the commit message is the default again".into());
+                } else {
+                    let first = written.lines().next().unwrap_or_default().to_string();
+                    state.message = Some(written);
+                    state.notice = Some(format!("the approval merges as: {first}"));
+                }
+            } else if key.code != KeyCode::Esc {
+                text.input(key);
+                state.mode = Mode::Message { text };
+            }
+            (Vec::new(), false)
+        }
         Mode::Search { mut text } => {
             match key.code {
                 KeyCode::Esc => {}
@@ -553,7 +588,8 @@ pub fn key(
                     "approving…".into()
                 };
                 sent(state, data, text);
-                return (vec![Effect::Approve { run, keep }], false);
+                let message = state.message.clone();
+                return (vec![Effect::Approve { run, keep, message }], false);
             }
             (Vec::new(), false)
         }

@@ -784,6 +784,28 @@ fn render_dialog(
     let hint = |text: &str| Line::styled(text.to_string(), t.muted());
     match &state.mode {
         Mode::Browse => {}
+        Mode::Message { text } => {
+            let height = area.height.saturating_sub(2).clamp(5, 10);
+            let box_area = centered(area, width, height);
+            frame.render_widget(Clear, box_area);
+            let block = Block::bordered()
+                .title(" Commit message of the approval ")
+                .border_style(Style::new().fg(t.accent));
+            let inner = block.inner(box_area);
+            frame.render_widget(block, box_area);
+            let [field, help] =
+                Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(inner);
+            let mut text = (**text).clone();
+            text.set_style(t.text());
+            text.set_cursor_line_style(Style::new());
+            frame.render_widget(&text, field);
+            frame.render_widget(
+                Paragraph::new(hint(
+                    "ctrl-s: keep it (Bosun-Task/Bosun-Run trailers are added)    esc: cancel",
+                )),
+                help,
+            );
+        }
         Mode::Search { text } => {
             let bar = Rect {
                 y: area.y + area.height.saturating_sub(1),
@@ -811,11 +833,13 @@ fn render_dialog(
                     "Approve {kept} of {all} hunks and merge into {target}? {others} reversed on the run's branch first."
                 )
             };
-            let lines = vec![
-                Line::styled(question, t.text()),
-                Line::raw(""),
-                hint("y / enter: approve    any other key: cancel"),
-            ];
+            let mut lines = vec![Line::styled(question, t.text())];
+            if let Some(message) = &state.message {
+                let first = message.lines().next().unwrap_or_default();
+                lines.push(hint(&format!("merging as: {first}")));
+            }
+            lines.push(Line::raw(""));
+            lines.push(hint("y / enter: approve    any other key: cancel"));
             dialog(
                 frame,
                 area,

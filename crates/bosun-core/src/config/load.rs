@@ -212,6 +212,21 @@ fn validate(config: &Config, origin: &str) -> Result<(), ConfigError> {
             ),
         ));
     }
+    let template = &config.project.commit_message;
+    let mut rest = template.clone();
+    for placeholder in crate::model::COMMIT_PLACEHOLDERS {
+        rest = rest.replace(placeholder, "");
+    }
+    if let Some(at) = rest.find('{') {
+        let unknown: String = rest[at..].chars().take_while(|c| *c != '}').collect();
+        return Err(invalid(
+            "project.commit_message".into(),
+            format!(
+                "`{unknown}}}` is not a placeholder (use {})",
+                crate::model::COMMIT_PLACEHOLDERS.join(", ")
+            ),
+        ));
+    }
     if config.project.task_files.is_empty() {
         return Err(invalid(
             "project.task_files".into(),
@@ -565,6 +580,21 @@ mod tests {
         let e = err("[telemetry]\nmax_files = \"many\"\n");
         assert!(e.starts_with("bosun.toml:2:13: invalid type"), "{e}");
         assert!(e.contains("(key `telemetry.max_files`)"), "{e}");
+    }
+
+    #[test]
+    fn a_commit_message_template_with_an_unknown_placeholder_is_refused() {
+        let checked = |text: &str| {
+            let config = parse_str(text, Path::new("bosun.toml")).unwrap();
+            validate(&config, "bosun.toml").map_err(|e| e.to_string())
+        };
+        let e = checked("[project]\ncommit_message = \"{title} for {ticket}\"\n").unwrap_err();
+        assert!(e.contains("project.commit_message"), "{e}");
+        assert!(e.contains("`{ticket}` is not a placeholder"), "{e}");
+        assert_eq!(
+            checked("[project]\ncommit_message = \"{type}: {title}\"\n"),
+            Ok(())
+        );
     }
 
     #[test]

@@ -485,6 +485,9 @@ pub struct ProjectConfig {
     pub merge: MergeMode,
     /// Delete a run's branch once it is merged or rejected.
     pub delete_branch: bool,
+    /// The message of a run's commit (and of the merge or squash commit): `{title}`,
+    /// `{type}`, `{task}`, `{run}`, `{attempt}`; the `Bosun-Task`/`Bosun-Run` trailers follow.
+    pub commit_message: String,
 }
 
 impl Default for ProjectConfig {
@@ -495,6 +498,7 @@ impl Default for ProjectConfig {
             worktree_root: String::new(),
             merge: MergeMode::default(),
             delete_branch: true,
+            commit_message: "{title}".into(),
         }
     }
 }

@@ -46,7 +46,15 @@ pub fn merge(
     mode: MergeMode,
     message: &str,
 ) -> Result<MergeOutcome, GitError> {
-    let plan = plan_merge(repo_root, target_branch, source_branch, None, mode, message)?;
+    let plan = plan_merge(
+        repo_root,
+        target_branch,
+        source_branch,
+        None,
+        mode,
+        message,
+        None,
+    )?;
     if plan.commit != plan.old {
         advance(
             repo_root,
@@ -86,6 +94,7 @@ pub fn plan_merge(
     source_commit: Option<&str>,
     mode: MergeMode,
     message: &str,
+    rename: Option<&str>,
 ) -> Result<MergePlan, GitError> {
     let repo = open(repo_root)?;
     let ours = branch_tip(&repo, target_branch, GitError::TargetMissing)?;
@@ -140,7 +149,18 @@ pub fn plan_merge(
     };
     let sig = signature(&repo)?;
     let (new_id, fast_forward) = match mode {
-        MergeMode::FastForward if analysis.is_fast_forward() => (theirs.id(), true),
+        MergeMode::FastForward if analysis.is_fast_forward() => match rename {
+            // The reviewed commit again, under the operator's message: same tree, same
+            // parents, same author.
+            Some(message) => {
+                let parents: Vec<git2::Commit<'_>> = theirs.parents().collect();
+                let parents: Vec<&git2::Commit<'_>> = parents.iter().collect();
+                let tree = theirs.tree()?;
+                let id = repo.commit(None, &theirs.author(), &sig, message, &tree, &parents)?;
+                (id, true)
+            }
+            None => (theirs.id(), true),
+        },
         MergeMode::FastForward | MergeMode::Merge => {
             let tree = repo.find_tree(merged_tree()?)?;
             let id = repo.commit(None, &sig, &sig, message, &tree, &[&ours, &theirs])?;

@@ -107,6 +107,8 @@ struct Checking {
     run: RunId,
     who: String,
     note: String,
+    /// The operator's commit message for the merge, if they wrote one.
+    message: Option<String>,
     kept: git::PartialOutcome,
     /// Who asked, for the answer (none for a decision made without a front end waiting).
     reply: Option<tokio::sync::oneshot::Sender<Result<Run, CommandError>>>,
@@ -1132,6 +1134,7 @@ impl Orchestrator {
             transcript_path: state.join("runs").join(&run.id.0).join("transcript.jsonl"),
             cancel,
             task: task.clone(),
+            commit_message: self.config.project.commit_message.clone(),
             gates: self.config.gates.clone(),
             dod: self.config.dod.clone(),
             hooks: self.config.hooks.clone(),
@@ -1265,7 +1268,7 @@ impl Orchestrator {
     /// Makes the approval the policy decided for run `id` (`rule` says why). When it fails the
     /// run is left awaiting approval for the operator, with the error in its history.
     async fn auto_approve(&mut self, id: &RunId, rule: &str) -> Result<(), OrchestratorError> {
-        if let Err(e) = self.approve(&id.0, "policy", rule, None).await {
+        if let Err(e) = self.approve(&id.0, "policy", rule, None, None).await {
             self.update(id, |r| r.auto_approve = false)?;
             self.history(id, "error", format!("auto-approve failed: {e}"));
             self.events.send(Event::Notice {
@@ -1676,8 +1679,9 @@ impl Orchestrator {
                 who,
                 note,
                 keep,
+                message,
                 reply,
-            } => match self.approve(&run, &who, &note, keep).await {
+            } => match self.approve(&run, &who, &note, keep, message).await {
                 Ok(Approving::Merged(run)) => {
                     let _ = reply.send(Ok(*run));
                 }
@@ -1752,6 +1756,7 @@ impl Orchestrator {
         who: &str,
         note: &str,
         keep: Option<Vec<git::HunkRef>>,
+        message: Option<String>,
     ) -> Result<Approving, OrchestratorError> {
         let run = self.find(prefix)?;
         if run.status != RunStatus::AwaitingApproval {
@@ -1764,7 +1769,7 @@ impl Orchestrator {
         self.not_checking(&run)?;
         let Some(keep) = keep else {
             return self
-                .merge_approved(run, who, note, None)
+                .merge_approved(run, who, note, None, message)
                 .await
                 .map(|r| Approving::Merged(Box::new(r)));
         };
@@ -1782,15 +1787,21 @@ impl Orchestrator {
                 run.id.short()
             )));
         }
-        let message = format!(
-            "bosun: keep only the hunks the operator approved\n\nBosun-Task: {}\nBosun-Run: {}",
-            run.task_id, run.id
+        let kept_message = crate::model::with_trailers(
+            "bosun: keep only the hunks the operator approved",
+            &run.task_id,
+            &run.id.0,
         );
         let (repo, branch) = (self.project.root.clone(), run.branch.clone());
         let kept = blocking(move || {
             git::branch_at(&repo, &branch, &head)?;
             Ok::<_, OrchestratorError>(git::kept_commit(
-                &repo, &branch, &base, &head, &keep, &message,
+                &repo,
+                &branch,
+                &base,
+                &head,
+                &keep,
+                &kept_message,
             )?)
         })
         .await?;
@@ -1801,11 +1812,11 @@ impl Orchestrator {
         if kept.dropped.is_empty() {
             // Every hunk kept: the reviewed commit itself, which the gates have seen.
             return self
-                .merge_approved(run, who, note, None)
+                .merge_approved(run, who, note, None, message)
                 .await
                 .map(|r| Approving::Merged(Box::new(r)));
         }
-        self.start_check(run, who, note, kept)?;
+        self.start_check(run, who, note, kept, message)?;
         Ok(Approving::Checking)
     }
 
@@ -1830,6 +1841,7 @@ impl Orchestrator {
         who: &str,
         note: &str,
         kept: git::PartialOutcome,
+        message: Option<String>,
     ) -> Result<(), OrchestratorError> {
         let task = self.task_of(&run)?.ok_or_else(|| {
             OrchestratorError::Config(format!(
@@ -1895,6 +1907,7 @@ impl Orchestrator {
             run: run.id.clone(),
             who: who.to_string(),
             note: note.to_string(),
+            message,
             kept,
             reply: None,
         });
@@ -1955,6 +1968,7 @@ impl Orchestrator {
                                     &checking.who,
                                     &checking.note,
                                     Some(checking.kept),
+                                    checking.message,
                                 )
                                 .await
                             }
@@ -1994,6 +2008,7 @@ impl Orchestrator {
         who: &str,
         note: &str,
         partial: Option<git::PartialOutcome>,
+        message: Option<String>,
     ) -> Result<Run, OrchestratorError> {
         let repo = self.project.root.clone();
         let target = run.target.clone();
@@ -2003,10 +2018,27 @@ impl Orchestrator {
         let rules = self.config.intake.type_rules();
         let task_id = run.task_id.0.clone();
         let title = run.task_title.clone();
-        let message = format!(
-            "bosun: merge {branch} ({task_id}: {title})\n\nBosun-Task: {task_id}\nBosun-Run: {}",
-            run.id
-        );
+        // The operator's message, else the template's; for a merge commit, "Merge …: ".
+        let written = message.filter(|m| !m.trim().is_empty());
+        let subject = written.clone().unwrap_or_else(|| {
+            let task_type = self.task_of(&run).ok().flatten().map(|t| t.task_type);
+            crate::model::commit_subject(
+                &self.config.project.commit_message,
+                &title,
+                task_type.unwrap_or(crate::model::TaskType::Code),
+                &run.task_id,
+                &run.id.0,
+                run.attempt,
+            )
+        });
+        let subject = match mode {
+            git::MergeMode::Merge => format!("Merge {branch}: {subject}"),
+            _ => subject,
+        };
+        let message = crate::model::with_trailers(&subject, &run.task_id, &run.id.0);
+        // A fast-forward merges the reviewed commit itself: with a message of the operator's,
+        // it is made again with that message (the same tree, the same parent).
+        let rename = written.map(|w| crate::model::with_trailers(&w, &run.task_id, &run.id.0));
         let reviewed = run.head.clone();
         let source = partial.as_ref().map(|p| p.commit.clone());
         let (repo2, target2) = (repo.clone(), target.clone());
@@ -2016,7 +2048,15 @@ impl Orchestrator {
             if let Some(reviewed) = &reviewed {
                 git::branch_at(&repo, &branch, reviewed)?;
             }
-            let plan = git::plan_merge(&repo, &target, &branch, source.as_deref(), mode, &message)?;
+            let plan = git::plan_merge(
+                &repo,
+                &target,
+                &branch,
+                source.as_deref(),
+                mode,
+                &message,
+                rename.as_deref(),
+            )?;
             let (new, note) = tick(&repo, &plan.commit, &files, &rules, &task_id, &title)?;
             Ok::<_, OrchestratorError>((plan.old, new, note))
         })

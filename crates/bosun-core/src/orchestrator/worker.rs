@@ -38,6 +38,8 @@ pub(crate) struct Job {
     pub prompt: PromptSource,
     pub cancel: CancellationToken,
     pub task: crate::model::Task,
+    /// `[project] commit_message`: the template of the run's commit message.
+    pub commit_message: String,
     pub gates: crate::config::GatesConfig,
     pub dod: crate::config::DodConfig,
     pub hooks: crate::config::HooksConfig,
@@ -626,7 +628,14 @@ async fn commit_and_gate(
     let id = job.run_id.clone();
     let base = base.to_string();
     let wt = worktree.to_path_buf();
-    let message = format!("bosun: {} (attempt {})", job.task_id, job.attempt);
+    let message = crate::model::commit_subject(
+        &job.commit_message,
+        &job.task.title,
+        job.task.task_type,
+        &job.task.id,
+        &id.0,
+        job.attempt,
+    );
     let trailers = [
         ("Bosun-Task", job.task_id.clone()),
         ("Bosun-Run", id.0.clone()),
