@@ -565,26 +565,10 @@ pub fn render(state: &BoardState, data: &Data, t: &Theme, frame: &mut Frame<'_>,
                 ));
             let inner = block.inner(areas[i]);
             frame.render_widget(block, areas[i]);
-            let rows = cards_fit(inner, false);
-            let selected = state.selected[i].min(tasks.len().saturating_sub(1));
-            let offset = visible_offset(state.offset[i], selected, rows);
             let width = usize::from(inner.width);
-            let lines: Vec<Line<'_>> = tasks
-                .iter()
-                .enumerate()
-                .skip(offset)
-                .take(rows)
-                .flat_map(|(n, task)| {
-                    let chosen = focused && n == selected;
-                    card_lines(task, data, t, width).map(|line| {
-                        if chosen {
-                            line.style(t.selected().add_modifier(Modifier::BOLD))
-                        } else {
-                            line
-                        }
-                    })
-                })
-                .collect();
+            let lines = shown_cards(state, i, &tasks, (inner, false), focused, t, |task| {
+                card_lines(task, data, t, width).to_vec()
+            });
             frame.render_widget(Paragraph::new(lines), inner);
         }
     }
@@ -652,25 +636,44 @@ fn render_list(state: &BoardState, data: &Data, t: &Theme, frame: &mut Frame<'_>
     frame.render_widget(block, area);
     let i = state.column;
     let tasks = column_tasks(data, Column::ALL[i], &state.filter);
-    let rows = cards_fit(inner, true);
+    let width = usize::from(inner.width);
+    let lines = shown_cards(state, i, &tasks, (inner, true), true, t, |task| {
+        vec![card_line(task, data, t, width)]
+    });
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// The lines of the cards of column `i` that fit in `inner` (a line each in the `list`, else
+/// three), scrolled so that its selected
+/// card shows, that one highlighted when the column has the focus.
+fn shown_cards<'a>(
+    state: &BoardState,
+    i: usize,
+    tasks: &[&'a Task],
+    (inner, list): (Rect, bool),
+    focused: bool,
+    t: &Theme,
+    draw: impl Fn(&'a Task) -> Vec<Line<'a>>,
+) -> Vec<Line<'a>> {
+    let rows = cards_fit(inner, list);
     let selected = state.selected[i].min(tasks.len().saturating_sub(1));
     let offset = visible_offset(state.offset[i], selected, rows);
-    let width = usize::from(inner.width);
-    let lines: Vec<Line<'_>> = tasks
+    tasks
         .iter()
         .enumerate()
         .skip(offset)
         .take(rows)
-        .map(|(n, task)| {
-            let line = card_line(task, data, t, width);
-            if n == selected {
-                line.style(t.selected().add_modifier(Modifier::BOLD))
-            } else {
-                line
-            }
+        .flat_map(|(n, task)| {
+            let chosen = focused && n == selected;
+            draw(task).into_iter().map(move |line| {
+                if chosen {
+                    line.style(t.selected().add_modifier(Modifier::BOLD))
+                } else {
+                    line
+                }
+            })
         })
-        .collect();
-    frame.render_widget(Paragraph::new(lines), inner);
+        .collect()
 }
 
 /// The first row to show so that `selected` is visible, moving as little as possible.

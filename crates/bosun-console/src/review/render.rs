@@ -784,28 +784,15 @@ fn render_dialog(
     let hint = |text: &str| Line::styled(text.to_string(), t.muted());
     match &state.mode {
         Mode::Browse => {}
-        Mode::Message { text } => {
-            let height = area.height.saturating_sub(2).clamp(5, 10);
-            let box_area = centered(area, width, height);
-            frame.render_widget(Clear, box_area);
-            let block = Block::bordered()
-                .title(" Commit message of the approval ")
-                .border_style(Style::new().fg(t.accent));
-            let inner = block.inner(box_area);
-            frame.render_widget(block, box_area);
-            let [field, help] =
-                Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(inner);
-            let mut text = (**text).clone();
-            text.set_style(t.text());
-            text.set_cursor_line_style(Style::new());
-            frame.render_widget(&text, field);
-            frame.render_widget(
-                Paragraph::new(hint(
-                    "ctrl-s: keep it (Bosun-Task/Bosun-Run trailers are added)    esc: cancel",
-                )),
-                help,
-            );
-        }
+        Mode::Message { text } => text_dialog(
+            frame,
+            area,
+            (width, 10),
+            (" Commit message of the approval ", t.accent),
+            text,
+            "ctrl-s: keep it (Bosun-Task/Bosun-Run trailers are added)    esc: cancel",
+            t,
+        ),
         Mode::Search { text } => {
             let bar = Rect {
                 y: area.y + area.height.saturating_sub(1),
@@ -910,28 +897,52 @@ fn render_dialog(
             );
         }
         Mode::Instructions { text, queued, .. } => {
-            let height = area.height.saturating_sub(2).clamp(5, 14);
-            let box_area = centered(area, width, height);
-            frame.render_widget(Clear, box_area);
-            let block = Block::bordered()
-                .title(" Next attempt's instructions ")
-                .border_style(Style::new().fg(t.warn));
-            let inner = block.inner(box_area);
-            frame.render_widget(block, box_area);
-            let [field, help] =
-                Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(inner);
-            let mut text = (**text).clone();
-            text.set_style(t.text());
-            text.set_cursor_line_style(Style::new());
-            frame.render_widget(&text, field);
             let keys = if queued.is_some() {
                 "ctrl-s: save them for the queued attempt    esc: cancel"
             } else {
                 "ctrl-s: reject and retry with these    esc: back"
             };
-            frame.render_widget(Paragraph::new(hint(keys)), help);
+            text_dialog(
+                frame,
+                area,
+                (width, 14),
+                (" Next attempt's instructions ", t.warn),
+                text,
+                keys,
+                t,
+            );
         }
     }
+}
+
+/// A text field in a box over `area` (at most `max_height` rows), titled and bordered in
+/// `color`, with a line of keys under it.
+fn text_dialog(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    (width, max_height): (u16, u16),
+    (title, color): (&str, ratatui::style::Color),
+    text: &ratatui_textarea::TextArea<'static>,
+    keys: &str,
+    t: &Theme,
+) {
+    let height = area.height.saturating_sub(2).clamp(5, max_height);
+    let box_area = centered(area, width, height);
+    frame.render_widget(Clear, box_area);
+    let block = Block::bordered()
+        .title(title.to_string())
+        .border_style(Style::new().fg(color));
+    let inner = block.inner(box_area);
+    frame.render_widget(block, box_area);
+    let [field, help] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(inner);
+    let mut text = text.clone();
+    text.set_style(t.text());
+    text.set_cursor_line_style(Style::new());
+    frame.render_widget(&text, field);
+    frame.render_widget(
+        Paragraph::new(Line::styled(keys.to_string(), t.muted())),
+        help,
+    );
 }
 
 fn dialog(
