@@ -243,7 +243,31 @@ fn headless_killed_during_auto_approvals_leaves_git_and_bosun_in_agreement() {
     let started = Instant::now();
     assert!(headless(&repo).status().unwrap().success());
     let span = started.elapsed();
-    assert_eq!(common::git_and_bosun_agree(&repo, "probe"), HEADLESS_TASKS);
+    let merged = common::git_and_bosun_agree(&repo, "probe");
+    if merged != HEADLESS_TASKS {
+        // Say why a run did not merge: its state, error and history.
+        let out = clean(env!("CARGO_BIN_EXE_bosun"), &repo)
+            .args(["runs", "--json"])
+            .output()
+            .unwrap();
+        let runs: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+        let mut why = String::new();
+        for run in runs.iter().filter(|r| r["status"] != "merged") {
+            let id = run["id"].as_str().unwrap_or_default();
+            let show = clean(env!("CARGO_BIN_EXE_bosun"), &repo)
+                .args(["show", id])
+                .output()
+                .unwrap();
+            why.push_str(&format!(
+                "{} {} {}\n{}\n",
+                run["status"],
+                run["error"],
+                run["reason"],
+                String::from_utf8_lossy(&show.stdout)
+            ));
+        }
+        panic!("{merged} of {HEADLESS_TASKS} merged without a kill:\n{why}");
+    }
     let mut merged_at_kill = Vec::new();
     for i in 0..iterations {
         let tmp = tempfile::tempdir().unwrap();
