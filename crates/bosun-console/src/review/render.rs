@@ -591,6 +591,10 @@ fn code(
         let Some(piece) = text.get(start..end) else {
             break;
         };
+        // Styles worked out once per segment, not per character.
+        let plain_style = base.patch(*style);
+        let marked_style = plain_style.add_modifier(emphasis);
+        let marked = mark.filter(|&(from, to)| from < end && to > start);
         for (offset, c) in piece.char_indices() {
             let at = start + offset;
             let (shown, w) = match c {
@@ -613,10 +617,10 @@ fn code(
             if cols - skip > room {
                 break 'segments;
             }
-            let mut style = base.patch(*style);
-            if mark.is_some_and(|(from, to)| (from..to).contains(&at)) {
-                style = style.add_modifier(emphasis);
-            }
+            let style = match marked {
+                Some((from, to)) if (from..to).contains(&at) => marked_style,
+                _ => plain_style,
+            };
             if style != run_style && !run.is_empty() {
                 out.push(Span::styled(std::mem::take(&mut run), run_style));
             }
