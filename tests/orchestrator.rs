@@ -30,6 +30,10 @@ struct Settings {
     max_attempts: u32,
     run_timeout: &'static str,
     max_log_bytes: Option<u64>,
+    /// `[executors] unavailable_cooldown`.
+    unavailable_cooldown: Option<&'static str>,
+    /// The agent's preset (its output format: the events bosun reads).
+    preset: Option<&'static str>,
     /// More TOML, appended as it is (gates, hooks).
     extra: String,
 }
@@ -45,6 +49,8 @@ impl Settings {
             max_attempts: 1,
             run_timeout: "5s",
             max_log_bytes: None,
+            unavailable_cooldown: None,
+            preset: None,
             extra: String::new(),
         }
     }
@@ -72,11 +78,17 @@ impl Settings {
         if let Some(max) = self.max_log_bytes {
             text.push_str(&format!("max_log_bytes = {max}\n"));
         }
+        if let Some(pause) = self.unavailable_cooldown {
+            text.push_str(&format!("unavailable_cooldown = {}\n", toml_str(pause)));
+        }
         text.push_str(&format!(
             "\n[executors.fake]\ncommand = [{}]\nenv = {{ {} }}\n",
             command.join(", "),
             env.join(", ")
         ));
+        if let Some(preset) = self.preset {
+            text.push_str(&format!("preset = {}\n", toml_str(preset)));
+        }
         // Agents write pids, prompts and traces to `aux/` for the tests to read: outside their
         // checkout, so the sandbox must allow it.
         let aux = worktrees.parent().expect("wt has a parent").join("aux");
@@ -2165,4 +2177,86 @@ fn the_notify_command_runs_once_per_run_awaiting_or_failed_even_headless() {
     );
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(said(), format!("awaiting approval: {title}\n"));
+}
+
+/// A recorded model error, replayed by `unavailable_then_works.sh`.
+fn recorded(path: &str) -> String {
+    format!(
+        "{}/tests/fixtures/agents/{path}",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+/// Bug: a refused API key was a failed attempt like bad work: its reason was 2 KB of the
+/// CLI's JSON, it used up the task's attempts, became a lesson and counted against the agent.
+#[test]
+fn refused_credentials_are_an_unavailable_agent_not_a_failed_attempt() {
+    let p = Project::new();
+    let mut settings =
+        Settings::agent("unavailable_then_works.sh").env("TRIES_FILE", &p.aux("tries"));
+    settings.args = vec![recorded("claude/run5b_http401_noretry_stdout.jsonl")];
+    settings.env.push(("FAILURES", "100".into()));
+    settings.preset = Some("claude");
+    p.setup(ONE_TASK, &[], settings);
+    let out = p.ok(&["run", "--headless"]);
+    assert!(
+        out.contains("agent `fake` is unavailable: agent unavailable (credentials refused): Invalid API key · Fix external API key"),
+        "{out}"
+    );
+    assert!(out.contains("until its credentials are fixed"), "{out}");
+    let run = p.only_run();
+    assert_eq!(run["status"], "failed");
+    assert_eq!(run["reason"], "unavailable");
+    assert_eq!(
+        text(&run["error"]),
+        "agent unavailable (credentials refused): Invalid API key · Fix external API key"
+    );
+    // Nothing learned, nothing counted: no lesson, no decided outcome for the agent.
+    let memory: Value = serde_json::from_str(&p.ok(&["memory", "--json"])).unwrap();
+    assert_eq!(memory["lessons"], serde_json::json!([]), "{memory:#}");
+    let strategies = memory["strategies"].as_array().cloned().unwrap_or_default();
+    assert!(
+        strategies
+            .iter()
+            .all(|s| s["successes"] == 0 && s["failures"] == 0),
+        "{memory:#}"
+    );
+    // The attempt was not used (`max_attempts = 1`): started again, bosun tries again.
+    p.ok(&["run", "--headless"]);
+    let runs = p.runs();
+    assert_eq!(runs.len(), 2, "{runs:#?}");
+    assert_eq!(runs[0]["attempt"], 2);
+    assert_eq!(runs[0]["feedback"], Value::Null, "no failure to learn from");
+}
+
+/// A model server error: the agent rests for `[executors] unavailable_cooldown`, no attempt
+/// is used, and the task runs again when it is back — here to awaiting approval.
+#[test]
+fn a_model_outage_waits_and_the_task_runs_again_without_using_an_attempt() {
+    let p = Project::new();
+    let mut settings =
+        Settings::agent("unavailable_then_works.sh").env("TRIES_FILE", &p.aux("tries"));
+    settings.args = vec![recorded("claude/run6_http500_stdout.jsonl")];
+    settings.unavailable_cooldown = Some("1s");
+    settings.preset = Some("claude");
+    p.setup(ONE_TASK, &[], settings);
+    let started = Instant::now();
+    let out = p.ok(&["run", "--headless"]);
+    assert!(
+        out.contains("It is tried again in 1s; no attempt was used."),
+        "{out}"
+    );
+    assert!(started.elapsed() >= Duration::from_secs(1), "it waited");
+    let runs = p.runs();
+    assert_eq!(runs.len(), 2, "{runs:#?}");
+    assert_eq!(runs[1]["status"], "failed");
+    assert_eq!(runs[1]["reason"], "unavailable");
+    assert!(
+        text(&runs[1]["error"])
+            .starts_with("agent unavailable (model server error): API Error: 500"),
+        "{}",
+        runs[1]["error"]
+    );
+    assert_eq!(runs[0]["status"], "awaiting_approval", "{:#}", runs[0]);
+    assert_eq!(runs[0]["attempt"], 2);
 }

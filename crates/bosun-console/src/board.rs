@@ -424,6 +424,10 @@ fn tails(task: &Task, data: &Data) -> Vec<String> {
                 vec![format!(" {score}"), String::new()]
             }
         }
+        // An agent that could not reach its model did no wrong: said apart from failed work.
+        RunStatus::Failed if run.reason.as_deref() == Some("unavailable") => {
+            vec![" unavailable".into(), String::new()]
+        }
         RunStatus::Failed | RunStatus::Rejected | RunStatus::Cancelled | RunStatus::Interrupted => {
             vec![format!(" {}", run.status), String::new()]
         }

@@ -360,6 +360,8 @@ fn validate(config: &Config, origin: &str) -> Result<(), ConfigError> {
     super::duration(&o.run_timeout).map_err(|m| invalid("orchestrator.run_timeout".into(), m))?;
     super::duration(&o.shutdown_grace)
         .map_err(|m| invalid("orchestrator.shutdown_grace".into(), m))?;
+    super::duration(&config.executors.unavailable_cooldown)
+        .map_err(|m| invalid("executors.unavailable_cooldown".into(), m))?;
     if o.max_parallel == 0 {
         return Err(invalid(
             "orchestrator.max_parallel".into(),

@@ -1051,6 +1051,9 @@ pub struct HooksConfig {
 pub struct ExecutorsConfig {
     /// Bytes of an agent's output kept in its run log before a truncation note.
     pub max_log_bytes: u64,
+    /// How long an agent that could not reach its model (rate limit, server error, no
+    /// connection) rests before it is tried again, e.g. `"60s"`.
+    pub unavailable_cooldown: String,
     /// The agents, by name.
     #[serde(flatten)]
     pub agents: BTreeMap<String, ExecutorConfig>,
@@ -1060,6 +1063,7 @@ impl Default for ExecutorsConfig {
     fn default() -> Self {
         Self {
             max_log_bytes: 64 * 1024 * 1024,
+            unavailable_cooldown: "60s".into(),
             agents: BTreeMap::new(),
         }
     }
@@ -1074,13 +1078,15 @@ impl ExecutorsConfig {
 
 impl NamedTables for ExecutorsConfig {
     type Entry = ExecutorConfig;
-    const EXPECTING: &'static str = "`max_log_bytes` or `[executors.NAME]` tables";
+    const EXPECTING: &'static str =
+        "`max_log_bytes`, `unavailable_cooldown` or `[executors.NAME]` tables";
 
     fn fixed<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
-        if key != "max_log_bytes" {
-            return Ok(false);
+        match key {
+            "max_log_bytes" => self.max_log_bytes = map.next_value()?,
+            "unavailable_cooldown" => self.unavailable_cooldown = map.next_value()?,
+            _ => return Ok(false),
         }
-        self.max_log_bytes = map.next_value()?;
         Ok(true)
     }
 

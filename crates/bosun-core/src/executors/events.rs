@@ -286,6 +286,85 @@ mod tests {
     use super::test_support::*;
     use super::*;
 
+    /// Each recorded model failure of the real CLIs reads as an unavailable agent, of the
+    /// right kind, from what the parser extracts (else the CLI's last stderr lines, as the
+    /// runner keeps them).
+    #[test]
+    fn recorded_model_failures_read_as_an_unavailable_agent() {
+        use crate::executors::Unavailable::{self, *};
+        let cases: [(OutputFormat, &str, &str, Unavailable); 9] = [
+            (
+                OutputFormat::ClaudeStreamJson,
+                fixture!("claude/run5b_http401_noretry_stdout.jsonl"),
+                fixture!("claude/run5b_http401_noretry_stderr.txt"),
+                Auth,
+            ),
+            (
+                OutputFormat::ClaudeStreamJson,
+                fixture!("claude/run6_http500_stdout.jsonl"),
+                fixture!("claude/run6_http500_stderr.txt"),
+                Outage,
+            ),
+            (
+                OutputFormat::ClaudeStreamJson,
+                fixture!("claude/run7_connrefused_stdout.jsonl"),
+                fixture!("claude/run7_connrefused_stderr.txt"),
+                Unreachable,
+            ),
+            (
+                OutputFormat::CodexJson,
+                fixture!("codex/run4_http500_stdout.jsonl"),
+                fixture!("codex/run4_http500_stderr.txt"),
+                Limited,
+            ),
+            (
+                OutputFormat::CodexJson,
+                fixture!("codex/run5_responsefailed_stdout.jsonl"),
+                fixture!("codex/run5_responsefailed_stderr.txt"),
+                Unreachable,
+            ),
+            (
+                OutputFormat::GeminiStreamJson,
+                fixture!("gemini/run4_http400_stdout.jsonl"),
+                fixture!("gemini/run4_http400_stderr.txt"),
+                Auth,
+            ),
+            (
+                OutputFormat::GeminiStreamJson,
+                fixture!("gemini/run5_http500_stdout.jsonl"),
+                fixture!("gemini/run5_http500_stderr.txt"),
+                Outage,
+            ),
+            (
+                OutputFormat::OpencodeJson,
+                fixture!("opencode/run3_http401_stdout.jsonl"),
+                fixture!("opencode/run3_http401_stderr.txt"),
+                Auth,
+            ),
+            (
+                OutputFormat::OpencodeJson,
+                fixture!("opencode/run4_http500_stdout.jsonl"),
+                fixture!("opencode/run4_http500_stderr.txt"),
+                Outage,
+            ),
+        ];
+        for (i, (format, stdout, stderr, want)) in cases.into_iter().enumerate() {
+            let (events, _) = replay(format, stdout);
+            let said = finals(&events)
+                .into_iter()
+                .rev()
+                .find(|(_, is_error)| *is_error)
+                .map(|(s, _)| s.to_string())
+                .unwrap_or_default();
+            let last: Vec<&str> = stdout.lines().chain(stderr.lines()).rev().take(2).collect();
+            assert_eq!(
+                crate::executors::unavailable::classify_output(&said, &last.join("\n")),
+                Some(want),
+                "case {i}: {said:?}"
+            );
+        }
+    }
+
     #[test]
     fn short_takes_the_first_line_and_caps_it() {
         assert_eq!(short("\n  first  \nsecond"), "first");

@@ -11,6 +11,7 @@ pub mod events;
 pub mod llm_agent;
 pub mod presets;
 pub mod sandbox;
+pub mod unavailable;
 
 pub use command::{
     AgentOutcome, AgentRun, ENV_ALLOWLIST, ExecutorError, ExitKind, OutputLine, Stream,
@@ -18,3 +19,4 @@ pub use command::{
 };
 pub use events::{AgentEvent, EventParser};
 pub use presets::{OutputFormat, Placeholders, Preset, expand};
+pub use unavailable::Unavailable;

@@ -72,6 +72,9 @@ pub struct Orchestrator {
     only: Option<HashSet<TaskId>>,
     /// Failed attempts forgiven per named task that had used up its attempts.
     forgiven: HashMap<TaskId, u32>,
+    /// Executors resting after they could not reach their model: until when (`None`: until
+    /// bosun starts again), and why.
+    cooling: HashMap<String, (Option<tokio::time::Instant>, executors::Unavailable)>,
     tasks: Vec<Task>,
     /// The runs this orchestrator acts on: those not finished when it opened, and those it
     /// made or touched since (whole runs; finished ones are read from the store on demand).
@@ -326,6 +329,7 @@ impl Orchestrator {
             options,
             only: None,
             forgiven: HashMap::new(),
+            cooling: HashMap::new(),
             tasks: Vec::new(),
             runs: HashMap::new(),
             history: schedule::History::new(),
@@ -787,7 +791,8 @@ impl Orchestrator {
                     && !self.paused
                     && self.low_space.is_none()
                     && self.has_candidates();
-                if !can_start {
+                // Not idle while an executor rests for a while: work resumes when it is back.
+                if !can_start && self.next_rested().is_none() {
                     if !self.announced_idle {
                         self.announced_idle = true;
                         self.events.send(Event::Idle);
@@ -797,7 +802,10 @@ impl Orchestrator {
                     }
                 }
             }
+            let rest_until = self.next_rested();
             tokio::select! {
+                // A resting executor may work again: schedule.
+                () = tokio::time::sleep_until(rest_until.unwrap_or_else(tokio::time::Instant::now)), if rest_until.is_some() => {}
                 // While short of space, look again now and then: scheduling resumes by itself.
                 () = tokio::time::sleep(std::time::Duration::from_secs(5)), if self.low_space.is_some() => {}
                 cmd = commands.recv() => match cmd {
@@ -850,7 +858,14 @@ impl Orchestrator {
     }
 
     fn has_candidates(&self) -> bool {
-        !self.candidates().is_empty() && self.options.max_runs.is_none_or(|m| self.started < m)
+        let routable = |next: &schedule::Next| match next {
+            schedule::Next::Queued(id) => {
+                self.runs.get(id).is_none_or(|r| self.can_route(&r.task_id))
+            }
+            schedule::Next::Task { task, .. } => self.can_route(task),
+        };
+        self.candidates().iter().any(routable)
+            && self.options.max_runs.is_none_or(|m| self.started < m)
     }
 
     fn candidates(&self) -> Vec<schedule::Next> {
@@ -912,8 +927,11 @@ impl Orchestrator {
             }
             let runs = match next {
                 schedule::Next::Queued(id) => match self.runs.get(&id) {
-                    // A best-of candidate may have been started with its rival already.
-                    Some(r) if r.status == RunStatus::Queued => vec![r.clone()],
+                    // A best-of candidate may have been started with its rival already; a
+                    // run whose executors all rest waits.
+                    Some(r) if r.status == RunStatus::Queued && self.can_route(&r.task_id) => {
+                        vec![r.clone()]
+                    }
                     _ => continue,
                 },
                 schedule::Next::Task {
@@ -924,6 +942,9 @@ impl Orchestrator {
                     let Some(found) = self.tasks.iter().find(|t| t.id == task) else {
                         continue;
                     };
+                    if !self.can_route(&task) {
+                        continue;
+                    }
                     let feedback = match after {
                         Some(id) => self.run_by_id(&id)?.and_then(|r| schedule::feedback(&r)),
                         None => None,
@@ -961,13 +982,12 @@ impl Orchestrator {
         task: &Task,
         rival: Option<&str>,
     ) -> Result<(String, crate::config::ExecutorConfig, RoutingChoice), OrchestratorError> {
+        let mut names = self.routed(task.task_type);
+        // An executor resting after it could not reach its model is passed over.
+        if names.iter().any(|n| self.rested(n)) {
+            names.retain(|n| self.rested(n));
+        }
         let agents = &self.config.executors.agents;
-        let listed = self.config.routing.for_type(task.task_type);
-        let mut names: Vec<String> = if listed.is_empty() {
-            agents.keys().cloned().collect()
-        } else {
-            listed.to_vec()
-        };
         // Best-of: the second candidate is another executor when there is one.
         if let Some(taken) = rival
             && names.len() > 1
@@ -1526,8 +1546,75 @@ impl Orchestrator {
         )?;
         if let Some(run) = run {
             self.discard(&run)?;
+            if run.reason.as_deref() == Some(schedule::UNAVAILABLE) {
+                self.rest(&run);
+            }
         }
         Ok(())
+    }
+
+    /// The executor of `run`, which could not reach its model, rests: for
+    /// `[executors] unavailable_cooldown`, or until bosun starts again when its credentials
+    /// were refused. The operator is told.
+    fn rest(&mut self, run: &Run) {
+        let error = run.error.clone().unwrap_or_default();
+        let kind =
+            executors::unavailable::classify(&error).unwrap_or(executors::Unavailable::Unreachable);
+        let pause = crate::config::duration(&self.config.executors.unavailable_cooldown)
+            .unwrap_or(std::time::Duration::from_secs(60));
+        let until = kind
+            .cooldown(pause)
+            .map(|d| tokio::time::Instant::now() + d);
+        let name = &run.executor;
+        let text = match until {
+            None => format!(
+                "agent `{name}` is unavailable: {error}. Its tasks wait until its credentials are fixed and bosun starts again (`bosun doctor` checks the agent)."
+            ),
+            Some(_) => format!(
+                "agent `{name}` is unavailable: {error}. It is tried again in {}; no attempt was used.",
+                humantime::format_duration(pause)
+            ),
+        };
+        tracing::warn!(executor = %name, "{text}");
+        self.events.send(Event::Notice { text });
+        self.cooling.insert(name.clone(), (until, kind));
+    }
+
+    /// Whether executor `name` may be given a run now (it is not resting).
+    fn rested(&self, name: &str) -> bool {
+        match self.cooling.get(name) {
+            None => true,
+            Some((None, _)) => false,
+            Some((Some(until), _)) => *until <= tokio::time::Instant::now(),
+        }
+    }
+
+    /// When the next resting executor may work again, if one rests for a while.
+    fn next_rested(&self) -> Option<tokio::time::Instant> {
+        let now = tokio::time::Instant::now();
+        self.cooling
+            .values()
+            .filter_map(|(until, _)| *until)
+            .filter(|until| *until > now)
+            .min()
+    }
+
+    /// The executors `[routing]` lists for `task_type` (else every configured one).
+    fn routed(&self, task_type: crate::model::TaskType) -> Vec<String> {
+        let listed = self.config.routing.for_type(task_type);
+        if listed.is_empty() {
+            self.config.executors.agents.keys().cloned().collect()
+        } else {
+            listed.to_vec()
+        }
+    }
+
+    /// Whether a task of `task_id` has an executor that may work now.
+    fn can_route(&self, task_id: &TaskId) -> bool {
+        let Some(task) = self.tasks.iter().find(|t| t.id == *task_id) else {
+            return true;
+        };
+        self.routed(task.task_type).iter().any(|n| self.rested(n))
     }
 
     /// A run that was stopped: by the operator, because another run of its task was
@@ -1578,9 +1665,10 @@ impl Orchestrator {
     }
 
     /// What a run that ended after its gates teaches: its failing required gates, and, when
-    /// it failed for the last time, its task's failure.
+    /// it failed for the last time, its task's failure. An agent that could not reach its
+    /// model teaches nothing.
     fn failure_observations(&self, run: &Run) -> Vec<Observation> {
-        if run.status != RunStatus::Failed {
+        if run.status != RunStatus::Failed || run.reason.as_deref() == Some(schedule::UNAVAILABLE) {
             return Vec::new();
         }
         let mut seen = Self::gate_failures(run);

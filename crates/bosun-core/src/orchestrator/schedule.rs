@@ -9,6 +9,9 @@ use crate::model::{Run, RunId, RunStatus, RunSummary, Task, TaskId};
 
 /// `Run::reason` of a run stopped by a `[budget]` limit.
 pub const BUDGET: &str = "budget";
+/// `Run::reason` of a run whose agent could not reach or use its model (credentials, rate
+/// limit, outage, no connection): it is not an attempt, and teaches nothing.
+pub const UNAVAILABLE: &str = "unavailable";
 
 /// Each task's runs, oldest first.
 pub type History = HashMap<TaskId, Vec<RunSummary>>;
@@ -134,8 +137,10 @@ pub fn candidates(tasks: &[Task], history: &History, scope: &Scope<'_>) -> Vec<N
                 .max()
                 .unwrap_or(0)
                 .saturating_add(1),
+            // An agent that could not work left nothing to learn from.
             after: latest
                 .filter(|r| matches!(r.status, RunStatus::Failed | RunStatus::Rejected))
+                .filter(|r| r.reason.as_deref() != Some(UNAVAILABLE))
                 .map(|r| r.id.clone()),
         });
     }
@@ -166,7 +171,7 @@ pub fn feedback(latest: &Run) -> Option<String> {
 /// How many attempts at a task failed: best-of candidates of one attempt count once.
 pub fn failed_attempts<'a>(runs: impl Iterator<Item = &'a RunSummary>) -> u32 {
     let attempts: HashSet<u32> = runs
-        .filter(|r| r.status == RunStatus::Failed)
+        .filter(|r| r.status == RunStatus::Failed && r.reason.as_deref() != Some(UNAVAILABLE))
         .map(|r| r.attempt)
         .collect();
     u32::try_from(attempts.len()).unwrap_or(u32::MAX)

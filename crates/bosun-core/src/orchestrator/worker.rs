@@ -595,12 +595,6 @@ async fn drive_agent(
                 usage,
             ));
         }
-        ExitKind::Exited(code) if code != 0 => {
-            return Err(failed(
-                format!("the agent exited with status {code}{}", tail(&outcome)),
-                usage,
-            ));
-        }
         ExitKind::Exited(_) => {}
     }
     if let Some(err) = &outcome.agent_error {
@@ -608,10 +602,39 @@ async fn drive_agent(
         if job.builtin.is_some() && err.starts_with("budget:") {
             return Err(over_budget(format!("stopped: {err}"), usage));
         }
-        return Err(failed(format!("the agent reported an error: {err}"), usage));
     }
-
-    Ok(usage)
+    // The agent's own account of its error (its parsed final event) reads better than its
+    // last raw lines; either tells whether it could work at all.
+    let code = match outcome.exit {
+        ExitKind::Exited(code) => code,
+        _ => 0,
+    };
+    if code == 0 && outcome.agent_error.is_none() {
+        return Ok(usage);
+    }
+    let said = shortened(&outcome.agent_error.clone().unwrap_or_default());
+    let raw = tail(&outcome);
+    if let Some(kind) = crate::executors::unavailable::classify_output(&said, &raw) {
+        let what = if said.is_empty() {
+            shortened(raw.trim_start_matches(": "))
+        } else {
+            said
+        };
+        return Err(Outcome::Failed {
+            error: format!("agent unavailable ({kind}): {what}"),
+            usage,
+            change: None,
+            reason: Some(super::schedule::UNAVAILABLE),
+        });
+    }
+    Err(failed(
+        match (said.is_empty(), code) {
+            (false, 0) => format!("the agent reported an error: {said}"),
+            (false, code) => format!("the agent failed (exit status {code}): {said}"),
+            (true, code) => format!("the agent exited with status {code}{}", shortened(&raw)),
+        },
+        usage,
+    ))
 }
 
 /// bosun's commit of the agent's work, its semantic annotations and the gates; the run's
@@ -897,6 +920,19 @@ fn over_budget(error: String, usage: Option<Usage>) -> Outcome {
         change: None,
         reason: Some(super::schedule::BUDGET),
     }
+}
+
+/// Longest agent text quoted in a run's reason, in characters.
+const REASON_CHARS: usize = 400;
+
+/// `text` cut to [`REASON_CHARS`] characters (`…` when cut): a reason is read, not scrolled.
+fn shortened(text: &str) -> String {
+    if text.chars().count() <= REASON_CHARS {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(REASON_CHARS - 1).collect();
+    out.push('…');
+    out
 }
 
 /// The agent's last output lines, for an error message.
