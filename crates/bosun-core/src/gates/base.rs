@@ -105,12 +105,66 @@ pub struct Comparison {
     pub summary: String,
 }
 
+/// `tests` with names that do not move when lines are added above a test: a cargo doc-test
+/// is named by its line (`src/lib.rs - add (line 12)`), so a change above it would make it
+/// look gone; it becomes `src/lib.rs - add #1` (its place among the doc-tests of that item,
+/// in line order).
+fn stable(tests: &Tests) -> Tests {
+    use std::collections::{BTreeMap, HashMap};
+    static LINE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let line =
+        LINE.get_or_init(|| regex::Regex::new(r"^(.*) \(line (\d+)\)$").expect("a valid pattern"));
+    let mut by_item: BTreeMap<&str, Vec<(u64, &str)>> = BTreeMap::new();
+    for name in tests
+        .failed
+        .iter()
+        .chain(&tests.passed)
+        .chain(&tests.skipped)
+    {
+        if let Some(c) = line.captures(name) {
+            let item = c.get(1).map_or("", |m| m.as_str());
+            let at = c.get(2).and_then(|m| m.as_str().parse().ok()).unwrap_or(0);
+            by_item.entry(item).or_default().push((at, name.as_str()));
+        }
+    }
+    let mut renamed: HashMap<&str, String> = HashMap::new();
+    for (item, mut places) in by_item {
+        places.sort_unstable();
+        places.dedup();
+        for (n, (_, name)) in places.into_iter().enumerate() {
+            renamed.insert(name, format!("{item} #{}", n + 1));
+        }
+    }
+    let rename = |names: &[String]| -> Vec<String> {
+        names
+            .iter()
+            .map(|n| {
+                renamed
+                    .get(n.as_str())
+                    .cloned()
+                    .unwrap_or_else(|| n.clone())
+            })
+            .collect()
+    };
+    Tests {
+        counts: tests.counts,
+        failed: rename(&tests.failed),
+        passed: rename(&tests.passed),
+        skipped: rename(&tests.skipped),
+        lists_passing: tests.lists_passing,
+    }
+}
+
 /// Compares a change's result with the base's. The change is no worse when it adds no
 /// failing test, weakens none and, for commands without test output, adds no problem line
 /// (and a command that passed on the base still passes).
 pub fn compare(base: &Observed, head: &Observed) -> Comparison {
     let mut c = Comparison::default();
-    match (&base.tests, &head.tests) {
+    let (base_tests, head_tests) = (
+        base.tests.as_ref().map(stable),
+        head.tests.as_ref().map(stable),
+    );
+    match (&base_tests, &head_tests) {
         (Some(b), Some(h)) => {
             let before: HashSet<&str> = b.failed.iter().map(String::as_str).collect();
             let now: HashSet<&str> = h.failed.iter().map(String::as_str).collect();
@@ -322,6 +376,61 @@ mod tests {
         let c = compare(&base, &head);
         assert!(c.no_worse, "{c:?}");
         assert_eq!(c.summary, "3 fixed, 1 failing before too");
+    }
+
+    /// Bug: a correct change that added lines above a cargo doc-test failed with "tests
+    /// weakened": the doc-test's name has its line number.
+    #[test]
+    fn doc_tests_moved_by_lines_above_them_are_the_same_tests() {
+        let base = obs(
+            true,
+            tests(
+                &[],
+                &[
+                    "src/lib.rs - add (line 10)",
+                    "src/lib.rs - add (line 20)",
+                    "t::x",
+                ],
+                &[],
+                true,
+            ),
+        );
+        let moved = obs(
+            true,
+            tests(
+                &[],
+                &[
+                    "src/lib.rs - add (line 14)",
+                    "src/lib.rs - add (line 24)",
+                    "t::x",
+                ],
+                &[],
+                true,
+            ),
+        );
+        let c = compare(&base, &moved);
+        assert!(c.no_worse, "{c:?}");
+        assert!(c.weakened.is_empty());
+        // One of them gone is still seen.
+        let fewer = obs(
+            true,
+            tests(&[], &["src/lib.rs - add (line 14)", "t::x"], &[], true),
+        );
+        assert_eq!(compare(&base, &fewer).weakened, ["src/lib.rs - add #2"]);
+        // A doc-test that now fails is a new failure under its stable name.
+        let failing = obs(
+            false,
+            tests(
+                &["src/lib.rs - add (line 24)"],
+                &["src/lib.rs - add (line 14)", "t::x"],
+                &[],
+                true,
+            ),
+        );
+        assert_eq!(
+            compare(&base, &failing).new_failures,
+            ["src/lib.rs - add #2"]
+        );
     }
 
     #[test]
