@@ -441,6 +441,32 @@ fn doctor_fails_on_a_missing_agent_with_a_fix() {
     );
 }
 
+/// Bug: `doctor` and the check before a run looked for an agent on bosun's own PATH, though
+/// the launch uses the executor's `env.PATH` (an agent installed in a virtualenv was refused).
+#[test]
+fn an_agent_on_the_executors_own_path_is_found() {
+    let dir = repo();
+    write(dir.path(), "TODO.md", TODO);
+    let venv = dir.path().join("venv-bin");
+    std::fs::create_dir(&venv).unwrap();
+    let program = venv.join("venv-only-agent-xyz");
+    std::fs::write(&program, "#!/bin/sh\necho hi > hello.txt\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let config = format!(
+        "[executors.venv]\ncommand = [\"venv-only-agent-xyz\"]\nenv = {{ PATH = \"{}:/usr/bin:/bin\" }}\n",
+        venv.display()
+    );
+    write(dir.path(), "bosun.toml", &config);
+    let (_, stdout, _) = bosun(dir.path(), &["doctor"]);
+    let ok = doctor_line(&stdout, "ok", "agent venv");
+    assert!(ok.contains("venv-bin/venv-only-agent-xyz"), "{ok}");
+    // And a run starts with it (the check before the first run agrees).
+    let (status, out, err) = bosun(dir.path(), &["run", "--headless", "--max-runs", "1"]);
+    assert!(status.success(), "{out}{err}");
+    assert!(!out.contains("was not found on PATH"), "{out}");
+}
+
 #[test]
 fn doctor_checks_the_built_in_agents_key_variable_not_a_program() {
     let dir = repo();

@@ -183,7 +183,7 @@ fn check_executors(project: &Project, config: &Config, checks: &mut Vec<Check>) 
         let Some(program) = command.first() else {
             continue;
         };
-        match crate::executors::find_program(program, &project.root) {
+        match crate::executors::find_agent_program(program, &project.root, &executor.env) {
             Some(path) => checks.push(Check::ok(format!("agent {name}: {}", path.display()))),
             None => {
                 let what = if program.contains('/') {

@@ -231,6 +231,19 @@ pub fn find_program(program: &str, cwd: &Path) -> Option<PathBuf> {
     find_program_in(program, cwd, std::env::var_os("PATH").as_deref())
 }
 
+/// [`find_program`] as the agent's launch finds it: on the `PATH` of the executor's own
+/// `env` when it sets one (an agent installed in a virtualenv), else on bosun's.
+pub fn find_agent_program(
+    program: &str,
+    cwd: &Path,
+    env: &std::collections::BTreeMap<String, String>,
+) -> Option<PathBuf> {
+    match env.get("PATH") {
+        Some(path) => find_program_in(program, cwd, Some(OsStr::new(path))),
+        None => find_program(program, cwd),
+    }
+}
+
 fn find_program_in(program: &str, cwd: &Path, path_var: Option<&OsStr>) -> Option<PathBuf> {
     if program.is_empty() {
         return None;

@@ -15,7 +15,7 @@ pub mod unavailable;
 
 pub use command::{
     AgentOutcome, AgentRun, ENV_ALLOWLIST, ExecutorError, ExitKind, OutputLine, Stream,
-    find_program, kill_process_group, process_group_alive, run_agent,
+    find_agent_program, find_program, kill_process_group, process_group_alive, run_agent,
 };
 pub use events::{AgentEvent, EventParser};
 pub use presets::{OutputFormat, Placeholders, Preset, expand};

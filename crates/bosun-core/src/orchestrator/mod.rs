@@ -745,7 +745,7 @@ impl Orchestrator {
             let Some(program) = argv.first() else {
                 continue;
             };
-            if executors::find_program(program, &self.project.root).is_none() {
+            if executors::find_agent_program(program, &self.project.root, &executor.env).is_none() {
                 return Err(OrchestratorError::Config(format!(
                     "agent program `{program}` of [executors.{name}] was not found on PATH; install it or fix its command in bosun.toml (`bosun doctor` checks this)"
                 )));
