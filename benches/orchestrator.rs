@@ -48,7 +48,7 @@ fn bench_overhead(c: &mut Criterion) {
             n += 1;
             let path = wt_root.join(format!("g{n}"));
             let branch = format!("bosun/bench-{n}");
-            let w = git::create_worktree(&root, &path, &branch, "main").expect("worktree");
+            let w = git::create_worktree(&root, &path, &branch, "main", &[]).expect("worktree");
             std::fs::write(path.join("noop.txt"), "x\n").expect("write");
             let head = git::candidate(
                 &root,
@@ -57,6 +57,7 @@ fn bench_overhead(c: &mut Criterion) {
                 &w.base,
                 "bench",
                 &[("Bosun-Run", "x")],
+                &[],
             )
             .expect("commit")
             .expect("a change");

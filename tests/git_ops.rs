@@ -119,7 +119,7 @@ impl Fixture {
 
     /// A run worktree on `branch` from `main`.
     fn worktree(&self, name: &str, branch: &str) -> git::Worktree {
-        git::create_worktree(&self.repo, &self.worktrees.join(name), branch, "main").unwrap()
+        git::create_worktree(&self.repo, &self.worktrees.join(name), branch, "main", &[]).unwrap()
     }
 
     /// A run worktree on `branch` from `main` with `path` set to `contents`, published as the
@@ -133,9 +133,17 @@ impl Fixture {
 
     /// Everything in `wt` as the run's candidate commit, published to the repository.
     fn commit(&self, wt: &git::Worktree, message: &str) -> String {
-        git::candidate(&self.repo, &wt.path, &wt.branch, &wt.base, message, &[])
-            .unwrap()
-            .expect("the worktree has changes")
+        git::candidate(
+            &self.repo,
+            &wt.path,
+            &wt.branch,
+            &wt.base,
+            message,
+            &[],
+            &[],
+        )
+        .unwrap()
+        .expect("the worktree has changes")
     }
 
     fn commit_on_main(&self, path: &str, contents: &str) -> String {
@@ -213,14 +221,14 @@ fn worktree_starts_from_the_target_tip_outside_the_repo() {
     // branch name are refused with a sentence naming the problem.
     let empty = fx.worktrees.join("empty");
     std::fs::create_dir_all(&empty).unwrap();
-    git::create_worktree(&fx.repo, &empty, "bosun/empty", "main").unwrap();
+    git::create_worktree(&fx.repo, &empty, "bosun/empty", "main", &[]).unwrap();
     let full = fx.worktrees.join("full");
     write(&full.join("keep.txt"), "mine");
-    let err = git::create_worktree(&fx.repo, &full, "bosun/full", "main").unwrap_err();
+    let err = git::create_worktree(&fx.repo, &full, "bosun/full", "main", &[]).unwrap_err();
     assert!(matches!(err, GitError::PathNotEmpty(_)), "{err}");
     assert_eq!(read(&full.join("keep.txt")), "mine");
-    let err =
-        git::create_worktree(&fx.repo, &fx.worktrees.join("x"), "bosun/x", "trunk").unwrap_err();
+    let err = git::create_worktree(&fx.repo, &fx.worktrees.join("x"), "bosun/x", "trunk", &[])
+        .unwrap_err();
     assert_eq!(err.to_string(), "target branch `trunk` does not exist");
     // A run branch already in the repository (a published candidate) is not taken again.
     git(&fx.repo, &["branch", "bosun/fix-a-1a2b3c", "main"]);
@@ -229,6 +237,7 @@ fn worktree_starts_from_the_target_tip_outside_the_repo() {
         &fx.worktrees.join("y"),
         "bosun/fix-a-1a2b3c",
         "main",
+        &[],
     )
     .unwrap_err();
     assert!(matches!(err, GitError::BranchExists(_)), "{err}");
@@ -327,7 +336,7 @@ fn cargo_in_a_worktree_resolves_the_worktrees_own_workspace() {
         .parent()
         .unwrap()
         .join(leaf.file_name().unwrap());
-    let wt = git::create_worktree(&fx.repo, &root.join("ws-1"), "bosun/ws-1", "main").unwrap();
+    let wt = git::create_worktree(&fx.repo, &root.join("ws-1"), "bosun/ws-1", "main", &[]).unwrap();
 
     let out = Command::new(env!("CARGO"))
         .args(["locate-project", "--workspace", "--message-format", "plain"])
@@ -1062,7 +1071,7 @@ fn stale_worktrees_finds_registered_and_leftover_directories_under_the_root() {
     // A worktree of another repository that happens to be under the root is not ours.
     let other = Fixture::new();
     let foreign = fx.worktrees.join("foreign");
-    git::create_worktree(&other.repo, &foreign, "bosun/foreign", "main").unwrap();
+    git::create_worktree(&other.repo, &foreign, "bosun/foreign", "main", &[]).unwrap();
 
     // A linked worktree an older bosun left under the root is found too.
     let linked = fx.worktrees.join("linked");

@@ -2260,3 +2260,35 @@ fn a_model_outage_waits_and_the_task_runs_again_without_using_an_attempt() {
     assert_eq!(runs[0]["status"], "awaiting_approval", "{:#}", runs[0]);
     assert_eq!(runs[0]["attempt"], 2);
 }
+
+/// Bug: aider's own files (`.aider.chat.history.md`, `.aider.input.history`,
+/// `.aider.tags.cache.v4/`) landed in every diff, and let a run that changed nothing pass.
+#[test]
+fn an_agents_own_bookkeeping_files_stay_out_of_the_change() {
+    let p = Project::new();
+    let mut settings = Settings::agent("aider_like.sh");
+    settings.preset = Some("aider");
+    settings.env.push(("WORK", "1".into()));
+    p.setup(ONE_TASK, &[], settings);
+    p.run_headless();
+    let run = p.only_run();
+    assert_eq!(run["status"], "awaiting_approval", "{run:#}");
+    assert_eq!(run["files_changed"], 1, "{run:#}");
+    let show = p.show(text(&run["id"]));
+    let diff = text(&show["diff"]);
+    assert!(diff.contains("hello.txt"), "{diff}");
+    assert!(!diff.contains(".aider"), "{diff}");
+    // The operator's repository ignores nothing new.
+    let exclude = std::fs::read_to_string(p.repo.join(".git/info/exclude")).unwrap_or_default();
+    assert!(!exclude.contains(".aider"), "{exclude}");
+
+    // Only its own files: the agent changed nothing.
+    let p = Project::new();
+    let mut settings = Settings::agent("aider_like.sh");
+    settings.preset = Some("aider");
+    p.setup(ONE_TASK, &[], settings);
+    p.run_headless();
+    let run = p.only_run();
+    assert_eq!(run["status"], "failed", "{run:#}");
+    assert_eq!(text(&run["error"]), "the agent changed nothing");
+}

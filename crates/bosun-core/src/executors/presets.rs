@@ -179,6 +179,18 @@ impl Preset {
 }
 
 impl Preset {
+    /// Files the CLI leaves in the checkout that are its own bookkeeping, not the work (git
+    /// patterns): ignored in the run's private repository, so they never reach the change —
+    /// nor make a run that changed nothing look like one that did. From the recordings'
+    /// NOTES (aider: `.aider.chat.history.md`, `.aider.input.history`,
+    /// `.aider.tags.cache.v4/`).
+    pub fn scratch(self) -> &'static [&'static str] {
+        match self {
+            Self::Aider => &[".aider*"],
+            _ => &[],
+        }
+    }
+
     /// Where the CLI keeps its own state (sessions, settings, caches), which the sandbox lets
     /// it write besides the run's checkout (`~` is the home directory). From where the
     /// recorded runs (`tests/fixtures/agents/*/command.sh`, `NOTES.md`) kept theirs.

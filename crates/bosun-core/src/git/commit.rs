@@ -70,6 +70,7 @@ pub fn candidate(
     base: &str,
     message: &str,
     trailers: &[(&str, &str)],
+    ignored: &[String],
 ) -> Result<Option<String>, GitError> {
     let meta = std::fs::symlink_metadata(worktree).map_err(|error| GitError::Io {
         path: worktree.to_path_buf(),
@@ -84,6 +85,10 @@ pub fn candidate(
     let operator = open(repo_root)?;
     let scratch = git2::Repository::open(operator.path())?;
     scratch.set_workdir(worktree, false)?;
+    // The agent's own bookkeeping files (the preset's), on this handle only.
+    if !ignored.is_empty() {
+        scratch.add_ignore_rule(&ignored.join("\n"))?;
+    }
     let base_commit = scratch.find_commit(git2::Oid::from_str(base)?)?;
     let base_tree = base_commit.tree()?;
     let mut index = git2::Index::new()?;

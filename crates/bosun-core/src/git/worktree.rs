@@ -84,6 +84,7 @@ pub fn create_worktree(
     path: &Path,
     branch: &str,
     target_branch: &str,
+    ignored: &[String],
 ) -> Result<Worktree, GitError> {
     let repo = open(repo_root)?;
     let tip = branch_tip(&repo, target_branch, GitError::TargetMissing)?;
@@ -118,7 +119,7 @@ pub fn create_worktree(
         }
         Err(e) => return Err(io(e)),
     }
-    let made = private_checkout(&repo, &path, &refname, tip.id());
+    let made = private_checkout(&repo, &path, &refname, tip.id(), ignored);
     if made.is_err() {
         // Nothing else was made: the directory was missing or empty.
         let _ = std::fs::remove_dir_all(&path);
@@ -132,12 +133,14 @@ pub fn create_worktree(
 }
 
 /// Makes the private repository at `dir` (an existing empty directory) with `refname` at
-/// `tip` (an object of `operator`'s) checked out.
+/// `tip` (an object of `operator`'s) checked out, ignoring `ignored` (git patterns) besides
+/// what the operator's repository ignores.
 fn private_checkout(
     operator: &git2::Repository,
     dir: &Path,
     refname: &str,
     tip: git2::Oid,
+    ignored: &[String],
 ) -> Result<(), GitError> {
     let mut opts = git2::RepositoryInitOptions::new();
     opts.no_reinit(true)
@@ -161,9 +164,24 @@ fn private_checkout(
         "objects/info/alternates",
         &format!("{}\n", objects.display()),
     )?;
-    if let Ok(exclude) = std::fs::read_to_string(operator.commondir().join("info").join("exclude"))
     {
-        write("info/exclude", &exclude)?;
+        // The operator's ignores, and the agent's own bookkeeping files.
+        let mut exclude =
+            std::fs::read_to_string(operator.commondir().join("info").join("exclude"))
+                .unwrap_or_default();
+        if !ignored.is_empty() {
+            if !exclude.is_empty() && !exclude.ends_with('\n') {
+                exclude.push('\n');
+            }
+            exclude.push_str("# the agent's own files (bosun)\n");
+            for pattern in ignored {
+                exclude.push_str(pattern);
+                exclude.push('\n');
+            }
+        }
+        if !exclude.is_empty() {
+            write("info/exclude", &exclude)?;
+        }
     }
     {
         let mut config = private.config()?.open_level(git2::ConfigLevel::Local)?;

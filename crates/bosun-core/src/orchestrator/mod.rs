@@ -1155,6 +1155,10 @@ impl Orchestrator {
             cancel,
             task: task.clone(),
             commit_message: self.config.project.commit_message.clone(),
+            scratch: executor
+                .preset
+                .map(|p| p.scratch().iter().map(|s| s.to_string()).collect())
+                .unwrap_or_default(),
             gates: self.config.gates.clone(),
             dod: self.config.dod.clone(),
             hooks: self.config.hooks.clone(),

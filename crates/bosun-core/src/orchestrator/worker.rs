@@ -40,6 +40,8 @@ pub(crate) struct Job {
     pub task: crate::model::Task,
     /// `[project] commit_message`: the template of the run's commit message.
     pub commit_message: String,
+    /// The agent's own bookkeeping files (git patterns), kept out of the change.
+    pub scratch: Vec<String>,
     pub gates: crate::config::GatesConfig,
     pub dod: crate::config::DodConfig,
     pub hooks: crate::config::HooksConfig,
@@ -326,15 +328,17 @@ async fn prepare(
     updates: &mpsc::UnboundedSender<Update>,
 ) -> Result<git::Worktree, Outcome> {
     let id = job.run_id.clone();
-    let (repo, wt, branch, target) = (
+    let (repo, wt, branch, target, ignored) = (
         job.repo_root.clone(),
         job.worktree.clone(),
         job.branch.clone(),
         job.target.clone(),
+        job.scratch.clone(),
     );
-    let created =
-        tokio::task::spawn_blocking(move || git::create_worktree(&repo, &wt, &branch, &target))
-            .await;
+    let created = tokio::task::spawn_blocking(move || {
+        git::create_worktree(&repo, &wt, &branch, &target, &ignored)
+    })
+    .await;
     let worktree = match created {
         Ok(Ok(w)) => w,
         Ok(Err(e)) => return Err(failed(format!("cannot make the run's worktree: {e}"), None)),
@@ -666,13 +670,22 @@ async fn commit_and_gate(
     let repo = job.repo_root.clone();
     let base_for_diff = base.clone();
     let branch = job.branch.clone();
+    let ignored = job.scratch.clone();
     // bosun, not the agent, makes the commit that is gated, reviewed and merged: the whole
     // checkout on top of the base, on the run's branch, whatever the agent did to HEAD.
     let committed = tokio::task::spawn_blocking(
         move || -> Result<(String, git::DiffSummary), git::GitError> {
             let pairs: Vec<(&str, &str)> = trailers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            let head = git::candidate(&repo, &wt, &branch, &base_for_diff, &message, &pairs)?
-                .unwrap_or_else(|| base_for_diff.clone());
+            let head = git::candidate(
+                &repo,
+                &wt,
+                &branch,
+                &base_for_diff,
+                &message,
+                &pairs,
+                &ignored,
+            )?
+            .unwrap_or_else(|| base_for_diff.clone());
             let diff = git::diff(&repo, &base_for_diff, &head)?;
             Ok((head, diff))
         },
