@@ -2292,3 +2292,30 @@ fn an_agents_own_bookkeeping_files_stay_out_of_the_change() {
     assert_eq!(run["status"], "failed", "{run:#}");
     assert_eq!(text(&run["error"]), "the agent changed nothing");
 }
+
+/// Bug: a build gate that fails on the unchanged base (`cargo build --all-targets` on a crate
+/// with nightly-only benches) cost every attempt of every task in seconds, each turned into
+/// a lesson. Now it is found on the base before any agent runs, and the queue stops.
+#[test]
+fn a_gate_that_fails_on_the_base_stops_the_queue_before_any_agent_runs() {
+    let p = Project::new();
+    let mut settings = Settings::agent("fails.sh");
+    settings.extra = "\n[gates.build]\ncommand = \"echo 'error[E0554]: #![feature] may not be used on the stable release channel' >&2; exit 101\"\n".into();
+    p.setup(ONE_TASK, &[], settings);
+    let out = p.bosun(&["run", "--headless"]);
+    let said = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        said.contains("gate `build` fails on main itself (exited with status 101: error[E0554]: #![feature] may not be used on the stable release channel)"),
+        "{said}"
+    );
+    assert!(said.contains("no agent is started"), "{said}");
+    assert!(p.runs().is_empty(), "no run was spent on it");
+    // `bosun doctor --gates` says the same.
+    let doctor = p.bosun(&["doctor", "--gates"]);
+    assert_eq!(doctor.status.code(), Some(1), "{}", doctor.stdout);
+    assert!(
+        doctor.stdout.contains("gate build fails on main"),
+        "{}",
+        doctor.stdout
+    );
+}

@@ -49,10 +49,22 @@ impl Check {
     }
 }
 
+/// Arguments of `bosun doctor`.
+#[derive(Debug, clap::Args)]
+pub struct DoctorArgs {
+    /// Also run every command gate (`[gates.NAME] command`) on the target branch's tip, as
+    /// bosun does before any agent: a required gate that fails there would fail every run.
+    #[arg(long)]
+    pub gates: bool,
+}
+
 /// Runs `bosun doctor`: exit status 1 when any check fails.
-pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
+pub fn run(cli: &Cli, args: &DoctorArgs) -> anyhow::Result<ExitCode> {
     let project = Project::locate(cli.repo.as_deref())?;
-    let checks = check_all(&project, cli.config.as_deref());
+    let mut checks = check_all(&project, cli.config.as_deref());
+    if args.gates {
+        checks.extend(check_gates(&project, cli.config.as_deref())?);
+    }
     let mut out = format!("bosun doctor · {}\n", project.root.display());
     for c in &checks {
         let tag = match c.level {
@@ -82,6 +94,62 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Every command gate run on the target's tip: ok when it passes; a failure is a problem
+/// for a required gate that does not compare with the base, a warning for the others (runs
+/// count only what they make worse).
+fn check_gates(project: &Project, config_flag: Option<&Path>) -> anyhow::Result<Vec<Check>> {
+    let Some(repo) = &project.repo else {
+        return Ok(Vec::new());
+    };
+    let config = project.load_config(config_flag)?.config;
+    let target = if config.project.target_branch.is_empty() {
+        repo.branch.clone().unwrap_or_else(|| "HEAD".into())
+    } else {
+        config.project.target_branch.clone()
+    };
+    if config.gates.commands.is_empty() {
+        return Ok(vec![Check::warn(
+            "no command gate is configured",
+            "add [gates.build] / [gates.test] commands to bosun.toml",
+        )]);
+    }
+    let base = crate::git::tip_of(&project.root, &target)?;
+    let state = project.ensure_state_subdir("cache")?;
+    let state = state.parent().unwrap_or(&project.root).to_path_buf();
+    eprintln!(
+        "running the command gates on {target} ({})…",
+        &base[..base.len().min(10)]
+    );
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let results = crate::runtime()?.block_on(crate::gates::on_base(
+        &config,
+        &project.root,
+        &state,
+        &base,
+        |_, _| true,
+        &cancel,
+    ));
+    Ok(results
+        .iter()
+        .map(|(name, result)| {
+            let gate = &config.gates.commands[name];
+            match crate::gates::failure(result) {
+                None => Check::ok(format!("gate {name} passes on {target} (`{}`)", gate.command)),
+                Some(why) if crate::gates::blocks_when_broken(name, gate) => Check::fail(
+                    format!("gate {name} fails on {target} itself: {why}"),
+                    format!(
+                        "every run would fail it: fix {target}, or [gates.{name}] command (bosun stops the queue until then)"
+                    ),
+                ),
+                Some(why) => Check::warn(
+                    format!("gate {name} fails on {target}: {why}"),
+                    "runs are compared with it: only what a change makes worse counts",
+                ),
+            }
+        })
+        .collect())
 }
 
 fn check_all(project: &Project, config_flag: Option<&Path>) -> Vec<Check> {

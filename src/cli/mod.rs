@@ -98,7 +98,7 @@ pub enum Command {
     /// Write a commented bosun.toml at the repository root.
     Init,
     /// Check that bosun can work here, with a fix for each problem.
-    Doctor,
+    Doctor(doctor::DoctorArgs),
     /// Run coding agents on the open tasks, each in its own worktree, until nothing more can run.
     Run(run::RunArgs),
     /// List runs, newest first.
@@ -226,7 +226,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 | Command::Audit(_)
                 | Command::Events(_)
                 | Command::Gc(_)
-                | Command::Doctor
+                | Command::Doctor(_)
                 | Command::Completions { .. }
                 | Command::Man
         )
@@ -251,7 +251,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Init) => init::run(&cli),
-        Some(Command::Doctor) => doctor::run(&cli),
+        Some(Command::Doctor(args)) => doctor::run(&cli, args),
         Some(Command::Demo(args)) => demo::run(&cli, args),
         Some(Command::DemoAgent) => demo_agent::run(),
         Some(Command::Completions { shell }) => {
@@ -284,7 +284,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Command::Audit(args) => audit::run(&ctx, args),
                 Command::Gc(args) => gc::run(&ctx, args),
                 Command::Init
-                | Command::Doctor
+                | Command::Doctor(_)
                 | Command::Demo(_)
                 | Command::DemoAgent
                 | Command::Completions { .. }

@@ -28,6 +28,10 @@ pub struct Observed {
     /// Diagnostic lines (errors, warnings, `file:line:` lines) with numbers blanked, for
     /// commands that are not test runners (linters).
     pub problems: Vec<String>,
+    /// The first line of its output that says "error" (else its last line), as printed: what
+    /// to show when it fails.
+    #[serde(default)]
+    pub first_error: String,
 }
 
 /// Test outcomes by name.

@@ -52,6 +52,52 @@ impl Gate for CommandGate {
     }
 }
 
+/// Where and how a gate's command runs, whether on a run's change or on the base commit alone
+/// (before any agent runs: [`CommandGate::on_base`]).
+pub struct Place<'a> {
+    /// The operator's repository.
+    pub repo_root: &'a Path,
+    /// The base commit.
+    pub base: &'a str,
+    /// Where base results are cached.
+    pub cache_dir: &'a Path,
+    /// Where the base commit is exported to run commands on it.
+    pub base_dir: &'a Path,
+    /// Environment for the command.
+    pub env: &'a [(String, String)],
+    /// The log its output is appended to.
+    pub log_path: &'a Path,
+    /// Most bytes of output kept in the log.
+    pub max_log_bytes: u64,
+    /// Stops the command.
+    pub cancel: &'a tokio_util::sync::CancellationToken,
+    /// Told the command's process group.
+    pub on_start: &'a (dyn Fn(i32) + Send + Sync),
+    /// The sandbox the command starts in.
+    pub sandbox: &'a crate::executors::sandbox::Sandbox,
+    /// `[store] min_free_mb`.
+    pub min_free_mb: u64,
+}
+
+impl<'a> GateContext<'a> {
+    /// Where this context's commands run (the base's side of it).
+    fn place(&self) -> Place<'a> {
+        Place {
+            repo_root: self.repo_root,
+            base: self.base,
+            cache_dir: self.cache_dir,
+            base_dir: self.base_dir,
+            env: self.env,
+            log_path: self.log_path,
+            max_log_bytes: self.max_log_bytes,
+            cancel: self.cancel,
+            on_start: self.on_start,
+            sandbox: self.sandbox,
+            min_free_mb: self.min_free_mb,
+        }
+    }
+}
+
 /// One run of the command: how it ended and what it printed.
 struct Ran {
     exit: ExitKind,
@@ -62,7 +108,7 @@ impl CommandGate {
     /// Runs the command in `dir` (the worktree, or the base export).
     async fn run_in(
         &self,
-        cx: &GateContext<'_>,
+        cx: &Place<'_>,
         dir: &Path,
         env: Vec<(String, String)>,
     ) -> Result<Ran, String> {
@@ -138,12 +184,24 @@ impl CommandGate {
             },
             tests,
             problems: base::problems(&lines),
+            first_error: lines
+                .iter()
+                .find(|l| l.to_lowercase().contains("error"))
+                .or_else(|| lines.iter().rev().find(|l| !l.trim().is_empty()))
+                .map(|l| l.trim().chars().take(300).collect())
+                .unwrap_or_default(),
         }
+    }
+
+    /// The command's result on the base commit, as [`CommandGate::base_result`] has it (and
+    /// caches it): whether the gate can pass at all before any agent changes anything.
+    pub async fn on_base(&self, place: &Place<'_>) -> Result<Observed, String> {
+        self.base_result(place).await
     }
 
     /// The base commit's result: from the cache, else by running the command in the base
     /// export (one base at a time per process). Err says why there is none.
-    async fn base_result(&self, cx: &GateContext<'_>) -> Result<Observed, String> {
+    async fn base_result(&self, cx: &Place<'_>) -> Result<Observed, String> {
         let file = base::cache_file(
             cx.cache_dir,
             cx.base,
@@ -198,7 +256,8 @@ impl CommandGate {
         let result = |verdict, score, summary: String, details: String| {
             GateResult::new(&self.name, verdict, score, summary, details)
         };
-        let ran = match self.run_in(cx, cx.worktree, cx.env.to_vec()).await {
+        let place = cx.place();
+        let ran = match self.run_in(&place, cx.worktree, cx.env.to_vec()).await {
             Ok(r) => r,
             Err(e) => return result(Verdict::Fail, 0.0, e, String::new()),
         };
@@ -243,7 +302,7 @@ impl CommandGate {
             )
         });
         let base = if self.config.compares_base(&self.name) {
-            Some(self.base_result(cx).await)
+            Some(self.base_result(&place).await)
         } else {
             None
         };

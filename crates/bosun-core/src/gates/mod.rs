@@ -110,6 +110,64 @@ impl Gate for DiffGate {
 /// all (a custom gate runs everywhere). A name the Definition of Done lists that is not
 /// configured (`build` in a project without a build command, `judge` without a route) is left
 /// out.
+/// Whether a command gate fails every run when it fails on the base: required, and not
+/// compared with the base (`build`, …; `test` and `lint` count only what a change made worse).
+pub fn blocks_when_broken(name: &str, gate: &crate::config::CommandGateConfig) -> bool {
+    gate.required && !gate.compares_base(name) && !gate.command.trim().is_empty()
+}
+
+/// Runs the command gates `pick` chooses on `base` alone (exported beside the run
+/// worktrees, results cached per base as the runs' comparisons cache them): each gate's
+/// result there, or why it could not run.
+pub async fn on_base(
+    config: &crate::config::Config,
+    repo_root: &std::path::Path,
+    state_dir: &std::path::Path,
+    base: &str,
+    pick: impl Fn(&str, &crate::config::CommandGateConfig) -> bool,
+    cancel: &CancellationToken,
+) -> Vec<(String, Result<base::Observed, String>)> {
+    let worktree_root = if config.project.worktree_root.is_empty() {
+        crate::git::default_worktree_root(repo_root)
+    } else {
+        std::path::PathBuf::from(&config.project.worktree_root)
+    };
+    let base_dir = crate::orchestrator::beside(&worktree_root, ".base");
+    let env = vec![("BOSUN_WORKTREE".to_string(), base_dir.display().to_string())];
+    let sandbox = crate::executors::sandbox::Sandbox::for_gates(&config.sandbox);
+    let place = command::Place {
+        repo_root,
+        base,
+        cache_dir: &state_dir.join("cache").join("gates"),
+        base_dir: &base_dir,
+        env: &env,
+        log_path: &state_dir.join("logs").join("preflight.log"),
+        max_log_bytes: config.executors.max_log_bytes,
+        cancel,
+        on_start: &|_| {},
+        sandbox: &sandbox,
+        min_free_mb: config.store.min_free_mb,
+    };
+    let mut out = Vec::new();
+    for (name, gate) in &config.gates.commands {
+        if pick(name, gate) && !gate.command.trim().is_empty() {
+            let result = command::CommandGate::new(name, gate).on_base(&place).await;
+            out.push((name.clone(), result));
+        }
+    }
+    out
+}
+
+/// Why a gate's result on the base says it fails, in a line: `None` when it passed.
+pub fn failure(result: &Result<base::Observed, String>) -> Option<String> {
+    match result {
+        Ok(observed) if observed.passed => None,
+        Ok(observed) if observed.first_error.is_empty() => Some(observed.exit.clone()),
+        Ok(observed) => Some(format!("{}: {}", observed.exit, observed.first_error)),
+        Err(e) => Some(e.clone()),
+    }
+}
+
 pub fn for_task(
     gates: &GatesConfig,
     dod: &DodConfig,

@@ -200,6 +200,14 @@ fn agent_subjects(repo: &git2::Repository, base: git2::Oid) -> Vec<String> {
         .collect()
 }
 
+/// The commit `branch` points at.
+pub fn tip_of(repo_root: &Path, branch: &str) -> Result<String, GitError> {
+    let repo = open(repo_root)?;
+    Ok(branch_tip(&repo, branch, GitError::BranchMissing)?
+        .id()
+        .to_string())
+}
+
 /// Checks that `branch` still points at `expected` (the commit the operator reviewed);
 /// [`GitError::Moved`] when it does not.
 pub fn branch_at(repo_root: &Path, branch: &str, expected: &str) -> Result<(), GitError> {

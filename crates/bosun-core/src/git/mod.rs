@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 pub use checkout::{current_branch, is_dirty};
 pub use commit::{
     branch_at, candidate, commit_all, commit_file, commit_file_on, head, read_file, read_file_at,
-    read_task_file_at,
+    read_task_file_at, tip_of,
 };
 pub(crate) use diff::status_of;
 pub(crate) use diff::tree_diff;

@@ -3,6 +3,7 @@
 //! takes [`Command`]s from front ends (the headless runner, the CLI, later the console).
 
 mod error;
+pub(crate) use worker::beside;
 pub mod notify;
 pub mod prompt;
 pub mod schedule;
@@ -72,6 +73,12 @@ pub struct Orchestrator {
     only: Option<HashSet<TaskId>>,
     /// Failed attempts forgiven per named task that had used up its attempts.
     forgiven: HashMap<TaskId, u32>,
+    /// The gates being checked on the base before any agent runs ([`gates::preflight`]):
+    /// their answer, and the token that stops them.
+    preflight: Option<(
+        tokio::sync::oneshot::Receiver<Vec<(String, Result<(), String>)>>,
+        CancellationToken,
+    )>,
     /// Executors resting after they could not reach their model: until when (`None`: until
     /// bosun starts again), and why.
     cooling: HashMap<String, (Option<tokio::time::Instant>, executors::Unavailable)>,
@@ -330,6 +337,7 @@ impl Orchestrator {
             only: None,
             forgiven: HashMap::new(),
             cooling: HashMap::new(),
+            preflight: None,
             tasks: Vec::new(),
             runs: HashMap::new(),
             history: schedule::History::new(),
@@ -734,6 +742,83 @@ impl Orchestrator {
         }
     }
 
+    /// Starts checking, on the target's tip, the required gates that do not compare with the
+    /// base (`build`, …): a gate that fails there would fail every run, so no agent starts
+    /// until the answer is in ([`Orchestrator::preflighted`]).
+    fn start_preflight(&mut self) {
+        let wanted = self
+            .config
+            .gates
+            .commands
+            .iter()
+            .any(|(name, g)| crate::gates::blocks_when_broken(name, g));
+        if !wanted {
+            return;
+        }
+        let base = match git::tip_of(&self.project.root, &self.target) {
+            Ok(base) => base,
+            Err(e) => {
+                tracing::warn!("cannot check the gates on {}: {e}", self.target);
+                return;
+            }
+        };
+        self.events.send(Event::Notice {
+            text: format!(
+                "checking the gates on {} ({}) before any agent runs",
+                self.target,
+                &base[..base.len().min(10)]
+            ),
+        });
+        let (config, root, state) = (
+            self.config.clone(),
+            self.project.root.clone(),
+            self.project.state_dir(),
+        );
+        let cancel = CancellationToken::new();
+        let stop = cancel.clone();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let results = crate::gates::on_base(
+                &config,
+                &root,
+                &state,
+                &base,
+                crate::gates::blocks_when_broken,
+                &stop,
+            )
+            .await;
+            let checked = results
+                .iter()
+                .map(|(gate, r)| (gate.clone(), crate::gates::failure(r).map_or(Ok(()), Err)))
+                .collect();
+            let _ = tx.send(checked);
+        });
+        self.preflight = Some((rx, cancel));
+    }
+
+    /// The gates' answer on the base: a gate that cannot pass there stops the queue (paused,
+    /// with why and what to do) before any agent spends an attempt on it.
+    fn preflighted(&mut self, checked: Vec<(String, Result<(), String>)>) {
+        let broken: Vec<String> = checked
+            .iter()
+            .filter_map(|(gate, r)| r.as_ref().err().map(|why| (gate, why)))
+            .map(|(gate, why)| format!("gate `{gate}` fails on {} itself ({why})", self.target))
+            .collect();
+        if broken.is_empty() {
+            return;
+        }
+        self.paused = true;
+        self.events.send(Event::Paused { paused: true });
+        for line in &broken {
+            let text = format!(
+                "{line}: no agent is started, as no change could pass it. Fix {} or the gate's command in bosun.toml, then resume (`p` in the console, or start bosun again)",
+                self.target
+            );
+            tracing::warn!("{text}");
+            self.events.send(Event::Notice { text });
+        }
+    }
+
     /// Every executor that routing can pick must exist before any run starts: a missing agent
     /// program is a clear error now, not a string of failed runs.
     fn check_executors(&self) -> Result<(), OrchestratorError> {
@@ -776,11 +861,18 @@ impl Orchestrator {
         if self.options.schedule {
             self.reload_tasks()?;
             self.check_executors()?;
+            self.start_preflight();
         }
         self.resume_auto_approvals().await?;
         let mut grace: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
         loop {
-            if self.options.schedule && !self.stopping && !self.paused && self.enough_space() {
+            let checking = self.preflight.is_some();
+            if self.options.schedule
+                && !self.stopping
+                && !self.paused
+                && !checking
+                && self.enough_space()
+            {
                 self.schedule()?;
             }
             if self.workers.is_empty() {
@@ -791,8 +883,9 @@ impl Orchestrator {
                     && !self.paused
                     && self.low_space.is_none()
                     && self.has_candidates();
-                // Not idle while an executor rests for a while: work resumes when it is back.
-                if !can_start && self.next_rested().is_none() {
+                // Not idle while an executor rests for a while (work resumes when it is back)
+                // or while the gates are checked on the base.
+                if !can_start && self.next_rested().is_none() && !checking {
                     if !self.announced_idle {
                         self.announced_idle = true;
                         self.events.send(Event::Idle);
@@ -804,6 +897,16 @@ impl Orchestrator {
             }
             let rest_until = self.next_rested();
             tokio::select! {
+                // The gates checked on the base: agents may start, or the queue stops.
+                checked = async {
+                    match self.preflight.as_mut() {
+                        Some((rx, _)) => rx.await.ok(),
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    self.preflight = None;
+                    self.preflighted(checked.unwrap_or_default());
+                }
                 // A resting executor may work again: schedule.
                 () = tokio::time::sleep_until(rest_until.unwrap_or_else(tokio::time::Instant::now)), if rest_until.is_some() => {}
                 // While short of space, look again now and then: scheduling resumes by itself.
@@ -845,6 +948,9 @@ impl Orchestrator {
     fn begin_stop(&mut self) {
         if !self.stopping {
             self.stopping = true;
+            if let Some((_, cancel)) = &self.preflight {
+                cancel.cancel();
+            }
             if !self.active.is_empty() {
                 self.events.send(Event::Notice {
                     text: format!(
