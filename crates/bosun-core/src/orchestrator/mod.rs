@@ -75,10 +75,7 @@ pub struct Orchestrator {
     forgiven: HashMap<TaskId, u32>,
     /// The gates being checked on the base before any agent runs ([`gates::preflight`]):
     /// their answer, and the token that stops them.
-    preflight: Option<(
-        tokio::sync::oneshot::Receiver<Vec<(String, Result<(), String>)>>,
-        CancellationToken,
-    )>,
+    preflight: Option<(tokio::sync::oneshot::Receiver<Preflight>, CancellationToken)>,
     /// Executors resting after they could not reach their model: until when (`None`: until
     /// bosun starts again), and why.
     cooling: HashMap<String, (Option<tokio::time::Instant>, executors::Unavailable)>,
@@ -111,6 +108,9 @@ pub struct Orchestrator {
     /// they share an export directory, so its build output is reused).
     checking: Option<Checking>,
 }
+
+/// Each gate checked on the base before any agent runs, and why it fails there.
+type Preflight = Vec<(String, Result<(), String>)>;
 
 /// A partial approval waiting for its kept hunks to pass the required gates.
 struct Checking {
@@ -798,7 +798,7 @@ impl Orchestrator {
 
     /// The gates' answer on the base: a gate that cannot pass there stops the queue (paused,
     /// with why and what to do) before any agent spends an attempt on it.
-    fn preflighted(&mut self, checked: Vec<(String, Result<(), String>)>) {
+    fn preflighted(&mut self, checked: Preflight) {
         let broken: Vec<String> = checked
             .iter()
             .filter_map(|(gate, r)| r.as_ref().err().map(|why| (gate, why)))
