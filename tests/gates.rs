@@ -62,7 +62,7 @@ fn gate<'a>(run: &'a Value, name: &str) -> &'a Value {
 fn passing_gates_are_scored_and_listed_on_the_run() {
     let dir = tempfile::tempdir().unwrap();
     let config = format!(
-        "[executors.a]\ncommand = [{:?}]\n[gates.build]\ncommand = \"test -f notes.txt\"\n[gates.test]\ncommand = \"echo '===== 3 passed, 1 failed in 0.10s ====='\"\nweight = 2.0\n",
+        "[executors.a]\ncommand = [{:?}]\n[gates.build]\ncommand = \"test -f TODO.md\"\n[gates.test]\ncommand = \"echo '===== 3 passed, 1 failed in 0.10s ====='\"\nweight = 2.0\n",
         agent("writes_note.sh")
     );
     let repo = repo(dir.path(), "- [ ] write a note\n", &[], &config);
@@ -90,7 +90,7 @@ fn a_failing_build_is_retried_with_its_error_in_the_prompt_then_fails() {
     let dir = tempfile::tempdir().unwrap();
     let prompts = dir.path().join("prompt");
     let config = format!(
-        "[orchestrator]\nmax_attempts = 2\n[executors.a]\ncommand = [{:?}]\nenv = {{ PROMPT_COPY = {:?} }}\n[gates.build]\ncommand = \"echo 'error[E0308]: mismatched types at src/lib.rs:3'; exit 1\"\n[gates.test]\ncommand = \"true\"\n",
+        "[orchestrator]\nmax_attempts = 2\n[executors.a]\ncommand = [{:?}]\nenv = {{ PROMPT_COPY = {:?} }}\n[gates.build]\ncommand = \"if [ -f notes.txt ]; then echo 'error[E0308]: mismatched types at src/lib.rs:3'; exit 1; fi\"\n[gates.test]\ncommand = \"true\"\n",
         agent("writes_note.sh"),
         prompts.display().to_string()
     );

@@ -143,9 +143,15 @@ fn check_gates(project: &Project, config_flag: Option<&Path>) -> anyhow::Result<
                         "every run would fail it: fix {target}, or [gates.{name}] command (bosun stops the queue until then)"
                     ),
                 ),
-                Some(why) => Check::warn(
+                Some(why) if gate.compares_base(name) => Check::warn(
                     format!("gate {name} fails on {target}: {why}"),
                     "runs are compared with it: only what a change makes worse counts",
+                ),
+                Some(why) => Check::warn(
+                    format!("gate {name} fails on {target}: {why}"),
+                    format!(
+                        "fine if it checks what a task adds; if it should pass on {target}, set preflight = true in [gates.{name}]"
+                    ),
                 ),
             }
         })

@@ -1007,12 +1007,22 @@ pub struct CommandGateConfig {
     /// failures, weakened tests, new problems). Unset: on for gates named `test` and `lint`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub compare_base: Option<bool>,
+    /// Run the command on the target's tip when bosun starts, before any agent: if it fails
+    /// there, every run would fail it, so the queue stops until it is fixed. Unset: on for the
+    /// gate named `build` (a gate that checks what the task adds fails on the tip by design).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preflight: Option<bool>,
 }
 
 impl CommandGateConfig {
     /// Whether the gate compares with the base commit (see `compare_base`).
     pub fn compares_base(&self, name: &str) -> bool {
         self.compare_base.unwrap_or(matches!(name, "test" | "lint"))
+    }
+
+    /// Whether the gate is checked on the tip before any agent runs (see `preflight`).
+    pub fn preflights(&self, name: &str) -> bool {
+        self.preflight.unwrap_or(name == "build")
     }
 }
 
@@ -1026,6 +1036,7 @@ impl Default for CommandGateConfig {
             applies_to: Vec::new(),
             junit: String::new(),
             compare_base: None,
+            preflight: None,
         }
     }
 }

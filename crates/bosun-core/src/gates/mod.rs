@@ -110,10 +110,14 @@ impl Gate for DiffGate {
 /// all (a custom gate runs everywhere). A name the Definition of Done lists that is not
 /// configured (`build` in a project without a build command, `judge` without a route) is left
 /// out.
-/// Whether a command gate fails every run when it fails on the base: required, and not
-/// compared with the base (`build`, …; `test` and `lint` count only what a change made worse).
+/// Whether a command gate is checked on the tip before any agent runs, and stops the queue
+/// when it fails there: `preflight` (on for `build`), required, and not compared with the
+/// base (`test` and `lint` count only what a change made worse).
 pub fn blocks_when_broken(name: &str, gate: &crate::config::CommandGateConfig) -> bool {
-    gate.required && !gate.compares_base(name) && !gate.command.trim().is_empty()
+    gate.preflights(name)
+        && gate.required
+        && !gate.compares_base(name)
+        && !gate.command.trim().is_empty()
 }
 
 /// Runs the command gates `pick` chooses on `base` alone (exported beside the run
