@@ -2319,3 +2319,45 @@ fn a_gate_that_fails_on_the_base_stops_the_queue_before_any_agent_runs() {
         doctor.stdout
     );
 }
+
+/// Bug: codex without a reachable model printed "Reconnecting... waiting for network" and
+/// was waited for until bosun's run timeout. Three such errors in a row stop it as an
+/// unavailable agent.
+#[test]
+fn an_agent_that_keeps_failing_to_reach_its_model_is_stopped_early() {
+    let p = Project::new();
+    let mut settings = Settings::agent("replay_then_hangs.sh");
+    settings.args = vec![recorded("codex/run6_connrefused_stdout.jsonl")];
+    settings.preset = Some("codex");
+    settings.run_timeout = "20s";
+    settings.unavailable_cooldown = Some("1s");
+    p.setup(ONE_TASK, &[], settings);
+    let started = Instant::now();
+    let out = p.ok(&["run", "--headless"]);
+    // Three runs in a row could not reach the model: headless stops waiting for the agent.
+    assert!(
+        out.contains("3 runs in a row could not reach its model; no attempt was used, and bosun stops waiting for it here"),
+        "{out}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "stopped early, not at the timeout: {:?}",
+        started.elapsed()
+    );
+    let runs = p.runs();
+    assert_eq!(runs.len(), 3, "{runs:#?}");
+    let run = &runs[0];
+    assert_eq!(run["status"], "failed", "{run:#}");
+    assert_eq!(run["reason"], "unavailable");
+    let error = text(&run["error"]);
+    assert!(
+        error.starts_with(
+            "agent unavailable (model unreachable): Reconnecting... waiting for network"
+        ),
+        "{error}"
+    );
+    assert!(
+        error.ends_with("(stopped after 3 such errors in a row)"),
+        "{error}"
+    );
+}

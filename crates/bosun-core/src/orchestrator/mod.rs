@@ -78,7 +78,7 @@ pub struct Orchestrator {
     preflight: Option<(tokio::sync::oneshot::Receiver<Preflight>, CancellationToken)>,
     /// Executors resting after they could not reach their model: until when (`None`: until
     /// bosun starts again), and why.
-    cooling: HashMap<String, (Option<tokio::time::Instant>, executors::Unavailable)>,
+    cooling: HashMap<String, Resting>,
     tasks: Vec<Task>,
     /// The runs this orchestrator acts on: those not finished when it opened, and those it
     /// made or touched since (whole runs; finished ones are read from the store on demand).
@@ -108,6 +108,19 @@ pub struct Orchestrator {
     /// they share an export directory, so its build output is reused).
     checking: Option<Checking>,
 }
+
+/// An executor resting after it could not reach its model.
+#[derive(Debug, Clone, Copy)]
+struct Resting {
+    /// Until when (`None`: until bosun starts again).
+    until: Option<tokio::time::Instant>,
+    /// Its runs in a row that could not reach the model.
+    tries: u32,
+}
+
+/// Unavailable runs in a row after which `bosun run --headless` stops waiting for an
+/// executor (the console keeps trying).
+const HEADLESS_TRIES: u32 = 3;
 
 /// Each gate checked on the base before any agent runs, and why it fails there.
 type Preflight = Vec<(String, Result<(), String>)>;
@@ -1527,6 +1540,9 @@ impl Orchestrator {
         gates: Vec<crate::model::GateResult>,
     ) -> Result<(), OrchestratorError> {
         let id = id.clone();
+        if let Some(name) = self.runs.get(&id).map(|r| r.executor.clone()) {
+            self.reached(&name);
+        }
         self.store.put_diff(&id, &diff.patch)?;
         let stat = (diff.files.len(), diff.insertions, diff.deletions);
         let score = crate::model::weighted_score(&gates);
@@ -1658,6 +1674,8 @@ impl Orchestrator {
             self.discard(&run)?;
             if run.reason.as_deref() == Some(schedule::UNAVAILABLE) {
                 self.rest(&run);
+            } else {
+                self.reached(&run.executor);
             }
         }
         Ok(())
@@ -1676,9 +1694,14 @@ impl Orchestrator {
             .cooldown(pause)
             .map(|d| tokio::time::Instant::now() + d);
         let name = &run.executor;
+        let tries = self.cooling.get(name).map_or(0, |r| r.tries) + 1;
+        let gives_up = self.options.exit_when_idle && tries >= HEADLESS_TRIES;
         let text = match until {
             None => format!(
                 "agent `{name}` is unavailable: {error}. Its tasks wait until its credentials are fixed and bosun starts again (`bosun doctor` checks the agent)."
+            ),
+            Some(_) if gives_up => format!(
+                "agent `{name}` is unavailable: {error}. {tries} runs in a row could not reach its model; no attempt was used, and bosun stops waiting for it here (run again later)."
             ),
             Some(_) => format!(
                 "agent `{name}` is unavailable: {error}. It is tried again in {}; no attempt was used.",
@@ -1687,15 +1710,21 @@ impl Orchestrator {
         };
         tracing::warn!(executor = %name, "{text}");
         self.events.send(Event::Notice { text });
-        self.cooling.insert(name.clone(), (until, kind));
+        let until = if gives_up { None } else { until };
+        self.cooling.insert(name.clone(), Resting { until, tries });
+    }
+
+    /// A run of executor `name` reached its model: it is no longer resting.
+    fn reached(&mut self, name: &str) {
+        self.cooling.remove(name);
     }
 
     /// Whether executor `name` may be given a run now (it is not resting).
     fn rested(&self, name: &str) -> bool {
-        match self.cooling.get(name) {
+        match self.cooling.get(name).map(|r| r.until) {
             None => true,
-            Some((None, _)) => false,
-            Some((Some(until), _)) => *until <= tokio::time::Instant::now(),
+            Some(None) => false,
+            Some(Some(until)) => until <= tokio::time::Instant::now(),
         }
     }
 
@@ -1704,7 +1733,7 @@ impl Orchestrator {
         let now = tokio::time::Instant::now();
         self.cooling
             .values()
-            .filter_map(|(until, _)| *until)
+            .filter_map(|r| r.until)
             .filter(|until| *until > now)
             .min()
     }

@@ -459,6 +459,12 @@ async fn drive_agent(
         std::sync::Arc::clone(&budget_stop),
         agent_cancel.clone(),
     );
+    // An agent that keeps saying it cannot reach its model (codex reconnecting for ever) is
+    // stopped instead of waited for until the run's timeout. Only structured formats: a
+    // plain agent's every line is "progress", including what its own tests print.
+    let unreachable_stop: std::sync::Arc<std::sync::OnceLock<String>> = Default::default();
+    let forward_unreachable = std::sync::Arc::clone(&unreachable_stop);
+    let watch_errors = !matches!(job.format, OutputFormat::Plain | OutputFormat::AiderText);
     // Forwards output lines and progress until the runner has dropped both senders. Progress
     // is published and kept in the run's history at most every PROGRESS_EVERY (the latest
     // text wins, and the last one is always kept): a plain-text agent's every line is
@@ -466,6 +472,7 @@ async fn drive_agent(
     let forwarder = tokio::spawn(async move {
         let (mut lines_open, mut progress_open) = (true, true);
         let mut progress = Throttle::default();
+        let mut unavailable_in_a_row = 0;
         let publish = |text: String| {
             forward_events.send(Event::Progress {
                 run_id: forward_id.clone(),
@@ -491,6 +498,14 @@ async fn drive_agent(
                 }
                 ev = progress_rx.recv(), if progress_open => match ev {
                     Some(AgentEvent::Progress(text)) => {
+                        let unavailable = watch_errors
+                            && text.starts_with("error")
+                            && executors::unavailable::classify(&text).is_some();
+                        unavailable_in_a_row = if unavailable { unavailable_in_a_row + 1 } else { 0 };
+                        if unavailable_in_a_row >= UNAVAILABLE_IN_A_ROW {
+                            let _ = forward_unreachable.set(text.clone());
+                            forward_cancel.cancel();
+                        }
                         if let Some(text) = progress.offer(text) {
                             publish(text);
                         }
@@ -580,6 +595,19 @@ async fn drive_agent(
         let _ = updates.send(Update::Final {
             run_id: id.clone(),
             text: text.clone(),
+        });
+    }
+    if let Some(said) = unreachable_stop.get() {
+        let said = shortened(said.trim_start_matches("error: "));
+        let kind =
+            executors::unavailable::classify(&said).unwrap_or(executors::Unavailable::Unreachable);
+        return Err(Outcome::Failed {
+            error: format!(
+                "agent unavailable ({kind}): {said} (stopped after {UNAVAILABLE_IN_A_ROW} such errors in a row)"
+            ),
+            usage,
+            change: None,
+            reason: Some(super::schedule::UNAVAILABLE),
         });
     }
     match outcome.exit {
@@ -934,6 +962,10 @@ fn over_budget(error: String, usage: Option<Usage>) -> Outcome {
         reason: Some(super::schedule::BUDGET),
     }
 }
+
+/// Progress errors in a row saying the agent cannot reach its model after which it is
+/// stopped as unavailable.
+const UNAVAILABLE_IN_A_ROW: usize = 3;
 
 /// Longest agent text quoted in a run's reason, in characters.
 const REASON_CHARS: usize = 400;
