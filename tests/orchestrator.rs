@@ -2361,3 +2361,34 @@ fn an_agent_that_keeps_failing_to_reach_its_model_is_stopped_early() {
         "{error}"
     );
 }
+
+/// Bug: codex and gemini report tokens but no cost: shown as $0.00, and budgets took them
+/// for free. `[executors.NAME] prices` works the cost out from the tokens.
+#[test]
+fn an_agent_that_reports_only_tokens_is_priced_from_them() {
+    let p = Project::new();
+    let mut settings = Settings::agent("writes_then_replays.sh");
+    settings.args = vec![recorded("codex/run1_stdout.jsonl")];
+    settings.preset = Some("codex");
+    settings.extra = "".into();
+    p.setup(ONE_TASK, &[], settings);
+    // prices go in the executor's own table.
+    let config = std::fs::read_to_string(p.repo.join("bosun.toml")).unwrap();
+    let config = config.replace(
+        "[executors.fake]\n",
+        "[executors.fake]\nprices = { input = 2.0, output = 10.0 }\n",
+    );
+    p.write("bosun.toml", config.as_bytes());
+    p.git(&["commit", "-qam", "prices"]);
+    p.run_headless();
+    let run = p.only_run();
+    assert_eq!(run["status"], "awaiting_approval", "{run:#}");
+    let (input, output) = (
+        run["input_tokens"].as_f64().unwrap(),
+        run["output_tokens"].as_f64().unwrap(),
+    );
+    assert!(input > 0.0 && output > 0.0, "{run:#}");
+    let cost = run["cost_usd"].as_f64().unwrap();
+    let want = (input * 2.0 + output * 10.0) / 1_000_000.0;
+    assert!((cost - want).abs() < 1e-12, "{cost} vs {want}");
+}

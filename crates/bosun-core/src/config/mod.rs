@@ -1185,6 +1185,35 @@ pub struct ExecutorConfig {
     /// Paths this agent may write beneath besides `[sandbox] writable` (its own state, e.g.
     /// `~/.claude`); a preset adds its CLI's.
     pub writable: Vec<String>,
+    /// Dollars per million tokens, for an agent CLI that reports tokens but no cost (codex,
+    /// gemini): its cost is worked out from its tokens, so budgets count it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prices: Option<Prices>,
+}
+
+/// `[executors.NAME] prices`: dollars per million tokens.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Prices {
+    /// Per million input tokens.
+    pub input: f64,
+    /// Per million output tokens.
+    pub output: f64,
+}
+
+impl Prices {
+    /// `usage` with its cost worked out from its tokens when the agent reported none.
+    pub fn priced(self, usage: crate::model::Usage) -> crate::model::Usage {
+        if usage.cost_usd > 0.0 {
+            return usage;
+        }
+        crate::model::Usage {
+            cost_usd: (usage.input_tokens as f64 * self.input
+                + usage.output_tokens as f64 * self.output)
+                / 1_000_000.0,
+            ..usage
+        }
+    }
 }
 
 impl Default for ExecutorConfig {
@@ -1202,6 +1231,7 @@ impl Default for ExecutorConfig {
             command_timeout: "5m".into(),
             max_tool_output: 16 * 1024,
             writable: Vec::new(),
+            prices: None,
         }
     }
 }

@@ -1278,6 +1278,7 @@ impl Orchestrator {
                 .preset
                 .map(|p| p.scratch().iter().map(|s| s.to_string()).collect())
                 .unwrap_or_default(),
+            prices: executor.prices,
             gates: self.config.gates.clone(),
             dod: self.config.dod.clone(),
             hooks: self.config.hooks.clone(),

@@ -42,6 +42,8 @@ pub(crate) struct Job {
     pub commit_message: String,
     /// The agent's own bookkeeping files (git patterns), kept out of the change.
     pub scratch: Vec<String>,
+    /// `[executors.NAME] prices`: the cost of a CLI that reports only tokens.
+    pub prices: Option<crate::config::Prices>,
     pub gates: crate::config::GatesConfig,
     pub dod: crate::config::DodConfig,
     pub hooks: crate::config::HooksConfig,
@@ -465,6 +467,8 @@ async fn drive_agent(
     let unreachable_stop: std::sync::Arc<std::sync::OnceLock<String>> = Default::default();
     let forward_unreachable = std::sync::Arc::clone(&unreachable_stop);
     let watch_errors = !matches!(job.format, OutputFormat::Plain | OutputFormat::AiderText);
+    let prices = job.prices;
+    let priced = move |usage: Usage| prices.map_or(usage, |p| p.priced(usage));
     // Forwards output lines and progress until the runner has dropped both senders. Progress
     // is published and kept in the run's history at most every PROGRESS_EVERY (the latest
     // text wins, and the last one is always kept): a plain-text agent's every line is
@@ -511,6 +515,7 @@ async fn drive_agent(
                         }
                     }
                     Some(AgentEvent::Usage(usage)) if external => {
+                        let usage = priced(usage);
                         let m = &forward_meter;
                         if let Some(reason) = m.ledger.report(&m.run, &m.task, usage) {
                             let _ = forward_stop.set(reason);
@@ -577,7 +582,7 @@ async fn drive_agent(
         }
         Err(e) => return Err(failed(e.to_string(), None)),
     };
-    let usage = outcome.usage;
+    let usage = outcome.usage.map(priced);
     let m = &job.meter;
     let mut budget = budget_stop.get().cloned();
     if let Some(u) = usage
