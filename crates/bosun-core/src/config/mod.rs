@@ -1185,6 +1185,9 @@ pub struct ExecutorConfig {
     /// Paths this agent may write beneath besides `[sandbox] writable` (its own state, e.g.
     /// `~/.claude`); a preset adds its CLI's.
     pub writable: Vec<String>,
+    /// The model a preset's CLI is told to use (`--model`, which every preset's CLI takes);
+    /// empty: the CLI's own default.
+    pub model: String,
     /// Dollars per million tokens, for an agent CLI that reports tokens but no cost (codex,
     /// gemini): its cost is worked out from its tokens, so budgets count it.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -1231,6 +1234,7 @@ impl Default for ExecutorConfig {
             command_timeout: "5m".into(),
             max_tool_output: 16 * 1024,
             writable: Vec::new(),
+            model: String::new(),
             prices: None,
         }
     }
@@ -1253,12 +1257,16 @@ impl ExecutorConfig {
         duration(&self.command_timeout).unwrap_or(std::time::Duration::from_secs(300))
     }
 
-    /// The argv to run: `command`, else the preset's.
+    /// The argv to run: `command`, else the preset's (with `--model` when `model` is set).
     pub fn argv(&self) -> Vec<String> {
         if !self.command.is_empty() {
             return self.command.clone();
         }
-        self.preset.map(Preset::argv).unwrap_or_default()
+        let mut argv = self.preset.map(Preset::argv).unwrap_or_default();
+        if !argv.is_empty() && !self.model.trim().is_empty() {
+            argv.extend(["--model".to_string(), self.model.trim().to_string()]);
+        }
+        argv
     }
 
     /// The environment the agent gets on top of the scrubbed one: its preset's, then `env`.

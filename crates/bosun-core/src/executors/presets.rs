@@ -329,6 +329,53 @@ mod tests {
         }
     }
 
+    /// Bug: a preset set no model (aider then used whatever it defaulted to). Every recorded
+    /// CLI takes `--model` (their `--help` in `tests/fixtures/agents/`), so `model` adds it.
+    #[test]
+    fn a_model_is_passed_with_the_flag_every_recorded_cli_takes() {
+        macro_rules! help {
+            ($path:literal) => {
+                include_str!(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/../../tests/fixtures/agents/",
+                    $path
+                ))
+            };
+        }
+        let recorded = [
+            (Preset::Claude, help!("claude/help_claude.txt")),
+            (Preset::Codex, help!("codex/help_codex_exec.txt")),
+            (Preset::Gemini, help!("gemini/help_gemini.txt")),
+            (Preset::Aider, help!("aider/help_aider.txt")),
+            (Preset::Opencode, help!("opencode/help_opencode_run.txt")),
+        ];
+        for (preset, help) in recorded {
+            assert!(help.contains("--model"), "{}", preset.name());
+            let config = crate::config::ExecutorConfig {
+                preset: Some(preset),
+                model: "m-1".into(),
+                ..Default::default()
+            };
+            let argv = config.argv();
+            let (flags, model) = argv.split_at(argv.len() - 2);
+            assert_eq!(model, ["--model", "m-1"], "{}", preset.name());
+            assert_eq!(flags, preset.argv().as_slice());
+        }
+        // No model: the preset's flags as they are; an own command is never changed.
+        let plain = crate::config::ExecutorConfig {
+            preset: Some(Preset::Aider),
+            ..Default::default()
+        };
+        assert_eq!(plain.argv(), Preset::Aider.argv());
+        let own = crate::config::ExecutorConfig {
+            preset: Some(Preset::Aider),
+            command: vec!["my-aider".into()],
+            model: "m-1".into(),
+            ..Default::default()
+        };
+        assert_eq!(own.argv(), ["my-aider"]);
+    }
+
     #[test]
     fn expands_every_placeholder_inside_arguments_in_one_pass() {
         let argv: Vec<String> = [
