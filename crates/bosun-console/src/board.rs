@@ -446,12 +446,7 @@ fn head(task: &Task, t: &Theme) -> [Span<'static>; 2] {
 
 /// `text` cut to `width` characters, ending in `…` when cut.
 fn cut(text: &str, width: usize) -> String {
-    if text.chars().count() <= width {
-        return text.to_string();
-    }
-    let mut s: String = text.chars().take(width.saturating_sub(1)).collect();
-    s.push('…');
-    s
+    crate::model::shorten(text, width)
 }
 
 /// `title` over at most `lines` lines of `width` characters, broken between words (a word

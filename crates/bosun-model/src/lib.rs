@@ -25,3 +25,14 @@ pub use strategy::{Outcome, PRIOR, Strategy, cost_adjusted, strategy_key};
 pub use task::{
     COMMIT_PLACEHOLDERS, Priority, Subtask, Task, TaskId, TaskType, commit_subject, with_trailers,
 };
+
+/// `text` cut to at most `max` characters, ending in `…` when cut: for a reason, a snippet or
+/// a title that must fit.
+pub fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}

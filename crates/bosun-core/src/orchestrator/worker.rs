@@ -977,12 +977,7 @@ const REASON_CHARS: usize = 400;
 
 /// `text` cut to [`REASON_CHARS`] characters (`…` when cut): a reason is read, not scrolled.
 fn shortened(text: &str) -> String {
-    if text.chars().count() <= REASON_CHARS {
-        return text.to_string();
-    }
-    let mut out: String = text.chars().take(REASON_CHARS - 1).collect();
-    out.push('…');
-    out
+    crate::model::shorten(text, REASON_CHARS)
 }
 
 /// The agent's last output lines, for an error message.

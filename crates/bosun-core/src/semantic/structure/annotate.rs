@@ -954,12 +954,7 @@ fn api_change(base: &Def, head: &Def) -> Option<String> {
 }
 
 fn shorten(s: &str) -> String {
-    if s.chars().count() <= SIGNATURE_CHARS {
-        return s.to_string();
-    }
-    let mut out: String = s.chars().take(SIGNATURE_CHARS - 1).collect();
-    out.push('…');
-    out
+    crate::model::shorten(s, SIGNATURE_CHARS)
 }
 
 fn quoted(s: &str) -> String {

@@ -119,10 +119,5 @@ fn collapse(s: &str) -> String {
 }
 
 fn cut(s: &str) -> String {
-    if s.chars().count() <= SNIPPET_CHARS {
-        return s.to_string();
-    }
-    let mut out: String = s.chars().take(SNIPPET_CHARS - 1).collect();
-    out.push('…');
-    out
+    crate::model::shorten(s, SNIPPET_CHARS)
 }
