@@ -297,19 +297,16 @@ fn carry_out(
                         "checking the kept hunks with the required gates…".into(),
                     ));
                 }
-                let (reply, answer) = oneshot::channel();
-                let sent = commands
-                    .send(Command::Approve {
-                        run: run.0.clone(),
-                        who: crate::api::operator(),
-                        note: String::new(),
-                        keep,
-                        message,
-                        reply,
-                    })
-                    .await
-                    .is_ok();
-                let _ = replies.send(Msg::Flash(answer_line(sent, answer.await, &done)));
+                let answer = ask(&commands, |reply| Command::Approve {
+                    run: run.0.clone(),
+                    who: crate::api::operator(),
+                    note: String::new(),
+                    keep,
+                    message,
+                    reply,
+                })
+                .await;
+                let _ = replies.send(Msg::Flash(said(answer, &done)));
             });
         }
         Effect::Reject {
@@ -319,93 +316,72 @@ fn carry_out(
             prompt,
         } => {
             tokio::spawn(async move {
-                let (reply, answer) = oneshot::channel();
-                let sent = commands
-                    .send(Command::Reject {
-                        run: run.0.clone(),
-                        who: crate::api::operator(),
-                        reason,
-                        retry,
-                        prompt: prompt.clone(),
-                        reply,
-                    })
-                    .await
-                    .is_ok();
+                let answer = ask(&commands, |reply| Command::Reject {
+                    run: run.0.clone(),
+                    who: crate::api::operator(),
+                    reason,
+                    retry,
+                    prompt: prompt.clone(),
+                    reply,
+                })
+                .await;
                 let done = match (retry, &prompt) {
                     (true, Some(_)) => "rejected; another attempt is queued with your instructions",
                     (true, None) => "rejected; another attempt is queued",
                     (false, _) => "rejected",
                 };
-                let _ = replies.send(Msg::Flash(answer_line(sent, answer.await, done)));
+                let _ = replies.send(Msg::Flash(said(answer, done)));
             });
         }
         Effect::Instruct { run, prompt } => {
             tokio::spawn(async move {
-                let (reply, answer) = oneshot::channel();
-                let sent = commands
-                    .send(Command::Instruct {
-                        run: run.0.clone(),
-                        who: crate::api::operator(),
-                        prompt,
-                        reply,
-                    })
-                    .await
-                    .is_ok();
-                let _ = replies.send(Msg::Flash(answer_line(
-                    sent,
-                    answer.await,
+                let answer = ask(&commands, |reply| Command::Instruct {
+                    run: run.0.clone(),
+                    who: crate::api::operator(),
+                    prompt,
+                    reply,
+                })
+                .await;
+                let _ = replies.send(Msg::Flash(said(
+                    answer,
                     "will start with your instructions",
                 )));
             });
         }
         Effect::Retry(run) => {
             tokio::spawn(async move {
-                let (reply, answer) = oneshot::channel();
-                let sent = commands
-                    .send(Command::Retry {
-                        run: run.0.clone(),
-                        who: crate::api::operator(),
-                        reply,
-                    })
-                    .await
-                    .is_ok();
-                let _ = replies.send(Msg::Flash(answer_line(
-                    sent,
-                    answer.await,
-                    "queued for another attempt",
-                )));
+                let answer = ask(&commands, |reply| Command::Retry {
+                    run: run.0.clone(),
+                    who: crate::api::operator(),
+                    reply,
+                })
+                .await;
+                let _ = replies.send(Msg::Flash(said(answer, "queued for another attempt")));
             });
         }
         Effect::AddTask { task } => {
             tokio::spawn(async move {
-                let (reply, answer) = oneshot::channel();
-                let sent = commands
-                    .send(Command::AddTask {
-                        task,
-                        who: crate::api::operator(),
-                        reply,
-                    })
-                    .await
-                    .is_ok();
-                let line = match (sent, answer.await) {
-                    (true, Ok(Ok(task))) => format!("added {} {}", task.id, task.title),
-                    (true, Ok(Err(e))) => format!("error: {e}"),
-                    _ => "error: bosun's orchestrator has stopped".to_string(),
+                let answer = ask(&commands, |reply| Command::AddTask {
+                    task,
+                    who: crate::api::operator(),
+                    reply,
+                })
+                .await;
+                let line = match answer {
+                    Ok(task) => format!("added {} {}", task.id, task.title),
+                    Err(e) => e,
                 };
                 let _ = replies.send(Msg::Flash(line));
             });
         }
         Effect::Cancel(run) => {
             tokio::spawn(async move {
-                let (reply, answer) = oneshot::channel();
-                let sent = commands
-                    .send(Command::Cancel {
-                        run: run.0.clone(),
-                        reply,
-                    })
-                    .await
-                    .is_ok();
-                let _ = replies.send(Msg::Flash(answer_line(sent, answer.await, "cancelled")));
+                let answer = ask(&commands, |reply| Command::Cancel {
+                    run: run.0.clone(),
+                    reply,
+                })
+                .await;
+                let _ = replies.send(Msg::Flash(said(answer, "cancelled")));
             });
         }
         Effect::Pause(pause) => {
@@ -450,15 +426,30 @@ async fn run_in_terminal(dir: &std::path::Path, argv: &[String]) -> String {
     }
 }
 
-fn answer_line(
-    sent: bool,
-    answer: Result<Result<crate::model::Run, CommandError>, oneshot::error::RecvError>,
-    done: &str,
-) -> String {
-    match (sent, answer) {
-        (true, Ok(Ok(run))) => format!("{} {done}", run.id.short()),
-        (true, Ok(Err(e))) => format!("error: {e}"),
-        _ => "error: bosun's orchestrator has stopped".to_string(),
+/// Sends the command `make` builds and waits for the orchestrator's answer: its value, or
+/// the line to show. A send that fails is dropped at once: it holds the reply channel the
+/// answer waits on (kept, it made every console command hang once bosun had stopped).
+async fn ask<T>(
+    commands: &mpsc::Sender<Command>,
+    make: impl FnOnce(oneshot::Sender<Result<T, CommandError>>) -> Command,
+) -> Result<T, String> {
+    const STOPPED: &str = "error: bosun's orchestrator has stopped";
+    let (reply, answer) = oneshot::channel();
+    if commands.send(make(reply)).await.is_err() {
+        return Err(STOPPED.into());
+    }
+    match answer.await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(format!("error: {e}")),
+        Err(_) => Err(STOPPED.into()),
+    }
+}
+
+/// The flash line for a command's answer about a run.
+fn said(answer: Result<crate::model::Run, String>, done: &str) -> String {
+    match answer {
+        Ok(run) => format!("{} {done}", run.id.short()),
+        Err(e) => e,
     }
 }
 

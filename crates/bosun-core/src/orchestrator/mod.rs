@@ -977,11 +977,13 @@ impl Orchestrator {
     }
 
     fn has_candidates(&self) -> bool {
+        let unroutable = self.unroutable();
         let routable = |next: &schedule::Next| match next {
-            schedule::Next::Queued(id) => {
-                self.runs.get(id).is_none_or(|r| self.can_route(&r.task_id))
-            }
-            schedule::Next::Task { task, .. } => self.can_route(task),
+            schedule::Next::Queued(id) => self
+                .runs
+                .get(id)
+                .is_none_or(|r| !unroutable.contains(&r.task_id)),
+            schedule::Next::Task { task, .. } => !unroutable.contains(task),
         };
         self.candidates().iter().any(routable)
             && self.options.max_runs.is_none_or(|m| self.started < m)
@@ -1040,6 +1042,7 @@ impl Orchestrator {
             return Ok(());
         }
         let mut free = free;
+        let unroutable = self.unroutable();
         for next in self.candidates() {
             if free == 0 || self.options.max_runs.is_some_and(|m| self.started >= m) {
                 break;
@@ -1048,7 +1051,9 @@ impl Orchestrator {
                 schedule::Next::Queued(id) => match self.runs.get(&id) {
                     // A best-of candidate may have been started with its rival already; a
                     // run whose executors all rest waits.
-                    Some(r) if r.status == RunStatus::Queued && self.can_route(&r.task_id) => {
+                    Some(r)
+                        if r.status == RunStatus::Queued && !unroutable.contains(&r.task_id) =>
+                    {
                         vec![r.clone()]
                     }
                     _ => continue,
@@ -1061,7 +1066,7 @@ impl Orchestrator {
                     let Some(found) = self.tasks.iter().find(|t| t.id == task) else {
                         continue;
                     };
-                    if !self.can_route(&task) {
+                    if unroutable.contains(&task) {
                         continue;
                     }
                     let feedback = match after {
@@ -1749,12 +1754,22 @@ impl Orchestrator {
         }
     }
 
-    /// Whether a task of `task_id` has an executor that may work now.
-    fn can_route(&self, task_id: &TaskId) -> bool {
-        let Some(task) = self.tasks.iter().find(|t| t.id == *task_id) else {
-            return true;
-        };
-        self.routed(task.task_type).iter().any(|n| self.rested(n))
+    /// The tasks none of whose executors may work now: empty, at no cost, while no executor
+    /// rests; else worked out in one pass (the scheduler asks about every candidate).
+    fn unroutable(&self) -> HashSet<TaskId> {
+        if self.cooling.is_empty() {
+            return HashSet::new();
+        }
+        let mut blocked: HashMap<crate::model::TaskType, bool> = HashMap::new();
+        self.tasks
+            .iter()
+            .filter(|t| {
+                *blocked
+                    .entry(t.task_type)
+                    .or_insert_with(|| !self.routed(t.task_type).iter().any(|n| self.rested(n)))
+            })
+            .map(|t| t.id.clone())
+            .collect()
     }
 
     /// A run that was stopped: by the operator, because another run of its task was
