@@ -180,6 +180,7 @@ fn run(id: RunId, task: &Task, status: RunStatus, created_ms: u64) -> Run {
             input_tokens: 48_000,
             output_tokens: 6_500,
             cost_usd: 0.42,
+            ..Default::default()
         },
         error: (status == RunStatus::Failed).then(|| "gate build failed: 2 errors".into()),
         diffstat: gated.then_some((3, 40, 12)),

@@ -91,6 +91,7 @@ fn run(n: u32, task: &Task, status: RunStatus, executor: &str, age: u64) -> Run 
             input_tokens: 10_000,
             output_tokens: 2_000,
             cost_usd: 0.25,
+            ..Default::default()
         },
         error: (status == RunStatus::Failed).then(|| "test gate failed: 2 new failures".into()),
         diffstat: ended.then_some((2, 12, 3)),

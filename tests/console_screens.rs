@@ -91,6 +91,7 @@ fn run(n: usize, task: &Task, status: RunStatus, executor: &str, age: u64) -> Ru
             input_tokens: 12_000 + n as u64 * 100,
             output_tokens: 3_000,
             cost_usd: 0.25,
+            ..Default::default()
         },
         error: (status == RunStatus::Failed).then(|| "test gate failed: 2 new failures".into()),
         decision: match status {

@@ -2362,6 +2362,46 @@ fn an_agent_that_keeps_failing_to_reach_its_model_is_stopped_early() {
     );
 }
 
+/// Bug: codex and gemini report tokens but no cost, and their runs showed $0.00 — free, to
+/// the operator and to `[budget]`. Without prices the cost is unknown everywhere it is shown,
+/// and a run under a budget says once that the limits cannot count it.
+#[test]
+fn an_agent_that_reports_only_tokens_has_an_unknown_cost_not_a_free_one() {
+    let p = Project::new();
+    let mut settings = Settings::agent("writes_then_replays.sh");
+    settings.args = vec![recorded("codex/run1_stdout.jsonl")];
+    settings.preset = Some("codex");
+    settings.extra = "\n[budget]\nper_run_usd = 5.0\n".into();
+    p.setup(ONE_TASK, &[], settings);
+    let progress = p.run_headless();
+    assert_eq!(
+        progress
+            .matches("cost unknown: fake reports tokens but no cost, so [budget] limits do not count this run (set [executors.fake] prices)")
+            .count(),
+        1,
+        "{progress}"
+    );
+    let run = p.only_run();
+    assert_eq!(run["status"], "awaiting_approval", "{run:#}");
+    assert!(run["input_tokens"].as_u64().unwrap() > 0, "{run:#}");
+    assert_eq!(run["cost_usd"], Value::Null, "{run:#}");
+    let id = text(&run["id"]);
+    let shown = p.ok(&["show", id]);
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.starts_with("usage ") && l.ends_with("tokens · cost unknown")),
+        "{shown}"
+    );
+    let doctor = p.bosun(&["doctor"]).stdout;
+    assert!(
+        doctor.contains(
+            "agent fake reports tokens but no cost: [budget] limits cannot count its runs"
+        ),
+        "{doctor}"
+    );
+}
+
 /// Bug: codex and gemini report tokens but no cost: shown as $0.00, and budgets took them
 /// for free. `[executors.NAME] prices` works the cost out from the tokens.
 #[test]

@@ -257,6 +257,15 @@ fn check_executors(project: &Project, config: &Config, checks: &mut Vec<Check>) 
         let Some(program) = command.first() else {
             continue;
         };
+        if config.budget.limited()
+            && executor.prices.is_none()
+            && executor.preset.is_some_and(|p| !p.reports_cost())
+        {
+            checks.push(Check::warn(
+                format!("agent {name} reports tokens but no cost: [budget] limits cannot count its runs"),
+                format!("set [executors.{name}] prices = {{ input = …, output = … }} (dollars per million tokens)"),
+            ));
+        }
         match crate::executors::find_agent_program(program, &project.root, &executor.env) {
             Some(path) => checks.push(Check::ok(format!("agent {name}: {}", path.display()))),
             None => {

@@ -63,7 +63,8 @@ pub struct RunView {
     deletions: Option<usize>,
     input_tokens: u64,
     output_tokens: u64,
-    cost_usd: f64,
+    /// null when the agent reported no cost (and no `prices` are set): unknown, not free.
+    cost_usd: Option<f64>,
     feedback: Option<String>,
     decision: Option<crate::model::Decision>,
     error: Option<String>,
@@ -111,7 +112,7 @@ impl From<&Run> for RunView {
             deletions: r.diffstat.map(|d| d.2),
             input_tokens: r.usage.input_tokens,
             output_tokens: r.usage.output_tokens,
-            cost_usd: r.usage.cost_usd,
+            cost_usd: (!r.usage.cost_unknown).then_some(r.usage.cost_usd),
             routing: r.routing.clone(),
             lessons: r.lessons.clone(),
             examples: r.examples.clone(),
@@ -364,8 +365,10 @@ pub fn show(ctx: &Context, args: &ShowArgs) -> anyhow::Result<ExitCode> {
     }
     if run.usage.is_known() {
         println!(
-            "usage     {} in / {} out tokens · ${:.4}",
-            run.usage.input_tokens, run.usage.output_tokens, run.usage.cost_usd
+            "usage     {} in / {} out tokens · cost {}",
+            run.usage.input_tokens,
+            run.usage.output_tokens,
+            run.usage.cost_text()
         );
     }
     if let Some(score) = run.score {

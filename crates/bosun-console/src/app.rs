@@ -842,7 +842,9 @@ fn render_header(app: &App, frame: &mut Frame<'_>, area: Rect) {
     if narrow {
         top.push(Span::raw(" "));
     }
-    let mut right = format!("spent ${:.2}", d.spend());
+    let (spent, partly_unknown) = d.spend();
+    let at_least = if partly_unknown { "≥" } else { "" };
+    let mut right = format!("spent {at_least}${spent:.2}");
     if let Some(eta) = d.eta_ms(app.max_parallel) {
         right.push_str(&format!("  ETA {}", duration(eta)));
     }

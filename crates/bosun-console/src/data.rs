@@ -360,12 +360,13 @@ impl Data {
         summary
     }
 
-    /// Money spent on every run the console knows.
-    pub fn spend(&self) -> f64 {
+    /// Money spent on every run the console knows, and whether some run's cost is unknown
+    /// (its agent reports tokens only), which makes the sum a lower bound.
+    pub fn spend(&self) -> (f64, bool) {
         // A fold from +0.0: an empty f64 sum is -0.0, which prints as "$-0.00".
-        self.runs
-            .values()
-            .fold(0.0, |sum, r| sum + r.usage.cost_usd)
+        self.runs.values().fold((0.0, false), |(sum, unknown), r| {
+            (sum + r.usage.cost_usd, unknown || r.usage.cost_unknown)
+        })
     }
 
     /// Mean run duration per task type (finished runs with both timestamps), in ms.

@@ -637,7 +637,7 @@ fn render_executors(state: &MetricsState, t: &Theme, frame: &mut Frame<'_>, area
                 e.runs,
                 compact(e.input_tokens),
                 compact(e.output_tokens),
-                format!("${:.2}", e.cost_usd)
+                e.cost_text()
             ),
             t.text(),
         ));

@@ -144,14 +144,40 @@ pub struct Usage {
     pub input_tokens: u64,
     /// Output (completion) tokens.
     pub output_tokens: u64,
-    /// Cost in US dollars.
+    /// Cost in US dollars (as far as known: see `cost_unknown`).
     pub cost_usd: f64,
+    /// The agent counted tokens but reported no cost (codex, gemini, aider without prices)
+    /// and no `[executors.NAME] prices` were set: `cost_usd` leaves this agent's spending
+    /// out, it does not mean free.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cost_unknown: bool,
 }
 
 impl Usage {
     /// Whether anything was spent or counted (an agent that reports nothing leaves it so).
     pub fn is_known(&self) -> bool {
         self.input_tokens + self.output_tokens > 0 || self.cost_usd > 0.0
+    }
+
+    /// Both together (a cost stays unknown if either part's is).
+    #[must_use]
+    pub fn plus(self, other: Usage) -> Usage {
+        Usage {
+            input_tokens: self.input_tokens + other.input_tokens,
+            output_tokens: self.output_tokens + other.output_tokens,
+            cost_usd: self.cost_usd + other.cost_usd,
+            cost_unknown: self.cost_unknown || other.cost_unknown,
+        }
+    }
+
+    /// The cost as the operator reads it: `$0.0045`, `unknown` when the agent reported none,
+    /// `≥ $0.0012` when only part of it is known (bosun's own model calls, say).
+    pub fn cost_text(&self) -> String {
+        match (self.cost_unknown, self.cost_usd > 0.0) {
+            (false, _) => format!("${:.4}", self.cost_usd),
+            (true, false) => "unknown".to_string(),
+            (true, true) => format!("≥ ${:.4}", self.cost_usd),
+        }
     }
 }
 
@@ -437,6 +463,42 @@ mod tests {
             assert_eq!(serde_json::to_string(&s).unwrap(), format!("\"{s}\""));
         }
         assert!("done".parse::<RunStatus>().is_err());
+    }
+
+    #[test]
+    fn an_unknown_cost_reads_as_unknown_and_stays_so_when_added_up() {
+        let known = Usage {
+            input_tokens: 10,
+            output_tokens: 2,
+            cost_usd: 0.0012,
+            cost_unknown: false,
+        };
+        let tokens_only = Usage {
+            input_tokens: 100,
+            output_tokens: 20,
+            cost_unknown: true,
+            ..Usage::default()
+        };
+        assert_eq!(known.cost_text(), "$0.0012");
+        assert_eq!(Usage::default().cost_text(), "$0.0000");
+        assert_eq!(tokens_only.cost_text(), "unknown");
+        let both = known.plus(tokens_only);
+        assert_eq!((both.input_tokens, both.output_tokens), (110, 22));
+        assert_eq!(both.cost_text(), "≥ $0.0012");
+        // Stored runs from before the field read as known; a known cost writes no flag.
+        let old: Usage =
+            serde_json::from_str(r#"{"input_tokens":1,"output_tokens":2,"cost_usd":0.5}"#).unwrap();
+        assert!(!old.cost_unknown);
+        assert!(
+            !serde_json::to_string(&known)
+                .unwrap()
+                .contains("cost_unknown")
+        );
+        assert!(
+            serde_json::to_string(&tokens_only)
+                .unwrap()
+                .contains("\"cost_unknown\":true")
+        );
     }
 
     #[test]

@@ -86,8 +86,22 @@ pub struct ExecutorTally {
     pub input_tokens: u64,
     /// Output tokens.
     pub output_tokens: u64,
-    /// US dollars.
+    /// US dollars (of the runs whose cost is known).
     pub cost_usd: f64,
+    /// Runs whose agent reported no cost (`Usage::cost_unknown`).
+    pub cost_unknown: u64,
+}
+
+impl ExecutorTally {
+    /// The spend as the operator reads it: `$0.42`, `unknown` when no run's cost is known,
+    /// `≥$0.42` when only some are.
+    pub fn cost_text(&self) -> String {
+        match self.cost_unknown {
+            0 => format!("${:.2}", self.cost_usd),
+            n if n >= self.runs && self.cost_usd == 0.0 => "unknown".to_string(),
+            _ => format!("≥${:.2}", self.cost_usd),
+        }
+    }
 }
 
 /// Approval latency: from awaiting approval to the operator's decision.
@@ -491,6 +505,7 @@ impl MetricsCollector {
             e.input_tokens += run.usage.input_tokens;
             e.output_tokens += run.usage.output_tokens;
             e.cost_usd += run.usage.cost_usd;
+            e.cost_unknown += u64::from(run.usage.cost_unknown);
         }
     }
 

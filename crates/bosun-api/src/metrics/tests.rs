@@ -59,6 +59,7 @@ fn approved_lifecycle(id: &str, task: &str, attempt: u32, by: &str) -> Vec<Run> 
         input_tokens: 1_000,
         output_tokens: 200,
         cost_usd: 0.5,
+        ..Default::default()
     };
     states.push(r.clone());
     r.status = RunStatus::Merged;
@@ -125,6 +126,7 @@ fn a_run_approved_by_the_operator_counts_once_everywhere() {
         (e.runs, e.merged, e.input_tokens, e.output_tokens),
         (1, 1, 1_000, 200)
     );
+    assert_eq!(e.cost_text(), "$0.50");
 
     // Five-minute buckets: finished at +10 min (the third), merged at +30 min (the seventh);
     // the queue was 1 at the start.
@@ -287,4 +289,22 @@ fn a_seed_rebuilds_past_queue_and_approval_depths() {
     assert_eq!(a, [0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0]);
     assert_eq!(m.depths().queued, 1);
     assert_eq!(m.latency().mean_ms, Some(20 * MIN));
+}
+
+/// A run whose agent reports tokens only makes its executor's spend unknown (alone) or a
+/// lower bound (beside priced runs), never a smaller number that looks complete.
+#[test]
+fn an_executor_whose_runs_report_no_cost_shows_its_spend_as_unknown() {
+    let mut m = MetricsCollector::new(T0);
+    let mut tokens_only = approved_lifecycle("r1", "t1", 1, "ana");
+    for r in &mut tokens_only {
+        r.usage.cost_usd = 0.0;
+        r.usage.cost_unknown = true;
+    }
+    feed(&mut m, &tokens_only);
+    let e = m.executors()["claude"];
+    assert_eq!((e.runs, e.cost_unknown), (1, 1));
+    assert_eq!(e.cost_text(), "unknown");
+    feed(&mut m, &approved_lifecycle("r2", "t2", 1, "ana"));
+    assert_eq!(m.executors()["claude"].cost_text(), "≥$0.50");
 }

@@ -351,6 +351,13 @@ pub struct BudgetConfig {
     pub per_day_usd: f64,
 }
 
+impl BudgetConfig {
+    /// Whether any limit is set.
+    pub fn limited(&self) -> bool {
+        self.per_run_usd > 0.0 || self.per_task_usd > 0.0 || self.per_day_usd > 0.0
+    }
+}
+
 /// `[memory]`: process memory. Decisions and gate results update, per task type and
 /// executor, how often the executor's runs were accepted; the executor for a task is chosen by
 /// Thompson sampling among those routed to its type, and prompts carry lessons (rejection
@@ -1205,15 +1212,17 @@ pub struct Prices {
 }
 
 impl Prices {
-    /// `usage` with its cost worked out from its tokens when the agent reported none.
+    /// `usage` with its cost worked out from its tokens when the agent reported none (or
+    /// nothing but zero).
     pub fn priced(self, usage: crate::model::Usage) -> crate::model::Usage {
-        if usage.cost_usd > 0.0 {
+        if usage.cost_usd > 0.0 && !usage.cost_unknown {
             return usage;
         }
         crate::model::Usage {
             cost_usd: (usage.input_tokens as f64 * self.input
                 + usage.output_tokens as f64 * self.output)
                 / 1_000_000.0,
+            cost_unknown: false,
             ..usage
         }
     }

@@ -272,11 +272,14 @@ mod test_support {
             .collect()
     }
 
-    /// Asserts usage totals, comparing dollars to a cent's millionth.
+    /// Asserts usage totals, comparing dollars to a cent's millionth; `cost` None: the agent
+    /// reported none (unknown, not free).
     #[track_caller]
-    pub(super) fn assert_usage(usage: Option<Usage>, input: u64, output: u64, cost: f64) {
+    pub(super) fn assert_usage(usage: Option<Usage>, input: u64, output: u64, cost: Option<f64>) {
         let u = usage.expect("usage reported");
         assert_eq!((u.input_tokens, u.output_tokens), (input, output), "{u:?}");
+        assert_eq!(u.cost_unknown, cost.is_none(), "{u:?} vs {cost:?}");
+        let cost = cost.unwrap_or(0.0);
         assert!((u.cost_usd - cost).abs() < 1e-9, "{u:?} vs ${cost}");
     }
 }

@@ -179,6 +179,13 @@ impl Preset {
 }
 
 impl Preset {
+    /// Whether the CLI's output says what a run cost (the recordings: codex and gemini give
+    /// tokens only; aider gives a cost when it knows the model's prices, claude and opencode
+    /// always). Cursor is unrecorded and documented as Claude Code's format.
+    pub fn reports_cost(self) -> bool {
+        !matches!(self, Self::Codex | Self::Gemini)
+    }
+
     /// Files the CLI leaves in the checkout that are its own bookkeeping, not the work (git
     /// patterns): ignored in the run's private repository, so they never reach the change —
     /// nor make a run that changed nothing look like one that did. From the recordings'

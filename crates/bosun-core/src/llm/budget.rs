@@ -44,11 +44,7 @@ impl Spent {
             self.runs.get(run).copied().unwrap_or_default(),
             self.reported.get(run).copied().unwrap_or_default(),
         );
-        Usage {
-            input_tokens: a.input_tokens + b.input_tokens,
-            output_tokens: a.output_tokens + b.output_tokens,
-            cost_usd: a.cost_usd + b.cost_usd,
-        }
+        a.plus(b)
     }
 }
 
@@ -69,6 +65,11 @@ impl Ledger {
     fn spent(&self) -> std::sync::MutexGuard<'_, Spent> {
         // A poisoned lock only means a panic elsewhere mid-update of plain numbers.
         self.spent.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether any `[budget]` limit is set.
+    pub fn limited(&self) -> bool {
+        self.limits.limited()
     }
 
     /// Counts what earlier runs of `task` (stored before this start) spent toward it.
@@ -254,6 +255,7 @@ mod tests {
             input_tokens: 1,
             output_tokens: 1,
             cost_usd: c,
+            ..Default::default()
         };
         assert_eq!(l.report("r1", "t1", usage(0.05)), None);
         // A later cumulative report replaces the earlier one rather than adding to it.

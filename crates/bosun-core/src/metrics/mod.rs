@@ -57,6 +57,7 @@ mod tests {
                     input_tokens: 100,
                     output_tokens: 10,
                     cost_usd: 0.01,
+                    ..Default::default()
                 },
                 score: Some(0.5),
                 ..Run::queued(crate::model::TaskId(String::new()), "", 1, "main")

@@ -310,6 +310,7 @@ mod tests {
                 input_tokens: 1_000,
                 output_tokens: 200,
                 cost_usd: 0.5,
+                ..Default::default()
             },
             ..Run::queued(TaskId("t1".into()), "task", 1, "main")
         };

@@ -158,7 +158,8 @@ fn outcome_of(run: &Run, success: bool) -> Decided {
             .started_ms
             .zip(run.finished_ms)
             .map(|(start, end)| end.saturating_sub(start)),
-        cost_usd: reported.then_some(run.usage.cost_usd),
+        // An unknown cost is not a cheap run.
+        cost_usd: (reported && !run.usage.cost_unknown).then_some(run.usage.cost_usd),
     }
 }
 
@@ -1238,6 +1239,7 @@ impl Orchestrator {
             run_id: run.id.clone(),
             task_id: task.id.0.clone(),
             attempt,
+            executor: run.executor.clone(),
             repo_root: self.project.root.clone(),
             worktree: self.worktree_root.join(&run.id.0),
             branch: run.branch.clone(),

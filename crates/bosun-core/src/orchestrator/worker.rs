@@ -21,6 +21,8 @@ use bosun_api::Event;
 pub(crate) struct Job {
     pub run_id: RunId,
     pub task_id: String,
+    /// The executor's name in `[executors]`.
+    pub executor: String,
     pub attempt: u32,
     pub repo_root: PathBuf,
     pub worktree: PathBuf,
@@ -468,6 +470,7 @@ async fn drive_agent(
     let forward_unreachable = std::sync::Arc::clone(&unreachable_stop);
     let watch_errors = !matches!(job.format, OutputFormat::Plain | OutputFormat::AiderText);
     let prices = job.prices;
+    let forward_executor = job.executor.clone();
     let priced = move |usage: Usage| prices.map_or(usage, |p| p.priced(usage));
     // Forwards output lines and progress until the runner has dropped both senders. Progress
     // is published and kept in the run's history at most every PROGRESS_EVERY (the latest
@@ -477,6 +480,7 @@ async fn drive_agent(
         let (mut lines_open, mut progress_open) = (true, true);
         let mut progress = Throttle::default();
         let mut unavailable_in_a_row = 0;
+        let mut warned_unpriced = false;
         let publish = |text: String| {
             forward_events.send(Event::Progress {
                 run_id: forward_id.clone(),
@@ -517,6 +521,14 @@ async fn drive_agent(
                     Some(AgentEvent::Usage(usage)) if external => {
                         let usage = priced(usage);
                         let m = &forward_meter;
+                        if usage.cost_unknown && !warned_unpriced && m.ledger.limited() {
+                            // Said once, where the operator looks: the limits cannot hold.
+                            warned_unpriced = true;
+                            publish(format!(
+                                "cost unknown: {} reports tokens but no cost, so [budget] limits do not count this run (set [executors.{}] prices)",
+                                forward_executor, forward_executor
+                            ));
+                        }
                         if let Some(reason) = m.ledger.report(&m.run, &m.task, usage) {
                             let _ = forward_stop.set(reason);
                             forward_cancel.cancel();

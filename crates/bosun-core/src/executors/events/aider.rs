@@ -59,6 +59,8 @@ fn add_report(before: Usage, report: &str) -> Option<Usage> {
         input_tokens: before.input_tokens + sent,
         output_tokens: before.output_tokens + received,
         cost_usd: before.cost_usd,
+        // Aider prints a cost only when it knows the model's prices.
+        cost_unknown: cost.is_none(),
     };
     if let Some(cost) = cost {
         let amount = |suffix: &str| {
@@ -114,7 +116,7 @@ mod tests {
     #[test]
     fn priced_run_reports_server_counts_and_session_cost() {
         let (events, parser) = replay(FORMAT, fixture!("aider/run2_stdout.txt"));
-        assert_usage(parser.usage(), 1200, 56, 0.0045);
+        assert_usage(parser.usage(), 1200, 56, Some(0.0045));
         let p = progress(&events);
         assert_eq!(
             p,
@@ -137,7 +139,7 @@ mod tests {
     #[test]
     fn unpriced_run_reports_tokens_only() {
         let (events, parser) = replay(FORMAT, fixture!("aider/run1_stdout.txt"));
-        assert_usage(parser.usage(), 724, 15, 0.0);
+        assert_usage(parser.usage(), 724, 15, None);
         let p = progress(&events);
         assert!(p.contains(&"Applied edit to hello.txt"), "{p:?}");
         assert!(!p.iter().any(|l| l.starts_with("Tokens:")), "{p:?}");
@@ -151,7 +153,7 @@ mod tests {
         let events = parser.feed(
             "Tokens: 15k sent, 2.5k cache write, 1.1k received. Cost: $0.05 message, $0.0545 session.",
         );
-        assert_usage(parser.usage(), 16_200, 1_156, 0.0545);
+        assert_usage(parser.usage(), 16_200, 1_156, Some(0.0545));
         assert!(matches!(events[..], [AgentEvent::Usage(_)]));
     }
 

@@ -166,13 +166,15 @@ fn result_usage(v: &Value) -> Option<Usage> {
     } else {
         return None;
     };
+    let model_cost = per_model.filter(|m| m.values().any(|m| m.get("costUSD").is_some()));
     let cost_usd = cost.unwrap_or_else(|| {
-        per_model.map_or(0.0, |m| m.values().map(|m| dollars(m, "costUSD")).sum())
+        model_cost.map_or(0.0, |m| m.values().map(|m| dollars(m, "costUSD")).sum())
     });
     Some(Usage {
         input_tokens,
         output_tokens,
         cost_usd,
+        cost_unknown: cost.is_none() && model_cost.is_none(),
     })
 }
 
@@ -210,7 +212,7 @@ mod tests {
             progress(&events),
             ["Write hello.txt", "Done: created hello.txt containing hi."]
         );
-        assert_usage(parser.usage(), 2468, 112, 0.01514);
+        assert_usage(parser.usage(), 2468, 112, Some(0.01514));
         assert_eq!(
             finals(&events),
             [("Done: created hello.txt containing hi.", false)]
@@ -224,14 +226,14 @@ mod tests {
             progress(&events),
             ["Write hello.txt", "Done: created hello.txt containing hi."]
         );
-        assert_usage(parser.usage(), 2468, 112, 0.01514);
+        assert_usage(parser.usage(), 2468, 112, Some(0.01514));
         assert_eq!(finals(&events).len(), 1);
     }
 
     #[test]
     fn single_json_result_is_read_too() {
         let (events, parser) = replay(FORMAT, fixture!("claude/run3_json_stdout.json"));
-        assert_usage(parser.usage(), 2468, 112, 0.01514);
+        assert_usage(parser.usage(), 2468, 112, Some(0.01514));
         assert_eq!(
             finals(&events),
             [("Done: created hello.txt containing hi.", false)]
@@ -284,7 +286,7 @@ mod tests {
             progress(&events),
             ["error: Invalid API key · Fix external API key"]
         );
-        assert_usage(parser.usage(), 0, 0, 0.0);
+        assert_usage(parser.usage(), 0, 0, Some(0.0));
         assert_eq!(
             finals(&events),
             [("Invalid API key · Fix external API key", true)]
@@ -325,7 +327,7 @@ mod tests {
     #[test]
     fn budget_stop_reports_its_errors_and_the_per_model_tokens() {
         let (events, parser) = replay(FORMAT, fixture!("claude/run8_max_budget_stdout.jsonl"));
-        assert_usage(parser.usage(), 1234, 56, 0.00757);
+        assert_usage(parser.usage(), 1234, 56, Some(0.00757));
         assert_eq!(finals(&events), [("Reached maximum budget ($0.001)", true)]);
     }
 
@@ -336,7 +338,7 @@ mod tests {
             fixture!("claude/run12_skip_permissions_root_IS_SANDBOX_stdout.jsonl"),
         );
         assert_eq!(progress(&events)[0], "Write hello.txt");
-        assert_usage(parser.usage(), 2468, 112, 0.01514);
+        assert_usage(parser.usage(), 2468, 112, Some(0.01514));
     }
 
     /// Cursor's documented (unrecorded) shapes: tool calls and a result without usage.

@@ -33,6 +33,8 @@ pub(super) fn feed(state: &mut State, v: &Value, cx: &mut Context, out: &mut Vec
                     input_tokens: before.input_tokens + count(u, "input_tokens"),
                     output_tokens: before.output_tokens + count(u, "output_tokens"),
                     cost_usd: before.cost_usd,
+                    // Codex reports tokens only.
+                    cost_unknown: true,
                 };
                 cx.set_usage(total, out);
             }
@@ -150,7 +152,7 @@ mod tests {
             ]
         );
         // No cost anywhere in Codex's events.
-        assert_usage(parser.usage(), 2468, 112, 0.0);
+        assert_usage(parser.usage(), 2468, 112, None);
         assert_eq!(
             finals(&events),
             [("Done: created hello.txt containing hi.", false)]
@@ -168,7 +170,7 @@ mod tests {
                 "Done: created hello.txt containing hi."
             ]
         );
-        assert_usage(parser.usage(), 2468, 112, 0.0);
+        assert_usage(parser.usage(), 2468, 112, None);
 
         let mut parser = EventParser::new(FORMAT).with_root(std::path::Path::new(root));
         let events: Vec<_> = fixture!("codex/run2_stdout.jsonl")
@@ -227,7 +229,7 @@ mod tests {
         let p = progress(&events);
         assert!(p[0].starts_with("error: Reconnecting... 2/5"), "{p:?}");
         assert!(p.contains(&"Planning file creation"));
-        assert_usage(parser.usage(), 2468, 112, 0.0);
+        assert_usage(parser.usage(), 2468, 112, None);
         assert_eq!(
             finals(&events),
             [("Done: created hello.txt containing hi.", false)]
@@ -240,7 +242,7 @@ mod tests {
         let mut parser = EventParser::new(FORMAT);
         parser.feed(turn);
         let events = parser.feed(turn);
-        assert_usage(parser.usage(), 200, 14, 0.0);
+        assert_usage(parser.usage(), 200, 14, None);
         assert!(matches!(events[0], AgentEvent::Usage(u) if u.input_tokens == 200));
     }
 

@@ -67,6 +67,8 @@ pub(super) fn feed(state: &mut State, v: &Value, cx: &mut Context, out: &mut Vec
                     input_tokens: count(stats, "input_tokens"),
                     output_tokens: count(stats, "output_tokens"),
                     cost_usd: 0.0,
+                    // Gemini's stats carry tokens only.
+                    cost_unknown: true,
                 };
                 cx.set_usage(usage, out);
             }
@@ -104,7 +106,7 @@ mod tests {
                 progress(&events),
                 [write.as_str(), "Done: created hello.txt containing hi."]
             );
-            assert_usage(parser.usage(), 3702, 168, 0.0);
+            assert_usage(parser.usage(), 3702, 168, None);
             assert_eq!(
                 finals(&events),
                 [("Done: created hello.txt containing hi.", false)]
@@ -116,7 +118,7 @@ mod tests {
     fn http_400_is_an_error_result() {
         let (events, parser) = replay(FORMAT, fixture!("gemini/run4_http400_stdout.jsonl"));
         assert!(progress(&events).is_empty());
-        assert_usage(parser.usage(), 0, 0, 0.0);
+        assert_usage(parser.usage(), 0, 0, None);
         assert_eq!(
             finals(&events),
             [(

@@ -57,6 +57,7 @@ pub(super) fn feed(state: &mut State, v: &Value, cx: &mut Context, out: &mut Vec
                     + field(tokens, "output")
                     + field(tokens, "reasoning"),
                 cost_usd: before.cost_usd + dollars(part, "cost"),
+                cost_unknown: before.cost_unknown || part.get("cost").is_none(),
             };
             cx.set_usage(usage, out);
             if part.get("reason").and_then(Value::as_str) == Some("stop") {
@@ -107,7 +108,7 @@ mod tests {
                 "Done: created hello.txt containing hi."
             ]
         );
-        assert_usage(parser.usage(), 2468, 112, 0.0);
+        assert_usage(parser.usage(), 2468, 112, Some(0.0));
         assert_eq!(
             finals(&events),
             [("Done: created hello.txt containing hi.", false)]
@@ -123,7 +124,7 @@ mod tests {
             .flat_map(|l| parser.feed(l))
             .collect();
         assert_eq!(progress(&events)[0], "write hello.txt");
-        assert_usage(parser.usage(), 2468, 112, 0.009084);
+        assert_usage(parser.usage(), 2468, 112, Some(0.009084));
     }
 
     #[test]
@@ -150,7 +151,7 @@ mod tests {
                 "error: write /home/dev/work/opencode-repo5/hello.txt: The user rejected permission to use this specific tool call."
             ]
         );
-        assert_usage(parser.usage(), 1234, 56, 0.004542);
+        assert_usage(parser.usage(), 1234, 56, Some(0.004542));
         // It stopped after the tool step, never saying it was done.
         assert!(finals(&events).is_empty());
     }
@@ -162,7 +163,7 @@ mod tests {
             fixture!("opencode/run6_edit_ask_with_auto_stdout.jsonl"),
         );
         assert_eq!(progress(&events).len(), 2);
-        assert_usage(parser.usage(), 2468, 112, 0.009084);
+        assert_usage(parser.usage(), 2468, 112, Some(0.009084));
         assert_eq!(finals(&events).len(), 1);
     }
 }
