@@ -32,6 +32,8 @@ struct Settings {
     max_log_bytes: Option<u64>,
     /// `[executors] unavailable_cooldown`.
     unavailable_cooldown: Option<&'static str>,
+    /// `[executors] quiet_notice`.
+    quiet_notice: Option<&'static str>,
     /// The agent's preset (its output format: the events bosun reads).
     preset: Option<&'static str>,
     /// More TOML, appended as it is (gates, hooks).
@@ -50,6 +52,7 @@ impl Settings {
             run_timeout: "5s",
             max_log_bytes: None,
             unavailable_cooldown: None,
+            quiet_notice: None,
             preset: None,
             extra: String::new(),
         }
@@ -80,6 +83,9 @@ impl Settings {
         }
         if let Some(pause) = self.unavailable_cooldown {
             text.push_str(&format!("unavailable_cooldown = {}\n", toml_str(pause)));
+        }
+        if let Some(after) = self.quiet_notice {
+            text.push_str(&format!("quiet_notice = {}\n", toml_str(after)));
         }
         text.push_str(&format!(
             "\n[executors.fake]\ncommand = [{}]\nenv = {{ {} }}\n",
@@ -2360,6 +2366,31 @@ fn an_agent_that_keeps_failing_to_reach_its_model_is_stopped_early() {
         error.ends_with("(stopped after 3 such errors in a row)"),
         "{error}"
     );
+}
+
+/// Bug: gemini and opencode retrying a failing model print nothing for 60–83 s, and the
+/// operator saw a run that looked stuck. Silence is now said, once per `quiet_notice`.
+#[test]
+fn a_silent_agent_is_said_to_be_silent() {
+    let p = Project::new();
+    let mut settings = Settings::agent("quiet_then_writes.sh");
+    settings.quiet_notice = Some("1s");
+    p.setup(ONE_TASK, &[], settings);
+    let progress = p.run_headless();
+    let notices: Vec<&str> = progress
+        .lines()
+        .filter(|l| {
+            l.contains("no output from the agent (it may be waiting on its model, or retrying it)")
+        })
+        .collect();
+    assert!(
+        notices.iter().any(|l| l.contains("quiet for 1 s:"))
+            && notices.iter().any(|l| l.contains("quiet for 2 s:")),
+        "{progress}"
+    );
+    // One a second while it is silent (a third if the machine slows the 2.5 s sleep down).
+    assert!((2..=3).contains(&notices.len()), "{progress}");
+    assert_eq!(p.only_run()["status"], "awaiting_approval");
 }
 
 /// Bug: codex and gemini report tokens but no cost, and their runs showed $0.00 — free, to

@@ -362,6 +362,8 @@ fn validate(config: &Config, origin: &str) -> Result<(), ConfigError> {
         .map_err(|m| invalid("orchestrator.shutdown_grace".into(), m))?;
     super::duration(&config.executors.unavailable_cooldown)
         .map_err(|m| invalid("executors.unavailable_cooldown".into(), m))?;
+    super::duration(&config.executors.quiet_notice)
+        .map_err(|m| invalid("executors.quiet_notice".into(), m))?;
     if o.max_parallel == 0 {
         return Err(invalid(
             "orchestrator.max_parallel".into(),

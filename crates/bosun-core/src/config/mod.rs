@@ -1072,6 +1072,9 @@ pub struct ExecutorsConfig {
     /// How long an agent that could not reach its model (rate limit, server error, no
     /// connection) rests before it is tried again, e.g. `"60s"`.
     pub unavailable_cooldown: String,
+    /// After this long without a line of output from an agent, its progress says so (and
+    /// again each time as long again passes), e.g. `"30s"`; `"0s"`: never.
+    pub quiet_notice: String,
     /// The agents, by name.
     #[serde(flatten)]
     pub agents: BTreeMap<String, ExecutorConfig>,
@@ -1082,6 +1085,7 @@ impl Default for ExecutorsConfig {
         Self {
             max_log_bytes: 64 * 1024 * 1024,
             unavailable_cooldown: "60s".into(),
+            quiet_notice: "30s".into(),
             agents: BTreeMap::new(),
         }
     }
@@ -1097,12 +1101,13 @@ impl ExecutorsConfig {
 impl NamedTables for ExecutorsConfig {
     type Entry = ExecutorConfig;
     const EXPECTING: &'static str =
-        "`max_log_bytes`, `unavailable_cooldown` or `[executors.NAME]` tables";
+        "`max_log_bytes`, `unavailable_cooldown`, `quiet_notice` or `[executors.NAME]` tables";
 
     fn fixed<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
         match key {
             "max_log_bytes" => self.max_log_bytes = map.next_value()?,
             "unavailable_cooldown" => self.unavailable_cooldown = map.next_value()?,
+            "quiet_notice" => self.quiet_notice = map.next_value()?,
             _ => return Ok(false),
         }
         Ok(true)

@@ -1277,6 +1277,9 @@ impl Orchestrator {
             sandbox,
             gate_sandbox: executors::sandbox::Sandbox::for_gates(&self.config.sandbox),
             min_free_mb: self.config.store.min_free_mb,
+            quiet_notice: crate::config::duration(&self.config.executors.quiet_notice)
+                .ok()
+                .filter(|d| !d.is_zero()),
             transcript_path: state.join("runs").join(&run.id.0).join("transcript.jsonl"),
             cancel,
             task: task.clone(),

@@ -67,6 +67,8 @@ pub(crate) struct Job {
     pub gate_sandbox: executors::sandbox::Sandbox,
     /// `[store] min_free_mb`: the run log stops taking output below it.
     pub min_free_mb: u64,
+    /// `[executors] quiet_notice`: silence after which the progress says so (None: never).
+    pub quiet_notice: Option<Duration>,
 }
 
 /// How to make the prompt once the worktree exists (references are read from it), given the
@@ -471,6 +473,7 @@ async fn drive_agent(
     let watch_errors = !matches!(job.format, OutputFormat::Plain | OutputFormat::AiderText);
     let prices = job.prices;
     let forward_executor = job.executor.clone();
+    let quiet_notice = job.quiet_notice;
     let priced = move |usage: Usage| prices.map_or(usage, |p| p.priced(usage));
     // Forwards output lines and progress until the runner has dropped both senders. Progress
     // is published and kept in the run's history at most every PROGRESS_EVERY (the latest
@@ -481,6 +484,9 @@ async fn drive_agent(
         let mut progress = Throttle::default();
         let mut unavailable_in_a_row = 0;
         let mut warned_unpriced = false;
+        // A silent agent is said to be silent: retrying a failing model, gemini and opencode
+        // print nothing for a minute and more.
+        let mut quiet = Quiet::new(quiet_notice);
         let publish = |text: String| {
             forward_events.send(Event::Progress {
                 run_id: forward_id.clone(),
@@ -495,10 +501,14 @@ async fn drive_agent(
             tokio::select! {
                 line = line_rx.recv(), if lines_open => match line {
                     Some(l) => {
+                        quiet.heard();
                         forward_events.send(Event::Output { run_id: forward_id.clone(), line: l.text });
                     }
                     None => lines_open = false,
                 },
+                () = quiet.due(), if lines_open && quiet.armed() => {
+                    publish(quiet.notice());
+                }
                 () = progress.due(), if progress.waiting() => {
                     if let Some(text) = progress.take() {
                         publish(text);
@@ -1011,6 +1021,51 @@ fn tail(outcome: &AgentOutcome) -> String {
 
 /// Least time between two progress lines published for one run.
 const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// When an agent has said nothing for a while: notices at each `every` of silence.
+struct Quiet {
+    every: Option<Duration>,
+    since: tokio::time::Instant,
+    next: tokio::time::Instant,
+}
+
+impl Quiet {
+    fn new(every: Option<Duration>) -> Self {
+        let now = tokio::time::Instant::now();
+        Self {
+            every,
+            since: now,
+            next: now + every.unwrap_or_default(),
+        }
+    }
+
+    /// Whether notices are on.
+    fn armed(&self) -> bool {
+        self.every.is_some()
+    }
+
+    /// The agent printed a line: the silence starts again.
+    fn heard(&mut self) {
+        if let Some(every) = self.every {
+            self.since = tokio::time::Instant::now();
+            self.next = self.since + every;
+        }
+    }
+
+    /// Resolves when the next notice is due.
+    async fn due(&self) {
+        tokio::time::sleep_until(self.next).await;
+    }
+
+    /// The notice for the silence so far; the next one is due a period later.
+    fn notice(&mut self) -> String {
+        self.next += self.every.unwrap_or_default();
+        let secs = self.since.elapsed().as_secs();
+        format!(
+            "quiet for {secs} s: no output from the agent (it may be waiting on its model, or retrying it)"
+        )
+    }
+}
 
 /// Lets a progress line through at most every [`PROGRESS_EVERY`], holding the newest one
 /// that came sooner until its turn.
