@@ -2306,7 +2306,12 @@ fn an_agents_own_bookkeeping_files_stay_out_of_the_change() {
 fn a_gate_that_fails_on_the_base_stops_the_queue_before_any_agent_runs() {
     let p = Project::new();
     let mut settings = Settings::agent("fails.sh");
-    settings.extra = "\n[gates.build]\ncommand = \"echo 'error[E0554]: #![feature] may not be used on the stable release channel' >&2; exit 101\"\n".into();
+    // Broken until a file outside the repository appears (a toolchain installed, say).
+    let fixed = p.aux("toolchain-installed");
+    settings.extra = format!(
+        "\n[gates.build]\ncommand = \"test -e '{}' && exit 0; echo 'error[E0554]: #![feature] may not be used on the stable release channel' >&2; exit 101\"\n",
+        fixed.display()
+    );
     p.setup(ONE_TASK, &[], settings);
     let out = p.bosun(&["run", "--headless"]);
     let said = format!("{}{}", out.stdout, out.stderr);
@@ -2324,6 +2329,61 @@ fn a_gate_that_fails_on_the_base_stops_the_queue_before_any_agent_runs() {
         "{}",
         doctor.stdout
     );
+    // Fixed outside the repository, on the same commit: the failure is not taken from the
+    // cache, the gate passes, and the agent runs.
+    std::fs::write(&fixed, b"").unwrap();
+    let out = p.bosun(&["run", "--headless"]);
+    let said = format!("{}{}", out.stdout, out.stderr);
+    assert!(!said.contains("fails on main itself"), "{said}");
+    assert_eq!(p.runs().len(), 1, "{said}");
+}
+
+/// A gate command checking the base when bosun was killed is ended by the next start, as a
+/// run's agent is.
+#[test]
+fn a_gate_left_running_by_a_killed_bosun_is_ended_at_the_next_start() {
+    let p = Project::new();
+    let mut settings = Settings::agent("fails.sh");
+    let (fixed, pid_file) = (p.aux("fixed"), p.aux("gate.pid"));
+    settings.extra = format!(
+        "\n[gates.build]\ncommand = \"test -e '{}' && exit 0; echo $$ > '{}.tmp'; mv '{}.tmp' '{}'; sleep 30; exit 1\"\n",
+        fixed.display(),
+        pid_file.display(),
+        pid_file.display(),
+        pid_file.display()
+    );
+    p.setup(ONE_TASK, &[], settings);
+    let mut bosun = Background(
+        p.bosun_command(&["run", "--headless"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("bosun starts"),
+    );
+    let started = Instant::now();
+    while !pid_file.exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the gate did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let _reap = AgentGroup(pid);
+    // Recorded right after the gate started; give the write a moment under load.
+    std::thread::sleep(Duration::from_millis(200));
+    bosun.0.kill().expect("kill -9 bosun");
+    bosun.0.wait().expect("bosun is reaped");
+    assert!(running(pid), "the gate outlives bosun");
+    std::fs::write(&fixed, b"").unwrap();
+    p.run_headless();
+    assert!(!running(pid), "the next start ended the gate left behind");
+    assert_eq!(p.runs().len(), 1, "and then went on with the work");
 }
 
 /// Bug: codex without a reachable model printed "Reconnecting... waiting for network" and

@@ -130,6 +130,7 @@ fn check_gates(project: &Project, config_flag: Option<&Path>) -> anyhow::Result<
         &base,
         |_, _| true,
         &cancel,
+        &|_| {},
     ));
     Ok(results
         .iter()

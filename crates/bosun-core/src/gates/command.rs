@@ -196,12 +196,19 @@ impl CommandGate {
     /// The command's result on the base commit, as [`CommandGate::base_result`] has it (and
     /// caches it): whether the gate can pass at all before any agent changes anything.
     pub async fn on_base(&self, place: &Place<'_>) -> Result<Observed, String> {
-        self.base_result(place).await
+        // A cached failure is tried again: what broke it may have been fixed outside the
+        // repository since (a toolchain installed, a service started) — a pass stays cached.
+        self.base_result(place, true).await
     }
 
-    /// The base commit's result: from the cache, else by running the command in the base
-    /// export (one base at a time per process). Err says why there is none.
-    async fn base_result(&self, cx: &Place<'_>) -> Result<Observed, String> {
+    /// The base commit's result: from the cache (a failing one only unless
+    /// `recheck_failures`), else by running the command in the base export (one base at a
+    /// time per process). Err says why there is none.
+    async fn base_result(
+        &self,
+        cx: &Place<'_>,
+        recheck_failures: bool,
+    ) -> Result<Observed, String> {
         let file = base::cache_file(
             cx.cache_dir,
             cx.base,
@@ -210,7 +217,9 @@ impl CommandGate {
             &self.config.junit,
         );
         let _one_at_a_time = base::BASE_LOCK.lock().await;
-        if let Some(cached) = base::load(&file) {
+        if let Some(cached) = base::load(&file)
+            && (cached.passed || !recheck_failures)
+        {
             return Ok(cached);
         }
         let (repo, rev, dest) = (
@@ -302,7 +311,7 @@ impl CommandGate {
             )
         });
         let base = if self.config.compares_base(&self.name) {
-            Some(self.base_result(&place).await)
+            Some(self.base_result(&place, false).await)
         } else {
             None
         };

@@ -130,6 +130,7 @@ pub async fn on_base(
     base: &str,
     pick: impl Fn(&str, &crate::config::CommandGateConfig) -> bool,
     cancel: &CancellationToken,
+    on_start: &(dyn Fn(i32) + Send + Sync),
 ) -> Vec<(String, Result<base::Observed, String>)> {
     let worktree_root = if config.project.worktree_root.is_empty() {
         crate::git::default_worktree_root(repo_root)
@@ -148,7 +149,7 @@ pub async fn on_base(
         log_path: &state_dir.join("logs").join("preflight.log"),
         max_log_bytes: config.executors.max_log_bytes,
         cancel,
-        on_start: &|_| {},
+        on_start,
         sandbox: &sandbox,
         min_free_mb: config.store.min_free_mb,
     };

@@ -76,6 +76,8 @@ pub struct Orchestrator {
     /// The gates being checked on the base before any agent runs ([`gates::preflight`]):
     /// their answer, and the token that stops them.
     preflight: Option<(tokio::sync::oneshot::Receiver<Preflight>, CancellationToken)>,
+    /// The last check on the base found a gate that fails there (resuming checks again).
+    preflight_broken: bool,
     /// Executors resting after they could not reach their model: until when (`None`: until
     /// bosun starts again), and why.
     cooling: HashMap<String, Resting>,
@@ -352,6 +354,7 @@ impl Orchestrator {
             forgiven: HashMap::new(),
             cooling: HashMap::new(),
             preflight: None,
+            preflight_broken: false,
             tasks: Vec::new(),
             runs: HashMap::new(),
             history: schedule::History::new(),
@@ -791,7 +794,22 @@ impl Orchestrator {
         let cancel = CancellationToken::new();
         let stop = cancel.clone();
         let (tx, rx) = tokio::sync::oneshot::channel();
+        // A gate command left running by a bosun that crashed while checking is ended; this
+        // one's process group is recorded (one line, replaced) until the check is over.
+        let record = state.join("preflight.pgid");
+        if let Some(pgid) = std::fs::read_to_string(&record)
+            .ok()
+            .and_then(|t| t.trim().parse::<i32>().ok())
+        {
+            end_group(Some(pgid));
+        }
         tokio::spawn(async move {
+            let recorded = record.clone();
+            let on_start = move |pgid: i32| {
+                if let Err(e) = std::fs::write(&recorded, format!("{pgid}\n")) {
+                    tracing::warn!(file = %recorded.display(), "cannot record a gate's process group: {e}");
+                }
+            };
             let results = crate::gates::on_base(
                 &config,
                 &root,
@@ -799,8 +817,10 @@ impl Orchestrator {
                 &base,
                 crate::gates::blocks_when_broken,
                 &stop,
+                &on_start,
             )
             .await;
+            let _ = std::fs::remove_file(&record);
             let checked = results
                 .iter()
                 .map(|(gate, r)| (gate.clone(), crate::gates::failure(r).map_or(Ok(()), Err)))
@@ -818,6 +838,7 @@ impl Orchestrator {
             .filter_map(|(gate, r)| r.as_ref().err().map(|why| (gate, why)))
             .map(|(gate, why)| format!("gate `{gate}` fails on {} itself ({why})", self.target))
             .collect();
+        self.preflight_broken = !broken.is_empty();
         if broken.is_empty() {
             return;
         }
@@ -1980,6 +2001,10 @@ impl Orchestrator {
             }
             Command::Resume => {
                 self.paused = false;
+                // The operator says the broken gate is fixed: checked again before agents.
+                if self.preflight_broken && self.preflight.is_none() {
+                    self.start_preflight();
+                }
                 self.announced_idle = false;
                 self.events.send(Event::Paused { paused: false });
             }
