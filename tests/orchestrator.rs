@@ -2428,6 +2428,30 @@ fn an_agent_that_keeps_failing_to_reach_its_model_is_stopped_early() {
     );
 }
 
+/// Bug: aider exits 0 after its model refused the key, and the run went on to the gates and
+/// awaited approval. Its `litellm.AuthenticationError` line makes it an unavailable agent.
+#[test]
+fn aider_exiting_0_after_a_refused_key_is_an_unavailable_agent() {
+    let p = Project::new();
+    let mut settings = Settings::agent("replay.sh");
+    settings.args = vec![recorded("aider/run3_http401_stdout.txt")];
+    settings.preset = Some("aider");
+    p.setup(ONE_TASK, &[], settings);
+    p.run_headless();
+    let runs = p.runs();
+    let run = &runs[0];
+    assert_eq!(run["status"], "failed", "{run:#}");
+    assert_eq!(run["reason"], "unavailable", "{run:#}");
+    assert_eq!(
+        text(&run["error"]),
+        "agent unavailable (credentials refused): Incorrect API key provided (AuthenticationError)"
+    );
+    assert!(
+        runs.iter().all(|r| r["attempt"] == 1),
+        "no attempt used: {runs:#?}"
+    );
+}
+
 /// Bug: gemini and opencode retrying a failing model print nothing for 60–83 s, and the
 /// operator saw a run that looked stuck. Silence is now said, once per `quiet_notice`.
 #[test]

@@ -160,11 +160,8 @@ impl EventParser {
         let mut out = Vec::new();
         match &mut self.format {
             Format::Gemini(state) => state.flush(&mut out),
-            Format::Plain
-            | Format::Claude
-            | Format::Codex(_)
-            | Format::Opencode(_)
-            | Format::Aider(_) => {}
+            Format::Aider(state) => state.flush(&mut out),
+            Format::Plain | Format::Claude | Format::Codex(_) | Format::Opencode(_) => {}
         }
         out
     }
@@ -295,7 +292,7 @@ mod tests {
     #[test]
     fn recorded_model_failures_read_as_an_unavailable_agent() {
         use crate::executors::Unavailable::{self, *};
-        let cases: [(OutputFormat, &str, &str, Unavailable); 9] = [
+        let cases: [(OutputFormat, &str, &str, Unavailable); 12] = [
             (
                 OutputFormat::ClaudeStreamJson,
                 fixture!("claude/run5b_http401_noretry_stdout.jsonl"),
@@ -350,9 +347,29 @@ mod tests {
                 fixture!("opencode/run4_http500_stderr.txt"),
                 Outage,
             ),
+            (
+                OutputFormat::AiderText,
+                fixture!("aider/run3_http401_stdout.txt"),
+                fixture!("aider/run3_http401_stderr.txt"),
+                Auth,
+            ),
+            (
+                OutputFormat::AiderText,
+                fixture!("aider/run4_http500_stdout.txt"),
+                fixture!("aider/run4_http500_stderr.txt"),
+                Outage,
+            ),
+            (
+                OutputFormat::AiderText,
+                fixture!("aider/run5_http429_stdout.txt"),
+                fixture!("aider/run5_http429_stderr.txt"),
+                Limited,
+            ),
         ];
         for (i, (format, stdout, stderr, want)) in cases.into_iter().enumerate() {
-            let (events, _) = replay(format, stdout);
+            // As the runner reads them: what the output's end releases included.
+            let (mut events, mut parser) = replay(format, stdout);
+            events.extend(parser.finish());
             let said = finals(&events)
                 .into_iter()
                 .rev()

@@ -62,8 +62,12 @@ impl Preset {
     ///   `--no-dirty-commits` (bosun makes the commit), `--no-gitignore` (else aider appends
     ///   `.aider*` to `.gitignore`: run1), `--no-pretty`, `--no-stream` (token counts then come
     ///   from the server instead of aider's estimate: run2), `--no-check-update`,
-    ///   `--no-show-release-notes`, `--no-analytics` (per run; `--analytics-disable` would
-    ///   write a permanent setting).
+    ///   `--no-show-release-notes`, `--no-show-model-warnings` (for a model it has no
+    ///   metadata for, the warning asks to open its documentation, which `--yes-always`
+    ///   answers yes: the matrix's run3), `--no-analytics` (per run; `--analytics-disable`
+    ///   would write a permanent setting) with `--analytics-log /dev/stdout`: the events are
+    ///   still logged, and their `message_send` has the exact token counts the text rounds
+    ///   ("1.2k"; NOTES).
     /// - Gemini: `-p` (a positional query starts interactive mode), `--output-format
     ///   stream-json`, `--approval-mode auto_edit` (edit tools only), `--skip-trust` (else an
     ///   untrusted folder forces the approval mode back to `default`: run0).
@@ -107,7 +111,10 @@ impl Preset {
                 "--no-stream",
                 "--no-check-update",
                 "--no-show-release-notes",
+                "--no-show-model-warnings",
                 "--no-analytics",
+                "--analytics-log",
+                "/dev/stdout",
             ],
             Self::Gemini => &[
                 "gemini",
@@ -158,7 +165,9 @@ impl Preset {
     ///   `CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1` as in every recorded run (no extra
     ///   requests beyond the work itself).
     /// - Aider: `LITELLM_LOCAL_MODEL_COST_MAP=True` — without it every run first tries to
-    ///   download litellm's price list (run1 printed the failed download).
+    ///   download litellm's price list (run1 printed the failed download); `COLUMNS=4096` —
+    ///   writing to a pipe it wraps at 80 columns, which split its error and progress lines
+    ///   in two (run3; the matrix's run with a wide `COLUMNS` printed them whole).
     /// - OpenCode: `OPENCODE_DISABLE_AUTOUPDATE=1`, as in the recorded runs: no self-update in
     ///   the middle of unattended work. Its private `TMPDIR` is made by the runner.
     pub fn env(self) -> Vec<(String, String)> {
@@ -167,7 +176,10 @@ impl Preset {
                 ("CLAUDE_CODE_MAX_RETRIES", "2"),
                 ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"),
             ],
-            Self::Aider => &[("LITELLM_LOCAL_MODEL_COST_MAP", "True")],
+            Self::Aider => &[
+                ("LITELLM_LOCAL_MODEL_COST_MAP", "True"),
+                ("COLUMNS", "4096"),
+            ],
             Self::Opencode => &[("OPENCODE_DISABLE_AUTOUPDATE", "1")],
             Self::Codex | Self::Gemini | Self::Cursor => &[],
         };
@@ -206,15 +218,31 @@ impl Preset {
             Self::Claude => &["~/.claude", "~/.claude.json", "~/.claude.json.backup"],
             Self::Codex => &["~/.codex"],
             Self::Gemini => &["~/.gemini"],
+            // It also installs its provider packages: into ~/.cache/opencode, through
+            // npm's cache (the matrix, with a fresh HOME).
             Self::Opencode => &[
                 "~/.local/share/opencode",
                 "~/.local/state/opencode",
                 "~/.config/opencode",
+                "~/.cache/opencode",
+                "~/.npm",
             ],
             Self::Aider => &["~/.aider"],
             Self::Cursor => &["~/.cursor"],
         };
         paths.iter().map(|p| (*p).to_string()).collect()
+    }
+}
+
+impl Preset {
+    /// The CLI's state directories (its [`Preset::writable`] paths but its files): made
+    /// before the run when missing, as the sandbox can let it write only beneath what exists
+    /// — with a fresh HOME, opencode failed to `mkdir ~/.local` (the matrix).
+    pub fn state_dirs(self) -> Vec<String> {
+        self.writable()
+            .into_iter()
+            .filter(|p| !p.ends_with(".json") && !p.ends_with(".backup"))
+            .collect()
     }
 }
 

@@ -92,7 +92,7 @@ fn find_bwrap() -> Option<PathBuf> {
 }
 
 /// `~` or `~/…` expanded with `$HOME`; other paths as they are.
-fn expand_home(path: &str) -> PathBuf {
+pub(crate) fn expand_home(path: &str) -> PathBuf {
     let home = std::env::var_os("HOME").map(PathBuf::from);
     match (path.strip_prefix('~'), home) {
         (Some(""), Some(home)) => home,

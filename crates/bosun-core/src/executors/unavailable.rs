@@ -80,6 +80,9 @@ pub fn classify(text: &str) -> Option<Unavailable> {
         "invalid x-api-key",
         "authentication_failed",
         "authentication failed",
+        // litellm's exception names (aider).
+        "authenticationerror",
+        "permissiondeniederror",
         "unauthorized",
         "not logged in",
         // bosun's own words for it, read back from a stored reason.
@@ -114,12 +117,15 @@ pub fn classify(text: &str) -> Option<Unavailable> {
         "stream disconnected",
         "could not resolve host",
         "waiting for network",
+        "apiconnectionerror",
         "unreachable",
     ]) {
         return Some(Unavailable::Unreachable);
     }
     if says(&[
         "internal server error",
+        "internalservererror",
+        "serviceunavailableerror",
         "service unavailable",
         "bad gateway",
         "gateway timeout",

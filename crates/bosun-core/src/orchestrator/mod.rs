@@ -1252,6 +1252,12 @@ impl Orchestrator {
         let attempt = run.attempt;
         let prompt_task = task.clone();
         let executor_env = executor.all_env();
+        for dir in executor.preset.map(|p| p.state_dirs()).unwrap_or_default() {
+            let dir = executors::sandbox::expand_home(&dir);
+            if let Err(e) = std::fs::create_dir_all(&dir) {
+                tracing::warn!(dir = %dir.display(), "cannot make the agent's state directory: {e}");
+            }
+        }
         let sandbox = executors::sandbox::Sandbox::from_config(
             &self.config.sandbox,
             &executor.all_writable(),

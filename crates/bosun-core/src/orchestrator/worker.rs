@@ -466,11 +466,12 @@ async fn drive_agent(
         agent_cancel.clone(),
     );
     // An agent that keeps saying it cannot reach its model (codex reconnecting for ever) is
-    // stopped instead of waited for until the run's timeout. Only structured formats: a
-    // plain agent's every line is "progress", including what its own tests print.
+    // stopped instead of waited for until the run's timeout. Only formats whose errors are
+    // parsed (aider's `litellm.…Error` lines among them): a plain agent's every line is
+    // "progress", including what its own tests print.
     let unreachable_stop: std::sync::Arc<std::sync::OnceLock<String>> = Default::default();
     let forward_unreachable = std::sync::Arc::clone(&unreachable_stop);
-    let watch_errors = !matches!(job.format, OutputFormat::Plain | OutputFormat::AiderText);
+    let watch_errors = !matches!(job.format, OutputFormat::Plain);
     let prices = job.prices;
     let forward_executor = job.executor.clone();
     let quiet_notice = job.quiet_notice;

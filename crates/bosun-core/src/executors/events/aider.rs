@@ -4,14 +4,75 @@
 //! `Tokens: 1.2k sent, 56 received. Cost: $0.0045 message, $0.0045 session.` line after each
 //! model call, which carries the usage: tokens per message (summed here; "1.2k" is 1200) and
 //! the session's running cost (taken as is). Without price data the `Cost:` part is missing.
+//!
+//! With `--analytics-log /dev/stdout` (the preset's) aider also writes its analytics events
+//! as JSON lines: each `message_send` has the call's exact token counts and the session's
+//! cost, which replace the rounded ones of the matching `Tokens:` line (whichever comes
+//! first); the other events are not shown.
+//!
+//! Aider exits 0 even when its model never answered (a refused key, a server error after its
+//! retries: run3, run4): a `litellm.…Error: …` line that no answered call (`Tokens:`) follows
+//! is the run's error, reported when the output ends.
 
-use super::{AgentEvent, Context, clip};
+use serde_json::Value;
+
+use super::{AgentEvent, Context, clip, count, dollars, short};
 use crate::model::Usage;
 
-/// Whether we are inside a ``` fence.
 #[derive(Debug, Default)]
 pub(super) struct State {
+    /// Whether we are inside a ``` fence.
     in_fence: bool,
+    /// The model error no answered call has followed yet.
+    error: Option<String>,
+    /// The last line was that error's (a line wrapped at 80 columns goes on in the next).
+    just_errored: bool,
+    /// Totals from the `Tokens:` lines, and each line's (sent, received).
+    text: Usage,
+    text_calls: Vec<(u64, u64)>,
+    /// Each `message_send` event's exact (prompt, completion) tokens, and the session cost
+    /// the latest one said.
+    exact_calls: Vec<(u64, u64)>,
+    exact_cost: f64,
+}
+
+impl State {
+    /// The totals: exact counts for the calls an event reported, the rounded ones for the
+    /// rest.
+    fn usage(&self) -> Usage {
+        let rest = self
+            .text_calls
+            .get(self.exact_calls.len()..)
+            .unwrap_or_default();
+        let (input_tokens, output_tokens) = self
+            .exact_calls
+            .iter()
+            .chain(rest)
+            .fold((0, 0), |(i, o), (ci, co)| (i + ci, o + co));
+        // Only the text says whether aider knew the prices (the events say 0 either way).
+        let cost_unknown = self.text_calls.is_empty() || self.text.cost_unknown;
+        let cost_usd = if !cost_unknown && self.exact_cost > 0.0 {
+            self.exact_cost
+        } else {
+            self.text.cost_usd
+        };
+        Usage {
+            input_tokens,
+            output_tokens,
+            cost_usd,
+            cost_unknown,
+        }
+    }
+
+    /// The model error the run ended on, as its final word.
+    pub(super) fn flush(&mut self, out: &mut Vec<AgentEvent>) {
+        if let Some(summary) = self.error.take() {
+            out.push(AgentEvent::Final {
+                summary,
+                is_error: true,
+            });
+        }
+    }
 }
 
 pub(super) fn feed(state: &mut State, line: &str, cx: &mut Context, out: &mut Vec<AgentEvent>) {
@@ -23,14 +84,89 @@ pub(super) fn feed(state: &mut State, line: &str, cx: &mut Context, out: &mut Ve
         return;
     }
     if let Some(report) = line.strip_prefix("Tokens:")
-        && let Some(usage) = add_report(cx.usage.unwrap_or_default(), report)
+        && let Some(text) = add_report(state.text, report)
     {
-        cx.set_usage(usage, out);
+        // The model answered: an earlier error was got over.
+        state.error = None;
+        state.text_calls.push((
+            text.input_tokens - state.text.input_tokens,
+            text.output_tokens - state.text.output_tokens,
+        ));
+        state.text = text;
+        cx.set_usage(state.usage(), out);
         return;
+    }
+    if line.starts_with("{\"event\"")
+        && let Ok(event) = serde_json::from_str::<Value>(line)
+    {
+        if event["event"] == "message_send" {
+            let p = &event["properties"];
+            state
+                .exact_calls
+                .push((count(p, "prompt_tokens"), count(p, "completion_tokens")));
+            state.exact_cost = dollars(p, "total_cost");
+            cx.set_usage(state.usage(), out);
+        }
+        return;
+    }
+    let continued = std::mem::take(&mut state.just_errored);
+    if let Some(error) = model_error(line) {
+        out.push(AgentEvent::Progress(format!("error: {}", short(&error))));
+        state.error = Some(error);
+        state.just_errored = true;
+        return;
+    }
+    if let Some(error) = &mut state.error {
+        if continued && !line.starts_with("The API provider") && !line.starts_with("Retrying in ") {
+            // The rest of a wrapped error line (`COLUMNS` narrower than the preset's).
+            *error = match error.rsplit_once(" (") {
+                Some((message, class)) => format!("{message} {line} ({class}"),
+                None => format!("{error} {line}"),
+            };
+            return;
+        }
+        // Aider's advice under an error ("The API provider is not able to authenticate you")
+        // is left out; its retry is said with the error it retries, so that errors in a row
+        // read as such.
+        if line.starts_with("The API provider") {
+            return;
+        }
+        if let Some(wait) = line.strip_prefix("Retrying in ") {
+            let wait = wait.trim_end_matches('.').trim_end_matches(" seconds");
+            out.push(AgentEvent::Progress(format!(
+                "error: {} (retrying in {wait} s)",
+                short(error)
+            )));
+            return;
+        }
     }
     if line.chars().any(char::is_alphanumeric) {
         out.push(AgentEvent::Progress(clip(line)));
     }
+}
+
+/// `litellm.AuthenticationError: AuthenticationError: OpenAIException - Incorrect API key
+/// provided` → `Incorrect API key provided (AuthenticationError)`; None for any other line.
+fn model_error(line: &str) -> Option<String> {
+    let rest = line.strip_prefix("litellm.")?;
+    let (class, message) = rest.split_once(": ")?;
+    if !class.ends_with("Error") || !class.chars().all(char::is_alphanumeric) {
+        return None;
+    }
+    // The class is said again, then the provider's exception name: keep the message.
+    let message = message
+        .strip_prefix(class)
+        .map_or(message, |m| m.trim_start_matches(':').trim_start());
+    let message = message
+        .split_once(" - ")
+        .filter(|(provider, _)| provider.ends_with("Exception"))
+        .map_or(message, |(_, m)| m)
+        .trim();
+    Some(if message.is_empty() {
+        class.to_string()
+    } else {
+        format!("{message} ({class})")
+    })
 }
 
 /// `before` plus one ` 1.2k sent, 56 received. Cost: $0.0045 message, $0.0045 session.`
@@ -155,6 +291,83 @@ mod tests {
         );
         assert_usage(parser.usage(), 16_200, 1_156, Some(0.0545));
         assert!(matches!(events[..], [AgentEvent::Usage(_)]));
+    }
+
+    /// Bug: aider exits 0 after its model refused the key (run3, run8) or failed until it gave
+    /// up retrying (run4, run5), and such runs reached awaiting approval. The last model error,
+    /// with no answered call after it, is the run's error.
+    #[test]
+    fn a_model_error_aider_exits_0_after_is_the_runs_error() {
+        for (file, want) in [
+            (
+                fixture!("aider/run3_http401_stdout.txt"),
+                "Incorrect API key provided (AuthenticationError)",
+            ),
+            (
+                fixture!("aider/run8_http401_columns1000_stdout.txt"),
+                "Incorrect API key provided (AuthenticationError)",
+            ),
+            (
+                fixture!("aider/run4_http500_stdout.txt"),
+                "The server had an error while processing your request (InternalServerError)",
+            ),
+            (
+                fixture!("aider/run5_http429_stdout.txt"),
+                "Rate limit reached, please try again in 1s (RateLimitError)",
+            ),
+        ] {
+            let (mut events, mut parser) = replay(FORMAT, file);
+            events.extend(parser.finish());
+            assert_eq!(finals(&events), [(want, true)], "{file}");
+            let p = progress(&events);
+            assert!(
+                !p.iter().any(|l| l.starts_with("The API provider")),
+                "advice is left out: {p:?}"
+            );
+        }
+        // Retries read as the error they retry, so that errors in a row are seen as such.
+        let (events, _) = replay(FORMAT, fixture!("aider/run4_http500_stdout.txt"));
+        let p = progress(&events);
+        assert!(
+            p.contains(&"error: The server had an error while processing your request (InternalServerError) (retrying in 0.2 s)"),
+            "{p:?}"
+        );
+        // An error that a later answered call got over is not the run's.
+        let mut parser = EventParser::new(FORMAT);
+        parser.feed("litellm.RateLimitError: RateLimitError: OpenAIException - slow down");
+        parser.feed("Retrying in 0.2 seconds...");
+        parser.feed("Tokens: 1.2k sent, 56 received.");
+        parser.feed("Applied edit to hello.txt");
+        assert!(finals(&parser.finish()).is_empty());
+        // Lines that only look like one are progress.
+        for line in ["litellm.completion: ok", "litellm.Some Error: x"] {
+            let mut parser = EventParser::new(FORMAT);
+            assert_eq!(parser.feed(line), [AgentEvent::Progress(line.to_string())]);
+        }
+    }
+
+    /// Bug: aider's text rounds tokens ("1.2k") and cost ("$0.0045"). The analytics events
+    /// the preset sends to stdout carry the exact figures; they are not shown as progress.
+    #[test]
+    fn analytics_events_give_the_exact_counts() {
+        let (events, parser) = replay(FORMAT, fixture!("aider/run9_analytics_log_stdout.txt"));
+        assert_usage(parser.usage(), 1234, 56, None);
+        let p = progress(&events);
+        assert!(p.contains(&"Applied edit to hello.txt"), "{p:?}");
+        assert!(!p.iter().any(|l| l.contains("\"event\"")), "{p:?}");
+        let (_, parser) = replay(
+            FORMAT,
+            fixture!("aider/run10_analytics_log_priced_stdout.txt"),
+        );
+        assert_usage(parser.usage(), 1234, 56, Some(0.004542));
+        // Whichever comes first, each call counts once.
+        let mut parser = EventParser::new(FORMAT);
+        parser.feed(r#"{"event": "message_send", "properties": {"prompt_tokens": 1234, "completion_tokens": 56, "total_cost": 0.0}}"#);
+        parser.feed("Tokens: 1.2k sent, 56 received.");
+        parser.feed("Tokens: 2.5k sent, 100 received.");
+        assert_usage(parser.usage(), 1234 + 2500, 156, None);
+        parser.feed(r#"{"event": "message_send", "properties": {"prompt_tokens": 2468, "completion_tokens": 100, "total_cost": 0.0}}"#);
+        assert_usage(parser.usage(), 1234 + 2468, 156, None);
     }
 
     #[test]

@@ -74,15 +74,37 @@ pub(super) fn feed(state: &mut State, v: &Value, cx: &mut Context, out: &mut Vec
             }
             let is_error = v.get("status").and_then(Value::as_str) != Some("success");
             let summary = if is_error {
-                str_at(v, &["error", "message"])
-                    .unwrap_or("the run failed")
-                    .to_string()
+                readable(str_at(v, &["error", "message"]).unwrap_or("the run failed"))
             } else {
                 state.last_text.clone()
             };
             out.push(AgentEvent::Final { summary, is_error });
         }
         _ => {}
+    }
+}
+
+/// Gemini's API errors quote the API's JSON: `[API Error: {"error":{"code":401,"message":"API
+/// key not valid. …","status":"UNAUTHENTICATED"}}]` reads `API key not valid. … (HTTP 401
+/// UNAUTHENTICATED)` — the status still said, for telling an unavailable agent. Anything else
+/// is kept as it is.
+fn readable(message: &str) -> String {
+    let quoted = message
+        .strip_prefix("[API Error: ")
+        .and_then(|m| m.strip_suffix(']'))
+        .and_then(|m| serde_json::from_str::<Value>(m).ok());
+    let Some(error) = quoted.as_ref().map(|q| &q["error"]) else {
+        return message.to_string();
+    };
+    match (
+        error["message"].as_str(),
+        error["status"].as_str(),
+        error["code"].as_u64(),
+    ) {
+        (Some(text), Some(status), Some(code)) => format!("{text} (HTTP {code} {status})"),
+        (Some(text), _, Some(code)) => format!("{text} (HTTP {code})"),
+        (Some(text), _, None) => text.to_string(),
+        _ => message.to_string(),
     }
 }
 
@@ -122,9 +144,20 @@ mod tests {
         assert_eq!(
             finals(&events),
             [(
-                r#"[API Error: {"error":{"code":400,"message":"fake server: API key not valid","status":"INVALID_ARGUMENT"}}]"#,
+                "fake server: API key not valid (HTTP 400 INVALID_ARGUMENT)",
                 true
             )]
+        );
+        // Bug: the run's reason quoted the JSON (the matrix's 401).
+        assert_eq!(
+            super::readable(
+                r#"[API Error: {"error":{"code":401,"message":"API key not valid. Please pass a valid API key.","status":"UNAUTHENTICATED"}}]"#
+            ),
+            "API key not valid. Please pass a valid API key. (HTTP 401 UNAUTHENTICATED)"
+        );
+        assert_eq!(
+            super::readable("[API Error: not json]"),
+            "[API Error: not json]"
         );
     }
 
