@@ -2267,6 +2267,34 @@ fn a_model_outage_waits_and_the_task_runs_again_without_using_an_attempt() {
     assert_eq!(runs[0]["attempt"], 2);
 }
 
+/// A rate limit (the real claude's 429, recorded against the scripted model server) is
+/// waited out the same way: no attempt used, no lesson, and the task runs again.
+#[test]
+fn a_rate_limit_waits_and_the_task_runs_again_without_a_lesson() {
+    let p = Project::new();
+    let mut settings =
+        Settings::agent("unavailable_then_works.sh").env("TRIES_FILE", &p.aux("tries"));
+    settings.args = vec![recorded("claude/run16_http429_retries2_stdout.jsonl")];
+    settings.unavailable_cooldown = Some("1s");
+    settings.preset = Some("claude");
+    p.setup(ONE_TASK, &[], settings);
+    let out = p.ok(&["run", "--headless"]);
+    assert!(
+        out.contains("It is tried again in 1s; no attempt was used."),
+        "{out}"
+    );
+    let runs = p.runs();
+    assert_eq!(runs.len(), 2, "{runs:#?}");
+    assert_eq!(runs[1]["reason"], "unavailable");
+    assert_eq!(
+        text(&runs[1]["error"]),
+        "agent unavailable (rate limited): API Error: Request rejected (429) · Rate limit exceeded, please retry later"
+    );
+    assert_eq!(runs[0]["status"], "awaiting_approval", "{:#}", runs[0]);
+    let memory = p.ok(&["memory", "--json"]);
+    assert!(!memory.contains("Rate limit"), "no lesson: {memory}");
+}
+
 /// Bug: aider's own files (`.aider.chat.history.md`, `.aider.input.history`,
 /// `.aider.tags.cache.v4/`) landed in every diff, and let a run that changed nothing pass.
 #[test]

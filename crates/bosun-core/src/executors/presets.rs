@@ -56,7 +56,8 @@ impl Preset {
     ///   rejected without `--verbose`: run9), `--permission-mode acceptEdits` (the safest mode
     ///   that still writes files: run1; `default` refuses the write in `-p` mode: run4).
     /// - Codex: `exec --json` (JSONL events), `--sandbox workspace-write` (exec never asks;
-    ///   this is the narrowest sandbox that still edits: run1–3), `--skip-git-repo-check`
+    ///   this is the narrowest sandbox that still edits: run1–3; inside bosun's own sandbox it
+    ///   becomes `danger-full-access`, see [`Preset::within_sandbox`]), `--skip-git-repo-check`
     ///   (run1), `-C {worktree}` (run7), the prompt as the positional argument.
     /// - Aider: `--message` (one message, then exit), `--yes-always`, `--no-auto-commits` and
     ///   `--no-dirty-commits` (bosun makes the commit), `--no-gitignore` (else aider appends
@@ -235,6 +236,23 @@ impl Preset {
 }
 
 impl Preset {
+    /// `argv` (the preset's, or the operator's own command) as it must run inside bosun's
+    /// sandbox: codex's own `--sandbox workspace-write` sets up bubblewrap, whose mounts a
+    /// Landlock-confined process may not make (and nesting namespaces is refused too), so
+    /// every write failed ("Failed to write file", exit 0, nothing changed: the real-CLI
+    /// matrix). Inside bosun's sandbox, which already allows writes only to the checkout,
+    /// codex is told not to make its own (`danger-full-access`); outside it, codex's stays.
+    pub fn within_sandbox(self, mut argv: Vec<String>) -> Vec<String> {
+        if self == Self::Codex
+            && let Some(i) = argv.iter().position(|a| a == "--sandbox" || a == "-s")
+            && let Some(mode) = argv.get_mut(i + 1)
+            && mode == "workspace-write"
+        {
+            *mode = "danger-full-access".to_string();
+        }
+        argv
+    }
+
     /// The CLI's state directories (its [`Preset::writable`] paths but its files): made
     /// before the run when missing, as the sandbox can let it write only beneath what exists
     /// — with a fresh HOME, opencode failed to `mkdir ~/.local` (the matrix).
@@ -493,6 +511,23 @@ mod tests {
         assert_eq!(
             Preset::Cursor.output_format(),
             OutputFormat::ClaudeStreamJson
+        );
+    }
+
+    #[test]
+    fn codex_does_not_nest_its_sandbox_in_bosuns() {
+        let inside = Preset::Codex.within_sandbox(Preset::Codex.argv());
+        let at = inside.iter().position(|a| a == "--sandbox").unwrap();
+        assert_eq!(inside[at + 1], "danger-full-access");
+        assert_eq!(inside.len(), Preset::Codex.argv().len());
+        // Another mode the operator chose, and the other CLIs, are left alone.
+        let own: Vec<String> = ["codex", "exec", "-s", "read-only", "x"]
+            .map(String::from)
+            .into();
+        assert_eq!(Preset::Codex.within_sandbox(own.clone()), own);
+        assert_eq!(
+            Preset::Claude.within_sandbox(Preset::Claude.argv()),
+            Preset::Claude.argv()
         );
     }
 }

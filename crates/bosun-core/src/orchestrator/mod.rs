@@ -1271,7 +1271,12 @@ impl Orchestrator {
             worktree: self.worktree_root.join(&run.id.0),
             branch: run.branch.clone(),
             target: self.target.clone(),
-            argv: executor.argv(),
+            argv: match executor.preset {
+                Some(preset) if sandbox.confinement != executors::sandbox::Confinement::Off => {
+                    preset.within_sandbox(executor.argv())
+                }
+                _ => executor.argv(),
+            },
             env: executor_env.clone(),
             format: executor
                 .preset
