@@ -264,6 +264,18 @@ impl Project {
         out.stderr
     }
 
+    /// `bosun args…` started in the background with no input or output, killed when dropped.
+    fn background(&self, args: &[&str]) -> Background {
+        Background(
+            self.bosun_command(args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("bosun starts"),
+        )
+    }
+
     fn run_headless(&self) -> String {
         self.ok(&["run", "--headless"])
     }
@@ -1439,14 +1451,7 @@ fn killed_during_the_check_of_kept_hunks_merges_nothing_and_recovery_ends_the_ga
     p.run_headless();
     let id = id(&p.only_run());
 
-    let mut bosun = Background(
-        p.bosun_command(&["approve", &id, "--hunks", "app.py#2"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("bosun starts"),
-    );
+    let mut bosun = p.background(&["approve", &id, "--hunks", "app.py#2"]);
     let pids = read_pids(&pid_file);
     let _reap = AgentGroup(pids[0]);
     // The group is recorded with the run as the command starts, before it writes its pids.
@@ -1551,14 +1556,7 @@ fn second_bosun_on_a_busy_repository_is_refused_with_the_first_ones_pid() {
         .env("RELEASE", &release);
     p.setup(ONE_TASK, &[], settings);
 
-    let mut first = Background(
-        p.bosun_command(&["run", "--headless"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("bosun starts"),
-    );
+    let mut first = p.background(&["run", "--headless"]);
     let agent_pid = read_pids(&pid_file)[0];
     let _reap = AgentGroup(agent_pid);
 
@@ -2235,14 +2233,13 @@ fn refused_credentials_are_an_unavailable_agent_not_a_failed_attempt() {
     assert_eq!(runs[0]["feedback"], Value::Null, "no failure to learn from");
 }
 
-/// A model server error: the agent rests for `[executors] unavailable_cooldown`, no attempt
-/// is used, and the task runs again when it is back — here to awaiting approval.
-#[test]
-fn a_model_outage_waits_and_the_task_runs_again_without_using_an_attempt() {
+/// A model that is unavailable once, replayed from `recording` (a claude stream): bosun's
+/// project and its runs, newest first, once it has waited and run the task again.
+fn unavailable_once(recording: &str) -> (Project, Vec<Value>) {
     let p = Project::new();
     let mut settings =
         Settings::agent("unavailable_then_works.sh").env("TRIES_FILE", &p.aux("tries"));
-    settings.args = vec![recorded("claude/run6_http500_stdout.jsonl")];
+    settings.args = vec![recorded(recording)];
     settings.unavailable_cooldown = Some("1s");
     settings.preset = Some("claude");
     p.setup(ONE_TASK, &[], settings);
@@ -2257,40 +2254,33 @@ fn a_model_outage_waits_and_the_task_runs_again_without_using_an_attempt() {
     assert_eq!(runs.len(), 2, "{runs:#?}");
     assert_eq!(runs[1]["status"], "failed");
     assert_eq!(runs[1]["reason"], "unavailable");
+    assert_eq!(runs[0]["status"], "awaiting_approval", "{:#}", runs[0]);
+    assert_eq!(runs[0]["attempt"], 2);
+    (p, runs)
+}
+
+/// A model server error: the agent rests for `[executors] unavailable_cooldown`, no attempt
+/// is used, and the task runs again when it is back — here to awaiting approval.
+#[test]
+fn a_model_outage_waits_and_the_task_runs_again_without_using_an_attempt() {
+    let (_p, runs) = unavailable_once("claude/run6_http500_stdout.jsonl");
     assert!(
         text(&runs[1]["error"])
             .starts_with("agent unavailable (model server error): API Error: 500"),
         "{}",
         runs[1]["error"]
     );
-    assert_eq!(runs[0]["status"], "awaiting_approval", "{:#}", runs[0]);
-    assert_eq!(runs[0]["attempt"], 2);
 }
 
 /// A rate limit (the real claude's 429, recorded against the scripted model server) is
-/// waited out the same way: no attempt used, no lesson, and the task runs again.
+/// waited out the same way, and teaches process memory nothing.
 #[test]
 fn a_rate_limit_waits_and_the_task_runs_again_without_a_lesson() {
-    let p = Project::new();
-    let mut settings =
-        Settings::agent("unavailable_then_works.sh").env("TRIES_FILE", &p.aux("tries"));
-    settings.args = vec![recorded("claude/run16_http429_retries2_stdout.jsonl")];
-    settings.unavailable_cooldown = Some("1s");
-    settings.preset = Some("claude");
-    p.setup(ONE_TASK, &[], settings);
-    let out = p.ok(&["run", "--headless"]);
-    assert!(
-        out.contains("It is tried again in 1s; no attempt was used."),
-        "{out}"
-    );
-    let runs = p.runs();
-    assert_eq!(runs.len(), 2, "{runs:#?}");
-    assert_eq!(runs[1]["reason"], "unavailable");
+    let (p, runs) = unavailable_once("claude/run16_http429_retries2_stdout.jsonl");
     assert_eq!(
         text(&runs[1]["error"]),
         "agent unavailable (rate limited): API Error: Request rejected (429) · Rate limit exceeded, please retry later"
     );
-    assert_eq!(runs[0]["status"], "awaiting_approval", "{:#}", runs[0]);
     let memory = p.ok(&["memory", "--json"]);
     assert!(!memory.contains("Rate limit"), "no lesson: {memory}");
 }
@@ -2381,14 +2371,7 @@ fn a_gate_left_running_by_a_killed_bosun_is_ended_at_the_next_start() {
         pid_file.display()
     );
     p.setup(ONE_TASK, &[], settings);
-    let mut bosun = Background(
-        p.bosun_command(&["run", "--headless"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("bosun starts"),
-    );
+    let mut bosun = p.background(&["run", "--headless"]);
     let started = Instant::now();
     while !pid_file.exists() {
         assert!(

@@ -507,13 +507,20 @@ class Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             self.log(body.get("model"), "client_disconnected", 0)
 
-    # ---- Anthropic Messages
-    def anthropic(self, body):
-        model = body.get("model") or "claude"
-        d = decide(body, "anthropic", model)
+    def scripted(self, body, fmt, error_fmt, default_model):
+        """(model, decision, label); the decision is None when an error answer was sent."""
+        model = body.get("model") or default_model
+        d = decide(body, fmt, model)
         label = answer_label(d)
         if d["kind"] == "error":
-            self.log(model, label, self.send_error_for("anthropic", d["error"]))
+            self.log(model, label, self.send_error_for(error_fmt, d["error"]))
+            return model, None, label
+        return model, d, label
+
+    # ---- Anthropic Messages
+    def anthropic(self, body):
+        model, d, label = self.scripted(body, "anthropic", "anthropic", "claude")
+        if d is None:
             return
         usage = {"input_tokens": INPUT_TOKENS, "output_tokens": OUTPUT_TOKENS,
                  "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
@@ -555,11 +562,8 @@ class Handler(BaseHTTPRequestHandler):
 
     # ---- OpenAI Responses
     def openai_responses(self, body):
-        model = body.get("model") or "test"
-        d = decide(body, "responses", model)
-        label = answer_label(d)
-        if d["kind"] == "error":
-            self.log(model, label, self.send_error_for("openai", d["error"]))
+        model, d, label = self.scripted(body, "responses", "openai", "test")
+        if d is None:
             return
         rid = new_id("resp_")
         usage = {"input_tokens": INPUT_TOKENS, "input_tokens_details": {"cached_tokens": 0},
@@ -612,11 +616,8 @@ class Handler(BaseHTTPRequestHandler):
 
     # ---- OpenAI Chat Completions
     def chat(self, body):
-        model = body.get("model") or "test"
-        d = decide(body, "chat", model)
-        label = answer_label(d)
-        if d["kind"] == "error":
-            self.log(model, label, self.send_error_for("openai", d["error"]))
+        model, d, label = self.scripted(body, "chat", "openai", "test")
+        if d is None:
             return
         cid = new_id("chatcmpl-")
         created = int(time.time())
