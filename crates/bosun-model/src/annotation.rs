@@ -43,8 +43,10 @@ pub enum AnnotationKind {
     SymbolRemoved,
     /// A definition whose body or signature changed.
     SymbolModified,
-    /// A public item removed, renamed or with a changed signature.
+    /// A public item removed, renamed or with a changed signature: something its users lose.
     ApiChanged,
+    /// A public item added (a compatible addition): a notice, not a risk.
+    ApiAdded,
     /// New `unsafe` code.
     UnsafeAdded,
     /// A dependency added, removed or changed version in a manifest.
@@ -73,11 +75,12 @@ pub enum AnnotationKind {
 
 impl AnnotationKind {
     /// Every kind, in display order.
-    pub const ALL: [AnnotationKind; 16] = [
+    pub const ALL: [AnnotationKind; 17] = [
         Self::SymbolAdded,
         Self::SymbolRemoved,
         Self::SymbolModified,
         Self::ApiChanged,
+        Self::ApiAdded,
         Self::UnsafeAdded,
         Self::DependencyChanged,
         Self::Secret,
@@ -99,6 +102,7 @@ impl AnnotationKind {
             Self::SymbolRemoved => "symbol_removed",
             Self::SymbolModified => "symbol_modified",
             Self::ApiChanged => "api_changed",
+            Self::ApiAdded => "api_added",
             Self::UnsafeAdded => "unsafe_added",
             Self::DependencyChanged => "dependency_changed",
             Self::Secret => "secret",

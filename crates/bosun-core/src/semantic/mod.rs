@@ -8,6 +8,7 @@
 //!   JavaScript, TypeScript/TSX, Go).
 //! - [`rules`]: risk rules, pure functions over the diff and the two versions of a file.
 
+pub mod api;
 pub mod rules;
 pub mod structure;
 
@@ -180,6 +181,16 @@ pub fn analyze(
                 .collect()
         })
     };
+    // A library crate's API is judged whole: where both sides of a touched crate could be
+    // read, its crate-level breaks and additions replace the file-by-file guesses about its
+    // files (which read a moved item as removed, a `pub` item in a private module as public).
+    let (api, covered) = api::annotate(diff, sources);
+    if !covered.is_empty() {
+        out.retain(|a| {
+            a.kind != crate::model::AnnotationKind::ApiChanged || !covered.contains(&a.path)
+        });
+        out.extend(api);
+    }
     out.extend(rules::change_rules(diff, task, large_change_lines));
     sort(&mut out);
     out

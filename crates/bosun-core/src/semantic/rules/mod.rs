@@ -441,4 +441,4 @@ pub(crate) fn words(text: &str) -> Vec<String> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

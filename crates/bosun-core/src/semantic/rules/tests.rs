@@ -63,7 +63,7 @@ pub(crate) fn inside_hunks(file: &FileDiff, a: &Annotation) -> bool {
         })
 }
 
-fn task(title: &str) -> Task {
+pub(crate) fn task(title: &str) -> Task {
     Task {
         id: TaskId("t-props1".into()),
         title: title.into(),

@@ -141,7 +141,7 @@ thread_local! {
 
 /// Why a source was not parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Unparsed {
+pub(crate) enum Unparsed {
     /// Larger than [`MAX_SOURCE_BYTES`].
     TooLarge,
     /// Parsing took longer than [`PARSE_BUDGET`] (tree-sitter's error recovery can be slow
@@ -162,7 +162,7 @@ impl std::fmt::Display for Unparsed {
 }
 
 /// Parse `source` with this thread's parser for `lang`, within [`PARSE_BUDGET`].
-pub(super) fn parse(lang: Language, source: &str) -> Result<Tree, Unparsed> {
+pub(crate) fn parse(lang: Language, source: &str) -> Result<Tree, Unparsed> {
     reparse(lang, source, None)
 }
 

@@ -91,6 +91,7 @@ mod tokens;
 mod tests;
 
 pub use language::Language;
+pub(crate) use language::parse;
 
 use crate::diff::FileDiff;
 use crate::model::Annotation;

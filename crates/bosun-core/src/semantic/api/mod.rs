@@ -1,0 +1,432 @@
+//! A library's public API as its users see it, compared between the two sides of a change.
+//!
+//! The file-by-file view (`structure`) sees a definition leave a file and calls it removed,
+//! counts `pub` items inside private modules, and reads `-> Self` and `-> Config` as different
+//! signatures: on real crates most of its API flags were such noise (issue 19). Here a whole
+//! crate is read on each side, from its root through its module tree, and every item is
+//! known by the **public paths** a user can name it by (`bytes::Buf::get_u8`), wherever it is
+//! defined and however it is re-exported. Two sides' [`Surface`]s are then compared path by
+//! path ([`compare`]): what a user loses is a [`Break`] (an `api_changed` risk), what they gain
+//! an [`Addition`] (an `api_added` notice, kept apart from the risks).
+//!
+//! Only the crates a change touches are read ([`rust::crates_touched`]); a crate without a
+//! library target has no API.
+
+pub mod rust;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::diff::Diff;
+use crate::model::{Annotation, AnnotationKind, Severity};
+
+use super::Sources;
+
+/// What kind of public item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ItemKind {
+    Function,
+    Method,
+    Struct,
+    Enum,
+    Union,
+    Trait,
+    TypeAlias,
+    Const,
+    Static,
+    Macro,
+    Module,
+    /// An item of another crate re-exported (`pub use serde::Serialize`).
+    ReExport,
+}
+
+impl ItemKind {
+    /// A word for messages.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Function => "function",
+            Self::Method => "method",
+            Self::Struct => "struct",
+            Self::Enum => "enum",
+            Self::Union => "union",
+            Self::Trait => "trait",
+            Self::TypeAlias => "type alias",
+            Self::Const => "constant",
+            Self::Static => "static",
+            Self::Macro => "macro",
+            Self::Module => "module",
+            Self::ReExport => "re-export",
+        }
+    }
+}
+
+/// What a user can rely on in an item beyond its signature.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Shape {
+    #[default]
+    Plain,
+    /// Variants (name → normalized fields); `exhaustive`: no `#[non_exhaustive]`, so a
+    /// `match` without a wildcard arm compiles, and a new variant breaks it.
+    Enum {
+        variants: BTreeMap<String, String>,
+        exhaustive: bool,
+    },
+    /// Public fields (name → type); `constructible`: every field public and no
+    /// `#[non_exhaustive]`, so users build it with a struct literal, and a new field breaks
+    /// them.
+    Struct {
+        fields: BTreeMap<String, String>,
+        constructible: bool,
+    },
+    /// Trait methods and associated items by name, and which of them must be implemented.
+    Trait {
+        required: BTreeSet<String>,
+        provided: BTreeSet<String>,
+    },
+}
+
+/// One public item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item {
+    pub kind: ItemKind,
+    /// Normalized: whitespace collapsed, no trailing commas, parameter names and binding
+    /// modes dropped, `Self` for the impl's own type, bodies left out; a struct's, enum's or
+    /// trait's is its header (its members are in its [`Shape`]).
+    pub signature: String,
+    pub shape: Shape,
+    /// Where it is defined (for a re-export of another crate's item: the `pub use`).
+    pub file: String,
+    pub line: u32,
+}
+
+/// A crate's public API: items by public path, and the traits each public type implements
+/// (derived or by an `impl`), by the type's definition path.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Surface {
+    pub items: BTreeMap<String, Item>,
+    /// Public path of a type → the traits it implements (last path segment: `Clone`).
+    pub impls: BTreeMap<String, BTreeSet<String>>,
+}
+
+/// How a change breaks the users of an API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum BreakKind {
+    Removed,
+    SignatureChanged,
+    KindChanged,
+    VariantAdded,
+    VariantChanged,
+    FieldAdded,
+    FieldChanged,
+    RequiredMethodAdded,
+    TraitImplRemoved,
+}
+
+/// Something a user of the old API loses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Break {
+    pub kind: BreakKind,
+    /// The public path (`memchr::memchr_iter`).
+    pub path: String,
+    /// One line for the operator.
+    pub message: String,
+    /// Where to point: the file and line, and whether on the old side.
+    pub file: String,
+    pub line: u32,
+    pub old_side: bool,
+}
+
+/// Something new a user can use (a compatible addition).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Addition {
+    pub path: String,
+    pub message: String,
+    pub file: String,
+    pub line: u32,
+}
+
+/// What changed between two surfaces of one crate.
+pub fn compare(base: &Surface, head: &Surface) -> (Vec<Break>, Vec<Addition>) {
+    let mut breaks = Vec::new();
+    let mut additions = Vec::new();
+    let broke = |kind, path: &str, message: String, at: &Item, old_side| Break {
+        kind,
+        path: path.to_string(),
+        message,
+        file: at.file.clone(),
+        line: at.line,
+        old_side,
+    };
+    for (path, old) in &base.items {
+        let label = old.kind.label();
+        let Some(new) = head.items.get(path) else {
+            // Inside a removed parent only the parent is said.
+            let parent_gone = parent(path)
+                .is_some_and(|p| base.items.contains_key(p) && !head.items.contains_key(p));
+            if !parent_gone {
+                breaks.push(broke(
+                    BreakKind::Removed,
+                    path,
+                    format!("public {label} `{path}` removed"),
+                    old,
+                    true,
+                ));
+            }
+            continue;
+        };
+        if old.kind != new.kind {
+            breaks.push(broke(
+                BreakKind::KindChanged,
+                path,
+                format!("`{path}` is now a {} (was a {label})", new.kind.label()),
+                new,
+                false,
+            ));
+            continue;
+        }
+        compare_shapes(path, old, new, &mut breaks, &mut additions);
+        if old.signature != new.signature {
+            breaks.push(broke(
+                BreakKind::SignatureChanged,
+                path,
+                format!(
+                    "signature of public {label} `{path}` changed: {} → {}",
+                    old.signature, new.signature
+                ),
+                new,
+                false,
+            ));
+        }
+    }
+    for (path, new) in &head.items {
+        if base.items.contains_key(path) {
+            continue;
+        }
+        let parent_new =
+            parent(path).is_some_and(|p| head.items.contains_key(p) && !base.items.contains_key(p));
+        if !parent_new {
+            additions.push(Addition {
+                path: path.clone(),
+                message: format!("public {} `{path}` added", new.kind.label()),
+                file: new.file.clone(),
+                line: new.line,
+            });
+        }
+    }
+    for (ty, traits) in &base.impls {
+        let Some(now) = head.impls.get(ty) else {
+            continue;
+        };
+        let Some(item) = head.items.get(ty) else {
+            continue;
+        };
+        for lost in traits.difference(now) {
+            breaks.push(broke(
+                BreakKind::TraitImplRemoved,
+                ty,
+                format!("`{ty}` no longer implements `{lost}`"),
+                item,
+                false,
+            ));
+        }
+    }
+    (once_per_item(breaks), additions)
+}
+
+/// One break per item and kind: an item public under two paths (`indexmap::IndexMap` and
+/// `indexmap::map::IndexMap`) changed once, said at its shortest path.
+fn once_per_item(mut breaks: Vec<Break>) -> Vec<Break> {
+    breaks.sort_by_key(|b| (b.path.len(), b.path.clone()));
+    let mut seen = std::collections::HashSet::new();
+    breaks.retain(|b| {
+        let leaf = b.path.rsplit("::").next().unwrap_or(&b.path).to_string();
+        seen.insert((b.kind, b.file.clone(), b.line, b.old_side, leaf))
+    });
+    breaks.sort_by(|a, b| a.path.cmp(&b.path).then(a.kind.cmp(&b.kind)));
+    breaks
+}
+
+/// The path one segment up (`a::B::c` → `a::B`).
+fn parent(path: &str) -> Option<&str> {
+    path.rsplit_once("::").map(|(p, _)| p)
+}
+
+fn compare_shapes(
+    path: &str,
+    old: &Item,
+    new: &Item,
+    breaks: &mut Vec<Break>,
+    additions: &mut Vec<Addition>,
+) {
+    let at = |kind, message: String| Break {
+        kind,
+        path: path.to_string(),
+        message,
+        file: new.file.clone(),
+        line: new.line,
+        old_side: false,
+    };
+    match (&old.shape, &new.shape) {
+        (
+            Shape::Enum {
+                variants: was,
+                exhaustive,
+            },
+            Shape::Enum { variants: now, .. },
+        ) => {
+            for (name, fields) in was {
+                match now.get(name) {
+                    None => breaks.push(at(
+                        BreakKind::Removed,
+                        format!("variant `{path}::{name}` removed"),
+                    )),
+                    Some(f) if f != fields => breaks.push(at(
+                        BreakKind::VariantChanged,
+                        format!("variant `{path}::{name}` changed: {fields} → {f}"),
+                    )),
+                    Some(_) => {}
+                }
+            }
+            let added: Vec<&String> = now.keys().filter(|n| !was.contains_key(*n)).collect();
+            if *exhaustive && !added.is_empty() {
+                let names: Vec<String> = added.iter().map(|n| format!("`{n}`")).collect();
+                breaks.push(at(
+                    BreakKind::VariantAdded,
+                    format!(
+                        "exhaustive enum `{path}` gained variant(s) {}: a `match` on it without `_` stops compiling",
+                        names.join(", ")
+                    ),
+                ));
+            } else {
+                for name in added {
+                    additions.push(Addition {
+                        path: format!("{path}::{name}"),
+                        message: format!(
+                            "variant `{path}::{name}` added (the enum is non-exhaustive)"
+                        ),
+                        file: new.file.clone(),
+                        line: new.line,
+                    });
+                }
+            }
+            if let Shape::Enum {
+                exhaustive: false, ..
+            } = new.shape
+                && *exhaustive
+            {
+                breaks.push(at(
+                    BreakKind::SignatureChanged,
+                    format!("enum `{path}` became #[non_exhaustive]: a `match` on it needs `_`"),
+                ));
+            }
+        }
+        (
+            Shape::Struct {
+                fields: was,
+                constructible,
+            },
+            Shape::Struct {
+                fields: now,
+                constructible: still,
+            },
+        ) => {
+            for (name, ty) in was {
+                match now.get(name) {
+                    None => breaks.push(at(
+                        BreakKind::Removed,
+                        format!("public field `{path}.{name}` removed"),
+                    )),
+                    Some(t) if t != ty => breaks.push(at(
+                        BreakKind::FieldChanged,
+                        format!("public field `{path}.{name}` changed type: {ty} → {t}"),
+                    )),
+                    Some(_) => {}
+                }
+            }
+            let added: Vec<&String> = now.keys().filter(|n| !was.contains_key(*n)).collect();
+            if *constructible && (!added.is_empty() || !still) {
+                let what = if added.is_empty() {
+                    "gained a private field or #[non_exhaustive]".to_string()
+                } else {
+                    let names: Vec<String> = added.iter().map(|n| format!("`{n}`")).collect();
+                    format!("gained field(s) {}", names.join(", "))
+                };
+                breaks.push(at(
+                    BreakKind::FieldAdded,
+                    format!("struct `{path}`, which users build with a struct literal, {what}"),
+                ));
+            }
+        }
+        (
+            Shape::Trait {
+                required: was_required,
+                provided: was_provided,
+            },
+            Shape::Trait { required, provided },
+        ) => {
+            for name in required.difference(was_required) {
+                if was_provided.contains(name) {
+                    breaks.push(at(
+                        BreakKind::RequiredMethodAdded,
+                        format!(
+                            "`{path}::{name}` lost its default: implementors must now write it"
+                        ),
+                    ));
+                } else {
+                    breaks.push(at(
+                        BreakKind::RequiredMethodAdded,
+                        format!(
+                            "trait `{path}` gained required item `{name}`: every implementor must add it"
+                        ),
+                    ));
+                }
+            }
+            let _ = provided;
+        }
+        _ => {}
+    }
+}
+
+/// The crate-level API annotations of a change: for each library crate it touches, its
+/// breaks (`api_changed`, a risk) and additions (`api_added`, a notice), and the paths of the
+/// crate's files whose per-file API annotations these replace.
+pub fn annotate(diff: &Diff, sources: &dyn Sources) -> (Vec<Annotation>, BTreeSet<String>) {
+    let mut out = Vec::new();
+    let mut covered = BTreeSet::new();
+    for krate in rust::crates_touched(diff, sources) {
+        let base = rust::surface(&krate, &|p| sources.base(p));
+        let head = rust::surface(&krate, &|p| sources.head(p));
+        let (Some(base), Some(head)) = (base, head) else {
+            continue;
+        };
+        covered.extend(krate.files(diff));
+        let (breaks, additions) = compare(&base.surface, &head.surface);
+        for b in breaks {
+            out.push(Annotation {
+                kind: AnnotationKind::ApiChanged,
+                severity: Severity::Risk,
+                path: b.file,
+                line: Some(b.line),
+                end_line: None,
+                old_side: b.old_side,
+                symbol: Some(b.path),
+                message: b.message,
+            });
+        }
+        for a in additions {
+            out.push(Annotation {
+                kind: AnnotationKind::ApiAdded,
+                severity: Severity::Info,
+                path: a.file,
+                line: Some(a.line),
+                end_line: None,
+                old_side: false,
+                symbol: Some(a.path),
+                message: a.message,
+            });
+        }
+    }
+    (out, covered)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,1129 @@
+//! A Rust library crate's public API, read from its sources on one side of a change.
+//!
+//! From the library root (`src/lib.rs`, or `[lib] path`), `mod` declarations are followed into
+//! files (`a.rs`, `a/mod.rs`, `#[path]`) and inline modules; items under `#[cfg(test)]` are
+//! left out, items under `#[doc(hidden)]` are not public. Every module gets a namespace: its
+//! items, its modules, its `use`s and its glob imports. The public API is what can be named
+//! from the crate root through public namespace entries only — so an item in a private module
+//! is public only where a `pub use` re-exports it, under that path, and an item moved to
+//! another file keeps its path as long as a re-export does. Methods and associated items come
+//! from inherent impls, attached to every public path of their type; trait impls and derives
+//! are kept as the traits a type implements.
+//!
+//! Files under `tests/`, `benches/`, `examples/` and binaries are never reached from the
+//! library root, so they are no part of the API.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use tree_sitter::Node;
+
+use super::{Item, ItemKind, Shape, Surface};
+use crate::diff::Diff;
+use crate::semantic::Sources;
+use crate::semantic::structure::{Language, parse};
+
+/// A library crate a change touches: the directory of its `Cargo.toml` ("" at the top).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Crate {
+    pub dir: String,
+}
+
+impl Crate {
+    fn join(&self, rel: &str) -> String {
+        if self.dir.is_empty() {
+            rel.to_string()
+        } else {
+            format!("{}/{rel}", self.dir)
+        }
+    }
+
+    /// The change's Rust files inside this crate (its tests and examples too, which are no
+    /// part of the API).
+    pub fn files(&self, diff: &Diff) -> Vec<String> {
+        let prefix = if self.dir.is_empty() {
+            String::new()
+        } else {
+            format!("{}/", self.dir)
+        };
+        diff.files
+            .iter()
+            .flat_map(|f| [f.new_path.as_deref(), f.old_path.as_deref()])
+            .flatten()
+            .filter(|p| p.ends_with(".rs") && p.starts_with(&prefix))
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+/// The crates whose Rust files the change touches: for each file, the nearest directory
+/// above it with a `Cargo.toml` on either side.
+pub fn crates_touched(diff: &Diff, sources: &dyn Sources) -> Vec<Crate> {
+    let mut found: BTreeSet<Crate> = BTreeSet::new();
+    let mut known: HashMap<String, bool> = HashMap::new();
+    let mut has_manifest = |dir: &str| {
+        *known.entry(dir.to_string()).or_insert_with(|| {
+            let manifest = if dir.is_empty() {
+                "Cargo.toml".to_string()
+            } else {
+                format!("{dir}/Cargo.toml")
+            };
+            sources.head(&manifest).is_some() || sources.base(&manifest).is_some()
+        })
+    };
+    for file in &diff.files {
+        for path in [file.new_path.as_deref(), file.old_path.as_deref()]
+            .into_iter()
+            .flatten()
+            .filter(|p| p.ends_with(".rs"))
+        {
+            let mut dir = path;
+            loop {
+                dir = dir.rsplit_once('/').map_or("", |(d, _)| d);
+                if has_manifest(dir) {
+                    found.insert(Crate {
+                        dir: dir.to_string(),
+                    });
+                    break;
+                }
+                if dir.is_empty() {
+                    break;
+                }
+            }
+        }
+    }
+    found.into_iter().collect()
+}
+
+/// One side's API of `krate`, or None when that side has no library target (no manifest,
+/// no `[package]`, no library root).
+pub struct Read {
+    pub name: String,
+    pub surface: Surface,
+}
+
+/// Reads `krate`'s library on one side (`read` gives a file's text by repository path).
+pub fn surface(krate: &Crate, read: &dyn Fn(&str) -> Option<String>) -> Option<Read> {
+    let manifest: toml::Table = read(&krate.join("Cargo.toml"))?.parse().ok()?;
+    let package = manifest.get("package")?.as_table()?;
+    let lib = manifest.get("lib").and_then(|l| l.as_table());
+    let name = lib
+        .and_then(|l| l.get("name"))
+        .or_else(|| package.get("name"))?
+        .as_str()?
+        .replace('-', "_");
+    let root = krate.join(
+        lib.and_then(|l| l.get("path"))
+            .and_then(|p| p.as_str())
+            .unwrap_or("src/lib.rs"),
+    );
+    let text = read(&root)?;
+    let mut walker = Walker {
+        read,
+        modules: vec![ModuleInfo::default()],
+        defs: Vec::new(),
+        files: HashSet::new(),
+        impls: Vec::new(),
+        memo: Default::default(),
+        busy: Default::default(),
+    };
+    let dir = root.rsplit_once('/').map_or("", |(d, _)| d).to_string();
+    walker.file(0, &root, &text, &dir);
+    walker.modules[0].file = root.clone();
+    walker.attach_impls();
+    Some(Read {
+        surface: walker.surface(&name),
+        name,
+    })
+}
+
+/// What a name in a module's namespace stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Target {
+    Def(usize),
+    Module(usize),
+    /// A path outside the crate (`serde::Serialize`).
+    External(String),
+    /// A `use` not resolved yet: the module it is in, its path and its line.
+    Use(usize, Vec<String>, u32),
+}
+
+#[derive(Debug, Default)]
+struct ModuleInfo {
+    parent: Option<usize>,
+    /// name → what it stands for, and whether it is `pub` there.
+    names: Vec<(String, Target, bool)>,
+    /// `pub use path::*` (true) and private globs.
+    globs: Vec<(Vec<String>, bool)>,
+    /// Where the module is declared (its `mod` line), and the file its items are in.
+    file: String,
+    line: u32,
+    own_file: String,
+}
+
+#[derive(Debug)]
+struct Def {
+    item: Item,
+    /// A trait's items, and the methods and associated items of a type's inherent impls:
+    /// name → item.
+    members: BTreeMap<String, Item>,
+    traits: BTreeSet<String>,
+}
+
+/// An impl block, kept until every module is read (its type may be defined anywhere).
+struct PendingImpl {
+    module: usize,
+    type_name: String,
+    trait_name: Option<String>,
+    members: Vec<(String, Item)>,
+}
+
+/// A public name of a module: what it stands for and, for a re-export, its line.
+type PublicName = (String, Target, u32);
+
+struct Walker<'a> {
+    read: &'a dyn Fn(&str) -> Option<String>,
+    modules: Vec<ModuleInfo>,
+    defs: Vec<Def>,
+    files: HashSet<String>,
+    impls: Vec<PendingImpl>,
+    /// [`Walker::public_names`] per module, and the modules being worked out (a cycle of
+    /// glob re-exports ends there).
+    memo: std::cell::RefCell<HashMap<usize, std::rc::Rc<Vec<PublicName>>>>,
+    busy: std::cell::RefCell<HashSet<usize>>,
+}
+
+/// The attributes written before `node` (outer ones: `#[...]`), collapsed.
+fn attributes(src: &str, node: Node<'_>) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut prev = node.prev_named_sibling();
+    while let Some(p) = prev {
+        match p.kind() {
+            "attribute_item" => out.push(collapse(text(src, p))),
+            "line_comment" | "block_comment" => {}
+            _ => break,
+        }
+        prev = p.prev_named_sibling();
+    }
+    out
+}
+
+fn text<'s>(src: &'s str, node: Node<'_>) -> &'s str {
+    src.get(node.byte_range()).unwrap_or("")
+}
+
+fn collapse(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join("")
+}
+
+fn is_pub(node: Node<'_>, src: &str) -> bool {
+    let mut cursor = node.walk();
+    node.children(&mut cursor)
+        .any(|c| c.kind() == "visibility_modifier" && collapse(text(src, c)) == "pub")
+}
+
+fn has(attrs: &[String], what: &str) -> bool {
+    attrs.iter().any(|a| a.contains(what))
+}
+
+/// `#[cfg(test)]` (also `cfg(all(test, …))`): not compiled into the library users get.
+/// Left out of the library users build: `#[cfg(test)]` (also inside `all(…)`), and a cfg
+/// that is one custom name set only by a build script or for docs (`#[cfg(provide_any)]`,
+/// `#[cfg(docsrs)]`, `#[cfg(doc)]`: nightly or documentation-only items). Features, targets
+/// and `not(…)` are kept: they are API where they are on.
+fn test_only(attrs: &[String]) -> bool {
+    attrs.iter().any(|a| {
+        let Some(cond) = a.strip_prefix("#[cfg(").and_then(|c| c.strip_suffix(")]")) else {
+            return false;
+        };
+        let bare = cond.chars().all(|c| c.is_alphanumeric() || c == '_');
+        let kept_bare = ["unix", "windows", "debug_assertions", "target_thread_local"];
+        (cond.contains("test")
+            && !cond.contains("not(test")
+            && (cond == "test" || cond.contains("(test") || cond.contains(",test")))
+            || (bare && !kept_bare.contains(&cond))
+    })
+}
+
+impl Walker<'_> {
+    fn file(&mut self, module: usize, path: &str, src: &str, mod_dir: &str) {
+        if !self.files.insert(path.to_string()) {
+            return;
+        }
+        let Ok(tree) = parse(Language::Rust, src) else {
+            return;
+        };
+        self.modules[module].own_file = path.to_string();
+        self.items(module, path, src, tree.root_node(), mod_dir);
+    }
+
+    fn add(&mut self, module: usize, name: String, target: Target, public: bool) {
+        self.modules[module].names.push((name, target, public));
+    }
+
+    fn items(&mut self, module: usize, file: &str, src: &str, list: Node<'_>, mod_dir: &str) {
+        let mut cursor = list.walk();
+        let children: Vec<Node<'_>> = list.named_children(&mut cursor).collect();
+        for node in children {
+            let attrs = attributes(src, node);
+            if test_only(&attrs) || has(&attrs, "#[test]") {
+                continue;
+            }
+            let public = is_pub(node, src) && !has(&attrs, "doc(hidden)");
+            let line = node.start_position().row as u32 + 1;
+            let name = node
+                .child_by_field_name("name")
+                .map(|n| text(src, n).to_string());
+            match node.kind() {
+                "mod_item" => {
+                    let Some(name) = name else { continue };
+                    let child = self.modules.len();
+                    self.modules.push(ModuleInfo {
+                        parent: Some(module),
+                        file: file.to_string(),
+                        line,
+                        own_file: file.to_string(),
+                        ..ModuleInfo::default()
+                    });
+                    self.add(module, name.clone(), Target::Module(child), public);
+                    let sub_dir = format!("{mod_dir}/{name}");
+                    let sub_dir = sub_dir.trim_start_matches('/');
+                    if let Some(body) = node.child_by_field_name("body") {
+                        self.items(child, file, src, body, sub_dir);
+                        continue;
+                    }
+                    let explicit = attrs.iter().find_map(|a| {
+                        let rest = a.strip_prefix("#[path=")?;
+                        Some(rest.trim_end_matches(']').trim_matches('"').to_string())
+                    });
+                    let file_dir = file.rsplit_once('/').map_or("", |(d, _)| d);
+                    let candidates: Vec<String> = match explicit {
+                        Some(p) if file_dir.is_empty() => vec![p],
+                        Some(p) => vec![format!("{file_dir}/{p}")],
+                        None => vec![
+                            join(
+                                sub_dir.rsplit_once('/').map_or("", |(d, _)| d),
+                                &format!("{name}.rs"),
+                            ),
+                            format!("{sub_dir}/mod.rs"),
+                        ],
+                    };
+                    for candidate in candidates {
+                        if let Some(text) = (self.read)(&candidate) {
+                            let dir = if candidate.ends_with("/mod.rs") {
+                                candidate
+                                    .rsplit_once('/')
+                                    .map_or("", |(d, _)| d)
+                                    .to_string()
+                            } else {
+                                candidate.trim_end_matches(".rs").to_string()
+                            };
+                            self.file(child, &candidate, &text, &dir);
+                            self.modules[child].line = line;
+                            self.modules[child].file = file.to_string();
+                            break;
+                        }
+                    }
+                }
+                "function_item" | "struct_item" | "enum_item" | "union_item" | "trait_item"
+                | "type_item" | "const_item" | "static_item" => {
+                    let Some(name) = name else { continue };
+                    let item = item_of(src, node, file, &attrs, None);
+                    let traits = derives(&attrs);
+                    let members = if node.kind() == "trait_item" {
+                        trait_members(src, node, file, &name)
+                    } else {
+                        BTreeMap::new()
+                    };
+                    let def = self.defs.len();
+                    self.defs.push(Def {
+                        item,
+                        members,
+                        traits,
+                    });
+                    self.add(module, name, Target::Def(def), public);
+                }
+                "macro_definition" => {
+                    let Some(name) = name else { continue };
+                    let def = self.defs.len();
+                    self.defs.push(Def {
+                        item: Item {
+                            kind: ItemKind::Macro,
+                            signature: format!("macro_rules! {name}"),
+                            shape: Shape::Plain,
+                            file: file.to_string(),
+                            line,
+                        },
+                        members: BTreeMap::new(),
+                        traits: BTreeSet::new(),
+                    });
+                    // `#[macro_export]` puts it at the crate root, whatever module it is in.
+                    let exported = has(&attrs, "macro_export") && !has(&attrs, "doc(hidden)");
+                    self.add(0, name, Target::Def(def), exported);
+                }
+                "impl_item" => self.impl_block(module, file, src, node),
+                "use_declaration" => {
+                    if let Some(arg) = node.child_by_field_name("argument") {
+                        self.uses(module, src, arg, Vec::new(), public, line);
+                    }
+                }
+                "foreign_mod_item" => {
+                    if let Some(body) = node.child_by_field_name("body") {
+                        self.items(module, file, src, body, mod_dir);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// One `use` tree: its leaves become names (or globs) of `module`.
+    fn uses(
+        &mut self,
+        module: usize,
+        src: &str,
+        node: Node<'_>,
+        prefix: Vec<String>,
+        public: bool,
+        line: u32,
+    ) {
+        let segments = |n: Node<'_>| -> Vec<String> {
+            text(src, n)
+                .split("::")
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        };
+        let mut path = prefix;
+        match node.kind() {
+            "use_as_clause" => {
+                let (Some(p), Some(alias)) = (
+                    node.child_by_field_name("path"),
+                    node.child_by_field_name("alias"),
+                ) else {
+                    return;
+                };
+                path.extend(segments(p));
+                let alias = text(src, alias).to_string();
+                if alias != "_" {
+                    self.add(module, alias, Target::Use(module, path, line), public);
+                }
+            }
+            "scoped_use_list" => {
+                if let Some(p) = node.child_by_field_name("path") {
+                    path.extend(segments(p));
+                }
+                if let Some(list) = node.child_by_field_name("list") {
+                    self.uses(module, src, list, path, public, line);
+                }
+            }
+            "use_list" => {
+                let mut cursor = node.walk();
+                let items: Vec<Node<'_>> = node.named_children(&mut cursor).collect();
+                for item in items {
+                    self.uses(module, src, item, path.clone(), public, line);
+                }
+            }
+            "use_wildcard" => {
+                let inner = text(src, node).trim_end_matches('*').trim_end_matches("::");
+                path.extend(
+                    inner
+                        .split("::")
+                        .map(|s| s.trim().to_string())
+                        .filter(|s| !s.is_empty()),
+                );
+                self.modules[module].globs.push((path, public));
+            }
+            _ => {
+                path.extend(segments(node));
+                let Some(last) = path.last().cloned() else {
+                    return;
+                };
+                // `use a::b::{self}` names the module `b`.
+                let name = if last == "self" {
+                    path.pop();
+                    match path.last() {
+                        Some(n) => n.clone(),
+                        None => return,
+                    }
+                } else {
+                    last
+                };
+                self.add(module, name, Target::Use(module, path, line), public);
+            }
+        }
+    }
+
+    fn impl_block(&mut self, module: usize, file: &str, src: &str, node: Node<'_>) {
+        let Some(ty) = node.child_by_field_name("type") else {
+            return;
+        };
+        let type_name = type_name(src, ty);
+        let trait_name = node
+            .child_by_field_name("trait")
+            .map(|t| type_name_of(text(src, t)));
+        let mut members = Vec::new();
+        if trait_name.is_none()
+            && let Some(body) = node.child_by_field_name("body")
+        {
+            let mut cursor = body.walk();
+            let nodes: Vec<Node<'_>> = body.named_children(&mut cursor).collect();
+            for m in nodes {
+                let attrs = attributes(src, m);
+                if !is_pub(m, src) || test_only(&attrs) || has(&attrs, "doc(hidden)") {
+                    continue;
+                }
+                if !matches!(m.kind(), "function_item" | "const_item" | "type_item") {
+                    continue;
+                }
+                let Some(name) = m.child_by_field_name("name") else {
+                    continue;
+                };
+                let mut item = item_of(src, m, file, &attrs, Some(&type_name));
+                if item.kind == ItemKind::Function {
+                    item.kind = ItemKind::Method;
+                }
+                members.push((text(src, name).to_string(), item));
+            }
+        }
+        self.impls.push(PendingImpl {
+            module,
+            type_name,
+            trait_name,
+            members,
+        });
+    }
+
+    /// Every impl block's methods and traits, on the type it is for.
+    fn attach_impls(&mut self) {
+        for pending in std::mem::take(&mut self.impls) {
+            let Some(def) = self.find_type(pending.module, &pending.type_name) else {
+                continue;
+            };
+            let def = &mut self.defs[def];
+            if let Some(t) = pending.trait_name {
+                def.traits.insert(t);
+            }
+            for (name, item) in pending.members {
+                def.members.insert(name, item);
+            }
+        }
+    }
+
+    /// The struct, enum, union or trait `name` an impl in `module` is for: in the module or
+    /// one of its ancestors, else the only one of that name in the crate.
+    fn find_type(&self, module: usize, name: &str) -> Option<usize> {
+        let is_type = |d: usize| {
+            matches!(
+                self.defs[d].item.kind,
+                ItemKind::Struct
+                    | ItemKind::Enum
+                    | ItemKind::Union
+                    | ItemKind::Trait
+                    | ItemKind::TypeAlias
+            )
+        };
+        // As the impl's module sees the name (its `use`s resolved), else an ancestor's.
+        let mut at = Some(module);
+        while let Some(m) = at {
+            if let Some(d) = self.lookup(m, name, 0).into_iter().find_map(|t| match t {
+                Target::Def(d) if is_type(d) => Some(d),
+                _ => None,
+            }) {
+                return Some(d);
+            }
+            at = self.modules[m].parent;
+        }
+        let mut all = self
+            .modules
+            .iter()
+            .flat_map(|m| &m.names)
+            .filter_map(|(n, t, _)| match t {
+                Target::Def(d) if n == name && is_type(*d) => Some(*d),
+                _ => None,
+            });
+        let first = all.next()?;
+        all.next().is_none().then_some(first)
+    }
+
+    /// Resolves `path`, written in `module`, to what it names (every namespace: a module and
+    /// a function may share a name).
+    fn resolve(&self, module: usize, path: &[String], depth: u32) -> Vec<Target> {
+        if depth > 16 || path.is_empty() {
+            return Vec::new();
+        }
+        let (mut at, mut rest) = match path[0].as_str() {
+            "crate" | "$crate" => (0, &path[1..]),
+            "self" => (module, &path[1..]),
+            "super" => {
+                let mut m = module;
+                let mut rest = path;
+                while rest.first().is_some_and(|s| s == "super") {
+                    m = self.modules[m].parent.unwrap_or(0);
+                    rest = &rest[1..];
+                }
+                (m, rest)
+            }
+            "::" => return vec![Target::External(path[1..].join("::"))],
+            first => {
+                let local = self.lookup(module, first, depth);
+                if local.is_empty() {
+                    // 2015-style paths from the root, else another crate.
+                    if !self.lookup(0, first, depth).is_empty() {
+                        (0, path)
+                    } else {
+                        return vec![Target::External(path.join("::"))];
+                    }
+                } else {
+                    (module, path)
+                }
+            }
+        };
+        if rest.is_empty() {
+            return vec![Target::Module(at)];
+        }
+        while rest.len() > 1 {
+            let next = self
+                .lookup(at, &rest[0], depth)
+                .into_iter()
+                .find_map(|t| match t {
+                    Target::Module(m) => Some(m),
+                    _ => None,
+                });
+            match next {
+                Some(m) => {
+                    at = m;
+                    rest = &rest[1..];
+                }
+                None => {
+                    // Through a type (an enum's variants, a type's associated items) or out
+                    // of the crate: nothing of ours to follow.
+                    return Vec::new();
+                }
+            }
+        }
+        self.lookup(at, &rest[0], depth)
+    }
+
+    /// Everything `name` stands for in `module`, `use`s resolved, glob imports included.
+    fn lookup(&self, module: usize, name: &str, depth: u32) -> Vec<Target> {
+        if depth > 16 {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for (n, target, _) in &self.modules[module].names {
+            if n != name {
+                continue;
+            }
+            match target {
+                Target::Use(m, path, _) => out.extend(self.resolve(*m, path, depth + 1)),
+                other => out.push(other.clone()),
+            }
+        }
+        if out.is_empty() {
+            for (glob, _) in &self.modules[module].globs {
+                for t in self.resolve(module, glob, depth + 1) {
+                    if let Target::Module(m) = t
+                        && m != module
+                    {
+                        out.extend(
+                            self.public_names(m)
+                                .iter()
+                                .filter(|(n, _, _)| n == name)
+                                .map(|(_, t, _)| t.clone()),
+                        );
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The names `module` makes public: its `pub` items, modules and `use`s (resolved), and
+    /// what its `pub use …::*` globs bring. Worked out once per module; a cycle of glob
+    /// re-exports contributes nothing more on its second turn.
+    fn public_names(&self, module: usize) -> std::rc::Rc<Vec<PublicName>> {
+        if let Some(known) = self.memo.borrow().get(&module) {
+            return std::rc::Rc::clone(known);
+        }
+        if !self.busy.borrow_mut().insert(module) {
+            return std::rc::Rc::new(Vec::new());
+        }
+        let mut out: Vec<PublicName> = Vec::new();
+        let info = &self.modules[module];
+        for (name, target, public) in &info.names {
+            if !public {
+                continue;
+            }
+            match target {
+                Target::Use(m, path, line) => {
+                    let resolved = self.resolve(*m, path, 1);
+                    if resolved.is_empty() {
+                        out.push((name.clone(), Target::External(path.join("::")), *line));
+                    }
+                    out.extend(resolved.into_iter().map(|t| (name.clone(), t, *line)));
+                }
+                other => out.push((name.clone(), other.clone(), 0)),
+            }
+        }
+        for (glob, public) in &info.globs {
+            if !public {
+                continue;
+            }
+            for t in self.resolve(module, glob, 1) {
+                if let Target::Module(m) = t
+                    && m != module
+                {
+                    for (n, t, line) in self.public_names(m).iter() {
+                        // A name of the module's own shadows the glob's.
+                        if !info.names.iter().any(|(own, _, _)| own == n) {
+                            out.push((n.clone(), t.clone(), *line));
+                        }
+                    }
+                }
+            }
+        }
+        self.busy.borrow_mut().remove(&module);
+        let out = std::rc::Rc::new(out);
+        self.memo
+            .borrow_mut()
+            .insert(module, std::rc::Rc::clone(&out));
+        out
+    }
+
+    /// Every public path from the crate root.
+    fn surface(&self, krate: &str) -> Surface {
+        let mut surface = Surface::default();
+        let mut stack = vec![(0usize, krate.to_string(), 0u32)];
+        let mut seen: HashSet<(usize, String)> = HashSet::new();
+        while let Some((module, prefix, depth)) = stack.pop() {
+            if depth > 12 || !seen.insert((module, prefix.clone())) {
+                continue;
+            }
+            for (name, target, line) in self.public_names(module).iter() {
+                let path = format!("{prefix}::{name}");
+                match target {
+                    Target::Def(d) => {
+                        let def = &self.defs[*d];
+                        for (member, item) in &def.members {
+                            surface
+                                .items
+                                .insert(format!("{path}::{member}"), item.clone());
+                        }
+                        if !def.traits.is_empty() {
+                            surface.impls.insert(path.clone(), def.traits.clone());
+                        }
+                        surface.items.insert(path, def.item.clone());
+                    }
+                    Target::Module(m) => {
+                        let info = &self.modules[*m];
+                        surface.items.insert(
+                            path.clone(),
+                            Item {
+                                kind: ItemKind::Module,
+                                signature: "mod".to_string(),
+                                shape: Shape::Plain,
+                                file: info.file.clone(),
+                                line: info.line,
+                            },
+                        );
+                        stack.push((*m, path, depth + 1));
+                    }
+                    Target::External(from) => {
+                        surface.items.insert(
+                            path,
+                            Item {
+                                kind: ItemKind::ReExport,
+                                signature: format!("use {from}"),
+                                shape: Shape::Plain,
+                                file: self.modules[module].own_file.clone(),
+                                line: *line,
+                            },
+                        );
+                    }
+                    Target::Use(..) => {}
+                }
+            }
+        }
+        surface
+    }
+}
+
+/// A trait's items (methods, associated types and constants) with their signatures.
+fn trait_members(src: &str, node: Node<'_>, file: &str, name: &str) -> BTreeMap<String, Item> {
+    let mut out = BTreeMap::new();
+    let Some(body) = node.child_by_field_name("body") else {
+        return out;
+    };
+    let mut cursor = body.walk();
+    for m in body.named_children(&mut cursor) {
+        let Some(mname) = m.child_by_field_name("name") else {
+            continue;
+        };
+        if !matches!(
+            m.kind(),
+            "function_signature_item" | "function_item" | "associated_type" | "const_item"
+        ) {
+            continue;
+        }
+        let attrs = attributes(src, m);
+        if test_only(&attrs) || has(&attrs, "doc(hidden)") {
+            continue;
+        }
+        let mut item = item_of(src, m, file, &attrs, Some(name));
+        if matches!(m.kind(), "function_signature_item" | "function_item") {
+            item.kind = ItemKind::Method;
+        }
+        out.insert(text(src, mname).to_string(), item);
+    }
+    out
+}
+
+fn join(dir: &str, rel: &str) -> String {
+    if dir.is_empty() {
+        rel.to_string()
+    } else {
+        format!("{dir}/{rel}")
+    }
+}
+
+/// `Vec<T>` → `Vec`, `&'a mut foo::Bar<T>` → `Bar`.
+fn type_name(src: &str, node: Node<'_>) -> String {
+    type_name_of(text(src, node))
+}
+
+fn type_name_of(text: &str) -> String {
+    let base = text.split('<').next().unwrap_or(text);
+    let base = base.rsplit("::").next().unwrap_or(base);
+    base.trim_start_matches(['&', '*'])
+        .split_whitespace()
+        .last()
+        .unwrap_or("")
+        .trim_start_matches("dyn")
+        .trim()
+        .to_string()
+}
+
+/// The traits `#[derive(…)]` attributes name.
+fn derives(attrs: &[String]) -> BTreeSet<String> {
+    attrs
+        .iter()
+        .filter_map(|a| a.strip_prefix("#[derive(")?.strip_suffix(")]"))
+        .flat_map(|list| list.split(','))
+        .map(type_name_of)
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+/// Normalized tokens of `node`, leaving out the children whose kinds or field names are in
+/// `skip`, with `self_type` written `Self`.
+fn tokens(
+    src: &str,
+    node: Node<'_>,
+    skip: &dyn Fn(Node<'_>) -> bool,
+    self_type: Option<&str>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    fn walk(
+        src: &str,
+        node: Node<'_>,
+        skip: &dyn Fn(Node<'_>) -> bool,
+        self_type: Option<&str>,
+        out: &mut Vec<String>,
+    ) {
+        if skip(node) {
+            return;
+        }
+        if matches!(
+            node.kind(),
+            "line_comment" | "block_comment" | "attribute_item"
+        ) {
+            return;
+        }
+        // Lifetimes other than 'static are left out: `fn f(&[u8]) -> Iter<'_>` and
+        // `fn f<'h>(&'h [u8]) -> Iter<'h>` are the same function (elision), and renaming `'a`
+        // to `'h` changes nothing for callers.
+        if matches!(node.kind(), "lifetime" | "lifetime_parameter") && text(src, node) != "'static"
+        {
+            return;
+        }
+        if node.kind() == "where_predicate"
+            && node
+                .child_by_field_name("left")
+                .is_some_and(|l| l.kind() == "lifetime")
+        {
+            return;
+        }
+        if node.kind() == "parameter" {
+            // Names and binding modes are no part of the signature: only the type.
+            if let Some(ty) = node.child_by_field_name("type") {
+                walk(src, ty, skip, self_type, out);
+            }
+            return;
+        }
+        if node.kind() == "self_parameter" {
+            // `mut self` binds mutably inside the function: callers see `self`.
+            let t = text(src, node)
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            out.push(t.strip_prefix("mut ").unwrap_or(&t).to_string());
+            return;
+        }
+        if node.child_count() == 0 {
+            let t = text(src, node);
+            // The type's bare name, not a segment of a longer path (`sval::value::Value`).
+            let in_path = node.parent().is_some_and(|p| {
+                matches!(p.kind(), "scoped_type_identifier" | "scoped_identifier")
+            });
+            if self_type == Some(t) && !in_path {
+                out.push("Self".to_string());
+            } else if !t.is_empty() {
+                out.push(t.to_string());
+            }
+            return;
+        }
+        let mut cursor = node.walk();
+        let children: Vec<Node<'_>> = node.children(&mut cursor).collect();
+        for c in children {
+            walk(src, c, skip, self_type, out);
+        }
+    }
+    walk(src, node, skip, self_type, &mut out);
+    // No trailing separator before a closing bracket or at the end, and none left where a
+    // lifetime was taken out (`<, T>`, `<>`, `T: + Clone`).
+    let mut cleaned: Vec<String> = Vec::with_capacity(out.len());
+    for t in out {
+        if matches!(t.as_str(), ")" | "]" | "}" | ">" | "{" | "," | "where")
+            && cleaned.last().is_some_and(|l| l == "," || l == "+")
+        {
+            cleaned.pop();
+        }
+        if t == "," && cleaned.last().is_some_and(|l| l == "<" || l == "where") {
+            continue;
+        }
+        if t == "+"
+            && cleaned
+                .last()
+                .is_some_and(|l| l == ":" || l == "+" || l == "<")
+        {
+            continue;
+        }
+        if t == ">" && cleaned.last().is_some_and(|l| l == "<") {
+            cleaned.pop();
+            continue;
+        }
+        if (t == "," || t == ">" || t == "{") && cleaned.last().is_some_and(|l| l == ":") {
+            // `T:` whose only bound was a lifetime.
+            cleaned.pop();
+        }
+        cleaned.push(t);
+    }
+    if cleaned.last().is_some_and(|l| l == "where") {
+        cleaned.pop();
+    }
+    while cleaned.last().is_some_and(|l| l == "," || l == ";") {
+        cleaned.pop();
+    }
+    cleaned
+}
+
+/// Tokens joined for reading: no space inside brackets or before `,`, `:` and `;`.
+fn readable(tokens: &[String]) -> String {
+    let mut out = String::new();
+    for (i, t) in tokens.iter().enumerate() {
+        let prev = if i > 0 { tokens[i - 1].as_str() } else { "" };
+        let tight = matches!(
+            t.as_str(),
+            "," | ")" | "]" | ">" | ";" | ":" | "?" | "::" | "(" | "<"
+        ) || matches!(prev, "(" | "[" | "<" | "&" | "::" | "'" | "#")
+            || (t == "[" && !prev.is_empty() && prev != "=");
+        if !out.is_empty() && !tight {
+            out.push(' ');
+        }
+        out.push_str(t);
+    }
+    out.replace("- >", "->").replace(": :", "::")
+}
+
+fn item_of(
+    src: &str,
+    node: Node<'_>,
+    file: &str,
+    attrs: &[String],
+    self_type: Option<&str>,
+) -> Item {
+    let line = node.start_position().row as u32 + 1;
+    // `Self` for the type inside a member's signature. The item's own name is left out: its
+    // public path says it, and an item re-exported under another name (`pub use
+    // imp::PrefilterConfig as Prefilter`) is the same item.
+    let self_name = self_type;
+    let own_name = node.child_by_field_name("name");
+    let no_vis = |n: Node<'_>| n.kind() == "visibility_modifier" || Some(n) == own_name;
+    let header = |skip_body: &dyn Fn(Node<'_>) -> bool| {
+        readable(&tokens(
+            src,
+            node,
+            &|n| no_vis(n) || skip_body(n),
+            self_name,
+        ))
+    };
+    let is_body = |n: Node<'_>| {
+        n.parent().is_some_and(|p| p == node)
+            && matches!(
+                n.kind(),
+                "block"
+                    | "field_declaration_list"
+                    | "ordered_field_declaration_list"
+                    | "enum_variant_list"
+                    | "declaration_list"
+            )
+    };
+    let non_exhaustive = has(attrs, "non_exhaustive");
+    let (kind, signature, shape) = match node.kind() {
+        "function_item" => (ItemKind::Function, header(&is_body), Shape::Plain),
+        "struct_item" | "union_item" => {
+            let (fields, private) = fields(src, node, self_name);
+            let kind = if node.kind() == "union_item" {
+                ItemKind::Union
+            } else {
+                ItemKind::Struct
+            };
+            (
+                kind,
+                header(&is_body),
+                Shape::Struct {
+                    fields,
+                    constructible: !private && !non_exhaustive && kind == ItemKind::Struct,
+                },
+            )
+        }
+        "enum_item" => {
+            let mut variants = BTreeMap::new();
+            if let Some(body) = node.child_by_field_name("body") {
+                let mut cursor = body.walk();
+                for v in body.named_children(&mut cursor) {
+                    if v.kind() != "enum_variant" || has(&attributes(src, v), "doc(hidden)") {
+                        continue;
+                    }
+                    let Some(vname) = v.child_by_field_name("name") else {
+                        continue;
+                    };
+                    let fields = v
+                        .child_by_field_name("body")
+                        .map(|b| readable(&tokens(src, b, &|_| false, self_name)))
+                        .unwrap_or_default();
+                    variants.insert(text(src, vname).to_string(), fields);
+                }
+            }
+            (
+                ItemKind::Enum,
+                header(&is_body),
+                Shape::Enum {
+                    variants,
+                    exhaustive: !non_exhaustive,
+                },
+            )
+        }
+        "trait_item" => {
+            let mut required = BTreeSet::new();
+            let mut provided = BTreeSet::new();
+            if let Some(body) = node.child_by_field_name("body") {
+                let mut cursor = body.walk();
+                for m in body.named_children(&mut cursor) {
+                    let Some(mname) = m.child_by_field_name("name") else {
+                        continue;
+                    };
+                    let mname = text(src, mname).to_string();
+                    let defaulted = match m.kind() {
+                        "function_signature_item" => false,
+                        "function_item" => true,
+                        "associated_type" => m.child_by_field_name("default_type").is_some(),
+                        "const_item" => m.child_by_field_name("value").is_some(),
+                        _ => continue,
+                    };
+                    if defaulted {
+                        provided.insert(mname);
+                    } else {
+                        required.insert(mname);
+                    }
+                }
+            }
+            (
+                ItemKind::Trait,
+                header(&is_body),
+                Shape::Trait { required, provided },
+            )
+        }
+        "type_item" => (ItemKind::TypeAlias, header(&|_| false), Shape::Plain),
+        "const_item" | "static_item" => {
+            let kind = if node.kind() == "const_item" {
+                ItemKind::Const
+            } else {
+                ItemKind::Static
+            };
+            (
+                kind,
+                header(&|n: Node<'_>| {
+                    n.parent().is_some_and(|p| p == node)
+                        && node.child_by_field_name("value") == Some(n)
+                })
+                .trim_end_matches(" =")
+                .to_string(),
+                Shape::Plain,
+            )
+        }
+        _ => (ItemKind::Function, header(&is_body), Shape::Plain),
+    };
+    Item {
+        kind,
+        signature,
+        shape,
+        file: file.to_string(),
+        line,
+    }
+}
+
+/// A struct's public fields (name, or position for a tuple struct → type) and whether it
+/// has others.
+fn fields(src: &str, node: Node<'_>, self_name: Option<&str>) -> (BTreeMap<String, String>, bool) {
+    let mut out = BTreeMap::new();
+    let mut private = false;
+    let Some(body) = node.child_by_field_name("body") else {
+        // A unit struct: nothing private, nothing to add to a literal that has no fields.
+        return (out, false);
+    };
+    let mut cursor = body.walk();
+    let mut position = 0;
+    for f in body.named_children(&mut cursor) {
+        let ty = |n: Node<'_>| readable(&tokens(src, n, &|_| false, self_name));
+        match f.kind() {
+            "field_declaration" => {
+                let hidden = has(&attributes(src, f), "doc(hidden)");
+                if is_pub(f, src) && !hidden {
+                    if let (Some(name), Some(t)) =
+                        (f.child_by_field_name("name"), f.child_by_field_name("type"))
+                    {
+                        out.insert(text(src, name).to_string(), ty(t));
+                    }
+                } else {
+                    private = true;
+                }
+            }
+            "visibility_modifier" | "attribute_item" | "line_comment" | "block_comment" => {}
+            _ if body.kind() == "ordered_field_declaration_list" => {
+                // Tuple fields: `pub T` is a visibility_modifier then a type.
+                let prev_pub = f.prev_named_sibling().is_some_and(|p| {
+                    p.kind() == "visibility_modifier" && collapse(text(src, p)) == "pub"
+                });
+                if prev_pub {
+                    out.insert(position.to_string(), ty(f));
+                } else {
+                    private = true;
+                }
+                position += 1;
+            }
+            _ => {}
+        }
+    }
+    (out, private)
+}
