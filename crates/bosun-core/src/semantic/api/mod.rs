@@ -105,6 +105,10 @@ pub struct Surface {
     pub items: BTreeMap<String, Item>,
     /// Public path of a type → the traits it implements (last path segment: `Clone`).
     pub impls: BTreeMap<String, BTreeSet<String>>,
+    /// The package's features (`[features]`, and optional dependencies not hidden behind
+    /// `dep:`), and where its manifest is: a removed feature breaks whoever enables it.
+    pub features: BTreeMap<String, u32>,
+    pub manifest: String,
 }
 
 /// How a change breaks the users of an API.
@@ -159,9 +163,13 @@ pub fn compare(base: &Surface, head: &Surface) -> (Vec<Break>, Vec<Addition>) {
     for (path, old) in &base.items {
         let label = old.kind.label();
         let Some(new) = head.items.get(path) else {
-            // Inside a removed parent only the parent is said.
-            let parent_gone = parent(path)
-                .is_some_and(|p| base.items.contains_key(p) && !head.items.contains_key(p));
+            // Inside a removed parent (or one that is now something else) only the parent
+            // is said.
+            let parent_gone = parent(path).is_some_and(|p| {
+                base.items
+                    .get(p)
+                    .is_some_and(|was| head.items.get(p).is_none_or(|now| now.kind != was.kind))
+            });
             if !parent_gone {
                 breaks.push(broke(
                     BreakKind::Removed,
@@ -184,7 +192,17 @@ pub fn compare(base: &Surface, head: &Surface) -> (Vec<Break>, Vec<Addition>) {
             continue;
         }
         compare_shapes(path, old, new, &mut breaks, &mut additions);
-        if old.signature != new.signature {
+        if let Some(message) = const_only(&old.signature, &new.signature) {
+            if !message.is_empty() {
+                breaks.push(broke(
+                    BreakKind::SignatureChanged,
+                    path,
+                    format!("`{path}` {message}"),
+                    new,
+                    false,
+                ));
+            }
+        } else if old.signature != new.signature {
             breaks.push(broke(
                 BreakKind::SignatureChanged,
                 path,
@@ -211,6 +229,23 @@ pub fn compare(base: &Surface, head: &Surface) -> (Vec<Break>, Vec<Addition>) {
                 line: new.line,
             });
         }
+    }
+    for (feature, line) in base
+        .features
+        .iter()
+        .filter(|(f, _)| !head.features.contains_key(*f))
+    {
+        breaks.push(Break {
+            kind: BreakKind::Removed,
+            path: format!("feature `{feature}`"),
+            message: format!(
+                "feature `{feature}` removed from {}: builds that enable it fail",
+                base.manifest
+            ),
+            file: base.manifest.clone(),
+            line: *line,
+            old_side: true,
+        });
     }
     for (ty, traits) in &base.impls {
         let Some(now) = head.impls.get(ty) else {
@@ -243,6 +278,20 @@ fn once_per_item(mut breaks: Vec<Break>) -> Vec<Break> {
     });
     breaks.sort_by(|a, b| a.path.cmp(&b.path).then(a.kind.cmp(&b.kind)));
     breaks
+}
+
+/// When two signatures differ only in `const`: `Some("")` when it was added (compatible),
+/// `Some(why)` when it was taken away (callers in const contexts break); None otherwise.
+fn const_only(old: &str, new: &str) -> Option<String> {
+    let strip = |s: &str| s.replacen("const fn", "fn", 1);
+    if old == new || strip(old) != strip(new) {
+        return None;
+    }
+    Some(if old.contains("const fn") && !new.contains("const fn") {
+        "is no longer a const fn: calls in const contexts stop compiling".to_string()
+    } else {
+        String::new()
+    })
 }
 
 /// The path one segment up (`a::B::c` → `a::B`).

@@ -74,9 +74,14 @@ pub fn crates_touched(diff: &Diff, sources: &dyn Sources) -> Vec<Crate> {
         for path in [file.new_path.as_deref(), file.old_path.as_deref()]
             .into_iter()
             .flatten()
-            .filter(|p| p.ends_with(".rs"))
+            .filter(|p| p.ends_with(".rs") || *p == "Cargo.toml" || p.ends_with("/Cargo.toml"))
         {
-            let mut dir = path;
+            // A manifest is in its crate's directory: climb as if from a file beside it.
+            let start = match path.strip_suffix("Cargo.toml") {
+                Some(dir) => format!("{dir}x"),
+                None => path.to_string(),
+            };
+            let mut dir = start.as_str();
             loop {
                 dir = dir.rsplit_once('/').map_or("", |(d, _)| d);
                 if has_manifest(dir) {
@@ -103,7 +108,8 @@ pub struct Read {
 
 /// Reads `krate`'s library on one side (`read` gives a file's text by repository path).
 pub fn surface(krate: &Crate, read: &dyn Fn(&str) -> Option<String>) -> Option<Read> {
-    let manifest: toml::Table = read(&krate.join("Cargo.toml"))?.parse().ok()?;
+    let manifest_text = read(&krate.join("Cargo.toml"))?;
+    let manifest: toml::Table = manifest_text.parse().ok()?;
     let package = manifest.get("package")?.as_table()?;
     let lib = manifest.get("lib").and_then(|l| l.as_table());
     let name = lib
@@ -130,10 +136,54 @@ pub fn surface(krate: &Crate, read: &dyn Fn(&str) -> Option<String>) -> Option<R
     walker.file(0, &root, &text, &dir);
     walker.modules[0].file = root.clone();
     walker.attach_impls();
-    Some(Read {
-        surface: walker.surface(&name),
-        name,
-    })
+    let mut surface = walker.surface(&name);
+    surface.manifest = krate.join("Cargo.toml");
+    surface.features = features(&manifest)
+        .into_iter()
+        .map(|f| {
+            // The line that names it (the feature's, or the optional dependency's).
+            let line = manifest_text
+                .lines()
+                .position(|l| {
+                    let l = l.trim_start().trim_start_matches('"');
+                    l.strip_prefix(f.as_str()).is_some_and(|rest| {
+                        rest.trim_start_matches('"').trim_start().starts_with('=')
+                    })
+                })
+                .map_or(1, |i| i as u32 + 1);
+            (f, line)
+        })
+        .collect();
+    Some(Read { surface, name })
+}
+
+/// A package's features: the `[features]` table's, and each optional dependency's implicit
+/// one unless a feature names it `dep:NAME`.
+fn features(manifest: &toml::Table) -> BTreeSet<String> {
+    let table = manifest.get("features").and_then(|f| f.as_table());
+    let mut out: BTreeSet<String> = table
+        .map(|t| t.keys().filter(|k| *k != "default").cloned().collect())
+        .unwrap_or_default();
+    let hidden: BTreeSet<String> = table
+        .into_iter()
+        .flat_map(|t| t.values())
+        .filter_map(|v| v.as_array())
+        .flatten()
+        .filter_map(|v| v.as_str()?.strip_prefix("dep:").map(str::to_string))
+        .collect();
+    let optional = manifest
+        .get("dependencies")
+        .and_then(|d| d.as_table())
+        .into_iter()
+        .flatten()
+        .filter(|(_, spec)| {
+            spec.get("optional")
+                .and_then(|o| o.as_bool())
+                .unwrap_or(false)
+        })
+        .map(|(name, _)| name.clone());
+    out.extend(optional.filter(|n| !hidden.contains(n)));
+    out
 }
 
 /// What a name in a module's namespace stands for.
@@ -237,10 +287,11 @@ fn test_only(attrs: &[String]) -> bool {
         };
         let bare = cond.chars().all(|c| c.is_alphanumeric() || c == '_');
         let kept_bare = ["unix", "windows", "debug_assertions", "target_thread_local"];
-        (cond.contains("test")
-            && !cond.contains("not(test")
-            && (cond == "test" || cond.contains("(test") || cond.contains(",test")))
-            || (bare && !kept_bare.contains(&cond))
+        // `all(test, …)` is test-only; `any(feature = "std", test)` is not.
+        let all_test = cond
+            .strip_prefix("all(")
+            .is_some_and(|inner| inner.trim_end_matches(')').split(',').any(|c| c == "test"));
+        cond == "test" || all_test || (bare && !kept_bare.contains(&cond))
     })
 }
 
@@ -658,7 +709,16 @@ impl Walker<'_> {
                 Target::Use(m, path, line) => {
                     let resolved = self.resolve(*m, path, 1);
                     if resolved.is_empty() {
-                        out.push((name.clone(), Target::External(path.join("::")), *line));
+                        // A path into this crate that names nothing found here (an item a
+                        // macro defines): known by its name only, however the path is spelled.
+                        let local = self.modules[*m].names.iter().any(|(n, _, _)| *n == path[0])
+                            || matches!(path[0].as_str(), "crate" | "self" | "super");
+                        let from = if local {
+                            format!("(this crate)::{}", path.last().map_or("", String::as_str))
+                        } else {
+                            path.join("::")
+                        };
+                        out.push((name.clone(), Target::External(from), *line));
                     }
                     out.extend(resolved.into_iter().map(|t| (name.clone(), t, *line)));
                 }
@@ -857,6 +917,27 @@ fn tokens(
             // Names and binding modes are no part of the signature: only the type.
             if let Some(ty) = node.child_by_field_name("type") {
                 walk(src, ty, skip, self_type, out);
+            }
+            return;
+        }
+        if node.kind() == "type_parameter" {
+            // A type parameter's default (`S = RandomState`) added is compatible: only the
+            // parameter and its bounds count.
+            let default = node.child_by_field_name("default_type");
+            let mut cursor = node.walk();
+            let children: Vec<Node<'_>> = node.children(&mut cursor).collect();
+            for c in children {
+                if Some(c) != default && c.kind() != "=" {
+                    walk(src, c, skip, self_type, out);
+                }
+            }
+            return;
+        }
+        if node.kind() == "scoped_type_identifier" {
+            // A type is known by its name, however its path is spelled (`sval::value::Value`
+            // and `sval::Value`, `crate::Error` and `Error` are one type to callers).
+            if let Some(name) = node.child_by_field_name("name") {
+                walk(src, name, skip, self_type, out);
             }
             return;
         }

@@ -303,3 +303,37 @@ fn the_analysis_of_a_change_uses_the_crate_level_view() {
         .collect();
     assert_eq!(api, [(AnnotationKind::ApiAdded, Some("demo_lib::added"))]);
 }
+
+#[test]
+fn a_removed_feature_breaks_whoever_enables_it() {
+    let manifest = |features: &str| {
+        format!(
+            "[package]\nname = \"demo-lib\"\nversion = \"0.1.0\"\n\n[features]\ndefault = []\n{features}\n[dependencies]\nserde = {{ version = \"1\", optional = true }}\nrayon = {{ version = \"1\", optional = true }}\n"
+        )
+    };
+    let read = |text: String| {
+        move |p: &str| match p {
+            "Cargo.toml" => Some(text.clone()),
+            "src/lib.rs" => Some("pub fn api() {}\n".to_string()),
+            _ => None,
+        }
+    };
+    let krate = Crate { dir: String::new() };
+    let base = surface(
+        &krate,
+        &read(manifest("std = []\nfast = [\"dep:rayon\"]\n")),
+    )
+    .unwrap();
+    let head = surface(&krate, &read(manifest("fast = [\"dep:rayon\"]\n"))).unwrap();
+    // `serde` is an implicit feature (optional, never named `dep:serde`); `rayon` is not.
+    assert_eq!(
+        base.surface.features.keys().collect::<Vec<_>>(),
+        ["fast", "serde", "std"]
+    );
+    let (breaks, _) = compare(&base.surface, &head.surface);
+    let said: Vec<(&str, &str, u32)> = breaks
+        .iter()
+        .map(|b| (b.path.as_str(), b.file.as_str(), b.line))
+        .collect();
+    assert_eq!(said, [("feature `std`", "Cargo.toml", 7)]);
+}
