@@ -24,6 +24,12 @@ pub trait Sources: Sync {
     fn base(&self, path: &str) -> Option<String>;
     /// The file at `path` after the change; None when it does not exist (or is not text).
     fn head(&self, path: &str) -> Option<String>;
+
+    /// The base commit, when the base side is one (what the analysis of the base side may be
+    /// cached by: every run on the same base reads the same crates).
+    fn base_commit(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// Sources held in memory: for tests, and for callers that already have both versions.
@@ -112,6 +118,12 @@ impl GitSources {
 impl Sources for GitSources {
     fn base(&self, path: &str) -> Option<String> {
         self.read(false, path)
+    }
+
+    fn base_commit(&self) -> Option<&str> {
+        // Only a commit id names the same tree for ever (a branch name moves).
+        let id = self.base.len() >= 40 && self.base.bytes().all(|b| b.is_ascii_hexdigit());
+        id.then_some(self.base.as_str())
     }
     fn head(&self, path: &str) -> Option<String> {
         self.read(true, path)

@@ -435,6 +435,45 @@ fn compare_shapes(
     }
 }
 
+type BaseCache = std::sync::Mutex<Vec<((String, String), std::sync::Arc<Option<rust::Read>>)>>;
+static BASE_CACHE: std::sync::OnceLock<BaseCache> = std::sync::OnceLock::new();
+
+/// Forgets every crate read and file digest kept: the next analysis reads as the first one
+/// after a start does (for benchmarks).
+pub fn forget_caches() {
+    if let Some(cache) = BASE_CACHE.get() {
+        cache.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+    rust::forget_digests();
+}
+
+/// `krate`'s API on the base side: read once per base commit and crate (the runs of a queue
+/// share their base), kept for the last few.
+fn base_surface(krate: &rust::Crate, sources: &dyn Sources) -> std::sync::Arc<Option<rust::Read>> {
+    const KEEP: usize = 16;
+    let read = || std::sync::Arc::new(rust::surface(krate, &|p| sources.base(p)));
+    let Some(commit) = sources.base_commit() else {
+        return read();
+    };
+    let key = (commit.to_string(), krate.dir.clone());
+    let cache = BASE_CACHE.get_or_init(Default::default);
+    if let Some((_, hit)) = cache
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .find(|(k, _)| *k == key)
+    {
+        return std::sync::Arc::clone(hit);
+    }
+    let surface = read();
+    let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
+    if cache.len() >= KEEP {
+        cache.remove(0);
+    }
+    cache.push((key, std::sync::Arc::clone(&surface)));
+    surface
+}
+
 /// The crate-level API annotations of a change: for each library crate it touches, its
 /// breaks (`api_changed`, a risk) and additions (`api_added`, a notice), and the paths of the
 /// crate's files whose per-file API annotations these replace.
@@ -442,9 +481,9 @@ pub fn annotate(diff: &Diff, sources: &dyn Sources) -> (Vec<Annotation>, BTreeSe
     let mut out = Vec::new();
     let mut covered = BTreeSet::new();
     for krate in rust::crates_touched(diff, sources) {
-        let base = rust::surface(&krate, &|p| sources.base(p));
+        let base = base_surface(&krate, sources);
         let head = rust::surface(&krate, &|p| sources.head(p));
-        let (Some(base), Some(head)) = (base, head) else {
+        let (Some(base), Some(head)) = (base.as_ref(), head) else {
             continue;
         };
         covered.extend(krate.files(diff));

@@ -242,17 +242,20 @@ struct Walker<'a> {
     busy: std::cell::RefCell<HashSet<usize>>,
 }
 
-/// The attributes written before `node` (outer ones: `#[...]`), collapsed.
-fn attributes(src: &str, node: Node<'_>) -> Vec<String> {
+/// The named children of `list` that are not attributes or comments, each with the outer
+/// attributes written before it (`#[...]`, collapsed). One pass: a node's parent and
+/// siblings are found in tree-sitter by walking down from the root, which over every item
+/// of a crate was most of the analysis's time.
+fn with_attributes<'t>(src: &str, list: Node<'t>) -> Vec<(Node<'t>, Vec<String>)> {
     let mut out = Vec::new();
-    let mut prev = node.prev_named_sibling();
-    while let Some(p) = prev {
-        match p.kind() {
-            "attribute_item" => out.push(collapse(text(src, p))),
+    let mut pending = Vec::new();
+    let mut cursor = list.walk();
+    for child in list.named_children(&mut cursor) {
+        match child.kind() {
+            "attribute_item" => pending.push(collapse(text(src, child))),
             "line_comment" | "block_comment" => {}
-            _ => break,
+            _ => out.push((child, std::mem::take(&mut pending))),
         }
-        prev = p.prev_named_sibling();
     }
     out
 }
@@ -295,60 +298,363 @@ fn test_only(attrs: &[String]) -> bool {
     })
 }
 
+/// What one file declares, in order, whatever module it is read as: kept per file content
+/// (`digest_of`), so a file the two sides share, or that the per-file analysis has just parsed
+/// ([`remember`]), is not parsed again. Items carry no file; it is set when they are placed.
+#[derive(Debug, Clone)]
+pub(crate) enum Entry {
+    Mod {
+        name: String,
+        public: bool,
+        line: u32,
+        path_attr: Option<String>,
+        body: Option<Vec<Entry>>,
+    },
+    Def {
+        name: String,
+        public: bool,
+        item: Item,
+        members: BTreeMap<String, Item>,
+        traits: BTreeSet<String>,
+    },
+    Macro {
+        name: String,
+        exported: bool,
+        line: u32,
+    },
+    Impl {
+        type_name: String,
+        trait_name: Option<String>,
+        members: Vec<(String, Item)>,
+    },
+    Use {
+        name: String,
+        path: Vec<String>,
+        public: bool,
+        line: u32,
+    },
+    Glob {
+        path: Vec<String>,
+        public: bool,
+    },
+}
+
+type Digests = std::sync::Mutex<HashMap<u64, std::sync::Arc<Vec<Entry>>>>;
+
+/// Digests by a hash of the file's text (keyed per process, so an agent cannot aim a
+/// collision), the last few thousand files.
+fn digests() -> &'static (Digests, std::collections::hash_map::RandomState) {
+    static CACHE: std::sync::OnceLock<(Digests, std::collections::hash_map::RandomState)> =
+        std::sync::OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
+const KEEP_DIGESTS: usize = 4096;
+
+/// Forgets every digest (benchmarks measure a first reading with it).
+pub fn forget_digests() {
+    digests()
+        .0
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clear();
+}
+
+fn digest_key(src: &str) -> u64 {
+    use std::hash::BuildHasher;
+    digests().1.hash_one(src)
+}
+
+fn keep(key: u64, digest: std::sync::Arc<Vec<Entry>>) {
+    let mut cache = digests().0.lock().unwrap_or_else(|p| p.into_inner());
+    if cache.len() >= KEEP_DIGESTS {
+        cache.clear();
+    }
+    cache.insert(key, digest);
+}
+
+/// The digest of a Rust file's text: from the cache, else parsed now.
+fn digest_of(src: &str) -> Option<std::sync::Arc<Vec<Entry>>> {
+    let key = digest_key(src);
+    if let Some(hit) = digests()
+        .0
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&key)
+    {
+        return Some(std::sync::Arc::clone(hit));
+    }
+    let tree = parse(Language::Rust, src).ok()?;
+    let digest = std::sync::Arc::new(digest(src, tree.root_node()));
+    keep(key, std::sync::Arc::clone(&digest));
+    Some(digest)
+}
+
+/// Keeps the digest of a Rust file the per-file analysis has parsed (`tree` is `src`'s), for
+/// the crate-level reading that follows.
+pub(crate) fn remember(src: &str, tree: &tree_sitter::Tree) {
+    let key = digest_key(src);
+    if digests()
+        .0
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .contains_key(&key)
+    {
+        return;
+    }
+    keep(key, std::sync::Arc::new(digest(src, tree.root_node())));
+}
+
+/// The declarations of an item list (a file, an inline module's body, an `extern` block).
+fn digest(src: &str, list: Node<'_>) -> Vec<Entry> {
+    let mut out = Vec::new();
+    for (node, attrs) in with_attributes(src, list) {
+        if test_only(&attrs) || has(&attrs, "#[test]") {
+            continue;
+        }
+        let public = is_pub(node, src) && !has(&attrs, "doc(hidden)");
+        let line = node.start_position().row as u32 + 1;
+        let name = node
+            .child_by_field_name("name")
+            .map(|n| text(src, n).to_string());
+        match node.kind() {
+            "mod_item" => {
+                let Some(name) = name else { continue };
+                let path_attr = attrs.iter().find_map(|a| {
+                    let rest = a.strip_prefix("#[path=")?;
+                    Some(rest.trim_end_matches(']').trim_matches('"').to_string())
+                });
+                let body = node.child_by_field_name("body").map(|b| digest(src, b));
+                out.push(Entry::Mod {
+                    name,
+                    public,
+                    line,
+                    path_attr,
+                    body,
+                });
+            }
+            "function_item" | "struct_item" | "enum_item" | "union_item" | "trait_item"
+            | "type_item" | "const_item" | "static_item" => {
+                let Some(name) = name else { continue };
+                let members = if node.kind() == "trait_item" {
+                    trait_members(src, node, "", &name)
+                } else {
+                    BTreeMap::new()
+                };
+                out.push(Entry::Def {
+                    item: item_of(src, node, "", &attrs, None),
+                    traits: derives(&attrs),
+                    members,
+                    name,
+                    public,
+                });
+            }
+            "macro_definition" => {
+                let Some(name) = name else { continue };
+                // `#[macro_export]` puts it at the crate root, whatever module it is in.
+                let exported = has(&attrs, "macro_export") && !has(&attrs, "doc(hidden)");
+                out.push(Entry::Macro {
+                    name,
+                    exported,
+                    line,
+                });
+            }
+            "impl_item" => {
+                if let Some(entry) = impl_entry(src, node) {
+                    out.push(entry);
+                }
+            }
+            "use_declaration" => {
+                if let Some(arg) = node.child_by_field_name("argument") {
+                    uses(src, arg, Vec::new(), public, line, &mut out);
+                }
+            }
+            "foreign_mod_item" => {
+                if let Some(body) = node.child_by_field_name("body") {
+                    out.extend(digest(src, body));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// One `use` tree: its leaves are names (or globs).
+fn uses(
+    src: &str,
+    node: Node<'_>,
+    prefix: Vec<String>,
+    public: bool,
+    line: u32,
+    out: &mut Vec<Entry>,
+) {
+    let segments = |n: Node<'_>| -> Vec<String> {
+        text(src, n)
+            .split("::")
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect()
+    };
+    let mut path = prefix;
+    match node.kind() {
+        "use_as_clause" => {
+            let (Some(p), Some(alias)) = (
+                node.child_by_field_name("path"),
+                node.child_by_field_name("alias"),
+            ) else {
+                return;
+            };
+            path.extend(segments(p));
+            let alias = text(src, alias).to_string();
+            if alias != "_" {
+                out.push(Entry::Use {
+                    name: alias,
+                    path,
+                    public,
+                    line,
+                });
+            }
+        }
+        "scoped_use_list" => {
+            if let Some(p) = node.child_by_field_name("path") {
+                path.extend(segments(p));
+            }
+            if let Some(list) = node.child_by_field_name("list") {
+                uses(src, list, path, public, line, out);
+            }
+        }
+        "use_list" => {
+            let mut cursor = node.walk();
+            let items: Vec<Node<'_>> = node.named_children(&mut cursor).collect();
+            for item in items {
+                uses(src, item, path.clone(), public, line, out);
+            }
+        }
+        "use_wildcard" => {
+            let inner = text(src, node).trim_end_matches('*').trim_end_matches("::");
+            path.extend(
+                inner
+                    .split("::")
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty()),
+            );
+            out.push(Entry::Glob { path, public });
+        }
+        _ => {
+            path.extend(segments(node));
+            let Some(last) = path.last().cloned() else {
+                return;
+            };
+            // `use a::b::{self}` names the module `b`.
+            let name = if last == "self" {
+                path.pop();
+                match path.last() {
+                    Some(n) => n.clone(),
+                    None => return,
+                }
+            } else {
+                last
+            };
+            out.push(Entry::Use {
+                name,
+                path,
+                public,
+                line,
+            });
+        }
+    }
+}
+
+/// An impl block: the type it is for, the trait when it implements one, and (for an
+/// inherent impl) its public methods, constants and types.
+fn impl_entry(src: &str, node: Node<'_>) -> Option<Entry> {
+    let ty = node.child_by_field_name("type")?;
+    let type_name = type_name(src, ty);
+    let trait_name = node
+        .child_by_field_name("trait")
+        .map(|t| type_name_of(text(src, t)));
+    let mut members = Vec::new();
+    if trait_name.is_none()
+        && let Some(body) = node.child_by_field_name("body")
+    {
+        for (m, attrs) in with_attributes(src, body) {
+            if !is_pub(m, src) || test_only(&attrs) || has(&attrs, "doc(hidden)") {
+                continue;
+            }
+            if !matches!(m.kind(), "function_item" | "const_item" | "type_item") {
+                continue;
+            }
+            let Some(name) = m.child_by_field_name("name") else {
+                continue;
+            };
+            let mut item = item_of(src, m, "", &attrs, Some(&type_name));
+            if item.kind == ItemKind::Function {
+                item.kind = ItemKind::Method;
+            }
+            members.push((text(src, name).to_string(), item));
+        }
+    }
+    Some(Entry::Impl {
+        type_name,
+        trait_name,
+        members,
+    })
+}
+
+/// `item` placed in `file`.
+fn placed(item: &Item, file: &str) -> Item {
+    Item {
+        file: file.to_string(),
+        ..item.clone()
+    }
+}
+
 impl Walker<'_> {
     fn file(&mut self, module: usize, path: &str, src: &str, mod_dir: &str) {
         if !self.files.insert(path.to_string()) {
             return;
         }
-        let Ok(tree) = parse(Language::Rust, src) else {
+        let Some(digest) = digest_of(src) else {
             return;
         };
         self.modules[module].own_file = path.to_string();
-        self.items(module, path, src, tree.root_node(), mod_dir);
+        self.apply(module, path, &digest, mod_dir);
     }
 
     fn add(&mut self, module: usize, name: String, target: Target, public: bool) {
         self.modules[module].names.push((name, target, public));
     }
 
-    fn items(&mut self, module: usize, file: &str, src: &str, list: Node<'_>, mod_dir: &str) {
-        let mut cursor = list.walk();
-        let children: Vec<Node<'_>> = list.named_children(&mut cursor).collect();
-        for node in children {
-            let attrs = attributes(src, node);
-            if test_only(&attrs) || has(&attrs, "#[test]") {
-                continue;
-            }
-            let public = is_pub(node, src) && !has(&attrs, "doc(hidden)");
-            let line = node.start_position().row as u32 + 1;
-            let name = node
-                .child_by_field_name("name")
-                .map(|n| text(src, n).to_string());
-            match node.kind() {
-                "mod_item" => {
-                    let Some(name) = name else { continue };
+    /// Places a file's (or inline module's) declarations in `module`.
+    fn apply(&mut self, module: usize, file: &str, entries: &[Entry], mod_dir: &str) {
+        for entry in entries {
+            match entry {
+                Entry::Mod {
+                    name,
+                    public,
+                    line,
+                    path_attr,
+                    body,
+                } => {
                     let child = self.modules.len();
                     self.modules.push(ModuleInfo {
                         parent: Some(module),
                         file: file.to_string(),
-                        line,
+                        line: *line,
                         own_file: file.to_string(),
                         ..ModuleInfo::default()
                     });
-                    self.add(module, name.clone(), Target::Module(child), public);
+                    self.add(module, name.clone(), Target::Module(child), *public);
                     let sub_dir = format!("{mod_dir}/{name}");
                     let sub_dir = sub_dir.trim_start_matches('/');
-                    if let Some(body) = node.child_by_field_name("body") {
-                        self.items(child, file, src, body, sub_dir);
+                    if let Some(body) = body {
+                        self.apply(child, file, body, sub_dir);
                         continue;
                     }
-                    let explicit = attrs.iter().find_map(|a| {
-                        let rest = a.strip_prefix("#[path=")?;
-                        Some(rest.trim_end_matches(']').trim_matches('"').to_string())
-                    });
                     let file_dir = file.rsplit_once('/').map_or("", |(d, _)| d);
-                    let candidates: Vec<String> = match explicit {
-                        Some(p) if file_dir.is_empty() => vec![p],
+                    let candidates: Vec<String> = match path_attr {
+                        Some(p) if file_dir.is_empty() => vec![p.clone()],
                         Some(p) => vec![format!("{file_dir}/{p}")],
                         None => vec![
                             join(
@@ -369,32 +675,35 @@ impl Walker<'_> {
                                 candidate.trim_end_matches(".rs").to_string()
                             };
                             self.file(child, &candidate, &text, &dir);
-                            self.modules[child].line = line;
+                            self.modules[child].line = *line;
                             self.modules[child].file = file.to_string();
                             break;
                         }
                     }
                 }
-                "function_item" | "struct_item" | "enum_item" | "union_item" | "trait_item"
-                | "type_item" | "const_item" | "static_item" => {
-                    let Some(name) = name else { continue };
-                    let item = item_of(src, node, file, &attrs, None);
-                    let traits = derives(&attrs);
-                    let members = if node.kind() == "trait_item" {
-                        trait_members(src, node, file, &name)
-                    } else {
-                        BTreeMap::new()
-                    };
+                Entry::Def {
+                    name,
+                    public,
+                    item,
+                    members,
+                    traits,
+                } => {
                     let def = self.defs.len();
                     self.defs.push(Def {
-                        item,
-                        members,
-                        traits,
+                        item: placed(item, file),
+                        members: members
+                            .iter()
+                            .map(|(n, i)| (n.clone(), placed(i, file)))
+                            .collect(),
+                        traits: traits.clone(),
                     });
-                    self.add(module, name, Target::Def(def), public);
+                    self.add(module, name.clone(), Target::Def(def), *public);
                 }
-                "macro_definition" => {
-                    let Some(name) = name else { continue };
+                Entry::Macro {
+                    name,
+                    exported,
+                    line,
+                } => {
                     let def = self.defs.len();
                     self.defs.push(Def {
                         item: Item {
@@ -402,146 +711,42 @@ impl Walker<'_> {
                             signature: format!("macro_rules! {name}"),
                             shape: Shape::Plain,
                             file: file.to_string(),
-                            line,
+                            line: *line,
                         },
                         members: BTreeMap::new(),
                         traits: BTreeSet::new(),
                     });
-                    // `#[macro_export]` puts it at the crate root, whatever module it is in.
-                    let exported = has(&attrs, "macro_export") && !has(&attrs, "doc(hidden)");
-                    self.add(0, name, Target::Def(def), exported);
+                    self.add(0, name.clone(), Target::Def(def), *exported);
                 }
-                "impl_item" => self.impl_block(module, file, src, node),
-                "use_declaration" => {
-                    if let Some(arg) = node.child_by_field_name("argument") {
-                        self.uses(module, src, arg, Vec::new(), public, line);
-                    }
+                Entry::Impl {
+                    type_name,
+                    trait_name,
+                    members,
+                } => self.impls.push(PendingImpl {
+                    module,
+                    type_name: type_name.clone(),
+                    trait_name: trait_name.clone(),
+                    members: members
+                        .iter()
+                        .map(|(n, i)| (n.clone(), placed(i, file)))
+                        .collect(),
+                }),
+                Entry::Use {
+                    name,
+                    path,
+                    public,
+                    line,
+                } => self.add(
+                    module,
+                    name.clone(),
+                    Target::Use(module, path.clone(), *line),
+                    *public,
+                ),
+                Entry::Glob { path, public } => {
+                    self.modules[module].globs.push((path.clone(), *public));
                 }
-                "foreign_mod_item" => {
-                    if let Some(body) = node.child_by_field_name("body") {
-                        self.items(module, file, src, body, mod_dir);
-                    }
-                }
-                _ => {}
             }
         }
-    }
-
-    /// One `use` tree: its leaves become names (or globs) of `module`.
-    fn uses(
-        &mut self,
-        module: usize,
-        src: &str,
-        node: Node<'_>,
-        prefix: Vec<String>,
-        public: bool,
-        line: u32,
-    ) {
-        let segments = |n: Node<'_>| -> Vec<String> {
-            text(src, n)
-                .split("::")
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .collect()
-        };
-        let mut path = prefix;
-        match node.kind() {
-            "use_as_clause" => {
-                let (Some(p), Some(alias)) = (
-                    node.child_by_field_name("path"),
-                    node.child_by_field_name("alias"),
-                ) else {
-                    return;
-                };
-                path.extend(segments(p));
-                let alias = text(src, alias).to_string();
-                if alias != "_" {
-                    self.add(module, alias, Target::Use(module, path, line), public);
-                }
-            }
-            "scoped_use_list" => {
-                if let Some(p) = node.child_by_field_name("path") {
-                    path.extend(segments(p));
-                }
-                if let Some(list) = node.child_by_field_name("list") {
-                    self.uses(module, src, list, path, public, line);
-                }
-            }
-            "use_list" => {
-                let mut cursor = node.walk();
-                let items: Vec<Node<'_>> = node.named_children(&mut cursor).collect();
-                for item in items {
-                    self.uses(module, src, item, path.clone(), public, line);
-                }
-            }
-            "use_wildcard" => {
-                let inner = text(src, node).trim_end_matches('*').trim_end_matches("::");
-                path.extend(
-                    inner
-                        .split("::")
-                        .map(|s| s.trim().to_string())
-                        .filter(|s| !s.is_empty()),
-                );
-                self.modules[module].globs.push((path, public));
-            }
-            _ => {
-                path.extend(segments(node));
-                let Some(last) = path.last().cloned() else {
-                    return;
-                };
-                // `use a::b::{self}` names the module `b`.
-                let name = if last == "self" {
-                    path.pop();
-                    match path.last() {
-                        Some(n) => n.clone(),
-                        None => return,
-                    }
-                } else {
-                    last
-                };
-                self.add(module, name, Target::Use(module, path, line), public);
-            }
-        }
-    }
-
-    fn impl_block(&mut self, module: usize, file: &str, src: &str, node: Node<'_>) {
-        let Some(ty) = node.child_by_field_name("type") else {
-            return;
-        };
-        let type_name = type_name(src, ty);
-        let trait_name = node
-            .child_by_field_name("trait")
-            .map(|t| type_name_of(text(src, t)));
-        let mut members = Vec::new();
-        if trait_name.is_none()
-            && let Some(body) = node.child_by_field_name("body")
-        {
-            let mut cursor = body.walk();
-            let nodes: Vec<Node<'_>> = body.named_children(&mut cursor).collect();
-            for m in nodes {
-                let attrs = attributes(src, m);
-                if !is_pub(m, src) || test_only(&attrs) || has(&attrs, "doc(hidden)") {
-                    continue;
-                }
-                if !matches!(m.kind(), "function_item" | "const_item" | "type_item") {
-                    continue;
-                }
-                let Some(name) = m.child_by_field_name("name") else {
-                    continue;
-                };
-                let mut item = item_of(src, m, file, &attrs, Some(&type_name));
-                if item.kind == ItemKind::Function {
-                    item.kind = ItemKind::Method;
-                }
-                members.push((text(src, name).to_string(), item));
-            }
-        }
-        self.impls.push(PendingImpl {
-            module,
-            type_name,
-            trait_name,
-            members,
-        });
     }
 
     /// Every impl block's methods and traits, on the type it is for.
@@ -814,8 +1019,7 @@ fn trait_members(src: &str, node: Node<'_>, file: &str, name: &str) -> BTreeMap<
     let Some(body) = node.child_by_field_name("body") else {
         return out;
     };
-    let mut cursor = body.walk();
-    for m in body.named_children(&mut cursor) {
+    for (m, attrs) in with_attributes(src, body) {
         let Some(mname) = m.child_by_field_name("name") else {
             continue;
         };
@@ -825,7 +1029,6 @@ fn trait_members(src: &str, node: Node<'_>, file: &str, name: &str) -> BTreeMap<
         ) {
             continue;
         }
-        let attrs = attributes(src, m);
         if test_only(&attrs) || has(&attrs, "doc(hidden)") {
             continue;
         }
@@ -888,6 +1091,7 @@ fn tokens(
         node: Node<'_>,
         skip: &dyn Fn(Node<'_>) -> bool,
         self_type: Option<&str>,
+        in_path: bool,
         out: &mut Vec<String>,
     ) {
         if skip(node) {
@@ -916,7 +1120,7 @@ fn tokens(
         if node.kind() == "parameter" {
             // Names and binding modes are no part of the signature: only the type.
             if let Some(ty) = node.child_by_field_name("type") {
-                walk(src, ty, skip, self_type, out);
+                walk(src, ty, skip, self_type, false, out);
             }
             return;
         }
@@ -928,7 +1132,7 @@ fn tokens(
             let children: Vec<Node<'_>> = node.children(&mut cursor).collect();
             for c in children {
                 if Some(c) != default && c.kind() != "=" {
-                    walk(src, c, skip, self_type, out);
+                    walk(src, c, skip, self_type, false, out);
                 }
             }
             return;
@@ -937,7 +1141,7 @@ fn tokens(
             // A type is known by its name, however its path is spelled (`sval::value::Value`
             // and `sval::Value`, `crate::Error` and `Error` are one type to callers).
             if let Some(name) = node.child_by_field_name("name") {
-                walk(src, name, skip, self_type, out);
+                walk(src, name, skip, self_type, true, out);
             }
             return;
         }
@@ -953,9 +1157,6 @@ fn tokens(
         if node.child_count() == 0 {
             let t = text(src, node);
             // The type's bare name, not a segment of a longer path (`sval::value::Value`).
-            let in_path = node.parent().is_some_and(|p| {
-                matches!(p.kind(), "scoped_type_identifier" | "scoped_identifier")
-            });
             if self_type == Some(t) && !in_path {
                 out.push("Self".to_string());
             } else if !t.is_empty() {
@@ -963,13 +1164,14 @@ fn tokens(
             }
             return;
         }
+        let path = matches!(node.kind(), "scoped_type_identifier" | "scoped_identifier");
         let mut cursor = node.walk();
         let children: Vec<Node<'_>> = node.children(&mut cursor).collect();
         for c in children {
-            walk(src, c, skip, self_type, out);
+            walk(src, c, skip, self_type, path, out);
         }
     }
-    walk(src, node, skip, self_type, &mut out);
+    walk(src, node, skip, self_type, false, &mut out);
     // No trailing separator before a closing bracket or at the end, and none left where a
     // lifetime was taken out (`<, T>`, `<>`, `T: + Clone`).
     let mut cleaned: Vec<String> = Vec::with_capacity(out.len());
@@ -1048,8 +1250,9 @@ fn item_of(
             self_name,
         ))
     };
+    let body = node.child_by_field_name("body");
     let is_body = |n: Node<'_>| {
-        n.parent().is_some_and(|p| p == node)
+        Some(n) == body
             && matches!(
                 n.kind(),
                 "block"
@@ -1081,9 +1284,8 @@ fn item_of(
         "enum_item" => {
             let mut variants = BTreeMap::new();
             if let Some(body) = node.child_by_field_name("body") {
-                let mut cursor = body.walk();
-                for v in body.named_children(&mut cursor) {
-                    if v.kind() != "enum_variant" || has(&attributes(src, v), "doc(hidden)") {
+                for (v, v_attrs) in with_attributes(src, body) {
+                    if v.kind() != "enum_variant" || has(&v_attrs, "doc(hidden)") {
                         continue;
                     }
                     let Some(vname) = v.child_by_field_name("name") else {
@@ -1144,12 +1346,9 @@ fn item_of(
             };
             (
                 kind,
-                header(&|n: Node<'_>| {
-                    n.parent().is_some_and(|p| p == node)
-                        && node.child_by_field_name("value") == Some(n)
-                })
-                .trim_end_matches(" =")
-                .to_string(),
+                header(&|n: Node<'_>| node.child_by_field_name("value") == Some(n))
+                    .trim_end_matches(" =")
+                    .to_string(),
                 Shape::Plain,
             )
         }
@@ -1173,14 +1372,14 @@ fn fields(src: &str, node: Node<'_>, self_name: Option<&str>) -> (BTreeMap<Strin
         // A unit struct: nothing private, nothing to add to a literal that has no fields.
         return (out, false);
     };
-    let mut cursor = body.walk();
     let mut position = 0;
-    for f in body.named_children(&mut cursor) {
-        let ty = |n: Node<'_>| readable(&tokens(src, n, &|_| false, self_name));
+    // Tuple fields are a visibility_modifier (when any) followed by the type.
+    let mut tuple_pub = false;
+    let ty = |n: Node<'_>| readable(&tokens(src, n, &|_| false, self_name));
+    for (f, attrs) in with_attributes(src, body) {
         match f.kind() {
             "field_declaration" => {
-                let hidden = has(&attributes(src, f), "doc(hidden)");
-                if is_pub(f, src) && !hidden {
+                if is_pub(f, src) && !has(&attrs, "doc(hidden)") {
                     if let (Some(name), Some(t)) =
                         (f.child_by_field_name("name"), f.child_by_field_name("type"))
                     {
@@ -1190,13 +1389,9 @@ fn fields(src: &str, node: Node<'_>, self_name: Option<&str>) -> (BTreeMap<Strin
                     private = true;
                 }
             }
-            "visibility_modifier" | "attribute_item" | "line_comment" | "block_comment" => {}
+            "visibility_modifier" => tuple_pub = collapse(text(src, f)) == "pub",
             _ if body.kind() == "ordered_field_declaration_list" => {
-                // Tuple fields: `pub T` is a visibility_modifier then a type.
-                let prev_pub = f.prev_named_sibling().is_some_and(|p| {
-                    p.kind() == "visibility_modifier" && collapse(text(src, p)) == "pub"
-                });
-                if prev_pub {
+                if std::mem::take(&mut tuple_pub) && !has(&attrs, "doc(hidden)") {
                     out.insert(position.to_string(), ty(f));
                 } else {
                     private = true;

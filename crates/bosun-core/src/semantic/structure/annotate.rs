@@ -45,6 +45,10 @@ impl<'s> Side<'s> {
             tree = language::parse(lang, src).ok()?;
         }
         let defs = defs::extract(lang, src, &tree);
+        if lang == Language::Rust {
+            // The crate-level API reading that follows needs this file's declarations too.
+            crate::semantic::api::rust::remember(src, &tree);
+        }
         let line_starts = line_starts(src);
         let mut innermost = vec![None; line_starts.len() + 2];
         // Outer definitions come first, so inner ones overwrite them.
