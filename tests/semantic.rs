@@ -171,3 +171,60 @@ fn a_syntax_error_the_change_introduces_fails_the_run_and_a_clean_change_is_appr
     assert_eq!(clean["status"], "merged", "{clean:#}");
     assert!(git(&repo, &["show", "main:src/lib.rs"]).contains("fn double"));
 }
+
+/// Issue 19: a refactor a maintainer would call compatible — the function moved into a private
+/// module behind a re-export, its parameters renamed — is not an API change and does not hold
+/// an autonomous run; a removed re-export is, named by its public path, and holds it.
+#[test]
+fn the_public_api_is_judged_crate_wide_by_public_path() {
+    let dir = tempfile::tempdir().unwrap();
+    // (The second task's prompt recalls the first, accepted, as an example: it is matched
+    // first.)
+    let agent = "case \"$(cat \"$BOSUN_PROMPT_FILE\")\" in \
+        *Stop*) printf 'mod ops;\\n\\n/// Subtracts.\\npub fn sub(a: u32, b: u32) -> u32 {\\n    a - b\\n}\\n' > src/lib.rs ;; \
+        *) mkdir -p src && printf 'pub fn add(x: u32, y: u32) -> u32 {\\n    x + y\\n}\\n' > src/ops.rs && printf 'mod ops;\\npub use ops::add;\\n\\n/// Subtracts.\\npub fn sub(a: u32, b: u32) -> u32 {\\n    a - b\\n}\\n' > src/lib.rs ;; esac";
+    let config = format!(
+        "[orchestrator]\nmax_attempts = 1\nmax_parallel = 1\n[executors.a]\ncommand = [\"sh\", \"-c\", {agent:?}]\n[policy]\nmode = \"autonomous\"\nrequire_operator_for = [\"risk\"]\n"
+    );
+    let repo = project(
+        dir.path(),
+        "- [ ] Move add into its own module\n- [ ] Stop exporting add\n",
+        &config,
+    );
+    bosun(&repo, &["run", "--headless"]);
+    let runs: Vec<Value> = serde_json::from_str(&bosun(&repo, &["runs", "--json"])).unwrap();
+    let by = |title: &str| {
+        runs.iter()
+            .find(|r| r["task_title"] == title)
+            .unwrap_or_else(|| panic!("{title}: {runs:#?}"))
+    };
+    let annotations = |run: &Value| -> Vec<Value> {
+        let id = run["id"].as_str().unwrap();
+        let shown: Value = serde_json::from_str(&bosun(&repo, &["show", id, "--json"])).unwrap();
+        shown["annotations"].as_array().unwrap().clone()
+    };
+    let moved = by("Move add into its own module");
+    assert_eq!(moved["status"], "merged", "{moved:#}");
+    let all = annotations(moved);
+    assert!(
+        !all.iter().any(|a| a["kind"] == "api_changed"),
+        "a move behind a re-export is no API change: {all:#?}"
+    );
+    let added = annotation(&all, "api_added");
+    assert_eq!(added["severity"], "info");
+    assert_eq!(added["symbol"], "calc::sub");
+
+    // The second task starts from main with the move merged: dropping the re-export breaks
+    // `calc::add`, though the function itself is unchanged in src/ops.rs.
+    let dropped = by("Stop exporting add");
+    assert_eq!(dropped["status"], "awaiting_approval", "{dropped:#}");
+    let all = annotations(dropped);
+    let api = annotation(&all, "api_changed");
+    assert_eq!(api["severity"], "risk");
+    assert_eq!(api["symbol"], "calc::add");
+    // Pointed at what the change took away: the `pub use` line, before the change.
+    assert_eq!(api["path"], "src/lib.rs");
+    assert_eq!(api["line"], 2);
+    assert_eq!(api["old_side"], true);
+    assert_eq!(api["message"], "public function `calc::add` removed");
+}

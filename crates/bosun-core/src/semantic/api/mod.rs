@@ -96,6 +96,9 @@ pub struct Item {
     /// Where it is defined (for a re-export of another crate's item: the `pub use`).
     pub file: String,
     pub line: u32,
+    /// The `pub use` (file, line) that makes this path public, when one does: a removed
+    /// path is pointed at where it was exported, which is what the change took away.
+    pub via: Option<(String, u32)>,
 }
 
 /// A crate's public API: items by public path, and the traits each public type implements
@@ -171,13 +174,17 @@ pub fn compare(base: &Surface, head: &Surface) -> (Vec<Break>, Vec<Addition>) {
                     .is_some_and(|was| head.items.get(p).is_none_or(|now| now.kind != was.kind))
             });
             if !parent_gone {
-                breaks.push(broke(
+                let mut at = broke(
                     BreakKind::Removed,
                     path,
                     format!("public {label} `{path}` removed"),
                     old,
                     true,
-                ));
+                );
+                if let Some((file, line)) = &old.via {
+                    (at.file, at.line) = (file.clone(), *line);
+                }
+                breaks.push(at);
             }
             continue;
         };

@@ -712,6 +712,7 @@ impl Walker<'_> {
                             shape: Shape::Plain,
                             file: file.to_string(),
                             line: *line,
+                            via: None,
                         },
                         members: BTreeMap::new(),
                         traits: BTreeSet::new(),
@@ -969,15 +970,21 @@ impl Walker<'_> {
                 match target {
                     Target::Def(d) => {
                         let def = &self.defs[*d];
+                        let via =
+                            (*line != 0).then(|| (self.modules[module].own_file.clone(), *line));
+                        let exported = |item: &Item| Item {
+                            via: via.clone(),
+                            ..item.clone()
+                        };
                         for (member, item) in &def.members {
                             surface
                                 .items
-                                .insert(format!("{path}::{member}"), item.clone());
+                                .insert(format!("{path}::{member}"), exported(item));
                         }
                         if !def.traits.is_empty() {
                             surface.impls.insert(path.clone(), def.traits.clone());
                         }
-                        surface.items.insert(path, def.item.clone());
+                        surface.items.insert(path, exported(&def.item));
                     }
                     Target::Module(m) => {
                         let info = &self.modules[*m];
@@ -989,6 +996,7 @@ impl Walker<'_> {
                                 shape: Shape::Plain,
                                 file: info.file.clone(),
                                 line: info.line,
+                                via: None,
                             },
                         );
                         stack.push((*m, path, depth + 1));
@@ -1002,6 +1010,7 @@ impl Walker<'_> {
                                 shape: Shape::Plain,
                                 file: self.modules[module].own_file.clone(),
                                 line: *line,
+                                via: None,
                             },
                         );
                     }
@@ -1360,6 +1369,7 @@ fn item_of(
         shape,
         file: file.to_string(),
         line,
+        via: None,
     }
 }
 
