@@ -3,7 +3,7 @@
 //! hunks; public API changes; new syntax errors).
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::ControlFlow;
 
 use tree_sitter::{InputEdit, Node, Point, Tree};
@@ -1031,9 +1031,23 @@ fn formatting_annotation(
     }
 }
 
-/// One `syntax_error` per new error (up to [`MAX_SYNTAX_ANNOTATIONS`]), on the error's line
-/// when a hunk shows it, else on the nearest line a hunk shows (the message keeps the real
-/// position: a removed `}` can break a line far below the change).
+/// The new-side lines a change wrote: added lines, and where removed lines were.
+fn changed_lines(hunks: &[HunkLines]) -> BTreeSet<u32> {
+    hunks
+        .iter()
+        .flat_map(|h| {
+            h.added
+                .iter()
+                .copied()
+                .chain(h.removed.iter().filter_map(|(_, at)| *at))
+        })
+        .collect()
+}
+
+/// One `syntax_error` per new error (up to [`MAX_SYNTAX_ANNOTATIONS`]), on a changed line:
+/// the error's own when the change wrote it, else the first changed line inside the code
+/// the parser gave up on, else the nearest changed line (a removed `}` can break a line far
+/// below the change). The message keeps the real position.
 fn syntax_annotations(
     out: &mut FileAnnotations,
     head: &Side<'_>,
@@ -1041,18 +1055,27 @@ fn syntax_annotations(
     new: Vec<ErrorSite>,
 ) {
     let total = new.len();
+    let changed = changed_lines(hunks);
     for (n, site) in new.into_iter().take(MAX_SYNTAX_ANNOTATIONS).enumerate() {
         let e = &site.error;
-        let line = hunks
-            .iter()
-            .filter_map(|h| h.new_range)
-            .map(|(lo, hi)| e.line.clamp(lo, hi))
-            .min_by_key(|l| l.abs_diff(e.line));
+        let line = if changed.contains(&e.line) {
+            Some(e.line)
+        } else {
+            changed
+                .range(e.line..=site.end_line.max(e.line))
+                .next()
+                .copied()
+                .or_else(|| changed.iter().copied().min_by_key(|l| l.abs_diff(e.line)))
+        };
         let what = match site.expected {
             Some(token) => format!("missing `{token}`"),
             None => "syntax error".to_string(),
         };
-        let mut message = format!("{what} at {}:{}: `{}`", e.line, e.column, e.snippet);
+        let since = match line {
+            Some(l) if l != e.line => format!(" (since the change at line {l})"),
+            _ => String::new(),
+        };
+        let mut message = format!("{what} at {}:{}{since}: `{}`", e.line, e.column, e.snippet);
         if n + 1 == MAX_SYNTAX_ANNOTATIONS && total > MAX_SYNTAX_ANNOTATIONS {
             message.push_str(&format!(" (and {} more)", total - MAX_SYNTAX_ANNOTATIONS));
         }

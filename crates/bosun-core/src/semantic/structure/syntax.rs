@@ -29,8 +29,11 @@ pub(super) struct ErrorSite {
     key: String,
 }
 
+/// Rust nodes holding macro input: token trees that only the macro gives a meaning to.
+const MACRO_TOKENS: [&str; 3] = ["token_tree", "token_tree_pattern", "macro_rule"];
+
 /// Every syntax error in `tree`: the outermost ERROR nodes and the MISSING tokens outside
-/// them, in source order.
+/// them (and outside macro token trees), in source order.
 pub(super) fn collect(src: &str, tree: &Tree) -> Vec<ErrorSite> {
     let root = tree.root_node();
     let mut out = Vec::new();
@@ -40,7 +43,10 @@ pub(super) fn collect(src: &str, tree: &Tree) -> Vec<ErrorSite> {
     let mut cursor = root.walk();
     'walk: loop {
         let node = cursor.node();
-        if node.is_error() || node.is_missing() {
+        if MACRO_TOKENS.contains(&node.kind()) {
+            // Not Rust syntax until the macro is expanded: the grammar's token list lacks
+            // tokens rustc accepts there (`~`), so its errors inside are not the code's.
+        } else if node.is_error() || node.is_missing() {
             out.push(site(src, node));
         } else if node.has_error() && cursor.goto_first_child() {
             continue;
