@@ -141,14 +141,15 @@ fn a_multi_file_change_is_annotated_and_its_risks_hold_it_for_the_operator() {
 #[test]
 fn a_syntax_error_the_change_introduces_fails_the_run_and_a_clean_change_is_approved() {
     let dir = tempfile::tempdir().unwrap();
-    // One task breaks the syntax of src/lib.rs; the other adds a private function cleanly.
-    let agent = "case \"$(cat \"$BOSUN_PROMPT_FILE\")\" in *Break*) printf 'pub fn add(a: u32 {\\n' > src/lib.rs ;; *) printf '\\nfn double(x: u32) -> u32 {\\n    x * 2\\n}\\n' >> src/lib.rs ;; esac";
+    // One task breaks the syntax of src/lib.rs; one writes a Python script with a dedent
+    // the grammar accepts and Python does not; the other adds a private function cleanly.
+    let agent = "case \"$(cat \"$BOSUN_PROMPT_FILE\")\" in *Break*) printf 'pub fn add(a: u32 {\\n' > src/lib.rs ;; *script*) printf 'def f(x):\\n    if x:\\n        return 1\\n      return 2\\n' > tool.py ;; *) printf '\\nfn double(x: u32) -> u32 {\\n    x * 2\\n}\\n' >> src/lib.rs ;; esac";
     let config = format!(
         "[orchestrator]\nmax_attempts = 1\nmax_parallel = 1\n[executors.a]\ncommand = [\"sh\", \"-c\", {agent:?}]\n[policy]\nmode = \"autonomous\"\nrequire_operator_for = [\"risk\"]\n"
     );
     let repo = project(
         dir.path(),
-        "- [ ] Break the parser on purpose\n- [ ] Add a doubling helper\n",
+        "- [ ] Break the parser on purpose\n- [ ] Add a script\n- [ ] Add a doubling helper\n",
         &config,
     );
     bosun(&repo, &["run", "--headless"]);
@@ -166,6 +167,14 @@ fn a_syntax_error_the_change_introduces_fails_the_run_and_a_clean_change_is_appr
             .unwrap()
             .starts_with("gate `syntax` failed: new syntax error"),
         "{broken:#}"
+    );
+    let script = by("Add a script");
+    assert_eq!(script["status"], "failed", "{script:#}");
+    assert!(
+        script["error"].as_str().unwrap().starts_with(
+            "gate `syntax` failed: new syntax error: tool.py:4: unindent does not match any outer indentation level at 4:7: `return 2`"
+        ),
+        "{script:#}"
     );
     let clean = by("Add a doubling helper");
     assert_eq!(clean["status"], "merged", "{clean:#}");

@@ -193,6 +193,33 @@ pub fn analyze(
                 .collect()
         })
     };
+    // Python's own parser for the indentation errors the grammar accepts, in the files the
+    // grammar found no new error in (one interpreter run for the whole change).
+    let python: Vec<(&FileDiff, Option<String>, Option<String>)> = diff
+        .files
+        .iter()
+        .filter(|f| {
+            !f.binary
+                && f.new_path
+                    .as_deref()
+                    .and_then(structure::Language::for_path)
+                    == Some(structure::Language::Python)
+                && !out.iter().any(|a| {
+                    a.kind == crate::model::AnnotationKind::SyntaxError && a.path == f.path()
+                })
+        })
+        .map(|f| {
+            let base = f.old_path.as_deref().and_then(|p| sources.base(p));
+            (f, base, f.new_path.as_deref().and_then(|p| sources.head(p)))
+        })
+        .collect();
+    if !python.is_empty() {
+        let files: Vec<(&FileDiff, Option<&str>, Option<&str>)> = python
+            .iter()
+            .map(|(f, b, h)| (*f, b.as_deref(), h.as_deref()))
+            .collect();
+        out.extend(structure::interpreter::new_indentation_errors(&files));
+    }
     // A library crate's API is judged whole: where both sides of a touched crate could be
     // read, its crate-level breaks and additions replace the file-by-file guesses about its
     // files (which read a moved item as removed, a `pub` item in a private module as public).
@@ -248,6 +275,62 @@ mod tests {
             "",
         ]);
         prop::collection::vec(pieces, 0..40).prop_map(|lines| lines.join("\n"))
+    }
+
+    /// The whole analysis of one changed file, as `kind line: message` lines.
+    fn analysed(path: &str, base: &str, head: &str) -> Vec<String> {
+        let file = from_texts(
+            Some(path),
+            Some(base.as_bytes()),
+            Some(path),
+            Some(head.as_bytes()),
+        )
+        .expect("a diff of two texts");
+        let mut sources = MapSources::default();
+        sources.base.insert(path.to_string(), base.to_string());
+        sources.head.insert(path.to_string(), head.to_string());
+        let diff = Diff { files: vec![file] };
+        let task = crate::semantic::rules::tests::task("fix");
+        analyze(&diff, &sources, &task, 10_000)
+            .iter()
+            .filter(|a| a.kind == crate::model::AnnotationKind::SyntaxError)
+            .map(|a| format!("{} {}: {}", a.kind, a.line.unwrap_or(0), a.message))
+            .collect()
+    }
+
+    #[test]
+    fn an_inconsistent_dedent_is_a_syntax_error_from_the_interpreter() {
+        // The grammar accepts line 4; Python does not.
+        let base = "def f(x):\n    if x:\n        return 1\n    return 2\n";
+        let head = "def f(x):\n    if x:\n        return 1\n      return 2\n";
+        assert_eq!(
+            structure::syntax_errors(structure::Language::Python, head),
+            [],
+            "the grammar alone sees no error"
+        );
+        assert_eq!(
+            analysed("pkg/a.py", base, head),
+            [
+                "syntax_error 4: unindent does not match any outer indentation level at 4:7: `return 2`"
+            ]
+        );
+        // The same error already on base is not new; a valid change has none.
+        let again = format!("{head}\nX = 1\n");
+        assert_eq!(analysed("pkg/a.py", head, &again), Vec::<String>::new());
+        let fine = base.replace("return 2", "return 3");
+        assert_eq!(analysed("pkg/a.py", base, &fine), Vec::<String>::new());
+    }
+
+    #[test]
+    fn the_interpreter_answers_for_many_files_in_one_run() {
+        let fine = "x = 1\n";
+        let mixed = "if True:\n\tx = 1\n        y = 2\n";
+        let answers = structure::interpreter::indentation_errors(&[fine, mixed, fine])
+            .expect("python3 is installed");
+        assert_eq!(answers.len(), 3);
+        assert!(answers[0].is_none() && answers[2].is_none());
+        let e = answers[1].as_ref().expect("tabs then spaces");
+        assert_eq!(e.line, 3, "{e:?}");
     }
 
     proptest! {

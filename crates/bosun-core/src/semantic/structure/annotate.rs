@@ -1067,9 +1067,10 @@ fn syntax_annotations(
                 .copied()
                 .or_else(|| changed.iter().copied().min_by_key(|l| l.abs_diff(e.line)))
         };
-        let what = match site.expected {
-            Some(token) => format!("missing `{token}`"),
-            None => "syntax error".to_string(),
+        let what = match (&site.reason, site.expected) {
+            (Some(reason), _) => reason.clone(),
+            (None, Some(token)) => format!("missing `{token}`"),
+            (None, None) => "syntax error".to_string(),
         };
         let since = match line {
             Some(l) if l != e.line => format!(" (since the change at line {l})"),
@@ -1091,4 +1092,24 @@ fn syntax_annotations(
             message,
         );
     }
+}
+
+/// `syntax_error` annotations for errors another checker found on head (`new`, already told
+/// from base's), placed and worded as the grammar's own are.
+pub(super) fn reported_errors(file: &FileDiff, head: &str, new: Vec<ErrorSite>) -> Vec<Annotation> {
+    let Some(side) = file
+        .new_path
+        .as_deref()
+        .and_then(Language::for_path)
+        .and_then(|lang| Side::new(lang, head, None))
+    else {
+        return Vec::new();
+    };
+    let hunks: Vec<HunkLines> = file.hunks.iter().map(HunkLines::new).collect();
+    let mut out = FileAnnotations {
+        path: file.path().to_string(),
+        annotations: Vec::new(),
+    };
+    syntax_annotations(&mut out, &side, &hunks, new);
+    out.annotations
 }

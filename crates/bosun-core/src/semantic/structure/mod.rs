@@ -29,7 +29,9 @@
 //!   error is recognised by its kind (ERROR, or which token is MISSING) and the text of the
 //!   line it starts on, whitespace collapsed, counted as a multiset (`syntax.rs`). A
 //!   definition that base has and head has only inside an ERROR node (an unbalanced brace
-//!   swallowed it) is modified, "does not parse on head", not removed.
+//!   swallowed it) is modified, "does not parse on head", not removed. Errors inside Rust
+//!   macro token trees are not the code's (a macro may take tokens the grammar lacks, `~`).
+//!   Python's own parser adds the indentation errors the grammar accepts (`interpreter.rs`).
 //!
 //! Each side is parsed once. Head is parsed by re-parsing base's tree edited with the hunks
 //! when the text outside the hunks is the same on both sides and neither side has syntax
@@ -37,8 +39,9 @@
 //! between fresh parses). Sources over 4 MiB, or taking over 2 s to parse, are skipped.
 //!
 //! Every annotation's lines lie inside one of the file's hunks on its side: a definition
-//! that starts above a hunk is pointed at inside the hunk, and a syntax error below the
-//! change at the nearest line a hunk shows (its message keeps the real position).
+//! that starts above a hunk is pointed at inside the hunk, and a syntax error at a line the
+//! change wrote: its own, else the first changed line inside the code the parser gave up on,
+//! else the nearest (its message keeps the real position).
 //!
 //! # Qualified names
 //!
@@ -83,6 +86,7 @@
 
 mod annotate;
 mod defs;
+pub mod interpreter;
 mod language;
 mod syntax;
 mod tokens;

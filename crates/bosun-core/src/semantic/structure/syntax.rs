@@ -23,6 +23,9 @@ pub(super) struct ErrorSite {
     pub error: SyntaxError,
     /// For a MISSING node: the token the parser expected (`;`, `)`, `identifier`).
     pub expected: Option<&'static str>,
+    /// What another checker said the error is (the Python interpreter's
+    /// `unindent does not match any outer indentation level`).
+    pub reason: Option<String>,
     /// Last line of an ERROR node (text the parser skipped); the line of a MISSING one.
     pub end_line: u32,
     /// What identifies the error across versions.
@@ -98,8 +101,32 @@ fn site(src: &str, node: Node<'_>) -> ErrorSite {
             snippet: cut(&context),
         },
         expected,
+        reason: None,
         end_line: node.end_position().row as u32 + 1,
         key,
+    }
+}
+
+impl ErrorSite {
+    /// An error another checker found at `line`:`column` of `src`, for `reason`.
+    pub(super) fn reported(src: &str, line: u32, column: u32, reason: &str) -> ErrorSite {
+        let text = src
+            .lines()
+            .nth(line.saturating_sub(1) as usize)
+            .unwrap_or("");
+        let context = collapse(text);
+        ErrorSite {
+            error: SyntaxError {
+                line,
+                column: column.max(1),
+                missing: false,
+                snippet: cut(&context),
+            },
+            expected: None,
+            reason: Some(reason.to_string()),
+            end_line: line,
+            key: format!("{reason}\u{0}{context}"),
+        }
     }
 }
 
