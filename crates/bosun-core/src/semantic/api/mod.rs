@@ -12,6 +12,7 @@
 //! Only the crates a change touches are read ([`rust::crates_touched`]); a crate without a
 //! library target has no API.
 
+pub mod python;
 pub mod rust;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -37,6 +38,12 @@ pub enum ItemKind {
     Module,
     /// An item of another crate re-exported (`pub use serde::Serialize`).
     ReExport,
+    /// A Python class.
+    Class,
+    /// A Python module-level name bound by an assignment or an alias.
+    Variable,
+    /// A Python class attribute or property.
+    Attribute,
 }
 
 impl ItemKind {
@@ -55,6 +62,9 @@ impl ItemKind {
             Self::Macro => "macro",
             Self::Module => "module",
             Self::ReExport => "re-export",
+            Self::Class => "class",
+            Self::Variable => "name",
+            Self::Attribute => "attribute",
         }
     }
 }
@@ -112,6 +122,19 @@ pub struct Surface {
     /// `dep:`), and where its manifest is: a removed feature breaks whoever enables it.
     pub features: BTreeMap<String, u32>,
     pub manifest: String,
+    /// The language: how signatures compare.
+    pub language: ApiLanguage,
+}
+
+/// How a surface's signatures compare.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ApiLanguage {
+    /// Normalized signatures must be equal; a change of kind is a break.
+    #[default]
+    Rust,
+    /// Parameter lists must be call-compatible ([`python::compatible`]); a function that
+    /// became a class (both callable) is no break.
+    Python,
 }
 
 /// How a change breaks the users of an API.
@@ -188,6 +211,10 @@ pub fn compare(base: &Surface, head: &Surface) -> (Vec<Break>, Vec<Addition>) {
             }
             continue;
         };
+        if base.language == ApiLanguage::Python {
+            compare_python(path, old, new, &mut breaks, &mut additions);
+            continue;
+        }
         if old.kind != new.kind {
             breaks.push(broke(
                 BreakKind::KindChanged,
@@ -274,13 +301,46 @@ pub fn compare(base: &Surface, head: &Surface) -> (Vec<Break>, Vec<Addition>) {
     (once_per_item(breaks), additions)
 }
 
+/// A Python item on both sides: its call signature, when both are known.
+fn compare_python(
+    path: &str,
+    old: &Item,
+    new: &Item,
+    breaks: &mut Vec<Break>,
+    additions: &mut Vec<Addition>,
+) {
+    if old.signature.is_empty() || new.signature.is_empty() || old.signature == new.signature {
+        return;
+    }
+    match python::compatible(&old.signature, &new.signature) {
+        Err(why) => breaks.push(Break {
+            kind: BreakKind::SignatureChanged,
+            path: path.to_string(),
+            message: format!("`{path}`: {why} ({} → {})", old.signature, new.signature),
+            file: new.file.clone(),
+            line: new.line,
+            old_side: false,
+        }),
+        Ok(gained) if !gained.is_empty() => {
+            let names: Vec<String> = gained.iter().map(|n| format!("`{n}`")).collect();
+            additions.push(Addition {
+                path: path.to_string(),
+                message: format!("`{path}` gained optional parameter(s) {}", names.join(", ")),
+                file: new.file.clone(),
+                line: new.line,
+            });
+        }
+        Ok(_) => {}
+    }
+}
+
 /// One break per item and kind: an item public under two paths (`indexmap::IndexMap` and
 /// `indexmap::map::IndexMap`) changed once, said at its shortest path.
 fn once_per_item(mut breaks: Vec<Break>) -> Vec<Break> {
     breaks.sort_by_key(|b| (b.path.len(), b.path.clone()));
     let mut seen = std::collections::HashSet::new();
     breaks.retain(|b| {
-        let leaf = b.path.rsplit("::").next().unwrap_or(&b.path).to_string();
+        let leaf = leaf(&b.path).to_string();
         seen.insert((b.kind, b.file.clone(), b.line, b.old_side, leaf))
     });
     breaks.sort_by(|a, b| a.path.cmp(&b.path).then(a.kind.cmp(&b.kind)));
@@ -301,9 +361,18 @@ fn const_only(old: &str, new: &str) -> Option<String> {
     })
 }
 
-/// The path one segment up (`a::B::c` → `a::B`).
+/// The path one segment up (`a::B::c` → `a::B`, Python's `a.B.c` → `a.B`).
 fn parent(path: &str) -> Option<&str> {
-    path.rsplit_once("::").map(|(p, _)| p)
+    path.rsplit_once("::")
+        .or_else(|| path.rsplit_once('.'))
+        .map(|(p, _)| p)
+}
+
+/// The path's last segment.
+fn leaf(path: &str) -> &str {
+    path.rsplit_once("::")
+        .or_else(|| path.rsplit_once('.'))
+        .map_or(path, |(_, l)| l)
 }
 
 fn compare_shapes(
@@ -495,32 +564,46 @@ pub fn annotate(diff: &Diff, sources: &dyn Sources) -> (Vec<Annotation>, BTreeSe
         };
         covered.extend(krate.files(diff));
         let (breaks, additions) = compare(&base.surface, &head.surface);
-        for b in breaks {
-            out.push(Annotation {
-                kind: AnnotationKind::ApiChanged,
-                severity: Severity::Risk,
-                path: b.file,
-                line: Some(b.line),
-                end_line: None,
-                old_side: b.old_side,
-                symbol: Some(b.path),
-                message: b.message,
-            });
-        }
-        for a in additions {
-            out.push(Annotation {
-                kind: AnnotationKind::ApiAdded,
-                severity: Severity::Info,
-                path: a.file,
-                line: Some(a.line),
-                end_line: None,
-                old_side: false,
-                symbol: Some(a.path),
-                message: a.message,
-            });
-        }
+        push(&mut out, breaks, additions);
+    }
+    let (modules, files) = python::modules_touched(diff, sources);
+    covered.extend(files);
+    if !modules.is_empty() {
+        let mut base = python::surface(&modules, &|p| sources.base(p));
+        let mut head = python::surface(&modules, &|p| sources.head(p));
+        base.language = ApiLanguage::Python;
+        head.language = ApiLanguage::Python;
+        let (breaks, additions) = compare(&base, &head);
+        push(&mut out, breaks, additions);
     }
     (out, covered)
+}
+
+fn push(out: &mut Vec<Annotation>, breaks: Vec<Break>, additions: Vec<Addition>) {
+    for b in breaks {
+        out.push(Annotation {
+            kind: AnnotationKind::ApiChanged,
+            severity: Severity::Risk,
+            path: b.file,
+            line: Some(b.line),
+            end_line: None,
+            old_side: b.old_side,
+            symbol: Some(b.path),
+            message: b.message,
+        });
+    }
+    for a in additions {
+        out.push(Annotation {
+            kind: AnnotationKind::ApiAdded,
+            severity: Severity::Info,
+            path: a.file,
+            line: Some(a.line),
+            end_line: None,
+            old_side: false,
+            symbol: Some(a.path),
+            message: a.message,
+        });
+    }
 }
 
 #[cfg(test)]

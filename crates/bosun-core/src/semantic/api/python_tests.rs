@@ -1,0 +1,277 @@
+//! The Python false alarms and misses measured on real packages (issue 19), each as a small
+//! package on two sides, run through the whole analysis of a change.
+
+use super::*;
+use crate::diff::from_texts;
+use crate::model::Diff;
+use crate::semantic::MapSources;
+use crate::semantic::api::annotate;
+
+/// The change from `base` to `head` (each `(path, text)`; `pyproject.toml` added to both)
+/// as the annotations the crate-level view gives: `kind symbol: message`.
+fn change(base: &[(&str, &str)], head: &[(&str, &str)]) -> Vec<String> {
+    let mut sources = MapSources::default();
+    for (p, t) in base {
+        sources.base.insert((*p).into(), (*t).into());
+    }
+    for (p, t) in head {
+        sources.head.insert((*p).into(), (*t).into());
+    }
+    for side in [&mut sources.base, &mut sources.head] {
+        side.insert(
+            "pyproject.toml".into(),
+            "[project]\nname = \"demo\"\n".into(),
+        );
+    }
+    let mut paths: Vec<&String> = sources.base.keys().chain(sources.head.keys()).collect();
+    paths.sort();
+    paths.dedup();
+    let files = paths
+        .into_iter()
+        .filter_map(|p| {
+            let (b, h) = (sources.base.get(p), sources.head.get(p));
+            if b == h {
+                return None;
+            }
+            from_texts(
+                b.map(|_| p.as_str()),
+                b.map(|t| t.as_bytes()),
+                h.map(|_| p.as_str()),
+                h.map(|t| t.as_bytes()),
+            )
+            .ok()
+        })
+        .collect();
+    let (annotations, _) = annotate(&Diff { files }, &sources);
+    annotations
+        .iter()
+        .map(|a| {
+            format!(
+                "{} {}: {}",
+                a.kind,
+                a.symbol.as_deref().unwrap_or("-"),
+                a.message
+            )
+        })
+        .collect()
+}
+
+fn risks(base: &[(&str, &str)], head: &[(&str, &str)]) -> Vec<String> {
+    change(base, head)
+        .into_iter()
+        .filter(|a| a.starts_with("api_changed"))
+        .collect()
+}
+
+const INIT: &str = "from ._impl import Client, connect\n\n__version__ = \"1.0\"\n";
+const IMPL: &str = "class Client:\n    def __init__(self, url, timeout=10):\n        self.url = url\n\n    def get(self, path):\n        pass\n\n    def _retry(self):\n        pass\n\n\ndef connect(url):\n    return Client(url)\n";
+
+#[test]
+fn tests_and_private_modules_are_no_api() {
+    let base = [
+        ("demo/__init__.py", INIT),
+        ("demo/_impl.py", IMPL),
+        ("demo/_helpers.py", "def merge(a, b):\n    pass\n"),
+        ("tests/test_client.py", "def test_get():\n    pass\n"),
+    ];
+    let head = [
+        ("demo/__init__.py", INIT),
+        ("demo/_impl.py", IMPL),
+        ("demo/_helpers.py", "def merge(a):\n    pass\n"),
+        ("tests/test_client.py", "def test_get_twice(x):\n    pass\n"),
+    ];
+    assert_eq!(change(&base, &head), Vec::<String>::new());
+}
+
+#[test]
+fn a_re_exported_name_is_followed_into_its_private_module() {
+    let base = [("demo/__init__.py", INIT), ("demo/_impl.py", IMPL)];
+    let renamed = IMPL.replace("def get(self, path)", "def get(self, route)");
+    let head = [
+        ("demo/__init__.py", INIT),
+        ("demo/_impl.py", renamed.as_str()),
+    ];
+    assert_eq!(
+        risks(&base, &head),
+        [
+            "api_changed demo.Client.get: `demo.Client.get`: parameter `path` renamed or removed ((self, path) → (self, route))"
+        ]
+    );
+    // Moved to another private module behind the same re-export: nothing.
+    let moved_init = INIT.replace(
+        "from ._impl import Client, connect",
+        "from ._impl import connect\nfrom ._client import Client",
+    );
+    let moved_impl = IMPL.replace(
+        "class Client:",
+        "from ._client import Client\n\n\nclass _Old:",
+    );
+    let head = [
+        ("demo/__init__.py", moved_init.as_str()),
+        ("demo/_impl.py", moved_impl.as_str()),
+        (
+            "demo/_client.py",
+            IMPL.split("\n\n\ndef connect").next().unwrap(),
+        ),
+    ];
+    assert_eq!(change(&base, &head), Vec::<String>::new());
+}
+
+#[test]
+fn a_new_parameter_with_a_default_is_a_compatible_addition() {
+    let base = [("demo/__init__.py", INIT), ("demo/_impl.py", IMPL)];
+    let optional = IMPL.replace(
+        "def connect(url):",
+        "def connect(url, retries=3, *, proxy=None):",
+    );
+    let head = [
+        ("demo/__init__.py", INIT),
+        ("demo/_impl.py", optional.as_str()),
+    ];
+    assert_eq!(
+        change(&base, &head),
+        ["api_added demo.connect: `demo.connect` gained optional parameter(s) `retries`, `proxy`"]
+    );
+    // A required one, a lost default, a keyword made positional-only are breaks.
+    for (new, why) in [
+        (
+            "def connect(url, retries):",
+            "new required parameter `retries`",
+        ),
+        (
+            "def connect(url, /):",
+            "parameter `url` can no longer be passed by name",
+        ),
+    ] {
+        let changed = IMPL.replace("def connect(url):", new);
+        let head = [
+            ("demo/__init__.py", INIT),
+            ("demo/_impl.py", changed.as_str()),
+        ];
+        let found = risks(&base, &head);
+        assert_eq!(found.len(), 1, "{new}: {found:?}");
+        assert!(found[0].contains(why), "{new}: {found:?}");
+    }
+    let lost = IMPL.replace("url, timeout=10", "url, timeout");
+    let head = [("demo/__init__.py", INIT), ("demo/_impl.py", lost.as_str())];
+    assert_eq!(
+        risks(&base, &head),
+        [
+            "api_changed demo.Client: `demo.Client`: parameter `timeout` lost its default ((url, timeout=…) → (url, timeout))"
+        ]
+    );
+}
+
+#[test]
+fn module_level_names_and_aliases_count_and_all_decides() {
+    let base = [(
+        "src/demo/consts.py",
+        "import os\nfrom typing import Any\n\nDEFAULT_PORT = 80\nPath = os.PathLike\n_cache = {}\n",
+    )];
+    let head = [(
+        "src/demo/consts.py",
+        "import os\nfrom typing import Any\n\n_cache = {}\n",
+    )];
+    let mut init = vec![("src/demo/__init__.py", "")];
+    init.extend(base);
+    let mut init_head = vec![("src/demo/__init__.py", "")];
+    init_head.extend(head);
+    assert_eq!(
+        risks(&init, &init_head),
+        [
+            "api_changed demo.consts.DEFAULT_PORT: public name `demo.consts.DEFAULT_PORT` removed",
+            "api_changed demo.consts.Path: public name `demo.consts.Path` removed",
+        ]
+    );
+    // With `__all__`, only what it lists is public.
+    let listed = |text: &str| format!("__all__ = [\"Path\"]\n{text}");
+    let (b, h) = (listed(base[0].1), listed(head[0].1));
+    assert_eq!(
+        risks(
+            &[("src/demo/__init__.py", ""), ("src/demo/consts.py", &b)],
+            &[("src/demo/__init__.py", ""), ("src/demo/consts.py", &h)]
+        ),
+        ["api_changed demo.consts.Path: public name `demo.consts.Path` removed"]
+    );
+}
+
+#[test]
+fn a_stub_is_what_users_see() {
+    let base = [
+        ("demo/__init__.py", ""),
+        ("demo/fast.py", "def run(*args, **kwargs):\n    pass\n"),
+        (
+            "demo/fast.pyi",
+            "def run(data: bytes, limit: int = ...) -> int: ...\n",
+        ),
+    ];
+    let head = [
+        ("demo/__init__.py", ""),
+        ("demo/fast.py", "def run(*args, **kwargs):\n    pass\n"),
+        ("demo/fast.pyi", "def run(data: bytes) -> int: ...\n"),
+    ];
+    assert_eq!(
+        risks(&base, &head),
+        [
+            "api_changed demo.fast.run: `demo.fast.run`: parameter `limit` removed ((data, limit=…) → (data))"
+        ]
+    );
+}
+
+#[test]
+fn a_removed_re_export_is_pointed_at_its_import() {
+    let base = [("demo/__init__.py", INIT), ("demo/_impl.py", IMPL)];
+    let head = [
+        (
+            "demo/__init__.py",
+            "from ._impl import Client\n\n__version__ = \"1.0\"\n",
+        ),
+        ("demo/_impl.py", IMPL),
+    ];
+    let (annotations, _) = {
+        let out = change(&base, &head);
+        (out, ())
+    };
+    assert_eq!(
+        annotations,
+        ["api_changed demo.connect: public function `demo.connect` removed"]
+    );
+}
+
+#[test]
+fn inherited_methods_stay_available() {
+    // `get` moved from the class into its base in the package: still there.
+    let base = [("demo/__init__.py", INIT), ("demo/_impl.py", IMPL)];
+    let split = IMPL.replace(
+        "class Client:\n    def __init__",
+        "class _Base:\n    def get(self, path):\n        pass\n\n\nclass Client(_Base):\n    def __init__",
+    )
+    .replace("    def get(self, path):\n        pass\n\n    def _retry", "    def _retry");
+    let head = [
+        ("demo/__init__.py", INIT),
+        ("demo/_impl.py", split.as_str()),
+    ];
+    assert_eq!(change(&base, &head), Vec::<String>::new());
+}
+
+#[test]
+fn signatures_are_compared_for_calls() {
+    assert_eq!(
+        compatible("(a, b)", "(a, b, c=…)"),
+        Ok(vec!["c".to_string()])
+    );
+    assert_eq!(compatible("(a, b)", "(a, b, *args, **kw)"), Ok(vec![]));
+    assert!(compatible("(a, b)", "(b, a)").is_err());
+    assert!(
+        compatible("(a, /, b)", "(x, /, b)").is_ok(),
+        "positional-only names are free"
+    );
+    assert!(
+        compatible("(a, *, b=…)", "(a, b=…)").is_ok(),
+        "keyword-only may become positional"
+    );
+    assert!(compatible("(a, b=…)", "(a, *, b=…)").is_err());
+    assert!(compatible("(*args)", "(a)").is_err());
+    assert!(compatible("(a, **kw)", "(a, *, x=…)").is_err());
+    assert!(compatible("?", "(a)").is_ok(), "unknown is never a break");
+}
