@@ -12,6 +12,7 @@
 //! Only the crates a change touches are read ([`rust::crates_touched`]); a crate without a
 //! library target has no API.
 
+pub mod go;
 pub mod python;
 pub mod rust;
 
@@ -40,6 +41,8 @@ pub enum ItemKind {
     ReExport,
     /// A Python class.
     Class,
+    /// A Go interface.
+    Interface,
     /// A Python module-level name bound by an assignment or an alias.
     Variable,
     /// A Python class attribute or property.
@@ -63,6 +66,7 @@ impl ItemKind {
             Self::Module => "module",
             Self::ReExport => "re-export",
             Self::Class => "class",
+            Self::Interface => "interface",
             Self::Variable => "name",
             Self::Attribute => "attribute",
         }
@@ -500,7 +504,8 @@ fn compare_shapes(
                     breaks.push(at(
                         BreakKind::RequiredMethodAdded,
                         format!(
-                            "trait `{path}` gained required item `{name}`: every implementor must add it"
+                            "{} `{path}` gained required item `{name}`: every implementor must add it",
+                            old.kind.label()
                         ),
                     ));
                 }
@@ -566,6 +571,14 @@ pub fn annotate(diff: &Diff, sources: &dyn Sources) -> (Vec<Annotation>, BTreeSe
         let (breaks, additions) = compare(&base.surface, &head.surface);
         push(&mut out, breaks, additions);
     }
+    let (packages, files) = go::packages_touched(diff, sources);
+    covered.extend(files);
+    for package in packages {
+        let base = go::surface(&package, &|p| sources.base(p));
+        let head = go::surface(&package, &|p| sources.head(p));
+        let (breaks, additions) = compare(&base, &head);
+        push(&mut out, breaks, additions);
+    }
     let (modules, files) = python::modules_touched(diff, sources);
     covered.extend(files);
     if !modules.is_empty() {
@@ -606,5 +619,7 @@ fn push(out: &mut Vec<Annotation>, breaks: Vec<Break>, additions: Vec<Addition>)
     }
 }
 
+#[cfg(test)]
+mod lang_tests;
 #[cfg(test)]
 mod tests;

@@ -1141,7 +1141,3 @@ pub fn compatible(old: &str, new: &str) -> Result<Vec<String>, String> {
     }
     Ok(gained)
 }
-
-#[cfg(test)]
-#[path = "python_tests.rs"]
-mod tests;

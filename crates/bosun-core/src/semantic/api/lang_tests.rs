@@ -1,15 +1,29 @@
-//! The Python false alarms and misses measured on real packages (issue 19), each as a small
-//! package on two sides, run through the whole analysis of a change.
+//! The Python false alarms and misses measured on real packages (issue 19), and Go's
+//! package view, each as a small package on two sides run through the API analysis of a
+//! change.
 
+use super::python::compatible;
 use super::*;
 use crate::diff::from_texts;
 use crate::model::Diff;
 use crate::semantic::MapSources;
-use crate::semantic::api::annotate;
 
 /// The change from `base` to `head` (each `(path, text)`; `pyproject.toml` added to both)
-/// as the annotations the crate-level view gives: `kind symbol: message`.
+/// as the annotations the package-level view gives: `kind symbol: message`.
 fn change(base: &[(&str, &str)], head: &[(&str, &str)]) -> Vec<String> {
+    change_with(
+        ("pyproject.toml", "[project]\nname = \"demo\"\n"),
+        base,
+        head,
+    )
+}
+
+/// The same with `manifest` on both sides.
+fn change_with(
+    manifest: (&str, &str),
+    base: &[(&str, &str)],
+    head: &[(&str, &str)],
+) -> Vec<String> {
     let mut sources = MapSources::default();
     for (p, t) in base {
         sources.base.insert((*p).into(), (*t).into());
@@ -18,10 +32,7 @@ fn change(base: &[(&str, &str)], head: &[(&str, &str)]) -> Vec<String> {
         sources.head.insert((*p).into(), (*t).into());
     }
     for side in [&mut sources.base, &mut sources.head] {
-        side.insert(
-            "pyproject.toml".into(),
-            "[project]\nname = \"demo\"\n".into(),
-        );
+        side.insert(manifest.0.into(), manifest.1.into());
     }
     let mut paths: Vec<&String> = sources.base.keys().chain(sources.head.keys()).collect();
     paths.sort();
@@ -274,4 +285,82 @@ fn signatures_are_compared_for_calls() {
     assert!(compatible("(*args)", "(a)").is_err());
     assert!(compatible("(a, **kw)", "(a, *, x=…)").is_err());
     assert!(compatible("?", "(a)").is_ok(), "unknown is never a break");
+}
+
+fn go_change(base: &[(&str, &str)], head: &[(&str, &str)]) -> Vec<String> {
+    change_with(
+        ("go.mod", "module example.com/app\n\ngo 1.22\n"),
+        base,
+        head,
+    )
+}
+
+const SERVER: &str = "package server\n\nimport \"net/http\"\n\ntype Server struct {\n\tAddr string\n\tmux  *http.ServeMux\n}\n\ntype Handler interface {\n\tServe(w http.ResponseWriter) error\n}\n\nfunc (s *Server) Start(addr string, opts ...Option) error {\n\treturn nil\n}\n\nfunc New(addr string) *Server {\n\treturn &Server{Addr: addr}\n}\n\nfunc helper() {}\n";
+
+#[test]
+fn a_go_package_is_one_namespace_across_its_files() {
+    let base = [
+        ("server/server.go", SERVER),
+        ("server/extra.go", "package server\n\ntype Option int\n"),
+    ];
+    // `New` moves to another file of the package, parameters renamed: nothing.
+    let without_new = SERVER.replace(
+        "func New(addr string) *Server {\n\treturn &Server{Addr: addr}\n}\n",
+        "",
+    );
+    let head = [
+        ("server/server.go", without_new.as_str()),
+        (
+            "server/extra.go",
+            "package server\n\ntype Option int\n\nfunc New(address string) *Server {\n\treturn &Server{Addr: address}\n}\n",
+        ),
+    ];
+    assert_eq!(go_change(&base, &head), Vec::<String>::new());
+    // A field added is compatible (an addition); a parameter's type changed and a method
+    // added to an interface are breaks, named by import path.
+    let changed = SERVER
+        .replace("\tAddr string\n", "\tAddr string\n\tTLS  bool\n")
+        .replace("func New(addr string)", "func New(addr int)")
+        .replace(
+            "\tServe(w http.ResponseWriter) error\n",
+            "\tServe(w http.ResponseWriter) error\n\tClose() error\n",
+        );
+    let head = [("server/server.go", changed.as_str()), base[1]];
+    assert_eq!(
+        go_change(&base, &head),
+        [
+            "api_changed example.com/app/server.Handler: interface `example.com/app/server.Handler` gained required item `Close() error`: every implementor must add it",
+            "api_changed example.com/app/server.New: signature of public function `example.com/app/server.New` changed: func(string) *Server → func(int) *Server",
+        ]
+    );
+}
+
+#[test]
+fn go_tests_internal_packages_and_main_are_no_api() {
+    let base = [
+        (
+            "internal/db/db.go",
+            "package db\n\nfunc Open(dsn string) error { return nil }\n",
+        ),
+        (
+            "server/server_test.go",
+            "package server\n\nfunc TestStart(t *testing.T) {}\n",
+        ),
+        ("cmd/app/main.go", "package main\n\nfunc Run() {}\n"),
+    ];
+    let head = [
+        (
+            "internal/db/db.go",
+            "package db\n\nfunc Open(dsn string, retries int) error { return nil }\n",
+        ),
+        (
+            "server/server_test.go",
+            "package server\n\nfunc TestStop(t *testing.T) {}\n",
+        ),
+        (
+            "cmd/app/main.go",
+            "package main\n\nfunc Run(args []string) {}\n",
+        ),
+    ];
+    assert_eq!(go_change(&base, &head), Vec::<String>::new());
 }
