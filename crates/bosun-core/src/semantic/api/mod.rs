@@ -167,6 +167,9 @@ pub struct Break {
     pub file: String,
     pub line: u32,
     pub old_side: bool,
+    /// The item's other public paths, which the same break takes from their users too
+    /// (`click.termui.style` for `click.style`).
+    pub also: Vec<String>,
 }
 
 /// Something new a user can use (a compatible addition).
@@ -189,6 +192,7 @@ pub fn compare(base: &Surface, head: &Surface) -> (Vec<Break>, Vec<Addition>) {
         file: at.file.clone(),
         line: at.line,
         old_side,
+        also: Vec::new(),
     };
     for (path, old) in &base.items {
         let label = old.kind.label();
@@ -283,6 +287,7 @@ pub fn compare(base: &Surface, head: &Surface) -> (Vec<Break>, Vec<Addition>) {
             file: base.manifest.clone(),
             line: *line,
             old_side: true,
+            also: Vec::new(),
         });
     }
     for (ty, traits) in &base.impls {
@@ -324,6 +329,7 @@ fn compare_python(
             file: new.file.clone(),
             line: new.line,
             old_side: false,
+            also: Vec::new(),
         }),
         Ok(gained) if !gained.is_empty() => {
             let names: Vec<String> = gained.iter().map(|n| format!("`{n}`")).collect();
@@ -342,11 +348,25 @@ fn compare_python(
 /// `indexmap::map::IndexMap`) changed once, said at its shortest path.
 fn once_per_item(mut breaks: Vec<Break>) -> Vec<Break> {
     breaks.sort_by_key(|b| (b.path.len(), b.path.clone()));
-    let mut seen = std::collections::HashSet::new();
-    breaks.retain(|b| {
-        let leaf = leaf(&b.path).to_string();
-        seen.insert((b.kind, b.file.clone(), b.line, b.old_side, leaf))
-    });
+    let mut first: std::collections::HashMap<_, usize> = std::collections::HashMap::new();
+    let mut kept: Vec<Break> = Vec::new();
+    for b in breaks {
+        let key = (
+            b.kind,
+            b.file.clone(),
+            b.line,
+            b.old_side,
+            leaf(&b.path).to_string(),
+        );
+        match first.get(&key) {
+            Some(&i) => kept[i].also.push(b.path),
+            None => {
+                first.insert(key, kept.len());
+                kept.push(b);
+            }
+        }
+    }
+    let mut breaks = kept;
     breaks.sort_by(|a, b| a.path.cmp(&b.path).then(a.kind.cmp(&b.kind)));
     breaks
 }
@@ -393,6 +413,7 @@ fn compare_shapes(
         file: new.file.clone(),
         line: new.line,
         old_side: false,
+        also: Vec::new(),
     };
     match (&old.shape, &new.shape) {
         (
@@ -582,10 +603,8 @@ pub fn annotate(diff: &Diff, sources: &dyn Sources) -> (Vec<Annotation>, BTreeSe
     let (modules, files) = python::modules_touched(diff, sources);
     covered.extend(files);
     if !modules.is_empty() {
-        let mut base = python::surface(&modules, &|p| sources.base(p));
-        let mut head = python::surface(&modules, &|p| sources.head(p));
-        base.language = ApiLanguage::Python;
-        head.language = ApiLanguage::Python;
+        let base = python::surface(&modules, &|p| sources.base(p));
+        let head = python::surface(&modules, &|p| sources.head(p));
         let (breaks, additions) = compare(&base, &head);
         push(&mut out, breaks, additions);
     }
@@ -594,6 +613,16 @@ pub fn annotate(diff: &Diff, sources: &dyn Sources) -> (Vec<Annotation>, BTreeSe
 
 fn push(out: &mut Vec<Annotation>, breaks: Vec<Break>, additions: Vec<Addition>) {
     for b in breaks {
+        let mut message = b.message;
+        if !b.also.is_empty() {
+            let shown: Vec<String> = b.also.iter().take(3).map(|p| format!("`{p}`")).collect();
+            let more = b.also.len().saturating_sub(3);
+            message.push_str(&format!(" (also public as {}", shown.join(", ")));
+            if more > 0 {
+                message.push_str(&format!(" and {more} more"));
+            }
+            message.push(')');
+        }
         out.push(Annotation {
             kind: AnnotationKind::ApiChanged,
             severity: Severity::Risk,
@@ -602,7 +631,7 @@ fn push(out: &mut Vec<Annotation>, breaks: Vec<Break>, additions: Vec<Addition>)
             end_line: None,
             old_side: b.old_side,
             symbol: Some(b.path),
-            message: b.message,
+            message,
         });
     }
     for a in additions {

@@ -102,23 +102,29 @@ fn not_api(path: &str) -> bool {
 /// (whose file-by-file API guesses the package view replaces: test files and scripts have
 /// no API).
 pub fn modules_touched(diff: &Diff, sources: &dyn Sources) -> (Vec<Module>, BTreeSet<String>) {
-    let mut files = BTreeSet::new();
-    let mut modules = BTreeSet::new();
-    let mut exists: HashMap<String, bool> = HashMap::new();
-    let mut there = |path: String| {
-        *exists
-            .entry(path.clone())
-            .or_insert_with(|| sources.head(&path).is_some() || sources.base(&path).is_some())
-    };
-    for path in diff
+    let files: BTreeSet<String> = diff
         .files
         .iter()
         .flat_map(|f| [f.new_path.as_deref(), f.old_path.as_deref()])
         .flatten()
         .filter(|p| is_python(p))
-    {
-        files.insert(path.to_string());
-        if not_api(path) {
+        .map(str::to_string)
+        .collect();
+    let exists = |path: &str| sources.head(path).is_some() || sources.base(path).is_some();
+    (modules_of(&files, &exists), files)
+}
+
+/// The modules of Python files `paths` and the packages above them; `exists` tells whether
+/// a file is there on either side.
+pub fn modules_of<'p>(
+    paths: impl IntoIterator<Item = &'p String>,
+    exists: &dyn Fn(&str) -> bool,
+) -> Vec<Module> {
+    let mut modules = BTreeSet::new();
+    let mut known: HashMap<String, bool> = HashMap::new();
+    let mut there = |path: String| *known.entry(path.clone()).or_insert_with(|| exists(&path));
+    for path in paths {
+        if !is_python(path) || not_api(path) {
             continue;
         }
         let (dir, file) = path.rsplit_once('/').unwrap_or(("", path));
@@ -159,7 +165,7 @@ pub fn modules_touched(diff: &Diff, sources: &dyn Sources) -> (Vec<Module>, BTre
             });
         }
     }
-    (modules.into_iter().collect(), files)
+    modules.into_iter().collect()
 }
 
 /// A top-level name bound in a module.
@@ -206,7 +212,10 @@ struct Resolved {
 
 /// One side's API of `modules` (`read` gives a file's text by repository path).
 pub fn surface(modules: &[Module], read: &dyn Fn(&str) -> Option<String>) -> Surface {
-    let mut surface = Surface::default();
+    let mut surface = Surface {
+        language: super::ApiLanguage::Python,
+        ..Surface::default()
+    };
     let mut readers: HashMap<String, Reader<'_>> = HashMap::new();
     for module in modules.iter().filter(|m| m.public()) {
         let reader = readers
@@ -501,11 +510,14 @@ struct Block<'a> {
 
 impl Block<'_> {
     fn bind(&mut self, name: &str, binding: Binding) {
-        // The first binding stays: `try: from x import y` / `except: y = None`.
-        self.parsed
-            .bindings
-            .entry(name.to_string())
-            .or_insert(binding);
+        // The first binding stays (`try: from x import y` / `except: y = None`), except that
+        // the module's own definition takes over from an import of the name.
+        match self.parsed.bindings.get(name) {
+            Some(Binding::Import { .. }) if matches!(binding, Binding::Def { .. }) => {}
+            Some(_) => return,
+            None => {}
+        }
+        self.parsed.bindings.insert(name.to_string(), binding);
     }
 
     fn statements(&mut self, list: Node<'_>) {
@@ -960,7 +972,11 @@ fn class_members(
                         continue;
                     };
                     let name = text(src, left);
-                    if left.kind() == "identifier" && !name.starts_with('_') {
+                    // `name: str` without a value declares an instance attribute: the class
+                    // has no such attribute (a stub's declarations are what it has).
+                    let declared_only =
+                        child.child_by_field_name("right").is_none() && !file.ends_with(".pyi");
+                    if left.kind() == "identifier" && !name.starts_with('_') && !declared_only {
                         members
                             .entry(format!("{prefix}{name}"))
                             .or_insert_with(|| Item {
