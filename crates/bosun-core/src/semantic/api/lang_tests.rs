@@ -364,3 +364,111 @@ fn go_tests_internal_packages_and_main_are_no_api() {
     ];
     assert_eq!(go_change(&base, &head), Vec::<String>::new());
 }
+
+fn js_change(manifest: &str, base: &[(&str, &str)], head: &[(&str, &str)]) -> Vec<String> {
+    change_with(("package.json", manifest), base, head)
+}
+
+const TS_PACKAGE: &str =
+    r#"{"name": "@demo/kit", "main": "dist/index.js", "types": "dist/index.d.ts"}"#;
+
+#[test]
+fn a_typescript_package_is_what_its_entry_exports() {
+    let index = "export { parse } from './parser';\nexport * from './format';\n";
+    let parser = "import { helper } from './internal';\n\nexport function parse(text: string): Node {\n  return helper(text);\n}\n";
+    let internal = "export function helper(text: string): Node {\n  return text as any;\n}\n";
+    let format = "export function format(node: Node): string {\n  return '';\n}\n";
+    let base = [
+        ("src/index.ts", index),
+        ("src/parser.ts", parser),
+        ("src/internal.ts", internal),
+        ("src/format.ts", format),
+        ("src/parser.test.ts", "test('parses', () => {});\n"),
+    ];
+    // Internal code and tests changed, `parse` moved to another file behind the same
+    // re-export: nothing a user of @demo/kit can see.
+    let head = [
+        (
+            "src/index.ts",
+            "export { parse } from './core/parse';\nexport * from './format';\n",
+        ),
+        (
+            "src/core/parse.ts",
+            "import { helper } from '../internal';\n\nexport function parse(text: string): Node {\n  return helper(text);\n}\n",
+        ),
+        (
+            "src/internal.ts",
+            "export function helper(text: string, strict: boolean): Node {\n  return text as any;\n}\n",
+        ),
+        ("src/format.ts", format),
+        ("src/parser.test.ts", "test('parses twice', () => {});\n"),
+    ];
+    assert_eq!(js_change(TS_PACKAGE, &base, &head), Vec::<String>::new());
+    // A name the star re-export no longer carries, and a changed signature, are breaks.
+    let head = [
+        ("src/index.ts", index),
+        (
+            "src/parser.ts",
+            &parser.replace(
+                "parse(text: string)",
+                "parse(text: string, strict: boolean)",
+            ),
+        ),
+        ("src/internal.ts", internal),
+        (
+            "src/format.ts",
+            "export function render(node: Node): string {\n  return '';\n}\n",
+        ),
+    ];
+    let found = js_change(TS_PACKAGE, &base, &head);
+    assert_eq!(found.len(), 3, "{found:#?}");
+    assert_eq!(
+        found[0],
+        "api_changed @demo/kit.format: public function `@demo/kit.format` removed"
+    );
+    assert!(
+        found[1].starts_with(
+            "api_changed @demo/kit.parse: signature of public function `@demo/kit.parse` changed"
+        ),
+        "{found:#?}"
+    );
+    assert_eq!(
+        found[2],
+        "api_added @demo/kit.render: public function `@demo/kit.render` added"
+    );
+}
+
+#[test]
+fn commonjs_exports_and_subpaths_count() {
+    let manifest =
+        r#"{"name": "tool", "exports": {".": "./index.js", "./extra": {"require": "./extra.js"}}}"#;
+    let base = [
+        (
+            "index.js",
+            "function run(args) {}\nfunction stop() {}\nmodule.exports = { run, stop };\n",
+        ),
+        ("extra.js", "exports.tune = function tune(x) {};\n"),
+        (
+            "scripts/build.js",
+            "function build() {}\nmodule.exports = { build };\n",
+        ),
+    ];
+    let head = [
+        (
+            "index.js",
+            "function run(args) {}\nmodule.exports = { run };\n",
+        ),
+        ("extra.js", "exports.tuned = function tune(x) {};\n"),
+        ("scripts/build.js", "module.exports = {};\n"),
+    ];
+    assert_eq!(
+        js_change(manifest, &base, &head)
+            .into_iter()
+            .filter(|a| a.starts_with("api_changed"))
+            .collect::<Vec<_>>(),
+        [
+            "api_changed tool.stop: public function `tool.stop` removed",
+            "api_changed tool/extra.tune: public name `tool/extra.tune` removed",
+        ]
+    );
+}

@@ -12,6 +12,7 @@
 //! Only the crates a change touches are read ([`rust::crates_touched`]); a crate without a
 //! library target has no API.
 
+pub mod ecmascript;
 pub mod go;
 pub mod python;
 pub mod rust;
@@ -590,6 +591,14 @@ pub fn annotate(diff: &Diff, sources: &dyn Sources) -> (Vec<Annotation>, BTreeSe
         };
         covered.extend(krate.files(diff));
         let (breaks, additions) = compare(&base.surface, &head.surface);
+        push(&mut out, breaks, additions);
+    }
+    let (packages, files) = ecmascript::packages_touched(diff, sources);
+    covered.extend(files);
+    for package in packages {
+        let base = ecmascript::surface(&package, &|p| sources.base(p));
+        let head = ecmascript::surface(&package, &|p| sources.head(p));
+        let (breaks, additions) = compare(&base, &head);
         push(&mut out, breaks, additions);
     }
     let (packages, files) = go::packages_touched(diff, sources);

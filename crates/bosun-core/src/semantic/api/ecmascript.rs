@@ -1,0 +1,663 @@
+//! A JavaScript or TypeScript package's public API: what its entry points export.
+//!
+//! A package is a directory with a `package.json`; its users import the entry points it
+//! names — `exports` (`"."` and each `"./sub"` subpath, any condition), else `main`,
+//! `module` and `types`, else `index.js` — and nothing else. An entry that names built
+//! output (`dist/index.js`, `lib/index.d.ts`) is looked for among the sources too
+//! (`src/index.ts`). From each entry, `export` declarations, `export { a as b }`,
+//! `export … from`, `export * from` and CommonJS `module.exports`/`exports.x` are followed
+//! through relative imports to the definitions, so a function moved between internal files
+//! behind the same re-export is the same `pkg.name`, and a file no entry reaches (tests,
+//! internal helpers) is no API. Items are named `package.name` (`pkg/sub.name` for a
+//! subpath) and a class's public members `package.Class.member`; signatures are the
+//! file-by-file analysis's, compared as written.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::rc::Rc;
+
+use tree_sitter::Node;
+
+use super::{Item, ItemKind, Shape, Surface};
+use crate::diff::Diff;
+use crate::semantic::Sources;
+use crate::semantic::structure::{DefKind, Language, definitions, parse};
+
+/// How deep re-exports are followed.
+const MAX_DEPTH: usize = 8;
+
+/// Extensions tried, in order, for an import without one (and for built output's sources).
+const EXTENSIONS: [&str; 9] = [
+    ".ts", ".tsx", ".mts", ".cts", ".d.ts", ".js", ".mjs", ".cjs", ".jsx",
+];
+
+/// Directories that usually hold built output, whose sources are under `src/`.
+const BUILT: [&str; 6] = ["dist", "lib", "build", "out", "esm", "cjs"];
+
+fn is_script(path: &str) -> bool {
+    EXTENSIONS.iter().any(|e| path.ends_with(e))
+}
+
+fn join(dir: &str, rel: &str) -> String {
+    let mut parts: Vec<&str> = if dir.is_empty() {
+        Vec::new()
+    } else {
+        dir.split('/').collect()
+    };
+    for piece in rel.split('/') {
+        match piece {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    parts.join("/")
+}
+
+fn dir_of(path: &str) -> &str {
+    path.rsplit_once('/').map_or("", |(d, _)| d)
+}
+
+/// A package a change touches: the directory of its `package.json`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Package {
+    pub dir: String,
+}
+
+/// The packages whose script files the change touches, and every script file of the change
+/// (whose file-by-file API guesses the package view replaces: outside a package, a script
+/// has no importers).
+pub fn packages_touched(diff: &Diff, sources: &dyn Sources) -> (Vec<Package>, BTreeSet<String>) {
+    let mut files = BTreeSet::new();
+    let mut packages = BTreeSet::new();
+    let mut known: HashMap<String, bool> = HashMap::new();
+    for path in diff
+        .files
+        .iter()
+        .flat_map(|f| [f.new_path.as_deref(), f.old_path.as_deref()])
+        .flatten()
+        .filter(|p| is_script(p) || p.ends_with("package.json"))
+    {
+        if is_script(path) {
+            files.insert(path.to_string());
+        }
+        if path.split('/').any(|d| d == "node_modules") {
+            continue;
+        }
+        let mut dir = if path.ends_with("package.json") {
+            format!("{}/x", dir_of(path))
+        } else {
+            path.to_string()
+        };
+        loop {
+            dir = dir_of(&dir).to_string();
+            let manifest = join(&dir, "package.json");
+            let there = *known.entry(manifest.clone()).or_insert_with(|| {
+                sources.head(&manifest).is_some() || sources.base(&manifest).is_some()
+            });
+            if there {
+                packages.insert(Package { dir: dir.clone() });
+                break;
+            }
+            if dir.is_empty() {
+                break;
+            }
+        }
+    }
+    (packages.into_iter().collect(), files)
+}
+
+/// A name a module binds.
+#[derive(Debug, Clone)]
+enum Binding {
+    /// Defined here (its local name, to find its definition).
+    Local(String),
+    /// Imported: (file, name); name None for `import * as ns`.
+    Imported(String, Option<String>),
+}
+
+/// One module read: what it exports and how.
+#[derive(Debug, Default)]
+struct Module {
+    file: String,
+    /// Exported name → (binding, line of the export).
+    exports: BTreeMap<String, (Binding, u32)>,
+    /// `export * from` targets (resolved files), with their line.
+    stars: Vec<(String, u32)>,
+    /// Import bindings: local name → (file, imported name).
+    imports: HashMap<String, Binding>,
+    /// Top-level definitions by qualified name (members as `Class.member`).
+    defs: BTreeMap<String, crate::semantic::structure::Definition>,
+}
+
+/// Reads one side.
+struct Reader<'a> {
+    read: &'a dyn Fn(&str) -> Option<String>,
+    cache: HashMap<String, Option<Rc<Module>>>,
+}
+
+/// One side's API of `package` (`read` gives a file's text by repository path).
+pub fn surface(package: &Package, read: &dyn Fn(&str) -> Option<String>) -> Surface {
+    let mut surface = Surface::default();
+    let Some(manifest) = read(&join(&package.dir, "package.json"))
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+    else {
+        return surface;
+    };
+    let name = manifest
+        .get("name")
+        .and_then(|n| n.as_str())
+        .unwrap_or(if package.dir.is_empty() {
+            "package"
+        } else {
+            &package.dir
+        })
+        .to_string();
+    let mut reader = Reader {
+        read,
+        cache: HashMap::new(),
+    };
+    for (subpath, candidates) in entries(&manifest) {
+        let public = match subpath.trim_start_matches('.').trim_start_matches('/') {
+            "" => name.clone(),
+            sub => format!("{name}/{sub}"),
+        };
+        let Some(file) = candidates
+            .iter()
+            .find_map(|c| reader.locate(&join(&package.dir, c)))
+        else {
+            continue;
+        };
+        let Some(module) = reader.module(&file) else {
+            continue;
+        };
+        surface.items.insert(
+            public.clone(),
+            Item {
+                kind: ItemKind::Module,
+                signature: String::new(),
+                shape: Shape::Plain,
+                file: file.clone(),
+                line: 1,
+                via: None,
+            },
+        );
+        for exported in reader.exported_names(&module, 0) {
+            let Some((item, members)) = reader.resolve(&module, &exported, 0) else {
+                continue;
+            };
+            let path = format!("{public}.{exported}");
+            for (member, m) in members {
+                surface.items.insert(format!("{path}.{member}"), m);
+            }
+            surface.items.insert(path, item);
+        }
+    }
+    surface
+}
+
+/// The package's entry points: subpath → the files it may name (built output or sources).
+fn entries(manifest: &serde_json::Value) -> Vec<(String, Vec<String>)> {
+    fn strings(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::String(s) => out.push(s.clone()),
+            serde_json::Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
+            serde_json::Value::Object(o) => o.values().for_each(|x| strings(x, out)),
+            _ => {}
+        }
+    }
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    match manifest.get("exports") {
+        Some(serde_json::Value::Object(map)) if map.keys().any(|k| k.starts_with('.')) => {
+            for (key, value) in map.iter().filter(|(k, _)| !k.contains('*')) {
+                let mut found = Vec::new();
+                strings(value, &mut found);
+                out.insert(key.clone(), found);
+            }
+        }
+        Some(value) => {
+            let mut found = Vec::new();
+            strings(value, &mut found);
+            out.insert(".".to_string(), found);
+        }
+        None => {
+            let found: Vec<String> = ["types", "typings", "module", "main"]
+                .iter()
+                .filter_map(|k| manifest.get(*k).and_then(|v| v.as_str()))
+                .map(str::to_string)
+                .chain(["index.js".to_string()])
+                .collect();
+            out.insert(".".to_string(), found);
+        }
+    }
+    out.into_iter().collect()
+}
+
+fn text<'s>(src: &'s str, node: Node<'_>) -> &'s str {
+    src.get(node.byte_range()).unwrap_or("")
+}
+
+fn line(node: Node<'_>) -> u32 {
+    node.start_position().row as u32 + 1
+}
+
+/// A string literal's content.
+fn unquote(s: &str) -> String {
+    s.trim_matches(|c| c == '"' || c == '\'' || c == '`')
+        .to_string()
+}
+
+impl Reader<'_> {
+    /// The file an import of `path` (a repository path without or with an extension, maybe
+    /// built output) reads.
+    fn locate(&mut self, path: &str) -> Option<String> {
+        let exists = |p: &str| (self.read)(p).is_some();
+        if is_script(path) && exists(path) {
+            return Some(path.to_string());
+        }
+        let stem = EXTENSIONS
+            .iter()
+            .find_map(|e| path.strip_suffix(e))
+            .unwrap_or(path);
+        let mut stems = vec![stem.to_string()];
+        // Built output: its sources under src/.
+        let segments: Vec<&str> = stem.split('/').collect();
+        if let Some(i) = segments.iter().position(|s| BUILT.contains(s)) {
+            let mut src = segments.clone();
+            src[i] = "src";
+            stems.push(src.join("/"));
+            let mut without = segments.clone();
+            without.remove(i);
+            stems.push(without.join("/"));
+        }
+        for stem in stems {
+            for candidate in EXTENSIONS
+                .iter()
+                .map(|e| format!("{stem}{e}"))
+                .chain(EXTENSIONS.iter().map(|e| format!("{stem}/index{e}")))
+            {
+                if exists(&candidate) {
+                    return Some(candidate);
+                }
+            }
+        }
+        None
+    }
+
+    fn module(&mut self, file: &str) -> Option<Rc<Module>> {
+        if let Some(hit) = self.cache.get(file) {
+            return hit.clone();
+        }
+        self.cache.insert(file.to_string(), None);
+        let src = (self.read)(file)?;
+        let lang = Language::for_path(file)?;
+        let module = Rc::new(self.read_module(file, &src, lang));
+        self.cache
+            .insert(file.to_string(), Some(Rc::clone(&module)));
+        Some(module)
+    }
+
+    /// The file a relative specifier in `from` names; None for a package import.
+    fn specifier(&mut self, from: &str, spec: &str) -> Option<String> {
+        if !spec.starts_with('.') {
+            return None;
+        }
+        self.locate(&join(dir_of(from), spec))
+    }
+
+    fn read_module(&mut self, file: &str, src: &str, lang: Language) -> Module {
+        let mut module = Module {
+            file: file.to_string(),
+            ..Module::default()
+        };
+        for d in definitions(lang, src) {
+            module.defs.entry(d.name.clone()).or_insert(d);
+        }
+        let Ok(tree) = parse(lang, src) else {
+            return module;
+        };
+        let root = tree.root_node();
+        let mut cursor = root.walk();
+        for node in root.named_children(&mut cursor) {
+            match node.kind() {
+                "import_statement" => self.import(file, src, node, &mut module),
+                "export_statement" => self.export(file, src, node, &mut module),
+                "expression_statement" => commonjs(src, node, &mut module),
+                _ => {}
+            }
+        }
+        module
+    }
+
+    fn import(&mut self, file: &str, src: &str, node: Node<'_>, module: &mut Module) {
+        let Some(target) = node
+            .child_by_field_name("source")
+            .map(|s| unquote(text(src, s)))
+            .and_then(|s| self.specifier(file, &s))
+        else {
+            return;
+        };
+        let mut stack = vec![node];
+        while let Some(n) = stack.pop() {
+            let mut cursor = n.walk();
+            for child in n.named_children(&mut cursor) {
+                match child.kind() {
+                    "import_clause" | "named_imports" => stack.push(child),
+                    "identifier" => {
+                        module.imports.insert(
+                            text(src, child).to_string(),
+                            Binding::Imported(target.clone(), Some("default".to_string())),
+                        );
+                    }
+                    "namespace_import" => {
+                        let mut inner = child.walk();
+                        if let Some(id) = child.named_children(&mut inner).last() {
+                            module.imports.insert(
+                                text(src, id).to_string(),
+                                Binding::Imported(target.clone(), None),
+                            );
+                        }
+                    }
+                    "import_specifier" => {
+                        let name = child.child_by_field_name("name").map(|n| text(src, n));
+                        let alias = child.child_by_field_name("alias").map(|n| text(src, n));
+                        if let Some(name) = name {
+                            module.imports.insert(
+                                alias.unwrap_or(name).to_string(),
+                                Binding::Imported(target.clone(), Some(name.to_string())),
+                            );
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    fn export(&mut self, file: &str, src: &str, node: Node<'_>, module: &mut Module) {
+        let at = line(node);
+        let source = node
+            .child_by_field_name("source")
+            .map(|s| unquote(text(src, s)));
+        let target = source.as_deref().and_then(|s| self.specifier(file, s));
+        let is_default = (0..node.child_count())
+            .filter_map(|i| node.child(i as u32))
+            .any(|c| c.kind() == "default");
+        if let Some(decl) = node.child_by_field_name("declaration") {
+            for name in declared_names(src, decl) {
+                let exported = if is_default {
+                    "default".to_string()
+                } else {
+                    name.clone()
+                };
+                module.exports.insert(exported, (Binding::Local(name), at));
+            }
+            return;
+        }
+        if let Some(value) = node.child_by_field_name("value") {
+            let local = (value.kind() == "identifier").then(|| text(src, value).to_string());
+            module.exports.insert(
+                "default".to_string(),
+                (Binding::Local(local.unwrap_or_default()), at),
+            );
+            return;
+        }
+        let mut cursor = node.walk();
+        let children: Vec<Node<'_>> = node.named_children(&mut cursor).collect();
+        let mut clause = false;
+        for child in &children {
+            match child.kind() {
+                "export_clause" => {
+                    clause = true;
+                    let mut inner = child.walk();
+                    for spec in child.named_children(&mut inner) {
+                        let name = spec
+                            .child_by_field_name("name")
+                            .map(|n| unquote(text(src, n)));
+                        let alias = spec
+                            .child_by_field_name("alias")
+                            .map(|n| unquote(text(src, n)));
+                        let Some(name) = name else { continue };
+                        let binding = match &target {
+                            Some(t) => Binding::Imported(t.clone(), Some(name.clone())),
+                            None if source.is_some() => continue,
+                            None => Binding::Local(name.clone()),
+                        };
+                        module.exports.insert(alias.unwrap_or(name), (binding, at));
+                    }
+                }
+                "namespace_export" => {
+                    clause = true;
+                    let mut inner = child.walk();
+                    if let (Some(id), Some(t)) = (child.named_children(&mut inner).last(), &target)
+                    {
+                        module.exports.insert(
+                            unquote(text(src, id)),
+                            (Binding::Imported(t.clone(), None), at),
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+        if !clause && let Some(t) = target {
+            module.stars.push((t, at));
+        }
+    }
+
+    /// Every name `module` exports, its star re-exports' included.
+    fn exported_names(&mut self, module: &Module, depth: usize) -> BTreeSet<String> {
+        let mut names: BTreeSet<String> = module.exports.keys().cloned().collect();
+        if depth < MAX_DEPTH {
+            for (star, _) in &module.stars {
+                if let Some(target) = self.module(star) {
+                    names.extend(
+                        self.exported_names(&target, depth + 1)
+                            .into_iter()
+                            .filter(|n| n != "default"),
+                    );
+                }
+            }
+        }
+        names
+    }
+
+    /// What `name`, as `module` exports it, is: an item and (for a class) its members.
+    fn resolve(
+        &mut self,
+        module: &Module,
+        name: &str,
+        depth: usize,
+    ) -> Option<(Item, BTreeMap<String, Item>)> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        if let Some((binding, at)) = module.exports.get(name) {
+            let via = Some((module.file.clone(), *at));
+            let mut found = self.binding(module, binding, *at, depth)?;
+            if !matches!(binding, Binding::Local(_)) {
+                found.0.via = via;
+            }
+            return Some(found);
+        }
+        for (star, at) in &module.stars {
+            let Some(target) = self.module(star) else {
+                continue;
+            };
+            if let Some(mut found) = self.resolve(&target, name, depth + 1) {
+                found.0.via = Some((module.file.clone(), *at));
+                return Some(found);
+            }
+        }
+        None
+    }
+
+    fn binding(
+        &mut self,
+        module: &Module,
+        binding: &Binding,
+        at: u32,
+        depth: usize,
+    ) -> Option<(Item, BTreeMap<String, Item>)> {
+        match binding {
+            Binding::Local(local) => {
+                if let Some(imported) = module.imports.get(local) {
+                    let imported = imported.clone();
+                    return self.binding(module, &imported, at, depth + 1);
+                }
+                Some(local_item(module, local, at))
+            }
+            Binding::Imported(file, None) => {
+                let target = self.module(file)?;
+                Some((
+                    Item {
+                        kind: ItemKind::Module,
+                        signature: String::new(),
+                        shape: Shape::Plain,
+                        file: target.file.clone(),
+                        line: 1,
+                        via: None,
+                    },
+                    BTreeMap::new(),
+                ))
+            }
+            Binding::Imported(file, Some(name)) => {
+                let target = self.module(file)?;
+                self.resolve(&target, name, depth + 1)
+            }
+        }
+    }
+}
+
+/// A definition of `module` by local name: its kind and signature, and a class's public
+/// members; an exported name with no definition the file-by-file analysis knows (an
+/// expression) is a plain variable.
+fn local_item(module: &Module, local: &str, at: u32) -> (Item, BTreeMap<String, Item>) {
+    let Some(def) = module.defs.get(local) else {
+        return (
+            Item {
+                kind: ItemKind::Variable,
+                signature: String::new(),
+                shape: Shape::Plain,
+                file: module.file.clone(),
+                line: at,
+                via: None,
+            },
+            BTreeMap::new(),
+        );
+    };
+    let kind = match def.kind {
+        DefKind::Function => ItemKind::Function,
+        DefKind::Method => ItemKind::Method,
+        DefKind::Class | DefKind::Struct => ItemKind::Class,
+        DefKind::Interface => ItemKind::Interface,
+        DefKind::Enum => ItemKind::Enum,
+        DefKind::Type => ItemKind::TypeAlias,
+        DefKind::Module => ItemKind::Module,
+        DefKind::Const | DefKind::Trait | DefKind::Impl => ItemKind::Const,
+    };
+    let item = |d: &crate::semantic::structure::Definition, kind| Item {
+        kind,
+        signature: d.signature.clone(),
+        shape: Shape::Plain,
+        file: module.file.clone(),
+        line: d.start_line,
+        via: None,
+    };
+    let prefix = format!("{local}.");
+    let members = module
+        .defs
+        .range(prefix.clone()..)
+        .take_while(|(n, _)| n.starts_with(&prefix))
+        .filter(|(n, d)| d.public && !n[prefix.len()..].contains('.'))
+        .map(|(n, d)| (n[prefix.len()..].to_string(), item(d, ItemKind::Method)))
+        .collect();
+    (item(def, kind), members)
+}
+
+/// The names a declaration after `export` binds.
+fn declared_names(src: &str, decl: Node<'_>) -> Vec<String> {
+    if let Some(name) = decl.child_by_field_name("name") {
+        return vec![text(src, name).to_string()];
+    }
+    let mut out = Vec::new();
+    let mut cursor = decl.walk();
+    for child in decl.named_children(&mut cursor) {
+        if child.kind() == "variable_declarator"
+            && let Some(name) = child.child_by_field_name("name")
+            && name.kind() == "identifier"
+        {
+            out.push(text(src, name).to_string());
+        }
+    }
+    out
+}
+
+/// CommonJS exports: `module.exports = { a, b: c }`, `module.exports = f`,
+/// `module.exports.x = …`, `exports.x = …`.
+fn commonjs(src: &str, node: Node<'_>, module: &mut Module) {
+    let Some(assignment) = node
+        .named_child(0)
+        .filter(|n| n.kind() == "assignment_expression")
+    else {
+        return;
+    };
+    let (Some(left), Some(right)) = (
+        assignment.child_by_field_name("left"),
+        assignment.child_by_field_name("right"),
+    ) else {
+        return;
+    };
+    let at = line(node);
+    let target = text(src, left);
+    let local = |n: Node<'_>| {
+        Binding::Local(if n.kind() == "identifier" {
+            text(src, n).to_string()
+        } else {
+            String::new()
+        })
+    };
+    if target == "module.exports" {
+        if right.kind() == "object" {
+            let mut cursor = right.walk();
+            for prop in right.named_children(&mut cursor) {
+                match prop.kind() {
+                    "shorthand_property_identifier" => {
+                        let name = text(src, prop).to_string();
+                        module
+                            .exports
+                            .insert(name.clone(), (Binding::Local(name), at));
+                    }
+                    "pair" => {
+                        if let (Some(k), Some(v)) = (
+                            prop.child_by_field_name("key"),
+                            prop.child_by_field_name("value"),
+                        ) {
+                            module.exports.insert(unquote(text(src, k)), (local(v), at));
+                        }
+                    }
+                    "method_definition" => {
+                        if let Some(k) = prop.child_by_field_name("name") {
+                            module.exports.insert(
+                                text(src, k).to_string(),
+                                (Binding::Local(String::new()), at),
+                            );
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        } else {
+            module
+                .exports
+                .insert("default".to_string(), (local(right), at));
+        }
+    } else if let Some(name) = target
+        .strip_prefix("module.exports.")
+        .or_else(|| target.strip_prefix("exports."))
+        .filter(|n| !n.contains('.'))
+    {
+        module.exports.insert(name.to_string(), (local(right), at));
+    }
+}
