@@ -237,3 +237,59 @@ fn the_public_api_is_judged_crate_wide_by_public_path() {
     assert_eq!(api["old_side"], true);
     assert_eq!(api["message"], "public function `calc::add` removed");
 }
+
+/// Issue 19, Python: a package's API is what users import. A new optional parameter on a
+/// re-exported function is a compatible addition and does not hold an autonomous run; a
+/// removed re-export is a break named by its dotted path, pointed at the import that went.
+#[test]
+fn a_python_package_api_is_judged_by_what_users_import() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = "case \"$(cat \"$BOSUN_PROMPT_FILE\")\" in \
+        *Stop*) printf '' > geo/__init__.py ;; \
+        *scale*) printf 'def area(w, h, scale=1):\\n    return w * h * scale\\n' > geo/_impl.py ;; \
+        *) mkdir -p geo tests && printf '[project]\\nname = \"geo\"\\n' > pyproject.toml && printf 'from ._impl import area\\n' > geo/__init__.py && printf 'def area(w, h):\\n    return w * h\\n' > geo/_impl.py && printf 'def test_area():\\n    pass\\n' > tests/test_geo.py ;; esac";
+    let config = format!(
+        "[orchestrator]\nmax_attempts = 1\nmax_parallel = 1\n[executors.a]\ncommand = [\"sh\", \"-c\", {agent:?}]\n[policy]\nmode = \"autonomous\"\nrequire_operator_for = [\"risk\"]\n"
+    );
+    let repo = project(
+        dir.path(),
+        "- [ ] Start the Python package\n- [ ] Let area scale\n- [ ] Stop exporting area\n",
+        &config,
+    );
+    bosun(&repo, &["run", "--headless"]);
+    let runs: Vec<Value> = serde_json::from_str(&bosun(&repo, &["runs", "--json"])).unwrap();
+    let by = |title: &str| {
+        runs.iter()
+            .find(|r| r["task_title"] == title)
+            .unwrap_or_else(|| panic!("{title}: {runs:#?}"))
+    };
+    let annotations = |run: &Value| -> Vec<Value> {
+        let id = run["id"].as_str().unwrap();
+        let shown: Value = serde_json::from_str(&bosun(&repo, &["show", id, "--json"])).unwrap();
+        shown["annotations"].as_array().unwrap().clone()
+    };
+    assert_eq!(by("Start the Python package")["status"], "merged");
+    let scaled = by("Let area scale");
+    assert_eq!(scaled["status"], "merged", "{scaled:#}");
+    let all = annotations(scaled);
+    assert!(
+        !all.iter().any(|a| a["kind"] == "api_changed"),
+        "a new parameter with a default breaks no caller: {all:#?}"
+    );
+    let added = annotation(&all, "api_added");
+    assert_eq!(added["symbol"], "geo.area");
+    assert_eq!(
+        added["message"],
+        "`geo.area` gained optional parameter(s) `scale`"
+    );
+
+    let dropped = by("Stop exporting area");
+    assert_eq!(dropped["status"], "awaiting_approval", "{dropped:#}");
+    let all = annotations(dropped);
+    let api = annotation(&all, "api_changed");
+    assert_eq!(api["symbol"], "geo.area");
+    assert_eq!(api["path"], "geo/__init__.py");
+    assert_eq!(api["line"], 1);
+    assert_eq!(api["old_side"], true);
+    assert_eq!(api["message"], "public function `geo.area` removed");
+}

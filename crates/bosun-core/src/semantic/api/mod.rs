@@ -10,7 +10,11 @@
 //! an [`Addition`] (an `api_added` notice, kept apart from the risks).
 //!
 //! Only the crates a change touches are read ([`rust::crates_touched`]); a crate without a
-//! library target has no API.
+//! library target has no API. The other languages by the same principle: a Python package
+//! from its importable modules, `__all__` and re-exports ([`python`]), a Go package as one
+//! namespace across its files ([`go`]), a JavaScript/TypeScript package from what its
+//! `package.json` entry points export ([`ecmascript`]). Each replaces the file-by-file
+//! guesses about its language's files.
 
 pub mod ecmascript;
 pub mod go;
