@@ -43,9 +43,92 @@ struct Found<'t> {
 
 /// Every definition in `tree` (parsed from `src`), outer before inner, in source order.
 pub(super) fn extract(lang: Language, src: &str, tree: &Tree) -> Vec<Def> {
-    let Some(query) = lang.query() else {
+    if lang == Language::Rust {
+        // Rust's definitions are one node kind each: a walk of the tree finds them in
+        // a third of the query's time (the query finds the same, `rust_walk_matches_query`).
+        return name_all(lang, src, rust_walk(tree), &HashSet::new());
+    }
+    let Some((found, exported)) = by_query(lang, src, tree) else {
         return Vec::new();
     };
+    name_all(lang, src, found, &exported)
+}
+
+/// The definitions `rust.scm` matches, by a walk: each node kind with the field the query
+/// names it by and the part that is its body.
+fn rust_walk(tree: &Tree) -> Vec<Found<'_>> {
+    let mut found = Vec::new();
+    let mut cursor = tree.walk();
+    'walk: loop {
+        let node = cursor.node();
+        let (kind, name_field, body_field) = match node.kind() {
+            "function_item" => (Some(DefKind::Function), "name", Some("body")),
+            "function_signature_item" => (Some(DefKind::Function), "name", None),
+            "struct_item" | "union_item" => (Some(DefKind::Struct), "name", None),
+            "enum_item" => (Some(DefKind::Enum), "name", None),
+            "type_item" => (Some(DefKind::Type), "name", None),
+            "trait_item" => (Some(DefKind::Trait), "name", Some("body")),
+            "impl_item" => (Some(DefKind::Impl), "type", Some("body")),
+            "mod_item" => (Some(DefKind::Module), "name", Some("body")),
+            "const_item" | "static_item" => (Some(DefKind::Const), "name", Some("value")),
+            _ => (None, "", None),
+        };
+        if let Some(kind) = kind
+            && let Some(name) = node.child_by_field_name(name_field)
+        {
+            let body = body_field.and_then(|f| node.child_by_field_name(f));
+            // The query's node types: a function's body is a block, a trait's and an
+            // impl's a declaration list, and a nameable item's name an identifier.
+            let shaped = match node.kind() {
+                "function_item" => body.is_some_and(|b| b.kind() == "block"),
+                "trait_item" => {
+                    body.is_some_and(|b| b.kind() == "declaration_list")
+                        && name.kind() == "type_identifier"
+                }
+                "impl_item" => body.is_some_and(|b| b.kind() == "declaration_list"),
+                "mod_item" => {
+                    body.is_none_or(|b| b.kind() == "declaration_list")
+                        && name.kind() == "identifier"
+                }
+                "struct_item" | "union_item" | "enum_item" | "type_item" => {
+                    name.kind() == "type_identifier"
+                }
+                "const_item" | "static_item" => name.kind() == "identifier",
+                _ => true,
+            };
+            if shaped {
+                found.push(Found {
+                    node,
+                    kind,
+                    name,
+                    body,
+                    receiver: None,
+                    pattern: 0,
+                });
+            }
+        }
+        if cursor.goto_first_child() {
+            continue;
+        }
+        loop {
+            if cursor.goto_next_sibling() {
+                continue 'walk;
+            }
+            if !cursor.goto_parent() {
+                break 'walk;
+            }
+        }
+    }
+    found
+}
+
+/// The definitions the language's query matches, and the names listed as exported.
+fn by_query<'t>(
+    lang: Language,
+    src: &str,
+    tree: &'t Tree,
+) -> Option<(Vec<Found<'t>>, HashSet<String>)> {
+    let query = lang.query()?;
     let names = query.capture_names();
     let mut found: HashMap<usize, Found<'_>> = HashMap::new();
     let mut exported: HashSet<String> = HashSet::new();
@@ -93,7 +176,16 @@ pub(super) fn extract(lang: Language, src: &str, tree: &Tree) -> Vec<Def> {
             }
         }
     }
-    let mut found: Vec<Found<'_>> = found.into_values().collect();
+    Some((found.into_values().collect(), exported))
+}
+
+/// Names, publicity and signatures for the definitions found.
+fn name_all(
+    lang: Language,
+    src: &str,
+    mut found: Vec<Found<'_>>,
+    exported: &HashSet<String>,
+) -> Vec<Def> {
     found.sort_by_key(|f| {
         (
             f.node.start_byte(),
@@ -142,7 +234,7 @@ pub(super) fn extract(lang: Language, src: &str, tree: &Tree) -> Vec<Def> {
             open: parent.is_none_or(|p| open[p]),
             parent_is_trait_impl: parent.is_some_and(|p| is_trait_impl[p]),
         };
-        let public = is_public(lang, src, f, &segment, &scope, &exported);
+        let public = is_public(lang, src, f, &segment, &scope, exported);
         // Whether items declared directly inside can be public (Rust's module tree).
         let opens = match kind {
             DefKind::Module | DefKind::Trait | DefKind::Class | DefKind::Interface => public,
@@ -661,4 +753,76 @@ pub(super) fn key(signature: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod walk_tests {
+    use super::*;
+
+    /// The walk finds what the query finds, on `src`.
+    pub(crate) fn same_as_query(src: &str) {
+        let tree = super::super::language::parse(Language::Rust, src).expect("parses");
+        let (found, exported) = by_query(Language::Rust, src, &tree).expect("a query");
+        let by_query = name_all(Language::Rust, src, found, &exported);
+        let walked = extract(Language::Rust, src, &tree);
+        let show = |defs: &[Def]| -> Vec<String> {
+            defs.iter()
+                .map(|d| format!("{:?} {:?} {:?}", d.def, d.parent, d.sig_key))
+                .collect()
+        };
+        assert_eq!(show(&walked), show(&by_query), "{src}");
+    }
+
+    #[test]
+    fn rust_walk_matches_query() {
+        same_as_query(
+            "//! m\nmod a { pub mod b; pub fn f() {} }\nmod c;\npub struct S<T> { pub x: T }\nunion U { a: u8 }\npub enum E { A, B(u8) }\ntype T = u8;\npub trait Tr { fn req(&self); fn prov(&self) {} const C: u8; }\nimpl<T> Tr for S<T> { fn req(&self) { fn inner() {} } const C: u8 = 1; }\nimpl S<u8> { pub const fn new() -> Self { todo!() } }\nconst K: u8 = 1;\nstatic mut G: u8 = 0;\nextern \"C\" { fn ext(x: i32); static EXT: i32; }\nmacro_rules! m { () => {} }\nfn broken( {\n",
+        );
+        for text in [
+            "pub fn a() {}\n",
+            "fn unclosed() {\n    let x = ;\n",
+            "impl<T: Clone> From<T> for W<T> where T: Copy { fn from(t: T) -> Self { W(t) } }\n",
+            "impl X {}",
+            "fn f() -> impl Fn() { || {} }\nmod m {}\n",
+            "pub(crate) mod x { pub(super) fn y() {} }\n",
+        ] {
+            same_as_query(text);
+        }
+    }
+
+    /// Every file of the 44 published crate versions in the semver fixtures (when xz is
+    /// there to unpack them; CI has it).
+    #[test]
+    fn rust_walk_matches_query_on_published_crates() {
+        let archive = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/fixtures/semver/crates.tar.xz"
+        );
+        let dir = tempfile::tempdir().expect("temp dir");
+        let untar = std::process::Command::new("tar")
+            .arg("-xJf")
+            .arg(archive)
+            .arg("-C")
+            .arg(dir.path())
+            .status();
+        if !untar.is_ok_and(|s| s.success()) {
+            assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "tar with xz");
+            eprintln!("skipped: the crates do not unpack here (xz missing?)");
+            return;
+        }
+        let mut stack = vec![dir.path().to_path_buf()];
+        let mut files = 0;
+        while let Some(d) = stack.pop() {
+            for entry in std::fs::read_dir(&d).expect("dir").flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    same_as_query(&std::fs::read_to_string(&path).expect("utf-8"));
+                    files += 1;
+                }
+            }
+        }
+        assert!(files > 500, "{files} files");
+    }
 }
