@@ -139,17 +139,28 @@ pub fn sort(annotations: &mut [Annotation]) {
 /// Everything the analysis says about one changed file: its structure (definitions, API,
 /// syntax errors) and the per-file risk rules. Each side is read once.
 pub fn analyze_file(file: &FileDiff, sources: &dyn Sources) -> Vec<Annotation> {
-    let text = |path: Option<&str>, read: &dyn Fn(&str) -> Option<String>| {
-        if file.binary {
-            None
-        } else {
-            path.and_then(read)
-        }
-    };
-    let base = text(file.old_path.as_deref(), &|p| sources.base(p));
-    let head = text(file.new_path.as_deref(), &|p| sources.head(p));
-    let mut out = structure::annotate_file(file, base.as_deref(), head.as_deref());
-    out.extend(rules::file_rules(file, base.as_deref(), head.as_deref()));
+    let (base, head) = read_sides(file, sources);
+    analyze_texts(file, base.as_deref(), head.as_deref())
+}
+
+/// A changed file's two versions: base and head.
+type Texts = (Option<String>, Option<String>);
+
+/// Both versions of a changed file (None for a side where it is missing or binary).
+fn read_sides(file: &FileDiff, sources: &dyn Sources) -> Texts {
+    if file.binary {
+        return (None, None);
+    }
+    (
+        file.old_path.as_deref().and_then(|p| sources.base(p)),
+        file.new_path.as_deref().and_then(|p| sources.head(p)),
+    )
+}
+
+/// [`analyze_file`] with both versions read.
+fn analyze_texts(file: &FileDiff, base: Option<&str>, head: Option<&str>) -> Vec<Annotation> {
+    let mut out = structure::annotate_file(file, base, head);
+    out.extend(rules::file_rules(file, base, head));
     out
 }
 
@@ -163,27 +174,36 @@ pub fn analyze(
     task: &Task,
     large_change_lines: usize,
 ) -> Vec<Annotation> {
-    // Files are independent: spread them over the cores (parsers are per thread).
+    // Both versions of every file are read first, on this thread: the repository's object
+    // reads do not share well between threads (on the 500-file bench, reading while
+    // analysing on two threads cost 0.3–0.7 s more than reading the same 7 MB up front).
+    let texts: Vec<Texts> = diff.files.iter().map(|f| read_sides(f, sources)).collect();
+    let work: Vec<(&FileDiff, &Texts)> = diff.files.iter().zip(&texts).collect();
+    let analyse = |(f, (base, head)): &(&FileDiff, &Texts)| {
+        analyze_texts(f, base.as_deref(), head.as_deref())
+    };
+    // Files are independent: spread them over the cores (parsers are per thread). Each
+    // worker takes the next file when it is done with one: equal shares of files took one
+    // core up to half as long again as the other.
     let threads = std::thread::available_parallelism()
         .map_or(1, usize::from)
         .min(diff.files.len().max(1));
-    let chunk = diff.files.len().div_ceil(threads).max(1);
     let mut out: Vec<Annotation> = if threads <= 1 {
-        diff.files
-            .iter()
-            .flat_map(|f| analyze_file(f, sources))
-            .collect()
+        work.iter().flat_map(analyse).collect()
     } else {
-        std::thread::scope(|scope| {
-            let workers: Vec<_> = diff
-                .files
-                .chunks(chunk)
-                .map(|files| {
-                    scope.spawn(move || {
-                        files
-                            .iter()
-                            .flat_map(|f| analyze_file(f, sources))
-                            .collect::<Vec<_>>()
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let mut done: Vec<(usize, Vec<Annotation>)> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut mine = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(item) = work.get(i) else {
+                                break mine;
+                            };
+                            mine.push((i, analyse(item)));
+                        }
                     })
                 })
                 .collect();
@@ -191,34 +211,28 @@ pub fn analyze(
                 .into_iter()
                 .flat_map(|w| w.join().unwrap_or_default())
                 .collect()
-        })
+        });
+        // In the files' order, whichever worker analysed each.
+        done.sort_by_key(|(i, _)| *i);
+        done.into_iter().flat_map(|(_, a)| a).collect()
     };
     // Python's own parser for the indentation errors the grammar accepts, in the files the
     // grammar found no new error in (one interpreter run for the whole change).
-    let python: Vec<(&FileDiff, Option<String>, Option<String>)> = diff
-        .files
+    let python: Vec<(&FileDiff, Option<&str>, Option<&str>)> = work
         .iter()
-        .filter(|f| {
-            !f.binary
-                && f.new_path
-                    .as_deref()
-                    .and_then(structure::Language::for_path)
-                    == Some(structure::Language::Python)
+        .filter(|(f, _)| {
+            f.new_path
+                .as_deref()
+                .and_then(structure::Language::for_path)
+                == Some(structure::Language::Python)
                 && !out.iter().any(|a| {
                     a.kind == crate::model::AnnotationKind::SyntaxError && a.path == f.path()
                 })
         })
-        .map(|f| {
-            let base = f.old_path.as_deref().and_then(|p| sources.base(p));
-            (f, base, f.new_path.as_deref().and_then(|p| sources.head(p)))
-        })
+        .map(|(f, (base, head))| (*f, base.as_deref(), head.as_deref()))
         .collect();
     if !python.is_empty() {
-        let files: Vec<(&FileDiff, Option<&str>, Option<&str>)> = python
-            .iter()
-            .map(|(f, b, h)| (*f, b.as_deref(), h.as_deref()))
-            .collect();
-        out.extend(structure::interpreter::new_indentation_errors(&files));
+        out.extend(structure::interpreter::new_indentation_errors(&python));
     }
     // A library crate's API is judged whole: where both sides of a touched crate could be
     // read, its crate-level breaks and additions replace the file-by-file guesses about its

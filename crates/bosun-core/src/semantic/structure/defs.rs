@@ -1,6 +1,6 @@
-//! Definitions in one version of a file: the language's query finds them; this module names
-//! them (qualified names), decides which are public, and extracts their normalized
-//! signatures.
+//! Definitions in one version of a file: the language's query finds them (Rust's, a walk
+//! that finds the same nodes faster); this module names them (qualified names), decides
+//! which are public, and extracts their normalized signatures.
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
