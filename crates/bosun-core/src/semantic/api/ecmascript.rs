@@ -129,6 +129,9 @@ struct Module {
     imports: HashMap<String, Binding>,
     /// Top-level definitions by qualified name (members as `Class.member`).
     defs: BTreeMap<String, crate::semantic::structure::Definition>,
+    /// Call signatures of functions, methods and classes (their constructor) by qualified
+    /// name: `(string, number=…, ...unknown[]): Node` ([`call_signature`]).
+    calls: HashMap<String, String>,
 }
 
 /// Reads one side.
@@ -139,7 +142,10 @@ struct Reader<'a> {
 
 /// One side's API of `package` (`read` gives a file's text by repository path).
 pub fn surface(package: &Package, read: &dyn Fn(&str) -> Option<String>) -> Surface {
-    let mut surface = Surface::default();
+    let mut surface = Surface {
+        language: super::ApiLanguage::Script,
+        ..Surface::default()
+    };
     let Some(manifest) = read(&join(&package.dir, "package.json"))
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
     else {
@@ -322,9 +328,14 @@ impl Reader<'_> {
         for node in root.named_children(&mut cursor) {
             match node.kind() {
                 "import_statement" => self.import(file, src, node, &mut module),
-                "export_statement" => self.export(file, src, node, &mut module),
+                "export_statement" => {
+                    self.export(file, src, node, &mut module);
+                    if let Some(decl) = node.child_by_field_name("declaration") {
+                        calls(src, decl, &mut module.calls);
+                    }
+                }
                 "expression_statement" => commonjs(src, node, &mut module),
-                _ => {}
+                _ => calls(src, node, &mut module.calls),
             }
         }
         module
@@ -559,7 +570,11 @@ fn local_item(module: &Module, local: &str, at: u32) -> (Item, BTreeMap<String, 
     };
     let item = |d: &crate::semantic::structure::Definition, kind| Item {
         kind,
-        signature: d.signature.clone(),
+        signature: module
+            .calls
+            .get(&d.name)
+            .cloned()
+            .unwrap_or_else(|| d.signature.clone()),
         shape: Shape::Plain,
         file: module.file.clone(),
         line: d.start_line,
@@ -660,4 +675,212 @@ fn commonjs(src: &str, node: Node<'_>, module: &mut Module) {
     {
         module.exports.insert(name.to_string(), (local(right), at));
     }
+}
+
+/// Records the call signatures a top-level declaration defines: a function, a function-valued
+/// `const`, a class's constructor and public methods.
+fn calls(src: &str, decl: Node<'_>, out: &mut HashMap<String, String>) {
+    match decl.kind() {
+        "function_declaration" | "generator_function_declaration" | "function_signature" => {
+            if let Some(name) = decl.child_by_field_name("name") {
+                let name = text(src, name).to_string();
+                // Overloads: several signatures of one name, compared as written.
+                let signature = call_signature(src, decl);
+                match out.get(&name) {
+                    Some(_) if decl.kind() == "function_signature" => {
+                        out.insert(name, "overloaded".to_string());
+                    }
+                    Some(existing) if existing == "overloaded" => {}
+                    _ => {
+                        out.insert(name, signature);
+                    }
+                }
+            }
+        }
+        "lexical_declaration" | "variable_declaration" => {
+            let mut cursor = decl.walk();
+            for declarator in decl.named_children(&mut cursor) {
+                let (Some(name), Some(value)) = (
+                    declarator.child_by_field_name("name"),
+                    declarator.child_by_field_name("value"),
+                ) else {
+                    continue;
+                };
+                if matches!(
+                    value.kind(),
+                    "arrow_function" | "function_expression" | "function"
+                ) {
+                    out.insert(text(src, name).to_string(), call_signature(src, value));
+                }
+            }
+        }
+        "class_declaration" | "abstract_class_declaration" | "class" => {
+            let (Some(name), Some(body)) = (
+                decl.child_by_field_name("name"),
+                decl.child_by_field_name("body"),
+            ) else {
+                return;
+            };
+            let class = text(src, name).to_string();
+            let mut cursor = body.walk();
+            for member in body.named_children(&mut cursor) {
+                if !matches!(member.kind(), "method_definition" | "method_signature") {
+                    continue;
+                }
+                let Some(method) = member.child_by_field_name("name").map(|n| text(src, n)) else {
+                    continue;
+                };
+                let signature = call_signature(src, member);
+                if method == "constructor" {
+                    out.insert(class.clone(), signature);
+                } else {
+                    out.insert(format!("{class}.{method}"), signature);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A callable's parameters by position — each its type (`_` untyped), `=…` when it may be
+/// left out (`?`, a default), `...` for a rest parameter — and its return type: what callers
+/// depend on. Parameter names are no part of it (JavaScript passes by position).
+fn call_signature(src: &str, node: Node<'_>) -> String {
+    let mut params = Vec::new();
+    if let Some(list) = node.child_by_field_name("parameters") {
+        let mut cursor = list.walk();
+        for p in list.named_children(&mut cursor) {
+            let ty = p
+                .child_by_field_name("type")
+                .map(|t| collapse(text(src, t).trim_start_matches(':')))
+                .unwrap_or_else(|| "_".to_string());
+            let pattern = p
+                .child_by_field_name("pattern")
+                .or_else(|| p.child_by_field_name("name"))
+                .unwrap_or(p);
+            let piece = if pattern.kind() == "rest_pattern" || p.kind() == "rest_pattern" {
+                format!("...{ty}")
+            } else if p.kind() == "optional_parameter"
+                || p.kind() == "assignment_pattern"
+                || p.child_by_field_name("value").is_some()
+            {
+                format!("{ty}=…")
+            } else if p.kind() == "comment" {
+                continue;
+            } else {
+                ty
+            };
+            params.push(piece);
+        }
+    } else if let Some(single) = node.child_by_field_name("parameter") {
+        // `x => …`
+        let _ = single;
+        params.push("_".to_string());
+    }
+    let returns = node
+        .child_by_field_name("return_type")
+        .map(|t| format!(": {}", collapse(text(src, t).trim_start_matches(':'))))
+        .unwrap_or_default();
+    format!("({}){returns}", params.join(", "))
+}
+
+fn collapse(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Splits a parameter list at its top-level `, ` (not inside `<>`, `()`, `[]`, `{}`).
+fn split_params(list: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut depth, mut start) = (0i32, 0);
+    let bytes = list.as_bytes();
+    for (i, b) in bytes.iter().enumerate() {
+        match b {
+            b'<' | b'(' | b'[' | b'{' => depth += 1,
+            b'>' if i > 0 && bytes[i - 1] == b'=' => {}
+            b'>' | b')' | b']' | b'}' => depth -= 1,
+            b',' if depth == 0 => {
+                out.push(list[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    let last = list[start..].trim();
+    if !last.is_empty() {
+        out.push(last);
+    }
+    out
+}
+
+/// Whether calls written against call signature `old` still work against `new`: Err(why
+/// not), or Ok(how many optional parameters it gained). Signatures of another form (not a
+/// call signature) compare as written.
+pub fn compatible(old: &str, new: &str) -> Result<usize, String> {
+    let parts = |s: &str| -> Option<(Vec<String>, String)> {
+        let rest = s.strip_prefix('(')?;
+        let mut depth = 1i32;
+        let end = rest.char_indices().find_map(|(i, c)| {
+            match c {
+                '(' => depth += 1,
+                ')' => depth -= 1,
+                _ => {}
+            }
+            (depth == 0).then_some(i)
+        })?;
+        let params = split_params(&rest[..end])
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        Some((params, rest[end + 1..].trim().to_string()))
+    };
+    let (Some((was, was_ret)), Some((now, ret))) = (parts(old), parts(new)) else {
+        return if old == new {
+            Ok(0)
+        } else {
+            Err(format!("{old} → {new}"))
+        };
+    };
+    let optional = |p: &str| p.ends_with("=…") || p.starts_with("...");
+    let bare = |p: &str| {
+        p.trim_end_matches("=…")
+            .trim_start_matches("...")
+            .to_string()
+    };
+    for (i, p) in was.iter().enumerate() {
+        match now.get(i) {
+            None if now.last().is_some_and(|l| l.starts_with("...")) => {}
+            None => return Err(format!("parameter {} removed", i + 1)),
+            Some(n) => {
+                if p.starts_with("...") != n.starts_with("...") && !n.starts_with("...") {
+                    return Err(format!("rest parameter {} removed", i + 1));
+                }
+                if optional(p) && !optional(n) {
+                    return Err(format!("parameter {} is no longer optional", i + 1));
+                }
+                if bare(p) != bare(n) {
+                    return Err(format!(
+                        "parameter {} changed type: {} → {}",
+                        i + 1,
+                        bare(p),
+                        bare(n)
+                    ));
+                }
+            }
+        }
+    }
+    let gained = &now[was.len().min(now.len())..];
+    if let Some(required) = gained.iter().position(|p| !optional(p)) {
+        return Err(format!(
+            "new required parameter {}",
+            was.len() + required + 1
+        ));
+    }
+    if was_ret != ret {
+        return Err(format!(
+            "return type changed: {} → {}",
+            was_ret.trim_start_matches(": "),
+            ret.trim_start_matches(": ")
+        ));
+    }
+    Ok(gained.len())
 }

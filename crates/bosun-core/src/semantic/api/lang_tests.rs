@@ -426,11 +426,9 @@ fn a_typescript_package_is_what_its_entry_exports() {
         found[0],
         "api_changed @demo/kit.format: public function `@demo/kit.format` removed"
     );
-    assert!(
-        found[1].starts_with(
-            "api_changed @demo/kit.parse: signature of public function `@demo/kit.parse` changed"
-        ),
-        "{found:#?}"
+    assert_eq!(
+        found[1],
+        "api_changed @demo/kit.parse: `@demo/kit.parse`: new required parameter 2 ((string): Node → (string, boolean): Node)"
     );
     assert_eq!(
         found[2],
@@ -470,5 +468,58 @@ fn commonjs_exports_and_subpaths_count() {
             "api_changed tool.stop: public function `tool.stop` removed",
             "api_changed tool/extra.tune: public name `tool/extra.tune` removed",
         ]
+    );
+}
+
+#[test]
+fn script_signatures_compare_by_position() {
+    use super::ecmascript::compatible;
+    assert_eq!(
+        compatible("(string)", "(string, number=…)"),
+        Ok(1),
+        "optional added"
+    );
+    assert_eq!(
+        compatible("(_, _)", "(_, _)"),
+        Ok(0),
+        "renamed JS parameters"
+    );
+    assert!(compatible("(string)", "(number)").is_err());
+    assert!(compatible("(string=…)", "(string)").is_err());
+    assert!(compatible("(string)", "(string, number)").is_err());
+    assert!(compatible("(string, ...any[])", "(string)").is_err());
+    assert_eq!(
+        compatible("(string, number)", "(string, ...number[])"),
+        Err("parameter 2 changed type: number → number[]".to_string())
+    );
+    assert!(
+        compatible(
+            "(Map<string, number>): void",
+            "(Map<string, number>, _=…): void"
+        )
+        .is_ok()
+    );
+    assert!(compatible("(_): string", "(_): number").is_err());
+}
+
+#[test]
+fn a_javascript_parameter_renamed_or_made_optional_is_no_break() {
+    let manifest = r#"{"name": "lib", "main": "index.js"}"#;
+    let base = [(
+        "index.js",
+        "export function pad(text, width) {\n  return text;\n}\n",
+    )];
+    let head = [(
+        "index.js",
+        "export function pad(value, width = 8, fill = ' ') {\n  return value;\n}\n",
+    )];
+    let found = js_change(manifest, &base, &head);
+    assert!(
+        !found.iter().any(|a| a.starts_with("api_changed")),
+        "{found:#?}"
+    );
+    assert!(
+        found.contains(&"api_added lib.pad: `lib.pad` gained 1 optional parameter(s)".to_string()),
+        "{found:#?}"
     );
 }

@@ -144,6 +144,9 @@ pub enum ApiLanguage {
     /// Parameter lists must be call-compatible ([`python::compatible`]); a function that
     /// became a class (both callable) is no break.
     Python,
+    /// JavaScript/TypeScript: call signatures by position must be call-compatible
+    /// ([`ecmascript::compatible`]); other signatures compare as written.
+    Script,
 }
 
 /// How a change breaks the users of an API.
@@ -226,6 +229,30 @@ pub fn compare(base: &Surface, head: &Surface) -> (Vec<Break>, Vec<Addition>) {
         };
         if base.language == ApiLanguage::Python {
             compare_python(path, old, new, &mut breaks, &mut additions);
+            continue;
+        }
+        if base.language == ApiLanguage::Script
+            && old.kind == new.kind
+            && old.signature != new.signature
+            && old.signature.starts_with('(')
+            && new.signature.starts_with('(')
+        {
+            match ecmascript::compatible(&old.signature, &new.signature) {
+                Err(why) => breaks.push(broke(
+                    BreakKind::SignatureChanged,
+                    path,
+                    format!("`{path}`: {why} ({} → {})", old.signature, new.signature),
+                    new,
+                    false,
+                )),
+                Ok(gained) if gained > 0 => additions.push(Addition {
+                    path: path.clone(),
+                    message: format!("`{path}` gained {gained} optional parameter(s)"),
+                    file: new.file.clone(),
+                    line: new.line,
+                }),
+                Ok(_) => {}
+            }
             continue;
         }
         if old.kind != new.kind {
