@@ -581,18 +581,42 @@ fn local_item(module: &Module, local: &str, at: u32) -> (Item, BTreeMap<String, 
         via: None,
     };
     let prefix = format!("{local}.");
-    let members = module
+    let mut members: BTreeMap<String, Item> = module
         .defs
         .range(prefix.clone()..)
         .take_while(|(n, _)| n.starts_with(&prefix))
         .filter(|(n, d)| d.public && !n[prefix.len()..].contains('.'))
         .map(|(n, d)| (n[prefix.len()..].to_string(), item(d, ItemKind::Method)))
         .collect();
+    // A declaration file's class declares its methods without bodies: they are only in
+    // the call signatures.
+    for (name, signature) in &module.calls {
+        if let Some(member) = name.strip_prefix(&prefix).filter(|m| !m.contains('.')) {
+            members.entry(member.to_string()).or_insert_with(|| Item {
+                kind: ItemKind::Method,
+                signature: signature.clone(),
+                shape: Shape::Plain,
+                file: module.file.clone(),
+                line: def.start_line,
+                via: None,
+            });
+        }
+    }
     (item(def, kind), members)
+}
+
+/// A `declare …` (in declaration files) is the declaration inside it.
+fn unwrap_ambient(decl: Node<'_>) -> Node<'_> {
+    if decl.kind() == "ambient_declaration" {
+        decl.named_child(0).unwrap_or(decl)
+    } else {
+        decl
+    }
 }
 
 /// The names a declaration after `export` binds.
 fn declared_names(src: &str, decl: Node<'_>) -> Vec<String> {
+    let decl = unwrap_ambient(decl);
     if let Some(name) = decl.child_by_field_name("name") {
         return vec![text(src, name).to_string()];
     }
@@ -680,6 +704,7 @@ fn commonjs(src: &str, node: Node<'_>, module: &mut Module) {
 /// Records the call signatures a top-level declaration defines: a function, a function-valued
 /// `const`, a class's constructor and public methods.
 fn calls(src: &str, decl: Node<'_>, out: &mut HashMap<String, String>) {
+    let decl = unwrap_ambient(decl);
     match decl.kind() {
         "function_declaration" | "generator_function_declaration" | "function_signature" => {
             if let Some(name) = decl.child_by_field_name("name") {
@@ -724,10 +749,21 @@ fn calls(src: &str, decl: Node<'_>, out: &mut HashMap<String, String>) {
             let class = text(src, name).to_string();
             let mut cursor = body.walk();
             for member in body.named_children(&mut cursor) {
-                if !matches!(member.kind(), "method_definition" | "method_signature") {
+                let hidden = {
+                    let mut inner = member.walk();
+                    member.children(&mut inner).any(|c| {
+                        c.kind() == "accessibility_modifier"
+                            && matches!(text(src, c), "private" | "protected")
+                    })
+                };
+                if hidden || !matches!(member.kind(), "method_definition" | "method_signature") {
                     continue;
                 }
-                let Some(method) = member.child_by_field_name("name").map(|n| text(src, n)) else {
+                let Some(method) = member
+                    .child_by_field_name("name")
+                    .map(|n| text(src, n))
+                    .filter(|n| !n.starts_with('#'))
+                else {
                     continue;
                 };
                 let signature = call_signature(src, member);

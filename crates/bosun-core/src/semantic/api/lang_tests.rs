@@ -523,3 +523,25 @@ fn a_javascript_parameter_renamed_or_made_optional_is_no_break() {
         "{found:#?}"
     );
 }
+
+#[test]
+fn a_declaration_file_is_read_like_the_sources() {
+    let manifest = r#"{"name": "dts", "types": "index.d.ts", "main": "index.js"}"#;
+    let base = [(
+        "index.d.ts",
+        "export declare function f(a: string, b?: number): void;\nexport declare class C {\n    constructor(x: number);\n    m(a: string): void;\n    private p;\n}\nexport declare const k: number;\n",
+    )];
+    let head = [(
+        "index.d.ts",
+        "export declare function f(text: string, b?: number, c?: boolean): void;\nexport declare class C {\n    constructor(x: number);\n    private p;\n}\n",
+    )];
+    let found = js_change(manifest, &base, &head);
+    assert_eq!(
+        found,
+        [
+            "api_changed dts.C.m: public method `dts.C.m` removed",
+            "api_changed dts.k: public name `dts.k` removed",
+            "api_added dts.f: `dts.f` gained 1 optional parameter(s)",
+        ]
+    );
+}
