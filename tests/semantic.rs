@@ -52,6 +52,20 @@ fn project(dir: &Path, todo: &str, config: &str) -> PathBuf {
     repo
 }
 
+/// The run of the task titled `title`.
+fn titled<'a>(runs: &'a [Value], title: &str) -> &'a Value {
+    runs.iter()
+        .find(|r| r["task_title"] == title)
+        .unwrap_or_else(|| panic!("{title}: {runs:#?}"))
+}
+
+/// A run's annotations, as `bosun show --json` gives them.
+fn annotations_of(repo: &Path, run: &Value) -> Vec<Value> {
+    let id = run["id"].as_str().unwrap();
+    let shown: Value = serde_json::from_str(&bosun(repo, &["show", id, "--json"])).unwrap();
+    shown["annotations"].as_array().unwrap().clone()
+}
+
 fn annotation<'a>(all: &'a [Value], kind: &str) -> &'a Value {
     all.iter()
         .find(|a| a["kind"] == kind)
@@ -154,11 +168,7 @@ fn a_syntax_error_the_change_introduces_fails_the_run_and_a_clean_change_is_appr
     );
     bosun(&repo, &["run", "--headless"]);
     let runs: Vec<Value> = serde_json::from_str(&bosun(&repo, &["runs", "--json"])).unwrap();
-    let by = |title: &str| {
-        runs.iter()
-            .find(|r| r["task_title"] == title)
-            .unwrap_or_else(|| panic!("{title}: {runs:#?}"))
-    };
+    let by = |title: &str| titled(&runs, title);
     let broken = by("Break the parser on purpose");
     assert_eq!(broken["status"], "failed", "{broken:#}");
     assert!(
@@ -202,16 +212,8 @@ fn the_public_api_is_judged_crate_wide_by_public_path() {
     );
     bosun(&repo, &["run", "--headless"]);
     let runs: Vec<Value> = serde_json::from_str(&bosun(&repo, &["runs", "--json"])).unwrap();
-    let by = |title: &str| {
-        runs.iter()
-            .find(|r| r["task_title"] == title)
-            .unwrap_or_else(|| panic!("{title}: {runs:#?}"))
-    };
-    let annotations = |run: &Value| -> Vec<Value> {
-        let id = run["id"].as_str().unwrap();
-        let shown: Value = serde_json::from_str(&bosun(&repo, &["show", id, "--json"])).unwrap();
-        shown["annotations"].as_array().unwrap().clone()
-    };
+    let by = |title: &str| titled(&runs, title);
+    let annotations = |run: &Value| annotations_of(&repo, run);
     let moved = by("Move add into its own module");
     assert_eq!(moved["status"], "merged", "{moved:#}");
     let all = annotations(moved);
@@ -258,16 +260,8 @@ fn a_python_package_api_is_judged_by_what_users_import() {
     );
     bosun(&repo, &["run", "--headless"]);
     let runs: Vec<Value> = serde_json::from_str(&bosun(&repo, &["runs", "--json"])).unwrap();
-    let by = |title: &str| {
-        runs.iter()
-            .find(|r| r["task_title"] == title)
-            .unwrap_or_else(|| panic!("{title}: {runs:#?}"))
-    };
-    let annotations = |run: &Value| -> Vec<Value> {
-        let id = run["id"].as_str().unwrap();
-        let shown: Value = serde_json::from_str(&bosun(&repo, &["show", id, "--json"])).unwrap();
-        shown["annotations"].as_array().unwrap().clone()
-    };
+    let by = |title: &str| titled(&runs, title);
+    let annotations = |run: &Value| annotations_of(&repo, run);
     assert_eq!(by("Start the Python package")["status"], "merged");
     let scaled = by("Let area scale");
     assert_eq!(scaled["status"], "merged", "{scaled:#}");

@@ -2,6 +2,7 @@
 // Each test crate uses only some of these.
 #![allow(dead_code)]
 
+pub mod eval;
 pub mod llm_server;
 
 use std::io::Write as _;

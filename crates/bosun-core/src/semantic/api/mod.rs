@@ -213,17 +213,15 @@ pub fn compare(base: &Surface, head: &Surface) -> (Vec<Break>, Vec<Addition>) {
                     .is_some_and(|was| head.items.get(p).is_none_or(|now| now.kind != was.kind))
             });
             if !parent_gone {
-                let mut at = broke(
+                // Said at the definition, so that the item's paths are told as one (below);
+                // then pointed at the export that went.
+                breaks.push(broke(
                     BreakKind::Removed,
                     path,
                     format!("public {label} `{path}` removed"),
                     old,
                     true,
-                );
-                if let Some((file, line)) = &old.via {
-                    (at.file, at.line) = (file.clone(), *line);
-                }
-                breaks.push(at);
+                ));
             }
             continue;
         };
@@ -339,7 +337,16 @@ pub fn compare(base: &Surface, head: &Surface) -> (Vec<Break>, Vec<Addition>) {
             ));
         }
     }
-    (once_per_item(breaks), additions)
+    let mut breaks = once_per_item(breaks);
+    for b in breaks
+        .iter_mut()
+        .filter(|b| b.kind == BreakKind::Removed && !head.items.contains_key(&b.path))
+    {
+        if let Some((file, line)) = base.items.get(&b.path).and_then(|i| i.via.clone()) {
+            (b.file, b.line) = (file, line);
+        }
+    }
+    (breaks, additions)
 }
 
 /// A Python item on both sides: its call signature, when both are known.

@@ -58,9 +58,7 @@ pub(super) fn extract(lang: Language, src: &str, tree: &Tree) -> Vec<Def> {
 /// names it by and the part that is its body.
 fn rust_walk(tree: &Tree) -> Vec<Found<'_>> {
     let mut found = Vec::new();
-    let mut cursor = tree.walk();
-    'walk: loop {
-        let node = cursor.node();
+    super::tokens::preorder(tree.root_node(), |node| {
         let (kind, name_field, body_field) = match node.kind() {
             "function_item" => (Some(DefKind::Function), "name", Some("body")),
             "function_signature_item" => (Some(DefKind::Function), "name", None),
@@ -107,18 +105,8 @@ fn rust_walk(tree: &Tree) -> Vec<Found<'_>> {
                 });
             }
         }
-        if cursor.goto_first_child() {
-            continue;
-        }
-        loop {
-            if cursor.goto_next_sibling() {
-                continue 'walk;
-            }
-            if !cursor.goto_parent() {
-                break 'walk;
-            }
-        }
-    }
+        true
+    });
     found
 }
 

@@ -43,26 +43,18 @@ pub(super) fn collect(src: &str, tree: &Tree) -> Vec<ErrorSite> {
     if !root.has_error() {
         return out;
     }
-    let mut cursor = root.walk();
-    'walk: loop {
-        let node = cursor.node();
+    super::tokens::preorder(root, |node| {
         if MACRO_TOKENS.contains(&node.kind()) {
             // Not Rust syntax until the macro is expanded: the grammar's token list lacks
             // tokens rustc accepts there (`~`), so its errors inside are not the code's.
+            false
         } else if node.is_error() || node.is_missing() {
             out.push(site(src, node));
-        } else if node.has_error() && cursor.goto_first_child() {
-            continue;
+            false
+        } else {
+            node.has_error()
         }
-        loop {
-            if cursor.goto_next_sibling() {
-                continue 'walk;
-            }
-            if !cursor.goto_parent() {
-                break 'walk;
-            }
-        }
-    }
+    });
     out
 }
 

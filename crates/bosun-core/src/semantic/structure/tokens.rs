@@ -88,3 +88,25 @@ pub(super) fn visit<'t>(
     }
     ControlFlow::Continue(())
 }
+
+/// Visits `root` and the nodes under it in source order (parents first); `f` says whether to
+/// go into a node's children. Iterative, like [`visit`].
+pub(super) fn preorder<'t>(root: Node<'t>, mut f: impl FnMut(Node<'t>) -> bool) {
+    let mut cursor = root.walk();
+    'walk: loop {
+        if f(cursor.node()) && cursor.goto_first_child() {
+            continue;
+        }
+        loop {
+            if cursor.node() == root {
+                break 'walk;
+            }
+            if cursor.goto_next_sibling() {
+                continue 'walk;
+            }
+            if !cursor.goto_parent() {
+                break 'walk;
+            }
+        }
+    }
+}
