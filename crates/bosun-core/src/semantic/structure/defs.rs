@@ -57,8 +57,32 @@ pub(super) fn extract(lang: Language, src: &str, tree: &Tree) -> Vec<Def> {
 /// The definitions `rust.scm` matches, by a walk: each node kind with the field the query
 /// names it by and the part that is its body.
 fn rust_walk(tree: &Tree) -> Vec<Found<'_>> {
+    // Node kinds by number: a kind's name costs a length count and a UTF-8 check per node.
+    static ITEMS: std::sync::OnceLock<Vec<u16>> = std::sync::OnceLock::new();
+    let items = ITEMS.get_or_init(|| {
+        let grammar = Language::Rust.grammar();
+        [
+            "function_item",
+            "function_signature_item",
+            "struct_item",
+            "union_item",
+            "enum_item",
+            "type_item",
+            "trait_item",
+            "impl_item",
+            "mod_item",
+            "const_item",
+            "static_item",
+        ]
+        .iter()
+        .map(|k| grammar.id_for_node_kind(k, true))
+        .collect()
+    });
     let mut found = Vec::new();
     super::tokens::preorder(tree.root_node(), |node| {
+        if !items.contains(&node.kind_id()) {
+            return true;
+        }
         let (kind, name_field, body_field) = match node.kind() {
             "function_item" => (Some(DefKind::Function), "name", Some("body")),
             "function_signature_item" => (Some(DefKind::Function), "name", None),

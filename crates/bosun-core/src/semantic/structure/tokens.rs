@@ -9,16 +9,17 @@ use tree_sitter::Node;
 /// A comment (or another "extra" the grammar allows anywhere), or a Python docstring: not
 /// code.
 pub(super) fn is_comment(node: Node<'_>) -> bool {
-    node.is_extra() || node.kind().ends_with("comment") || is_docstring(node)
+    if node.is_extra() {
+        return true;
+    }
+    let kind = node.kind();
+    kind.ends_with("comment") || (kind == "string" && is_docstring(node))
 }
 
-/// A string that is the first statement of a Python module, class or function body (the
+/// A `string` that is the first statement of a Python module, class or function body (the
 /// node kinds are Python's: JavaScript's `"use strict"` sits in a `program` or
 /// `statement_block`, and it is code).
 fn is_docstring(node: Node<'_>) -> bool {
-    if node.kind() != "string" {
-        return false;
-    }
     let Some(statement) = node.parent().filter(|p| p.kind() == "expression_statement") else {
         return false;
     };
