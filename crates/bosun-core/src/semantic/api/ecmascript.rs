@@ -26,8 +26,8 @@ use crate::semantic::structure::{DefKind, Language, definitions, parse};
 const MAX_DEPTH: usize = 8;
 
 /// Extensions tried, in order, for an import without one (and for built output's sources).
-const EXTENSIONS: [&str; 9] = [
-    ".ts", ".tsx", ".mts", ".cts", ".d.ts", ".js", ".mjs", ".cjs", ".jsx",
+const EXTENSIONS: [&str; 11] = [
+    ".d.ts", ".d.mts", ".d.cts", ".ts", ".tsx", ".mts", ".cts", ".js", ".mjs", ".cjs", ".jsx",
 ];
 
 /// Directories that usually hold built output, whose sources are under `src/`.
@@ -132,6 +132,8 @@ struct Module {
     /// Call signatures of functions, methods and classes (their constructor) by qualified
     /// name: `(string, number=…, ...unknown[]): Node` ([`call_signature`]).
     calls: HashMap<String, String>,
+    /// `export = name`.
+    export_equals: Option<String>,
 }
 
 /// Reads one side.
@@ -169,10 +171,15 @@ pub fn surface(package: &Package, read: &dyn Fn(&str) -> Option<String>) -> Surf
             "" => name.clone(),
             sub => format!("{name}/{sub}"),
         };
-        let Some(file) = candidates
-            .iter()
-            .find_map(|c| reader.locate(&join(&package.dir, c)))
-        else {
+        // A declaration file named is that file (not a script of the same stem).
+        let Some(file) = candidates.iter().find_map(|c| {
+            let path = join(&package.dir, c);
+            if is_declaration(&path) {
+                read(&path).map(|_| path)
+            } else {
+                reader.locate(&path)
+            }
+        }) else {
             continue;
         };
         let Some(module) = reader.module(&file) else {
@@ -203,20 +210,44 @@ pub fn surface(package: &Package, read: &dyn Fn(&str) -> Option<String>) -> Surf
     surface
 }
 
-/// The package's entry points: subpath → the files it may name (built output or sources).
+/// The package's entry points: subpath → the files it may name, in the order a type checker
+/// looks (a `types` condition, then the other conditions with `browser` last; for `.` also
+/// the `types` field). Subpaths that name no module (`./package.json`, a bare declaration
+/// file) and patterns are left out.
 fn entries(manifest: &serde_json::Value) -> Vec<(String, Vec<String>)> {
     fn strings(v: &serde_json::Value, out: &mut Vec<String>) {
         match v {
             serde_json::Value::String(s) => out.push(s.clone()),
             serde_json::Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
-            serde_json::Value::Object(o) => o.values().for_each(|x| strings(x, out)),
+            serde_json::Value::Object(o) => {
+                let rank = |k: &str| match k {
+                    "types" => 0,
+                    "import" => 1,
+                    "default" => 2,
+                    "browser" => 4,
+                    _ => 3,
+                };
+                let mut keys: Vec<&String> = o.keys().collect();
+                keys.sort_by_key(|k| rank(k));
+                for k in keys {
+                    strings(&o[k.as_str()], out);
+                }
+            }
             _ => {}
         }
     }
+    let top_types: Vec<String> = ["types", "typings"]
+        .iter()
+        .filter_map(|k| manifest.get(*k).and_then(|v| v.as_str()))
+        .map(str::to_string)
+        .collect();
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     match manifest.get("exports") {
         Some(serde_json::Value::Object(map)) if map.keys().any(|k| k.starts_with('.')) => {
-            for (key, value) in map.iter().filter(|(k, _)| !k.contains('*')) {
+            for (key, value) in map
+                .iter()
+                .filter(|(k, _)| !k.contains('*') && !k.ends_with(".json") && !is_declaration(k))
+            {
                 let mut found = Vec::new();
                 strings(value, &mut found);
                 out.insert(key.clone(), found);
@@ -228,7 +259,7 @@ fn entries(manifest: &serde_json::Value) -> Vec<(String, Vec<String>)> {
             out.insert(".".to_string(), found);
         }
         None => {
-            let found: Vec<String> = ["types", "typings", "module", "main"]
+            let found: Vec<String> = ["module", "main"]
                 .iter()
                 .filter_map(|k| manifest.get(*k).and_then(|v| v.as_str()))
                 .map(str::to_string)
@@ -237,7 +268,37 @@ fn entries(manifest: &serde_json::Value) -> Vec<(String, Vec<String>)> {
             out.insert(".".to_string(), found);
         }
     }
+    // Declarations first, as a type checker reads them: those named, those beside a named
+    // script (`index.js` → `index.d.ts`), then for `.` the `types` field; the scripts last.
+    for (key, candidates) in out.iter_mut() {
+        let mut declarations = Vec::new();
+        let mut scripts = Vec::new();
+        for c in candidates.iter() {
+            if is_declaration(c) {
+                declarations.push(c.clone());
+                continue;
+            }
+            for (script, declaration) in [(".js", ".d.ts"), (".mjs", ".d.mts"), (".cjs", ".d.cts")]
+            {
+                if let Some(stem) = c.strip_suffix(script) {
+                    declarations.push(format!("{stem}{declaration}"));
+                }
+            }
+            scripts.push(c.clone());
+        }
+        if key == "." {
+            declarations.extend(top_types.iter().cloned());
+        }
+        declarations.extend(scripts);
+        *candidates = declarations;
+    }
     out.into_iter().collect()
+}
+
+fn is_declaration(path: &str) -> bool {
+    [".d.ts", ".d.mts", ".d.cts"]
+        .iter()
+        .any(|e| path.ends_with(e))
 }
 
 fn text<'s>(src: &'s str, node: Node<'_>) -> &'s str {
@@ -338,6 +399,13 @@ impl Reader<'_> {
                 _ => calls(src, node, &mut module.calls),
             }
         }
+        normalise_types(src, root, &mut module.calls);
+        if let Some(name) = module.export_equals.clone() {
+            let mut cursor = root.walk();
+            for node in root.named_children(&mut cursor) {
+                namespace_members(src, node, &name, &mut module);
+            }
+        }
         module
     }
 
@@ -416,6 +484,21 @@ impl Reader<'_> {
         }
         let mut cursor = node.walk();
         let children: Vec<Node<'_>> = node.named_children(&mut cursor).collect();
+        let mut tokens = node.walk();
+        let assigns = node.children(&mut tokens).any(|c| c.kind() == "=");
+        if let (true, Some(name)) = (
+            assigns,
+            children.first().filter(|c| c.kind() == "identifier"),
+        ) {
+            // `export = name`: the module is `name` (its default to an ES import), and the
+            // members of a namespace of that name are its names.
+            let name = text(src, *name).to_string();
+            module
+                .exports
+                .insert("default".to_string(), (Binding::Local(name.clone()), at));
+            module.export_equals = Some(name);
+            return;
+        }
         let mut clause = false;
         for child in &children {
             match child.kind() {
@@ -546,6 +629,20 @@ impl Reader<'_> {
 /// expression) is a plain variable.
 fn local_item(module: &Module, local: &str, at: u32) -> (Item, BTreeMap<String, Item>) {
     let Some(def) = module.defs.get(local) else {
+        if let Some(signature) = module.calls.get(local) {
+            // Declared only (`export function f(): void;` in a declaration file).
+            return (
+                Item {
+                    kind: ItemKind::Function,
+                    signature: signature.clone(),
+                    shape: Shape::Plain,
+                    file: module.file.clone(),
+                    line: at,
+                    via: None,
+                },
+                BTreeMap::new(),
+            );
+        }
         return (
             Item {
                 kind: ItemKind::Variable,
@@ -559,6 +656,8 @@ fn local_item(module: &Module, local: &str, at: u32) -> (Item, BTreeMap<String, 
         );
     };
     let kind = match def.kind {
+        // A function and a namespace of one name (`export = clsx`): it is called.
+        DefKind::Module if module.calls.contains_key(local) => ItemKind::Function,
         DefKind::Function => ItemKind::Function,
         DefKind::Method => ItemKind::Method,
         DefKind::Class | DefKind::Struct => ItemKind::Class,
@@ -919,4 +1018,137 @@ pub fn compatible(old: &str, new: &str) -> Result<usize, String> {
         ));
     }
     Ok(gained.len())
+}
+
+/// The members of `declare namespace name { … }` (or `export namespace`, `namespace`) as
+/// the module's exports, for a module that is `export = name`: in a declaration file every
+/// declaration in a namespace is visible.
+fn namespace_members(src: &str, node: Node<'_>, name: &str, module: &mut Module) {
+    let node = unwrap_ambient(match node.kind() {
+        "export_statement" => match node.child_by_field_name("declaration") {
+            Some(d) => d,
+            None => return,
+        },
+        _ => node,
+    });
+    let namespace = node.kind() == "internal_module" || node.kind() == "module";
+    let named = node
+        .child_by_field_name("name")
+        .is_some_and(|n| text(src, n) == name);
+    let Some(body) = node
+        .child_by_field_name("body")
+        .filter(|_| namespace && named)
+    else {
+        return;
+    };
+    let at = line(node);
+    let mut cursor = body.walk();
+    for member in body.named_children(&mut cursor) {
+        let decl = if member.kind() == "export_statement" {
+            match member.child_by_field_name("declaration") {
+                Some(d) => d,
+                None => continue,
+            }
+        } else {
+            member
+        };
+        let mut signatures = HashMap::new();
+        calls(src, decl, &mut signatures);
+        for (local, signature) in signatures {
+            module.calls.insert(format!("{name}.{local}"), signature);
+        }
+        for member_name in declared_names(src, decl) {
+            module
+                .exports
+                .entry(member_name.clone())
+                .or_insert((Binding::Local(format!("{name}.{member_name}")), at));
+        }
+    }
+}
+
+/// Spells the types of call signatures as the compiler prints them: a file's own aliases
+/// of a primitive (`type Milliseconds = number`) by the primitive, `Array<T>` as `T[]`.
+fn normalise_types(src: &str, root: Node<'_>, calls: &mut HashMap<String, String>) {
+    let mut aliases: Vec<(String, String)> = Vec::new();
+    let mut cursor = root.walk();
+    for node in root.named_children(&mut cursor) {
+        let node = unwrap_ambient(match node.kind() {
+            "export_statement" => match node.child_by_field_name("declaration") {
+                Some(d) => d,
+                None => continue,
+            },
+            _ => node,
+        });
+        if node.kind() != "type_alias_declaration"
+            || node.child_by_field_name("type_parameters").is_some()
+        {
+            continue;
+        }
+        if let (Some(name), Some(value)) = (
+            node.child_by_field_name("name"),
+            node.child_by_field_name("value"),
+        ) && value.kind() == "predefined_type"
+        {
+            aliases.push((text(src, name).to_string(), text(src, value).to_string()));
+        }
+    }
+    for signature in calls.values_mut() {
+        let mut spelled = array_types(signature);
+        for (alias, primitive) in &aliases {
+            spelled = replace_word(&spelled, alias, primitive);
+        }
+        *signature = spelled;
+    }
+}
+
+/// `Array<T>` → `T[]` (`(T)[]` when `T` has a top-level `|` or `&`), innermost first.
+fn array_types(s: &str) -> String {
+    let mut out = s.to_string();
+    while let Some(start) = out.find("Array<").filter(|&i| {
+        i == 0 || !out.as_bytes()[i - 1].is_ascii_alphanumeric() && out.as_bytes()[i - 1] != b'_'
+    }) {
+        let open = start + "Array<".len();
+        let mut depth = 1i32;
+        let Some(close) = out[open..].char_indices().find_map(|(i, c)| {
+            match c {
+                '<' | '(' | '[' | '{' => depth += 1,
+                '>' | ')' | ']' | '}' => depth -= 1,
+                _ => {}
+            }
+            (depth == 0).then_some(open + i)
+        }) else {
+            break;
+        };
+        let inner = &out[open..close];
+        let compound = inner.contains(" | ") || inner.contains(" & ");
+        let element = if compound {
+            format!("({inner})[]")
+        } else {
+            format!("{inner}[]")
+        };
+        out = format!("{}{element}{}", &out[..start], &out[close + 1..]);
+    }
+    out
+}
+
+/// `s` with every whole-word `word` replaced by `with`.
+fn replace_word(s: &str, word: &str, with: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    let boundary = |c: Option<char>| {
+        c.is_none_or(|c| !(c.is_alphanumeric() || c == '_' || c == '$' || c == '.'))
+    };
+    while let Some(i) = rest.find(word) {
+        let before = rest[..i].chars().next_back();
+        let after = rest[i + word.len()..].chars().next();
+        out.push_str(&rest[..i]);
+        if boundary(before) && boundary(after) {
+            out.push_str(with);
+        } else {
+            out.push_str(word);
+        }
+        rest = &rest[i + word.len()..];
+    }
+    out.push_str(rest);
+    out
 }

@@ -545,3 +545,29 @@ fn a_declaration_file_is_read_like_the_sources() {
         ]
     );
 }
+
+#[test]
+fn export_equals_and_its_namespace_are_the_module() {
+    let manifest = r#"{"name": "cx", "types": "cx.d.ts"}"#;
+    let base = [(
+        "cx.d.ts",
+        "declare namespace cx {\n\ttype Value = string;\n\ttype Dict = Record<string, any>;\n\tfunction cx(...inputs: Value[]): string;\n}\ndeclare function cx(...inputs: cx.Value[]): string;\nexport = cx;\n",
+    )];
+    let head = [(
+        "cx.d.ts",
+        "declare namespace cx {\n\ttype Value = string;\n\tfunction cx(...inputs: Value[]): string;\n}\ndeclare function cx(first: string, ...inputs: cx.Value[]): string;\nexport = cx;\n",
+    )];
+    let found: Vec<String> = js_change(manifest, &base, &head)
+        .into_iter()
+        .filter(|a| a.starts_with("api_changed"))
+        .collect();
+    assert_eq!(found.len(), 2, "{found:#?}");
+    assert_eq!(
+        found[0],
+        "api_changed cx.Dict: public type alias `cx.Dict` removed"
+    );
+    assert!(
+        found[1].starts_with("api_changed cx.default: `cx.default`: "),
+        "{found:#?}"
+    );
+}
