@@ -43,37 +43,47 @@ fn no_api(path: &str) -> bool {
 /// The packages whose files the change touches, and every `.go` file of the change (whose
 /// file-by-file API guesses the package view replaces).
 pub fn packages_touched(diff: &Diff, sources: &dyn Sources) -> (Vec<Package>, BTreeSet<String>) {
-    let mut files = BTreeSet::new();
-    let mut by_dir: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for path in diff
+    let files: BTreeSet<String> = diff
         .files
         .iter()
         .flat_map(|f| [f.new_path.as_deref(), f.old_path.as_deref()])
         .flatten()
         .filter(|p| p.ends_with(".go"))
+        .map(str::to_string)
+        .collect();
+    let read = |p: &str| sources.head(p).or_else(|| sources.base(p));
+    (packages_of(&files, &read), files)
+}
+
+/// The packages of `.go` files `paths` (outside `internal/`, tests, `testdata/`, `vendor/`);
+/// `read` gives a `go.mod` from either side.
+pub fn packages_of<'p>(
+    paths: impl IntoIterator<Item = &'p String>,
+    read: &dyn Fn(&str) -> Option<String>,
+) -> Vec<Package> {
+    let mut by_dir: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for path in paths
+        .into_iter()
+        .filter(|p| p.ends_with(".go") && !no_api(p))
     {
-        files.insert(path.to_string());
-        if !no_api(path) {
-            let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
-            by_dir
-                .entry(dir.to_string())
-                .or_default()
-                .insert(path.to_string());
-        }
+        let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
+        by_dir
+            .entry(dir.to_string())
+            .or_default()
+            .insert(path.clone());
     }
-    let packages = by_dir
+    by_dir
         .into_iter()
         .map(|(dir, files)| Package {
-            import_path: import_path(&dir, sources),
+            import_path: import_path(&dir, read),
             dir,
             files: files.into_iter().collect(),
         })
-        .collect();
-    (packages, files)
+        .collect()
 }
 
 /// The module path from the nearest `go.mod` above `dir`, joined with the rest of `dir`.
-fn import_path(dir: &str, sources: &dyn Sources) -> String {
+fn import_path(dir: &str, read: &dyn Fn(&str) -> Option<String>) -> String {
     let mut up = dir.to_string();
     loop {
         let manifest = if up.is_empty() {
@@ -81,14 +91,11 @@ fn import_path(dir: &str, sources: &dyn Sources) -> String {
         } else {
             format!("{up}/go.mod")
         };
-        let module = sources
-            .head(&manifest)
-            .or_else(|| sources.base(&manifest))
-            .and_then(|text| {
-                text.lines()
-                    .find_map(|l| l.trim().strip_prefix("module "))
-                    .map(|m| m.trim().trim_matches('"').to_string())
-            });
+        let module = read(&manifest).and_then(|text| {
+            text.lines()
+                .find_map(|l| l.trim().strip_prefix("module "))
+                .map(|m| m.trim().trim_matches('"').to_string())
+        });
         if let Some(module) = module {
             let rest = dir[up.len()..].trim_start_matches('/');
             return if rest.is_empty() {
@@ -106,7 +113,12 @@ fn import_path(dir: &str, sources: &dyn Sources) -> String {
 
 /// One side's exported API of `package` (its changed files only).
 pub fn surface(package: &Package, read: &dyn Fn(&str) -> Option<String>) -> Surface {
-    let mut surface = Surface::default();
+    let mut surface = Surface {
+        language: super::ApiLanguage::Go,
+        ..Surface::default()
+    };
+    // Every struct's field types, exported or not: whether `==` works on a struct.
+    let mut struct_fields: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for file in &package.files {
         let Some(src) = read(file) else { continue };
         let Ok(tree) = parse(Language::Go, &src) else {
@@ -179,6 +191,12 @@ pub fn surface(package: &Package, read: &dyn Fn(&str) -> Option<String>) -> Surf
                 "type_declaration" => {
                     let mut inner = node.walk();
                     for spec in node.named_children(&mut inner) {
+                        if let (Some(name), Some(ty)) =
+                            (field(&src, spec, "name"), spec.child_by_field_name("type"))
+                            && ty.kind() == "struct_type"
+                        {
+                            struct_fields.insert(name.to_string(), field_types(&src, ty));
+                        }
                         let Some(name) = field(&src, spec, "name").filter(|n| exported(n)) else {
                             continue;
                         };
@@ -209,7 +227,61 @@ pub fn surface(package: &Package, read: &dyn Fn(&str) -> Option<String>) -> Surf
             }
         }
     }
+    // `==` on a struct needs every field comparable: a slice, map or func field (also in a
+    // struct it holds) takes that away, and breaks whoever compares its values.
+    let mut not_comparable: BTreeSet<String> = BTreeSet::new();
+    loop {
+        let before = not_comparable.len();
+        for (name, types) in &struct_fields {
+            let bad = types.iter().any(|t| {
+                t.starts_with("[]")
+                    || t.starts_with("map[")
+                    || t.starts_with("func")
+                    || not_comparable.contains(t.as_str())
+            });
+            if bad {
+                not_comparable.insert(name.clone());
+            }
+        }
+        if not_comparable.len() == before {
+            break;
+        }
+    }
+    let prefix = format!("{}.", package.import_path);
+    for (path, item) in surface.items.iter_mut() {
+        if item.kind == ItemKind::Struct
+            && path
+                .strip_prefix(&prefix)
+                .is_some_and(|name| not_comparable.contains(name))
+        {
+            item.signature.push_str(NOT_COMPARABLE);
+        }
+    }
     surface
+}
+
+/// Said of a struct whose values `==` cannot compare.
+const NOT_COMPARABLE: &str = " (not comparable)";
+
+/// A struct type's field types, each once per name it declares.
+fn field_types(src: &str, ty: Node<'_>) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![ty];
+    while let Some(n) = stack.pop() {
+        let mut cursor = n.walk();
+        for child in n.named_children(&mut cursor) {
+            match child.kind() {
+                "field_declaration_list" => stack.push(child),
+                "field_declaration" => {
+                    if let Some(t) = field(src, child, "type") {
+                        out.push(collapse(t));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    out
 }
 
 fn collect_specs<'t>(node: Node<'t>, out: &mut Vec<Node<'t>>) {
@@ -377,4 +449,72 @@ fn type_item(src: &str, spec: Node<'_>) -> (ItemKind, String, Shape) {
             Shape::Plain,
         ),
     }
+}
+
+/// Go's predeclared type names: the only lower-case names a user can write.
+const PREDECLARED: [&str; 22] = [
+    "bool",
+    "byte",
+    "complex64",
+    "complex128",
+    "error",
+    "float32",
+    "float64",
+    "int",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "rune",
+    "string",
+    "uint",
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
+    "uintptr",
+    "any",
+    "comparable",
+];
+
+/// Whether `new` keeps every use of `old`: the same text but where `old` names a type of
+/// the package that is not exported (users cannot write its name, so renaming it — even
+/// exporting it, `marshalOrder` → `MarshalOrder` — breaks nobody).
+pub fn compatible(old: &str, new: &str) -> bool {
+    // A struct that became comparable breaks nobody.
+    if let Some(was) = old.strip_suffix(NOT_COMPARABLE)
+        && !new.ends_with(NOT_COMPARABLE)
+    {
+        return compatible(was, new);
+    }
+    let words = |s: &str| -> Vec<String> {
+        let mut out = Vec::new();
+        let mut word = String::new();
+        for c in s.chars() {
+            if c.is_alphanumeric() || c == '_' {
+                word.push(c);
+            } else {
+                if !word.is_empty() {
+                    out.push(std::mem::take(&mut word));
+                }
+                if !c.is_whitespace() {
+                    out.push(c.to_string());
+                }
+            }
+        }
+        if !word.is_empty() {
+            out.push(word);
+        }
+        out
+    };
+    let (was, now) = (words(old), words(new));
+    was.len() == now.len()
+        && was.iter().zip(&now).enumerate().all(|(i, (a, b))| {
+            a == b
+                || (a.starts_with(|c: char| c.is_lowercase())
+                    && !PREDECLARED.contains(&a.as_str())
+                    && !matches!(a.as_str(), "func" | "chan" | "map" | "struct" | "interface" | "type")
+                    // A package's name before `.` is not a type.
+                    && was.get(i + 1).is_none_or(|n| n != "."))
+        })
 }

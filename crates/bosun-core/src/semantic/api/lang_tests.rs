@@ -571,3 +571,36 @@ fn export_equals_and_its_namespace_are_the_module() {
         "{found:#?}"
     );
 }
+
+#[test]
+fn go_unexported_type_renames_are_free_and_comparability_counts() {
+    use super::go::compatible;
+    assert!(compatible(
+        "func(marshalOrder) *Encoder",
+        "func(MarshalOrder) *Encoder"
+    ));
+    assert!(
+        !compatible("func(int) *Encoder", "func(MarshalOrder) *Encoder"),
+        "int is writable"
+    );
+    assert!(!compatible("func(string)", "func(int)"));
+    let base = [(
+        "server/server.go",
+        "package server\n\ntype Options struct {\n\tName string\n}\n",
+    )];
+    let head = [(
+        "server/server.go",
+        "package server\n\ntype Options struct {\n\tName  string\n\tstate visitor\n}\n\ntype visitor struct {\n\tseen map[string]bool\n}\n",
+    )];
+    assert_eq!(
+        go_change(&base, &head),
+        [
+            "api_changed example.com/app/server.Options: signature of public struct `example.com/app/server.Options` changed: type struct → type struct (not comparable)"
+        ]
+    );
+    assert_eq!(
+        go_change(&head, &base),
+        Vec::<String>::new(),
+        "comparable again"
+    );
+}

@@ -147,6 +147,9 @@ pub enum ApiLanguage {
     /// JavaScript/TypeScript: call signatures by position must be call-compatible
     /// ([`ecmascript::compatible`]); other signatures compare as written.
     Script,
+    /// Go: as written, except that a type the package does not export may be renamed
+    /// ([`go::compatible`]).
+    Go,
 }
 
 /// How a change breaks the users of an API.
@@ -287,7 +290,9 @@ pub fn compare(base: &Surface, head: &Surface) -> (Vec<Break>, Vec<Addition>) {
                     false,
                 ));
             }
-        } else if old.signature != new.signature {
+        } else if old.signature != new.signature
+            && !(base.language == ApiLanguage::Go && go::compatible(&old.signature, &new.signature))
+        {
             breaks.push(broke(
                 BreakKind::SignatureChanged,
                 path,
