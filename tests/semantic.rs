@@ -52,6 +52,21 @@ fn project(dir: &Path, todo: &str, config: &str) -> PathBuf {
     repo
 }
 
+/// A project whose agent is the shell script `agent`, one attempt a task, one at a time,
+/// autonomous but holding risky runs for the operator.
+fn autonomous(dir: &Path, todo: &str, agent: &str) -> PathBuf {
+    let config = format!(
+        "[orchestrator]\nmax_attempts = 1\nmax_parallel = 1\n[executors.a]\ncommand = [\"sh\", \"-c\", {agent:?}]\n[policy]\nmode = \"autonomous\"\nrequire_operator_for = [\"risk\"]\n"
+    );
+    project(dir, todo, &config)
+}
+
+/// Runs the queue headless; every run, as `bosun runs --json` lists them.
+fn run_headless(repo: &Path) -> Vec<Value> {
+    bosun(repo, &["run", "--headless"]);
+    serde_json::from_str(&bosun(repo, &["runs", "--json"])).unwrap()
+}
+
 /// The run of the task titled `title`.
 fn titled<'a>(runs: &'a [Value], title: &str) -> &'a Value {
     runs.iter()
@@ -80,8 +95,7 @@ fn a_multi_file_change_is_annotated_and_its_risks_hold_it_for_the_operator() {
         agent("risky_change.sh")
     );
     let repo = project(dir.path(), "- [ ] Add a third operand to add\n", &config);
-    bosun(&repo, &["run", "--headless"]);
-    let runs: Vec<Value> = serde_json::from_str(&bosun(&repo, &["runs", "--json"])).unwrap();
+    let runs = run_headless(&repo);
     let run = &runs[0];
     let id = run["id"].as_str().unwrap();
     assert_eq!(run["status"], "awaiting_approval", "{run:#}");
@@ -158,16 +172,12 @@ fn a_syntax_error_the_change_introduces_fails_the_run_and_a_clean_change_is_appr
     // One task breaks the syntax of src/lib.rs; one writes a Python script with a dedent
     // the grammar accepts and Python does not; the other adds a private function cleanly.
     let agent = "case \"$(cat \"$BOSUN_PROMPT_FILE\")\" in *Break*) printf 'pub fn add(a: u32 {\\n' > src/lib.rs ;; *script*) printf 'def f(x):\\n    if x:\\n        return 1\\n      return 2\\n' > tool.py ;; *) printf '\\nfn double(x: u32) -> u32 {\\n    x * 2\\n}\\n' >> src/lib.rs ;; esac";
-    let config = format!(
-        "[orchestrator]\nmax_attempts = 1\nmax_parallel = 1\n[executors.a]\ncommand = [\"sh\", \"-c\", {agent:?}]\n[policy]\nmode = \"autonomous\"\nrequire_operator_for = [\"risk\"]\n"
-    );
-    let repo = project(
+    let repo = autonomous(
         dir.path(),
         "- [ ] Break the parser on purpose\n- [ ] Add a script\n- [ ] Add a doubling helper\n",
-        &config,
+        agent,
     );
-    bosun(&repo, &["run", "--headless"]);
-    let runs: Vec<Value> = serde_json::from_str(&bosun(&repo, &["runs", "--json"])).unwrap();
+    let runs = run_headless(&repo);
     let by = |title: &str| titled(&runs, title);
     let broken = by("Break the parser on purpose");
     assert_eq!(broken["status"], "failed", "{broken:#}");
@@ -202,16 +212,12 @@ fn the_public_api_is_judged_crate_wide_by_public_path() {
     let agent = "case \"$(cat \"$BOSUN_PROMPT_FILE\")\" in \
         *Stop*) printf 'mod ops;\\n\\n/// Subtracts.\\npub fn sub(a: u32, b: u32) -> u32 {\\n    a - b\\n}\\n' > src/lib.rs ;; \
         *) mkdir -p src && printf 'pub fn add(x: u32, y: u32) -> u32 {\\n    x + y\\n}\\n' > src/ops.rs && printf 'mod ops;\\npub use ops::add;\\n\\n/// Subtracts.\\npub fn sub(a: u32, b: u32) -> u32 {\\n    a - b\\n}\\n' > src/lib.rs ;; esac";
-    let config = format!(
-        "[orchestrator]\nmax_attempts = 1\nmax_parallel = 1\n[executors.a]\ncommand = [\"sh\", \"-c\", {agent:?}]\n[policy]\nmode = \"autonomous\"\nrequire_operator_for = [\"risk\"]\n"
-    );
-    let repo = project(
+    let repo = autonomous(
         dir.path(),
         "- [ ] Move add into its own module\n- [ ] Stop exporting add\n",
-        &config,
+        agent,
     );
-    bosun(&repo, &["run", "--headless"]);
-    let runs: Vec<Value> = serde_json::from_str(&bosun(&repo, &["runs", "--json"])).unwrap();
+    let runs = run_headless(&repo);
     let by = |title: &str| titled(&runs, title);
     let annotations = |run: &Value| annotations_of(&repo, run);
     let moved = by("Move add into its own module");
@@ -250,16 +256,12 @@ fn a_python_package_api_is_judged_by_what_users_import() {
         *Stop*) printf '' > geo/__init__.py ;; \
         *scale*) printf 'def area(w, h, scale=1):\\n    return w * h * scale\\n' > geo/_impl.py ;; \
         *) mkdir -p geo tests && printf '[project]\\nname = \"geo\"\\n' > pyproject.toml && printf 'from ._impl import area\\n' > geo/__init__.py && printf 'def area(w, h):\\n    return w * h\\n' > geo/_impl.py && printf 'def test_area():\\n    pass\\n' > tests/test_geo.py ;; esac";
-    let config = format!(
-        "[orchestrator]\nmax_attempts = 1\nmax_parallel = 1\n[executors.a]\ncommand = [\"sh\", \"-c\", {agent:?}]\n[policy]\nmode = \"autonomous\"\nrequire_operator_for = [\"risk\"]\n"
-    );
-    let repo = project(
+    let repo = autonomous(
         dir.path(),
         "- [ ] Start the Python package\n- [ ] Let area scale\n- [ ] Stop exporting area\n",
-        &config,
+        agent,
     );
-    bosun(&repo, &["run", "--headless"]);
-    let runs: Vec<Value> = serde_json::from_str(&bosun(&repo, &["runs", "--json"])).unwrap();
+    let runs = run_headless(&repo);
     let by = |title: &str| titled(&runs, title);
     let annotations = |run: &Value| annotations_of(&repo, run);
     assert_eq!(by("Start the Python package")["status"], "merged");

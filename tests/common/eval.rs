@@ -1,7 +1,7 @@
 //! Agreement of the API analysis with an oracle on real package version pairs: the
 //! fixtures' unpacking, and precision and recall over the pairs.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use bosun::semantic::api::Break;
 
@@ -58,9 +58,73 @@ pub fn pairs(fixtures: &Path) -> Vec<(String, String)> {
         .collect()
 }
 
+/// One version pair of an evaluation set: its two trees, unpacked.
+pub struct Pair {
+    pub old: String,
+    pub new: String,
+    pub old_root: PathBuf,
+    pub new_root: PathBuf,
+    /// The oracle's expected breaks (`expected/<old>.txt`), with its `#` header lines.
+    pub expected: String,
+}
+
+impl Pair {
+    /// Every file of both versions, as paths relative to their tree.
+    pub fn paths(&self) -> std::collections::BTreeSet<String> {
+        let mut paths = files_under(&self.old_root);
+        paths.extend(files_under(&self.new_root));
+        paths
+    }
+}
+
+/// A version's file by relative path (what the analysis reads one side through).
+pub fn reader(root: &Path) -> impl Fn(&str) -> Option<String> + use<> {
+    let root = root.to_path_buf();
+    move |p: &str| std::fs::read_to_string(root.join(p)).ok()
+}
+
+/// `reported` names `expected` or an item inside it, in a language whose paths are joined
+/// with `sep` (`::` in Rust, `.` elsewhere).
+pub fn related(sep: &str) -> impl Fn(&str, &str) -> bool {
+    move |reported, expected| {
+        reported == expected || expected.starts_with(&format!("{reported}{sep}"))
+    }
+}
+
+/// Runs the analysis (`breaks`) on every pair of `tests/fixtures/<set>` (`archive` holds the
+/// trees) and checks its agreement with the oracle: at least 0.9 precision and recall. None
+/// (skipped, with a note) where xz is missing outside CI.
+pub fn evaluate(
+    set: &str,
+    archive: &str,
+    related: impl Fn(&str, &str) -> bool,
+    mut breaks: impl FnMut(&Pair) -> Vec<Break>,
+) {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(set);
+    let Some(dir) = unpacked(&fixtures.join(archive)) else {
+        return;
+    };
+    let mut agreement = Agreement::default();
+    for (old, new) in pairs(&fixtures) {
+        let expected = fixtures.join("expected").join(format!("{old}.txt"));
+        let pair = Pair {
+            old_root: dir.path().join(&old),
+            new_root: dir.path().join(&new),
+            expected: std::fs::read_to_string(expected).unwrap_or_default(),
+            old,
+            new,
+        };
+        let found = breaks(&pair);
+        agreement.pair(&pair, &found, &related);
+    }
+    agreement.check();
+}
+
 /// Precision and recall of reported breaks against the expected ones, pair by pair.
 #[derive(Default)]
-pub struct Agreement {
+struct Agreement {
     right: usize,
     reported: usize,
     found: usize,
@@ -69,20 +133,14 @@ pub struct Agreement {
 }
 
 impl Agreement {
-    /// One pair's breaks against `fixtures/expected/<old>.txt` (a public path first on each
-    /// line; `#` lines are comments). A break is right when one of its paths is related to
-    /// an expected one (`related(reported, expected)`: the same, or the expected one inside
+    /// One pair's breaks against its expected ones (a public path first on each line; `#`
+    /// lines are comments). A break is right when one of its paths is related to an
+    /// expected one (`related(reported, expected)`: the same, or the expected one inside
     /// it); an expected break is found when a reported one is right for it.
-    pub fn pair(
-        &mut self,
-        fixtures: &Path,
-        (old, new): (&str, &str),
-        breaks: &[Break],
-        related: impl Fn(&str, &str) -> bool,
-    ) {
-        let text = std::fs::read_to_string(fixtures.join("expected").join(format!("{old}.txt")))
-            .unwrap_or_default();
-        let expected: Vec<&str> = text
+    fn pair(&mut self, pair: &Pair, breaks: &[Break], related: &impl Fn(&str, &str) -> bool) {
+        let (old, new) = (&pair.old, &pair.new);
+        let expected: Vec<&str> = pair
+            .expected
             .lines()
             .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
             .map(|l| l.split('\t').next().unwrap_or(l))
@@ -115,7 +173,7 @@ impl Agreement {
     }
 
     /// Prints the table and the totals; fails below 0.9 precision or recall.
-    pub fn check(&self) {
+    fn check(&self) {
         let precision = self.right as f64 / self.reported.max(1) as f64;
         let recall = self.found as f64 / self.expected.max(1) as f64;
         println!(

@@ -218,6 +218,11 @@ pub fn analyze(
     };
     // Python's own parser for the indentation errors the grammar accepts, in the files the
     // grammar found no new error in (one interpreter run for the whole change).
+    let broken: std::collections::HashSet<&str> = out
+        .iter()
+        .filter(|a| a.kind == crate::model::AnnotationKind::SyntaxError)
+        .map(|a| a.path.as_str())
+        .collect();
     let python: Vec<(&FileDiff, Option<&str>, Option<&str>)> = work
         .iter()
         .filter(|(f, _)| {
@@ -225,9 +230,7 @@ pub fn analyze(
                 .as_deref()
                 .and_then(structure::Language::for_path)
                 == Some(structure::Language::Python)
-                && !out.iter().any(|a| {
-                    a.kind == crate::model::AnnotationKind::SyntaxError && a.path == f.path()
-                })
+                && !broken.contains(f.path())
         })
         .map(|(f, (base, head))| (*f, base.as_deref(), head.as_deref()))
         .collect();

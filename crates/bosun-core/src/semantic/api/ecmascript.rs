@@ -69,43 +69,18 @@ pub struct Package {
 /// (whose file-by-file API guesses the package view replaces: outside a package, a script
 /// has no importers).
 pub fn packages_touched(diff: &Diff, sources: &dyn Sources) -> (Vec<Package>, BTreeSet<String>) {
-    let mut files = BTreeSet::new();
-    let mut packages = BTreeSet::new();
-    let mut known: HashMap<String, bool> = HashMap::new();
-    for path in diff
-        .files
-        .iter()
-        .flat_map(|f| [f.new_path.as_deref(), f.old_path.as_deref()])
-        .flatten()
-        .filter(|p| is_script(p) || p.ends_with("package.json"))
-    {
-        if is_script(path) {
-            files.insert(path.to_string());
-        }
-        if path.split('/').any(|d| d == "node_modules") {
-            continue;
-        }
-        let mut dir = if path.ends_with("package.json") {
-            format!("{}/x", dir_of(path))
-        } else {
-            path.to_string()
-        };
-        loop {
-            dir = dir_of(&dir).to_string();
-            let manifest = join(&dir, "package.json");
-            let there = *known.entry(manifest.clone()).or_insert_with(|| {
-                sources.head(&manifest).is_some() || sources.base(&manifest).is_some()
-            });
-            if there {
-                packages.insert(Package { dir: dir.clone() });
-                break;
-            }
-            if dir.is_empty() {
-                break;
-            }
-        }
-    }
-    (packages.into_iter().collect(), files)
+    let files = super::paths(diff)
+        .filter(|p| is_script(p))
+        .map(str::to_string)
+        .collect();
+    let paths = super::paths(diff).filter(|p| {
+        (is_script(p) || p.ends_with("package.json")) && !p.split('/').any(|d| d == "node_modules")
+    });
+    let packages = super::manifest_dirs(paths, "package.json", sources)
+        .into_iter()
+        .map(|dir| Package { dir })
+        .collect();
+    (packages, files)
 }
 
 /// A name a module binds.
@@ -140,6 +115,8 @@ struct Module {
 struct Reader<'a> {
     read: &'a dyn Fn(&str) -> Option<String>,
     cache: HashMap<String, Option<Rc<Module>>>,
+    /// Files read, or found missing: resolving an import tries many names.
+    texts: HashMap<String, Option<Rc<str>>>,
 }
 
 /// One side's API of `package` (`read` gives a file's text by repository path).
@@ -165,6 +142,7 @@ pub fn surface(package: &Package, read: &dyn Fn(&str) -> Option<String>) -> Surf
     let mut reader = Reader {
         read,
         cache: HashMap::new(),
+        texts: HashMap::new(),
     };
     for (subpath, candidates) in entries(&manifest) {
         let public = match subpath.trim_start_matches('.').trim_start_matches('/') {
@@ -175,7 +153,7 @@ pub fn surface(package: &Package, read: &dyn Fn(&str) -> Option<String>) -> Surf
         let Some(file) = candidates.iter().find_map(|c| {
             let path = join(&package.dir, c);
             if is_declaration(&path) {
-                read(&path).map(|_| path)
+                reader.text(&path).map(|_| path)
             } else {
                 reader.locate(&path)
             }
@@ -187,14 +165,7 @@ pub fn surface(package: &Package, read: &dyn Fn(&str) -> Option<String>) -> Surf
         };
         surface.items.insert(
             public.clone(),
-            Item {
-                kind: ItemKind::Module,
-                signature: String::new(),
-                shape: Shape::Plain,
-                file: file.clone(),
-                line: 1,
-                via: None,
-            },
+            Item::new(ItemKind::Module, String::new(), file.clone(), 1),
         );
         for exported in reader.exported_names(&module, 0) {
             let Some((item, members)) = reader.resolve(&module, &exported, 0) else {
@@ -318,8 +289,17 @@ fn unquote(s: &str) -> String {
 impl Reader<'_> {
     /// The file an import of `path` (a repository path without or with an extension, maybe
     /// built output) reads.
+    /// A file's text, read once.
+    fn text(&mut self, path: &str) -> Option<Rc<str>> {
+        let read = self.read;
+        self.texts
+            .entry(path.to_string())
+            .or_insert_with(|| read(path).map(Rc::from))
+            .clone()
+    }
+
     fn locate(&mut self, path: &str) -> Option<String> {
-        let exists = |p: &str| (self.read)(p).is_some();
+        let mut exists = |p: &str| self.text(p).is_some();
         if is_script(path) && exists(path) {
             return Some(path.to_string());
         }
@@ -357,7 +337,7 @@ impl Reader<'_> {
             return hit.clone();
         }
         self.cache.insert(file.to_string(), None);
-        let src = (self.read)(file)?;
+        let src = self.text(file)?;
         let lang = Language::for_path(file)?;
         let module = Rc::new(self.read_module(file, &src, lang));
         self.cache
@@ -605,14 +585,7 @@ impl Reader<'_> {
             Binding::Imported(file, None) => {
                 let target = self.module(file)?;
                 Some((
-                    Item {
-                        kind: ItemKind::Module,
-                        signature: String::new(),
-                        shape: Shape::Plain,
-                        file: target.file.clone(),
-                        line: 1,
-                        via: None,
-                    },
+                    Item::new(ItemKind::Module, String::new(), target.file.clone(), 1),
                     BTreeMap::new(),
                 ))
             }
@@ -632,26 +605,17 @@ fn local_item(module: &Module, local: &str, at: u32) -> (Item, BTreeMap<String, 
         if let Some(signature) = module.calls.get(local) {
             // Declared only (`export function f(): void;` in a declaration file).
             return (
-                Item {
-                    kind: ItemKind::Function,
-                    signature: signature.clone(),
-                    shape: Shape::Plain,
-                    file: module.file.clone(),
-                    line: at,
-                    via: None,
-                },
+                Item::new(
+                    ItemKind::Function,
+                    signature.clone(),
+                    module.file.clone(),
+                    at,
+                ),
                 BTreeMap::new(),
             );
         }
         return (
-            Item {
-                kind: ItemKind::Variable,
-                signature: String::new(),
-                shape: Shape::Plain,
-                file: module.file.clone(),
-                line: at,
-                via: None,
-            },
+            Item::new(ItemKind::Variable, String::new(), module.file.clone(), at),
             BTreeMap::new(),
         );
     };
@@ -691,13 +655,13 @@ fn local_item(module: &Module, local: &str, at: u32) -> (Item, BTreeMap<String, 
     // the call signatures.
     for (name, signature) in &module.calls {
         if let Some(member) = name.strip_prefix(&prefix).filter(|m| !m.contains('.')) {
-            members.entry(member.to_string()).or_insert_with(|| Item {
-                kind: ItemKind::Method,
-                signature: signature.clone(),
-                shape: Shape::Plain,
-                file: module.file.clone(),
-                line: def.start_line,
-                via: None,
+            members.entry(member.to_string()).or_insert_with(|| {
+                Item::new(
+                    ItemKind::Method,
+                    signature.clone(),
+                    module.file.clone(),
+                    def.start_line,
+                )
             });
         }
     }
@@ -907,9 +871,8 @@ fn call_signature(src: &str, node: Node<'_>) -> String {
             };
             params.push(piece);
         }
-    } else if let Some(single) = node.child_by_field_name("parameter") {
+    } else if node.child_by_field_name("parameter").is_some() {
         // `x => …`
-        let _ = single;
         params.push("_".to_string());
     }
     let returns = node

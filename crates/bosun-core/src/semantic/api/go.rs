@@ -43,11 +43,7 @@ fn no_api(path: &str) -> bool {
 /// The packages whose files the change touches, and every `.go` file of the change (whose
 /// file-by-file API guesses the package view replaces).
 pub fn packages_touched(diff: &Diff, sources: &dyn Sources) -> (Vec<Package>, BTreeSet<String>) {
-    let files: BTreeSet<String> = diff
-        .files
-        .iter()
-        .flat_map(|f| [f.new_path.as_deref(), f.old_path.as_deref()])
-        .flatten()
+    let files: BTreeSet<String> = super::paths(diff)
         .filter(|p| p.ends_with(".go"))
         .map(str::to_string)
         .collect();
@@ -263,8 +259,16 @@ pub fn surface(package: &Package, read: &dyn Fn(&str) -> Option<String>) -> Surf
 /// Said of a struct whose values `==` cannot compare.
 const NOT_COMPARABLE: &str = " (not comparable)";
 
-/// A struct type's field types, each once per name it declares.
+/// A struct type's field types.
 fn field_types(src: &str, ty: Node<'_>) -> Vec<String> {
+    field_declarations(ty)
+        .into_iter()
+        .filter_map(|f| field(src, f, "type").map(collapse))
+        .collect()
+}
+
+/// A struct type's field declarations.
+fn field_declarations(ty: Node<'_>) -> Vec<Node<'_>> {
     let mut out = Vec::new();
     let mut stack = vec![ty];
     while let Some(n) = stack.pop() {
@@ -272,11 +276,7 @@ fn field_types(src: &str, ty: Node<'_>) -> Vec<String> {
         for child in n.named_children(&mut cursor) {
             match child.kind() {
                 "field_declaration_list" => stack.push(child),
-                "field_declaration" => {
-                    if let Some(t) = field(src, child, "type") {
-                        out.push(collapse(t));
-                    }
-                }
+                "field_declaration" => out.push(child),
                 _ => {}
             }
         }
@@ -380,33 +380,25 @@ fn type_item(src: &str, spec: Node<'_>) -> (ItemKind, String, Shape) {
     match ty.kind() {
         "struct_type" if !alias => {
             let mut fields = BTreeMap::new();
-            let mut stack = vec![ty];
-            while let Some(n) = stack.pop() {
-                let mut cursor = n.walk();
-                for child in n.named_children(&mut cursor) {
-                    match child.kind() {
-                        "field_declaration_list" => stack.push(child),
-                        "field_declaration" => {
-                            let ty = field(src, child, "type").map(collapse).unwrap_or_default();
-                            let mut names = child.walk();
-                            let named: Vec<&str> = child
-                                .children_by_field_name("name", &mut names)
-                                .map(|n| text(src, n))
-                                .collect();
-                            if named.is_empty() {
-                                // Embedded: its name is the type's last segment.
-                                let embedded = ty.trim_start_matches('*');
-                                let name = embedded.rsplit('.').next().unwrap_or(embedded);
-                                if exported(name) {
-                                    fields.insert(name.to_string(), ty.clone());
-                                }
-                            }
-                            for name in named.into_iter().filter(|n| exported(n)) {
-                                fields.insert(name.to_string(), ty.clone());
-                            }
-                        }
-                        _ => {}
+            for declaration in field_declarations(ty) {
+                let ty = field(src, declaration, "type")
+                    .map(collapse)
+                    .unwrap_or_default();
+                let mut names = declaration.walk();
+                let named: Vec<&str> = declaration
+                    .children_by_field_name("name", &mut names)
+                    .map(|n| text(src, n))
+                    .collect();
+                if named.is_empty() {
+                    // Embedded: its name is the type's last segment.
+                    let embedded = ty.trim_start_matches('*');
+                    let name = embedded.rsplit('.').next().unwrap_or(embedded);
+                    if exported(name) {
+                        fields.insert(name.to_string(), ty.clone());
                     }
+                }
+                for name in named.into_iter().filter(|n| exported(n)) {
+                    fields.insert(name.to_string(), ty.clone());
                 }
             }
             (

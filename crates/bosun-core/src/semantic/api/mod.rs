@@ -120,6 +120,71 @@ pub struct Item {
     pub via: Option<(String, u32)>,
 }
 
+impl Item {
+    /// A plain item (no shape) defined at `file`:`line`, public where it is defined.
+    pub fn new(kind: ItemKind, signature: String, file: String, line: u32) -> Item {
+        Item {
+            kind,
+            signature,
+            shape: Shape::Plain,
+            file,
+            line,
+            via: None,
+        }
+    }
+}
+
+impl ApiLanguage {
+    /// For a callable whose signature changed, where this language compares calls rather
+    /// than text: Err(why callers break) or Ok(what they gained, if anything). None where
+    /// the signatures are equal, unknown or not call signatures.
+    fn call_change(self, old: &Item, new: &Item) -> Option<Result<Option<String>, String>> {
+        let (was, now) = (old.signature.as_str(), new.signature.as_str());
+        if was == now || was.is_empty() || now.is_empty() {
+            return None;
+        }
+        match self {
+            Self::Python => Some(python::compatible(was, now).map(|gained| {
+                let names: Vec<String> = gained.iter().map(|n| format!("`{n}`")).collect();
+                (!names.is_empty()).then(|| format!("optional parameter(s) {}", names.join(", ")))
+            })),
+            Self::Script
+                if old.kind == new.kind && was.starts_with('(') && now.starts_with('(') =>
+            {
+                Some(
+                    ecmascript::compatible(was, now).map(|gained| {
+                        (gained > 0).then(|| format!("{gained} optional parameter(s)"))
+                    }),
+                )
+            }
+            Self::Rust | Self::Script | Self::Go => None,
+        }
+    }
+
+    /// Whether two signatures compared as written say the same to users (Go: but for the
+    /// names of types the package does not export, [`go::compatible`]).
+    fn same_signature(self, was: &str, now: &str) -> bool {
+        was == now || (self == Self::Go && go::compatible(was, now))
+    }
+
+    /// Whether only the item's existence is compared: Python's (a function that became a
+    /// class is still called the same way), and a JS/TS type's, interface's or value's
+    /// (their text changes with every generic or member added; their uses are checked where
+    /// they are signatures).
+    fn existence_only(self, old: &Item, new: &Item) -> bool {
+        match self {
+            Self::Python => true,
+            Self::Script => [old.kind, new.kind].iter().any(|k| {
+                matches!(
+                    k,
+                    ItemKind::TypeAlias | ItemKind::Interface | ItemKind::Variable
+                )
+            }),
+            Self::Rust | Self::Go => false,
+        }
+    }
+}
+
 /// A crate's public API: items by public path, and the traits each public type implements
 /// (derived or by an `impl`), by the type's definition path.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -228,30 +293,8 @@ pub fn compare(base: &Surface, head: &Surface) -> (Vec<Break>, Vec<Addition>) {
             }
             continue;
         };
-        if base.language == ApiLanguage::Python {
-            compare_python(path, old, new, &mut breaks, &mut additions);
-            continue;
-        }
-        if base.language == ApiLanguage::Script
-            && [old.kind, new.kind].iter().any(|k| {
-                matches!(
-                    k,
-                    ItemKind::TypeAlias | ItemKind::Interface | ItemKind::Variable
-                )
-            })
-        {
-            // A type's or an interface's text changes with every generic or member added;
-            // what it is to its users is not told by its text (its uses are checked where
-            // they are signatures).
-            continue;
-        }
-        if base.language == ApiLanguage::Script
-            && old.kind == new.kind
-            && old.signature != new.signature
-            && old.signature.starts_with('(')
-            && new.signature.starts_with('(')
-        {
-            match ecmascript::compatible(&old.signature, &new.signature) {
+        if let Some(verdict) = base.language.call_change(old, new) {
+            match verdict {
                 Err(why) => breaks.push(broke(
                     BreakKind::SignatureChanged,
                     path,
@@ -259,14 +302,17 @@ pub fn compare(base: &Surface, head: &Surface) -> (Vec<Break>, Vec<Addition>) {
                     new,
                     false,
                 )),
-                Ok(gained) if gained > 0 => additions.push(Addition {
+                Ok(Some(gained)) => additions.push(Addition {
                     path: path.clone(),
-                    message: format!("`{path}` gained {gained} optional parameter(s)"),
+                    message: format!("`{path}` gained {gained}"),
                     file: new.file.clone(),
                     line: new.line,
                 }),
-                Ok(_) => {}
+                Ok(None) => {}
             }
+            continue;
+        }
+        if base.language.existence_only(old, new) {
             continue;
         }
         if old.kind != new.kind {
@@ -290,9 +336,7 @@ pub fn compare(base: &Surface, head: &Surface) -> (Vec<Break>, Vec<Addition>) {
                     false,
                 ));
             }
-        } else if old.signature != new.signature
-            && !(base.language == ApiLanguage::Go && go::compatible(&old.signature, &new.signature))
-        {
+        } else if !base.language.same_signature(&old.signature, &new.signature) {
             breaks.push(broke(
                 BreakKind::SignatureChanged,
                 path,
@@ -365,40 +409,6 @@ pub fn compare(base: &Surface, head: &Surface) -> (Vec<Break>, Vec<Addition>) {
         }
     }
     (breaks, additions)
-}
-
-/// A Python item on both sides: its call signature, when both are known.
-fn compare_python(
-    path: &str,
-    old: &Item,
-    new: &Item,
-    breaks: &mut Vec<Break>,
-    additions: &mut Vec<Addition>,
-) {
-    if old.signature.is_empty() || new.signature.is_empty() || old.signature == new.signature {
-        return;
-    }
-    match python::compatible(&old.signature, &new.signature) {
-        Err(why) => breaks.push(Break {
-            kind: BreakKind::SignatureChanged,
-            path: path.to_string(),
-            message: format!("`{path}`: {why} ({} → {})", old.signature, new.signature),
-            file: new.file.clone(),
-            line: new.line,
-            old_side: false,
-            also: Vec::new(),
-        }),
-        Ok(gained) if !gained.is_empty() => {
-            let names: Vec<String> = gained.iter().map(|n| format!("`{n}`")).collect();
-            additions.push(Addition {
-                path: path.to_string(),
-                message: format!("`{path}` gained optional parameter(s) {}", names.join(", ")),
-                file: new.file.clone(),
-                line: new.line,
-            });
-        }
-        Ok(_) => {}
-    }
 }
 
 /// One break per item and kind: an item public under two paths (`indexmap::IndexMap` and
@@ -592,6 +602,51 @@ fn compare_shapes(
         }
         _ => {}
     }
+}
+
+/// Every path a change names, on either side (a renamed file's two).
+fn paths(diff: &Diff) -> impl Iterator<Item = &str> {
+    diff.files
+        .iter()
+        .flat_map(|f| [f.new_path.as_deref(), f.old_path.as_deref()])
+        .flatten()
+}
+
+/// For each of `paths`, the nearest directory above it ("" at the top) with a file named
+/// `manifest` on either side; a path that is such a manifest counts for its own directory.
+fn manifest_dirs<'p>(
+    paths: impl Iterator<Item = &'p str>,
+    manifest: &str,
+    sources: &dyn Sources,
+) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    let mut known: std::collections::HashMap<String, bool> = std::collections::HashMap::new();
+    for path in paths {
+        let mut dir = match path.strip_suffix(manifest) {
+            // Climb as if from a file beside it.
+            Some(d) if d.is_empty() || d.ends_with('/') => format!("{d}x"),
+            _ => path.to_string(),
+        };
+        loop {
+            dir = dir.rsplit_once('/').map_or("", |(d, _)| d).to_string();
+            let file = if dir.is_empty() {
+                manifest.to_string()
+            } else {
+                format!("{dir}/{manifest}")
+            };
+            let there = *known
+                .entry(file.clone())
+                .or_insert_with(|| sources.head(&file).is_some() || sources.base(&file).is_some());
+            if there {
+                found.insert(dir);
+                break;
+            }
+            if dir.is_empty() {
+                break;
+            }
+        }
+    }
+    found
 }
 
 type BaseCache = std::sync::Mutex<Vec<((String, String), std::sync::Arc<Option<rust::Read>>)>>;

@@ -102,11 +102,7 @@ fn not_api(path: &str) -> bool {
 /// (whose file-by-file API guesses the package view replaces: test files and scripts have
 /// no API).
 pub fn modules_touched(diff: &Diff, sources: &dyn Sources) -> (Vec<Module>, BTreeSet<String>) {
-    let files: BTreeSet<String> = diff
-        .files
-        .iter()
-        .flat_map(|f| [f.new_path.as_deref(), f.old_path.as_deref()])
-        .flatten()
+    let files: BTreeSet<String> = super::paths(diff)
         .filter(|p| is_python(p))
         .map(str::to_string)
         .collect();
@@ -230,14 +226,7 @@ pub fn surface(modules: &[Module], read: &dyn Fn(&str) -> Option<String>) -> Sur
         };
         surface.items.insert(
             module.name.clone(),
-            Item {
-                kind: ItemKind::Module,
-                signature: String::new(),
-                shape: super::Shape::Plain,
-                file: parsed.file.clone(),
-                line: 1,
-                via: None,
-            },
+            Item::new(ItemKind::Module, String::new(), parsed.file.clone(), 1),
         );
         for (name, resolved) in reader.public_names(&module.name, &parsed) {
             let path = format!("{}.{name}", module.name);
@@ -440,28 +429,14 @@ const CLASS_WITHOUT_INIT: &str = "(inherited)";
 
 fn unknown(file: &str, line: u32) -> Resolved {
     Resolved {
-        item: Item {
-            kind: ItemKind::Variable,
-            signature: String::new(),
-            shape: super::Shape::Plain,
-            file: file.to_string(),
-            line,
-            via: None,
-        },
+        item: Item::new(ItemKind::Variable, String::new(), file.to_string(), line),
         members: BTreeMap::new(),
     }
 }
 
 fn module_item(parsed: &Parsed) -> Resolved {
     Resolved {
-        item: Item {
-            kind: ItemKind::Module,
-            signature: String::new(),
-            shape: super::Shape::Plain,
-            file: parsed.file.clone(),
-            line: 1,
-            via: None,
-        },
+        item: Item::new(ItemKind::Module, String::new(), parsed.file.clone(), 1),
         members: BTreeMap::new(),
     }
 }
@@ -745,14 +720,7 @@ impl Block<'_> {
 
 fn variable(file: &str, line: u32) -> Binding {
     Binding::Def {
-        item: Item {
-            kind: ItemKind::Variable,
-            signature: String::new(),
-            shape: super::Shape::Plain,
-            file: file.to_string(),
-            line,
-            via: None,
-        },
+        item: Item::new(ItemKind::Variable, String::new(), file.to_string(), line),
         members: BTreeMap::new(),
         bases: Vec::new(),
     }
@@ -790,15 +758,12 @@ fn definition(src: &str, file: &str, node: Node<'_>) -> Option<(String, Binding)
     let name = text(src, def.child_by_field_name("name")?).to_string();
     let at = line(node);
     if def.kind() == "function_definition" {
-        let item = Item {
-            kind: ItemKind::Function,
-            signature: parameters(src, def, false),
-            shape: super::Shape::Plain,
-            file: file.to_string(),
-            line: at,
-            via: None,
-        };
-        let _ = decorators;
+        let item = Item::new(
+            ItemKind::Function,
+            parameters(src, def, false),
+            file.to_string(),
+            at,
+        );
         return Some((
             name,
             Binding::Def {
@@ -832,14 +797,7 @@ fn definition(src: &str, file: &str, node: Node<'_>) -> Option<(String, Binding)
         Some(sig) => sig,
         None => CLASS_WITHOUT_INIT.to_string(),
     };
-    let item = Item {
-        kind: ItemKind::Class,
-        signature,
-        shape: super::Shape::Plain,
-        file: file.to_string(),
-        line: at,
-        via: None,
-    };
+    let item = Item::new(ItemKind::Class, signature, file.to_string(), at);
     Some((
         name,
         Binding::Def {
@@ -892,14 +850,12 @@ fn class_members(
                     let path = format!("{prefix}{name}");
                     members.insert(
                         path.clone(),
-                        Item {
-                            kind: ItemKind::Class,
-                            signature: "?".to_string(),
-                            shape: super::Shape::Plain,
-                            file: file.to_string(),
-                            line: line(node),
-                            via: None,
-                        },
+                        Item::new(
+                            ItemKind::Class,
+                            "?".to_string(),
+                            file.to_string(),
+                            line(node),
+                        ),
                     );
                     if let Some(inner) = def.child_by_field_name("body") {
                         let mut ignored = None;
@@ -927,14 +883,12 @@ fn class_members(
                         .iter()
                         .any(|d| d.ends_with(".setter") || d.ends_with(".getter"));
                 let item = if property {
-                    Item {
-                        kind: ItemKind::Attribute,
-                        signature: String::new(),
-                        shape: super::Shape::Plain,
-                        file: file.to_string(),
-                        line: line(node),
-                        via: None,
-                    }
+                    Item::new(
+                        ItemKind::Attribute,
+                        String::new(),
+                        file.to_string(),
+                        line(node),
+                    )
                 } else {
                     let overloaded = has("overload");
                     Item {
@@ -977,16 +931,14 @@ fn class_members(
                     let declared_only =
                         child.child_by_field_name("right").is_none() && !file.ends_with(".pyi");
                     if left.kind() == "identifier" && !name.starts_with('_') && !declared_only {
-                        members
-                            .entry(format!("{prefix}{name}"))
-                            .or_insert_with(|| Item {
-                                kind: ItemKind::Attribute,
-                                signature: String::new(),
-                                shape: super::Shape::Plain,
-                                file: file.to_string(),
-                                line: line(node),
-                                via: None,
-                            });
+                        members.entry(format!("{prefix}{name}")).or_insert_with(|| {
+                            Item::new(
+                                ItemKind::Attribute,
+                                String::new(),
+                                file.to_string(),
+                                line(node),
+                            )
+                        });
                     }
                 }
             }

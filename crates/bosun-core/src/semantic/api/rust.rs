@@ -45,10 +45,7 @@ impl Crate {
         } else {
             format!("{}/", self.dir)
         };
-        diff.files
-            .iter()
-            .flat_map(|f| [f.new_path.as_deref(), f.old_path.as_deref()])
-            .flatten()
+        super::paths(diff)
             .filter(|p| p.ends_with(".rs") && p.starts_with(&prefix))
             .map(str::to_string)
             .collect()
@@ -58,45 +55,12 @@ impl Crate {
 /// The crates whose Rust files the change touches: for each file, the nearest directory
 /// above it with a `Cargo.toml` on either side.
 pub fn crates_touched(diff: &Diff, sources: &dyn Sources) -> Vec<Crate> {
-    let mut found: BTreeSet<Crate> = BTreeSet::new();
-    let mut known: HashMap<String, bool> = HashMap::new();
-    let mut has_manifest = |dir: &str| {
-        *known.entry(dir.to_string()).or_insert_with(|| {
-            let manifest = if dir.is_empty() {
-                "Cargo.toml".to_string()
-            } else {
-                format!("{dir}/Cargo.toml")
-            };
-            sources.head(&manifest).is_some() || sources.base(&manifest).is_some()
-        })
-    };
-    for file in &diff.files {
-        for path in [file.new_path.as_deref(), file.old_path.as_deref()]
-            .into_iter()
-            .flatten()
-            .filter(|p| p.ends_with(".rs") || *p == "Cargo.toml" || p.ends_with("/Cargo.toml"))
-        {
-            // A manifest is in its crate's directory: climb as if from a file beside it.
-            let start = match path.strip_suffix("Cargo.toml") {
-                Some(dir) => format!("{dir}x"),
-                None => path.to_string(),
-            };
-            let mut dir = start.as_str();
-            loop {
-                dir = dir.rsplit_once('/').map_or("", |(d, _)| d);
-                if has_manifest(dir) {
-                    found.insert(Crate {
-                        dir: dir.to_string(),
-                    });
-                    break;
-                }
-                if dir.is_empty() {
-                    break;
-                }
-            }
-        }
-    }
-    found.into_iter().collect()
+    let paths = super::paths(diff)
+        .filter(|p| p.ends_with(".rs") || *p == "Cargo.toml" || p.ends_with("/Cargo.toml"));
+    super::manifest_dirs(paths, "Cargo.toml", sources)
+        .into_iter()
+        .map(|dir| Crate { dir })
+        .collect()
 }
 
 /// One side's API of `krate`, or None when that side has no library target (no manifest,
