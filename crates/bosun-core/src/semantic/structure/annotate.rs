@@ -25,6 +25,7 @@ const SIGNATURE_CHARS: usize = 120;
 
 /// One version of the file, parsed, with its definitions indexed by line.
 pub(super) struct Side<'s> {
+    lang: Language,
     src: &'s str,
     tree: Tree,
     pub(super) defs: Vec<Def>,
@@ -63,6 +64,7 @@ impl<'s> Side<'s> {
             }
         }
         Some(Side {
+            lang,
             src,
             tree,
             defs,
@@ -92,6 +94,31 @@ impl<'s> Side<'s> {
             .copied()
             .unwrap_or(self.src.len());
         (start < end).then_some((start, end))
+    }
+
+    /// The text of lines `lines` (ascending) without whitespace and commas; None where comments may be among them or the language has
+    /// other tokens the walk treats apart (Python docstrings, JSX text). Two sides whose
+    /// texts differ here hold different code tokens, so [`Side::same_code`] need not walk.
+    fn bare_code(&self, lines: &[u32]) -> Option<Vec<u8>> {
+        if !matches!(self.lang, Language::Rust | Language::Go) {
+            return None;
+        }
+        let mut out: Vec<u8> = Vec::new();
+        for &l in lines {
+            let (lo, hi) = self.bytes(l, l)?;
+            for &b in self.src.as_bytes().get(lo..hi)? {
+                match b {
+                    // A comment starts with one.
+                    b'/' => return None,
+                    // The walk drops a trailing comma, whose bracket may be on a line not
+                    // in `lines`: commas are left out on both sides.
+                    b',' => {}
+                    _ if b.is_ascii_whitespace() => {}
+                    _ => out.push(b),
+                }
+            }
+        }
+        Some(out)
     }
 
     /// What lines `lines` (ascending) hold once layout is ignored: their code tokens (with
@@ -684,6 +711,7 @@ impl<'s> Change<'s> {
                 // In a hunk that also changes code elsewhere, a definition whose own lines
                 // changed only in comments or layout is not modified.
                 if let (Some(base), Some(head)) = (base, head)
+                    && !code_differs(base, &touch.removed, head, &touch.added)
                     && head.same_code(&touch.added, &base.content(&touch.removed))
                 {
                     continue;
@@ -971,12 +999,26 @@ fn quoted(s: &str) -> String {
 
 /// `Some(comments changed)` when the hunk's removed and added lines hold the same code
 /// tokens: only whitespace, layout, trailing commas or comments differ.
+/// Whether the code of lines `removed` of base and `added` of head certainly differs, told
+/// from their text (see [`Side::bare_code`]); false when only a walk of the trees can tell.
+fn code_differs(base: &Side<'_>, removed: &[u32], head: &Side<'_>, added: &[u32]) -> bool {
+    match (base.bare_code(removed), head.bare_code(added)) {
+        (Some(old), Some(new)) => old != new,
+        _ => false,
+    }
+}
+
 fn formatting_only(
     base: Option<&Side<'_>>,
     head: Option<&Side<'_>>,
     hunk: &HunkLines,
 ) -> Option<bool> {
     let removed: Vec<u32> = hunk.removed.iter().map(|(o, _)| *o).collect();
+    if let (Some(base), Some(head)) = (base, head)
+        && code_differs(base, &removed, head, &hunk.added)
+    {
+        return None;
+    }
     let old = match base {
         Some(side) => side.content(&removed),
         None if removed.is_empty() => Content::default(),

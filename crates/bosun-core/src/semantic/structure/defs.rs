@@ -46,7 +46,7 @@ pub(super) fn extract(lang: Language, src: &str, tree: &Tree) -> Vec<Def> {
     if lang == Language::Rust {
         // Rust's definitions are one node kind each: a walk of the tree finds them in
         // a third of the query's time (the query finds the same, `rust_walk_matches_query`).
-        return name_all(lang, src, rust_walk(tree), &HashSet::new());
+        return name_all(lang, src, rust_walk(src, tree), &HashSet::new());
     }
     let Some((found, exported)) = by_query(lang, src, tree) else {
         return Vec::new();
@@ -54,9 +54,43 @@ pub(super) fn extract(lang: Language, src: &str, tree: &Tree) -> Vec<Def> {
     name_all(lang, src, found, &exported)
 }
 
+/// Where a Rust item's keyword (`fn`, `struct`, `impl`, …) starts in `src`, ascending: every
+/// definition's node holds one, so a subtree holding none holds no definition (a word in a
+/// string or comment only keeps a subtree in the walk).
+fn rust_keywords(src: &str) -> Vec<usize> {
+    const KEYWORDS: [&[u8]; 10] = [
+        b"fn", b"struct", b"union", b"enum", b"type", b"trait", b"impl", b"mod", b"const",
+        b"static",
+    ];
+    let bytes = src.as_bytes();
+    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let mut at = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if !word(bytes[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && word(bytes[i]) {
+            i += 1;
+        }
+        if KEYWORDS.contains(&&bytes[start..i]) {
+            at.push(start);
+        }
+    }
+    at
+}
+
 /// The definitions `rust.scm` matches, by a walk: each node kind with the field the query
-/// names it by and the part that is its body.
-fn rust_walk(tree: &Tree) -> Vec<Found<'_>> {
+/// names it by and the part that is its body. Subtrees without an item keyword are not
+/// entered: most of a file is function bodies, and few of them hold items.
+fn rust_walk<'t>(src: &str, tree: &'t Tree) -> Vec<Found<'t>> {
+    let keywords = rust_keywords(src);
+    let holds_keyword = |node: Node<'_>| {
+        let i = keywords.partition_point(|&k| k < node.start_byte());
+        keywords.get(i).is_some_and(|&k| k < node.end_byte())
+    };
     // Node kinds by number: a kind's name costs a length count and a UTF-8 check per node.
     static ITEMS: std::sync::OnceLock<Vec<u16>> = std::sync::OnceLock::new();
     let items = ITEMS.get_or_init(|| {
@@ -81,7 +115,7 @@ fn rust_walk(tree: &Tree) -> Vec<Found<'_>> {
     let mut found = Vec::new();
     super::tokens::preorder(tree.root_node(), |node| {
         if !items.contains(&node.kind_id()) {
-            return true;
+            return node.child_count() > 0 && holds_keyword(node);
         }
         let (kind, name_field, body_field) = match node.kind() {
             "function_item" => (Some(DefKind::Function), "name", Some("body")),
@@ -569,6 +603,18 @@ struct Signature {
 /// The signature of `f`: the source from `start` to `end` (where the body begins) without
 /// comments and private fields, whitespace collapsed, no space inside brackets, no trailing
 /// separator before a closing bracket, no trailing `=`, `:` or `;`.
+/// Whether `text` may hold a comment or another token the grammar allows anywhere (what
+/// [`tokens::is_comment`] skips): every one of them starts with a byte below in Rust, Go
+/// and Python; JavaScript's and TypeScript's HTML-style comments are not worth the list.
+fn may_hold_extras(lang: Language, text: &str) -> bool {
+    let bytes = text.as_bytes();
+    match lang {
+        Language::Rust | Language::Go => bytes.contains(&b'/'),
+        Language::Python => bytes.iter().any(|b| matches!(b, b'#' | b'\\')),
+        Language::JavaScript | Language::TypeScript | Language::Tsx => true,
+    }
+}
+
 fn signature(
     lang: Language,
     src: &str,
@@ -583,12 +629,14 @@ fn signature(
     } else {
         f.node
     };
-    let _ = tokens::visit(walk_root, start, end, |v| {
-        if let Visited::Comment(c) = v {
-            skip.push((c.start_byte(), c.end_byte()));
-        }
-        ControlFlow::Continue(())
-    });
+    if may_hold_extras(lang, src.get(start..end).unwrap_or("")) {
+        let _ = tokens::visit(walk_root, start, end, |v| {
+            if let Visited::Comment(c) = v {
+                skip.push((c.start_byte(), c.end_byte()));
+            }
+            ControlFlow::Continue(())
+        });
+    }
     hidden_fields(lang, src, f.node, &mut skip);
     skip.sort_unstable();
 

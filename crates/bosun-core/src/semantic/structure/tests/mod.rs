@@ -354,6 +354,29 @@ fn rust_reformatted_signature_is_not_an_api_change() {
     );
 }
 
+/// The text-only shortcut (`code_differs`) must not call these code changes: a trailing comma
+/// whose bracket stays on a context line, and a comment (which the shortcut leaves to the
+/// walk); a real change beside them still is one.
+#[test]
+fn text_shortcut_keeps_layout_and_comment_changes_apart_from_code() {
+    let base = "pub fn call() -> u32 {\n    let v = vec![\n        1,\n        2,\n    ];\n    v.len() as u32\n}\n";
+    let head = "pub fn call() -> u32 {\n    let v = vec![\n        1,\n        2\n    ];\n    v.len() as u32\n}\n";
+    assert_eq!(
+        annotations("src/a.rs", base, head),
+        ["formatting_only info 4 call: only formatting changed"]
+    );
+    let head = "pub fn call() -> u32 {\n    let v = vec![\n        1,\n        // two\n        2,\n    ];\n    v.len() as u32\n}\n";
+    assert_eq!(
+        annotations("src/a.rs", base, head),
+        ["formatting_only info 4 call: only comments changed"]
+    );
+    let head = "pub fn call() -> u32 {\n    let v = vec![\n        1,\n        3,\n    ];\n    v.len() as u32\n}\n";
+    assert_eq!(
+        annotations("src/a.rs", base, head),
+        ["symbol_modified info 4 call: function `call` modified"]
+    );
+}
+
 #[test]
 fn a_definition_swallowed_by_a_parse_error_is_modified_not_removed() {
     let base =
