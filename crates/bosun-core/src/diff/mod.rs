@@ -35,15 +35,76 @@ pub fn first(
 /// The diff from `base` to `head` (commit ids or branch names) of the repository at
 /// `repo_root`, with renames detected, three lines of context.
 pub fn load(repo_root: &Path, base: &str, head: &str) -> Result<Diff, GitError> {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    load_on(repo_root, base, head, threads)
+}
+
+/// [`load`] on at most `threads` threads.
+fn load_on(repo_root: &Path, base: &str, head: &str, threads: usize) -> Result<Diff, GitError> {
     let repo = git2::Repository::open(repo_root)?;
     let diff = crate::git::tree_diff(&repo, base, head)?;
-    let mut files = Vec::with_capacity(diff.deltas().len());
-    for idx in 0..diff.deltas().len() {
-        if let Some(patch) = git2::Patch::from_diff(&diff, idx)? {
-            files.push(file_diff(&patch)?);
+    let count = diff.deltas().len();
+    if count < PARALLEL_FILES || threads < 2 {
+        let mut files = Vec::with_capacity(count);
+        for idx in 0..count {
+            files.extend(patch(&diff, idx)?);
         }
+        return Ok(Diff { files });
     }
-    Ok(Diff { files })
+    // A large change: each file's patch (reading both blobs, diffing their lines) is
+    // independent. Libgit2's diff cannot be shared between threads, so each helper opens the
+    // repository and lists the same deltas (a cheap tree comparison) and they take the next
+    // file in turn.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let take = |diff: &git2::Diff<'_>| -> Result<Vec<(usize, FileDiff)>, GitError> {
+        let mut mine = Vec::new();
+        loop {
+            let idx = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if idx >= count {
+                return Ok(mine);
+            }
+            mine.extend(patch(diff, idx)?.map(|f| (idx, f)));
+        }
+    };
+    let mut done: Vec<(usize, FileDiff)> = std::thread::scope(|scope| {
+        let helpers: Vec<_> = (1..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let repo = git2::Repository::open(repo_root)?;
+                    let diff = crate::git::tree_diff(&repo, base, head)?;
+                    if diff.deltas().len() != count {
+                        return Err(GitError::Git(git2::Error::from_str(
+                            "the change's files differ between two reads of it",
+                        )));
+                    }
+                    take(&diff)
+                })
+            })
+            .collect();
+        let mut all = take(&diff)?;
+        for helper in helpers {
+            let theirs = helper
+                .join()
+                .map_err(|_| GitError::Git(git2::Error::from_str("a diff reader failed")))??;
+            all.extend(theirs);
+        }
+        Ok::<_, GitError>(all)
+    })?;
+    done.sort_unstable_by_key(|(idx, _)| *idx);
+    Ok(Diff {
+        files: done.into_iter().map(|(_, f)| f).collect(),
+    })
+}
+
+/// Changes with at least this many files are read on every core ([`load`]); smaller ones
+/// take less than the threads cost to start.
+const PARALLEL_FILES: usize = 64;
+
+/// The diff of the `idx`-th file of `diff` (None when libgit2 makes no patch of it).
+fn patch(diff: &git2::Diff<'_>, idx: usize) -> Result<Option<FileDiff>, GitError> {
+    git2::Patch::from_diff(diff, idx)?
+        .map(|p| file_diff(&p))
+        .transpose()
 }
 
 /// The diff of one file between two versions held in memory (`None`: the file does not
@@ -170,6 +231,65 @@ mod tests {
             .flat_map(|h| &h.lines)
             .map(|l| (l.kind, l.old_no, l.new_no, l.text.as_str(), l.no_newline))
             .collect()
+    }
+
+    /// A large change read on three threads is the same diff, in the same order, as read on
+    /// one: modified, added, deleted, renamed and binary files.
+    #[test]
+    fn a_large_change_reads_the_same_on_several_threads() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let git = |args: &[&str]| {
+            let ok = std::process::Command::new("git")
+                .current_dir(dir.path())
+                .args(["-c", "user.name=t", "-c", "user.email=t@localhost"])
+                .args(args)
+                .output()
+                .expect("git runs");
+            assert!(ok.status.success(), "git {args:?}");
+            String::from_utf8_lossy(&ok.stdout).trim().to_string()
+        };
+        git(&["init", "-q", "-b", "main"]);
+        let body = |i: usize, v: &str| -> String {
+            (0..40).map(|l| format!("line {l} of {i}{v}\n")).collect()
+        };
+        for i in 0..PARALLEL_FILES + 20 {
+            std::fs::write(dir.path().join(format!("f{i}.txt")), body(i, "")).expect("write");
+        }
+        std::fs::write(dir.path().join("gone.txt"), body(1000, "")).expect("write");
+        std::fs::write(dir.path().join("old-name.txt"), body(1001, "")).expect("write");
+        std::fs::write(dir.path().join("blob.bin"), [0u8, 1, 2, 0, 3]).expect("write");
+        git(&["add", "-A"]);
+        git(&["commit", "-q", "-m", "base"]);
+        let base = git(&["rev-parse", "HEAD"]);
+        for i in 0..PARALLEL_FILES + 20 {
+            std::fs::write(dir.path().join(format!("f{i}.txt")), body(i, " changed"))
+                .expect("write");
+        }
+        std::fs::remove_file(dir.path().join("gone.txt")).expect("rm");
+        std::fs::rename(
+            dir.path().join("old-name.txt"),
+            dir.path().join("new-name.txt"),
+        )
+        .expect("mv");
+        std::fs::write(dir.path().join("added.txt"), "new\n").expect("write");
+        std::fs::write(dir.path().join("blob.bin"), [0u8, 9, 9, 0]).expect("write");
+        git(&["add", "-A"]);
+        git(&["commit", "-q", "-m", "head"]);
+        let head = git(&["rev-parse", "HEAD"]);
+
+        let one = load_on(dir.path(), &base, &head, 1).expect("one thread");
+        let three = load_on(dir.path(), &base, &head, 3).expect("three threads");
+        assert!(one.files.len() > PARALLEL_FILES, "{}", one.files.len());
+        assert_eq!(one, three);
+        let status = |p: &str| {
+            one.files
+                .iter()
+                .find(|f| f.path() == p)
+                .map(|f| (f.status, f.binary))
+        };
+        assert_eq!(status("new-name.txt"), Some((ChangeStatus::Renamed, false)));
+        assert_eq!(status("gone.txt"), Some((ChangeStatus::Deleted, false)));
+        assert_eq!(status("blob.bin"), Some((ChangeStatus::Modified, true)));
     }
 
     #[test]

@@ -68,6 +68,15 @@ impl Lang {
         }
     }
 
+    /// Whether byte `b` in code can neither open a comment or a string nor be a string's
+    /// prefix (Rust's `r`, `b`, `c`): ASCII outside the bytes [`Lexer::string_start`] and
+    /// the comment markers look at.
+    fn plain(self, b: u8) -> bool {
+        b.is_ascii()
+            && !matches!(b, b'/' | b'#' | b'"' | b'\'' | b'`')
+            && !(self == Self::Rust && matches!(b, b'r' | b'b' | b'c'))
+    }
+
     fn block_comments(self) -> bool {
         match self {
             Self::Rust | Self::JavaScript | Self::Go | Self::CLike => true,
@@ -136,6 +145,13 @@ impl Lexer {
             let Some(c) = rest.chars().next() else { break };
             match &mut self.state {
                 State::Code => {
+                    // A run of bytes that open nothing is code as it stands.
+                    let run = rest.bytes().take_while(|&b| self.lang.plain(b)).count();
+                    if run > 0 {
+                        out.code.push_str(&rest[..run]);
+                        i += run;
+                        continue;
+                    }
                     if let Some(marker) = self.lang.line_comment()
                         && rest.starts_with(marker)
                     {

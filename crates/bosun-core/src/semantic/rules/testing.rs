@@ -135,10 +135,11 @@ fn find_tests(lang: Lang, path: Option<&str>, view: &SideView<'_>) -> Vec<TestDe
         let code = view.code(n);
         let found = match lang {
             Lang::Rust => {
-                if pending.is_none() && RUST_TEST_ATTR.is_match(code) {
+                // Most lines hold no attribute, and a function matters only after one.
+                if pending.is_none() && code.contains('#') && RUST_TEST_ATTR.is_match(code) {
                     pending = Some(n);
                 }
-                RUST_FN.captures(code).and_then(|c| {
+                pending.and_then(|_| RUST_FN.captures(code)).and_then(|c| {
                     let attr = pending.take()?;
                     Some((c[1].to_string(), (attr != n).then_some(attr)))
                 })
