@@ -1121,6 +1121,54 @@ mod screen {
         assert!(!keep.contains(&HunkRef::new("f00.txt", 0)));
     }
 
+    /// `G` pressed while only the first files are here goes to the end of the whole change
+    /// once it arrives (it stopped at the end of the first files); moving away meanwhile
+    /// keeps the cursor where the operator put it.
+    #[test]
+    fn end_pressed_while_loading_reaches_the_end_of_the_whole_change() {
+        let repo = |root: &std::path::Path| {
+            common::git(root, &["init", "-q", "-b", "main"]);
+            let write = |tag: &str| {
+                for i in 0..60 {
+                    std::fs::write(root.join(format!("f{i:02}.txt")), format!("{tag} {i}\n"))
+                        .unwrap();
+                }
+                common::git(root, &["add", "-A"]);
+                common::git(root, &["commit", "-q", "-m", tag]);
+                common::git(root, &["rev-parse", "HEAD"]).trim().to_string()
+            };
+            (write("old"), write("new"))
+        };
+        for moved_away in [false, true] {
+            let mut f = Fixture::with(80, 24, repo);
+            let mut effects = f.app.open_review(RunId(RUN.into()));
+            let Some(Effect::Load(job)) = effects.pop() else {
+                panic!("a load job")
+            };
+            let mut rest = f.app.update((job.0)(&f.cx));
+            rest.extend(f.key(KeyCode::Char('G')));
+            let first_end = f.app.review.cursor;
+            assert!(
+                f.screen().contains("20 more files are loading"),
+                "{}",
+                f.screen()
+            );
+            if moved_away {
+                rest.extend(f.key(KeyCode::Char('k')));
+            }
+            f.settle(rest);
+            let change = f.app.review.change.as_ref().unwrap();
+            assert_eq!(change.pending, 0);
+            let cursor = f.app.review.cursor;
+            if moved_away {
+                assert_eq!(cursor, first_end - 1, "left where the operator moved it");
+            } else {
+                assert_eq!(cursor, change.rows.len() - 1, "the end of all 60 files");
+                assert!(f.screen().contains("f59.txt"), "{}", f.screen());
+            }
+        }
+    }
+
     #[test]
     fn colors_made_with_the_old_theme_are_dropped_and_asked_again() {
         let mut f = Fixture::new(80, 24);

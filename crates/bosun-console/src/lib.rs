@@ -47,18 +47,43 @@ const START_RUNS: usize = 2_000;
 /// Fastest redraw: 60 frames a second.
 const FRAME: Duration = Duration::from_millis(16);
 
+/// The console's terminal: its output buffered whole, so a frame reaches the terminal in one
+/// write when ratatui flushes after drawing it (stdout's own buffer is 1 KiB and line
+/// buffered: a full-screen frame went out in 16 writes).
+type Terminal =
+    ratatui::Terminal<ratatui::backend::CrosstermBackend<std::io::BufWriter<std::io::Stdout>>>;
+
+/// Bytes a frame may take before the buffer writes early: a full 300×100 screen of styled
+/// cells fits.
+const FRAME_BUFFER: usize = 256 * 1024;
+
+/// What `ratatui::try_init` does, with a buffered writer: raw mode, the alternate screen, and
+/// (once per process) a panic hook that gives the terminal back before the message prints.
+fn init_terminal() -> std::io::Result<Terminal> {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            ratatui::restore();
+            hook(info);
+        }));
+    });
+    crossterm::terminal::enable_raw_mode()?;
+    crossterm::execute!(std::io::stdout(), crossterm::terminal::EnterAlternateScreen)?;
+    let out = std::io::BufWriter::with_capacity(FRAME_BUFFER, std::io::stdout());
+    ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(out))
+}
+
 /// Puts the terminal into the console's mode and back, whatever happens.
 struct TerminalGuard {
-    terminal: ratatui::DefaultTerminal,
+    terminal: Terminal,
     /// The console has the terminal (it gives it back when dropped).
     active: bool,
 }
 
 impl TerminalGuard {
     fn enter() -> anyhow::Result<Self> {
-        // `ratatui::init` enters raw mode and the alternate screen and installs a panic hook
-        // that restores the terminal before the panic message is printed.
-        let terminal = ratatui::try_init().context("cannot set up the terminal")?;
+        let terminal = init_terminal().context("cannot set up the terminal")?;
         crossterm::execute!(std::io::stdout(), crossterm::event::EnableMouseCapture)
             .context("cannot enable the mouse")?;
         Ok(Self {

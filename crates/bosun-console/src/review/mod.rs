@@ -239,6 +239,9 @@ pub struct ReviewState {
     pub notice_while: Option<RunStatus>,
     /// Syntax colors.
     pub highlights: Highlights,
+    /// `G` (or End) was pressed while only the change's first files were here: the cursor
+    /// goes to the end of the whole change when it arrives, unless it moved since.
+    pub at_end: bool,
 }
 
 impl ReviewState {
@@ -418,6 +421,9 @@ pub fn loaded(state: &mut ReviewState, loaded: Loaded, theme: &Theme, area: Rect
                 }
                 (Ok(whole), Some(first)) => {
                     complete(state, &first, whole);
+                    if std::mem::take(&mut state.at_end) {
+                        state.cursor = usize::MAX;
+                    }
                     clamp_view(state, area);
                     request_highlight(state, theme, area)
                 }
@@ -817,7 +823,16 @@ fn browse(
             state.offset = state.offset.saturating_sub(page);
         }
         KeyCode::Home | KeyCode::Char('g') => state.cursor = 0,
-        KeyCode::End | KeyCode::Char('G') => state.cursor = last,
+        KeyCode::End | KeyCode::Char('G') => {
+            state.cursor = last;
+            if change.pending > 0 {
+                state.at_end = true;
+                state.notice = Some(format!(
+                    "the end so far: {} more files are loading, the cursor goes on when they are here",
+                    change.pending
+                ));
+            }
+        }
         KeyCode::Char('n') => jump(state, &change.unit_rows, true),
         KeyCode::Char('N') => jump(state, &change.unit_rows, false),
         KeyCode::Char(']') => jump(state, &change.file_rows, true),
@@ -886,6 +901,10 @@ fn browse(
             other => state.notice = Some(read_only(other, "rejected")),
         },
         _ => return (Vec::new(), false),
+    }
+    if state.cursor != last {
+        // The operator moved away from the end: the whole change's arrival leaves them there.
+        state.at_end = false;
     }
     clamp_view(state, area);
     (request_highlight(state, theme, area), false)

@@ -695,8 +695,10 @@ pub fn annotate(diff: &Diff, sources: &dyn Sources) -> (Vec<Annotation>, BTreeSe
     let mut out = Vec::new();
     let mut covered = BTreeSet::new();
     for krate in rust::crates_touched(diff, sources) {
-        let base = base_surface(&krate, sources);
-        let head = rust::surface(&krate, &|p| sources.head(p));
+        let (base, head) = both(
+            || base_surface(&krate, sources),
+            || rust::surface(&krate, &|p| sources.head(p)),
+        );
         let (Some(base), Some(head)) = (base.as_ref(), head) else {
             continue;
         };
@@ -707,28 +709,50 @@ pub fn annotate(diff: &Diff, sources: &dyn Sources) -> (Vec<Annotation>, BTreeSe
     let (packages, files) = ecmascript::packages_touched(diff, sources);
     covered.extend(files);
     for package in packages {
-        let base = ecmascript::surface(&package, &|p| sources.base(p));
-        let head = ecmascript::surface(&package, &|p| sources.head(p));
+        let (base, head) = both(
+            || ecmascript::surface(&package, &|p| sources.base(p)),
+            || ecmascript::surface(&package, &|p| sources.head(p)),
+        );
         let (breaks, additions) = compare(&base, &head);
         push(&mut out, breaks, additions);
     }
     let (packages, files) = go::packages_touched(diff, sources);
     covered.extend(files);
     for package in packages {
-        let base = go::surface(&package, &|p| sources.base(p));
-        let head = go::surface(&package, &|p| sources.head(p));
+        let (base, head) = both(
+            || go::surface(&package, &|p| sources.base(p)),
+            || go::surface(&package, &|p| sources.head(p)),
+        );
         let (breaks, additions) = compare(&base, &head);
         push(&mut out, breaks, additions);
     }
     let (modules, files) = python::modules_touched(diff, sources);
     covered.extend(files);
     if !modules.is_empty() {
-        let base = python::surface(&modules, &|p| sources.base(p));
-        let head = python::surface(&modules, &|p| sources.head(p));
+        let (base, head) = both(
+            || python::surface(&modules, &|p| sources.base(p)),
+            || python::surface(&modules, &|p| sources.head(p)),
+        );
         let (breaks, additions) = compare(&base, &head);
         push(&mut out, breaks, additions);
     }
     (out, covered)
+}
+
+/// Both sides' readings at once: base's on this thread, head's on another (the sides read
+/// through separate repository handles; a cold start reads and digests two whole crates).
+fn both<B: Send, H: Send>(
+    base: impl FnOnce() -> B + Send,
+    head: impl FnOnce() -> H + Send,
+) -> (B, H) {
+    std::thread::scope(|scope| {
+        let head = scope.spawn(head);
+        let base = base();
+        let head = head
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (base, head)
+    })
 }
 
 fn push(out: &mut Vec<Annotation>, breaks: Vec<Break>, additions: Vec<Addition>) {

@@ -1070,34 +1070,32 @@ fn tokens(
         if skip(node) {
             return;
         }
-        if matches!(
-            node.kind(),
-            "line_comment" | "block_comment" | "attribute_item"
-        ) {
+        // A kind's name costs a length count and a UTF-8 check per call.
+        let kind = node.kind();
+        if matches!(kind, "line_comment" | "block_comment" | "attribute_item") {
             return;
         }
         // Lifetimes other than 'static are left out: `fn f(&[u8]) -> Iter<'_>` and
         // `fn f<'h>(&'h [u8]) -> Iter<'h>` are the same function (elision), and renaming `'a`
         // to `'h` changes nothing for callers.
-        if matches!(node.kind(), "lifetime" | "lifetime_parameter") && text(src, node) != "'static"
-        {
+        if matches!(kind, "lifetime" | "lifetime_parameter") && text(src, node) != "'static" {
             return;
         }
-        if node.kind() == "where_predicate"
+        if kind == "where_predicate"
             && node
                 .child_by_field_name("left")
                 .is_some_and(|l| l.kind() == "lifetime")
         {
             return;
         }
-        if node.kind() == "parameter" {
+        if kind == "parameter" {
             // Names and binding modes are no part of the signature: only the type.
             if let Some(ty) = node.child_by_field_name("type") {
                 walk(src, ty, skip, self_type, false, out);
             }
             return;
         }
-        if node.kind() == "type_parameter" {
+        if kind == "type_parameter" {
             // A type parameter's default (`S = RandomState`) added is compatible: only the
             // parameter and its bounds count.
             let default = node.child_by_field_name("default_type");
@@ -1110,7 +1108,7 @@ fn tokens(
             }
             return;
         }
-        if node.kind() == "scoped_type_identifier" {
+        if kind == "scoped_type_identifier" {
             // A type is known by its name, however its path is spelled (`sval::value::Value`
             // and `sval::Value`, `crate::Error` and `Error` are one type to callers).
             if let Some(name) = node.child_by_field_name("name") {
@@ -1118,7 +1116,7 @@ fn tokens(
             }
             return;
         }
-        if node.kind() == "self_parameter" {
+        if kind == "self_parameter" {
             // `mut self` binds mutably inside the function: callers see `self`.
             let t = text(src, node)
                 .split_whitespace()
@@ -1137,7 +1135,7 @@ fn tokens(
             }
             return;
         }
-        let path = matches!(node.kind(), "scoped_type_identifier" | "scoped_identifier");
+        let path = matches!(kind, "scoped_type_identifier" | "scoped_identifier");
         let mut cursor = node.walk();
         let children: Vec<Node<'_>> = node.children(&mut cursor).collect();
         for c in children {
