@@ -130,6 +130,53 @@ impl Sources for GitSources {
     }
 }
 
+/// [`Sources`] that answer for the changed files from the texts already read (the crate-level
+/// reading that follows reads whole crates: the changed files would be read and checked a
+/// second time), and ask `inner` for the others.
+struct ReadOnce<'a> {
+    inner: &'a dyn Sources,
+    base: HashMap<&'a str, Option<&'a str>>,
+    head: HashMap<&'a str, Option<&'a str>>,
+}
+
+impl<'a> ReadOnce<'a> {
+    fn new(diff: &'a Diff, texts: &'a [Texts], inner: &'a dyn Sources) -> Self {
+        let mut base = HashMap::new();
+        let mut head = HashMap::new();
+        for (f, (b, h)) in diff.files.iter().zip(texts) {
+            if f.binary {
+                // Not read above: the inner sources say what a binary file holds.
+                continue;
+            }
+            if let Some(p) = f.old_path.as_deref() {
+                base.insert(p, b.as_deref());
+            }
+            if let Some(p) = f.new_path.as_deref() {
+                head.insert(p, h.as_deref());
+            }
+        }
+        Self { inner, base, head }
+    }
+}
+
+impl Sources for ReadOnce<'_> {
+    fn base(&self, path: &str) -> Option<String> {
+        match self.base.get(path) {
+            Some(text) => text.map(str::to_string),
+            None => self.inner.base(path),
+        }
+    }
+    fn head(&self, path: &str) -> Option<String> {
+        match self.head.get(path) {
+            Some(text) => text.map(str::to_string),
+            None => self.inner.head(path),
+        }
+    }
+    fn base_commit(&self) -> Option<&str> {
+        self.inner.base_commit()
+    }
+}
+
 /// Annotations sorted for display: by path, then line, then kind.
 pub fn sort(annotations: &mut [Annotation]) {
     annotations
@@ -266,7 +313,8 @@ pub fn analyze(
     // A library crate's API is judged whole: where both sides of a touched crate could be
     // read, its crate-level breaks and additions replace the file-by-file guesses about its
     // files (which read a moved item as removed, a `pub` item in a private module as public).
-    let (api, covered) = api::annotate(diff, sources);
+    let read = ReadOnce::new(diff, &texts, sources);
+    let (api, covered) = api::annotate(diff, &read);
     if !covered.is_empty() {
         out.retain(|a| {
             a.kind != crate::model::AnnotationKind::ApiChanged || !covered.contains(&a.path)

@@ -13,6 +13,7 @@
 //! Files under `tests/`, `benches/`, `examples/` and binaries are never reached from the
 //! library root, so they are no part of the API.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use tree_sitter::Node;
@@ -1052,20 +1053,20 @@ fn derives(attrs: &[String]) -> BTreeSet<String> {
 
 /// Normalized tokens of `node`, leaving out the children whose kinds or field names are in
 /// `skip`, with `self_type` written `Self`.
-fn tokens(
-    src: &str,
+fn tokens<'s>(
+    src: &'s str,
     node: Node<'_>,
     skip: &dyn Fn(Node<'_>) -> bool,
     self_type: Option<&str>,
-) -> Vec<String> {
+) -> Vec<Cow<'s, str>> {
     let mut out = Vec::new();
-    fn walk(
-        src: &str,
+    fn walk<'s>(
+        src: &'s str,
         node: Node<'_>,
         skip: &dyn Fn(Node<'_>) -> bool,
         self_type: Option<&str>,
         in_path: bool,
-        out: &mut Vec<String>,
+        out: &mut Vec<Cow<'s, str>>,
     ) {
         if skip(node) {
             return;
@@ -1122,16 +1123,16 @@ fn tokens(
                 .split_whitespace()
                 .collect::<Vec<_>>()
                 .join(" ");
-            out.push(t.strip_prefix("mut ").unwrap_or(&t).to_string());
+            out.push(Cow::Owned(t.strip_prefix("mut ").unwrap_or(&t).to_string()));
             return;
         }
         if node.child_count() == 0 {
             let t = text(src, node);
             // The type's bare name, not a segment of a longer path (`sval::value::Value`).
             if self_type == Some(t) && !in_path {
-                out.push("Self".to_string());
+                out.push(Cow::Borrowed("Self"));
             } else if !t.is_empty() {
-                out.push(t.to_string());
+                out.push(Cow::Borrowed(t));
             }
             return;
         }
@@ -1145,28 +1146,30 @@ fn tokens(
     walk(src, node, skip, self_type, false, &mut out);
     // No trailing separator before a closing bracket or at the end, and none left where a
     // lifetime was taken out (`<, T>`, `<>`, `T: + Clone`).
-    let mut cleaned: Vec<String> = Vec::with_capacity(out.len());
+    let mut cleaned: Vec<Cow<'s, str>> = Vec::with_capacity(out.len());
     for t in out {
-        if matches!(t.as_str(), ")" | "]" | "}" | ">" | "{" | "," | "where")
+        if matches!(t.as_ref(), ")" | "]" | "}" | ">" | "{" | "," | "where")
             && cleaned.last().is_some_and(|l| l == "," || l == "+")
         {
             cleaned.pop();
         }
-        if t == "," && cleaned.last().is_some_and(|l| l == "<" || l == "where") {
+        if t.as_ref() == "," && cleaned.last().is_some_and(|l| l == "<" || l == "where") {
             continue;
         }
-        if t == "+"
+        if t.as_ref() == "+"
             && cleaned
                 .last()
                 .is_some_and(|l| l == ":" || l == "+" || l == "<")
         {
             continue;
         }
-        if t == ">" && cleaned.last().is_some_and(|l| l == "<") {
+        if t.as_ref() == ">" && cleaned.last().is_some_and(|l| l == "<") {
             cleaned.pop();
             continue;
         }
-        if (t == "," || t == ">" || t == "{") && cleaned.last().is_some_and(|l| l == ":") {
+        if (t.as_ref() == "," || t.as_ref() == ">" || t.as_ref() == "{")
+            && cleaned.last().is_some_and(|l| l == ":")
+        {
             // `T:` whose only bound was a lifetime.
             cleaned.pop();
         }
@@ -1182,15 +1185,15 @@ fn tokens(
 }
 
 /// Tokens joined for reading: no space inside brackets or before `,`, `:` and `;`.
-fn readable(tokens: &[String]) -> String {
+fn readable(tokens: &[Cow<'_, str>]) -> String {
     let mut out = String::new();
     for (i, t) in tokens.iter().enumerate() {
-        let prev = if i > 0 { tokens[i - 1].as_str() } else { "" };
+        let prev = if i > 0 { tokens[i - 1].as_ref() } else { "" };
         let tight = matches!(
-            t.as_str(),
+            t.as_ref(),
             "," | ")" | "]" | ">" | ";" | ":" | "?" | "::" | "(" | "<"
         ) || matches!(prev, "(" | "[" | "<" | "&" | "::" | "'" | "#")
-            || (t == "[" && !prev.is_empty() && prev != "=");
+            || (t.as_ref() == "[" && !prev.is_empty() && prev != "=");
         if !out.is_empty() && !tight {
             out.push(' ');
         }
