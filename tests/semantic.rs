@@ -289,3 +289,35 @@ fn a_python_package_api_is_judged_by_what_users_import() {
     assert_eq!(api["old_side"], true);
     assert_eq!(api["message"], "public function `geo.area` removed");
 }
+
+/// `bosun show` lists the first changes by definition and counts the rest (a large change has
+/// tens of thousands, which pushed its diff far down); `--definitions` lists every one.
+#[test]
+fn show_summarises_a_long_list_of_changes_by_definition() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = "for i in $(seq 1 30); do printf '\\nfn helper_%s() {}\\n' $i >> src/lib.rs; done";
+    let config = format!(
+        "[orchestrator]\nmax_attempts = 1\n[executors.a]\ncommand = [\"sh\", \"-c\", {agent:?}]\n"
+    );
+    let repo = project(dir.path(), "- [ ] Add thirty helpers\n", &config);
+    let runs = run_headless(&repo);
+    let id = runs[0]["id"].as_str().unwrap();
+    let listed = |text: &str| {
+        text.lines()
+            .filter(|l| l.trim_start().starts_with("symbol_added"))
+            .count()
+    };
+    let shown = bosun(&repo, &["show", id]);
+    assert_eq!(listed(&shown), 20, "{shown}");
+    assert!(
+        shown.contains("… 10 more (30 in all: 30 symbol_added; every one: bosun show"),
+        "{shown}"
+    );
+    assert!(
+        shown.find("… 10 more") < shown.find("diff --git"),
+        "the diff follows: {shown}"
+    );
+    let all = bosun(&repo, &["show", id, "--definitions"]);
+    assert_eq!(listed(&all), 30, "{all}");
+    assert!(!all.contains("more (30 in all"), "{all}");
+}

@@ -36,6 +36,10 @@ pub struct ShowArgs {
     /// lines or reach the terminal).
     #[arg(long, conflicts_with = "json")]
     pub raw: bool,
+    /// List every change by definition (symbols added, removed, modified; formatting-only
+    /// hunks) instead of counts and the first ones.
+    #[arg(long, conflicts_with = "json")]
+    pub definitions: bool,
 }
 
 /// A run as front ends print it.
@@ -320,6 +324,27 @@ pub(super) fn forwarded(
     super::run::runtime()?.block_on(forward(ctx, error, &request))
 }
 
+/// `bosun show` lists this many changes by definition unless asked for all (a large change
+/// has tens of thousands, which pushed its diff out of reach of a pager's first screens).
+const DEFINITIONS_SHOWN: usize = 20;
+
+/// A line of `bosun show` into its buffer, made visible (see the `println!` of this module's
+/// parent); a failed write is dropped like the parent's.
+macro_rules! say {
+    ($w:expr, $($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!($w, "{}", crate::cli::visible::visible(&format!($($arg)*)));
+    }};
+}
+
+/// A line of `bosun show --raw` into its buffer, exactly as stored.
+macro_rules! raw {
+    ($w:expr, $($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!($w, $($arg)*);
+    }};
+}
+
 /// Runs `bosun show RUN`.
 pub fn show(ctx: &Context, args: &ShowArgs) -> anyhow::Result<ExitCode> {
     let shown = load_show(ctx, &args.run)?;
@@ -334,10 +359,16 @@ pub fn show(ctx: &Context, args: &ShowArgs) -> anyhow::Result<ExitCode> {
         rival,
     } = shown;
     let log_path = log_path(ctx, &run);
-    println!("run       {}", run.id);
-    println!("task      {} {}", run.task_id, run.task_title);
-    println!("status    {}", run.status);
-    println!(
+    // One buffer for the whole text: a large change's diff is hundreds of thousands of lines
+    // (stdout alone writes a line at a time).
+    use std::io::Write as _;
+    let stdout = std::io::stdout();
+    let mut w = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    say!(w, "run       {}", run.id);
+    say!(w, "task      {} {}", run.task_id, run.task_title);
+    say!(w, "status    {}", run.status);
+    say!(
+        w,
         "attempt   {} · executor {}",
         run.attempt,
         if run.executor.is_empty() {
@@ -347,24 +378,26 @@ pub fn show(ctx: &Context, args: &ShowArgs) -> anyhow::Result<ExitCode> {
         }
     );
     if let Some(line) = routing_line(&run) {
-        println!("routing   {line}");
+        say!(w, "routing   {line}");
     }
     if !run.lessons.is_empty() || !run.examples.is_empty() {
-        println!(
+        say!(
+            w,
             "memory    prompt had {} lesson(s), {} accepted example(s)",
             run.lessons.len(),
             run.examples.len()
         );
     }
-    println!("branch    {} → {}", run.branch, run.target);
+    say!(w, "branch    {} → {}", run.branch, run.target);
     if let (Some(b), Some(h)) = (&run.base, &run.head) {
-        println!("commits   {}..{}", short(b), short(h));
+        say!(w, "commits   {}..{}", short(b), short(h));
     }
     if run.diffstat.is_some() {
-        println!("change    {}", change_summary(&run));
+        say!(w, "change    {}", change_summary(&run));
     }
     if run.usage.is_known() {
-        println!(
+        say!(
+            w,
             "usage     {} in / {} out tokens · cost {}",
             run.usage.input_tokens,
             run.usage.output_tokens,
@@ -372,22 +405,26 @@ pub fn show(ctx: &Context, args: &ShowArgs) -> anyhow::Result<ExitCode> {
         );
     }
     if let Some(score) = run.score {
-        println!("score     {score:.2}");
+        say!(w, "score     {score:.2}");
     }
     for g in &run.gates {
-        println!(
+        say!(
+            w,
             "gate      {:<10} {:<4} {:.2}  {}",
-            g.name, g.verdict, g.score, g.summary
+            g.name,
+            g.verdict,
+            g.score,
+            g.summary
         );
     }
     if let Some(p) = &run.policy {
-        println!("policy    {p}");
+        say!(w, "policy    {p}");
     }
     let card = crate::model::risk_card(&run.annotations);
     if !card.is_empty() {
-        println!("\nRisk card:");
+        say!(w, "\nRisk card:");
         for line in card {
-            println!("  {line}");
+            say!(w, "  {line}");
         }
     }
     let structure: Vec<&crate::model::Annotation> = run
@@ -396,16 +433,37 @@ pub fn show(ctx: &Context, args: &ShowArgs) -> anyhow::Result<ExitCode> {
         .filter(|a| a.severity == crate::model::Severity::Info)
         .collect();
     if !structure.is_empty() {
-        println!("\nChanges by definition:");
-        for a in structure {
-            println!("  {:<16} {:<28} {}", a.kind, a.location(), a.message);
+        say!(w, "\nChanges by definition:");
+        let shown = if args.definitions {
+            structure.len()
+        } else {
+            DEFINITIONS_SHOWN
+        };
+        for a in structure.iter().take(shown) {
+            say!(w, "  {:<16} {:<28} {}", a.kind, a.location(), a.message);
+        }
+        if structure.len() > shown {
+            let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+            for a in &structure {
+                *counts.entry(a.kind.to_string()).or_default() += 1;
+            }
+            let counts: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
+            say!(
+                w,
+                "  … {} more ({} in all: {}; every one: bosun show {} --definitions)",
+                structure.len() - shown,
+                structure.len(),
+                counts.join(", "),
+                run.id.short()
+            );
         }
     }
     if let Some(f) = &run.feedback {
-        println!("feedback  {f}");
+        say!(w, "feedback  {f}");
     }
     if let Some(d) = &run.decision {
-        println!(
+        say!(
+            w,
             "decision  {} by {} at {}{}",
             d.verdict,
             d.by,
@@ -419,13 +477,14 @@ pub fn show(ctx: &Context, args: &ShowArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(e) = &run.error {
         match &run.reason {
-            Some(reason) => println!("error     [{reason}] {e}"),
-            None => println!("error     {e}"),
+            Some(reason) => say!(w, "error     [{reason}] {e}"),
+            None => say!(w, "error     {e}"),
         }
     }
     if let Some(rival) = rival {
         let score = rival.score.map_or("-".to_string(), |s| format!("{s:.2}"));
-        println!(
+        say!(
+            w,
             "rival     {} ({}, {}, score {score}{})",
             rival.id,
             rival.executor,
@@ -444,31 +503,35 @@ pub fn show(ctx: &Context, args: &ShowArgs) -> anyhow::Result<ExitCode> {
         .join(&run.id.0)
         .join("transcript.jsonl");
     if transcript.exists() {
-        println!(
+        say!(
+            w,
             "transcript {}",
             ctx.project.display_path(&transcript).display()
         );
     }
-    println!(
+    say!(
+        w,
         "log       {}",
         ctx.project.display_path(&log_path).display()
     );
     if !events.is_empty() {
-        println!("\nHistory:");
+        say!(w, "\nHistory:");
         for e in &events {
             let line = format!("  {}  {:<8}  {}", rfc3339(e.at_ms), e.kind, e.text);
             if args.raw {
-                std::println!("{line}");
+                raw!(w, "{line}");
             } else {
-                println!("{line}");
+                say!(w, "{line}");
             }
         }
     }
     match diff {
-        Some(d) if !d.is_empty() && args.raw => std::println!("\n{d}"),
-        Some(d) if !d.is_empty() => println!("\n{d}"),
-        _ => println!("\n(no diff)"),
+        Some(d) if !d.is_empty() && args.raw => raw!(w, "\n{d}"),
+        Some(d) if !d.is_empty() => say!(w, "\n{d}"),
+        _ => say!(w, "\n(no diff)"),
     }
+    // A reader that went away (`| head`) is not an error of bosun's.
+    let _ = w.flush();
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,0 +1,331 @@
+#!/usr/bin/env python3
+"""End-to-end bench (the "fast where the user feels it" issue): the release binary driven the
+way a user drives it, side by side with git, less and tig on the same data, in one script.
+
+    python3 benches/e2e/run.py            (from anywhere; builds the release binary)
+    BOSUN=target/release/bosun E2E_RUNS=3 python3 benches/e2e/run.py
+
+It makes, on a fresh tmpfs directory when /dev/shm is there (a long-used /tmp slows every
+tool, git included), a repository of 500 Rust files, runs one task whose agent (a Python
+script) changes 100 lines in each — a 100,000-line change awaiting approval — and measures:
+
+- in tmux (polling the screen every few ms; the floor is a few ms): start → board drawn;
+  start → the run's review showing its diff (board, then `]` `Enter`); PgDn → screen changed;
+  `G` → screen changed; against `git diff base head | less` and `| tig` (when installed) from
+  start to their first screen, PgDn and end;
+- commands: `bosun show RUN` (text and `--json`) against `git diff base head`, `bosun runs
+  --json`, `bosun tasks --json` on a 10 MB task list — wall time and peak RSS.
+
+Bosun and its peer alternate, E2E_RUNS times each (default 7); medians are printed with the
+range, and the load average before and after. Nothing here is a pass/fail test: the figures go
+into BENCHMARKS.md.
+"""
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+RUNS = int(os.environ.get("E2E_RUNS", "7"))
+FILES = 500
+FUNCTIONS = 100
+TITLE = "Adjust every getter by one"
+SESSION = "bosun-e2e"
+
+
+def source(i, functions, variant):
+    """The same Rust file as benches/common/mod.rs `source`."""
+    s = f"//! Module {i}.\n\npub struct S{i} {{\n    value: u32,\n}}\n\nimpl S{i} {{\n"
+    for f in range(functions // 2):
+        s += (
+            f"    pub fn get_{f}(&self, x: u32) -> u32 {{\n"
+            f"        self.value + x * {f} {variant}\n    }}\n\n"
+        )
+    s += "}\n\n"
+    for f in range(functions // 2):
+        s += (
+            f"fn helper_{f}(a: u32) -> u32 {{\n    let b = a + {f};\n"
+            f"    b * 2 {variant}\n}}\n\n"
+        )
+    return s
+
+
+AGENT = f"""#!/usr/bin/env python3
+# The bench's agent: every function's last expression gains `+ 1`.
+import os
+for i in range({FILES}):
+    path = os.path.join("src", "m%d" % (i % 25), "f%d.rs" % i)
+    with open(path) as f:
+        text = f.read()
+    text = text.replace(" * 2 \\n", " * 2 + 1\\n")
+    lines = text.split("\\n")
+    out = []
+    for line in lines:
+        if line.startswith("        self.value + x * ") and line.endswith(" "):
+            line = line + "+ 1"
+        out.append(line)
+    with open(path, "w") as f:
+        f.write("\\n".join(out))
+print("done")
+"""
+
+
+def git(cwd, *args):
+    out = subprocess.run(
+        ["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return out.stdout.strip()
+
+
+def make_repo(work, bosun):
+    repo = work / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    for i in range(FILES):
+        sub = repo / "src" / f"m{i % 25}"
+        sub.mkdir(parents=True, exist_ok=True)
+        (sub / f"f{i}.rs").write_text(source(i, FUNCTIONS, ""))
+    (repo / "TODO.md").write_text(f"# Tasks\n\n- [ ] {TITLE}\n")
+    (work / "agent.py").write_text(AGENT)
+    (repo / "bosun.toml").write_text(
+        f"""[project]
+worktree_root = "{work / 'wt'}"
+[orchestrator]
+max_attempts = 1
+[executors.bench]
+command = ["python3", "{work / 'agent.py'}"]
+[gates.diff]
+max_changed_lines = 1000000
+"""
+    )
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "base")
+    base = git(repo, "rev-parse", "HEAD")
+    started = time.perf_counter()
+    run = subprocess.run(
+        [bosun, "run", "--headless"], cwd=repo, capture_output=True, text=True
+    )
+    took = time.perf_counter() - started
+    branch = git(repo, "for-each-ref", "--format=%(refname:short)", "refs/heads/bosun/")
+    if run.returncode != 0 or not branch:
+        sys.exit(f"the bench run did not reach approval:\n{run.stdout}\n{run.stderr}")
+    head = git(repo, "rev-parse", branch)
+    runs = subprocess.run(
+        [bosun, "runs", "--json"], cwd=repo, check=True, capture_output=True, text=True
+    )
+    run_id = json.loads(runs.stdout)[0]["id"]
+    return repo, base, head, run_id, took
+
+
+def timed(args, cwd):
+    """Wall milliseconds and peak RSS (MB) of one run of `args`, output discarded."""
+    started = time.perf_counter()
+    child = subprocess.Popen(
+        args, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    _, status, usage = os.wait4(child.pid, 0)
+    ms = (time.perf_counter() - started) * 1000
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        sys.exit(f"{args} failed ({child.returncode})")
+    return ms, usage.ru_maxrss / 1024
+
+
+def summary(values):
+    return statistics.median(values), min(values), max(values)
+
+
+def fmt(values, unit="ms"):
+    med, lo, hi = summary(values)
+    return f"{med:.0f} {unit} ({lo:.0f}–{hi:.0f})"
+
+
+class Screen:
+    """A program in a detached tmux session, read with capture-pane."""
+
+    def __init__(self, command, cwd, env=None):
+        subprocess.run(["tmux", "kill-session", "-t", SESSION], capture_output=True)
+        self.started = time.perf_counter()
+        full = ["tmux", "new-session", "-d", "-s", SESSION, "-x", "160", "-y", "48"]
+        full += ["-c", str(cwd), command]
+        subprocess.run(full, check=True, env=env)
+
+    def text(self):
+        return subprocess.run(
+            ["tmux", "capture-pane", "-p", "-t", SESSION],
+            capture_output=True,
+            text=True,
+        ).stdout
+
+    def wait(self, ready, since=None, limit=30.0):
+        """Milliseconds from `since` (default: the start) until `ready(screen)`."""
+        since = since or self.started
+        while True:
+            screen = self.text()
+            if ready(screen):
+                return (time.perf_counter() - since) * 1000, screen
+            if time.perf_counter() - since > limit:
+                sys.exit(f"timed out; the screen:\n{screen}")
+            time.sleep(0.002)
+
+    def key(self, *keys):
+        subprocess.run(["tmux", "send-keys", "-t", SESSION, *keys], check=True)
+        return time.perf_counter()
+
+    def change(self, *keys):
+        """Milliseconds from pressing `keys` until the screen differs."""
+        before = self.text()
+        at = self.key(*keys)
+        return self.wait(lambda s: s != before, since=at)[0]
+
+    def close(self):
+        subprocess.run(["tmux", "kill-session", "-t", SESSION], capture_output=True)
+
+
+def console(bosun, repo):
+    """Start → board; start → review's diff; PgDn; G (each a list of one value)."""
+    env = dict(os.environ, TERM="xterm-256color")
+    s = Screen(bosun, repo, env)
+    board, _ = s.wait(lambda t: TITLE[:20] in t)
+    s.key("]")
+    s.key("Enter")
+    review, _ = s.wait(lambda t: "+ 1" in t)
+    time.sleep(0.3)  # the rest of the change loads in the background
+    pgdn = [s.change("PageDown") for _ in range(5)]
+    end = s.change("G")
+    s.close()
+    return board, review, pgdn, end
+
+
+def pager(command, repo, end_key):
+    s = Screen(command, repo)
+    first, _ = s.wait(lambda t: "diff --git" in t)
+    time.sleep(0.3)
+    pgdn = [s.change("PageDown") for _ in range(5)]
+    end = s.change(end_key)
+    s.close()
+    return first, pgdn, end
+
+
+def task_list(path, megabytes=10):
+    words = "alpha beta gamma delta epsilon zeta eta theta iota kappa".split()
+    lines, size, i = ["# Backlog\n"], 0, 0
+    while size < megabytes * 1024 * 1024:
+        if i % 200 == 0:
+            lines.append(f"\n## Section {i // 200}\n\n")
+        text = f"- [ ] Task {i}: {' '.join(words[(i + k) % 10] for k in range(6))} #area{i % 7}\n"
+        lines.append(text)
+        size += len(text)
+        i += 1
+    path.write_text("".join(lines))
+    return i
+
+
+def main():
+    if not shutil.which("tmux"):
+        sys.exit("tmux is needed (apt-get install tmux)")
+    bosun = os.environ.get("BOSUN")
+    if not bosun:
+        subprocess.run(
+            ["cargo", "build", "--release", "--locked", "--quiet"], cwd=ROOT, check=True
+        )
+        bosun = str(ROOT / "target" / "release" / "bosun")
+    bosun = str(Path(bosun).resolve())
+    shm = Path("/dev/shm")
+    work = Path(tempfile.mkdtemp(prefix="bosun-e2e-", dir=shm if shm.is_dir() else None))
+    try:
+        print(f"load average before: {os.getloadavg()[0]:.2f}  (work dir {work})")
+        repo, base, head, run_id, took = make_repo(work, bosun)
+        print(f"agent exit → awaiting approval, whole run: {took:.1f} s\n")
+        rows = []
+
+        ours = {"board": [], "review": [], "pgdn": [], "end": []}
+        peers = {}
+        tig = shutil.which("tig")
+        for _ in range(RUNS):
+            board, review, pgdn, end = console(bosun, repo)
+            ours["board"].append(board)
+            ours["review"].append(review)
+            ours["pgdn"] += pgdn
+            ours["end"].append(end)
+            for name, cmd, end_key in [
+                ("less", f"git diff {base} {head} | less", "G"),
+                ("tig", f"git diff {base} {head} | tig", "End"),
+            ]:
+                if name == "tig" and not tig:
+                    continue
+                first, pgdn, end = pager(cmd, repo, end_key)
+                p = peers.setdefault(name, {"first": [], "pgdn": [], "end": []})
+                p["first"].append(first)
+                p["pgdn"] += pgdn
+                p["end"].append(end)
+
+        def peer_cell(key):
+            cells = [f"{n} {fmt(v[key])}" for n, v in peers.items()]
+            return "; ".join(cells) or "-"
+
+        def ratio(values, key):
+            best = min((statistics.median(v[key]) for v in peers.values()), default=None)
+            return f"{statistics.median(values) / best:.1f}×" if best else "-"
+
+        rows.append(("start → board drawn", fmt(ours["board"]), peer_cell("first"), ratio(ours["board"], "first")))
+        rows.append(("start → review's first hunk (board + keys)", fmt(ours["review"]), peer_cell("first"), ratio(ours["review"], "first")))
+        rows.append(("PgDn → screen changed", fmt(ours["pgdn"]), peer_cell("pgdn"), ratio(ours["pgdn"], "pgdn")))
+        rows.append(("end of the diff (G / End) → screen changed", fmt(ours["end"]), peer_cell("end"), ratio(ours["end"], "end")))
+
+        commands = [
+            ("`bosun show RUN`", [bosun, "show", run_id], ["git", "diff", base, head]),
+            ("`bosun show RUN --json`", [bosun, "show", run_id, "--json"], ["git", "diff", base, head]),
+            ("`bosun runs --json` (1 run)", [bosun, "runs", "--json"], ["git", "log", "--oneline", "-1"]),
+        ]
+        for what, cmd, peer in commands:
+            ms, mb, pms, pmb = [], [], [], []
+            for _ in range(RUNS):
+                a, b = timed(cmd, repo)
+                ms.append(a)
+                mb.append(b)
+                a, b = timed(peer, repo)
+                pms.append(a)
+                pmb.append(b)
+            rows.append(
+                (
+                    what,
+                    f"{fmt(ms)}, {max(mb):.0f} MB",
+                    f"`{' '.join(peer[:2])}` {fmt(pms)}, {max(pmb):.0f} MB",
+                    f"{statistics.median(ms) / statistics.median(pms):.1f}×",
+                )
+            )
+
+        big = work / "big"
+        big.mkdir()
+        git(big, "init", "-q", "-b", "main")
+        count = task_list(big / "TODO.md")
+        ms, mb = [], []
+        for _ in range(RUNS):
+            a, b = timed([bosun, "tasks", "--json"], big)
+            ms.append(a)
+            mb.append(b)
+        rows.append((f"`bosun tasks --json`, 10 MB list ({count:,} tasks)", f"{fmt(ms)}, {max(mb):.0f} MB", "-", "-"))
+
+        print("| what a user does | bosun | peer, same data | ratio |")
+        print("|---|---|---|---|")
+        for r in rows:
+            print("| " + " | ".join(r) + " |")
+        print(f"\nload average after: {os.getloadavg()[0]:.2f}; {RUNS} runs each, medians (range)")
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", SESSION], capture_output=True)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
