@@ -320,4 +320,11 @@ fn show_summarises_a_long_list_of_changes_by_definition() {
     let all = bosun(&repo, &["show", id, "--definitions"]);
     assert_eq!(listed(&all), 30, "{all}");
     assert!(!all.contains("more (30 in all"), "{all}");
+
+    // Lists carry counts, not every annotation; `show --json` has both.
+    let counts = &runs[0]["annotation_counts"];
+    assert_eq!(counts["by_kind"]["symbol_added"], 30, "{counts}");
+    assert_eq!(counts["by_severity"]["info"], 30, "{counts}");
+    assert!(runs[0].get("annotations").is_none(), "{:#}", runs[0]);
+    assert_eq!(annotations_of(&repo, &runs[0]).len(), 30);
 }

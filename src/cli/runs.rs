@@ -58,7 +58,11 @@ pub struct RunView {
     score: Option<f64>,
     policy: Option<String>,
     gates: Vec<crate::model::GateResult>,
-    annotations: Vec<crate::model::Annotation>,
+    /// Every annotation: in `bosun show --json` only (a large change has tens of thousands).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    annotations: Option<Vec<crate::model::Annotation>>,
+    /// How many annotations of each kind, and of each severity: what a list shows.
+    annotation_counts: AnnotationCounts,
     created_at: Option<String>,
     started_at: Option<String>,
     finished_at: Option<String>,
@@ -84,6 +88,36 @@ pub struct RunView {
     examples: Vec<String>,
 }
 
+/// Annotations counted by kind and by severity.
+#[derive(Debug, Default, Serialize)]
+struct AnnotationCounts {
+    by_kind: std::collections::BTreeMap<String, usize>,
+    by_severity: std::collections::BTreeMap<String, usize>,
+}
+
+impl AnnotationCounts {
+    fn of(annotations: &[crate::model::Annotation]) -> Self {
+        let mut counts = Self::default();
+        for a in annotations {
+            *counts.by_kind.entry(a.kind.to_string()).or_default() += 1;
+            *counts
+                .by_severity
+                .entry(a.severity.to_string())
+                .or_default() += 1;
+        }
+        counts
+    }
+}
+
+impl RunView {
+    /// The view `bosun show --json` prints: with every annotation.
+    fn whole(run: &Run) -> Self {
+        let mut view = Self::from(run);
+        view.annotations = Some(run.annotations.clone());
+        view
+    }
+}
+
 /// RFC 3339 (UTC, seconds) for Unix milliseconds.
 pub fn rfc3339(ms: u64) -> String {
     humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
@@ -105,7 +139,8 @@ impl From<&Run> for RunView {
             score: r.score,
             policy: r.policy.clone(),
             gates: r.gates.clone(),
-            annotations: r.annotations.clone(),
+            annotations: None,
+            annotation_counts: AnnotationCounts::of(&r.annotations),
             created_at: Some(rfc3339(r.created_ms)),
             started_at: r.started_ms.map(rfc3339),
             finished_at: r.finished_ms.map(rfc3339),
@@ -223,7 +258,7 @@ pub(super) fn log_path(ctx: &Context, run: &Run) -> std::path::PathBuf {
 /// What `bosun show --json` prints for `shown`.
 pub(super) fn show_json(ctx: &Context, shown: &Shown) -> serde_json::Result<String> {
     serde_json::to_string_pretty(&ShowView {
-        run: RunView::from(&shown.run),
+        run: RunView::whole(&shown.run),
         diff: shown.diff.clone(),
         log_path: log_path(ctx, &shown.run).display().to_string(),
         events: &shown.events,
