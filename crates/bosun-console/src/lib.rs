@@ -224,11 +224,21 @@ async fn event_loop(
         // A run that just started shortens a slow wait.
         next_tick = next_tick.min(Instant::now() + clock);
         let mut effects = Vec::new();
+        // What the operator did is drawn at once; what the orchestrator and the background
+        // jobs report waits for the next frame (at most 60 a second).
+        let mut operator = false;
         tokio::select! {
             term = input.next() => match term {
-                Some(Ok(TermEvent::Key(key))) => effects = app.update(Msg::Key(key)),
-                Some(Ok(TermEvent::Mouse(mouse))) => effects = app.update(Msg::Mouse(mouse)),
+                Some(Ok(TermEvent::Key(key))) => {
+                    operator = true;
+                    effects = app.update(Msg::Key(key));
+                }
+                Some(Ok(TermEvent::Mouse(mouse))) => {
+                    operator = true;
+                    effects = app.update(Msg::Mouse(mouse));
+                }
                 Some(Ok(TermEvent::Resize(w, h))) => {
+                    operator = true;
                     effects = app.update(Msg::Resize(w, h));
                     let _ = guard.terminal.autoresize();
                 }
@@ -275,7 +285,7 @@ async fn event_loop(
                 effect => carry_out(effect, commands, &replies_tx, jobs),
             }
         }
-        if app.dirty && last_draw.elapsed() >= FRAME {
+        if app.dirty && (operator || last_draw.elapsed() >= FRAME) {
             guard
                 .terminal
                 .draw(|frame| app::render(app, frame))
