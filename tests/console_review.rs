@@ -1061,21 +1061,24 @@ mod screen {
         );
     }
 
+    /// A repository whose change rewrites 60 files (more than the first screen's load takes):
+    /// (base, head).
+    fn sixty_files(root: &std::path::Path) -> (String, String) {
+        common::git(root, &["init", "-q", "-b", "main"]);
+        let write = |tag: &str| {
+            for i in 0..60 {
+                std::fs::write(root.join(format!("f{i:02}.txt")), format!("{tag} {i}\n")).unwrap();
+            }
+            common::git(root, &["add", "-A"]);
+            common::git(root, &["commit", "-q", "-m", tag]);
+            common::git(root, &["rev-parse", "HEAD"]).trim().to_string()
+        };
+        (write("old"), write("new"))
+    }
+
     #[test]
     fn a_large_change_shows_its_first_files_first_and_keeps_choices_when_the_rest_arrives() {
-        let mut f = Fixture::with(80, 24, |root| {
-            common::git(root, &["init", "-q", "-b", "main"]);
-            let write = |tag: &str| {
-                for i in 0..60 {
-                    std::fs::write(root.join(format!("f{i:02}.txt")), format!("{tag} {i}\n"))
-                        .unwrap();
-                }
-                common::git(root, &["add", "-A"]);
-                common::git(root, &["commit", "-q", "-m", tag]);
-                common::git(root, &["rev-parse", "HEAD"]).trim().to_string()
-            };
-            (write("old"), write("new"))
-        });
+        let mut f = Fixture::with(80, 24, sixty_files);
         let mut effects = f.app.open_review(RunId(RUN.into()));
         let Some(Effect::Load(job)) = effects.pop() else {
             panic!("a load job")
@@ -1126,21 +1129,8 @@ mod screen {
     /// keeps the cursor where the operator put it.
     #[test]
     fn end_pressed_while_loading_reaches_the_end_of_the_whole_change() {
-        let repo = |root: &std::path::Path| {
-            common::git(root, &["init", "-q", "-b", "main"]);
-            let write = |tag: &str| {
-                for i in 0..60 {
-                    std::fs::write(root.join(format!("f{i:02}.txt")), format!("{tag} {i}\n"))
-                        .unwrap();
-                }
-                common::git(root, &["add", "-A"]);
-                common::git(root, &["commit", "-q", "-m", tag]);
-                common::git(root, &["rev-parse", "HEAD"]).trim().to_string()
-            };
-            (write("old"), write("new"))
-        };
         for moved_away in [false, true] {
-            let mut f = Fixture::with(80, 24, repo);
+            let mut f = Fixture::with(80, 24, sixty_files);
             let mut effects = f.app.open_review(RunId(RUN.into()));
             let Some(Effect::Load(job)) = effects.pop() else {
                 panic!("a load job")
