@@ -42,6 +42,11 @@ pub fn load(repo_root: &Path, base: &str, head: &str) -> Result<Diff, GitError> 
 /// [`load`] on at most `threads` threads.
 fn load_on(repo_root: &Path, base: &str, head: &str, threads: usize) -> Result<Diff, GitError> {
     let repo = git2::Repository::open(repo_root)?;
+    // Named once: a branch that moves meanwhile (a merge into the target) must not give the
+    // threads below two different changes to read.
+    let base = repo.revparse_single(base)?.id().to_string();
+    let head = repo.revparse_single(head)?.id().to_string();
+    let (base, head) = (base.as_str(), head.as_str());
     let diff = crate::git::tree_diff(&repo, base, head)?;
     let count = diff.deltas().len();
     if count < PARALLEL_FILES || threads < 2 {
