@@ -127,7 +127,8 @@ max_changed_lines = 1000000
     return repo, base, head, run_id, took
 
 
-TIME = shutil.which("time") and Path("/usr/bin/time")
+# GNU time (the `time` program, not the shell's keyword).
+TIME = shutil.which("time")
 
 
 def timed(args, cwd):
@@ -135,7 +136,7 @@ def timed(args, cwd):
     output discarded. The peak comes from GNU time: a child forked from this Python process
     would count Python's own memory as its peak."""
     report = Path(cwd) / ".e2e-rss"
-    wrapped = [str(TIME), "-f", "%M", "-o", str(report), *args] if TIME else args
+    wrapped = [TIME, "-f", "%M", "-o", str(report), *args] if TIME else args
     started = time.perf_counter()
     done = subprocess.run(wrapped, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     ms = (time.perf_counter() - started) * 1000
