@@ -8,25 +8,30 @@
 // A reader that went away (`bosun run --headless | head`) must not stop bosun mid-run: a
 // failed write to stdout or stderr is dropped instead of panicking as `std::println!` does.
 // (Commands that only print restore SIGPIPE and end quietly before they get here.)
+// `say!(w, …)` is the same for any writer (`bosun show` prints through one buffer).
+macro_rules! say {
+    ($w:expr, $($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!($w, "{}", $crate::cli::visible::visible(&format!($($arg)*)));
+    }};
+}
 macro_rules! println {
     () => {{
         use std::io::Write as _;
         let _ = writeln!(std::io::stdout());
     }};
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), "{}", $crate::cli::visible::visible(&format!($($arg)*)));
-    }};
+    ($($arg:tt)*) => {
+        say!(std::io::stdout(), $($arg)*)
+    };
 }
 macro_rules! eprintln {
     () => {{
         use std::io::Write as _;
         let _ = writeln!(std::io::stderr());
     }};
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), "{}", $crate::cli::visible::visible(&format!($($arg)*)));
-    }};
+    ($($arg:tt)*) => {
+        say!(std::io::stderr(), $($arg)*)
+    };
 }
 macro_rules! print {
     ($($arg:tt)*) => {{

@@ -96,7 +96,7 @@ struct AnnotationCounts {
 }
 
 impl AnnotationCounts {
-    fn of(annotations: &[crate::model::Annotation]) -> Self {
+    fn of<'a>(annotations: impl IntoIterator<Item = &'a crate::model::Annotation>) -> Self {
         let mut counts = Self::default();
         for a in annotations {
             *counts.by_kind.entry(a.kind.to_string()).or_default() += 1;
@@ -363,23 +363,6 @@ pub(super) fn forwarded(
 /// has tens of thousands, which pushed its diff out of reach of a pager's first screens).
 const DEFINITIONS_SHOWN: usize = 20;
 
-/// A line of `bosun show` into its buffer, made visible (see the `println!` of this module's
-/// parent); a failed write is dropped like the parent's.
-macro_rules! say {
-    ($w:expr, $($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!($w, "{}", crate::cli::visible::visible(&format!($($arg)*)));
-    }};
-}
-
-/// A line of `bosun show --raw` into its buffer, exactly as stored.
-macro_rules! raw {
-    ($w:expr, $($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!($w, $($arg)*);
-    }};
-}
-
 /// Runs `bosun show RUN`.
 pub fn show(ctx: &Context, args: &ShowArgs) -> anyhow::Result<ExitCode> {
     let shown = load_show(ctx, &args.run)?;
@@ -478,11 +461,11 @@ pub fn show(ctx: &Context, args: &ShowArgs) -> anyhow::Result<ExitCode> {
             say!(w, "  {:<16} {:<28} {}", a.kind, a.location(), a.message);
         }
         if structure.len() > shown {
-            let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
-            for a in &structure {
-                *counts.entry(a.kind.to_string()).or_default() += 1;
-            }
-            let counts: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
+            let counts: Vec<String> = AnnotationCounts::of(structure.iter().copied())
+                .by_kind
+                .iter()
+                .map(|(k, n)| format!("{n} {k}"))
+                .collect();
             say!(
                 w,
                 "  … {} more ({} in all: {}; every one: bosun show {} --definitions)",
@@ -554,14 +537,16 @@ pub fn show(ctx: &Context, args: &ShowArgs) -> anyhow::Result<ExitCode> {
         for e in &events {
             let line = format!("  {}  {:<8}  {}", rfc3339(e.at_ms), e.kind, e.text);
             if args.raw {
-                raw!(w, "{line}");
+                let _ = writeln!(w, "{line}");
             } else {
                 say!(w, "{line}");
             }
         }
     }
     match diff {
-        Some(d) if !d.is_empty() && args.raw => raw!(w, "\n{d}"),
+        Some(d) if !d.is_empty() && args.raw => {
+            let _ = writeln!(w, "\n{d}");
+        }
         Some(d) if !d.is_empty() => say!(w, "\n{d}"),
         _ => say!(w, "\n(no diff)"),
     }

@@ -222,12 +222,25 @@ fn read_all(diff: &Diff, sources: &dyn Sources) -> Vec<Texts> {
             .map(|f| read_side(f, sources, head))
             .collect()
     };
-    let (bases, heads) = std::thread::scope(|scope| {
-        let heads = scope.spawn(|| side(true));
-        let bases = side(false);
-        (bases, heads.join().unwrap_or_else(|_| side(true)))
-    });
+    let (bases, heads) = both(|| side(false), || side(true));
     bases.into_iter().zip(heads).collect()
+}
+
+/// `base()` on this thread and `head()` on another, at once: the two sides of a change read
+/// through separate repository handles (a cold start reads and digests two whole crates).
+/// A panic in either is this thread's.
+fn both<B: Send, H: Send>(
+    base: impl FnOnce() -> B + Send,
+    head: impl FnOnce() -> H + Send,
+) -> (B, H) {
+    std::thread::scope(|scope| {
+        let head = scope.spawn(head);
+        let base = base();
+        let head = head
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (base, head)
+    })
 }
 
 /// [`analyze_file`] with both versions read.

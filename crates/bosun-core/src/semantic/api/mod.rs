@@ -26,7 +26,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::diff::Diff;
 use crate::model::{Annotation, AnnotationKind, Severity};
 
-use super::Sources;
+use super::{Sources, both};
 
 /// What kind of public item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -709,50 +709,37 @@ pub fn annotate(diff: &Diff, sources: &dyn Sources) -> (Vec<Annotation>, BTreeSe
     let (packages, files) = ecmascript::packages_touched(diff, sources);
     covered.extend(files);
     for package in packages {
-        let (base, head) = both(
-            || ecmascript::surface(&package, &|p| sources.base(p)),
-            || ecmascript::surface(&package, &|p| sources.head(p)),
-        );
+        let (base, head) = sides(sources, |read| ecmascript::surface(&package, read));
         let (breaks, additions) = compare(&base, &head);
         push(&mut out, breaks, additions);
     }
     let (packages, files) = go::packages_touched(diff, sources);
     covered.extend(files);
     for package in packages {
-        let (base, head) = both(
-            || go::surface(&package, &|p| sources.base(p)),
-            || go::surface(&package, &|p| sources.head(p)),
-        );
+        let (base, head) = sides(sources, |read| go::surface(&package, read));
         let (breaks, additions) = compare(&base, &head);
         push(&mut out, breaks, additions);
     }
     let (modules, files) = python::modules_touched(diff, sources);
     covered.extend(files);
     if !modules.is_empty() {
-        let (base, head) = both(
-            || python::surface(&modules, &|p| sources.base(p)),
-            || python::surface(&modules, &|p| sources.head(p)),
-        );
+        let (base, head) = sides(sources, |read| python::surface(&modules, read));
         let (breaks, additions) = compare(&base, &head);
         push(&mut out, breaks, additions);
     }
     (out, covered)
 }
 
-/// Both sides' readings at once: base's on this thread, head's on another (the sides read
-/// through separate repository handles; a cold start reads and digests two whole crates).
-fn both<B: Send, H: Send>(
-    base: impl FnOnce() -> B + Send,
-    head: impl FnOnce() -> H + Send,
-) -> (B, H) {
-    std::thread::scope(|scope| {
-        let head = scope.spawn(head);
-        let base = base();
-        let head = head
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (base, head)
-    })
+/// `surface` of each side, read through `sources`: base's and head's at once (see
+/// [`super::both`]).
+fn sides<T: Send>(
+    sources: &dyn Sources,
+    surface: impl Fn(&dyn Fn(&str) -> Option<String>) -> T + Sync,
+) -> (T, T) {
+    both(
+        || surface(&|p| sources.base(p)),
+        || surface(&|p| sources.head(p)),
+    )
 }
 
 fn push(out: &mut Vec<Annotation>, breaks: Vec<Break>, additions: Vec<Addition>) {

@@ -55,7 +55,7 @@ pub(super) fn visit<'t>(
         (start < hi && end > lo) || (start == end && start >= lo && start < hi)
     };
     let mut cursor = root.walk();
-    'walk: loop {
+    loop {
         let node = cursor.node();
         let mut descended = false;
         if node.start_byte() >= hi && node != root {
@@ -72,19 +72,8 @@ pub(super) fn visit<'t>(
                 descended = cursor.goto_first_child_for_byte(lo).is_some();
             }
         }
-        if descended {
-            continue;
-        }
-        loop {
-            if cursor.node() == root {
-                break 'walk;
-            }
-            if cursor.goto_next_sibling() {
-                continue 'walk;
-            }
-            if !cursor.goto_parent() {
-                break 'walk;
-            }
+        if !descended && !past(&mut cursor, root) {
+            break;
         }
     }
     ControlFlow::Continue(())
@@ -94,20 +83,28 @@ pub(super) fn visit<'t>(
 /// go into a node's children. Iterative, like [`visit`].
 pub(super) fn preorder<'t>(root: Node<'t>, mut f: impl FnMut(Node<'t>) -> bool) {
     let mut cursor = root.walk();
-    'walk: loop {
+    loop {
         if f(cursor.node()) && cursor.goto_first_child() {
             continue;
         }
-        loop {
-            if cursor.node() == root {
-                break 'walk;
-            }
-            if cursor.goto_next_sibling() {
-                continue 'walk;
-            }
-            if !cursor.goto_parent() {
-                break 'walk;
-            }
+        if !past(&mut cursor, root) {
+            break;
+        }
+    }
+}
+
+/// Moves `cursor` to the next node in source order that is not under its current one (a
+/// sibling, else an ancestor's sibling) without leaving `root`; false when there is none.
+fn past(cursor: &mut tree_sitter::TreeCursor<'_>, root: Node<'_>) -> bool {
+    loop {
+        if cursor.node() == root {
+            return false;
+        }
+        if cursor.goto_next_sibling() {
+            return true;
+        }
+        if !cursor.goto_parent() {
+            return false;
         }
     }
 }
