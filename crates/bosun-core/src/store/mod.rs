@@ -918,7 +918,14 @@ mod tests {
         let legacy = dir.path().join("store");
         let first = run("01aaaaaaaaaaaaaaaaaaaaaaaa");
         {
-            let db = sled::open(&legacy).unwrap();
+            // No periodic flusher: its thread would hold sled's file lock after the drop
+            // below (up to its 500 ms period, longer on a loaded machine), which only this
+            // test's same-process handle can cause; the importer waits a second for it.
+            let db = sled::Config::new()
+                .path(&legacy)
+                .flush_every_ms(None)
+                .open()
+                .unwrap();
             let runs = db.open_tree("runs").unwrap();
             runs.insert(first.id.0.as_bytes(), encode("run", &first).unwrap())
                 .unwrap();
