@@ -26,7 +26,8 @@ use std::time::{Duration, Instant};
 use bosun::config::{Config, IntakeConfig};
 use bosun::intake::TaskList;
 use bosun::model::{
-    Annotation, AnnotationKind, GateResult, Run, RunId, RunStatus, Severity, Task, Usage, Verdict,
+    Annotation, AnnotationCounts, AnnotationKind, GateResult, Run, RunId, RunStatus, Severity,
+    Task, Usage, Verdict,
 };
 use bosun::orchestrator::{Event, Options, Orchestrator};
 use bosun::project::Project;
@@ -186,7 +187,7 @@ fn run(id: RunId, task: &Task, status: RunStatus, created_ms: u64) -> Run {
         diffstat: gated.then_some((3, 40, 12)),
         gates,
         score: gated.then_some(0.81),
-        annotations,
+        annotation_counts: AnnotationCounts::of(&annotations),
         id,
         ..Run::queued(bosun::model::TaskId(String::new()), "", 1, "main")
     }

@@ -8,7 +8,8 @@ use std::path::Path;
 
 use bosun::intake::TaskList;
 use bosun::model::{
-    Annotation, AnnotationKind, GateResult, Run, RunId, RunStatus, Severity, Task, Usage, Verdict,
+    Annotation, AnnotationCounts, AnnotationKind, GateResult, Run, RunId, RunStatus, Severity,
+    Task, Usage, Verdict,
 };
 use bosun::orchestrator::Event;
 use bosun::tui::app::{App, Effect, Msg, Overlay, Tab};
@@ -122,7 +123,7 @@ fn runs(tasks: &[Task]) -> Vec<Run> {
         20,
     );
     token.score = Some(0.72);
-    token.annotations = vec![Annotation {
+    token.annotation_counts = AnnotationCounts::of(&[Annotation {
         kind: AnnotationKind::Secret,
         severity: Severity::Risk,
         path: "src/token.rs".into(),
@@ -131,7 +132,7 @@ fn runs(tasks: &[Task]) -> Vec<Run> {
         old_side: false,
         symbol: None,
         message: "looks like an API key".into(),
-    }];
+    }]);
     let mut retry = run(
         10,
         t("Write the upgrade guide"),

@@ -284,7 +284,8 @@ mod screen {
     use bosun::config::Config;
     use bosun::git::HunkRef;
     use bosun::model::{
-        Annotation, AnnotationKind, GateResult, Run, RunId, RunStatus, Severity, TaskId, Verdict,
+        Annotation, AnnotationCounts, AnnotationKind, GateResult, Run, RunId, RunStatus, Severity,
+        TaskId, Verdict,
     };
     use bosun::store::Store;
     use bosun::tui::app::{JobContext, Tab};
@@ -369,42 +370,47 @@ mod screen {
                 judge,
             ],
             score: Some(0.79),
-            annotations: vec![
-                annotation(
-                    AnnotationKind::ApiChanged,
-                    Severity::Risk,
-                    "src/config.rs",
-                    Some(30),
-                    Some("fn load"),
-                    "public fn load changed its signature",
-                ),
-                annotation(
-                    AnnotationKind::Secret,
-                    Severity::Risk,
-                    "src/token.rs",
-                    Some(2),
-                    None,
-                    "looks like an API key",
-                ),
-                annotation(
-                    AnnotationKind::TodoAdded,
-                    Severity::Info,
-                    "src/config.rs",
-                    Some(5),
-                    None,
-                    "TODO added",
-                ),
-                annotation(
-                    AnnotationKind::BinaryFile,
-                    Severity::Notice,
-                    "logo.png",
-                    None,
-                    None,
-                    "binary file changed",
-                ),
-            ],
+            annotation_counts: AnnotationCounts::of(&annotations()),
             ..Run::queued(bosun::model::TaskId(String::new()), "", 1, "main")
         }
+    }
+
+    /// The annotations of [`run`]'s change.
+    pub fn annotations() -> Vec<Annotation> {
+        vec![
+            annotation(
+                AnnotationKind::ApiChanged,
+                Severity::Risk,
+                "src/config.rs",
+                Some(30),
+                Some("fn load"),
+                "public fn load changed its signature",
+            ),
+            annotation(
+                AnnotationKind::Secret,
+                Severity::Risk,
+                "src/token.rs",
+                Some(2),
+                None,
+                "looks like an API key",
+            ),
+            annotation(
+                AnnotationKind::TodoAdded,
+                Severity::Info,
+                "src/config.rs",
+                Some(5),
+                None,
+                "TODO added",
+            ),
+            annotation(
+                AnnotationKind::BinaryFile,
+                Severity::Notice,
+                "logo.png",
+                None,
+                None,
+                "binary file changed",
+            ),
+        ]
     }
 
     /// A repository whose `main` is the base and whose branch `work` changes five units in
@@ -463,8 +469,8 @@ mod screen {
             std::fs::create_dir(&root).unwrap();
             let (base, head) = make(&root);
             let store = Arc::new(Store::open(&root.join(".bosun")).unwrap());
-            let run = run(RUN, &base, &head);
-            store.put_run(&run).unwrap();
+            let mut run = run(RUN, &base, &head);
+            store.put_run_annotated(&mut run, &annotations()).unwrap();
             Fixture::over(dir, root, store, vec![run], width, height, base, head)
         }
 
@@ -1294,7 +1300,8 @@ fn large_diff_timings() {
     let diff = bosun::diff::load(root, &base, &head).unwrap();
     let parse = t.elapsed();
     let t = Instant::now();
-    let change = Change::new(f.app.data.runs.values().next().unwrap().clone(), diff);
+    let run = f.app.data.runs.values().next().unwrap().clone();
+    let change = Change::new(run, Vec::new(), diff);
     let index = t.elapsed();
     println!(
         "{} files, {} changed lines, {} rows: diff::load {parse:?}, row index {index:?}",

@@ -1,6 +1,6 @@
-//! `bosun gc`: forgets the details of old runs (their events, diff, log and prompt files) and
-//! compacts the store. What a run decided — its status, decision, gates and score — process
-//! memory and the audit trail are kept.
+//! `bosun gc`: forgets the details of old runs (their events, diff, annotations, log and prompt
+//! files) and compacts the store. What a run decided — its status, decision, gates and score —
+//! process memory and the audit trail are kept.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -57,12 +57,7 @@ pub fn run(ctx: &Context, args: &GcArgs) -> anyhow::Result<ExitCode> {
             ];
             let on_disk: u64 = files.iter().map(|f| size_of(f)).sum();
             let details = if args.dry_run {
-                let events: u64 = store
-                    .events(&run.id)?
-                    .iter()
-                    .map(|e| e.text.len() as u64 + 32)
-                    .sum();
-                events + store.diff(&run.id)?.map_or(0, |d| d.len() as u64)
+                store.details_bytes(&run.id)?
             } else {
                 let removed = store.forget_details(&run.id)?;
                 for f in &files {
@@ -93,7 +88,7 @@ pub fn run(ctx: &Context, args: &GcArgs) -> anyhow::Result<ExitCode> {
         "forgot"
     };
     println!(
-        "{verb} the details of {runs_forgotten} run(s) that finished before {}: {} of events and diffs, {} of log and prompt files",
+        "{verb} the details of {runs_forgotten} run(s) that finished before {}: {} of events, diffs and annotations, {} of log and prompt files",
         rfc3339(cutoff),
         mb(store_bytes),
         mb(file_bytes),

@@ -62,7 +62,7 @@ pub struct RunView {
     #[serde(skip_serializing_if = "Option::is_none")]
     annotations: Option<Vec<crate::model::Annotation>>,
     /// How many annotations of each kind, and of each severity: what a list shows.
-    annotation_counts: AnnotationCounts,
+    annotation_counts: crate::model::AnnotationCounts,
     created_at: Option<String>,
     started_at: Option<String>,
     finished_at: Option<String>,
@@ -88,32 +88,11 @@ pub struct RunView {
     examples: Vec<String>,
 }
 
-/// Annotations counted by kind and by severity.
-#[derive(Debug, Default, Serialize)]
-struct AnnotationCounts {
-    by_kind: std::collections::BTreeMap<String, usize>,
-    by_severity: std::collections::BTreeMap<String, usize>,
-}
-
-impl AnnotationCounts {
-    fn of<'a>(annotations: impl IntoIterator<Item = &'a crate::model::Annotation>) -> Self {
-        let mut counts = Self::default();
-        for a in annotations {
-            *counts.by_kind.entry(a.kind.to_string()).or_default() += 1;
-            *counts
-                .by_severity
-                .entry(a.severity.to_string())
-                .or_default() += 1;
-        }
-        counts
-    }
-}
-
 impl RunView {
     /// The view `bosun show --json` prints: with every annotation.
-    fn whole(run: &Run) -> Self {
+    fn whole(run: &Run, annotations: &[crate::model::Annotation]) -> Self {
         let mut view = Self::from(run);
-        view.annotations = Some(run.annotations.clone());
+        view.annotations = Some(annotations.to_vec());
         view
     }
 }
@@ -140,7 +119,7 @@ impl From<&Run> for RunView {
             policy: r.policy.clone(),
             gates: r.gates.clone(),
             annotations: None,
-            annotation_counts: AnnotationCounts::of(&r.annotations),
+            annotation_counts: r.annotation_counts.clone(),
             created_at: Some(rfc3339(r.created_ms)),
             started_at: r.started_ms.map(rfc3339),
             finished_at: r.finished_ms.map(rfc3339),
@@ -203,6 +182,8 @@ pub(super) fn load_runs(ctx: &Context, status: Option<RunStatus>) -> anyhow::Res
 /// One run as `bosun show` shows it: its history and diff with credentials masked.
 pub(super) struct Shown {
     pub run: Run,
+    /// The run's annotations.
+    pub annotations: Vec<crate::model::Annotation>,
     pub diff: Option<String>,
     pub events: Vec<RunEvent>,
     pub rival: Option<Run>,
@@ -210,16 +191,17 @@ pub(super) struct Shown {
 
 /// Reads the run `prefix` names (from the running bosun when one holds the repository).
 pub(super) fn load_show(ctx: &Context, prefix: &str) -> anyhow::Result<Shown> {
-    let (run, stored_diff, stored_events, rival) = match open_store(ctx) {
+    let (run, annotations, stored_diff, stored_events, rival) = match open_store(ctx) {
         Ok(store) => {
             let run = store.find_run(prefix)?;
+            let annotations = store.annotations(&run.id)?;
             let diff = store.diff(&run.id)?;
             let events = store.events(&run.id)?;
             let rival = run
                 .rival
                 .as_ref()
                 .and_then(|id| store.run(id).ok().flatten());
-            (run, diff, events, rival)
+            (run, annotations, diff, events, rival)
         }
         Err(e) => {
             let show = crate::api::Request::Show {
@@ -228,7 +210,9 @@ pub(super) fn load_show(ctx: &Context, prefix: &str) -> anyhow::Result<Shown> {
             let mut answer = forwarded(ctx, e, show)?;
             let run = answer.take_run()?;
             let rival = answer.rival.map(|r| *r);
-            (run, answer.diff, answer.events.unwrap_or_default(), rival)
+            let annotations = answer.annotations.unwrap_or_default();
+            let events = answer.events.unwrap_or_default();
+            (run, annotations, answer.diff, events, rival)
         }
     };
     // Credentials an agent wrote are masked wherever the change is shown: by value, so a
@@ -244,6 +228,7 @@ pub(super) fn load_show(ctx: &Context, prefix: &str) -> anyhow::Result<Shown> {
         .collect();
     Ok(Shown {
         run,
+        annotations,
         diff,
         events,
         rival,
@@ -258,7 +243,7 @@ pub(super) fn log_path(ctx: &Context, run: &Run) -> std::path::PathBuf {
 /// What `bosun show --json` prints for `shown`.
 pub(super) fn show_json(ctx: &Context, shown: &Shown) -> serde_json::Result<String> {
     serde_json::to_string_pretty(&ShowView {
-        run: RunView::whole(&shown.run),
+        run: RunView::whole(&shown.run, &shown.annotations),
         diff: shown.diff.clone(),
         log_path: log_path(ctx, &shown.run).display().to_string(),
         events: &shown.events,
@@ -372,6 +357,7 @@ pub fn show(ctx: &Context, args: &ShowArgs) -> anyhow::Result<ExitCode> {
     }
     let Shown {
         run,
+        annotations,
         diff,
         events,
         rival,
@@ -438,15 +424,14 @@ pub fn show(ctx: &Context, args: &ShowArgs) -> anyhow::Result<ExitCode> {
     if let Some(p) = &run.policy {
         say!(w, "policy    {p}");
     }
-    let card = crate::model::risk_card(&run.annotations);
+    let card = crate::model::risk_card(&annotations);
     if !card.is_empty() {
         say!(w, "\nRisk card:");
         for line in card {
             say!(w, "  {line}");
         }
     }
-    let structure: Vec<&crate::model::Annotation> = run
-        .annotations
+    let structure: Vec<&crate::model::Annotation> = annotations
         .iter()
         .filter(|a| a.severity == crate::model::Severity::Info)
         .collect();
@@ -461,7 +446,7 @@ pub fn show(ctx: &Context, args: &ShowArgs) -> anyhow::Result<ExitCode> {
             say!(w, "  {:<16} {:<28} {}", a.kind, a.location(), a.message);
         }
         if structure.len() > shown {
-            let counts: Vec<String> = AnnotationCounts::of(structure.iter().copied())
+            let counts: Vec<String> = crate::model::AnnotationCounts::of(structure.iter().copied())
                 .by_kind
                 .iter()
                 .map(|(k, n)| format!("{n} {k}"))

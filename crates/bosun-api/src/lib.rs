@@ -33,7 +33,7 @@ pub use protocol::{
 
 use crate::model::Diff;
 use crate::model::Strategy;
-use crate::model::{Run, RunId, Task};
+use crate::model::{Annotation, Run, RunId, Task};
 
 /// Who is at the keyboard, for the audit trail.
 pub fn operator() -> String {
@@ -67,6 +67,8 @@ pub trait Core: Send + Sync {
     fn run_count(&self) -> usize;
     /// One run by its exact id.
     fn run(&self, id: &RunId) -> Result<Option<Run>, String>;
+    /// A run's annotations (kept apart from the run, which has their counts).
+    fn annotations(&self, id: &RunId) -> Result<Vec<Annotation>, String>;
     /// The audit trail's hash chain checked: how many entries.
     fn verify_audit(&self) -> Result<usize, String>;
     /// Process memory's record of each executor per task type.
@@ -122,6 +124,10 @@ impl Core for Remote {
     }
     fn run(&self, id: &RunId) -> Result<Option<Run>, String> {
         Ok(self.ask(&Request::Run { id: id.clone() })?.run.map(|r| *r))
+    }
+    fn annotations(&self, id: &RunId) -> Result<Vec<Annotation>, String> {
+        let request = Request::Annotations { id: id.clone() };
+        Ok(self.ask(&request)?.annotations.unwrap_or_default())
     }
     fn verify_audit(&self) -> Result<usize, String> {
         self.ask(&Request::VerifyAudit)?

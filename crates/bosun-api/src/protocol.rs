@@ -122,6 +122,11 @@ pub enum Request {
         /// The id.
         id: crate::model::RunId,
     },
+    /// A run's annotations (none in the answer: it has none).
+    Annotations {
+        /// The run's exact id.
+        id: crate::model::RunId,
+    },
     /// The end of a run's agent log (no log in the answer: the run has no log file).
     RunLog {
         /// The run's exact id.
@@ -167,6 +172,9 @@ pub struct Response {
     /// the store holds them (read with [`Response::runs`]).
     #[serde(default)]
     pub runs: Option<Box<serde_json::value::RawValue>>,
+    /// The run's annotations (`Show`, `Annotations`).
+    #[serde(default)]
+    pub annotations: Option<Vec<crate::model::Annotation>>,
     /// The run's stored diff (`Show`).
     #[serde(default)]
     pub diff: Option<String>,

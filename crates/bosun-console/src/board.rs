@@ -408,11 +408,7 @@ fn tails(task: &Task, data: &Data) -> Vec<String> {
             ]
         }
         RunStatus::AwaitingApproval => {
-            let risks = run
-                .annotations
-                .iter()
-                .filter(|a| a.severity == Severity::Risk)
-                .count();
+            let risks = run.annotation_counts.severity(Severity::Risk);
             let score = run.score.map_or("-".to_string(), |s| format!("{s:.2}"));
             if risks > 0 {
                 vec![

@@ -26,7 +26,6 @@ use crate::store::Store;
 pub struct Service {
     /// Decisions go here.
     pub commands: mpsc::Sender<Command>,
-    /// Reads come from here (off the async threads).
     /// Subscriptions listen here.
     pub events: crate::orchestrator::Bus,
     /// Reads come from here (the store and the repository, off the async threads).
@@ -359,6 +358,7 @@ fn read(local: &Local, request: Request) -> Result<Response, String> {
             };
             r.diff = store.diff(&found.id).map_err(stored)?;
             r.events = Some(store.events(&found.id).map_err(stored)?);
+            r.annotations = Some(store.annotations(&found.id).map_err(stored)?);
             r.run = Some(Box::new(found));
         }
         Request::Memory => {
@@ -393,6 +393,7 @@ fn read(local: &Local, request: Request) -> Result<Response, String> {
         Request::RunCount => r.count = Some(local.run_count()),
         Request::Run { id } => r.run = local.run(&id)?.map(Box::new),
         Request::RunLog { id } => r.log = local.run_log(&id)?,
+        Request::Annotations { id } => r.annotations = Some(local.annotations(&id)?),
         other => return Err(format!("not a read: {other:?}")),
     }
     Ok(r)
@@ -452,6 +453,9 @@ impl crate::api::Core for Local {
     }
     fn run(&self, id: &RunId) -> Result<Option<Run>, String> {
         self.store.run(id).map_err(|e| e.to_string())
+    }
+    fn annotations(&self, id: &RunId) -> Result<Vec<crate::model::Annotation>, String> {
+        self.store.annotations(id).map_err(|e| e.to_string())
     }
     fn verify_audit(&self) -> Result<usize, String> {
         self.store.verify_audit().map_err(|e| e.to_string())
@@ -533,6 +537,55 @@ fn read_tail(path: &Path) -> std::io::Result<LogTail> {
 mod tests {
     use super::*;
     use crate::api::Core as _;
+
+    /// A run's annotations, kept apart from the run, reach a console or `bosun show` in
+    /// another terminal through the socket; the run itself carries their counts.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_runs_annotations_are_read_through_the_socket() {
+        use crate::model::{Annotation, AnnotationKind, Severity, TaskId};
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join(crate::project::STATE_DIR);
+        let store = Arc::new(Store::open(&state).unwrap());
+        let mut run = Run::queued(TaskId("t-1".into()), "Rotate the token", 1, "main");
+        let list = vec![Annotation {
+            kind: AnnotationKind::Secret,
+            severity: Severity::Risk,
+            path: "src/token.rs".into(),
+            line: Some(2),
+            end_line: None,
+            old_side: false,
+            symbol: None,
+            message: "looks like an API key".into(),
+        }];
+        store.put_run_annotated(&mut run, &list).unwrap();
+        let config = crate::config::Config::default();
+        let (commands, _commands) = mpsc::channel(1);
+        let service = Service {
+            commands,
+            events: crate::orchestrator::Bus::new(),
+            local: Local::shared(store, dir.path().to_path_buf(), &config),
+            target: "main".into(),
+        };
+        let served = start(&state, &config.server, service).await;
+        let remote = crate::api::Remote {
+            state_dir: state.clone(),
+        };
+        let id = run.id.clone();
+        let (read, listed) = tokio::task::spawn_blocking(move || {
+            (remote.annotations(&id), remote.runs_page(None, 10))
+        })
+        .await
+        .unwrap();
+        assert_eq!(read.unwrap(), list);
+        let listed = listed.unwrap();
+        assert_eq!(listed[0].annotation_counts.severity(Severity::Risk), 1);
+        let show = Request::Show {
+            run: run.id.0.clone(),
+        };
+        let shown = crate::api::exchange(&state, &show).await.unwrap();
+        assert_eq!(shown.annotations, Some(list));
+        served.finish().await;
+    }
 
     #[test]
     fn a_run_log_is_read_from_its_end_in_whole_lines() {

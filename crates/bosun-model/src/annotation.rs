@@ -1,5 +1,6 @@
 //! What the semantic analysis says about a change: one finding, on a file and its lines.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -161,6 +162,55 @@ impl Annotation {
             Some(line) => format!("{}:{line}", self.path),
             None => self.path.clone(),
         }
+    }
+}
+
+/// How many annotations of each kind and of each severity a run has: what lists, the board
+/// and the policy use of them. The run record keeps these; the annotations themselves (tens of
+/// thousands on a large change) are kept apart and read when the run is reviewed or shown.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnnotationCounts {
+    /// Per kind (kinds with none left out).
+    #[serde(default)]
+    pub by_kind: BTreeMap<AnnotationKind, usize>,
+    /// Per severity (severities with none left out).
+    #[serde(default)]
+    pub by_severity: BTreeMap<Severity, usize>,
+}
+
+impl AnnotationCounts {
+    /// The counts of `annotations`.
+    pub fn of<'a>(annotations: impl IntoIterator<Item = &'a Annotation>) -> Self {
+        let mut counts = Self::default();
+        for a in annotations {
+            *counts.by_kind.entry(a.kind).or_default() += 1;
+            *counts.by_severity.entry(a.severity).or_default() += 1;
+        }
+        counts
+    }
+
+    /// No annotation at all.
+    pub fn is_empty(&self) -> bool {
+        self.by_severity.values().all(|n| *n == 0)
+    }
+
+    /// How many in all.
+    pub fn total(&self) -> usize {
+        self.by_severity.values().sum()
+    }
+
+    /// How many of `severity`.
+    pub fn severity(&self, severity: Severity) -> usize {
+        self.by_severity.get(&severity).copied().unwrap_or(0)
+    }
+
+    /// The kinds and severities present, by name (what `require_operator_for` names).
+    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        let kinds = self.by_kind.iter().filter(|(_, n)| **n > 0);
+        let severities = self.by_severity.iter().filter(|(_, n)| **n > 0);
+        kinds
+            .map(|(k, _)| k.as_str())
+            .chain(severities.map(|(s, _)| s.as_str()))
     }
 }
 

@@ -11,7 +11,7 @@ mod run;
 mod strategy;
 mod task;
 
-pub use annotation::{Annotation, AnnotationKind, Severity, risk_card};
+pub use annotation::{Annotation, AnnotationCounts, AnnotationKind, Severity, risk_card};
 pub use audit::AuditEntry;
 pub use change::{ChangeStatus, Diff, FileDiff, Hunk, HunkRef, Line, LineKind};
 pub use gate::{GateResult, TestCounts, TestDelta, Verdict, mask_digits, weighted_score};

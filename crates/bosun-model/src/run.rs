@@ -251,9 +251,10 @@ pub struct Run {
     /// verdict, so a restart in between makes it rather than leaving the run waiting).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub auto_approve: bool,
-    /// What the semantic analysis found in the change.
-    #[serde(default)]
-    pub annotations: Vec<super::Annotation>,
+    /// How many annotations the semantic analysis made of the change, by kind and severity
+    /// (the annotations themselves are stored apart: `Store::annotations`).
+    #[serde(default, skip_serializing_if = "super::AnnotationCounts::is_empty")]
+    pub annotation_counts: super::AnnotationCounts,
     /// How the executor was chosen (the candidates, their posteriors and sampled draws), so a
     /// choice can be audited; `None` until the run starts.
     #[serde(default)]
@@ -345,7 +346,7 @@ impl Run {
             score: None,
             policy: None,
             auto_approve: false,
-            annotations: Vec::new(),
+            annotation_counts: super::AnnotationCounts::default(),
             routing: None,
             lessons: Vec::new(),
             examples: Vec::new(),

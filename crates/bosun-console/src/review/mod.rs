@@ -354,7 +354,7 @@ pub fn load(cx: &JobContext, run: &RunId, first: bool) -> Result<Change, String>
             .error
             .clone()
             .unwrap_or_else(|| format!("the run is {} and made no change", stored.status));
-        let mut change = Change::new(stored, Diff::default());
+        let mut change = Change::new(stored, Vec::new(), Diff::default());
         let keep = log.lines.len().saturating_sub(FAILURE_LOG_LINES);
         change.failure = Some(Failure {
             reason,
@@ -370,6 +370,10 @@ pub fn load(cx: &JobContext, run: &RunId, first: bool) -> Result<Change, String>
             &head[..head.len().min(10)]
         )
     };
+    let annotations = cx
+        .core
+        .annotations(run)
+        .map_err(|e| format!("cannot read the annotations of run {run}: {e}"))?;
     if first {
         let (diff, total) = cx
             .core
@@ -377,13 +381,13 @@ pub fn load(cx: &JobContext, run: &RunId, first: bool) -> Result<Change, String>
             .map_err(|e| unreadable(&e))?;
         if diff.files.len() < total {
             let shown = diff.files.len();
-            let mut change = Change::new(stored, diff);
+            let mut change = Change::new(stored, annotations, diff);
             change.pending = total - shown;
             return Ok(change);
         }
     }
     let diff = cx.core.diff(&base, &head).map_err(|e| unreadable(&e))?;
-    Ok(Change::new(stored, diff))
+    Ok(Change::new(stored, annotations, diff))
 }
 
 /// A background job finished.

@@ -97,6 +97,8 @@ pub struct FileSummary {
 pub struct Change {
     /// The run as read from the store when the change was loaded.
     pub run: Run,
+    /// The run's annotations (the run itself has only their counts).
+    pub annotations: Vec<Annotation>,
     /// The parsed diff base..head.
     pub diff: Diff,
     /// Every display row, in order.
@@ -238,14 +240,14 @@ fn u32_of(n: usize) -> u32 {
 }
 
 impl Change {
-    /// Indexes `diff` for `run`: its annotations are placed under the first line they name
+    /// Indexes `diff` for `run`: its `annotations` are placed under the first line they name
     /// (on the side they count), or under the file header when that line is not in a hunk.
     /// `diff` comes from the core with every credential masked
     /// (by the core): the screen and the highlighter only ever see
     /// the masked text.
-    pub fn new(run: Run, diff: Diff) -> Change {
+    pub fn new(run: Run, annotations: Vec<Annotation>, diff: Diff) -> Change {
         let mut by_path: HashMap<&str, Vec<Placed>> = HashMap::new();
-        for (i, a) in run.annotations.iter().enumerate() {
+        for (i, a) in annotations.iter().enumerate() {
             by_path.entry(a.path.as_str()).or_default().push(Placed {
                 index: u32_of(i),
                 severity: a.severity,
@@ -259,7 +261,7 @@ impl Change {
             .iter()
             .map(|f| f.hunks.iter().map(|h| h.lines.len() + 1).sum::<usize>() + 2)
             .sum();
-        let mut rows = Vec::with_capacity(lines + run.annotations.len());
+        let mut rows = Vec::with_capacity(lines + annotations.len());
         let mut file_rows = Vec::with_capacity(diff.files.len());
         let mut unit_rows = Vec::new();
         let mut files = Vec::with_capacity(diff.files.len());
@@ -303,7 +305,7 @@ impl Change {
                     .iter()
                     .filter(|p| !p.old_side)
                     .filter_map(|p| {
-                        let a = &run.annotations[p.index as usize];
+                        let a = &annotations[p.index as usize];
                         let (first, last) = (p.first?, p.last?);
                         (first <= new_end && last >= hunk.new_start).then_some(a.symbol.as_ref()?)
                     })
@@ -356,8 +358,9 @@ impl Change {
             });
         }
         Change {
-            card: crate::model::risk_card(&run.annotations),
+            card: crate::model::risk_card(&annotations),
             run,
+            annotations,
             diff,
             rows,
             file_rows,
@@ -373,7 +376,7 @@ impl Change {
 
     /// The annotation a note row shows.
     pub fn annotation(&self, index: u32) -> Option<&Annotation> {
-        self.run.annotations.get(index as usize)
+        self.annotations.get(index as usize)
     }
 
     /// Units in the whole change.
@@ -538,14 +541,14 @@ mod tests {
             old_path: Some("logo.png".into()),
             ..bin
         };
-        let mut run = awaiting_run();
-        run.annotations = vec![
+        let annotations = vec![
             annotation("a.rs", 25, Severity::Risk, Some("fn f")),
             annotation("a.rs", 99, Severity::Info, None),
             annotation("logo.png", 1, Severity::Notice, None),
         ];
         let change = Change::new(
-            run,
+            awaiting_run(),
+            annotations,
             Diff {
                 files: vec![file, bin],
             },

@@ -1361,7 +1361,13 @@ impl Orchestrator {
                 run_id,
                 annotations,
             } => {
-                self.update(&run_id, |r| r.annotations = annotations)?;
+                // The list is stored apart from the run (a large change has tens of
+                // thousands), the run keeping their counts: both in one transaction, then
+                // the run is published as after any change.
+                if let Some(mut run) = self.run_by_id(&run_id)? {
+                    self.store.put_run_annotated(&mut run, &annotations)?;
+                    self.save(run)?;
+                }
             }
             Update::GateStarted { run_id, gate } => {
                 self.events.send(Event::GateStarted { run_id, gate });
@@ -1604,12 +1610,7 @@ impl Orchestrator {
         let mut annotations: Vec<String> = self
             .runs
             .get(&id)
-            .map(|r| {
-                r.annotations
-                    .iter()
-                    .flat_map(|a| [a.kind.to_string(), a.severity.to_string()])
-                    .collect()
-            })
+            .map(|r| r.annotation_counts.names().map(String::from).collect())
             .unwrap_or_default();
         // Judges that disagree can hold the run: `require_operator_for = ["judge_uncertain"]`.
         if gates.iter().any(|g| {

@@ -22,14 +22,17 @@ pub use journal::Approval;
 pub use lock::StoreLock;
 
 use crate::memory::{Learned, Learning, Memory, MemoryError};
-use crate::model::{Run, RunId, RunSummary, Task, TaskId, now_ms};
+use crate::model::{Annotation, AnnotationCounts, Run, RunId, RunSummary, Task, TaskId, now_ms};
 
 /// The store layout this build writes. Version 2 keeps the number of runs in `meta`
 /// ([`RUN_COUNT`]): sled counts a tree by reading all of it, 120 ms for 100,000 runs, and the
 /// console asks at start and on every page of history. Version 3 indexes the runs: the ones not
 /// finished (`open_runs`) and a summary of each task's runs (`task_runs`), so the orchestrator
-/// starts by reading those instead of every run.
-pub const SCHEMA_VERSION: u32 = 3;
+/// starts by reading those instead of every run. Version 4 keeps a run's annotations apart
+/// (`annotations`, by run id) and only their counts in the run: a large change has tens of
+/// thousands, which every list of runs, every start and every change of the run's state
+/// decoded or wrote again.
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// The `meta` key present once `open_runs` and `task_runs` index every run.
 const RUNS_INDEXED: &str = "runs_indexed";
@@ -41,7 +44,7 @@ const RUN_COUNT: &str = "run_count";
 type Migration = fn(&kv::Db) -> Result<(), StoreError>;
 
 /// Migrations from version `i + 1` to `i + 2`, applied in order at open.
-const MIGRATIONS: &[Migration] = &[count_runs, index_runs];
+const MIGRATIONS: &[Migration] = &[count_runs, index_runs, separate_annotations];
 
 /// 1 → 2: counts the runs once, so [`Store::run_count`] can read the number.
 fn count_runs(db: &kv::Db) -> Result<(), StoreError> {
@@ -72,6 +75,59 @@ fn index_runs(db: &kv::Db) -> Result<(), StoreError> {
     by_task.apply_batch(task_batch)?;
     db.open_tree("meta")?.insert(RUNS_INDEXED, b"1")?;
     Ok(())
+}
+
+/// 3 → 4: moves each run's annotations out of its record into `annotations`, leaving their
+/// counts; a thousand runs per transaction (a run already moved has no annotations in its
+/// record, so a migration cut short goes on where it stopped).
+fn separate_annotations(db: &kv::Db) -> Result<(), StoreError> {
+    const CHUNK: usize = 1_000;
+    let (runs, annotations) = (db.open_tree("runs")?, db.open_tree("annotations")?);
+    let mut after: Option<Vec<u8>> = None;
+    loop {
+        let range = match &after {
+            Some(k) => runs.range(Bound::Excluded(k.as_slice()), Bound::Unbounded),
+            None => runs.iter(),
+        };
+        let mut moved = Vec::new();
+        let mut last = None;
+        for kv in range.take(CHUNK) {
+            let (k, v) = kv?;
+            last = Some(k.to_vec());
+            let what = format!("run {}", String::from_utf8_lossy(&k));
+            let mut record: serde_json::Map<String, serde_json::Value> = decode(&what, &v)?;
+            let Some(list) = record.remove("annotations") else {
+                continue;
+            };
+            let codec = |e: serde_json::Error| StoreError::Codec {
+                what: format!("the annotations of {what}"),
+                error: e.to_string(),
+            };
+            let list: Vec<Annotation> = serde_json::from_value(list).map_err(codec)?;
+            let counts = AnnotationCounts::of(&list);
+            if !counts.is_empty() {
+                let counts = serde_json::to_value(&counts).map_err(codec)?;
+                record.insert("annotation_counts".into(), counts);
+            }
+            let list = (!list.is_empty())
+                .then(|| encode("annotations", &list))
+                .transpose()?;
+            moved.push((k.to_vec(), encode(&what, &record)?, list));
+        }
+        db.write(|tx| {
+            for (key, record, list) in &moved {
+                tx.insert(&runs, key, record)?;
+                if let Some(list) = list {
+                    tx.insert(&annotations, key, list)?;
+                }
+            }
+            Ok::<_, StoreError>(())
+        })?;
+        match last {
+            Some(k) => after = Some(k),
+            None => return Ok(()),
+        }
+    }
 }
 
 /// `task_runs` key: the task id, NUL, the run id (so a task's runs are one prefix, oldest
@@ -182,6 +238,8 @@ pub struct Store {
     tasks: kv::Tree,
     audit: kv::Tree,
     journal: kv::Tree,
+    /// Each run's annotations (a JSON array), by run id.
+    annotations: kv::Tree,
     memory: Memory,
     _lock: StoreLock,
 }
@@ -264,6 +322,7 @@ impl Store {
             tasks: db.open_tree("tasks")?,
             audit: db.open_tree("audit")?,
             journal: db.open_tree("journal")?,
+            annotations: db.open_tree("annotations")?,
             memory: Memory::open(&db)?,
             db,
             _lock: lock,
@@ -541,6 +600,35 @@ impl Store {
         Ok(())
     }
 
+    /// Saves a run's annotations with the run, its counts set from them, in one transaction.
+    pub fn put_run_annotated(
+        &self,
+        run: &mut Run,
+        annotations: &[Annotation],
+    ) -> Result<(), StoreError> {
+        run.annotation_counts = AnnotationCounts::of(annotations);
+        let list = encode("annotations", &annotations)?;
+        self.db.write(|tx| {
+            let key = run.id.0.as_bytes();
+            if annotations.is_empty() {
+                tx.remove(&self.annotations, key)?;
+            } else {
+                tx.insert(&self.annotations, key, &list)?;
+            }
+            self.write_run(tx, run)
+        })
+    }
+
+    /// A run's annotations, in the order the analysis made them (none when it has none, or
+    /// `bosun gc` forgot them).
+    pub fn annotations(&self, run: &RunId) -> Result<Vec<Annotation>, StoreError> {
+        self.annotations
+            .get(run.0.as_bytes())?
+            .map_or(Ok(Vec::new()), |v| {
+                decode(&format!("the annotations of run {run}"), &v)
+            })
+    }
+
     /// A run's diff text, if one was saved.
     pub fn diff(&self, run: &RunId) -> Result<Option<String>, StoreError> {
         Ok(self
@@ -549,9 +637,24 @@ impl Store {
             .map(|v| String::from_utf8_lossy(&v).into_owned()))
     }
 
-    /// Forgets the details of a finished run kept for review — its events and its diff — and
-    /// keeps the run itself (status, decision, gates, score), its summary, process memory and
-    /// the audit trail. Returns the bytes removed.
+    /// The bytes [`forget_details`](Self::forget_details) would remove.
+    pub fn details_bytes(&self, run: &RunId) -> Result<u64, StoreError> {
+        let mut prefix = run.0.as_bytes().to_vec();
+        prefix.push(0);
+        let mut bytes = 0u64;
+        for kv in self.events.scan_prefix(&prefix) {
+            let (k, v) = kv?;
+            bytes += (k.len() + v.len()) as u64;
+        }
+        for tree in [&self.diffs, &self.annotations] {
+            bytes += tree.get(run.0.as_bytes())?.map_or(0, |v| v.len() as u64);
+        }
+        Ok(bytes)
+    }
+
+    /// Forgets the details of a finished run kept for review — its events, its diff and its
+    /// annotations (their counts stay) — and keeps the run itself (status, decision, gates,
+    /// score), its summary, process memory and the audit trail. Returns the bytes removed.
     pub fn forget_details(&self, run: &RunId) -> Result<u64, StoreError> {
         let mut prefix = run.0.as_bytes().to_vec();
         prefix.push(0);
@@ -563,8 +666,10 @@ impl Store {
             batch.remove(k);
         }
         self.events.apply_batch(batch)?;
-        if let Some(old) = self.diffs.remove(run.0.as_bytes())? {
-            bytes += old.len() as u64;
+        for tree in [&self.diffs, &self.annotations] {
+            if let Some(old) = tree.remove(run.0.as_bytes())? {
+                bytes += old.len() as u64;
+            }
         }
         Ok(bytes)
     }
@@ -842,6 +947,111 @@ mod tests {
         // Only runs made since a time are read for it.
         assert_eq!(store.runs_since(2).unwrap().len(), 0);
         assert_eq!(store.runs_since(1).unwrap().len(), 2);
+    }
+
+    fn annotation(path: &str, severity: crate::model::Severity) -> Annotation {
+        Annotation {
+            kind: crate::model::AnnotationKind::ApiChanged,
+            severity,
+            path: path.into(),
+            line: Some(3),
+            end_line: None,
+            old_side: false,
+            symbol: Some("fn f".into()),
+            message: "public fn f changed its signature".into(),
+        }
+    }
+
+    #[test]
+    fn annotations_are_kept_apart_from_the_run_and_outlive_its_updates() {
+        use crate::model::Severity;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut r = run("annotated");
+        let list = vec![
+            annotation("a.rs", Severity::Risk),
+            annotation("b.rs", Severity::Info),
+        ];
+        store.put_run_annotated(&mut r, &list).unwrap();
+        assert_eq!(r.annotation_counts, AnnotationCounts::of(&list));
+        assert_eq!(r.annotation_counts.severity(Severity::Risk), 1);
+        // The record holds the counts, not the annotations.
+        let record = store.runs.get(r.id.0.as_bytes()).unwrap().unwrap();
+        let record = String::from_utf8(record).unwrap();
+        assert!(!record.contains("\"annotations\""), "{record}");
+        assert!(!record.contains("signature"), "{record}");
+        // A run read from a list and saved again (as the orchestrator does on every state
+        // change) keeps its annotations.
+        let mut listed = store.runs_page(None, 10).unwrap().remove(0);
+        assert_eq!(listed.annotation_counts, r.annotation_counts);
+        listed.status = RunStatus::Merged;
+        store.put_run(&listed).unwrap();
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.annotations(&r.id).unwrap(), list);
+        assert_eq!(store.run(&r.id).unwrap().unwrap().status, RunStatus::Merged);
+        // Analysed again with nothing found: none left.
+        let mut again = run("clean");
+        store.put_run_annotated(&mut again, &list).unwrap();
+        store.put_run_annotated(&mut again, &[]).unwrap();
+        assert!(again.annotation_counts.is_empty());
+        assert_eq!(store.annotations(&again.id).unwrap(), []);
+        // `bosun gc` forgets them with the other details; the counts stay.
+        let size = store.details_bytes(&r.id).unwrap();
+        assert!(size > 100, "{size}");
+        assert_eq!(store.forget_details(&r.id).unwrap(), size);
+        assert_eq!(store.annotations(&r.id).unwrap(), []);
+        let kept = store.run(&r.id).unwrap().unwrap();
+        assert_eq!(kept.annotation_counts.total(), 2);
+    }
+
+    #[test]
+    fn a_schema_3_store_moves_annotations_out_of_the_run_records() {
+        use crate::model::Severity;
+        // More runs than one migration transaction takes, so it goes on past the first.
+        const RUNS: usize = 1_003;
+        let dir = tempfile::tempdir().unwrap();
+        let mut expected = Vec::new();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            let mut batch = kv::Batch::default();
+            for i in 0..RUNS {
+                let r = run(&format!("run {i}"));
+                // As schema 3 wrote a run: its annotations in the record (none for some).
+                let list: Vec<Annotation> = (0..i % 3)
+                    .map(|k| annotation(&format!("f{k}.rs"), Severity::Notice))
+                    .collect();
+                let mut record = serde_json::to_value(&r).unwrap();
+                record["annotations"] = serde_json::to_value(&list).unwrap();
+                batch.insert(r.id.0.as_bytes(), serde_json::to_vec(&record).unwrap());
+                expected.push((r.id, list));
+            }
+            store.runs.apply_batch(batch).unwrap();
+            store
+                .meta
+                .insert("schema_version", 3u32.to_be_bytes())
+                .unwrap();
+            store.flush().unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(
+            store.meta.get("schema_version").unwrap().as_deref(),
+            Some(&4u32.to_be_bytes()[..])
+        );
+        for (id, list) in &expected {
+            let record = store.runs.get(id.0.as_bytes()).unwrap().unwrap();
+            assert!(
+                !String::from_utf8_lossy(&record).contains("\"annotations\""),
+                "run {id} still has its annotations in its record"
+            );
+            let r = store.run(id).unwrap().unwrap();
+            assert_eq!(r.annotation_counts, AnnotationCounts::of(list), "run {id}");
+            assert_eq!(&store.annotations(id).unwrap(), list, "run {id}");
+        }
+        assert!(
+            store.annotations.len().unwrap() == (RUNS as u64 / 3) * 2,
+            "runs with none have no entry"
+        );
     }
 
     #[test]
