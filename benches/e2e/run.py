@@ -33,6 +33,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNS = int(os.environ.get("E2E_RUNS", "7"))
+# Runs in the store of the history repository (0: that part is skipped).
+HISTORY = int(os.environ.get("E2E_HISTORY", "2000"))
+# Tasks of the per-run overhead part, in a repository of MERGE_FILES files.
+MERGE_TASKS = 20
+MERGE_FILES = 1000
 FILES = 500
 FUNCTIONS = 100
 TITLE = "Adjust every getter by one"
@@ -229,6 +234,112 @@ def pager(command, repo, end_key):
     return first, pgdn, end
 
 
+def board_only(bosun, repo, title):
+    """Start → board drawn showing `title`, in milliseconds."""
+    env = dict(os.environ, TERM="xterm-256color")
+    s = Screen(bosun, repo, env)
+    board, _ = s.wait(lambda t: title in t)
+    s.close()
+    return board
+
+
+def small_repo(path, files, tasks, config):
+    """A repository of `files` small files and `tasks` open tasks, committed on main."""
+    path.mkdir()
+    git(path, "init", "-q", "-b", "main")
+    for i in range(files):
+        sub = path / "src" / f"d{i % 20}"
+        sub.mkdir(parents=True, exist_ok=True)
+        (sub / f"f{i}.txt").write_text(f"file {i}\n")
+    todo = "".join(f"- [ ] Task number {i}\n" for i in range(tasks))
+    (path / "TODO.md").write_text(f"# Tasks\n\n{todo}")
+    (path / "bosun.toml").write_text(config)
+    git(path, "add", "-A")
+    git(path, "commit", "-q", "-m", "base")
+
+
+def history_repo(work, bosun, runs):
+    """A repository whose store holds `runs` failed runs, made by `bosun run --headless` with
+    an agent that fails at once. Returns the repository and the seconds a run took."""
+    repo = work / "history"
+    small_repo(
+        repo,
+        10,
+        runs,
+        f"""[project]
+worktree_root = "{work / 'wt-history'}"
+[orchestrator]
+max_attempts = 1
+[executors.fail]
+command = ["sh", "-c", "exit 1"]
+""",
+    )
+    started = time.perf_counter()
+    subprocess.run([bosun, "run", "--headless"], cwd=repo, capture_output=True, check=False)
+    took = time.perf_counter() - started
+    listed = subprocess.run(
+        [bosun, "runs", "--json"], cwd=repo, check=True, capture_output=True, text=True
+    )
+    made = len(json.loads(listed.stdout))
+    if made != runs:
+        sys.exit(f"the history repository has {made} runs, not {runs}")
+    return repo, took / runs
+
+
+MERGE_AGENT = 'echo "done by $BOSUN_TASK_ID" > "notes-$BOSUN_TASK_ID.txt"'
+
+
+def merge_runs(work, bosun, parallel):
+    """Seconds per task for `bosun run --headless` taking MERGE_TASKS tasks to auto-merged runs,
+    `parallel` agents at a time, in a repository of MERGE_FILES files."""
+    repo = work / f"merge-{parallel}"
+    small_repo(
+        repo,
+        MERGE_FILES,
+        MERGE_TASKS,
+        f"""[project]
+worktree_root = "{work / f'wt-merge-{parallel}'}"
+[orchestrator]
+max_attempts = 1
+max_parallel = {parallel}
+[policy]
+mode = "autonomous"
+[executors.note]
+command = ["sh", "-c", {json.dumps(MERGE_AGENT)}]
+""",
+    )
+    started = time.perf_counter()
+    subprocess.run([bosun, "run", "--headless"], cwd=repo, capture_output=True, check=False)
+    took = time.perf_counter() - started
+    todo = (repo / "TODO.md").read_text()
+    ticked = todo.count("- [x]")
+    if ticked != MERGE_TASKS:
+        sys.exit(f"{ticked} of {MERGE_TASKS} tasks were merged and ticked:\n{todo}")
+    return took / MERGE_TASKS
+
+
+def merge_by_git(work):
+    """Seconds per task for the git CLI doing what bosun does for each: a worktree on a new
+    branch, the agent's file, add and commit, merge into main, tick the task, remove the
+    worktree and the branch."""
+    repo = work / "merge-git"
+    small_repo(repo, MERGE_FILES, MERGE_TASKS, "")
+    started = time.perf_counter()
+    for i in range(MERGE_TASKS):
+        wt = work / f"wt-git-{i}"
+        git(repo, "worktree", "add", "-q", "-b", f"task-{i}", str(wt))
+        (wt / f"notes-{i}.txt").write_text(f"done by {i}\n")
+        git(wt, "add", "-A")
+        git(wt, "commit", "-q", "-m", f"Task number {i}")
+        git(repo, "merge", "-q", "--no-ff", "-m", f"Merge task {i}", f"task-{i}")
+        todo = repo / "TODO.md"
+        todo.write_text(todo.read_text().replace(f"- [ ] Task number {i}\n", f"- [x] Task number {i}\n"))
+        git(repo, "commit", "-q", "-am", f"Tick task {i}")
+        git(repo, "worktree", "remove", str(wt))
+        git(repo, "branch", "-q", "-D", f"task-{i}")
+    return (time.perf_counter() - started) / MERGE_TASKS
+
+
 def task_list(path, megabytes=10):
     words = "alpha beta gamma delta epsilon zeta eta theta iota kappa".split()
     lines, size, i = ["# Backlog\n"], 0, 0
@@ -328,6 +439,27 @@ def main():
             ms.append(a)
             mb.append(b)
         rows.append((f"`bosun tasks --json`, 10 MB list ({count:,} tasks)", f"{fmt(ms)}{rss(mb)}", "-", "-"))
+
+        if HISTORY:
+            history, per_run = history_repo(work, bosun, HISTORY)
+            print(f"{HISTORY:,} failed runs made in {per_run * 1000:.0f} ms a run")
+            board = [board_only(bosun, history, "Task number") for _ in range(RUNS)]
+            rows.append((f"start → board drawn, {HISTORY:,} runs in the store", fmt(board), "-", "-"))
+            ms, pms = [], []
+            for _ in range(RUNS):
+                ms.append(timed([bosun, "runs", "--json"], history)[0])
+                pms.append(timed(["git", "log", "--oneline", "-1"], history)[0])
+            rows.append((f"`bosun runs --json` ({HISTORY:,} runs)", fmt(ms), f"`git log` {fmt(pms)}", f"{statistics.median(ms) / statistics.median(pms):.1f}×"))
+
+        by_git = merge_by_git(work) * 1000
+        for parallel in (1, 2):
+            per_task = merge_runs(work, bosun, parallel) * 1000
+            rows.append((
+                f"{MERGE_TASKS} tasks → auto-merged runs, {MERGE_FILES:,} files, max_parallel {parallel}",
+                f"{per_task:.0f} ms a task",
+                f"git CLI, the same steps: {by_git:.0f} ms a task",
+                f"{per_task / by_git:.2f}×",
+            ))
 
         print("| what a user does | bosun | peer, same data | ratio |")
         print("|---|---|---|---|")
