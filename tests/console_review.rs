@@ -1085,6 +1085,27 @@ mod screen {
     #[test]
     fn a_large_change_shows_its_first_files_first_and_keeps_choices_when_the_rest_arrives() {
         let mut f = Fixture::with(80, 24, sixty_files);
+        // Notes on a file shown first and on one that comes later, and a risk on the last.
+        let noted = [
+            ("f01.txt", Severity::Info),
+            ("f55.txt", Severity::Info),
+            ("f59.txt", Severity::Risk),
+        ];
+        let noted: Vec<Annotation> = noted
+            .into_iter()
+            .map(|(path, severity)| Annotation {
+                kind: AnnotationKind::OutsideScope,
+                severity,
+                path: path.into(),
+                line: Some(1),
+                end_line: None,
+                old_side: false,
+                symbol: None,
+                message: format!("note on {path}"),
+            })
+            .collect();
+        let mut run = f.store.run(&RunId(RUN.into())).unwrap().unwrap();
+        f.store.put_run_annotated(&mut run, &noted).unwrap();
         let mut effects = f.app.open_review(RunId(RUN.into()));
         let Some(Effect::Load(job)) = effects.pop() else {
             panic!("a load job")
@@ -1098,6 +1119,14 @@ mod screen {
                 .as_ref()
                 .expect("the first files are shown");
             assert_eq!((change.diff.files.len(), change.pending), (40, 20));
+            // The first files' notes and every risk (the card's) are read; not the rest.
+            let paths: Vec<&str> = change.annotations.iter().map(|a| a.path.as_str()).collect();
+            assert_eq!(paths, ["f59.txt", "f01.txt"]);
+            assert!(
+                change.card.join("\n").contains("note on f59.txt"),
+                "{:?}",
+                change.card
+            );
         }
         assert!(
             f.screen().contains("loading 20 more files"),
@@ -1115,6 +1144,7 @@ mod screen {
         f.settle(rest);
         let change = f.app.review.change.as_ref().unwrap();
         assert_eq!((change.diff.files.len(), change.pending), (60, 0));
+        assert_eq!(change.annotations, noted);
         assert_eq!(f.app.review.kept(), (59, 60), "the choice survived");
         f.key(KeyCode::Char('a'));
         let effects = f.key(KeyCode::Char('y'));
@@ -1375,5 +1405,182 @@ fn large_diff_timings() {
             "key {name}: update + frame {key:?} (highlight job after it {:?})",
             t.elapsed()
         );
+    }
+}
+
+/// The review's rows place each annotation's gutter mark and note by line number: checked
+/// against the plain reading of the rule (every annotation tried on every line) on random
+/// files, hunks and annotations, on both sides.
+mod placement {
+    use bosun::model::{
+        Annotation, AnnotationKind, Diff, FileDiff, Hunk, Line, LineKind, Severity,
+    };
+    use bosun::tui::review::{Change, Row};
+    use proptest::prelude::*;
+
+    /// A file whose hunks are `shapes` (old lines removed, new lines added, context around),
+    /// in order, with gaps between them.
+    fn file(path: &str, shapes: &[(u32, u32, u32)]) -> FileDiff {
+        let (mut old_no, mut new_no) = (1u32, 1u32);
+        let mut hunks = Vec::new();
+        for &(gap, removed, added) in shapes {
+            old_no += gap;
+            new_no += gap;
+            let (old_start, new_start) = (old_no, new_no);
+            let mut lines = Vec::new();
+            let mut push = |kind, old: Option<u32>, new: Option<u32>| {
+                lines.push(Line {
+                    kind,
+                    old_no: old,
+                    new_no: new,
+                    text: "x".into(),
+                    no_newline: false,
+                })
+            };
+            push(LineKind::Context, Some(old_no), Some(new_no));
+            (old_no, new_no) = (old_no + 1, new_no + 1);
+            for _ in 0..removed {
+                push(LineKind::Removed, Some(old_no), None);
+                old_no += 1;
+            }
+            for _ in 0..added {
+                push(LineKind::Added, None, Some(new_no));
+                new_no += 1;
+            }
+            push(LineKind::Context, Some(old_no), Some(new_no));
+            (old_no, new_no) = (old_no + 1, new_no + 1);
+            hunks.push(Hunk {
+                old_start,
+                old_lines: old_no - old_start,
+                new_start,
+                new_lines: new_no - new_start,
+                header: String::new(),
+                lines,
+            });
+        }
+        FileDiff {
+            old_path: Some(path.into()),
+            new_path: Some(path.into()),
+            status: bosun::model::ChangeStatus::Modified,
+            binary: false,
+            mode_change: None,
+            hunks,
+        }
+    }
+
+    /// The rows of one file's lines and notes as the rule reads: a line's mark is the worst
+    /// annotation covering it on its side; a note goes under the first line carrying its first
+    /// line number on its side, else after the file (under its header when no hunk's range
+    /// holds it).
+    fn expected(file: &FileDiff, annotations: &[Annotation]) -> Vec<Row> {
+        let side = |a: &Annotation, l: &Line| if a.old_side { l.old_no } else { l.new_no };
+        let in_some_hunk = |a: &Annotation| {
+            a.line.is_some_and(|n| {
+                file.hunks.iter().any(|h| {
+                    let (start, len) = if a.old_side {
+                        (h.old_start, h.old_lines)
+                    } else {
+                        (h.new_start, h.new_lines)
+                    };
+                    n >= start && n < start + len.max(1)
+                })
+            })
+        };
+        let mut rows = vec![Row::File { file: 0 }];
+        let mut shown: Vec<bool> = annotations.iter().map(|a| !in_some_hunk(a)).collect();
+        for (i, _) in annotations.iter().enumerate().filter(|(i, _)| shown[*i]) {
+            rows.push(Row::Note {
+                file: 0,
+                hunk: None,
+                annotation: i as u32,
+            });
+        }
+        for (h, hunk) in file.hunks.iter().enumerate() {
+            rows.push(Row::Hunk {
+                file: 0,
+                hunk: h as u32,
+            });
+            for (li, line) in hunk.lines.iter().enumerate() {
+                let mark = annotations
+                    .iter()
+                    .filter(|a| {
+                        let last = a.end_line.or(a.line);
+                        matches!((side(a, line), a.line, last), (Some(n), Some(f), Some(l)) if n >= f && n <= l)
+                    })
+                    .map(|a| a.severity)
+                    .max();
+                rows.push(Row::Line {
+                    file: 0,
+                    hunk: h as u32,
+                    line: li as u32,
+                    mark,
+                });
+                for (i, a) in annotations.iter().enumerate() {
+                    if !shown[i] && side(a, line).is_some() && side(a, line) == a.line {
+                        shown[i] = true;
+                        rows.push(Row::Note {
+                            file: 0,
+                            hunk: Some(h as u32),
+                            annotation: i as u32,
+                        });
+                    }
+                }
+            }
+        }
+        for (i, _) in annotations.iter().enumerate().filter(|(i, _)| !shown[*i]) {
+            rows.push(Row::Note {
+                file: 0,
+                hunk: None,
+                annotation: i as u32,
+            });
+        }
+        rows
+    }
+
+    fn severity() -> impl Strategy<Value = Severity> {
+        prop_oneof![
+            Just(Severity::Info),
+            Just(Severity::Notice),
+            Just(Severity::Risk)
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        #[test]
+        fn marks_and_notes_sit_where_the_rule_puts_them(
+            shapes in prop::collection::vec((0u32..6, 0u32..4, 0u32..4), 1..4),
+            spans in prop::collection::vec(
+                (any::<bool>(), prop::option::of(0u32..30), 0u32..4, any::<bool>(), severity()),
+                0..12,
+            ),
+        ) {
+            let f = file("a.rs", &shapes);
+            let annotations: Vec<Annotation> = spans
+                .into_iter()
+                .map(|(old_side, line, len, ranged, severity)| Annotation {
+                    kind: AnnotationKind::SymbolModified,
+                    severity,
+                    path: "a.rs".into(),
+                    line,
+                    end_line: if ranged { line.map(|l| l + len) } else { None },
+                    old_side,
+                    symbol: None,
+                    message: "m".into(),
+                })
+                .collect();
+            let want = expected(&f, &annotations);
+            let run: bosun::model::Run = serde_json::from_value(serde_json::json!({
+                "id": "r", "task_id": "t", "task_title": "", "attempt": 1, "executor": "",
+                "status": "awaiting_approval", "branch": "", "target": "", "base": null,
+                "head": null, "worktree": null, "pgid": null, "created_ms": 0,
+                "started_ms": null, "finished_ms": null,
+                "usage": {"input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0},
+                "error": null, "feedback": null, "decision": null, "diffstat": null
+            }))
+            .unwrap();
+            let change = Change::new(run, annotations, Diff { files: vec![f] });
+            prop_assert_eq!(change.rows, want);
+        }
     }
 }

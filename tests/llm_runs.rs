@@ -236,6 +236,45 @@ fn an_external_agent_reporting_spend_past_the_run_budget_is_stopped() {
     assert!(listed.contains("failed (budget)"), "{listed}");
 }
 
+/// `[budget] per_day_usd` counts what earlier runs spent today, also after a restart: the
+/// second start reads the first run's spend from the store.
+#[test]
+fn a_daily_budget_counts_what_runs_before_a_restart_spent() {
+    let recording = format!(
+        "{}/tests/fixtures/agents/claude/run1_stdout.jsonl",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    // Each run reports $0.01514: one fits in two cents a day, two do not.
+    let config = format!(
+        "[orchestrator]\nmax_parallel = 1\nmax_attempts = 1\nrun_timeout = \"20s\"\n\n\
+         [budget]\nper_day_usd = 0.02\n\n\
+         [executors.claude]\npreset = \"claude\"\ncommand = [{}, {}]\n",
+        toml_str(&agent("claude_replay.sh")),
+        toml_str(&recording)
+    );
+    let p = Project::new(
+        "- [ ] Create hello.txt\n- [ ] Create hello.txt again\n",
+        &config,
+    );
+    p.ok(&["run", "--headless", "--max-runs", "1"]);
+    let first = p.runs();
+    assert_eq!(first.len(), 1, "{first:#?}");
+    assert_eq!(
+        first[0].status,
+        RunStatus::AwaitingApproval,
+        "{:?}",
+        first[0].error
+    );
+    p.ok(&["run", "--headless", "--max-runs", "1"]);
+    let runs = p.runs();
+    assert_eq!(runs.len(), 2, "{runs:#?}");
+    let second = runs.iter().find(|r| r.id != first[0].id).unwrap();
+    assert_eq!(second.status, RunStatus::Failed);
+    assert_eq!(second.reason.as_deref(), Some("budget"));
+    let error = second.error.as_deref().unwrap_or("");
+    assert!(error.contains("per_day_usd"), "{error}");
+}
+
 /// The API key the tests give bosun through the environment; it must never be written down.
 const SECRET: &str = "sk-test-0123456789abcdef-never-stored";
 

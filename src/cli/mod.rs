@@ -164,7 +164,11 @@ pub struct Context {
 impl Context {
     /// Locates the project, loads its configuration and starts logging to `.bosun/logs/`.
     fn open(cli: &Cli) -> anyhow::Result<Self> {
-        let project = Project::locate(cli.repo.as_deref())?;
+        Self::of(cli, Project::locate(cli.repo.as_deref())?)
+    }
+
+    /// [`open`](Self::open), with the project already located.
+    fn of(cli: &Cli, project: Project) -> anyhow::Result<Self> {
         let loaded = project.load_config(cli.config.as_deref())?;
         let (telemetry, problem) = start_telemetry(cli, &project, &loaded.config);
         if let Some(problem) = problem {
@@ -242,9 +246,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         None => {
             use std::io::IsTerminal;
             let interactive = std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
-            let in_repo = Project::locate(cli.repo.as_deref()).is_ok_and(|p| p.repo.is_some());
-            if interactive && in_repo {
-                let ctx = Context::open(&cli)?;
+            let project = Project::locate(cli.repo.as_deref())
+                .ok()
+                .filter(|p| p.repo.is_some());
+            if let (true, Some(project)) = (interactive, project) {
+                let ctx = Context::of(&cli, project)?;
                 let options = crate::orchestrator::Options {
                     schedule: true,
                     ..Default::default()

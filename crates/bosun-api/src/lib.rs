@@ -69,6 +69,9 @@ pub trait Core: Send + Sync {
     fn run(&self, id: &RunId) -> Result<Option<Run>, String>;
     /// A run's annotations (kept apart from the run, which has their counts).
     fn annotations(&self, id: &RunId) -> Result<Vec<Annotation>, String>;
+    /// A run's annotations on the files `paths`, with its notices and risks on every file:
+    /// what a review's first screen of a large change needs.
+    fn annotations_on(&self, id: &RunId, paths: &[String]) -> Result<Vec<Annotation>, String>;
     /// The audit trail's hash chain checked: how many entries.
     fn verify_audit(&self) -> Result<usize, String>;
     /// Process memory's record of each executor per task type.
@@ -126,7 +129,17 @@ impl Core for Remote {
         Ok(self.ask(&Request::Run { id: id.clone() })?.run.map(|r| *r))
     }
     fn annotations(&self, id: &RunId) -> Result<Vec<Annotation>, String> {
-        let request = Request::Annotations { id: id.clone() };
+        let request = Request::Annotations {
+            id: id.clone(),
+            paths: None,
+        };
+        Ok(self.ask(&request)?.annotations.unwrap_or_default())
+    }
+    fn annotations_on(&self, id: &RunId, paths: &[String]) -> Result<Vec<Annotation>, String> {
+        let request = Request::Annotations {
+            id: id.clone(),
+            paths: Some(paths.to_vec()),
+        };
         Ok(self.ask(&request)?.annotations.unwrap_or_default())
     }
     fn verify_audit(&self) -> Result<usize, String> {

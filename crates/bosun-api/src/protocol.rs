@@ -126,6 +126,10 @@ pub enum Request {
     Annotations {
         /// The run's exact id.
         id: crate::model::RunId,
+        /// Only those on these files, with the run's notices and risks on every file (see
+        /// `Core::annotations_on`); all when absent.
+        #[serde(default)]
+        paths: Option<Vec<String>>,
     },
     /// The end of a run's agent log (no log in the answer: the run has no log file).
     RunLog {

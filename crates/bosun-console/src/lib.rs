@@ -119,17 +119,23 @@ async fn initial_data(status: Status, jobs: &Arc<app::JobContext>) -> anyhow::Re
     let jobs = Arc::clone(jobs);
     let data = tokio::task::spawn_blocking(move || -> Result<Data, String> {
         let core = &jobs.core;
+        // The task list and the runs are read at once, on two threads.
+        let (tasks, runs) = std::thread::scope(|s| {
+            // A task file that cannot be read is said by the orchestrator's start.
+            let tasks = s.spawn(|| core.tasks().unwrap_or_default());
+            let runs = core.runs_page(None, START_RUNS);
+            (tasks.join().unwrap_or_default(), runs)
+        });
         let mut data = Data {
             repo: status.repo,
             target: status.target,
             sandbox_off: status.sandbox_off,
-            // A task file that cannot be read is said by the orchestrator's start.
-            tasks: core.tasks().unwrap_or_default(),
+            tasks,
             total_runs: core.run_count(),
             now_ms: now_ms(),
             ..Data::default()
         };
-        data.add_runs(core.runs_page(None, START_RUNS)?);
+        data.add_runs(runs?);
         Ok(data)
     })
     .await?;

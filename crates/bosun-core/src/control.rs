@@ -393,7 +393,12 @@ fn read(local: &Local, request: Request) -> Result<Response, String> {
         Request::RunCount => r.count = Some(local.run_count()),
         Request::Run { id } => r.run = local.run(&id)?.map(Box::new),
         Request::RunLog { id } => r.log = local.run_log(&id)?,
-        Request::Annotations { id } => r.annotations = Some(local.annotations(&id)?),
+        Request::Annotations { id, paths } => {
+            r.annotations = Some(match paths {
+                Some(paths) => local.annotations_on(&id, &paths)?,
+                None => local.annotations(&id)?,
+            });
+        }
         other => return Err(format!("not a read: {other:?}")),
     }
     Ok(r)
@@ -456,6 +461,15 @@ impl crate::api::Core for Local {
     }
     fn annotations(&self, id: &RunId) -> Result<Vec<crate::model::Annotation>, String> {
         self.store.annotations(id).map_err(|e| e.to_string())
+    }
+    fn annotations_on(
+        &self,
+        id: &RunId,
+        paths: &[String],
+    ) -> Result<Vec<crate::model::Annotation>, String> {
+        self.store
+            .annotations_on(id, paths)
+            .map_err(|e| e.to_string())
     }
     fn verify_audit(&self) -> Result<usize, String> {
         self.store.verify_audit().map_err(|e| e.to_string())
@@ -571,12 +585,22 @@ mod tests {
             state_dir: state.clone(),
         };
         let id = run.id.clone();
-        let (read, listed) = tokio::task::spawn_blocking(move || {
-            (remote.annotations(&id), remote.runs_page(None, 10))
+        let (read, on, listed) = tokio::task::spawn_blocking(move || {
+            let other = ["src/other.rs".to_string()];
+            (
+                remote.annotations(&id),
+                remote.annotations_on(&id, &other),
+                remote.runs_page(None, 10),
+            )
         })
         .await
         .unwrap();
         assert_eq!(read.unwrap(), list);
+        assert_eq!(
+            on.unwrap(),
+            list,
+            "a risk on any file is in the first screen's read"
+        );
         let listed = listed.unwrap();
         assert_eq!(listed[0].annotation_counts.severity(Severity::Risk), 1);
         let show = Request::Show {

@@ -370,22 +370,29 @@ pub fn load(cx: &JobContext, run: &RunId, first: bool) -> Result<Change, String>
             &head[..head.len().min(10)]
         )
     };
-    let annotations = cx
-        .core
-        .annotations(run)
-        .map_err(|e| format!("cannot read the annotations of run {run}: {e}"))?;
+    let unannotated = |e: String| format!("cannot read the annotations of run {run}: {e}");
     if first {
         let (diff, total) = cx
             .core
             .first_diff(&base, &head, FIRST_FILES, FIRST_BYTES)
             .map_err(|e| unreadable(&e))?;
         if diff.files.len() < total {
+            // Only the annotations of the files shown (and the risk card's): a large
+            // change has tens of thousands.
+            let paths: Vec<String> = diff
+                .files
+                .iter()
+                .flat_map(|f| [f.old_path.clone(), f.new_path.clone()])
+                .flatten()
+                .collect();
+            let annotations = cx.core.annotations_on(run, &paths).map_err(unannotated)?;
             let shown = diff.files.len();
             let mut change = Change::new(stored, annotations, diff);
             change.pending = total - shown;
             return Ok(change);
         }
     }
+    let annotations = cx.core.annotations(run).map_err(unannotated)?;
     let diff = cx.core.diff(&base, &head).map_err(|e| unreadable(&e))?;
     Ok(Change::new(stored, annotations, diff))
 }

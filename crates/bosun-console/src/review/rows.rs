@@ -293,6 +293,16 @@ impl Change {
                 unit_rows.push(rows.len());
                 rows.push(Row::Whole { file: f });
             }
+            // Each line's mark and notes, found by line number rather than by trying every
+            // annotation of the file on every line (a file of a large change has hundreds
+            // of each).
+            let mut marks = [Sweep::new(placed, false), Sweep::new(placed, true)];
+            let mut notes: HashMap<(bool, u32), Vec<usize>> = HashMap::new();
+            for (pi, p) in placed.iter().enumerate() {
+                if let (false, Some(first)) = (shown[pi], p.first) {
+                    notes.entry((p.old_side, first)).or_default().push(pi);
+                }
+            }
             for (hi, hunk) in file.hunks.iter().enumerate() {
                 let h = u32_of(hi);
                 for (line, range) in changed_words(hunk) {
@@ -315,27 +325,27 @@ impl Change {
                 }
                 for (li, line) in hunk.lines.iter().enumerate() {
                     largest = largest.max(line.old_no.unwrap_or(0).max(line.new_no.unwrap_or(0)));
-                    let mark = placed
-                        .iter()
-                        .filter(|p| covers(p, line.old_no, line.new_no))
-                        .map(|p| p.severity)
-                        .max();
+                    let [new_side, old_side] = &mut marks;
+                    let mark = new_side.at(line.new_no).max(old_side.at(line.old_no));
                     rows.push(Row::Line {
                         file: f,
                         hunk: h,
                         line: u32_of(li),
                         mark,
                     });
-                    for (pi, p) in placed.iter().enumerate() {
-                        let number = if p.old_side { line.old_no } else { line.new_no };
-                        if !shown[pi] && number.is_some() && number == p.first {
-                            shown[pi] = true;
-                            rows.push(Row::Note {
-                                file: f,
-                                hunk: Some(h),
-                                annotation: p.index,
-                            });
-                        }
+                    let mut here: Vec<usize> = [(false, line.new_no), (true, line.old_no)]
+                        .into_iter()
+                        .filter_map(|(side, n)| notes.remove(&(side, n?)))
+                        .flatten()
+                        .collect();
+                    here.sort_unstable();
+                    for pi in here {
+                        shown[pi] = true;
+                        rows.push(Row::Note {
+                            file: f,
+                            hunk: Some(h),
+                            annotation: placed[pi].index,
+                        });
                     }
                 }
             }
@@ -400,12 +410,44 @@ fn in_some_hunk(file: &FileDiff, p: &Placed) -> bool {
     })
 }
 
-/// The annotation covers a diff line with these numbers.
-fn covers(p: &Placed, old_no: Option<u32>, new_no: Option<u32>) -> bool {
-    let number = if p.old_side { old_no } else { new_no };
-    match (number, p.first, p.last) {
-        (Some(n), Some(first), Some(last)) => n >= first && n <= last,
-        _ => false,
+/// The worst severity among the annotations of one side of a file that cover a line, asked
+/// for line numbers in increasing order (as a file's hunks give them): the annotations are
+/// taken in order of their first line and dropped past their last.
+struct Sweep {
+    /// (first, last, severity), by first line.
+    pending: Vec<(u32, u32, Severity)>,
+    next: usize,
+    /// (last, severity) of those begun.
+    active: Vec<(u32, Severity)>,
+}
+
+impl Sweep {
+    fn new(placed: &[Placed], old_side: bool) -> Sweep {
+        let mut pending: Vec<(u32, u32, Severity)> = placed
+            .iter()
+            .filter(|p| p.old_side == old_side)
+            .filter_map(|p| Some((p.first?, p.last?, p.severity)))
+            .collect();
+        pending.sort_unstable_by_key(|&(first, _, _)| first);
+        Sweep {
+            pending,
+            next: 0,
+            active: Vec::new(),
+        }
+    }
+
+    /// The worst severity covering line `n` of this side (none for a line it does not have).
+    fn at(&mut self, n: Option<u32>) -> Option<Severity> {
+        let n = n?;
+        while let Some(&(first, last, severity)) = self.pending.get(self.next) {
+            if first > n {
+                break;
+            }
+            self.active.push((last, severity));
+            self.next += 1;
+        }
+        self.active.retain(|&(last, _)| last >= n);
+        self.active.iter().map(|&(_, severity)| severity).max()
     }
 }
 

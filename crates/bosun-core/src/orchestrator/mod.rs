@@ -386,14 +386,15 @@ impl Orchestrator {
         for run in me.runs.values() {
             schedule::record(&mut me.history, &run.task_id, run.into());
         }
-        // Today's spend: runs that finished today were made today or yesterday.
-        let day_start = now_ms() / 86_400_000 * 86_400_000;
-        for run in me.store.runs_since(day_start.saturating_sub(86_400_000))? {
-            if run.usage.cost_usd > 0.0 {
-                me.ledger.seed_day(
-                    run.usage.cost_usd,
-                    run.finished_ms.unwrap_or(run.created_ms),
-                );
+        // Today's spend, for a daily limit: runs that finished today were made today or
+        // yesterday (without a limit, nothing reads it: a start does not read two days of
+        // runs for nothing).
+        if me.config.budget.per_day_usd > 0.0 {
+            let day_start = now_ms() / 86_400_000 * 86_400_000;
+            for (cost_usd, ended_ms) in
+                me.store.spent_since(day_start.saturating_sub(86_400_000))?
+            {
+                me.ledger.seed_day(cost_usd, ended_ms);
             }
         }
         me.recover()?;

@@ -4,6 +4,7 @@
 //! caller publishes the change, so a crash never loses a state the operator saw; a full disk
 //! fails the write and leaves the last commit.
 
+mod annotations;
 mod audit;
 mod import;
 mod journal;
@@ -29,13 +30,16 @@ use crate::model::{Annotation, AnnotationCounts, Run, RunId, RunSummary, Task, T
 /// console asks at start and on every page of history. Version 3 indexes the runs: the ones not
 /// finished (`open_runs`) and a summary of each task's runs (`task_runs`), so the orchestrator
 /// starts by reading those instead of every run. Version 4 keeps a run's annotations apart
-/// (`annotations`, by run id) and only their counts in the run: a large change has tens of
-/// thousands, which every list of runs, every start and every change of the run's state
-/// decoded or wrote again.
+/// (`annotations`, by run and file: see [`annotations`]) and only their counts in the run: a
+/// large change has tens of thousands, which every list of runs, every start and every change
+/// of the run's state decoded or wrote again.
 pub const SCHEMA_VERSION: u32 = 4;
 
 /// The `meta` key present once `open_runs` and `task_runs` index every run.
 const RUNS_INDEXED: &str = "runs_indexed";
+
+/// The `meta` key holding a digest of the task list last saved ([`Store::put_tasks`]).
+const TASKS_DIGEST: &str = "tasks_digest";
 
 /// The `meta` key holding how many runs the `runs` tree has (big-endian u64).
 const RUN_COUNT: &str = "run_count";
@@ -82,7 +86,7 @@ fn index_runs(db: &kv::Db) -> Result<(), StoreError> {
 /// record, so a migration cut short goes on where it stopped).
 fn separate_annotations(db: &kv::Db) -> Result<(), StoreError> {
     const CHUNK: usize = 1_000;
-    let (runs, annotations) = (db.open_tree("runs")?, db.open_tree("annotations")?);
+    let (runs, tree) = (db.open_tree("runs")?, db.open_tree("annotations")?);
     let mut after: Option<Vec<u8>> = None;
     loop {
         let range = match &after {
@@ -109,16 +113,15 @@ fn separate_annotations(db: &kv::Db) -> Result<(), StoreError> {
                 let counts = serde_json::to_value(&counts).map_err(codec)?;
                 record.insert("annotation_counts".into(), counts);
             }
-            let list = (!list.is_empty())
-                .then(|| encode("annotations", &list))
-                .transpose()?;
-            moved.push((k.to_vec(), encode(&what, &record)?, list));
+            let id = RunId(String::from_utf8_lossy(&k).into_owned());
+            let entries = annotations::entries(&id, &list)?;
+            moved.push((k.to_vec(), encode(&what, &record)?, entries));
         }
         db.write(|tx| {
-            for (key, record, list) in &moved {
+            for (key, record, entries) in &moved {
                 tx.insert(&runs, key, record)?;
-                if let Some(list) = list {
-                    tx.insert(&annotations, key, list)?;
+                for (key, value) in entries {
+                    tx.insert(&tree, key, value)?;
                 }
             }
             Ok::<_, StoreError>(())
@@ -238,7 +241,7 @@ pub struct Store {
     tasks: kv::Tree,
     audit: kv::Tree,
     journal: kv::Tree,
-    /// Each run's annotations (a JSON array), by run id.
+    /// Each run's annotations, by run and file ([`annotations`]).
     annotations: kv::Tree,
     memory: Memory,
     _lock: StoreLock,
@@ -280,15 +283,16 @@ impl Store {
         }
         let db = kv::Db::open(&file)?;
         let meta = db.open_tree("meta")?;
-        let found = match meta.get("schema_version")? {
-            Some(v) => {
-                u32::from_be_bytes(v.as_slice().try_into().map_err(|_| StoreError::Codec {
+        let stored = match meta.get("schema_version")? {
+            Some(v) => Some(u32::from_be_bytes(v.as_slice().try_into().map_err(
+                |_| StoreError::Codec {
                     what: "schema version".into(),
                     error: format!("{} bytes", v.len()),
-                })?)
-            }
-            None => SCHEMA_VERSION,
+                },
+            )?)),
+            None => None,
         };
+        let found = stored.unwrap_or(SCHEMA_VERSION);
         if found > SCHEMA_VERSION {
             return Err(StoreError::NewerSchema { found });
         }
@@ -301,7 +305,11 @@ impl Store {
             let reached = u32::try_from(i + 2).unwrap_or(SCHEMA_VERSION);
             meta.insert("schema_version", reached.to_be_bytes())?;
         }
-        meta.insert("schema_version", SCHEMA_VERSION.to_be_bytes())?;
+        // Written when it changes only: every write is a durable commit, and bosun opens
+        // the store at every start.
+        if stored != Some(SCHEMA_VERSION) {
+            meta.insert("schema_version", SCHEMA_VERSION.to_be_bytes())?;
+        }
         let runs = db.open_tree("runs")?;
         // A store made before schema versions were written has runs but no count.
         if meta.get(RUN_COUNT)?.is_none() && !runs.is_empty()? {
@@ -445,17 +453,35 @@ impl Store {
             .collect()
     }
 
-    /// The runs created at or after `created_ms`, newest first (ids are time-ordered, so this
-    /// reads only those).
-    pub fn runs_since(&self, created_ms: u64) -> Result<Vec<Run>, StoreError> {
+    /// What the runs created at or after `created_ms` spent: (US dollars, when each ended or
+    /// else began), for those that spent anything. Reads only what it needs of each run.
+    pub fn spent_since(&self, created_ms: u64) -> Result<Vec<(f64, u64)>, StoreError> {
+        #[derive(serde::Deserialize)]
+        struct Spent {
+            created_ms: u64,
+            #[serde(default)]
+            finished_ms: Option<u64>,
+            #[serde(default)]
+            usage: Cost,
+        }
+        #[derive(serde::Deserialize, Default)]
+        struct Cost {
+            #[serde(default)]
+            cost_usd: f64,
+        }
         let mut out = Vec::new();
         for kv in self.runs.iter().rev() {
             let (k, v) = kv?;
-            let run: Run = decode(&format!("run {}", String::from_utf8_lossy(&k)), &v)?;
+            let run: Spent = decode(&format!("run {}", String::from_utf8_lossy(&k)), &v)?;
             if run.created_ms < created_ms {
                 break;
             }
-            out.push(run);
+            if run.usage.cost_usd > 0.0 {
+                out.push((
+                    run.usage.cost_usd,
+                    run.finished_ms.unwrap_or(run.created_ms),
+                ));
+            }
         }
         Ok(out)
     }
@@ -607,26 +633,32 @@ impl Store {
         annotations: &[Annotation],
     ) -> Result<(), StoreError> {
         run.annotation_counts = AnnotationCounts::of(annotations);
-        let list = encode("annotations", &annotations)?;
+        let old = annotations::keys(&self.annotations, &run.id)?;
+        let new = annotations::entries(&run.id, annotations)?;
         self.db.write(|tx| {
-            let key = run.id.0.as_bytes();
-            if annotations.is_empty() {
+            for key in &old {
                 tx.remove(&self.annotations, key)?;
-            } else {
-                tx.insert(&self.annotations, key, &list)?;
+            }
+            for (key, value) in &new {
+                tx.insert(&self.annotations, key, value)?;
             }
             self.write_run(tx, run)
         })
     }
 
-    /// A run's annotations, in the order the analysis made them (none when it has none, or
-    /// `bosun gc` forgot them).
+    /// A run's annotations, file by file (none when it has none, or `bosun gc` forgot them).
     pub fn annotations(&self, run: &RunId) -> Result<Vec<Annotation>, StoreError> {
-        self.annotations
-            .get(run.0.as_bytes())?
-            .map_or(Ok(Vec::new()), |v| {
-                decode(&format!("the annotations of run {run}"), &v)
-            })
+        annotations::all(&self.annotations, run)
+    }
+
+    /// A run's annotations on the files `paths`, with its notices and risks on every file
+    /// (what the review's first screen and its risk card need of a large change).
+    pub fn annotations_on(
+        &self,
+        run: &RunId,
+        paths: &[String],
+    ) -> Result<Vec<Annotation>, StoreError> {
+        annotations::some(&self.annotations, run, paths)
     }
 
     /// A run's diff text, if one was saved.
@@ -646,8 +678,12 @@ impl Store {
             let (k, v) = kv?;
             bytes += (k.len() + v.len()) as u64;
         }
-        for tree in [&self.diffs, &self.annotations] {
-            bytes += tree.get(run.0.as_bytes())?.map_or(0, |v| v.len() as u64);
+        bytes += self
+            .diffs
+            .get(run.0.as_bytes())?
+            .map_or(0, |v| v.len() as u64);
+        for key in annotations::keys(&self.annotations, run)? {
+            bytes += self.annotations.get(&key)?.map_or(0, |v| v.len() as u64);
         }
         Ok(bytes)
     }
@@ -666,22 +702,41 @@ impl Store {
             batch.remove(k);
         }
         self.events.apply_batch(batch)?;
-        for tree in [&self.diffs, &self.annotations] {
-            if let Some(old) = tree.remove(run.0.as_bytes())? {
+        if let Some(old) = self.diffs.remove(run.0.as_bytes())? {
+            bytes += old.len() as u64;
+        }
+        for key in annotations::keys(&self.annotations, run)? {
+            if let Some(old) = self.annotations.remove(&key)? {
                 bytes += old.len() as u64;
             }
         }
         Ok(bytes)
     }
 
-    /// Saves the tasks as last read from the task files (and flushes).
+    /// Saves the tasks as last read from the task files, durably — unless they are the
+    /// tasks saved last time (bosun saves them at every start and every edit of a task file;
+    /// a digest of the list in `meta` says whether anything changed).
     pub fn put_tasks(&self, tasks: &[Task]) -> Result<(), StoreError> {
-        let mut batch = kv::Batch::default();
+        use std::hash::{Hash as _, Hasher as _};
+        let mut encoded = Vec::with_capacity(tasks.len());
+        let mut digest = std::collections::hash_map::DefaultHasher::new();
         for t in tasks {
-            batch.insert(t.id.0.as_bytes(), encode("task", t)?);
+            let value = encode("task", t)?;
+            (t.id.0.as_str(), value.as_slice()).hash(&mut digest);
+            encoded.push((t.id.0.as_bytes(), value));
         }
-        self.tasks.apply_batch(batch)?;
-        self.flush()
+        // (std's hasher may change with the toolchain: that costs one write after an upgrade.)
+        let digest = digest.finish().to_be_bytes();
+        if self.meta.get(TASKS_DIGEST)?.as_deref() == Some(&digest[..]) {
+            return Ok(());
+        }
+        self.db.write(|tx| {
+            for (key, value) in &encoded {
+                tx.insert(&self.tasks, key, value)?;
+            }
+            tx.insert(&self.meta, TASKS_DIGEST.as_bytes(), &digest)?;
+            Ok::<_, StoreError>(())
+        })
     }
 
     /// A task snapshot by id.
@@ -944,9 +999,13 @@ mod tests {
         let mut expected = vec![RunSummary::from(&queued), RunSummary::from(&merged)];
         expected.sort_by(|a, b| a.id.cmp(&b.id));
         assert_eq!(store.task_runs(&queued.task_id).unwrap(), expected);
-        // Only runs made since a time are read for it.
-        assert_eq!(store.runs_since(2).unwrap().len(), 0);
-        assert_eq!(store.runs_since(1).unwrap().len(), 2);
+        // Only runs made since a time are read for what they spent.
+        assert_eq!(store.spent_since(2).unwrap(), []);
+        let mut spent = run("spent");
+        spent.usage.cost_usd = 0.25;
+        spent.finished_ms = Some(7);
+        store.put_run(&spent).unwrap();
+        assert_eq!(store.spent_since(1).unwrap(), [(0.25, 7)]);
     }
 
     fn annotation(path: &str, severity: crate::model::Severity) -> Annotation {
@@ -990,9 +1049,24 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         assert_eq!(store.annotations(&r.id).unwrap(), list);
         assert_eq!(store.run(&r.id).unwrap().unwrap().status, RunStatus::Merged);
-        // Analysed again with nothing found: none left.
+        // The first screen's read: the files shown, and the notices and risks of all files
+        // (for the risk card), each once.
+        let on = |paths: &[&str]| {
+            let paths: Vec<String> = paths.iter().map(|p| p.to_string()).collect();
+            store.annotations_on(&r.id, &paths).unwrap()
+        };
+        assert_eq!(on(&[]), list[..1]);
+        assert_eq!(on(&["a.rs"]), list[..1]);
+        assert_eq!(on(&["b.rs", "b.rs"]), list);
+        assert_eq!(on(&["c.rs"]), list[..1]);
+        // Analysed again: what was found before on other files is gone; with nothing found,
+        // none is left.
         let mut again = run("clean");
         store.put_run_annotated(&mut again, &list).unwrap();
+        store.put_run_annotated(&mut again, &list[1..]).unwrap();
+        assert_eq!(store.annotations(&again.id).unwrap(), list[1..]);
+        let paths = ["a.rs".to_string()];
+        assert_eq!(store.annotations_on(&again.id, &paths).unwrap(), []);
         store.put_run_annotated(&mut again, &[]).unwrap();
         assert!(again.annotation_counts.is_empty());
         assert_eq!(store.annotations(&again.id).unwrap(), []);
@@ -1048,10 +1122,39 @@ mod tests {
             assert_eq!(r.annotation_counts, AnnotationCounts::of(list), "run {id}");
             assert_eq!(&store.annotations(id).unwrap(), list, "run {id}");
         }
-        assert!(
-            store.annotations.len().unwrap() == (RUNS as u64 / 3) * 2,
-            "runs with none have no entry"
+        // A run with none has no entry; one per file, plus its notices.
+        let with = expected.iter().filter(|(_, l)| !l.is_empty()).count() as u64;
+        let files: u64 = expected.iter().map(|(_, l)| l.len() as u64).sum();
+        assert_eq!(store.annotations.len().unwrap(), files + with);
+    }
+
+    #[test]
+    fn an_unchanged_task_list_is_not_written_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let rules = crate::config::Config::default().intake.type_rules();
+        let list = |text: &str| {
+            crate::intake::TaskList::parse_str(text, Path::new("TODO.md"), &rules).tasks
+        };
+        let tasks = list("- [ ] One\n- [ ] Two\n");
+        store.put_tasks(&tasks).unwrap();
+        assert_eq!(
+            store.task(&tasks[1].id.0).unwrap().as_ref(),
+            Some(&tasks[1])
         );
+        // Saved again unchanged: nothing is written (a record removed behind its back stays
+        // removed).
+        store.tasks.remove(tasks[1].id.0.as_bytes()).unwrap();
+        store.put_tasks(&tasks).unwrap();
+        assert_eq!(store.task(&tasks[1].id.0).unwrap(), None);
+        // Changed (a task ticked): written.
+        let ticked = list("- [ ] One\n- [x] Two\n");
+        store.put_tasks(&ticked).unwrap();
+        assert_eq!(
+            store.task(&ticked[1].id.0).unwrap().as_ref(),
+            Some(&ticked[1])
+        );
+        assert!(ticked[1].done);
     }
 
     #[test]

@@ -56,6 +56,9 @@ fn terminal_writer() -> Box<dyn std::io::Write> {
     }
 }
 
+/// Log lines waiting for the log file's writer thread, at most.
+const LOG_QUEUE_LINES: usize = 8_192;
+
 /// Starts tracing. With `log_dir`, also writes `bosun.YYYY-MM-DD.log` there at the configured
 /// level, keeping `max_files` days. Returns an error message (and logs to the terminal only)
 /// when the file cannot be opened.
@@ -79,7 +82,12 @@ pub fn init(
             .build(dir)
     }) {
         Some(Ok(appender)) => {
-            let (writer, guard) = tracing_appender::non_blocking(appender);
+            // The writer thread's queue is allocated whole at start: the default (128,000
+            // lines) touched 4 MB before the first frame. Lines beyond it are dropped (and
+            // counted by tracing-appender) rather than blocking bosun.
+            let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+                .buffered_lines_limit(LOG_QUEUE_LINES)
+                .finish(appender);
             let layer = tracing_subscriber::fmt::layer()
                 .with_writer(writer)
                 .with_ansi(false)
