@@ -50,17 +50,9 @@ fn bench_overhead(c: &mut Criterion) {
             let branch = format!("bosun/bench-{n}");
             let w = git::create_worktree(&root, &path, &branch, "main", &[]).expect("worktree");
             std::fs::write(path.join("noop.txt"), "x\n").expect("write");
-            let head = git::candidate(
-                &root,
-                &path,
-                &branch,
-                &w.base,
-                "bench",
-                &[("Bosun-Run", "x")],
-                &[],
-            )
-            .expect("commit")
-            .expect("a change");
+            let head = git::candidate(&root, &w, "bench", &[("Bosun-Run", "x")], &[])
+                .expect("commit")
+                .expect("a change");
             let d = git::diff(&root, &w.base, &head).expect("diff");
             assert_eq!(d.files.len(), 1);
             git::remove_worktree(&root, &path, Some(&branch)).expect("remove");

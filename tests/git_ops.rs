@@ -133,17 +133,9 @@ impl Fixture {
 
     /// Everything in `wt` as the run's candidate commit, published to the repository.
     fn commit(&self, wt: &git::Worktree, message: &str) -> String {
-        git::candidate(
-            &self.repo,
-            &wt.path,
-            &wt.branch,
-            &wt.base,
-            message,
-            &[],
-            &[],
-        )
-        .unwrap()
-        .expect("the worktree has changes")
+        git::candidate(&self.repo, wt, message, &[], &[])
+            .unwrap()
+            .expect("the worktree has changes")
     }
 
     fn commit_on_main(&self, path: &str, contents: &str) -> String {
@@ -448,6 +440,76 @@ fn commit_all_stages_every_kind_of_change_with_trailers() {
         git(&wt.path, &["show", "--format=", "--name-only", "HEAD"]).trim(),
         "notes.txt"
     );
+}
+
+/// The candidate commit reads only files whose stat data changed since bosun's checkout —
+/// and every change still counts: same size with the modification time set back, a file
+/// replaced by another of the same size and time, a mode change, a change made within
+/// microseconds of the checkout, a file deleted and one added. (Checked against `git status`,
+/// which reads the files themselves.)
+#[test]
+fn the_candidate_sees_every_change_an_agent_can_hide_from_stat_data() {
+    let fx = Fixture::new();
+    // Enough files that the checkout outlasts a clock tick: the first ones written are older
+    // than the index written after them, so their stat data is kept.
+    for i in 0..1500 {
+        write(
+            &fx.repo.join(format!("many/f{i:04}.txt")),
+            format!("line {i:04}\n"),
+        );
+    }
+    git(&fx.repo, &["add", "-A"]);
+    git(&fx.repo, &["commit", "-q", "-m", "many"]);
+    let wt = fx.worktree("stat", "bosun/stat");
+    assert!(wt.stat.len() > 500, "kept {} of 1,504 files", wt.stat.len());
+    // Within microseconds of the checkout: the last file checked out.
+    write(
+        &wt.path.join("src/a.rs"),
+        "fn a() {}\nfn B() {}\nfn c() {}\n",
+    );
+    // Same size, its modification time set back to what the checkout gave it.
+    let early = wt.path.join("many/f0000.txt");
+    let old = std::fs::metadata(&early).unwrap().modified().unwrap();
+    write(&early, "LINE 0000\n");
+    let file = std::fs::File::options().write(true).open(&early).unwrap();
+    file.set_modified(old).unwrap();
+    drop(file);
+    // Replaced by another file of the same size and time (a new inode).
+    let replaced = wt.path.join("many/f0001.txt");
+    let old = std::fs::metadata(&replaced).unwrap().modified().unwrap();
+    let other = wt.path.join("many/tmp");
+    write(&other, "line 9999\n");
+    std::fs::File::options()
+        .write(true)
+        .open(&other)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    std::fs::rename(&other, &replaced).unwrap();
+    // Made executable.
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = wt.path.join("many/f0002.txt");
+    std::fs::set_permissions(&mode, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::remove_file(wt.path.join("many/f0003.txt")).unwrap();
+    write(&wt.path.join("many/new.txt"), "new\n");
+
+    let id = fx.commit(&wt, "hidden changes");
+    let changed = git(&fx.repo, &["diff", "--name-status", &wt.base, &id]);
+    let mut lines: Vec<&str> = changed.lines().collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "A\tmany/new.txt",
+            "D\tmany/f0003.txt",
+            "M\tmany/f0000.txt",
+            "M\tmany/f0001.txt",
+            "M\tmany/f0002.txt",
+            "M\tsrc/a.rs",
+        ]
+    );
+    // The checkout, now at the candidate, is clean as git itself reads it.
+    assert_eq!(status(&wt.path), "");
 }
 
 #[test]

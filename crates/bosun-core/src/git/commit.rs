@@ -65,13 +65,16 @@ const MAX_AGENT_SUBJECTS: usize = 20;
 /// operator reviews and what approve merges is this id, pinned on the run.
 pub fn candidate(
     repo_root: &Path,
-    worktree: &Path,
-    branch: &str,
-    base: &str,
+    checkout: &super::Worktree,
     message: &str,
     trailers: &[(&str, &str)],
     ignored: &[String],
 ) -> Result<Option<String>, GitError> {
+    let (worktree, branch, base) = (
+        checkout.path.as_path(),
+        checkout.branch.as_str(),
+        checkout.base.as_str(),
+    );
     let meta = std::fs::symlink_metadata(worktree).map_err(|error| GitError::Io {
         path: worktree.to_path_buf(),
         error,
@@ -94,6 +97,8 @@ pub fn candidate(
     let mut index = git2::Index::new()?;
     scratch.set_index(&mut index)?;
     index.read_tree(&base_tree)?;
+    // Only files changed since bosun's checkout are read and hashed.
+    checkout.stat.seed(&mut index)?;
     index.update_all(["*"], None)?;
     index.add_all(["*"], git2::IndexAddOption::DEFAULT, None)?;
     let tree_id = index.write_tree_to(&scratch)?;

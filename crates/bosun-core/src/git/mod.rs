@@ -11,6 +11,7 @@ mod export;
 mod merge;
 mod partial;
 mod sides;
+mod stat;
 mod worktree;
 
 use std::io::Write;
@@ -31,6 +32,7 @@ pub use merge::{
 };
 pub use partial::{HunkRef, PartialError, PartialOutcome, kept_commit};
 pub use sides::{FileSides, first_files};
+pub use stat::StatCache;
 pub use worktree::{
     Worktree, create_worktree, default_worktree_root, remove_worktree, stale_worktrees,
 };

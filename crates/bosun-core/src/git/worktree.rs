@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::StatCache;
 use super::checkout::checkout_of;
 use super::{GitError, branch_tip, open, worktree_names};
 
@@ -24,6 +25,9 @@ pub struct Worktree {
     pub branch: String,
     /// The commit the branch started at (the target branch's tip), as hex.
     pub base: String,
+    /// The checkout's stat data before the agent started (see [`StatCache`]).
+    #[serde(skip)]
+    pub stat: StatCache,
 }
 
 /// Where bosun puts the worktrees of the repository at `repo_root`:
@@ -124,8 +128,8 @@ pub fn create_worktree(
         // Nothing else was made: the directory was missing or empty.
         let _ = std::fs::remove_dir_all(&path);
     }
-    made?;
     Ok(Worktree {
+        stat: made?,
         path,
         branch: branch.to_string(),
         base: tip.id().to_string(),
@@ -134,14 +138,14 @@ pub fn create_worktree(
 
 /// Makes the private repository at `dir` (an existing empty directory) with `refname` at
 /// `tip` (an object of `operator`'s) checked out, ignoring `ignored` (git patterns) besides
-/// what the operator's repository ignores.
+/// what the operator's repository ignores. Returns the checkout's stat data.
 fn private_checkout(
     operator: &git2::Repository,
     dir: &Path,
     refname: &str,
     tip: git2::Oid,
     ignored: &[String],
-) -> Result<(), GitError> {
+) -> Result<StatCache, GitError> {
     let mut opts = git2::RepositoryInitOptions::new();
     opts.no_reinit(true)
         .mkdir(false)
@@ -202,7 +206,7 @@ fn private_checkout(
     let mut checkout = git2::build::CheckoutBuilder::new();
     checkout.force();
     private.checkout_tree(commit.as_object(), Some(&mut checkout))?;
-    Ok(())
+    Ok(StatCache::after_checkout(&private))
 }
 
 /// Removes the worktree at `path`: its directory and its admin entry in the repository. Then

@@ -316,16 +316,7 @@ pub(crate) async fn work(
         run_id: id.clone(),
         usage,
     });
-    commit_and_gate(
-        &job,
-        &run,
-        &worktree.path,
-        &worktree.base,
-        usage,
-        &updates,
-        &record_group,
-    )
-    .await
+    commit_and_gate(&job, &run, &worktree, usage, &updates, &record_group).await
 }
 
 /// Makes the run's checkout and tells the orchestrator where it is.
@@ -702,15 +693,15 @@ async fn drive_agent(
 async fn commit_and_gate(
     job: &Job,
     run: &AgentRun,
-    worktree: &std::path::Path,
-    base: &str,
+    checkout: &git::Worktree,
     usage: Option<Usage>,
     updates: &mpsc::UnboundedSender<Update>,
     record_group: &(impl Fn(i32) + Send + Sync + 'static),
 ) -> Outcome {
     let id = job.run_id.clone();
-    let base = base.to_string();
-    let wt = worktree.to_path_buf();
+    let worktree = checkout.path.as_path();
+    let base = checkout.base.clone();
+    let wt = checkout.clone();
     let message = crate::model::commit_subject(
         &job.commit_message,
         &job.task.title,
@@ -725,23 +716,14 @@ async fn commit_and_gate(
     ];
     let repo = job.repo_root.clone();
     let base_for_diff = base.clone();
-    let branch = job.branch.clone();
     let ignored = job.scratch.clone();
     // bosun, not the agent, makes the commit that is gated, reviewed and merged: the whole
     // checkout on top of the base, on the run's branch, whatever the agent did to HEAD.
     let committed = tokio::task::spawn_blocking(
         move || -> Result<(String, git::DiffSummary), git::GitError> {
             let pairs: Vec<(&str, &str)> = trailers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            let head = git::candidate(
-                &repo,
-                &wt,
-                &branch,
-                &base_for_diff,
-                &message,
-                &pairs,
-                &ignored,
-            )?
-            .unwrap_or_else(|| base_for_diff.clone());
+            let head = git::candidate(&repo, &wt, &message, &pairs, &ignored)?
+                .unwrap_or_else(|| base_for_diff.clone());
             let diff = git::diff(&repo, &base_for_diff, &head)?;
             Ok((head, diff))
         },
