@@ -205,21 +205,51 @@ class Screen:
         at = self.key(*keys)
         return self.wait(lambda s: s != before, since=at)[0]
 
+    def pid(self):
+        out = subprocess.run(
+            ["tmux", "list-panes", "-t", SESSION, "-F", "#{pane_pid}"],
+            capture_output=True,
+            text=True,
+        ).stdout.split()
+        return int(out[0])
+
     def close(self):
         subprocess.run(["tmux", "kill-session", "-t", SESSION], capture_output=True)
 
 
-def console(bosun, repo):
-    """Start → board; start → review's diff; PgDn; G (each a list of one value)."""
+def rss_and_idle_cpu(pid, seconds=3.0):
+    """Resident memory (MB) of `pid` now, and its CPU use (% of one core) over `seconds`."""
+    def ticks():
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime + stime
+
+    status = Path(f"/proc/{pid}/status").read_text()
+    rss_kb = int(next(l for l in status.splitlines() if l.startswith("VmRSS:")).split()[1])
+    before, started = ticks(), time.perf_counter()
+    time.sleep(seconds)
+    used = (ticks() - before) / os.sysconf("SC_CLK_TCK")
+    return rss_kb / 1024, used / (time.perf_counter() - started) * 100
+
+
+def console(bosun, repo, memory=None):
+    """Start → board; start → review's diff; PgDn; G (each a list of one value). With
+    `memory` (a dict), also the idle CPU on the board and, with the whole change loaded in the
+    review, RSS and idle CPU."""
     env = dict(os.environ, TERM="xterm-256color")
     s = Screen(bosun, repo, env)
     board, _ = s.wait(lambda t: TITLE[:20] in t)
+    if memory is not None:
+        time.sleep(0.5)
+        memory.setdefault("board", []).append(rss_and_idle_cpu(s.pid()))
     s.key("]")
     s.key("Enter")
     review, _ = s.wait(lambda t: "+ 1" in t)
     time.sleep(0.3)  # the rest of the change loads in the background
     pgdn = [s.change("PageDown") for _ in range(5)]
     end = s.change("G")
+    if memory is not None:
+        time.sleep(0.5)
+        memory.setdefault("review", []).append(rss_and_idle_cpu(s.pid()))
     s.close()
     return board, review, pgdn, end
 
@@ -375,6 +405,10 @@ def main():
         ours = {"board": [], "review": [], "pgdn": [], "end": []}
         peers = {}
         tig = shutil.which("tig")
+        # One session for memory and idle CPU (its timings, waiting on the board, are not
+        # kept), then the timed ones.
+        memory = {}
+        console(bosun, repo, memory)
         for _ in range(RUNS):
             board, review, pgdn, end = console(bosun, repo)
             ours["board"].append(board)
@@ -405,6 +439,9 @@ def main():
         rows.append(("start → review's first hunk (board + keys)", fmt(ours["review"]), peer_cell("first"), ratio(ours["review"], "first")))
         rows.append(("PgDn → screen changed", fmt(ours["pgdn"]), peer_cell("pgdn"), ratio(ours["pgdn"], "pgdn")))
         rows.append(("end of the diff (G / End) → screen changed", fmt(ours["end"]), peer_cell("end"), ratio(ours["end"], "end")))
+        for where, label in [("board", "on the board"), ("review", "in the review, whole change loaded")]:
+            mb, cpu = memory[where][0]
+            rows.append((f"RSS and idle CPU {label}", f"{mb:.0f} MB, {cpu:.1f} % of a core (3 s)", "-", "-"))
 
         commands = [
             ("`bosun show RUN`", [bosun, "show", run_id], ["git", "diff", base, head]),

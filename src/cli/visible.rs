@@ -14,7 +14,10 @@ use std::borrow::Cow;
 /// `text` with every terminal control character shown as text (see the module docs);
 /// borrowed when there is nothing to change.
 pub fn visible(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(needs_showing) {
+    // Printable ASCII, newlines and tabs (most output, and all JSON but text it quotes): one
+    // pass over the bytes, without decoding characters.
+    let plain = |b: &u8| matches!(b, b' '..=b'~' | b'\n' | b'\t');
+    if text.as_bytes().iter().all(plain) || !text.chars().any(needs_showing) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 16);
