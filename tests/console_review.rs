@@ -1118,7 +1118,7 @@ mod screen {
                 .change
                 .as_ref()
                 .expect("the first files are shown");
-            assert_eq!((change.diff.files.len(), change.pending), (40, 20));
+            assert_eq!((change.diff.files.len(), change.pending), (20, 40));
             // The first files' notes and every risk (the card's) are read; not the rest.
             let paths: Vec<&str> = change.annotations.iter().map(|a| a.path.as_str()).collect();
             assert_eq!(paths, ["f59.txt", "f01.txt"]);
@@ -1129,7 +1129,7 @@ mod screen {
             );
         }
         assert!(
-            f.screen().contains("loading 20 more files"),
+            f.screen().contains("loading 40 more files"),
             "{}",
             f.screen()
         );
@@ -1175,7 +1175,7 @@ mod screen {
             rest.extend(f.key(KeyCode::Char('G')));
             let first_end = f.app.review.cursor;
             assert!(
-                f.screen().contains("20 more files are loading"),
+                f.screen().contains("40 more files are loading"),
                 "{}",
                 f.screen()
             );

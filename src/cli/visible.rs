@@ -14,14 +14,12 @@ use std::borrow::Cow;
 /// `text` with every terminal control character shown as text (see the module docs);
 /// borrowed when there is nothing to change.
 pub fn visible(text: &str) -> Cow<'_, str> {
-    // Printable ASCII, newlines and tabs (most output, and all JSON but text it quotes): one
-    // pass over the bytes, without decoding characters.
-    let plain = |b: &u8| matches!(b, b' '..=b'~' | b'\n' | b'\t');
-    if text.as_bytes().iter().all(plain) || !text.chars().any(needs_showing) {
+    let Some(first) = first_to_show(text) else {
         return Cow::Borrowed(text);
-    }
+    };
     let mut out = String::with_capacity(text.len() + 16);
-    for c in text.chars() {
+    out.push_str(&text[..first]);
+    for c in text[first..].chars() {
         if !needs_showing(c) {
             out.push(c);
             continue;
@@ -36,6 +34,25 @@ pub fn visible(text: &str) -> Cow<'_, str> {
         }
     }
     Cow::Owned(out)
+}
+
+/// Where the first character to show as text is: printable ASCII, newlines and tabs (most of
+/// what bosun prints) are passed over a byte at a time, other characters decoded.
+fn first_to_show(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if matches!(bytes[i], b' '..=b'~' | b'\n' | b'\t') {
+            i += 1;
+            continue;
+        }
+        let c = text[i..].chars().next()?;
+        if needs_showing(c) {
+            return Some(i);
+        }
+        i += c.len_utf8();
+    }
+    None
 }
 
 /// A character a terminal would act on rather than show.

@@ -76,14 +76,16 @@ pub const HELP: [(&str, &str); 17] = [
     ("esc", "back to the board (or close the dialog)"),
 ];
 
-/// Files read for the first screen of a large change (the rest follows in a second job).
-const FIRST_FILES: usize = 40;
+/// Files read for the first screen of a large change (the rest follows in a second job):
+/// several screens' worth, so paging on while the rest loads still shows the change.
+const FIRST_FILES: usize = 20;
 /// Columns `←` / `→` scroll the code by.
 const HSCROLL: usize = 8;
 /// Lines of its log a run that ended without a change shows.
 const FAILURE_LOG_LINES: usize = 200;
-/// Bytes of file content read for the first screen, at most (about).
-const FIRST_BYTES: usize = 512 * 1024;
+/// Bytes of file content read for the first screen, at most (about): both sides of a dozen
+/// files of a hundred functions, thousands of lines.
+const FIRST_BYTES: usize = 128 * 1024;
 
 /// Lines of a hunk highlighted together (the unit of the highlight cache).
 pub const CHUNK: usize = 128;
