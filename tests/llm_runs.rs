@@ -202,20 +202,26 @@ fn best_of_two_auto_approves_only_the_better_change_once_both_are_done() {
     );
 }
 
-#[test]
-fn an_external_agent_reporting_spend_past_the_run_budget_is_stopped() {
+/// A config whose only executor replays the recorded Claude Code run (it reports $0.01514),
+/// one run at a time, with `max_attempts` and the `[budget]` line `budget`.
+fn replayed_claude(max_attempts: u32, budget: &str) -> String {
     let recording = format!(
         "{}/tests/fixtures/agents/claude/run1_stdout.jsonl",
         env!("CARGO_MANIFEST_DIR")
     );
-    // The recording reports $0.01514; the limit is a cent.
-    let config = format!(
-        "[orchestrator]\nmax_parallel = 1\nmax_attempts = 3\nrun_timeout = \"20s\"\n\n\
-         [budget]\nper_run_usd = 0.01\n\n\
+    format!(
+        "[orchestrator]\nmax_parallel = 1\nmax_attempts = {max_attempts}\nrun_timeout = \"20s\"\n\n\
+         [budget]\n{budget}\n\n\
          [executors.claude]\npreset = \"claude\"\ncommand = [{}, {}]\n",
         toml_str(&agent("claude_replay.sh")),
         toml_str(&recording)
-    );
+    )
+}
+
+#[test]
+fn an_external_agent_reporting_spend_past_the_run_budget_is_stopped() {
+    // The recording reports $0.01514; the limit is a cent.
+    let config = replayed_claude(3, "per_run_usd = 0.01");
     let p = Project::new("- [ ] Create hello.txt\n", &config);
     p.ok(&["run", "--headless"]);
     let runs = p.runs();
@@ -240,18 +246,8 @@ fn an_external_agent_reporting_spend_past_the_run_budget_is_stopped() {
 /// second start reads the first run's spend from the store.
 #[test]
 fn a_daily_budget_counts_what_runs_before_a_restart_spent() {
-    let recording = format!(
-        "{}/tests/fixtures/agents/claude/run1_stdout.jsonl",
-        env!("CARGO_MANIFEST_DIR")
-    );
     // Each run reports $0.01514: one fits in two cents a day, two do not.
-    let config = format!(
-        "[orchestrator]\nmax_parallel = 1\nmax_attempts = 1\nrun_timeout = \"20s\"\n\n\
-         [budget]\nper_day_usd = 0.02\n\n\
-         [executors.claude]\npreset = \"claude\"\ncommand = [{}, {}]\n",
-        toml_str(&agent("claude_replay.sh")),
-        toml_str(&recording)
-    );
+    let config = replayed_claude(1, "per_day_usd = 0.02");
     let p = Project::new(
         "- [ ] Create hello.txt\n- [ ] Create hello.txt again\n",
         &config,
