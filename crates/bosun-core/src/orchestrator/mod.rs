@@ -553,6 +553,12 @@ impl Orchestrator {
                 memory::Learned::default()
             }
         };
+        self.publish(run, &learned)
+    }
+
+    /// What follows a run's write to the store: the lessons it taught and its status change
+    /// noted in its history, the scheduler's record of it, and its event for front ends.
+    fn publish(&mut self, run: Run, learned: &memory::Learned) -> Result<(), OrchestratorError> {
         for lesson in &learned.new_lessons {
             let text = format!("lesson learned ({}): {}", lesson.id, lesson.text);
             let _ = self.store.append_event(
@@ -1367,7 +1373,7 @@ impl Orchestrator {
                 // the run is published as after any change.
                 if let Some(mut run) = self.run_by_id(&run_id)? {
                     self.store.put_run_annotated(&mut run, &annotations)?;
-                    self.save(run)?;
+                    self.publish(run, &memory::Learned::default())?;
                 }
             }
             Update::GateStarted { run_id, gate } => {

@@ -715,7 +715,6 @@ async fn commit_and_gate(
         ("Bosun-Run", id.0.clone()),
     ];
     let repo = job.repo_root.clone();
-    let base_for_diff = base.clone();
     let ignored = job.scratch.clone();
     // bosun, not the agent, makes the commit that is gated, reviewed and merged: the whole
     // checkout on top of the base, on the run's branch, whatever the agent did to HEAD.
@@ -723,8 +722,8 @@ async fn commit_and_gate(
         move || -> Result<(String, git::DiffSummary), git::GitError> {
             let pairs: Vec<(&str, &str)> = trailers.iter().map(|(k, v)| (*k, v.as_str())).collect();
             let head = git::candidate(&repo, &wt, &message, &pairs, &ignored)?
-                .unwrap_or_else(|| base_for_diff.clone());
-            let diff = git::diff(&repo, &base_for_diff, &head)?;
+                .unwrap_or_else(|| wt.base.clone());
+            let diff = git::diff(&repo, &wt.base, &head)?;
             Ok((head, diff))
         },
     )
