@@ -223,6 +223,31 @@ fn approve_killed_at_any_moment_leaves_git_and_bosun_in_agreement() {
     );
 }
 
+/// Why the runs of `repo` that did not merge did not: each one's state, error and history.
+fn not_merged(repo: &std::path::Path) -> String {
+    let out = clean(env!("CARGO_BIN_EXE_bosun"), repo)
+        .args(["runs", "--json"])
+        .output()
+        .unwrap();
+    let runs: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let mut why = String::new();
+    for run in runs.iter().filter(|r| r["status"] != "merged") {
+        let id = run["id"].as_str().unwrap_or_default();
+        let show = clean(env!("CARGO_BIN_EXE_bosun"), repo)
+            .args(["show", id])
+            .output()
+            .unwrap();
+        why.push_str(&format!(
+            "{} {} {}\n{}\n",
+            run["status"],
+            run["error"],
+            run["reason"],
+            String::from_utf8_lossy(&show.stdout)
+        ));
+    }
+    why
+}
+
 /// Tasks in the headless chaos repository.
 const HEADLESS_TASKS: usize = 6;
 
@@ -245,28 +270,10 @@ fn headless_killed_during_auto_approvals_leaves_git_and_bosun_in_agreement() {
     let span = started.elapsed();
     let merged = common::git_and_bosun_agree(&repo, "probe");
     if merged != HEADLESS_TASKS {
-        // Say why a run did not merge: its state, error and history.
-        let out = clean(env!("CARGO_BIN_EXE_bosun"), &repo)
-            .args(["runs", "--json"])
-            .output()
-            .unwrap();
-        let runs: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
-        let mut why = String::new();
-        for run in runs.iter().filter(|r| r["status"] != "merged") {
-            let id = run["id"].as_str().unwrap_or_default();
-            let show = clean(env!("CARGO_BIN_EXE_bosun"), &repo)
-                .args(["show", id])
-                .output()
-                .unwrap();
-            why.push_str(&format!(
-                "{} {} {}\n{}\n",
-                run["status"],
-                run["error"],
-                run["reason"],
-                String::from_utf8_lossy(&show.stdout)
-            ));
-        }
-        panic!("{merged} of {HEADLESS_TASKS} merged without a kill:\n{why}");
+        panic!(
+            "{merged} of {HEADLESS_TASKS} merged without a kill:\n{}",
+            not_merged(&repo)
+        );
     }
     let mut merged_at_kill = Vec::new();
     for i in 0..iterations {
@@ -283,7 +290,12 @@ fn headless_killed_during_auto_approvals_leaves_git_and_bosun_in_agreement() {
         let status = headless(&repo).status().unwrap();
         assert!(status.success(), "{what}: the second run");
         let done = common::git_and_bosun_agree(&repo, &format!("{what}, run again"));
-        assert_eq!(done, HEADLESS_TASKS, "{what}: every task merged in the end");
+        assert_eq!(
+            done,
+            HEADLESS_TASKS,
+            "{what}: every task merged in the end; the others:\n{}",
+            not_merged(&repo)
+        );
     }
     eprintln!(
         "chaos: {iterations} kills of `bosun run --headless` (auto-approving {HEADLESS_TASKS} tasks in {span:?}); \
