@@ -127,7 +127,7 @@ pub fn candidate(
         &[&base_commit],
     )?;
     let refname = format!("refs/heads/{branch}");
-    operator.reference(&refname, id, true, "bosun: the run's candidate commit")?;
+    super::write_branch(&operator, &refname, id, "bosun: the run's candidate commit")?;
 
     // The checkout's repository follows, when it is still the plain one bosun made.
     if let Some(private) = private_repo(worktree)

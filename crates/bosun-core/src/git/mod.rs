@@ -345,3 +345,73 @@ mod tests {
         }
     }
 }
+
+/// Points the branch ref `name` (`refs/heads/…`) at `id`, created or moved, retrying while
+/// its directory vanishes under it: deleting the last branch under `refs/heads/bosun/` removes
+/// that directory (libgit2 prunes empty ref directories), and a branch being created there at
+/// that moment fails with "failed to create locked file … No such file or directory" (or, for
+/// its reflog, "could not open … for writing"). Git itself retries the same way. A run's merge
+/// deletes its branch while another run's candidate is committed, so bosun meets this race in
+/// everyday use (the chaos test's kill-and-restart met it: a run failed for it).
+pub(crate) fn write_branch<'r>(
+    repo: &'r git2::Repository,
+    name: &str,
+    id: git2::Oid,
+    log: &str,
+) -> Result<git2::Reference<'r>, git2::Error> {
+    let mut tries = 0;
+    loop {
+        match repo.reference(name, id, true, log) {
+            // The ref's lock file or its reflog ("could not open … logs/refs/heads/bosun/x
+            // for writing"): either way nothing was written, and writing again is safe.
+            Err(e) if tries < 8 && e.class() == git2::ErrorClass::Os => {
+                tries += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod race {
+    use super::*;
+
+    /// Two threads each create and delete a branch under `refs/heads/bosun/` over and over: each
+    /// deletion may remove the directory the other is creating its ref in.
+    fn churn(write: fn(&git2::Repository, &str, git2::Oid) -> Result<(), git2::Error>) -> usize {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = git2::Repository::init(dir.path()).unwrap();
+        let sig = git2::Signature::now("t", "t@example.com").unwrap();
+        let tree = repo
+            .find_tree(repo.index().unwrap().write_tree().unwrap())
+            .unwrap();
+        let id = repo.commit(None, &sig, &sig, "one", &tree, &[]).unwrap();
+        let failures = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for who in ["a", "b"] {
+                let (path, failures) = (dir.path(), &failures);
+                s.spawn(move || {
+                    let repo = git2::Repository::open(path).unwrap();
+                    let name = format!("refs/heads/bosun/{who}");
+                    for _ in 0..3000 {
+                        match write(&repo, &name, id) {
+                            Ok(()) => repo.find_reference(&name).unwrap().delete().unwrap(),
+                            Err(_) => {
+                                failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        failures.into_inner()
+    }
+
+    #[test]
+    fn a_branch_is_written_while_another_branch_deletion_removes_its_directory() {
+        let plain = churn(|repo, name, id| repo.reference(name, id, true, "t").map(drop));
+        let retried = churn(|repo, name, id| write_branch(repo, name, id, "t").map(drop));
+        eprintln!("failed writes: {plain} plain, {retried} retried");
+        assert_eq!(retried, 0);
+    }
+}
