@@ -228,7 +228,7 @@ fn board_app() -> App {
     let mut data = Data {
         repo: "bench".into(),
         target: "main".into(),
-        tasks,
+        tasks: tasks.into(),
         total_runs: runs.len(),
         now_ms: now,
         ..Data::default()
@@ -572,7 +572,7 @@ fn first_frame(root: &Path, store: &Store, config: &Config, term: &mut Terminal<
     let mut data = Data {
         repo: "repo".into(),
         target: "main".into(),
-        tasks,
+        tasks: tasks.into(),
         total_runs: store.run_count(),
         now_ms: bosun::model::now_ms(),
         ..Data::default()
@@ -642,7 +642,7 @@ fn memory_breakdown(root: &Path) {
     .map(|l| l.tasks)
     .unwrap_or_default();
     let mut data = Data {
-        tasks,
+        tasks: tasks.into(),
         total_runs: store.run_count(),
         ..Data::default()
     };
@@ -700,7 +700,7 @@ fn startup_breakdown(root: &Path, config: &Config) {
         keep("TaskList::load (200 tasks)", t.elapsed());
         let t = Instant::now();
         let mut data = Data {
-            tasks,
+            tasks: tasks.into(),
             total_runs,
             ..Data::default()
         };

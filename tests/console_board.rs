@@ -212,7 +212,7 @@ fn console() -> App {
         ..Data::default()
     };
     data.add_runs(runs(&tasks));
-    data.tasks = tasks;
+    data.tasks = tasks.into();
     data.progress.insert(id(1), "editing src/input.rs".into());
     data.gating.insert(id(2), "test".into());
     let mut app = App::new(data, Theme::default_theme(), 2);
@@ -724,13 +724,13 @@ fn the_spinner_turns_between_seconds() {
 fn every_card_shows_the_start_of_its_title() {
     let mut app = console();
     // Titles that need both lines.
-    for task in app.data.tasks.iter_mut() {
+    for task in std::sync::Arc::make_mut(&mut app.data.tasks).iter_mut() {
         task.title = format!("{} and keep going", task.title);
     }
     app.update(Msg::Resize(120, 40));
     let screen = draw(&app, 120, 40);
     let lines: Vec<&str> = screen.lines().collect();
-    for task in &app.data.tasks {
+    for task in app.data.tasks.iter() {
         let shown = board::wrap_title(&task.title, 22, 2);
         assert_eq!(shown.len(), 2, "{shown:?}");
         // The title's lines sit one under the other in one column.
@@ -773,7 +773,9 @@ fn long_column() -> App {
     let data = Data {
         repo: "demo".into(),
         target: "main".into(),
-        tasks: TaskList::parse_str(&todo, Path::new("TODO.md"), &rules).tasks,
+        tasks: TaskList::parse_str(&todo, Path::new("TODO.md"), &rules)
+            .tasks
+            .into(),
         now_ms: NOW,
         ..Data::default()
     };
@@ -892,7 +894,7 @@ fn focus_follows_the_most_urgent_run_until_the_operator_moves() {
             .filter(|r| r.status != RunStatus::AwaitingApproval)
             .collect::<Vec<_>>(),
     );
-    data.tasks = tasks;
+    data.tasks = tasks.into();
     let mut app = App::new(data, Theme::default_theme(), 2);
     app.update(Msg::Resize(120, 40));
     assert_eq!(app.board.column, 1);

@@ -157,7 +157,7 @@ impl Console {
         let data = Data {
             repo: "demo".into(),
             target: "main".into(),
-            tasks: tasks(),
+            tasks: std::sync::Arc::new(tasks()),
             total_runs: store.run_count(),
             now_ms: NOW,
             ..Data::default()

@@ -999,9 +999,16 @@ fn show_and_headless_progress_make_an_agents_control_sequences_visible() {
     assert!(shown.contains("<U+202E>"), "{shown}");
     assert!(shown.contains("^[]52;c;Y3VybCBldmls^G"), "{shown}");
 
-    // JSON escapes them by itself; --raw is the operator's explicit choice.
+    // JSON escapes them (C1 and bidi controls too) and keeps the data as the agent wrote it;
+    // --raw is the operator's explicit choice.
+    let printed = p.ok(&["show", &id(&run), "--json"]);
+    for raw in ['\u{1b}', '\u{7}', '\r', '\u{202e}'] {
+        assert!(!printed.contains(raw), "{raw:?} reached the terminal");
+    }
+    assert!(printed.contains(r"\u202e"), "{printed}");
     let json = p.show(&id(&run));
     assert!(text(&json["diff"]).contains("\u{1b}[2K"));
+    assert!(text(&json["diff"]).contains('\u{202e}'));
     let raw = p.ok(&["show", &id(&run), "--raw"]);
     assert!(raw.contains("| sh\u{1b}[1A\u{1b}[2K"), "{raw:?}");
 }

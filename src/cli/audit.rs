@@ -108,7 +108,7 @@ fn list(args: &AuditArgs, entries: &[crate::store::AuditEntry]) -> anyhow::Resul
                 hash: &e.hash,
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&views)?);
+        super::json::print(&views)?;
         return Ok(ExitCode::SUCCESS);
     }
     if entries.is_empty() {

@@ -50,7 +50,7 @@ fn print_heard(
     let now = super::runs::rfc3339(crate::model::now_ms());
     match heard {
         Heard::Note(note) if args.json => {
-            println!("{}", serde_json::to_string(note).unwrap_or_default());
+            let _ = super::json::line(note);
         }
         Heard::Note(Streamed::Subscribed) => {
             eprintln!("following bosun; Ctrl-C stops following (bosun goes on)");
@@ -62,7 +62,7 @@ fn print_heard(
             println!("{now}  ({lines} output lines skipped: they are in the runs' log files)");
         }
         Heard::Event(event) if args.json => {
-            println!("{}", serde_json::to_string(event).unwrap_or_default());
+            let _ = super::json::line(event);
         }
         Heard::Event(event) => {
             if let Some(line) = super::run::describe(event, args.output, seen) {

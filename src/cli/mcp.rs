@@ -200,7 +200,9 @@ impl Bosun {
                 .transpose()
                 .map_err(|e| anyhow::anyhow!("status: {e}"))?;
             let runs = super::runs::load_runs(ctx, status)?;
-            Ok(super::runs::runs_json(&runs)?)
+            Ok(serde_json::to_string_pretty(&super::runs::runs_view(
+                &runs,
+            ))?)
         })
         .await
     }
@@ -215,7 +217,9 @@ impl Bosun {
     ) -> Result<CallToolResult, McpError> {
         blocking(&self.ctx, move |ctx| {
             let shown = super::runs::load_show(ctx, &args.run)?;
-            Ok(super::runs::show_json(ctx, &shown)?)
+            Ok(serde_json::to_string_pretty(&super::runs::show_view(
+                ctx, &shown,
+            ))?)
         })
         .await
     }
@@ -244,7 +248,9 @@ impl Bosun {
                 message: None,
                 reply,
             })?;
-            Ok(super::runs::runs_json(&[run])?)
+            Ok(serde_json::to_string_pretty(&super::runs::runs_view(&[
+                run,
+            ]))?)
         })
         .await
     }
@@ -275,7 +281,9 @@ impl Bosun {
                 prompt: None,
                 reply,
             })?;
-            Ok(super::runs::runs_json(&[run])?)
+            Ok(serde_json::to_string_pretty(&super::runs::runs_view(&[
+                run,
+            ]))?)
         })
         .await
     }
@@ -297,7 +305,9 @@ impl Bosun {
                 who: who(),
                 reply,
             })?;
-            Ok(super::runs::runs_json(&[run])?)
+            Ok(serde_json::to_string_pretty(&super::runs::runs_view(&[
+                run,
+            ]))?)
         })
         .await
     }

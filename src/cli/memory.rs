@@ -138,7 +138,7 @@ pub fn run(ctx: &Context, args: &MemoryArgs) -> anyhow::Result<ExitCode> {
             strategies: strategies.iter().map(StrategyView::from).collect(),
             lessons: lessons.iter().map(LessonView::from).collect(),
         };
-        println!("{}", serde_json::to_string_pretty(&view)?);
+        super::json::print(&view)?;
         return Ok(ExitCode::SUCCESS);
     }
     let width = output_width().unwrap_or(usize::MAX);

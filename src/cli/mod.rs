@@ -50,6 +50,7 @@ mod doctor;
 mod events;
 mod gc;
 mod init;
+mod json;
 mod mcp;
 mod memory;
 pub(crate) mod run;

@@ -127,7 +127,7 @@ pub async fn drive(
             Ok(event) => {
                 if json {
                     if verbose || !matches!(event, Event::Output { .. }) {
-                        println!("{}", serde_json::to_string(&event)?);
+                        super::json::line(&event)?;
                     }
                 } else if let Some(line) = describe(&event, verbose, &mut seen) {
                     println!("{:>7.1}s  {line}", started.elapsed().as_secs_f64());

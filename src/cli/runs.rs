@@ -241,26 +241,25 @@ pub(super) fn log_path(ctx: &Context, run: &Run) -> std::path::PathBuf {
 }
 
 /// What `bosun show --json` prints for `shown`.
-pub(super) fn show_json(ctx: &Context, shown: &Shown) -> serde_json::Result<String> {
-    serde_json::to_string_pretty(&ShowView {
+pub(super) fn show_view<'a>(ctx: &Context, shown: &'a Shown) -> ShowView<'a> {
+    ShowView {
         run: RunView::whole(&shown.run, &shown.annotations),
-        diff: shown.diff.clone(),
+        diff: shown.diff.as_deref(),
         log_path: log_path(ctx, &shown.run).display().to_string(),
         events: &shown.events,
-    })
+    }
 }
 
 /// What `bosun runs --json` prints for `runs`.
-pub(super) fn runs_json(runs: &[Run]) -> serde_json::Result<String> {
-    let views: Vec<RunView> = runs.iter().map(RunView::from).collect();
-    serde_json::to_string_pretty(&views)
+pub(super) fn runs_view(runs: &[Run]) -> Vec<RunView> {
+    runs.iter().map(RunView::from).collect()
 }
 
 /// Runs `bosun runs`.
 pub fn run_list(ctx: &Context, args: &RunsArgs) -> anyhow::Result<ExitCode> {
     let runs = load_runs(ctx, args.status)?;
     if args.json {
-        println!("{}", runs_json(&runs)?);
+        super::json::print(&runs_view(&runs))?;
         return Ok(ExitCode::SUCCESS);
     }
     if runs.is_empty() {
@@ -302,10 +301,10 @@ pub fn run_list(ctx: &Context, args: &RunsArgs) -> anyhow::Result<ExitCode> {
 
 /// What `bosun show --json` prints.
 #[derive(Serialize)]
-struct ShowView<'a> {
+pub(super) struct ShowView<'a> {
     #[serde(flatten)]
     run: RunView,
-    diff: Option<String>,
+    diff: Option<&'a str>,
     log_path: String,
     events: &'a [RunEvent],
 }
@@ -352,7 +351,7 @@ const DEFINITIONS_SHOWN: usize = 20;
 pub fn show(ctx: &Context, args: &ShowArgs) -> anyhow::Result<ExitCode> {
     let shown = load_show(ctx, &args.run)?;
     if args.json {
-        println!("{}", show_json(ctx, &shown)?);
+        super::json::print(&show_view(ctx, &shown))?;
         return Ok(ExitCode::SUCCESS);
     }
     let Shown {

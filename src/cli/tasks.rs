@@ -151,8 +151,7 @@ pub fn run(ctx: &Context, args: &TasksArgs) -> anyhow::Result<ExitCode> {
     }
     let shown: Vec<&Task> = list.tasks.iter().filter(|t| args.all || !t.done).collect();
     if args.json {
-        let json = serde_json::to_string_pretty(&shown).context("cannot encode tasks as JSON")?;
-        println!("{json}");
+        super::json::print(&shown).context("cannot encode tasks as JSON")?;
         return Ok(ExitCode::SUCCESS);
     }
     print!(

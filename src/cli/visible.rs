@@ -56,7 +56,7 @@ fn first_to_show(text: &str) -> Option<usize> {
 }
 
 /// A character a terminal would act on rather than show.
-fn needs_showing(c: char) -> bool {
+pub(crate) fn needs_showing(c: char) -> bool {
     match c {
         '\n' | '\t' => false,
         // C0, DEL and C1 controls (U+009B is a one-byte CSI to some terminals).

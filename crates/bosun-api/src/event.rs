@@ -56,8 +56,9 @@ pub enum Event {
     Idle,
     /// The task list was (re)read: at start, after a merge ticked a task, after a task was added.
     Tasks {
-        /// Every task, in file order.
-        tasks: Vec<crate::model::Task>,
+        /// Every task, in file order (shared: a 10 MB task list is 176,000 tasks, and every
+        /// subscriber gets the event).
+        tasks: std::sync::Arc<Vec<crate::model::Task>>,
     },
     /// The orchestrator stopped on an error (a `Stopped` follows).
     Failed {

@@ -3,6 +3,7 @@
 //! orchestrator's events. Screens read it; only [`Data::apply`] changes it.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
 use crate::api::Event;
 use crate::model::{Run, RunId, RunStatus, Task, TaskId, TaskType};
@@ -75,8 +76,8 @@ pub struct Data {
     pub sandbox_off: Option<String>,
     /// The branch runs start from and merge into.
     pub target: String,
-    /// Every task of the task files, in file order.
-    pub tasks: Vec<Task>,
+    /// Every task of the task files, in file order (the orchestrator's list, shared).
+    pub tasks: Arc<Vec<Task>>,
     /// The runs the console has seen, by id.
     pub runs: HashMap<RunId, Run>,
     /// Each task's newest run and the column it puts the task in (kept by [`Data::add_runs`]
@@ -281,7 +282,7 @@ impl Data {
             }
             Event::Tasks { tasks } => {
                 self.placed.version += 1;
-                self.tasks = tasks.clone();
+                self.tasks = Arc::clone(tasks);
                 None
             }
             Event::Models { providers } => {
@@ -339,7 +340,7 @@ impl Data {
             return summary.clone();
         }
         let mut counts = HashMap::new();
-        for task in &self.tasks {
+        for task in self.tasks.iter() {
             *counts.entry(self.column(task)).or_default() += 1;
         }
         let means = self.mean_duration_ms();
@@ -446,7 +447,7 @@ mod tests {
     #[test]
     fn only_the_newest_finished_runs_keep_their_output_in_memory() {
         let mut data = Data {
-            tasks: tasks(),
+            tasks: Arc::new(tasks()),
             ..Data::default()
         };
         let task = data.tasks[0].clone();
@@ -482,7 +483,7 @@ mod tests {
     #[test]
     fn a_task_sits_in_the_column_of_its_newest_run_as_runs_change() {
         let mut data = Data {
-            tasks: tasks(),
+            tasks: Arc::new(tasks()),
             ..Data::default()
         };
         let (open, done) = (data.tasks[0].clone(), data.tasks[1].clone());

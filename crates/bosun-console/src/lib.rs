@@ -130,7 +130,7 @@ async fn initial_data(status: Status, jobs: &Arc<app::JobContext>) -> anyhow::Re
             repo: status.repo,
             target: status.target,
             sandbox_off: status.sandbox_off,
-            tasks,
+            tasks: Arc::new(tasks),
             total_runs: core.run_count(),
             now_ms: now_ms(),
             ..Data::default()

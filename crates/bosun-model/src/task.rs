@@ -113,7 +113,7 @@ impl FromStr for TaskType {
 }
 
 /// An item nested under a task: a checkbox or a plain bullet.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Subtask {
     /// The item's text (its first paragraph, inline markup reduced to plain text).
     pub text: String,
@@ -122,7 +122,7 @@ pub struct Subtask {
 }
 
 /// One task from a task list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Task {
     /// Stable id (see [`TaskId`]).
     pub id: TaskId,

@@ -81,7 +81,7 @@ pub struct Orchestrator {
     /// Executors resting after they could not reach their model: until when (`None`: until
     /// bosun starts again), and why.
     cooling: HashMap<String, Resting>,
-    tasks: Vec<Task>,
+    tasks: Arc<Vec<Task>>,
     /// The runs this orchestrator acts on: those not finished when it opened, and those it
     /// made or touched since (whole runs; finished ones are read from the store on demand).
     runs: HashMap<RunId, Run>,
@@ -355,7 +355,7 @@ impl Orchestrator {
             cooling: HashMap::new(),
             preflight: None,
             preflight_broken: false,
-            tasks: Vec::new(),
+            tasks: Arc::default(),
             runs: HashMap::new(),
             history: schedule::History::new(),
             active: HashMap::new(),
@@ -725,16 +725,17 @@ impl Orchestrator {
             }
             self.only = Some(only);
         }
+        let tasks = Arc::new(list.tasks);
         self.events.send(Event::Tasks {
-            tasks: list.tasks.clone(),
+            tasks: Arc::clone(&tasks),
         });
-        for task in list.tasks.iter().filter(|t| !t.done) {
+        for task in tasks.iter().filter(|t| !t.done) {
             self.load_history(&task.id)?;
         }
         if naming {
-            self.forgive_named(&list.tasks);
+            self.forgive_named(&tasks);
         }
-        self.tasks = list.tasks;
+        self.tasks = tasks;
         Ok(())
     }
 
