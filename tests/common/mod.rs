@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod eval;
+pub mod forge_server;
 pub mod llm_server;
 
 use std::io::Write as _;

@@ -1,0 +1,274 @@
+//! GitHub's REST API (v3, `X-GitHub-Api-Version: 2022-11-28`), github.com or Enterprise:
+//! pulls, issue labels and comments, commit statuses, reviews.
+
+use serde::Deserialize;
+use serde_json::json;
+
+use super::http::{Api, encode};
+use super::{
+    CheckStatus, Comment, Dialect, ForgeError, Identity, Looked, NewPr, PrRef, PrState,
+    ReviewVerdict, StatusState, changes_requested, oldest_first,
+};
+
+/// GitHub's answer when a repository cannot have draft pull requests (private repositories
+/// on some plans).
+const NO_DRAFTS: &str = "draft pull requests are not supported";
+
+/// GitHub.
+pub(crate) struct Github;
+
+#[derive(Deserialize)]
+struct User {
+    login: String,
+}
+
+#[derive(Deserialize)]
+struct Created {
+    number: u64,
+    html_url: String,
+}
+
+#[derive(Deserialize)]
+struct Pull {
+    state: String,
+    #[serde(default)]
+    merged: Option<bool>,
+    #[serde(default)]
+    merged_at: Option<String>,
+    #[serde(default)]
+    merged_by: Option<User>,
+    #[serde(default)]
+    merge_commit_sha: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Issue {
+    #[serde(default)]
+    closed_by: Option<User>,
+}
+
+#[derive(Deserialize)]
+struct Review {
+    #[serde(default)]
+    user: Option<User>,
+    state: String,
+    #[serde(default)]
+    body: Option<String>,
+    #[serde(default)]
+    submitted_at: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct IssueComment {
+    #[serde(default)]
+    user: Option<User>,
+    #[serde(default)]
+    body: Option<String>,
+    #[serde(default)]
+    created_at: Option<String>,
+}
+
+impl Review {
+    fn reviewer(&self) -> &str {
+        self.user.as_ref().map_or("", |u| u.login.as_str())
+    }
+
+    /// Its verdict; `None` for a review still pending or since dismissed.
+    fn verdict(&self) -> Option<ReviewVerdict> {
+        match self.state.as_str() {
+            "APPROVED" => Some(ReviewVerdict::Approved),
+            "CHANGES_REQUESTED" => Some(ReviewVerdict::ChangesRequested),
+            "COMMENTED" => Some(ReviewVerdict::Commented),
+            _ => None,
+        }
+    }
+
+    /// What it does to the reviewer's standing verdict: a comment changes nothing, a
+    /// dismissal clears it.
+    fn effect(&self) -> Option<bool> {
+        match self.state.as_str() {
+            "CHANGES_REQUESTED" => Some(true),
+            "APPROVED" | "DISMISSED" => Some(false),
+            _ => None,
+        }
+    }
+}
+
+impl Dialect for Github {
+    async fn open_pr(&self, api: &Api, pr: &NewPr) -> Result<PrRef, ForgeError> {
+        let repo = api.repo_path();
+        let path = format!("/repos/{repo}/pulls");
+        let body = |draft: bool| {
+            json!({
+                "title": pr.title,
+                "head": pr.head,
+                "base": pr.base,
+                "body": pr.body,
+                "draft": draft,
+            })
+        };
+        let answer = match api.post(&path, &body(pr.draft)).await {
+            Err(ForgeError::Rejected { message, .. })
+                if pr.draft && message.to_ascii_lowercase().contains(NO_DRAFTS) =>
+            {
+                tracing::warn!(
+                    repository = api.repository(),
+                    "the repository cannot have draft pull requests: opening a ready one"
+                );
+                api.post(&path, &body(false)).await?
+            }
+            other => other?,
+        };
+        let created: Created = answer.json()?;
+        if !pr.labels.is_empty() {
+            let labels = format!("/repos/{repo}/issues/{}/labels", created.number);
+            if let Err(e) = api.post(&labels, &json!({ "labels": pr.labels })).await {
+                let error = api.describe(e);
+                tracing::warn!(pr = created.number, %error, "cannot label the pull request");
+            }
+        }
+        Ok(PrRef {
+            number: created.number,
+            url: created.html_url,
+        })
+    }
+
+    async fn post_status(
+        &self,
+        api: &Api,
+        sha: &str,
+        status: &CheckStatus,
+    ) -> Result<(), ForgeError> {
+        let state = match status.state {
+            StatusState::Pending => "pending",
+            StatusState::Success => "success",
+            StatusState::Failure => "failure",
+            StatusState::Error => "error",
+        };
+        let mut body = json!({
+            "state": state,
+            "context": status.context,
+            "description": status.description,
+        });
+        if let Some(url) = &status.target_url {
+            body["target_url"] = json!(url);
+        }
+        let path = format!("/repos/{}/statuses/{}", api.repo_path(), encode(sha));
+        api.post(&path, &body).await.map(drop)
+    }
+
+    async fn look(&self, api: &Api, pr: &PrRef, etag: Option<&str>) -> Result<Looked, ForgeError> {
+        let repo = api.repo_path();
+        let answer = api
+            .get(&format!("/repos/{repo}/pulls/{}", pr.number), etag)
+            .await?;
+        if answer.not_modified() {
+            return Ok(Looked::Unchanged);
+        }
+        let pull: Pull = answer.json()?;
+        let state = if pull.merged == Some(true) || pull.merged_at.is_some() {
+            PrState::Merged {
+                by: pull.merged_by.map(|u| u.login),
+                commit: pull.merge_commit_sha,
+            }
+        } else if pull.state == "closed" {
+            // Only the issue side of a pull request says who closed it.
+            let issue = api
+                .get_json::<Issue>(&format!("/repos/{repo}/issues/{}", pr.number))
+                .await;
+            let by = match issue {
+                Ok(issue) => issue.closed_by.map(|u| u.login),
+                Err(e) => {
+                    let error = api.describe(e);
+                    tracing::debug!(pr = pr.number, %error, "cannot tell who closed the pull request");
+                    None
+                }
+            };
+            PrState::Closed { by }
+        } else {
+            let reviews: Vec<Review> = api
+                .get_all(&format!(
+                    "/repos/{repo}/pulls/{}/reviews?per_page=100",
+                    pr.number
+                ))
+                .await?;
+            PrState::Open {
+                changes_requested: changes_requested(
+                    reviews.iter().map(|r| (r.reviewer(), r.effect())),
+                ),
+            }
+        };
+        Ok(Looked::Changed {
+            state,
+            etag: answer.etag(),
+        })
+    }
+
+    async fn feedback(&self, api: &Api, pr: &PrRef) -> Result<Vec<Comment>, ForgeError> {
+        let repo = api.repo_path();
+        let reviews: Vec<Review> = api
+            .get_all(&format!(
+                "/repos/{repo}/pulls/{}/reviews?per_page=100",
+                pr.number
+            ))
+            .await?;
+        let comments: Vec<IssueComment> = api
+            .get_all(&format!(
+                "/repos/{repo}/issues/{}/comments?per_page=100",
+                pr.number
+            ))
+            .await?;
+        let mut dated = Vec::new();
+        for review in &reviews {
+            let Some(verdict) = review.verdict() else {
+                continue;
+            };
+            let body = review.body.clone().unwrap_or_default();
+            // A bare "comment" review with no text says nothing.
+            if body.trim().is_empty() && verdict == ReviewVerdict::Commented {
+                continue;
+            }
+            dated.push((
+                review.submitted_at.as_deref(),
+                Comment {
+                    author: review.reviewer().to_string(),
+                    body,
+                    review: Some(verdict),
+                },
+            ));
+        }
+        for comment in &comments {
+            dated.push((
+                comment.created_at.as_deref(),
+                Comment {
+                    author: comment
+                        .user
+                        .as_ref()
+                        .map(|u| u.login.clone())
+                        .unwrap_or_default(),
+                    body: comment.body.clone().unwrap_or_default(),
+                    review: None,
+                },
+            ));
+        }
+        Ok(oldest_first(dated))
+    }
+
+    async fn whoami(&self, api: &Api) -> Result<Identity, ForgeError> {
+        let answer = api.get("/user", None).await?;
+        let user: User = answer.json()?;
+        // Classic tokens list their scopes; fine-grained tokens and apps send no header.
+        let scopes = answer.header("x-oauth-scopes").map(|scopes| {
+            scopes
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect()
+        });
+        Ok(Identity {
+            login: user.login,
+            scopes,
+        })
+    }
+}
