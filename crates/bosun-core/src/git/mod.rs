@@ -10,6 +10,7 @@ mod diff;
 mod export;
 mod merge;
 mod partial;
+mod push;
 mod sides;
 mod stat;
 mod worktree;
@@ -31,6 +32,7 @@ pub use merge::{
     contains, merge, plan_merge, refollow,
 };
 pub use partial::{HunkRef, PartialError, PartialOutcome, kept_commit};
+pub use push::{Pushed, check_push, push_commit, remote_url};
 pub use sides::{FileSides, first_files};
 pub use stat::StatCache;
 pub use worktree::{
@@ -126,6 +128,71 @@ pub enum GitError {
         /// The conflicting files.
         paths: Vec<String>,
     },
+    /// The repository has no remote of that name.
+    #[error("there is no git remote `{0}`; add it with `git remote add {0} <url>` or name another")]
+    RemoteMissing(String),
+    /// A commit named by the caller is not in the repository.
+    #[error("commit `{0}` is not in the repository")]
+    CommitMissing(String),
+    /// A branch name that git does not accept.
+    #[error("`{0}` is not a valid branch name")]
+    InvalidBranchName(String),
+    /// The remote's URL needs a transport this build of libgit2 lacks.
+    #[error(
+        "remote `{remote}` ({url}) needs {scheme}, which this build of bosun cannot speak; \
+         use an http:// or file:// remote, or a bosun built with git2's {scheme} support"
+    )]
+    TransportUnsupported {
+        /// The remote's name.
+        remote: String,
+        /// Its URL, without credentials.
+        url: String,
+        /// `HTTPS` or `SSH`.
+        scheme: &'static str,
+    },
+    /// The remote asked for credentials and refused every one bosun could offer.
+    #[error(
+        "remote `{remote}` ({url}) refused the credentials bosun tried ({}); set up an SSH \
+         agent (SSH remotes) or the token variable (HTTPS remotes)",
+        tried_list(.tried)
+    )]
+    CredentialsRefused {
+        /// The remote's name.
+        remote: String,
+        /// Its URL, without credentials.
+        url: String,
+        /// What was offered, in order (never the secret itself).
+        tried: Vec<String>,
+    },
+    /// The remote (or libgit2, for a non-fast-forward) refused to update the branch.
+    #[error("remote `{remote}` refused to update branch `{branch}`: {reason}")]
+    PushRejected {
+        /// The remote's name.
+        remote: String,
+        /// The branch on the remote.
+        branch: String,
+        /// The remote's reason and what it printed, secrets masked.
+        reason: String,
+    },
+    /// Connecting to, or pushing to, the remote failed.
+    #[error("cannot push to remote `{remote}` at {url}: {reason}")]
+    RemoteFailed {
+        /// The remote's name.
+        remote: String,
+        /// Its URL, without credentials.
+        url: String,
+        /// The transport's reason, secrets masked.
+        reason: String,
+    },
+}
+
+/// The credentials bosun offered, or a note that it had none.
+fn tried_list(tried: &[String]) -> String {
+    if tried.is_empty() {
+        "none: no token was given".to_string()
+    } else {
+        tried.join(", ")
+    }
 }
 
 /// The first 12 hex digits of a commit id.
