@@ -10,7 +10,7 @@
 pub use bosun_api as api;
 pub use bosun_console as tui;
 pub use bosun_core::{
-    config, control, diff, executors, faults, gates, git, intake, kv, llm, memory, metrics,
+    config, control, diff, executors, faults, forge, gates, git, intake, kv, llm, memory, metrics,
     orchestrator, project, runtime, semantic, store, telemetry,
 };
 pub use bosun_model as model;

@@ -143,6 +143,7 @@ async fn partial_approval_merges_only_the_kept_hunk_and_ticks_the_task() {
         note: String::new(),
         keep: Some(keep),
         message: None,
+        deliver: None,
         reply,
     })
     .await;
@@ -206,6 +207,7 @@ async fn a_stale_hunk_choice_is_refused_and_the_run_stays_awaiting() {
         note: String::new(),
         keep: Some(vec![HunkRef::new("c.rs", 0)]),
         message: None,
+        deliver: None,
         reply,
     })
     .await;
@@ -1257,6 +1259,7 @@ mod screen {
                 note: String::new(),
                 keep,
                 message: None,
+                deliver: None,
                 reply,
             }
         })

@@ -31,6 +31,10 @@ pub struct ApproveArgs {
     /// `Bosun-Task`/`Bosun-Run` trailers are added.
     #[arg(long, short = 'm', value_name = "TEXT")]
     pub message: Option<String>,
+    /// How it is delivered: `merge` into the target branch here, or `pr` — pushed to the
+    /// forge as a pull request (`[forge]`); default: `[forge] deliver`.
+    #[arg(long, value_name = "merge|pr")]
+    pub deliver: Option<crate::model::Delivery>,
 }
 
 /// Arguments of `bosun reject`.
@@ -214,6 +218,7 @@ pub fn approve(ctx: &Context, args: &ApproveArgs) -> anyhow::Result<ExitCode> {
         note: args.note.clone(),
         keep: keep.clone(),
         message: args.message.clone(),
+        deliver: args.deliver,
     };
     let run = request(ctx, forwarded, |reply| Command::Approve {
         run: args.run.clone(),
@@ -221,8 +226,21 @@ pub fn approve(ctx: &Context, args: &ApproveArgs) -> anyhow::Result<ExitCode> {
         note: args.note.clone(),
         keep,
         message: args.message.clone(),
+        deliver: args.deliver,
         reply,
     })?;
+    if let Some(pr) = &run.delivery {
+        println!(
+            "delivered {} ({}) as pull request #{} {} (branch {} at {}); the task is ticked in it and done when it merges",
+            run.id,
+            run.task_title,
+            pr.number,
+            pr.url,
+            pr.branch,
+            &pr.commit[..pr.commit.len().min(10)],
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     // Say only what happened: whether the checkbox is ticked is read back from the target.
     let tick = crate::orchestrator::tick_state(
         &ctx.project.root,

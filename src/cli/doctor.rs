@@ -193,6 +193,10 @@ fn check_all(project: &Project, config_flag: Option<&Path>) -> Vec<Check> {
     check_task_files(project, &config, &mut checks);
     check_executors(project, &config, &mut checks);
     checks.push(check_sandbox(&config));
+    // Only when `[forge]` is set up: the checks reach the remote and the forge.
+    if project.repo.is_some() && config.forge != crate::config::ForgeConfig::default() {
+        check_forge(project, &config, &mut checks);
+    }
     // Outside a repository there is nowhere bosun would keep state, and nothing to litter.
     if project.repo.is_some() {
         checks.push(check_state_dir(project));
@@ -386,5 +390,96 @@ fn check_state_dir(project: &Project) -> Check {
             format!("state dir {shown}/ is not writable: {e:#}"),
             "fix its permissions, or run bosun as a user who can write there",
         ),
+    }
+}
+
+/// `[forge]`: the remote, push credentials (a connection in the push direction, nothing
+/// pushed), the token's variable, and whether the forge accepts the token (and, for GitHub
+/// classic tokens, has the `repo` scope pull requests and statuses need).
+fn check_forge(project: &Project, config: &Config, checks: &mut Vec<Check>) {
+    let forge = &config.forge;
+    let url = match crate::git::remote_url(&project.root, &forge.remote) {
+        Ok(url) => url,
+        Err(e) => {
+            checks.push(Check::fail(
+                format!("[forge] remote: {e}"),
+                format!(
+                    "add it (`git remote add {} URL`) or set [forge] remote",
+                    forge.remote
+                ),
+            ));
+            return;
+        }
+    };
+    let variable = forge.token_variable();
+    let token = crate::forge::Token::from_env(variable);
+    match crate::git::check_push(
+        &project.root,
+        &forge.remote,
+        token.as_ref().map(crate::forge::Token::reveal),
+    ) {
+        Ok(()) => checks.push(Check::ok(format!(
+            "[forge] remote `{}` accepts a push connection",
+            forge.remote
+        ))),
+        Err(e) => checks.push(Check::fail(
+            format!("[forge] cannot push to `{}`: {e}", forge.remote),
+            "set up an SSH agent or a git credential helper for it, or the token variable for HTTPS",
+        )),
+    }
+    let Some(token) = token else {
+        checks.push(Check::fail(
+            format!("[forge] ${variable} is not set"),
+            format!("export {variable}=… (a token that may open pull requests), or name another variable in [forge] token_env"),
+        ));
+        return;
+    };
+    let http = match crate::llm::client::http_client() {
+        Ok(h) => h,
+        Err(e) => {
+            checks.push(Check::fail(format!("[forge] {e}"), "see the log"));
+            return;
+        }
+    };
+    let client = match crate::forge::Forge::from_config(forge, &url, Some(token), http) {
+        Ok(c) => c,
+        Err(e) => {
+            checks.push(Check::fail(
+                format!("[forge] {e}"),
+                "set [forge] repository and api_url",
+            ));
+            return;
+        }
+    };
+    let who = super::run::runtime().map(|rt| rt.block_on(client.whoami()));
+    match who {
+        Ok(Ok(identity)) => {
+            let scopes = identity.scopes.unwrap_or_default();
+            let lacks_repo = config.forge.kind == crate::config::ForgeKind::Github
+                && !scopes.is_empty()
+                && !scopes.iter().any(|s| s == "repo" || s == "public_repo");
+            if lacks_repo {
+                checks.push(Check::fail(
+                    format!(
+                        "[forge] the token in ${variable} ({}) lacks the `repo` scope (it has: {})",
+                        identity.login,
+                        scopes.join(", ")
+                    ),
+                    "make a token with the `repo` scope",
+                ));
+            } else {
+                checks.push(Check::ok(format!(
+                    "[forge] {} accepts the token in ${variable} (user {}) for {}",
+                    client.api_url(),
+                    identity.login,
+                    client.repository()
+                )));
+            }
+        }
+        Ok(Err(e)) => checks.push(Check::fail(
+            format!("[forge] {e}"),
+            format!("check the token in ${variable} and [forge] api_url"),
+        )),
+        Err(e) => checks.push(Check::fail(format!("[forge] {e}"), "see the log")),
     }
 }

@@ -239,6 +239,7 @@ impl Bosun {
                 note: note.clone(),
                 keep: None,
                 message: None,
+                deliver: None,
             };
             let run = super::decide::request(ctx, forwarded, |reply| Command::Approve {
                 run: args.run,
@@ -246,6 +247,7 @@ impl Bosun {
                 note,
                 keep: None,
                 message: None,
+                deliver: None,
                 reply,
             })?;
             Ok(serde_json::to_string_pretty(&super::runs::runs_view(&[

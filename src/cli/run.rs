@@ -199,6 +199,10 @@ pub fn describe(
                 RunStatus::AwaitingApproval => {
                     format!("ready        awaiting approval: {}", change_summary(run))
                 }
+                RunStatus::Delivered => match &run.delivery {
+                    Some(pr) => format!("delivered    as PR #{} {}", pr.number, pr.url),
+                    None => "delivered".to_string(),
+                },
                 RunStatus::Merged => format!("merged       into {}", run.target),
                 RunStatus::Rejected => "rejected".to_string(),
                 RunStatus::Failed => format!("failed       {}", run.error.as_deref().unwrap_or("")),

@@ -75,6 +75,9 @@ pub struct RunView {
     cost_usd: Option<f64>,
     feedback: Option<String>,
     decision: Option<crate::model::Decision>,
+    /// The pull request an approval was delivered as (`delivered`, then `merged` or
+    /// `rejected` when the forge says so).
+    delivery: Option<crate::model::PullRequest>,
     error: Option<String>,
     /// Why a failed run stopped, when it is a category (`budget`).
     reason: Option<String>,
@@ -140,6 +143,7 @@ impl From<&Run> for RunView {
                 .as_deref()
                 .map(crate::semantic::rules::redact_text),
             decision: r.decision.clone(),
+            delivery: r.delivery.clone(),
             error: r.error.as_deref().map(crate::semantic::rules::redact_text),
         }
     }
@@ -475,6 +479,17 @@ pub fn show(ctx: &Context, args: &ShowArgs) -> anyhow::Result<ExitCode> {
             } else {
                 format!(": {}", d.reason)
             }
+        );
+    }
+    if let Some(pr) = &run.delivery {
+        say!(
+            w,
+            "delivered pull request #{} {} ({}; branch {} at {})",
+            pr.number,
+            pr.url,
+            pr.state,
+            pr.branch,
+            &pr.commit[..pr.commit.len().min(10)]
         );
     }
     if let Some(e) = &run.error {

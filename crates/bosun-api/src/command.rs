@@ -24,7 +24,9 @@ pub enum Command {
         /// The operator's commit message for the merge (`None`: `[project] commit_message`);
         /// bosun's trailers are added to it.
         message: Option<String>,
-        /// The merged run, or why not (sent once the kept hunks are checked).
+        /// How the approval is delivered (`None`: `[forge] deliver`).
+        deliver: Option<crate::model::Delivery>,
+        /// The merged (or delivered) run, or why not (sent once the kept hunks are checked).
         reply: oneshot::Sender<Result<Run, CommandError>>,
     },
     /// Reject a run, optionally queueing another attempt with the reason as feedback.

@@ -242,6 +242,7 @@ async fn forward(state_dir: &std::path::Path, command: Command) {
             note,
             keep,
             message,
+            deliver,
             reply,
         } => {
             let request = Request::Approve {
@@ -250,6 +251,7 @@ async fn forward(state_dir: &std::path::Path, command: Command) {
                 note,
                 keep,
                 message,
+                deliver,
             };
             let _ = reply.send(run(ask(request).await));
         }

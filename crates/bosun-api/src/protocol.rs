@@ -41,6 +41,9 @@ pub enum Request {
         /// The operator's commit message (see [`Command::Approve`]).
         #[serde(default)]
         message: Option<String>,
+        /// How it is delivered (see [`Command::Approve`]).
+        #[serde(default)]
+        deliver: Option<crate::model::Delivery>,
     },
     /// `bosun reject`.
     Reject {

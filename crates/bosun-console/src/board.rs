@@ -427,6 +427,15 @@ fn tails(task: &Task, data: &Data) -> Vec<String> {
         RunStatus::Failed | RunStatus::Rejected | RunStatus::Cancelled | RunStatus::Interrupted => {
             vec![format!(" {}", run.status), String::new()]
         }
+        // Approved and waiting for the forge: the pull request says where.
+        RunStatus::Delivered => match &run.delivery {
+            Some(pr) => vec![
+                format!(" PR #{} {}", pr.number, pr.state),
+                format!(" PR #{}", pr.number),
+                String::new(),
+            ],
+            None => vec![" delivered".into(), String::new()],
+        },
         RunStatus::Queued | RunStatus::Merged => vec![String::new()],
     }
 }

@@ -57,7 +57,8 @@ impl Column {
             RunStatus::Queued => Self::Queued,
             RunStatus::Preparing | RunStatus::Running | RunStatus::Gating => Self::Running,
             RunStatus::AwaitingApproval => Self::Awaiting,
-            RunStatus::Merged => Self::Done,
+            // The operator's part is done; the card says the pull request is open.
+            RunStatus::Delivered | RunStatus::Merged => Self::Done,
             RunStatus::Failed
             | RunStatus::Rejected
             | RunStatus::Cancelled

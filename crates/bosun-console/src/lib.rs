@@ -344,9 +344,20 @@ fn carry_out(
                     note: String::new(),
                     keep,
                     message,
+                    deliver: None,
                     reply,
                 })
                 .await;
+                // Delivered as a pull request (`[forge] deliver = "pr"`): say where.
+                let done = match &answer {
+                    Ok(run) => match &run.delivery {
+                        Some(pr) => {
+                            format!("approved and delivered as PR #{} ({})", pr.number, pr.url)
+                        }
+                        None => done,
+                    },
+                    Err(_) => done,
+                };
                 let _ = replies.send(Msg::Flash(said(answer, &done)));
             });
         }

@@ -341,6 +341,7 @@ impl Theme {
             S::Queued => self.muted,
             S::Preparing | S::Running | S::Gating => self.running,
             S::AwaitingApproval => self.notice,
+            S::Delivered => self.accent,
             S::Merged => self.pass,
             S::Failed | S::Interrupted => self.fail,
             S::Rejected | S::Cancelled => self.skip,

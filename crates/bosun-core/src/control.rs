@@ -268,12 +268,14 @@ async fn respond(request: Request, service: &Service) -> Response {
             note,
             keep,
             message,
+            deliver,
         } => ask(service, |reply| Command::Approve {
             run,
             who,
             note,
             keep,
             message,
+            deliver,
             reply,
         })
         .await

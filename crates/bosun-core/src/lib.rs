@@ -12,6 +12,7 @@ pub mod control;
 pub mod diff;
 pub mod executors;
 pub mod faults;
+pub mod forge;
 pub mod gates;
 pub mod git;
 pub mod intake;

@@ -18,8 +18,8 @@ pub use gate::{GateResult, TestCounts, TestDelta, Verdict, mask_digits, weighted
 pub use lesson::{Lesson, LessonSource};
 pub use provider::ProviderStats;
 pub use run::{
-    CandidateDraw, ChosenBy, Decision, RoutingChoice, Run, RunEvent, RunId, RunStatus, RunSummary,
-    Usage, now_ms, slug,
+    CandidateDraw, ChosenBy, Decision, Delivery, PullRequest, RoutingChoice, Run, RunEvent, RunId,
+    RunStatus, RunSummary, Usage, now_ms, slug,
 };
 pub use strategy::{Outcome, PRIOR, Strategy, cost_adjusted, strategy_key};
 pub use task::{

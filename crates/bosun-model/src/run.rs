@@ -51,6 +51,9 @@ pub enum RunStatus {
     Gating,
     /// Waiting for the operator's decision.
     AwaitingApproval,
+    /// Approved and delivered as a pull request: pushed to the forge, waiting for it to be
+    /// merged (then `merged`) or closed (then `rejected`) there.
+    Delivered,
     /// Approved and merged into the target branch.
     Merged,
     /// Rejected by the operator.
@@ -65,12 +68,13 @@ pub enum RunStatus {
 
 impl RunStatus {
     /// Every status, in lifecycle order.
-    pub const ALL: [RunStatus; 10] = [
+    pub const ALL: [RunStatus; 11] = [
         Self::Queued,
         Self::Preparing,
         Self::Running,
         Self::Gating,
         Self::AwaitingApproval,
+        Self::Delivered,
         Self::Merged,
         Self::Rejected,
         Self::Failed,
@@ -86,6 +90,7 @@ impl RunStatus {
             Self::Running => "running",
             Self::Gating => "gating",
             Self::AwaitingApproval => "awaiting_approval",
+            Self::Delivered => "delivered",
             Self::Merged => "merged",
             Self::Rejected => "rejected",
             Self::Failed => "failed",
@@ -109,7 +114,8 @@ impl RunStatus {
             | Self::Preparing
             | Self::Running
             | Self::Gating
-            | Self::AwaitingApproval => false,
+            | Self::AwaitingApproval
+            | Self::Delivered => false,
         }
     }
 }
@@ -276,6 +282,9 @@ pub struct Run {
     /// Best-of: the other candidate that worked on the same task at the same time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rival: Option<RunId>,
+    /// The pull request the approval was delivered as (`[forge] deliver = "pr"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<PullRequest>,
 }
 
 /// How a run's executor was chosen among those `[routing]` allows for its task's type.
@@ -353,6 +362,7 @@ impl Run {
             memory_outcome: None,
             reason: None,
             rival: None,
+            delivery: None,
         }
     }
 }
@@ -512,5 +522,53 @@ mod tests {
         assert_eq!(slug("Декомпозиция server.py"), "server-py");
         assert_eq!(slug("Тесты"), "task");
         assert!(slug(&"word ".repeat(30)).len() <= 40);
+    }
+}
+
+/// A run delivered as a pull (merge) request: where it went and what was pushed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullRequest {
+    /// `github`, `gitlab` or `gitea`.
+    pub forge: String,
+    /// The repository on the forge (`owner/name`).
+    pub repository: String,
+    /// The pull request's number (GitLab: the merge request's iid).
+    pub number: u64,
+    /// Its web page.
+    pub url: String,
+    /// The branch pushed to the remote.
+    pub branch: String,
+    /// The commit pushed: the reviewed candidate with the task's checkbox ticked on top.
+    pub commit: String,
+    /// When it was opened (ms since the epoch).
+    pub opened_ms: u64,
+    /// The forge's `ETag` of the last look, so an unchanged pull request costs nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    /// The last state bosun saw: `open`, `changes_requested`, `merged` or `closed`.
+    #[serde(default)]
+    pub state: String,
+}
+
+/// How an approved run reaches the target branch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Delivery {
+    /// bosun merges into the target branch here (`[project] merge`) and ticks the task.
+    #[default]
+    Merge,
+    /// bosun pushes the candidate commit (with the task ticked) to the forge and opens a pull
+    /// request; the run is merged when the pull request is.
+    Pr,
+}
+
+impl std::str::FromStr for Delivery {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "merge" => Ok(Self::Merge),
+            "pr" => Ok(Self::Pr),
+            other => Err(format!("unknown delivery `{other}`: `merge` or `pr`")),
+        }
     }
 }

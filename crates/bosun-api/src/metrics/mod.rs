@@ -176,7 +176,8 @@ fn stage(status: RunStatus) -> u8 {
         RunStatus::Running => 2,
         RunStatus::Gating => 3,
         RunStatus::AwaitingApproval => 4,
-        RunStatus::Merged
+        RunStatus::Delivered
+        | RunStatus::Merged
         | RunStatus::Rejected
         | RunStatus::Failed
         | RunStatus::Cancelled
@@ -188,7 +189,11 @@ fn stage(status: RunStatus) -> u8 {
 fn finished(status: RunStatus) -> bool {
     matches!(
         status,
-        RunStatus::AwaitingApproval | RunStatus::Merged | RunStatus::Rejected | RunStatus::Failed
+        RunStatus::AwaitingApproval
+            | RunStatus::Delivered
+            | RunStatus::Merged
+            | RunStatus::Rejected
+            | RunStatus::Failed
     )
 }
 
@@ -213,7 +218,8 @@ fn ending(status: RunStatus) -> Option<Ending> {
         | RunStatus::Preparing
         | RunStatus::Running
         | RunStatus::Gating
-        | RunStatus::AwaitingApproval => None,
+        | RunStatus::AwaitingApproval
+        | RunStatus::Delivered => None,
     }
 }
 
@@ -395,7 +401,8 @@ impl MetricsCollector {
                 Some(&mut self.depths.active)
             }
             RunStatus::AwaitingApproval => Some(&mut self.depths.awaiting),
-            RunStatus::Merged
+            RunStatus::Delivered
+            | RunStatus::Merged
             | RunStatus::Rejected
             | RunStatus::Failed
             | RunStatus::Cancelled

@@ -66,6 +66,90 @@ pub struct Config {
     pub server: ServerConfig,
     /// `[mcp]`: what `bosun mcp` lets an MCP client do.
     pub mcp: McpConfig,
+    /// `[forge]`: where approved runs go as pull requests (GitHub, GitLab, Gitea).
+    pub forge: ForgeConfig,
+}
+
+pub use crate::model::Delivery;
+
+/// Which forge `[forge]` talks to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ForgeKind {
+    /// GitHub or GitHub Enterprise (REST v3).
+    #[default]
+    Github,
+    /// GitLab (REST v4), gitlab.com or self-hosted.
+    Gitlab,
+    /// Gitea or Forgejo (REST v1).
+    Gitea,
+}
+
+/// `[forge]`: delivering approved runs as pull (merge) requests.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ForgeConfig {
+    /// `github`, `gitlab` or `gitea`.
+    pub kind: ForgeKind,
+    /// How approvals are delivered unless the decision says otherwise: `merge` (locally, as
+    /// without a forge) or `pr`.
+    pub deliver: Delivery,
+    /// The git remote pushed to (its URL also names the repository on the forge).
+    pub remote: String,
+    /// The repository on the forge, `owner/name` (GitLab: the project path, groups included);
+    /// empty: read from the remote's URL.
+    pub repository: String,
+    /// The API's base URL; empty: `https://api.github.com`, `https://gitlab.com/api/v4`, or for
+    /// Gitea the remote's host with `/api/v1`.
+    pub api_url: String,
+    /// The environment variable holding the API token (never written to bosun.toml, logs or
+    /// the store); empty: `GITHUB_TOKEN`, `GITLAB_TOKEN` or `GITEA_TOKEN`.
+    pub token_env: String,
+    /// Open the pull request as a draft when the run carries a risk annotation.
+    pub draft_on_risk: bool,
+    /// Labels put on the pull request: `{type}` and `{priority}` are the task's.
+    pub labels: Vec<String>,
+    /// Seconds between two looks at each open pull request (conditional requests: an
+    /// unchanged pull request costs no rate limit on GitHub).
+    pub poll_secs: u64,
+    /// When a reviewer requests changes, retry the task with the review's comments as the
+    /// operator's feedback (else the run just says so and waits).
+    pub retry_on_changes_requested: bool,
+}
+
+impl Default for ForgeConfig {
+    fn default() -> Self {
+        Self {
+            kind: ForgeKind::default(),
+            deliver: Delivery::default(),
+            remote: "origin".into(),
+            repository: String::new(),
+            api_url: String::new(),
+            token_env: String::new(),
+            draft_on_risk: true,
+            labels: vec![
+                "bosun".into(),
+                "{type}".into(),
+                "priority: {priority}".into(),
+            ],
+            poll_secs: 60,
+            retry_on_changes_requested: false,
+        }
+    }
+}
+
+impl ForgeConfig {
+    /// The environment variable holding the token.
+    pub fn token_variable(&self) -> &str {
+        if !self.token_env.is_empty() {
+            return &self.token_env;
+        }
+        match self.kind {
+            ForgeKind::Github => "GITHUB_TOKEN",
+            ForgeKind::Gitlab => "GITLAB_TOKEN",
+            ForgeKind::Gitea => "GITEA_TOKEN",
+        }
+    }
 }
 
 /// `[server]`: what a running bosun (the console, or `bosun run --headless`) serves besides

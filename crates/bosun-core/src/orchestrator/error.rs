@@ -34,6 +34,9 @@ pub enum OrchestratorError {
     /// checked): nothing was merged and the run still awaits approval.
     #[error("{0}")]
     NotMerged(String),
+    /// The forge refused or could not be reached (the run stays as it was).
+    #[error("{0}")]
+    Forge(String),
     /// The orchestrator is gone.
     #[error("bosun's orchestrator has stopped")]
     Stopped,

@@ -4,6 +4,7 @@
 
 mod error;
 pub(crate) use worker::beside;
+mod deliver;
 pub mod notify;
 pub mod prompt;
 pub mod schedule;
@@ -106,6 +107,8 @@ pub struct Orchestrator {
     pending_auto: HashSet<RunId>,
     /// The model router, when `[llm]` has routes.
     chat: Option<Arc<dyn crate::llm::Chat>>,
+    /// Pull requests of delivered runs being looked at on the forge.
+    following: deliver::Following,
     /// The partial approval whose kept hunks the gates are checking, if any (one at a time:
     /// they share an export directory, so its build output is reused).
     checking: Option<Checking>,
@@ -134,6 +137,8 @@ struct Checking {
     note: String,
     /// The operator's commit message for the merge, if they wrote one.
     message: Option<String>,
+    /// How the approval is delivered, if the decision said.
+    deliver: Option<crate::model::Delivery>,
     kept: git::PartialOutcome,
     /// Who asked, for the answer (none for a decision made without a front end waiting).
     reply: Option<tokio::sync::oneshot::Sender<Result<Run, CommandError>>>,
@@ -371,6 +376,7 @@ impl Orchestrator {
             ledger: crate::llm::Ledger::new(config_budget),
             pending_auto: HashSet::new(),
             chat,
+            following: deliver::Following::default(),
             checking: None,
         };
         // Only unfinished runs are read whole; a task's history is read when it is needed.
@@ -907,6 +913,11 @@ impl Orchestrator {
             self.start_preflight();
         }
         self.resume_auto_approvals().await?;
+        // Pull requests delivered before this start: looked at once now (a headless run waits
+        // for that round before it may end), then every `[forge] poll_secs`.
+        if self.options.schedule {
+            self.start_looks();
+        }
         let mut grace: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
         loop {
             let checking = self.preflight.is_some();
@@ -928,7 +939,8 @@ impl Orchestrator {
                     && self.has_candidates();
                 // Not idle while an executor rests for a while (work resumes when it is back)
                 // or while the gates are checked on the base.
-                if !can_start && self.next_rested().is_none() && !checking {
+                if !can_start && self.next_rested().is_none() && !checking && !self.following.busy()
+                {
                     if !self.announced_idle {
                         self.announced_idle = true;
                         self.events.send(Event::Idle);
@@ -959,6 +971,11 @@ impl Orchestrator {
                     None => { self.begin_stop(); }
                 },
                 Some(update) = self.updates_rx.recv() => self.handle_update(update)?,
+                // Delivered runs' pull requests: looked at now and then, off this loop.
+                () = tokio::time::sleep_until(self.following.due().unwrap_or_else(tokio::time::Instant::now)), if self.following.due().is_some() && self.options.schedule => {
+                    self.start_looks();
+                }
+                Some(seen) = self.following.next(), if self.following.busy() => self.handle_looks(seen)?,
                 Some(joined) = self.workers.join_next(), if !self.workers.is_empty() => {
                     match joined {
                         Ok((id, outcome)) => self.handle_outcome(id, outcome).await?,
@@ -1468,7 +1485,7 @@ impl Orchestrator {
     /// Makes the approval the policy decided for run `id` (`rule` says why). When it fails the
     /// run is left awaiting approval for the operator, with the error in its history.
     async fn auto_approve(&mut self, id: &RunId, rule: &str) -> Result<(), OrchestratorError> {
-        if let Err(e) = self.approve(&id.0, "policy", rule, None, None).await {
+        if let Err(e) = self.approve(&id.0, "policy", rule, None, None, None).await {
             self.update(id, |r| r.auto_approve = false)?;
             self.history(id, "error", format!("auto-approve failed: {e}"));
             self.events.send(Event::Notice {
@@ -1969,8 +1986,12 @@ impl Orchestrator {
                 note,
                 keep,
                 message,
+                deliver,
                 reply,
-            } => match self.approve(&run, &who, &note, keep, message).await {
+            } => match self
+                .approve(&run, &who, &note, keep, message, deliver)
+                .await
+            {
                 Ok(Approving::Merged(run)) => {
                     let _ = reply.send(Ok(*run));
                 }
@@ -2050,6 +2071,7 @@ impl Orchestrator {
         note: &str,
         keep: Option<Vec<git::HunkRef>>,
         message: Option<String>,
+        deliver: Option<crate::model::Delivery>,
     ) -> Result<Approving, OrchestratorError> {
         let run = self.find(prefix)?;
         if run.status != RunStatus::AwaitingApproval {
@@ -2062,7 +2084,7 @@ impl Orchestrator {
         self.not_checking(&run)?;
         let Some(keep) = keep else {
             return self
-                .merge_approved(run, who, note, None, message)
+                .merge_approved(run, who, note, None, message, deliver)
                 .await
                 .map(|r| Approving::Merged(Box::new(r)));
         };
@@ -2105,11 +2127,11 @@ impl Orchestrator {
         if kept.dropped.is_empty() {
             // Every hunk kept: the reviewed commit itself, which the gates have seen.
             return self
-                .merge_approved(run, who, note, None, message)
+                .merge_approved(run, who, note, None, message, deliver)
                 .await
                 .map(|r| Approving::Merged(Box::new(r)));
         }
-        self.start_check(run, who, note, kept, message)?;
+        self.start_check(run, who, note, kept, message, deliver)?;
         Ok(Approving::Checking)
     }
 
@@ -2135,6 +2157,7 @@ impl Orchestrator {
         note: &str,
         kept: git::PartialOutcome,
         message: Option<String>,
+        deliver: Option<crate::model::Delivery>,
     ) -> Result<(), OrchestratorError> {
         let task = self.task_of(&run)?.ok_or_else(|| {
             OrchestratorError::Config(format!(
@@ -2201,6 +2224,7 @@ impl Orchestrator {
             who: who.to_string(),
             note: note.to_string(),
             message,
+            deliver,
             kept,
             reply: None,
         });
@@ -2262,6 +2286,7 @@ impl Orchestrator {
                                     &checking.note,
                                     Some(checking.kept),
                                     checking.message,
+                                    checking.deliver,
                                 )
                                 .await
                             }
@@ -2302,7 +2327,11 @@ impl Orchestrator {
         note: &str,
         partial: Option<git::PartialOutcome>,
         message: Option<String>,
+        deliver: Option<crate::model::Delivery>,
     ) -> Result<Run, OrchestratorError> {
+        if deliver.unwrap_or(self.config.forge.deliver) == crate::model::Delivery::Pr {
+            return self.deliver_pr(run, who, note, partial).await;
+        }
         let repo = self.project.root.clone();
         let target = run.target.clone();
         let branch = run.branch.clone();

@@ -104,7 +104,10 @@ pub fn candidates(tasks: &[Task], history: &History, scope: &Scope<'_>) -> Vec<N
         let runs = history.get(&task.id).map(Vec::as_slice).unwrap_or_default();
         let busy = runs.iter().any(|r| {
             r.status.is_active()
-                || matches!(r.status, RunStatus::Queued | RunStatus::AwaitingApproval)
+                || matches!(
+                    r.status,
+                    RunStatus::Queued | RunStatus::AwaitingApproval | RunStatus::Delivered
+                )
         });
         if busy || !task.depends_on.iter().all(satisfied) {
             continue;
