@@ -58,11 +58,12 @@ fn setup(kind: &str, extra: &str) -> Setup {
     let config = format!(
         "[project]\nworktree_root = {wt}\n\n[orchestrator]\nmax_attempts = 2\n\n\
          [executors.a]\ncommand = [{agent}]\n\n\
-         [forge]\nkind = {kind}\napi_url = {api}\nrepository = \"acme/widgets\"\ntoken_env = \"{TOKEN_VAR}\"\npoll_secs = 1\n{extra}",
+         [forge]\nkind = {kind}\napi_url = {api}\nrepository = {repository}\ntoken_env = \"{TOKEN_VAR}\"\npoll_secs = 1\n{extra}",
         wt = toml_str(&dir.path().join("wt").display().to_string()),
         agent = toml_str(&agent.display().to_string()),
         kind = toml_str(kind),
         api = toml_str(&server.url()),
+        repository = toml_str(&server.repository()),
     );
     std::fs::write(repo.join("bosun.toml"), config).unwrap();
     git(&repo, &["add", "-A"]);
@@ -308,4 +309,31 @@ fn doctor_checks_the_remote_the_push_connection_and_the_token() {
     let (ok, out, err) = s.bosun(&["doctor"], &s.server.token());
     let said = format!("{out}{err}");
     assert!(!ok && said.contains("git remote add origin"), "{said}");
+}
+
+#[test]
+fn gitlab_and_gitea_get_the_same_delivery_and_following() {
+    for kind in ["gitlab", "gitea"] {
+        let s = setup(kind, "");
+        let run = s.run_to_review();
+        let id = text(&run["id"]).to_string();
+        let said = s.ok(&["approve", &id, "--deliver", "pr"]);
+        assert!(said.contains("pull request #1"), "{kind}: {said}");
+        let branch = text(&run["branch"]).to_string();
+        let pushed = remote_branch(&s.remote, &branch).expect("the branch is on the remote");
+        let prs = s.server.prs();
+        assert_eq!(prs.len(), 1, "{kind}: {prs:#?}");
+        assert_eq!(prs[0]["head"], branch.as_str(), "{kind}");
+        assert_eq!(prs[0]["base"], "main", "{kind}");
+        assert!(
+            text(&prs[0]["body"]).contains(&format!("Bosun-Run: {id}")),
+            "{kind}"
+        );
+        let gates = run["gates"].as_array().unwrap().len();
+        assert_eq!(s.server.statuses(&pushed).len(), gates, "{kind}");
+        assert_eq!(s.run(&id)["status"], "delivered", "{kind}");
+        s.server.merge(1, "maintainer");
+        s.ok(&["run", "--headless"]);
+        assert_eq!(s.run(&id)["status"], "merged", "{kind}");
+    }
 }
