@@ -7,12 +7,17 @@
 //! What this build can speak depends on git2's features: plain `http://`, `git://` and local
 //! paths/`file://` always; `https://` and SSH only when libgit2 was built with TLS or libssh2
 //! ([`git2::Version`] says, and [`GitError::TransportUnsupported`] is returned otherwise). The
-//! credential-helper step needs git2's `cred` feature and is not in this build.
+//! credential-helper step needs git2's `cred` feature and is not in this build. This build has
+//! neither TLS nor SSH in libgit2: HTTPS and SSH remotes are pushed to by the `git` program
+//! when it is installed (see [`cli`]), which also brings the user's whole git setup — SSH
+//! config and agent, credential helpers, proxies, `insteadOf` — that libgit2 would not read.
 
 use std::cell::{Cell, RefCell};
 use std::path::Path;
 
 use super::{GitError, open};
+
+mod cli;
 
 /// What [`push_commit`] published.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,7 +70,13 @@ pub fn push_commit(
     if branch.starts_with('+') || !git2::Reference::is_valid_name(&refname) {
         return Err(GitError::InvalidBranchName(branch.to_string()));
     }
-    session.supported()?;
+    if let Err(unsupported) = session.supported() {
+        // HTTPS and SSH go through the git program, with the user's whole git setup.
+        return match cli::git_program() {
+            Some(git) => cli::push(&git, repo_root, &session, &id.to_string(), branch),
+            None => Err(unsupported),
+        };
+    }
 
     tracing::debug!(remote, url = %session.url, %id, branch, "pushing");
     let mut opts = git2::PushOptions::new();
@@ -100,7 +111,12 @@ pub fn check_push(repo_root: &Path, remote: &str, token: Option<&str>) -> Result
     let mut found = find_remote(&repo, remote)?;
     let configured = push_url(&found, remote)?;
     let session = Session::new(remote, &configured, token);
-    session.supported()?;
+    if let Err(unsupported) = session.supported() {
+        return match cli::git_program() {
+            Some(git) => cli::check(&git, repo_root, &session),
+            None => Err(unsupported),
+        };
+    }
     tracing::debug!(remote, url = %session.url, "checking push access");
     let listed = found
         .connect_auth(git2::Direction::Push, Some(session.callbacks("")), None)
@@ -1000,6 +1016,58 @@ mod tests {
         check_push(&f.root, "http", Some(TOKEN)).unwrap();
         let pushed = push_commit(&f.root, "http", &first, "main", Some(TOKEN)).unwrap();
         assert_eq!(pushed.remote_url, server.url("remote.git"));
+        assert_eq!(remote_tip(&f.bare, "main"), Some(f.first));
+    }
+
+    /// The git program's path (HTTPS and SSH remotes in this build), exercised over smart
+    /// HTTP: the token as bosun's credential helper's password, a refused one, a hook's
+    /// rejection, and the check.
+    #[test]
+    fn the_git_program_pushes_with_the_token_and_reports_refusals() {
+        let f = fixture(by_path);
+        let Some(server) =
+            GitHttp::serve(f.bare.parent().unwrap(), Some(("x-access-token", TOKEN)))
+        else {
+            eprintln!("skipped: no `git` program to run http-backend");
+            return;
+        };
+        let git = cli::git_program().expect("git is on PATH (http-backend ran)");
+        let url = server.url("remote.git");
+        git2::Repository::open(&f.root)
+            .unwrap()
+            .remote("http", &url)
+            .unwrap();
+        let first = f.first.to_string();
+
+        let wrong = Session::new("http", &url, Some("wrong-token-value"));
+        let err = cli::push(&git, &f.root, &wrong, &first, "main").unwrap_err();
+        assert!(
+            matches!(err, GitError::CredentialsRefused { .. }),
+            "expected refused credentials, got {err}"
+        );
+        assert!(!err.to_string().contains("wrong-token-value"), "{err}");
+        assert!(cli::check(&git, &f.root, &wrong).is_err());
+
+        let right = Session::new("http", &url, Some(TOKEN));
+        cli::check(&git, &f.root, &right).unwrap();
+        let pushed = cli::push(&git, &f.root, &right, &first, "main").unwrap();
+        assert_eq!(pushed.commit, first);
+        assert_eq!(remote_tip(&f.bare, "main"), Some(f.first));
+
+        let hook = f.bare.join("hooks/pre-receive");
+        std::fs::create_dir_all(hook.parent().unwrap()).unwrap();
+        std::fs::write(&hook, "#!/bin/sh\necho 'protected branch: open a review' >&2\nexit 1\n")
+            .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let repo = git2::Repository::open(&f.root).unwrap();
+        let second = commit(&repo, Some(f.first), "two").to_string();
+        let err = cli::push(&git, &f.root, &right, &second, "main").unwrap_err();
+        let GitError::PushRejected { reason, .. } = &err else {
+            panic!("expected a rejection, got {err}");
+        };
+        assert!(reason.contains("protected branch: open a review"), "{reason}");
+        assert!(!reason.contains(TOKEN), "{reason}");
         assert_eq!(remote_tip(&f.bare, "main"), Some(f.first));
     }
 }
