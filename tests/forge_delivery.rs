@@ -265,7 +265,10 @@ fn a_refused_token_leaves_the_run_awaiting_approval_and_is_never_shown() {
         files_with(&s.repo, wrong).is_empty(),
         "the token was written down"
     );
-    // With the right token it goes through.
+    // With the right token it goes through — a second later, so the tick commit made again
+    // has another timestamp unless it is dated as its parent (the branch pushed by the first
+    // try would then refuse it as a non-fast-forward).
+    std::thread::sleep(std::time::Duration::from_millis(1100));
     s.ok(&["approve", &id, "--deliver", "pr"]);
     assert_eq!(s.run(&id)["status"], "delivered");
 }
@@ -336,4 +339,65 @@ fn gitlab_and_gitea_get_the_same_delivery_and_following() {
         s.ok(&["run", "--headless"]);
         assert_eq!(s.run(&id)["status"], "merged", "{kind}");
     }
+}
+
+#[test]
+fn a_push_the_remote_refuses_leaves_the_run_awaiting_with_a_clear_error() {
+    let s = setup("github", "");
+    let run = s.run_to_review();
+    let id = text(&run["id"]).to_string();
+    // Someone else's commit is already on the run's branch there: not a fast-forward.
+    let branch = text(&run["branch"]).to_string();
+    git(
+        &s.repo,
+        &["commit", "-q", "--allow-empty", "-m", "elsewhere"],
+    );
+    git(
+        &s.repo,
+        &["push", "-q", "origin", &format!("HEAD:refs/heads/{branch}")],
+    );
+    git(&s.repo, &["reset", "-q", "--hard", "HEAD~1"]);
+    let (ok, out, err) = s.bosun(&["approve", &id, "--deliver", "pr"], &s.server.token());
+    assert!(!ok, "{out}");
+    assert!(
+        err.contains("non-fast-forward") && err.contains(&branch),
+        "{err}"
+    );
+    assert_eq!(s.run(&id)["status"], "awaiting_approval");
+    assert!(s.server.prs().is_empty());
+}
+
+#[test]
+fn a_rate_limited_forge_is_waited_for_and_an_unreachable_one_is_named() {
+    let s = setup("github", "");
+    let run = s.run_to_review();
+    let id = text(&run["id"]).to_string();
+    s.server.fail_next_on(
+        "/pulls",
+        1,
+        429,
+        &[("retry-after", "1")],
+        r#"{"message":"API rate limit exceeded"}"#,
+    );
+    s.ok(&["approve", &id, "--deliver", "pr"]);
+    assert_eq!(s.run(&id)["status"], "delivered");
+    assert_eq!(s.server.prs().len(), 1);
+
+    // A second repository whose forge is a closed port.
+    let t = setup("github", "");
+    let run = t.run_to_review();
+    let id = text(&run["id"]).to_string();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let config = std::fs::read_to_string(t.repo.join("bosun.toml")).unwrap();
+    let config = config.replace(&t.server.url(), &dead);
+    std::fs::write(t.repo.join("bosun.toml"), config).unwrap();
+    let (ok, out, err) = t.bosun(&["approve", &id, "--deliver", "pr"], &t.server.token());
+    assert!(!ok, "{out}");
+    assert!(
+        err.contains(&dead),
+        "the error names the forge's URL: {err}"
+    );
+    assert_eq!(t.run(&id)["status"], "awaiting_approval");
 }

@@ -374,7 +374,15 @@ fn file_commit(
         return Ok(None);
     }
     let new_tree = repo.find_tree(new_tree_id)?;
-    let sig = signature(repo)?;
+    // Dated as its parent: the same file on the same parent is the same commit, so a delivery
+    // tried again (after the forge refused it, say) pushes what it pushed before instead of a
+    // sibling the remote branch would refuse as a non-fast-forward.
+    let who = signature(repo)?;
+    let sig = git2::Signature::new(
+        who.name().unwrap_or("bosun"),
+        who.email().unwrap_or("bosun@localhost"),
+        &parent.committer().when(),
+    )?;
     Ok(Some(repo.commit(
         None,
         &sig,

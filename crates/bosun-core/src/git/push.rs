@@ -1056,8 +1056,11 @@ mod tests {
 
         let hook = f.bare.join("hooks/pre-receive");
         std::fs::create_dir_all(hook.parent().unwrap()).unwrap();
-        std::fs::write(&hook, "#!/bin/sh\necho 'protected branch: open a review' >&2\nexit 1\n")
-            .unwrap();
+        std::fs::write(
+            &hook,
+            "#!/bin/sh\necho 'protected branch: open a review' >&2\nexit 1\n",
+        )
+        .unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
         let repo = git2::Repository::open(&f.root).unwrap();
@@ -1066,7 +1069,10 @@ mod tests {
         let GitError::PushRejected { reason, .. } = &err else {
             panic!("expected a rejection, got {err}");
         };
-        assert!(reason.contains("protected branch: open a review"), "{reason}");
+        assert!(
+            reason.contains("protected branch: open a review"),
+            "{reason}"
+        );
         assert!(!reason.contains(TOKEN), "{reason}");
         assert_eq!(remote_tip(&f.bare, "main"), Some(f.first));
     }

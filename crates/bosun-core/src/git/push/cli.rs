@@ -93,8 +93,8 @@ fn command(git: &Path, repo_root: &Path, session: &Session<'_>) -> Command {
         .env("GIT_ASKPASS", "")
         .env("SSH_ASKPASS", "")
         .env_remove(TOKEN_VARIABLE);
-    let own_ssh = std::env::var_os("GIT_SSH_COMMAND").is_some()
-        || std::env::var_os("GIT_SSH").is_some();
+    let own_ssh =
+        std::env::var_os("GIT_SSH_COMMAND").is_some() || std::env::var_os("GIT_SSH").is_some();
     let mut config: Vec<(&str, String)> = Vec::new();
     if !own_ssh {
         // (core.sshCommand, when the user set one, still wins over this default.)
@@ -137,7 +137,8 @@ fn classify(session: &Session<'_>, stderr: &str) -> GitError {
     .iter()
     .any(|needle| lower.contains(needle));
     if refused {
-        let mut tried = vec!["git's own credentials (SSH agent and keys, credential helpers)".into()];
+        let mut tried =
+            vec!["git's own credentials (SSH agent and keys, credential helpers)".into()];
         if session.token.is_some() {
             tried.push("the token".into());
         }
