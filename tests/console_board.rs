@@ -932,6 +932,43 @@ fn brackets_jump_between_runs_awaiting_approval() {
 }
 
 #[test]
+fn with_a_forge_the_approval_question_offers_a_pull_request_and_a_merge_here() {
+    use bosun::model::Delivery;
+    let mut app = console();
+    app.data.forge = Some(Delivery::Pr);
+    assert!(key(&mut app, KeyCode::Char('a')).is_empty());
+    let screen = draw(&app, 160, 40);
+    assert!(
+        screen.contains("approve as a pull request run003")
+            && screen.contains("p: as a pull request · M: merge here"),
+        "{screen}"
+    );
+    for (pressed, deliver) in [
+        ('y', None),
+        ('p', Some(Delivery::Pr)),
+        ('M', Some(Delivery::Merge)),
+    ] {
+        if app.board.pending.is_none() {
+            assert!(key(&mut app, KeyCode::Char('a')).is_empty());
+        }
+        assert_eq!(
+            key(&mut app, KeyCode::Char(pressed)),
+            [Effect::Approve {
+                run: id(3),
+                keep: None,
+                message: None,
+                deliver,
+            }],
+            "{pressed}"
+        );
+    }
+    // Without a forge, `p` is no answer.
+    app.data.forge = None;
+    key(&mut app, KeyCode::Char('a'));
+    assert!(key(&mut app, KeyCode::Char('p')).is_empty());
+}
+
+#[test]
 fn a_decision_takes_two_keys_from_the_board() {
     // Approve: `a` names the run, `y` approves the whole change.
     let mut app = console();
@@ -947,7 +984,8 @@ fn a_decision_takes_two_keys_from_the_board() {
         [Effect::Approve {
             run: id(3),
             keep: None,
-            message: None
+            message: None,
+            deliver: None,
         }]
     );
     // `a` on a run that is not awaiting approval asks nothing.
@@ -1012,7 +1050,8 @@ fn a_key_acts_on_the_run_it_was_pressed_on_though_the_board_moved() {
         [Effect::Approve {
             run: id(4),
             keep: None,
-            message: None
+            message: None,
+            deliver: None,
         }]
     );
 }

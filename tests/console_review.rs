@@ -691,7 +691,8 @@ mod screen {
             [Effect::Approve {
                 run: RunId(RUN.into()),
                 keep: None,
-                message: Some("Read the config from a path".into())
+                message: Some("Read the config from a path".into()),
+                deliver: None,
             }]
         );
     }
@@ -721,7 +722,8 @@ mod screen {
             [Effect::Approve {
                 run: RunId(RUN.into()),
                 keep: Some(keep),
-                message: None
+                message: None,
+                deliver: None,
             }]
         );
         assert!(f.screen().contains("approving 3 of 5 hunks…"));
@@ -754,7 +756,8 @@ mod screen {
             [Effect::Approve {
                 run: RunId(RUN.into()),
                 keep: None,
-                message: None
+                message: None,
+                deliver: None,
             }]
         );
     }

@@ -93,6 +93,8 @@ fn settings(config: &Config) -> Settings {
         keys: config.keys.extra(),
         bell: config.notify.bell,
         commit_message: config.project.commit_message.clone(),
+        forge: (config.forge != crate::config::ForgeConfig::default())
+            .then_some(config.forge.deliver),
     }
 }
 

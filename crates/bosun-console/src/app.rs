@@ -178,6 +178,9 @@ pub enum Effect {
         keep: Option<Vec<HunkRef>>,
         /// The operator's commit message (`m`); `None`: `[project] commit_message`.
         message: Option<String>,
+        /// How it is delivered when the operator chose (`p`: a pull request, `M`: merged
+        /// here); `None`: `[forge] deliver`.
+        deliver: Option<crate::model::Delivery>,
     },
     /// Reject a run with a reason, optionally queueing another attempt.
     Reject {

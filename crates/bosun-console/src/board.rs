@@ -165,7 +165,16 @@ pub fn key(state: &mut BoardState, data: &Data, key: KeyEvent) -> (Vec<Effect>, 
         // The second key of `a`, `R` or `c`: `y` (or enter) acts on the run the first was
         // pressed on; any other key lets it be.
         if matches!(key.code, KeyCode::Char('y') | KeyCode::Enter) {
-            return (vec![confirmed(pending)], None);
+            return (vec![confirmed(pending, None)], None);
+        }
+        // With a forge: `p` delivers as a pull request, `M` merges here, whatever the default.
+        let chosen = match key.code {
+            KeyCode::Char('p') => Some(crate::model::Delivery::Pr),
+            KeyCode::Char('M') => Some(crate::model::Delivery::Merge),
+            _ => None,
+        };
+        if pending.action == Action::Approve && data.forge.is_some() && chosen.is_some() {
+            return (vec![confirmed(pending, chosen)], None);
         }
         return (Vec::new(), None);
     }
@@ -177,12 +186,13 @@ pub fn key(state: &mut BoardState, data: &Data, key: KeyEvent) -> (Vec<Effect>, 
 }
 
 /// The effect of a confirmed key.
-fn confirmed(pending: Pending) -> Effect {
+fn confirmed(pending: Pending, deliver: Option<crate::model::Delivery>) -> Effect {
     match pending.action {
         Action::Approve => Effect::Approve {
             run: pending.run,
             keep: None,
             message: None,
+            deliver,
         },
         Action::Retry => Effect::Retry(pending.run),
         Action::Cancel => Effect::Cancel(pending.run),
@@ -585,15 +595,21 @@ pub fn render(state: &BoardState, data: &Data, t: &Theme, frame: &mut Frame<'_>,
         ..columns
     };
     if let Some(pending) = &state.pending {
-        let what = match pending.action {
-            Action::Approve => "approve and merge",
-            Action::Retry => "queue another attempt at",
-            Action::Cancel => "cancel",
+        let what = match (pending.action, data.forge) {
+            (Action::Approve, Some(crate::model::Delivery::Pr)) => "approve as a pull request",
+            (Action::Approve, _) => "approve and merge",
+            (Action::Retry, _) => "queue another attempt at",
+            (Action::Cancel, _) => "cancel",
+        };
+        let choices = if pending.action == Action::Approve && data.forge.is_some() {
+            "?  y: yes · p: as a pull request · M: merge here · any other key: no"
+        } else {
+            "?  y: yes · any other key: no"
         };
         let line = Line::from(vec![
             Span::styled(format!(" {what} {} ", pending.run.short()), t.accent()),
             Span::styled(cut(&pending.title, 40), t.text()),
-            Span::styled("?  y: yes · any other key: no", t.accent()),
+            Span::styled(choices, t.accent()),
         ]);
         frame.render_widget(Paragraph::new(line).style(t.bar()), bar);
     } else if state.filtering || !state.filter.is_empty() {

@@ -79,6 +79,9 @@ pub struct Data {
     pub target: String,
     /// Every task of the task files, in file order (the orchestrator's list, shared).
     pub tasks: Arc<Vec<Task>>,
+    /// `[forge]` is set up, and how approvals go by default (`None`: only merged here): the
+    /// approval questions then offer both ways.
+    pub forge: Option<crate::model::Delivery>,
     /// The runs the console has seen, by id.
     pub runs: HashMap<RunId, Run>,
     /// Each task's newest run and the column it puts the task in (kept by [`Data::add_runs`]

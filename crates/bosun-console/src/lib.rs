@@ -153,6 +153,9 @@ pub struct Settings {
     pub bell: bool,
     /// `[project] commit_message`: the template of an approval's commit message.
     pub commit_message: String,
+    /// `[forge] deliver` when `[forge]` is set up (the approval questions then offer a pull
+    /// request and a merge here); `None` without a forge.
+    pub forge: Option<crate::model::Delivery>,
 }
 
 impl Default for Settings {
@@ -162,6 +165,7 @@ impl Default for Settings {
             keys: Vec::new(),
             bell: true,
             commit_message: "{title}".into(),
+            forge: None,
         }
     }
 }
@@ -191,6 +195,7 @@ pub async fn session(
     app.flash = problem;
     app.keymap = jobs.settings.keys.clone();
     app.commit_message = jobs.settings.commit_message.clone();
+    app.data.forge = jobs.settings.forge;
     app.attached = attached;
     let mut guard = TerminalGuard::enter()?;
     let size = guard.terminal.size().unwrap_or_default();
@@ -325,7 +330,12 @@ fn carry_out(
                 let _ = replies.send((job.0)(&cx));
             });
         }
-        Effect::Approve { run, keep, message } => {
+        Effect::Approve {
+            run,
+            keep,
+            message,
+            deliver,
+        } => {
             tokio::spawn(async move {
                 let done = match &keep {
                     Some(k) if k.len() == 1 => "approved (1 selected hunk) and merged".into(),
@@ -344,7 +354,7 @@ fn carry_out(
                     note: String::new(),
                     keep,
                     message,
-                    deliver: None,
+                    deliver,
                     reply,
                 })
                 .await;

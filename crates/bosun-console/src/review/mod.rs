@@ -596,7 +596,18 @@ pub fn key(
             (Vec::new(), false)
         }
         Mode::ConfirmApprove => {
-            if matches!(key.code, KeyCode::Char('y') | KeyCode::Enter)
+            // With a forge: `p` delivers as a pull request, `M` merges here.
+            let deliver = match key.code {
+                KeyCode::Char('p') if data.forge.is_some() => {
+                    Some(Some(crate::model::Delivery::Pr))
+                }
+                KeyCode::Char('M') if data.forge.is_some() => {
+                    Some(Some(crate::model::Delivery::Merge))
+                }
+                KeyCode::Char('y') | KeyCode::Enter => Some(None),
+                _ => None,
+            };
+            if let Some(deliver) = deliver
                 && let Some(run) = state.run.clone()
             {
                 let keep = state.selection();
@@ -608,7 +619,15 @@ pub fn key(
                 };
                 sent(state, data, text);
                 let message = state.message.clone();
-                return (vec![Effect::Approve { run, keep, message }], false);
+                return (
+                    vec![Effect::Approve {
+                        run,
+                        keep,
+                        message,
+                        deliver,
+                    }],
+                    false,
+                );
             }
             (Vec::new(), false)
         }

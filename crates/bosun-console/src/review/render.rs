@@ -813,7 +813,10 @@ fn render_dialog(
         }
         Mode::ConfirmApprove => {
             let (kept, all) = state.kept();
-            let question = if kept == all {
+            let as_pr = data.forge == Some(crate::model::Delivery::Pr);
+            let question = if kept == all && as_pr {
+                format!("Approve all {all} hunks and open a pull request against {target}?")
+            } else if kept == all {
                 format!("Approve all {all} hunks and merge into {target}?")
             } else {
                 let others = match all - kept {
@@ -830,7 +833,11 @@ fn render_dialog(
                 lines.push(hint(&format!("merging as: {first}")));
             }
             lines.push(Line::raw(""));
-            lines.push(hint("y / enter: approve    any other key: cancel"));
+            lines.push(hint(if data.forge.is_some() {
+                "y / enter: approve    p: as a pull request    M: merge here    any other key: cancel"
+            } else {
+                "y / enter: approve    any other key: cancel"
+            }));
             dialog(
                 frame,
                 area,
