@@ -1108,3 +1108,44 @@ fn f_follows_the_selected_runs_output_full_screen() {
             .contains("no run here")
     );
 }
+
+#[test]
+fn a_delivered_run_shows_its_pull_request_on_the_card_and_in_the_detail() {
+    let mut app = console();
+    let mut run = app.data.runs[&id(3)].clone();
+    run.status = RunStatus::Delivered;
+    run.delivery = Some(bosun::model::PullRequest {
+        forge: "github".into(),
+        repository: "acme/widgets".into(),
+        number: 42,
+        url: "https://github.com/acme/widgets/pull/42".into(),
+        branch: run.branch.clone(),
+        commit: "0123456789abcdef".into(),
+        opened_ms: NOW,
+        etag: None,
+        state: "open".into(),
+    });
+    app.update(Msg::Orchestrator(bosun::api::Event::Run {
+        run: Box::new(run),
+    }));
+    app.update(Msg::Resize(160, 40));
+    let wide = draw(&app, 160, 40);
+    assert!(wide.contains("PR #42 open"), "{wide}");
+    // The narrow list shows the focused card's detail: the pull request's address.
+    app.update(Msg::Resize(60, 24));
+    app.board.column = 3;
+    keys(&mut app, "kkkkkk");
+    for _ in 0..8 {
+        if selected(&app) == "Rotate the leaked API token" {
+            break;
+        }
+        key(&mut app, KeyCode::Char('j'));
+    }
+    assert_eq!(selected(&app), "Rotate the leaked API token");
+    let narrow = draw(&app, 60, 24);
+    assert!(narrow.contains("PR #42"), "{narrow}");
+    assert!(
+        narrow.contains("github.com/acme/widgets/pull/42"),
+        "{narrow}"
+    );
+}

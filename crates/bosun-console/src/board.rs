@@ -752,6 +752,13 @@ fn render_detail(state: &BoardState, data: &Data, t: &Theme, frame: &mut Frame<'
             what.push(Span::styled(format!(" · score {score:.2}"), t.muted()));
         }
         lines.push(Line::from(what));
+        // A delivered run's pull request: where the reviewers are.
+        if let Some(pr) = &run.delivery {
+            lines.push(Line::from(vec![
+                Span::styled(format!("PR #{} ", pr.number), t.accent()),
+                Span::styled(format!("{} · {}", pr.state, pr.url), t.muted()),
+            ]));
+        }
         let last = data
             .progress
             .get(&run.id)
