@@ -269,7 +269,9 @@ impl Orchestrator {
     /// delivered, or `[forge]` cannot be reached: said once per round in the log).
     pub(super) fn start_looks(&mut self) {
         self.following.due = tokio::time::Instant::now() + self.poll_interval();
-        let delivered: Vec<(RunId, PrRef, Option<String>)> = match self.store.runs() {
+        // Delivered runs are not final: the store's index of open runs holds them (reading
+        // every run at each start would cost a large history its start-up time).
+        let delivered: Vec<(RunId, PrRef, Option<String>)> = match self.store.open_runs() {
             Ok(runs) => runs
                 .into_iter()
                 .filter(|r| r.status == RunStatus::Delivered)
