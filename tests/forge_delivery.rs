@@ -401,3 +401,53 @@ fn a_rate_limited_forge_is_waited_for_and_an_unreachable_one_is_named() {
     );
     assert_eq!(t.run(&id)["status"], "awaiting_approval");
 }
+
+#[test]
+fn a_pull_request_left_open_by_a_delivery_cut_short_is_adopted_not_opened_twice() {
+    use bosun::config::ForgeKind;
+    use bosun::forge::{Forge, NewPr, Token};
+    for (name, kind) in [
+        ("github", ForgeKind::Github),
+        ("gitlab", ForgeKind::Gitlab),
+        ("gitea", ForgeKind::Gitea),
+    ] {
+        let s = setup(name, "");
+        let run = s.run_to_review();
+        let id = text(&run["id"]).to_string();
+        let branch = text(&run["branch"]).to_string();
+        // What a first delivery did before bosun stopped: the pull request is open for the
+        // branch.
+        let forge = Forge::new(
+            kind,
+            &s.server.url(),
+            &s.server.repository(),
+            Some(Token::new(s.server.token())),
+            bosun::llm::client::http_client().unwrap(),
+        );
+        let first = tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(forge.open_pr(&NewPr {
+                head: branch.clone(),
+                base: "main".into(),
+                title: "Write the greeting".into(),
+                body: "opened by a delivery cut short".into(),
+                draft: false,
+                labels: Vec::new(),
+            }))
+            .unwrap();
+        let said = s.ok(&["approve", &id, "--deliver", "pr"]);
+        assert!(
+            said.contains(&format!("pull request #{}", first.number)),
+            "{name}: {said}"
+        );
+        assert_eq!(s.server.prs().len(), 1, "{name}: no second pull request");
+        let delivered = s.run(&id);
+        assert_eq!(delivered["status"], "delivered", "{name}");
+        assert_eq!(delivered["delivery"]["number"], first.number, "{name}");
+        let shown = s.ok(&["show", &id]);
+        assert!(
+            shown.contains("already open for this branch"),
+            "{name}: {shown}"
+        );
+    }
+}

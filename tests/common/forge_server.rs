@@ -608,6 +608,12 @@ impl World {
         match (self.kind, method, rest) {
             (ForgeKind::Github | ForgeKind::Gitea, "POST", ["pulls"])
             | (ForgeKind::Gitlab, "POST", ["merge_requests"]) => self.create(&request.body),
+            // The list of pull requests (every state; the client filters).
+            (ForgeKind::Github | ForgeKind::Gitea, "GET", ["pulls"])
+            | (ForgeKind::Gitlab, "GET", ["merge_requests"]) => {
+                let all = self.prs.iter().map(|pr| self.pr_json(pr)).collect();
+                list(all, self)
+            }
             (ForgeKind::Github | ForgeKind::Gitea, "GET", ["pulls", n])
             | (ForgeKind::Gitlab, "GET", ["merge_requests", n]) => match number(n) {
                 Some(n) => self.get_pr(n, request.header("if-none-match")),

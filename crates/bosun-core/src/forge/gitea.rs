@@ -251,4 +251,8 @@ impl Dialect for Gitea {
             scopes: None,
         })
     }
+
+    async fn find_open(&self, api: &Api, head: &str) -> Result<Option<PrRef>, ForgeError> {
+        super::github::Github.find_open(api, head).await
+    }
 }

@@ -271,4 +271,37 @@ impl Dialect for Github {
             scopes,
         })
     }
+
+    async fn find_open(&self, api: &Api, head: &str) -> Result<Option<PrRef>, ForgeError> {
+        // Gitea lists pull requests the same way (GitHub's `head=owner:branch` filter is not
+        // portable, so the open ones are read and matched here).
+        let open: Vec<Listed> = api
+            .get_all(&format!(
+                "/repos/{}/pulls?state=open&per_page=100",
+                api.repo_path()
+            ))
+            .await?;
+        Ok(open
+            .into_iter()
+            .find(|pr| pr.state == "open" && pr.head.name == head)
+            .map(|pr| PrRef {
+                number: pr.number,
+                url: pr.html_url,
+            }))
+    }
+}
+
+/// A pull request as GitHub's (and Gitea's) lists give it.
+#[derive(Deserialize)]
+struct Listed {
+    number: u64,
+    html_url: String,
+    state: String,
+    head: Head,
+}
+
+#[derive(Deserialize)]
+struct Head {
+    #[serde(rename = "ref")]
+    name: String,
 }

@@ -195,4 +195,29 @@ impl Dialect for Gitlab {
             scopes: None,
         })
     }
+
+    async fn find_open(&self, api: &Api, head: &str) -> Result<Option<PrRef>, ForgeError> {
+        let path = format!(
+            "{}/merge_requests?state=opened&source_branch={}&per_page=100",
+            project(api),
+            encode(head)
+        );
+        let open: Vec<ListedMr> = api.get_all(&path).await?;
+        Ok(open
+            .into_iter()
+            .find(|mr| mr.state == "opened" && mr.source_branch == head)
+            .map(|mr| PrRef {
+                number: mr.iid,
+                url: mr.web_url,
+            }))
+    }
+}
+
+/// A merge request as GitLab's list gives it.
+#[derive(Deserialize)]
+struct ListedMr {
+    iid: u64,
+    web_url: String,
+    state: String,
+    source_branch: String,
 }

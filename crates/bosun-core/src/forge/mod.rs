@@ -324,6 +324,8 @@ pub(crate) trait Dialect {
     async fn feedback(&self, api: &Api, pr: &PrRef) -> Result<Vec<Comment>, ForgeError>;
     /// The token's owner.
     async fn whoami(&self, api: &Api) -> Result<Identity, ForgeError>;
+    /// The open pull request from branch `head`, if there is one.
+    async fn find_open(&self, api: &Api, head: &str) -> Result<Option<PrRef>, ForgeError>;
 }
 
 /// Runs `$call` on the dialect of `$forge`'s kind, with the token cut out of any error.
@@ -416,6 +418,12 @@ impl Forge {
     /// are logged as warnings: the pull request is open either way).
     pub async fn open_pr(&self, pr: &NewPr) -> Result<PrRef, ForgeError> {
         on_dialect!(self, d => d.open_pr(&self.api, pr))
+    }
+
+    /// The open pull request from branch `head` (a delivery that opened it and was cut short
+    /// before recording it adopts it instead of opening a second).
+    pub async fn find_open(&self, head: &str) -> Result<Option<PrRef>, ForgeError> {
+        on_dialect!(self, d => d.find_open(&self.api, head))
     }
 
     /// Posts a commit status on `sha` (the description cut to 140 characters).

@@ -177,8 +177,21 @@ impl Orchestrator {
             draft: config.draft_on_risk && !risks.is_empty(),
             labels: labels(&config.labels, task.as_ref()),
         };
+        let mut adopted = false;
         let opened = match forge.open_pr(&new_pr).await {
             Ok(pr) => pr,
+            // Refused as a duplicate: a delivery cut short after opening it (bosun stopped
+            // before recording the run) left it open — the same branch, the same commit.
+            Err(e @ ForgeError::Rejected { .. }) => match forge.find_open(&run.branch).await {
+                Ok(Some(pr)) => {
+                    adopted = true;
+                    pr
+                }
+                _ => {
+                    let e = self.forge_error(e);
+                    return Err(self.approval_failed(&run, e));
+                }
+            },
             Err(e) => {
                 let e = self.forge_error(e);
                 return Err(self.approval_failed(
@@ -237,10 +250,14 @@ impl Orchestrator {
                 r.delivery = Some(delivery);
             })?
             .unwrap_or(run);
-        notes.push(format!(
-            "delivered as pull request #{} {}",
-            opened.number, opened.url
-        ));
+        notes.push(if adopted {
+            format!(
+                "delivered as pull request #{} {} (already open for this branch: a delivery cut short had opened it)",
+                opened.number, opened.url
+            )
+        } else {
+            format!("delivered as pull request #{} {}", opened.number, opened.url)
+        });
         for n in notes {
             self.history(&updated.id, "note", n);
         }
