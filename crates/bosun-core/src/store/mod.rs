@@ -841,6 +841,29 @@ mod tests {
         assert_eq!(store.run_count(), 7);
     }
 
+    /// A long page (the console's start reads 2,000 runs): every run, newest first, once.
+    #[test]
+    fn a_long_page_comes_back_whole_and_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut ids: Vec<RunId> = (0..1_101)
+            .map(|i| run(&format!("r{i}")))
+            .map(|r| {
+                store.put_run(&r).unwrap();
+                r.id
+            })
+            .collect();
+        ids.sort();
+        ids.reverse();
+        let page = store.runs_page(None, 1_000).unwrap();
+        let got: Vec<&RunId> = page.iter().map(|r| &r.id).collect();
+        assert_eq!(got, ids[..1_000].iter().collect::<Vec<_>>());
+        let rest = store.runs_page(Some(&ids[599]), 1_000).unwrap();
+        assert_eq!(rest.len(), 501);
+        assert_eq!(rest[0].id, ids[600]);
+        assert_eq!(rest[500].id, ids[1_100]);
+    }
+
     #[test]
     fn run_count_is_kept_through_new_runs_updates_learning_and_reopening() {
         let dir = tempfile::tempdir().unwrap();
