@@ -117,8 +117,11 @@ impl Orchestrator {
                 what: "the run has no recorded change to deliver".into(),
             });
         };
+        // The delivery runs on the orchestrator's loop: a rate limit is waited out for at most
+        // 15 s here (the run stays awaiting approval beyond that, and the error says how long
+        // the forge asks to wait); the looks, off the loop, wait as long as the forge says.
         let forge = match self.forge() {
-            Ok(f) => f,
+            Ok(f) => f.with_limits(Duration::from_secs(15), 3),
             Err(e) => return Err(self.approval_failed(&run, e)),
         };
         let config = self.config.forge.clone();
