@@ -403,25 +403,7 @@ impl Orchestrator {
                     let reason = closing_words(&s.feedback).unwrap_or_else(|| {
                         format!("pull request #{} was closed without merging", pr.number)
                     });
-                    let decision = Decision {
-                        verdict: "reject".into(),
-                        by: by.clone(),
-                        at_ms: now_ms(),
-                        reason: reason.clone(),
-                    };
-                    self.update_and_learn(
-                        &run.id,
-                        |r| {
-                            r.status = RunStatus::Rejected;
-                            r.decision = Some(decision);
-                            r.feedback = Some(reason.clone());
-                            if let Some(d) = r.delivery.as_mut() {
-                                d.state = "closed".into();
-                                d.etag = etag;
-                            }
-                        },
-                        |_, r| rejection_observations(r, &reason),
-                    )?;
+                    self.record_rejected(&run.id, &by, &reason, Some(("closed", etag)))?;
                     self.history(
                         &run.id,
                         "note",
@@ -465,26 +447,43 @@ impl Orchestrator {
         Ok(())
     }
 
+    /// Records a delivered run as rejected upstream by `by` for `reason` (process memory learns
+    /// it as a failure), with the pull request's last `state` and `ETag` when given.
+    fn record_rejected(
+        &mut self,
+        id: &RunId,
+        by: &str,
+        reason: &str,
+        state: Option<(&str, Option<String>)>,
+    ) -> Result<(), OrchestratorError> {
+        let decision = Decision {
+            verdict: "reject".into(),
+            by: by.to_string(),
+            at_ms: now_ms(),
+            reason: reason.to_string(),
+        };
+        self.update_and_learn(
+            id,
+            |r| {
+                r.status = RunStatus::Rejected;
+                r.decision = Some(decision);
+                r.feedback = Some(reason.to_string());
+                if let (Some((state, etag)), Some(d)) = (state, r.delivery.as_mut()) {
+                    d.state = state.into();
+                    d.etag = etag;
+                }
+            },
+            |_, r| rejection_observations(r, reason),
+        )?;
+        Ok(())
+    }
+
     /// Queues another attempt at `run`'s task with the reviewers' words as the operator's
     /// feedback; the delivered run is rejected by the review (its pull request stays open for
     /// the reviewers to close).
     fn retry_with_review(&mut self, run: &Run, words: &str) -> Result<(), OrchestratorError> {
         let reason = format!("changes requested on the pull request: {words}");
-        let decision = Decision {
-            verdict: "reject".into(),
-            by: "review".into(),
-            at_ms: now_ms(),
-            reason: reason.clone(),
-        };
-        self.update_and_learn(
-            &run.id,
-            |r| {
-                r.status = RunStatus::Rejected;
-                r.decision = Some(decision);
-                r.feedback = Some(reason.clone());
-            },
-            |_, r| rejection_observations(r, &reason),
-        )?;
+        self.record_rejected(&run.id, "review", &reason, None)?;
         let again = self.new_run(
             &run.task_id,
             &run.task_title,
