@@ -8,11 +8,13 @@
 //! until a look at the forge finds the pull request merged (then `merged`, the task done) or
 //! closed (then `rejected`, with the closer's comment as the reason).
 
+use std::collections::HashMap;
 use std::time::Duration;
 
+use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 
-use super::{Orchestrator, OrchestratorError, blocking, tick};
+use super::{CommandError, Orchestrator, OrchestratorError, blocking, tick};
 use crate::forge::{
     CheckStatus, Comment, Forge, ForgeError, Looked, NewPr, PrRef, PrState, ReviewVerdict,
     StatusState, Token,
@@ -75,6 +77,162 @@ impl Following {
     }
 }
 
+/// Deliveries whose push and forge calls are under way, and who waits for each.
+#[derive(Debug, Default)]
+pub(super) struct Deliveries {
+    jobs: JoinSet<(RunId, Result<Shipped, ForgeFailure>)>,
+    /// Which run each job is for (a job that panics says only its task id).
+    job_runs: HashMap<tokio::task::Id, RunId>,
+    pending: HashMap<RunId, Delivering>,
+}
+
+/// A delivery under way: what recording it needs once shipped.
+#[derive(Debug)]
+pub(super) struct Delivering {
+    run: Run,
+    who: String,
+    note: String,
+    partial_note: Option<String>,
+    tick_note: Option<String>,
+    replies: Vec<oneshot::Sender<Result<Run, CommandError>>>,
+}
+
+/// What the network part of a delivery did.
+#[derive(Debug)]
+pub(super) struct Shipped {
+    pushed: git::Pushed,
+    opened: PrRef,
+    /// The pull request was already open for the branch (a delivery cut short).
+    adopted: bool,
+    forge: &'static str,
+    repository: String,
+    /// Gates that could not be posted as statuses.
+    status_notes: Vec<String>,
+}
+
+/// Why the network part of a delivery failed.
+#[derive(Debug)]
+pub(super) enum ForgeFailure {
+    /// The push (or reading the repository for it).
+    Git(crate::git::GitError),
+    /// The forge, after the push when `pushed` says so.
+    Forge {
+        error: ForgeError,
+        pushed: Option<git::Pushed>,
+    },
+    /// The job itself did not finish.
+    Stopped(String),
+}
+
+impl Deliveries {
+    /// Whether a delivery is under way.
+    pub(super) fn busy(&self) -> bool {
+        !self.jobs.is_empty()
+    }
+
+    /// The next delivery whose network part is done.
+    pub(super) async fn next(&mut self) -> (RunId, Result<Shipped, ForgeFailure>) {
+        match self.jobs.join_next().await {
+            Some(Ok(done)) => {
+                self.job_runs.retain(|_, run| *run != done.0);
+                done
+            }
+            Some(Err(e)) => {
+                let id = self.job_runs.remove(&e.id()).unwrap_or_default();
+                (
+                    id,
+                    Err(ForgeFailure::Stopped(format!("the delivery stopped: {e}"))),
+                )
+            }
+            None => std::future::pending().await,
+        }
+    }
+
+    /// The answer for run `id`'s delivery goes to `reply` when it is done.
+    pub(super) fn answer_later(
+        &mut self,
+        id: &RunId,
+        reply: oneshot::Sender<Result<Run, CommandError>>,
+    ) {
+        match self.pending.get_mut(id) {
+            Some(d) => d.replies.push(reply),
+            None => {
+                let _ = reply.send(Err(CommandError::Refused(format!(
+                    "run {id}: the delivery is no longer under way"
+                ))));
+            }
+        }
+    }
+}
+
+/// The network part of a delivery, off the orchestrator's loop: push, open (or adopt) the
+/// pull request, one status per gate.
+async fn ship(
+    forge: Forge,
+    repo: std::path::PathBuf,
+    remote: String,
+    head: String,
+    new_pr: NewPr,
+    statuses: Vec<CheckStatus>,
+    token: Option<Token>,
+) -> Result<Shipped, ForgeFailure> {
+    let branch = new_pr.head.clone();
+    let pushed = tokio::task::spawn_blocking(move || {
+        git::push_commit(
+            &repo,
+            &remote,
+            &head,
+            &branch,
+            token.as_ref().map(Token::reveal),
+        )
+    })
+    .await
+    .map_err(|e| ForgeFailure::Stopped(format!("the push stopped: {e}")))?
+    .map_err(ForgeFailure::Git)?;
+    let mut adopted = false;
+    let opened = match forge.open_pr(&new_pr).await {
+        Ok(pr) => pr,
+        // Refused as a duplicate: a delivery cut short after opening it (bosun stopped before
+        // recording the run) left it open — the same branch, the same commit.
+        Err(e @ ForgeError::Rejected { .. }) => match forge.find_open(&new_pr.head).await {
+            Ok(Some(pr)) => {
+                adopted = true;
+                pr
+            }
+            _ => {
+                return Err(ForgeFailure::Forge {
+                    error: e,
+                    pushed: Some(pushed),
+                });
+            }
+        },
+        Err(error) => {
+            return Err(ForgeFailure::Forge {
+                error,
+                pushed: Some(pushed),
+            });
+        }
+    };
+    // A status that cannot be posted is said, not fatal: the pull request carries the table.
+    let mut status_notes = Vec::new();
+    for status in &statuses {
+        if let Err(e) = forge.post_status(&pushed.commit, status).await {
+            status_notes.push(format!(
+                "could not post `{}` as a status: {e}",
+                status.context
+            ));
+        }
+    }
+    Ok(Shipped {
+        pushed,
+        opened,
+        adopted,
+        forge: forge_name(forge.kind()),
+        repository: forge.repository().to_string(),
+        status_notes,
+    })
+}
+
 impl Orchestrator {
     /// The forge `[forge]` names, with the token from its variable (none: requests go
     /// unauthenticated, and a forge that needs one says 401).
@@ -99,17 +257,19 @@ impl Orchestrator {
         OrchestratorError::Forge(text)
     }
 
-    /// Delivers an approved run as a pull request: the reviewed commit (or `partial`'s) with
-    /// the task ticked on top is pushed to `bosun/<slug>-<id>` on the remote, the pull request
-    /// opened against the target, a status posted per gate, and the run recorded as delivered.
-    /// Anything that fails before the pull request exists leaves the run awaiting approval.
+    /// Starts delivering an approved run as a pull request: the reviewed commit (or
+    /// `partial`'s) with the task ticked on top is made here; pushing it to `bosun/<slug>-<id>`
+    /// on the remote, opening the pull request against the target and posting a status per
+    /// gate run off the orchestrator's loop, and [`finish_delivery`](Self::finish_delivery)
+    /// records the run as delivered. Anything that fails before the pull request exists leaves
+    /// the run awaiting approval.
     pub(super) async fn deliver_pr(
         &mut self,
         run: Run,
         who: &str,
         note: &str,
         partial: Option<git::PartialOutcome>,
-    ) -> Result<Run, OrchestratorError> {
+    ) -> Result<RunId, OrchestratorError> {
         let Some(reviewed) = run.head.clone() else {
             return Err(OrchestratorError::WrongState {
                 run: run.id.0.clone(),
@@ -117,11 +277,9 @@ impl Orchestrator {
                 what: "the run has no recorded change to deliver".into(),
             });
         };
-        // The delivery runs on the orchestrator's loop: a rate limit is waited out for at most
-        // 15 s here (the run stays awaiting approval beyond that, and the error says how long
-        // the forge asks to wait); the looks, off the loop, wait as long as the forge says.
+        self.not_delivering(&run)?;
         let forge = match self.forge() {
-            Ok(f) => f.with_limits(Duration::from_secs(15), 3),
+            Ok(f) => f,
             Err(e) => return Err(self.approval_failed(&run, e)),
         };
         let config = self.config.forge.clone();
@@ -132,24 +290,14 @@ impl Orchestrator {
         let files = self.config.project.task_files.clone();
         let rules = self.config.intake.type_rules();
         let (task_id, title) = (run.task_id.0.clone(), run.task_title.clone());
-        let token = Token::from_env(config.token_variable());
-        let remote = config.remote.clone();
         // What is pushed is exactly the reviewed commit (refused if the branch moved), with the
         // tick on top.
-        let pushed = blocking(move || {
+        let ticked = blocking(move || {
             git::branch_at(&repo, &branch, &reviewed)?;
-            let (head, tick_note) = tick(&repo, &source, &files, &rules, &task_id, &title)?;
-            let pushed = git::push_commit(
-                &repo,
-                &remote,
-                &head,
-                &branch,
-                token.as_ref().map(Token::reveal),
-            )?;
-            Ok::<_, OrchestratorError>((pushed, tick_note))
+            tick(&repo, &source, &files, &rules, &task_id, &title)
         })
         .await?;
-        let (pushed, tick_note) = match pushed {
+        let (head, tick_note) = match ticked {
             Ok(v) => v,
             Err(e) => return Err(self.approval_failed(&run, e)),
         };
@@ -164,80 +312,171 @@ impl Orchestrator {
             .as_ref()
             .filter(|p| !p.dropped.is_empty())
             .map(|p| p.describe());
-        let body = pr_body(
-            &run,
-            task.as_ref(),
-            &risks,
-            who,
-            note,
-            partial_note.as_deref(),
-        );
         let new_pr = NewPr {
             head: run.branch.clone(),
             base: run.target.clone(),
             title: run.task_title.clone(),
-            body,
+            body: pr_body(
+                &run,
+                task.as_ref(),
+                &risks,
+                who,
+                note,
+                partial_note.as_deref(),
+            ),
             draft: config.draft_on_risk && !risks.is_empty(),
             labels: labels(&config.labels, task.as_ref()),
         };
-        let mut adopted = false;
-        let opened = match forge.open_pr(&new_pr).await {
-            Ok(pr) => pr,
-            // Refused as a duplicate: a delivery cut short after opening it (bosun stopped
-            // before recording the run) left it open — the same branch, the same commit.
-            Err(e @ ForgeError::Rejected { .. }) => match forge.find_open(&run.branch).await {
-                Ok(Some(pr)) => {
-                    adopted = true;
-                    pr
-                }
-                _ => {
-                    let e = self.forge_error(e);
-                    return Err(self.approval_failed(&run, e));
-                }
+        let statuses: Vec<CheckStatus> = run.gates.iter().map(gate_status).collect();
+        let token = Token::from_env(config.token_variable());
+        let (repo, remote) = (self.project.root.clone(), config.remote.clone());
+        let id = run.id.clone();
+        let job = self.deliveries.jobs.spawn(async move {
+            let shipped = ship(forge, repo, remote, head, new_pr, statuses, token).await;
+            (id, shipped)
+        });
+        self.deliveries.job_runs.insert(job.id(), run.id.clone());
+        self.history(
+            &run.id,
+            "note",
+            "approved: pushing and opening the pull request…".into(),
+        );
+        let id = run.id.clone();
+        self.deliveries.pending.insert(
+            id.clone(),
+            Delivering {
+                run,
+                who: who.to_string(),
+                note: note.to_string(),
+                partial_note,
+                tick_note,
+                replies: Vec::new(),
             },
-            Err(e) => {
-                let e = self.forge_error(e);
-                return Err(self.approval_failed(
-                    &run,
-                    OrchestratorError::Forge(format!(
-                        "{e}; branch `{}` was pushed to `{}` but no pull request was opened",
-                        run.branch, config.remote
-                    )),
-                ));
-            }
+        );
+        Ok(id)
+    }
+
+    /// Refuses a decision on a run whose delivery is under way.
+    pub(super) fn not_delivering(&self, run: &Run) -> Result<(), OrchestratorError> {
+        if self.deliveries.pending.contains_key(&run.id) {
+            return Err(OrchestratorError::WrongState {
+                run: run.id.0.clone(),
+                status: run.status.to_string(),
+                what: "it is being delivered as a pull request; wait for the result".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// A delivery's network part is done: the run is recorded as delivered (or the error
+    /// said, the run still awaiting approval), and whoever asked gets the answer.
+    pub(super) fn finish_delivery(
+        &mut self,
+        id: RunId,
+        shipped: Result<Shipped, ForgeFailure>,
+    ) -> Result<(), OrchestratorError> {
+        let Some(delivering) = self.deliveries.pending.remove(&id) else {
+            return Ok(());
         };
+        let Delivering {
+            run,
+            who,
+            note,
+            partial_note,
+            tick_note,
+            replies,
+        } = delivering;
+        let answer = match shipped {
+            Err(failure) => {
+                let e = match failure {
+                    ForgeFailure::Git(e) => OrchestratorError::Git(e),
+                    ForgeFailure::Forge { error, pushed } => {
+                        let e = self.forge_error(error);
+                        match pushed {
+                            Some(p) => OrchestratorError::Forge(format!(
+                                "{e}; branch `{}` was pushed to `{}` but no pull request was opened",
+                                p.branch, self.config.forge.remote
+                            )),
+                            None => e,
+                        }
+                    }
+                    ForgeFailure::Stopped(why) => OrchestratorError::Forge(why),
+                };
+                Err(self.approval_failed(&run, e))
+            }
+            Ok(shipped) => self.record_delivery(
+                run,
+                &who,
+                &note,
+                partial_note.as_deref(),
+                tick_note,
+                shipped,
+            ),
+        };
+        let mut replies = replies.into_iter();
+        match replies.next() {
+            Some(reply) => {
+                let _ = reply.send(answer.map_err(Into::into));
+            }
+            None => {
+                if let Err(e) = answer {
+                    self.events.send(crate::api::Event::Notice {
+                        text: e.to_string(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Records a shipped delivery: the run delivered, its notes, the audit entry.
+    fn record_delivery(
+        &mut self,
+        run: Run,
+        who: &str,
+        note: &str,
+        partial_note: Option<&str>,
+        tick_note: Option<String>,
+        shipped: Shipped,
+    ) -> Result<Run, OrchestratorError> {
+        let Shipped {
+            pushed,
+            opened,
+            adopted,
+            forge,
+            repository,
+            status_notes,
+        } = shipped;
         let mut notes: Vec<String> = tick_note.into_iter().collect();
         notes.push(format!(
             "pushed {} to `{}` on {} ({})",
             short(&pushed.commit),
             pushed.branch,
-            config.remote,
+            self.config.forge.remote,
             pushed.remote_url
         ));
-        // One status per gate on the pushed commit; a failure here is said, not fatal (the
-        // pull request is open and carries the same table).
-        for gate in &run.gates {
-            let status = gate_status(gate);
-            if let Err(e) = forge.post_status(&pushed.commit, &status).await {
-                notes.push(format!(
-                    "could not post gate `{}` as a status: {e}",
-                    gate.name
-                ));
-            }
-        }
+        notes.extend(status_notes);
+        notes.push(if adopted {
+            format!(
+                "delivered as pull request #{} {} (already open for this branch: a delivery cut short had opened it)",
+                opened.number, opened.url
+            )
+        } else {
+            format!("delivered as pull request #{} {}", opened.number, opened.url)
+        });
         let decision = Decision {
             verdict: "approve".into(),
             by: who.to_string(),
             at_ms: now_ms(),
-            reason: match (partial_note.as_deref(), note.trim()) {
+            reason: match (partial_note, note.trim()) {
                 (Some(p), "") => p.to_string(),
                 (Some(p), n) => format!("{n} ({p})"),
                 (None, n) => n.to_string(),
             },
         };
         let delivery = PullRequest {
-            forge: forge_name(forge.kind()).into(),
-            repository: forge.repository().to_string(),
+            forge: forge.into(),
+            repository,
             number: opened.number,
             url: opened.url.clone(),
             branch: pushed.branch.clone(),
@@ -253,14 +492,6 @@ impl Orchestrator {
                 r.delivery = Some(delivery);
             })?
             .unwrap_or(run);
-        notes.push(if adopted {
-            format!(
-                "delivered as pull request #{} {} (already open for this branch: a delivery cut short had opened it)",
-                opened.number, opened.url
-            )
-        } else {
-            format!("delivered as pull request #{} {}", opened.number, opened.url)
-        });
         for n in notes {
             self.history(&updated.id, "note", n);
         }

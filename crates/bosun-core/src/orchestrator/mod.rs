@@ -109,6 +109,8 @@ pub struct Orchestrator {
     chat: Option<Arc<dyn crate::llm::Chat>>,
     /// Pull requests of delivered runs being looked at on the forge.
     following: deliver::Following,
+    /// Approvals being delivered as pull requests (push and forge calls off the loop).
+    deliveries: deliver::Deliveries,
     /// The partial approval whose kept hunks the gates are checking, if any (one at a time:
     /// they share an export directory, so its build output is reused).
     checking: Option<Checking>,
@@ -144,10 +146,27 @@ struct Checking {
     reply: Option<tokio::sync::oneshot::Sender<Result<Run, CommandError>>>,
 }
 
-/// How an approval went on: merged, or its kept hunks are being checked first.
+/// How an approval went on: merged, or its kept hunks are being checked first, or it is
+/// being delivered as a pull request (answered when the forge has it).
 enum Approving {
     Merged(Box<Run>),
     Checking,
+    Delivering(RunId),
+}
+
+/// What [`Orchestrator::merge_approved`] did: merged here, or started a delivery.
+enum Approved {
+    Merged(Box<Run>),
+    Delivering(RunId),
+}
+
+impl From<Approved> for Approving {
+    fn from(a: Approved) -> Self {
+        match a {
+            Approved::Merged(run) => Self::Merged(run),
+            Approved::Delivering(id) => Self::Delivering(id),
+        }
+    }
 }
 
 pub use crate::gates::policy::JUDGE_UNCERTAIN;
@@ -377,6 +396,7 @@ impl Orchestrator {
             pending_auto: HashSet::new(),
             chat,
             following: deliver::Following::default(),
+            deliveries: deliver::Deliveries::default(),
             checking: None,
         };
         // Only unfinished runs are read whole; a task's history is read when it is needed.
@@ -939,7 +959,11 @@ impl Orchestrator {
                     && self.has_candidates();
                 // Not idle while an executor rests for a while (work resumes when it is back)
                 // or while the gates are checked on the base.
-                if !can_start && self.next_rested().is_none() && !checking && !self.following.busy()
+                if !can_start
+                    && self.next_rested().is_none()
+                    && !checking
+                    && !self.following.busy()
+                    && !self.deliveries.busy()
                 {
                     if !self.announced_idle {
                         self.announced_idle = true;
@@ -976,6 +1000,7 @@ impl Orchestrator {
                     self.start_looks();
                 }
                 Some(seen) = self.following.next(), if self.following.busy() => self.handle_looks(seen)?,
+                (id, shipped) = self.deliveries.next(), if self.deliveries.busy() => self.finish_delivery(id, shipped)?,
                 Some(joined) = self.workers.join_next(), if !self.workers.is_empty() => {
                     match joined {
                         Ok((id, outcome)) => self.handle_outcome(id, outcome).await?,
@@ -1996,6 +2021,7 @@ impl Orchestrator {
                     let _ = reply.send(Ok(*run));
                 }
                 // Answered when the kept hunks have been checked.
+                Ok(Approving::Delivering(id)) => self.deliveries.answer_later(&id, reply),
                 Ok(Approving::Checking) => {
                     if let Some(c) = self.checking.as_mut() {
                         c.reply = Some(reply);
@@ -2082,11 +2108,12 @@ impl Orchestrator {
             });
         }
         self.not_checking(&run)?;
+        self.not_delivering(&run)?;
         let Some(keep) = keep else {
             return self
                 .merge_approved(run, who, note, None, message, deliver)
                 .await
-                .map(|r| Approving::Merged(Box::new(r)));
+                .map(Approving::from);
         };
         let (Some(base), Some(head)) = (run.base.clone(), run.head.clone()) else {
             return Err(OrchestratorError::WrongState {
@@ -2129,7 +2156,7 @@ impl Orchestrator {
             return self
                 .merge_approved(run, who, note, None, message, deliver)
                 .await
-                .map(|r| Approving::Merged(Box::new(r)));
+                .map(Approving::from);
         }
         self.start_check(run, who, note, kept, message, deliver)?;
         Ok(Approving::Checking)
@@ -2301,6 +2328,17 @@ impl Orchestrator {
                 }
             }
         };
+        let answer = match answer {
+            Ok(Approved::Merged(run)) => Ok(*run),
+            // Answered when the forge has the pull request.
+            Ok(Approved::Delivering(id)) => {
+                if let Some(reply) = reply {
+                    self.deliveries.answer_later(&id, reply);
+                }
+                return Ok(());
+            }
+            Err(e) => Err(e),
+        };
         match reply {
             Some(reply) => {
                 let _ = reply.send(answer.map_err(Into::into));
@@ -2328,9 +2366,12 @@ impl Orchestrator {
         partial: Option<git::PartialOutcome>,
         message: Option<String>,
         deliver: Option<crate::model::Delivery>,
-    ) -> Result<Run, OrchestratorError> {
+    ) -> Result<Approved, OrchestratorError> {
         if deliver.unwrap_or(self.config.forge.deliver) == crate::model::Delivery::Pr {
-            return self.deliver_pr(run, who, note, partial).await;
+            return self
+                .deliver_pr(run, who, note, partial)
+                .await
+                .map(Approved::Delivering);
         }
         let repo = self.project.root.clone();
         let target = run.target.clone();
@@ -2441,6 +2482,7 @@ impl Orchestrator {
             notes,
             keep_journal,
         )
+        .map(|run| Approved::Merged(Box::new(run)))
     }
 
     /// Settles approvals a crash left in the journal, from git, which is the truth: when the
@@ -2621,6 +2663,7 @@ impl Orchestrator {
             });
         }
         self.not_checking(&run)?;
+        self.not_delivering(&run)?;
         let decision = Decision {
             verdict: "reject".into(),
             by: who.to_string(),
