@@ -581,6 +581,52 @@ mod screen {
         }
     }
 
+    /// The run the board's focus lands on, awaiting approval, is read ahead after the first
+    /// frame: its first screen only (no colours, not the rest, while the board shows); opening
+    /// it then reads nothing again and asks for what was held back.
+    #[test]
+    fn the_focused_run_is_read_ahead_and_opens_without_reading_it_again() {
+        let mut f = Fixture::new(120, 40);
+        let mut task = bosun::intake::TaskList::parse_str(
+            "- [ ] Load the config from a path\n",
+            Path::new("TODO.md"),
+            &Config::default().intake.type_rules(),
+        )
+        .tasks
+        .remove(0);
+        task.id = bosun::model::TaskId("t-config".into());
+        f.app.data.tasks = Arc::new(vec![task]);
+        f.app.board.column = 2;
+        assert_eq!(
+            bosun::tui::board::selected_run(&f.app.board, &f.app.data),
+            Some(RunId(RUN.into()))
+        );
+
+        let ahead = f.app.prefetch();
+        assert_eq!(ahead.len(), 1, "one job: the first screen");
+        assert!(f.settle(ahead).is_empty());
+        assert_eq!(f.app.tab, Tab::Board);
+        assert!(f.app.review.prefetched);
+        assert!(f.app.review.change.is_some());
+        assert!(
+            !f.app.review.highlights.in_flight,
+            "no colours asked for on the board"
+        );
+        // A second look ahead (another frame) does nothing.
+        assert!(f.app.prefetch().is_empty());
+
+        let generation = f.app.review.generation;
+        let opened = f.app.open_review(RunId(RUN.into()));
+        assert!(!opened.is_empty(), "the colours are asked for now");
+        assert_eq!(f.app.review.generation, generation, "not read again");
+        assert!(!f.app.review.prefetched);
+        assert!(f.settle(opened).is_empty());
+        assert_eq!(f.app.tab, Tab::Review);
+        assert!(f.screen().contains("src/config.rs"), "{}", f.screen());
+        // Opening it again changes nothing.
+        assert!(f.app.open_review(RunId(RUN.into())).is_empty());
+    }
+
     #[test]
     fn slash_searches_the_diff_and_n_goes_through_the_matches() {
         let mut f = Fixture::new(120, 40);

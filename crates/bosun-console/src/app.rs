@@ -388,7 +388,13 @@ impl App {
                     && !run.status.is_active()
                     && run.status != crate::model::RunStatus::Queued
                 {
-                    effects.extend(review::open(&mut self.review, &self.data, run.id.clone()));
+                    effects.extend(review::open(
+                        &mut self.review,
+                        &self.data,
+                        run.id.clone(),
+                        &self.theme,
+                        body_area(self.size),
+                    ));
                 }
                 effects
             }
@@ -471,6 +477,11 @@ impl App {
         match tab {
             Tab::History => history::show(&mut self.history, &self.data),
             Tab::Metrics => metrics::show(&mut self.metrics, &self.data),
+            // A run loaded ahead is now the operator's: open it whole (colours, the rest).
+            Tab::Review if self.review.prefetched => match self.review.run.clone() {
+                Some(run) => self.open_review(run),
+                None => self.refresh_review(),
+            },
             Tab::Review => self.refresh_review(),
             Tab::Board | Tab::Logs => Vec::new(),
         }
@@ -525,7 +536,33 @@ impl App {
     /// Opens `run` in Review.
     pub fn open_review(&mut self, run: RunId) -> Vec<Effect> {
         self.tab = Tab::Review;
-        review::open(&mut self.review, &self.data, run)
+        review::open(
+            &mut self.review,
+            &self.data,
+            run,
+            &self.theme,
+            body_area(self.size),
+        )
+    }
+
+    /// After the first frame: the run the board's focus landed on, when it awaits approval,
+    /// is loaded ahead (its first screen), so opening it is immediate.
+    pub fn prefetch(&mut self) -> Vec<Effect> {
+        if self.tab != Tab::Board {
+            return Vec::new();
+        }
+        let Some(run) = board::selected_run(&self.board, &self.data) else {
+            return Vec::new();
+        };
+        let awaiting = self
+            .data
+            .runs
+            .get(&run)
+            .is_some_and(|r| r.status == crate::model::RunStatus::AwaitingApproval);
+        if !awaiting {
+            return Vec::new();
+        }
+        review::prefetch(&mut self.review, run)
     }
 
     fn key(&mut self, key: KeyEvent) -> Vec<Effect> {

@@ -218,6 +218,7 @@ async fn event_loop(
     let mut sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     let mut last_draw = Instant::now() - FRAME;
     let mut orchestrator_open = true;
+    let mut prefetched = false;
     for effect in app::startup_effects() {
         carry_out(effect, commands, &replies_tx, jobs);
     }
@@ -303,6 +304,13 @@ async fn event_loop(
                 .context("cannot draw")?;
             app.dirty = false;
             last_draw = Instant::now();
+            // Once the board is on the screen, the run its focus landed on is read ahead.
+            if !prefetched {
+                prefetched = true;
+                for effect in app.prefetch() {
+                    carry_out(effect, commands, &replies_tx, jobs);
+                }
+            }
         }
     }
 }

@@ -244,6 +244,11 @@ pub struct ReviewState {
     /// `G` (or End) was pressed while only the change's first files were here: the cursor
     /// goes to the end of the whole change when it arrives, unless it moved since.
     pub at_end: bool,
+    /// Loaded ahead, while the board showed the run (its first screen only): its colours and
+    /// the rest of a large change are asked for when the operator opens it.
+    pub prefetched: bool,
+    /// The first screen's load is under way (opening the run again does not start another).
+    pub loading: bool,
 }
 
 impl ReviewState {
@@ -310,17 +315,53 @@ impl ReviewState {
     }
 }
 
-/// Opens `run`: returns the job that loads it (nothing when it is already loaded).
-pub fn open(state: &mut ReviewState, _data: &Data, run: RunId) -> Vec<Effect> {
-    if state.run.as_ref() == Some(&run) && state.change.is_some() {
+/// Opens `run`: returns the job that loads it — nothing when it is loaded or being loaded,
+/// and for a run loaded ahead ([`prefetch`]) its colours and the rest of its change.
+pub fn open(
+    state: &mut ReviewState,
+    _data: &Data,
+    run: RunId,
+    theme: &Theme,
+    area: Rect,
+) -> Vec<Effect> {
+    if state.run.as_ref() == Some(&run) && (state.change.is_some() || state.loading) {
+        if !std::mem::take(&mut state.prefetched) {
+            return Vec::new();
+        }
+        // Loaded ahead: what was held back until the operator came. (Still in flight: its
+        // answer finds `prefetched` false and asks for them itself.)
+        let Some(change) = state.change.clone() else {
+            return Vec::new();
+        };
+        let mut effects = request_highlight(state, theme, area);
+        if change.pending > 0 {
+            effects.push(load_rest(run, state.generation));
+        }
+        return effects;
+    }
+    start_load(state, run)
+}
+
+/// Loads `run`'s first screen ahead, while the board shows it awaiting approval: opening it
+/// is then immediate. Nothing when a run is already in Review.
+pub fn prefetch(state: &mut ReviewState, run: RunId) -> Vec<Effect> {
+    if state.run.is_some() {
         return Vec::new();
     }
+    let effects = start_load(state, run);
+    state.prefetched = true;
+    effects
+}
+
+/// A fresh state for `run` and the job that reads its first screen.
+fn start_load(state: &mut ReviewState, run: RunId) -> Vec<Effect> {
     let generation = state.generation + 1;
     *state = ReviewState {
         run: Some(run.clone()),
         generation,
         files_shown: state.files_shown,
         panel_hidden: state.panel_hidden,
+        loading: true,
         ..ReviewState::default()
     };
     vec![Effect::load(move |cx| {
@@ -331,6 +372,18 @@ pub fn open(state: &mut ReviewState, _data: &Data, run: RunId) -> Vec<Effect> {
             change,
         }))
     })]
+}
+
+/// The job that reads the whole of a large change whose first files are shown.
+fn load_rest(run: RunId, generation: u64) -> Effect {
+    Effect::load(move |cx| {
+        let change = load(cx, &run, false).map(Arc::new);
+        Msg::Review(Box::new(Loaded::Change {
+            run,
+            generation,
+            change,
+        }))
+    })
 }
 
 /// Reads a run and its change; runs on the blocking pool. With `first`, a large change comes
@@ -410,6 +463,7 @@ pub fn loaded(state: &mut ReviewState, loaded: Loaded, theme: &Theme, area: Rect
             if state.run.as_ref() != Some(&run) || state.generation != generation {
                 return Vec::new();
             }
+            state.loading = false;
             match (change, state.change.take()) {
                 (Ok(change), None) => {
                     state.keep = change.files.iter().map(|f| vec![true; f.units]).collect();
@@ -419,16 +473,13 @@ pub fn loaded(state: &mut ReviewState, loaded: Loaded, theme: &Theme, area: Rect
                     state.highlights.invalidate();
                     let rest = change.pending > 0;
                     state.change = Some(change);
+                    // Loaded ahead: the colours and the rest wait for the operator.
+                    if state.prefetched {
+                        return Vec::new();
+                    }
                     let mut effects = request_highlight(state, theme, area);
                     if rest {
-                        effects.push(Effect::load(move |cx| {
-                            let change = load(cx, &run, false).map(Arc::new);
-                            Msg::Review(Box::new(Loaded::Change {
-                                run,
-                                generation,
-                                change,
-                            }))
-                        }));
+                        effects.push(load_rest(run, generation));
                     }
                     effects
                 }
@@ -885,7 +936,7 @@ fn browse(
                 .rival
                 .clone();
             match rival {
-                Some(other) => return (open(state, data, other), false),
+                Some(other) => return (open(state, data, other, theme, area), false),
                 None => state.notice = Some("this run has no other candidate (best_of)".into()),
             }
         }
