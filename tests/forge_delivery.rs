@@ -199,6 +199,10 @@ fn an_approval_delivered_as_a_pull_request_is_merged_when_the_forge_merges_it() 
     let delivered = s.run(&id);
     assert_eq!(delivered["status"], "delivered", "{delivered:#}");
     assert_eq!(delivered["delivery"]["number"], 1);
+    let listed = s.ok(&["runs"]);
+    let url = text(&delivered["delivery"]["url"]).to_string();
+    assert!(listed.contains("delivered (PR #1)"), "{listed}");
+    assert!(listed.contains(&format!("PR #1 {url} (open)")), "{listed}");
     assert_eq!(delivered["delivery"]["commit"], pushed.as_str());
     // The task is not picked up again while its pull request is open.
     s.ok(&["run", "--headless"]);

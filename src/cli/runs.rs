@@ -281,9 +281,12 @@ pub fn run_list(ctx: &Context, args: &RunsArgs) -> anyhow::Result<ExitCode> {
             r.id.0,
             r.task_id.0,
             r.attempt,
-            match &r.reason {
-                Some(reason) => format!("{} ({reason})", r.status),
-                None => r.status.to_string(),
+            match (&r.reason, &r.delivery) {
+                (Some(reason), _) => format!("{} ({reason})", r.status),
+                (None, Some(pr)) if r.status == RunStatus::Delivered => {
+                    format!("{} (PR #{})", r.status, pr.number)
+                }
+                (None, _) => r.status.to_string(),
             },
             truncate(&r.executor, 10),
             change_summary(r),
@@ -299,6 +302,18 @@ pub fn run_list(ctx: &Context, args: &RunsArgs) -> anyhow::Result<ExitCode> {
         println!(
             "\n{awaiting} awaiting approval: `bosun show RUN`, then `bosun approve RUN` or `bosun reject RUN --reason \"…\"`."
         );
+    }
+    // Delivered runs wait on their pull requests: where the reviewers are.
+    let delivered: Vec<&crate::model::PullRequest> = runs
+        .iter()
+        .filter(|r| r.status == RunStatus::Delivered)
+        .filter_map(|r| r.delivery.as_ref())
+        .collect();
+    if !delivered.is_empty() {
+        println!("\n{} delivered, waiting on the forge:", delivered.len());
+        for pr in delivered {
+            println!("  PR #{} {} ({})", pr.number, pr.url, pr.state);
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
