@@ -33,12 +33,15 @@ pub fn import(legacy: &Path, file: &Path) -> Result<u64, StoreError> {
         std::fs::remove_file(&importing).map_err(io(&importing))?;
     }
     // sled lets go of its file lock a moment after this process's last handle is dropped
-    // (its threads end): a lock conflict is tried again for a second.
+    // (its threads end): a lock conflict is tried again for up to ten seconds (one second was
+    // not always enough under a loaded test run: the import test failed once in CI here).
     let config = sled::Config::new().path(legacy).flush_every_ms(None);
     let mut tries = 0;
     let old = loop {
         match config.open() {
-            Err(sled::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock && tries < 50 => {
+            Err(sled::Error::Io(e))
+                if e.kind() == std::io::ErrorKind::WouldBlock && tries < 500 =>
+            {
                 tries += 1;
                 std::thread::sleep(std::time::Duration::from_millis(20));
             }

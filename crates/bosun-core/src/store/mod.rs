@@ -1257,7 +1257,7 @@ mod tests {
         {
             // No periodic flusher: its thread would hold sled's file lock after the drop
             // below (up to its 500 ms period, longer on a loaded machine), which only this
-            // test's same-process handle can cause; the importer waits a second for it.
+            // test's same-process handle can cause; the importer waits up to ten seconds.
             let db = sled::Config::new()
                 .path(&legacy)
                 .flush_every_ms(None)
