@@ -93,8 +93,7 @@ fn settings(config: &Config) -> Settings {
         keys: config.keys.extra(),
         bell: config.notify.bell,
         commit_message: config.project.commit_message.clone(),
-        forge: (config.forge != crate::config::ForgeConfig::default())
-            .then_some(config.forge.deliver),
+        forge: config.forge.is_set_up().then_some(config.forge.deliver),
     }
 }
 

@@ -194,7 +194,7 @@ fn check_all(project: &Project, config_flag: Option<&Path>) -> Vec<Check> {
     check_executors(project, &config, &mut checks);
     checks.push(check_sandbox(&config));
     // Only when `[forge]` is set up: the checks reach the remote and the forge.
-    if project.repo.is_some() && config.forge != crate::config::ForgeConfig::default() {
+    if project.repo.is_some() && config.forge.is_set_up() {
         check_forge(project, &config, &mut checks);
     }
     // Outside a repository there is nowhere bosun would keep state, and nothing to litter.

@@ -139,6 +139,12 @@ impl Default for ForgeConfig {
 }
 
 impl ForgeConfig {
+    /// Whether `[forge]` says anything (then doctor checks it, and the console offers both
+    /// ways of delivering an approval).
+    pub fn is_set_up(&self) -> bool {
+        *self != Self::default()
+    }
+
     /// The environment variable holding the token.
     pub fn token_variable(&self) -> &str {
         if !self.token_env.is_empty() {

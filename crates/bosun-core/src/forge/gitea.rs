@@ -9,7 +9,7 @@ use serde_json::json;
 use super::http::Api;
 use super::{
     CheckStatus, Comment, Dialect, ForgeError, Identity, Looked, NewPr, PrRef, PrState,
-    ReviewVerdict, changes_requested, draft_title, oldest_first,
+    ReviewVerdict, changes_requested, draft_title,
 };
 
 /// Gitea.
@@ -209,39 +209,23 @@ impl Dialect for Gitea {
         let comments: Vec<IssueComment> = api
             .get_all(&format!("/repos/{repo}/issues/{}/comments", pr.number))
             .await?;
-        let mut dated = Vec::new();
-        for review in &reviews {
-            let Some(verdict) = review.verdict() else {
-                continue;
-            };
-            let body = review.body.clone().unwrap_or_default();
-            if body.trim().is_empty() && verdict == ReviewVerdict::Commented {
-                continue;
-            }
-            dated.push((
-                review.submitted_at.as_deref(),
-                Comment {
-                    author: review.reviewer().to_string(),
+        let login =
+            |user: &Option<User>| user.as_ref().map(|u| u.login.clone()).unwrap_or_default();
+        Ok(super::thread(
+            reviews.iter().filter_map(|r| {
+                let body = r.body.clone().unwrap_or_default();
+                Some((
+                    r.submitted_at.as_deref(),
+                    r.reviewer().to_string(),
+                    r.verdict()?,
                     body,
-                    review: Some(verdict),
-                },
-            ));
-        }
-        for comment in &comments {
-            dated.push((
-                comment.created_at.as_deref(),
-                Comment {
-                    author: comment
-                        .user
-                        .as_ref()
-                        .map(|u| u.login.clone())
-                        .unwrap_or_default(),
-                    body: comment.body.clone().unwrap_or_default(),
-                    review: None,
-                },
-            ));
-        }
-        Ok(oldest_first(dated))
+                ))
+            }),
+            comments.iter().map(|c| {
+                let body = c.body.clone().unwrap_or_default();
+                (c.created_at.as_deref(), login(&c.user), body)
+            }),
+        ))
     }
 
     async fn whoami(&self, api: &Api) -> Result<Identity, ForgeError> {

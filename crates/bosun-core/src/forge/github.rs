@@ -7,7 +7,7 @@ use serde_json::json;
 use super::http::{Api, encode};
 use super::{
     CheckStatus, Comment, Dialect, ForgeError, Identity, Looked, NewPr, PrRef, PrState,
-    ReviewVerdict, StatusState, changes_requested, oldest_first,
+    ReviewVerdict, StatusState, changes_requested,
 };
 
 /// GitHub's answer when a repository cannot have draft pull requests (private repositories
@@ -218,40 +218,23 @@ impl Dialect for Github {
                 pr.number
             ))
             .await?;
-        let mut dated = Vec::new();
-        for review in &reviews {
-            let Some(verdict) = review.verdict() else {
-                continue;
-            };
-            let body = review.body.clone().unwrap_or_default();
-            // A bare "comment" review with no text says nothing.
-            if body.trim().is_empty() && verdict == ReviewVerdict::Commented {
-                continue;
-            }
-            dated.push((
-                review.submitted_at.as_deref(),
-                Comment {
-                    author: review.reviewer().to_string(),
+        let login =
+            |user: &Option<User>| user.as_ref().map(|u| u.login.clone()).unwrap_or_default();
+        Ok(super::thread(
+            reviews.iter().filter_map(|r| {
+                let body = r.body.clone().unwrap_or_default();
+                Some((
+                    r.submitted_at.as_deref(),
+                    r.reviewer().to_string(),
+                    r.verdict()?,
                     body,
-                    review: Some(verdict),
-                },
-            ));
-        }
-        for comment in &comments {
-            dated.push((
-                comment.created_at.as_deref(),
-                Comment {
-                    author: comment
-                        .user
-                        .as_ref()
-                        .map(|u| u.login.clone())
-                        .unwrap_or_default(),
-                    body: comment.body.clone().unwrap_or_default(),
-                    review: None,
-                },
-            ));
-        }
-        Ok(oldest_first(dated))
+                ))
+            }),
+            comments.iter().map(|c| {
+                let body = c.body.clone().unwrap_or_default();
+                (c.created_at.as_deref(), login(&c.user), body)
+            }),
+        ))
     }
 
     async fn whoami(&self, api: &Api) -> Result<Identity, ForgeError> {

@@ -16,6 +16,7 @@ use serde_json::Value;
 
 use super::{ForgeError, Token};
 use crate::config::ForgeKind;
+use crate::llm::client::chain;
 
 /// How long one request may take, answer included.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -261,6 +262,27 @@ impl Api {
         self.redact(result)
     }
 
+    /// After the `failures`th failure to get an answer (`why`): a pause before the next try,
+    /// or [`ForgeError::Unreachable`] once the tries are used up.
+    async fn pause_or_give_up(
+        &self,
+        failures: u32,
+        method: &Method,
+        url: &str,
+        why: String,
+    ) -> Result<(), ForgeError> {
+        if failures >= self.limits.tries {
+            return Err(ForgeError::Unreachable {
+                url: url.to_string(),
+                why,
+            });
+        }
+        let pause = self.limits.backoff(failures);
+        tracing::warn!(%method, %url, %why, ?pause, "no answer from the forge; trying again");
+        tokio::time::sleep(pause).await;
+        Ok(())
+    }
+
     async fn send_loop(
         &self,
         method: Method,
@@ -292,16 +314,8 @@ impl Api {
                 Ok(reply) => reply,
                 Err(e) => {
                     failures += 1;
-                    let why = chain(&e);
-                    if failures >= self.limits.tries {
-                        return Err(ForgeError::Unreachable {
-                            url: url.to_string(),
-                            why,
-                        });
-                    }
-                    let pause = self.limits.backoff(failures);
-                    tracing::warn!(%method, %url, %why, ?pause, "the forge did not answer; trying again");
-                    tokio::time::sleep(pause).await;
+                    self.pause_or_give_up(failures, &method, url, chain(&e))
+                        .await?;
                     continue;
                 }
             };
@@ -330,15 +344,7 @@ impl Api {
             if status.is_server_error() {
                 failures += 1;
                 let why = format!("HTTP {}: {message}", status.as_u16());
-                if failures >= self.limits.tries {
-                    return Err(ForgeError::Unreachable {
-                        url: url.to_string(),
-                        why,
-                    });
-                }
-                let pause = self.limits.backoff(failures);
-                tracing::warn!(%method, %url, %why, ?pause, "the forge failed; trying again");
-                tokio::time::sleep(pause).await;
+                self.pause_or_give_up(failures, &method, url, why).await?;
                 continue;
             }
             let url = url.to_string();
@@ -554,18 +560,6 @@ pub(crate) fn encode(text: &str) -> String {
         }
     }
     out
-}
-
-/// The error's message and its sources, one line (reqwest's own Display omits the cause).
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 #[cfg(test)]

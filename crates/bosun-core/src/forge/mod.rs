@@ -485,6 +485,41 @@ fn changes_requested<'a>(reviews: impl IntoIterator<Item = (&'a str, Option<bool
     latest.values().any(|requests| *requests)
 }
 
+/// A pull request's reviews (when, who, verdict, text) and comments (when, who, text) as one
+/// thread, oldest first; a bare "comment" review with no text says nothing and is left out.
+pub(crate) fn thread<'a>(
+    reviews: impl IntoIterator<Item = (Option<&'a str>, String, ReviewVerdict, String)>,
+    comments: impl IntoIterator<Item = (Option<&'a str>, String, String)>,
+) -> Vec<Comment> {
+    let reviews = reviews
+        .into_iter()
+        .filter(|(_, _, verdict, body)| {
+            !(body.trim().is_empty() && *verdict == ReviewVerdict::Commented)
+        })
+        .map(|(when, author, verdict, body)| {
+            let review = Some(verdict);
+            (
+                when,
+                Comment {
+                    author,
+                    body,
+                    review,
+                },
+            )
+        });
+    let comments = comments.into_iter().map(|(when, author, body)| {
+        (
+            when,
+            Comment {
+                author,
+                body,
+                review: None,
+            },
+        )
+    });
+    oldest_first(reviews.chain(comments).collect())
+}
+
 /// Comments from several lists (reviews, comments) merged oldest first by their timestamps
 /// (RFC 3339, any offset); entries without a readable time keep their place at the end.
 fn oldest_first(mut dated: Vec<(Option<&str>, Comment)>) -> Vec<Comment> {

@@ -330,7 +330,7 @@ fn wire_message(m: &Message) -> Value {
 }
 
 /// The error's message and its sources, one line (reqwest's own Display omits the cause).
-fn chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

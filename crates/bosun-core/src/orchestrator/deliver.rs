@@ -94,7 +94,8 @@ pub(super) struct Delivering {
     note: String,
     partial_note: Option<String>,
     tick_note: Option<String>,
-    replies: Vec<oneshot::Sender<Result<Run, CommandError>>>,
+    /// Who waits for the answer (none for a decision no front end waits on).
+    reply: Option<oneshot::Sender<Result<Run, CommandError>>>,
 }
 
 /// What the network part of a delivery did.
@@ -155,7 +156,7 @@ impl Deliveries {
         reply: oneshot::Sender<Result<Run, CommandError>>,
     ) {
         match self.pending.get_mut(id) {
-            Some(d) => d.replies.push(reply),
+            Some(d) => d.reply = Some(reply),
             None => {
                 let _ = reply.send(Err(CommandError::Refused(format!(
                     "run {id}: the delivery is no longer under way"
@@ -350,7 +351,7 @@ impl Orchestrator {
                 note: note.to_string(),
                 partial_note,
                 tick_note,
-                replies: Vec::new(),
+                reply: None,
             },
         );
         Ok(id)
@@ -384,7 +385,7 @@ impl Orchestrator {
             note,
             partial_note,
             tick_note,
-            replies,
+            reply,
         } = delivering;
         let answer = match shipped {
             Err(failure) => {
@@ -413,8 +414,7 @@ impl Orchestrator {
                 shipped,
             ),
         };
-        let mut replies = replies.into_iter();
-        match replies.next() {
+        match reply {
             Some(reply) => {
                 let _ = reply.send(answer.map_err(Into::into));
             }
