@@ -18,6 +18,71 @@ pub fn print<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<()> {
     write(value, Safe(PrettyFormatter::new()))
 }
 
+/// Prints `items` as an indented JSON array and a newline, as [`print`] does; a long list is
+/// encoded in chunks on as many threads as there are cores and written in order.
+pub fn print_list<T: Serialize + Sync>(items: &[T]) -> anyhow::Result<()> {
+    let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
+    let written = write_list(&mut out, items)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush());
+    match written {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+/// Elements a thread encodes at a time.
+const CHUNK: usize = 1024;
+
+/// Writes `items` as [`to_writer`] with the indented layout would, encoding chunks of them
+/// on other threads. Each chunk is encoded as an array of its own — its elements are then laid
+/// out as in the whole array — and its brackets are dropped when it is written.
+fn write_list<W: Write, T: Serialize + Sync>(out: &mut W, items: &[T]) -> io::Result<()> {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    if items.len() < 4 * CHUNK || threads < 2 {
+        return to_writer(out, items, Safe(PrettyFormatter::new()));
+    }
+    let chunks: Vec<&[T]> = items.chunks(CHUNK).collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, io::Result<Vec<u8>>)>(2 * threads);
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            let tx = tx.clone();
+            let (chunks, next) = (&chunks, &next);
+            s.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(chunk) = chunks.get(i) else { break };
+                    let mut buf = Vec::with_capacity(1 << 16);
+                    let encoded = to_writer(&mut buf, chunk, Safe(PrettyFormatter::new()));
+                    if tx.send((i, encoded.map(|()| buf))).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        // Chunks arrive in any order: each is written when those before it are.
+        let mut waiting = std::collections::BTreeMap::new();
+        let mut due = 0;
+        out.write_all(b"[")?;
+        for (i, encoded) in rx {
+            waiting.insert(i, encoded);
+            while let Some(encoded) = waiting.remove(&due) {
+                let buf = encoded?;
+                // `[` + the elements + `\n]`: the elements begin with their line break.
+                let elements = &buf[1..buf.len() - 2];
+                if due > 0 {
+                    out.write_all(b",")?;
+                }
+                out.write_all(elements)?;
+                due += 1;
+            }
+        }
+        out.write_all(b"\n]")
+    })
+}
+
 /// Prints `value` as JSON on one line (one event of a stream).
 pub fn line<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<()> {
     write(value, Safe(CompactFormatter))
@@ -128,6 +193,20 @@ mod tests {
         assert!(shown.contains(r#""a\u202eb""#) && shown.contains(r#""\u009b31m""#));
         let back: serde_json::Value = serde_json::from_str(&shown).unwrap();
         assert_eq!(back, value);
+    }
+
+    #[test]
+    fn a_long_list_encoded_in_chunks_on_threads_is_the_whole_array() {
+        for n in [0, 1, 4 * CHUNK - 1, 4 * CHUNK, 9 * CHUNK + 17] {
+            let items: Vec<serde_json::Value> = (0..n)
+                .map(|i| serde_json::json!({ "n": i, "text": format!("item \u{202e}{i}"), "l": [i, [], {}] }))
+                .collect();
+            let mut whole = Vec::new();
+            to_writer(&mut whole, &items, Safe(PrettyFormatter::new())).unwrap();
+            let mut chunked = Vec::new();
+            write_list(&mut chunked, &items).unwrap();
+            assert!(chunked == whole, "{n} items differ");
+        }
     }
 
     #[test]

@@ -151,7 +151,9 @@ pub fn run(ctx: &Context, args: &TasksArgs) -> anyhow::Result<ExitCode> {
     }
     let shown: Vec<&Task> = list.tasks.iter().filter(|t| args.all || !t.done).collect();
     if args.json {
-        super::json::print(&shown).context("cannot encode tasks as JSON")?;
+        super::json::print_list(&shown).context("cannot encode tasks as JSON")?;
+        // The process ends now: freeing a long list task by task would only delay it.
+        std::mem::forget(list);
         return Ok(ExitCode::SUCCESS);
     }
     print!(

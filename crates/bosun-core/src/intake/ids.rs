@@ -60,27 +60,12 @@ fn render(mut n: u64) -> TaskId {
 
 /// Gives every task its id, in order. A task whose short hash is taken (by a task with the
 /// same section and title, or by a rare collision) gets its key rehashed with a counter; this
-/// depends only on the order of the tasks involved, so the result is deterministic.
+/// depends only on the order of the tasks involved, so the result is deterministic. The keys
+/// of a long list are hashed on as many threads as there are cores.
 pub(crate) fn assign_ids(tasks: &mut [Task]) {
+    let keys = keys(tasks);
     let mut used: HashSet<u64> = HashSet::with_capacity(tasks.len());
-    let mut cached: Option<(std::sync::Arc<[String]>, Sha256)> = None;
-    let mut title = String::new();
-    for task in tasks {
-        let state = match &cached {
-            Some((section, state))
-                if std::sync::Arc::ptr_eq(section, &task.section) || *section == task.section =>
-            {
-                state.clone()
-            }
-            _ => {
-                let state = section_state(&task.section);
-                cached = Some((task.section.clone(), state.clone()));
-                state
-            }
-        };
-        title.clear();
-        push_normalized(&mut title, &task.title);
-        let key: [u8; 32] = state.chain_update(title.as_bytes()).finalize().into();
+    for (task, key) in tasks.iter_mut().zip(keys) {
         let mut digest = key;
         let mut salt = 0u32;
         loop {
@@ -97,6 +82,54 @@ pub(crate) fn assign_ids(tasks: &mut [Task]) {
                 .into();
         }
     }
+}
+
+/// Lists shorter than this hash their keys on one thread.
+const PARALLEL_MIN: usize = 20_000;
+
+/// Each task's key: the hash of its normalized section path and title.
+fn keys(tasks: &[Task]) -> Vec<[u8; 32]> {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    if tasks.len() < PARALLEL_MIN || threads < 2 {
+        return keys_of(tasks);
+    }
+    let chunk = tasks.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let workers: Vec<_> = tasks
+            .chunks(chunk)
+            .map(|part| s.spawn(|| keys_of(part)))
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
+}
+
+fn keys_of(tasks: &[Task]) -> Vec<[u8; 32]> {
+    let mut cached: Option<(std::sync::Arc<[String]>, Sha256)> = None;
+    let mut title = String::new();
+    tasks
+        .iter()
+        .map(|task| {
+            let state = match &cached {
+                Some((section, state))
+                    if std::sync::Arc::ptr_eq(section, &task.section)
+                        || *section == task.section =>
+                {
+                    state.clone()
+                }
+                _ => {
+                    let state = section_state(&task.section);
+                    cached = Some((task.section.clone(), state.clone()));
+                    state
+                }
+            };
+            title.clear();
+            push_normalized(&mut title, &task.title);
+            state.chain_update(title.as_bytes()).finalize().into()
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -150,6 +183,19 @@ mod tests {
         let mut c = vec![task(&["A", "Sub"], "Fix it")];
         assign_ids(&mut c);
         assert_ne!(c[0].id, a[0].id);
+    }
+
+    #[test]
+    fn a_long_list_hashed_on_several_threads_gets_the_keys_of_one_thread() {
+        let tasks: Vec<Task> = (0..2 * PARALLEL_MIN + 7)
+            .map(|i| {
+                task(
+                    &["Plan", &format!("Part {}", i / 1000)],
+                    &format!("Task {i}"),
+                )
+            })
+            .collect();
+        assert_eq!(keys(&tasks), keys_of(&tasks));
     }
 
     #[test]

@@ -14,19 +14,13 @@ use super::classify::{
 };
 use crate::model::{Priority, Subtask, Task, TaskId};
 
-/// A task as found in one file, before ids are assigned across files.
-#[derive(Debug, Clone)]
-pub(crate) struct FoundTask {
-    /// The task (its `id` is empty until assigned).
-    pub task: Task,
-    /// Byte offset of the `[ ]` marker in the parsed text.
-    pub marker: usize,
-}
-
 /// What one file yielded.
 #[derive(Debug, Default)]
 pub(crate) struct FileParse {
-    pub tasks: Vec<FoundTask>,
+    /// The tasks as found, before ids are assigned across files (their `id` is empty).
+    pub tasks: Vec<Task>,
+    /// Per task, the byte offset of its `[ ]` marker in the parsed text.
+    pub markers: Vec<usize>,
     pub warnings: Vec<String>,
 }
 
@@ -43,6 +37,7 @@ static DEPENDS_RE: LazyLock<Regex> = LazyLock::new(|| {
         .expect("static regex is valid")
 });
 
+#[derive(Clone)]
 struct Heading {
     level: usize,
     text: String,
@@ -141,9 +136,182 @@ impl LineCounter<'_> {
     }
 }
 
-/// Parses `text` (the content of `file`) into tasks.
+/// What one piece of a file yielded, with what joining it to the pieces before it needs.
+#[derive(Default)]
+struct PieceParse {
+    parse: FileParse,
+    /// Per task: the lowest heading level seen in this piece before it (headings of the
+    /// pieces before at this level or deeper do not apply to it), and whether its priority
+    /// is the default for want of a heading that names one (a heading before may).
+    open: Vec<(usize, bool)>,
+    /// The lowest heading level in the whole piece, and the headings in force at its end.
+    floor: usize,
+    headings: Vec<Heading>,
+    /// The piece's last top-level block may still be open where the piece was cut (a fenced
+    /// code block or an HTML block): the next piece cannot be parsed on its own.
+    unsafe_end: bool,
+}
+
+/// A section path (headings, outermost first), shared by the tasks under it.
+type Section = Arc<[String]>;
+
+/// Files smaller than this are parsed on one thread.
+const PIECE_MIN: usize = 256 * 1024;
+
+/// Parses `text` (the content of `file`) into tasks. A large file is cut into pieces at
+/// top-level headings and the pieces are parsed on as many threads as there are cores.
 pub(crate) fn parse(text: &str, file: &Path, rules: &TypeRules) -> FileParse {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let pieces = if text.len() >= PIECE_MIN {
+        threads.min(text.len() / (PIECE_MIN / 2)).min(8)
+    } else {
+        1
+    };
+    parse_in(text, file, rules, &cut_points(text, pieces))
+}
+
+/// Parses `text` in the pieces that begin at `cuts` (each the start of a line holding an
+/// ATX heading at column 0), one thread each; the whole text on one thread when a cut turns
+/// out unsafe.
+fn parse_in(text: &str, file: &Path, rules: &TypeRules, cuts: &[usize]) -> FileParse {
+    if cuts.is_empty() {
+        return parse_piece(text, 0, 1, file, rules).parse;
+    }
+    let starts: Vec<usize> = std::iter::once(0).chain(cuts.iter().copied()).collect();
+    let ends: Vec<usize> = cuts.iter().copied().chain([text.len()]).collect();
+    let pieces: Vec<PieceParse> = std::thread::scope(|s| {
+        let workers: Vec<_> = starts
+            .iter()
+            .zip(&ends)
+            .skip(1)
+            .map(|(&start, &end)| {
+                s.spawn(move || {
+                    let first_line = 1 + text.as_bytes()[..start]
+                        .iter()
+                        .filter(|&&b| b == b'\n')
+                        .count();
+                    parse_piece(&text[start..end], start, first_line, file, rules)
+                })
+            })
+            .collect();
+        let first = parse_piece(&text[..ends[0]], 0, 1, file, rules);
+        std::iter::once(first)
+            .chain(workers.into_iter().map(|w| w.join().unwrap_or_default()))
+            .collect()
+    });
+    // A cut is safe when the piece before it ends with nothing a heading cannot close.
+    if pieces[..pieces.len() - 1].iter().any(|p| p.unsafe_end) {
+        return parse_piece(text, 0, 1, file, rules).parse;
+    }
+    join(pieces)
+}
+
+/// Joins pieces parsed apart: each piece's tasks get the headings in force where it began
+/// (their section path and, where no heading of their own named one, their priority).
+fn join(pieces: Vec<PieceParse>) -> FileParse {
     let mut out = FileParse::default();
+    let total = pieces.iter().map(|p| p.parse.tasks.len()).sum();
+    out.tasks.reserve_exact(total);
+    out.markers.reserve_exact(total);
+    let mut inherited: Vec<Heading> = Vec::new();
+    for piece in pieces {
+        let PieceParse {
+            parse,
+            open,
+            floor,
+            headings,
+            ..
+        } = piece;
+        let FileParse {
+            mut tasks,
+            mut markers,
+            warnings,
+        } = parse;
+        out.warnings.extend(warnings);
+        // Consecutive tasks share a section: the joined path is made once per section.
+        // (the level below which inherited headings apply, the piece's path, the whole path)
+        let mut joined: Option<(usize, Section, Section)> = None;
+        for (task, &(below, default_priority)) in tasks.iter_mut().zip(&open) {
+            let kept: Vec<&Heading> = inherited.iter().filter(|h| h.level < below).collect();
+            if !kept.is_empty() {
+                task.section = match &joined {
+                    Some((b, local, whole)) if *b == below && Arc::ptr_eq(local, &task.section) => {
+                        whole.clone()
+                    }
+                    _ => {
+                        let whole: Section = kept
+                            .iter()
+                            .map(|h| h.text.clone())
+                            .chain(task.section.iter().cloned())
+                            .collect();
+                        joined = Some((below, task.section.clone(), whole.clone()));
+                        whole
+                    }
+                };
+                if default_priority
+                    && let Some((p, rule)) = kept.iter().rev().find_map(|h| h.priority.clone())
+                {
+                    task.priority = p;
+                    task.priority_rule = rule;
+                }
+            }
+        }
+        out.tasks.append(&mut tasks);
+        out.markers.append(&mut markers);
+        inherited.retain(|h| h.level < floor);
+        inherited.extend(headings);
+    }
+    out
+}
+
+/// Up to `pieces - 1` offsets where `text` may be cut: the start of a line that is an ATX
+/// heading at column 0 (`# …`), near equal shares of the text. None when the text may hold a
+/// link reference definition (`[x]: url`), which applies to the whole document.
+fn cut_points(text: &str, pieces: usize) -> Vec<usize> {
+    let mut cuts = Vec::new();
+    if pieces < 2 || text.contains("]:") {
+        return cuts;
+    }
+    let bytes = text.as_bytes();
+    for k in 1..pieces {
+        let from = (text.len() * k / pieces).max(cuts.last().map_or(0, |c| c + 1));
+        let mut at = from;
+        let found = loop {
+            let Some(i) = text.get(at..).and_then(|rest| rest.find("\n#")) else {
+                break None;
+            };
+            let line = at + i + 1;
+            let hashes = bytes[line..].iter().take_while(|&&b| b == b'#').count();
+            let after = bytes.get(line + hashes);
+            if hashes <= 6 && after.is_none_or(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n')) {
+                break Some(line);
+            }
+            at = line;
+        };
+        match found {
+            Some(line) if line < text.len() => cuts.push(line),
+            _ => break,
+        }
+    }
+    cuts
+}
+
+/// Parses one piece of a file: `text` begins at byte `offset` of the file, on line
+/// `first_line`, with no block open (the start of the file, or a top-level heading).
+fn parse_piece(
+    text: &str,
+    offset: usize,
+    first_line: usize,
+    file: &Path,
+    rules: &TypeRules,
+) -> PieceParse {
+    let mut out = FileParse::default();
+    let mut open = Vec::new();
+    let mut floor = usize::MAX;
+    // The kind of the last top-level block begun (fenced code, HTML, or other), and where
+    // it ended.
+    let mut depth = 0usize;
+    let mut last_block: Option<(bool, Range<usize>)> = None;
     let mut headings: Vec<Heading> = Vec::new();
     // The section path of the current headings, shared by every task under them.
     let mut section: Arc<[String]> = Arc::from(Vec::new());
@@ -156,10 +324,24 @@ pub(crate) fn parse(text: &str, file: &Path, rules: &TypeRules) -> FileParse {
     let mut lines = LineCounter {
         text,
         pos: 0,
-        line: 1,
+        line: first_line,
     };
 
     for (event, range) in Parser::new_ext(text, Options::ENABLE_TASKLISTS).into_offset_iter() {
+        match &event {
+            Event::Start(tag) => {
+                if depth == 0 {
+                    let risky = matches!(
+                        tag,
+                        Tag::CodeBlock(pulldown_cmark::CodeBlockKind::Fenced(_)) | Tag::HtmlBlock
+                    );
+                    last_block = Some((risky, range.clone()));
+                }
+                depth += 1;
+            }
+            Event::End(_) => depth = depth.saturating_sub(1),
+            _ => {}
+        }
         // Text of the first paragraph of the task or of a subtask.
         if !matches!(collecting, Collecting::Nothing) {
             let stop_at = match &event {
@@ -238,6 +420,7 @@ pub(crate) fn parse(text: &str, file: &Path, rules: &TypeRules) -> FileParse {
             Event::End(TagEnd::Heading(_)) => {
                 if let Some((level, h)) = heading.take() {
                     headings.retain(|x| x.level < level);
+                    floor = floor.min(level);
                     let text = collapse_whitespace(&h.text);
                     let priority = heading_priority(&text)
                         .map(|p| (p, Arc::from(format!("heading \"{text}\""))));
@@ -277,7 +460,7 @@ pub(crate) fn parse(text: &str, file: &Path, rules: &TypeRules) -> FileParse {
                         *top = Frame::Task;
                     }
                     task = Some(Builder {
-                        marker: range.start,
+                        marker: offset + range.start,
                         done: checked,
                         line: lines.line_at(range.start),
                         first: Inline {
@@ -316,14 +499,74 @@ pub(crate) fn parse(text: &str, file: &Path, rules: &TypeRules) -> FileParse {
                         section: &section,
                         rules,
                     };
-                    out.tasks
-                        .push(finish(b, range.end, &context, &mut out.warnings));
+                    out.markers.push(b.marker);
+                    let (found, default_priority) =
+                        finish(b, range.end, &context, &mut out.warnings);
+                    out.tasks.push(found);
+                    open.push((floor, default_priority));
                 }
             }
             _ => {}
         }
     }
-    out
+    let unsafe_end = last_block.is_some_and(|(risky, block)| risky && !closed(text, block));
+    PieceParse {
+        parse: out,
+        open,
+        floor,
+        headings,
+        unsafe_end,
+    }
+}
+
+/// Whether the fenced code block or HTML block at `block` of `text` (the last top-level
+/// block of a piece) is closed before the piece ends, so that a heading after it starts a
+/// new block: a blank line follows it, or it is a fence whose closing line is its last.
+fn closed(text: &str, block: Range<usize>) -> bool {
+    let source = &text[block.start..block.end.min(text.len())];
+    let first = source.lines().next().unwrap_or_default().trim_start();
+    let fence = first.bytes().next().filter(|b| matches!(b, b'`' | b'~'));
+    match fence {
+        Some(ch) => {
+            let len = first.bytes().take_while(|&b| b == ch).count();
+            let mut lines = source.lines();
+            lines.next();
+            lines.next_back().is_some_and(|last| {
+                let indent = last.len() - last.trim_start_matches(' ').len();
+                let run = last.trim_start_matches(' ');
+                let n = run.bytes().take_while(|&b| b == ch).count();
+                indent <= 3 && n >= len && run[n..].trim().is_empty()
+            })
+        }
+        None => {
+            // HTML: a comment that ends in its block, or a block followed by a blank line
+            // and not of a kind that a blank line does not end.
+            let lower = first.to_ascii_lowercase();
+            if lower.starts_with("<!--") {
+                return source[4..].contains("-->");
+            }
+            let long_kind = ["<script", "<pre", "<style", "<textarea", "<?", "<!"]
+                .iter()
+                .any(|k| lower.starts_with(k));
+            !long_kind && blank_line_after(text, block.end)
+        }
+    }
+}
+
+/// Whether the line after the one `end` falls in (or begins, when `end` is a line start) is
+/// blank, before the end of `text`.
+fn blank_line_after(text: &str, end: usize) -> bool {
+    let end = end.min(text.len());
+    let next = if end > 0 && text.as_bytes()[end - 1] == b'\n' {
+        end
+    } else {
+        match text[end..].find('\n') {
+            Some(i) => end + i + 1,
+            None => return false,
+        }
+    };
+    let rest = &text[next..];
+    !rest.is_empty() && rest.split('\n').next().is_some_and(|l| l.trim().is_empty())
 }
 
 /// A link target that is a relative path in the repository (not a URL, anchor or mail).
@@ -415,7 +658,14 @@ struct Context<'a> {
     rules: &'a TypeRules,
 }
 
-fn finish(b: Builder, item_end: usize, cx: &Context<'_>, warnings: &mut Vec<String>) -> FoundTask {
+/// The task `b` describes, and whether its priority is the default for want of a heading
+/// (above it in this piece) that names one.
+fn finish(
+    b: Builder,
+    item_end: usize,
+    cx: &Context<'_>,
+    warnings: &mut Vec<String>,
+) -> (Task, bool) {
     let Context {
         text,
         file,
@@ -491,6 +741,7 @@ fn finish(b: Builder, item_end: usize, cx: &Context<'_>, warnings: &mut Vec<Stri
         }
     });
 
+    let mut from_default = false;
     let (priority, priority_rule) = match title_tags.priority.or(desc_tags.priority) {
         Some((p, tag)) => (p, Arc::from(format!("tag {tag}"))),
         None => match label {
@@ -498,11 +749,13 @@ fn finish(b: Builder, item_end: usize, cx: &Context<'_>, warnings: &mut Vec<Stri
                 let l = first_text.trim_start();
                 (p, Arc::from(format!("label \"{}\"", l[..len].trim_end())))
             }
-            None => headings
-                .iter()
-                .rev()
-                .find_map(|h| h.priority.clone())
-                .unwrap_or_else(|| (Priority::Medium, Arc::from("default"))),
+            None => match headings.iter().rev().find_map(|h| h.priority.clone()) {
+                Some(found) => found,
+                None => {
+                    from_default = true;
+                    (Priority::Medium, Arc::from("default"))
+                }
+            },
         },
     };
     let title = title_tags.text;
@@ -529,26 +782,24 @@ fn finish(b: Builder, item_end: usize, cx: &Context<'_>, warnings: &mut Vec<Stri
         }
     }
 
-    FoundTask {
-        task: Task {
-            id: TaskId(String::new()),
-            title,
-            description,
-            body,
-            priority,
-            priority_rule,
-            task_type,
-            type_rule,
-            done: b.done,
-            section: section.clone(),
-            file: file.to_path_buf(),
-            line: b.line,
-            subtasks,
-            refs,
-            depends_on,
-        },
-        marker: b.marker,
-    }
+    let task = Task {
+        id: TaskId(String::new()),
+        title,
+        description,
+        body,
+        priority,
+        priority_rule,
+        task_type,
+        type_rule,
+        done: b.done,
+        section: section.clone(),
+        file: file.to_path_buf(),
+        line: b.line,
+        subtasks,
+        refs,
+        depends_on,
+    };
+    (task, from_default)
 }
 
 /// Moves `offset` back to the start of its line when only indentation precedes it, so that
@@ -582,9 +833,6 @@ mod tests {
             &IntakeConfig::default().type_rules(),
         )
         .tasks
-        .into_iter()
-        .map(|f| f.task)
-        .collect()
     }
 
     #[test]
@@ -697,4 +945,153 @@ mod tests {
         assert_eq!(t[1].body, "");
         assert_eq!(t[1].line, 5);
     }
+
+    /// The start of every line but the first that is an ATX heading at column 0.
+    fn every_cut(text: &str) -> Vec<usize> {
+        let mut cuts = Vec::new();
+        for (i, _) in text.match_indices("\n#") {
+            let line = i + 1;
+            let hashes = text[line..].bytes().take_while(|&b| b == b'#').count();
+            let after = text.as_bytes().get(line + hashes);
+            if line < text.len()
+                && hashes <= 6
+                && after.is_none_or(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+            {
+                cuts.push(line);
+            }
+        }
+        cuts
+    }
+
+    fn whole_and_cut(text: &str, cuts: &[usize]) -> (FileParse, FileParse) {
+        let rules = IntakeConfig::default().type_rules();
+        let file = Path::new("TODO.md");
+        let whole = parse_piece(text, 0, 1, file, &rules).parse;
+        (whole, parse_in(text, file, &rules, cuts))
+    }
+
+    fn same(a: &FileParse, b: &FileParse) {
+        assert_eq!(a.tasks, b.tasks);
+        assert_eq!(a.markers, b.markers);
+        assert_eq!(a.warnings, b.warnings);
+    }
+
+    #[test]
+    fn a_file_cut_at_headings_parses_as_the_whole_with_inherited_sections_and_priorities() {
+        let md = "# Plan\n## 🔥 Critical\n- [ ] one\n### Area\n- [ ] two [oops:x]\n# Later\n- [ ] three\n## Low\n- [ ] four\n## Deep\n- [ ] five\n";
+        let cuts = every_cut(md);
+        assert_eq!(cuts.len(), 5, "{cuts:?}");
+        let rules = IntakeConfig::default().type_rules();
+        // Each piece on its own is safe to join.
+        let starts: Vec<usize> = std::iter::once(0).chain(cuts.iter().copied()).collect();
+        let ends: Vec<usize> = cuts.iter().copied().chain([md.len()]).collect();
+        for (s, e) in starts.iter().zip(&ends) {
+            assert!(!parse_piece(&md[*s..*e], *s, 1, Path::new("TODO.md"), &rules).unsafe_end);
+        }
+        let (whole, cut) = whole_and_cut(md, &cuts);
+        same(&whole, &cut);
+        let t = &cut.tasks;
+        assert_eq!(*t[1].section, ["Plan", "🔥 Critical", "Area"]);
+        assert_eq!(t[1].priority, Priority::Critical);
+        assert_eq!(t[1].line, 5);
+        assert_eq!(*t[2].section, ["Later"]);
+        assert_eq!(t[2].priority, Priority::Medium);
+        assert_eq!(*t[4].section, ["Later", "Deep"]);
+    }
+
+    #[test]
+    fn a_cut_after_an_open_fence_or_html_block_is_not_taken() {
+        for md in [
+            "```\n- [ ] in code\n# not a heading\n- [ ] still code\n```\n- [ ] real\n",
+            "<!--\n# hidden\n- [ ] hidden too\n-->\n- [ ] real\n",
+            "<pre>\n\n# in pre\n</pre>\n- [ ] real\n",
+            "<div>\n# in html\n- [ ] real\n",
+        ] {
+            let cuts = every_cut(md);
+            assert!(!cuts.is_empty(), "{md:?}");
+            let (whole, cut) = whole_and_cut(md, &cuts);
+            same(&whole, &cut);
+        }
+    }
+
+    #[test]
+    fn a_large_file_is_cut_into_pieces_that_give_the_same_tasks() {
+        let mut md = String::new();
+        let mut n = 0;
+        while md.len() < 3 * PIECE_MIN {
+            md.push_str(&format!("# Part {n}\n## High\n- [ ] task {n} see docs/a.md\n  - [x] sub\n\n```\n# code\n```\n"));
+            n += 1;
+        }
+        let cuts = cut_points(&md, 3);
+        assert_eq!(cuts.len(), 2);
+        let rules = IntakeConfig::default().type_rules();
+        let whole = parse_piece(&md, 0, 1, Path::new("TODO.md"), &rules).parse;
+        same(&whole, &parse(&md, Path::new("TODO.md"), &rules));
+        same(&whole, &parse_in(&md, Path::new("TODO.md"), &rules, &cuts));
+        // A reference definition anywhere keeps the file whole.
+        md.push_str("[docs]: docs/a.md\n");
+        assert!(cut_points(&md, 3).is_empty());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_file_cut_at_its_headings_parses_as_the_whole(
+            picks in proptest::collection::vec(0usize..LINES.len(), 0..60),
+            crlf in proptest::bool::ANY,
+        ) {
+            let end = if crlf { "\r\n" } else { "\n" };
+            let md: String = picks.iter().map(|&i| format!("{}{end}", LINES[i])).collect();
+            let cuts = if md.contains("]:") { Vec::new() } else { every_cut(&md) };
+            let (whole, cut) = whole_and_cut(&md, &cuts);
+            same(&whole, &cut);
+        }
+    }
+
+    /// Lines task files are made of, and the block constructs a cut must respect.
+    const LINES: [&str; 44] = [
+        "# Top",
+        "## High",
+        "### 🔥 Critical",
+        "## Low priority",
+        "#",
+        "####### not a heading",
+        "#nospace",
+        "- [ ] task A",
+        "- [x] **Bold** - a description",
+        "  - [ ] sub",
+        "  body text",
+        "* [ ] Fix bug [priority:high] [oops:1]",
+        "1. [ ] numbered (after: task A)",
+        "- plain",
+        "  - [ ] nested under plain",
+        "```",
+        "~~~",
+        "  ```",
+        "````rust",
+        "<!--",
+        "-->",
+        "<!-- one line -->",
+        "<div>",
+        "</div>",
+        "<pre>",
+        "</pre>",
+        "<?php",
+        "?>",
+        "> - [ ] quoted",
+        "> quote",
+        "",
+        "",
+        "    indented code",
+        "paragraph text",
+        "---",
+        "===",
+        "see docs/x.md",
+        "[ref]: /url",
+        "[ref]",
+        "\t- [ ] tab",
+        "  # indented heading",
+        "- # heading in item",
+        "> # quoted heading",
+        "Setext",
+    ];
 }

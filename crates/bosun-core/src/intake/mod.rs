@@ -122,14 +122,17 @@ impl TaskList {
     }
 
     fn add(&mut self, text: &str, file_index: usize, shift: usize, file: &Path, rules: &TypeRules) {
-        let parsed = markdown::parse(text, file, rules);
+        let mut parsed = markdown::parse(text, file, rules);
         self.warnings.extend(parsed.warnings);
-        for found in parsed.tasks {
-            self.tasks.push(found.task);
-            self.markers.push(Marker {
+        self.markers
+            .extend(parsed.markers.into_iter().map(|offset| Marker {
                 file: file_index,
-                offset: found.marker + shift,
-            });
+                offset: offset + shift,
+            }));
+        if self.tasks.is_empty() {
+            self.tasks = parsed.tasks;
+        } else {
+            self.tasks.append(&mut parsed.tasks);
         }
     }
 
