@@ -65,7 +65,12 @@ fn render(mut n: u64) -> TaskId {
 pub(crate) fn assign_ids(tasks: &mut [Task]) {
     let keys = keys(tasks);
     let mut used: HashSet<u64> = HashSet::with_capacity(tasks.len());
-    for (task, key) in tasks.iter_mut().zip(keys) {
+    for (task, (key, first)) in tasks.iter_mut().zip(keys) {
+        // The id of the first try is rendered with the key; only a taken one is redone.
+        if used.insert(short(&key)) {
+            task.id = first;
+            continue;
+        }
         let mut digest = key;
         let mut salt = 0u32;
         loop {
@@ -87,8 +92,9 @@ pub(crate) fn assign_ids(tasks: &mut [Task]) {
 /// Lists shorter than this hash their keys on one thread.
 const PARALLEL_MIN: usize = 20_000;
 
-/// Each task's key: the hash of its normalized section path and title.
-fn keys(tasks: &[Task]) -> Vec<[u8; 32]> {
+/// Each task's key — the hash of its normalized section path and title — and the id it
+/// gives when not taken.
+fn keys(tasks: &[Task]) -> Vec<([u8; 32], TaskId)> {
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
     if tasks.len() < PARALLEL_MIN || threads < 2 {
         return keys_of(tasks);
@@ -106,7 +112,7 @@ fn keys(tasks: &[Task]) -> Vec<[u8; 32]> {
     })
 }
 
-fn keys_of(tasks: &[Task]) -> Vec<[u8; 32]> {
+fn keys_of(tasks: &[Task]) -> Vec<([u8; 32], TaskId)> {
     let mut cached: Option<(std::sync::Arc<[String]>, Sha256)> = None;
     let mut title = String::new();
     tasks
@@ -127,7 +133,8 @@ fn keys_of(tasks: &[Task]) -> Vec<[u8; 32]> {
             };
             title.clear();
             push_normalized(&mut title, &task.title);
-            state.chain_update(title.as_bytes()).finalize().into()
+            let key: [u8; 32] = state.chain_update(title.as_bytes()).finalize().into();
+            (key, render(short(&key)))
         })
         .collect()
 }

@@ -183,7 +183,6 @@ fn parse_in(text: &str, file: &Path, rules: &TypeRules, cuts: &[usize]) -> FileP
         let workers: Vec<_> = starts
             .iter()
             .zip(&ends)
-            .skip(1)
             .map(|(&start, &end)| {
                 s.spawn(move || {
                     let first_line = 1 + text.as_bytes()[..start]
@@ -194,9 +193,9 @@ fn parse_in(text: &str, file: &Path, rules: &TypeRules, cuts: &[usize]) -> FileP
                 })
             })
             .collect();
-        let first = parse_piece(&text[..ends[0]], 0, 1, file, rules);
-        std::iter::once(first)
-            .chain(workers.into_iter().map(|w| w.join().unwrap_or_default()))
+        workers
+            .into_iter()
+            .map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
             .collect()
     });
     // A cut is safe when the piece before it ends with nothing a heading cannot close.
@@ -210,9 +209,7 @@ fn parse_in(text: &str, file: &Path, rules: &TypeRules, cuts: &[usize]) -> FileP
 /// (their section path and, where no heading of their own named one, their priority).
 fn join(pieces: Vec<PieceParse>) -> FileParse {
     let mut out = FileParse::default();
-    let total = pieces.iter().map(|p| p.parse.tasks.len()).sum();
-    out.tasks.reserve_exact(total);
-    out.markers.reserve_exact(total);
+    let total: usize = pieces.iter().map(|p| p.parse.tasks.len()).sum();
     let mut inherited: Vec<Heading> = Vec::new();
     for piece in pieces {
         let PieceParse {
@@ -256,8 +253,15 @@ fn join(pieces: Vec<PieceParse>) -> FileParse {
                 }
             }
         }
-        out.tasks.append(&mut tasks);
-        out.markers.append(&mut markers);
+        if out.tasks.is_empty() {
+            // The first piece's tasks stay where they are; the others move in after them.
+            tasks.reserve_exact(total - tasks.len());
+            markers.reserve_exact(total - markers.len());
+            (out.tasks, out.markers) = (tasks, markers);
+        } else {
+            out.tasks.append(&mut tasks);
+            out.markers.append(&mut markers);
+        }
         inherited.retain(|h| h.level < floor);
         inherited.extend(headings);
     }
