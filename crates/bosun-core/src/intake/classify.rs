@@ -329,7 +329,7 @@ impl Keyword {
 }
 
 /// Keyword rules that choose a task's type when no `[type:…]` tag does.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TypeRules {
     rules: Vec<(TaskType, Keyword)>,
     /// Indexes into `rules` by the keyword's first byte, so a word is compared only with the

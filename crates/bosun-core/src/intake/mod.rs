@@ -5,6 +5,7 @@ mod classify;
 pub mod encoding;
 mod ids;
 mod markdown;
+mod shared;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -72,7 +73,7 @@ struct Marker {
 }
 
 /// Tasks from one or more task files, with ids unique across them.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct TaskList {
     /// Every task, in file order (files in the order given).
     pub tasks: Vec<Task>,
@@ -93,12 +94,14 @@ impl TaskList {
 
     /// Reads and parses task files. `files` are the paths to show (as configured); each is
     /// read at `root.join(file)`.
+    /// Two loads of the same content at the same time (the console's and the orchestrator's
+    /// at start) share one parse.
     pub fn load(root: &Path, files: &[PathBuf], rules: &TypeRules) -> Result<Self, IntakeError> {
         let sources = files
             .iter()
             .map(|file| Ok((file.clone(), read(&root.join(file), file)?)))
             .collect::<Result<Vec<_>, IntakeError>>()?;
-        Self::from_sources(&sources, rules)
+        shared::parse(sources, rules)
     }
 
     /// Parses task files given as (path to show, content) pairs, e.g. read from a git branch.
