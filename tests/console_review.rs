@@ -1636,3 +1636,45 @@ mod placement {
         }
     }
 }
+
+/// The console in this process lets the orchestrator begin its start only once the first
+/// board is drawn: until then nothing of the start happens, and a command sent meanwhile is
+/// not lost — it is carried out once the orchestrator runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_orchestrator_spawned_after_a_signal_starts_then_and_keeps_what_came_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let (project, config) = setup(dir.path());
+    let options = Options {
+        schedule: true,
+        ..Options::default()
+    };
+    let orchestrator = Orchestrator::open(project, config, options).unwrap();
+    let mut events = orchestrator.subscribe();
+    let (go, signal) = oneshot::channel::<()>();
+    let handle = orchestrator.spawn_after(async move {
+        let _ = signal.await;
+    });
+    handle.commands.send(Command::Pause).await.unwrap();
+    let early = tokio::time::timeout(std::time::Duration::from_millis(300), events.recv()).await;
+    assert!(
+        early.is_err(),
+        "the start began before the signal: {early:?}"
+    );
+    go.send(()).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let (mut tasks, mut paused) = (false, false);
+    while !(tasks && paused) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let event = tokio::time::timeout(left, events.recv())
+            .await
+            .expect("the orchestrator started and took the pause")
+            .unwrap();
+        match event {
+            bosun::api::Event::Tasks { .. } => tasks = true,
+            bosun::api::Event::Paused { paused: true } => paused = true,
+            _ => {}
+        }
+    }
+    handle.commands.send(Command::Shutdown).await.unwrap();
+    let _ = handle.done.await;
+}

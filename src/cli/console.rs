@@ -28,7 +28,12 @@ async fn own(project: Project, config: Config, options: Options) -> anyhow::Resu
     let mut events = Feed::Local(orchestrator.subscribe());
     let store = orchestrator.store();
     let target = orchestrator.target().to_string();
-    let handle = orchestrator.spawn();
+    // The orchestrator's start waits for the console's first frame (or half a second, or
+    // the console's end): both want the CPU at once, and the board is what the operator sees.
+    let (first_frame, drawn) = tokio::sync::oneshot::channel();
+    let handle = orchestrator.spawn_after(async move {
+        let _ = tokio::time::timeout(std::time::Duration::from_millis(500), drawn).await;
+    });
     // Other terminals reach this orchestrator through the control socket.
     let local = crate::control::Local::shared(store, project.root.clone(), &config);
     let service = crate::control::Service {
@@ -39,7 +44,9 @@ async fn own(project: Project, config: Config, options: Options) -> anyhow::Resu
     };
     let status = service.status();
     let served = crate::control::start(&project.state_dir(), &config.server, service).await;
-    let jobs = Arc::new(JobContext::new(local, project.root, settings(&config)));
+    let jobs = Arc::new(
+        JobContext::new(local, project.root, settings(&config)).telling_first_frame(first_frame),
+    );
     let result = session(status, &mut events, &handle.commands, &jobs).await;
 
     let _ = handle.commands.send(Command::Shutdown).await;

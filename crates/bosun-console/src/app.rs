@@ -100,6 +100,9 @@ pub struct JobContext {
     pub repo_root: std::path::PathBuf,
     /// What the console takes from the configuration.
     pub settings: crate::Settings,
+    /// Told once the first frame is drawn (the orchestrator in this process waits for it
+    /// before its start, which would otherwise compete with the first frame for the CPU).
+    pub first_frame: std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
 }
 
 impl JobContext {
@@ -113,6 +116,15 @@ impl JobContext {
             core,
             repo_root,
             settings,
+            first_frame: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// The same, telling `first_frame` when the first frame is on the screen.
+    pub fn telling_first_frame(self, first_frame: tokio::sync::oneshot::Sender<()>) -> Self {
+        Self {
+            first_frame: std::sync::Mutex::new(Some(first_frame)),
+            ..self
         }
     }
 }
