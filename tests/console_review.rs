@@ -1651,9 +1651,7 @@ async fn an_orchestrator_spawned_after_a_signal_starts_then_and_keeps_what_came_
     let orchestrator = Orchestrator::open(project, config, options).unwrap();
     let mut events = orchestrator.subscribe();
     let (go, signal) = oneshot::channel::<()>();
-    let handle = orchestrator.spawn_after(async move {
-        let _ = signal.await;
-    });
+    let handle = orchestrator.spawn_after(async move { signal.await.is_ok() });
     handle.commands.send(Command::Pause).await.unwrap();
     let early = tokio::time::timeout(std::time::Duration::from_millis(300), events.recv()).await;
     assert!(

@@ -214,7 +214,22 @@ class Screen:
         return int(out[0])
 
     def close(self):
+        """Ends the session and waits for its program to exit (it holds the store's lock
+        until then, and the next command would find bosun still running)."""
+        try:
+            pid = self.pid()
+        except (IndexError, ValueError):
+            pid = None
         subprocess.run(["tmux", "kill-session", "-t", SESSION], capture_output=True)
+        deadline = time.perf_counter() + 10
+        while pid and time.perf_counter() < deadline:
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text()
+            except OSError:
+                break
+            if stat.rsplit(")", 1)[-1].split()[:1] == ["Z"]:
+                break
+            time.sleep(0.005)
 
 
 def rss_and_idle_cpu(pid, seconds=3.0):

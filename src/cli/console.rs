@@ -28,11 +28,15 @@ async fn own(project: Project, config: Config, options: Options) -> anyhow::Resu
     let mut events = Feed::Local(orchestrator.subscribe());
     let store = orchestrator.store();
     let target = orchestrator.target().to_string();
-    // The orchestrator's start waits for the console's first frame (or half a second, or
-    // the console's end): both want the CPU at once, and the board is what the operator sees.
+    // The orchestrator's start waits for the console's first frame (or half a second): both
+    // want the CPU at once, and the board is what the operator sees. A console that ended
+    // before drawing anything lets it end without starting.
     let (first_frame, drawn) = tokio::sync::oneshot::channel();
     let handle = orchestrator.spawn_after(async move {
-        let _ = tokio::time::timeout(std::time::Duration::from_millis(500), drawn).await;
+        match tokio::time::timeout(std::time::Duration::from_millis(500), drawn).await {
+            Ok(said) => said.is_ok(),
+            Err(_) => true,
+        }
     });
     // Other terminals reach this orchestrator through the control socket.
     let local = crate::control::Local::shared(store, project.root.clone(), &config);
@@ -48,6 +52,8 @@ async fn own(project: Project, config: Config, options: Options) -> anyhow::Resu
         JobContext::new(local, project.root, settings(&config)).telling_first_frame(first_frame),
     );
     let result = session(status, &mut events, &handle.commands, &jobs).await;
+    // Never drawn: the orchestrator is told not to start.
+    drop(jobs.first_frame.lock().ok().and_then(|mut t| t.take()));
 
     let _ = handle.commands.send(Command::Shutdown).await;
     let done = handle.done.await;

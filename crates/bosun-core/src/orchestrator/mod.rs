@@ -482,20 +482,19 @@ impl Orchestrator {
 
     /// Starts the orchestrator on its own tokio task.
     pub fn spawn(self) -> Handle {
-        self.spawn_after(std::future::ready(()))
+        self.spawn_after(std::future::ready(true))
     }
 
     /// As [`spawn`](Self::spawn), but the orchestrator begins its start (reading the task
     /// list, the task histories, the executors) only when `go` completes: the console lets
     /// it begin once the first board is on the screen, so that the start does not take the
-    /// CPU the first frame needs. Commands sent meanwhile wait in the channel.
-    pub fn spawn_after(self, go: impl Future<Output = ()> + Send + 'static) -> Handle {
+    /// CPU the first frame needs. Commands sent meanwhile wait in the channel. When `go` says
+    /// false (the console ended before its first frame), the orchestrator ends without
+    /// starting.
+    pub fn spawn_after(self, go: impl Future<Output = bool> + Send + 'static) -> Handle {
         let (commands, rx) = mpsc::channel(64);
         let events = self.events.clone();
-        let done = tokio::spawn(async move {
-            go.await;
-            self.run(rx).await
-        });
+        let done = tokio::spawn(async move { if go.await { self.run(rx).await } else { Ok(()) } });
         Handle {
             commands,
             events,
