@@ -1571,7 +1571,15 @@ fn second_bosun_on_a_busy_repository_is_refused_with_the_first_ones_pid() {
     let error = p.fails(&["run", "--headless"]);
     assert!(error.contains("already running"), "{error}");
     assert!(error.contains(&format!("pid {}", first.0.id())), "{error}");
-    assert!(p.ok(&["runs"]).contains("running"));
+    // The agent writes its pid as it starts; the run is recorded as running a moment later
+    // (under load, after the first look: CI met that).
+    assert!(
+        wait_until(Duration::from_secs(10), || p
+            .ok(&["runs"])
+            .contains("running")),
+        "{}",
+        p.ok(&["runs"])
+    );
 
     std::fs::write(&release, "").expect("release the agent");
     assert!(
