@@ -53,7 +53,7 @@ async fn own(project: Project, config: Config, options: Options) -> anyhow::Resu
     );
     let result = session(status, &mut events, &handle.commands, &jobs).await;
     // Never drawn: the orchestrator is told not to start.
-    drop(jobs.first_frame.lock().ok().and_then(|mut t| t.take()));
+    drop(jobs.take_first_frame());
 
     let _ = handle.commands.send(Command::Shutdown).await;
     let done = handle.done.await;

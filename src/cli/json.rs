@@ -15,20 +15,13 @@ use super::visible::needs_showing;
 
 /// Prints `value` as indented JSON and a newline.
 pub fn print<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<()> {
-    write(value, Safe(PrettyFormatter::new()))
+    to_stdout(|out| to_writer(out, value, Safe(PrettyFormatter::new())))
 }
 
 /// Prints `items` as an indented JSON array and a newline, as [`print`] does; a long list is
 /// encoded in chunks on as many threads as there are cores and written in order.
 pub fn print_list<T: Serialize + Sync>(items: &[T]) -> anyhow::Result<()> {
-    let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
-    let written = write_list(&mut out, items)
-        .and_then(|()| out.write_all(b"\n"))
-        .and_then(|()| out.flush());
-    match written {
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
-        other => Ok(other?),
-    }
+    to_stdout(|out| write_list(out, items))
 }
 
 /// Elements a thread encodes at a time.
@@ -85,12 +78,15 @@ fn write_list<W: Write, T: Serialize + Sync>(out: &mut W, items: &[T]) -> io::Re
 
 /// Prints `value` as JSON on one line (one event of a stream).
 pub fn line<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<()> {
-    write(value, Safe(CompactFormatter))
+    to_stdout(|out| to_writer(out, value, Safe(CompactFormatter)))
 }
 
-fn write<T: Serialize + ?Sized, F: Formatter>(value: &T, formatter: F) -> anyhow::Result<()> {
+/// Runs `encode` on stdout through one buffer, then ends the line.
+fn to_stdout(
+    encode: impl FnOnce(&mut io::BufWriter<io::StdoutLock<'static>>) -> io::Result<()>,
+) -> anyhow::Result<()> {
     let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
-    let written = to_writer(&mut out, value, formatter)
+    let written = encode(&mut out)
         .and_then(|()| out.write_all(b"\n"))
         .and_then(|()| out.flush());
     match written {

@@ -307,8 +307,7 @@ async fn event_loop(
             // Once the board is on the screen, the run its focus landed on is read ahead.
             if !prefetched {
                 prefetched = true;
-                let told = jobs.first_frame.lock().ok().and_then(|mut t| t.take());
-                if let Some(first_frame) = told {
+                if let Some(first_frame) = jobs.take_first_frame() {
                     let _ = first_frame.send(());
                 }
                 for effect in app.prefetch() {

@@ -225,32 +225,37 @@ fn join(pieces: Vec<PieceParse>) -> FileParse {
             warnings,
         } = parse;
         out.warnings.extend(warnings);
-        // Consecutive tasks share a section: the joined path is made once per section.
-        // (the level below which inherited headings apply, the piece's path, the whole path)
-        let mut joined: Option<(usize, Section, Section)> = None;
+        // The inherited headings that apply below a level (the level only falls within a
+        // piece, so they are picked again only when it changes), and the last joined path:
+        // consecutive tasks share a section, so it is made once per section.
+        let mut kept: Option<(usize, Vec<&Heading>)> = None;
+        let mut joined: Option<(Section, Section)> = None;
         for (task, &(below, default_priority)) in tasks.iter_mut().zip(&open) {
-            let kept: Vec<&Heading> = inherited.iter().filter(|h| h.level < below).collect();
-            if !kept.is_empty() {
-                task.section = match &joined {
-                    Some((b, local, whole)) if *b == below && Arc::ptr_eq(local, &task.section) => {
-                        whole.clone()
-                    }
-                    _ => {
-                        let whole: Section = kept
-                            .iter()
-                            .map(|h| h.text.clone())
-                            .chain(task.section.iter().cloned())
-                            .collect();
-                        joined = Some((below, task.section.clone(), whole.clone()));
-                        whole
-                    }
-                };
-                if default_priority
-                    && let Some((p, rule)) = kept.iter().rev().find_map(|h| h.priority.clone())
-                {
-                    task.priority = p;
-                    task.priority_rule = rule;
+            if kept.as_ref().is_none_or(|(b, _)| *b != below) {
+                let headings = inherited.iter().filter(|h| h.level < below).collect();
+                kept = Some((below, headings));
+                joined = None;
+            }
+            let Some((_, kept)) = kept.as_ref().filter(|(_, k)| !k.is_empty()) else {
+                continue;
+            };
+            task.section = match &joined {
+                Some((local, whole)) if Arc::ptr_eq(local, &task.section) => whole.clone(),
+                _ => {
+                    let whole: Section = kept
+                        .iter()
+                        .map(|h| h.text.clone())
+                        .chain(task.section.iter().cloned())
+                        .collect();
+                    joined = Some((task.section.clone(), whole.clone()));
+                    whole
                 }
+            };
+            if default_priority
+                && let Some((p, rule)) = kept.iter().rev().find_map(|h| h.priority.clone())
+            {
+                task.priority = p;
+                task.priority_rule = rule;
             }
         }
         if out.tasks.is_empty() {
@@ -276,28 +281,31 @@ fn cut_points(text: &str, pieces: usize) -> Vec<usize> {
     if pieces < 2 || text.contains("]:") {
         return cuts;
     }
-    let bytes = text.as_bytes();
     for k in 1..pieces {
         let from = (text.len() * k / pieces).max(cuts.last().map_or(0, |c| c + 1));
-        let mut at = from;
-        let found = loop {
-            let Some(i) = text.get(at..).and_then(|rest| rest.find("\n#")) else {
-                break None;
-            };
-            let line = at + i + 1;
-            let hashes = bytes[line..].iter().take_while(|&&b| b == b'#').count();
-            let after = bytes.get(line + hashes);
-            if hashes <= 6 && after.is_none_or(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n')) {
-                break Some(line);
-            }
-            at = line;
-        };
-        match found {
-            Some(line) if line < text.len() => cuts.push(line),
-            _ => break,
+        match heading_lines(text, from).next() {
+            Some(line) => cuts.push(line),
+            None => break,
         }
     }
     cuts
+}
+
+/// The starts of the lines after `from` that open an ATX heading at column 0: one to six
+/// `#` followed by a space, a tab or the line's end.
+fn heading_lines(text: &str, from: usize) -> impl Iterator<Item = usize> + '_ {
+    let bytes = text.as_bytes();
+    text.get(from..)
+        .unwrap_or_default()
+        .match_indices("\n#")
+        .map(move |(i, _)| from + i + 1)
+        .filter(move |&line| {
+            let hashes = bytes[line..].iter().take_while(|&&b| b == b'#').count();
+            let after = bytes.get(line + hashes);
+            line < bytes.len()
+                && hashes <= 6
+                && after.is_none_or(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+        })
 }
 
 /// Parses one piece of a file: `text` begins at byte `offset` of the file, on line
@@ -952,19 +960,7 @@ mod tests {
 
     /// The start of every line but the first that is an ATX heading at column 0.
     fn every_cut(text: &str) -> Vec<usize> {
-        let mut cuts = Vec::new();
-        for (i, _) in text.match_indices("\n#") {
-            let line = i + 1;
-            let hashes = text[line..].bytes().take_while(|&b| b == b'#').count();
-            let after = text.as_bytes().get(line + hashes);
-            if line < text.len()
-                && hashes <= 6
-                && after.is_none_or(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
-            {
-                cuts.push(line);
-            }
-        }
-        cuts
+        heading_lines(text, 0).collect()
     }
 
     fn whole_and_cut(text: &str, cuts: &[usize]) -> (FileParse, FileParse) {

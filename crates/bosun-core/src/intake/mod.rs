@@ -94,6 +94,7 @@ impl TaskList {
 
     /// Reads and parses task files. `files` are the paths to show (as configured); each is
     /// read at `root.join(file)`.
+    ///
     /// Two loads of the same content at the same time (the console's and the orchestrator's
     /// at start) share one parse.
     pub fn load(root: &Path, files: &[PathBuf], rules: &TypeRules) -> Result<Self, IntakeError> {

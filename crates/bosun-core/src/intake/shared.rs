@@ -15,10 +15,10 @@ use super::{IntakeError, TaskList, TypeRules};
 struct Flight {
     sources: Vec<(PathBuf, Vec<u8>)>,
     rules: TypeRules,
-    /// Set when the parse has ended (and no load can join any more): whether it succeeded
-    /// (when not, a waiter parses itself, to get the error as its own).
-    done: OnceLock<bool>,
-    /// The list, and how many loads have yet to take their copy: the last one takes the
+    /// Set when the parse has ended and no load can join any more.
+    done: OnceLock<()>,
+    /// The list (none when the parse failed: a waiter then parses itself, to get the error
+    /// as its own), and how many loads have yet to take their copy: the last one takes the
     /// list itself, the others a clone.
     list: Mutex<(Option<TaskList>, usize)>,
 }
@@ -71,19 +71,10 @@ pub(super) fn parse(
     };
     // Whatever happens here (a panic included), waiters are answered and the flight ends.
     let landing = Landing(&flight);
-    let parsed = TaskList::from_sources(&flight.sources, rules);
-    match parsed {
-        Ok(list) => {
-            flight.list.lock().unwrap_or_else(|e| e.into_inner()).0 = Some(list);
-            drop(landing);
-            Ok(flight.take().unwrap_or_default())
-        }
-        Err(e) => {
-            drop(landing);
-            let _ = flight.take();
-            Err(e)
-        }
-    }
+    let list = TaskList::from_sources(&flight.sources, rules)?;
+    flight.list.lock().unwrap_or_else(|e| e.into_inner()).0 = Some(list);
+    drop(landing);
+    Ok(flight.take().unwrap_or_default())
 }
 
 /// Ends a flight, whatever happened (a panic included): takes it off the board, so that
@@ -97,14 +88,7 @@ impl Drop for Landing<'_> {
             *under_way = None;
         }
         drop(under_way);
-        let parsed = self
-            .0
-            .list
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .0
-            .is_some();
-        let _ = self.0.done.set(parsed);
+        let _ = self.0.done.set(());
     }
 }
 
