@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    bosun::telemetry::mark_start();
     // libgit2 checks the SHA-1 of every object it reads (with collision detection): a quarter
     // of the time the review's first screen takes to read its files from git. git itself checks
     // objects when they arrive (fetch, fsck), not on every read. Nothing this protects comes

@@ -3,7 +3,8 @@ script so that this machine's drifts fall on both alike:
 
   python3 benches/e2e/ab.py OLD_BINARY NEW_BINARY     (E2E_RUNS: starts each, default 9)
 
-- start → board drawn with 2,000 runs in the store (made by the first binary);
+- start → board drawn with 2,000 runs in the store (made by the first binary), and the
+  console's own figure from `main` to its first frame (its log; builds since the ninth session);
 - start → board drawn with a 10 MB task list (176,028 tasks);
 - `bosun tasks --json` on that list: wall time and peak RSS.
 
@@ -47,12 +48,15 @@ def main():
         run.git(big, "add", "-A")
         run.git(big, "commit", "-q", "-m", "tasks")
         title = "Task 1 "
-        results = {b: {"history": [], "big": [], "json": [], "rss": []} for b in binaries}
+        results = {b: {"history": [], "frame": [], "big": [], "json": [], "rss": []} for b in binaries}
         for _ in range(RUNS):
             for b in binaries:
                 r = results[b]
                 print(f"  {Path(b).name}: board, 2,000 runs", flush=True)
-                r["history"].append(run.board_only(b, history, "Task number"))
+                board, frame = run.board_with_frame(b, history, "Task number")
+                r["history"].append(board)
+                if frame is not None:
+                    r["frame"].append(frame)
                 print(f"  {Path(b).name}: board, 10 MB list", flush=True)
                 r["big"].append(run.board_only(b, big, title))
                 ms, mb = run.timed([b, "tasks", "--json"], big)
@@ -63,6 +67,8 @@ def main():
             r = results[b]
             print(b)
             print(line("  start → board, 2,000 runs", r["history"]))
+            if r["frame"]:
+                print(line("    main → first frame (its log)", r["frame"]))
             print(line(f"  start → board, {count:,} tasks", r["big"]))
             print(line("  tasks --json, 10 MB list", r["json"]))
             print(line("  tasks --json, peak RSS", r["rss"], "MB"))

@@ -31,10 +31,19 @@ async fn own(project: Project, config: Config, options: Options) -> anyhow::Resu
     // The orchestrator's start waits for the console's first frame (or half a second): both
     // want the CPU at once, and the board is what the operator sees. A console that ended
     // before drawing anything lets it end without starting.
-    let (first_frame, drawn) = tokio::sync::oneshot::channel();
+    let (first_frame, drawn) = tokio::sync::oneshot::channel::<std::time::Instant>();
     let handle = orchestrator.spawn_after(async move {
         match tokio::time::timeout(std::time::Duration::from_millis(500), drawn).await {
-            Ok(said) => said.is_ok(),
+            Ok(Ok(at)) => {
+                // Kept in the log for start-up figures (benches/e2e reads it).
+                let ms = crate::telemetry::since_start()
+                    .saturating_sub(at.elapsed())
+                    .as_secs_f64()
+                    * 1e3;
+                tracing::info!(ms = format!("{ms:.1}"), "first frame drawn");
+                true
+            }
+            Ok(Err(_)) => false,
             Err(_) => true,
         }
     });

@@ -102,7 +102,7 @@ pub struct JobContext {
     pub settings: crate::Settings,
     /// Told once the first frame is drawn (the orchestrator in this process waits for it
     /// before its start, which would otherwise compete with the first frame for the CPU).
-    first_frame: std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
+    first_frame: std::sync::Mutex<Option<tokio::sync::oneshot::Sender<std::time::Instant>>>,
 }
 
 impl JobContext {
@@ -122,12 +122,15 @@ impl JobContext {
 
     /// The sender to tell when the first frame is drawn, if not taken yet (taken once: by
     /// the first frame, or, never drawn, to be dropped).
-    pub fn take_first_frame(&self) -> Option<tokio::sync::oneshot::Sender<()>> {
+    pub fn take_first_frame(&self) -> Option<tokio::sync::oneshot::Sender<std::time::Instant>> {
         self.first_frame.lock().ok().and_then(|mut t| t.take())
     }
 
     /// The same, telling `first_frame` when the first frame is on the screen.
-    pub fn telling_first_frame(self, first_frame: tokio::sync::oneshot::Sender<()>) -> Self {
+    pub fn telling_first_frame(
+        self,
+        first_frame: tokio::sync::oneshot::Sender<std::time::Instant>,
+    ) -> Self {
         Self {
             first_frame: std::sync::Mutex::new(Some(first_frame)),
             ..self

@@ -308,7 +308,7 @@ async fn event_loop(
             if !prefetched {
                 prefetched = true;
                 if let Some(first_frame) = jobs.take_first_frame() {
-                    let _ = first_frame.send(());
+                    let _ = first_frame.send(Instant::now());
                 }
                 for effect in app.prefetch() {
                     carry_out(effect, commands, &replies_tx, jobs);

@@ -530,14 +530,12 @@ impl Store {
                 .range(Bound::Unbounded, Bound::Excluded(id.0.as_bytes())),
             None => self.runs.iter(),
         };
-        range
-            .rev()
-            .take(limit)
-            .map(|kv| {
-                let (k, v) = kv?;
-                decode(&format!("run {}", String::from_utf8_lossy(&k)), &v)
-            })
-            .collect()
+        let mut runs = Vec::with_capacity(limit.min(self.run_count()));
+        for kv in range.rev().take(limit) {
+            let (k, v) = kv?;
+            runs.push(decode(&format!("run {}", String::from_utf8_lossy(&k)), &v)?);
+        }
+        Ok(runs)
     }
 
     /// How many runs there are (kept in `meta`, so this does not read the runs).

@@ -17,6 +17,21 @@ use crate::config::TelemetryConfig;
 
 pub use console::{CONSOLE_LOG_CAPACITY, ConsoleLayer, LogBuffer, LogRecord, console_log};
 
+/// When the process started, as near as bosun can tell: the binary's `main` calls
+/// [`mark_start`] first thing (the first read marks it otherwise). Start-up figures in the log
+/// ("first frame drawn") count from here.
+static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+/// Marks the process's start (see [`since_start`]); later calls change nothing.
+pub fn mark_start() {
+    START.get_or_init(std::time::Instant::now);
+}
+
+/// Time since [`mark_start`].
+pub fn since_start() -> std::time::Duration {
+    START.get_or_init(std::time::Instant::now).elapsed()
+}
+
 /// Keeps the log file's writer thread alive; drop it last so buffered lines are flushed.
 #[must_use = "dropping the guard stops the file logger"]
 pub struct TelemetryGuard {
