@@ -137,6 +137,20 @@ impl Tmux {
     fn wait_for_text(&self, text: &str) -> String {
         self.wait_for(&format!("{text:?}"), |s| s.contains(text))
     }
+
+    /// The pid of the program the pane's shell runs (bosun, under [`bosun_in`]'s `sh -c`).
+    fn program_pid(&self) -> i32 {
+        let pane = self.tmux(&["list-panes", "-t", "console", "-F", "#{pane_pid}"]);
+        let shell = String::from_utf8_lossy(&pane.stdout).trim().to_string();
+        let children = std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children"))
+            .expect("the pane's shell has a child");
+        children
+            .split_whitespace()
+            .next()
+            .expect("the pane's program")
+            .parse()
+            .expect("a pid")
+    }
 }
 
 impl Drop for Tmux {
@@ -220,6 +234,72 @@ impl Sandbox {
             Ok(Value::Array(runs)) => runs,
             other => panic!("not a JSON array ({other:?}): {stdout}"),
         }
+    }
+}
+
+/// A console whose loop is stuck (as behind a terminal reader that spins when its terminal
+/// is gone: crossterm issue 793; here a stall point after the first frame) still ends when
+/// told to, SIGTERM or SIGHUP, within the watchdog's grace, with the status the signal would
+/// have given; the log says why. Without the watchdog it never ended.
+#[test]
+fn a_stuck_console_still_ends_on_sigterm_and_sighup() {
+    if !tmux_available("a_stuck_console_still_ends_on_sigterm_and_sighup") {
+        return;
+    }
+    for (i, (signal, status)) in [(libc::SIGTERM, 143), (libc::SIGHUP, 129)]
+        .into_iter()
+        .enumerate()
+    {
+        let s = Sandbox::new("# Tasks\n\n- [ ] Write the notes\n", "writes_note.sh", &[]);
+        let script = "BOSUN_STALL_AT=console:drawn \"$0\"; echo EXIT:$?; exec sleep 300";
+        let bosun = env!("CARGO_BIN_EXE_bosun");
+        let tmux = Tmux::start(
+            &format!("stuck{i}"),
+            &s.repo,
+            120,
+            40,
+            &["sh", "-c", script, bosun],
+        );
+        tmux.wait_for_text("Write the notes");
+        let log = || {
+            let dir = s.repo.join(".bosun/logs");
+            let mut text = String::new();
+            for entry in std::fs::read_dir(&dir)
+                .expect("the log directory")
+                .flatten()
+            {
+                if entry.file_name().to_string_lossy().ends_with(".log") {
+                    text += &std::fs::read_to_string(entry.path()).unwrap_or_default();
+                }
+            }
+            text
+        };
+        // The start-up figure the end-to-end bench reads.
+        let deadline = Instant::now() + WAIT;
+        while !log().contains("first frame drawn") {
+            assert!(
+                Instant::now() < deadline,
+                "no 'first frame drawn' in the log:\n{}",
+                log()
+            );
+            std::thread::sleep(POLL);
+        }
+        let pid = tmux.program_pid();
+        let sent = Instant::now();
+        // SAFETY: kill(2) on the console's pid, read from its parent's children.
+        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+        tmux.wait_for_text(&format!("EXIT:{status}"));
+        let took = sent.elapsed();
+        assert!(
+            took >= Duration::from_secs(4),
+            "signal {signal}: the stall point held the loop, so only the watchdog ended it \
+             ({took:?})"
+        );
+        assert!(
+            log().contains("the console did not end within 5s of"),
+            "signal {signal}: the log says why the process ended:\n{}",
+            log()
+        );
     }
 }
 
@@ -425,16 +505,7 @@ fn console_killed_during_auto_approvals_leaves_git_and_bosun_in_agreement() {
                 && (done_before_kill > 0
                     || s.lines().next().is_some_and(|l| !l.contains("Running 0")))
         });
-        let pane = tmux.tmux(&["list-panes", "-t", "console", "-F", "#{pane_pid}"]);
-        let shell = String::from_utf8_lossy(&pane.stdout).trim().to_string();
-        let children = std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children"))
-            .expect("the pane's shell has a child");
-        let bosun: i32 = children
-            .split_whitespace()
-            .next()
-            .expect("bosun")
-            .parse()
-            .unwrap();
+        let bosun = tmux.program_pid();
         // SAFETY: kill(2) on the console's pid, read from its parent's children.
         assert_eq!(unsafe { libc::kill(bosun, libc::SIGKILL) }, 0);
         tmux.wait_for_text("EXIT:137");
@@ -689,11 +760,7 @@ fn under_a_flood_of_output_the_console_keeps_run_state_and_its_clock() {
     let s = Sandbox::new(&todo, "floods_steadily.sh", &[]);
     let tmux = s.console("flood");
     tmux.wait_for("the first run running", count("Running", 1));
-    let pane = tmux.tmux(&["list-panes", "-t", "console", "-F", "#{pane_pid}"]);
-    let shell = String::from_utf8_lossy(&pane.stdout).trim().to_string();
-    let children = std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children"))
-        .expect("the pane's shell has a child");
-    let bosun: i32 = children.split_whitespace().next().unwrap().parse().unwrap();
+    let bosun = tmux.program_pid();
 
     let awaiting_in_store = || {
         s.runs()

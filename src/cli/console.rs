@@ -119,7 +119,8 @@ fn settings(config: &Config) -> Settings {
     }
 }
 
-/// The console's session, with bosun's log lines kept off the terminal it draws on.
+/// The console's session, with bosun's log lines kept off the terminal it draws on and a
+/// [`watchdog`] for as long as it lasts.
 async fn session(
     status: crate::api::Status,
     events: &mut Feed,
@@ -127,7 +128,45 @@ async fn session(
     jobs: &Arc<JobContext>,
 ) -> anyhow::Result<()> {
     crate::telemetry::silence_terminal(true);
+    let watchdog = watchdog(WATCHDOG_GRACE);
     let result = crate::tui::session(status, events, commands, jobs).await;
+    watchdog.abort();
     crate::telemetry::silence_terminal(false);
     result
+}
+
+/// How long the console has to end itself once told to stop.
+const WATCHDOG_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Ends the process when the console cannot end itself. Told to stop (SIGTERM, or SIGHUP when
+/// its terminal goes away), the console's loop quits at once; one that has not within `grace`
+/// is stuck — a terminal that went away can leave crossterm's reader spinning with the loop
+/// behind it (crossterm issue 793), and the process then ignored SIGTERM at 100 % CPU. This
+/// runs on the runtime's workers, not the console's thread: it gives the terminal back as far
+/// as it can and exits with 128 + the signal, as the signal would have. What was under way is
+/// then as after a crash: the next start finds it (the journal, interrupted runs).
+fn watchdog(grace: std::time::Duration) -> tokio::task::JoinHandle<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    tokio::spawn(async move {
+        let (Ok(mut term), Ok(mut hup)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) else {
+            return;
+        };
+        let (code, name) = tokio::select! {
+            _ = term.recv() => (128 + libc::SIGTERM, "SIGTERM"),
+            _ = hup.recv() => (128 + libc::SIGHUP, "SIGHUP"),
+        };
+        tokio::time::sleep(grace).await;
+        tracing::error!(
+            "the console did not end within {}s of {name}: ending the process",
+            grace.as_secs()
+        );
+        // On a thread of its own: writing to a terminal that is gone may never return.
+        std::thread::spawn(crate::tui::restore_terminal);
+        // Time for that and for the log line to reach the file.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        std::process::exit(code);
+    })
 }

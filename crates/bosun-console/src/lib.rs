@@ -74,6 +74,26 @@ fn init_terminal() -> std::io::Result<Terminal> {
     ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(out))
 }
 
+/// Gives the terminal back as it was before the console took it: mouse reports off, the
+/// main screen, cooked mode. Also for a watchdog ending the process while the console is
+/// stuck (then from another thread).
+pub fn restore_terminal() {
+    let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
+    ratatui::restore();
+}
+
+/// A stall point for the watchdog's test, as the core's crash points are for the chaos tests:
+/// with `BOSUN_STALL_AT=NAME`, the thread reaching the point NAME stops there for good, as
+/// the console's loop does behind a terminal reader that spins (crossterm issue 793). Unset
+/// (always, in real use), a point costs one environment lookup.
+fn stall_point(name: &str) {
+    if std::env::var_os("BOSUN_STALL_AT").is_some_and(|v| v == name) {
+        loop {
+            std::thread::park();
+        }
+    }
+}
+
 /// Puts the terminal into the console's mode and back, whatever happens.
 struct TerminalGuard {
     terminal: Terminal,
@@ -95,8 +115,7 @@ impl TerminalGuard {
     /// Gives the terminal back as it was (for a program the operator runs meanwhile).
     fn leave(&mut self) {
         if std::mem::take(&mut self.active) {
-            let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
-            ratatui::restore();
+            restore_terminal();
         }
     }
 
@@ -313,6 +332,7 @@ async fn event_loop(
                 for effect in app.prefetch() {
                     carry_out(effect, commands, &replies_tx, jobs);
                 }
+                stall_point("console:drawn");
             }
         }
     }
