@@ -168,11 +168,13 @@ fn render_info(
             t.accent(),
         ));
     }
+    // From the files' summaries: counting the lines of a 100,000-line change was most of
+    // every frame's time (PgDn 6 ms against less's 2).
+    let added: usize = change.files.iter().map(|f| f.added).sum();
+    let removed: usize = change.files.iter().map(|f| f.removed).sum();
     spans.push(Span::styled(
         format!(
-            "  +{} −{} in {} files  ",
-            change.diff.insertions(),
-            change.diff.deletions(),
+            "  +{added} −{removed} in {} files  ",
             change.diff.files.len()
         ),
         t.muted(),
@@ -507,9 +509,8 @@ fn row_line(
             let room = width.saturating_sub(2 * nw + 5);
             // Credentials were masked by the core before the change reached the console.
             let mark = change
-                .emphasis
-                .get(&(file, hunk, line))
-                .map(|&(a, b)| (a as usize, b as usize));
+                .emphasis(file, hunk, line)
+                .map(|(a, b)| (a as usize, b as usize));
             spans.extend(code(&l.text, colors, base, room, state.hscroll, mark));
             Line::from(spans)
         }

@@ -122,9 +122,13 @@ pub struct Change {
     /// A run that ended without a change to review: why, and the end of its log.
     pub failure: Option<Failure>,
     /// The words that changed in a changed line, against the line it replaces (the byte
-    /// range of its text), by (file, hunk, line).
-    pub emphasis: HashMap<(u32, u32, u32), (u32, u32)>,
+    /// range of its text), by (file, hunk, line): sorted, for [`Change::emphasis`] (a map
+    /// took twice the memory: a 100,000-line change has as many entries).
+    pub emphasis: Vec<(LineAt, (u32, u32))>,
 }
+
+/// A line of a change: (file, hunk, line), indices from 0.
+pub type LineAt = (u32, u32, u32);
 
 /// Why a run ended without a change, as its review shows it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -240,6 +244,15 @@ fn u32_of(n: usize) -> u32 {
 }
 
 impl Change {
+    /// The changed words' byte range in line `line` of hunk `hunk` of file `file`, if any.
+    pub fn emphasis(&self, file: u32, hunk: u32, line: u32) -> Option<(u32, u32)> {
+        let key = (file, hunk, line);
+        self.emphasis
+            .binary_search_by_key(&key, |(k, _)| *k)
+            .ok()
+            .map(|i| self.emphasis[i].1)
+    }
+
     /// Indexes `diff` for `run`: its `annotations` are placed under the first line they name
     /// (on the side they count), or under the file header when that line is not in a hunk.
     /// `diff` comes from the core with every credential masked
@@ -266,7 +279,7 @@ impl Change {
         let mut unit_rows = Vec::new();
         let mut files = Vec::with_capacity(diff.files.len());
         let mut symbols = HashMap::new();
-        let mut emphasis = HashMap::new();
+        let mut emphasis = Vec::new();
         let mut largest = 0u32;
         let empty = Vec::new();
         for (fi, file) in diff.files.iter().enumerate() {
@@ -305,9 +318,9 @@ impl Change {
             }
             for (hi, hunk) in file.hunks.iter().enumerate() {
                 let h = u32_of(hi);
-                for (line, range) in changed_words(hunk) {
-                    emphasis.insert((f, h, line), range);
-                }
+                let mut words = changed_words(hunk);
+                words.sort_unstable_by_key(|(line, _)| *line);
+                emphasis.extend(words.into_iter().map(|(line, range)| ((f, h, line), range)));
                 unit_rows.push(rows.len());
                 rows.push(Row::Hunk { file: f, hunk: h });
                 let new_end = hunk.new_start + hunk.new_lines.max(1) - 1;
@@ -380,7 +393,10 @@ impl Change {
             number_width: largest.max(1).ilog10() as usize + 1,
             pending: 0,
             failure: None,
-            emphasis,
+            emphasis: {
+                emphasis.shrink_to_fit();
+                emphasis
+            },
         }
     }
 
