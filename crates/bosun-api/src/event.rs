@@ -39,8 +39,9 @@ pub enum Event {
     GateFinished {
         /// The run.
         run_id: RunId,
-        /// The result.
-        result: GateResult,
+        /// The result (boxed: the largest variant sets the size of every slot the event bus
+        /// keeps, 12,288 of them).
+        result: Box<GateResult>,
     },
     /// Scheduling was paused or resumed.
     Paused {
@@ -72,4 +73,18 @@ pub enum Event {
         /// Per provider: requests, failures, latency, tokens, cost, cooldown.
         providers: Vec<crate::model::ProviderStats>,
     },
+}
+
+#[cfg(test)]
+mod size {
+    /// The event bus keeps 12,288 slots of an `Event` each, written at start: a large variant
+    /// costs them all (a `GateResult` inline made each slot ≈ 180 bytes, 2.3 MB in all).
+    #[test]
+    fn an_event_is_small() {
+        assert!(
+            std::mem::size_of::<super::Event>() <= 64,
+            "{} bytes",
+            std::mem::size_of::<super::Event>()
+        );
+    }
 }

@@ -1434,7 +1434,7 @@ impl Orchestrator {
             }
             Update::GateFinished { run_id, result } => {
                 // Each result is stored as it comes, so a crash mid-pipeline keeps what ran.
-                let published = result.clone();
+                let published = Box::new(result.clone());
                 self.update(&run_id, |r| r.gates.push(result))?;
                 self.events.send(Event::GateFinished {
                     run_id,
