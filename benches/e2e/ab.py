@@ -14,7 +14,6 @@ Copy each binary out of target/ first: a build in between replaces it.
 
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,9 +26,7 @@ RUNS = int(os.environ.get("E2E_RUNS", "9"))
 
 
 def line(label, values, unit="ms"):
-    ordered = sorted(values)
-    low, high = ordered[0], ordered[-1]
-    return f"{label:<34} {statistics.median(ordered):7.0f} {unit} ({low:.0f}–{high:.0f})"
+    return f"{label:<34} {run.fmt(values, unit)}"
 
 
 def main():

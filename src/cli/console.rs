@@ -36,8 +36,8 @@ async fn own(project: Project, config: Config, options: Options) -> anyhow::Resu
         match tokio::time::timeout(std::time::Duration::from_millis(500), drawn).await {
             Ok(Ok(at)) => {
                 // Kept in the log for start-up figures (benches/e2e reads it).
-                let ms = crate::telemetry::since_start()
-                    .saturating_sub(at.elapsed())
+                let ms = at
+                    .saturating_duration_since(crate::telemetry::started())
                     .as_secs_f64()
                     * 1e3;
                 tracing::info!(ms = format!("{ms:.1}"), "first frame drawn");

@@ -147,10 +147,12 @@ const MAX_COMPARED: usize = 1_000;
 /// In each block of removed lines followed by added lines, the lines paired in order (the
 /// first removed with the first added, …): for each line of a pair, the byte range of the
 /// words that differ from the other line — what is left after their common beginning and
-/// end, widened to whole words. Lines that share nothing, or are too long, get none.
+/// end, widened to whole words. Lines that share nothing, or are too long, get none. In line
+/// order (a block's removed lines come before its added ones).
 pub fn changed_words(hunk: &crate::model::Hunk) -> Vec<(u32, (u32, u32))> {
     use crate::model::LineKind;
     let mut out = Vec::new();
+    let mut added_words = Vec::new();
     let lines = &hunk.lines;
     let mut i = 0;
     while i < lines.len() {
@@ -174,9 +176,10 @@ pub fn changed_words(hunk: &crate::model::Hunk) -> Vec<(u32, (u32, u32))> {
             }
             if let Some((a, b)) = difference(old, new) {
                 out.push((u32_of(removed + k), a));
-                out.push((u32_of(added + k), b));
+                added_words.push((u32_of(added + k), b));
             }
         }
+        out.append(&mut added_words);
     }
     out
 }
@@ -318,9 +321,11 @@ impl Change {
             }
             for (hi, hunk) in file.hunks.iter().enumerate() {
                 let h = u32_of(hi);
-                let mut words = changed_words(hunk);
-                words.sort_unstable_by_key(|(line, _)| *line);
-                emphasis.extend(words.into_iter().map(|(line, range)| ((f, h, line), range)));
+                emphasis.extend(
+                    changed_words(hunk)
+                        .into_iter()
+                        .map(|(line, range)| ((f, h, line), range)),
+                );
                 unit_rows.push(rows.len());
                 rows.push(Row::Hunk { file: f, hunk: h });
                 let new_end = hunk.new_start + hunk.new_lines.max(1) - 1;
@@ -380,6 +385,9 @@ impl Change {
                 units: file.hunks.len().max(1),
             });
         }
+        // Files, hunks and lines in order: sorted for `Change::emphasis`'s search.
+        debug_assert!(emphasis.is_sorted_by_key(|(at, _)| *at));
+        emphasis.shrink_to_fit();
         Change {
             card: crate::model::risk_card(&annotations),
             run,
@@ -393,10 +401,7 @@ impl Change {
             number_width: largest.max(1).ilog10() as usize + 1,
             pending: 0,
             failure: None,
-            emphasis: {
-                emphasis.shrink_to_fit();
-                emphasis
-            },
+            emphasis,
         }
     }
 
@@ -576,6 +581,22 @@ mod tests {
             no_newline: false,
         });
         assert_eq!(changed_words(&hunk), [(3, (2, 2)), (4, (2, 11))]);
+        // A block of two removed and two added lines: in line order, for the review's search.
+        let line = |kind, text: &str| Line {
+            kind,
+            old_no: None,
+            new_no: None,
+            text: text.into(),
+            no_newline: false,
+        };
+        hunk.lines = vec![
+            line(LineKind::Removed, "let a = 1;"),
+            line(LineKind::Removed, "let b = 2;"),
+            line(LineKind::Added, "let a = 10;"),
+            line(LineKind::Added, "let b = 20;"),
+        ];
+        let lines: Vec<u32> = changed_words(&hunk).iter().map(|(l, _)| *l).collect();
+        assert_eq!(lines, [0, 1, 2, 3]);
     }
 
     #[test]

@@ -22,14 +22,14 @@ pub use console::{CONSOLE_LOG_CAPACITY, ConsoleLayer, LogBuffer, LogRecord, cons
 /// ("first frame drawn") count from here.
 static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
 
-/// Marks the process's start (see [`since_start`]); later calls change nothing.
+/// Marks the process's start (see [`started`]); later calls change nothing.
 pub fn mark_start() {
-    START.get_or_init(std::time::Instant::now);
+    started();
 }
 
-/// Time since [`mark_start`].
-pub fn since_start() -> std::time::Duration {
-    START.get_or_init(std::time::Instant::now).elapsed()
+/// When [`mark_start`] was called.
+pub fn started() -> std::time::Instant {
+    *START.get_or_init(std::time::Instant::now)
 }
 
 /// Keeps the log file's writer thread alive; drop it last so buffered lines are flushed.
